@@ -1,0 +1,163 @@
+import { toPalisadeError } from "../errors.ts";
+import type { RetryPolicy } from "../manifest/index.ts";
+import { retryDelay } from "./backoff.ts";
+import type { Delivery, EventLog, Outcome } from "./event-log.ts";
+
+/** A delivery target (a function): how many attempts may run at once and how failures are retried. */
+export interface Target {
+  readonly name: string;
+  readonly on: readonly string[];
+  readonly concurrency: number;
+  readonly retry: RetryPolicy;
+}
+
+export interface DispatcherOptions {
+  log: EventLog;
+  targets: readonly Target[];
+  /** Runs one attempt; a rejection is a failed attempt. */
+  invoke: (target: string, delivery: Delivery) => Promise<void>;
+  /** Observes every settled attempt (logging, metrics). */
+  onSettled?: (delivery: Delivery, outcome: Outcome) => void;
+  /** Observes errors of the dispatcher itself (storage failures); it keeps running and retries. */
+  onError?: (err: unknown) => void;
+}
+
+export interface Dispatcher {
+  /** Wakes the dispatcher: new events were appended or a slot became free. */
+  notify(): void;
+  /** Stops taking new work and waits for attempts in flight. */
+  close(): Promise<void>;
+}
+
+const CURSOR = "dispatch";
+const ROUTE_BATCH = 512;
+const ERROR_BACKOFF_MS = 1000;
+
+/**
+ * Creates the dispatcher: routes appended events to subscribed targets (recording a pending delivery
+ * per target), then runs due deliveries within each target's concurrency, settling each as delivered,
+ * retry-later or failed. All state lives in the log, so a restart resumes where the last one stopped.
+ */
+export function createDispatcher(options: DispatcherOptions): Dispatcher {
+  const { log, invoke } = options;
+  const routes = new Map<string, string[]>();
+  for (const t of options.targets) for (const type of t.on) routes.set(type, [...(routes.get(type) ?? []), t.name]);
+  const targets = new Map(options.targets.map((t) => [t.name, t]));
+  const inFlight = new Map<string, Set<string>>(options.targets.map((t) => [t.name, new Set<string>()]));
+  const running = new Set<Promise<void>>();
+  let pumping = false;
+  let again = false;
+  let closed = false;
+  let timer: NodeJS.Timeout | undefined;
+
+  async function route(): Promise<void> {
+    for (;;) {
+      const after = await log.cursor(CURSOR);
+      const batch = await log.readAfter(after, ROUTE_BATCH);
+      const last = batch.at(-1);
+      if (last === undefined) return;
+      const deliveries = batch.flatMap(({ seq, event }) => (routes.get(event.type) ?? []).map((target) => ({ seq, target })));
+      await log.route(CURSOR, last.seq, deliveries);
+    }
+  }
+
+  async function fill(): Promise<void> {
+    const now = Date.now();
+    for (const [name, target] of targets) {
+      const busy = inFlight.get(name) ?? new Set<string>();
+      const free = target.concurrency - busy.size;
+      if (free <= 0) continue;
+      // Ask for enough rows to skip the ones already running.
+      const due = await log.due(name, now, free + busy.size);
+      for (const delivery of due.filter((d) => !busy.has(key(d))).slice(0, free)) start(target, delivery, busy);
+    }
+  }
+
+  function start(target: Target, delivery: Delivery, busy: Set<string>): void {
+    busy.add(key(delivery));
+    const attempt = (async () => {
+      const outcome = await attemptOnce(target, delivery);
+      // Stopped mid-attempt (shutdown): leave it pending, not charged as an attempt.
+      if (closed && outcome.kind !== "delivered") {
+        busy.delete(key(delivery));
+        return;
+      }
+      try {
+        await log.settle(delivery.seq, delivery.target, outcome);
+        options.onSettled?.(delivery, outcome);
+      } catch (err) {
+        // Not settled means still pending in the log: it is attempted again (at-least-once).
+        options.onError?.(err);
+      } finally {
+        busy.delete(key(delivery));
+        notify();
+      }
+    })();
+    running.add(attempt);
+    void attempt.finally(() => running.delete(attempt));
+  }
+
+  async function attemptOnce(target: Target, delivery: Delivery): Promise<Outcome> {
+    try {
+      await invoke(target.name, delivery);
+      return { kind: "delivered" };
+    } catch (err) {
+      const error = toPalisadeError(err).message;
+      const attempt = delivery.attempts + 1;
+      if (attempt >= target.retry.attempts) return { kind: "failed", error };
+      return { kind: "retry", at: Date.now() + retryDelay(target.retry, attempt), error };
+    }
+  }
+
+  async function pump(): Promise<void> {
+    if (pumping) {
+      again = true;
+      return;
+    }
+    pumping = true;
+    try {
+      do {
+        again = false;
+        await route();
+        await fill();
+      } while (again && !closed);
+      await armTimer();
+    } catch (err) {
+      options.onError?.(err);
+      if (!closed) arm(Date.now() + ERROR_BACKOFF_MS);
+    } finally {
+      pumping = false;
+    }
+  }
+
+  // Wake up when the earliest retry falls due.
+  async function armTimer(): Promise<void> {
+    const at = await log.nextDue();
+    if (at !== undefined && at > Date.now()) arm(at);
+  }
+
+  function arm(at: number): void {
+    if (closed) return;
+    clearTimeout(timer);
+    timer = setTimeout(notify, Math.max(0, at - Date.now()));
+    timer.unref();
+  }
+
+  function notify(): void {
+    if (!closed) void pump();
+  }
+
+  notify();
+  return {
+    notify,
+    async close() {
+      closed = true;
+      clearTimeout(timer);
+      await Promise.allSettled([...running]);
+    },
+  };
+}
+
+function key(d: { seq: number; target: string }): string {
+  return `${d.seq}:${d.target}`;
+}

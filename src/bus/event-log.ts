@@ -1,0 +1,60 @@
+import type { CloudEvent } from "../events/index.ts";
+
+/** An event as the log holds it: its position and its envelope. */
+export interface StoredEvent {
+  readonly seq: number;
+  readonly event: CloudEvent;
+}
+
+/** One event owed to one target (a function), with how often it has been tried. */
+export interface Delivery {
+  readonly seq: number;
+  readonly target: string;
+  readonly attempts: number;
+  readonly event: CloudEvent;
+}
+
+/** How an attempt ended; `retry` and `failed` carry the reason. */
+export type Outcome =
+  | { readonly kind: "delivered" }
+  | { readonly kind: "retry"; readonly at: number; readonly error: string }
+  | { readonly kind: "failed"; readonly error: string };
+
+/** The visible state of one event for one target (DESIGN invariant 3). */
+export interface DeliveryState {
+  readonly target: string;
+  readonly state: "pending" | "delivered" | "failed";
+  readonly attempts: number;
+  readonly lastError: string | null;
+}
+
+/** Result of appending one event: its id and whether it was new (same source and id = duplicate). */
+export interface Appended {
+  readonly id: string;
+  readonly seq: number;
+  readonly duplicate: boolean;
+}
+
+/**
+ * The durable event log and per-target delivery state. The embedded backend is SQLite; a NATS
+ * JetStream backend implements the same interface. Every write is durable once its promise resolves.
+ */
+export interface EventLog {
+  /** Appends events durably; duplicates (same `source` and `id`) are reported, not stored twice. */
+  append(events: readonly CloudEvent[]): Promise<Appended[]>;
+  /** Events after position `seq`, oldest first. */
+  readAfter(seq: number, limit: number): Promise<StoredEvent[]>;
+  /** Position up to which the named reader has routed events (0 before the first). */
+  cursor(name: string): Promise<number>;
+  /** Records pending deliveries and advances the named cursor to `upTo`, atomically. */
+  route(name: string, upTo: number, deliveries: readonly { seq: number; target: string }[]): Promise<void>;
+  /** Pending deliveries of `target` due at `now`, oldest first. */
+  due(target: string, now: number, limit: number): Promise<Delivery[]>;
+  /** Earliest time any pending delivery is due, or undefined when none is pending. */
+  nextDue(): Promise<number | undefined>;
+  /** Records the outcome of one attempt. */
+  settle(seq: number, target: string, outcome: Outcome): Promise<void>;
+  /** Delivery state of an event (by id) for every target it was routed to. */
+  deliveries(eventId: string): Promise<DeliveryState[]>;
+  close(): Promise<void>;
+}

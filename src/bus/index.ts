@@ -1,0 +1,5 @@
+export { retryDelay } from "./backoff.ts";
+export { createDispatcher, type Dispatcher, type DispatcherOptions, type Target } from "./dispatcher.ts";
+export { BUS_CLOSED, BUS_STORAGE } from "./errors.ts";
+export type { Appended, Delivery, DeliveryState, EventLog, Outcome, StoredEvent } from "./event-log.ts";
+export { openSqliteEventLog, type SqliteEventLog } from "./sqlite/sqlite-event-log.ts";

@@ -1,0 +1,28 @@
+/** Tables of the embedded log. Events are append-only; deliveries hold one row per (event, target). */
+export const SCHEMA_SQL = `
+CREATE TABLE IF NOT EXISTS events (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  source TEXT NOT NULL,
+  id TEXT NOT NULL,
+  type TEXT NOT NULL,
+  body TEXT NOT NULL,
+  accepted_at INTEGER NOT NULL,
+  UNIQUE (source, id)
+);
+CREATE INDEX IF NOT EXISTS events_by_id ON events (id);
+CREATE TABLE IF NOT EXISTS cursors (
+  name TEXT PRIMARY KEY,
+  seq INTEGER NOT NULL
+) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS deliveries (
+  seq INTEGER NOT NULL REFERENCES events (seq),
+  target TEXT NOT NULL,
+  state TEXT NOT NULL CHECK (state IN ('pending', 'delivered', 'failed')),
+  attempts INTEGER NOT NULL,
+  next_at INTEGER NOT NULL,
+  last_error TEXT,
+  updated_at INTEGER NOT NULL,
+  PRIMARY KEY (seq, target)
+) WITHOUT ROWID;
+CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (target, state, next_at);
+`;

@@ -1,0 +1,133 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { PalisadeError } from "../../errors.ts";
+import type { CloudEvent } from "../../events/index.ts";
+import { BUS_CLOSED } from "../errors.ts";
+import type { Appended, Delivery, DeliveryState, EventLog, Outcome, StoredEvent } from "../event-log.ts";
+import { createGroupCommit, type GroupCommitStats } from "./group-commit.ts";
+import { SCHEMA_SQL } from "./schema-sql.ts";
+
+/** The embedded EventLog, plus the group-commit counters. */
+export interface SqliteEventLog extends EventLog {
+  readonly stats: GroupCommitStats;
+}
+
+/**
+ * Opens (or creates) the embedded event log at `file`: SQLite in WAL mode with `synchronous=FULL`,
+ * so every commit is fsync'd before its promise resolves (DESIGN §8). One process owns the file.
+ */
+export function openSqliteEventLog(file: string): SqliteEventLog {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const db = new DatabaseSync(file);
+  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;");
+  db.exec(SCHEMA_SQL);
+  const writer = createGroupCommit(db);
+  let closed = false;
+
+  const insertEvent = db.prepare(
+    "INSERT INTO events (source, id, type, body, accepted_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq",
+  );
+  const findEvent = db.prepare("SELECT seq FROM events WHERE source = ? AND id = ?");
+  const readAfter = db.prepare("SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
+  const getCursor = db.prepare("SELECT seq FROM cursors WHERE name = ?");
+  const setCursor = db.prepare(
+    "INSERT INTO cursors (name, seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
+  );
+  const addDelivery = db.prepare(
+    "INSERT INTO deliveries (seq, target, state, attempts, next_at, updated_at) VALUES (?, ?, 'pending', 0, ?, ?) ON CONFLICT DO NOTHING",
+  );
+  const due = db.prepare(
+    `SELECT d.seq, d.target, d.attempts, e.body FROM deliveries d JOIN events e ON e.seq = d.seq
+     WHERE d.target = ? AND d.state = 'pending' AND d.next_at <= ? ORDER BY d.next_at, d.seq LIMIT ?`,
+  );
+  const nextDue = db.prepare("SELECT min(next_at) AS at FROM deliveries WHERE state = 'pending'");
+  const settle = db.prepare(
+    "UPDATE deliveries SET state = ?, attempts = attempts + 1, next_at = ?, last_error = ?, updated_at = ? WHERE seq = ? AND target = ?",
+  );
+  const states = db.prepare(
+    `SELECT d.target, d.state, d.attempts, d.last_error FROM deliveries d JOIN events e ON e.seq = d.seq
+     WHERE e.id = ? ORDER BY d.target`,
+  );
+
+  function open(): void {
+    if (closed) throw new PalisadeError(BUS_CLOSED, "Cannot use the event log: it is closed", { retryable: true });
+  }
+
+  return {
+    stats: writer.stats,
+    append(events: readonly CloudEvent[]): Promise<Appended[]> {
+      open();
+      const now = Date.now();
+      // One write per request: a batch of events commits all-or-none.
+      return writer.run(() =>
+        events.map((event) => {
+          const row = insertEvent.get(event.source, event.id, event.type, JSON.stringify(event), now);
+          if (row !== undefined) return { id: event.id, seq: Number(row.seq), duplicate: false };
+          const existing = findEvent.get(event.source, event.id);
+          return { id: event.id, seq: Number(existing?.seq), duplicate: true };
+        }),
+      );
+    },
+    async readAfter(seq: number, limit: number): Promise<StoredEvent[]> {
+      open();
+      return readAfter.all(seq, limit).map((row) => ({ seq: Number(row.seq), event: parse(row.body) }));
+    },
+    async cursor(name: string): Promise<number> {
+      open();
+      return Number(getCursor.get(name)?.seq ?? 0);
+    },
+    route(name, upTo, deliveries): Promise<void> {
+      open();
+      const now = Date.now();
+      return writer.run(() => {
+        for (const d of deliveries) addDelivery.run(d.seq, d.target, now, now);
+        setCursor.run(name, upTo);
+      });
+    },
+    async due(target: string, now: number, limit: number): Promise<Delivery[]> {
+      open();
+      return due.all(target, now, limit).map((row) => ({
+        seq: Number(row.seq),
+        target: String(row.target),
+        attempts: Number(row.attempts),
+        event: parse(row.body),
+      }));
+    },
+    async nextDue(): Promise<number | undefined> {
+      open();
+      const at = nextDue.get()?.at;
+      return at === null || at === undefined ? undefined : Number(at);
+    },
+    settle(seq: number, target: string, outcome: Outcome): Promise<void> {
+      open();
+      const now = Date.now();
+      const state = outcome.kind === "retry" ? "pending" : outcome.kind;
+      const nextAt = outcome.kind === "retry" ? outcome.at : now;
+      const error = outcome.kind === "delivered" ? null : outcome.error;
+      return writer.run(() => {
+        settle.run(state, nextAt, error, now, seq, target);
+      });
+    },
+    async deliveries(eventId: string): Promise<DeliveryState[]> {
+      open();
+      return states.all(eventId).map((row) => ({
+        target: String(row.target),
+        state: row.state as DeliveryState["state"],
+        attempts: Number(row.attempts),
+        lastError: row.last_error === null ? null : String(row.last_error),
+      }));
+    },
+    async close(): Promise<void> {
+      if (closed) return;
+      // Let writes already queued commit before the file is closed.
+      await writer.run(() => undefined);
+      closed = true;
+      db.close();
+    },
+  };
+}
+
+function parse(body: unknown): CloudEvent {
+  return JSON.parse(String(body)) as CloudEvent;
+}

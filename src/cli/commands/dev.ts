@@ -1,0 +1,59 @@
+import { type FSWatcher, watch } from "node:fs";
+import { resolve } from "node:path";
+import { toPalisadeError } from "../../errors.ts";
+import { type Platform, startPlatform } from "../../main.ts";
+import { createLogger, type LogLevelName } from "../../observe/index.ts";
+import { EXIT_OK } from "../exit-code.ts";
+
+export interface DevOptions {
+  port: number;
+  host: string;
+  logLevel: LogLevelName;
+}
+
+const RELOAD_DEBOUNCE_MS = 250;
+
+/**
+ * `palisade dev`: runs the whole platform in this process, logging JSON lines to stdout (function
+ * `ctx.log` lines carry `fn` and `eventId`). Restarts on any change to the app's files; a change that
+ * breaks the manifest is reported and the last good version keeps running.
+ */
+export async function runDev(dir: string, opts: DevOptions): Promise<number> {
+  const logger = createLogger({ level: opts.logLevel });
+  const appDir = resolve(dir);
+  const start = () => startPlatform({ appDir, logger, port: opts.port, host: opts.host });
+  let platform: Platform = await start(); // a broken app at first start is a usage error (exit 2)
+
+  let timer: NodeJS.Timeout | undefined;
+  let reloading = Promise.resolve();
+  const reload = async () => {
+    logger.info({ app: appDir }, "change detected; reloading");
+    await platform.close();
+    try {
+      platform = await start();
+    } catch (err) {
+      const e = toPalisadeError(err);
+      logger.error({ code: e.code }, `reload failed, fix and save again:\n${e.message}`);
+    }
+  };
+  const watcher: FSWatcher = watch(appDir, { recursive: true }, (_event, file) => {
+    if (file === null || file.startsWith(".palisade") || file.includes("node_modules")) return;
+    clearTimeout(timer);
+    timer = setTimeout(() => {
+      reloading = reloading.then(reload);
+    }, RELOAD_DEBOUNCE_MS);
+  });
+
+  await new Promise<void>((done) => {
+    const stop = () => done();
+    process.once("SIGINT", stop);
+    process.once("SIGTERM", stop);
+  });
+  watcher.close();
+  clearTimeout(timer);
+  await reloading;
+  await platform.close();
+  logger.flush();
+  return EXIT_OK;
+}
+

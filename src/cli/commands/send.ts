@@ -1,0 +1,77 @@
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
+import { DEFAULT_HOST, DEFAULT_PORT, GATEWAY_FILE } from "../../main.ts";
+import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
+import { usageError } from "../usage-error.ts";
+
+export interface SendOptions {
+  app: string;
+  url?: string;
+  key?: string;
+  json?: boolean;
+}
+
+/** `palisade send <type> <json|@file>`: POSTs `{ type, data }` to /events and prints the answer. */
+export async function runSend(type: string, input: string, opts: SendOptions): Promise<number> {
+  const data = parseData(input);
+  const base = opts.url ?? gatewayUrl(opts.app);
+  const headers: Record<string, string> = { "content-type": "application/json" };
+  if (opts.key !== undefined) headers.authorization = `Bearer ${opts.key}`;
+  let response: Response;
+  try {
+    response = await fetch(new URL("/events", base), { method: "POST", headers, body: JSON.stringify({ type, data }) });
+  } catch {
+    process.stderr.write(`palisade: Cannot reach the gateway at ${base}; is "palisade dev" running?\n`);
+    return EXIT_FAILURE;
+  }
+  const text = await response.text();
+  if (opts.json) process.stdout.write(`${text}\n`);
+  if (response.ok) {
+    if (!opts.json) process.stdout.write(`${response.status} accepted: ${text}\n`);
+    return EXIT_OK;
+  }
+  if (!opts.json) process.stderr.write(describeError(response.status, text));
+  return EXIT_FAILURE;
+}
+
+function parseData(input: string): unknown {
+  const text = input.startsWith("@") ? readData(input.slice(1)) : input;
+  try {
+    return JSON.parse(text);
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    throw usageError(`Cannot send: the data is not valid JSON (${reason}); pass a JSON value or @file`);
+  }
+}
+
+function readData(file: string): string {
+  if (!existsSync(file)) throw usageError(`Cannot send: file "${file}" does not exist`);
+  return readFileSync(file, "utf8");
+}
+
+function gatewayUrl(app: string): string {
+  const file = join(resolve(app), ".palisade", GATEWAY_FILE);
+  if (existsSync(file)) {
+    const url = (JSON.parse(readFileSync(file, "utf8")) as { url?: unknown }).url;
+    if (typeof url === "string") return url;
+  }
+  const host = process.env.PALISADE_HOST ?? DEFAULT_HOST;
+  return `http://${host}:${process.env.PALISADE_PORT ?? DEFAULT_PORT}`;
+}
+
+function describeError(status: number, text: string): string {
+  let error: { code?: string; message?: string; details?: unknown } | undefined;
+  try {
+    error = (JSON.parse(text) as { error?: typeof error }).error;
+  } catch {
+    // not our error body: show it raw below
+  }
+  if (error === undefined) return `palisade: the gateway answered ${status}: ${text}\n`;
+  let out = `palisade: ${status} ${error.code}: ${error.message}\n`;
+  if (Array.isArray(error.details)) {
+    for (const d of error.details as { pointer?: string; message?: string }[]) {
+      if (typeof d === "object" && d !== null && "pointer" in d) out += `  ${d.pointer || "/"}: ${d.message}\n`;
+    }
+  }
+  return out;
+}

@@ -1,0 +1,14 @@
+import { MANIFEST_INVALID, MANIFEST_NOT_FOUND } from "../manifest/index.ts";
+import { CLI_USAGE } from "./usage-error.ts";
+
+/** Exit codes of every command (DESIGN §6). */
+export const EXIT_OK = 0;
+export const EXIT_FAILURE = 1;
+export const EXIT_USAGE = 2;
+
+const USAGE_CODES = new Set([CLI_USAGE, MANIFEST_INVALID, MANIFEST_NOT_FOUND]);
+
+/** Usage errors and manifest mistakes are the caller's to fix (2); everything else is a failure (1). */
+export function exitCodeFor(code: string): number {
+  return USAGE_CODES.has(code) ? EXIT_USAGE : EXIT_FAILURE;
+}

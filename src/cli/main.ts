@@ -1,0 +1,80 @@
+import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
+import { toPalisadeError } from "../errors.ts";
+import { runDev } from "./commands/dev.ts";
+import { runInit } from "./commands/init.ts";
+import { runSend } from "./commands/send.ts";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitCodeFor } from "./exit-code.ts";
+
+/** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
+export async function main(argv: string[]): Promise<number> {
+  let exitCode = EXIT_OK;
+  const program = createProgram((code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync(argv, { from: "user" });
+    return exitCode;
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      // Help and version are successes; anything else commander rejects is a usage error.
+      return err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help"
+        ? EXIT_OK
+        : EXIT_USAGE;
+    }
+    const e = toPalisadeError(err);
+    process.stderr.write(`palisade: ${e.message}\n`);
+    return e.code === "PAL_INTERNAL" ? EXIT_FAILURE : exitCodeFor(e.code);
+  }
+}
+
+function createProgram(setExit: (code: number) => void): Command {
+  const program = new Command("palisade")
+    .description("Secure-by-default serverless event processing for TypeScript")
+    .version(process.env.npm_package_version ?? "0.1.0", "-V, --version")
+    .showHelpAfterError("(run with --help for usage)")
+    .exitOverride()
+    .configureOutput({ writeErr: (s) => process.stderr.write(s) });
+
+  program
+    .command("init")
+    .description("scaffold an app: manifest, a schema, a TypeScript function and a signing key")
+    .argument("[dir]", "directory to create the app in", ".")
+    .action((dir: string) => {
+      setExit(runInit(dir));
+    });
+
+  program
+    .command("dev")
+    .description("run gateway, bus and sandboxed functions in one process on the embedded store; reload on change")
+    .argument("[dir]", "app directory", ".")
+    .addOption(new Option("--port <n>", "port to listen on").env("PALISADE_PORT").argParser(parsePort).default(8787))
+    .addOption(new Option("--host <addr>", "address to listen on").env("PALISADE_HOST").default("127.0.0.1"))
+    .addOption(new Option("--log-level <level>", "lowest level logged").choices(["debug", "info", "warn", "error"]).default("info"))
+    .action(async (dir: string, opts: { port: number; host: string; logLevel: "debug" | "info" | "warn" | "error" }) => {
+      setExit(await runDev(dir, opts));
+    });
+
+  program
+    .command("send")
+    .description("publish an event through the running gateway and print its answer")
+    .argument("<type>", "event type, such as order.created")
+    .argument("<data>", "event data as JSON, or @file to read it from a file")
+    .option("--app <dir>", "app whose running gateway to use", ".")
+    .option("--url <url>", "gateway URL (default: read from the app's .palisade/gateway.json)")
+    .option("--key <key>", "API key of the sending principal")
+    .option("--json", "print the raw JSON answer")
+    .action(async (type: string, data: string, opts: { app: string; url?: string; key?: string; json?: boolean }) => {
+      setExit(await runSend(type, data, opts));
+    });
+
+  for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError("(run with --help for usage)");
+  return program;
+}
+
+function parsePort(value: string): number {
+  const port = Number(value);
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new InvalidArgumentError(`"${value}" is not a port; use a number from 0 to 65535`);
+  }
+  return port;
+}

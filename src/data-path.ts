@@ -1,0 +1,76 @@
+/**
+ * The data path of DESIGN §7, top-down. Ingress: safe-parse → validate against the type's schema →
+ * enrich (id, time, principal, traceparent, hop) → durable append → 202. Emit: grant checked by the
+ * capability host → hop limit → validate → enrich → durable append. Delivery: the dispatcher routes
+ * each appended event to its subscribers and calls `deliver` per target, which runs the sandbox.
+ * Authentication, authorization and rate limits slot in at the top of `ingest` (next slice).
+ */
+import { createHash } from "node:crypto";
+import type { Delivery, EventLog } from "./bus/index.ts";
+import { PalisadeError } from "./errors.ts";
+import { type CloudEvent, createEvent, EVENT_HOP_LIMIT, MAX_HOP, parseEvent } from "./events/index.ts";
+import type { Invocation, SandboxPool } from "./runtime/index.ts";
+import type { SchemaRegistry } from "./schema/index.ts";
+
+/** Principal of events that arrive without authentication (this slice has no sender authentication). */
+export const ANONYMOUS = "anonymous";
+const GATEWAY_SOURCE = "palisade://gateway/http";
+
+export interface DataPathParts {
+  registry: SchemaRegistry;
+  log: EventLog;
+  pools: ReadonlyMap<string, SandboxPool>;
+  /** Tells the dispatcher new events are in the log. */
+  wake: () => void;
+}
+
+export interface DataPath {
+  ingest(body: unknown): Promise<string[]>;
+  emit(inv: Invocation, type: string, data: unknown): Promise<string>;
+  deliver(target: string, delivery: Delivery): Promise<void>;
+}
+
+export function createDataPath({ registry, log, pools, wake }: DataPathParts): DataPath {
+  async function accept(events: CloudEvent[]): Promise<string[]> {
+    const appended = await log.append(events); // resolves after fsync: durable before the 202
+    wake();
+    return appended.map((a) => a.id);
+  }
+
+  return {
+    async ingest(body) {
+      const draft = parseEvent(body);
+      registry.assertValid(draft.type, draft.data);
+      return accept([createEvent(draft, { principal: ANONYMOUS, source: GATEWAY_SOURCE, hop: 0 })]);
+    },
+
+    async emit(inv, type, data) {
+      const hop = inv.event.hop + 1;
+      if (hop > MAX_HOP) {
+        throw new PalisadeError(EVENT_HOP_LIMIT, `Cannot emit "${type}": event chain is deeper than ${MAX_HOP} hops`, {
+          status: 400,
+        });
+      }
+      registry.assertValid(type, data);
+      const source = `palisade://functions/${inv.fn.name}`;
+      // A retried handler re-emits the same ids, so its emits are stored once (source + id dedupe).
+      const id = stableId(inv.event, inv.fn.name, inv.emits++);
+      const draft = { type, data, id, traceparent: inv.event.traceparent };
+      const [accepted] = await accept([
+        createEvent(draft, { principal: `function:${inv.fn.name}`, source, hop, causationid: inv.event.id }),
+      ]);
+      return accepted ?? id;
+    },
+
+    deliver(target, delivery) {
+      const pool = pools.get(target);
+      if (pool === undefined) return Promise.reject(new Error(`No function named "${target}"`));
+      return pool.invoke(delivery.event, delivery.attempts + 1);
+    },
+  };
+}
+
+function stableId(cause: CloudEvent, fn: string, ordinal: number): string {
+  const h = createHash("sha256").update(`${cause.source}\0${cause.id}\0${fn}\0${ordinal}`).digest("hex");
+  return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
+}

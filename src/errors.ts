@@ -1,0 +1,64 @@
+/**
+ * The one error type of Palisade. Errors cross process boundaries (sandbox IPC, HTTP), so callers
+ * branch on `code`, never on `instanceof`.
+ */
+export class PalisadeError extends Error {
+  readonly code: string;
+  /** HTTP status a client sees for this error. @default 500 */
+  readonly status: number;
+  /** Whether trying again later may succeed. @default false */
+  readonly retryable: boolean;
+  /** Structured, client-safe details (for example failing JSON Pointers). */
+  readonly details: unknown;
+
+  constructor(
+    code: string,
+    message: string,
+    options: { status?: number; retryable?: boolean; details?: unknown; cause?: unknown } = {},
+  ) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "PalisadeError";
+    this.code = code;
+    this.status = options.status ?? 500;
+    this.retryable = options.retryable ?? false;
+    this.details = options.details;
+  }
+
+  /** The wire form: what crosses IPC and what an HTTP client may see. */
+  toJSON(): SerializedError {
+    const out: SerializedError = { code: this.code, message: this.message, retryable: this.retryable };
+    if (this.details !== undefined) out.details = this.details;
+    return out;
+  }
+}
+
+export interface SerializedError {
+  code: string;
+  message: string;
+  retryable: boolean;
+  details?: unknown;
+}
+
+/** Codes shared by every domain; each domain lists its own in `<domain>/errors.ts`. */
+export const INTERNAL = "PAL_INTERNAL";
+
+/** Wraps anything thrown into a PalisadeError without losing the original as `cause`. */
+export function toPalisadeError(err: unknown): PalisadeError {
+  if (isPalisadeError(err)) return err;
+  if (isSerializedError(err)) {
+    return new PalisadeError(err.code, err.message, { retryable: err.retryable, details: err.details });
+  }
+  const message = err instanceof Error ? err.message : String(err);
+  return new PalisadeError(INTERNAL, message, { cause: err });
+}
+
+/** True for a PalisadeError from this realm (checked by shape, not by class). */
+export function isPalisadeError(err: unknown): err is PalisadeError {
+  return err instanceof Error && isSerializedError(err) && err.name === "PalisadeError";
+}
+
+function isSerializedError(err: unknown): err is SerializedError {
+  if (typeof err !== "object" || err === null) return false;
+  const e = err as Record<string, unknown>;
+  return typeof e.code === "string" && e.code.startsWith("PAL_") && typeof e.message === "string";
+}

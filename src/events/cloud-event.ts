@@ -1,0 +1,28 @@
+/**
+ * A CloudEvents 1.0 envelope as Palisade stores and delivers it: the required and optional context
+ * attributes (CloudEvents spec §3.1) plus the platform extensions that only Palisade sets.
+ */
+export interface CloudEvent<T = unknown> {
+  specversion: "1.0";
+  id: string;
+  source: string;
+  type: string;
+  time: string;
+  datacontenttype: "application/json";
+  subject?: string;
+  data: T;
+  /** W3C trace context of the hop that produced this event. */
+  traceparent: string;
+  /** Authenticated sender: `anonymous`, `function:<name>`, … */
+  principal: string;
+  /** Chain depth: 0 for events from outside, +1 for each `ctx.emit`. */
+  hop: number;
+  /** Id of the event whose handler emitted this one. */
+  causationid?: string;
+}
+
+/** Extensions a sender may never set: the platform owns them (see DESIGN §2). */
+export const RESERVED_EXTENSIONS = ["principal", "hop", "causationid"] as const;
+
+/** Hop limit on event chains (DESIGN invariant 7). */
+export const MAX_HOP = 16;

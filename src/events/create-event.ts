@@ -1,0 +1,41 @@
+import { randomUUID } from "node:crypto";
+import type { CloudEvent } from "./cloud-event.ts";
+import { nextTraceparent } from "./trace-context.ts";
+
+/** What a producer controls; everything else is set by the platform. */
+export interface EventDraft {
+  type: string;
+  data: unknown;
+  id?: string;
+  source?: string;
+  subject?: string;
+  time?: string;
+  traceparent?: string;
+}
+
+/** Who produced the event and how deep in a chain it is. */
+export interface EventOrigin {
+  principal: string;
+  source: string;
+  hop: number;
+  causationid?: string;
+}
+
+/** Enriches a draft into a full envelope: id, time, principal, traceparent, hop (DESIGN §7). */
+export function createEvent(draft: EventDraft, origin: EventOrigin): CloudEvent {
+  const event: CloudEvent = {
+    specversion: "1.0",
+    id: draft.id ?? randomUUID(),
+    source: draft.source ?? origin.source,
+    type: draft.type,
+    time: draft.time ?? new Date().toISOString(),
+    datacontenttype: "application/json",
+    data: draft.data,
+    traceparent: nextTraceparent(draft.traceparent),
+    principal: origin.principal,
+    hop: origin.hop,
+  };
+  if (draft.subject !== undefined) event.subject = draft.subject;
+  if (origin.causationid !== undefined) event.causationid = origin.causationid;
+  return event;
+}

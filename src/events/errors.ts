@@ -1,0 +1,3 @@
+/** Error codes of the events domain. */
+export const EVENT_INVALID = "PAL_EVENT_INVALID";
+export const EVENT_HOP_LIMIT = "PAL_EVENT_HOP_LIMIT";

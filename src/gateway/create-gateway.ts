@@ -1,0 +1,63 @@
+/**
+ * HTTP ingress. Threat model: every byte from the network is hostile. Bodies are size-capped before
+ * parsing, parsed by Fastify's prototype-poisoning-safe JSON parser, then handed to the data path,
+ * which validates envelope and data before anything is stored. Errors leave as `{ error }` bodies
+ * with fixed public messages; internals go to the log only.
+ * Not yet here (next slice): sender authentication, per-principal authorization and rate limits,
+ * TLS termination. Until then bind the gateway to loopback only (the default).
+ */
+import Fastify, { LogController } from "fastify";
+import type { Logger } from "../observe/index.ts";
+import { errorReply } from "./error-reply.ts";
+import { GATEWAY_NOT_FOUND } from "./errors.ts";
+
+/** Largest accepted request body, as in EventBridge's 256 KB event limit. @default 262144 */
+export const DEFAULT_BODY_LIMIT = 256 * 1024;
+
+export interface GatewayOptions {
+  /** The data path's ingress: validates, stores durably, resolves to the accepted ids. */
+  ingest: (body: unknown) => Promise<string[]>;
+  /** Whether the platform can accept and deliver events (for /readyz). */
+  ready: () => boolean;
+  logger: Logger;
+  bodyLimit?: number;
+}
+
+/** Creates the Fastify app for the gateway routes; the caller decides where it listens. */
+export function createGateway(options: GatewayOptions) {
+  const app = Fastify({
+    loggerInstance: options.logger.child({ component: "gateway" }),
+    // Per-request lines would cost more than the request; outcomes are logged by the data path.
+    logController: new LogController({ disableRequestLogging: true }),
+    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
+    onProtoPoisoning: "error",
+    onConstructorPoisoning: "error",
+    return503OnClosing: true,
+  });
+  // Structured mode (CloudEvents HTTP binding §3.2) uses its own media type; parse it as JSON too.
+  app.addContentTypeParser(
+    "application/cloudevents+json",
+    { parseAs: "string" },
+    app.getDefaultJsonParser("error", "error"),
+  );
+
+  app.setErrorHandler((err, request, reply) => {
+    const { status, body, internal } = errorReply(err);
+    if (internal) request.log.error({ err }, "request failed");
+    void reply.status(status).type("application/json").send(body);
+  });
+  app.setNotFoundHandler((request, reply) => {
+    const message = `No route for ${request.method} ${request.url.split("?")[0]}`;
+    void reply.status(404).send({ error: { code: GATEWAY_NOT_FOUND, message } });
+  });
+
+  app.post("/events", async (request, reply) => {
+    const ids = await options.ingest(request.body);
+    return reply.status(202).send({ ids });
+  });
+  app.get("/healthz", async () => ({ status: "ok" }));
+  app.get("/readyz", async (_request, reply) =>
+    options.ready() ? { status: "ready" } : reply.status(503).send({ status: "starting" }),
+  );
+  return app;
+}

@@ -1,0 +1,107 @@
+/**
+ * Composition root: load the app, build each domain, wire them along the data path, start.
+ * Nothing here decides policy; it only connects the pieces.
+ */
+import { mkdirSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { createDispatcher, type Delivery, type Dispatcher, type Outcome, openSqliteEventLog, type SqliteEventLog } from "./bus/index.ts";
+import { createDataPath } from "./data-path.ts";
+import { toPalisadeError } from "./errors.ts";
+import { createGateway } from "./gateway/index.ts";
+import { type AppModel, loadApp } from "./manifest/index.ts";
+import type { Logger } from "./observe/index.ts";
+import { bundleFunction, createCapabilityHost, createSandboxPool, type FunctionLog, type SandboxPool } from "./runtime/index.ts";
+import { createSchemaRegistry } from "./schema/index.ts";
+
+/** Default listen address: loopback only, as the gateway does not authenticate senders yet. */
+export const DEFAULT_HOST = "127.0.0.1";
+export const DEFAULT_PORT = 8787;
+
+export interface PlatformOptions {
+  appDir: string;
+  logger: Logger;
+  /** @default 8787; 0 picks a free port */
+  port?: number;
+  /** @default "127.0.0.1" */
+  host?: string;
+}
+
+export interface Platform {
+  readonly app: AppModel;
+  readonly url: string;
+  readonly log: SqliteEventLog;
+  close(): Promise<void>;
+}
+
+/** File in the data dir that tells `palisade send` where the running gateway listens. */
+export const GATEWAY_FILE = "gateway.json";
+
+/** Loads the app and starts gateway, dispatcher and sandboxes in this process. */
+export async function startPlatform(options: PlatformOptions): Promise<Platform> {
+  const { logger } = options;
+  const app = loadApp(options.appDir);
+  mkdirSync(app.dataDir, { recursive: true, mode: 0o700 });
+  const registry = createSchemaRegistry(new Map([...app.events].map(([type, spec]) => [type, spec.schema])));
+  const log = openSqliteEventLog(join(app.dataDir, "events.db"));
+  const pools = new Map<string, SandboxPool>();
+  let dispatcher: Dispatcher | undefined;
+  const dataPath = createDataPath({ registry, log, pools, wake: () => dispatcher?.notify() });
+
+  const host = createCapabilityHost(dataPath, (inv, cap, reason) =>
+    logger.warn({ fn: inv.fn.name, eventId: inv.event.id, cap }, `capability denied: ${reason}`),
+  );
+  const functionLog: FunctionLog = (fn, eventId, level, message, fields) =>
+    logger[level]({ ...fields, fn, eventId }, message);
+  try {
+    for (const fn of app.functions.values()) {
+      const bundlePath = await bundleFunction(fn.name, fn.handlerPath, join(app.dataDir, "bundles"));
+      const pool = createSandboxPool({ fn, bundlePath, capabilities: host, log: functionLog });
+      pools.set(fn.name, pool);
+      await pool.start();
+    }
+  } catch (err) {
+    await Promise.all([...pools.values()].map((p) => p.close()));
+    await log.close();
+    throw err;
+  }
+
+  dispatcher = createDispatcher({
+    log,
+    targets: [...app.functions.values()].map((fn) => ({
+      name: fn.name,
+      on: fn.on,
+      concurrency: fn.limits.concurrency,
+      retry: fn.retry,
+    })),
+    invoke: dataPath.deliver,
+    onSettled: (d, outcome) => logOutcome(logger, d, outcome),
+    onError: (err) => logger.error({ err: toPalisadeError(err).message }, "dispatcher error; retrying"),
+  });
+
+  const gateway = createGateway({ ingest: dataPath.ingest, ready: () => true, logger });
+  const url = await gateway.listen({ port: options.port ?? DEFAULT_PORT, host: options.host ?? DEFAULT_HOST });
+  const gatewayFile = join(app.dataDir, GATEWAY_FILE);
+  writeFileSync(gatewayFile, `${JSON.stringify({ url, pid: process.pid })}\n`, { mode: 0o600 });
+  logger.info({ app: app.name, url, functions: [...app.functions.keys()] }, "palisade is running");
+
+  return {
+    app,
+    url,
+    log,
+    async close() {
+      await gateway.close();
+      const draining = dispatcher?.close();
+      await Promise.all([...pools.values()].map((p) => p.close()));
+      await draining;
+      await log.close();
+      rmSync(gatewayFile, { force: true });
+    },
+  };
+}
+
+function logOutcome(logger: Logger, d: Delivery, outcome: Outcome): void {
+  const fields = { fn: d.target, eventId: d.event.id, type: d.event.type, attempt: d.attempts + 1 };
+  if (outcome.kind === "delivered") logger.info(fields, "delivered");
+  else if (outcome.kind === "retry") logger.warn({ ...fields, error: outcome.error, retryAt: new Date(outcome.at).toISOString() }, "attempt failed; will retry");
+  else logger.error({ ...fields, error: outcome.error }, "delivery failed");
+}

@@ -1,0 +1,104 @@
+import { existsSync, readFileSync, statSync } from "node:fs";
+import { isAbsolute, join, relative, resolve } from "node:path";
+import { createAjv } from "../schema/index.ts";
+import { type AppModel, DEFAULT_LIMITS, DEFAULT_RETRY, type EventTypeSpec, type FunctionSpec } from "./app-model.ts";
+import type { ManifestPath, Problem } from "./problem.ts";
+
+/** The manifest as validate-shape guarantees it. */
+export interface RawManifest {
+  name: string;
+  events: Record<string, { schema: string }>;
+  functions: Record<string, RawFunction>;
+}
+
+interface RawFunction {
+  handler: string;
+  on: string[];
+  emit?: string[];
+  limits?: Partial<FunctionSpec["limits"]>;
+  retry?: Partial<FunctionSpec["retry"]>;
+}
+
+/**
+ * Resolves a shape-valid manifest into the app model: reads and compiles every event schema, checks
+ * every referenced file stays inside the app directory and every referenced event type is declared.
+ */
+export function resolveApp(raw: RawManifest, dir: string, manifestPath: string, problems: Problem[]): AppModel {
+  const events = new Map<string, EventTypeSpec>();
+  const ajv = createAjv();
+  for (const [type, spec] of Object.entries(raw.events)) {
+    const at = ["events", type, "schema"];
+    const schemaPath = appFile(dir, spec.schema, at, problems);
+    if (schemaPath === undefined) continue;
+    const schema = readSchema(schemaPath, spec.schema, at, problems);
+    if (schema === undefined) continue;
+    try {
+      ajv.compile(schema);
+      events.set(type, { type, schemaPath, schema });
+    } catch (err) {
+      const reason = err instanceof Error ? err.message : String(err);
+      problems.push({ path: at, message: `"${spec.schema}" is not a valid JSON Schema (draft 2020-12): ${reason}` });
+    }
+  }
+
+  const declared = Object.keys(raw.events);
+  const functions = new Map<string, FunctionSpec>();
+  for (const [name, fn] of Object.entries(raw.functions)) {
+    const handlerPath = appFile(dir, fn.handler, ["functions", name, "handler"], problems);
+    checkTypes(fn.on, ["functions", name, "on"], declared, problems);
+    checkTypes(fn.emit ?? [], ["functions", name, "emit"], declared, problems);
+    if (handlerPath === undefined) continue;
+    functions.set(name, {
+      name,
+      handlerPath,
+      on: Object.freeze([...fn.on]),
+      emit: Object.freeze([...(fn.emit ?? [])]),
+      limits: Object.freeze({ ...DEFAULT_LIMITS, ...fn.limits }),
+      retry: Object.freeze({ ...DEFAULT_RETRY, ...fn.retry }),
+    });
+  }
+
+  return Object.freeze({
+    name: raw.name,
+    dir,
+    manifestPath,
+    dataDir: join(dir, ".palisade"),
+    events,
+    functions,
+  });
+}
+
+function checkTypes(types: string[], at: ManifestPath, declared: string[], problems: Problem[]): void {
+  types.forEach((type, i) => {
+    if (declared.includes(type)) return;
+    problems.push({ path: [...at, i], message: `unknown event type "${type}"; declared types are: ${declared.join(", ")}` });
+  });
+}
+
+// A manifest may only point at files inside its own app directory: a function's bundle is all its
+// sandbox can read, so a path escaping the app would widen that grant without anyone noticing.
+function appFile(dir: string, path: string, at: ManifestPath, problems: Problem[]): string | undefined {
+  const full = resolve(dir, path);
+  const rel = relative(dir, full);
+  if (isAbsolute(path) || rel.startsWith("..") || isAbsolute(rel)) {
+    problems.push({ path: at, message: `"${path}" is outside the app directory; use a path relative to ${dir}` });
+    return undefined;
+  }
+  if (!existsSync(full) || !statSync(full).isFile()) {
+    problems.push({ path: at, message: `file "${path}" does not exist; create it or fix the path` });
+    return undefined;
+  }
+  return full;
+}
+
+function readSchema(file: string, shown: string, at: ManifestPath, problems: Problem[]): object | undefined {
+  try {
+    const schema: unknown = JSON.parse(readFileSync(file, "utf8"));
+    if (typeof schema === "object" && schema !== null && !Array.isArray(schema)) return schema;
+    problems.push({ path: at, message: `"${shown}" must contain a JSON object (a JSON Schema)` });
+  } catch (err) {
+    const reason = err instanceof Error ? err.message : String(err);
+    problems.push({ path: at, message: `"${shown}" is not valid JSON: ${reason}` });
+  }
+  return undefined;
+}

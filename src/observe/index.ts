@@ -1,0 +1,1 @@
+export { createLogger, type Logger, type LogLevelName } from "./create-logger.ts";

@@ -1,0 +1,20 @@
+/**
+ * Messages between the host and a sandbox process over Node's IPC channel. The sandbox is untrusted:
+ * the host treats every child message as a claim to check, never as a fact.
+ */
+import type { SerializedError } from "../errors.ts";
+
+export type HostMessage =
+  | { t: "invoke"; id: number; event: unknown; attempt: number }
+  | { t: "reply"; call: number; ok: true; value: unknown }
+  | { t: "reply"; call: number; ok: false; error: SerializedError };
+
+export type SandboxMessage =
+  | { t: "ready" }
+  | { t: "fatal"; error: SerializedError }
+  | { t: "call"; id: number; call: number; cap: string; args: unknown[] }
+  | { t: "log"; id: number; level: LogLevel; message: string; fields: Record<string, unknown> }
+  | { t: "done"; id: number; ok: true }
+  | { t: "done"; id: number; ok: false; error: SerializedError };
+
+export type LogLevel = "debug" | "info" | "warn" | "error";

@@ -1,0 +1,90 @@
+/**
+ * The function side of the sandbox: runs inside a child process started with Node's permission model
+ * (see sandbox-process.ts). Loads one bundle, then serves invocations one at a time. Every capability
+ * is a message to the host, which decides; this file holds no authority of its own.
+ *
+ * Self-contained on purpose: the process may read only the bundle, so it imports nothing but node:*.
+ */
+import { pathToFileURL } from "node:url";
+
+type Reply = { resolve: (v: unknown) => void; reject: (e: unknown) => void };
+type Handler = (event: unknown, ctx: unknown) => unknown;
+
+const send = (msg: object): void => {
+  process.send?.(msg);
+};
+const pending = new Map<number, Reply>();
+let nextCall = 1;
+
+function serialize(err: unknown): { code: string; message: string; retryable: boolean } {
+  if (err instanceof Error) {
+    const code = (err as { code?: unknown }).code;
+    return { code: typeof code === "string" ? code : "PAL_RUNTIME_HANDLER_ERROR", message: err.message, retryable: true };
+  }
+  return { code: "PAL_RUNTIME_HANDLER_ERROR", message: String(err), retryable: true };
+}
+
+// Log fields cross IPC; anything structured clone cannot carry (functions, sockets) becomes a string.
+function plain(fields: unknown): Record<string, unknown> {
+  if (fields === undefined || fields === null || typeof fields !== "object") return {};
+  try {
+    return JSON.parse(JSON.stringify(fields)) as Record<string, unknown>;
+  } catch {
+    return { fields: String(fields) };
+  }
+}
+
+function call(id: number, cap: string, args: unknown[]): Promise<unknown> {
+  const n = nextCall++;
+  send({ t: "call", id, call: n, cap, args });
+  return new Promise((resolve, reject) => pending.set(n, { resolve, reject }));
+}
+
+function createContext(id: number, attempt: number, functionName: string): object {
+  const log = (level: string) => (message: unknown, fields?: unknown) =>
+    send({ t: "log", id, level, message: String(message), fields: plain(fields) });
+  return Object.freeze({
+    functionName,
+    attempt,
+    emit: (type: unknown, data: unknown) => call(id, "emit", [type, data]),
+    log: Object.freeze({ debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") }),
+  });
+}
+
+async function main(): Promise<void> {
+  const [bundle, functionName = "function"] = process.argv.slice(2);
+  let handler: Handler;
+  try {
+    const mod = (await import(pathToFileURL(String(bundle)).href)) as { default?: unknown };
+    if (typeof mod.default !== "function") {
+      throw Object.assign(new Error("the handler module must export a function as its default export"), {
+        code: "PAL_RUNTIME_BAD_HANDLER",
+      });
+    }
+    handler = mod.default as Handler;
+  } catch (err) {
+    send({ t: "fatal", error: serialize(err) });
+    return;
+  }
+
+  process.on("message", (msg: { t: string; id: number; call: number; ok: boolean; value: unknown; error: unknown; event: unknown; attempt: number }) => {
+    if (msg.t === "reply") {
+      const waiter = pending.get(msg.call);
+      pending.delete(msg.call);
+      if (msg.ok) waiter?.resolve(msg.value);
+      else waiter?.reject(Object.assign(new Error(String((msg.error as { message?: unknown }).message)), msg.error));
+      return;
+    }
+    if (msg.t !== "invoke") return;
+    const ctx = createContext(msg.id, msg.attempt, functionName);
+    Promise.resolve()
+      .then(() => handler(Object.freeze(msg.event), ctx))
+      .then(
+        () => send({ t: "done", id: msg.id, ok: true }),
+        (err: unknown) => send({ t: "done", id: msg.id, ok: false, error: serialize(err) }),
+      );
+  });
+  send({ t: "ready" });
+}
+
+await main();

@@ -1,0 +1,3 @@
+export { compileSchema, createAjv, type FieldError, type Validate } from "./compile-schema.ts";
+export { SCHEMA_BAD_SCHEMA, SCHEMA_INVALID_DATA, SCHEMA_UNKNOWN_TYPE } from "./errors.ts";
+export { createSchemaRegistry, type SchemaRegistry } from "./schema-registry.ts";

@@ -1,0 +1,54 @@
+/**
+ * The function API (DESIGN §4): what a handler module imports with `import type { Handler } from "palisade"`.
+ * Types only; the runtime behind them lives in the sandbox runner.
+ */
+
+/**
+ * Event type name → data type. Empty by default (data is `unknown`); generated type declarations
+ * extend it by declaration merging so `Handler<"order.created">` gets typed data.
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: extended by declaration merging.
+export interface EventMap {}
+
+/** The data type of event type `K`. */
+export type EventData<K extends string> = K extends keyof EventMap ? EventMap[K] : unknown;
+
+/** A delivered CloudEvent (see DESIGN §2). */
+export interface Event<K extends string = string> {
+  readonly specversion: "1.0";
+  readonly id: string;
+  readonly source: string;
+  readonly type: K;
+  readonly time: string;
+  readonly datacontenttype: "application/json";
+  readonly subject?: string;
+  readonly data: EventData<K>;
+  readonly traceparent: string;
+  readonly principal: string;
+  readonly hop: number;
+  readonly causationid?: string;
+}
+
+/** Structured log fields; values that are secrets are redacted by the host. */
+export type LogFields = Record<string, unknown>;
+
+export interface Logger {
+  debug(message: string, fields?: LogFields): void;
+  info(message: string, fields?: LogFields): void;
+  warn(message: string, fields?: LogFields): void;
+  error(message: string, fields?: LogFields): void;
+}
+
+/** Capabilities of one invocation; each call is checked by the host against the manifest's grants. */
+export interface Context {
+  /** Name of the function being invoked. */
+  readonly functionName: string;
+  /** Attempt number of this delivery, 1 for the first. */
+  readonly attempt: number;
+  /** Publishes an event of a type listed in the function's `emit:` grant; resolves to its id once durable. */
+  emit<K extends string>(type: K, data: EventData<K>): Promise<string>;
+  readonly log: Logger;
+}
+
+/** A function's default export. Throwing (or timing out) fails the attempt. */
+export type Handler<K extends string = string> = (event: Event<K>, ctx: Context) => Promise<void> | void;
