@@ -31,7 +31,7 @@ export function loadApp(appDir: string): AppModel {
     const problems = doc.errors.map((e) => ({
       path: [],
       message: `invalid YAML: ${e.message.split("\n")[0]}`,
-      ...(e.linePos ? { line: e.linePos[0].line } : {}),
+      line: lines.linePos(e.pos[0]).line,
     }));
     throw manifestError(file, problems);
   }

@@ -4,7 +4,7 @@ import { createAjv } from "../schema/index.ts";
 import type { ManifestPath, Problem } from "./problem.ts";
 
 const MANIFEST_SCHEMA = JSON.parse(readFileSync(new URL("./palisade.schema.json", import.meta.url), "utf8")) as object;
-const ajv = createAjv();
+const ajv = createAjv({ verbose: true });
 const check = ajv.compile(MANIFEST_SCHEMA);
 
 /** Checks the manifest against palisade.schema.json and turns each failure into a Problem with a fix. */

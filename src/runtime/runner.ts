@@ -84,6 +84,8 @@ async function main(): Promise<void> {
         (err: unknown) => send({ t: "done", id: msg.id, ok: false, error: serialize(err) }),
       );
   });
+  // The host is gone (crashed or killed): nothing can receive results, so stop.
+  process.on("disconnect", () => process.exit(0));
   send({ t: "ready" });
 }
 

@@ -18,8 +18,9 @@ export type Validate = (value: unknown) => FieldError[];
  * Creates an ajv instance for JSON Schema draft 2020-12 with formats. `allErrors` reports every
  * failing field at once; strict mode refuses schemas with unknown keywords (a typo is not ignored).
  */
-export function createAjv(): Ajv2020 {
-  const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true });
+export function createAjv(options: { verbose?: boolean } = {}): Ajv2020 {
+  // verbose: errors carry their parent schema, which lets callers word messages from it.
+  const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, verbose: options.verbose ?? false });
   addFormats(ajv);
   return ajv;
 }

@@ -1,0 +1,144 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type TestContext, test } from "node:test";
+import { createEvent } from "../events/index.ts";
+import { DEFAULT_RETRY } from "../manifest/index.ts";
+import { createDispatcher, type Delivery, type Outcome, openSqliteEventLog, retryDelay } from "./index.ts";
+
+function logFile(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), "palisade-dispatch-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, "events.db");
+}
+
+const ev = (type: string, id: string) => createEvent({ type, data: {}, id }, { principal: "p", source: "test", hop: 0 });
+
+function settledCollector() {
+  const settled: { d: Delivery; o: Outcome }[] = [];
+  let notify = () => {};
+  return {
+    settled,
+    onSettled: (d: Delivery, o: Outcome) => {
+      settled.push({ d, o });
+      notify();
+    },
+    until: (n: number) =>
+      new Promise<void>((resolve) => {
+        notify = () => settled.length >= n && resolve();
+        notify();
+      }),
+  };
+}
+
+test("each event goes to every subscribed target and only to them", async (t) => {
+  const log = openSqliteEventLog(logFile(t));
+  const calls: string[] = [];
+  const c = settledCollector();
+  const retry = { ...DEFAULT_RETRY, initialDelayMs: 1 };
+  const dispatcher = createDispatcher({
+    log,
+    targets: [
+      { name: "a", on: ["x.created"], concurrency: 2, retry },
+      { name: "b", on: ["x.created", "y.created"], concurrency: 1, retry },
+    ],
+    invoke: async (target, d) => {
+      calls.push(`${target}:${d.event.id}`);
+    },
+    onSettled: c.onSettled,
+  });
+  t.after(async () => {
+    await dispatcher.close();
+    await log.close();
+  });
+  await log.append([ev("x.created", "1"), ev("y.created", "2"), ev("z.created", "3")]);
+  dispatcher.notify();
+  await c.until(3);
+  assert.deepEqual(calls.sort(), ["a:1", "b:1", "b:2"]);
+  assert.deepEqual(await log.deliveries("3"), []);
+});
+
+test("a failing target is retried up to its attempts, then recorded as failed with the reason", async (t) => {
+  const log = openSqliteEventLog(logFile(t));
+  const c = settledCollector();
+  let calls = 0;
+  const dispatcher = createDispatcher({
+    log,
+    targets: [{ name: "f", on: ["x.created"], concurrency: 1, retry: { ...DEFAULT_RETRY, attempts: 3, initialDelayMs: 5 } }],
+    invoke: async () => {
+      calls++;
+      throw new Error(`boom ${calls}`);
+    },
+    onSettled: c.onSettled,
+  });
+  t.after(async () => {
+    await dispatcher.close();
+    await log.close();
+  });
+  await log.append([ev("x.created", "e")]);
+  dispatcher.notify();
+  await c.until(3);
+  assert.equal(calls, 3);
+  assert.deepEqual(
+    c.settled.map((s) => s.o.kind),
+    ["retry", "retry", "failed"],
+  );
+  assert.deepEqual(await log.deliveries("e"), [{ target: "f", state: "failed", attempts: 3, lastError: "boom 3" }]);
+});
+
+test("no more attempts run at once than a target's concurrency", async (t) => {
+  const log = openSqliteEventLog(logFile(t));
+  const c = settledCollector();
+  let running = 0;
+  let peak = 0;
+  const dispatcher = createDispatcher({
+    log,
+    targets: [{ name: "f", on: ["x.created"], concurrency: 3, retry: DEFAULT_RETRY }],
+    invoke: async () => {
+      running++;
+      peak = Math.max(peak, running);
+      await new Promise((r) => setTimeout(r, 5));
+      running--;
+    },
+    onSettled: c.onSettled,
+  });
+  t.after(async () => {
+    await dispatcher.close();
+    await log.close();
+  });
+  await log.append(Array.from({ length: 20 }, (_, i) => ev("x.created", `e${i}`)));
+  dispatcher.notify();
+  await c.until(20);
+  assert.equal(peak, 3);
+});
+
+test("pending deliveries are resumed by a new dispatcher on the same file", async (t) => {
+  const file = logFile(t);
+  const first = openSqliteEventLog(file);
+  // Routed but never attempted: as if the process died right after the 202.
+  const [a] = await first.append([ev("x.created", "kept")]);
+  await first.route("dispatch", a?.seq ?? 0, [{ seq: a?.seq ?? 0, target: "f" }]);
+  await first.close();
+
+  const log = openSqliteEventLog(file);
+  const c = settledCollector();
+  const dispatcher = createDispatcher({
+    log,
+    targets: [{ name: "f", on: ["x.created"], concurrency: 1, retry: DEFAULT_RETRY }],
+    invoke: async () => {},
+    onSettled: c.onSettled,
+  });
+  t.after(async () => {
+    await dispatcher.close();
+    await log.close();
+  });
+  await c.until(1);
+  assert.deepEqual(await log.deliveries("kept"), [{ target: "f", state: "delivered", attempts: 1, lastError: null }]);
+});
+
+test("backoff doubles from the initial delay and is capped", () => {
+  const policy = { attempts: 10, backoff: "exponential" as const, initialDelayMs: 100, maxDelayMs: 1000 };
+  assert.deepEqual([1, 2, 3, 4, 5].map((n) => retryDelay(policy, n)), [100, 200, 400, 800, 1000]);
+  assert.equal(retryDelay({ ...policy, backoff: "fixed" }, 4), 100);
+});

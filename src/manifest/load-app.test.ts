@@ -1,0 +1,122 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { NUMBER_SCHEMA, tempApp } from "../../test/kit/temp-app.ts";
+import { DEFAULT_LIMITS, DEFAULT_RETRY, loadApp } from "./index.ts";
+
+const GOOD = `name: shop
+events:
+  order.created: { schema: schemas/order.json }
+  payment.charged: { schema: schemas/order.json }
+functions:
+  charge:
+    handler: functions/charge.ts
+    on: [order.created]
+    emit: [payment.charged]
+`;
+
+const FILES = { "schemas/order.json": NUMBER_SCHEMA, "functions/charge.ts": "export default () => {};\n" };
+
+function problemsOf(t: import("node:test").TestContext, manifest: string, files: Record<string, string | object> = FILES) {
+  const dir = tempApp(t, { ...files, "palisade.yaml": manifest });
+  try {
+    loadApp(dir);
+  } catch (err) {
+    const e = err as { code: string; details: string[]; message: string; stack?: string };
+    assert.equal(e.code, "PAL_MANIFEST_INVALID");
+    return e.details;
+  }
+  assert.fail("expected the manifest to be refused");
+}
+
+test("a valid manifest resolves to a frozen app model with secure defaults", (t) => {
+  const dir = tempApp(t, { ...FILES, "palisade.yaml": GOOD });
+  const app = loadApp(dir);
+  const charge = app.functions.get("charge");
+  assert.ok(charge);
+  assert.deepEqual(charge.limits, DEFAULT_LIMITS);
+  assert.deepEqual(charge.retry, DEFAULT_RETRY);
+  assert.deepEqual(charge.emit, ["payment.charged"]);
+  assert.ok(Object.isFrozen(app) && Object.isFrozen(charge.limits));
+  assert.deepEqual([...app.events.keys()], ["order.created", "payment.charged"]);
+});
+
+test("the sample app loads", () => {
+  const app = loadApp(new URL("../../examples/shop", import.meta.url).pathname);
+  assert.deepEqual([...app.functions.keys()], ["charge", "notify"]);
+});
+
+test("an unknown event type in on: names file, line, path and the declared types", (t) => {
+  const details = problemsOf(t, GOOD.replace("on: [order.created]", "on: [order.create]"));
+  assert.deepEqual(details, [
+    'palisade.yaml:8: functions.charge.on[0]: unknown event type "order.create"; declared types are: order.created, payment.charged',
+  ]);
+});
+
+test("an emit grant of an undeclared type is refused", (t) => {
+  const details = problemsOf(t, GOOD.replace("emit: [payment.charged]", "emit: [payment.refunded]"));
+  assert.match(details[0] ?? "", /^palisade\.yaml:9: functions\.charge\.emit\[0\]: unknown event type "payment\.refunded"/);
+});
+
+test("an unknown field is an error listing the allowed fields", (t) => {
+  const details = problemsOf(t, GOOD.replace("    emit:", "    secretz: [X]\n    emit:"));
+  assert.deepEqual(details, [
+    'palisade.yaml:9: functions.charge.secretz: unknown field "secretz"; allowed fields are: handler, on, emit, limits, retry',
+  ]);
+});
+
+test("every mistake is reported at once, each with its own line", (t) => {
+  const bad = GOOD.replace("name: shop", "name: Shop!").replace(
+    "    emit: [payment.charged]",
+    "    emit: [payment.charged]\n    limits: { timeoutMs: fast, memoryMb: 1 }",
+  );
+  const details = problemsOf(t, bad);
+  assert.ok(details.includes('palisade.yaml:1: name: invalid value "Shop!"; App name: lower-case letters, digits and dashes.'), details.join("\n"));
+  assert.ok(details.includes('palisade.yaml:10: functions.charge.limits.timeoutMs: must be an integer, got "fast"'), details.join("\n"));
+  assert.ok(details.includes("palisade.yaml:10: functions.charge.limits.memoryMb: must be >= 16; got 1"), details.join("\n"));
+});
+
+test("a missing required field names the field", (t) => {
+  const details = problemsOf(t, GOOD.replace("    handler: functions/charge.ts\n", ""));
+  assert.deepEqual(details, ['palisade.yaml:6: functions.charge: missing required field "handler"']);
+});
+
+test("event type names must be dotted lower-case names", (t) => {
+  const details = problemsOf(t, `${GOOD}`.replace("payment.charged: {", "Payment: {").replace("emit: [payment.charged]", "emit: []"));
+  assert.match(details[0] ?? "", /^palisade\.yaml:4: events\.Payment: invalid name "Payment"; event type names look like "order\.created"/);
+});
+
+test("a handler outside the app directory is refused (it would widen the sandbox's read grant)", (t) => {
+  const details = problemsOf(t, GOOD.replace("functions/charge.ts", "../../etc/passwd.ts"));
+  assert.match(details[0] ?? "", /^palisade\.yaml:7: functions\.charge\.handler: "\.\.\/\.\.\/etc\/passwd\.ts" is outside the app directory/);
+});
+
+test("a missing handler file says which file", (t) => {
+  const details = problemsOf(t, GOOD.replace("functions/charge.ts", "functions/nope.ts"));
+  assert.deepEqual(details, ['palisade.yaml:7: functions.charge.handler: file "functions/nope.ts" does not exist; create it or fix the path']);
+});
+
+test("a schema file that is not a valid JSON Schema is refused with ajv's reason", (t) => {
+  const details = problemsOf(t, GOOD, { ...FILES, "schemas/order.json": { type: "object", properties: { n: { type: "numbr" } } } });
+  assert.equal(details.length, 2);
+  assert.match(details[0] ?? "", /^palisade\.yaml:3: events\["order\.created"\]\.schema: "schemas\/order\.json" is not a valid JSON Schema/);
+});
+
+test("a schema file with broken JSON is refused", (t) => {
+  const details = problemsOf(t, GOOD, { ...FILES, "schemas/order.json": "{ nope" });
+  assert.match(details[0] ?? "", /events\["order\.created"\]\.schema: "schemas\/order\.json" is not valid JSON/);
+});
+
+test("broken YAML reports the line", (t) => {
+  const details = problemsOf(t, "name: shop\nevents:\n  a.b: { schema: x\nfunctions: {}\n");
+  assert.match(details[0] ?? "", /^palisade\.yaml:\d+: invalid YAML: /);
+});
+
+test("duplicate keys are refused, not silently merged", (t) => {
+  const details = problemsOf(t, `${GOOD}  charge:\n    handler: functions/charge.ts\n    on: [order.created]\n`);
+  assert.match(details[0] ?? "", /invalid YAML: Map keys must be unique/);
+});
+
+test("a missing manifest says how to create one", (t) => {
+  const dir = tempApp(t, {});
+  assert.throws(() => loadApp(dir), { code: "PAL_MANIFEST_NOT_FOUND", message: /run "palisade init/ });
+});

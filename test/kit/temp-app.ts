@@ -1,0 +1,27 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import type { TestContext } from "node:test";
+
+/** Writes `files` (path → content; objects become JSON) into a fresh temp dir removed after the test. */
+export function tempApp(t: TestContext, files: Record<string, string | object>): string {
+  const dir = mkdtempSync(join(tmpdir(), "palisade-test-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  writeFiles(dir, files);
+  return dir;
+}
+
+export function writeFiles(dir: string, files: Record<string, string | object>): void {
+  for (const [path, content] of Object.entries(files)) {
+    mkdirSync(dirname(join(dir, path)), { recursive: true });
+    writeFileSync(join(dir, path), typeof content === "string" ? content : JSON.stringify(content, null, 2));
+  }
+}
+
+/** A JSON Schema for `{ n: number }` events, used by most test apps. */
+export const NUMBER_SCHEMA = {
+  type: "object",
+  required: ["n"],
+  additionalProperties: false,
+  properties: { n: { type: "number", minimum: 0 } },
+};
