@@ -47,9 +47,13 @@ export function createDataPath({ registry, log, pools, wake }: DataPathParts): D
     async emit(inv, type, data) {
       const hop = inv.event.hop + 1;
       if (hop > MAX_HOP) {
-        throw new PalisadeError(EVENT_HOP_LIMIT, `Cannot emit "${type}": event chain is deeper than ${MAX_HOP} hops`, {
-          status: 400,
-        });
+        throw new PalisadeError(
+          EVENT_HOP_LIMIT,
+          `Cannot emit "${type}": event chain is deeper than ${MAX_HOP} hops`,
+          {
+            status: 400,
+          },
+        );
       }
       registry.assertValid(type, data);
       const source = `palisade://functions/${inv.fn.name}`;

@@ -4,13 +4,26 @@
  */
 import { mkdirSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
-import { createDispatcher, type Delivery, type Dispatcher, type Outcome, openSqliteEventLog, type SqliteEventLog } from "./bus/index.ts";
+import {
+  createDispatcher,
+  type Delivery,
+  type Dispatcher,
+  type Outcome,
+  openSqliteEventLog,
+  type SqliteEventLog,
+} from "./bus/index.ts";
 import { createDataPath } from "./data-path.ts";
 import { toPalisadeError } from "./errors.ts";
 import { createGateway } from "./gateway/index.ts";
 import { type AppModel, loadApp } from "./manifest/index.ts";
 import type { Logger } from "./observe/index.ts";
-import { bundleFunction, createCapabilityHost, createSandboxPool, type FunctionLog, type SandboxPool } from "./runtime/index.ts";
+import {
+  bundleFunction,
+  createCapabilityHost,
+  createSandboxPool,
+  type FunctionLog,
+  type SandboxPool,
+} from "./runtime/index.ts";
 import { createSchemaRegistry } from "./schema/index.ts";
 
 /** Default listen address: loopback only, as the gateway does not authenticate senders yet. */
@@ -79,7 +92,10 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   });
 
   const gateway = createGateway({ ingest: dataPath.ingest, ready: () => true, logger });
-  const url = await gateway.listen({ port: options.port ?? DEFAULT_PORT, host: options.host ?? DEFAULT_HOST });
+  const url = await gateway.listen({
+    port: options.port ?? DEFAULT_PORT,
+    host: options.host ?? DEFAULT_HOST,
+  });
   const gatewayFile = join(app.dataDir, GATEWAY_FILE);
   writeFileSync(gatewayFile, `${JSON.stringify({ url, pid: process.pid })}\n`, { mode: 0o600 });
   logger.info({ app: app.name, url, functions: [...app.functions.keys()] }, "palisade is running");
@@ -102,6 +118,10 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
 function logOutcome(logger: Logger, d: Delivery, outcome: Outcome): void {
   const fields = { fn: d.target, eventId: d.event.id, type: d.event.type, attempt: d.attempts + 1 };
   if (outcome.kind === "delivered") logger.info(fields, "delivered");
-  else if (outcome.kind === "retry") logger.warn({ ...fields, error: outcome.error, retryAt: new Date(outcome.at).toISOString() }, "attempt failed; will retry");
+  else if (outcome.kind === "retry")
+    logger.warn(
+      { ...fields, error: outcome.error, retryAt: new Date(outcome.at).toISOString() },
+      "attempt failed; will retry",
+    );
   else logger.error({ ...fields, error: outcome.error }, "delivery failed");
 }

@@ -13,7 +13,8 @@ function logFile(t: TestContext): string {
   return join(dir, "events.db");
 }
 
-const ev = (type: string, id: string) => createEvent({ type, data: {}, id }, { principal: "p", source: "test", hop: 0 });
+const ev = (type: string, id: string) =>
+  createEvent({ type, data: {}, id }, { principal: "p", source: "test", hop: 0 });
 
 function settledCollector() {
   const settled: { d: Delivery; o: Outcome }[] = [];
@@ -65,7 +66,14 @@ test("a failing target is retried up to its attempts, then recorded as failed wi
   let calls = 0;
   const dispatcher = createDispatcher({
     log,
-    targets: [{ name: "f", on: ["x.created"], concurrency: 1, retry: { ...DEFAULT_RETRY, attempts: 3, initialDelayMs: 5 } }],
+    targets: [
+      {
+        name: "f",
+        on: ["x.created"],
+        concurrency: 1,
+        retry: { ...DEFAULT_RETRY, attempts: 3, initialDelayMs: 5 },
+      },
+    ],
     invoke: async () => {
       calls++;
       throw new Error(`boom ${calls}`);
@@ -84,7 +92,9 @@ test("a failing target is retried up to its attempts, then recorded as failed wi
     c.settled.map((s) => s.o.kind),
     ["retry", "retry", "failed"],
   );
-  assert.deepEqual(await log.deliveries("e"), [{ target: "f", state: "failed", attempts: 3, lastError: "boom 3" }]);
+  assert.deepEqual(await log.deliveries("e"), [
+    { target: "f", state: "failed", attempts: 3, lastError: "boom 3" },
+  ]);
 });
 
 test("no more attempts run at once than a target's concurrency", async (t) => {
@@ -134,11 +144,16 @@ test("pending deliveries are resumed by a new dispatcher on the same file", asyn
     await log.close();
   });
   await c.until(1);
-  assert.deepEqual(await log.deliveries("kept"), [{ target: "f", state: "delivered", attempts: 1, lastError: null }]);
+  assert.deepEqual(await log.deliveries("kept"), [
+    { target: "f", state: "delivered", attempts: 1, lastError: null },
+  ]);
 });
 
 test("backoff doubles from the initial delay and is capped", () => {
   const policy = { attempts: 10, backoff: "exponential" as const, initialDelayMs: 100, maxDelayMs: 1000 };
-  assert.deepEqual([1, 2, 3, 4, 5].map((n) => retryDelay(policy, n)), [100, 200, 400, 800, 1000]);
+  assert.deepEqual(
+    [1, 2, 3, 4, 5].map((n) => retryDelay(policy, n)),
+    [100, 200, 400, 800, 1000],
+  );
   assert.equal(retryDelay({ ...policy, backoff: "fixed" }, 4), 100);
 });

@@ -41,7 +41,8 @@ const ERROR_BACKOFF_MS = 1000;
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const { log, invoke } = options;
   const routes = new Map<string, string[]>();
-  for (const t of options.targets) for (const type of t.on) routes.set(type, [...(routes.get(type) ?? []), t.name]);
+  for (const t of options.targets)
+    for (const type of t.on) routes.set(type, [...(routes.get(type) ?? []), t.name]);
   const targets = new Map(options.targets.map((t) => [t.name, t]));
   const inFlight = new Map<string, Set<string>>(options.targets.map((t) => [t.name, new Set<string>()]));
   const running = new Set<Promise<void>>();
@@ -56,7 +57,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const batch = await log.readAfter(after, ROUTE_BATCH);
       const last = batch.at(-1);
       if (last === undefined) return;
-      const deliveries = batch.flatMap(({ seq, event }) => (routes.get(event.type) ?? []).map((target) => ({ seq, target })));
+      const deliveries = batch.flatMap(({ seq, event }) =>
+        (routes.get(event.type) ?? []).map((target) => ({ seq, target })),
+      );
       await log.route(CURSOR, last.seq, deliveries);
     }
   }
@@ -69,7 +72,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       if (free <= 0) continue;
       // Ask for enough rows to skip the ones already running.
       const due = await log.due(name, now, free + busy.size);
-      for (const delivery of due.filter((d) => !busy.has(key(d))).slice(0, free)) start(target, delivery, busy);
+      for (const delivery of due.filter((d) => !busy.has(key(d))).slice(0, free))
+        start(target, delivery, busy);
     }
   }
 

@@ -37,7 +37,8 @@ export interface Appended {
 
 /**
  * The durable event log and per-target delivery state. The embedded backend is SQLite; a NATS
- * JetStream backend implements the same interface. Every write is durable once its promise resolves.
+ * JetStream backend (a later issue) is to implement the same interface. Every write is durable once
+ * its promise resolves.
  */
 export interface EventLog {
   /** Appends events durably; duplicates (same `source` and `id`) are reported, not stored twice. */

@@ -17,7 +17,9 @@ export async function main(argv: string[]): Promise<number> {
   } catch (err) {
     if (err instanceof CommanderError) {
       // Help and version are successes; anything else commander rejects is a usage error.
-      return err.code === "commander.helpDisplayed" || err.code === "commander.version" || err.code === "commander.help"
+      return err.code === "commander.helpDisplayed" ||
+        err.code === "commander.version" ||
+        err.code === "commander.help"
         ? EXIT_OK
         : EXIT_USAGE;
     }
@@ -45,14 +47,27 @@ function createProgram(setExit: (code: number) => void): Command {
 
   program
     .command("dev")
-    .description("run gateway, bus and sandboxed functions in one process on the embedded store; reload on change")
+    .description(
+      "run gateway, bus and sandboxed functions in one process on the embedded store; reload on change",
+    )
     .argument("[dir]", "app directory", ".")
-    .addOption(new Option("--port <n>", "port to listen on").env("PALISADE_PORT").argParser(parsePort).default(8787))
+    .addOption(
+      new Option("--port <n>", "port to listen on").env("PALISADE_PORT").argParser(parsePort).default(8787),
+    )
     .addOption(new Option("--host <addr>", "address to listen on").env("PALISADE_HOST").default("127.0.0.1"))
-    .addOption(new Option("--log-level <level>", "lowest level logged").choices(["debug", "info", "warn", "error"]).default("info"))
-    .action(async (dir: string, opts: { port: number; host: string; logLevel: "debug" | "info" | "warn" | "error" }) => {
-      setExit(await runDev(dir, opts));
-    });
+    .addOption(
+      new Option("--log-level <level>", "lowest level logged")
+        .choices(["debug", "info", "warn", "error"])
+        .default("info"),
+    )
+    .action(
+      async (
+        dir: string,
+        opts: { port: number; host: string; logLevel: "debug" | "info" | "warn" | "error" },
+      ) => {
+        setExit(await runDev(dir, opts));
+      },
+    );
 
   program
     .command("send")
@@ -63,9 +78,15 @@ function createProgram(setExit: (code: number) => void): Command {
     .option("--url <url>", "gateway URL (default: read from the app's .palisade/gateway.json)")
     .option("--key <key>", "API key of the sending principal")
     .option("--json", "print the raw JSON answer")
-    .action(async (type: string, data: string, opts: { app: string; url?: string; key?: string; json?: boolean }) => {
-      setExit(await runSend(type, data, opts));
-    });
+    .action(
+      async (
+        type: string,
+        data: string,
+        opts: { app: string; url?: string; key?: string; json?: boolean },
+      ) => {
+        setExit(await runSend(type, data, opts));
+      },
+    );
 
   for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError("(run with --help for usage)");
   return program;

@@ -22,15 +22,21 @@ test("a structured-mode CloudEvent keeps the producer's id, source and subject",
 });
 
 test("the short form needs only type and data", () => {
-  assert.deepEqual(parseEvent({ type: "order.created", data: { n: 1 } }), { type: "order.created", data: { n: 1 } });
+  assert.deepEqual(parseEvent({ type: "order.created", data: { n: 1 } }), {
+    type: "order.created",
+    data: { n: 1 },
+  });
 });
 
 test("a structured event missing required attributes names each pointer", () => {
-  assert.throws(() => parseEvent({ specversion: "1.0", type: "x.y" }), (err: { status: number; details: { pointer: string }[] }) => {
-    assert.equal(err.status, 400);
-    assert.deepEqual(err.details.map((d) => d.pointer).sort(), ["/id", "/source"]);
-    return true;
-  });
+  assert.throws(
+    () => parseEvent({ specversion: "1.0", type: "x.y" }),
+    (err: { status: number; details: { pointer: string }[] }) => {
+      assert.equal(err.status, 400);
+      assert.deepEqual(err.details.map((d) => d.pointer).sort(), ["/id", "/source"]);
+      return true;
+    },
+  );
 });
 
 test("a wrong specversion is refused", () => {
@@ -50,21 +56,31 @@ test("a sender cannot set the platform's own extensions (principal, hop, causati
 });
 
 test("unknown attributes and non-object bodies are refused, not dropped", () => {
-  assert.throws(() => parseEvent({ type: "x.y", data: {}, priority: "high" }), { details: [{ pointer: "/priority", message: "is not an allowed property" }] });
+  assert.throws(() => parseEvent({ type: "x.y", data: {}, priority: "high" }), {
+    details: [{ pointer: "/priority", message: "is not an allowed property" }],
+  });
   assert.throws(() => parseEvent([{ type: "x.y" }]), { code: "PAL_EVENT_INVALID" });
   assert.throws(() => parseEvent("x.y"), { code: "PAL_EVENT_INVALID" });
-  assert.throws(() => parseEvent({ type: "x.y", time: "yesterday" }), { details: [{ pointer: "/time", message: 'must match format "date-time"' }] });
+  assert.throws(() => parseEvent({ type: "x.y", time: "yesterday" }), {
+    details: [{ pointer: "/time", message: 'must match format "date-time"' }],
+  });
 });
 
 test("enrichment sets id, time, principal, hop and continues the sender's trace", () => {
   const parent = "00-0af7651916cd43dd8448eb211c80319c-b7ad6b7169203331-01";
-  const event = createEvent({ type: "x.y", data: 1, traceparent: parent }, { principal: "anonymous", source: "s", hop: 0 });
+  const event = createEvent(
+    { type: "x.y", data: 1, traceparent: parent },
+    { principal: "anonymous", source: "s", hop: 0 },
+  );
   assert.match(event.id, /^[0-9a-f-]{36}$/);
   assert.equal(event.principal, "anonymous");
   assert.equal(event.hop, 0);
   assert.match(event.traceparent, /^00-0af7651916cd43dd8448eb211c80319c-[0-9a-f]{16}-01$/);
   assert.notEqual(event.traceparent, parent);
-  const fresh = createEvent({ type: "x.y", data: 1, traceparent: "garbage" }, { principal: "p", source: "s", hop: 1 });
+  const fresh = createEvent(
+    { type: "x.y", data: 1, traceparent: "garbage" },
+    { principal: "p", source: "s", hop: 1 },
+  );
   assert.match(fresh.traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
   assert.equal(MAX_HOP, 16);
 });

@@ -19,9 +19,21 @@ const FASTIFY: Record<string, { status: number; code: string; message: string }>
     message: "Unsupported Content-Type; send application/cloudevents+json or application/json",
   },
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: GATEWAY_TOO_LARGE, message: "Request body is too large" },
-  FST_ERR_CTP_EMPTY_JSON_BODY: { status: 400, code: GATEWAY_BAD_JSON, message: "Request body is empty; send a JSON event" },
-  FST_ERR_CTP_INVALID_JSON_BODY: { status: 400, code: GATEWAY_BAD_JSON, message: "Request body is not valid JSON" },
-  FST_ERR_CTP_INVALID_CONTENT_LENGTH: { status: 400, code: GATEWAY_BAD_REQUEST, message: "Content-Length does not match the body" },
+  FST_ERR_CTP_EMPTY_JSON_BODY: {
+    status: 400,
+    code: GATEWAY_BAD_JSON,
+    message: "Request body is empty; send a JSON event",
+  },
+  FST_ERR_CTP_INVALID_JSON_BODY: {
+    status: 400,
+    code: GATEWAY_BAD_JSON,
+    message: "Request body is not valid JSON",
+  },
+  FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
+    status: 400,
+    code: GATEWAY_BAD_REQUEST,
+    message: "Content-Length does not match the body",
+  },
 };
 
 /**
@@ -33,13 +45,26 @@ export function errorReply(err: unknown): { status: number; body: ErrorBody; int
   if (isPalisadeError(err)) return { status: err.status, body: bodyOf(err), internal: err.status >= 500 };
   const code = (err as { code?: unknown } | null)?.code;
   const known = typeof code === "string" ? FASTIFY[code] : undefined;
-  if (known) return { status: known.status, body: { error: { code: known.code, message: known.message } }, internal: false };
+  if (known)
+    return {
+      status: known.status,
+      body: { error: { code: known.code, message: known.message } },
+      internal: false,
+    };
   // JSON.parse failures from the body parser carry statusCode 400 but no Fastify code.
   const status = (err as { statusCode?: unknown } | null)?.statusCode;
   if (err instanceof SyntaxError || status === 400) {
-    return { status: 400, body: { error: { code: GATEWAY_BAD_JSON, message: "Request body is not valid JSON" } }, internal: false };
+    return {
+      status: 400,
+      body: { error: { code: GATEWAY_BAD_JSON, message: "Request body is not valid JSON" } },
+      internal: false,
+    };
   }
-  return { status: 500, body: { error: { code: INTERNAL, message: "Internal error; see the server log" } }, internal: true };
+  return {
+    status: 500,
+    body: { error: { code: INTERNAL, message: "Internal error; see the server log" } },
+    internal: true,
+  };
 }
 
 function bodyOf(err: PalisadeError): ErrorBody {

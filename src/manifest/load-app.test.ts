@@ -16,7 +16,11 @@ functions:
 
 const FILES = { "schemas/order.json": NUMBER_SCHEMA, "functions/charge.ts": "export default () => {};\n" };
 
-function problemsOf(t: import("node:test").TestContext, manifest: string, files: Record<string, string | object> = FILES) {
+function problemsOf(
+  t: import("node:test").TestContext,
+  manifest: string,
+  files: Record<string, string | object> = FILES,
+) {
   const dir = tempApp(t, { ...files, "palisade.yaml": manifest });
   try {
     loadApp(dir);
@@ -54,7 +58,10 @@ test("an unknown event type in on: names file, line, path and the declared types
 
 test("an emit grant of an undeclared type is refused", (t) => {
   const details = problemsOf(t, GOOD.replace("emit: [payment.charged]", "emit: [payment.refunded]"));
-  assert.match(details[0] ?? "", /^palisade\.yaml:9: functions\.charge\.emit\[0\]: unknown event type "payment\.refunded"/);
+  assert.match(
+    details[0] ?? "",
+    /^palisade\.yaml:9: functions\.charge\.emit\[0\]: unknown event type "payment\.refunded"/,
+  );
 });
 
 test("an unknown field is an error listing the allowed fields", (t) => {
@@ -70,9 +77,20 @@ test("every mistake is reported at once, each with its own line", (t) => {
     "    emit: [payment.charged]\n    limits: { timeoutMs: fast, memoryMb: 1 }",
   );
   const details = problemsOf(t, bad);
-  assert.ok(details.includes('palisade.yaml:1: name: invalid value "Shop!"; App name: lower-case letters, digits and dashes.'), details.join("\n"));
-  assert.ok(details.includes('palisade.yaml:10: functions.charge.limits.timeoutMs: must be an integer, got "fast"'), details.join("\n"));
-  assert.ok(details.includes("palisade.yaml:10: functions.charge.limits.memoryMb: must be >= 16; got 1"), details.join("\n"));
+  assert.ok(
+    details.includes(
+      'palisade.yaml:1: name: invalid value "Shop!"; App name: lower-case letters, digits and dashes.',
+    ),
+    details.join("\n"),
+  );
+  assert.ok(
+    details.includes('palisade.yaml:10: functions.charge.limits.timeoutMs: must be an integer, got "fast"'),
+    details.join("\n"),
+  );
+  assert.ok(
+    details.includes("palisade.yaml:10: functions.charge.limits.memoryMb: must be >= 16; got 1"),
+    details.join("\n"),
+  );
 });
 
 test("a missing required field names the field", (t) => {
@@ -81,29 +99,49 @@ test("a missing required field names the field", (t) => {
 });
 
 test("event type names must be dotted lower-case names", (t) => {
-  const details = problemsOf(t, `${GOOD}`.replace("payment.charged: {", "Payment: {").replace("emit: [payment.charged]", "emit: []"));
-  assert.match(details[0] ?? "", /^palisade\.yaml:4: events\.Payment: invalid name "Payment"; event type names look like "order\.created"/);
+  const details = problemsOf(
+    t,
+    `${GOOD}`.replace("payment.charged: {", "Payment: {").replace("emit: [payment.charged]", "emit: []"),
+  );
+  assert.match(
+    details[0] ?? "",
+    /^palisade\.yaml:4: events\.Payment: invalid name "Payment"; event type names look like "order\.created"/,
+  );
 });
 
 test("a handler outside the app directory is refused (it would widen the sandbox's read grant)", (t) => {
   const details = problemsOf(t, GOOD.replace("functions/charge.ts", "../../etc/passwd.ts"));
-  assert.match(details[0] ?? "", /^palisade\.yaml:7: functions\.charge\.handler: "\.\.\/\.\.\/etc\/passwd\.ts" is outside the app directory/);
+  assert.match(
+    details[0] ?? "",
+    /^palisade\.yaml:7: functions\.charge\.handler: "\.\.\/\.\.\/etc\/passwd\.ts" is outside the app directory/,
+  );
 });
 
 test("a missing handler file says which file", (t) => {
   const details = problemsOf(t, GOOD.replace("functions/charge.ts", "functions/nope.ts"));
-  assert.deepEqual(details, ['palisade.yaml:7: functions.charge.handler: file "functions/nope.ts" does not exist; create it or fix the path']);
+  assert.deepEqual(details, [
+    'palisade.yaml:7: functions.charge.handler: file "functions/nope.ts" does not exist; create it or fix the path',
+  ]);
 });
 
 test("a schema file that is not a valid JSON Schema is refused with ajv's reason", (t) => {
-  const details = problemsOf(t, GOOD, { ...FILES, "schemas/order.json": { type: "object", properties: { n: { type: "numbr" } } } });
+  const details = problemsOf(t, GOOD, {
+    ...FILES,
+    "schemas/order.json": { type: "object", properties: { n: { type: "numbr" } } },
+  });
   assert.equal(details.length, 2);
-  assert.match(details[0] ?? "", /^palisade\.yaml:3: events\["order\.created"\]\.schema: "schemas\/order\.json" is not a valid JSON Schema/);
+  assert.match(
+    details[0] ?? "",
+    /^palisade\.yaml:3: events\["order\.created"\]\.schema: "schemas\/order\.json" is not a valid JSON Schema/,
+  );
 });
 
 test("a schema file with broken JSON is refused", (t) => {
   const details = problemsOf(t, GOOD, { ...FILES, "schemas/order.json": "{ nope" });
-  assert.match(details[0] ?? "", /events\["order\.created"\]\.schema: "schemas\/order\.json" is not valid JSON/);
+  assert.match(
+    details[0] ?? "",
+    /events\["order\.created"\]\.schema: "schemas\/order\.json" is not valid JSON/,
+  );
 });
 
 test("broken YAML reports the line", (t) => {
@@ -112,7 +150,10 @@ test("broken YAML reports the line", (t) => {
 });
 
 test("duplicate keys are refused, not silently merged", (t) => {
-  const details = problemsOf(t, `${GOOD}  charge:\n    handler: functions/charge.ts\n    on: [order.created]\n`);
+  const details = problemsOf(
+    t,
+    `${GOOD}  charge:\n    handler: functions/charge.ts\n    on: [order.created]\n`,
+  );
   assert.match(details[0] ?? "", /invalid YAML: Map keys must be unique/);
 });
 

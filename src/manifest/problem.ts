@@ -26,7 +26,9 @@ export function formatPath(path: ManifestPath): string {
 /** Formats a problem as `palisade.yaml:12: functions.charge.on[0]: message`. */
 export function formatProblem(file: string, problem: Problem): string {
   const where = problem.line === undefined ? file : `${file}:${problem.line}`;
-  return problem.path.length === 0 ? `${where}: ${problem.message}` : `${where}: ${formatPath(problem.path)}: ${problem.message}`;
+  return problem.path.length === 0
+    ? `${where}: ${problem.message}`
+    : `${where}: ${formatPath(problem.path)}: ${problem.message}`;
 }
 
 /**

@@ -1,7 +1,13 @@
 import { existsSync, readFileSync, statSync } from "node:fs";
 import { isAbsolute, join, relative, resolve } from "node:path";
 import { createAjv } from "../schema/index.ts";
-import { type AppModel, DEFAULT_LIMITS, DEFAULT_RETRY, type EventTypeSpec, type FunctionSpec } from "./app-model.ts";
+import {
+  type AppModel,
+  DEFAULT_LIMITS,
+  DEFAULT_RETRY,
+  type EventTypeSpec,
+  type FunctionSpec,
+} from "./app-model.ts";
 import type { ManifestPath, Problem } from "./problem.ts";
 
 /** The manifest as validate-shape guarantees it. */
@@ -23,7 +29,12 @@ interface RawFunction {
  * Resolves a shape-valid manifest into the app model: reads and compiles every event schema, checks
  * every referenced file stays inside the app directory and every referenced event type is declared.
  */
-export function resolveApp(raw: RawManifest, dir: string, manifestPath: string, problems: Problem[]): AppModel {
+export function resolveApp(
+  raw: RawManifest,
+  dir: string,
+  manifestPath: string,
+  problems: Problem[],
+): AppModel {
   const events = new Map<string, EventTypeSpec>();
   const ajv = createAjv();
   for (const [type, spec] of Object.entries(raw.events)) {
@@ -37,7 +48,10 @@ export function resolveApp(raw: RawManifest, dir: string, manifestPath: string, 
       events.set(type, { type, schemaPath, schema });
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
-      problems.push({ path: at, message: `"${spec.schema}" is not a valid JSON Schema (draft 2020-12): ${reason}` });
+      problems.push({
+        path: at,
+        message: `"${spec.schema}" is not a valid JSON Schema (draft 2020-12): ${reason}`,
+      });
     }
   }
 
@@ -71,7 +85,10 @@ export function resolveApp(raw: RawManifest, dir: string, manifestPath: string, 
 function checkTypes(types: string[], at: ManifestPath, declared: string[], problems: Problem[]): void {
   types.forEach((type, i) => {
     if (declared.includes(type)) return;
-    problems.push({ path: [...at, i], message: `unknown event type "${type}"; declared types are: ${declared.join(", ")}` });
+    problems.push({
+      path: [...at, i],
+      message: `unknown event type "${type}"; declared types are: ${declared.join(", ")}`,
+    });
   });
 }
 
@@ -81,7 +98,10 @@ function appFile(dir: string, path: string, at: ManifestPath, problems: Problem[
   const full = resolve(dir, path);
   const rel = relative(dir, full);
   if (isAbsolute(path) || rel.startsWith("..") || isAbsolute(rel)) {
-    problems.push({ path: at, message: `"${path}" is outside the app directory; use a path relative to ${dir}` });
+    problems.push({
+      path: at,
+      message: `"${path}" is outside the app directory; use a path relative to ${dir}`,
+    });
     return undefined;
   }
   if (!existsSync(full) || !statSync(full).isFile()) {

@@ -3,7 +3,9 @@ import type { ErrorObject } from "ajv/dist/2020.js";
 import { createAjv } from "../schema/index.ts";
 import type { ManifestPath, Problem } from "./problem.ts";
 
-const MANIFEST_SCHEMA = JSON.parse(readFileSync(new URL("./palisade.schema.json", import.meta.url), "utf8")) as object;
+const MANIFEST_SCHEMA = JSON.parse(
+  readFileSync(new URL("./palisade.schema.json", import.meta.url), "utf8"),
+) as object;
 const ajv = createAjv({ verbose: true });
 const check = ajv.compile(MANIFEST_SCHEMA);
 
@@ -35,13 +37,19 @@ function toProblem(error: ErrorObject, raw: unknown): Problem {
     }
     case "propertyNames": {
       const name = String(params.propertyName);
-      const what = path[0] === "events" ? "event type names look like \"order.created\" (lower-case, dot-separated)" : "names use lower-case letters, digits and dashes";
+      const what =
+        path[0] === "events"
+          ? 'event type names look like "order.created" (lower-case, dot-separated)'
+          : "names use lower-case letters, digits and dashes";
       return { path: [...path, name], message: `invalid name "${name}"; ${what}` };
     }
     case "type":
       return { path, message: `must be ${article(String(params.type))}, got ${describe(value)}` };
     case "enum":
-      return { path, message: `must be one of: ${(params.allowedValues as unknown[]).join(", ")}; got ${describe(value)}` };
+      return {
+        path,
+        message: `must be one of: ${(params.allowedValues as unknown[]).join(", ")}; got ${describe(value)}`,
+      };
     case "pattern": {
       const hint = (error.parentSchema as { description?: string }).description;
       return { path, message: `invalid value ${describe(value)}${hint === undefined ? "" : `; ${hint}`}` };

@@ -24,11 +24,14 @@ export async function bundleFunction(name: string, handlerPath: string, outDir: 
       logLevel: "silent",
     });
   } catch (err) {
-    const errors = (err as { errors?: { text: string; location?: { file: string; line: number } | null }[] }).errors ?? [];
+    const errors =
+      (err as { errors?: { text: string; location?: { file: string; line: number } | null }[] }).errors ?? [];
     const first = errors[0];
     const where = first?.location ? ` (${first.location.file}:${first.location.line})` : "";
     const reason = first ? `${first.text}${where}` : err instanceof Error ? err.message : String(err);
-    throw new PalisadeError(RUNTIME_BUNDLE_FAILED, `Cannot bundle function "${name}": ${reason}`, { cause: err });
+    throw new PalisadeError(RUNTIME_BUNDLE_FAILED, `Cannot bundle function "${name}": ${reason}`, {
+      cause: err,
+    });
   }
   return outfile;
 }

@@ -19,7 +19,11 @@ let nextCall = 1;
 function serialize(err: unknown): { code: string; message: string; retryable: boolean } {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
-    return { code: typeof code === "string" ? code : "PAL_RUNTIME_HANDLER_ERROR", message: err.message, retryable: true };
+    return {
+      code: typeof code === "string" ? code : "PAL_RUNTIME_HANDLER_ERROR",
+      message: err.message,
+      retryable: true,
+    };
   }
   return { code: "PAL_RUNTIME_HANDLER_ERROR", message: String(err), retryable: true };
 }
@@ -67,23 +71,38 @@ async function main(): Promise<void> {
     return;
   }
 
-  process.on("message", (msg: { t: string; id: number; call: number; ok: boolean; value: unknown; error: unknown; event: unknown; attempt: number }) => {
-    if (msg.t === "reply") {
-      const waiter = pending.get(msg.call);
-      pending.delete(msg.call);
-      if (msg.ok) waiter?.resolve(msg.value);
-      else waiter?.reject(Object.assign(new Error(String((msg.error as { message?: unknown }).message)), msg.error));
-      return;
-    }
-    if (msg.t !== "invoke") return;
-    const ctx = createContext(msg.id, msg.attempt, functionName);
-    Promise.resolve()
-      .then(() => handler(Object.freeze(msg.event), ctx))
-      .then(
-        () => send({ t: "done", id: msg.id, ok: true }),
-        (err: unknown) => send({ t: "done", id: msg.id, ok: false, error: serialize(err) }),
-      );
-  });
+  process.on(
+    "message",
+    (msg: {
+      t: string;
+      id: number;
+      call: number;
+      ok: boolean;
+      value: unknown;
+      error: unknown;
+      event: unknown;
+      attempt: number;
+    }) => {
+      if (msg.t === "reply") {
+        const waiter = pending.get(msg.call);
+        pending.delete(msg.call);
+        if (msg.ok) waiter?.resolve(msg.value);
+        else
+          waiter?.reject(
+            Object.assign(new Error(String((msg.error as { message?: unknown }).message)), msg.error),
+          );
+        return;
+      }
+      if (msg.t !== "invoke") return;
+      const ctx = createContext(msg.id, msg.attempt, functionName);
+      Promise.resolve()
+        .then(() => handler(Object.freeze(msg.event), ctx))
+        .then(
+          () => send({ t: "done", id: msg.id, ok: true }),
+          (err: unknown) => send({ t: "done", id: msg.id, ok: false, error: serialize(err) }),
+        );
+    },
+  );
   // The host is gone (crashed or killed): nothing can receive results, so stop.
   process.on("disconnect", () => process.exit(0));
   send({ t: "ready" });

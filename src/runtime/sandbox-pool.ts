@@ -64,7 +64,9 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
       memoryMb: fn.limits.memoryMb,
       onMessage: (msg) => onMessage(slot, msg),
       onOutput: (stream, line) =>
-        options.log(fn.name, slot.current?.inv.event.id, stream === "stderr" ? "warn" : "info", line, { stream }),
+        options.log(fn.name, slot.current?.inv.event.id, stream === "stderr" ? "warn" : "info", line, {
+          stream,
+        }),
       onExit: (reason) => replace(slot, reason),
     });
     slot.proc.ready.then(
@@ -85,7 +87,8 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
     } else if (msg.t === "call") {
       options.capabilities(run.inv, msg.cap, msg.args).then(
         (value) => slot.proc.send({ t: "reply", call: msg.call, ok: true, value }),
-        (err: unknown) => slot.proc.send({ t: "reply", call: msg.call, ok: false, error: toPalisadeError(err).toJSON() }),
+        (err: unknown) =>
+          slot.proc.send({ t: "reply", call: msg.call, ok: false, error: toPalisadeError(err).toJSON() }),
       );
     } else if (msg.t === "done") {
       slot.current = undefined;
@@ -138,7 +141,8 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
       for (const s of slots) release(s);
     },
     async invoke(event, attempt) {
-      if (closed) throw new PalisadeError(RUNTIME_CLOSED, `Cannot invoke "${fn.name}": the runtime is closing`);
+      if (closed)
+        throw new PalisadeError(RUNTIME_CLOSED, `Cannot invoke "${fn.name}": the runtime is closing`);
       const slot = await acquire();
       const id = nextId++;
       const done = new Promise<void>((resolve, reject) => {
@@ -164,7 +168,9 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
     async close() {
       closed = true;
       for (const s of slots) {
-        s.current?.reject(new PalisadeError(RUNTIME_CLOSED, `Function "${fn.name}" was stopped`, { retryable: true }));
+        s.current?.reject(
+          new PalisadeError(RUNTIME_CLOSED, `Function "${fn.name}" was stopped`, { retryable: true }),
+        );
         s.proc.kill();
       }
     },

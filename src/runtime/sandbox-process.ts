@@ -95,10 +95,20 @@ function loadFailed(name: string, error: SerializedError): PalisadeError {
   return new PalisadeError(RUNTIME_LOAD_FAILED, `Cannot load function "${name}": ${error.message}`);
 }
 
-function exitReason(name: string, code: number | null, signal: string | null, stderr: string, memoryMb: number) {
+function exitReason(
+  name: string,
+  code: number | null,
+  signal: string | null,
+  stderr: string,
+  memoryMb: number,
+) {
   const how = signal === null ? `exited with code ${code}` : `was killed by ${signal}`;
-  const oom = /heap out of memory|Reached heap limit/.test(stderr) ? ` (heap limit of ${memoryMb} MB reached)` : "";
-  return new PalisadeError(RUNTIME_CRASHED, `Sandbox of function "${name}" ${how}${oom}`, { retryable: true });
+  const oom = /heap out of memory|Reached heap limit/.test(stderr)
+    ? ` (heap limit of ${memoryMb} MB reached)`
+    : "";
+  return new PalisadeError(RUNTIME_CRASHED, `Sandbox of function "${name}" ${how}${oom}`, {
+    retryable: true,
+  });
 }
 
 function forwardLines(stream: NodeJS.ReadableStream | null, onLine: (line: string) => void): void {

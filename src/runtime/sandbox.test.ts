@@ -42,14 +42,22 @@ async function sandbox(t: TestContext, source: string, spec: Partial<FunctionSpe
   };
   const bundlePath = await bundleFunction(fn.name, fn.handlerPath, join(dir, ".palisade"));
   const h: Harness = { logs: [], denied: [] } as unknown as Harness;
-  const capabilities = createCapabilityHost({ emit: async (_inv, type) => `emitted-${type}` }, (_inv, cap) => h.denied.push(cap));
-  h.pool = createSandboxPool({ fn, bundlePath, capabilities, log: (_fn, _id, level, message, fields) => h.logs.push({ level, message, fields }) });
+  const capabilities = createCapabilityHost({ emit: async (_inv, type) => `emitted-${type}` }, (_inv, cap) =>
+    h.denied.push(cap),
+  );
+  h.pool = createSandboxPool({
+    fn,
+    bundlePath,
+    capabilities,
+    log: (_fn, _id, level, message, fields) => h.logs.push({ level, message, fields }),
+  });
   t.after(() => h.pool.close());
   await h.pool.start();
   return h;
 }
 
-const event = (): CloudEvent => createEvent({ type: "t.x", data: { n: 1 } }, { principal: "test", source: "test", hop: 0 });
+const event = (): CloudEvent =>
+  createEvent({ type: "t.x", data: { n: 1 } }, { principal: "test", source: "test", hop: 0 });
 
 for (const [name, source] of Object.entries(PROBES)) {
   test(`a handler that tries ${name} is denied and the sandbox keeps serving`, async (t) => {
@@ -57,18 +65,30 @@ for (const [name, source] of Object.entries(PROBES)) {
       export default async (e, ctx) => { if (e.data.n === 1) await attempt(); ctx.log.info("served"); };`;
     const h = await sandbox(t, probe);
     await assert.rejects(h.pool.invoke(event(), 1), (err: { message: string; code: string }) => {
-      assert.match(`${err.code} ${err.message}`, /ERR_ACCESS_DENIED|ERR_DLOPEN_DISABLED|Code generation from strings disallowed/);
+      assert.match(
+        `${err.code} ${err.message}`,
+        /ERR_ACCESS_DENIED|ERR_DLOPEN_DISABLED|Code generation from strings disallowed/,
+      );
       return true;
     });
-    await h.pool.invoke(createEvent({ type: "t.x", data: { n: 2 } }, { principal: "t", source: "t", hop: 0 }), 1);
-    assert.deepEqual(h.logs.map((l) => l.message), ["served"]);
+    await h.pool.invoke(
+      createEvent({ type: "t.x", data: { n: 2 } }, { principal: "t", source: "t", hop: 0 }),
+      1,
+    );
+    assert.deepEqual(
+      h.logs.map((l) => l.message),
+      ["served"],
+    );
   });
 }
 
 test("the sandbox sees an empty environment: host secrets never reach it", async (t) => {
   process.env.PALISADE_TEST_SECRET = "hunter2";
   t.after(() => delete process.env.PALISADE_TEST_SECRET);
-  const h = await sandbox(t, `export default (e, ctx) => { ctx.log.info("env", { env: process.env, n: Object.keys(process.env).length }); };`);
+  const h = await sandbox(
+    t,
+    `export default (e, ctx) => { ctx.log.info("env", { env: process.env, n: Object.keys(process.env).length }); };`,
+  );
   await h.pool.invoke(event(), 1);
   assert.deepEqual(h.logs[0]?.fields, { env: {}, n: 0 });
 });
@@ -88,7 +108,10 @@ test("the process runs under the permission model with read access to its bundle
   );
   await h.pool.invoke(event(), 1);
   const f = h.logs[0]?.fields as Record<string, unknown>;
-  assert.deepEqual({ ...f, argv: undefined }, { bundle: true, etc: false, write: false, child: false, worker: false, net: false, argv: undefined });
+  assert.deepEqual(
+    { ...f, argv: undefined },
+    { bundle: true, etc: false, write: false, child: false, worker: false, net: false, argv: undefined },
+  );
   assert.ok((f.argv as string[]).includes("--permission"));
   assert.ok((f.argv as string[]).includes(`--max-old-space-size=${DEFAULT_LIMITS.memoryMb}`));
 });
@@ -99,7 +122,10 @@ test("a handler that outlives its timeout is killed, the attempt fails, and a fr
     `let calls = 0; export default async (e, ctx) => { calls++; ctx.log.info("pid", { pid: process.pid, calls }); if (e.data.n === 1) await new Promise(() => setInterval(() => {}, 1000)); };`,
     { limits: { ...DEFAULT_LIMITS, concurrency: 1, timeoutMs: 300 } },
   );
-  await assert.rejects(h.pool.invoke(event(), 1), { code: "PAL_RUNTIME_TIMEOUT", message: /timed out after 300 ms/ });
+  await assert.rejects(h.pool.invoke(event(), 1), {
+    code: "PAL_RUNTIME_TIMEOUT",
+    message: /timed out after 300 ms/,
+  });
   const next = createEvent({ type: "t.x", data: { n: 2 } }, { principal: "test", source: "test", hop: 0 });
   await h.pool.invoke(next, 1);
   assert.notEqual(h.logs[0]?.fields.pid, h.logs[1]?.fields.pid);
@@ -113,17 +139,29 @@ test("a handler that exhausts its heap limit crashes only its own sandbox", asyn
     { limits: { ...DEFAULT_LIMITS, concurrency: 1, memoryMb: 32, timeoutMs: 20000 } },
   );
   await assert.rejects(h.pool.invoke(event(), 1), { code: "PAL_RUNTIME_CRASHED" });
-  await h.pool.invoke(createEvent({ type: "t.x", data: { n: 2 } }, { principal: "t", source: "t", hop: 0 }), 1);
+  await h.pool.invoke(
+    createEvent({ type: "t.x", data: { n: 2 } }, { principal: "t", source: "t", hop: 0 }),
+    1,
+  );
 });
 
 test("a thrown error fails the attempt with its message; process.exit is a crash that gets replaced", async (t) => {
-  const h = await sandbox(t, `export default (e) => { if (e.data.n === 1) throw new Error("card declined"); if (e.data.n === 2) process.exit(3); };`);
+  const h = await sandbox(
+    t,
+    `export default (e) => { if (e.data.n === 1) throw new Error("card declined"); if (e.data.n === 2) process.exit(3); };`,
+  );
   await assert.rejects(h.pool.invoke(event(), 1), { message: "card declined" });
-  await assert.rejects(h.pool.invoke(createEvent({ type: "t.x", data: { n: 2 } }, { principal: "t", source: "t", hop: 0 }), 1), {
-    code: "PAL_RUNTIME_CRASHED",
-    message: /exited with code 3/,
-  });
-  await h.pool.invoke(createEvent({ type: "t.x", data: { n: 3 } }, { principal: "t", source: "t", hop: 0 }), 1);
+  await assert.rejects(
+    h.pool.invoke(createEvent({ type: "t.x", data: { n: 2 } }, { principal: "t", source: "t", hop: 0 }), 1),
+    {
+      code: "PAL_RUNTIME_CRASHED",
+      message: /exited with code 3/,
+    },
+  );
+  await h.pool.invoke(
+    createEvent({ type: "t.x", data: { n: 3 } }, { principal: "t", source: "t", hop: 0 }),
+    1,
+  );
 });
 
 test("emit is refused for a type the manifest does not grant, and allowed for one it does", async (t) => {
@@ -147,7 +185,10 @@ test("messages forged for another invocation id are ignored", async (t) => {
     { emit: ["t.x"] },
   );
   await h.pool.invoke(event(), 1);
-  assert.deepEqual(h.logs.map((l) => l.message), ["real"]);
+  assert.deepEqual(
+    h.logs.map((l) => l.message),
+    ["real"],
+  );
   assert.deepEqual(h.denied, []);
 });
 

@@ -20,7 +20,12 @@ export type Validate = (value: unknown) => FieldError[];
  */
 export function createAjv(options: { verbose?: boolean } = {}): Ajv2020 {
   // verbose: errors carry their parent schema, which lets callers word messages from it.
-  const ajv = new Ajv2020({ allErrors: true, strict: true, allowUnionTypes: true, verbose: options.verbose ?? false });
+  const ajv = new Ajv2020({
+    allErrors: true,
+    strict: true,
+    allowUnionTypes: true,
+    verbose: options.verbose ?? false,
+  });
   addFormats(ajv);
   return ajv;
 }
@@ -34,16 +39,22 @@ export function compileSchema(ajv: Ajv2020, schema: object): Validate {
 function toFieldError(e: ErrorObject): FieldError {
   const params = e.params as Record<string, unknown>;
   if (e.keyword === "required") {
-    return { pointer: `${e.instancePath}/${escape(String(params.missingProperty))}`, message: "is required" };
+    return {
+      pointer: `${e.instancePath}/${escapePointerToken(String(params.missingProperty))}`,
+      message: "is required",
+    };
   }
   if (e.keyword === "additionalProperties") {
     const name = String(params.additionalProperty);
-    return { pointer: `${e.instancePath}/${escape(name)}`, message: "is not an allowed property" };
+    return {
+      pointer: `${e.instancePath}/${escapePointerToken(name)}`,
+      message: "is not an allowed property",
+    };
   }
   return { pointer: e.instancePath === "" ? "" : e.instancePath, message: e.message ?? e.keyword };
 }
 
 // RFC 6901 §3: "~" becomes "~0" and "/" becomes "~1" inside a reference token.
-function escape(token: string): string {
+function escapePointerToken(token: string): string {
   return token.replaceAll("~", "~0").replaceAll("/", "~1");
 }

@@ -36,7 +36,9 @@ test("every failing field is reported with its JSON Pointer under /data", () => 
 });
 
 test("a missing required field points at the field itself", () => {
-  assert.deepEqual(registry.check("order.created", { items: [] }), [{ pointer: "/amount", message: "is required" }]);
+  assert.deepEqual(registry.check("order.created", { items: [] }), [
+    { pointer: "/amount", message: "is required" },
+  ]);
 });
 
 test("an undeclared type is a 400 naming the declared types", () => {

@@ -9,7 +9,11 @@ export interface LogLine {
 }
 
 /** A real logger whose JSON lines land in `lines`, with a way to wait for one. */
-export function captureLogs(): { logger: Logger; lines: LogLine[]; waitFor: (match: (l: LogLine) => boolean, ms?: number) => Promise<LogLine> } {
+export function captureLogs(): {
+  logger: Logger;
+  lines: LogLine[];
+  waitFor: (match: (l: LogLine) => boolean, ms?: number) => Promise<LogLine>;
+} {
   const lines: LogLine[] = [];
   const waiters: { match: (l: LogLine) => boolean; resolve: (l: LogLine) => void }[] = [];
   const logger = createLogger({

@@ -10,5 +10,9 @@ interface Order {
 export default (async (event, ctx) => {
   const order = event.data as Order;
   ctx.log.info("charging order", { orderId: order.orderId, amount: order.amount });
-  await ctx.emit("payment.charged", { orderId: order.orderId, amount: order.amount, currency: order.currency });
+  await ctx.emit("payment.charged", {
+    orderId: order.orderId,
+    amount: order.amount,
+    currency: order.currency,
+  });
 }) satisfies Handler<"order.created">;

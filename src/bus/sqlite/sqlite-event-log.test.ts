@@ -14,7 +14,10 @@ function dbFile(t: TestContext): string {
 }
 
 function event(n: number, id?: string): CloudEvent {
-  return createEvent({ type: "t.x", data: { n }, ...(id ? { id } : {}) }, { principal: "p", source: "test", hop: 0 });
+  return createEvent(
+    { type: "t.x", data: { n }, ...(id ? { id } : {}) },
+    { principal: "p", source: "test", hop: 0 },
+  );
 }
 
 test("appended events survive closing and reopening the file", async (t) => {
@@ -47,7 +50,10 @@ test("concurrent appends share commits (group commit) and none is lost", async (
   assert.equal(results.length, 300);
   assert.equal((await log.readAfter(0, 1000)).length, 300);
   assert.equal(log.stats.writes, 300);
-  assert.ok(log.stats.commits < 300 / 10, `expected batching, got ${log.stats.commits} commits for 300 writes`);
+  assert.ok(
+    log.stats.commits < 300 / 10,
+    `expected batching, got ${log.stats.commits} commits for 300 writes`,
+  );
 });
 
 test("an event with the same source and id is stored once and reported as a duplicate", async (t) => {

@@ -51,7 +51,8 @@ export function openSqliteEventLog(file: string): SqliteEventLog {
   );
 
   function open(): void {
-    if (closed) throw new PalisadeError(BUS_CLOSED, "Cannot use the event log: it is closed", { retryable: true });
+    if (closed)
+      throw new PalisadeError(BUS_CLOSED, "Cannot use the event log: it is closed", { retryable: true });
   }
 
   return {

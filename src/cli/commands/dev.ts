@@ -21,8 +21,10 @@ const RELOAD_DEBOUNCE_MS = 250;
 export async function runDev(dir: string, opts: DevOptions): Promise<number> {
   const logger = createLogger({ level: opts.logLevel });
   const appDir = resolve(dir);
-  const start = () => startPlatform({ appDir, logger, port: opts.port, host: opts.host });
+  let port = opts.port;
+  const start = () => startPlatform({ appDir, logger, port, host: opts.host });
   let platform: Platform = await start(); // a broken app at first start is a usage error (exit 2)
+  port = Number(new URL(platform.url).port); // reloads keep the address, even when it was port 0
 
   let timer: NodeJS.Timeout | undefined;
   let reloading = Promise.resolve();
@@ -56,4 +58,3 @@ export async function runDev(dir: string, opts: DevOptions): Promise<number> {
   logger.flush();
   return EXIT_OK;
 }
-

@@ -23,7 +23,9 @@ export function runInit(dir: string): number {
   // Ed25519 key pair for signing function bundles; the private half is gitignored and owner-only.
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
   mkdirSync(join(root, "keys"), { recursive: true, mode: 0o700 });
-  writeFileSync(join(root, "keys/signing.key"), privateKey.export({ type: "pkcs8", format: "pem" }), { mode: 0o600 });
+  writeFileSync(join(root, "keys/signing.key"), privateKey.export({ type: "pkcs8", format: "pem" }), {
+    mode: 0o600,
+  });
   writeFileSync(join(root, "keys/signing.pub"), publicKey.export({ type: "spki", format: "pem" }));
 
   process.stdout.write(
@@ -36,7 +38,11 @@ export function runInit(dir: string): number {
 
 function appName(root: string): string {
   const base = root.split(/[\\/]/).pop() ?? "app";
-  const name = base.toLowerCase().replace(/[^a-z0-9-]+/g, "-").replace(/^[^a-z]+/, "").slice(0, 63);
+  const name = base
+    .toLowerCase()
+    .replace(/[^a-z0-9-]+/g, "-")
+    .replace(/^[^a-z]+/, "")
+    .slice(0, 63);
   return name === "" ? "app" : name;
 }
 

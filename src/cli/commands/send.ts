@@ -19,7 +19,11 @@ export async function runSend(type: string, input: string, opts: SendOptions): P
   if (opts.key !== undefined) headers.authorization = `Bearer ${opts.key}`;
   let response: Response;
   try {
-    response = await fetch(new URL("/events", base), { method: "POST", headers, body: JSON.stringify({ type, data }) });
+    response = await fetch(new URL("/events", base), {
+      method: "POST",
+      headers,
+      body: JSON.stringify({ type, data }),
+    });
   } catch {
     process.stderr.write(`palisade: Cannot reach the gateway at ${base}; is "palisade dev" running?\n`);
     return EXIT_FAILURE;
@@ -70,7 +74,8 @@ function describeError(status: number, text: string): string {
   let out = `palisade: ${status} ${error.code}: ${error.message}\n`;
   if (Array.isArray(error.details)) {
     for (const d of error.details as { pointer?: string; message?: string }[]) {
-      if (typeof d === "object" && d !== null && "pointer" in d) out += `  ${d.pointer || "/"}: ${d.message}\n`;
+      if (typeof d === "object" && d !== null && "pointer" in d)
+        out += `  ${d.pointer || "/"}: ${d.message}\n`;
     }
   }
   return out;

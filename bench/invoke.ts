@@ -1,0 +1,86 @@
+/**
+ * Warm invoke overhead: sequential `pool.invoke` calls of a noop handler in one sandbox process,
+ * against awaiting the very same bundled handler in this process.
+ */
+import { randomUUID } from "node:crypto";
+import { join } from "node:path";
+import { pathToFileURL } from "node:url";
+import type { CloudEvent } from "../src/events/index.ts";
+import type { FunctionSpec } from "../src/manifest/index.ts";
+import { bundleFunction, createCapabilityHost, createSandboxPool } from "../src/runtime/index.ts";
+import { type Summary, summarize } from "./stats.ts";
+
+export interface InvokeRun {
+  sandbox: Summary;
+  direct: Summary;
+}
+
+function benchEvent(n: number): CloudEvent {
+  return {
+    specversion: "1.0",
+    id: randomUUID(),
+    source: "palisade://bench",
+    type: "bench.ping",
+    time: new Date().toISOString(),
+    datacontenttype: "application/json",
+    data: { n },
+    traceparent: "00-0123456789abcdef0123456789abcdef-0123456789abcdef-01",
+    principal: "bench",
+    hop: 0,
+  };
+}
+
+/** Times `count` awaited calls of `call`, after `warmup` untimed ones; returns nanoseconds per call. */
+async function timeCalls(
+  count: number,
+  warmup: number,
+  call: (i: number) => Promise<unknown>,
+): Promise<number[]> {
+  for (let i = 0; i < warmup; i++) await call(i);
+  const samples = new Array<number>(count);
+  for (let i = 0; i < count; i++) {
+    const t0 = process.hrtime.bigint();
+    await call(i);
+    samples[i] = Number(process.hrtime.bigint() - t0);
+  }
+  return samples;
+}
+
+export async function runInvoke(appDir: string, count: number, warmup: number): Promise<InvokeRun> {
+  const handlerPath = join(appDir, "functions", "noop.ts");
+  const bundlePath = await bundleFunction("noop", handlerPath, join(appDir, ".bench-bundles"));
+  const fn: FunctionSpec = {
+    name: "noop",
+    handlerPath,
+    on: ["bench.ping"],
+    emit: [],
+    limits: { timeoutMs: 5000, memoryMb: 128, concurrency: 1 },
+    retry: { attempts: 1, backoff: "fixed", initialDelayMs: 100, maxDelayMs: 100 },
+  };
+  // Distinct events built up front, so neither side pays for building them inside the timed loop.
+  const events = Array.from({ length: count + warmup }, (_, i) => benchEvent(i));
+  const at = (i: number): CloudEvent => events[i % events.length] as CloudEvent;
+
+  const pool = createSandboxPool({
+    fn,
+    bundlePath,
+    capabilities: createCapabilityHost({ emit: async () => "id" }, () => {}),
+    log: () => {},
+  });
+  let sandboxNs: number[];
+  try {
+    await pool.start();
+    sandboxNs = await timeCalls(count, warmup, (i) => pool.invoke(at(i), 1));
+  } finally {
+    await pool.close();
+  }
+
+  const mod = (await import(pathToFileURL(bundlePath).href)) as {
+    default: (event: unknown, ctx: unknown) => unknown;
+  };
+  const handler = mod.default;
+  const ctx = Object.freeze({ functionName: "noop", attempt: 1 });
+  const directNs = await timeCalls(count, warmup, async (i) => await handler(at(i), ctx));
+
+  return { sandbox: summarize(sandboxNs), direct: summarize(directNs) };
+}

@@ -1,0 +1,88 @@
+/**
+ * Closed-loop HTTP load generator: `concurrency` workers each keep one POST in flight over a
+ * keep-alive socket until `total` requests have been sent. Loopback only.
+ */
+import { Agent, request } from "node:http";
+import { performance } from "node:perf_hooks";
+
+export interface LoadResult {
+  /** Wall time from the first request to the last response, in ms. */
+  ms: number;
+  /** Requests answered 202. */
+  accepted: number;
+  /** Requests answered anything else, or failed at the socket. */
+  errors: number;
+  /** Ids from 202 bodies of the form `{ ids: [...] }`, in completion order. */
+  ids: string[];
+  firstError?: string;
+}
+
+interface Reply {
+  status: number;
+  text: string;
+}
+
+function post(agent: Agent, url: URL, body: string): Promise<Reply> {
+  return new Promise((resolve, reject) => {
+    const req = request(
+      {
+        agent,
+        host: url.hostname,
+        port: url.port,
+        path: "/events",
+        method: "POST",
+        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (chunk: string) => {
+          text += chunk;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, text }));
+        res.on("error", reject);
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+/** Sends `total` POST /events requests with `body`, `concurrency` at a time, to a 127.0.0.1 server. */
+export async function drive(
+  base: string,
+  total: number,
+  concurrency: number,
+  body: string,
+): Promise<LoadResult> {
+  const url = new URL(base);
+  if (url.hostname !== "127.0.0.1") throw new Error(`bench talks to 127.0.0.1 only, not ${url.hostname}`);
+  const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
+  const result: LoadResult = { ms: 0, accepted: 0, errors: 0, ids: [] };
+  let next = 0;
+
+  async function worker(): Promise<void> {
+    while (next < total) {
+      next += 1;
+      try {
+        const reply = await post(agent, url, body);
+        if (reply.status !== 202) throw new Error(`HTTP ${reply.status}: ${reply.text.slice(0, 200)}`);
+        result.accepted += 1;
+        const ids = (JSON.parse(reply.text) as { ids?: unknown }).ids;
+        if (Array.isArray(ids)) for (const id of ids) result.ids.push(String(id));
+      } catch (err) {
+        result.errors += 1;
+        result.firstError ??= err instanceof Error ? err.message : String(err);
+      }
+    }
+  }
+
+  const start = performance.now();
+  try {
+    await Promise.all(Array.from({ length: Math.min(concurrency, total) }, () => worker()));
+  } finally {
+    result.ms = performance.now() - start;
+    agent.destroy();
+  }
+  return result;
+}

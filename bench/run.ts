@@ -1,0 +1,119 @@
+/**
+ * Palisade benchmark (not a test): `npm run bench`. Every number is printed next to a baseline
+ * measured in the same run, with the machine's core count and Node version, so results from
+ * different machines are compared as ratios. Talks to 127.0.0.1 only; bounded by a watchdog.
+ *
+ * Knobs (environment): BENCH_EVENTS (2000), BENCH_CONCURRENCY (64), BENCH_INVOKES (2000).
+ */
+import { rmSync } from "node:fs";
+import { availableParallelism, cpus } from "node:os";
+import { createBenchApp, runBaseline, runPalisade } from "./e2e.ts";
+import { runInvoke } from "./invoke.ts";
+import { printTable, ratio, round } from "./stats.ts";
+
+function knob(name: string, fallback: number): number {
+  const value = Number(process.env[name] ?? fallback);
+  if (!Number.isInteger(value) || value <= 0) throw new Error(`${name} must be a positive integer`);
+  return value;
+}
+
+const EVENTS = knob("BENCH_EVENTS", 2000);
+const CONCURRENCY = knob("BENCH_CONCURRENCY", 64);
+const INVOKES = knob("BENCH_INVOKES", 2000);
+const HTTP_WARMUP = Math.min(500, EVENTS);
+const INVOKE_WARMUP = Math.min(200, INVOKES);
+const DELIVERY_TIMEOUT_MS = 30_000;
+const WATCHDOG_MS = 120_000;
+
+const watchdog = setTimeout(() => {
+  console.error(`bench: still running after ${WATCHDOG_MS / 1000} s; giving up`);
+  process.exit(1);
+}, WATCHDOG_MS);
+watchdog.unref();
+
+const machine = {
+  cores: availableParallelism(),
+  cpu: cpus()[0]?.model ?? "unknown",
+  node: process.version,
+  platform: `${process.platform}-${process.arch}`,
+};
+console.log(
+  `palisade bench — node ${machine.node}, ${machine.cores} cores (${machine.cpu}), ${machine.platform}`,
+);
+console.log(`events=${EVENTS} concurrency=${CONCURRENCY} invokes=${INVOKES}`);
+
+const appDir = createBenchApp();
+try {
+  const baseline = await runBaseline(EVENTS, CONCURRENCY, HTTP_WARMUP);
+  const pal = await runPalisade(appDir, EVENTS, CONCURRENCY, HTTP_WARMUP, DELIVERY_TIMEOUT_MS);
+  const inv = await runInvoke(appDir, INVOKES, INVOKE_WARMUP);
+
+  const rps = (n: number): string => round(n, 0).toLocaleString("en-US");
+  const x = (n: number): string => `${n.toFixed(3)}x`;
+  printTable(
+    `Throughput (${EVENTS} events, ${CONCURRENCY} in flight; baseline = bare Fastify 202)`,
+    ["measure", "events/s", "vs baseline"],
+    [
+      ["baseline: bare Fastify POST /events", rps(baseline.rps), x(1)],
+      ["palisade accepted (durable 202)", rps(pal.acceptedRps), x(ratio(pal.acceptedRps, baseline.rps))],
+      ["palisade end-to-end (delivered)", rps(pal.e2eRps), x(ratio(pal.e2eRps, baseline.rps))],
+    ],
+  );
+  console.log(
+    `group commit (appends+routes+settles): ${pal.writes} writes in ${pal.commits} commits = ${pal.writesPerCommit.toFixed(2)} writes/commit` +
+      ` | delivered ${pal.delivered}/${EVENTS}, failed ${pal.failed}` +
+      ` | http errors: baseline ${baseline.load.errors}, palisade ${pal.load.errors}${pal.timedOut ? " | TIMED OUT" : ""}`,
+  );
+  if (pal.load.firstError) console.log(`first palisade error: ${pal.load.firstError}`);
+
+  const us = (n: number): string => n.toFixed(1);
+  const overheadUs = inv.sandbox.meanUs - inv.direct.meanUs;
+  printTable(
+    `Warm invoke (${INVOKES} sequential calls of a noop handler; baseline = in-process await)`,
+    ["measure", "mean µs", "p50 µs", "p99 µs"],
+    [
+      ["baseline: direct await", us(inv.direct.meanUs), us(inv.direct.p50Us), us(inv.direct.p99Us)],
+      ["sandbox pool.invoke", us(inv.sandbox.meanUs), us(inv.sandbox.p50Us), us(inv.sandbox.p99Us)],
+    ],
+  );
+  console.log(
+    `sandbox/direct = ${x(ratio(inv.sandbox.meanUs, inv.direct.meanUs, 1))} (mean); overhead ${us(overheadUs)} µs per invoke`,
+  );
+
+  const result = {
+    machine,
+    config: {
+      events: EVENTS,
+      concurrency: CONCURRENCY,
+      invokes: INVOKES,
+      httpWarmup: HTTP_WARMUP,
+      invokeWarmup: INVOKE_WARMUP,
+    },
+    throughput: {
+      baselineRps: round(baseline.rps),
+      acceptedRps: round(pal.acceptedRps),
+      e2eRps: round(pal.e2eRps),
+      acceptedRatio: ratio(pal.acceptedRps, baseline.rps),
+      e2eRatio: ratio(pal.e2eRps, baseline.rps),
+      e2eMs: round(pal.e2eMs),
+      delivered: pal.delivered,
+      failed: pal.failed,
+      timedOut: pal.timedOut,
+      httpErrors: { baseline: baseline.load.errors, palisade: pal.load.errors },
+      groupCommit: {
+        commits: pal.commits,
+        writes: pal.writes,
+        writesPerCommit: round(pal.writesPerCommit, 2),
+      },
+    },
+    invoke: {
+      sandbox: inv.sandbox,
+      direct: inv.direct,
+      meanRatio: ratio(inv.sandbox.meanUs, inv.direct.meanUs, 1),
+      overheadUs: round(overheadUs, 1),
+    },
+  };
+  console.log(`\nBENCH_JSON ${JSON.stringify(result)}`);
+} finally {
+  rmSync(appDir, { recursive: true, force: true });
+}

@@ -1,0 +1,149 @@
+/**
+ * Architecture check (`npm run arch`): the source of truth for dependency directions between the
+ * domains of src/ (ARCHITECTURE.md mirrors ALLOWED). Scans the static imports of every .ts file under
+ * src/ (tests included) and fails on deep imports across domains, directions not in ALLOWED, and
+ * import cycles between domains or between files.
+ */
+import { existsSync, readdirSync, readFileSync } from "node:fs";
+import { dirname, relative, resolve, sep } from "node:path";
+
+/** "type": only `import type` / `export type` (erased at run time); "value": any import. */
+type Edge = "value" | "type";
+
+/**
+ * Allowed directions: node → the nodes it may import. A node is a domain folder (src/<domain>/) or a
+ * root module (src/<name>.ts). Everyone may import src/errors.ts. Tests may value-import where only
+ * types are allowed (to build fixtures), and may import test/ helpers outside src/.
+ */
+const ALLOWED: Record<string, Record<string, Edge>> = {
+  cli: { main: "value", manifest: "value", observe: "value" },
+  main: {
+    "data-path": "value",
+    bus: "value",
+    gateway: "value",
+    manifest: "value",
+    observe: "type",
+    runtime: "value",
+    schema: "value",
+  },
+  "data-path": { bus: "type", events: "value", runtime: "type", schema: "type" },
+  gateway: { observe: "type" },
+  bus: { events: "type", manifest: "type" },
+  runtime: { events: "type", manifest: "type" },
+  events: { schema: "value" },
+  manifest: { schema: "value" },
+  schema: {},
+  observe: {},
+  errors: {},
+  types: {},
+};
+const SHARED = "errors";
+
+const ROOT = resolve(import.meta.dirname, "..");
+const SRC = resolve(ROOT, "src");
+const show = (abs: string): string => relative(ROOT, abs).split(sep).join("/");
+const isTest = (file: string): boolean => file.endsWith(".test.ts");
+/** Domain folder or root-module name of a file under src/; undefined outside src/. */
+function nodeOf(abs: string): string | undefined {
+  const rel = relative(SRC, abs);
+  if (rel.startsWith("..")) return undefined;
+  const parts = rel.split(sep);
+  return parts.length === 1 ? rel.replace(/\.ts$/, "") : parts[0];
+}
+
+// Comments and string/template literals are matched (and skipped) so import-like text inside them
+// is not taken for an import; group 1 marks `import type`/`export type`, group 3 is the specifier.
+const TOKENS =
+  /\/\*[\s\S]*?\*\/|\/\/[^\n]*|`(?:\\[\s\S]|[^\\`])*`|"(?:\\.|[^"\\\n])*"|'(?:\\.|[^'\\\n])*'|(?<![\w$.])(?:import|export)\s+(type\s+)?(?:[^;"'`]*?\s+from\s*)?(["'])([^"'\n]+)\2/g;
+
+interface Import {
+  from: string;
+  to: string;
+  spec: string;
+  typeOnly: boolean;
+}
+
+const files = readdirSync(SRC, { recursive: true, encoding: "utf8" })
+  .filter((f) => f.endsWith(".ts"))
+  .map((f) => resolve(SRC, f))
+  .sort();
+const imports: Import[] = [];
+const violations: string[] = [];
+const report = (i: Import, reason: string, fix: string): void => {
+  violations.push(`${show(i.from)}: imports ${i.spec} — ${reason}; ${fix}`);
+};
+
+for (const from of files) {
+  for (const m of readFileSync(from, "utf8").matchAll(TOKENS)) {
+    const spec = m[3];
+    if (spec === undefined || !(spec.startsWith(".") || spec.startsWith("/"))) continue;
+    const imp = { from, to: resolve(dirname(from), spec), spec, typeOnly: m[1] !== undefined };
+    if (!existsSync(imp.to)) report(imp, "does not resolve to a file", "fix the path");
+    else if (nodeOf(imp.to) !== undefined) imports.push(imp);
+    else if (!isTest(from)) report(imp, "reaches outside src/", "only tests may import test/ helpers");
+  }
+}
+
+const domainEdges = new Map<string, Set<string>>();
+for (const i of imports) {
+  const a = nodeOf(i.from) ?? "";
+  const b = nodeOf(i.to) ?? "";
+  if (a === b) continue;
+  domainEdges.set(a, (domainEdges.get(a) ?? new Set()).add(b));
+  const target = show(i.to).slice("src/".length);
+  const rootModule = !target.includes("/");
+  if (!rootModule && target !== `${b}/index.ts`) {
+    report(i, `deep import into ${b}/`, `import from ${b}/index.ts (export it there if needed)`);
+  }
+  if (!(a in ALLOWED) || !(b in ALLOWED)) {
+    report(i, `"${a in ALLOWED ? b : a}" is not a known domain`, "add it to ALLOWED and ARCHITECTURE.md");
+    continue;
+  }
+  const edge = b === SHARED ? "value" : ALLOWED[a]?.[b];
+  if (edge === undefined) {
+    report(i, `${a} → ${b} is not an allowed direction`, "invert it (pass it in from main) or move the code");
+  } else if (edge === "type" && !i.typeOnly && !isTest(i.from)) {
+    report(i, `${a} may only import types from ${b}`, "use `import type`, or pass the value in from main");
+  }
+}
+
+/** Every distinct cycle reachable in `graph`, each as a closed path starting at its smallest node. */
+function cycles(graph: Map<string, Set<string>>): string[][] {
+  const state = new Map<string, "open" | "done">();
+  const stack: string[] = [];
+  const found = new Map<string, string[]>();
+  const visit = (n: string): void => {
+    state.set(n, "open");
+    stack.push(n);
+    for (const next of graph.get(n) ?? []) {
+      if (state.get(next) === "open") {
+        const loop = stack.slice(stack.indexOf(next));
+        const start = loop.indexOf([...loop].sort()[0] ?? next);
+        const path = [...loop.slice(start), ...loop.slice(0, start)];
+        found.set(path.join("\0"), [...path, path[0] ?? next]);
+      } else if (!state.has(next)) visit(next);
+    }
+    stack.pop();
+    state.set(n, "done");
+  };
+  for (const n of [...graph.keys()].sort()) if (!state.has(n)) visit(n);
+  return [...found.values()];
+}
+
+for (const loop of cycles(domainEdges)) {
+  const first = imports.find((i) => nodeOf(i.from) === loop[0] && nodeOf(i.to) === loop[1]);
+  if (first) report(first, `domain cycle ${loop.join(" → ")}`, "invert one edge (pass an interface in)");
+}
+const fileEdges = new Map<string, Set<string>>();
+for (const i of imports) fileEdges.set(i.from, (fileEdges.get(i.from) ?? new Set()).add(i.to));
+for (const loop of cycles(fileEdges)) {
+  const first = imports.find((i) => i.from === loop[0] && i.to === loop[1]);
+  if (first) report(first, `file cycle ${loop.map(show).join(" → ")}`, "extract the shared part");
+}
+
+if (violations.length > 0) {
+  for (const v of violations) console.error(v);
+  console.error(`architecture: ${violations.length} violation(s) in ${files.length} files`);
+  process.exit(1);
+}
+console.log(`architecture: ${files.length} files, ${imports.length} imports, ok`);

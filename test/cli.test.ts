@@ -1,0 +1,117 @@
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { loadApp } from "../src/manifest/index.ts";
+import { BIN, startDev, stop } from "./kit/cli-process.ts";
+import { copyShop, ORDER } from "./kit/shop.ts";
+import { tempApp } from "./kit/temp-app.ts";
+
+function palisade(args: string[], node = process.execPath) {
+  const r = spawnSync(node, [BIN, ...args], { encoding: "utf8", timeout: 30000 });
+  return { code: r.status, stdout: r.stdout, stderr: r.stderr };
+}
+
+const NO_STACK = /\n\s+at .+\(?.+:\d+:\d+\)?/;
+
+test("unknown commands and bad flags are usage errors (exit 2)", () => {
+  const unknown = palisade(["deploy"]);
+  assert.equal(unknown.code, 2);
+  assert.match(unknown.stderr, /unknown command 'deploy'/);
+  const badFlag = palisade(["dev", "--turbo"]);
+  assert.equal(badFlag.code, 2);
+  assert.match(badFlag.stderr, /unknown option '--turbo'/);
+  const badPort = palisade(["dev", "--port", "http"]);
+  assert.equal(badPort.code, 2);
+  assert.match(badPort.stderr, /"http" is not a port/);
+  assert.equal(palisade(["send"]).code, 2);
+});
+
+test("every command has --help", () => {
+  for (const cmd of [[], ["init"], ["dev"], ["send"]]) {
+    const r = palisade([...cmd, "--help"]);
+    assert.equal(r.code, 0, cmd.join(" "));
+    assert.match(r.stdout, /Usage: palisade/);
+  }
+});
+
+test("a manifest with mistakes prints each precise message, exits 2, and shows no stack trace", (t) => {
+  const dir = copyShop(t);
+  const manifest = join(dir, "palisade.yaml");
+  writeFileSync(
+    manifest,
+    readFileSync(manifest, "utf8").replace("on: [order.created]", "on: [order.create]"),
+  );
+  const r = palisade(["dev", dir, "--port", "0"]);
+  assert.equal(r.code, 2);
+  assert.match(
+    r.stderr,
+    /palisade\.yaml:9: functions\.charge\.on\[0\]: unknown event type "order\.create"; declared types are: order\.created, payment\.charged/,
+  );
+  assert.doesNotMatch(r.stderr, NO_STACK);
+});
+
+test("init scaffolds an app that loads, with a private signing key and a .gitignore for .palisade/", (t) => {
+  const dir = join(tempApp(t, {}), "my-app");
+  const r = palisade(["init", dir]);
+  assert.equal(r.code, 0, r.stderr);
+  const app = loadApp(dir);
+  assert.equal(app.name, "my-app");
+  assert.deepEqual([...app.functions.keys()], ["greet"]);
+  assert.equal(statSync(join(dir, "keys/signing.key")).mode & 0o777, 0o600);
+  assert.match(readFileSync(join(dir, "keys/signing.key"), "utf8"), /BEGIN PRIVATE KEY/);
+  assert.match(readFileSync(join(dir, ".gitignore"), "utf8"), /^\.palisade\/$/m);
+  const again = palisade(["init", dir]);
+  assert.equal(again.code, 2);
+  assert.match(again.stderr, /already exists/);
+});
+
+test("dev runs the app; send prints the answer, and a rejected event exits 1 with the failing pointers", async (t) => {
+  const dir = copyShop(t);
+  const dev = await startDev(dir);
+  t.after(() => stop(dev.child));
+  assert.ok(existsSync(join(dir, ".palisade", "gateway.json")));
+
+  const ok = palisade(["send", "order.created", JSON.stringify(ORDER), "--app", dir]);
+  assert.equal(ok.code, 0, ok.stderr);
+  const id = (JSON.parse(ok.stdout.replace(/^202 accepted: /, "")) as { ids: string[] }).ids[0];
+  const charged = await dev.waitFor((l) => l.fn === "charge" && l.msg === "charging order");
+  assert.equal(charged.eventId, id);
+  await dev.waitFor((l) => l.fn === "notify" && l.msg === "payment confirmed");
+
+  const bad = palisade(["send", "order.created", JSON.stringify({ ...ORDER, amount: "lots" }), "--app", dir]);
+  assert.equal(bad.code, 1);
+  assert.match(bad.stderr, /400 PAL_SCHEMA_INVALID_DATA/);
+  assert.match(bad.stderr, /\/data\/amount: must be number/);
+
+  const file = join(tempApp(t, {}), "order.json"); // outside the app: a change inside it reloads dev
+  writeFileSync(file, JSON.stringify(ORDER));
+  assert.equal(palisade(["send", "order.created", `@${file}`, "--app", dir, "--json"]).code, 0);
+  const notJson = palisade(["send", "order.created", "{nope", "--app", dir]);
+  assert.equal(notJson.code, 2);
+  assert.match(notJson.stderr, /not valid JSON/);
+});
+
+test("send to an app that is not running says so (exit 1)", (t) => {
+  const r = palisade(["send", "order.created", "{}", "--url", "http://127.0.0.1:9"]);
+  assert.equal(r.code, 1);
+  assert.match(r.stderr, /Cannot reach the gateway at http:\/\/127\.0\.0\.1:9/);
+  void t;
+});
+
+test("palisade refuses to run on Node older than 26 with a one-line explanation", (t) => {
+  const old = ["/usr/bin/node", "/usr/local/bin/node"].find((p) => {
+    if (!existsSync(p)) return false;
+    const v = spawnSync(p, ["-p", "process.versions.node"], { encoding: "utf8" }).stdout.trim();
+    return Number(v.split(".")[0]) < 26;
+  });
+  if (old === undefined) return t.skip("no Node older than 26 on this machine");
+  const r = palisade(["--help"], old);
+  assert.equal(r.code, 1);
+  assert.match(
+    r.stderr,
+    /^palisade: needs Node\.js 26 or newer, this is \d+\.\d+\.\d+; run it as "npx palisade"/,
+  );
+  assert.equal(r.stderr.trim().split("\n").length, 1);
+});

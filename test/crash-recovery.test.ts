@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { test } from "node:test";
+import { openSqliteEventLog } from "../src/bus/index.ts";
+import { startDev, stop } from "./kit/cli-process.ts";
+import { post } from "./kit/http.ts";
+import { NUMBER_SCHEMA, tempApp } from "./kit/temp-app.ts";
+
+test("an event accepted with 202 is delivered after the server is killed with SIGKILL and restarted", async (t) => {
+  const dir = tempApp(t, {
+    "palisade.yaml": `name: crash
+events:
+  job.queued: { schema: schemas/job.json }
+functions:
+  work:
+    handler: functions/work.ts
+    on: [job.queued]
+    limits: { timeoutMs: 5000 }
+`,
+    "schemas/job.json": NUMBER_SCHEMA,
+    // Slow enough that the kill below always lands before the first attempt can finish.
+    "functions/work.ts": `export default async (e, ctx) => { await new Promise((r) => setTimeout(r, 1500)); ctx.log.info("worked", { n: e.data.n }); };`,
+  });
+
+  const first = await startDev(dir);
+  t.after(() => stop(first.child, "SIGKILL"));
+  const res = await post(`${first.url}/events`, { type: "job.queued", data: { n: 7 } });
+  assert.equal(res.status, 202);
+  const [id] = res.body.ids as string[];
+  await stop(first.child, "SIGKILL");
+
+  // Nothing ran to completion before the kill, and the accepted event is on disk.
+  assert.ok(!first.lines.some((l) => l.msg === "worked"));
+  const log = openSqliteEventLog(join(dir, ".palisade", "events.db"));
+  const stored = await log.readAfter(0, 10);
+  assert.deepEqual(
+    stored.map((s) => s.event.id),
+    [id],
+  );
+  assert.notEqual((await log.deliveries(id ?? ""))[0]?.state, "delivered");
+  await log.close();
+
+  const second = await startDev(dir);
+  t.after(() => stop(second.child, "SIGKILL"));
+  const worked = await second.waitFor((l) => l.msg === "worked");
+  assert.equal(worked.eventId, id);
+  assert.equal(worked.n, 7);
+  await second.waitFor((l) => l.msg === "delivered" && l.eventId === id);
+  await stop(second.child);
+  assert.equal(second.child.exitCode, 0);
+
+  const after = openSqliteEventLog(join(dir, ".palisade", "events.db"));
+  t.after(() => after.close());
+  assert.deepEqual(await after.deliveries(id ?? ""), [
+    { target: "work", state: "delivered", attempts: 1, lastError: null },
+  ]);
+});
