@@ -49,11 +49,28 @@ export interface Platform {
 /** File in the data dir that tells `palisade send` where the running gateway listens. */
 export const GATEWAY_FILE = "gateway.json";
 
-/** Loads the app and starts gateway, dispatcher and sandboxes in this process. */
-export async function startPlatform(options: PlatformOptions): Promise<Platform> {
-  const { logger } = options;
-  const app = loadApp(options.appDir);
+/** An app whose manifest is valid and whose functions are bundled: all that can fail before a start. */
+export interface PreparedApp {
+  readonly app: AppModel;
+  /** Function name → path of its bundle. */
+  readonly bundles: ReadonlyMap<string, string>;
+}
+
+/** Loads the manifest and bundles every function, without starting anything. */
+export async function prepareApp(appDir: string): Promise<PreparedApp> {
+  const app = loadApp(appDir);
   mkdirSync(app.dataDir, { recursive: true, mode: 0o700 });
+  const bundles = new Map<string, string>();
+  for (const fn of app.functions.values()) {
+    bundles.set(fn.name, await bundleFunction(fn.name, fn.handlerPath, join(app.dataDir, "bundles")));
+  }
+  return { app, bundles };
+}
+
+/** Starts gateway, dispatcher and sandboxes in this process (preparing the app first unless given). */
+export async function startPlatform(options: PlatformOptions, prepared?: PreparedApp): Promise<Platform> {
+  const { logger } = options;
+  const { app, bundles } = prepared ?? (await prepareApp(options.appDir));
   const registry = createSchemaRegistry(new Map([...app.events].map(([type, spec]) => [type, spec.schema])));
   const log = openSqliteEventLog(join(app.dataDir, "events.db"));
   const pools = new Map<string, SandboxPool>();
@@ -67,7 +84,7 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
     logger[level]({ ...fields, fn, eventId }, message);
   try {
     for (const fn of app.functions.values()) {
-      const bundlePath = await bundleFunction(fn.name, fn.handlerPath, join(app.dataDir, "bundles"));
+      const bundlePath = bundles.get(fn.name) ?? "";
       const pool = createSandboxPool({ fn, bundlePath, capabilities: host, log: functionLog });
       pools.set(fn.name, pool);
       await pool.start();
@@ -100,19 +117,25 @@ export async function startPlatform(options: PlatformOptions): Promise<Platform>
   writeFileSync(gatewayFile, `${JSON.stringify({ url, pid: process.pid })}\n`, { mode: 0o600 });
   logger.info({ app: app.name, url, functions: [...app.functions.keys()] }, "palisade is running");
 
+  let closing: Promise<void> | undefined;
   return {
     app,
     url,
     log,
-    async close() {
-      await gateway.close();
-      const draining = dispatcher?.close();
-      await Promise.all([...pools.values()].map((p) => p.close()));
-      await draining;
-      await log.close();
-      rmSync(gatewayFile, { force: true });
+    close() {
+      closing ??= shutdown();
+      return closing;
     },
   };
+
+  async function shutdown(): Promise<void> {
+    await gateway.close();
+    const draining = dispatcher?.close();
+    await Promise.all([...pools.values()].map((p) => p.close()));
+    await draining;
+    await log.close();
+    rmSync(gatewayFile, { force: true });
+  }
 }
 
 function logOutcome(logger: Logger, d: Delivery, outcome: Outcome): void {

@@ -115,3 +115,40 @@ test("palisade refuses to run on Node older than 26 with a one-line explanation"
   );
   assert.equal(r.stderr.trim().split("\n").length, 1);
 });
+
+test("dev reloads on a change to a function, keeping its address; a broken manifest keeps the last good version", async (t) => {
+  const dir = copyShop(t);
+  const dev = await startDev(dir);
+  t.after(() => stop(dev.child));
+  const notify = join(dir, "functions/notify.ts");
+  writeFileSync(
+    notify,
+    readFileSync(notify, "utf8").replace('"payment confirmed"', '"payment confirmed v2"'),
+  );
+  const running = () => dev.lines.filter((l) => l.msg === "palisade is running").length;
+  await dev.waitFor(() => running() === 2);
+  assert.equal(dev.lines.filter((l) => l.msg === "palisade is running").at(-1)?.url, dev.url);
+
+  const manifest = join(dir, "palisade.yaml");
+  writeFileSync(
+    manifest,
+    readFileSync(manifest, "utf8").replace("on: [payment.charged]", "on: [payment.charge]"),
+  );
+  await dev.waitFor((l) => String(l.msg).startsWith("reload failed"));
+  const failed = dev.lines.find((l) => String(l.msg).startsWith("reload failed"));
+  assert.match(String(failed?.msg), /functions\.notify\.on\[0\]: unknown event type "payment\.charge"/);
+  // The previous good version still serves.
+  assert.equal(palisade(["send", "order.created", JSON.stringify(ORDER), "--app", dir]).code, 0);
+  await dev.waitFor((l) => l.fn === "notify" && l.msg === "payment confirmed v2");
+  writeFileSync(
+    manifest,
+    readFileSync(manifest, "utf8").replace("on: [payment.charge]", "on: [payment.charged]"),
+  );
+  await dev.waitFor(() => running() === 3);
+
+  assert.equal(
+    palisade(["send", "order.created", JSON.stringify({ ...ORDER, orderId: "o-2" }), "--app", dir]).code,
+    0,
+  );
+  await dev.waitFor((l) => l.fn === "notify" && l.msg === "payment confirmed v2" && l.orderId === "o-2");
+});

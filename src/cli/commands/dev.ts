@@ -1,7 +1,7 @@
 import { type FSWatcher, watch } from "node:fs";
 import { resolve } from "node:path";
 import { toPalisadeError } from "../../errors.ts";
-import { type Platform, startPlatform } from "../../main.ts";
+import { type Platform, type PreparedApp, prepareApp, startPlatform } from "../../main.ts";
 import { createLogger, type LogLevelName } from "../../observe/index.ts";
 import { EXIT_OK } from "../exit-code.ts";
 
@@ -22,7 +22,8 @@ export async function runDev(dir: string, opts: DevOptions): Promise<number> {
   const logger = createLogger({ level: opts.logLevel });
   const appDir = resolve(dir);
   let port = opts.port;
-  const start = () => startPlatform({ appDir, logger, port, host: opts.host });
+  const start = (prepared?: PreparedApp) =>
+    startPlatform({ appDir, logger, port, host: opts.host }, prepared);
   let platform: Platform = await start(); // a broken app at first start is a usage error (exit 2)
   port = Number(new URL(platform.url).port); // reloads keep the address, even when it was port 0
 
@@ -30,12 +31,23 @@ export async function runDev(dir: string, opts: DevOptions): Promise<number> {
   let reloading = Promise.resolve();
   const reload = async () => {
     logger.info({ app: appDir }, "change detected; reloading");
-    await platform.close();
+    let prepared: PreparedApp;
     try {
-      platform = await start();
+      prepared = await prepareApp(appDir); // manifest and bundles: the old version serves meanwhile
     } catch (err) {
       const e = toPalisadeError(err);
-      logger.error({ code: e.code }, `reload failed, fix and save again:\n${e.message}`);
+      logger.error(
+        { code: e.code },
+        `reload failed, the previous version keeps running; fix and save again:\n${e.message}`,
+      );
+      return;
+    }
+    await platform.close();
+    try {
+      platform = await start(prepared);
+    } catch (err) {
+      const e = toPalisadeError(err);
+      logger.error({ code: e.code }, `reload failed, nothing is running; fix and save again:\n${e.message}`);
     }
   };
   const watcher: FSWatcher = watch(appDir, { recursive: true }, (_event, file) => {
