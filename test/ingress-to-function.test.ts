@@ -93,7 +93,7 @@ test("bad requests get precise 4xx answers in the error format, never a stack tr
     [
       "prototype poisoning",
       400,
-      "PAL_GATEWAY_BAD_JSON",
+      "PAL_GATEWAY_FORBIDDEN_KEY",
       () => post(events, '{"type":"order.created","data":{},"__proto__":{"admin":true}}'),
     ],
     [
@@ -101,6 +101,18 @@ test("bad requests get precise 4xx answers in the error format, never a stack tr
       400,
       "PAL_EVENT_INVALID",
       () => post(events, { type: "order.created", data: ORDER, principal: "admin" }),
+    ],
+    [
+      "invalid UTF-8",
+      400,
+      "PAL_GATEWAY_BAD_ENCODING",
+      () => post(events, Buffer.from([0x7b, 0x22, 0xff, 0x22, 0x3a, 0x31, 0x7d])),
+    ],
+    [
+      "deep nesting",
+      400,
+      "PAL_GATEWAY_TOO_DEEP",
+      () => post(events, `{"type":"order.created","data":${"[".repeat(5000)}}`),
     ],
     [
       "form content type",

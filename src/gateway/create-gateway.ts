@@ -1,6 +1,7 @@
 /**
  * HTTP ingress. Threat model: every byte from the network is hostile. Bodies are size-capped before
- * parsing, parsed by Fastify's prototype-poisoning-safe JSON parser, then handed to the data path,
+ * parsing, decoded as strict UTF-8, depth-checked and parsed with prototype-poisoning protection
+ * (parse-json-body.ts), then handed to the data path,
  * which validates envelope and data before anything is stored. Errors leave as `{ error }` bodies
  * with fixed public messages; internals go to the log only.
  * Not yet here (next slice): sender authentication, per-principal authorization and rate limits,
@@ -10,6 +11,7 @@ import Fastify, { LogController } from "fastify";
 import type { Logger } from "../observe/index.ts";
 import { errorReply } from "./error-reply.ts";
 import { GATEWAY_NOT_FOUND } from "./errors.ts";
+import { parseJsonBody } from "./parse-json-body.ts";
 
 /** Largest accepted request body, as in EventBridge's 256 KB event limit. @default 262144 */
 export const DEFAULT_BODY_LIMIT = 256 * 1024;
@@ -34,11 +36,18 @@ export function createGateway(options: GatewayOptions) {
     onConstructorPoisoning: "error",
     return503OnClosing: true,
   });
-  // Structured mode (CloudEvents HTTP binding §3.2) uses its own media type; parse it as JSON too.
+  // One defensive parser for plain JSON and structured mode (CloudEvents HTTP binding §3.2).
+  app.removeAllContentTypeParsers();
   app.addContentTypeParser(
-    "application/cloudevents+json",
-    { parseAs: "string" },
-    app.getDefaultJsonParser("error", "error"),
+    ["application/json", "application/cloudevents+json"],
+    { parseAs: "buffer" },
+    (_request, body, done) => {
+      try {
+        done(null, parseJsonBody(body as Buffer));
+      } catch (err) {
+        done(err as Error, undefined);
+      }
+    },
   );
 
   app.setErrorHandler((err, request, reply) => {

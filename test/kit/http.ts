@@ -7,7 +7,7 @@ export async function post(
   const res = await fetch(url, {
     method: "POST",
     headers: { "content-type": contentType },
-    body: typeof body === "string" ? body : JSON.stringify(body),
+    body: typeof body === "string" || body instanceof Buffer ? body : JSON.stringify(body),
   });
   const text = await res.text();
   let parsed: unknown = text;

@@ -1,0 +1,50 @@
+import assert from "node:assert/strict";
+import { readdirSync, readFileSync } from "node:fs";
+import { join } from "node:path";
+import { test } from "node:test";
+import { fileURLToPath } from "node:url";
+import { startPlatform } from "../src/main.ts";
+import { captureLogs } from "./kit/log-capture.ts";
+import { tempApp } from "./kit/temp-app.ts";
+
+// JSONTestSuite (nst/JSONTestSuite): y_ must parse, n_ must be rejected, i_ is ours to decide.
+const SUITE = fileURLToPath(new URL("../../shared/testdata/jsontestsuite/test_parsing", import.meta.url));
+
+test("every JSONTestSuite file sent as a body: n_ gets 400, y_ parses, nothing gets 5xx or reaches a function", async (t) => {
+  const dir = tempApp(t, {
+    "palisade.yaml":
+      "name: jts\nevents:\n  any.thing: { schema: schemas/any.json }\nfunctions:\n  sink:\n    handler: functions/sink.ts\n    on: [any.thing]\n",
+    "schemas/any.json": { type: "object", required: ["type"], properties: { type: { const: "any.thing" } } },
+    "functions/sink.ts": 'export default (e, ctx) => { ctx.log.info("reached"); };',
+  });
+  const logs = captureLogs();
+  const platform = await startPlatform({ appDir: dir, logger: logs.logger, port: 0 });
+  t.after(() => platform.close());
+
+  const files = readdirSync(SUITE).filter((f) => f.endsWith(".json"));
+  assert.ok(files.length > 300, `expected the suite at ${SUITE}`);
+  const codes = new Map<string, number>();
+  for (const file of files) {
+    const res = await fetch(`${platform.url}/events`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: readFileSync(join(SUITE, file)),
+    });
+    const body = (await res.json()) as { error?: { code: string } };
+    codes.set(file, res.status);
+    assert.ok(res.status < 500, `${file}: ${res.status}`);
+    if (file.startsWith("n_")) assert.equal(res.status, 400, `${file} must be rejected`);
+    if (file.startsWith("y_") && res.status === 400) {
+      // Parsed fine; refused by the envelope or schema check, or by the depth limit, never as bad JSON.
+      assert.notEqual(body.error?.code, "PAL_GATEWAY_BAD_JSON", `${file} is valid JSON`);
+      assert.notEqual(body.error?.code, "PAL_GATEWAY_BAD_ENCODING", `${file} is valid UTF-8`);
+    }
+  }
+  assert.ok(
+    [...codes.values()].every((s) => s === 400),
+    "no suite document is a valid event for this app",
+  );
+  assert.equal((await platform.log.readAfter(0, 10)).length, 0);
+  assert.ok(!logs.lines.some((l) => l.msg === "reached"));
+  assert.equal((await fetch(`${platform.url}/healthz`)).status, 200);
+});
