@@ -2,8 +2,10 @@
  * Composition root: load the app, build each domain, wire them along the data path, start.
  * Nothing here decides policy; it only connects the pieces.
  */
-import { mkdirSync, rmSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+
+import { randomBytes } from "node:crypto";
+import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { dirname, join } from "node:path";
 import {
   createDispatcher,
   type Delivery,
@@ -54,23 +56,38 @@ export interface PreparedApp {
   readonly app: AppModel;
   /** Function name → path of its bundle. */
   readonly bundles: ReadonlyMap<string, string>;
+  /** Directory of this build's bundles, removed when the platform using it closes. */
+  readonly buildDir: string;
 }
 
 /** Loads the manifest and bundles every function, without starting anything. */
 export async function prepareApp(appDir: string): Promise<PreparedApp> {
   const app = loadApp(appDir);
   mkdirSync(app.dataDir, { recursive: true, mode: 0o700 });
+  // A fresh directory per build: a sandbox respawned by a running version must load that version's
+  // code, never a newer build that was prepared under a different manifest (and different grants).
+  const buildDir = join(
+    app.dataDir,
+    "bundles",
+    `${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`,
+  );
   const bundles = new Map<string, string>();
-  for (const fn of app.functions.values()) {
-    bundles.set(fn.name, await bundleFunction(fn.name, fn.handlerPath, join(app.dataDir, "bundles")));
+  try {
+    for (const fn of app.functions.values()) {
+      bundles.set(fn.name, await bundleFunction(fn.name, fn.handlerPath, buildDir));
+    }
+  } catch (err) {
+    rmSync(buildDir, { recursive: true, force: true });
+    throw err;
   }
-  return { app, bundles };
+  return { app, bundles, buildDir };
 }
 
 /** Starts gateway, dispatcher and sandboxes in this process (preparing the app first unless given). */
 export async function startPlatform(options: PlatformOptions, prepared?: PreparedApp): Promise<Platform> {
   const { logger } = options;
-  const { app, bundles } = prepared ?? (await prepareApp(options.appDir));
+  const { app, bundles, buildDir } = prepared ?? (await prepareApp(options.appDir));
+  removeOtherBuilds(buildDir); // left behind by a process that was killed; one process owns an app
   const registry = createSchemaRegistry(new Map([...app.events].map(([type, spec]) => [type, spec.schema])));
   const log = openSqliteEventLog(join(app.dataDir, "events.db"));
   const pools = new Map<string, SandboxPool>();
@@ -92,6 +109,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
   } catch (err) {
     await Promise.all([...pools.values()].map((p) => p.close()));
     await log.close();
+    rmSync(buildDir, { recursive: true, force: true });
     throw err;
   }
 
@@ -135,6 +153,14 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     await draining;
     await log.close();
     rmSync(gatewayFile, { force: true });
+    rmSync(buildDir, { recursive: true, force: true });
+  }
+}
+
+function removeOtherBuilds(buildDir: string): void {
+  const root = dirname(buildDir);
+  for (const name of readdirSync(root)) {
+    if (join(root, name) !== buildDir) rmSync(join(root, name), { recursive: true, force: true });
   }
 }
 
