@@ -51,7 +51,8 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
   const { fn } = options;
   const slots: Slot[] = [];
   const idle: Slot[] = [];
-  const waiters: ((slot: Slot) => void)[] = [];
+  /** Invocations waiting for a slot; woken to look again when a slot frees up or goes away. */
+  const waiters: (() => void)[] = [];
   let nextId = 1;
   let closed = false;
 
@@ -108,7 +109,10 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
     if (j >= 0) idle.splice(j, 1);
     // Keep the pool warm after a crash or timeout, but never respawn in a loop a bundle that
     // cannot load: such a slot is only started again on demand, by the next invocation.
-    if (closed || !slot.loaded) return;
+    if (closed || !slot.loaded) {
+      waiters.shift()?.(); // a waiter may now start a slot of its own (and see the load error)
+      return;
+    }
     const fresh = spawnSlot();
     fresh.proc.ready.then(
       () => release(fresh),
@@ -118,20 +122,23 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
 
   function release(slot: Slot): void {
     if (closed || !slots.includes(slot)) return;
-    const waiter = waiters.shift();
-    if (waiter) waiter(slot);
-    else idle.push(slot);
+    idle.push(slot);
+    waiters.shift()?.();
   }
 
   async function acquire(): Promise<Slot> {
-    const slot = idle.pop();
-    if (slot) return slot;
-    if (slots.length < fn.limits.concurrency) {
-      const fresh = spawnSlot();
-      await fresh.proc.ready;
-      return fresh;
+    for (;;) {
+      if (closed)
+        throw new PalisadeError(RUNTIME_CLOSED, `Cannot invoke "${fn.name}": the runtime is closing`);
+      const slot = idle.pop();
+      if (slot) return slot;
+      if (slots.length < fn.limits.concurrency) {
+        const fresh = spawnSlot();
+        await fresh.proc.ready;
+        return fresh;
+      }
+      await new Promise<void>((wake) => waiters.push(wake));
     }
-    return new Promise((resolve) => waiters.push(resolve));
   }
 
   return {
@@ -141,8 +148,6 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
       for (const s of slots) release(s);
     },
     async invoke(event, attempt) {
-      if (closed)
-        throw new PalisadeError(RUNTIME_CLOSED, `Cannot invoke "${fn.name}": the runtime is closing`);
       const slot = await acquire();
       const id = nextId++;
       const done = new Promise<void>((resolve, reject) => {
@@ -167,6 +172,7 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
     },
     async close() {
       closed = true;
+      for (const wake of waiters.splice(0)) wake();
       for (const s of slots) {
         s.current?.reject(
           new PalisadeError(RUNTIME_CLOSED, `Function "${fn.name}" was stopped`, { retryable: true }),

@@ -204,3 +204,33 @@ test("OK handler sanity: a clean handler succeeds and logs", async (t) => {
   await h.pool.invoke(event(), 1);
   assert.equal(h.logs[0]?.message, "ok");
 });
+
+test("invocations beyond the pool size wait for a free process, and all complete", async (t) => {
+  const h = await sandbox(
+    t,
+    `export default async (e, ctx) => { await new Promise((r) => setTimeout(r, 20)); ctx.log.info("done", { n: e.data.n }); };`,
+    { limits: { ...DEFAULT_LIMITS, concurrency: 2, timeoutMs: 5000 } },
+  );
+  const runs = Array.from({ length: 7 }, (_, n) =>
+    h.pool.invoke(createEvent({ type: "t.x", data: { n } }, { principal: "t", source: "t", hop: 0 }), 1),
+  );
+  await Promise.all(runs);
+  assert.deepEqual(h.logs.map((l) => l.fields.n).sort(), [0, 1, 2, 3, 4, 5, 6]);
+});
+
+test("waiting invocations are not stranded when a busy process crashes", async (t) => {
+  const h = await sandbox(t, `export default (e) => { if (e.data.n === 0) process.exit(1); };`, {
+    limits: { ...DEFAULT_LIMITS, concurrency: 1, timeoutMs: 5000 },
+  });
+  const ev = (n: number) =>
+    createEvent({ type: "t.x", data: { n } }, { principal: "t", source: "t", hop: 0 });
+  const results = await Promise.allSettled([
+    h.pool.invoke(ev(0), 1),
+    h.pool.invoke(ev(1), 1),
+    h.pool.invoke(ev(2), 1),
+  ]);
+  assert.deepEqual(
+    results.map((r) => r.status),
+    ["rejected", "fulfilled", "fulfilled"],
+  );
+});
