@@ -17,7 +17,7 @@ import {
 import { createDataPath } from "./data-path.ts";
 import { toPalisadeError } from "./errors.ts";
 import { createGateway } from "./gateway/index.ts";
-import { type AppModel, loadApp } from "./manifest/index.ts";
+import { type AppModel, type FunctionSpec, loadApp } from "./manifest/index.ts";
 import type { Logger } from "./observe/index.ts";
 import {
   bundleFunction,
@@ -54,8 +54,8 @@ export const GATEWAY_FILE = "gateway.json";
 /** An app whose manifest is valid and whose functions are bundled: all that can fail before a start. */
 export interface PreparedApp {
   readonly app: AppModel;
-  /** Function name → path of its bundle. */
-  readonly bundles: ReadonlyMap<string, string>;
+  /** Every function with the path of its bundle. */
+  readonly bundles: readonly { readonly fn: FunctionSpec; readonly bundlePath: string }[];
   /** Directory of this build's bundles, removed when the platform using it closes. */
   readonly buildDir: string;
 }
@@ -71,10 +71,10 @@ export async function prepareApp(appDir: string): Promise<PreparedApp> {
     "bundles",
     `${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`,
   );
-  const bundles = new Map<string, string>();
+  const bundles: PreparedApp["bundles"][number][] = [];
   try {
     for (const fn of app.functions.values()) {
-      bundles.set(fn.name, await bundleFunction(fn.name, fn.handlerPath, buildDir));
+      bundles.push({ fn, bundlePath: await bundleFunction(fn.name, fn.handlerPath, buildDir) });
     }
   } catch (err) {
     rmSync(buildDir, { recursive: true, force: true });
@@ -100,8 +100,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
   const functionLog: FunctionLog = (fn, eventId, level, message, fields) =>
     logger[level]({ ...fields, fn, eventId }, message);
   try {
-    for (const fn of app.functions.values()) {
-      const bundlePath = bundles.get(fn.name) ?? "";
+    for (const { fn, bundlePath } of bundles) {
       const pool = createSandboxPool({ fn, bundlePath, capabilities: host, log: functionLog });
       pools.set(fn.name, pool);
       await pool.start();
@@ -126,7 +125,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     onError: (err) => logger.error({ err: toPalisadeError(err).message }, "dispatcher error; retrying"),
   });
 
-  const gateway = createGateway({ ingest: dataPath.ingest, ready: () => true, logger });
+  const gateway = createGateway({ ingest: dataPath.ingest, logger });
   const url = await gateway.listen({
     port: options.port ?? DEFAULT_PORT,
     host: options.host ?? DEFAULT_HOST,

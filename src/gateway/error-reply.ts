@@ -1,17 +1,13 @@
 import { INTERNAL, isPalisadeError, type PalisadeError } from "../errors.ts";
-import {
-  GATEWAY_BAD_JSON,
-  GATEWAY_BAD_REQUEST,
-  GATEWAY_TOO_LARGE,
-  GATEWAY_UNSUPPORTED_MEDIA,
-} from "./errors.ts";
+import { GATEWAY_BAD_REQUEST, GATEWAY_TOO_LARGE, GATEWAY_UNSUPPORTED_MEDIA } from "./errors.ts";
 
 /** The body of every error answer (DESIGN §5). */
 export interface ErrorBody {
   error: { code: string; message: string; details?: unknown };
 }
 
-// Fastify's own codes, mapped to ours with a fixed public message.
+// Fastify's own codes that can still reach us (body parsing is ours: parse-json-body.ts), mapped to
+// our codes with a fixed public message.
 const FASTIFY: Record<string, { status: number; code: string; message: string }> = {
   FST_ERR_CTP_INVALID_MEDIA_TYPE: {
     status: 415,
@@ -19,16 +15,6 @@ const FASTIFY: Record<string, { status: number; code: string; message: string }>
     message: "Unsupported Content-Type; send application/cloudevents+json or application/json",
   },
   FST_ERR_CTP_BODY_TOO_LARGE: { status: 413, code: GATEWAY_TOO_LARGE, message: "Request body is too large" },
-  FST_ERR_CTP_EMPTY_JSON_BODY: {
-    status: 400,
-    code: GATEWAY_BAD_JSON,
-    message: "Request body is empty; send a JSON event",
-  },
-  FST_ERR_CTP_INVALID_JSON_BODY: {
-    status: 400,
-    code: GATEWAY_BAD_JSON,
-    message: "Request body is not valid JSON",
-  },
   FST_ERR_CTP_INVALID_CONTENT_LENGTH: {
     status: 400,
     code: GATEWAY_BAD_REQUEST,
@@ -45,26 +31,15 @@ export function errorReply(err: unknown): { status: number; body: ErrorBody; int
   if (isPalisadeError(err)) return { status: err.status, body: bodyOf(err), internal: err.status >= 500 };
   const code = (err as { code?: unknown } | null)?.code;
   const known = typeof code === "string" ? FASTIFY[code] : undefined;
-  if (known)
+  if (known) {
     return {
       status: known.status,
       body: { error: { code: known.code, message: known.message } },
       internal: false,
     };
-  // JSON.parse failures from the body parser carry statusCode 400 but no Fastify code.
-  const status = (err as { statusCode?: unknown } | null)?.statusCode;
-  if (err instanceof SyntaxError || status === 400) {
-    return {
-      status: 400,
-      body: { error: { code: GATEWAY_BAD_JSON, message: "Request body is not valid JSON" } },
-      internal: false,
-    };
   }
-  return {
-    status: 500,
-    body: { error: { code: INTERNAL, message: "Internal error; see the server log" } },
-    internal: true,
-  };
+  const body = { error: { code: INTERNAL, message: "Internal error; see the server log" } };
+  return { status: 500, body, internal: true };
 }
 
 function bodyOf(err: PalisadeError): ErrorBody {

@@ -3,9 +3,11 @@
  * (see sandbox-process.ts). Loads one bundle, then serves invocations one at a time. Every capability
  * is a message to the host, which decides; this file holds no authority of its own.
  *
- * Self-contained on purpose: the process may read only the bundle, so it imports nothing but node:*.
+ * Self-contained on purpose: the process may read only the bundle, so it imports nothing but node:*
+ * at run time (type imports are erased by type stripping and never read).
  */
 import { pathToFileURL } from "node:url";
+import type { HostMessage } from "./protocol.ts";
 
 type Reply = { resolve: (v: unknown) => void; reject: (e: unknown) => void };
 type Handler = (event: unknown, ctx: unknown) => unknown;
@@ -71,38 +73,23 @@ async function main(): Promise<void> {
     return;
   }
 
-  process.on(
-    "message",
-    (msg: {
-      t: string;
-      id: number;
-      call: number;
-      ok: boolean;
-      value: unknown;
-      error: unknown;
-      event: unknown;
-      attempt: number;
-    }) => {
-      if (msg.t === "reply") {
-        const waiter = pending.get(msg.call);
-        pending.delete(msg.call);
-        if (msg.ok) waiter?.resolve(msg.value);
-        else
-          waiter?.reject(
-            Object.assign(new Error(String((msg.error as { message?: unknown }).message)), msg.error),
-          );
-        return;
-      }
-      if (msg.t !== "invoke") return;
-      const ctx = createContext(msg.id, msg.attempt, functionName);
-      Promise.resolve()
-        .then(() => handler(Object.freeze(msg.event), ctx))
-        .then(
-          () => send({ t: "done", id: msg.id, ok: true }),
-          (err: unknown) => send({ t: "done", id: msg.id, ok: false, error: serialize(err) }),
-        );
-    },
-  );
+  process.on("message", (msg: HostMessage) => {
+    if (msg.t === "reply") {
+      const waiter = pending.get(msg.call);
+      pending.delete(msg.call);
+      if (msg.ok) waiter?.resolve(msg.value);
+      else waiter?.reject(Object.assign(new Error(msg.error.message), msg.error));
+      return;
+    }
+    if (msg.t !== "invoke") return;
+    const ctx = createContext(msg.id, msg.attempt, functionName);
+    Promise.resolve()
+      .then(() => handler(Object.freeze(msg.event), ctx))
+      .then(
+        () => send({ t: "done", id: msg.id, ok: true }),
+        (err: unknown) => send({ t: "done", id: msg.id, ok: false, error: serialize(err) }),
+      );
+  });
   // The host is gone (crashed or killed): nothing can receive results, so stop.
   process.on("disconnect", () => process.exit(0));
   send({ t: "ready" });
