@@ -27,7 +27,7 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
     schema: "value",
   },
   "data-path": { bus: "type", events: "value", runtime: "type", schema: "type" },
-  gateway: { observe: "type" },
+  gateway: { events: "value", observe: "type" },
   bus: { events: "type", manifest: "type" },
   runtime: { events: "type", manifest: "type" },
   events: { schema: "value" },

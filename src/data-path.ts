@@ -1,5 +1,6 @@
 /**
- * The data path of DESIGN §7, top-down. Ingress: safe-parse → validate against the type's schema →
+ * The data path of DESIGN §7, top-down. Ingress (after the gateway's safe parse of the HTTP binding):
+ * validate against the type's schema →
  * enrich (id, time, principal, traceparent, hop) → durable append → 202. Emit: grant checked by the
  * capability host → hop limit → validate → enrich → durable append. Delivery: the dispatcher routes
  * each appended event to its subscribers and calls `deliver` per target, which runs the sandbox.
@@ -8,7 +9,7 @@
 import { createHash } from "node:crypto";
 import type { Delivery, EventLog } from "./bus/index.ts";
 import { PalisadeError } from "./errors.ts";
-import { type CloudEvent, createEvent, EVENT_HOP_LIMIT, MAX_HOP, parseEvent } from "./events/index.ts";
+import { type CloudEvent, createEvent, EVENT_HOP_LIMIT, type EventDraft, MAX_HOP } from "./events/index.ts";
 import type { Invocation, SandboxPool } from "./runtime/index.ts";
 import type { SchemaRegistry } from "./schema/index.ts";
 
@@ -25,7 +26,8 @@ export interface DataPathParts {
 }
 
 export interface DataPath {
-  ingest(body: unknown): Promise<string[]>;
+  /** Validates every draft, then appends them all in one durable write (a batch is all-or-none). */
+  ingest(drafts: readonly EventDraft[], batch: boolean): Promise<string[]>;
   emit(inv: Invocation, type: string, data: unknown): Promise<string>;
   deliver(target: string, delivery: Delivery): Promise<void>;
 }
@@ -38,10 +40,10 @@ export function createDataPath({ registry, log, pools, wake }: DataPathParts): D
   }
 
   return {
-    async ingest(body) {
-      const draft = parseEvent(body);
-      registry.assertValid(draft.type, draft.data);
-      return accept([createEvent(draft, { principal: ANONYMOUS, source: GATEWAY_SOURCE, hop: 0 })]);
+    async ingest(drafts, batch) {
+      drafts.forEach((draft, i) => registry.assertValid(draft.type, draft.data, batch ? `/${i}` : ""));
+      const origin = { principal: ANONYMOUS, source: GATEWAY_SOURCE, hop: 0 };
+      return accept(drafts.map((draft) => createEvent(draft, origin)));
     },
 
     async emit(inv, type, data) {

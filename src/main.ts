@@ -71,6 +71,7 @@ export async function prepareApp(appDir: string): Promise<PreparedApp> {
     "bundles",
     `${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`,
   );
+  mkdirSync(buildDir, { recursive: true, mode: 0o700 });
   const bundles: PreparedApp["bundles"][number][] = [];
   try {
     for (const fn of app.functions.values()) {

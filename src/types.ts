@@ -20,9 +20,12 @@ export interface Event<K extends string = string> {
   readonly source: string;
   readonly type: K;
   readonly time: string;
-  readonly datacontenttype: "application/json";
+  readonly datacontenttype: string;
+  readonly dataschema?: string;
   readonly subject?: string;
   readonly data: EventData<K>;
+  /** CloudEvents extension attributes set by the producer. */
+  readonly extensions?: Readonly<Record<string, string | number | boolean>>;
   readonly traceparent: string;
   readonly principal: string;
   readonly hop: number;

@@ -8,9 +8,13 @@ export interface CloudEvent<T = unknown> {
   source: string;
   type: string;
   time: string;
-  datacontenttype: "application/json";
+  /** Media type of `data`: JSON types carry parsed JSON, text and XML types a string. */
+  datacontenttype: string;
+  dataschema?: string;
   subject?: string;
   data: T;
+  /** CloudEvents extension attributes the producer set (CloudEvents spec §3.3), kept as sent. */
+  extensions?: Record<string, string | number | boolean>;
   /** W3C trace context of the hop that produced this event. */
   traceparent: string;
   /** Authenticated sender: `anonymous`, `function:<name>`, … */
@@ -23,6 +27,9 @@ export interface CloudEvent<T = unknown> {
 
 /** Extensions a sender may never set: the platform owns them (see DESIGN §2). */
 export const RESERVED_EXTENSIONS = ["principal", "hop", "causationid"] as const;
+
+/** Default `datacontenttype` (CloudEvents JSON format §3.1). */
+export const JSON_MEDIA_TYPE = "application/json";
 
 /** Hop limit on event chains (DESIGN invariant 7). */
 export const MAX_HOP = 16;

@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { CloudEvent } from "./cloud-event.ts";
+import { type CloudEvent, JSON_MEDIA_TYPE } from "./cloud-event.ts";
 import { nextTraceparent } from "./trace-context.ts";
 
 /** What a producer controls; everything else is set by the platform. */
@@ -11,6 +11,9 @@ export interface EventDraft {
   subject?: string;
   time?: string;
   traceparent?: string;
+  datacontenttype?: string;
+  dataschema?: string;
+  extensions?: Record<string, string | number | boolean>;
 }
 
 /** Who produced the event and how deep in a chain it is. */
@@ -29,13 +32,15 @@ export function createEvent(draft: EventDraft, origin: EventOrigin): CloudEvent 
     source: draft.source ?? origin.source,
     type: draft.type,
     time: draft.time ?? new Date().toISOString(),
-    datacontenttype: "application/json",
+    datacontenttype: draft.datacontenttype ?? JSON_MEDIA_TYPE,
     data: draft.data,
     traceparent: nextTraceparent(draft.traceparent),
     principal: origin.principal,
     hop: origin.hop,
   };
   if (draft.subject !== undefined) event.subject = draft.subject;
+  if (draft.dataschema !== undefined) event.dataschema = draft.dataschema;
+  if (draft.extensions !== undefined) event.extensions = draft.extensions;
   if (origin.causationid !== undefined) event.causationid = origin.causationid;
   return event;
 }

@@ -1,5 +1,7 @@
-export { type CloudEvent, MAX_HOP, RESERVED_EXTENSIONS } from "./cloud-event.ts";
+export { type CloudEvent, JSON_MEDIA_TYPE, MAX_HOP, RESERVED_EXTENSIONS } from "./cloud-event.ts";
 export { createEvent, type EventDraft, type EventOrigin } from "./create-event.ts";
-export { EVENT_HOP_LIMIT, EVENT_INVALID } from "./errors.ts";
-export { parseEvent } from "./parse-event.ts";
+export { EVENT_HOP_LIMIT, EVENT_INVALID, EVENT_UNSUPPORTED_MEDIA } from "./errors.ts";
+export { type DataKind, dataKind } from "./media-type.ts";
+export { isBinaryMode, parseBinary } from "./parse-binary.ts";
+export { MAX_BATCH, parseBatch, parseEvent } from "./parse-event.ts";
 export { nextTraceparent } from "./trace-context.ts";

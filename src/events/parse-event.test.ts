@@ -15,6 +15,7 @@ test("a structured-mode CloudEvent keeps the producer's id, source and subject",
   assert.deepEqual(draft, {
     type: "order.created",
     data: { n: 1 },
+    datacontenttype: "application/json",
     id: "A234-1234-1234",
     source: "https://example.com/storefront",
     subject: "order/1",

@@ -8,8 +8,11 @@ export interface SchemaRegistry {
   types(): string[];
   /** Returns the failing fields of `data` for `type` (empty when valid). */
   check(type: string, data: unknown): FieldError[];
-  /** Throws a 400 PalisadeError naming each failing field when `data` is not valid for `type`. */
-  assertValid(type: string, data: unknown): void;
+  /**
+   * Throws a 400 PalisadeError naming each failing field when `data` is not valid for `type`;
+   * pointers are relative to the event envelope at `at` (`/3` for the fourth event of a batch).
+   */
+  assertValid(type: string, data: unknown, at?: string): void;
 }
 
 /** Creates a registry from event type name to JSON Schema (draft 2020-12). */
@@ -18,13 +21,13 @@ export function createSchemaRegistry(schemas: ReadonlyMap<string, object>): Sche
   const validators = new Map<string, Validate>();
   for (const [type, schema] of schemas) validators.set(type, compileSchema(ajv, schema));
 
-  function validatorFor(type: string): Validate {
+  function validatorFor(type: string, at = ""): Validate {
     const validate = validators.get(type);
     if (validate === undefined) {
       throw new PalisadeError(
         SCHEMA_UNKNOWN_TYPE,
         `Unknown event type "${type}"; declared types are: ${[...validators.keys()].join(", ")}`,
-        { status: 400, details: [{ pointer: "/type", message: "is not a declared event type" }] },
+        { status: 400, details: [{ pointer: `${at}/type`, message: "is not a declared event type" }] },
       );
     }
     return validate;
@@ -34,11 +37,11 @@ export function createSchemaRegistry(schemas: ReadonlyMap<string, object>): Sche
     has: (type) => validators.has(type),
     types: () => [...validators.keys()],
     check: (type, data) => validatorFor(type)(data),
-    assertValid(type, data) {
-      const failures = validatorFor(type)(data);
+    assertValid(type, data, at = "") {
+      const failures = validatorFor(type, at)(data);
       if (failures.length === 0) return;
       // Pointers are reported relative to the envelope, so a sender sees "/data/amount".
-      const details = failures.map((f) => ({ pointer: `/data${f.pointer}`, message: f.message }));
+      const details = failures.map((f) => ({ pointer: `${at}/data${f.pointer}`, message: f.message }));
       const list = details.map((d) => `${d.pointer} ${d.message}`).join("; ");
       throw new PalisadeError(SCHEMA_INVALID_DATA, `Event data does not match schema of "${type}": ${list}`, {
         status: 400,
