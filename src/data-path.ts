@@ -41,7 +41,8 @@ export function createDataPath({ registry, log, pools, wake }: DataPathParts): D
 
   return {
     async ingest(drafts, batch) {
-      drafts.forEach((draft, i) => registry.assertValid(draft.type, draft.data, batch ? `/${i}` : ""));
+      for (const [i, draft] of drafts.entries())
+        registry.assertValid(draft.type, draft.data, batch ? `/${i}` : "");
       const origin = { principal: ANONYMOUS, source: GATEWAY_SOURCE, hop: 0 };
       return accept(drafts.map((draft) => createEvent(draft, origin)));
     },
