@@ -10,7 +10,8 @@ import Fastify from "fastify";
 import type { SqliteEventLog } from "../src/bus/index.ts";
 import { startPlatform } from "../src/main.ts";
 import { createLogger } from "../src/observe/index.ts";
-import { drive, type LoadResult } from "./load.ts";
+import { openFileSecretStore } from "../src/security/index.ts";
+import { BENCH_KEY, drive, type LoadResult } from "./load.ts";
 import { sleep } from "./stats.ts";
 
 export const EVENT_BODY = JSON.stringify({ type: "bench.ping", data: { n: 1 } });
@@ -18,6 +19,11 @@ export const EVENT_BODY = JSON.stringify({ type: "bench.ping", data: { n: 1 } })
 const MANIFEST = `name: bench
 events:
   bench.ping: { schema: schemas/bench.ping.json }
+principals:
+  bench:
+    apiKey: { secret: BENCH_KEY }
+    publish: [bench.ping]
+    rateLimit: { perSecond: 1000000, burst: 10000000 }
 functions:
   noop:
     handler: functions/noop.ts
@@ -41,6 +47,7 @@ export function createBenchApp(): string {
   writeFileSync(join(dir, "palisade.yaml"), MANIFEST);
   writeFileSync(join(dir, "schemas", "bench.ping.json"), `${JSON.stringify(SCHEMA, null, 2)}\n`);
   writeFileSync(join(dir, "functions", "noop.ts"), "export default () => {};\n");
+  openFileSecretStore(join(dir, ".palisade", "secrets.json")).set("BENCH_KEY", BENCH_KEY);
   return dir;
 }
 

@@ -17,6 +17,9 @@ export interface LoadResult {
   firstError?: string;
 }
 
+/** API key of the bench app's principal. */
+export const BENCH_KEY = "bench-key-0123456789abcdef0123456789";
+
 interface Reply {
   status: number;
   text: string;
@@ -31,7 +34,12 @@ function post(agent: Agent, url: URL, body: string): Promise<Reply> {
         port: url.port,
         path: "/events",
         method: "POST",
-        headers: { "content-type": "application/json", "content-length": Buffer.byteLength(body) },
+        // Every request carries the bench principal's key; the bare baseline ignores it.
+        headers: {
+          "content-type": "application/json",
+          "content-length": Buffer.byteLength(body),
+          authorization: `Bearer ${BENCH_KEY}`,
+        },
       },
       (res) => {
         let text = "";

@@ -16,22 +16,24 @@ type Edge = "value" | "type";
  * types are allowed (to build fixtures), and may import test/ helpers outside src/.
  */
 const ALLOWED: Record<string, Record<string, Edge>> = {
-  cli: { main: "value", manifest: "value", observe: "value" },
+  cli: { main: "value", manifest: "value", observe: "value", security: "value" },
   main: {
     "data-path": "value",
     bus: "value",
     gateway: "value",
     manifest: "value",
-    observe: "type",
+    observe: "value",
     runtime: "value",
     schema: "value",
+    security: "value",
   },
-  "data-path": { bus: "type", events: "value", runtime: "type", schema: "type" },
-  gateway: { events: "value", observe: "type" },
+  "data-path": { bus: "type", events: "value", runtime: "type", schema: "type", security: "value" },
+  gateway: { events: "value", manifest: "type", observe: "type" },
   bus: { events: "type", manifest: "type" },
   runtime: { events: "type", manifest: "type" },
   events: { schema: "value" },
   manifest: { schema: "value" },
+  security: {},
   schema: {},
   observe: {},
   errors: {},

@@ -4,21 +4,27 @@
  * enrich (id, time, principal, traceparent, hop) → durable append → 202. Emit: grant checked by the
  * capability host → hop limit → validate → enrich → durable append. Delivery: the dispatcher routes
  * each appended event to its subscribers and calls `deliver` per target, which runs the sandbox.
- * Authentication, authorization and rate limits slot in at the top of `ingest` (next slice).
+ * Authentication and rate limits happen in the gateway before `ingest` is called.
  */
 import { createHash } from "node:crypto";
-import type { Delivery, EventLog } from "./bus/index.ts";
+import type { Appended, Delivery, EventLog } from "./bus/index.ts";
 import { PalisadeError } from "./errors.ts";
 import { type CloudEvent, createEvent, EVENT_HOP_LIMIT, type EventDraft, MAX_HOP } from "./events/index.ts";
 import type { Invocation, SandboxPool } from "./runtime/index.ts";
 import type { SchemaRegistry } from "./schema/index.ts";
+import { type Authorizer, SECURITY_FORBIDDEN } from "./security/index.ts";
 
-/** Principal of events that arrive without authentication (this slice has no sender authentication). */
-export const ANONYMOUS = "anonymous";
-const GATEWAY_SOURCE = "palisade://gateway/http";
+/** Who handed events to the data path: the authenticated principal and the default CE source. */
+export interface IngressOrigin {
+  principal: string;
+  source: string;
+  /** Pointers name the event's index in the request (`/2/data/n`). */
+  batch: boolean;
+}
 
 export interface DataPathParts {
   registry: SchemaRegistry;
+  authorize: Authorizer;
   log: EventLog;
   pools: ReadonlyMap<string, SandboxPool>;
   /** Tells the dispatcher new events are in the log. */
@@ -26,25 +32,29 @@ export interface DataPathParts {
 }
 
 export interface DataPath {
-  /** Validates every draft, then appends them all in one durable write (a batch is all-or-none). */
-  ingest(drafts: readonly EventDraft[], batch: boolean): Promise<string[]>;
+  /** Authorizes and validates every draft, then appends them all in one durable write (all-or-none). */
+  ingest(drafts: readonly EventDraft[], origin: IngressOrigin): Promise<Appended[]>;
   emit(inv: Invocation, type: string, data: unknown): Promise<string>;
   deliver(target: string, delivery: Delivery): Promise<void>;
 }
 
-export function createDataPath({ registry, log, pools, wake }: DataPathParts): DataPath {
-  async function accept(events: CloudEvent[]): Promise<string[]> {
+export function createDataPath({ registry, authorize, log, pools, wake }: DataPathParts): DataPath {
+  async function accept(events: CloudEvent[]): Promise<Appended[]> {
     const appended = await log.append(events); // resolves after fsync: durable before the 202
     wake();
-    return appended.map((a) => a.id);
+    return appended;
   }
 
   return {
-    async ingest(drafts, batch) {
-      for (const [i, draft] of drafts.entries())
-        registry.assertValid(draft.type, draft.data, batch ? `/${i}` : "");
-      const origin = { principal: ANONYMOUS, source: GATEWAY_SOURCE, hop: 0 };
-      return accept(drafts.map((draft) => createEvent(draft, origin)));
+    async ingest(drafts, { principal, source, batch }) {
+      for (const [i, draft] of drafts.entries()) {
+        const at = batch ? `/${i}` : "";
+        // An undeclared type is the registry's 400 below; a declared one needs a publish grant.
+        if (registry.has(draft.type) && !authorize(principal, draft.type))
+          throw forbidden(principal, draft.type, at);
+        registry.assertValid(draft.type, draft.data, at);
+      }
+      return accept(drafts.map((draft) => createEvent(draft, { principal, source, hop: 0 })));
     },
 
     async emit(inv, type, data) {
@@ -63,10 +73,10 @@ export function createDataPath({ registry, log, pools, wake }: DataPathParts): D
       // A retried handler re-emits the same ids, so its emits are stored once (source + id dedupe).
       const id = stableId(inv.event, inv.fn.name, inv.emits++);
       const draft = { type, data, id, traceparent: inv.event.traceparent };
-      const [accepted] = await accept([
+      await accept([
         createEvent(draft, { principal: `function:${inv.fn.name}`, source, hop, causationid: inv.event.id }),
       ]);
-      return accepted ?? id;
+      return id;
     },
 
     deliver(target, delivery) {
@@ -75,6 +85,14 @@ export function createDataPath({ registry, log, pools, wake }: DataPathParts): D
       return pool.invoke(delivery.event, delivery.attempts + 1);
     },
   };
+}
+
+function forbidden(principal: string, type: string, at: string): PalisadeError {
+  return new PalisadeError(
+    SECURITY_FORBIDDEN,
+    `Principal "${principal}" may not publish "${type}"; add it to principals.${principal}.publish in palisade.yaml`,
+    { status: 403, details: [{ pointer: `${at}/type`, message: "is not in the principal's publish list" }] },
+  );
 }
 
 function stableId(cause: CloudEvent, fn: string, ordinal: number): string {

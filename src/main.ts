@@ -16,9 +16,14 @@ import {
 } from "./bus/index.ts";
 import { createDataPath } from "./data-path.ts";
 import { toPalisadeError } from "./errors.ts";
-import { createGateway } from "./gateway/index.ts";
-import { type AppModel, type FunctionSpec, loadApp } from "./manifest/index.ts";
-import type { Logger } from "./observe/index.ts";
+import {
+  createAuthenticator,
+  createGateway,
+  createMemoryRateLimitStore,
+  webhookPrincipal,
+} from "./gateway/index.ts";
+import { type AppModel, DEFAULT_RATE_LIMIT, type FunctionSpec, loadApp } from "./manifest/index.ts";
+import { createMetrics, type Logger } from "./observe/index.ts";
 import {
   bundleFunction,
   createCapabilityHost,
@@ -27,8 +32,9 @@ import {
   type SandboxPool,
 } from "./runtime/index.ts";
 import { createSchemaRegistry } from "./schema/index.ts";
+import { createAuthorizer, openFileSecretStore, requireSecret } from "./security/index.ts";
 
-/** Default listen address: loopback only, as the gateway does not authenticate senders yet. */
+/** Default listen address: loopback only (there is no TLS yet). */
 export const DEFAULT_HOST = "127.0.0.1";
 export const DEFAULT_PORT = 8787;
 
@@ -50,6 +56,9 @@ export interface Platform {
 
 /** File in the data dir that tells `palisade send` where the running gateway listens. */
 export const GATEWAY_FILE = "gateway.json";
+
+/** The app's secret store, inside its data dir. */
+export const SECRETS_FILE = "secrets.json";
 
 /** An app whose manifest is valid and whose functions are bundled: all that can fail before a start. */
 export interface PreparedApp {
@@ -93,7 +102,16 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
   const log = openSqliteEventLog(join(app.dataDir, "events.db"));
   const pools = new Map<string, SandboxPool>();
   let dispatcher: Dispatcher | undefined;
-  const dataPath = createDataPath({ registry, log, pools, wake: () => dispatcher?.notify() });
+  const secrets = openFileSecretStore(join(app.dataDir, SECRETS_FILE));
+  const secret = (name: string) => requireSecret(secrets, name, app.dir);
+  const webhooks = app.sources.flatMap((s) => (s.kind === "webhook" ? [s] : []));
+  for (const hook of webhooks) secret(hook.secret); // fail at start, not at the first delivery
+  const authenticate = createAuthenticator(app.principals, secret);
+  const authorize = createAuthorizer([
+    ...app.principals.values(),
+    ...webhooks.map((s) => ({ name: webhookPrincipal(s.path), publish: [s.emit] })),
+  ]);
+  const dataPath = createDataPath({ registry, authorize, log, pools, wake: () => dispatcher?.notify() });
 
   const host = createCapabilityHost(dataPath, (inv, cap, reason) =>
     logger.warn({ fn: inv.fn.name, eventId: inv.event.id, cap }, `capability denied: ${reason}`),
@@ -126,7 +144,16 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     onError: (err) => logger.error({ err: toPalisadeError(err).message }, "dispatcher error; retrying"),
   });
 
-  const gateway = createGateway({ ingest: dataPath.ingest, logger });
+  const gateway = createGateway({
+    sources: app.sources,
+    ingest: dataPath.ingest,
+    authenticate,
+    principalLimit: (name) => app.principals.get(name)?.rateLimit ?? DEFAULT_RATE_LIMIT,
+    rateLimits: createMemoryRateLimitStore(),
+    secret,
+    metrics: createMetrics(),
+    logger,
+  });
   const url = await gateway.listen({
     port: options.port ?? DEFAULT_PORT,
     host: options.host ?? DEFAULT_HOST,

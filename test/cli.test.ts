@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { loadApp } from "../src/manifest/index.ts";
 import { BIN, startDev, stop } from "./kit/cli-process.ts";
+import { TEST_KEY } from "./kit/http.ts";
 import { copyShop, ORDER } from "./kit/shop.ts";
 import { tempApp } from "./kit/temp-app.ts";
 
@@ -47,7 +48,7 @@ test("a manifest with mistakes prints each precise message, exits 2, and shows n
   assert.equal(r.code, 2);
   assert.match(
     r.stderr,
-    /palisade\.yaml:9: functions\.charge\.on\[0\]: unknown event type "order\.create"; declared types are: order\.created, payment\.charged/,
+    /palisade\.yaml:16: functions\.charge\.on\[0\]: unknown event type "order\.create"; declared types are: order\.created, payment\.charged/,
   );
   assert.doesNotMatch(r.stderr, NO_STACK);
 });
@@ -137,8 +138,12 @@ test("dev reloads on a change to a function, keeping its address; a broken manif
   await dev.waitFor((l) => String(l.msg).startsWith("reload failed"));
   const failed = dev.lines.find((l) => String(l.msg).startsWith("reload failed"));
   assert.match(String(failed?.msg), /functions\.notify\.on\[0\]: unknown event type "payment\.charge"/);
-  // The previous good version still serves.
-  assert.equal(palisade(["send", "order.created", JSON.stringify(ORDER), "--app", dir]).code, 0);
+  // The previous good version still serves (the key is given: the manifest on disk is broken).
+  const url = `http://127.0.0.1:${new URL(dev.url).port}`;
+  assert.equal(
+    palisade(["send", "order.created", JSON.stringify(ORDER), "--url", url, "--key", TEST_KEY]).code,
+    0,
+  );
   await dev.waitFor((l) => l.fn === "notify" && l.msg === "payment confirmed v2");
   writeFileSync(
     manifest,

@@ -5,9 +5,9 @@ import { type TestContext, test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { parseAllDocuments } from "yaml";
 import { type Platform, startPlatform } from "../src/main.ts";
-import { post } from "./kit/http.ts";
+import { post, TEST_KEY } from "./kit/http.ts";
 import { captureLogs } from "./kit/log-capture.ts";
-import { tempApp } from "./kit/temp-app.ts";
+import { setSecret, tempApp, testPrincipal } from "./kit/temp-app.ts";
 
 const CONFORMANCE = fileURLToPath(new URL("../../shared/testdata/cloudevents-conformance/", import.meta.url));
 
@@ -18,11 +18,12 @@ events:
   com.example.someevent: { schema: schemas/any.json }
   io.cloudevents.minimum: { schema: schemas/any.json }
   order.created: { schema: schemas/order.json }
-functions: {}
+${testPrincipal(["com.example.someevent", "io.cloudevents.minimum", "order.created"])}functions: {}
 `,
     "schemas/any.json": {},
     "schemas/order.json": { type: "object", required: ["n"], properties: { n: { type: "integer" } } },
   });
+  setSecret(dir, "TEST_KEY", TEST_KEY);
   const platform = await startPlatform({ appDir: dir, logger: captureLogs().logger, port: 0 });
   t.after(() => platform.close());
   return { platform, events: `${platform.url}/events` };
@@ -35,7 +36,8 @@ function rawPost(
   body: string | Buffer,
 ): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: "POST", headers }, (res) => {
+    const auth = { authorization: `Bearer ${TEST_KEY}` };
+    const req = request(url, { method: "POST", headers: { ...auth, ...headers } }, (res) => {
       let text = "";
       res.setEncoding("utf8");
       res.on("data", (c: string) => {

@@ -3,15 +3,15 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { openSqliteEventLog } from "../src/bus/index.ts";
 import { startDev, stop } from "./kit/cli-process.ts";
-import { post } from "./kit/http.ts";
-import { NUMBER_SCHEMA, tempApp } from "./kit/temp-app.ts";
+import { post, TEST_KEY } from "./kit/http.ts";
+import { NUMBER_SCHEMA, setSecret, tempApp, testPrincipal } from "./kit/temp-app.ts";
 
 test("an event accepted with 202 is delivered after the server is killed with SIGKILL and restarted", async (t) => {
   const dir = tempApp(t, {
     "palisade.yaml": `name: crash
 events:
   job.queued: { schema: schemas/job.json }
-functions:
+${testPrincipal(["job.queued"])}functions:
   work:
     handler: functions/work.ts
     on: [job.queued]
@@ -22,6 +22,7 @@ functions:
     "functions/work.ts": `export default async (e, ctx) => { await new Promise((r) => setTimeout(r, 1500)); ctx.log.info("worked", { n: e.data.n }); };`,
   });
 
+  setSecret(dir, "TEST_KEY", TEST_KEY);
   const first = await startDev(dir);
   t.after(() => stop(first.child, "SIGKILL"));
   const res = await post(`${first.url}/events`, { type: "job.queued", data: { n: 7 } });

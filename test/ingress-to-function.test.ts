@@ -55,7 +55,7 @@ test("a structured-mode CloudEvent is accepted with its own id", async (t) => {
   assert.deepEqual(res, { ...res, status: 202, body: { ids: ["ce-1"] } });
   const [stored] = await platform.log.readAfter(0, 1);
   assert.equal(stored?.event.source, "https://shop.example/web");
-  assert.equal(stored?.event.principal, "anonymous");
+  assert.equal(stored?.event.principal, "storefront");
 });
 
 test("an invalid event gets 400 with the failing field's pointer and is never stored or delivered", async (t) => {

@@ -4,19 +4,20 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { fileURLToPath } from "node:url";
 import { startPlatform } from "../src/main.ts";
+import { TEST_KEY } from "./kit/http.ts";
 import { captureLogs } from "./kit/log-capture.ts";
-import { tempApp } from "./kit/temp-app.ts";
+import { setSecret, tempApp, testPrincipal } from "./kit/temp-app.ts";
 
 // JSONTestSuite (nst/JSONTestSuite): y_ must parse, n_ must be rejected, i_ is ours to decide.
 const SUITE = fileURLToPath(new URL("../../shared/testdata/jsontestsuite/test_parsing", import.meta.url));
 
 test("every JSONTestSuite file sent as a body: n_ gets 400, y_ parses, nothing gets 5xx or reaches a function", async (t) => {
   const dir = tempApp(t, {
-    "palisade.yaml":
-      "name: jts\nevents:\n  any.thing: { schema: schemas/any.json }\nfunctions:\n  sink:\n    handler: functions/sink.ts\n    on: [any.thing]\n",
+    "palisade.yaml": `name: jts\nevents:\n  any.thing: { schema: schemas/any.json }\n${testPrincipal(["any.thing"])}functions:\n  sink:\n    handler: functions/sink.ts\n    on: [any.thing]\n`,
     "schemas/any.json": { type: "object", required: ["type"], properties: { type: { const: "any.thing" } } },
     "functions/sink.ts": 'export default (e, ctx) => { ctx.log.info("reached"); };',
   });
+  setSecret(dir, "TEST_KEY", TEST_KEY);
   const logs = captureLogs();
   const platform = await startPlatform({ appDir: dir, logger: logs.logger, port: 0 });
   t.after(() => platform.close());
@@ -27,7 +28,7 @@ test("every JSONTestSuite file sent as a body: n_ gets 400, y_ parses, nothing g
   for (const file of files) {
     const res = await fetch(`${platform.url}/events`, {
       method: "POST",
-      headers: { "content-type": "application/json" },
+      headers: { "content-type": "application/json", authorization: `Bearer ${TEST_KEY}` },
       body: readFileSync(join(SUITE, file)),
     });
     const body = (await res.json()) as { error?: { code: string } };

@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { toPalisadeError } from "../errors.ts";
 import { runDev } from "./commands/dev.ts";
 import { runInit } from "./commands/init.ts";
+import { runSecretsList, runSecretsRm, runSecretsSet } from "./commands/secrets.ts";
 import { runSend } from "./commands/send.ts";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitCodeFor } from "./exit-code.ts";
 
@@ -76,19 +77,54 @@ function createProgram(setExit: (code: number) => void): Command {
     .argument("<data>", "event data as JSON, or @file to read it from a file")
     .option("--app <dir>", "app whose running gateway to use", ".")
     .option("--url <url>", "gateway URL (default: read from the app's .palisade/gateway.json)")
-    .option("--key <key>", "API key of the sending principal")
+    .option(
+      "--key <key>",
+      "API key to send (default: the key of --principal, or of the first principal that may publish the type)",
+    )
+    .option("--principal <name>", "send as this principal, with its API key from the app's secret store")
     .option("--json", "print the raw JSON answer")
     .action(
       async (
         type: string,
         data: string,
-        opts: { app: string; url?: string; key?: string; json?: boolean },
+        opts: { app: string; url?: string; key?: string; principal?: string; json?: boolean },
       ) => {
         setExit(await runSend(type, data, opts));
       },
     );
 
-  for (const cmd of program.commands) cmd.exitOverride().showHelpAfterError("(run with --help for usage)");
+  const secrets = program
+    .command("secrets")
+    .description("the app's secret store (API keys, webhook secrets)");
+  secrets
+    .command("set")
+    .description("store a secret; the value comes from --value or standard input")
+    .argument("<name>", "secret name: upper-case letters, digits and _")
+    .option("--app <dir>", "app directory", ".")
+    .option("--value <value>", "the value (prefer stdin: command lines end up in shell history)")
+    .action((name: string, opts: { app: string; value?: string }) => {
+      setExit(runSecretsSet(name, opts));
+    });
+  secrets
+    .command("list")
+    .description("list secret names (never values)")
+    .option("--app <dir>", "app directory", ".")
+    .option("--json", "print a JSON array")
+    .action((opts: { app: string; json?: boolean }) => {
+      setExit(runSecretsList(opts));
+    });
+  secrets
+    .command("rm")
+    .description("remove a secret")
+    .argument("<name>", "secret name")
+    .option("--app <dir>", "app directory", ".")
+    .action((name: string, opts: { app: string }) => {
+      setExit(runSecretsRm(name, opts));
+    });
+
+  const all = (cmd: Command): Command[] => [cmd, ...cmd.commands.flatMap(all)];
+  for (const cmd of all(program).slice(1))
+    cmd.exitOverride().showHelpAfterError("(run with --help for usage)");
   return program;
 }
 

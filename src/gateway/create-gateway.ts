@@ -1,62 +1,54 @@
 /**
- * HTTP ingress. Threat model: every byte from the network is hostile. Bodies are size-capped before
- * parsing, decoded as strict UTF-8, depth-checked and parsed with prototype-poisoning protection
- * (parse-json-body.ts), then handed to the data path,
- * which validates envelope and data before anything is stored. Errors leave as `{ error }` bodies
- * with fixed public messages; internals go to the log only.
- * Not yet here (next slice): sender authentication, per-principal authorization and rate limits,
- * TLS termination. Until then bind the gateway to loopback only (the default).
+ * HTTP ingress. Threat model: every byte from the network is hostile. Per source route, in order:
+ * a per-address rate limit, sender authentication (API key, JWT or webhook signature), a body size
+ * cap, strict UTF-8 + depth-limited + prototype-poisoning-safe JSON parsing (parse-json-body.ts),
+ * the CloudEvents HTTP binding, a per-principal rate limit; then the data path authorizes and
+ * validates before anything is stored. Every refusal is a precise 4xx, a metric and a log line
+ * (principal, address, reason; never the credential or the body). Not here yet: TLS and mTLS.
  */
-
-import type { IncomingHttpHeaders } from "node:http";
+import type { FastifyBaseLogger, FastifyRequest } from "fastify";
 import Fastify, { LogController } from "fastify";
-import { PalisadeError } from "../errors.ts";
-import { type EventDraft, isBinaryMode, parseBatch, parseBinary, parseEvent } from "../events/index.ts";
-import type { Logger } from "../observe/index.ts";
 import { errorReply } from "./error-reply.ts";
-import { GATEWAY_NOT_FOUND, GATEWAY_UNSUPPORTED_MEDIA } from "./errors.ts";
-import { parseJsonBody } from "./parse-json-body.ts";
+import { GATEWAY_NOT_FOUND, GATEWAY_RATE_LIMITED } from "./errors.ts";
+import { registerEventsRoute } from "./events-route.ts";
+import type { GatewayOptions } from "./gateway-options.ts";
+import { registerWebhookRoute } from "./webhook-route.ts";
 
-/** Largest accepted request body, as in EventBridge's 256 KB event limit. @default 262144 */
-export const DEFAULT_BODY_LIMIT = 256 * 1024;
-
-export interface GatewayOptions {
-  /** The data path's ingress: validates, stores durably, resolves to the accepted ids. */
-  ingest: (drafts: readonly EventDraft[], batch: boolean) => Promise<string[]>;
-  logger: Logger;
-  bodyLimit?: number;
-}
-
-/** Creates the Fastify app for the gateway routes; the caller decides where it listens. */
+/** Creates the Fastify app with every source route; the caller decides where it listens. */
 export function createGateway(options: GatewayOptions) {
   const app = Fastify({
-    loggerInstance: options.logger.child({ component: "gateway" }),
-    // Per-request lines would cost more than the request; outcomes are logged by the data path.
+    // pino's Logger and Fastify's logger type differ only in generics; the instance is pino's.
+    loggerInstance: options.logger.child({ component: "gateway" }) as unknown as FastifyBaseLogger,
+    // Per-request lines would cost more than the request; refusals are logged below.
     logController: new LogController({ disableRequestLogging: true }),
-    bodyLimit: options.bodyLimit ?? DEFAULT_BODY_LIMIT,
     return503OnClosing: true,
   });
-  // One defensive parser for every JSON body: plain, structured and batch mode, and binary mode
-  // with JSON data. Other bodies stay bytes; only binary mode accepts them (as text data).
   app.removeAllContentTypeParsers();
-  const parseJson = (
-    _request: unknown,
-    body: string | Buffer,
-    done: (err: Error | null, body?: unknown) => void,
-  ) => {
-    try {
-      done(null, parseJsonBody(body as Buffer));
-    } catch (err) {
-      done(err as Error, undefined);
-    }
-  };
-  app.addContentTypeParser([JSON_TYPE, STRUCTURED_TYPE, BATCH_TYPE], { parseAs: "buffer" }, parseJson);
-  app.addContentTypeParser(/^application\/[\w.+-]+\+json$/, { parseAs: "buffer" }, parseJson);
-  app.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => done(null, body));
+  const principals = new WeakMap<FastifyRequest, string>();
+  const deps = { ...options, principals };
 
   app.setErrorHandler((err, request, reply) => {
     const { status, body, internal } = errorReply(err);
     if (internal) request.log.error({ err }, "request failed");
+    else {
+      options.metrics.ingressRejected.inc({ reason: body.error.code, status });
+      const principal = principals.get(request);
+      const fields = {
+        reason: body.error.code,
+        status,
+        ip: request.ip,
+        route: request.routeOptions.url,
+        principal,
+      };
+      options.logger.warn(fields, `ingress refused: ${body.error.message}`);
+    }
+    if (status === 401) void reply.header("www-authenticate", "Bearer");
+    if (body.error.code === GATEWAY_RATE_LIMITED) {
+      void reply.header(
+        "retry-after",
+        String((body.error.details as { retryAfterSec: number }).retryAfterSec),
+      );
+    }
     void reply.status(status).type("application/json").send(body);
   });
   app.setNotFoundHandler((request, reply) => {
@@ -64,33 +56,16 @@ export function createGateway(options: GatewayOptions) {
     void reply.status(404).send({ error: { code: GATEWAY_NOT_FOUND, message } });
   });
 
-  app.post("/events", async (request, reply) => {
-    const ids = await options.ingest(...readEvents(request.headers, request.body));
-    return reply.status(202).send({ ids });
-  });
+  for (const source of options.sources) {
+    if (source.kind === "http") registerEventsRoute(app, source, deps);
+    else registerWebhookRoute(app, source, deps);
+  }
   app.get("/healthz", async () => ({ status: "ok" }));
   // The gateway listens only once every sandbox pool has started, so listening means ready;
   // while closing, Fastify answers 503 (return503OnClosing).
   app.get("/readyz", async () => ({ status: "ready" }));
+  app.get("/metrics", async (_request, reply) =>
+    reply.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics()),
+  );
   return app;
-}
-
-const JSON_TYPE = "application/json";
-const STRUCTURED_TYPE = "application/cloudevents+json";
-const BATCH_TYPE = "application/cloudevents-batch+json";
-
-// CloudEvents HTTP binding §3: binary mode is told by its ce-* headers, structured and batch mode
-// by the media type; plain JSON is the short `{ type, data }` form.
-function readEvents(headers: IncomingHttpHeaders, body: unknown): [EventDraft[], boolean] {
-  const mediaType = (headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase();
-  if (mediaType === BATCH_TYPE) return [parseBatch(body), true];
-  if (isBinaryMode(headers)) return [[parseBinary(headers, body)], false];
-  if (Buffer.isBuffer(body) || (mediaType !== JSON_TYPE && mediaType !== STRUCTURED_TYPE)) {
-    throw new PalisadeError(
-      GATEWAY_UNSUPPORTED_MEDIA,
-      `Unsupported Content-Type "${mediaType ?? ""}"; send ${STRUCTURED_TYPE}, ${BATCH_TYPE} or ${JSON_TYPE}, or binary mode with ce-* headers`,
-      { status: 415 },
-    );
-  }
-  return [[parseEvent(body)], false];
 }

@@ -1,4 +1,5 @@
-export { createGateway, DEFAULT_BODY_LIMIT, type GatewayOptions } from "./create-gateway.ts";
+export { type Authenticate, createAuthenticator } from "./authenticate.ts";
+export { createGateway } from "./create-gateway.ts";
 export { type ErrorBody, errorReply } from "./error-reply.ts";
 export {
   GATEWAY_BAD_ENCODING,
@@ -6,8 +7,19 @@ export {
   GATEWAY_BAD_REQUEST,
   GATEWAY_FORBIDDEN_KEY,
   GATEWAY_NOT_FOUND,
+  GATEWAY_RATE_LIMITED,
   GATEWAY_TOO_DEEP,
   GATEWAY_TOO_LARGE,
+  GATEWAY_UNAUTHENTICATED,
   GATEWAY_UNSUPPORTED_MEDIA,
+  GATEWAY_WEBHOOK_REPLAY,
 } from "./errors.ts";
+export type { GatewayOptions, IngestResult, IngressOrigin } from "./gateway-options.ts";
 export { MAX_JSON_DEPTH, parseJsonBody } from "./parse-json-body.ts";
+export {
+  createMemoryRateLimitStore,
+  DEFAULT_CLIENT_RATE_LIMIT,
+  type RateLimitStore,
+} from "./rate-limiter.ts";
+export { verifyWebhook } from "./verify-webhook.ts";
+export { webhookPrincipal } from "./webhook-route.ts";

@@ -9,7 +9,51 @@ export interface AppModel {
   readonly dataDir: string;
   readonly events: ReadonlyMap<string, EventTypeSpec>;
   readonly functions: ReadonlyMap<string, FunctionSpec>;
+  readonly principals: ReadonlyMap<string, PrincipalSpec>;
+  readonly sources: readonly SourceSpec[];
 }
+
+/** An authenticated sender and what it may publish. */
+export interface PrincipalSpec {
+  readonly name: string;
+  readonly auth: ApiKeyAuth | JwtAuth;
+  /** Exact event type names, or `prefix.*` patterns. */
+  readonly publish: readonly string[];
+  readonly rateLimit: RateLimit;
+}
+
+export interface ApiKeyAuth {
+  readonly kind: "apiKey";
+  /** Name of the secret holding the key. */
+  readonly secret: string;
+}
+
+export interface JwtAuth {
+  readonly kind: "jwt";
+  readonly issuer: string;
+  readonly audience: string;
+  /** Absolute path of a JWKS file, or the URL of a JWKS endpoint. */
+  readonly jwks: { readonly file: string } | { readonly url: string };
+  readonly algorithms: readonly string[];
+  readonly clockToleranceSec: number;
+}
+
+/** A token bucket: `perSecond` refill, `burst` capacity. */
+export interface RateLimit {
+  readonly perSecond: number;
+  readonly burst: number;
+}
+
+export type SourceSpec =
+  | { readonly kind: "http"; readonly path: string; readonly maxBodyBytes: number }
+  | {
+      readonly kind: "webhook";
+      readonly path: string;
+      readonly secret: string;
+      readonly emit: string;
+      readonly toleranceSec: number;
+      readonly maxBodyBytes: number;
+    };
 
 export interface EventTypeSpec {
   readonly type: string;
@@ -50,3 +94,17 @@ export const DEFAULT_RETRY: RetryPolicy = Object.freeze({
   initialDelayMs: 1000,
   maxDelayMs: 60000,
 });
+
+/** Rate limit of a principal that states none. */
+export const DEFAULT_RATE_LIMIT: RateLimit = Object.freeze({ perSecond: 100, burst: 200 });
+
+/** Signature algorithms a JWT principal accepts by default; HMAC and `none` are never accepted. */
+export const DEFAULT_JWT_ALGORITHMS: readonly string[] = Object.freeze(["RS256", "PS256", "ES256", "EdDSA"]);
+
+/** Largest accepted request body, as in EventBridge's 256 KB event limit. */
+export const DEFAULT_MAX_BODY_BYTES = 256 * 1024;
+
+/** The intake an app gets when it declares no `sources`. */
+export const DEFAULT_SOURCES: readonly SourceSpec[] = Object.freeze([
+  Object.freeze({ kind: "http" as const, path: "/events", maxBodyBytes: DEFAULT_MAX_BODY_BYTES }),
+]);

@@ -1,11 +1,20 @@
 export {
+  type ApiKeyAuth,
   type AppModel,
+  DEFAULT_JWT_ALGORITHMS,
   DEFAULT_LIMITS,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_RATE_LIMIT,
   DEFAULT_RETRY,
+  DEFAULT_SOURCES,
   type EventTypeSpec,
   type FunctionSpec,
+  type JwtAuth,
   type Limits,
+  type PrincipalSpec,
+  type RateLimit,
   type RetryPolicy,
+  type SourceSpec,
 } from "./app-model.ts";
 export { MANIFEST_INVALID, MANIFEST_NOT_FOUND } from "./errors.ts";
 export { loadApp, MANIFEST_FILE } from "./load-app.ts";

@@ -1,6 +1,7 @@
-import { existsSync, readFileSync, statSync } from "node:fs";
-import { isAbsolute, join, relative, resolve } from "node:path";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { createAjv } from "../schema/index.ts";
+import { appFile } from "./app-file.ts";
 import {
   type AppModel,
   DEFAULT_LIMITS,
@@ -9,12 +10,15 @@ import {
   type FunctionSpec,
 } from "./app-model.ts";
 import type { ManifestPath, Problem } from "./problem.ts";
+import { type RawPrincipal, type RawSource, resolvePrincipals, resolveSources } from "./resolve-ingress.ts";
 
 /** The manifest as validate-shape guarantees it. */
 export interface RawManifest {
   name: string;
   events: Record<string, { schema: string }>;
   functions: Record<string, RawFunction>;
+  principals?: Record<string, RawPrincipal>;
+  sources?: RawSource[];
 }
 
 interface RawFunction {
@@ -79,6 +83,8 @@ export function resolveApp(
     dataDir: join(dir, ".palisade"),
     events,
     functions,
+    principals: resolvePrincipals(raw.principals ?? {}, dir, declared, problems),
+    sources: resolveSources(raw.sources, declared, problems),
   });
 }
 
@@ -90,25 +96,6 @@ function checkTypes(types: string[], at: ManifestPath, declared: string[], probl
       message: `unknown event type "${type}"; declared types are: ${declared.join(", ")}`,
     });
   });
-}
-
-// A manifest may only point at files inside its own app directory: a function's bundle is all its
-// sandbox can read, so a path escaping the app would widen that grant without anyone noticing.
-function appFile(dir: string, path: string, at: ManifestPath, problems: Problem[]): string | undefined {
-  const full = resolve(dir, path);
-  const rel = relative(dir, full);
-  if (isAbsolute(path) || rel.startsWith("..") || isAbsolute(rel)) {
-    problems.push({
-      path: at,
-      message: `"${path}" is outside the app directory; use a path relative to ${dir}`,
-    });
-    return undefined;
-  }
-  if (!existsSync(full) || !statSync(full).isFile()) {
-    problems.push({ path: at, message: `file "${path}" does not exist; create it or fix the path` });
-    return undefined;
-  }
-  return full;
 }
 
 function readSchema(file: string, shown: string, at: ManifestPath, problems: Problem[]): object | undefined {

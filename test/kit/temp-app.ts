@@ -2,6 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { TestContext } from "node:test";
+import { openFileSecretStore } from "../../src/security/index.ts";
 
 /** Writes `files` (path → content; objects become JSON) into a fresh temp dir removed after the test. */
 export function tempApp(t: TestContext, files: Record<string, string | object>): string {
@@ -25,3 +26,13 @@ export const NUMBER_SCHEMA = {
   additionalProperties: false,
   properties: { n: { type: "number", minimum: 0 } },
 };
+
+/** Manifest lines declaring a `tester` principal (key TEST_KEY) that may publish `publish`. */
+export function testPrincipal(publish: string[], rateLimit = ""): string {
+  return `principals:\n  tester:\n    apiKey: { secret: TEST_KEY }\n    publish: [${publish.join(", ")}]\n${rateLimit ? `    rateLimit: ${rateLimit}\n` : ""}`;
+}
+
+/** Stores `value` as secret `name` in the app's secret store, as `palisade secrets set` would. */
+export function setSecret(dir: string, name: string, value: string): void {
+  openFileSecretStore(join(dir, ".palisade", "secrets.json")).set(name, value);
+}

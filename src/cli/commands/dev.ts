@@ -1,9 +1,12 @@
+import { randomBytes } from "node:crypto";
 import { type FSWatcher, watch } from "node:fs";
 import { resolve } from "node:path";
 import { toPalisadeError } from "../../errors.ts";
 import { type Platform, type PreparedApp, prepareApp, startPlatform } from "../../main.ts";
-import { createLogger, type LogLevelName } from "../../observe/index.ts";
+import { loadApp } from "../../manifest/index.ts";
+import { createLogger, type Logger, type LogLevelName } from "../../observe/index.ts";
 import { EXIT_OK } from "../exit-code.ts";
+import { appSecrets } from "./secrets.ts";
 
 export interface DevOptions {
   port: number;
@@ -21,6 +24,7 @@ const RELOAD_DEBOUNCE_MS = 250;
 export async function runDev(dir: string, opts: DevOptions): Promise<number> {
   const logger = createLogger({ level: opts.logLevel });
   const appDir = resolve(dir);
+  ensureDevKeys(appDir, logger);
   let port = opts.port;
   const start = (prepared?: PreparedApp) =>
     startPlatform({ appDir, logger, port, host: opts.host }, prepared);
@@ -33,6 +37,7 @@ export async function runDev(dir: string, opts: DevOptions): Promise<number> {
     logger.info({ app: appDir }, "change detected; reloading");
     let prepared: PreparedApp;
     try {
+      ensureDevKeys(appDir, logger);
       prepared = await prepareApp(appDir); // manifest and bundles: the old version serves meanwhile
     } catch (err) {
       const e = toPalisadeError(err);
@@ -69,4 +74,21 @@ export async function runDev(dir: string, opts: DevOptions): Promise<number> {
   await platform.close();
   logger.flush();
   return EXIT_OK;
+}
+
+/**
+ * Development convenience: an API-key principal whose key is not in the secret store gets a fresh
+ * random key there, so `palisade send` works at once. The key itself is never printed or logged.
+ */
+function ensureDevKeys(appDir: string, logger: Logger): void {
+  const app = loadApp(appDir);
+  const secrets = appSecrets(appDir);
+  for (const p of app.principals.values()) {
+    if (p.auth.kind !== "apiKey" || secrets.get(p.auth.secret) !== undefined) continue;
+    secrets.set(p.auth.secret, randomBytes(32).toString("base64url"));
+    logger.info(
+      { principal: p.name, secretName: p.auth.secret },
+      "generated an API key for a principal (stored as a secret)",
+    );
+  }
 }

@@ -1,10 +1,11 @@
-import { generateKeyPairSync } from "node:crypto";
+import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { MANIFEST_FILE } from "../../manifest/index.ts";
 import { EXIT_OK } from "../exit-code.ts";
 import { usageError } from "../usage-error.ts";
+import { appSecrets } from "./secrets.ts";
 
 const SCHEMA_FILE = fileURLToPath(new URL("../../manifest/palisade.schema.json", import.meta.url));
 
@@ -20,6 +21,8 @@ export function runInit(dir: string): number {
     mkdirSync(join(root, path, ".."), { recursive: true });
     writeFileSync(join(root, path), content);
   }
+  // The sample principal's API key, generated and kept only in the app's secret store.
+  appSecrets(root).set("LOCAL_KEY", randomBytes(32).toString("base64url"));
   // Ed25519 key pair for signing function bundles; the private half is gitignored and owner-only.
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
   mkdirSync(join(root, "keys"), { recursive: true, mode: 0o700 });
@@ -30,7 +33,7 @@ export function runInit(dir: string): number {
 
   process.stdout.write(
     `Created app "${name}" in ${root}\n` +
-      `  ${Object.keys(files).join("\n  ")}\n  keys/signing.key (private, gitignored)\n  keys/signing.pub\n\n` +
+      `  ${Object.keys(files).join("\n  ")}\n  keys/signing.key (private, gitignored)\n  keys/signing.pub\n  .palisade/secrets.json (API key of principal "local")\n\n` +
       `Next: npx palisade dev ${dir}\n      npx palisade send greeting.requested '{"name":"Ada"}' --app ${dir}\n`,
   );
   return EXIT_OK;
@@ -52,6 +55,10 @@ function scaffold(name: string, schemaPath: string): Record<string, string> {
 name: ${name}
 events:
   greeting.requested: { schema: schemas/greeting.requested.json }
+principals:
+  local:
+    apiKey: { secret: LOCAL_KEY }
+    publish: [greeting.requested]
 functions:
   greet:
     handler: functions/greet.ts

@@ -1,13 +1,17 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { DEFAULT_HOST, DEFAULT_PORT, GATEWAY_FILE } from "../../main.ts";
+import { loadApp, MANIFEST_FILE } from "../../manifest/index.ts";
+import { createAuthorizer } from "../../security/index.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
 import { usageError } from "../usage-error.ts";
+import { appSecrets } from "./secrets.ts";
 
 export interface SendOptions {
   app: string;
   url?: string;
   key?: string;
+  principal?: string;
   json?: boolean;
 }
 
@@ -16,7 +20,8 @@ export async function runSend(type: string, input: string, opts: SendOptions): P
   const data = parseData(input);
   const base = opts.url ?? gatewayUrl(opts.app);
   const headers: Record<string, string> = { "content-type": "application/json" };
-  if (opts.key !== undefined) headers.authorization = `Bearer ${opts.key}`;
+  const key = opts.key ?? keyFromApp(opts.app, type, opts.principal);
+  if (key !== undefined) headers.authorization = `Bearer ${key}`;
   let response: Response;
   try {
     response = await fetch(new URL("/events", base), {
@@ -36,6 +41,34 @@ export async function runSend(type: string, input: string, opts: SendOptions): P
   }
   if (!opts.json) process.stderr.write(describeError(response.status, text));
   return EXIT_FAILURE;
+}
+
+// --principal NAME: that principal's key; otherwise the first principal that may publish `type`
+// and whose key is in the app's secret store (DESIGN §6: commands find credentials from --app).
+function keyFromApp(appDir: string, type: string, principal: string | undefined): string | undefined {
+  if (principal === undefined && !existsSync(join(appDir, MANIFEST_FILE))) return undefined;
+  const app = loadApp(appDir);
+  const secrets = appSecrets(appDir);
+  if (principal !== undefined) {
+    const spec = app.principals.get(principal);
+    if (spec === undefined)
+      throw usageError(
+        `Cannot send: no principal "${principal}"; declared: ${[...app.principals.keys()].join(", ")}`,
+      );
+    if (spec.auth.kind !== "apiKey")
+      throw usageError(`Cannot send as "${principal}": it authenticates with a JWT; pass --key <token>`);
+    const key = secrets.get(spec.auth.secret);
+    if (key === undefined)
+      throw usageError(`Cannot send as "${principal}": secret "${spec.auth.secret}" is not set`);
+    return key;
+  }
+  const mayPublish = createAuthorizer(app.principals.values());
+  for (const spec of app.principals.values()) {
+    if (spec.auth.kind !== "apiKey" || !mayPublish(spec.name, type)) continue;
+    const key = secrets.get(spec.auth.secret);
+    if (key !== undefined) return key;
+  }
+  return undefined;
 }
 
 function parseData(input: string): unknown {

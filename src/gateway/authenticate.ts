@@ -1,0 +1,93 @@
+/**
+ * Sender authentication for the CloudEvents intake: `Authorization: Bearer <API key | JWT>`.
+ * API keys are kept only as SHA-256 digests and compared in constant time against every principal's
+ * digest (no early exit). JWTs are verified with jose against the principal's JWKS: issuer,
+ * audience, expiry (required) with bounded clock skew, and an allow-list of asymmetric algorithms,
+ * so `alg: none` and HS/RS key confusion cannot pass.
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import { readFileSync } from "node:fs";
+import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, type JWTVerifyGetKey, jwtVerify } from "jose";
+import { PalisadeError } from "../errors.ts";
+import type { JwtAuth, PrincipalSpec } from "../manifest/index.ts";
+import { GATEWAY_UNAUTHENTICATED } from "./errors.ts";
+
+/** Resolves the name of the authenticated principal, or throws a 401. */
+export type Authenticate = (authorization: string | undefined) => Promise<string>;
+
+interface JwtPrincipal {
+  name: string;
+  auth: JwtAuth;
+  keys: JWTVerifyGetKey;
+}
+
+const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]*$/;
+
+/** Builds the authenticator; `secret(name)` gives the API key of an apiKey principal. */
+export function createAuthenticator(
+  principals: ReadonlyMap<string, PrincipalSpec>,
+  secret: (name: string) => string,
+): Authenticate {
+  const keys: { name: string; digest: Buffer }[] = [];
+  const jwts: JwtPrincipal[] = [];
+  for (const p of principals.values()) {
+    if (p.auth.kind === "apiKey") keys.push({ name: p.name, digest: digest(secret(p.auth.secret)) });
+    else jwts.push({ name: p.name, auth: p.auth, keys: jwksFor(p.auth) });
+  }
+
+  return async (authorization) => {
+    if (principals.size === 0)
+      throw unauthenticated("No principal may publish here; declare principals in palisade.yaml");
+    const match = /^Bearer ([\x21-\x7e]{1,8192})$/.exec(authorization ?? "");
+    if (match === null)
+      throw unauthenticated("Missing credentials; send Authorization: Bearer <API key or JWT>");
+    const token = match[1] ?? "";
+    if (jwts.length > 0 && JWT_SHAPE.test(token)) return verifyJwt(token, jwts);
+    const presented = digest(token);
+    let found: string | undefined;
+    for (const k of keys) if (timingSafeEqual(k.digest, presented) && found === undefined) found = k.name;
+    if (found === undefined) throw unauthenticated("Unknown API key");
+    return found;
+  };
+}
+
+async function verifyJwt(token: string, jwts: JwtPrincipal[]): Promise<string> {
+  let issuer: unknown;
+  try {
+    issuer = decodeJwt(token).iss;
+  } catch {
+    throw unauthenticated("Malformed JWT");
+  }
+  const candidates = jwts.filter((j) => j.auth.issuer === issuer);
+  if (candidates.length === 0) throw unauthenticated("JWT issuer is not trusted");
+  let reason = "JWT verification failed";
+  for (const j of candidates) {
+    try {
+      await jwtVerify(token, j.keys, {
+        issuer: j.auth.issuer,
+        audience: j.auth.audience,
+        algorithms: [...j.auth.algorithms],
+        clockTolerance: j.auth.clockToleranceSec,
+        requiredClaims: ["exp"],
+      });
+      return j.name;
+    } catch (err) {
+      // jose's codes are safe to show (ERR_JWT_EXPIRED, ERR_JWS_SIGNATURE_VERIFICATION_FAILED, …).
+      reason = `JWT rejected: ${(err as { code?: string }).code ?? "ERR_JWT_INVALID"}`;
+    }
+  }
+  throw unauthenticated(reason);
+}
+
+function jwksFor(auth: JwtAuth): JWTVerifyGetKey {
+  if ("url" in auth.jwks) return createRemoteJWKSet(new URL(auth.jwks.url));
+  return createLocalJWKSet(JSON.parse(readFileSync(auth.jwks.file, "utf8")));
+}
+
+function digest(value: string): Buffer {
+  return createHash("sha256").update(value).digest();
+}
+
+function unauthenticated(message: string): PalisadeError {
+  return new PalisadeError(GATEWAY_UNAUTHENTICATED, message, { status: 401 });
+}

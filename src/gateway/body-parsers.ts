@@ -1,0 +1,30 @@
+import type { FastifyInstance } from "fastify";
+import { parseJsonBody } from "./parse-json-body.ts";
+
+/**
+ * Installs the body parsers of one route scope: every JSON media type goes through the defensive
+ * parser; any other body stays a Buffer for the route to judge (binary mode text data, webhooks).
+ */
+export function addBodyParsers(scope: FastifyInstance, options: { json: boolean }): void {
+  scope.removeAllContentTypeParsers();
+  if (options.json) {
+    const parse = (
+      _request: unknown,
+      body: string | Buffer,
+      done: (err: Error | null, body?: unknown) => void,
+    ) => {
+      try {
+        done(null, parseJsonBody(body as Buffer));
+      } catch (err) {
+        done(err as Error, undefined);
+      }
+    };
+    scope.addContentTypeParser(
+      ["application/json", "application/cloudevents+json", "application/cloudevents-batch+json"],
+      { parseAs: "buffer" },
+      parse,
+    );
+    scope.addContentTypeParser(/^application\/[\w.+-]+\+json$/, { parseAs: "buffer" }, parse);
+  }
+  scope.addContentTypeParser("*", { parseAs: "buffer" }, (_request, body, done) => done(null, body));
+}

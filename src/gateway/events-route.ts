@@ -1,0 +1,73 @@
+import type { IncomingHttpHeaders } from "node:http";
+import type { FastifyInstance } from "fastify";
+import { PalisadeError } from "../errors.ts";
+import { type EventDraft, isBinaryMode, parseBatch, parseBinary, parseEvent } from "../events/index.ts";
+import type { SourceSpec } from "../manifest/index.ts";
+import { addBodyParsers } from "./body-parsers.ts";
+import { GATEWAY_UNSUPPORTED_MEDIA } from "./errors.ts";
+import type { RouteDeps } from "./gateway-options.ts";
+import { enforceRateLimit } from "./rate-limit.ts";
+import { DEFAULT_CLIENT_RATE_LIMIT } from "./rate-limiter.ts";
+
+const JSON_TYPE = "application/json";
+const STRUCTURED_TYPE = "application/cloudevents+json";
+const BATCH_TYPE = "application/cloudevents-batch+json";
+
+/**
+ * The CloudEvents intake at `source.path`: rate-limit the address, authenticate (before the body is
+ * read), parse the binding, rate-limit the principal per event, hand over to the data path.
+ */
+export function registerEventsRoute(
+  app: FastifyInstance,
+  source: Extract<SourceSpec, { kind: "http" }>,
+  deps: RouteDeps,
+): void {
+  void app.register(async (scope) => {
+    addBodyParsers(scope, { json: true });
+    scope.addHook("onRequest", async (request) => {
+      enforceRateLimit(
+        deps.rateLimits,
+        `ip:${request.ip}`,
+        DEFAULT_CLIENT_RATE_LIMIT,
+        1,
+        `address ${request.ip}`,
+      );
+      deps.principals.set(request, await deps.authenticate(request.headers.authorization));
+    });
+    scope.post(source.path, { bodyLimit: source.maxBodyBytes }, async (request, reply) => {
+      const principal = deps.principals.get(request) ?? "";
+      const [drafts, batch] = readEvents(request.headers, request.body);
+      const limit = deps.principalLimit(principal);
+      enforceRateLimit(
+        deps.rateLimits,
+        `principal:${principal}`,
+        limit,
+        Math.max(1, drafts.length),
+        `principal "${principal}"`,
+      );
+      const results = await deps.ingest(drafts, {
+        principal,
+        source: `palisade://gateway${source.path}`,
+        batch,
+      });
+      deps.metrics.ingressAccepted.inc({ source: source.path }, results.length);
+      return reply.status(202).send({ ids: results.map((r) => r.id) });
+    });
+  });
+}
+
+// CloudEvents HTTP binding §3: binary mode is told by its ce-* headers, structured and batch mode
+// by the media type; plain JSON is the short `{ type, data }` form.
+function readEvents(headers: IncomingHttpHeaders, body: unknown): [EventDraft[], boolean] {
+  const mediaType = (headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase();
+  if (mediaType === BATCH_TYPE) return [parseBatch(body), true];
+  if (isBinaryMode(headers)) return [[parseBinary(headers, body)], false];
+  if (Buffer.isBuffer(body) || (mediaType !== JSON_TYPE && mediaType !== STRUCTURED_TYPE)) {
+    throw new PalisadeError(
+      GATEWAY_UNSUPPORTED_MEDIA,
+      `Unsupported Content-Type "${mediaType ?? ""}"; send ${STRUCTURED_TYPE}, ${BATCH_TYPE} or ${JSON_TYPE}, or binary mode with ce-* headers`,
+      { status: 415 },
+    );
+  }
+  return [[parseEvent(body)], false];
+}

@@ -1,0 +1,36 @@
+import type { FastifyRequest } from "fastify";
+import type { EventDraft } from "../events/index.ts";
+import type { RateLimit, SourceSpec } from "../manifest/index.ts";
+import type { Logger, Metrics } from "../observe/index.ts";
+import type { Authenticate } from "./authenticate.ts";
+import type { RateLimitStore } from "./rate-limiter.ts";
+
+/** Outcome of one accepted event: its id, and whether it was already stored (same source and id). */
+export interface IngestResult {
+  id: string;
+  duplicate: boolean;
+}
+
+export interface GatewayOptions {
+  sources: readonly SourceSpec[];
+  /** The data path's ingress: authorizes, validates, stores durably. */
+  ingest: (drafts: readonly EventDraft[], origin: IngressOrigin) => Promise<IngestResult[]>;
+  authenticate: Authenticate;
+  /** Rate limit of a principal (by name). */
+  principalLimit: (principal: string) => RateLimit;
+  rateLimits: RateLimitStore;
+  /** The value of a named secret (webhook signing secrets). */
+  secret: (name: string) => string;
+  metrics: Metrics;
+  logger: Logger;
+}
+
+/** Who sent a request, as far as the gateway established it. */
+export interface IngressOrigin {
+  principal: string;
+  source: string;
+  batch: boolean;
+}
+
+/** What every source route needs: the options plus who each request was authenticated as. */
+export type RouteDeps = GatewayOptions & { principals: WeakMap<FastifyRequest, string> };

@@ -1,0 +1,25 @@
+import { PalisadeError } from "../errors.ts";
+import type { RateLimit } from "../manifest/index.ts";
+import { GATEWAY_RATE_LIMITED } from "./errors.ts";
+import type { RateLimitStore } from "./rate-limiter.ts";
+
+/** Takes `cost` tokens from `key`'s bucket or throws a 429 whose details carry Retry-After seconds. */
+export function enforceRateLimit(
+  store: RateLimitStore,
+  key: string,
+  limit: RateLimit,
+  cost: number,
+  what: string,
+): void {
+  const waitMs = store.take(key, limit, cost, Date.now());
+  if (waitMs === 0) return;
+  const retryAfterSec = Math.max(1, Math.ceil(waitMs / 1000));
+  throw new PalisadeError(
+    GATEWAY_RATE_LIMITED,
+    `Rate limit of ${what} exceeded (${limit.perSecond}/s, burst ${limit.burst}); retry after ${retryAfterSec} s`,
+    {
+      status: 429,
+      details: { retryAfterSec },
+    },
+  );
+}

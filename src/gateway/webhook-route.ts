@@ -1,0 +1,82 @@
+import type { FastifyInstance } from "fastify";
+import { PalisadeError } from "../errors.ts";
+import type { SourceSpec } from "../manifest/index.ts";
+import { addBodyParsers } from "./body-parsers.ts";
+import { GATEWAY_WEBHOOK_REPLAY } from "./errors.ts";
+import type { RouteDeps } from "./gateway-options.ts";
+import { parseJsonBody } from "./parse-json-body.ts";
+import { enforceRateLimit } from "./rate-limit.ts";
+import { DEFAULT_CLIENT_RATE_LIMIT } from "./rate-limiter.ts";
+import { verifyWebhook } from "./verify-webhook.ts";
+
+/** Principal name of a webhook source: the route it arrives on. */
+export function webhookPrincipal(path: string): string {
+  return `webhook:${path}`;
+}
+
+/**
+ * A Standard Webhooks receiver: the signature is checked over the raw body bytes, the body becomes
+ * the data of one `source.emit` event whose id is the webhook-id, so a replayed id (inside the
+ * timestamp tolerance) is found in the log and refused with 409, durably, even across restarts.
+ */
+export function registerWebhookRoute(
+  app: FastifyInstance,
+  source: Extract<SourceSpec, { kind: "webhook" }>,
+  deps: RouteDeps,
+): void {
+  const principal = webhookPrincipal(source.path);
+  void app.register(async (scope) => {
+    addBodyParsers(scope, { json: false });
+    scope.addHook("onRequest", async (request) => {
+      enforceRateLimit(
+        deps.rateLimits,
+        `ip:${request.ip}`,
+        DEFAULT_CLIENT_RATE_LIMIT,
+        1,
+        `address ${request.ip}`,
+      );
+    });
+    scope.post(source.path, { bodyLimit: source.maxBodyBytes }, async (request, reply) => {
+      const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
+      const header = (name: string) => {
+        const v = request.headers[name];
+        return Array.isArray(v) ? v[0] : v;
+      };
+      const signed = {
+        id: header("webhook-id"),
+        timestamp: header("webhook-timestamp"),
+        signature: header("webhook-signature"),
+        body,
+      };
+      const id = verifyWebhook(
+        signed,
+        deps.secret(source.secret),
+        source.toleranceSec,
+        Math.floor(Date.now() / 1000),
+      );
+      deps.principals.set(request, principal);
+      enforceRateLimit(
+        deps.rateLimits,
+        `principal:${principal}`,
+        deps.principalLimit(principal),
+        1,
+        `webhook ${source.path}`,
+      );
+      const data = parseJsonBody(body);
+      const [result] = await deps.ingest([{ type: source.emit, id, data }], {
+        principal,
+        source: `palisade://webhooks${source.path}`,
+        batch: false,
+      });
+      if (result?.duplicate) {
+        throw new PalisadeError(
+          GATEWAY_WEBHOOK_REPLAY,
+          `Webhook "${id}" was already received; replays are refused`,
+          { status: 409 },
+        );
+      }
+      deps.metrics.ingressAccepted.inc({ source: source.path });
+      return reply.status(202).send({ ids: [id] });
+    });
+  });
+}

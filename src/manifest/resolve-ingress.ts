@@ -1,0 +1,157 @@
+import { appFile } from "./app-file.ts";
+import {
+  DEFAULT_JWT_ALGORITHMS,
+  DEFAULT_MAX_BODY_BYTES,
+  DEFAULT_RATE_LIMIT,
+  DEFAULT_SOURCES,
+  type PrincipalSpec,
+  type SourceSpec,
+} from "./app-model.ts";
+import type { Problem } from "./problem.ts";
+
+export interface RawPrincipal {
+  apiKey?: { secret: string };
+  jwt?: { issuer: string; audience: string; jwks: string; algorithms?: string[]; clockToleranceSec?: number };
+  publish: string[];
+  rateLimit?: { perSecond: number; burst?: number };
+}
+
+export type RawSource =
+  | { http: { path: string; maxBodyBytes?: number } }
+  | { webhook: { path: string; secret: string; emit: string; toleranceSec?: number; maxBodyBytes?: number } };
+
+// Routes the platform itself serves; a source may not shadow them.
+const RESERVED_PATHS = ["/healthz", "/readyz", "/metrics", "/admin", "/ui"];
+
+/** Resolves `principals`: one authentication method each, publish patterns that match declared types. */
+export function resolvePrincipals(
+  raw: Record<string, RawPrincipal>,
+  dir: string,
+  declared: readonly string[],
+  problems: Problem[],
+): Map<string, PrincipalSpec> {
+  const principals = new Map<string, PrincipalSpec>();
+  for (const [name, p] of Object.entries(raw)) {
+    const at = ["principals", name];
+    const methods = [p.apiKey, p.jwt].filter((m) => m !== undefined).length;
+    if (methods !== 1) {
+      problems.push({
+        path: at,
+        message: "needs exactly one of apiKey, jwt; give each sender its own principal",
+      });
+      continue;
+    }
+    p.publish.forEach((pattern, i) => {
+      if (matchesDeclared(pattern, declared)) return;
+      problems.push({
+        path: [...at, "publish", i],
+        message: `"${pattern}" matches no declared event type; use a type name or "prefix.*" (declared: ${declared.join(", ")})`,
+      });
+    });
+    const rateLimit = p.rateLimit
+      ? {
+          perSecond: p.rateLimit.perSecond,
+          burst: p.rateLimit.burst ?? Math.max(1, Math.ceil(p.rateLimit.perSecond * 2)),
+        }
+      : DEFAULT_RATE_LIMIT;
+    const auth = p.apiKey
+      ? { kind: "apiKey" as const, secret: p.apiKey.secret }
+      : resolveJwt(p.jwt, dir, [...at, "jwt", "jwks"], problems);
+    if (auth === undefined) continue;
+    principals.set(
+      name,
+      Object.freeze({
+        name,
+        auth,
+        publish: Object.freeze([...p.publish]),
+        rateLimit: Object.freeze(rateLimit),
+      }),
+    );
+  }
+  return principals;
+}
+
+function resolveJwt(jwt: RawPrincipal["jwt"], dir: string, at: (string | number)[], problems: Problem[]) {
+  if (jwt === undefined) return undefined;
+  let jwks: { file: string } | { url: string };
+  if (/^[a-z]+:\/\//i.test(jwt.jwks)) {
+    const url = new URL(jwt.jwks);
+    // Keys fetched over plain HTTP could be swapped in transit; loopback is the one exception (tests, sidecars).
+    if (
+      url.protocol !== "https:" &&
+      !(url.protocol === "http:" && ["127.0.0.1", "localhost", "[::1]"].includes(url.hostname))
+    ) {
+      problems.push({
+        path: at,
+        message: `"${jwt.jwks}" must be an https:// URL (plain http only on loopback)`,
+      });
+      return undefined;
+    }
+    jwks = { url: url.href };
+  } else {
+    const file = appFile(dir, jwt.jwks, at, problems);
+    if (file === undefined) return undefined;
+    jwks = { file };
+  }
+  return Object.freeze({
+    kind: "jwt" as const,
+    issuer: jwt.issuer,
+    audience: jwt.audience,
+    jwks,
+    algorithms: Object.freeze([...(jwt.algorithms ?? DEFAULT_JWT_ALGORITHMS)]),
+    clockToleranceSec: jwt.clockToleranceSec ?? 30,
+  });
+}
+
+/** Resolves `sources` (default: one CloudEvents intake at /events); paths are unique and not reserved. */
+export function resolveSources(
+  raw: RawSource[] | undefined,
+  declared: readonly string[],
+  problems: Problem[],
+): readonly SourceSpec[] {
+  if (raw === undefined) return DEFAULT_SOURCES;
+  const seen = new Set<string>();
+  const sources: SourceSpec[] = [];
+  raw.forEach((entry, i) => {
+    const kind = "http" in entry ? "http" : "webhook";
+    const spec = "http" in entry ? entry.http : entry.webhook;
+    const at = ["sources", i, kind];
+    if (seen.has(spec.path) || RESERVED_PATHS.some((r) => spec.path === r || spec.path.startsWith(`${r}/`))) {
+      problems.push({
+        path: [...at, "path"],
+        message: `"${spec.path}" is already used; give each source its own path`,
+      });
+      return;
+    }
+    seen.add(spec.path);
+    const maxBodyBytes = spec.maxBodyBytes ?? DEFAULT_MAX_BODY_BYTES;
+    if ("http" in entry) {
+      sources.push(Object.freeze({ kind: "http", path: spec.path, maxBodyBytes }));
+      return;
+    }
+    const hook = entry.webhook;
+    if (!declared.includes(hook.emit)) {
+      problems.push({
+        path: [...at, "emit"],
+        message: `unknown event type "${hook.emit}"; declared types are: ${declared.join(", ")}`,
+      });
+      return;
+    }
+    sources.push(
+      Object.freeze({
+        kind: "webhook",
+        path: hook.path,
+        secret: hook.secret,
+        emit: hook.emit,
+        toleranceSec: hook.toleranceSec ?? 300,
+        maxBodyBytes,
+      }),
+    );
+  });
+  return Object.freeze(sources);
+}
+
+function matchesDeclared(pattern: string, declared: readonly string[]): boolean {
+  if (pattern.endsWith(".*")) return declared.some((t) => t.startsWith(pattern.slice(0, -1)));
+  return declared.includes(pattern);
+}

@@ -1,0 +1,29 @@
+import { Counter, Registry } from "prom-client";
+
+/** The platform's Prometheus metrics, on a registry of its own (one per running app). */
+export interface Metrics {
+  readonly registry: Registry;
+  /** Requests refused at ingress, by error code and HTTP status. */
+  readonly ingressRejected: Counter<"reason" | "status">;
+  /** Events accepted durably, by source route. */
+  readonly ingressAccepted: Counter<"source">;
+}
+
+export function createMetrics(): Metrics {
+  const registry = new Registry();
+  return {
+    registry,
+    ingressRejected: new Counter({
+      name: "palisade_ingress_rejected_total",
+      help: "Requests refused at ingress, by reason (error code) and HTTP status.",
+      labelNames: ["reason", "status"] as const,
+      registers: [registry],
+    }),
+    ingressAccepted: new Counter({
+      name: "palisade_ingress_accepted_total",
+      help: "Events accepted durably at ingress, by source route.",
+      labelNames: ["source"] as const,
+      registers: [registry],
+    }),
+  };
+}

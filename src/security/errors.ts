@@ -1,0 +1,4 @@
+/** Error codes of the security domain. */
+export const SECURITY_SECRET_MISSING = "PAL_SECURITY_SECRET_MISSING";
+export const SECURITY_SECRET_NAME = "PAL_SECURITY_SECRET_NAME";
+export const SECURITY_FORBIDDEN = "PAL_SECURITY_FORBIDDEN";
