@@ -63,6 +63,8 @@ test("init scaffolds an app that loads, with a private signing key and a .gitign
   assert.equal(statSync(join(dir, "keys/signing.key")).mode & 0o777, 0o600);
   assert.match(readFileSync(join(dir, "keys/signing.key"), "utf8"), /BEGIN PRIVATE KEY/);
   assert.match(readFileSync(join(dir, ".gitignore"), "utf8"), /^\.palisade\/$/m);
+  assert.deepEqual([...app.principals.keys()], ["local"]);
+  assert.ok(JSON.parse(readFileSync(join(dir, ".palisade", "secrets.json"), "utf8")).LOCAL_KEY.length >= 40);
   const again = palisade(["init", dir]);
   assert.equal(again.code, 2);
   assert.match(again.stderr, /already exists/);
@@ -156,4 +158,72 @@ test("dev reloads on a change to a function, keeping its address; a broken manif
     0,
   );
   await dev.waitFor((l) => l.fn === "notify" && l.msg === "payment confirmed v2" && l.orderId === "o-2");
+});
+
+test("secrets set (from --value or stdin), list shows names only, rm removes; bad names are usage errors", (t) => {
+  const dir = tempApp(t, {});
+  assert.equal(palisade(["secrets", "set", "API_TOKEN", "--value", "s3cr3t-value", "--app", dir]).code, 0);
+  const fromStdin = spawnSync(process.execPath, [BIN, "secrets", "set", "OTHER", "--app", dir], {
+    input: "piped-value\n",
+    encoding: "utf8",
+  });
+  assert.equal(fromStdin.status, 0, fromStdin.stderr);
+  const list = palisade(["secrets", "list", "--app", dir, "--json"]);
+  assert.deepEqual(JSON.parse(list.stdout), ["API_TOKEN", "OTHER"]);
+  assert.doesNotMatch(list.stdout, /s3cr3t|piped/);
+  const file = join(dir, ".palisade", "secrets.json");
+  assert.equal(statSync(file).mode & 0o777, 0o600);
+  assert.equal(JSON.parse(readFileSync(file, "utf8")).OTHER, "piped-value");
+  assert.equal(palisade(["secrets", "rm", "OTHER", "--app", dir]).code, 0);
+  assert.equal(palisade(["secrets", "rm", "OTHER", "--app", dir]).code, 1);
+  const bad = palisade(["secrets", "set", "lower-case", "--value", "x", "--app", dir]);
+  assert.equal(bad.code, 2);
+  assert.match(bad.stderr, /Invalid secret name "lower-case"/);
+});
+
+test("send authenticates with --key, --principal, or the first principal allowed to publish the type", async (t) => {
+  const dir = copyShop(t);
+  const manifest = join(dir, "palisade.yaml");
+  writeFileSync(
+    manifest,
+    readFileSync(manifest, "utf8").replace(
+      "principals:\n",
+      "principals:\n  auditor:\n    apiKey: { secret: AUDITOR_KEY }\n    publish: [payment.charged]\n",
+    ),
+  );
+  assert.equal(
+    palisade(["secrets", "set", "AUDITOR_KEY", "--value", "auditor-key-123456789", "--app", dir]).code,
+    0,
+  );
+  const dev = await startDev(dir);
+  t.after(() => stop(dev.child));
+  const orderJson = JSON.stringify(ORDER);
+  assert.equal(
+    palisade(["send", "order.created", orderJson, "--app", dir]).code,
+    0,
+    "found storefront's key",
+  );
+  const asAuditor = palisade(["send", "order.created", orderJson, "--app", dir, "--principal", "auditor"]);
+  assert.equal(asAuditor.code, 1);
+  assert.match(asAuditor.stderr, /403 PAL_SECURITY_FORBIDDEN/);
+  const wrongKey = palisade(["send", "order.created", orderJson, "--app", dir, "--key", "nope"]);
+  assert.equal(wrongKey.code, 1);
+  assert.match(wrongKey.stderr, /401 PAL_GATEWAY_UNAUTHENTICATED: Unknown API key/);
+  const noSuch = palisade(["send", "order.created", orderJson, "--app", dir, "--principal", "ghost"]);
+  assert.equal(noSuch.code, 2);
+  assert.match(noSuch.stderr, /no principal "ghost"/);
+});
+
+test("dev generates a missing API key into the secret store without printing it", async (t) => {
+  const dir = copyShop(t);
+  assert.equal(palisade(["secrets", "rm", "STOREFRONT_KEY", "--app", dir]).code, 0);
+  const dev = await startDev(dir);
+  t.after(() => stop(dev.child));
+  const generated = await dev.waitFor((l) => String(l.msg).startsWith("generated an API key"));
+  assert.equal(generated.principal, "storefront");
+  const key = JSON.parse(readFileSync(join(dir, ".palisade", "secrets.json"), "utf8"))
+    .STOREFRONT_KEY as string;
+  assert.ok(key.length >= 40);
+  assert.ok(!JSON.stringify(dev.lines).includes(key));
+  assert.equal(palisade(["send", "order.created", JSON.stringify(ORDER), "--app", dir]).code, 0);
 });

@@ -1,4 +1,5 @@
 import { MANIFEST_INVALID, MANIFEST_NOT_FOUND } from "../manifest/index.ts";
+import { SECURITY_SECRET_MISSING, SECURITY_SECRET_NAME } from "../security/index.ts";
 import { CLI_USAGE } from "./usage-error.ts";
 
 /** Exit codes of every command (DESIGN §6). */
@@ -6,9 +7,15 @@ export const EXIT_OK = 0;
 export const EXIT_FAILURE = 1;
 export const EXIT_USAGE = 2;
 
-const USAGE_CODES = new Set([CLI_USAGE, MANIFEST_INVALID, MANIFEST_NOT_FOUND]);
+const USAGE_CODES = new Set([
+  CLI_USAGE,
+  MANIFEST_INVALID,
+  MANIFEST_NOT_FOUND,
+  SECURITY_SECRET_NAME,
+  SECURITY_SECRET_MISSING,
+]);
 
-/** Usage errors and manifest mistakes are the caller's to fix (2); everything else is a failure (1). */
+/** Usage errors, manifest mistakes and missing secrets are the caller's to fix (2); the rest is a failure (1). */
 export function exitCodeFor(code: string): number {
   return USAGE_CODES.has(code) ? EXIT_USAGE : EXIT_FAILURE;
 }

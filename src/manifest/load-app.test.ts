@@ -161,3 +161,41 @@ test("a missing manifest says how to create one", (t) => {
   const dir = tempApp(t, {});
   assert.throws(() => loadApp(dir), { code: "PAL_MANIFEST_NOT_FOUND", message: /run "palisade init/ });
 });
+
+test("principals need exactly one authentication method and publish patterns that match declared types", (t) => {
+  const details = problemsOf(
+    t,
+    `${GOOD}principals:\n  both: { apiKey: { secret: A }, jwt: { issuer: i, audience: a, jwks: k.json }, publish: [order.created] }\n  typo: { apiKey: { secret: B }, publish: [order.craeted, pay.*] }\n  remote: { jwt: { issuer: i, audience: a, jwks: "http://keys.example.com/jwks" }, publish: [order.*] }\n`,
+  );
+  assert.deepEqual(details, [
+    "palisade.yaml:11: principals.both: needs exactly one of apiKey, jwt; give each sender its own principal",
+    'palisade.yaml:12: principals.typo.publish[0]: "order.craeted" matches no declared event type; use a type name or "prefix.*" (declared: order.created, payment.charged)',
+    'palisade.yaml:12: principals.typo.publish[1]: "pay.*" matches no declared event type; use a type name or "prefix.*" (declared: order.created, payment.charged)',
+    'palisade.yaml:13: principals.remote.jwt.jwks: "http://keys.example.com/jwks" must be an https:// URL (plain http only on loopback)',
+  ]);
+});
+
+test("HMAC and none are not accepted JWT algorithms", (t) => {
+  const details = problemsOf(
+    t,
+    `${GOOD}principals:\n  p: { jwt: { issuer: i, audience: a, jwks: k.json, algorithms: [HS256] }, publish: [order.created] }\n`,
+  );
+  assert.match(
+    details[0] ?? "",
+    /principals\.p\.jwt\.algorithms\[0\]: must be one of: RS256, .*EdDSA; got "HS256"/,
+  );
+});
+
+test("sources: unique, unreserved paths and declared webhook types; the default is POST /events", (t) => {
+  const details = problemsOf(
+    t,
+    `${GOOD}sources:\n  - http: { path: /events }\n  - webhook: { path: /events, secret: S, emit: order.created }\n  - webhook: { path: /metrics, secret: S, emit: order.created }\n  - webhook: { path: /hooks/x, secret: S, emit: payment.refunded }\n`,
+  );
+  assert.deepEqual(details, [
+    'palisade.yaml:12: sources[1].webhook.path: "/events" is already used; give each source its own path',
+    'palisade.yaml:13: sources[2].webhook.path: "/metrics" is already used; give each source its own path',
+    'palisade.yaml:14: sources[3].webhook.emit: unknown event type "payment.refunded"; declared types are: order.created, payment.charged',
+  ]);
+  const dir = tempApp(t, { ...FILES, "palisade.yaml": GOOD });
+  assert.deepEqual(loadApp(dir).sources, [{ kind: "http", path: "/events", maxBodyBytes: 262144 }]);
+});

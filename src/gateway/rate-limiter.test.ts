@@ -1,0 +1,29 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { createMemoryRateLimitStore } from "./index.ts";
+
+const limit = { perSecond: 2, burst: 3 };
+
+test("a bucket allows its burst, then refills at its rate", () => {
+  const store = createMemoryRateLimitStore();
+  assert.deepEqual(
+    [0, 0, 0].map(() => store.take("k", limit, 1, 1000)),
+    [0, 0, 0],
+  );
+  assert.equal(store.take("k", limit, 1, 1000), 500); // one token takes 500 ms at 2/s
+  assert.equal(store.take("k", limit, 1, 1500), 0);
+  assert.equal(store.take("other", limit, 1, 1500), 0, "buckets are per key");
+});
+
+test("a cost larger than the burst can never pass", () => {
+  const store = createMemoryRateLimitStore();
+  assert.ok(store.take("k", limit, 4, 0) >= 1000);
+});
+
+test("the store forgets the least recently used keys beyond its size", () => {
+  const store = createMemoryRateLimitStore(2);
+  store.take("a", limit, 3, 0);
+  store.take("b", limit, 1, 0);
+  store.take("c", limit, 1, 0); // evicts "a", whose bucket was empty
+  assert.equal(store.take("a", limit, 1, 0), 0);
+});

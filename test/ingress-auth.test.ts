@@ -1,0 +1,62 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { KEYS, signWebhook, startAuthApp } from "./kit/auth-app.ts";
+import { post } from "./kit/http.ts";
+
+test("each authentication method admits its principal, and events carry that principal", async (t) => {
+  const app = await startAuthApp(t);
+  const byKey = await post(
+    app.events,
+    { type: "order.cancelled", data: { n: 1 } },
+    "application/json",
+    KEYS.shop,
+  );
+  assert.equal(byKey.status, 202, JSON.stringify(byKey.body)); // order.* grants order.cancelled
+  const byJwt = await post(
+    app.events,
+    { type: "order.created", data: { n: 2 } },
+    "application/json",
+    await app.jwt(),
+  );
+  assert.equal(byJwt.status, 202, JSON.stringify(byJwt.body));
+  const body = JSON.stringify({ amount: 12, currency: "EUR" });
+  const now = Math.floor(Date.now() / 1000);
+  const hook = await fetch(app.hook, { method: "POST", headers: signWebhook("msg_abc", now, body), body });
+  assert.equal(hook.status, 202);
+  assert.deepEqual(await hook.json(), { ids: ["msg_abc"] });
+
+  await app.logs.waitFor(() => app.logs.lines.filter((l) => l.msg === "reached").length === 3);
+  const reached = app.logs.lines.filter((l) => l.msg === "reached");
+  assert.deepEqual(reached.map((l) => `${l.principal} ${l.type}`).sort(), [
+    "partner order.created",
+    "shop order.cancelled",
+    "webhook:/hooks/pay payment.webhook",
+  ]);
+  assert.deepEqual(reached.find((l) => l.type === "payment.webhook")?.data, { amount: 12, currency: "EUR" });
+  const stored = await app.platform.log.readAfter(0, 10);
+  assert.equal(stored.find((s) => s.event.id === "msg_abc")?.event.source, "palisade://webhooks/hooks/pay");
+});
+
+test("a 401 says how to authenticate and carries WWW-Authenticate; a 403 names the grant to add", async (t) => {
+  const app = await startAuthApp(t);
+  const res = await fetch(app.events, {
+    method: "POST",
+    headers: { "content-type": "application/json" },
+    body: "{}",
+  });
+  assert.equal(res.status, 401);
+  assert.equal(res.headers.get("www-authenticate"), "Bearer");
+  assert.match(((await res.json()) as { error: { message: string } }).error.message, /Authorization: Bearer/);
+  const forbidden = await post(
+    app.events,
+    { type: "order.created", data: { n: 1 } },
+    "application/json",
+    KEYS.reader,
+  );
+  assert.deepEqual(forbidden.body.error, {
+    code: "PAL_SECURITY_FORBIDDEN",
+    message:
+      'Principal "reader" may not publish "order.created"; add it to principals.reader.publish in palisade.yaml',
+    details: [{ pointer: "/type", message: "is not in the principal's publish list" }],
+  });
+});
