@@ -54,7 +54,11 @@ export function createDataPath({ registry, authorize, log, pools, wake }: DataPa
           throw forbidden(principal, draft.type, at);
         registry.assertValid(draft.type, draft.data, at);
       }
-      return accept(drafts.map((draft) => createEvent(draft, { principal, source, hop: 0 })));
+      return accept(
+        drafts.map((draft) =>
+          createEvent(draft, { principal, source, hop: 0, schemaversion: registry.version(draft.type) }),
+        ),
+      );
     },
 
     async emit(inv, type, data) {
@@ -74,7 +78,13 @@ export function createDataPath({ registry, authorize, log, pools, wake }: DataPa
       const id = stableId(inv.event, inv.fn.name, inv.emits++);
       const draft = { type, data, id, traceparent: inv.event.traceparent };
       await accept([
-        createEvent(draft, { principal: `function:${inv.fn.name}`, source, hop, causationid: inv.event.id }),
+        createEvent(draft, {
+          principal: `function:${inv.fn.name}`,
+          source,
+          hop,
+          causationid: inv.event.id,
+          schemaversion: registry.version(type),
+        }),
       ]);
       return id;
     },

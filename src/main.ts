@@ -31,7 +31,7 @@ import {
   type FunctionLog,
   type SandboxPool,
 } from "./runtime/index.ts";
-import { createSchemaRegistry } from "./schema/index.ts";
+import { createSchemaRegistry, openSchemaStore, registerSchemas } from "./schema/index.ts";
 import { createAuthorizer, openFileSecretStore, requireSecret } from "./security/index.ts";
 
 /** Default listen address: loopback only (there is no TLS yet). */
@@ -45,6 +45,8 @@ export interface PlatformOptions {
   port?: number;
   /** @default "127.0.0.1" */
   host?: string;
+  /** Register schema changes that would reject events the previous version accepted. @default false */
+  allowBreaking?: boolean;
 }
 
 export interface Platform {
@@ -67,12 +69,24 @@ export interface PreparedApp {
   readonly bundles: readonly { readonly fn: FunctionSpec; readonly bundlePath: string }[];
   /** Directory of this build's bundles, removed when the platform using it closes. */
   readonly buildDir: string;
+  /** Event type → registered schema version in force. */
+  readonly schemaVersions: ReadonlyMap<string, number>;
 }
 
-/** Loads the manifest and bundles every function, without starting anything. */
-export async function prepareApp(appDir: string): Promise<PreparedApp> {
+/**
+ * Loads the manifest, registers changed schemas (refusing breaking changes unless `allowBreaking`)
+ * and bundles every function, without starting anything.
+ */
+export async function prepareApp(appDir: string, allowBreaking = false): Promise<PreparedApp> {
   const app = loadApp(appDir);
   mkdirSync(app.dataDir, { recursive: true, mode: 0o700 });
+  const store = openSchemaStore(join(app.dataDir, "schemas.db"));
+  let schemaVersions: Map<string, number>;
+  try {
+    schemaVersions = registerSchemas(store, schemasOf(app), allowBreaking);
+  } finally {
+    store.close();
+  }
   // A fresh directory per build: a sandbox respawned by a running version must load that version's
   // code, never a newer build that was prepared under a different manifest (and different grants).
   const buildDir = join(
@@ -90,15 +104,16 @@ export async function prepareApp(appDir: string): Promise<PreparedApp> {
     rmSync(buildDir, { recursive: true, force: true });
     throw err;
   }
-  return { app, bundles, buildDir };
+  return { app, bundles, buildDir, schemaVersions };
 }
 
 /** Starts gateway, dispatcher and sandboxes in this process (preparing the app first unless given). */
 export async function startPlatform(options: PlatformOptions, prepared?: PreparedApp): Promise<Platform> {
   const { logger } = options;
-  const { app, bundles, buildDir } = prepared ?? (await prepareApp(options.appDir));
+  const { app, bundles, buildDir, schemaVersions } =
+    prepared ?? (await prepareApp(options.appDir, options.allowBreaking));
   removeOtherBuilds(buildDir); // left behind by a process that was killed; one process owns an app
-  const registry = createSchemaRegistry(new Map([...app.events].map(([type, spec]) => [type, spec.schema])));
+  const registry = createSchemaRegistry(schemasOf(app), schemaVersions);
   const log = openSqliteEventLog(join(app.dataDir, "events.db"));
   const pools = new Map<string, SandboxPool>();
   let dispatcher: Dispatcher | undefined;
@@ -182,6 +197,10 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     rmSync(gatewayFile, { force: true });
     rmSync(buildDir, { recursive: true, force: true });
   }
+}
+
+function schemasOf(app: AppModel): Map<string, object> {
+  return new Map([...app.events].map(([type, spec]) => [type, spec.schema]));
 }
 
 function removeOtherBuilds(buildDir: string): void {

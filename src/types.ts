@@ -30,6 +30,8 @@ export interface Event<K extends string = string> {
   readonly principal: string;
   readonly hop: number;
   readonly causationid?: string;
+  /** Version of the type's schema the data was validated against. */
+  readonly schemaversion?: number;
 }
 
 /** Structured log fields; values that are secrets are redacted by the host. */

@@ -1,4 +1,5 @@
 import { MANIFEST_INVALID, MANIFEST_NOT_FOUND } from "../manifest/index.ts";
+import { SCHEMA_BREAKING } from "../schema/index.ts";
 import { SECURITY_SECRET_MISSING, SECURITY_SECRET_NAME } from "../security/index.ts";
 import { CLI_USAGE } from "./usage-error.ts";
 
@@ -11,11 +12,12 @@ const USAGE_CODES = new Set([
   CLI_USAGE,
   MANIFEST_INVALID,
   MANIFEST_NOT_FOUND,
+  SCHEMA_BREAKING,
   SECURITY_SECRET_NAME,
   SECURITY_SECRET_MISSING,
 ]);
 
-/** Usage errors, manifest mistakes and missing secrets are the caller's to fix (2); the rest is a failure (1). */
+/** Usage errors, manifest mistakes, breaking schema changes and missing secrets are the caller's to fix (2). */
 export function exitCodeFor(code: string): number {
   return USAGE_CODES.has(code) ? EXIT_USAGE : EXIT_FAILURE;
 }

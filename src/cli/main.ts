@@ -61,10 +61,19 @@ function createProgram(setExit: (code: number) => void): Command {
         .choices(["debug", "info", "warn", "error"])
         .default("info"),
     )
+    .option(
+      "--allow-breaking",
+      "register schema changes that would reject events the previous version accepted",
+    )
     .action(
       async (
         dir: string,
-        opts: { port: number; host: string; logLevel: "debug" | "info" | "warn" | "error" },
+        opts: {
+          port: number;
+          host: string;
+          logLevel: "debug" | "info" | "warn" | "error";
+          allowBreaking?: boolean;
+        },
       ) => {
         setExit(await runDev(dir, opts));
       },

@@ -23,10 +23,12 @@ export interface CloudEvent<T = unknown> {
   hop: number;
   /** Id of the event whose handler emitted this one. */
   causationid?: string;
+  /** Version of the type's schema the data was validated against. */
+  schemaversion?: number;
 }
 
 /** Extensions a sender may never set: the platform owns them (see DESIGN §2). */
-export const RESERVED_EXTENSIONS = ["principal", "hop", "causationid"] as const;
+export const RESERVED_EXTENSIONS = ["principal", "hop", "causationid", "schemaversion"] as const;
 
 /** Default `datacontenttype` (CloudEvents JSON format §3.1). */
 export const JSON_MEDIA_TYPE = "application/json";

@@ -22,6 +22,7 @@ export interface EventOrigin {
   source: string;
   hop: number;
   causationid?: string;
+  schemaversion?: number;
 }
 
 /** Enriches a draft into a full envelope: id, time, principal, traceparent, hop (DESIGN §7). */
@@ -42,5 +43,6 @@ export function createEvent(draft: EventDraft, origin: EventOrigin): CloudEvent 
   if (draft.dataschema !== undefined) event.dataschema = draft.dataschema;
   if (draft.extensions !== undefined) event.extensions = draft.extensions;
   if (origin.causationid !== undefined) event.causationid = origin.causationid;
+  if (origin.schemaversion !== undefined) event.schemaversion = origin.schemaversion;
   return event;
 }

@@ -6,6 +6,8 @@ import { SCHEMA_INVALID_DATA, SCHEMA_UNKNOWN_TYPE } from "./errors.ts";
 export interface SchemaRegistry {
   has(type: string): boolean;
   types(): string[];
+  /** The registered version of `type`'s schema that events are validated against. */
+  version(type: string): number;
   /** Returns the failing fields of `data` for `type` (empty when valid). */
   check(type: string, data: unknown): FieldError[];
   /**
@@ -15,8 +17,11 @@ export interface SchemaRegistry {
   assertValid(type: string, data: unknown, at?: string): void;
 }
 
-/** Creates a registry from event type name to JSON Schema (draft 2020-12). */
-export function createSchemaRegistry(schemas: ReadonlyMap<string, object>): SchemaRegistry {
+/** Creates a registry from event type name to JSON Schema (draft 2020-12) and its version. */
+export function createSchemaRegistry(
+  schemas: ReadonlyMap<string, object>,
+  versions: ReadonlyMap<string, number> = new Map(),
+): SchemaRegistry {
   const ajv = createAjv();
   const validators = new Map<string, Validate>();
   for (const [type, schema] of schemas) validators.set(type, compileSchema(ajv, schema));
@@ -36,6 +41,7 @@ export function createSchemaRegistry(schemas: ReadonlyMap<string, object>): Sche
   return {
     has: (type) => validators.has(type),
     types: () => [...validators.keys()],
+    version: (type) => versions.get(type) ?? 1,
     check: (type, data) => validatorFor(type)(data),
     assertValid(type, data, at = "") {
       const failures = validatorFor(type, at)(data);

@@ -12,6 +12,7 @@ export interface DevOptions {
   port: number;
   host: string;
   logLevel: LogLevelName;
+  allowBreaking?: boolean;
 }
 
 const RELOAD_DEBOUNCE_MS = 250;
@@ -27,7 +28,10 @@ export async function runDev(dir: string, opts: DevOptions): Promise<number> {
   ensureDevKeys(appDir, logger);
   let port = opts.port;
   const start = (prepared?: PreparedApp) =>
-    startPlatform({ appDir, logger, port, host: opts.host }, prepared);
+    startPlatform(
+      { appDir, logger, port, host: opts.host, allowBreaking: opts.allowBreaking ?? false },
+      prepared,
+    );
   let platform: Platform = await start(); // a broken app at first start is a usage error (exit 2)
   port = Number(new URL(platform.url).port); // reloads keep the address, even when it was port 0
 
@@ -38,7 +42,7 @@ export async function runDev(dir: string, opts: DevOptions): Promise<number> {
     let prepared: PreparedApp;
     try {
       ensureDevKeys(appDir, logger);
-      prepared = await prepareApp(appDir); // manifest and bundles: the old version serves meanwhile
+      prepared = await prepareApp(appDir, opts.allowBreaking ?? false); // manifest and bundles: the old version serves meanwhile
     } catch (err) {
       const e = toPalisadeError(err);
       logger.error(
