@@ -6,11 +6,11 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import Fastify from "fastify";
 import type { SqliteEventLog } from "../src/bus/index.ts";
 import { startPlatform } from "../src/main.ts";
 import { createLogger } from "../src/observe/index.ts";
 import { openFileSecretStore } from "../src/security/index.ts";
+import { startBare } from "./bare.ts";
 import { BENCH_KEY, drive, type LoadResult } from "./load.ts";
 import { sleep } from "./stats.ts";
 
@@ -19,10 +19,12 @@ export const EVENT_BODY = JSON.stringify({ type: "bench.ping", data: { n: 1 } })
 const MANIFEST = `name: bench
 events:
   bench.ping: { schema: schemas/bench.ping.json }
+  # Same schema, no subscriber: measures ingest (auth, validation, durable append) without delivery.
+  bench.ingest: { schema: schemas/bench.ping.json }
 principals:
   bench:
     apiKey: { secret: BENCH_KEY }
-    publish: [bench.ping]
+    publish: [bench.ping, bench.ingest]
     rateLimit: { perSecond: 1000000, burst: 10000000 }
 functions:
   noop:
@@ -58,17 +60,13 @@ export interface HttpBaseline {
 
 /** A bare Fastify `POST /events` that answers 202 without doing anything. */
 export async function runBaseline(total: number, concurrency: number, warmup: number): Promise<HttpBaseline> {
-  const app = Fastify({ logger: false });
-  app.post("/events", async (_request, reply) =>
-    reply.status(202).send({ ids: ["00000000-0000-4000-8000-000000000000"] }),
-  );
-  const url = await app.listen({ port: 0, host: "127.0.0.1" });
+  const bare = await startBare();
   try {
-    await drive(url, warmup, concurrency, EVENT_BODY);
-    const load = await drive(url, total, concurrency, EVENT_BODY);
+    await drive(bare.url, warmup, concurrency, EVENT_BODY);
+    const load = await drive(bare.url, total, concurrency, EVENT_BODY);
     return { rps: (load.accepted / load.ms) * 1000, load };
   } finally {
-    await app.close();
+    await bare.close();
   }
 }
 

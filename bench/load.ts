@@ -14,18 +14,35 @@ export interface LoadResult {
   errors: number;
   /** Ids from 202 bodies of the form `{ ids: [...] }`, in completion order. */
   ids: string[];
+  /** Duration of every answered request (202 or not; from send to response end), in nanoseconds. */
+  latenciesNs: number[];
   firstError?: string;
 }
 
 /** API key of the bench app's principal. */
 export const BENCH_KEY = "bench-key-0123456789abcdef0123456789";
 
+/** A fixed request body, or one built from the request's index (0 ≤ i < total). */
+export type BodySource = string | ((i: number) => string);
+
+export interface DriveOptions {
+  /** Content-Type of every request; `application/json` unless told. */
+  contentType?: string;
+  /** Extra request headers (the bench principal's Authorization is always sent). */
+  headers?: Readonly<Record<string, string>>;
+}
+
 interface Reply {
   status: number;
   text: string;
 }
 
-function post(agent: Agent, url: URL, body: string): Promise<Reply> {
+function post(
+  agent: Agent,
+  url: URL,
+  body: string,
+  headers: Record<string, string | number>,
+): Promise<Reply> {
   return new Promise((resolve, reject) => {
     const req = request(
       {
@@ -34,12 +51,7 @@ function post(agent: Agent, url: URL, body: string): Promise<Reply> {
         port: url.port,
         path: "/events",
         method: "POST",
-        // Every request carries the bench principal's key; the bare baseline ignores it.
-        headers: {
-          "content-type": "application/json",
-          "content-length": Buffer.byteLength(body),
-          authorization: `Bearer ${BENCH_KEY}`,
-        },
+        headers: { ...headers, "content-length": Buffer.byteLength(body) },
       },
       (res) => {
         let text = "";
@@ -56,24 +68,35 @@ function post(agent: Agent, url: URL, body: string): Promise<Reply> {
   });
 }
 
-/** Sends `total` POST /events requests with `body`, `concurrency` at a time, to a 127.0.0.1 server. */
+/** Sends `total` POST /events requests, `concurrency` at a time, to a 127.0.0.1 server. */
 export async function drive(
   base: string,
   total: number,
   concurrency: number,
-  body: string,
+  body: BodySource,
+  options: DriveOptions = {},
 ): Promise<LoadResult> {
   const url = new URL(base);
   if (url.hostname !== "127.0.0.1") throw new Error(`bench talks to 127.0.0.1 only, not ${url.hostname}`);
   const agent = new Agent({ keepAlive: true, maxSockets: concurrency });
-  const result: LoadResult = { ms: 0, accepted: 0, errors: 0, ids: [] };
+  // Every request carries the bench principal's key; the bare baseline ignores it.
+  const headers = {
+    ...options.headers,
+    "content-type": options.contentType ?? "application/json",
+    authorization: `Bearer ${BENCH_KEY}`,
+  };
+  const bodyAt = typeof body === "string" ? () => body : body;
+  const result: LoadResult = { ms: 0, accepted: 0, errors: 0, ids: [], latenciesNs: [] };
   let next = 0;
 
   async function worker(): Promise<void> {
     while (next < total) {
+      const payload = bodyAt(next);
       next += 1;
+      const t0 = process.hrtime.bigint();
       try {
-        const reply = await post(agent, url, body);
+        const reply = await post(agent, url, payload, headers);
+        result.latenciesNs.push(Number(process.hrtime.bigint() - t0));
         if (reply.status !== 202) throw new Error(`HTTP ${reply.status}: ${reply.text.slice(0, 200)}`);
         result.accepted += 1;
         const ids = (JSON.parse(reply.text) as { ids?: unknown }).ids;

@@ -3,13 +3,17 @@
  * measured in the same run, with the machine's core count and Node version, so results from
  * different machines are compared as ratios. Talks to 127.0.0.1 only; bounded by a watchdog.
  *
- * Knobs (environment): BENCH_EVENTS (2000), BENCH_CONCURRENCY (64), BENCH_INVOKES (2000).
+ * Knobs (environment): BENCH_EVENTS (2000), BENCH_CONCURRENCY (64), BENCH_INVOKES (2000),
+ * BENCH_INGEST (5000 single-event ingest requests), BENCH_BATCHES (200), BENCH_BATCH_SIZE (500, at most
+ * 1000) and BENCH_BATCH_CONCURRENCY (8).
  */
 import { rmSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { createBenchApp, runBaseline, runPalisade } from "./e2e.ts";
+import { type IngestConfig, runIngest } from "./ingest.ts";
+import { reportIngest } from "./ingest-report.ts";
 import { runInvoke } from "./invoke.ts";
-import { printTable, ratio, round } from "./stats.ts";
+import { printTable, ratio, round, perSecond as rps, times as x } from "./stats.ts";
 
 function knob(name: string, fallback: number): number {
   const value = Number(process.env[name] ?? fallback);
@@ -20,6 +24,15 @@ function knob(name: string, fallback: number): number {
 const EVENTS = knob("BENCH_EVENTS", 2000);
 const CONCURRENCY = knob("BENCH_CONCURRENCY", 64);
 const INVOKES = knob("BENCH_INVOKES", 2000);
+const INGEST: IngestConfig = {
+  requests: knob("BENCH_INGEST", 5000),
+  concurrency: CONCURRENCY,
+  warmup: 500,
+  batches: knob("BENCH_BATCHES", 200),
+  batchSize: Math.min(1000, knob("BENCH_BATCH_SIZE", 500)),
+  batchConcurrency: knob("BENCH_BATCH_CONCURRENCY", 8),
+  batchWarmup: 20,
+};
 const HTTP_WARMUP = Math.min(500, EVENTS);
 const INVOKE_WARMUP = Math.min(200, INVOKES);
 const DELIVERY_TIMEOUT_MS = 30_000;
@@ -40,16 +53,18 @@ const machine = {
 console.log(
   `palisade bench — node ${machine.node}, ${machine.cores} cores (${machine.cpu}), ${machine.platform}`,
 );
-console.log(`events=${EVENTS} concurrency=${CONCURRENCY} invokes=${INVOKES}`);
+console.log(
+  `events=${EVENTS} concurrency=${CONCURRENCY} invokes=${INVOKES} ingest=${INGEST.requests}` +
+    ` batches=${INGEST.batches}x${INGEST.batchSize} batchConcurrency=${INGEST.batchConcurrency}`,
+);
 
 const appDir = createBenchApp();
 try {
   const baseline = await runBaseline(EVENTS, CONCURRENCY, HTTP_WARMUP);
   const pal = await runPalisade(appDir, EVENTS, CONCURRENCY, HTTP_WARMUP, DELIVERY_TIMEOUT_MS);
+  const ing = await runIngest(appDir, INGEST);
   const inv = await runInvoke(appDir, INVOKES, INVOKE_WARMUP);
 
-  const rps = (n: number): string => round(n, 0).toLocaleString("en-US");
-  const x = (n: number): string => `${n.toFixed(3)}x`;
   printTable(
     `Throughput (${EVENTS} events, ${CONCURRENCY} in flight; baseline = bare Fastify 202)`,
     ["measure", "events/s", "vs baseline"],
@@ -65,6 +80,8 @@ try {
       ` | http errors: baseline ${baseline.load.errors}, palisade ${pal.load.errors}${pal.timedOut ? " | TIMED OUT" : ""}`,
   );
   if (pal.load.firstError) console.log(`first palisade error: ${pal.load.firstError}`);
+
+  const ingestJson = reportIngest(ing, INGEST);
 
   const us = (n: number): string => n.toFixed(1);
   const overheadUs = inv.sandbox.meanUs - inv.direct.meanUs;
@@ -88,6 +105,7 @@ try {
       invokes: INVOKES,
       httpWarmup: HTTP_WARMUP,
       invokeWarmup: INVOKE_WARMUP,
+      ingest: INGEST,
     },
     throughput: {
       baselineRps: round(baseline.rps),
@@ -106,6 +124,7 @@ try {
         writesPerCommit: round(pal.writesPerCommit, 2),
       },
     },
+    ...ingestJson,
     invoke: {
       sandbox: inv.sandbox,
       direct: inv.direct,

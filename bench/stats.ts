@@ -30,6 +30,16 @@ export function ratio(a: number, b: number, digits = 3): number {
   return b === 0 ? 0 : round(a / b, digits);
 }
 
+/** A rate as a whole number with thousands separators: `12,345`. */
+export function perSecond(n: number): string {
+  return round(n, 0).toLocaleString("en-US");
+}
+
+/** A ratio as `0.537x`. */
+export function times(n: number): string {
+  return `${n.toFixed(3)}x`;
+}
+
 /** Prints rows as an aligned plain-text table. */
 export function printTable(
   title: string,

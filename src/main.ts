@@ -4,7 +4,7 @@
  */
 
 import { randomBytes } from "node:crypto";
-import { mkdirSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import {
   createDispatcher,
@@ -22,7 +22,13 @@ import {
   createMemoryRateLimitStore,
   webhookPrincipal,
 } from "./gateway/index.ts";
-import { type AppModel, DEFAULT_RATE_LIMIT, type FunctionSpec, loadApp } from "./manifest/index.ts";
+import {
+  type AppModel,
+  DEFAULT_RATE_LIMIT,
+  type FunctionSpec,
+  loadApp,
+  type TlsSpec,
+} from "./manifest/index.ts";
 import { createMetrics, type Logger } from "./observe/index.ts";
 import {
   bundleFunction,
@@ -168,6 +174,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     secret,
     metrics: createMetrics(),
     logger,
+    ...(app.tls ? { tls: readTls(app.tls) } : {}),
   });
   const url = await gateway.listen({
     port: options.port ?? DEFAULT_PORT,
@@ -197,6 +204,11 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     rmSync(gatewayFile, { force: true });
     rmSync(buildDir, { recursive: true, force: true });
   }
+}
+
+function readTls(tls: TlsSpec): { cert: string; key: string; ca?: string } {
+  const read = (file: string) => readFileSync(file, "utf8");
+  return { cert: read(tls.cert), key: read(tls.key), ...(tls.clientCa ? { ca: read(tls.clientCa) } : {}) };
 }
 
 function schemasOf(app: AppModel): Map<string, object> {

@@ -24,6 +24,8 @@ test("order.created over HTTP runs charge, whose emitted payment.charged runs no
   assert.equal(charged.orderId, "o-1");
   const notified = await logs.waitFor((l) => l.fn === "notify" && l.msg === "payment confirmed");
   await logs.waitFor((l) => l.fn === "notify" && l.msg === "delivered");
+  // charge's own settle can commit after notify's (both go through group commit): wait for it too.
+  await logs.waitFor((l) => l.fn === "charge" && l.msg === "delivered");
 
   const chain = await platform.log.readAfter(0, 10);
   const payment = chain.find((s) => s.event.type === "payment.charged")?.event;

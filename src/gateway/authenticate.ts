@@ -3,7 +3,8 @@
  * API keys are kept only as SHA-256 digests and compared in constant time against every principal's
  * digest (no early exit). JWTs are verified with jose against the principal's JWKS: issuer,
  * audience, expiry (required) with bounded clock skew, and an allow-list of asymmetric algorithms,
- * so `alg: none` and HS/RS key confusion cannot pass.
+ * so `alg: none` and HS/RS key confusion cannot pass. With TLS and a client CA, a verified client
+ * certificate whose subject carries a principal's `mtls.subject` attributes authenticates it.
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
@@ -12,8 +13,15 @@ import { PalisadeError } from "../errors.ts";
 import type { JwtAuth, PrincipalSpec } from "../manifest/index.ts";
 import { GATEWAY_UNAUTHENTICATED } from "./errors.ts";
 
+/** The TLS client certificate of a request, when the gateway serves TLS with a client CA. */
+export interface ClientCertificate {
+  /** Whether it chains to the configured client CA (Node's `socket.authorized`). */
+  authorized: boolean;
+  subject: Readonly<Record<string, string | string[]>> | undefined;
+}
+
 /** Resolves the name of the authenticated principal, or throws a 401. */
-export type Authenticate = (authorization: string | undefined) => Promise<string>;
+export type Authenticate = (authorization: string | undefined, client?: ClientCertificate) => Promise<string>;
 
 interface JwtPrincipal {
   name: string;
@@ -30,14 +38,23 @@ export function createAuthenticator(
 ): Authenticate {
   const keys: { name: string; digest: Buffer }[] = [];
   const jwts: JwtPrincipal[] = [];
+  const certs: { name: string; subject: Readonly<Record<string, string>> }[] = [];
   for (const p of principals.values()) {
     if (p.auth.kind === "apiKey") keys.push({ name: p.name, digest: digest(secret(p.auth.secret)) });
-    else jwts.push({ name: p.name, auth: p.auth, keys: jwksFor(p.auth) });
+    else if (p.auth.kind === "jwt") jwts.push({ name: p.name, auth: p.auth, keys: jwksFor(p.auth) });
+    else certs.push({ name: p.name, subject: p.auth.subject });
   }
 
-  return async (authorization) => {
+  return async (authorization, client) => {
     if (principals.size === 0)
       throw unauthenticated("No principal may publish here; declare principals in palisade.yaml");
+    // A verified client certificate stands in for a bearer token; an unverified one counts for nothing.
+    if (authorization === undefined && client?.authorized && client.subject !== undefined) {
+      const subject = client.subject;
+      const match = certs.find((c) => Object.entries(c.subject).every(([k, v]) => subject[k] === v));
+      if (match) return match.name;
+      throw unauthenticated("Client certificate subject matches no principal");
+    }
     const match = /^Bearer ([\x21-\x7e]{1,8192})$/.exec(authorization ?? "");
     if (match === null)
       throw unauthenticated("Missing credentials; send Authorization: Bearer <API key or JWT>");

@@ -16,7 +16,16 @@ import { registerWebhookRoute } from "./webhook-route.ts";
 
 /** Creates the Fastify app with every source route; the caller decides where it listens. */
 export function createGateway(options: GatewayOptions) {
+  const { tls } = options;
+  // Client certificates are requested but not required: other principals use bearer tokens, and an
+  // unverified certificate authenticates nothing (authenticate.ts checks socket.authorized).
+  const https = tls && {
+    cert: tls.cert,
+    key: tls.key,
+    ...(tls.ca ? { ca: tls.ca, requestCert: true, rejectUnauthorized: false } : {}),
+  };
   const app = Fastify({
+    ...(https ? { https } : {}),
     // pino's Logger and Fastify's logger type differ only in generics; the instance is pino's.
     loggerInstance: options.logger.child({ component: "gateway" }) as unknown as FastifyBaseLogger,
     // Per-request lines would cost more than the request; refusals are logged below.

@@ -1,8 +1,11 @@
 import type { IncomingHttpHeaders } from "node:http";
+import type { Socket } from "node:net";
+import { TLSSocket } from "node:tls";
 import type { FastifyInstance } from "fastify";
 import { PalisadeError } from "../errors.ts";
 import { type EventDraft, isBinaryMode, parseBatch, parseBinary, parseEvent } from "../events/index.ts";
 import type { SourceSpec } from "../manifest/index.ts";
+import type { ClientCertificate } from "./authenticate.ts";
 import { addBodyParsers } from "./body-parsers.ts";
 import { GATEWAY_UNSUPPORTED_MEDIA } from "./errors.ts";
 import type { RouteDeps } from "./gateway-options.ts";
@@ -32,7 +35,10 @@ export function registerEventsRoute(
         1,
         `address ${request.ip}`,
       );
-      deps.principals.set(request, await deps.authenticate(request.headers.authorization));
+      deps.principals.set(
+        request,
+        await deps.authenticate(request.headers.authorization, clientCertificate(request.raw.socket)),
+      );
     });
     scope.post(source.path, { bodyLimit: source.maxBodyBytes }, async (request, reply) => {
       const principal = deps.principals.get(request) ?? "";
@@ -70,4 +76,14 @@ function readEvents(headers: IncomingHttpHeaders, body: unknown): [EventDraft[],
     );
   }
   return [[parseEvent(body)], false];
+}
+
+function clientCertificate(socket: Socket): ClientCertificate | undefined {
+  if (!(socket instanceof TLSSocket)) return undefined;
+  const cert = socket.getPeerCertificate();
+  const subject =
+    cert && Object.keys(cert).length > 0
+      ? (cert.subject as unknown as Record<string, string | string[]>)
+      : undefined;
+  return { authorized: socket.authorized, subject };
 }

@@ -23,6 +23,8 @@ export interface GatewayOptions {
   secret: (name: string) => string;
   metrics: Metrics;
   logger: Logger;
+  /** Serve HTTPS with this material (PEM contents); `ca` makes the gateway ask for client certificates. */
+  tls?: { cert: string; key: string; ca?: string };
 }
 
 /** Who sent a request, as far as the gateway established it. */

@@ -11,12 +11,21 @@ export interface AppModel {
   readonly functions: ReadonlyMap<string, FunctionSpec>;
   readonly principals: ReadonlyMap<string, PrincipalSpec>;
   readonly sources: readonly SourceSpec[];
+  /** HTTPS for the gateway; absent means plain HTTP (bind to loopback). */
+  readonly tls?: TlsSpec;
+}
+
+/** Absolute paths of the gateway's TLS material. */
+export interface TlsSpec {
+  readonly cert: string;
+  readonly key: string;
+  readonly clientCa?: string;
 }
 
 /** An authenticated sender and what it may publish. */
 export interface PrincipalSpec {
   readonly name: string;
-  readonly auth: ApiKeyAuth | JwtAuth;
+  readonly auth: ApiKeyAuth | JwtAuth | MtlsAuth;
   /** Exact event type names, or `prefix.*` patterns. */
   readonly publish: readonly string[];
   readonly rateLimit: RateLimit;
@@ -36,6 +45,12 @@ export interface JwtAuth {
   readonly jwks: { readonly file: string } | { readonly url: string };
   readonly algorithms: readonly string[];
   readonly clockToleranceSec: number;
+}
+
+export interface MtlsAuth {
+  readonly kind: "mtls";
+  /** Subject attributes a verified client certificate must carry, such as `{ CN: "storefront" }`. */
+  readonly subject: Readonly<Record<string, string>>;
 }
 
 /** A token bucket: `perSecond` refill, `burst` capacity. */

@@ -11,10 +11,12 @@ export {
   type FunctionSpec,
   type JwtAuth,
   type Limits,
+  type MtlsAuth,
   type PrincipalSpec,
   type RateLimit,
   type RetryPolicy,
   type SourceSpec,
+  type TlsSpec,
 } from "./app-model.ts";
 export { MANIFEST_INVALID, MANIFEST_NOT_FOUND } from "./errors.ts";
 export { loadApp, MANIFEST_FILE } from "./load-app.ts";

@@ -168,7 +168,7 @@ test("principals need exactly one authentication method and publish patterns tha
     `${GOOD}principals:\n  both: { apiKey: { secret: A }, jwt: { issuer: i, audience: a, jwks: k.json }, publish: [order.created] }\n  typo: { apiKey: { secret: B }, publish: [order.craeted, pay.*] }\n  remote: { jwt: { issuer: i, audience: a, jwks: "http://keys.example.com/jwks" }, publish: [order.*] }\n`,
   );
   assert.deepEqual(details, [
-    "palisade.yaml:11: principals.both: needs exactly one of apiKey, jwt; give each sender its own principal",
+    "palisade.yaml:11: principals.both: needs exactly one of apiKey, jwt, mtls; give each sender its own principal",
     'palisade.yaml:12: principals.typo.publish[0]: "order.craeted" matches no declared event type; use a type name or "prefix.*" (declared: order.created, payment.charged)',
     'palisade.yaml:12: principals.typo.publish[1]: "pay.*" matches no declared event type; use a type name or "prefix.*" (declared: order.created, payment.charged)',
     'palisade.yaml:13: principals.remote.jwt.jwks: "http://keys.example.com/jwks" must be an https:// URL (plain http only on loopback)',

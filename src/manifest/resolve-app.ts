@@ -8,9 +8,16 @@ import {
   DEFAULT_RETRY,
   type EventTypeSpec,
   type FunctionSpec,
+  type TlsSpec,
 } from "./app-model.ts";
 import type { ManifestPath, Problem } from "./problem.ts";
-import { type RawPrincipal, type RawSource, resolvePrincipals, resolveSources } from "./resolve-ingress.ts";
+import {
+  type RawPrincipal,
+  type RawSource,
+  resolvePrincipals,
+  resolveSources,
+  resolveTls,
+} from "./resolve-ingress.ts";
 
 /** The manifest as validate-shape guarantees it. */
 export interface RawManifest {
@@ -19,6 +26,7 @@ export interface RawManifest {
   functions: Record<string, RawFunction>;
   principals?: Record<string, RawPrincipal>;
   sources?: RawSource[];
+  tls?: { cert: string; key: string; clientCa?: string };
 }
 
 interface RawFunction {
@@ -83,8 +91,15 @@ export function resolveApp(
     dataDir: join(dir, ".palisade"),
     events,
     functions,
-    principals: resolvePrincipals(raw.principals ?? {}, dir, declared, problems),
+    principals: resolvePrincipals(
+      raw.principals ?? {},
+      dir,
+      declared,
+      raw.tls?.clientCa !== undefined,
+      problems,
+    ),
     sources: resolveSources(raw.sources, declared, problems),
+    ...tlsOf(raw, dir, problems),
   });
 }
 
@@ -108,4 +123,9 @@ function readSchema(file: string, shown: string, at: ManifestPath, problems: Pro
     problems.push({ path: at, message: `"${shown}" is not valid JSON: ${reason}` });
   }
   return undefined;
+}
+
+function tlsOf(raw: RawManifest, dir: string, problems: Problem[]): { tls?: TlsSpec } {
+  const tls = resolveTls(raw.tls, dir, problems);
+  return tls === undefined ? {} : { tls };
 }

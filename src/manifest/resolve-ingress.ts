@@ -6,12 +6,14 @@ import {
   DEFAULT_SOURCES,
   type PrincipalSpec,
   type SourceSpec,
+  type TlsSpec,
 } from "./app-model.ts";
 import type { Problem } from "./problem.ts";
 
 export interface RawPrincipal {
   apiKey?: { secret: string };
   jwt?: { issuer: string; audience: string; jwks: string; algorithms?: string[]; clockToleranceSec?: number };
+  mtls?: { subject: string };
   publish: string[];
   rateLimit?: { perSecond: number; burst?: number };
 }
@@ -28,17 +30,24 @@ export function resolvePrincipals(
   raw: Record<string, RawPrincipal>,
   dir: string,
   declared: readonly string[],
+  hasClientCa: boolean,
   problems: Problem[],
 ): Map<string, PrincipalSpec> {
   const principals = new Map<string, PrincipalSpec>();
   for (const [name, p] of Object.entries(raw)) {
     const at = ["principals", name];
-    const methods = [p.apiKey, p.jwt].filter((m) => m !== undefined).length;
+    const methods = [p.apiKey, p.jwt, p.mtls].filter((m) => m !== undefined).length;
     if (methods !== 1) {
       problems.push({
         path: at,
-        message: "needs exactly one of apiKey, jwt; give each sender its own principal",
+        message: "needs exactly one of apiKey, jwt, mtls; give each sender its own principal",
       });
+      continue;
+    }
+    if (p.mtls && !hasClientCa) {
+      const message =
+        "needs tls.clientCa: client certificates are only checked when the gateway serves TLS with a client CA";
+      problems.push({ path: [...at, "mtls"], message });
       continue;
     }
     p.publish.forEach((pattern, i) => {
@@ -54,9 +63,11 @@ export function resolvePrincipals(
           burst: p.rateLimit.burst ?? Math.max(1, Math.ceil(p.rateLimit.perSecond * 2)),
         }
       : DEFAULT_RATE_LIMIT;
-    const auth = p.apiKey
-      ? { kind: "apiKey" as const, secret: p.apiKey.secret }
-      : resolveJwt(p.jwt, dir, [...at, "jwt", "jwks"], problems);
+    const auth = p.mtls
+      ? { kind: "mtls" as const, subject: Object.freeze(parseSubject(p.mtls.subject)) }
+      : p.apiKey
+        ? { kind: "apiKey" as const, secret: p.apiKey.secret }
+        : resolveJwt(p.jwt, dir, [...at, "jwt", "jwks"], problems);
     if (auth === undefined) continue;
     principals.set(
       name,
@@ -154,4 +165,27 @@ export function resolveSources(
 function matchesDeclared(pattern: string, declared: readonly string[]): boolean {
   if (pattern.endsWith(".*")) return declared.some((t) => t.startsWith(pattern.slice(0, -1)));
   return declared.includes(pattern);
+}
+
+/** Resolves `tls`: every file inside the app directory. */
+export function resolveTls(
+  raw: { cert: string; key: string; clientCa?: string } | undefined,
+  dir: string,
+  problems: Problem[],
+): TlsSpec | undefined {
+  if (raw === undefined) return undefined;
+  const cert = appFile(dir, raw.cert, ["tls", "cert"], problems);
+  const key = appFile(dir, raw.key, ["tls", "key"], problems);
+  const clientCa =
+    raw.clientCa === undefined ? undefined : appFile(dir, raw.clientCa, ["tls", "clientCa"], problems);
+  if (cert === undefined || key === undefined || (raw.clientCa !== undefined && clientCa === undefined))
+    return undefined;
+  return Object.freeze(clientCa === undefined ? { cert, key } : { cert, key, clientCa });
+}
+
+// "CN=storefront,O=Shop" → { CN: "storefront", O: "Shop" } (the schema checked the shape).
+function parseSubject(subject: string): Record<string, string> {
+  return Object.fromEntries(
+    subject.split(",").map((pair) => pair.split("=", 2).map((x) => x.trim()) as [string, string]),
+  );
 }

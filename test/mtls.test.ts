@@ -1,0 +1,83 @@
+import assert from "node:assert/strict";
+import { mkdirSync } from "node:fs";
+import { request } from "node:https";
+import { join } from "node:path";
+import { test } from "node:test";
+import { startPlatform } from "../src/main.ts";
+import { makeCertificates } from "./kit/certs.ts";
+import { TEST_KEY } from "./kit/http.ts";
+import { captureLogs } from "./kit/log-capture.ts";
+import { NUMBER_SCHEMA, setSecret, tempApp } from "./kit/temp-app.ts";
+
+function send(
+  url: string,
+  options: { ca: string; cert?: string; key?: string; authorization?: string },
+  body: string,
+) {
+  return new Promise<{ status: number; body: any }>((resolve, reject) => {
+    const headers: Record<string, string> = { "content-type": "application/json" };
+    if (options.authorization) headers.authorization = options.authorization;
+    const req = request(
+      url,
+      { method: "POST", headers, ca: options.ca, cert: options.cert, key: options.key },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => {
+          text += c;
+        });
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+test("over TLS, a client certificate from the client CA authenticates its principal; a rogue one does not", async (t) => {
+  const dir = tempApp(t, {
+    "palisade.yaml": `name: mtls
+events:
+  order.created: { schema: schemas/n.json }
+tls: { cert: tls/server.crt, key: tls/server.key, clientCa: tls/ca.crt }
+principals:
+  storefront: { mtls: { subject: "CN=storefront,O=Shop" }, publish: [order.created] }
+  other: { mtls: { subject: "CN=someone-else" }, publish: [order.created] }
+  keyed: { apiKey: { secret: TEST_KEY }, publish: [order.created] }
+functions: {}
+`,
+    "schemas/n.json": NUMBER_SCHEMA,
+  });
+  mkdirSync(join(dir, "tls"));
+  const certs = makeCertificates(join(dir, "tls"));
+  setSecret(dir, "TEST_KEY", TEST_KEY);
+  const platform = await startPlatform({ appDir: dir, logger: captureLogs().logger, port: 0 });
+  t.after(() => platform.close());
+  assert.match(platform.url, /^https:\/\//);
+  const events = `${platform.url}/events`;
+  const body = JSON.stringify({ type: "order.created", data: { n: 1 } });
+
+  const ok = await send(events, { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey }, body);
+  assert.equal(ok.status, 202, JSON.stringify(ok.body));
+  const [stored] = await platform.log.readAfter(0, 1);
+  assert.equal(stored?.event.principal, "storefront");
+
+  const rogue = await send(events, { ca: certs.ca, cert: certs.rogueCert, key: certs.rogueKey }, body);
+  assert.equal(rogue.status, 401);
+  const none = await send(events, { ca: certs.ca }, body);
+  assert.equal(none.status, 401);
+  const byKey = await send(events, { ca: certs.ca, authorization: `Bearer ${TEST_KEY}` }, body);
+  assert.equal(byKey.status, 202);
+  assert.equal((await platform.log.readAfter(0, 10)).length, 2);
+});
+
+test("an mtls principal without tls.clientCa is a manifest error", async (t) => {
+  const dir = tempApp(t, {
+    "palisade.yaml": `name: mtls\nevents:\n  order.created: { schema: schemas/n.json }\nprincipals:\n  s: { mtls: { subject: "CN=s" }, publish: [order.created] }\nfunctions: {}\n`,
+    "schemas/n.json": NUMBER_SCHEMA,
+  });
+  await assert.rejects(startPlatform({ appDir: dir, logger: captureLogs().logger, port: 0 }), {
+    code: "PAL_MANIFEST_INVALID",
+    message: /principals\.s\.mtls: needs tls\.clientCa/,
+  });
+});
