@@ -54,11 +54,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   async function route(): Promise<void> {
     for (;;) {
       const after = await log.cursor(CURSOR);
-      const batch = await log.readAfter(after, ROUTE_BATCH);
+      const batch = await log.typesAfter(after, ROUTE_BATCH);
       const last = batch.at(-1);
       if (last === undefined) return;
-      const deliveries = batch.flatMap(({ seq, event }) =>
-        (routes.get(event.type) ?? []).map((target) => ({ seq, target })),
+      const deliveries = batch.flatMap(({ seq, type }) =>
+        (routes.get(type) ?? []).map((target) => ({ seq, target })),
       );
       await log.route(CURSOR, last.seq, deliveries);
     }

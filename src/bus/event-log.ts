@@ -45,6 +45,8 @@ export interface EventLog {
   append(events: readonly CloudEvent[]): Promise<Appended[]>;
   /** Events after position `seq`, oldest first. */
   readAfter(seq: number, limit: number): Promise<StoredEvent[]>;
+  /** Positions and types of events after `seq`, oldest first: what routing needs, without payloads. */
+  typesAfter(seq: number, limit: number): Promise<{ seq: number; type: string }[]>;
   /** Position up to which the named reader has routed events (0 before the first). */
   cursor(name: string): Promise<number>;
   /** Records pending deliveries and advances the named cursor to `upTo`, atomically. */

@@ -26,10 +26,11 @@ export function openSqliteEventLog(file: string): SqliteEventLog {
   let closed = false;
 
   const insertEvent = db.prepare(
-    "INSERT INTO events (source, id, type, body, accepted_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING RETURNING seq",
+    "INSERT INTO events (source, id, type, body, accepted_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
   );
   const findEvent = db.prepare("SELECT seq FROM events WHERE source = ? AND id = ?");
   const readAfter = db.prepare("SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
+  const typesAfter = db.prepare("SELECT seq, type FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
   const getCursor = db.prepare("SELECT seq FROM cursors WHERE name = ?");
   const setCursor = db.prepare(
     "INSERT INTO cursors (name, seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
@@ -63,8 +64,14 @@ export function openSqliteEventLog(file: string): SqliteEventLog {
       // One write per request: a batch of events commits all-or-none.
       return writer.run(() =>
         events.map((event) => {
-          const row = insertEvent.get(event.source, event.id, event.type, JSON.stringify(event), now);
-          if (row !== undefined) return { id: event.id, seq: Number(row.seq), duplicate: false };
+          const { changes, lastInsertRowid } = insertEvent.run(
+            event.source,
+            event.id,
+            event.type,
+            JSON.stringify(event),
+            now,
+          );
+          if (changes === 1) return { id: event.id, seq: Number(lastInsertRowid), duplicate: false };
           const existing = findEvent.get(event.source, event.id);
           return { id: event.id, seq: Number(existing?.seq), duplicate: true };
         }),
@@ -73,6 +80,10 @@ export function openSqliteEventLog(file: string): SqliteEventLog {
     async readAfter(seq: number, limit: number): Promise<StoredEvent[]> {
       open();
       return readAfter.all(seq, limit).map((row) => ({ seq: Number(row.seq), event: parse(row.body) }));
+    },
+    async typesAfter(seq: number, limit: number) {
+      open();
+      return typesAfter.all(seq, limit).map((row) => ({ seq: Number(row.seq), type: String(row.type) }));
     },
     async cursor(name: string): Promise<number> {
       open();
