@@ -1,7 +1,12 @@
 import assert from "node:assert/strict";
+import { createServer } from "node:http";
 import { test } from "node:test";
+import { exportJWK, generateKeyPair, SignJWT } from "jose";
+import { startPlatform } from "../src/main.ts";
 import { KEYS, signWebhook, startAuthApp } from "./kit/auth-app.ts";
 import { post } from "./kit/http.ts";
+import { captureLogs } from "./kit/log-capture.ts";
+import { NUMBER_SCHEMA, tempApp } from "./kit/temp-app.ts";
 
 test("each authentication method admits its principal, and events carry that principal", async (t) => {
   const app = await startAuthApp(t);
@@ -59,4 +64,38 @@ test("a 401 says how to authenticate and carries WWW-Authenticate; a 403 names t
       'Principal "reader" may not publish "order.created"; add it to principals.reader.publish in palisade.yaml',
     details: [{ pointer: "/type", message: "is not in the principal's publish list" }],
   });
+});
+
+test("a JWT principal can take its keys from a JWKS URL", async (t) => {
+  const { publicKey, privateKey } = await generateKeyPair("ES256");
+  const jwks = JSON.stringify({ keys: [{ ...(await exportJWK(publicKey)), kid: "e1", alg: "ES256" }] });
+  let fetched = 0;
+  const server = createServer((_req, res) => {
+    fetched++;
+    res.setHeader("content-type", "application/json");
+    res.end(jwks);
+  });
+  await new Promise<void>((r) => server.listen(0, "127.0.0.1", r));
+  t.after(() => server.close());
+  const port = (server.address() as { port: number }).port;
+  const dir = tempApp(t, {
+    "palisade.yaml": `name: remote\nevents:\n  order.created: { schema: schemas/n.json }\nprincipals:\n  partner: { jwt: { issuer: https://id.test, audience: shop, jwks: "http://127.0.0.1:${port}/jwks" }, publish: [order.created] }\nfunctions: {}\n`,
+    "schemas/n.json": NUMBER_SCHEMA,
+  });
+  const platform = await startPlatform({ appDir: dir, logger: captureLogs().logger, port: 0 });
+  t.after(() => platform.close());
+  const token = await new SignJWT({})
+    .setProtectedHeader({ alg: "ES256", kid: "e1" })
+    .setIssuer("https://id.test")
+    .setAudience("shop")
+    .setExpirationTime("5m")
+    .sign(privateKey);
+  const res = await post(
+    `${platform.url}/events`,
+    { type: "order.created", data: { n: 1 } },
+    "application/json",
+    token,
+  );
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  assert.ok(fetched >= 1);
 });
