@@ -7,6 +7,7 @@ import { parseAllDocuments } from "yaml";
 import { type Platform, startPlatform } from "../src/main.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { captureLogs } from "./kit/log-capture.ts";
+import { readReply } from "./kit/read-reply.ts";
 import { setSecret, tempApp, testPrincipal } from "./kit/temp-app.ts";
 
 const CONFORMANCE = fileURLToPath(new URL("../../shared/testdata/cloudevents-conformance/", import.meta.url));
@@ -37,14 +38,9 @@ function rawPost(
 ): Promise<{ status: number; body: any }> {
   return new Promise((resolve, reject) => {
     const auth = { authorization: `Bearer ${TEST_KEY}` };
-    const req = request(url, { method: "POST", headers: { ...auth, ...headers } }, (res) => {
-      let text = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => {
-        text += c;
-      });
-      res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
-    });
+    const req = request(url, { method: "POST", headers: { ...auth, ...headers } }, (res) =>
+      resolve(readReply(res)),
+    );
     req.on("error", reject);
     req.end(body);
   });
@@ -67,7 +63,7 @@ test("binary mode: ce-* headers are the attributes and the body is the data", as
       "content-type": contentType,
     };
     const res = await rawPost(events, headers, '{\n    "message": "Hello World!"\n}');
-    assert.deepEqual(res, { status: 202, body: { ids: [id] } });
+    assert.deepEqual({ status: res.status, body: res.body }, { status: 202, body: { ids: [id] } });
   }
   const stored = (await platform.log.readAfter(0, 10)).map((s) => s.event);
   assert.deepEqual(

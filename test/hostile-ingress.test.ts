@@ -3,32 +3,14 @@ import { request } from "node:http";
 import { test } from "node:test";
 import { base64url } from "jose";
 import { KEYS, signWebhook, startAuthApp, WEBHOOK_SECRET } from "./kit/auth-app.ts";
+import { type RawReply, readReply } from "./kit/read-reply.ts";
 
-interface Reply {
-  status: number;
-  body: any;
-  headers: Record<string, string | string[] | undefined>;
-}
+type Reply = RawReply;
 
 /** Sends raw bytes and headers exactly as given (node:http, no fetch normalisation). */
 function send(url: string, headers: Record<string, string>, body: string | Buffer): Promise<Reply> {
   return new Promise((resolve, reject) => {
-    const req = request(url, { method: "POST", headers }, (res) => {
-      let text = "";
-      res.setEncoding("utf8");
-      res.on("data", (c: string) => {
-        text += c;
-      });
-      res.on("end", () => {
-        let parsed: unknown = text;
-        try {
-          parsed = JSON.parse(text);
-        } catch {
-          // keep text
-        }
-        resolve({ status: res.statusCode ?? 0, body: parsed, headers: res.headers });
-      });
-    });
+    const req = request(url, { method: "POST", headers }, (res) => resolve(readReply(res)));
     req.on("error", reject);
     req.end(body);
   });

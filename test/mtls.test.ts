@@ -7,6 +7,7 @@ import { startPlatform } from "../src/main.ts";
 import { makeCertificates } from "./kit/certs.ts";
 import { TEST_KEY } from "./kit/http.ts";
 import { captureLogs } from "./kit/log-capture.ts";
+import { type RawReply, readReply } from "./kit/read-reply.ts";
 import { NUMBER_SCHEMA, setSecret, tempApp } from "./kit/temp-app.ts";
 
 function send(
@@ -14,21 +15,11 @@ function send(
   options: { ca: string; cert?: string; key?: string; authorization?: string },
   body: string,
 ) {
-  return new Promise<{ status: number; body: any }>((resolve, reject) => {
+  return new Promise<RawReply>((resolve, reject) => {
     const headers: Record<string, string> = { "content-type": "application/json" };
     if (options.authorization) headers.authorization = options.authorization;
-    const req = request(
-      url,
-      { method: "POST", headers, ca: options.ca, cert: options.cert, key: options.key },
-      (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (c: string) => {
-          text += c;
-        });
-        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: JSON.parse(text) }));
-      },
-    );
+    const tls = { ca: options.ca, cert: options.cert, key: options.key };
+    const req = request(url, { method: "POST", headers, ...tls }, (res) => resolve(readReply(res)));
     req.on("error", reject);
     req.end(body);
   });

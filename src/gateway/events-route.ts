@@ -9,8 +9,7 @@ import type { ClientCertificate } from "./authenticate.ts";
 import { addBodyParsers } from "./body-parsers.ts";
 import { GATEWAY_UNSUPPORTED_MEDIA } from "./errors.ts";
 import type { RouteDeps } from "./gateway-options.ts";
-import { enforceRateLimit } from "./rate-limit.ts";
-import { DEFAULT_CLIENT_RATE_LIMIT } from "./rate-limiter.ts";
+import { enforceClientRateLimit, enforceRateLimit } from "./rate-limit.ts";
 
 const JSON_TYPE = "application/json";
 const STRUCTURED_TYPE = "application/cloudevents+json";
@@ -28,13 +27,7 @@ export function registerEventsRoute(
   void app.register(async (scope) => {
     addBodyParsers(scope, { json: true });
     scope.addHook("onRequest", async (request) => {
-      enforceRateLimit(
-        deps.rateLimits,
-        `ip:${request.ip}`,
-        DEFAULT_CLIENT_RATE_LIMIT,
-        1,
-        `address ${request.ip}`,
-      );
+      enforceClientRateLimit(deps.rateLimits, request.ip);
       deps.principals.set(
         request,
         await deps.authenticate(request.headers.authorization, clientCertificate(request.raw.socket)),

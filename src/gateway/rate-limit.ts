@@ -1,7 +1,7 @@
 import { PalisadeError } from "../errors.ts";
 import type { RateLimit } from "../manifest/index.ts";
 import { GATEWAY_RATE_LIMITED } from "./errors.ts";
-import type { RateLimitStore } from "./rate-limiter.ts";
+import { DEFAULT_CLIENT_RATE_LIMIT, type RateLimitStore } from "./rate-limiter.ts";
 
 /** Takes `cost` tokens from `key`'s bucket or throws a 429 whose details carry Retry-After seconds. */
 export function enforceRateLimit(
@@ -22,4 +22,9 @@ export function enforceRateLimit(
       details: { retryAfterSec },
     },
   );
+}
+
+/** The per-address limit every source route applies first, before any credential is looked at. */
+export function enforceClientRateLimit(store: RateLimitStore, ip: string): void {
+  enforceRateLimit(store, `ip:${ip}`, DEFAULT_CLIENT_RATE_LIMIT, 1, `address ${ip}`);
 }

@@ -5,8 +5,7 @@ import { addBodyParsers } from "./body-parsers.ts";
 import { GATEWAY_WEBHOOK_REPLAY } from "./errors.ts";
 import type { RouteDeps } from "./gateway-options.ts";
 import { parseJsonBody } from "./parse-json-body.ts";
-import { enforceRateLimit } from "./rate-limit.ts";
-import { DEFAULT_CLIENT_RATE_LIMIT } from "./rate-limiter.ts";
+import { enforceClientRateLimit, enforceRateLimit } from "./rate-limit.ts";
 import { verifyWebhook } from "./verify-webhook.ts";
 
 /** Principal name of a webhook source: the route it arrives on. */
@@ -28,13 +27,7 @@ export function registerWebhookRoute(
   void app.register(async (scope) => {
     addBodyParsers(scope, { json: false });
     scope.addHook("onRequest", async (request) => {
-      enforceRateLimit(
-        deps.rateLimits,
-        `ip:${request.ip}`,
-        DEFAULT_CLIENT_RATE_LIMIT,
-        1,
-        `address ${request.ip}`,
-      );
+      enforceClientRateLimit(deps.rateLimits, request.ip);
     });
     scope.post(source.path, { bodyLimit: source.maxBodyBytes }, async (request, reply) => {
       const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
