@@ -120,7 +120,9 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     prepared ?? (await prepareApp(options.appDir, options.allowBreaking));
   removeOtherBuilds(buildDir); // left behind by a process that was killed; one process owns an app
   const registry = createSchemaRegistry(schemasOf(app), schemaVersions);
-  const log = openSqliteEventLog(join(app.dataDir, "events.db"));
+  const log = openSqliteEventLog(join(app.dataDir, "events.db"), {
+    dedupeWindowMs: app.dedupeWindowSec * 1000,
+  });
   const pools = new Map<string, SandboxPool>();
   let dispatcher: Dispatcher | undefined;
   const secrets = openFileSecretStore(join(app.dataDir, SECRETS_FILE));

@@ -41,7 +41,10 @@ export interface Appended {
  * its promise resolves.
  */
 export interface EventLog {
-  /** Appends events durably; duplicates (same `source` and `id`) are reported, not stored twice. */
+  /**
+   * Appends events durably; an event with the `source` and `id` of one accepted within the dedupe
+   * window is reported as a duplicate and not stored again.
+   */
   append(events: readonly CloudEvent[]): Promise<Appended[]>;
   /** Events after position `seq`, oldest first. */
   readAfter(seq: number, limit: number): Promise<StoredEvent[]>;

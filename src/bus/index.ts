@@ -2,4 +2,8 @@ export { retryDelay } from "./backoff.ts";
 export { createDispatcher, type Dispatcher, type DispatcherOptions, type Target } from "./dispatcher.ts";
 export { BUS_CLOSED, BUS_STORAGE } from "./errors.ts";
 export type { Appended, Delivery, DeliveryState, EventLog, Outcome, StoredEvent } from "./event-log.ts";
-export { openSqliteEventLog, type SqliteEventLog } from "./sqlite/sqlite-event-log.ts";
+export {
+  DEFAULT_DEDUPE_WINDOW_MS,
+  openSqliteEventLog,
+  type SqliteEventLog,
+} from "./sqlite/sqlite-event-log.ts";

@@ -11,6 +11,8 @@ export interface AppModel {
   readonly functions: ReadonlyMap<string, FunctionSpec>;
   readonly principals: ReadonlyMap<string, PrincipalSpec>;
   readonly sources: readonly SourceSpec[];
+  /** Seconds during which a resent source + id is recognised as a duplicate. */
+  readonly dedupeWindowSec: number;
   /** HTTPS for the gateway; absent means plain HTTP (bind to loopback). */
   readonly tls?: TlsSpec;
 }
@@ -109,6 +111,9 @@ export const DEFAULT_RETRY: RetryPolicy = Object.freeze({
   initialDelayMs: 1000,
   maxDelayMs: 60000,
 });
+
+/** Duplicate window of an app that states none: 24 hours. */
+export const DEFAULT_DEDUPE_WINDOW_SEC = 86400;
 
 /** Rate limit of a principal that states none. */
 export const DEFAULT_RATE_LIMIT: RateLimit = Object.freeze({ perSecond: 100, burst: 200 });

@@ -1,6 +1,7 @@
 export {
   type ApiKeyAuth,
   type AppModel,
+  DEFAULT_DEDUPE_WINDOW_SEC,
   DEFAULT_JWT_ALGORITHMS,
   DEFAULT_LIMITS,
   DEFAULT_MAX_BODY_BYTES,

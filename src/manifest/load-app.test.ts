@@ -199,3 +199,15 @@ test("sources: unique, unreserved paths and declared webhook types; the default 
   const dir = tempApp(t, { ...FILES, "palisade.yaml": GOOD });
   assert.deepEqual(loadApp(dir).sources, [{ kind: "http", path: "/events", maxBodyBytes: 262144 }]);
 });
+
+test("the dedupe window defaults to 24 h and must cover every webhook's timestamp tolerance", (t) => {
+  const dir = tempApp(t, { ...FILES, "palisade.yaml": GOOD });
+  assert.equal(loadApp(dir).dedupeWindowSec, 86400);
+  const details = problemsOf(
+    t,
+    `${GOOD}dedupe: { windowSec: 60 }\nsources:\n  - webhook: { path: /h, secret: S, emit: order.created, toleranceSec: 120 }\n`,
+  );
+  assert.deepEqual(details, [
+    "palisade.yaml:10: dedupe.windowSec: 60 s is shorter than sources[0].webhook.toleranceSec; replays could slip through, make it at least 120",
+  ]);
+});

@@ -4,6 +4,7 @@ import { createAjv } from "../schema/index.ts";
 import { appFile } from "./app-file.ts";
 import {
   type AppModel,
+  DEFAULT_DEDUPE_WINDOW_SEC,
   DEFAULT_LIMITS,
   DEFAULT_RETRY,
   type EventTypeSpec,
@@ -27,6 +28,7 @@ export interface RawManifest {
   principals?: Record<string, RawPrincipal>;
   sources?: RawSource[];
   tls?: { cert: string; key: string; clientCa?: string };
+  dedupe?: { windowSec: number };
 }
 
 interface RawFunction {
@@ -99,6 +101,7 @@ export function resolveApp(
       problems,
     ),
     sources: resolveSources(raw.sources, declared, problems),
+    dedupeWindowSec: dedupeWindow(raw, problems),
     ...tlsOf(raw, dir, problems),
   });
 }
@@ -123,6 +126,20 @@ function readSchema(file: string, shown: string, at: ManifestPath, problems: Pro
     problems.push({ path: at, message: `"${shown}" is not valid JSON: ${reason}` });
   }
   return undefined;
+}
+
+// Replays of a webhook are caught by its id while its timestamp is still accepted, so the duplicate
+// window must be at least as long as every webhook's tolerance.
+function dedupeWindow(raw: RawManifest, problems: Problem[]): number {
+  const windowSec = raw.dedupe?.windowSec ?? DEFAULT_DEDUPE_WINDOW_SEC;
+  for (const [i, source] of (raw.sources ?? []).entries()) {
+    if (!("webhook" in source) || (source.webhook.toleranceSec ?? 300) <= windowSec) continue;
+    problems.push({
+      path: ["dedupe", "windowSec"],
+      message: `${windowSec} s is shorter than sources[${i}].webhook.toleranceSec; replays could slip through, make it at least ${source.webhook.toleranceSec ?? 300}`,
+    });
+  }
+  return windowSec;
 }
 
 function tlsOf(raw: RawManifest, dir: string, problems: Problem[]): { tls?: TlsSpec } {

@@ -1,3 +1,17 @@
+/**
+ * Logs created before duplicates had a window kept (source, id) UNIQUE forever; this rebuilds
+ * such a table without the constraint (same rows, same positions).
+ */
+export const MIGRATE_UNIQUE_SQL = `
+CREATE TABLE events_migrated (
+  seq INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, id TEXT NOT NULL, type TEXT NOT NULL,
+  body TEXT NOT NULL, accepted_at INTEGER NOT NULL
+);
+INSERT INTO events_migrated SELECT seq, source, id, type, body, accepted_at FROM events;
+DROP TABLE events;
+ALTER TABLE events_migrated RENAME TO events;
+`;
+
 /** Tables of the embedded log. Events are append-only; deliveries hold one row per (event, target). */
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS events (
@@ -6,10 +20,10 @@ CREATE TABLE IF NOT EXISTS events (
   id TEXT NOT NULL,
   type TEXT NOT NULL,
   body TEXT NOT NULL,
-  accepted_at INTEGER NOT NULL,
-  UNIQUE (source, id)
+  accepted_at INTEGER NOT NULL
 );
 CREATE INDEX IF NOT EXISTS events_by_id ON events (id);
+CREATE INDEX IF NOT EXISTS events_by_source_id ON events (source, id, seq);
 CREATE TABLE IF NOT EXISTS cursors (
   name TEXT PRIMARY KEY,
   seq INTEGER NOT NULL

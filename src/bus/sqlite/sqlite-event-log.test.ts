@@ -107,3 +107,40 @@ test("deliveries move from pending to delivered or failed with the reason, and r
   ]);
   assert.equal(await log.nextDue(), undefined);
 });
+
+test("a resend after the dedupe window is stored again; inside it, it is a duplicate", async (t) => {
+  const log = openSqliteEventLog(dbFile(t), { dedupeWindowMs: 200 });
+  t.after(() => log.close());
+  const [first] = await log.append([event(1, "again")]);
+  const [inside] = await log.append([event(2, "again")]);
+  assert.deepEqual([first?.duplicate, inside?.duplicate], [false, true]);
+  await new Promise((r) => setTimeout(r, 300));
+  const [after] = await log.append([event(3, "again")]);
+  assert.equal(after?.duplicate, false);
+  assert.equal((await log.readAfter(0, 10)).length, 2);
+});
+
+test("a log created with the old UNIQUE (source, id) table is migrated with its rows and positions", async (t) => {
+  const file = dbFile(t);
+  const old = new DatabaseSync(file);
+  old.exec(`CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, id TEXT NOT NULL,
+    type TEXT NOT NULL, body TEXT NOT NULL, accepted_at INTEGER NOT NULL, UNIQUE (source, id));`);
+  old
+    .prepare(
+      "INSERT INTO events (seq, source, id, type, body, accepted_at) VALUES (7, 'test', 'old', 't.x', ?, 0)",
+    )
+    .run(JSON.stringify(event(1, "old")));
+  old.close();
+  const log = openSqliteEventLog(file, { dedupeWindowMs: 1 });
+  t.after(() => log.close());
+  const [again] = await log.append([event(2, "old")]);
+  assert.equal(
+    again?.duplicate,
+    false,
+    "stored again: the window has passed and no UNIQUE constraint blocks it",
+  );
+  assert.deepEqual(
+    (await log.readAfter(0, 10)).map((s) => s.seq),
+    [7, 8],
+  );
+});

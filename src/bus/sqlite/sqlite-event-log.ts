@@ -6,7 +6,10 @@ import type { CloudEvent } from "../../events/index.ts";
 import { BUS_CLOSED } from "../errors.ts";
 import type { Appended, Delivery, DeliveryState, EventLog, Outcome, StoredEvent } from "../event-log.ts";
 import { createGroupCommit, type GroupCommitStats } from "./group-commit.ts";
-import { SCHEMA_SQL } from "./schema-sql.ts";
+import { MIGRATE_UNIQUE_SQL, SCHEMA_SQL } from "./schema-sql.ts";
+
+/** How long an event's source + id keeps a resend from being stored again. @default 24 h */
+export const DEFAULT_DEDUPE_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 /** The embedded EventLog, plus the group-commit counters. */
 export interface SqliteEventLog extends EventLog {
@@ -17,18 +20,24 @@ export interface SqliteEventLog extends EventLog {
  * Opens (or creates) the embedded event log at `file`: SQLite in WAL mode with `synchronous=FULL`,
  * so every commit is fsync'd before its promise resolves (DESIGN §8). One process owns the file.
  */
-export function openSqliteEventLog(file: string): SqliteEventLog {
+export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: number } = {}): SqliteEventLog {
+  const dedupeWindowMs = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const db = new DatabaseSync(file);
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;");
+  const existing = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'").get();
+  if (String(existing?.sql ?? "").includes("UNIQUE (source, id)"))
+    db.exec(`BEGIN; ${MIGRATE_UNIQUE_SQL} COMMIT;`);
   db.exec(SCHEMA_SQL);
   const writer = createGroupCommit(db);
   let closed = false;
 
   const insertEvent = db.prepare(
-    "INSERT INTO events (source, id, type, body, accepted_at) VALUES (?, ?, ?, ?, ?) ON CONFLICT DO NOTHING",
+    "INSERT INTO events (source, id, type, body, accepted_at) VALUES (?, ?, ?, ?, ?)",
   );
-  const findEvent = db.prepare("SELECT seq FROM events WHERE source = ? AND id = ?");
+  const findRecent = db.prepare(
+    "SELECT seq FROM events WHERE source = ? AND id = ? AND accepted_at >= ? ORDER BY seq DESC LIMIT 1",
+  );
   const readAfter = db.prepare("SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
   const typesAfter = db.prepare("SELECT seq, type FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
   const getCursor = db.prepare("SELECT seq FROM cursors WHERE name = ?");
@@ -64,16 +73,17 @@ export function openSqliteEventLog(file: string): SqliteEventLog {
       // One write per request: a batch of events commits all-or-none.
       return writer.run(() =>
         events.map((event) => {
-          const { changes, lastInsertRowid } = insertEvent.run(
+          // Writes are serialized (group commit), so this check-then-insert cannot race.
+          const prior = findRecent.get(event.source, event.id, now - dedupeWindowMs);
+          if (prior !== undefined) return { id: event.id, seq: Number(prior.seq), duplicate: true };
+          const { lastInsertRowid } = insertEvent.run(
             event.source,
             event.id,
             event.type,
             JSON.stringify(event),
             now,
           );
-          if (changes === 1) return { id: event.id, seq: Number(lastInsertRowid), duplicate: false };
-          const existing = findEvent.get(event.source, event.id);
-          return { id: event.id, seq: Number(existing?.seq), duplicate: true };
+          return { id: event.id, seq: Number(lastInsertRowid), duplicate: false };
         }),
       );
     },
