@@ -99,3 +99,23 @@ test("a JWT principal can take its keys from a JWKS URL", async (t) => {
   assert.equal(res.status, 202, JSON.stringify(res.body));
   assert.ok(fetched >= 1);
 });
+
+test("an app with no principals refuses every event, whatever credentials are sent", async (t) => {
+  const dir = tempApp(t, {
+    "palisade.yaml": "name: closed\nevents:\n  order.created: { schema: schemas/n.json }\nfunctions: {}\n",
+    "schemas/n.json": NUMBER_SCHEMA,
+  });
+  const platform = await startPlatform({ appDir: dir, logger: captureLogs().logger, port: 0 });
+  t.after(() => platform.close());
+  for (const key of [null, "anything", KEYS.shop]) {
+    const res = await post(
+      `${platform.url}/events`,
+      { type: "order.created", data: { n: 1 } },
+      "application/json",
+      key,
+    );
+    assert.equal(res.status, 401);
+    assert.match(res.body.error.message, /No principal may publish here/);
+  }
+  assert.equal((await platform.log.readAfter(0, 10)).length, 0);
+});
