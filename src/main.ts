@@ -16,6 +16,7 @@ import {
 } from "./bus/index.ts";
 import { createDataPath } from "./data-path.ts";
 import { toPalisadeError } from "./errors.ts";
+import { compileFilter, type EventFilter } from "./events/index.ts";
 import {
   createAuthenticator,
   createGateway,
@@ -159,6 +160,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     targets: [...app.functions.values()].map((fn) => ({
       name: fn.name,
       on: fn.on,
+      ...(fn.filter === undefined ? {} : { filter: compiledFilter(fn.filter) }),
       concurrency: fn.limits.concurrency,
       retry: fn.retry,
     })),
@@ -206,6 +208,14 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     rmSync(gatewayFile, { force: true });
     rmSync(buildDir, { recursive: true, force: true });
   }
+}
+
+// The manifest loader already refused invalid patterns, so this compiles.
+function compiledFilter(pattern: object): EventFilter {
+  const filter = compileFilter(pattern);
+  if (Array.isArray(filter))
+    throw new Error(`invalid filter passed the manifest check: ${JSON.stringify(filter)}`);
+  return filter;
 }
 
 function readTls(tls: TlsSpec): { cert: string; key: string; ca?: string } {

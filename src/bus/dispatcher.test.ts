@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
-import { createEvent } from "../events/index.ts";
+import { compileFilter, createEvent } from "../events/index.ts";
 import { DEFAULT_RETRY } from "../manifest/index.ts";
 import { createDispatcher, type Delivery, type Outcome, openSqliteEventLog, retryDelay } from "./index.ts";
 
@@ -156,4 +156,44 @@ test("backoff doubles from the initial delay and is capped", () => {
     [100, 200, 400, 800, 1000],
   );
   assert.equal(retryDelay({ ...policy, backoff: "fixed" }, 4), 100);
+});
+
+test("prefix subscriptions and content filters decide which targets get an event", async (t) => {
+  const log = openSqliteEventLog(logFile(t));
+  const calls: string[] = [];
+  const c = settledCollector();
+  const big = compileFilter({ data: { amount: [{ numeric: [">=", 100] }] } });
+  if (Array.isArray(big)) assert.fail("valid pattern");
+  const dispatcher = createDispatcher({
+    log,
+    targets: [
+      { name: "all-orders", on: ["order.*"], concurrency: 1, retry: DEFAULT_RETRY },
+      { name: "big-orders", on: ["order.created"], filter: big, concurrency: 1, retry: DEFAULT_RETRY },
+    ],
+    invoke: async (target, d) => {
+      calls.push(`${target}:${d.event.id}`);
+    },
+    onSettled: c.onSettled,
+  });
+  t.after(async () => {
+    await dispatcher.close();
+    await log.close();
+  });
+  const order = (id: string, type: string, amount: number) =>
+    createEvent({ type, data: { amount }, id }, { principal: "p", source: "test", hop: 0 });
+  await log.append([
+    order("small", "order.created", 5),
+    order("large", "order.created", 500),
+    order("gone", "order.cancelled", 500),
+    order("x", "orders.created", 500),
+  ]);
+  dispatcher.notify();
+  await c.until(4);
+  assert.deepEqual(calls.sort(), [
+    "all-orders:gone",
+    "all-orders:large",
+    "all-orders:small",
+    "big-orders:large",
+  ]);
+  assert.deepEqual(await log.deliveries("x"), []);
 });

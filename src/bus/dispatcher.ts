@@ -1,4 +1,5 @@
 import { toPalisadeError } from "../errors.ts";
+import { type CloudEvent, type EventFilter, matchesTypePattern } from "../events/index.ts";
 import type { RetryPolicy } from "../manifest/index.ts";
 import { retryDelay } from "./backoff.ts";
 import type { Delivery, EventLog, Outcome } from "./event-log.ts";
@@ -6,7 +7,10 @@ import type { Delivery, EventLog, Outcome } from "./event-log.ts";
 /** A delivery target (a function): how many attempts may run at once and how failures are retried. */
 export interface Target {
   readonly name: string;
+  /** Subscribed types: exact names or `prefix.*`. */
   readonly on: readonly string[];
+  /** Compiled content filter; events it rejects are not routed to this target. */
+  readonly filter?: EventFilter;
   readonly concurrency: number;
   readonly retry: RetryPolicy;
 }
@@ -40,9 +44,18 @@ const ERROR_BACKOFF_MS = 1000;
  */
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const { log, invoke } = options;
-  const routes = new Map<string, string[]>();
-  for (const t of options.targets)
-    for (const type of t.on) routes.set(type, [...(routes.get(type) ?? []), t.name]);
+  // type → subscribed targets, worked out once per type seen.
+  const routes = new Map<string, Target[]>();
+  const routesFor = (type: string): Target[] => {
+    let found = routes.get(type);
+    if (found === undefined) {
+      found = options.targets.filter((t) => t.on.some((pattern) => matchesTypePattern(pattern, type)));
+      routes.set(type, found);
+    }
+    return found;
+  };
+  // Payloads are read only when some target filters on content.
+  const needsPayload = options.targets.some((t) => t.filter !== undefined);
   const targets = new Map(options.targets.map((t) => [t.name, t]));
   const inFlight = new Map<string, Set<string>>(options.targets.map((t) => [t.name, new Set<string>()]));
   const running = new Set<Promise<void>>();
@@ -54,11 +67,19 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   async function route(): Promise<void> {
     for (;;) {
       const after = await log.cursor(CURSOR);
-      const batch = await log.typesAfter(after, ROUTE_BATCH);
+      const batch: { seq: number; type: string; event?: CloudEvent }[] = needsPayload
+        ? (await log.readAfter(after, ROUTE_BATCH)).map(({ seq, event }) => ({
+            seq,
+            type: event.type,
+            event,
+          }))
+        : await log.typesAfter(after, ROUTE_BATCH);
       const last = batch.at(-1);
       if (last === undefined) return;
-      const deliveries = batch.flatMap(({ seq, type }) =>
-        (routes.get(type) ?? []).map((target) => ({ seq, target })),
+      const deliveries = batch.flatMap((item) =>
+        routesFor(item.type)
+          .filter((t) => t.filter === undefined || (item.event !== undefined && t.filter(item.event)))
+          .map((t) => ({ seq: item.seq, target: t.name })),
       );
       await log.route(CURSOR, last.seq, deliveries);
     }

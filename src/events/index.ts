@@ -1,4 +1,5 @@
 export { type CloudEvent, JSON_MEDIA_TYPE, MAX_HOP, RESERVED_EXTENSIONS } from "./cloud-event.ts";
+export { compileFilter, type EventFilter, type FilterProblem, matchesTypePattern } from "./compile-filter.ts";
 export { createEvent, type EventDraft, type EventOrigin } from "./create-event.ts";
 export { EVENT_HOP_LIMIT, EVENT_INVALID, EVENT_UNSUPPORTED_MEDIA } from "./errors.ts";
 export { type DataKind, dataKind } from "./media-type.ts";

@@ -82,7 +82,10 @@ export interface FunctionSpec {
   readonly name: string;
   /** Absolute path of the handler module. */
   readonly handlerPath: string;
+  /** Subscribed event types: exact names or `prefix.*`. */
   readonly on: readonly string[];
+  /** EventBridge-style content pattern; only matching events are delivered. */
+  readonly filter?: object;
   readonly emit: readonly string[];
   readonly limits: Limits;
   readonly retry: RetryPolicy;

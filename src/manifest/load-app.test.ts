@@ -67,7 +67,7 @@ test("an emit grant of an undeclared type is refused", (t) => {
 test("an unknown field is an error listing the allowed fields", (t) => {
   const details = problemsOf(t, GOOD.replace("    emit:", "    secretz: [X]\n    emit:"));
   assert.deepEqual(details, [
-    'palisade.yaml:9: functions.charge.secretz: unknown field "secretz"; allowed fields are: handler, on, emit, limits, retry',
+    'palisade.yaml:9: functions.charge.secretz: unknown field "secretz"; allowed fields are: handler, on, filter, emit, limits, retry',
   ]);
 });
 
@@ -209,5 +209,29 @@ test("the dedupe window defaults to 24 h and must cover every webhook's timestam
   );
   assert.deepEqual(details, [
     "palisade.yaml:10: dedupe.windowSec: 60 s is shorter than sources[0].webhook.toleranceSec; replays could slip through, make it at least 120",
+  ]);
+});
+
+test("a function may subscribe to prefix.* and filter on content; a bad pattern is an error at its path", (t) => {
+  const dir = tempApp(t, {
+    ...FILES,
+    "palisade.yaml": GOOD.replace(
+      "on: [order.created]",
+      'on: [order.*]\n    filter: { data: { n: [{ numeric: [">", 0] }] } }',
+    ),
+  });
+  const charge = loadApp(dir).functions.get("charge");
+  assert.deepEqual(charge?.on, ["order.*"]);
+  assert.deepEqual(charge?.filter, { data: { n: [{ numeric: [">", 0] }] } });
+  const details = problemsOf(
+    t,
+    GOOD.replace(
+      "on: [order.created]",
+      'on: [refund.*]\n    filter: { data: { n: [{ numeric: [">", "zero"] }] } }',
+    ),
+  );
+  assert.deepEqual(details, [
+    'palisade.yaml:8: functions.charge.on[0]: unknown event type "refund.*"; declared types are: order.created, payment.charged',
+    'palisade.yaml:9: functions.charge.filter.data.n[0].numeric: must be [op, number] or [op, number, op, number] with op one of =, <, <=, >, >= (e.g. [">", 0, "<=", 5])',
   ]);
 });

@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import { compileFilter, matchesTypePattern } from "../events/index.ts";
 import { createAjv } from "../schema/index.ts";
 import { appFile } from "./app-file.ts";
 import {
@@ -34,6 +35,7 @@ export interface RawManifest {
 interface RawFunction {
   handler: string;
   on: string[];
+  filter?: object;
   emit?: string[];
   limits?: Partial<FunctionSpec["limits"]>;
   retry?: Partial<FunctionSpec["retry"]>;
@@ -73,7 +75,8 @@ export function resolveApp(
   const functions = new Map<string, FunctionSpec>();
   for (const [name, fn] of Object.entries(raw.functions)) {
     const handlerPath = appFile(dir, fn.handler, ["functions", name, "handler"], problems);
-    checkTypes(fn.on, ["functions", name, "on"], declared, problems);
+    checkTypes(fn.on, ["functions", name, "on"], declared, problems, true);
+    checkFilter(fn.filter, ["functions", name, "filter"], problems);
     checkTypes(fn.emit ?? [], ["functions", name, "emit"], declared, problems);
     if (handlerPath === undefined) continue;
     functions.set(name, {
@@ -81,6 +84,7 @@ export function resolveApp(
       handlerPath,
       on: Object.freeze([...fn.on]),
       emit: Object.freeze([...(fn.emit ?? [])]),
+      ...(fn.filter === undefined ? {} : { filter: Object.freeze(structuredClone(fn.filter)) }),
       limits: Object.freeze({ ...DEFAULT_LIMITS, ...fn.limits }),
       retry: Object.freeze({ ...DEFAULT_RETRY, ...fn.retry }),
     });
@@ -106,14 +110,27 @@ export function resolveApp(
   });
 }
 
-function checkTypes(types: string[], at: ManifestPath, declared: string[], problems: Problem[]): void {
+function checkTypes(
+  types: string[],
+  at: ManifestPath,
+  declared: string[],
+  problems: Problem[],
+  patterns = false,
+): void {
   types.forEach((type, i) => {
-    if (declared.includes(type)) return;
+    if (patterns ? declared.some((d) => matchesTypePattern(type, d)) : declared.includes(type)) return;
     problems.push({
       path: [...at, i],
       message: `unknown event type "${type}"; declared types are: ${declared.join(", ")}`,
     });
   });
+}
+
+function checkFilter(filter: object | undefined, at: ManifestPath, problems: Problem[]): void {
+  if (filter === undefined) return;
+  const compiled = compileFilter(filter);
+  if (!Array.isArray(compiled)) return;
+  for (const p of compiled) problems.push({ path: [...at, ...p.path], message: p.message });
 }
 
 function readSchema(file: string, shown: string, at: ManifestPath, problems: Problem[]): object | undefined {

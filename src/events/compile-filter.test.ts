@@ -1,0 +1,109 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { compileFilter, type EventFilter, matchesTypePattern } from "./index.ts";
+
+function filter(pattern: unknown): EventFilter {
+  const f = compileFilter(pattern);
+  if (Array.isArray(f)) assert.fail(JSON.stringify(f));
+  return f;
+}
+
+const event = (data: unknown, extra: object = {}) => ({
+  type: "order.created",
+  source: "/shop/web",
+  data,
+  ...extra,
+});
+
+test("exact values: strings, numbers, booleans and null; any of the listed values matches", () => {
+  const f = filter({ data: { currency: ["EUR", "USD"], gift: [true], note: [null], qty: [3] } });
+  assert.ok(f(event({ currency: "USD", gift: true, note: null, qty: 3 })));
+  assert.ok(!f(event({ currency: "GBP", gift: true, note: null, qty: 3 })));
+  assert.ok(!f(event({ currency: "EUR", gift: "true", note: null, qty: 3 })), "no type coercion");
+  assert.ok(!f(event({ currency: "EUR", gift: true, qty: 3 })), "null does not match a missing field");
+});
+
+test("prefix, suffix and equals-ignore-case", () => {
+  assert.ok(filter({ source: [{ prefix: "/shop/" }] })(event({})));
+  assert.ok(!filter({ source: [{ prefix: "/admin/" }] })(event({})));
+  assert.ok(filter({ source: [{ suffix: "/web" }] })(event({})));
+  assert.ok(filter({ data: { c: [{ "equals-ignore-case": "eur" }] } })(event({ c: "EuR" })));
+  assert.ok(!filter({ data: { c: [{ prefix: "E" }] } })(event({ c: 5 })), "prefix matches strings only");
+});
+
+test("anything-but: a value, a list, or a prefix; never a missing field", () => {
+  const f = filter({ data: { state: [{ "anything-but": ["cancelled", "void"] }] } });
+  assert.ok(f(event({ state: "paid" })));
+  assert.ok(!f(event({ state: "void" })));
+  assert.ok(!f(event({})));
+  assert.ok(filter({ data: { n: [{ "anything-but": 0 }] } })(event({ n: 1 })));
+  const notTest = filter({ data: { sku: [{ "anything-but": { prefix: "test-" } }] } });
+  assert.ok(notTest(event({ sku: "real-1" })));
+  assert.ok(!notTest(event({ sku: "test-1" })));
+});
+
+test("numeric: single comparisons and ranges, numbers only", () => {
+  const positive = filter({ data: { amount: [{ numeric: [">", 0] }] } });
+  assert.ok(positive(event({ amount: 0.01 })));
+  assert.ok(!positive(event({ amount: 0 })));
+  assert.ok(!positive(event({ amount: "5" })));
+  const range = filter({ data: { amount: [{ numeric: [">=", 10, "<", 20] }] } });
+  assert.deepEqual(
+    [9, 10, 19.9, 20].map((amount) => range(event({ amount }))),
+    [false, true, true, false],
+  );
+  assert.ok(filter({ data: { n: [{ numeric: ["=", 3] }] } })(event({ n: 3 })));
+  assert.ok(filter({ data: { n: [{ numeric: ["<=", 3] }] } })(event({ n: 3 })));
+});
+
+test("exists: true needs the field, false needs it absent", () => {
+  assert.ok(filter({ data: { coupon: [{ exists: true }] } })(event({ coupon: null })));
+  assert.ok(!filter({ data: { coupon: [{ exists: true }] } })(event({})));
+  assert.ok(filter({ data: { coupon: [{ exists: false }] } })(event({})));
+  assert.ok(!filter({ data: { coupon: [{ exists: false }] } })(event({ coupon: "X" })));
+});
+
+test("nested fields must all match; arrays in the event match if any element does", () => {
+  const f = filter({ data: { customer: { tier: ["gold"], country: ["DE", "AT"] }, tags: ["rush"] } });
+  assert.ok(f(event({ customer: { tier: "gold", country: "AT" }, tags: ["gift", "rush"] })));
+  assert.ok(!f(event({ customer: { tier: "gold", country: "FR" }, tags: ["rush"] })));
+  assert.ok(!f(event({ customer: { tier: "gold", country: "AT" }, tags: ["gift"] })));
+  assert.ok(!f(event({ customer: "gold", tags: ["rush"] })));
+  const items = filter({ data: { items: { sku: [{ prefix: "A-" }] } } });
+  assert.ok(items(event({ items: [{ sku: "B-1" }, { sku: "A-2" }] })));
+});
+
+test("invalid patterns are refused with the path of each mistake", () => {
+  assert.deepEqual(
+    compileFilter({ data: { amount: [{ numeric: [">", "0"] }], state: [{ anythingBut: "x" }], x: [] } }),
+    [
+      {
+        path: ["data", "amount", 0, "numeric"],
+        message:
+          'must be [op, number] or [op, number, op, number] with op one of =, <, <=, >, >= (e.g. [">", 0, "<=", 5])',
+      },
+      {
+        path: ["data", "state", 0, "anythingBut"],
+        message:
+          'unknown matcher "anythingBut"; use prefix, suffix, equals-ignore-case, anything-but, numeric or exists',
+      },
+      { path: ["data", "x"], message: "must list at least one value or matcher" },
+    ],
+  );
+  assert.deepEqual(
+    compileFilter({ data: { p: [{ prefix: 3 }], e: [{ exists: "yes" }], o: [{ a: 1, b: 2 }] } }),
+    [
+      { path: ["data", "p", 0, "prefix"], message: "must be a string" },
+      { path: ["data", "e", 0, "exists"], message: "must be true or false" },
+      { path: ["data", "o", 0], message: 'must be a value or one matcher such as { prefix: "x" }' },
+    ],
+  );
+  assert.ok(Array.isArray(compileFilter({})));
+  assert.ok(Array.isArray(compileFilter({ data: "x" })));
+});
+
+test("type subscriptions: exact names and prefix.*", () => {
+  assert.ok(matchesTypePattern("order.*", "order.created"));
+  assert.ok(!matchesTypePattern("order.*", "orders.created"));
+  assert.ok(matchesTypePattern("order.created", "order.created"));
+});
