@@ -152,8 +152,13 @@ test("pending deliveries are resumed by a new dispatcher on the same file", asyn
 test("backoff doubles from the initial delay and is capped", () => {
   const policy = { attempts: 10, backoff: "exponential" as const, initialDelayMs: 100, maxDelayMs: 1000 };
   assert.deepEqual(
-    [1, 2, 3, 4, 5].map((n) => retryDelay(policy, n)),
+    [1, 2, 3, 4, 5].map((n) => retryDelay(policy, n, () => 1)),
     [100, 200, 400, 800, 1000],
+  );
+  assert.deepEqual(
+    [1, 2, 3].map((n) => retryDelay(policy, n, () => 0.5)),
+    [50, 100, 200],
+    "full jitter: uniform up to the capped delay",
   );
   assert.equal(retryDelay({ ...policy, backoff: "fixed" }, 4), 100);
 });
@@ -196,4 +201,55 @@ test("prefix subscriptions and content filters decide which targets get an event
     "big-orders:large",
   ]);
   assert.deepEqual(await log.deliveries("x"), []);
+});
+
+test("retries wait out their backoff on the clock (injected, no sleeping), then dead-letter", async (t) => {
+  t.mock.timers.enable({ apis: ["Date", "setTimeout"], now: 1_000_000 });
+  const log = openSqliteEventLog(logFile(t));
+  const c = settledCollector();
+  const attemptsAt: number[] = [];
+  const dispatcher = createDispatcher({
+    log,
+    targets: [
+      {
+        name: "f",
+        on: ["x.created"],
+        concurrency: 1,
+        retry: { attempts: 3, backoff: "exponential", initialDelayMs: 1000, maxDelayMs: 60_000 },
+      },
+    ],
+    invoke: async () => {
+      attemptsAt.push(Date.now());
+      throw new Error("down");
+    },
+    onSettled: c.onSettled,
+    random: () => 1, // the top of the jitter range: delays are exactly 1000 then 2000 ms
+  });
+  t.after(async () => {
+    await dispatcher.close();
+    await log.close();
+  });
+  const settle = () => new Promise((r) => setImmediate(r));
+  await log.append([ev("x.created", "e")]);
+  dispatcher.notify();
+  await c.until(1);
+  for (let i = 0; i < 5; i++) await settle();
+  t.mock.timers.tick(999);
+  for (let i = 0; i < 5; i++) await settle();
+  assert.equal(attemptsAt.length, 1, "not before the delay");
+  t.mock.timers.tick(1);
+  await c.until(2);
+  for (let i = 0; i < 5; i++) await settle();
+  t.mock.timers.tick(1999);
+  for (let i = 0; i < 5; i++) await settle();
+  assert.equal(attemptsAt.length, 2);
+  t.mock.timers.tick(1);
+  await c.until(3);
+  assert.deepEqual(attemptsAt, [1_000_000, 1_001_000, 1_003_000]);
+  assert.deepEqual(
+    c.settled.map((s) => s.o.kind),
+    ["retry", "retry", "failed"],
+  );
+  const [dead] = await log.deadLetters(1);
+  assert.equal(dead?.reason, "attempts-exhausted");
 });

@@ -2,7 +2,7 @@ import { toPalisadeError } from "../errors.ts";
 import { type CloudEvent, type EventFilter, matchesTypePattern } from "../events/index.ts";
 import type { RetryPolicy } from "../manifest/index.ts";
 import { retryDelay } from "./backoff.ts";
-import type { Delivery, EventLog, Outcome } from "./event-log.ts";
+import type { DeadLetterReason, Delivery, EventLog, Outcome } from "./event-log.ts";
 
 /** A delivery target (a function): how many attempts may run at once and how failures are retried. */
 export interface Target {
@@ -22,6 +22,8 @@ export interface DispatcherOptions {
   invoke: (target: string, delivery: Delivery) => Promise<void>;
   /** Observes every settled attempt (logging, metrics). */
   onSettled?: (delivery: Delivery, outcome: Outcome) => void;
+  /** Source of retry jitter. @default Math.random */
+  random?: () => number;
   /** Observes errors of the dispatcher itself (storage failures); it keeps running and retries. */
   onError?: (err: unknown) => void;
 }
@@ -34,6 +36,13 @@ export interface Dispatcher {
 }
 
 const CURSOR = "dispatch";
+
+// Error codes (events, runtime) that no retry can cure.
+const HOPELESS: Record<string, DeadLetterReason> = {
+  PAL_EVENT_HOP_LIMIT: "hop-limit",
+  PAL_RUNTIME_DENIED: "denied",
+  PAL_RUNTIME_LOAD_FAILED: "load-failed",
+};
 const ROUTE_BATCH = 512;
 const ERROR_BACKOFF_MS = 1000;
 
@@ -44,6 +53,7 @@ const ERROR_BACKOFF_MS = 1000;
  */
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const { log, invoke } = options;
+  const random = options.random ?? Math.random;
   // type → subscribed targets, worked out once per type seen.
   const routes = new Map<string, Target[]>();
   const routesFor = (type: string): Target[] => {
@@ -127,10 +137,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       await invoke(target.name, delivery);
       return { kind: "delivered" };
     } catch (err) {
-      const error = toPalisadeError(err).message;
+      const e = toPalisadeError(err);
+      // Some failures cannot succeed on a retry: dead-letter them at once, with the reason.
+      const hopeless = HOPELESS[e.code];
+      if (hopeless !== undefined) return { kind: "failed", reason: hopeless, error: e.message };
       const attempt = delivery.attempts + 1;
-      if (attempt >= target.retry.attempts) return { kind: "failed", error };
-      return { kind: "retry", at: Date.now() + retryDelay(target.retry, attempt), error };
+      if (attempt >= target.retry.attempts)
+        return { kind: "failed", reason: "attempts-exhausted", error: e.message };
+      return { kind: "retry", at: Date.now() + retryDelay(target.retry, attempt, random), error: e.message };
     }
   }
 

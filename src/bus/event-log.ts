@@ -18,7 +18,21 @@ export interface Delivery {
 export type Outcome =
   | { readonly kind: "delivered" }
   | { readonly kind: "retry"; readonly at: number; readonly error: string }
-  | { readonly kind: "failed"; readonly error: string };
+  | { readonly kind: "failed"; readonly reason: DeadLetterReason; readonly error: string };
+
+/** Why a delivery was dead-lettered. */
+export type DeadLetterReason = "attempts-exhausted" | "hop-limit" | "denied" | "load-failed";
+
+/** A dead-lettered delivery, as `palisade dlq list` shows it. */
+export interface DeadLetter {
+  readonly eventId: string;
+  readonly type: string;
+  readonly target: string;
+  readonly attempts: number;
+  readonly reason: DeadLetterReason;
+  readonly error: string;
+  readonly at: number;
+}
 
 /** The visible state of one event for one target (DESIGN invariant 3). */
 export interface DeliveryState {
@@ -60,6 +74,8 @@ export interface EventLog {
   nextDue(): Promise<number | undefined>;
   /** Records the outcome of one attempt. */
   settle(seq: number, target: string, outcome: Outcome): Promise<void>;
+  /** The dead-letter queue, newest first. */
+  deadLetters(limit: number): Promise<DeadLetter[]>;
   /** Delivery state of an event (by id) for every target it was routed to. */
   deliveries(eventId: string): Promise<DeliveryState[]>;
   close(): Promise<void>;

@@ -1,7 +1,16 @@
 export { retryDelay } from "./backoff.ts";
 export { createDispatcher, type Dispatcher, type DispatcherOptions, type Target } from "./dispatcher.ts";
 export { BUS_CLOSED, BUS_STORAGE } from "./errors.ts";
-export type { Appended, Delivery, DeliveryState, EventLog, Outcome, StoredEvent } from "./event-log.ts";
+export type {
+  Appended,
+  DeadLetter,
+  DeadLetterReason,
+  Delivery,
+  DeliveryState,
+  EventLog,
+  Outcome,
+  StoredEvent,
+} from "./event-log.ts";
 export {
   DEFAULT_DEDUPE_WINDOW_MS,
   openSqliteEventLog,

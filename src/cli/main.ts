@@ -1,6 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { toPalisadeError } from "../errors.ts";
 import { runDev } from "./commands/dev.ts";
+import { runDlqList } from "./commands/dlq.ts";
 import { runInit } from "./commands/init.ts";
 import { runSecretsList, runSecretsRm, runSecretsSet } from "./commands/secrets.ts";
 import { runSend } from "./commands/send.ts";
@@ -131,10 +132,30 @@ function createProgram(setExit: (code: number) => void): Command {
       setExit(runSecretsRm(name, opts));
     });
 
+  const dlq = program
+    .command("dlq")
+    .description("the dead-letter queue: deliveries that will not be retried");
+  dlq
+    .command("list")
+    .description("list dead-lettered deliveries, newest first, with their reason")
+    .option("--app <dir>", "app directory", ".")
+    .option("--limit <n>", "most rows to show", (v) => parsePositive(v, "--limit"), 100)
+    .option("--json", "print a JSON array")
+    .action(async (opts: { app: string; json?: boolean; limit: number }) => {
+      setExit(await runDlqList(opts));
+    });
+
   const all = (cmd: Command): Command[] => [cmd, ...cmd.commands.flatMap(all)];
   for (const cmd of all(program).slice(1))
     cmd.exitOverride().showHelpAfterError("(run with --help for usage)");
   return program;
+}
+
+function parsePositive(value: string, flag: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1)
+    throw new InvalidArgumentError(`${flag} takes a positive whole number, not "${value}"`);
+  return n;
 }
 
 function parsePort(value: string): number {

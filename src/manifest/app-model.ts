@@ -109,7 +109,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({ timeoutMs: 3000, memoryMb:
 
 /** Retry policy for a function that states none (attempts include the first). */
 export const DEFAULT_RETRY: RetryPolicy = Object.freeze({
-  attempts: 3,
+  attempts: 5,
   backoff: "exponential",
   initialDelayMs: 1000,
   maxDelayMs: 60000,

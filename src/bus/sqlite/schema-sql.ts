@@ -35,6 +35,7 @@ CREATE TABLE IF NOT EXISTS deliveries (
   attempts INTEGER NOT NULL,
   next_at INTEGER NOT NULL,
   last_error TEXT,
+  dead_reason TEXT,
   updated_at INTEGER NOT NULL,
   PRIMARY KEY (seq, target)
 ) WITHOUT ROWID;

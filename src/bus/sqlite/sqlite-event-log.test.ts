@@ -99,13 +99,26 @@ test("deliveries move from pending to delivered or failed with the reason, and r
   // g is still pending and due now, so the earliest due time is g's, not f's retry.
   assert.ok(((await log.nextDue()) ?? Infinity) <= Date.now());
 
-  await log.settle(a.seq, "f", { kind: "failed", error: "boom again" });
+  await log.settle(a.seq, "f", { kind: "failed", reason: "attempts-exhausted", error: "boom again" });
   await log.settle(a.seq, "g", { kind: "delivered" });
   assert.deepEqual(await log.deliveries("e1"), [
     { target: "f", state: "failed", attempts: 2, lastError: "boom again" },
     { target: "g", state: "delivered", attempts: 1, lastError: null },
   ]);
   assert.equal(await log.nextDue(), undefined);
+  const [dead] = await log.deadLetters(10);
+  assert.deepEqual(
+    { ...dead, at: 0 },
+    {
+      eventId: "e1",
+      type: "t.x",
+      target: "f",
+      attempts: 2,
+      reason: "attempts-exhausted",
+      error: "boom again",
+      at: 0,
+    },
+  );
 });
 
 test("a resend after the dedupe window is stored again; inside it, it is a duplicate", async (t) => {

@@ -4,7 +4,15 @@ import { DatabaseSync } from "node:sqlite";
 import { PalisadeError } from "../../errors.ts";
 import type { CloudEvent } from "../../events/index.ts";
 import { BUS_CLOSED } from "../errors.ts";
-import type { Appended, Delivery, DeliveryState, EventLog, Outcome, StoredEvent } from "../event-log.ts";
+import type {
+  Appended,
+  DeadLetter,
+  Delivery,
+  DeliveryState,
+  EventLog,
+  Outcome,
+  StoredEvent,
+} from "../event-log.ts";
 import { createGroupCommit, type GroupCommitStats } from "./group-commit.ts";
 import { MIGRATE_UNIQUE_SQL, SCHEMA_SQL } from "./schema-sql.ts";
 
@@ -29,6 +37,11 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
   if (String(existing?.sql ?? "").includes("UNIQUE (source, id)"))
     db.exec(`BEGIN; ${MIGRATE_UNIQUE_SQL} COMMIT;`);
   db.exec(SCHEMA_SQL);
+  const columns = db
+    .prepare("SELECT name FROM pragma_table_info('deliveries')")
+    .all()
+    .map((c) => c.name);
+  if (!columns.includes("dead_reason")) db.exec("ALTER TABLE deliveries ADD COLUMN dead_reason TEXT");
   const writer = createGroupCommit(db);
   let closed = false;
 
@@ -53,7 +66,11 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
   );
   const nextDue = db.prepare("SELECT min(next_at) AS at FROM deliveries WHERE state = 'pending'");
   const settle = db.prepare(
-    "UPDATE deliveries SET state = ?, attempts = attempts + 1, next_at = ?, last_error = ?, updated_at = ? WHERE seq = ? AND target = ?",
+    "UPDATE deliveries SET state = ?, attempts = attempts + 1, next_at = ?, last_error = ?, dead_reason = ?, updated_at = ? WHERE seq = ? AND target = ?",
+  );
+  const deadLetters = db.prepare(
+    `SELECT e.id, e.type, d.target, d.attempts, d.dead_reason, d.last_error, d.updated_at
+     FROM deliveries d JOIN events e ON e.seq = d.seq WHERE d.state = 'failed' ORDER BY d.updated_at DESC LIMIT ?`,
   );
   const states = db.prepare(
     `SELECT d.target, d.state, d.attempts, d.last_error FROM deliveries d JOIN events e ON e.seq = d.seq
@@ -128,8 +145,20 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
       const nextAt = outcome.kind === "retry" ? outcome.at : now;
       const error = outcome.kind === "delivered" ? null : outcome.error;
       return writer.run(() => {
-        settle.run(state, nextAt, error, now, seq, target);
+        settle.run(state, nextAt, error, outcome.kind === "failed" ? outcome.reason : null, now, seq, target);
       });
+    },
+    async deadLetters(limit: number): Promise<DeadLetter[]> {
+      open();
+      return deadLetters.all(limit).map((row) => ({
+        eventId: String(row.id),
+        type: String(row.type),
+        target: String(row.target),
+        attempts: Number(row.attempts),
+        reason: String(row.dead_reason ?? "attempts-exhausted") as DeadLetter["reason"],
+        error: String(row.last_error ?? ""),
+        at: Number(row.updated_at),
+      }));
     },
     async deliveries(eventId: string): Promise<DeliveryState[]> {
       open();
