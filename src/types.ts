@@ -50,6 +50,8 @@ export interface Context {
   readonly functionName: string;
   /** Attempt number of this delivery, 1 for the first. */
   readonly attempt: number;
+  /** `<event id>:<function>`: identical across retries and replays of one delivery, unique otherwise. */
+  readonly idempotencyKey: string;
   /** Publishes an event of a type listed in the function's `emit:` grant; resolves to its id once durable. */
   emit<K extends string>(type: K, data: EventData<K>): Promise<string>;
   readonly log: Logger;

@@ -46,12 +46,14 @@ function call(id: number, cap: string, args: unknown[]): Promise<unknown> {
   return new Promise((resolve, reject) => pending.set(n, { resolve, reject }));
 }
 
-function createContext(id: number, attempt: number, functionName: string): object {
+function createContext(id: number, attempt: number, functionName: string, eventId: string): object {
   const log = (level: string) => (message: unknown, fields?: unknown) =>
     send({ t: "log", id, level, message: String(message), fields: plain(fields) });
   return Object.freeze({
     functionName,
     attempt,
+    // The same for every attempt of this delivery: handlers key their side effects on it.
+    idempotencyKey: `${eventId}:${functionName}`,
     emit: (type: unknown, data: unknown) => call(id, "emit", [type, data]),
     log: Object.freeze({ debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") }),
   });
@@ -82,7 +84,7 @@ async function main(): Promise<void> {
       return;
     }
     if (msg.t !== "invoke") return;
-    const ctx = createContext(msg.id, msg.attempt, functionName);
+    const ctx = createContext(msg.id, msg.attempt, functionName, String((msg.event as { id?: unknown }).id));
     Promise.resolve()
       .then(() => handler(Object.freeze(msg.event), ctx))
       .then(

@@ -234,3 +234,20 @@ test("waiting invocations are not stranded when a busy process crashes", async (
     ["rejected", "fulfilled", "fulfilled"],
   );
 });
+
+test("ctx carries the attempt and an idempotency key that is stable across attempts", async (t) => {
+  const h = await sandbox(
+    t,
+    `export default (e, ctx) => ctx.log.info("ctx", { key: ctx.idempotencyKey, attempt: ctx.attempt });`,
+  );
+  const ev = event();
+  await h.pool.invoke(ev, 1);
+  await h.pool.invoke(ev, 2);
+  assert.deepEqual(
+    h.logs.map((l) => l.fields),
+    [
+      { key: `${ev.id}:probe`, attempt: 1 },
+      { key: `${ev.id}:probe`, attempt: 2 },
+    ],
+  );
+});
