@@ -36,6 +36,8 @@ export interface DataPath {
   ingest(drafts: readonly EventDraft[], origin: IngressOrigin): Promise<Appended[]>;
   emit(inv: Invocation, type: string, data: unknown): Promise<string>;
   deliver(target: string, delivery: Delivery): Promise<void>;
+  /** Emits the event of one schedule tick; its id is derived from the tick, so it is stored once. */
+  tick(schedule: { name: string; emit: string; data: unknown }, at: Date): Promise<void>;
 }
 
 export function createDataPath({ registry, authorize, log, pools, wake }: DataPathParts): DataPath {
@@ -89,12 +91,32 @@ export function createDataPath({ registry, authorize, log, pools, wake }: DataPa
       return id;
     },
 
+    async tick(schedule, at) {
+      const draft = {
+        type: schedule.emit,
+        data: schedule.data,
+        id: `${schedule.name}@${at.toISOString()}`,
+        time: at.toISOString(),
+      };
+      const origin = {
+        principal: schedulePrincipal(schedule.name),
+        source: `palisade://schedules/${schedule.name}`,
+        batch: false,
+      };
+      await this.ingest([draft], origin);
+    },
+
     deliver(target, delivery) {
       const pool = pools.get(target);
       if (pool === undefined) return Promise.reject(new Error(`No function named "${target}"`));
       return pool.invoke(delivery.event, delivery.attempts + 1);
     },
   };
+}
+
+/** Principal name of a schedule source. */
+export function schedulePrincipal(name: string): string {
+  return `schedule:${name}`;
 }
 
 function forbidden(principal: string, type: string, at: string): PalisadeError {

@@ -8,13 +8,14 @@ import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "nod
 import { dirname, join } from "node:path";
 import {
   createDispatcher,
+  createScheduler,
   type Delivery,
   type Dispatcher,
   type Outcome,
   openSqliteEventLog,
   type SqliteEventLog,
 } from "./bus/index.ts";
-import { createDataPath } from "./data-path.ts";
+import { createDataPath, schedulePrincipal } from "./data-path.ts";
 import { toPalisadeError } from "./errors.ts";
 import { compileFilter, type EventFilter } from "./events/index.ts";
 import {
@@ -129,11 +130,14 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
   const secrets = openFileSecretStore(join(app.dataDir, SECRETS_FILE));
   const secret = (name: string) => requireSecret(secrets, name, app.dir);
   const webhooks = app.sources.flatMap((s) => (s.kind === "webhook" ? [s] : []));
+  const schedules = app.sources.flatMap((s) => (s.kind === "schedule" ? [s] : []));
+  for (const s of schedules) registry.assertValid(s.emit, s.data); // a schedule's data must fit its type
   for (const hook of webhooks) secret(hook.secret); // fail at start, not at the first delivery
   const authenticate = createAuthenticator(app.principals, secret);
   const authorize = createAuthorizer([
     ...app.principals.values(),
     ...webhooks.map((s) => ({ name: webhookPrincipal(s.path), publish: [s.emit] })),
+    ...schedules.map((s) => ({ name: schedulePrincipal(s.name), publish: [s.emit] })),
   ]);
   const dataPath = createDataPath({ registry, authorize, log, pools, wake: () => dispatcher?.notify() });
 
@@ -168,6 +172,12 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     onSettled: (d, outcome) => logOutcome(logger, d, outcome),
     onError: (err) => logger.error({ err: toPalisadeError(err).message }, "dispatcher error; retrying"),
   });
+  const scheduler = createScheduler({
+    schedules,
+    log,
+    fire: (schedule, at) => dataPath.tick(schedule, at),
+    onError: (err) => logger.error({ err: toPalisadeError(err).message }, "schedule tick failed"),
+  });
 
   const gateway = createGateway({
     sources: app.sources,
@@ -200,6 +210,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
   };
 
   async function shutdown(): Promise<void> {
+    scheduler.close();
     await gateway.close();
     const draining = dispatcher?.close();
     await Promise.all([...pools.values()].map((p) => p.close()));

@@ -66,6 +66,8 @@ export interface EventLog {
   typesAfter(seq: number, limit: number): Promise<{ seq: number; type: string }[]>;
   /** Position up to which the named reader has routed events (0 before the first). */
   cursor(name: string): Promise<number>;
+  /** Sets a named cursor (a position, or a time in ms for schedules) durably. */
+  setCursor(name: string, value: number): Promise<void>;
   /** Records pending deliveries and advances the named cursor to `upTo`, atomically. */
   route(name: string, upTo: number, deliveries: readonly { seq: number; target: string }[]): Promise<void>;
   /** Pending deliveries of `target` due at `now`, oldest first. */

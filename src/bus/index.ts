@@ -11,6 +11,7 @@ export type {
   Outcome,
   StoredEvent,
 } from "./event-log.ts";
+export { createScheduler, type Schedule, type SchedulerOptions, ticksBetween } from "./scheduler.ts";
 export {
   DEFAULT_DEDUPE_WINDOW_MS,
   openSqliteEventLog,

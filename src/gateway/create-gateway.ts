@@ -67,7 +67,8 @@ export function createGateway(options: GatewayOptions) {
 
   for (const source of options.sources) {
     if (source.kind === "http") registerEventsRoute(app, source, deps);
-    else registerWebhookRoute(app, source, deps);
+    else if (source.kind === "webhook") registerWebhookRoute(app, source, deps);
+    // schedule sources have no route: the scheduler in bus/ emits them.
   }
   app.get("/healthz", async () => ({ status: "ok" }));
   // The gateway listens only once every sandbox pool has started, so listening means ready;

@@ -70,6 +70,16 @@ export type SourceSpec =
       readonly emit: string;
       readonly toleranceSec: number;
       readonly maxBodyBytes: number;
+    }
+  | {
+      readonly kind: "schedule";
+      /** Stable identity of the schedule (its cron, time zone and type), used for its progress. */
+      readonly name: string;
+      readonly cron: string;
+      readonly timezone: string;
+      readonly catchUp: boolean;
+      readonly emit: string;
+      readonly data: unknown;
     };
 
 export interface EventTypeSpec {

@@ -9,6 +9,7 @@ import {
   type TlsSpec,
 } from "./app-model.ts";
 import type { Problem } from "./problem.ts";
+import { type RawSchedule, resolveSchedule } from "./resolve-schedule.ts";
 
 export interface RawPrincipal {
   apiKey?: { secret: string };
@@ -20,7 +21,8 @@ export interface RawPrincipal {
 
 export type RawSource =
   | { http: { path: string; maxBodyBytes?: number } }
-  | { webhook: { path: string; secret: string; emit: string; toleranceSec?: number; maxBodyBytes?: number } };
+  | { webhook: { path: string; secret: string; emit: string; toleranceSec?: number; maxBodyBytes?: number } }
+  | { schedule: RawSchedule };
 
 // Routes the platform itself serves; a source may not shadow them.
 const RESERVED_PATHS = ["/healthz", "/readyz", "/metrics", "/admin", "/ui"];
@@ -124,6 +126,11 @@ export function resolveSources(
   const seen = new Set<string>();
   const sources: SourceSpec[] = [];
   raw.forEach((entry, i) => {
+    if ("schedule" in entry) {
+      const schedule = resolveSchedule(entry.schedule, ["sources", i, "schedule"], declared, problems);
+      if (schedule) sources.push(schedule);
+      return;
+    }
     const kind = "http" in entry ? "http" : "webhook";
     const spec = "http" in entry ? entry.http : entry.webhook;
     const at = ["sources", i, kind];

@@ -108,6 +108,12 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
       open();
       return readAfter.all(seq, limit).map((row) => ({ seq: Number(row.seq), event: parse(row.body) }));
     },
+    setCursor(name: string, value: number): Promise<void> {
+      open();
+      return writer.run(() => {
+        setCursor.run(name, value);
+      });
+    },
     async typesAfter(seq: number, limit: number) {
       open();
       return typesAfter.all(seq, limit).map((row) => ({ seq: Number(row.seq), type: String(row.type) }));

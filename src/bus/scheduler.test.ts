@@ -1,0 +1,57 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { type TestContext, test } from "node:test";
+import { createScheduler, openSqliteEventLog, type Schedule, ticksBetween } from "./index.ts";
+
+const hourly: Schedule = { name: "h", cron: "0 * * * *", timezone: "UTC", catchUp: false };
+const at = (iso: string) => new Date(iso).getTime();
+
+test("ticks between two instants, in the schedule's time zone", () => {
+  assert.deepEqual(
+    ticksBetween(hourly, at("2026-03-01T10:30:00Z"), at("2026-03-01T13:00:00Z")).map((d) => d.toISOString()),
+    ["2026-03-01T11:00:00.000Z", "2026-03-01T12:00:00.000Z", "2026-03-01T13:00:00.000Z"],
+  );
+  const berlinNine = { ...hourly, cron: "0 9 * * *", timezone: "Europe/Berlin" };
+  assert.deepEqual(
+    ticksBetween(berlinNine, at("2026-07-01T00:00:00Z"), at("2026-07-02T23:00:00Z")).map((d) =>
+      d.toISOString(),
+    ),
+    ["2026-07-01T07:00:00.000Z", "2026-07-02T07:00:00.000Z"],
+  );
+});
+
+function logFile(t: TestContext): string {
+  const dir = mkdtempSync(join(tmpdir(), "palisade-sched-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, "events.db");
+}
+
+async function restart(t: TestContext, file: string, schedule: Schedule, lastMs: number): Promise<string[]> {
+  const log = openSqliteEventLog(file);
+  t.after(() => log.close());
+  await log.setCursor(`schedule:${schedule.name}`, lastMs);
+  const fired: string[] = [];
+  const scheduler = createScheduler({
+    schedules: [schedule],
+    log,
+    fire: async (_s, when) => void fired.push(when.toISOString()),
+  });
+  t.after(() => scheduler.close());
+  // Catching up (or skipping) ends with the cursor on the last missed tick: wait for that.
+  const last = ticksBetween(schedule, lastMs, Date.now()).at(-1)?.getTime();
+  for (let i = 0; i < 1000 && (await log.cursor(`schedule:${schedule.name}`)) !== last; i++) {
+    await new Promise((r) => setImmediate(r));
+  }
+  return fired;
+}
+
+test("after downtime, missed ticks are skipped by default and emitted once each with catchUp", async (t) => {
+  const threeHoursAgo = Date.now() - 3 * 3600_000 - 60_000;
+  const skipped = await restart(t, logFile(t), hourly, threeHoursAgo);
+  assert.deepEqual(skipped, []);
+  const caught = await restart(t, logFile(t), { ...hourly, name: "c", catchUp: true }, threeHoursAgo);
+  assert.equal(caught.length, 3);
+  assert.deepEqual(caught, [...new Set(caught)].sort());
+});
