@@ -9,7 +9,15 @@
 import { createHash } from "node:crypto";
 import type { Appended, Delivery, EventLog } from "./bus/index.ts";
 import { PalisadeError } from "./errors.ts";
-import { type CloudEvent, createEvent, EVENT_HOP_LIMIT, type EventDraft, MAX_HOP } from "./events/index.ts";
+import {
+  type CloudEvent,
+  createEvent,
+  EVENT_HOP_LIMIT,
+  type EventDraft,
+  MAX_HOP,
+  PLATFORM_PRINCIPAL,
+  PLATFORM_SOURCE,
+} from "./events/index.ts";
 import type { Invocation, SandboxPool } from "./runtime/index.ts";
 import type { SchemaRegistry } from "./schema/index.ts";
 import { type Authorizer, SECURITY_FORBIDDEN } from "./security/index.ts";
@@ -36,6 +44,8 @@ export interface DataPath {
   ingest(drafts: readonly EventDraft[], origin: IngressOrigin): Promise<Appended[]>;
   emit(inv: Invocation, type: string, data: unknown): Promise<string>;
   deliver(target: string, delivery: Delivery): Promise<void>;
+  /** Emits a platform event (palisade.*) with an id that makes it happen once. */
+  platformEvent(type: string, data: unknown, id: string): Promise<void>;
   /** Emits the event of one schedule tick; its id is derived from the tick, so it is stored once. */
   tick(schedule: { name: string; emit: string; data: unknown }, at: Date): Promise<void>;
 }
@@ -89,6 +99,13 @@ export function createDataPath({ registry, authorize, log, pools, wake }: DataPa
         }),
       ]);
       return id;
+    },
+
+    async platformEvent(type, data, id) {
+      registry.assertValid(type, data);
+      await accept([
+        createEvent({ type, data, id }, { principal: PLATFORM_PRINCIPAL, source: PLATFORM_SOURCE, hop: 0 }),
+      ]);
     },
 
     async tick(schedule, at) {

@@ -17,7 +17,7 @@ import {
 } from "./bus/index.ts";
 import { createDataPath, schedulePrincipal } from "./data-path.ts";
 import { toPalisadeError } from "./errors.ts";
-import { compileFilter, type EventFilter } from "./events/index.ts";
+import { compileFilter, type EventFilter, PLATFORM_EVENT_TYPES } from "./events/index.ts";
 import {
   createAuthenticator,
   createGateway,
@@ -121,7 +121,10 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
   const { app, bundles, buildDir, schemaVersions } =
     prepared ?? (await prepareApp(options.appDir, options.allowBreaking));
   removeOtherBuilds(buildDir); // left behind by a process that was killed; one process owns an app
-  const registry = createSchemaRegistry(schemasOf(app), schemaVersions);
+  const registry = createSchemaRegistry(
+    new Map([...schemasOf(app), ...PLATFORM_EVENT_TYPES]),
+    schemaVersions,
+  );
   const log = openSqliteEventLog(join(app.dataDir, "events.db"), {
     dedupeWindowMs: app.dedupeWindowSec * 1000,
   });
@@ -166,10 +169,29 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
       on: fn.on,
       ...(fn.filter === undefined ? {} : { filter: compiledFilter(fn.filter) }),
       concurrency: fn.limits.concurrency,
+      admission: {
+        ...(fn.limits.ratePerSec === undefined ? {} : { ratePerSec: fn.limits.ratePerSec }),
+        ...(fn.limits.dailyInvocations === undefined ? {} : { dailyInvocations: fn.limits.dailyInvocations }),
+      },
       retry: fn.retry,
     })),
     invoke: dataPath.deliver,
     onSettled: (d, outcome) => logOutcome(logger, d, outcome),
+    onBudgetExhausted: (fn, limit, day) => {
+      logger.warn(
+        { fn, limit, day },
+        "daily invocation budget exhausted; deliveries are held until tomorrow",
+      );
+      dataPath
+        .platformEvent(
+          "palisade.security.budget-exceeded",
+          { function: fn, limit, day },
+          `budget-exceeded:${fn}:${day}`,
+        )
+        .catch((err: unknown) =>
+          logger.error({ err: toPalisadeError(err).message }, "cannot emit budget-exceeded"),
+        );
+    },
     onError: (err) => logger.error({ err: toPalisadeError(err).message }, "dispatcher error; retrying"),
   });
   const scheduler = createScheduler({

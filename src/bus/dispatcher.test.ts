@@ -253,3 +253,89 @@ test("retries wait out their backoff on the clock (injected, no sleeping), then 
   const [dead] = await log.deadLetters(1);
   assert.equal(dead?.reason, "attempts-exhausted");
 });
+
+test("a daily budget holds deliveries past it (durably, across a restart) and reports exhaustion once", async (t) => {
+  const file = logFile(t);
+  const exhausted: string[] = [];
+  const run = async (expected: number) => {
+    const log = openSqliteEventLog(file);
+    const c = settledCollector();
+    const dispatcher = createDispatcher({
+      log,
+      targets: [
+        {
+          name: "f",
+          on: ["x.created"],
+          concurrency: 2,
+          retry: DEFAULT_RETRY,
+          admission: { dailyInvocations: 3 },
+        },
+      ],
+      invoke: async () => {},
+      onSettled: c.onSettled,
+      onBudgetExhausted: (target, limit) => exhausted.push(`${target}:${limit}`),
+    });
+    await c.until(expected);
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    await dispatcher.close();
+    const settled = c.settled.length;
+    return { log, settled };
+  };
+  const first = openSqliteEventLog(file);
+  await first.append(Array.from({ length: 5 }, (_, i) => ev("x.created", `b${i}`)));
+  await first.close();
+
+  const a = await run(3);
+  assert.equal(a.settled, 3, "the budget of 3 is used, the other 2 are held");
+  const states = await Promise.all(["b0", "b1", "b2", "b3", "b4"].map((id) => a.log.deliveries(id)));
+  assert.deepEqual(states.map((s) => s[0]?.state).sort(), [
+    "delivered",
+    "delivered",
+    "delivered",
+    "pending",
+    "pending",
+  ]);
+  await a.log.close();
+  assert.deepEqual(exhausted, ["f:3"]);
+
+  // A restart the same day does not refill the budget.
+  const b = await run(0);
+  assert.equal(b.settled, 0);
+  await b.log.close();
+});
+
+test("ratePerSec spaces attempts out on the clock (mock timers) instead of dropping them", async (t) => {
+  t.mock.timers.enable({ apis: ["Date", "setTimeout"], now: 5_000_000 });
+  const log = openSqliteEventLog(logFile(t));
+  const c = settledCollector();
+  const startedAt: number[] = [];
+  const dispatcher = createDispatcher({
+    log,
+    targets: [
+      { name: "f", on: ["x.created"], concurrency: 10, retry: DEFAULT_RETRY, admission: { ratePerSec: 2 } },
+    ],
+    invoke: async () => {
+      startedAt.push(Date.now());
+    },
+    onSettled: c.onSettled,
+  });
+  t.after(async () => {
+    await dispatcher.close();
+    await log.close();
+  });
+  const settle = async () => {
+    for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+  };
+  await log.append(Array.from({ length: 5 }, (_, i) => ev("x.created", `r${i}`)));
+  dispatcher.notify();
+  await c.until(2);
+  await settle();
+  assert.equal(startedAt.length, 2, "a bucket of one second's worth: 2 at once");
+  t.mock.timers.tick(500);
+  await c.until(3);
+  t.mock.timers.tick(500);
+  await c.until(4);
+  t.mock.timers.tick(500);
+  await c.until(5);
+  assert.deepEqual(startedAt, [5_000_000, 5_000_000, 5_000_500, 5_001_000, 5_001_500]);
+});

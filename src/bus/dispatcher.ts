@@ -1,6 +1,7 @@
 import { toPalisadeError } from "../errors.ts";
 import { type CloudEvent, type EventFilter, matchesTypePattern } from "../events/index.ts";
 import type { RetryPolicy } from "../manifest/index.ts";
+import { type AdmissionLimits, createAdmission } from "./admission.ts";
 import { retryDelay } from "./backoff.ts";
 import type { DeadLetterReason, Delivery, EventLog, Outcome } from "./event-log.ts";
 
@@ -13,6 +14,8 @@ export interface Target {
   readonly filter?: EventFilter;
   readonly concurrency: number;
   readonly retry: RetryPolicy;
+  /** Rate and daily budget; deliveries beyond them wait, durably. */
+  readonly admission?: AdmissionLimits;
 }
 
 export interface DispatcherOptions {
@@ -22,6 +25,8 @@ export interface DispatcherOptions {
   invoke: (target: string, delivery: Delivery) => Promise<void>;
   /** Observes every settled attempt (logging, metrics). */
   onSettled?: (delivery: Delivery, outcome: Outcome) => void;
+  /** Called once when a target's daily invocation budget runs out. */
+  onBudgetExhausted?: (target: string, limit: number, day: string) => void;
   /** Source of retry jitter. @default Math.random */
   random?: () => number;
   /** Observes errors of the dispatcher itself (storage failures); it keeps running and retries. */
@@ -53,6 +58,12 @@ const ERROR_BACKOFF_MS = 1000;
  */
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const { log, invoke } = options;
+  const admission = createAdmission(
+    log,
+    new Map(options.targets.flatMap((t) => (t.admission ? [[t.name, t.admission] as const] : []))),
+    (target, limit, day) => options.onBudgetExhausted?.(target, limit, day),
+    (err) => options.onError?.(err),
+  );
   const random = options.random ?? Math.random;
   // type → subscribed targets, worked out once per type seen.
   const routes = new Map<string, Target[]>();
@@ -73,6 +84,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   let again = false;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
+  let timerAt = 0;
 
   async function route(): Promise<void> {
     for (;;) {
@@ -99,12 +111,17 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const now = Date.now();
     for (const [name, target] of targets) {
       const busy = inFlight.get(name) ?? new Set<string>();
-      const free = target.concurrency - busy.size;
-      if (free <= 0) continue;
+      const slots = target.concurrency - busy.size;
+      if (slots <= 0) continue;
+      const free = Math.min(slots, await admission.allowance(name, now));
       // Ask for enough rows to skip the ones already running.
-      const due = await log.due(name, now, free + busy.size);
-      for (const delivery of due.filter((d) => !busy.has(key(d))).slice(0, free))
-        start(target, delivery, busy);
+      const due = (await log.due(name, now, slots + busy.size)).filter((d) => !busy.has(key(d)));
+      const starting = due.slice(0, free);
+      admission.take(name, starting.length, now);
+      for (const delivery of starting) start(target, delivery, busy);
+      // Held back by rate or budget: look again when admission allows.
+      const chance = due.length > starting.length ? admission.nextChance(name, now) : undefined;
+      if (chance !== undefined) arm(chance);
     }
   }
 
@@ -175,10 +192,18 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     if (at !== undefined && at > Date.now()) arm(at);
   }
 
+  // One timer, always for the earliest wake-up anyone asked for.
   function arm(at: number): void {
-    if (closed) return;
+    if (closed || (timer !== undefined && timerAt <= at)) return;
     clearTimeout(timer);
-    timer = setTimeout(notify, Math.max(0, at - Date.now()));
+    timerAt = at;
+    timer = setTimeout(
+      () => {
+        timer = undefined;
+        notify();
+      },
+      Math.max(0, at - Date.now()),
+    );
     timer.unref();
   }
 

@@ -105,6 +105,8 @@ export interface Limits {
   readonly timeoutMs: number;
   readonly memoryMb: number;
   readonly concurrency: number;
+  readonly ratePerSec?: number;
+  readonly dailyInvocations?: number;
 }
 
 export interface RetryPolicy {

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { compileFilter, matchesTypePattern } from "../events/index.ts";
+import { compileFilter, matchesTypePattern, PLATFORM_EVENT_TYPES } from "../events/index.ts";
 import { createAjv } from "../schema/index.ts";
 import { appFile } from "./app-file.ts";
 import {
@@ -75,7 +75,8 @@ export function resolveApp(
   const functions = new Map<string, FunctionSpec>();
   for (const [name, fn] of Object.entries(raw.functions)) {
     const handlerPath = appFile(dir, fn.handler, ["functions", name, "handler"], problems);
-    checkTypes(fn.on, ["functions", name, "on"], declared, problems, true);
+    // Functions may also subscribe to the platform's own events (palisade.security.*).
+    checkTypes(fn.on, ["functions", name, "on"], declared, problems, [...PLATFORM_EVENT_TYPES.keys()]);
     checkFilter(fn.filter, ["functions", name, "filter"], problems);
     checkTypes(fn.emit ?? [], ["functions", name, "emit"], declared, problems);
     if (handlerPath === undefined) continue;
@@ -115,10 +116,17 @@ function checkTypes(
   at: ManifestPath,
   declared: string[],
   problems: Problem[],
-  patterns = false,
+  /** Subscriptions (`on`): `prefix.*` patterns and these platform types are allowed too. */
+  subscribable?: readonly string[],
 ): void {
   types.forEach((type, i) => {
-    if (patterns ? declared.some((d) => matchesTypePattern(type, d)) : declared.includes(type)) return;
+    if (
+      subscribable
+        ? [...declared, ...subscribable].some((d) => matchesTypePattern(type, d))
+        : declared.includes(type)
+    ) {
+      return;
+    }
     problems.push({
       path: [...at, i],
       message: `unknown event type "${type}"; declared types are: ${declared.join(", ")}`,

@@ -1,0 +1,102 @@
+import type { EventLog } from "./event-log.ts";
+
+/** Admission limits of one target, beyond its concurrency. */
+export interface AdmissionLimits {
+  /** Most attempts started per second (a token bucket holding one second's worth). */
+  readonly ratePerSec?: number;
+  /** Most attempts per UTC day; past it, deliveries are held (not dropped) until the next day. */
+  readonly dailyInvocations?: number;
+}
+
+export interface Admission {
+  /** How many attempts `target` may start now (Infinity when unlimited). */
+  allowance(target: string, now: number): Promise<number>;
+  /** Records `n` attempts started now. */
+  take(target: string, n: number, now: number): void;
+  /** When `target` may next start an attempt, if it is held now. */
+  nextChance(target: string, now: number): number | undefined;
+}
+
+interface State {
+  limits: AdmissionLimits;
+  tokens: number;
+  at: number;
+  day: string;
+  used: number;
+  loaded: boolean;
+}
+
+/**
+ * Admission control: a rate bucket and a daily budget per target. Budget use is a durable counter
+ * (a cursor per target and day), so a restart does not hand out a fresh budget. `onExhausted` is
+ * called once when a target's budget for the day runs out.
+ */
+export function createAdmission(
+  log: EventLog,
+  limits: ReadonlyMap<string, AdmissionLimits>,
+  onExhausted: (target: string, limit: number, day: string) => void,
+  onError: (err: unknown) => void,
+): Admission {
+  const states = new Map<string, State>();
+  for (const [name, l] of limits)
+    states.set(name, { limits: l, tokens: l.ratePerSec ?? 0, at: 0, day: "", used: 0, loaded: false });
+
+  async function state(target: string, now: number): Promise<State | undefined> {
+    const s = states.get(target);
+    if (s === undefined) return undefined;
+    const day = utcDay(now);
+    if (s.limits.dailyInvocations !== undefined && (!s.loaded || s.day !== day)) {
+      s.day = day;
+      s.used = await log.cursor(budgetCursor(target, day));
+      s.loaded = true;
+    }
+    if (s.limits.ratePerSec !== undefined) {
+      const rate = s.limits.ratePerSec;
+      s.tokens =
+        s.at === 0 ? Math.max(1, rate) : Math.min(Math.max(1, rate), s.tokens + ((now - s.at) / 1000) * rate);
+      s.at = now;
+    }
+    return s;
+  }
+
+  return {
+    async allowance(target, now) {
+      const s = await state(target, now);
+      if (s === undefined) return Number.POSITIVE_INFINITY;
+      const byRate = s.limits.ratePerSec === undefined ? Number.POSITIVE_INFINITY : Math.floor(s.tokens);
+      const byBudget =
+        s.limits.dailyInvocations === undefined
+          ? Number.POSITIVE_INFINITY
+          : s.limits.dailyInvocations - s.used;
+      return Math.max(0, Math.min(byRate, byBudget));
+    },
+    take(target, n, now) {
+      const s = states.get(target);
+      if (s === undefined || n === 0) return;
+      if (s.limits.ratePerSec !== undefined) s.tokens -= n;
+      const budget = s.limits.dailyInvocations;
+      if (budget === undefined) return;
+      s.used += n;
+      log.setCursor(budgetCursor(target, utcDay(now)), s.used).catch(onError);
+      if (s.used >= budget && s.used - n < budget) onExhausted(target, budget, s.day);
+    },
+    nextChance(target, now) {
+      const s = states.get(target);
+      if (s === undefined) return undefined;
+      if (s.limits.dailyInvocations !== undefined && s.used >= s.limits.dailyInvocations) {
+        return Date.parse(`${utcDay(now)}T00:00:00Z`) + 86_400_000;
+      }
+      if (s.limits.ratePerSec !== undefined && s.tokens < 1)
+        return now + Math.ceil(((1 - s.tokens) / s.limits.ratePerSec) * 1000);
+      return undefined;
+    },
+  };
+}
+
+function utcDay(now: number): string {
+  return new Date(now).toISOString().slice(0, 10);
+}
+
+function budgetCursor(target: string, day: string): string {
+  return `budget:${target}:${day}`;
+}
