@@ -5,6 +5,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { type TestContext, test } from "node:test";
 import { type CloudEvent, createEvent } from "../../events/index.ts";
+import { runEventLogConformance } from "../event-log-conformance.ts";
 import { openSqliteEventLog } from "../index.ts";
 
 function dbFile(t: TestContext): string {
@@ -13,25 +14,19 @@ function dbFile(t: TestContext): string {
   return join(dir, "events.db");
 }
 
+test("the SQLite backend passes the EventLog conformance suite", async (t) => {
+  await runEventLogConformance(t, () => {
+    const file = dbFile(t);
+    return (options) => openSqliteEventLog(file, options);
+  });
+});
+
 function event(n: number, id?: string): CloudEvent {
   return createEvent(
     { type: "t.x", data: { n }, ...(id ? { id } : {}) },
     { principal: "p", source: "test", hop: 0 },
   );
 }
-
-test("appended events survive closing and reopening the file", async (t) => {
-  const file = dbFile(t);
-  const log = openSqliteEventLog(file);
-  const [a] = await log.append([event(1)]);
-  await log.close();
-  const again = openSqliteEventLog(file);
-  t.after(() => again.close());
-  const stored = await again.readAfter(0, 10);
-  assert.equal(stored.length, 1);
-  assert.equal(stored[0]?.event.id, a?.id);
-  assert.deepEqual(stored[0]?.event.data, { n: 1 });
-});
 
 test("the file is in WAL mode with synchronous=FULL (fsync on every commit)", async (t) => {
   const file = dbFile(t);
@@ -56,17 +51,6 @@ test("concurrent appends share commits (group commit) and none is lost", async (
   );
 });
 
-test("an event with the same source and id is stored once and reported as a duplicate", async (t) => {
-  const log = openSqliteEventLog(dbFile(t));
-  t.after(() => log.close());
-  const [first] = await log.append([event(1, "same")]);
-  const [second] = await log.append([event(2, "same")]);
-  assert.equal(first?.duplicate, false);
-  assert.equal(second?.duplicate, true);
-  assert.equal(second?.seq, first?.seq);
-  assert.equal((await log.readAfter(0, 10)).length, 1);
-});
-
 test("a write that fails in a batch is rejected alone; the rest of the batch commits", async (t) => {
   const log = openSqliteEventLog(dbFile(t));
   t.after(() => log.close());
@@ -77,59 +61,6 @@ test("a write that fails in a batch is rejected alone; the rest of the batch com
   await assert.rejects(bad);
   await ok;
   await ok2;
-  assert.equal((await log.readAfter(0, 10)).length, 2);
-});
-
-test("deliveries move from pending to delivered or failed with the reason, and retries wait until due", async (t) => {
-  const log = openSqliteEventLog(dbFile(t));
-  t.after(() => log.close());
-  const [a] = await log.append([event(1, "e1")]);
-  assert.ok(a);
-  await log.route("dispatch", a.seq, [
-    { seq: a.seq, target: "f" },
-    { seq: a.seq, target: "g" },
-  ]);
-  assert.equal(await log.cursor("dispatch"), a.seq);
-  assert.equal((await log.due("f", Date.now(), 10)).length, 1);
-
-  const later = Date.now() + 60_000;
-  await log.settle(a.seq, "f", { kind: "retry", at: later, error: "boom" });
-  assert.equal((await log.due("f", Date.now(), 10)).length, 0);
-  assert.equal((await log.due("f", later, 10))[0]?.attempts, 1);
-  // g is still pending and due now, so the earliest due time is g's, not f's retry.
-  assert.ok(((await log.nextDue()) ?? Infinity) <= Date.now());
-
-  await log.settle(a.seq, "f", { kind: "failed", reason: "attempts-exhausted", error: "boom again" });
-  await log.settle(a.seq, "g", { kind: "delivered" });
-  assert.deepEqual(await log.deliveries("e1"), [
-    { target: "f", state: "failed", attempts: 2, lastError: "boom again" },
-    { target: "g", state: "delivered", attempts: 1, lastError: null },
-  ]);
-  assert.equal(await log.nextDue(), undefined);
-  const [dead] = await log.deadLetters(10);
-  assert.deepEqual(
-    { ...dead, at: 0 },
-    {
-      eventId: "e1",
-      type: "t.x",
-      target: "f",
-      attempts: 2,
-      reason: "attempts-exhausted",
-      error: "boom again",
-      at: 0,
-    },
-  );
-});
-
-test("a resend after the dedupe window is stored again; inside it, it is a duplicate", async (t) => {
-  const log = openSqliteEventLog(dbFile(t), { dedupeWindowMs: 200 });
-  t.after(() => log.close());
-  const [first] = await log.append([event(1, "again")]);
-  const [inside] = await log.append([event(2, "again")]);
-  assert.deepEqual([first?.duplicate, inside?.duplicate], [false, true]);
-  await new Promise((r) => setTimeout(r, 300));
-  const [after] = await log.append([event(3, "again")]);
-  assert.equal(after?.duplicate, false);
   assert.equal((await log.readAfter(0, 10)).length, 2);
 });
 
