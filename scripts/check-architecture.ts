@@ -18,6 +18,7 @@ type Edge = "value" | "type";
 const ALLOWED: Record<string, Record<string, Edge>> = {
   cli: {
     bus: "value",
+    events: "value",
     main: "value",
     manifest: "value",
     observe: "value",

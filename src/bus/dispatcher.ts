@@ -41,6 +41,7 @@ export interface Dispatcher {
 }
 
 const CURSOR = "dispatch";
+const POLL_MS = 1000;
 
 // Error codes (events, runtime) that no retry can cure.
 const HOPELESS: Record<string, DeadLetterReason> = {
@@ -186,10 +187,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     }
   }
 
-  // Wake up when the earliest retry falls due.
+  // Wake up when the earliest retry falls due, and at least every POLL_MS: other processes
+  // (`palisade dlq replay`) change delivery state too.
   async function armTimer(): Promise<void> {
+    const now = Date.now();
     const at = await log.nextDue();
-    if (at !== undefined && at > Date.now()) arm(at);
+    arm(at !== undefined && at > now ? Math.min(at, now + POLL_MS) : now + POLL_MS);
   }
 
   // One timer, always for the earliest wake-up anyone asked for.

@@ -79,6 +79,7 @@ export async function runEventLogConformance(t: TestContext, newStore: () => Ope
       assert.deepEqual(
         { ...dead, at: 0 },
         {
+          seq: a.seq,
           eventId: "e1",
           type: "t.x",
           target: "f",

@@ -21,10 +21,16 @@ export type Outcome =
   | { readonly kind: "failed"; readonly reason: DeadLetterReason; readonly error: string };
 
 /** Why a delivery was dead-lettered. */
-export type DeadLetterReason = "attempts-exhausted" | "hop-limit" | "denied" | "load-failed";
+export type DeadLetterReason =
+  | "attempts-exhausted"
+  | "hop-limit"
+  | "denied"
+  | "load-failed"
+  | "replay-refused";
 
 /** A dead-lettered delivery, as `palisade dlq list` shows it. */
 export interface DeadLetter {
+  readonly seq: number;
   readonly eventId: string;
   readonly type: string;
   readonly target: string;
@@ -78,6 +84,8 @@ export interface EventLog {
   settle(seq: number, target: string, outcome: Outcome): Promise<void>;
   /** The dead-letter queue, newest first. */
   deadLetters(limit: number): Promise<DeadLetter[]>;
+  /** Moves a dead letter back to pending, due now, with its attempts reset. False if it is not dead. */
+  requeue(seq: number, target: string): Promise<boolean>;
   /** Delivery state of an event (by id) for every target it was routed to. */
   deliveries(eventId: string): Promise<DeliveryState[]>;
   close(): Promise<void>;

@@ -48,7 +48,8 @@ async function restart(t: TestContext, file: string, schedule: Schedule, lastMs:
 }
 
 test("after downtime, missed ticks are skipped by default and emitted once each with catchUp", async (t) => {
-  const threeHoursAgo = Date.now() - 3 * 3600_000 - 60_000;
+  // One minute past the hour, three hours ago: exactly three hourly ticks have been missed since.
+  const threeHoursAgo = Math.floor(Date.now() / 3600_000) * 3600_000 - 3 * 3600_000 + 60_000;
   const skipped = await restart(t, logFile(t), hourly, threeHoursAgo);
   assert.deepEqual(skipped, []);
   const caught = await restart(t, logFile(t), { ...hourly, name: "c", catchUp: true }, threeHoursAgo);

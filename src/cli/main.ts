@@ -1,7 +1,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { toPalisadeError } from "../errors.ts";
 import { runDev } from "./commands/dev.ts";
-import { runDlqList } from "./commands/dlq.ts";
+import { runDlqList, runDlqReplay } from "./commands/dlq.ts";
 import { runInit } from "./commands/init.ts";
 import { runSecretsList, runSecretsRm, runSecretsSet } from "./commands/secrets.ts";
 import { runSend } from "./commands/send.ts";
@@ -143,6 +143,17 @@ function createProgram(setExit: (code: number) => void): Command {
     .option("--json", "print a JSON array")
     .action(async (opts: { app: string; json?: boolean; limit: number }) => {
       setExit(await runDlqList(opts));
+    });
+
+  dlq
+    .command("replay")
+    .description("move dead letters back to pending, after checking each against the app as it is now")
+    .argument("[eventId]", "the event whose dead letters to replay")
+    .option("--all", "replay every dead letter")
+    .option("--function <name>", "only dead letters of this function")
+    .option("--app <dir>", "app directory", ".")
+    .action(async (eventId: string | undefined, opts: { app: string; all?: boolean; function?: string }) => {
+      setExit(await runDlqReplay(eventId, opts));
     });
 
   const all = (cmd: Command): Command[] => [cmd, ...cmd.commands.flatMap(all)];

@@ -69,8 +69,11 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
     "UPDATE deliveries SET state = ?, attempts = attempts + 1, next_at = ?, last_error = ?, dead_reason = ?, updated_at = ? WHERE seq = ? AND target = ?",
   );
   const deadLetters = db.prepare(
-    `SELECT e.id, e.type, d.target, d.attempts, d.dead_reason, d.last_error, d.updated_at
+    `SELECT d.seq, e.id, e.type, d.target, d.attempts, d.dead_reason, d.last_error, d.updated_at
      FROM deliveries d JOIN events e ON e.seq = d.seq WHERE d.state = 'failed' ORDER BY d.updated_at DESC LIMIT ?`,
+  );
+  const requeue = db.prepare(
+    "UPDATE deliveries SET state = 'pending', attempts = 0, next_at = ?, dead_reason = NULL, updated_at = ? WHERE seq = ? AND target = ? AND state = 'failed'",
   );
   const states = db.prepare(
     `SELECT d.target, d.state, d.attempts, d.last_error FROM deliveries d JOIN events e ON e.seq = d.seq
@@ -157,6 +160,7 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
     async deadLetters(limit: number): Promise<DeadLetter[]> {
       open();
       return deadLetters.all(limit).map((row) => ({
+        seq: Number(row.seq),
         eventId: String(row.id),
         type: String(row.type),
         target: String(row.target),
@@ -165,6 +169,10 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
         error: String(row.last_error ?? ""),
         at: Number(row.updated_at),
       }));
+    },
+    requeue(seq: number, target: string): Promise<boolean> {
+      open();
+      return writer.run(() => requeue.run(Date.now(), Date.now(), seq, target).changes === 1);
     },
     async deliveries(eventId: string): Promise<DeliveryState[]> {
       open();

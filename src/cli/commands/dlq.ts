@@ -1,6 +1,16 @@
 import { join, resolve } from "node:path";
 import { openSqliteEventLog } from "../../bus/index.ts";
-import { EXIT_OK } from "../exit-code.ts";
+import {
+  type CloudEvent,
+  compileFilter,
+  MAX_HOP,
+  matchesTypePattern,
+  PLATFORM_EVENT_TYPES,
+} from "../../events/index.ts";
+import { type AppModel, loadApp } from "../../manifest/index.ts";
+import { createSchemaRegistry, type SchemaRegistry } from "../../schema/index.ts";
+import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
+import { usageError } from "../usage-error.ts";
 
 /** `palisade dlq list`: dead-lettered deliveries of the app, newest first, read from its log. */
 export async function runDlqList(opts: { app: string; json?: boolean; limit: number }): Promise<number> {
@@ -22,4 +32,78 @@ export async function runDlqList(opts: { app: string; json?: boolean; limit: num
   } finally {
     await log.close();
   }
+}
+
+/**
+ * `palisade dlq replay [eventId] [--all] [--function F]`: moves dead letters back to pending. Not
+ * a back door: each is checked against the app as it is now (the function still exists and
+ * subscribes to the type, its filter still matches, the data still matches the type's current
+ * schema, the hop limit holds); one that fails stays dead-lettered with reason `replay-refused`.
+ * A running `palisade dev` picks requeued deliveries up within a second.
+ */
+export async function runDlqReplay(
+  eventId: string | undefined,
+  opts: { app: string; all?: boolean; function?: string },
+): Promise<number> {
+  if ((eventId === undefined) === !opts.all)
+    throw usageError("Give an event id or --all, not both and not neither");
+  const app = loadApp(opts.app);
+  const registry = createSchemaRegistry(
+    new Map([
+      ...[...app.events].map(([type, spec]) => [type, spec.schema] as const),
+      ...PLATFORM_EVENT_TYPES,
+    ]),
+  );
+  const log = openSqliteEventLog(join(app.dataDir, "events.db"));
+  try {
+    const dead = (await log.deadLetters(1_000_000)).filter(
+      (d) =>
+        (eventId === undefined || d.eventId === eventId) &&
+        (opts.function === undefined || d.target === opts.function),
+    );
+    if (dead.length === 0) {
+      process.stderr.write("palisade: no matching dead letters\n");
+      return EXIT_FAILURE;
+    }
+    let requeued = 0;
+    for (const d of dead) {
+      const [stored] = await log.readAfter(d.seq - 1, 1);
+      const refusal =
+        stored === undefined
+          ? "the event is no longer in the log"
+          : whyNot(app, registry, d.target, stored.event);
+      if (refusal === undefined) {
+        if (await log.requeue(d.seq, d.target)) requeued++;
+        continue;
+      }
+      await log.settle(d.seq, d.target, { kind: "failed", reason: "replay-refused", error: refusal });
+      process.stderr.write(`refused ${d.eventId} → ${d.target}: ${refusal}\n`);
+    }
+    process.stdout.write(`requeued ${requeued} of ${dead.length} dead letter(s)\n`);
+    return requeued === dead.length ? EXIT_OK : EXIT_FAILURE;
+  } finally {
+    await log.close();
+  }
+}
+
+function whyNot(
+  app: AppModel,
+  registry: SchemaRegistry,
+  target: string,
+  event: CloudEvent,
+): string | undefined {
+  const fn = app.functions.get(target);
+  if (fn === undefined) return `function "${target}" no longer exists`;
+  if (!fn.on.some((p) => matchesTypePattern(p, event.type)))
+    return `function "${target}" no longer subscribes to "${event.type}"`;
+  if (fn.filter !== undefined) {
+    const filter = compileFilter(fn.filter);
+    if (!Array.isArray(filter) && !filter(event)) return `function "${target}"'s filter no longer matches`;
+  }
+  if (!registry.has(event.type)) return `event type "${event.type}" is no longer declared`;
+  const failures = registry.check(event.type, event.data);
+  if (failures.length > 0)
+    return `the data no longer matches the schema of "${event.type}": ${failures.map((f) => `/data${f.pointer} ${f.message}`).join("; ")}`;
+  if (event.hop > MAX_HOP) return `the event is past the hop limit (${MAX_HOP})`;
+  return undefined;
 }
