@@ -126,7 +126,16 @@ export function createDataPath({ registry, authorize, log, pools, wake }: DataPa
     deliver(target, delivery) {
       const pool = pools.get(target);
       if (pool === undefined) return Promise.reject(new Error(`No function named "${target}"`));
-      return pool.invoke(delivery.event, delivery.attempts + 1);
+      // A replayed delivery says so: same event (id, data, traceparent), plus its provenance.
+      const event = delivery.replay
+        ? {
+            ...delivery.event,
+            replayof: delivery.event.id,
+            replayedby: delivery.replay.by,
+            replayedat: new Date(delivery.replay.at).toISOString(),
+          }
+        : delivery.event;
+      return pool.invoke(event, delivery.attempts + 1);
     },
   };
 }

@@ -32,6 +32,10 @@ export interface Event<K extends string = string> {
   readonly causationid?: string;
   /** Version of the type's schema the data was validated against. */
   readonly schemaversion?: number;
+  /** On a replayed delivery: the event's id, who replayed it and when (ISO 8601). */
+  readonly replayof?: string;
+  readonly replayedby?: string;
+  readonly replayedat?: string;
 }
 
 /** Structured log fields; values that are secrets are redacted by the host. */

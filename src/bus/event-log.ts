@@ -4,6 +4,8 @@ import type { CloudEvent } from "../events/index.ts";
 export interface StoredEvent {
   readonly seq: number;
   readonly event: CloudEvent;
+  /** When the log accepted it (ms since the epoch). */
+  readonly acceptedAt: number;
 }
 
 /** One event owed to one target (a function), with how often it has been tried. */
@@ -12,6 +14,14 @@ export interface Delivery {
   readonly target: string;
   readonly attempts: number;
   readonly event: CloudEvent;
+  /** Set when this delivery was replayed: who asked, and when. */
+  readonly replay?: Replay;
+}
+
+/** Provenance of a replayed delivery. */
+export interface Replay {
+  readonly by: string;
+  readonly at: number;
 }
 
 /** How an attempt ended; `retry` and `failed` carry the reason. */
@@ -84,6 +94,12 @@ export interface EventLog {
   settle(seq: number, target: string, outcome: Outcome): Promise<void>;
   /** The dead-letter queue, newest first. */
   deadLetters(limit: number): Promise<DeadLetter[]>;
+  /**
+   * Replays one event to one target: its delivery (new, or the finished one) becomes pending again
+   * with attempts reset and the replay's provenance; or, when `refused`, it is dead-lettered with
+   * reason `replay-refused`.
+   */
+  replay(seq: number, target: string, replay: Replay, refused?: string): Promise<void>;
   /** Moves a dead letter back to pending, due now, with its attempts reset. False if it is not dead. */
   requeue(seq: number, target: string): Promise<boolean>;
   /** Delivery state of an event (by id) for every target it was routed to. */

@@ -9,6 +9,7 @@ export type {
   DeliveryState,
   EventLog,
   Outcome,
+  Replay,
   StoredEvent,
 } from "./event-log.ts";
 export { createScheduler, type Schedule, type SchedulerOptions, ticksBetween } from "./scheduler.ts";

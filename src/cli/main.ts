@@ -3,6 +3,7 @@ import { toPalisadeError } from "../errors.ts";
 import { runDev } from "./commands/dev.ts";
 import { runDlqList, runDlqReplay } from "./commands/dlq.ts";
 import { runInit } from "./commands/init.ts";
+import { runReplay } from "./commands/replay.ts";
 import { runSecretsList, runSecretsRm, runSecretsSet } from "./commands/secrets.ts";
 import { runSend } from "./commands/send.ts";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitCodeFor } from "./exit-code.ts";
@@ -155,6 +156,22 @@ function createProgram(setExit: (code: number) => void): Command {
     .action(async (eventId: string | undefined, opts: { app: string; all?: boolean; function?: string }) => {
       setExit(await runDlqReplay(eventId, opts));
     });
+
+  program
+    .command("replay")
+    .description(
+      "deliver archived events again (original ids, marked as replays), checked against the app as it is now",
+    )
+    .requiredOption("--since <time>", "ISO 8601 time, or a duration ago such as 2h or 7d")
+    .option("--until <time>", "ISO 8601 time, or a duration ago (default: now)")
+    .option("--type <type>", "only this event type (or prefix.*)")
+    .option("--function <name>", "only to this function")
+    .option("--app <dir>", "app directory", ".")
+    .action(
+      async (opts: { app: string; since: string; until?: string; type?: string; function?: string }) => {
+        setExit(await runReplay(opts));
+      },
+    );
 
   const all = (cmd: Command): Command[] => [cmd, ...cmd.commands.flatMap(all)];
   for (const cmd of all(program).slice(1))

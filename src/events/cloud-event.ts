@@ -25,10 +25,22 @@ export interface CloudEvent<T = unknown> {
   causationid?: string;
   /** Version of the type's schema the data was validated against. */
   schemaversion?: number;
+  /** On a replayed delivery: the id of the event replayed (its own id), who replayed it and when. */
+  replayof?: string;
+  replayedby?: string;
+  replayedat?: string;
 }
 
 /** Extensions a sender may never set: the platform owns them (see DESIGN §2). */
-export const RESERVED_EXTENSIONS = ["principal", "hop", "causationid", "schemaversion"] as const;
+export const RESERVED_EXTENSIONS = [
+  "principal",
+  "hop",
+  "causationid",
+  "schemaversion",
+  "replayof",
+  "replayedby",
+  "replayedat",
+] as const;
 
 /** Default `datacontenttype` (CloudEvents JSON format §3.1). */
 export const JSON_MEDIA_TYPE = "application/json";

@@ -41,7 +41,13 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
     .prepare("SELECT name FROM pragma_table_info('deliveries')")
     .all()
     .map((c) => c.name);
-  if (!columns.includes("dead_reason")) db.exec("ALTER TABLE deliveries ADD COLUMN dead_reason TEXT");
+  for (const [column, type] of [
+    ["dead_reason", "TEXT"],
+    ["replayed_by", "TEXT"],
+    ["replayed_at", "INTEGER"],
+  ]) {
+    if (!columns.includes(column)) db.exec(`ALTER TABLE deliveries ADD COLUMN ${column} ${type}`);
+  }
   const writer = createGroupCommit(db);
   let closed = false;
 
@@ -51,7 +57,9 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
   const findRecent = db.prepare(
     "SELECT seq FROM events WHERE source = ? AND id = ? AND accepted_at >= ? ORDER BY seq DESC LIMIT 1",
   );
-  const readAfter = db.prepare("SELECT seq, body FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
+  const readAfter = db.prepare(
+    "SELECT seq, body, accepted_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+  );
   const typesAfter = db.prepare("SELECT seq, type FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
   const getCursor = db.prepare("SELECT seq FROM cursors WHERE name = ?");
   const setCursor = db.prepare(
@@ -61,7 +69,7 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
     "INSERT INTO deliveries (seq, target, state, attempts, next_at, updated_at) VALUES (?, ?, 'pending', 0, ?, ?) ON CONFLICT DO NOTHING",
   );
   const due = db.prepare(
-    `SELECT d.seq, d.target, d.attempts, e.body FROM deliveries d JOIN events e ON e.seq = d.seq
+    `SELECT d.seq, d.target, d.attempts, d.replayed_by, d.replayed_at, e.body FROM deliveries d JOIN events e ON e.seq = d.seq
      WHERE d.target = ? AND d.state = 'pending' AND d.next_at <= ? ORDER BY d.next_at, d.seq LIMIT ?`,
   );
   const nextDue = db.prepare("SELECT min(next_at) AS at FROM deliveries WHERE state = 'pending'");
@@ -71,6 +79,13 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
   const deadLetters = db.prepare(
     `SELECT d.seq, e.id, e.type, d.target, d.attempts, d.dead_reason, d.last_error, d.updated_at
      FROM deliveries d JOIN events e ON e.seq = d.seq WHERE d.state = 'failed' ORDER BY d.updated_at DESC LIMIT ?`,
+  );
+  const replayDelivery = db.prepare(
+    `INSERT INTO deliveries (seq, target, state, attempts, next_at, last_error, dead_reason, replayed_by, replayed_at, updated_at)
+     VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?, ?)
+     ON CONFLICT (seq, target) DO UPDATE SET state = excluded.state, attempts = 0, next_at = excluded.next_at,
+       last_error = excluded.last_error, dead_reason = excluded.dead_reason, replayed_by = excluded.replayed_by,
+       replayed_at = excluded.replayed_at, updated_at = excluded.updated_at`,
   );
   const requeue = db.prepare(
     "UPDATE deliveries SET state = 'pending', attempts = 0, next_at = ?, dead_reason = NULL, updated_at = ? WHERE seq = ? AND target = ? AND state = 'failed'",
@@ -109,7 +124,11 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
     },
     async readAfter(seq: number, limit: number): Promise<StoredEvent[]> {
       open();
-      return readAfter.all(seq, limit).map((row) => ({ seq: Number(row.seq), event: parse(row.body) }));
+      return readAfter.all(seq, limit).map((row) => ({
+        seq: Number(row.seq),
+        event: parse(row.body),
+        acceptedAt: Number(row.accepted_at),
+      }));
     },
     setCursor(name: string, value: number): Promise<void> {
       open();
@@ -140,6 +159,9 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
         target: String(row.target),
         attempts: Number(row.attempts),
         event: parse(row.body),
+        ...(row.replayed_by === null
+          ? {}
+          : { replay: { by: String(row.replayed_by), at: Number(row.replayed_at) } }),
       }));
     },
     async nextDue(): Promise<number | undefined> {
@@ -169,6 +191,15 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
         error: String(row.last_error ?? ""),
         at: Number(row.updated_at),
       }));
+    },
+    replay(seq, target, replay, refused) {
+      open();
+      const now = Date.now();
+      const state = refused === undefined ? "pending" : "failed";
+      const reason = refused === undefined ? null : "replay-refused";
+      return writer.run(() => {
+        replayDelivery.run(seq, target, state, now, refused ?? null, reason, replay.by, replay.at, now);
+      });
     },
     requeue(seq: number, target: string): Promise<boolean> {
       open();

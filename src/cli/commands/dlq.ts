@@ -1,16 +1,9 @@
 import { join, resolve } from "node:path";
 import { openSqliteEventLog } from "../../bus/index.ts";
-import {
-  type CloudEvent,
-  compileFilter,
-  MAX_HOP,
-  matchesTypePattern,
-  PLATFORM_EVENT_TYPES,
-} from "../../events/index.ts";
-import { type AppModel, loadApp } from "../../manifest/index.ts";
-import { createSchemaRegistry, type SchemaRegistry } from "../../schema/index.ts";
+import { loadApp } from "../../manifest/index.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
 import { usageError } from "../usage-error.ts";
+import { currentRegistry, whyNot } from "./replay-check.ts";
 
 /** `palisade dlq list`: dead-lettered deliveries of the app, newest first, read from its log. */
 export async function runDlqList(opts: { app: string; json?: boolean; limit: number }): Promise<number> {
@@ -48,12 +41,7 @@ export async function runDlqReplay(
   if ((eventId === undefined) === !opts.all)
     throw usageError("Give an event id or --all, not both and not neither");
   const app = loadApp(opts.app);
-  const registry = createSchemaRegistry(
-    new Map([
-      ...[...app.events].map(([type, spec]) => [type, spec.schema] as const),
-      ...PLATFORM_EVENT_TYPES,
-    ]),
-  );
+  const registry = currentRegistry(app);
   const log = openSqliteEventLog(join(app.dataDir, "events.db"));
   try {
     const dead = (await log.deadLetters(1_000_000)).filter(
@@ -84,26 +72,4 @@ export async function runDlqReplay(
   } finally {
     await log.close();
   }
-}
-
-function whyNot(
-  app: AppModel,
-  registry: SchemaRegistry,
-  target: string,
-  event: CloudEvent,
-): string | undefined {
-  const fn = app.functions.get(target);
-  if (fn === undefined) return `function "${target}" no longer exists`;
-  if (!fn.on.some((p) => matchesTypePattern(p, event.type)))
-    return `function "${target}" no longer subscribes to "${event.type}"`;
-  if (fn.filter !== undefined) {
-    const filter = compileFilter(fn.filter);
-    if (!Array.isArray(filter) && !filter(event)) return `function "${target}"'s filter no longer matches`;
-  }
-  if (!registry.has(event.type)) return `event type "${event.type}" is no longer declared`;
-  const failures = registry.check(event.type, event.data);
-  if (failures.length > 0)
-    return `the data no longer matches the schema of "${event.type}": ${failures.map((f) => `/data${f.pointer} ${f.message}`).join("; ")}`;
-  if (event.hop > MAX_HOP) return `the event is past the hop limit (${MAX_HOP})`;
-  return undefined;
 }

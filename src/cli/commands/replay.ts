@@ -1,0 +1,98 @@
+import { userInfo } from "node:os";
+import { join } from "node:path";
+import { openSqliteEventLog } from "../../bus/index.ts";
+import { matchesTypePattern } from "../../events/index.ts";
+import { loadApp } from "../../manifest/index.ts";
+import { EXIT_OK } from "../exit-code.ts";
+import { usageError } from "../usage-error.ts";
+import { currentRegistry, whyNot } from "./replay-check.ts";
+
+export interface ReplayOptions {
+  app: string;
+  since: string;
+  until?: string;
+  type?: string;
+  function?: string;
+}
+
+/**
+ * `palisade replay --since T [--until T] [--type X] [--function F]`: delivers archived events again,
+ * with their original ids and traceparent, marked as replays (by whom, when). Each (event, function)
+ * is checked against the app as it is now; one that no longer passes is dead-lettered with the reason.
+ */
+export async function runReplay(opts: ReplayOptions): Promise<number> {
+  const now = Date.now();
+  const since = parseInstant(opts.since, now, "--since");
+  const until = opts.until === undefined ? now : parseInstant(opts.until, now, "--until");
+  const app = loadApp(opts.app);
+  if (opts.function !== undefined && !app.functions.has(opts.function)) {
+    throw usageError(
+      `No function "${opts.function}"; functions are: ${[...app.functions.keys()].join(", ")}`,
+    );
+  }
+  const registry = currentRegistry(app);
+  const log = openSqliteEventLog(join(app.dataDir, "events.db"));
+  const replay = { by: `cli:${userInfo().username}`, at: now };
+  let events = 0;
+  let replayed = 0;
+  let refused = 0;
+  try {
+    const matching = [];
+    for (let after = 0; ; ) {
+      const batch = await log.readAfter(after, 1000);
+      if (batch.length === 0) break;
+      after = batch.at(-1)?.seq ?? after;
+      for (const s of batch) {
+        if (s.acceptedAt < since || s.acceptedAt > until) continue;
+        if (opts.type !== undefined && !matchesTypePattern(opts.type, s.event.type)) continue;
+        matching.push(s);
+      }
+    }
+    for (const s of matching) {
+      const targets =
+        opts.function !== undefined
+          ? [opts.function]
+          : [...app.functions.values()]
+              .filter((f) => f.on.some((p) => matchesTypePattern(p, s.event.type)))
+              .map((f) => f.name);
+      for (const target of targets) {
+        const refusal = whyNot(app, registry, target, s.event);
+        await log.replay(s.seq, target, replay, refusal);
+        if (refusal === undefined) replayed++;
+        else {
+          refused++;
+          process.stderr.write(`\nrefused ${s.event.id} → ${target}: ${refusal}\n`);
+        }
+      }
+      events++;
+      progress(events, matching.length);
+    }
+  } finally {
+    await log.close();
+  }
+  process.stderr.write("\n");
+  process.stdout.write(
+    `replayed ${replayed} deliveries of ${events} events${refused > 0 ? `; ${refused} refused (dead-lettered)` : ""}\n`,
+  );
+  return EXIT_OK;
+}
+
+function progress(done: number, total: number): void {
+  const width = 30;
+  const filled = total === 0 ? width : Math.round((done / total) * width);
+  process.stderr.write(`\rreplaying [${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total}`);
+}
+
+// An ISO 8601 instant, or a duration ago: 30s, 15m, 2h, 7d.
+function parseInstant(value: string, now: number, flag: string): number {
+  const ago = /^(\d+)(s|m|h|d)$/.exec(value);
+  if (ago)
+    return (
+      now -
+      Number(ago[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[ago[2] as "s" | "m" | "h" | "d"]
+    );
+  const at = Date.parse(value);
+  if (Number.isNaN(at))
+    throw usageError(`${flag} "${value}" is neither an ISO 8601 time nor a duration like 30m, 2h, 7d`);
+  return at;
+}
