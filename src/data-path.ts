@@ -14,7 +14,6 @@ import {
   createEvent,
   EVENT_HOP_LIMIT,
   type EventDraft,
-  MAX_HOP,
   PLATFORM_PRINCIPAL,
   PLATFORM_SOURCE,
 } from "./events/index.ts";
@@ -32,6 +31,8 @@ export interface IngressOrigin {
 
 export interface DataPathParts {
   registry: SchemaRegistry;
+  /** Longest chain of emits. */
+  hopLimit: number;
   authorize: Authorizer;
   log: EventLog;
   pools: ReadonlyMap<string, SandboxPool>;
@@ -50,7 +51,7 @@ export interface DataPath {
   tick(schedule: { name: string; emit: string; data: unknown }, at: Date): Promise<void>;
 }
 
-export function createDataPath({ registry, authorize, log, pools, wake }: DataPathParts): DataPath {
+export function createDataPath({ registry, hopLimit, authorize, log, pools, wake }: DataPathParts): DataPath {
   async function accept(events: CloudEvent[]): Promise<Appended[]> {
     const appended = await log.append(events); // resolves after fsync: durable before the 202
     wake();
@@ -75,10 +76,10 @@ export function createDataPath({ registry, authorize, log, pools, wake }: DataPa
 
     async emit(inv, type, data) {
       const hop = inv.event.hop + 1;
-      if (hop > MAX_HOP) {
+      if (hop > hopLimit) {
         throw new PalisadeError(
           EVENT_HOP_LIMIT,
-          `Cannot emit "${type}": event chain is deeper than ${MAX_HOP} hops`,
+          `Cannot emit "${type}": event chain is deeper than ${hopLimit} hops`,
           {
             status: 400,
           },

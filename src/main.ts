@@ -142,7 +142,14 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     ...webhooks.map((s) => ({ name: webhookPrincipal(s.path), publish: [s.emit] })),
     ...schedules.map((s) => ({ name: schedulePrincipal(s.name), publish: [s.emit] })),
   ]);
-  const dataPath = createDataPath({ registry, authorize, log, pools, wake: () => dispatcher?.notify() });
+  const dataPath = createDataPath({
+    registry,
+    hopLimit: app.hopLimit,
+    authorize,
+    log,
+    pools,
+    wake: () => dispatcher?.notify(),
+  });
 
   const host = createCapabilityHost(dataPath, (inv, cap, reason) =>
     logger.warn({ fn: inv.fn.name, eventId: inv.event.id, cap }, `capability denied: ${reason}`),

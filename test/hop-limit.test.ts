@@ -54,3 +54,29 @@ ${testPrincipal(["loop.tick"])}functions:
   const text = spawnSync(process.execPath, [BIN, "dlq", "list", "--app", dir], { encoding: "utf8" });
   assert.match(text.stdout, /echo\s+loop\.tick\s+.*hop-limit/);
 });
+
+test("the hop limit is configurable", async (t) => {
+  const dir = tempApp(t, {
+    "palisade.yaml": `name: loop3
+hopLimit: 3
+events:
+  loop.tick: { schema: schemas/n.json }
+${testPrincipal(["loop.tick"])}functions:
+  echo:
+    handler: functions/echo.ts
+    on: [loop.tick]
+    emit: [loop.tick]
+`,
+    "schemas/n.json": NUMBER_SCHEMA,
+    "functions/echo.ts":
+      "export default async (e, ctx) => { await ctx.emit('loop.tick', { n: e.data.n + 1 }); };",
+  });
+  setSecret(dir, "TEST_KEY", TEST_KEY);
+  const logs = captureLogs();
+  const platform = await startPlatform({ appDir: dir, logger: logs.logger, port: 0 });
+  t.after(() => platform.close());
+  await post(`${platform.url}/events`, { type: "loop.tick", data: { n: 0 } });
+  await logs.waitFor((l) => l.msg === "delivery failed");
+  assert.equal((await platform.log.readAfter(0, 100)).length, 4, "hops 0 to 3");
+  assert.equal((await platform.log.deadLetters(1))[0]?.reason, "hop-limit");
+});

@@ -45,5 +45,5 @@ export const RESERVED_EXTENSIONS = [
 /** Default `datacontenttype` (CloudEvents JSON format §3.1). */
 export const JSON_MEDIA_TYPE = "application/json";
 
-/** Hop limit on event chains (DESIGN invariant 7). */
+/** Default hop limit on event chains (DESIGN invariant 7); `hopLimit` in the manifest changes it. */
 export const MAX_HOP = 16;

@@ -11,6 +11,8 @@ export interface AppModel {
   readonly functions: ReadonlyMap<string, FunctionSpec>;
   readonly principals: ReadonlyMap<string, PrincipalSpec>;
   readonly sources: readonly SourceSpec[];
+  /** Longest chain of emits (DESIGN invariant 7). */
+  readonly hopLimit: number;
   /** Seconds during which a resent source + id is recognised as a duplicate. */
   readonly dedupeWindowSec: number;
   /** HTTPS for the gateway; absent means plain HTTP (bind to loopback). */

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
-import { compileFilter, matchesTypePattern, PLATFORM_EVENT_TYPES } from "../events/index.ts";
+import { compileFilter, MAX_HOP, matchesTypePattern, PLATFORM_EVENT_TYPES } from "../events/index.ts";
 import { createAjv } from "../schema/index.ts";
 import { appFile } from "./app-file.ts";
 import {
@@ -30,6 +30,7 @@ export interface RawManifest {
   sources?: RawSource[];
   tls?: { cert: string; key: string; clientCa?: string };
   dedupe?: { windowSec: number };
+  hopLimit?: number;
 }
 
 interface RawFunction {
@@ -107,6 +108,7 @@ export function resolveApp(
     ),
     sources: resolveSources(raw.sources, declared, problems),
     dedupeWindowSec: dedupeWindow(raw, problems),
+    hopLimit: raw.hopLimit ?? MAX_HOP,
     ...tlsOf(raw, dir, problems),
   });
 }

@@ -1,7 +1,6 @@
 import {
   type CloudEvent,
   compileFilter,
-  MAX_HOP,
   matchesTypePattern,
   PLATFORM_EVENT_TYPES,
 } from "../../events/index.ts";
@@ -36,6 +35,6 @@ export function whyNot(
   const failures = registry.check(event.type, event.data);
   if (failures.length > 0)
     return `the data no longer matches the schema of "${event.type}": ${failures.map((f) => `/data${f.pointer} ${f.message}`).join("; ")}`;
-  if (event.hop > MAX_HOP) return `the event is past the hop limit (${MAX_HOP})`;
+  if (event.hop > app.hopLimit) return `the event is past the hop limit (${app.hopLimit})`;
   return undefined;
 }
