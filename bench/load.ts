@@ -32,12 +32,13 @@ export interface DriveOptions {
   headers?: Readonly<Record<string, string>>;
 }
 
-interface Reply {
+export interface Reply {
   status: number;
   text: string;
 }
 
-function post(
+/** One POST /events over `agent`; resolves with the status and body text. */
+export function post(
   agent: Agent,
   url: URL,
   body: string,

@@ -11,13 +11,17 @@ export interface Summary {
 export function summarize(samplesNs: readonly number[]): Summary {
   const sorted = [...samplesNs].sort((a, b) => a - b);
   const total = sorted.reduce((sum, v) => sum + v, 0);
-  const at = (q: number): number => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
   return {
     count: sorted.length,
     meanUs: round(total / Math.max(1, sorted.length) / 1000, 3),
-    p50Us: round(at(0.5) / 1000, 3),
-    p99Us: round(at(0.99) / 1000, 3),
+    p50Us: round(quantile(sorted, 0.5) / 1000, 3),
+    p99Us: round(quantile(sorted, 0.99) / 1000, 3),
   };
+}
+
+/** The q-quantile (0 ≤ q ≤ 1) of ascending `sorted` (nearest rank, 0 when empty); q = 1 is the max. */
+export function quantile(sorted: readonly number[], q: number): number {
+  return sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))] ?? 0;
 }
 
 export function round(value: number, digits = 1): number {

@@ -58,21 +58,26 @@ export function createDataPath({ registry, hopLimit, authorize, log, pools, wake
     return appended;
   }
 
+  async function ingest(
+    drafts: readonly EventDraft[],
+    { principal, source, batch }: IngressOrigin,
+  ): Promise<Appended[]> {
+    for (const [i, draft] of drafts.entries()) {
+      const at = batch ? `/${i}` : "";
+      // An undeclared type is the registry's 400 below; a declared one needs a publish grant.
+      if (registry.has(draft.type) && !authorize(principal, draft.type))
+        throw forbidden(principal, draft.type, at);
+      registry.assertValid(draft.type, draft.data, at);
+    }
+    return accept(
+      drafts.map((draft) =>
+        createEvent(draft, { principal, source, hop: 0, schemaversion: registry.version(draft.type) }),
+      ),
+    );
+  }
+
   return {
-    async ingest(drafts, { principal, source, batch }) {
-      for (const [i, draft] of drafts.entries()) {
-        const at = batch ? `/${i}` : "";
-        // An undeclared type is the registry's 400 below; a declared one needs a publish grant.
-        if (registry.has(draft.type) && !authorize(principal, draft.type))
-          throw forbidden(principal, draft.type, at);
-        registry.assertValid(draft.type, draft.data, at);
-      }
-      return accept(
-        drafts.map((draft) =>
-          createEvent(draft, { principal, source, hop: 0, schemaversion: registry.version(draft.type) }),
-        ),
-      );
-    },
+    ingest,
 
     async emit(inv, type, data) {
       const hop = inv.event.hop + 1;
@@ -121,7 +126,7 @@ export function createDataPath({ registry, hopLimit, authorize, log, pools, wake
         source: `palisade://schedules/${schedule.name}`,
         batch: false,
       };
-      await this.ingest([draft], origin);
+      await ingest([draft], origin);
     },
 
     deliver(target, delivery) {

@@ -125,11 +125,6 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     new Map([...schemasOf(app), ...PLATFORM_EVENT_TYPES]),
     schemaVersions,
   );
-  const log = openSqliteEventLog(join(app.dataDir, "events.db"), {
-    dedupeWindowMs: app.dedupeWindowSec * 1000,
-  });
-  const pools = new Map<string, SandboxPool>();
-  let dispatcher: Dispatcher | undefined;
   const secrets = openFileSecretStore(join(app.dataDir, SECRETS_FILE));
   const secret = (name: string) => requireSecret(secrets, name, app.dir);
   const webhooks = app.sources.flatMap((s) => (s.kind === "webhook" ? [s] : []));
@@ -142,6 +137,12 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     ...webhooks.map((s) => ({ name: webhookPrincipal(s.path), publish: [s.emit] })),
     ...schedules.map((s) => ({ name: schedulePrincipal(s.name), publish: [s.emit] })),
   ]);
+  // Everything that can refuse the app is checked above; only now are resources opened.
+  const log = openSqliteEventLog(join(app.dataDir, "events.db"), {
+    dedupeWindowMs: app.dedupeWindowSec * 1000,
+  });
+  const pools = new Map<string, SandboxPool>();
+  let dispatcher: Dispatcher | undefined;
   const dataPath = createDataPath({
     registry,
     hopLimit: app.hopLimit,
@@ -176,10 +177,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
       on: fn.on,
       ...(fn.filter === undefined ? {} : { filter: compiledFilter(fn.filter) }),
       concurrency: fn.limits.concurrency,
-      admission: {
-        ...(fn.limits.ratePerSec === undefined ? {} : { ratePerSec: fn.limits.ratePerSec }),
-        ...(fn.limits.dailyInvocations === undefined ? {} : { dailyInvocations: fn.limits.dailyInvocations }),
-      },
+      admission: fn.limits,
       retry: fn.retry,
     })),
     invoke: dataPath.deliver,
