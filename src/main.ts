@@ -199,6 +199,15 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     },
     onError: (err) => logger.error({ err: toPalisadeError(err).message }, "dispatcher error; retrying"),
   });
+  // Archive retention: finished events older than retentionDays go, at start and every hour.
+  const prune = () =>
+    log
+      .prune(Date.now() - app.retentionDays * 86_400_000)
+      .then((n) => n > 0 && logger.info({ events: n }, "pruned events past their retention"))
+      .catch((err: unknown) => logger.error({ err: toPalisadeError(err).message }, "pruning failed"));
+  void prune();
+  const pruner = setInterval(prune, 3_600_000);
+  pruner.unref();
   const scheduler = createScheduler({
     schedules,
     log,
@@ -238,6 +247,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
 
   async function shutdown(): Promise<void> {
     scheduler.close();
+    clearInterval(pruner);
     await gateway.close();
     const draining = dispatcher?.close();
     await Promise.all([...pools.values()].map((p) => p.close()));

@@ -141,6 +141,28 @@ export async function runEventLogConformance(t: TestContext, newStore: () => Ope
     );
   });
 
+  await t.test("prune removes old finished events and their deliveries, never pending work", async (t) => {
+    const log = newStore()();
+    t.after(() => log.close());
+    const [done, waiting, fresh] = await log.append([
+      event(1, "done"),
+      event(2, "waiting"),
+      event(3, "fresh"),
+    ]);
+    await log.route("dispatch", fresh?.seq ?? 0, [
+      { seq: done?.seq ?? 0, target: "f" },
+      { seq: waiting?.seq ?? 0, target: "f" },
+    ]);
+    await log.settle(done?.seq ?? 0, "f", { kind: "delivered" });
+    assert.equal(await log.prune(Date.now() + 1000), 2, "done and fresh (no deliveries) go; waiting stays");
+    assert.deepEqual(
+      (await log.readAfter(0, 10)).map((s) => s.event.id),
+      ["waiting"],
+    );
+    assert.deepEqual(await log.deliveries("done"), []);
+    assert.equal(await log.prune(0), 0, "nothing is older than the epoch");
+  });
+
   await t.test("named cursors start at 0 and keep what was set", async (t) => {
     const open = newStore();
     const log = open();

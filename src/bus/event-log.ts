@@ -92,6 +92,11 @@ export interface EventLog {
   nextDue(): Promise<number | undefined>;
   /** Records the outcome of one attempt. */
   settle(seq: number, target: string, outcome: Outcome): Promise<void>;
+  /**
+   * Removes events accepted before `beforeMs` whose deliveries are all finished (delivered or
+   * dead-lettered), with those deliveries; pending work is never removed. Returns how many.
+   */
+  prune(beforeMs: number): Promise<number>;
   /** The dead-letter queue, newest first. */
   deadLetters(limit: number): Promise<DeadLetter[]>;
   /**

@@ -11,6 +11,8 @@ export interface AppModel {
   readonly functions: ReadonlyMap<string, FunctionSpec>;
   readonly principals: ReadonlyMap<string, PrincipalSpec>;
   readonly sources: readonly SourceSpec[];
+  /** Days the log keeps finished events for replay. */
+  readonly retentionDays: number;
   /** Longest chain of emits (DESIGN invariant 7). */
   readonly hopLimit: number;
   /** Seconds during which a resent source + id is recognised as a duplicate. */

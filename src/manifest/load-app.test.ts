@@ -235,3 +235,12 @@ test("a function may subscribe to prefix.* and filter on content; a bad pattern 
     'palisade.yaml:9: functions.charge.filter.data.n[0].numeric: must be [op, number] or [op, number, op, number] with op one of =, <, <=, >, >= (e.g. [">", 0, "<=", 5])',
   ]);
 });
+
+test("retention defaults to 7 days and must cover the dedupe window", (t) => {
+  const dir = tempApp(t, { ...FILES, "palisade.yaml": GOOD });
+  assert.equal(loadApp(dir).retentionDays, 7);
+  const details = problemsOf(t, `${GOOD}retention: { days: 0.5 }\n`);
+  assert.deepEqual(details, [
+    "palisade.yaml:10: retention.days: 0.5 days is shorter than dedupe.windowSec (86400 s); keep events at least that long",
+  ]);
+});

@@ -31,6 +31,7 @@ export interface RawManifest {
   tls?: { cert: string; key: string; clientCa?: string };
   dedupe?: { windowSec: number };
   hopLimit?: number;
+  retention?: { days: number };
 }
 
 interface RawFunction {
@@ -109,6 +110,7 @@ export function resolveApp(
     sources: resolveSources(raw.sources, declared, problems),
     dedupeWindowSec: dedupeWindow(raw, problems),
     hopLimit: raw.hopLimit ?? MAX_HOP,
+    retentionDays: retention(raw, problems),
     ...tlsOf(raw, dir, problems),
   });
 }
@@ -167,6 +169,19 @@ function dedupeWindow(raw: RawManifest, problems: Problem[]): number {
     });
   }
   return windowSec;
+}
+
+// Duplicates are recognised by looking up earlier events, so they must still be in the log.
+function retention(raw: RawManifest, problems: Problem[]): number {
+  const days = raw.retention?.days ?? 7;
+  const windowSec = raw.dedupe?.windowSec ?? DEFAULT_DEDUPE_WINDOW_SEC;
+  if (days * 86400 < windowSec) {
+    problems.push({
+      path: ["retention", "days"],
+      message: `${days} days is shorter than dedupe.windowSec (${windowSec} s); keep events at least that long`,
+    });
+  }
+  return days;
 }
 
 function tlsOf(raw: RawManifest, dir: string, problems: Problem[]): { tls?: TlsSpec } {

@@ -87,6 +87,10 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
        last_error = excluded.last_error, dead_reason = excluded.dead_reason, replayed_by = excluded.replayed_by,
        replayed_at = excluded.replayed_at, updated_at = excluded.updated_at`,
   );
+  const prunable = `SELECT seq FROM events e WHERE e.accepted_at < ?
+     AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.seq = e.seq AND d.state = 'pending')`;
+  const pruneDeliveries = db.prepare(`DELETE FROM deliveries WHERE seq IN (${prunable})`);
+  const pruneEvents = db.prepare(`DELETE FROM events WHERE seq IN (${prunable})`);
   const requeue = db.prepare(
     "UPDATE deliveries SET state = 'pending', attempts = 0, next_at = ?, dead_reason = NULL, updated_at = ? WHERE seq = ? AND target = ? AND state = 'failed'",
   );
@@ -199,6 +203,13 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
       const reason = refused === undefined ? null : "replay-refused";
       return writer.run(() => {
         replayDelivery.run(seq, target, state, now, refused ?? null, reason, replay.by, replay.at, now);
+      });
+    },
+    prune(beforeMs: number): Promise<number> {
+      open();
+      return writer.run(() => {
+        pruneDeliveries.run(beforeMs);
+        return Number(pruneEvents.run(beforeMs).changes);
       });
     },
     requeue(seq: number, target: string): Promise<boolean> {
