@@ -34,7 +34,7 @@ export interface RateResult {
   firstError?: string;
   /** Sends issued per second over the sending window (≈ offeredRate when the timer kept up). */
   sentRate: number;
-  /** How far the last send fell behind its schedule, and the worst such lag, in ms. */
+  /** The furthest any send fell behind its schedule (a busy event loop delays the timer), in ms. */
   maxSendLagMs: number;
   delivered: number;
   failed: number;
@@ -173,6 +173,7 @@ export async function runLatency(cfg: LatencyConfig): Promise<RateResult[]> {
       host: "127.0.0.1",
     });
     try {
+      if (new URL(platform.url).hostname !== "127.0.0.1") throw new Error("bench talks to 127.0.0.1 only");
       const warm = await drive(platform.url, cfg.warmup, 16, EVENT_BODY);
       await drain(settled, warm.ids, performance.now() + cfg.drainMs);
       const results: RateResult[] = [];

@@ -5,7 +5,8 @@
  *
  * Knobs (environment): BENCH_EVENTS (2000), BENCH_CONCURRENCY (64), BENCH_INVOKES (2000),
  * BENCH_INGEST (5000 single-event ingest requests), BENCH_BATCHES (200), BENCH_BATCH_SIZE (500, at most
- * 1000) and BENCH_BATCH_CONCURRENCY (8).
+ * 1000), BENCH_BATCH_CONCURRENCY (8), BENCH_LATENCY_RATES (500,2000 events/s, offered open loop) and
+ * BENCH_LATENCY_SECONDS (3 per rate).
  */
 import { rmSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
@@ -13,6 +14,8 @@ import { createBenchApp, runBaseline, runPalisade } from "./e2e.ts";
 import { type IngestConfig, runIngest } from "./ingest.ts";
 import { reportIngest } from "./ingest-report.ts";
 import { runInvoke } from "./invoke.ts";
+import { type LatencyConfig, runLatency } from "./latency.ts";
+import { reportLatency } from "./latency-report.ts";
 import { printTable, ratio, round, perSecond as rps, times as x } from "./stats.ts";
 
 function knob(name: string, fallback: number): number {
@@ -32,6 +35,18 @@ const INGEST: IngestConfig = {
   batchSize: Math.min(1000, knob("BENCH_BATCH_SIZE", 500)),
   batchConcurrency: knob("BENCH_BATCH_CONCURRENCY", 8),
   batchWarmup: 20,
+};
+const LATENCY: LatencyConfig = {
+  rates: (process.env.BENCH_LATENCY_RATES ?? "500,2000").split(",").map((r) => {
+    const rate = Number(r);
+    if (!Number.isInteger(rate) || rate <= 0)
+      throw new Error("BENCH_LATENCY_RATES must be positive integers");
+    return rate;
+  }),
+  seconds: knob("BENCH_LATENCY_SECONDS", 3),
+  drainMs: 20_000,
+  sockets: 256,
+  warmup: 200,
 };
 const HTTP_WARMUP = Math.min(500, EVENTS);
 const INVOKE_WARMUP = Math.min(200, INVOKES);
@@ -55,7 +70,8 @@ console.log(
 );
 console.log(
   `events=${EVENTS} concurrency=${CONCURRENCY} invokes=${INVOKES} ingest=${INGEST.requests}` +
-    ` batches=${INGEST.batches}x${INGEST.batchSize} batchConcurrency=${INGEST.batchConcurrency}`,
+    ` batches=${INGEST.batches}x${INGEST.batchSize} batchConcurrency=${INGEST.batchConcurrency}` +
+    ` latencyRates=${LATENCY.rates.join(",")}x${LATENCY.seconds}s`,
 );
 
 const appDir = createBenchApp();
@@ -64,6 +80,7 @@ try {
   const pal = await runPalisade(appDir, EVENTS, CONCURRENCY, HTTP_WARMUP, DELIVERY_TIMEOUT_MS);
   const ing = await runIngest(appDir, INGEST);
   const inv = await runInvoke(appDir, INVOKES, INVOKE_WARMUP);
+  const lat = await runLatency(LATENCY);
 
   printTable(
     `Throughput (${EVENTS} events, ${CONCURRENCY} in flight; baseline = bare Fastify 202)`,
@@ -96,6 +113,8 @@ try {
   console.log(
     `sandbox/direct = ${x(ratio(inv.sandbox.meanUs, inv.direct.meanUs, 1))} (mean); overhead ${us(overheadUs)} µs per invoke`,
   );
+
+  const latencyJson = reportLatency(lat, LATENCY, machine.cores);
 
   const result = {
     machine,
@@ -131,6 +150,7 @@ try {
       meanRatio: ratio(inv.sandbox.meanUs, inv.direct.meanUs, 1),
       overheadUs: round(overheadUs, 1),
     },
+    ...latencyJson,
   };
   console.log(`\nBENCH_JSON ${JSON.stringify(result)}`);
 } finally {
