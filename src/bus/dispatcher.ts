@@ -81,15 +81,20 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const targets = new Map(options.targets.map((t) => [t.name, t]));
   const inFlight = new Map<string, Set<string>>(options.targets.map((t) => [t.name, new Set<string>()]));
   const running = new Set<Promise<void>>();
+  const settling = new Set<string>();
   let pumping = false;
   let again = false;
   let closed = false;
   let timer: NodeJS.Timeout | undefined;
   let timerAt = 0;
 
+  // This process is the only router of its log, so the cursor is read once and then kept here.
+  let routed: number | undefined;
+
   async function route(): Promise<void> {
     for (;;) {
-      const after = await log.cursor(CURSOR);
+      routed ??= await log.cursor(CURSOR);
+      const after = routed;
       const batch: { seq: number; type: string; event?: CloudEvent }[] = needsPayload
         ? (await log.readAfter(after, ROUTE_BATCH)).map(({ seq, event }) => ({
             seq,
@@ -105,6 +110,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           .map((t) => ({ seq: item.seq, target: t.name })),
       );
       await log.route(CURSOR, last.seq, deliveries);
+      routed = last.seq;
     }
   }
 
@@ -115,8 +121,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const slots = target.concurrency - busy.size;
       if (slots <= 0) continue;
       const free = Math.min(slots, await admission.allowance(name, now));
-      // Ask for enough rows to skip the ones already running.
-      const due = (await log.due(name, now, slots + busy.size)).filter((d) => !busy.has(key(d)));
+      // Ask for enough rows to skip the ones already running or being settled.
+      const due = (await log.due(name, now, slots + busy.size + settling.size)).filter(
+        (d) => !busy.has(key(d)) && !settling.has(key(d)),
+      );
       const starting = due.slice(0, free);
       admission.take(name, starting.length, now);
       for (const delivery of starting) start(target, delivery, busy);
@@ -135,6 +143,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         busy.delete(key(delivery));
         return;
       }
+      // The slot is free as soon as the attempt ends; the outcome is recorded meanwhile (many
+      // settles share one commit). Until it is, the delivery is "settling" and not picked again.
+      settling.add(key(delivery));
+      busy.delete(key(delivery));
+      notify();
       try {
         await log.settle(delivery.seq, delivery.target, outcome);
         options.onSettled?.(delivery, outcome);
@@ -142,7 +155,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         // Not settled means still pending in the log: it is attempted again (at-least-once).
         options.onError?.(err);
       } finally {
-        busy.delete(key(delivery));
+        settling.delete(key(delivery));
         notify();
       }
     })();

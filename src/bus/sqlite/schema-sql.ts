@@ -40,4 +40,5 @@ CREATE TABLE IF NOT EXISTS deliveries (
   PRIMARY KEY (seq, target)
 ) WITHOUT ROWID;
 CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (target, state, next_at);
+CREATE INDEX IF NOT EXISTS deliveries_next ON deliveries (state, next_at);
 `;
