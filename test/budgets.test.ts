@@ -34,6 +34,7 @@ ${testPrincipal(["job.queued"])}functions:
 
   const alert = await logs.waitFor((l) => l.msg === "budget alert");
   assert.deepEqual([alert.fn, alert.target, alert.limit, alert.by], ["guard", "work", 2, "palisade"]);
+  await logs.waitFor(() => logs.lines.filter((l) => l.fn === "work" && l.msg === "delivered").length === 2);
   await new Promise((r) => setTimeout(r, 200)); // let any (wrong) extra work show up before counting
   assert.equal(logs.lines.filter((l) => l.msg === "worked").length, 2);
   const states = (await Promise.all(ids.map((id) => platform.log.deliveries(id)))).map((s) => s[0]?.state);

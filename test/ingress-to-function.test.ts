@@ -154,6 +154,11 @@ test("many concurrent senders are all accepted and all delivered", async (t) => 
     () => logs.lines.filter((l) => l.fn === "notify" && l.msg === "delivered").length === 40,
     30000,
   );
+  // charge's outcomes are recorded on their own schedule (group commit): wait for all 40 too.
+  await logs.waitFor(
+    () => logs.lines.filter((l) => l.fn === "charge" && l.msg === "delivered").length === 40,
+    30000,
+  );
   for (const a of answers) {
     const [state] = await platform.log.deliveries(a.body.ids[0]);
     assert.equal(state?.state, "delivered");
