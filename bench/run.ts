@@ -10,6 +10,7 @@
  */
 import { rmSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
+import { runDispatch } from "./dispatch.ts";
 import { createBenchApp, runBaseline, runPalisade } from "./e2e.ts";
 import { type IngestConfig, runIngest } from "./ingest.ts";
 import { reportIngest } from "./ingest-report.ts";
@@ -81,6 +82,7 @@ try {
   const ing = await runIngest(appDir, INGEST);
   const inv = await runInvoke(appDir, INVOKES, INVOKE_WARMUP);
   const lat = await runLatency(LATENCY);
+  const disp = await runDispatch(5000, [2, 16]);
 
   printTable(
     `Throughput (${EVENTS} events, ${CONCURRENCY} in flight; baseline = bare Fastify 202)`,
@@ -97,6 +99,11 @@ try {
       ` | http errors: baseline ${baseline.load.errors}, palisade ${pal.load.errors}${pal.timedOut ? " | TIMED OUT" : ""}`,
   );
   if (pal.load.firstError) console.log(`first palisade error: ${pal.load.firstError}`);
+  printTable(
+    "Delivery engine alone (5000 events in the log, no-op invoke in process: routing, state, settles on SQLite)",
+    ["concurrency", "events/s", "writes/commit"],
+    disp.map((d) => [String(d.concurrency), rps(d.eventsPerSec), d.writesPerCommit.toFixed(1)]),
+  );
 
   const ingestJson = reportIngest(ing, INGEST);
 
@@ -151,6 +158,7 @@ try {
       overheadUs: round(overheadUs, 1),
     },
     ...latencyJson,
+    dispatch: disp.map((d) => ({ ...d, eventsPerSec: round(d.eventsPerSec) })),
   };
   console.log(`\nBENCH_JSON ${JSON.stringify(result)}`);
 } finally {
