@@ -339,3 +339,38 @@ test("ratePerSec spaces attempts out on the clock (mock timers) instead of dropp
   await c.until(5);
   assert.deepEqual(startedAt, [5_000_000, 5_000_000, 5_000_500, 5_001_000, 5_001_500]);
 });
+
+test("a failing, slow function never blocks the others", async (t) => {
+  const log = openSqliteEventLog(logFile(t));
+  const c = settledCollector();
+  const healthy: string[] = [];
+  let release: () => void = () => {};
+  const stuck = new Promise<void>((r) => {
+    release = r;
+  });
+  const dispatcher = createDispatcher({
+    log,
+    targets: [
+      { name: "broken", on: ["x.created"], concurrency: 1, retry: { ...DEFAULT_RETRY, attempts: 1 } },
+      { name: "healthy", on: ["x.created"], concurrency: 1, retry: DEFAULT_RETRY },
+    ],
+    invoke: async (target, d) => {
+      if (target === "broken") {
+        await stuck; // the first attempt hangs until the end of the test, then fails
+        throw new Error("down");
+      }
+      healthy.push(d.event.id);
+    },
+    onSettled: c.onSettled,
+  });
+  t.after(async () => {
+    release();
+    await dispatcher.close();
+    await log.close();
+  });
+  await log.append(Array.from({ length: 10 }, (_, i) => ev("x.created", `h${i}`)));
+  dispatcher.notify();
+  await c.until(10);
+  assert.equal(healthy.length, 10, "all of healthy's deliveries went through while broken was stuck");
+  assert.ok(c.settled.every((s) => s.d.target === "healthy"));
+});
