@@ -42,6 +42,7 @@ export interface Dispatcher {
 
 const CURSOR = "dispatch";
 const POLL_MS = 1000;
+const PREFETCH = 256;
 
 // Error codes (events, runtime) that no retry can cure.
 const HOPELESS: Record<string, DeadLetterReason> = {
@@ -79,7 +80,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   // Payloads are read only when some target filters on content.
   const needsPayload = options.targets.some((t) => t.filter !== undefined);
   const targets = new Map(options.targets.map((t) => [t.name, t]));
-  const inFlight = new Map<string, Set<string>>(options.targets.map((t) => [t.name, new Set<string>()]));
+  const claims = new Map<string, Set<string>>(options.targets.map((t) => [t.name, new Set<string>()]));
+  const queues = new Map<string, Delivery[]>(options.targets.map((t) => [t.name, []]));
+  const runningCount = new Map<string, number>();
   const running = new Set<Promise<void>>();
   let pumping = false;
   let again = false;
@@ -113,35 +116,47 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     }
   }
 
+  // Due deliveries are fetched PREFETCH at a time into a per-target queue, so the log is read once
+  // per batch rather than once per attempt. `claimed` holds every delivery queued, running or
+  // being settled, so none is started twice.
   async function fill(): Promise<void> {
     const now = Date.now();
     for (const [name, target] of targets) {
-      const busy = inFlight.get(name) ?? new Set<string>();
-      const slots = target.concurrency - busy.size;
+      const claimed = claims.get(name) ?? new Set<string>();
+      const queue = queues.get(name) ?? [];
+      const slots = target.concurrency - (runningCount.get(name) ?? 0);
       if (slots <= 0) continue;
+      if (queue.length < slots) {
+        for (const d of await log.due(name, now, PREFETCH + claimed.size)) {
+          if (claimed.has(key(d))) continue;
+          claimed.add(key(d));
+          queue.push(d);
+        }
+      }
       const free = Math.min(slots, await admission.allowance(name, now));
-      // Ask for enough rows to skip the ones already running.
-      const due = (await log.due(name, now, slots + busy.size)).filter((d) => !busy.has(key(d)));
-      const starting = due.slice(0, free);
+      const starting = queue.splice(0, free);
       admission.take(name, starting.length, now);
-      for (const delivery of starting) start(target, delivery, busy);
+      for (const delivery of starting) start(target, delivery, claimed);
       // Held back by rate or budget: look again when admission allows.
-      const chance = due.length > starting.length ? admission.nextChance(name, now) : undefined;
+      const chance =
+        queue.length > 0 && starting.length < slots ? admission.nextChance(name, now) : undefined;
       if (chance !== undefined) arm(chance);
     }
   }
 
-  function start(target: Target, delivery: Delivery, busy: Set<string>): void {
-    busy.add(key(delivery));
+  function start(target: Target, delivery: Delivery, claimed: Set<string>): void {
+    runningCount.set(target.name, (runningCount.get(target.name) ?? 0) + 1);
     const attempt = (async () => {
       const outcome = await attemptOnce(target, delivery);
+      // The slot is free as soon as the attempt ends; the outcome is recorded meanwhile, many
+      // settles to a commit. The delivery stays claimed until then, so it is not picked again.
+      runningCount.set(target.name, (runningCount.get(target.name) ?? 1) - 1);
+      notify();
       // Stopped mid-attempt (shutdown): leave it pending, not charged as an attempt.
       if (closed && outcome.kind !== "delivered") {
-        busy.delete(key(delivery));
+        claimed.delete(key(delivery));
         return;
       }
-      // The slot stays taken until the outcome is recorded: freeing it earlier lets pending-but-
-      // finished rows pile up in every `due` query (measured: dispatch fell from 5,400/s to 250/s).
       try {
         await log.settle(delivery.seq, delivery.target, outcome);
         options.onSettled?.(delivery, outcome);
@@ -149,7 +164,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         // Not settled means still pending in the log: it is attempted again (at-least-once).
         options.onError?.(err);
       } finally {
-        busy.delete(key(delivery));
+        claimed.delete(key(delivery));
         notify();
       }
     })();
@@ -184,6 +199,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         again = false;
         await route();
         await fill();
+        // Yield to I/O between rounds: group commits (settles) must get to flush.
+        if (again) await new Promise((r) => setImmediate(r));
       } while (again && !closed);
       await armTimer();
     } catch (err) {
