@@ -5,7 +5,14 @@ import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { compileFilter, createEvent } from "../events/index.ts";
 import { DEFAULT_RETRY } from "../manifest/index.ts";
-import { createDispatcher, type Delivery, type Outcome, openSqliteEventLog, retryDelay } from "./index.ts";
+import {
+  createDispatcher,
+  type Delivery,
+  type DispatcherOptions,
+  type Outcome,
+  openSqliteEventLog,
+  retryDelay,
+} from "./index.ts";
 
 function logFile(t: TestContext): string {
   const dir = mkdtempSync(join(tmpdir(), "palisade-dispatch-"));
@@ -15,6 +22,16 @@ function logFile(t: TestContext): string {
 
 const ev = (type: string, id: string) =>
   createEvent({ type, data: {}, id }, { principal: "p", source: "test", hop: 0 });
+
+/** Starts a dispatcher that is closed, with its log, when the test ends. */
+function startDispatcher(t: TestContext, options: DispatcherOptions) {
+  const dispatcher = createDispatcher(options);
+  t.after(async () => {
+    await dispatcher.close();
+    await options.log.close();
+  });
+  return dispatcher;
+}
 
 function settledCollector() {
   const settled: { d: Delivery; o: Outcome }[] = [];
@@ -38,7 +55,7 @@ test("each event goes to every subscribed target and only to them", async (t) =>
   const calls: string[] = [];
   const c = settledCollector();
   const retry = { ...DEFAULT_RETRY, initialDelayMs: 1 };
-  const dispatcher = createDispatcher({
+  const dispatcher = startDispatcher(t, {
     log,
     targets: [
       { name: "a", on: ["x.created"], concurrency: 2, retry },
@@ -48,10 +65,6 @@ test("each event goes to every subscribed target and only to them", async (t) =>
       calls.push(`${target}:${d.event.id}`);
     },
     onSettled: c.onSettled,
-  });
-  t.after(async () => {
-    await dispatcher.close();
-    await log.close();
   });
   await log.append([ev("x.created", "1"), ev("y.created", "2"), ev("z.created", "3")]);
   dispatcher.notify();
@@ -64,7 +77,7 @@ test("a failing target is retried up to its attempts, then recorded as failed wi
   const log = openSqliteEventLog(logFile(t));
   const c = settledCollector();
   let calls = 0;
-  const dispatcher = createDispatcher({
+  const dispatcher = startDispatcher(t, {
     log,
     targets: [
       {
@@ -79,10 +92,6 @@ test("a failing target is retried up to its attempts, then recorded as failed wi
       throw new Error(`boom ${calls}`);
     },
     onSettled: c.onSettled,
-  });
-  t.after(async () => {
-    await dispatcher.close();
-    await log.close();
   });
   await log.append([ev("x.created", "e")]);
   dispatcher.notify();
@@ -102,7 +111,7 @@ test("no more attempts run at once than a target's concurrency", async (t) => {
   const c = settledCollector();
   let running = 0;
   let peak = 0;
-  const dispatcher = createDispatcher({
+  const dispatcher = startDispatcher(t, {
     log,
     targets: [{ name: "f", on: ["x.created"], concurrency: 3, retry: DEFAULT_RETRY }],
     invoke: async () => {
@@ -112,10 +121,6 @@ test("no more attempts run at once than a target's concurrency", async (t) => {
       running--;
     },
     onSettled: c.onSettled,
-  });
-  t.after(async () => {
-    await dispatcher.close();
-    await log.close();
   });
   await log.append(Array.from({ length: 20 }, (_, i) => ev("x.created", `e${i}`)));
   dispatcher.notify();
@@ -133,15 +138,11 @@ test("pending deliveries are resumed by a new dispatcher on the same file", asyn
 
   const log = openSqliteEventLog(file);
   const c = settledCollector();
-  const dispatcher = createDispatcher({
+  const dispatcher = startDispatcher(t, {
     log,
     targets: [{ name: "f", on: ["x.created"], concurrency: 1, retry: DEFAULT_RETRY }],
     invoke: async () => {},
     onSettled: c.onSettled,
-  });
-  t.after(async () => {
-    await dispatcher.close();
-    await log.close();
   });
   await c.until(1);
   assert.deepEqual(await log.deliveries("kept"), [
@@ -169,7 +170,7 @@ test("prefix subscriptions and content filters decide which targets get an event
   const c = settledCollector();
   const big = compileFilter({ data: { amount: [{ numeric: [">=", 100] }] } });
   if (Array.isArray(big)) assert.fail("valid pattern");
-  const dispatcher = createDispatcher({
+  const dispatcher = startDispatcher(t, {
     log,
     targets: [
       { name: "all-orders", on: ["order.*"], concurrency: 1, retry: DEFAULT_RETRY },
@@ -179,10 +180,6 @@ test("prefix subscriptions and content filters decide which targets get an event
       calls.push(`${target}:${d.event.id}`);
     },
     onSettled: c.onSettled,
-  });
-  t.after(async () => {
-    await dispatcher.close();
-    await log.close();
   });
   const order = (id: string, type: string, amount: number) =>
     createEvent({ type, data: { amount }, id }, { principal: "p", source: "test", hop: 0 });
@@ -208,7 +205,7 @@ test("retries wait out their backoff on the clock (injected, no sleeping), then 
   const log = openSqliteEventLog(logFile(t));
   const c = settledCollector();
   const attemptsAt: number[] = [];
-  const dispatcher = createDispatcher({
+  const dispatcher = startDispatcher(t, {
     log,
     targets: [
       {
@@ -224,10 +221,6 @@ test("retries wait out their backoff on the clock (injected, no sleeping), then 
     },
     onSettled: c.onSettled,
     random: () => 1, // the top of the jitter range: delays are exactly 1000 then 2000 ms
-  });
-  t.after(async () => {
-    await dispatcher.close();
-    await log.close();
   });
   const settle = () => new Promise((r) => setImmediate(r));
   await log.append([ev("x.created", "e")]);
@@ -260,7 +253,7 @@ test("a daily budget holds deliveries past it (durably, across a restart) and re
   const run = async (expected: number) => {
     const log = openSqliteEventLog(file);
     const c = settledCollector();
-    const dispatcher = createDispatcher({
+    const dispatcher = startDispatcher(t, {
       log,
       targets: [
         {
@@ -318,10 +311,6 @@ test("ratePerSec spaces attempts out on the clock (mock timers) instead of dropp
       startedAt.push(Date.now());
     },
     onSettled: c.onSettled,
-  });
-  t.after(async () => {
-    await dispatcher.close();
-    await log.close();
   });
   const settle = async () => {
     for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
