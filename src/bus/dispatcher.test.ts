@@ -138,7 +138,7 @@ test("pending deliveries are resumed by a new dispatcher on the same file", asyn
 
   const log = openSqliteEventLog(file);
   const c = settledCollector();
-  const dispatcher = startDispatcher(t, {
+  startDispatcher(t, {
     log,
     targets: [{ name: "f", on: ["x.created"], concurrency: 1, retry: DEFAULT_RETRY }],
     invoke: async () => {},
