@@ -37,6 +37,7 @@ import {
   createCapabilityHost,
   createSandboxPool,
   type FunctionLog,
+  INVOKE_BATCH,
   type SandboxPool,
 } from "./runtime/index.ts";
 import { createSchemaRegistry, openSchemaStore, registerSchemas } from "./schema/index.ts";
@@ -177,6 +178,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
       on: fn.on,
       ...(fn.filter === undefined ? {} : { filter: compiledFilter(fn.filter) }),
       concurrency: fn.limits.concurrency,
+      batch: INVOKE_BATCH,
       admission: fn.limits,
       retry: fn.retry,
     })),

@@ -13,6 +13,11 @@ export interface Target {
   /** Compiled content filter; events it rejects are not routed to this target. */
   readonly filter?: EventFilter;
   readonly concurrency: number;
+  /**
+   * Deliveries handed to `invoke` per unit of concurrency: the target queues them and runs at most
+   * `concurrency` at once (the sandbox pool sends them to its processes in batches). @default 1
+   */
+  readonly batch?: number;
   readonly retry: RetryPolicy;
   /** Rate and daily budget; deliveries beyond them wait, durably. */
   readonly admission?: AdmissionLimits;
@@ -124,7 +129,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     for (const [name, target] of targets) {
       const claimed = claims.get(name) ?? new Set<string>();
       const queue = queues.get(name) ?? [];
-      const slots = target.concurrency - (runningCount.get(name) ?? 0);
+      const slots = target.concurrency * (target.batch ?? 1) - (runningCount.get(name) ?? 0);
       if (slots <= 0) continue;
       if (queue.length < slots) {
         for (const d of await log.due(name, now, PREFETCH + claimed.size)) {

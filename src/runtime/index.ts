@@ -14,5 +14,5 @@ export {
   RUNTIME_TIMEOUT,
 } from "./errors.ts";
 export type { LogLevel } from "./protocol.ts";
-export { createSandboxPool, type FunctionLog, type SandboxPool } from "./sandbox-pool.ts";
+export { createSandboxPool, type FunctionLog, INVOKE_BATCH, type SandboxPool } from "./sandbox-pool.ts";
 export { sandboxFlags } from "./sandbox-process.ts";

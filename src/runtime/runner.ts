@@ -1,13 +1,13 @@
 /**
  * The function side of the sandbox: runs inside a child process started with Node's permission model
- * (see sandbox-process.ts). Loads one bundle, then serves invocations one at a time. Every capability
+ * (see sandbox-process.ts). Loads one bundle, then serves invocations one at a time, in the order the host sent them. Every capability
  * is a message to the host, which decides; this file holds no authority of its own.
  *
  * Self-contained on purpose: the process may read only the bundle, so it imports nothing but node:*
  * at run time (type imports are erased by type stripping and never read).
  */
 import { pathToFileURL } from "node:url";
-import type { HostMessage } from "./protocol.ts";
+import type { HostMessage, InvokeItem } from "./protocol.ts";
 
 type Reply = { resolve: (v: unknown) => void; reject: (e: unknown) => void };
 type Handler = (event: unknown, ctx: unknown) => unknown;
@@ -75,6 +75,29 @@ async function main(): Promise<void> {
     return;
   }
 
+  // Batches run strictly one event at a time, in order; a batch that arrives while one is running
+  // waits its turn. `done` is sent per event at once, so the host can time each event on its own.
+  const queue: InvokeItem[] = [];
+  let running = false;
+  async function drain(): Promise<void> {
+    running = true;
+    for (let item = queue.shift(); item !== undefined; item = queue.shift()) {
+      const ctx = createContext(
+        item.id,
+        item.attempt,
+        functionName,
+        String((item.event as { id?: unknown }).id),
+      );
+      try {
+        await handler(Object.freeze(item.event), ctx);
+        send({ t: "done", id: item.id, ok: true });
+      } catch (err) {
+        send({ t: "done", id: item.id, ok: false, error: serialize(err) });
+      }
+    }
+    running = false;
+  }
+
   process.on("message", (msg: HostMessage) => {
     if (msg.t === "reply") {
       const waiter = pending.get(msg.call);
@@ -84,13 +107,8 @@ async function main(): Promise<void> {
       return;
     }
     if (msg.t !== "invoke") return;
-    const ctx = createContext(msg.id, msg.attempt, functionName, String((msg.event as { id?: unknown }).id));
-    Promise.resolve()
-      .then(() => handler(Object.freeze(msg.event), ctx))
-      .then(
-        () => send({ t: "done", id: msg.id, ok: true }),
-        (err: unknown) => send({ t: "done", id: msg.id, ok: false, error: serialize(err) }),
-      );
+    queue.push(...msg.items);
+    if (!running) void drain();
   });
   // The host is gone (crashed or killed): nothing can receive results, so stop.
   process.on("disconnect", () => process.exit(0));

@@ -251,3 +251,32 @@ test("ctx carries the attempt and an idempotency key that is stable across attem
     ],
   );
 });
+
+test("a batch runs one invocation at a time, in order, each with its own timeout", async (t) => {
+  // Event 1 loops forever: it alone times out; 0 finished before it, 2 and 3 run on a fresh process.
+  const h = await sandbox(
+    t,
+    `let active = 0;
+     export default async (e, ctx) => {
+       if (++active !== 1) throw new Error("ran alongside another invocation");
+       await new Promise((r) => setTimeout(r, 5));
+       if (e.data.n === 1) for (;;) {}
+       ctx.log.info("ran", { n: e.data.n, pid: process.pid });
+       active -= 1;
+     };`,
+    { limits: { ...DEFAULT_LIMITS, concurrency: 1, timeoutMs: 500 } },
+  );
+  const ev = (n: number) =>
+    createEvent({ type: "t.x", data: { n } }, { principal: "t", source: "t", hop: 0 });
+  const results = await Promise.allSettled([0, 1, 2, 3].map((n) => h.pool.invoke(ev(n), 1)));
+  assert.deepEqual(
+    results.map((r) => (r.status === "rejected" ? (r.reason as { code: string }).code : "ok")),
+    ["ok", "PAL_RUNTIME_TIMEOUT", "ok", "ok"],
+  );
+  assert.deepEqual(
+    h.logs.map((l) => l.fields.n),
+    [0, 2, 3],
+  );
+  // Event 0 ran in the first process; 2 and 3 in its replacement.
+  assert.notEqual(h.logs[0]?.fields.pid, h.logs[1]?.fields.pid);
+});
