@@ -12,7 +12,7 @@ import { DEFAULT_RETRY } from "../src/manifest/index.ts";
 export interface DispatchRun {
   concurrency: number;
   eventsPerSec: number;
-  writesPerCommit: number;
+  deliveriesPerCommit: number;
 }
 
 /** Delivers `events` already in the log to one no-op target at each concurrency. */
@@ -46,7 +46,7 @@ export async function runDispatch(events: number, concurrencies: readonly number
       runs.push({
         concurrency,
         eventsPerSec: (events / ms) * 1000,
-        writesPerCommit: (log.stats.writes - before.writes) / commits,
+        deliveriesPerCommit: events / commits,
       });
     } finally {
       await log.close();

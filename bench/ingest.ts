@@ -46,13 +46,13 @@ export interface IngestRun {
 }
 
 /** `count` distinct batch bodies; every event id is unique in the run (the log stores source+id once). */
-function batchBodies(count: number, size: number): string[] {
+export function batchBodies(count: number, size: number, type = "bench.ingest"): string[] {
   const run = randomUUID().slice(0, 8);
   return Array.from({ length: count }, (_, b) => {
     const events = Array.from(
       { length: size },
       (_, j) =>
-        `{"specversion":"1.0","id":"${run}-${b}-${j}","source":"/bench","type":"bench.ingest","data":{"n":1}}`,
+        `{"specversion":"1.0","id":"${run}-${b}-${j}","source":"/bench","type":"${type}","data":{"n":1}}`,
     );
     return `[${events.join(",")}]`;
   });

@@ -5,13 +5,14 @@
  *
  * Knobs (environment): BENCH_EVENTS (2000), BENCH_CONCURRENCY (64), BENCH_INVOKES (2000),
  * BENCH_INGEST (5000 single-event ingest requests), BENCH_BATCHES (200), BENCH_BATCH_SIZE (500, at most
- * 1000), BENCH_BATCH_CONCURRENCY (8), BENCH_LATENCY_RATES (500,2000 events/s, offered open loop) and
+ * 1000), BENCH_BATCH_CONCURRENCY (8), BENCH_E2E_BATCHES (100 batches end to end), BENCH_LATENCY_RATES (500,2000 events/s, offered open loop) and
  * BENCH_LATENCY_SECONDS (3 per rate).
  */
 import { rmSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { runDispatch } from "./dispatch.ts";
 import { createBenchApp, runBaseline, runPalisade } from "./e2e.ts";
+import { runBatchE2e } from "./e2e-batch.ts";
 import { type IngestConfig, runIngest } from "./ingest.ts";
 import { reportIngest } from "./ingest-report.ts";
 import { runInvoke } from "./invoke.ts";
@@ -49,6 +50,7 @@ const LATENCY: LatencyConfig = {
   sockets: 256,
   warmup: 200,
 };
+const E2E_BATCHES = knob("BENCH_E2E_BATCHES", 100);
 const HTTP_WARMUP = Math.min(500, EVENTS);
 const INVOKE_WARMUP = Math.min(200, INVOKES);
 const DELIVERY_TIMEOUT_MS = 30_000;
@@ -83,6 +85,12 @@ try {
   const inv = await runInvoke(appDir, INVOKES, INVOKE_WARMUP);
   const lat = await runLatency(LATENCY);
   const disp = await runDispatch(5000, [2, 16]);
+  const e2eBatch = await runBatchE2e(appDir, {
+    batches: E2E_BATCHES,
+    batchSize: INGEST.batchSize,
+    concurrency: INGEST.batchConcurrency,
+    timeoutMs: DELIVERY_TIMEOUT_MS,
+  });
 
   printTable(
     `Throughput (${EVENTS} events, ${CONCURRENCY} in flight; baseline = bare Fastify 202)`,
@@ -94,15 +102,36 @@ try {
     ],
   );
   console.log(
-    `group commit (appends+routes+settles): ${pal.writes} writes in ${pal.commits} commits = ${pal.writesPerCommit.toFixed(2)} writes/commit` +
+    `group commit (appends+routes+settle batches): ${pal.writes} writes in ${pal.commits} commits = ${pal.writesPerCommit.toFixed(2)} writes/commit` +
       ` | delivered ${pal.delivered}/${EVENTS}, failed ${pal.failed}` +
       ` | http errors: baseline ${baseline.load.errors}, palisade ${pal.load.errors}${pal.timedOut ? " | TIMED OUT" : ""}`,
   );
   if (pal.load.firstError) console.log(`first palisade error: ${pal.load.firstError}`);
   printTable(
+    `End-to-end with batching (${e2eBatch.events} events in batches of ${INGEST.batchSize}, ${INGEST.batchConcurrency} in flight → noop function, concurrency 2; baseline = bare Fastify 202 on the same batches)`,
+    ["measure", "events/s", "vs baseline"],
+    [
+      ["baseline: bare Fastify POST /events", rps(e2eBatch.baselineEventsPerSec), x(1)],
+      [
+        "palisade accepted (durable 202)",
+        rps(e2eBatch.acceptedEventsPerSec),
+        x(ratio(e2eBatch.acceptedEventsPerSec, e2eBatch.baselineEventsPerSec)),
+      ],
+      [
+        "palisade end-to-end (all settled)",
+        rps(e2eBatch.e2eEventsPerSec),
+        x(ratio(e2eBatch.e2eEventsPerSec, e2eBatch.baselineEventsPerSec)),
+      ],
+    ],
+  );
+  console.log(
+    `end-to-end with batching: ${rps(e2eBatch.e2eEventsPerSec)} events/s (aim ≥ 20,000 on 2 cores${e2eBatch.e2eEventsPerSec >= 20_000 ? "" : " — missed"})` +
+      ` | dead-lettered ${e2eBatch.dead} | http errors ${e2eBatch.httpErrors}${e2eBatch.timedOut ? " | TIMED OUT" : ""}`,
+  );
+  printTable(
     "Delivery engine alone (5000 events in the log, no-op invoke in process: routing, state, settles on SQLite)",
-    ["concurrency", "events/s", "writes/commit"],
-    disp.map((d) => [String(d.concurrency), rps(d.eventsPerSec), d.writesPerCommit.toFixed(1)]),
+    ["concurrency", "events/s", "deliveries/commit"],
+    disp.map((d) => [String(d.concurrency), rps(d.eventsPerSec), d.deliveriesPerCommit.toFixed(1)]),
   );
 
   const ingestJson = reportIngest(ing, INGEST);
@@ -158,6 +187,12 @@ try {
       overheadUs: round(overheadUs, 1),
     },
     ...latencyJson,
+    e2eBatch: {
+      ...e2eBatch,
+      baselineEventsPerSec: round(e2eBatch.baselineEventsPerSec),
+      acceptedEventsPerSec: round(e2eBatch.acceptedEventsPerSec),
+      e2eEventsPerSec: round(e2eBatch.e2eEventsPerSec),
+    },
     dispatch: disp.map((d) => ({ ...d, eventsPerSec: round(d.eventsPerSec) })),
   };
   console.log(`\nBENCH_JSON ${JSON.stringify(result)}`);

@@ -50,6 +50,8 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
   }
   const writer = createGroupCommit(db);
   let closed = false;
+  const settles: (() => void)[] = [];
+  let settlesWrite: Promise<void> | undefined;
 
   const insertEvent = db.prepare(
     "INSERT INTO events (source, id, type, body, accepted_at) VALUES (?, ?, ?, ?, ?)",
@@ -179,9 +181,14 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
       const state = outcome.kind === "retry" ? "pending" : outcome.kind;
       const nextAt = outcome.kind === "retry" ? outcome.at : now;
       const error = outcome.kind === "delivered" ? null : outcome.error;
-      return writer.run(() => {
-        settle.run(state, nextAt, error, outcome.kind === "failed" ? outcome.reason : null, now, seq, target);
+      const reason = outcome.kind === "failed" ? outcome.reason : null;
+      settles.push(() => settle.run(state, nextAt, error, reason, now, seq, target));
+      // Settles that arrive before the next commit share one write (and its one savepoint).
+      settlesWrite ??= writer.run(() => {
+        settlesWrite = undefined;
+        for (const run of settles.splice(0)) run();
       });
+      return settlesWrite;
     },
     async deadLetters(limit: number): Promise<DeadLetter[]> {
       open();
