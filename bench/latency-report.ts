@@ -10,7 +10,8 @@ export function reportLatency(
   cores: number,
 ): Record<string, unknown> {
   printTable(
-    `End-to-end latency at a fixed offered load (open loop, ${cfg.seconds} s per rate, ${cores} cores;` +
+    `End-to-end latency at a fixed offered load (open loop from a separate sender process, ${cfg.seconds} s per rate` +
+      ` after ${cfg.warmupSeconds} s of warm-up at that rate, ${cores} cores;` +
       ` POST sent → handler done and delivery settled; drain timeout ${cfg.drainMs / 1000} s)`,
     ["offered/s", "sent/s", "delivered/s", "p50 ms", "p99 ms", "max ms", "undelivered", "202 p99 ms"],
     results.map((r) => [

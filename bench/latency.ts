@@ -1,16 +1,20 @@
 /**
  * End-to-end latency at a fixed offered load (open loop): single `bench.ping` events are POSTed on a
- * timer at a fixed rate, each on schedule whatever the earlier ones are doing. An event's latency runs
+ * timer at a fixed rate by a separate sender process, each on schedule whatever the earlier ones are
+ * doing. An event's latency runs
  * from the moment its POST is issued to the moment the platform logs `delivered` for it, which it does
  * once the handler is done and the delivery is settled in the log (src/main.ts logOutcome).
  */
+
+import { fork } from "node:child_process";
 import { rmSync } from "node:fs";
-import { Agent } from "node:http";
 import { performance } from "node:perf_hooks";
+import { fileURLToPath } from "node:url";
 import { startPlatform } from "../src/main.ts";
 import { createLogger } from "../src/observe/index.ts";
 import { createBenchApp, EVENT_BODY } from "./e2e.ts";
-import { BENCH_KEY, drive, post } from "./load.ts";
+import { drive } from "./load.ts";
+import type { OpenLoopResult } from "./open-loop-client.ts";
 import { quantile, round, sleep } from "./stats.ts";
 
 export interface LatencyConfig {
@@ -24,6 +28,8 @@ export interface LatencyConfig {
   sockets: number;
   /** Untimed events sent (closed loop) and delivered before the first rate. */
   warmup: number;
+  /** Seconds each rate is offered before timing starts (opens the sender's connections). */
+  warmupSeconds: number;
 }
 
 export interface RateResult {
@@ -49,7 +55,11 @@ export interface RateResult {
   acceptP99Ms: number;
 }
 
-/** Settle times (performance.now()) by event id, fed by the platform's own log lines. */
+const CLIENT = fileURLToPath(new URL("./open-loop-client.ts", import.meta.url));
+/** Epoch ms with sub-ms precision, comparable across processes on this machine. */
+const epochNow = (): number => performance.timeOrigin + performance.now();
+
+/** Settle times (epoch ms) by event id, fed by the platform's own log lines. */
 interface Settled {
   delivered: Map<string, number>;
   failed: Set<string>;
@@ -60,7 +70,7 @@ function settledLogger(settled: Settled) {
     level: "info",
     destination: {
       write(chunk: string) {
-        const at = performance.now();
+        const at = epochNow();
         const line = JSON.parse(chunk) as { msg?: string; eventId?: string };
         if (line.eventId === undefined) return;
         if (line.msg === "delivered") settled.delivered.set(line.eventId, at);
@@ -75,61 +85,50 @@ const isSettled = (s: Settled, id: string): boolean => s.delivered.has(id) || s.
 /** Waits until every id is settled or `deadline` (performance.now()) passes. */
 async function drain(settled: Settled, ids: Iterable<string>, deadline: number): Promise<void> {
   let pending = [...ids].filter((id) => !isSettled(settled, id));
-  while (pending.length > 0 && performance.now() < deadline) {
+  while (pending.length > 0 && epochNow() < deadline) {
     await sleep(5);
     pending = pending.filter((id) => !isSettled(settled, id));
   }
 }
 
+/** Runs the open-loop sender in its own process (bench/open-loop-client.ts) and returns its timings. */
+function sendOpenLoop(url: URL, rate: number, cfg: LatencyConfig): Promise<OpenLoopResult> {
+  return new Promise((resolve, reject) => {
+    const child = fork(
+      CLIENT,
+      [url.href, String(rate), String(cfg.seconds), String(cfg.sockets), String(cfg.warmupSeconds)],
+      {
+        execArgv: [],
+        stdio: ["ignore", "inherit", "inherit", "ipc"],
+      },
+    );
+    let result: OpenLoopResult | undefined;
+    child.on("message", (msg) => {
+      result = msg as OpenLoopResult;
+    });
+    child.on("error", reject);
+    child.on("exit", (code) =>
+      result === undefined ? reject(new Error(`open-loop client exited with code ${code}`)) : resolve(result),
+    );
+  });
+}
+
 async function offer(url: URL, rate: number, cfg: LatencyConfig, settled: Settled): Promise<RateResult> {
   const total = Math.round(rate * cfg.seconds);
-  const agent = new Agent({ keepAlive: true, maxSockets: cfg.sockets });
-  const headers = { "content-type": "application/json", authorization: `Bearer ${BENCH_KEY}` };
-  const sentAt = new Float64Array(total);
-  const acceptMs: number[] = [];
-  const ids: (string | undefined)[] = new Array(total);
-  const replies: Promise<void>[] = [];
-  let httpErrors = 0;
-  let firstError: string | undefined;
-  let maxSendLagMs = 0;
-
-  const fire = (i: number): void => {
-    const t0 = performance.now();
-    sentAt[i] = t0;
-    const reply = post(agent, url, EVENT_BODY, headers).then((r) => {
-      acceptMs.push(performance.now() - t0);
-      if (r.status !== 202) throw new Error(`HTTP ${r.status}: ${r.text.slice(0, 200)}`);
-      ids[i] = String((JSON.parse(r.text) as { ids: unknown[] }).ids[0]);
-    });
-    replies.push(
-      reply.catch((err: unknown) => {
-        httpErrors += 1;
-        firstError ??= err instanceof Error ? err.message : String(err);
-      }),
-    );
-  };
-
-  const start = performance.now();
-  const interval = 1000 / rate;
-  await new Promise<void>((resolve) => {
-    let next = 0;
-    const tick = (): void => {
-      const now = performance.now();
-      // Everything whose scheduled time has come goes out now, whatever is still in flight.
-      const due = Math.min(total, Math.floor((now - start) / interval) + 1);
-      if (next < due) maxSendLagMs = Math.max(maxSendLagMs, now - (start + next * interval));
-      for (; next < due; next += 1) fire(next);
-      if (next < total) setTimeout(tick, Math.max(0, start + next * interval - performance.now()));
-      else resolve();
-    };
-    tick();
-  });
-  const sendMs = performance.now() - start;
-  await Promise.all(replies);
-  agent.destroy();
+  const sent = await sendOpenLoop(url, rate, cfg);
+  const { start, sendMs, maxSendLagMs, httpErrors, firstError, measuredFrom } = sent;
+  // Warm-up requests are delivered like the rest (drained below) but not timed.
+  await drain(
+    settled,
+    sent.ids.slice(0, measuredFrom).filter((id): id is string => id !== null),
+    epochNow() + cfg.drainMs,
+  );
+  const sentAt = sent.sentAt.slice(measuredFrom);
+  const ids = sent.ids.slice(measuredFrom).map((id) => id ?? undefined);
+  const acceptMs = sent.acceptMs;
 
   const accepted = ids.filter((id): id is string => id !== undefined);
-  await drain(settled, accepted, performance.now() + cfg.drainMs);
+  await drain(settled, accepted, epochNow() + cfg.drainMs);
 
   const latencies: number[] = [];
   let lastDelivered = start;
@@ -175,7 +174,7 @@ export async function runLatency(cfg: LatencyConfig): Promise<RateResult[]> {
     try {
       if (new URL(platform.url).hostname !== "127.0.0.1") throw new Error("bench talks to 127.0.0.1 only");
       const warm = await drive(platform.url, cfg.warmup, 16, EVENT_BODY);
-      await drain(settled, warm.ids, performance.now() + cfg.drainMs);
+      await drain(settled, warm.ids, epochNow() + cfg.drainMs);
       const results: RateResult[] = [];
       for (const rate of cfg.rates) results.push(await offer(new URL(platform.url), rate, cfg, settled));
       return results;

@@ -49,6 +49,7 @@ const LATENCY: LatencyConfig = {
   drainMs: 20_000,
   sockets: 256,
   warmup: 200,
+  warmupSeconds: 0.5,
 };
 const E2E_BATCHES = knob("BENCH_E2E_BATCHES", 100);
 const HTTP_WARMUP = Math.min(500, EVENTS);

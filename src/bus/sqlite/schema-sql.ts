@@ -39,6 +39,9 @@ CREATE TABLE IF NOT EXISTS deliveries (
   updated_at INTEGER NOT NULL,
   PRIMARY KEY (seq, target)
 ) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS deliveries_due ON deliveries (target, state, next_at);
-CREATE INDEX IF NOT EXISTS deliveries_next ON deliveries (state, next_at);
+-- Only pending rows are indexed by due time: a settled delivery leaves these indexes and stays out.
+DROP INDEX IF EXISTS deliveries_due;
+DROP INDEX IF EXISTS deliveries_next;
+CREATE INDEX IF NOT EXISTS deliveries_pending_by_target ON deliveries (target, next_at) WHERE state = 'pending';
+CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (next_at) WHERE state = 'pending';
 `;
