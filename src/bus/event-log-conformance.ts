@@ -163,6 +163,43 @@ export async function runEventLogConformance(t: TestContext, newStore: () => Ope
     assert.equal(await log.prune(0), 0, "nothing is older than the epoch");
   });
 
+  await t.test(
+    "a DLQ replay and an event replay start a delivery over and keep the earlier outcomes",
+    async (t) => {
+      const open = newStore();
+      const log = open();
+      t.after(() => log.close());
+      const [a] = await log.append([event(1, "h1")]);
+      assert.ok(a);
+      await log.route("dispatch", a.seq, [{ seq: a.seq, target: "f" }]);
+      // Only a dead letter can be requeued.
+      assert.equal(await log.requeue(a.seq, "f"), false);
+      await log.settle(a.seq, "f", { kind: "failed", reason: "attempts-exhausted", error: "boom" });
+      assert.equal(await log.requeue(a.seq, "f"), true);
+      assert.deepEqual(await log.deliveries("h1"), [
+        { target: "f", state: "pending", attempts: 0, lastError: "boom" },
+      ]);
+      await log.settle(a.seq, "f", { kind: "delivered" });
+      await log.replay(a.seq, "f", { by: "ops", at: Date.now() });
+      const past = await log.history("h1");
+      assert.deepEqual(
+        past.map(({ target, state, attempts, lastError, reason }) => ({
+          target,
+          state,
+          attempts,
+          lastError,
+          reason,
+        })),
+        [
+          { target: "f", state: "failed", attempts: 1, lastError: "boom", reason: "attempts-exhausted" },
+          { target: "f", state: "delivered", attempts: 1, lastError: null, reason: null },
+        ],
+      );
+      assert.ok(past.every((p) => p.supersededAt >= p.at));
+      assert.equal((await log.due("f", Date.now() + 1, 10))[0]?.replay?.by, "ops");
+    },
+  );
+
   await t.test("named cursors start at 0 and keep what was set", async (t) => {
     const open = newStore();
     const log = open();

@@ -58,6 +58,19 @@ export interface DeliveryState {
   readonly lastError: string | null;
 }
 
+/** An earlier outcome of a delivery, kept when a replay or a DLQ replay started it over. */
+export interface PastDelivery {
+  readonly target: string;
+  readonly state: "pending" | "delivered" | "failed";
+  readonly attempts: number;
+  readonly lastError: string | null;
+  readonly reason: DeadLetterReason | null;
+  /** When this outcome was recorded (ms). */
+  readonly at: number;
+  /** When the replay replaced it (ms). */
+  readonly supersededAt: number;
+}
+
 /** Result of appending one event: its id and whether it was new (same source and id = duplicate). */
 export interface Appended {
   readonly id: string;
@@ -102,12 +115,17 @@ export interface EventLog {
   /**
    * Replays one event to one target: its delivery (new, or the finished one) becomes pending again
    * with attempts reset and the replay's provenance; or, when `refused`, it is dead-lettered with
-   * reason `replay-refused`.
+   * reason `replay-refused`. A finished delivery's outcome is kept in its history.
    */
   replay(seq: number, target: string, replay: Replay, refused?: string): Promise<void>;
-  /** Moves a dead letter back to pending, due now, with its attempts reset. False if it is not dead. */
+  /**
+   * Moves a dead letter back to pending, due now, with its attempts reset, keeping the dead letter in
+   * the delivery's history. False if it is not dead.
+   */
   requeue(seq: number, target: string): Promise<boolean>;
   /** Delivery state of an event (by id) for every target it was routed to. */
   deliveries(eventId: string): Promise<DeliveryState[]>;
+  /** Earlier outcomes of an event's deliveries that replays started over, oldest first. */
+  history(eventId: string): Promise<PastDelivery[]>;
   close(): Promise<void>;
 }

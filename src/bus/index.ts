@@ -9,6 +9,7 @@ export type {
   DeliveryState,
   EventLog,
   Outcome,
+  PastDelivery,
   Replay,
   StoredEvent,
 } from "./event-log.ts";

@@ -39,6 +39,18 @@ CREATE TABLE IF NOT EXISTS deliveries (
   updated_at INTEGER NOT NULL,
   PRIMARY KEY (seq, target)
 ) WITHOUT ROWID;
+-- Outcomes that a replay or DLQ replay started over, kept for the record.
+CREATE TABLE IF NOT EXISTS delivery_history (
+  seq INTEGER NOT NULL REFERENCES events (seq),
+  target TEXT NOT NULL,
+  state TEXT NOT NULL,
+  attempts INTEGER NOT NULL,
+  last_error TEXT,
+  dead_reason TEXT,
+  updated_at INTEGER NOT NULL,
+  superseded_at INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS delivery_history_by_seq ON delivery_history (seq);
 -- Only pending rows are indexed by due time: a settled delivery leaves these indexes and stays out.
 DROP INDEX IF EXISTS deliveries_due;
 DROP INDEX IF EXISTS deliveries_next;

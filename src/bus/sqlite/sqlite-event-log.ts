@@ -7,10 +7,12 @@ import { BUS_CLOSED } from "../errors.ts";
 import type {
   Appended,
   DeadLetter,
+  DeadLetterReason,
   Delivery,
   DeliveryState,
   EventLog,
   Outcome,
+  PastDelivery,
   StoredEvent,
 } from "../event-log.ts";
 import { createGroupCommit, type GroupCommitStats } from "./group-commit.ts";
@@ -91,6 +93,16 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
   );
   const prunable = `SELECT seq FROM events e WHERE e.accepted_at < ?
      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.seq = e.seq AND d.state = 'pending')`;
+  const archive = db.prepare(
+    `INSERT INTO delivery_history (seq, target, state, attempts, last_error, dead_reason, updated_at, superseded_at)
+     SELECT seq, target, state, attempts, last_error, dead_reason, updated_at, ? FROM deliveries
+     WHERE seq = ? AND target = ? AND state != 'pending'`,
+  );
+  const history = db.prepare(
+    `SELECT h.target, h.state, h.attempts, h.last_error, h.dead_reason, h.updated_at, h.superseded_at
+     FROM delivery_history h JOIN events e ON e.seq = h.seq WHERE e.id = ? ORDER BY h.superseded_at, h.rowid`,
+  );
+  const pruneHistory = db.prepare(`DELETE FROM delivery_history WHERE seq IN (${prunable})`);
   const pruneDeliveries = db.prepare(`DELETE FROM deliveries WHERE seq IN (${prunable})`);
   const pruneEvents = db.prepare(`DELETE FROM events WHERE seq IN (${prunable})`);
   const requeue = db.prepare(
@@ -209,19 +221,32 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
       const state = refused === undefined ? "pending" : "failed";
       const reason = refused === undefined ? null : "replay-refused";
       return writer.run(() => {
+        archive.run(now, seq, target);
         replayDelivery.run(seq, target, state, now, refused ?? null, reason, replay.by, replay.at, now);
       });
     },
     prune(beforeMs: number): Promise<number> {
       open();
       return writer.run(() => {
+        pruneHistory.run(beforeMs);
         pruneDeliveries.run(beforeMs);
         return Number(pruneEvents.run(beforeMs).changes);
       });
     },
     requeue(seq: number, target: string): Promise<boolean> {
       open();
-      return writer.run(() => requeue.run(Date.now(), Date.now(), seq, target).changes === 1);
+      const now = Date.now();
+      return writer
+        .run(() => {
+          archive.run(now, seq, target);
+          if (requeue.run(now, now, seq, target).changes === 1) return true;
+          // Not a dead letter (pending or delivered): nothing moves, so nothing is archived.
+          throw new NotDead();
+        })
+        .catch((err: unknown) => {
+          if (err instanceof NotDead) return false;
+          throw err;
+        });
     },
     async deliveries(eventId: string): Promise<DeliveryState[]> {
       open();
@@ -230,6 +255,18 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
         state: row.state as DeliveryState["state"],
         attempts: Number(row.attempts),
         lastError: row.last_error === null ? null : String(row.last_error),
+      }));
+    },
+    async history(eventId: string): Promise<PastDelivery[]> {
+      open();
+      return history.all(eventId).map((row) => ({
+        target: String(row.target),
+        state: row.state as PastDelivery["state"],
+        attempts: Number(row.attempts),
+        lastError: row.last_error === null ? null : String(row.last_error),
+        reason: row.dead_reason === null ? null : (String(row.dead_reason) as DeadLetterReason),
+        at: Number(row.updated_at),
+        supersededAt: Number(row.superseded_at),
       }));
     },
     async close(): Promise<void> {
@@ -245,3 +282,6 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
 function parse(body: unknown): CloudEvent {
   return JSON.parse(String(body)) as CloudEvent;
 }
+
+/** Thrown inside a requeue write to roll back its archive row when there was no dead letter. */
+class NotDead extends Error {}
