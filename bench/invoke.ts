@@ -6,8 +6,13 @@ import { randomUUID } from "node:crypto";
 import { join } from "node:path";
 import { pathToFileURL } from "node:url";
 import type { CloudEvent } from "../src/events/index.ts";
-import type { FunctionSpec } from "../src/manifest/index.ts";
-import { bundleFunction, createCapabilityHost, createSandboxPool } from "../src/runtime/index.ts";
+import { DEFAULT_LIMITS, type FunctionSpec, NO_GRANTS } from "../src/manifest/index.ts";
+import {
+  bundleFunction,
+  type CapabilityHost,
+  createCapabilityHost,
+  createSandboxPool,
+} from "../src/runtime/index.ts";
 import { type Summary, summarize } from "./stats.ts";
 
 export interface InvokeRun {
@@ -46,6 +51,26 @@ async function timeCalls(
   return samples;
 }
 
+/** A capability host whose backends do nothing: what is timed is the check and the IPC round trip. */
+export function benchCapabilities(): CapabilityHost {
+  return createCapabilityHost(
+    {
+      emit: async () => "id",
+      secret: () => "value",
+      kv: {
+        get: async () => 1,
+        set: async () => undefined,
+        delete: async () => true,
+        list: async () => ({ keys: [] }),
+      },
+      fetch: async () => {
+        throw new Error("no egress in the bench");
+      },
+    },
+    { used: () => undefined, denied: () => undefined },
+  );
+}
+
 export async function runInvoke(appDir: string, count: number, warmup: number): Promise<InvokeRun> {
   const handlerPath = join(appDir, "functions", "noop.ts");
   const bundlePath = await bundleFunction("noop", handlerPath, join(appDir, ".bench-bundles"));
@@ -53,8 +78,8 @@ export async function runInvoke(appDir: string, count: number, warmup: number): 
     name: "noop",
     handlerPath,
     on: ["bench.ping"],
-    emit: [],
-    limits: { timeoutMs: 5000, memoryMb: 128, concurrency: 1 },
+    ...NO_GRANTS,
+    limits: { ...DEFAULT_LIMITS, timeoutMs: 5000, concurrency: 1 },
     retry: { attempts: 1, backoff: "fixed", initialDelayMs: 100, maxDelayMs: 100 },
   };
   // Distinct events built up front, so neither side pays for building them inside the timed loop.
@@ -64,7 +89,7 @@ export async function runInvoke(appDir: string, count: number, warmup: number): 
   const pool = createSandboxPool({
     fn,
     bundlePath,
-    capabilities: createCapabilityHost({ emit: async () => "id" }, () => {}),
+    capabilities: benchCapabilities(),
     log: () => {},
   });
   let sandboxNs: number[];

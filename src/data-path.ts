@@ -129,9 +129,9 @@ export function createDataPath({ registry, hopLimit, authorize, log, pools, wake
       await ingest([draft], origin);
     },
 
-    deliver(target, delivery) {
+    async deliver(target, delivery) {
       const pool = pools.get(target);
-      if (pool === undefined) return Promise.reject(new Error(`No function named "${target}"`));
+      if (pool === undefined) throw new Error(`No function named "${target}"`);
       // A replayed delivery says so: same event (id, data, traceparent), plus its provenance.
       const event = delivery.replay
         ? {
@@ -141,7 +141,7 @@ export function createDataPath({ registry, hopLimit, authorize, log, pools, wake
             replayedat: new Date(delivery.replay.at).toISOString(),
           }
         : delivery.event;
-      return pool.invoke(event, delivery.attempts + 1);
+      await pool.invoke(event, delivery.attempts + 1);
     },
   };
 }

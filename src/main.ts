@@ -24,6 +24,7 @@ import {
   createMemoryRateLimitStore,
   webhookPrincipal,
 } from "./gateway/index.ts";
+import { openSqliteKvStore } from "./kv/index.ts";
 import {
   type AppModel,
   DEFAULT_RATE_LIMIT,
@@ -34,14 +35,24 @@ import {
 import { createMetrics, type Logger } from "./observe/index.ts";
 import {
   bundleFunction,
+  type CapabilityBackends,
+  type CapabilityHost,
   createCapabilityHost,
   createSandboxPool,
+  detectOsLayer,
+  egressFetch,
   type FunctionLog,
   INVOKE_BATCH,
   type SandboxPool,
 } from "./runtime/index.ts";
 import { createSchemaRegistry, openSchemaStore, registerSchemas } from "./schema/index.ts";
-import { createAuthorizer, openFileSecretStore, requireSecret } from "./security/index.ts";
+import {
+  createAuthorizer,
+  openFileSecretStore,
+  openUsageStore,
+  requireSecret,
+  type UsageStore,
+} from "./security/index.ts";
 
 /** Default listen address: loopback only (there is no TLS yet). */
 export const DEFAULT_HOST = "127.0.0.1";
@@ -70,6 +81,10 @@ export const GATEWAY_FILE = "gateway.json";
 
 /** The app's secret store, inside its data dir. */
 export const SECRETS_FILE = "secrets.json";
+/** Key-value namespaces of ctx.kv, inside the data dir. */
+export const KV_FILE = "kv.db";
+/** Counts of capability use and refusals per function, inside the data dir. */
+export const USAGE_FILE = "usage.db";
 
 /** An app whose manifest is valid and whose functions are bundled: all that can fail before a start. */
 export interface PreparedApp {
@@ -153,19 +168,12 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     wake: () => dispatcher?.notify(),
   });
 
-  const host = createCapabilityHost(dataPath, (inv, cap, reason) =>
-    logger.warn({ fn: inv.fn.name, eventId: inv.event.id, cap }, `capability denied: ${reason}`),
-  );
-  const functionLog: FunctionLog = (fn, eventId, level, message, fields) =>
-    logger[level]({ ...fields, fn, eventId }, message);
+  const capabilities = openCapabilities(app, dataPath.emit, logger);
   try {
-    for (const { fn, bundlePath } of bundles) {
-      const pool = createSandboxPool({ fn, bundlePath, capabilities: host, log: functionLog });
-      pools.set(fn.name, pool);
-      await pool.start();
-    }
+    await startPools(bundles, capabilities, logger, pools);
   } catch (err) {
     await Promise.all([...pools.values()].map((p) => p.close()));
+    await capabilities.close();
     await log.close();
     rmSync(buildDir, { recursive: true, force: true });
     throw err;
@@ -254,9 +262,89 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     const draining = dispatcher?.close();
     await Promise.all([...pools.values()].map((p) => p.close()));
     await draining;
+    await capabilities.close();
     await log.close();
     rmSync(gatewayFile, { force: true });
     rmSync(buildDir, { recursive: true, force: true });
+  }
+}
+
+/** The capability host with its stores open: kv, secrets, egress, and the record of use. */
+export interface OpenCapabilities {
+  readonly host: CapabilityHost;
+  readonly usage: UsageStore;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens what functions reach through their capabilities, each behind the grant checks of the
+ * capability host: `emit` is the data path's (or, for `palisade invoke`, a recorder). Every call is
+ * counted in `.palisade/usage.db`; every refusal is also logged.
+ */
+export function openCapabilities(
+  app: AppModel,
+  emit: CapabilityBackends["emit"],
+  logger: Logger,
+): OpenCapabilities {
+  const secrets = openFileSecretStore(join(app.dataDir, SECRETS_FILE));
+  const kv = openSqliteKvStore(join(app.dataDir, KV_FILE));
+  const usage = openUsageStore(join(app.dataDir, USAGE_FILE));
+  const host = createCapabilityHost(
+    {
+      emit,
+      secret: (name) => secrets.get(name),
+      kv,
+      fetch: (fn, url, init) => egressFetch(url, init, { fn: fn.name, rules: fn.egress }),
+    },
+    {
+      used: (inv, kind, target) => usage.record(inv.fn.name, kind, target, "used"),
+      denied(inv, kind, target, reason) {
+        if (kind !== "unknown") usage.record(inv.fn.name, kind, target, "denied", reason);
+        logger.warn(
+          { fn: inv.fn.name, eventId: inv.event.id, cap: kind, target },
+          `capability denied: ${reason}`,
+        );
+      },
+    },
+  );
+  return {
+    host,
+    usage,
+    async close() {
+      usage.close();
+      await kv.close();
+    },
+  };
+}
+
+/** Starts one sandbox pool per function and says which isolation layers each runs under. */
+export async function startPools(
+  bundles: PreparedApp["bundles"],
+  capabilities: OpenCapabilities,
+  logger: Logger,
+  pools: Map<string, SandboxPool>,
+): Promise<void> {
+  const functionLog: FunctionLog = (fn, eventId, level, message, fields) =>
+    logger[level]({ ...fields, fn, eventId }, message);
+  const os = detectOsLayer();
+  for (const { fn, bundlePath } of bundles) {
+    const pool = createSandboxPool({
+      fn,
+      bundlePath,
+      capabilities: capabilities.host,
+      log: functionLog,
+      osLayer: os.active,
+    });
+    pools.set(fn.name, pool);
+    await pool.start();
+    logger.info(
+      {
+        fn: fn.name,
+        layers: ["node permission model", ...(os.active ? ["bubblewrap namespaces"] : [])],
+        ...(os.active ? {} : { os: os.description }),
+      },
+      os.active ? "sandbox: permission model + OS layer" : "sandbox: permission model only",
+    );
   }
 }
 

@@ -58,8 +58,44 @@ export interface Context {
   readonly idempotencyKey: string;
   /** Publishes an event of a type listed in the function's `emit:` grant; resolves to its id once durable. */
   emit<K extends string>(type: K, data: EventData<K>): Promise<string>;
+  /** Secrets listed in the function's `secrets:` grant, read at call time (never from the environment). */
+  readonly secrets: { get(name: string): Promise<string> };
+  /**
+   * `fetch` limited to the function's `egress:` grants: `host:port` for https, `http://host:port` for
+   * plain http. Private, loopback, link-local and metadata addresses are refused unless granted by
+   * exact address; redirects are re-checked; response size and time are bounded.
+   */
+  fetch(url: string | URL, init?: FetchInit): Promise<Response>;
+  /** Key-value namespaces listed in the function's `kv:` grant (`read` or `readwrite`); values are JSON. */
+  readonly kv: Kv;
+  /** The private scratch directory of this instance when the manifest grants `tmp: true`. */
+  readonly tmpdir: string | undefined;
   readonly log: Logger;
 }
 
-/** A function's default export. Throwing (or timing out) fails the attempt. */
-export type Handler<K extends string = string> = (event: Event<K>, ctx: Context) => Promise<void> | void;
+/** The part of RequestInit that ctx.fetch carries. */
+export interface FetchInit {
+  method?: string;
+  headers?: Record<string, string> | [string, string][] | Headers;
+  body?: string | Uint8Array | ArrayBuffer | Blob | URLSearchParams;
+}
+
+export interface Kv {
+  get(namespace: string, key: string): Promise<unknown>;
+  set(namespace: string, key: string, value: unknown): Promise<void>;
+  delete(namespace: string, key: string): Promise<boolean>;
+  /** Keys in order (at most `limit`, default 100, max 1000); pass `next` as `after` for the next page. */
+  list(
+    namespace: string,
+    options?: { prefix?: string; after?: string; limit?: number },
+  ): Promise<{ keys: string[]; next?: string }>;
+}
+
+/**
+ * A function's default export. Throwing (or timing out) fails the attempt. A returned value (JSON,
+ * within `limits.outputBytes`) is shown by `palisade invoke`; deliveries ignore it.
+ */
+export type Handler<K extends string = string> = (
+  event: Event<K>,
+  ctx: Context,
+) => Promise<unknown> | unknown;

@@ -54,6 +54,7 @@ const HOPELESS: Record<string, DeadLetterReason> = {
   PAL_EVENT_HOP_LIMIT: "hop-limit",
   PAL_RUNTIME_DENIED: "denied",
   PAL_RUNTIME_LOAD_FAILED: "load-failed",
+  PAL_RUNTIME_OUTPUT_TOO_LARGE: "limit-exceeded",
 };
 const ROUTE_BATCH = 512;
 const ERROR_BACKOFF_MS = 1000;

@@ -35,6 +35,7 @@ export type DeadLetterReason =
   | "attempts-exhausted"
   | "hop-limit"
   | "denied"
+  | "limit-exceeded"
   | "load-failed"
   | "replay-refused";
 

@@ -92,6 +92,20 @@ export interface EventTypeSpec {
   readonly schema: object;
 }
 
+export type KvMode = "read" | "readwrite";
+
+/** One egress grant: `host:port` (https) or `http://host:port`. */
+export interface EgressRule {
+  /** As written in the manifest. */
+  readonly entry: string;
+  readonly scheme: "https" | "http";
+  /** Lower-case DNS name, or an IP literal (IPv6 without brackets). */
+  readonly host: string;
+  readonly port: number;
+  /** The host is an IP literal: that exact address is granted, even if private or loopback. */
+  readonly ip: boolean;
+}
+
 export interface FunctionSpec {
   readonly name: string;
   /** Absolute path of the handler module. */
@@ -101,6 +115,16 @@ export interface FunctionSpec {
   /** EventBridge-style content pattern; only matching events are delivered. */
   readonly filter?: object;
   readonly emit: readonly string[];
+  /** Secret names ctx.secrets.get may read. */
+  readonly secrets: readonly string[];
+  /** Where ctx.fetch may go. */
+  readonly egress: readonly EgressRule[];
+  /** Key-value namespaces and their mode. */
+  readonly kv: Readonly<Record<string, KvMode>>;
+  /** A private writable scratch directory per instance. */
+  readonly tmp: boolean;
+  /** eval / new Function allowed (off unless the manifest opts out). */
+  readonly allowCodeGeneration: boolean;
   readonly limits: Limits;
   readonly retry: RetryPolicy;
 }
@@ -109,6 +133,10 @@ export interface Limits {
   readonly timeoutMs: number;
   readonly memoryMb: number;
   readonly concurrency: number;
+  /** Processes kept warm when idle (more start on demand, up to `concurrency`). */
+  readonly minInstances: number;
+  /** Largest handler result, emit or log entry, in serialized bytes. */
+  readonly outputBytes: number;
   readonly ratePerSec?: number;
   readonly dailyInvocations?: number;
 }
@@ -121,7 +149,23 @@ export interface RetryPolicy {
 }
 
 /** Conservative limits for a function that states none. */
-export const DEFAULT_LIMITS: Limits = Object.freeze({ timeoutMs: 3000, memoryMb: 128, concurrency: 2 });
+export const DEFAULT_LIMITS: Limits = Object.freeze({
+  timeoutMs: 3000,
+  memoryMb: 128,
+  concurrency: 2,
+  minInstances: 1,
+  outputBytes: 256 * 1024,
+});
+
+/** Grants of a function that states none: nothing. */
+export const NO_GRANTS = Object.freeze({
+  emit: Object.freeze([]) as readonly string[],
+  secrets: Object.freeze([]) as readonly string[],
+  egress: Object.freeze([]) as readonly EgressRule[],
+  kv: Object.freeze({}) as Readonly<Record<string, KvMode>>,
+  tmp: false,
+  allowCodeGeneration: false,
+});
 
 /** Retry policy for a function that states none (attempts include the first). */
 export const DEFAULT_RETRY: RetryPolicy = Object.freeze({

@@ -8,16 +8,20 @@ export {
   DEFAULT_RATE_LIMIT,
   DEFAULT_RETRY,
   DEFAULT_SOURCES,
+  type EgressRule,
   type EventTypeSpec,
   type FunctionSpec,
   type JwtAuth,
+  type KvMode,
   type Limits,
   type MtlsAuth,
+  NO_GRANTS,
   type PrincipalSpec,
   type RateLimit,
   type RetryPolicy,
   type SourceSpec,
   type TlsSpec,
 } from "./app-model.ts";
+export { parseEgressGrant } from "./egress-grant.ts";
 export { MANIFEST_INVALID, MANIFEST_NOT_FOUND } from "./errors.ts";
 export { loadApp, MANIFEST_FILE } from "./load-app.ts";

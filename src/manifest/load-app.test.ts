@@ -67,7 +67,7 @@ test("an emit grant of an undeclared type is refused", (t) => {
 test("an unknown field is an error listing the allowed fields", (t) => {
   const details = problemsOf(t, GOOD.replace("    emit:", "    secretz: [X]\n    emit:"));
   assert.deepEqual(details, [
-    'palisade.yaml:9: functions.charge.secretz: unknown field "secretz"; allowed fields are: handler, on, filter, emit, limits, retry',
+    'palisade.yaml:9: functions.charge.secretz: unknown field "secretz"; allowed fields are: handler, on, filter, emit, secrets, egress, kv, tmp, allowCodeGeneration, limits, retry',
   ]);
 });
 
@@ -242,5 +242,52 @@ test("retention defaults to 7 days and must cover the dedupe window", (t) => {
   const details = problemsOf(t, `${GOOD}retention: { days: 0.5 }\n`);
   assert.deepEqual(details, [
     "palisade.yaml:10: retention.days: 0.5 days is shorter than dedupe.windowSec (86400 s); keep events at least that long",
+  ]);
+});
+
+test("egress grants name one host and port each; wildcards, paths and other schemes are refused", (t) => {
+  const details = problemsOf(
+    t,
+    GOOD.replace(
+      "    emit:",
+      '    egress: ["api.stripe.com:443", "http://10.0.0.5:8080", "[::1]:8443", "*:443", "api.stripe.com", "ftp://x:21", "https://a.example:443/path", "x:99999"]\n    emit:',
+    ),
+  );
+  assert.deepEqual(details, [
+    'palisade.yaml:9: functions.charge.egress[3]: wildcards are not allowed in egress; name each host and port (write "host:443" for https or "http://host:80" for plain http)',
+    'palisade.yaml:9: functions.charge.egress[4]: "api.stripe.com" has no port; write "host:443" for https or "http://host:80" for plain http',
+    'palisade.yaml:9: functions.charge.egress[5]: only "host:port" (https) and "http://host:port" are accepted; write "host:443" for https or "http://host:80" for plain http',
+    'palisade.yaml:9: functions.charge.egress[6]: only "host:port" (https) and "http://host:port" are accepted; write "host:443" for https or "http://host:80" for plain http',
+    'palisade.yaml:9: functions.charge.egress[7]: "x:99999" is not a host and port; write "host:443" for https or "http://host:80" for plain http',
+  ]);
+});
+
+test("grants resolve to rules the runtime checks; minInstances may not exceed concurrency", (t) => {
+  const dir = tempApp(t, {
+    "palisade.yaml": GOOD.replace(
+      "    emit:",
+      '    egress: ["API.Stripe.com:443", "http://127.0.0.1:8080", "[::1]:8443"]\n    secrets: [STRIPE_KEY]\n    kv: { orders: readwrite, prices: read }\n    tmp: true\n    emit:',
+    ),
+    ...FILES,
+  });
+  const fn = loadApp(dir).functions.get("charge");
+  assert.deepEqual(
+    fn?.egress.map((r) => [r.scheme, r.host, r.port, r.ip]),
+    [
+      ["https", "api.stripe.com", 443, false],
+      ["http", "127.0.0.1", 8080, true],
+      ["https", "::1", 8443, true],
+    ],
+  );
+  assert.deepEqual(fn?.secrets, ["STRIPE_KEY"]);
+  assert.deepEqual(fn?.kv, { orders: "readwrite", prices: "read" });
+  assert.equal(fn?.tmp, true);
+  assert.equal(fn?.allowCodeGeneration, false);
+  const details = problemsOf(
+    t,
+    GOOD.replace("    emit:", "    limits: { concurrency: 2, minInstances: 3 }\n    emit:"),
+  );
+  assert.deepEqual(details, [
+    "palisade.yaml:9: functions.charge.limits.minInstances: must not exceed concurrency (2); lower minInstances or raise concurrency",
   ]);
 });

@@ -8,10 +8,13 @@ import {
   DEFAULT_DEDUPE_WINDOW_SEC,
   DEFAULT_LIMITS,
   DEFAULT_RETRY,
+  type EgressRule,
   type EventTypeSpec,
   type FunctionSpec,
+  type KvMode,
   type TlsSpec,
 } from "./app-model.ts";
+import { parseEgressGrant } from "./egress-grant.ts";
 import type { ManifestPath, Problem } from "./problem.ts";
 import {
   type RawPrincipal,
@@ -39,6 +42,11 @@ interface RawFunction {
   on: string[];
   filter?: object;
   emit?: string[];
+  secrets?: string[];
+  egress?: string[];
+  kv?: Record<string, KvMode>;
+  tmp?: boolean;
+  allowCodeGeneration?: boolean;
   limits?: Partial<FunctionSpec["limits"]>;
   retry?: Partial<FunctionSpec["retry"]>;
 }
@@ -81,12 +89,19 @@ export function resolveApp(
     checkTypes(fn.on, ["functions", name, "on"], declared, problems, [...PLATFORM_EVENT_TYPES.keys()]);
     checkFilter(fn.filter, ["functions", name, "filter"], problems);
     checkTypes(fn.emit ?? [], ["functions", name, "emit"], declared, problems);
+    checkEgress(fn.egress ?? [], ["functions", name, "egress"], problems);
+    checkLimits(fn.limits, ["functions", name, "limits"], problems);
     if (handlerPath === undefined) continue;
     functions.set(name, {
       name,
       handlerPath,
       on: Object.freeze([...fn.on]),
       emit: Object.freeze([...(fn.emit ?? [])]),
+      secrets: Object.freeze([...(fn.secrets ?? [])]),
+      egress: Object.freeze(egressRules(fn.egress ?? [])),
+      kv: Object.freeze({ ...fn.kv }),
+      tmp: fn.tmp ?? false,
+      allowCodeGeneration: fn.allowCodeGeneration ?? false,
       ...(fn.filter === undefined ? {} : { filter: Object.freeze(structuredClone(fn.filter)) }),
       limits: Object.freeze({ ...DEFAULT_LIMITS, ...fn.limits }),
       retry: Object.freeze({ ...DEFAULT_RETRY, ...fn.retry }),
@@ -113,6 +128,34 @@ export function resolveApp(
     retentionDays: retention(raw, problems),
     ...tlsOf(raw, dir, problems),
   });
+}
+
+function egressRules(entries: readonly string[]): EgressRule[] {
+  return entries.flatMap((e) => {
+    const rule = parseEgressGrant(e);
+    return typeof rule === "string" ? [] : [rule];
+  });
+}
+
+function checkEgress(entries: readonly string[], at: ManifestPath, problems: Problem[]): void {
+  entries.forEach((entry, i) => {
+    const rule = parseEgressGrant(entry);
+    if (typeof rule === "string") problems.push({ path: [...at, i], message: rule });
+  });
+}
+
+function checkLimits(
+  limits: Partial<FunctionSpec["limits"]> | undefined,
+  at: ManifestPath,
+  problems: Problem[],
+): void {
+  const concurrency = limits?.concurrency ?? DEFAULT_LIMITS.concurrency;
+  const min = limits?.minInstances ?? Math.min(DEFAULT_LIMITS.minInstances, concurrency);
+  if (min > concurrency)
+    problems.push({
+      path: [...at, "minInstances"],
+      message: `must not exceed concurrency (${concurrency}); lower minInstances or raise concurrency`,
+    });
 }
 
 function checkTypes(

@@ -5,3 +5,7 @@ export const RUNTIME_LOAD_FAILED = "PAL_RUNTIME_LOAD_FAILED";
 export const RUNTIME_DENIED = "PAL_RUNTIME_DENIED";
 export const RUNTIME_BUNDLE_FAILED = "PAL_RUNTIME_BUNDLE_FAILED";
 export const RUNTIME_CLOSED = "PAL_RUNTIME_CLOSED";
+export const RUNTIME_OUTPUT_TOO_LARGE = "PAL_RUNTIME_OUTPUT_TOO_LARGE";
+export const RUNTIME_BAD_CALL = "PAL_RUNTIME_BAD_CALL";
+/** ctx.fetch was allowed but did not complete: network error, timeout, or a response over the limit. */
+export const RUNTIME_EGRESS_FAILED = "PAL_RUNTIME_EGRESS_FAILED";

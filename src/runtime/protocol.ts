@@ -23,7 +23,7 @@ export type SandboxMessage =
   | { t: "fatal"; error: SerializedError }
   | { t: "call"; id: number; call: number; cap: string; args: unknown[] }
   | { t: "log"; id: number; level: LogLevel; message: string; fields: Record<string, unknown> }
-  | { t: "done"; id: number; ok: true }
+  | { t: "done"; id: number; ok: true; value?: unknown }
   | { t: "done"; id: number; ok: false; error: SerializedError };
 
 export type LogLevel = "debug" | "info" | "warn" | "error";

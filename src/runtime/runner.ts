@@ -1,7 +1,8 @@
 /**
  * The function side of the sandbox: runs inside a child process started with Node's permission model
- * (see sandbox-process.ts). Loads one bundle, then serves invocations one at a time, in the order the host sent them. Every capability
- * is a message to the host, which decides; this file holds no authority of its own.
+ * (see sandbox-process.ts). Loads one bundle, then serves invocations one at a time, in the order the
+ * host sent them. Every capability is a message to the host, which decides; this file holds no
+ * authority of its own. argv: bundle, function name, output limit in bytes, scratch dir (or "").
  *
  * Self-contained on purpose: the process may read only the bundle, so it imports nothing but node:*
  * at run time (type imports are erased by type stripping and never read).
@@ -48,19 +49,97 @@ function call(id: number, cap: string, args: unknown[]): Promise<unknown> {
 
 function createContext(id: number, attempt: number, functionName: string, eventId: string): object {
   const log = (level: string) => (message: unknown, fields?: unknown) =>
-    send({ t: "log", id, level, message: String(message), fields: plain(fields) });
+    send({ t: "log", id, level, message: String(message).slice(0, MAX_LOG_MESSAGE), fields: plain(fields) });
+  const kv =
+    (op: string) =>
+    (...args: unknown[]) =>
+      call(id, `kv.${op}`, args);
   return Object.freeze({
     functionName,
     attempt,
     // The same for every attempt of this delivery: handlers key their side effects on it.
     idempotencyKey: `${eventId}:${functionName}`,
+    // The private scratch directory (tmp: true), the only place this process may write.
+    tmpdir: tmpdir === "" ? undefined : tmpdir,
     emit: (type: unknown, data: unknown) => call(id, "emit", [type, data]),
+    secrets: Object.freeze({ get: (name: unknown) => call(id, "secrets.get", [name]) }),
+    kv: Object.freeze({ get: kv("get"), set: kv("set"), delete: kv("delete"), list: kv("list") }),
+    fetch: async (input: unknown, init?: unknown) => {
+      const url = input instanceof URL ? input.href : input;
+      const result = (await call(id, "fetch", [url, await plainInit(init)])) as FetchResult;
+      return toResponse(result);
+    },
     log: Object.freeze({ debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") }),
   });
 }
 
+interface FetchResult {
+  url: string;
+  status: number;
+  statusText: string;
+  headers: [string, string][];
+  body: Uint8Array;
+  redirected: boolean;
+}
+
+// A RequestInit as plain data IPC can carry: method, headers as pairs, body as a string or bytes.
+async function plainInit(init: unknown): Promise<object> {
+  if (init === undefined || init === null) return {};
+  const i = init as { method?: unknown; headers?: unknown; body?: unknown };
+  const headers =
+    i.headers === undefined
+      ? undefined
+      : [...new Headers(i.headers as ConstructorParameters<typeof Headers>[0]).entries()];
+  let body: string | Uint8Array | undefined;
+  if (typeof i.body === "string" || i.body === undefined || i.body === null) body = i.body ?? undefined;
+  else if (i.body instanceof URLSearchParams) body = i.body.toString();
+  else if (i.body instanceof ArrayBuffer || ArrayBuffer.isView(i.body) || i.body instanceof Blob)
+    body = new Uint8Array(
+      await new Response(i.body as ConstructorParameters<typeof Response>[0]).arrayBuffer(),
+    );
+  else throw new TypeError("ctx.fetch: body must be a string, bytes, a Blob or URLSearchParams");
+  return {
+    ...(i.method === undefined ? {} : { method: String(i.method) }),
+    ...(headers === undefined ? {} : { headers }),
+    ...(body === undefined ? {} : { body }),
+  };
+}
+
+const NULL_BODY = new Set([101, 204, 205, 304]);
+
+function toResponse(r: FetchResult): Response {
+  const response = new Response(NULL_BODY.has(r.status) ? null : r.body, {
+    status: r.status,
+    statusText: r.statusText,
+    headers: r.headers,
+  });
+  Object.defineProperty(response, "url", { value: r.url });
+  Object.defineProperty(response, "redirected", { value: r.redirected });
+  return response;
+}
+
+const [bundle, functionName = "function", outputArg = "262144", tmpdir = ""] = process.argv.slice(2);
+const outputBytes = Number(outputArg);
+const MAX_LOG_MESSAGE = 8192;
+
+// The result crosses IPC only when there is one, and only within the output limit.
+function result(value: unknown): { value?: unknown } {
+  if (value === undefined) return {};
+  const json = JSON.stringify(value);
+  if (json === undefined) return {};
+  const size = Buffer.byteLength(json);
+  if (size > outputBytes) {
+    throw Object.assign(
+      new Error(`the handler returned ${size} bytes, over the limit of ${outputBytes} (limits.outputBytes)`),
+      {
+        code: "PAL_RUNTIME_OUTPUT_TOO_LARGE",
+      },
+    );
+  }
+  return { value: JSON.parse(json) };
+}
+
 async function main(): Promise<void> {
-  const [bundle, functionName = "function"] = process.argv.slice(2);
   let handler: Handler;
   try {
     const mod = (await import(pathToFileURL(String(bundle)).href)) as { default?: unknown };
@@ -89,8 +168,8 @@ async function main(): Promise<void> {
         String((item.event as { id?: unknown }).id),
       );
       try {
-        await handler(Object.freeze(item.event), ctx);
-        send({ t: "done", id: item.id, ok: true });
+        const value = await handler(Object.freeze(item.event), ctx);
+        send({ t: "done", id: item.id, ok: true, ...result(value) });
       } catch (err) {
         send({ t: "done", id: item.id, ok: false, error: serialize(err) });
       }

@@ -2,7 +2,7 @@ import { PalisadeError, toPalisadeError } from "../errors.ts";
 import type { CloudEvent } from "../events/index.ts";
 import type { FunctionSpec } from "../manifest/index.ts";
 import type { CapabilityHost, Invocation } from "./capability-host.ts";
-import { RUNTIME_CLOSED, RUNTIME_TIMEOUT } from "./errors.ts";
+import { RUNTIME_CLOSED, RUNTIME_OUTPUT_TOO_LARGE, RUNTIME_TIMEOUT } from "./errors.ts";
 import type { LogLevel, SandboxMessage } from "./protocol.ts";
 import { type SandboxProcess, startSandboxProcess } from "./sandbox-process.ts";
 
@@ -20,15 +20,24 @@ export interface SandboxPoolOptions {
   bundlePath: string;
   capabilities: CapabilityHost;
   log: FunctionLog;
+  /** Wrap each process in bubblewrap too (detectOsLayer says whether it can be). @default false */
+  osLayer?: boolean;
 }
 
 export interface SandboxPool {
   /** Starts every process and waits until each has loaded the bundle. */
   start(): Promise<void>;
-  /** Runs one invocation; rejects on a thrown error, a timeout or a crash. */
-  invoke(event: CloudEvent, attempt: number): Promise<void>;
+  /** Runs one invocation; resolves to what the handler returned, rejects on a thrown error, a timeout or a crash. */
+  invoke(event: CloudEvent, attempt: number): Promise<unknown>;
+  /** Processes running now (warm or busy). */
+  size(): number;
   close(): Promise<void>;
 }
+
+/** An instance above `minInstances` that has been idle this long is stopped. */
+export const IDLE_STOP_MS = 60_000;
+/** Secret values shorter than this are not redacted (they would blank out ordinary words). */
+const MIN_REDACT = 4;
 
 /**
  * Most invocations sent to one process in one IPC message. The process runs them one after another,
@@ -40,7 +49,7 @@ interface Job {
   id: number;
   inv: Invocation;
   attempt: number;
-  resolve: () => void;
+  resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
 }
 
@@ -50,6 +59,10 @@ interface Slot {
   /** Sent to this process and not yet done, in the order it runs them: the head is running. */
   batch: Job[];
   timer?: NodeJS.Timeout | undefined;
+  /** When it last became idle (ms). */
+  idleSince: number;
+  /** Stopped for being idle: not replaced when it exits. */
+  retired?: boolean;
 }
 
 /**
@@ -68,17 +81,45 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
   let nextId = 1;
   let closed = false;
   let scheduled = false;
+  /** Secret values this function has read: redacted from everything it logs. */
+  const secrets = new Set<string>();
+  const redact = (text: string): string => {
+    let out = text;
+    for (const value of secrets) out = out.split(value).join("[REDACTED]");
+    return out;
+  };
+  const log: FunctionLog = (name, eventId, level, message, fields) =>
+    secrets.size === 0
+      ? options.log(name, eventId, level, message, fields)
+      : options.log(name, eventId, level, redact(message), JSON.parse(redact(JSON.stringify(fields))));
+  // Stop instances above the warm minimum that have been idle a while.
+  const reaper = setInterval(() => {
+    const now = Date.now();
+    for (const slot of [...idle]) {
+      if (slots.length <= fn.limits.minInstances) return;
+      if (now - slot.idleSince < IDLE_STOP_MS) continue;
+      idle.splice(idle.indexOf(slot), 1);
+      slots.splice(slots.indexOf(slot), 1);
+      slot.retired = true;
+      slot.proc.kill();
+    }
+  }, IDLE_STOP_MS / 4);
+  reaper.unref();
 
   function spawnSlot(assigned: Job[]): Slot {
-    const slot: Slot = { loaded: false, batch: [] } as unknown as Slot;
+    const slot: Slot = { loaded: false, batch: [], idleSince: Date.now() } as unknown as Slot;
     slots.push(slot);
     slot.proc = startSandboxProcess({
       functionName: fn.name,
       bundlePath: options.bundlePath,
       memoryMb: fn.limits.memoryMb,
+      outputBytes: fn.limits.outputBytes,
+      tmp: fn.tmp,
+      allowCodeGeneration: fn.allowCodeGeneration,
+      osLayer: options.osLayer ?? false,
       onMessage: (msg) => onMessage(slot, msg),
       onOutput: (stream, line) =>
-        options.log(fn.name, slot.batch[0]?.inv.event.id, stream === "stderr" ? "warn" : "info", line, {
+        log(fn.name, slot.batch[0]?.inv.event.id, stream === "stderr" ? "warn" : "info", line, {
           stream,
         }),
       onExit: (reason) => replace(slot, reason),
@@ -138,16 +179,20 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
     // Only the running invocation may speak; anything else is stale or forged: ignore it.
     if (head === undefined || !("id" in msg) || msg.id !== head.id) return;
     if (msg.t === "log") {
-      options.log(fn.name, head.inv.event.id, msg.level, msg.message, msg.fields);
+      log(fn.name, head.inv.event.id, msg.level, String(msg.message).slice(0, 8192), plainFields(msg.fields));
     } else if (msg.t === "call") {
       options.capabilities(head.inv, msg.cap, msg.args).then(
-        (value) => slot.proc.send({ t: "reply", call: msg.call, ok: true, value }),
+        (value) => {
+          if (msg.cap === "secrets.get" && typeof value === "string" && value.length >= MIN_REDACT)
+            secrets.add(value);
+          slot.proc.send({ t: "reply", call: msg.call, ok: true, value });
+        },
         (err: unknown) =>
           slot.proc.send({ t: "reply", call: msg.call, ok: false, error: toPalisadeError(err).toJSON() }),
       );
     } else if (msg.t === "done") {
       slot.batch.shift();
-      if (msg.ok) head.resolve();
+      if (msg.ok) settleResult(head, msg.value);
       else head.reject(new PalisadeError(msg.error.code, msg.error.message, { retryable: true }));
       if (slot.batch.length > 0) armTimeout(slot);
       else {
@@ -159,6 +204,7 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
 
   function replace(slot: Slot, reason: PalisadeError): void {
     clearTimeout(slot.timer);
+    if (slot.retired) return;
     slot.batch.shift()?.reject(reason);
     requeue(slot);
     const i = slots.indexOf(slot);
@@ -171,8 +217,27 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
     schedule();
   }
 
+  // The sandbox checked its result's size; a forged message is checked again here.
+  function settleResult(job: Job, value: unknown): void {
+    let size = 0;
+    try {
+      size = value === undefined ? 0 : Buffer.byteLength(JSON.stringify(value) ?? "");
+    } catch {
+      size = Number.POSITIVE_INFINITY;
+    }
+    if (size <= fn.limits.outputBytes) job.resolve(value);
+    else
+      job.reject(
+        new PalisadeError(
+          RUNTIME_OUTPUT_TOO_LARGE,
+          `Function "${fn.name}" returned more than its limit of ${fn.limits.outputBytes} bytes (limits.outputBytes)`,
+        ),
+      );
+  }
+
   function release(slot: Slot): void {
     if (closed || !slots.includes(slot)) return;
+    slot.idleSince = Date.now();
     idle.push(slot);
     schedule();
   }
@@ -194,21 +259,23 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
 
   return {
     async start() {
-      for (let i = 0; i < fn.limits.concurrency; i++) spawnSlot([]);
+      for (let i = 0; i < fn.limits.minInstances; i++) spawnSlot([]);
       await Promise.all(slots.map((s) => s.proc.ready));
     },
+    size: () => slots.length,
     invoke(event, attempt) {
       if (closed)
         return Promise.reject(
           new PalisadeError(RUNTIME_CLOSED, `Cannot invoke "${fn.name}": the runtime is closing`),
         );
-      return new Promise<void>((resolve, reject) => {
+      return new Promise<unknown>((resolve, reject) => {
         queue.push({ id: nextId++, inv: { fn, event, emits: 0 }, attempt, resolve, reject });
         schedule();
       });
     },
     async close() {
       closed = true;
+      clearInterval(reaper);
       const stopped = () =>
         new PalisadeError(RUNTIME_CLOSED, `Function "${fn.name}" was stopped`, { retryable: true });
       for (const job of queue.splice(0)) job.reject(stopped());
@@ -219,4 +286,10 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
       }
     },
   };
+}
+
+function plainFields(fields: unknown): Record<string, unknown> {
+  return fields !== null && typeof fields === "object" && !Array.isArray(fields)
+    ? (fields as Record<string, unknown>)
+    : {};
 }

@@ -1,16 +1,21 @@
 /**
  * One sandbox process. Threat model: the function's code is untrusted. It runs in a separate Node
- * process under the permission model (`--permission`): read access to its own bundle file and
- * nothing else; no writes, network, child processes, worker threads, native addons, WASI or
- * inspector; an empty environment; a V8 heap limit; killed after its wall-clock timeout. What this
- * does NOT protect against: CPU time within the timeout, memory outside the V8 heap (Buffers), bugs
- * in Node's permission model itself (see the permission-model advisories in the tests), and
- * side channels. An OS layer (namespaces, seccomp) is the next line and is not part of this slice.
+ * process under the permission model (`--permission`): read access to its own bundle file and, if
+ * granted `tmp: true`, read and write access to a private scratch directory, and nothing else; no
+ * network, child processes, worker threads, native addons, WASI or inspector; an empty environment;
+ * code generation from strings off unless the manifest opts out; a V8 heap limit; killed after its
+ * wall-clock timeout. Where bubblewrap works, the OS layer (os-layer.ts) wraps it in namespaces as
+ * well. What this does NOT protect against: CPU time within the timeout, memory outside the V8 heap
+ * (Buffers), kernel bugs, and side channels.
  */
 import { type ChildProcess, spawn } from "node:child_process";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PalisadeError, type SerializedError } from "../errors.ts";
 import { RUNTIME_CRASHED, RUNTIME_LOAD_FAILED } from "./errors.ts";
+import { bwrapArgs } from "./os-layer.ts";
 import type { HostMessage, SandboxMessage } from "./protocol.ts";
 
 const RUNNER = fileURLToPath(new URL("./runner.ts", import.meta.url));
@@ -19,6 +24,13 @@ export interface SandboxProcessOptions {
   functionName: string;
   bundlePath: string;
   memoryMb: number;
+  /** Largest result the function may return, in JSON bytes. */
+  outputBytes: number;
+  /** Give the process a private scratch directory (removed when it exits). */
+  tmp: boolean;
+  allowCodeGeneration: boolean;
+  /** Run inside bubblewrap as well (see os-layer.ts). */
+  osLayer: boolean;
   onMessage: (msg: SandboxMessage) => void;
   /** Lines the function wrote to stdout or stderr (console.log and Node's own warnings). */
   onOutput: (stream: "stdout" | "stderr", line: string) => void;
@@ -33,13 +45,23 @@ export interface SandboxProcess {
   kill(): void;
 }
 
+export interface SandboxGrants {
+  memoryMb: number;
+  /** Private scratch directory, readable and writable. */
+  tmpdir?: string | undefined;
+  allowCodeGeneration?: boolean;
+}
+
 /** The Node flags that make a process a sandbox for `bundlePath`. */
-export function sandboxFlags(bundlePath: string, memoryMb: number): string[] {
+export function sandboxFlags(bundlePath: string, grants: SandboxGrants): string[] {
   return [
     "--permission",
     `--allow-fs-read=${bundlePath}`,
-    `--max-old-space-size=${memoryMb}`,
-    "--disallow-code-generation-from-strings",
+    ...(grants.tmpdir === undefined
+      ? []
+      : [`--allow-fs-read=${grants.tmpdir}`, `--allow-fs-write=${grants.tmpdir}`]),
+    `--max-old-space-size=${grants.memoryMb}`,
+    ...(grants.allowCodeGeneration === true ? [] : ["--disallow-code-generation-from-strings"]),
     "--disable-proto=delete",
     "--enable-source-maps",
   ];
@@ -47,12 +69,28 @@ export function sandboxFlags(bundlePath: string, memoryMb: number): string[] {
 
 /** Starts a sandbox process for one function bundle. */
 export function startSandboxProcess(options: SandboxProcessOptions): SandboxProcess {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    [...sandboxFlags(options.bundlePath, options.memoryMb), RUNNER, options.bundlePath, options.functionName],
+  const scratch = options.tmp ? mkdtempSync(join(tmpdir(), `palisade-${options.functionName}-`)) : undefined;
+  const node = [
+    ...sandboxFlags(options.bundlePath, {
+      memoryMb: options.memoryMb,
+      tmpdir: scratch,
+      allowCodeGeneration: options.allowCodeGeneration,
+    }),
+    RUNNER,
+    options.bundlePath,
+    options.functionName,
+    String(options.outputBytes),
+    scratch ?? "",
+  ];
+  const [command, args] = options.osLayer
+    ? ["bwrap", [...bwrapArgs([RUNNER, options.bundlePath], scratch), process.execPath, ...node]]
+    : [process.execPath, node];
+  const child: ChildProcess = spawn(command, args as string[], {
     // An empty environment: no secrets, proxies or NODE_OPTIONS leak in (DESIGN invariant 2).
-    { env: {}, stdio: ["ignore", "pipe", "pipe", "ipc"], serialization: "advanced" },
-  );
+    env: {},
+    stdio: ["ignore", "pipe", "pipe", "ipc"],
+    serialization: "advanced",
+  });
   let stderrTail = "";
   forwardLines(child.stdout, (line) => options.onOutput("stdout", line));
   forwardLines(child.stderr, (line) => {
@@ -74,6 +112,7 @@ export function startSandboxProcess(options: SandboxProcessOptions): SandboxProc
   });
   child.on("error", (err) => settle?.reject(new PalisadeError(RUNTIME_CRASHED, err.message, { cause: err })));
   child.on("exit", (code, signal) => {
+    if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
     const reason = exitReason(options.functionName, code, signal, stderrTail, options.memoryMb);
     settle?.reject(reason);
     options.onExit(reason);

@@ -3,8 +3,15 @@ import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { tempApp } from "../../test/kit/temp-app.ts";
 import { type CloudEvent, createEvent } from "../events/index.ts";
-import { DEFAULT_LIMITS, DEFAULT_RETRY, type FunctionSpec } from "../manifest/index.ts";
-import { bundleFunction, createCapabilityHost, createSandboxPool, type SandboxPool } from "./index.ts";
+import { DEFAULT_LIMITS, DEFAULT_RETRY, type FunctionSpec, NO_GRANTS } from "../manifest/index.ts";
+import {
+  bundleFunction,
+  createCapabilityHost,
+  createSandboxPool,
+  egressFetch,
+  type KvBackend,
+  type SandboxPool,
+} from "./index.ts";
 
 // Each probe is a real handler bundled and run in a real sandbox process. It must be denied, and the
 // pool must still serve the next invocation (the platform keeps working).
@@ -35,15 +42,21 @@ async function sandbox(t: TestContext, source: string, spec: Partial<FunctionSpe
     name: "probe",
     handlerPath: join(dir, "fn.ts"),
     on: ["t.x"],
-    emit: [],
+    ...NO_GRANTS,
     limits: { ...DEFAULT_LIMITS, concurrency: 1, timeoutMs: 2000 },
     retry: DEFAULT_RETRY,
     ...spec,
   };
   const bundlePath = await bundleFunction(fn.name, fn.handlerPath, join(dir, ".palisade"));
   const h: Harness = { logs: [], denied: [] } as unknown as Harness;
-  const capabilities = createCapabilityHost({ emit: async (_inv, type) => `emitted-${type}` }, (_inv, cap) =>
-    h.denied.push(cap),
+  const capabilities = createCapabilityHost(
+    {
+      emit: async (_inv, type) => `emitted-${type}`,
+      secret: (name) => (name === "API_TOKEN" ? "s3cr3t-token-value" : undefined),
+      kv: memoryKv(),
+      fetch: (f, url, init) => egressFetch(url, init, { fn: f.name, rules: f.egress }),
+    },
+    { used: () => undefined, denied: (_inv, cap) => h.denied.push(cap) },
   );
   h.pool = createSandboxPool({
     fn,
@@ -54,6 +67,18 @@ async function sandbox(t: TestContext, source: string, spec: Partial<FunctionSpe
   t.after(() => h.pool.close());
   await h.pool.start();
   return h;
+}
+
+function memoryKv(): KvBackend {
+  const data = new Map<string, unknown>();
+  return {
+    get: async (ns, key) => data.get(`${ns}/${key}`),
+    set: async (ns, key, value) => void data.set(`${ns}/${key}`, value),
+    delete: async (ns, key) => data.delete(`${ns}/${key}`),
+    list: async (ns) => ({
+      keys: [...data.keys()].filter((k) => k.startsWith(`${ns}/`)).map((k) => k.slice(ns.length + 1)),
+    }),
+  };
 }
 
 const event = (): CloudEvent =>

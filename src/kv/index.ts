@@ -1,0 +1,9 @@
+export {
+  KV_MAX_KEY_BYTES,
+  KV_MAX_LIST,
+  KV_MAX_VALUE_BYTES,
+  type KvListOptions,
+  type KvPage,
+  type KvStore,
+} from "./kv-store.ts";
+export { openSqliteKvStore } from "./sqlite-kv-store.ts";

@@ -1,0 +1,36 @@
+/**
+ * The key-value store behind `ctx.kv`: namespaces of string keys holding JSON values. The capability
+ * host checks grants and validates arguments before a call reaches a store, so a store trusts its
+ * caller. The embedded backend is SQLite (sqlite-kv-store.ts); a NATS KV backend can implement the
+ * same interface.
+ */
+export interface KvStore {
+  /** The value, or undefined when the key is absent. */
+  get(namespace: string, key: string): Promise<unknown>;
+  /** Stores `value` durably (resolves after the commit). */
+  set(namespace: string, key: string, value: unknown): Promise<void>;
+  /** True when a key was removed. */
+  delete(namespace: string, key: string): Promise<boolean>;
+  /** Keys in order, starting after `after`, optionally only those with `prefix`; `next` pages on. */
+  list(namespace: string, options: KvListOptions): Promise<KvPage>;
+  close(): Promise<void>;
+}
+
+export interface KvListOptions {
+  prefix?: string;
+  after?: string;
+  limit: number;
+}
+
+export interface KvPage {
+  keys: string[];
+  /** Pass as `after` for the next page; absent on the last page. */
+  next?: string;
+}
+
+/** Longest key, in UTF-8 bytes. */
+export const KV_MAX_KEY_BYTES = 512;
+/** Largest value, as JSON in UTF-8 bytes. */
+export const KV_MAX_VALUE_BYTES = 256 * 1024;
+/** Most keys one list call returns. */
+export const KV_MAX_LIST = 1000;

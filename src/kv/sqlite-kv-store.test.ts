@@ -1,0 +1,43 @@
+import assert from "node:assert/strict";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { test } from "node:test";
+import { openSqliteKvStore } from "./index.ts";
+
+function tempFile(t: { after: (fn: () => void) => void }): string {
+  const dir = mkdtempSync(join(tmpdir(), "palisade-kv-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  return join(dir, "kv.db");
+}
+
+test("values are JSON, kept per namespace, and survive reopening", async (t) => {
+  const file = tempFile(t);
+  const kv = openSqliteKvStore(file);
+  await kv.set("orders", "o-1", { state: "charged", amount: 12.5 });
+  await kv.set("other", "o-1", "elsewhere");
+  assert.deepEqual(await kv.get("orders", "o-1"), { state: "charged", amount: 12.5 });
+  assert.equal(await kv.get("orders", "missing"), undefined);
+  await kv.close();
+  const again = openSqliteKvStore(file);
+  t.after(() => again.close());
+  assert.deepEqual(await again.get("orders", "o-1"), { state: "charged", amount: 12.5 });
+  assert.equal(await again.get("other", "o-1"), "elsewhere");
+  assert.equal(await again.delete("orders", "o-1"), true);
+  assert.equal(await again.delete("orders", "o-1"), false);
+  assert.equal(await again.get("orders", "o-1"), undefined);
+});
+
+test("list pages through keys in order, by prefix, within one namespace", async (t) => {
+  const kv = openSqliteKvStore(tempFile(t));
+  t.after(() => kv.close());
+  for (const key of ["a:3", "a:1", "b:1", "a:2", "a%", "a_"]) await kv.set("ns", key, 1);
+  await kv.set("other", "a:0", 1);
+  const first = await kv.list("ns", { prefix: "a:", limit: 2 });
+  assert.deepEqual(first, { keys: ["a:1", "a:2"], next: "a:2" });
+  const second = await kv.list("ns", { prefix: "a:", after: first.next ?? "", limit: 2 });
+  assert.deepEqual(second, { keys: ["a:3"] });
+  // LIKE wildcards in a prefix are plain characters.
+  assert.deepEqual((await kv.list("ns", { prefix: "a%", limit: 10 })).keys, ["a%"]);
+  assert.deepEqual((await kv.list("ns", { limit: 10 })).keys, ["a%", "a:1", "a:2", "a:3", "a_", "b:1"]);
+});

@@ -1,0 +1,58 @@
+import { mkdirSync } from "node:fs";
+import { dirname } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import type { KvListOptions, KvPage, KvStore } from "./kv-store.ts";
+
+/**
+ * Opens (or creates) the embedded key-value store at `file`: SQLite in WAL mode with
+ * `synchronous=FULL`, one row per (namespace, key) holding the value as JSON. Each write is its own
+ * fsync'd commit, so a `set` that resolved survives a crash.
+ */
+export function openSqliteKvStore(file: string): KvStore {
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const db = new DatabaseSync(file);
+  db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;
+    CREATE TABLE IF NOT EXISTS kv (
+      namespace TEXT NOT NULL,
+      key TEXT NOT NULL,
+      value TEXT NOT NULL,
+      updated_at INTEGER NOT NULL,
+      PRIMARY KEY (namespace, key)
+    ) WITHOUT ROWID;`);
+  const get = db.prepare("SELECT value FROM kv WHERE namespace = ? AND key = ?");
+  const set = db.prepare(
+    `INSERT INTO kv (namespace, key, value, updated_at) VALUES (?, ?, ?, ?)
+     ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+  );
+  const del = db.prepare("DELETE FROM kv WHERE namespace = ? AND key = ?");
+  const list = db.prepare(
+    `SELECT key FROM kv WHERE namespace = :ns AND key > :after AND substr(key, 1, length(:prefix)) = :prefix
+     ORDER BY key LIMIT :limit`,
+  );
+  let closed = false;
+
+  return {
+    async get(namespace, key) {
+      const row = get.get(namespace, key);
+      return row === undefined ? undefined : JSON.parse(String(row.value));
+    },
+    async set(namespace, key, value) {
+      set.run(namespace, key, JSON.stringify(value), Date.now());
+    },
+    async delete(namespace, key) {
+      return Number(del.run(namespace, key).changes) > 0;
+    },
+    async list(namespace, { prefix = "", after = "", limit }: KvListOptions): Promise<KvPage> {
+      // One more than asked says whether another page follows.
+      const keys = list.all({ ns: namespace, after, prefix, limit: limit + 1 }).map((r) => String(r.key));
+      const page = keys.slice(0, limit);
+      const last = page.at(-1);
+      return keys.length > limit && last !== undefined ? { keys: page, next: last } : { keys: page };
+    },
+    async close() {
+      if (closed) return;
+      closed = true;
+      db.close();
+    },
+  };
+}
