@@ -1,3 +1,4 @@
+import { INVOKE_UNKNOWN_FUNCTION } from "../main.ts";
 import { MANIFEST_INVALID, MANIFEST_NOT_FOUND } from "../manifest/index.ts";
 import { SCHEMA_BREAKING } from "../schema/index.ts";
 import { SECURITY_SECRET_MISSING, SECURITY_SECRET_NAME } from "../security/index.ts";
@@ -10,6 +11,7 @@ export const EXIT_USAGE = 2;
 
 const USAGE_CODES = new Set([
   CLI_USAGE,
+  INVOKE_UNKNOWN_FUNCTION,
   MANIFEST_INVALID,
   MANIFEST_NOT_FOUND,
   SCHEMA_BREAKING,

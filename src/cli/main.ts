@@ -3,6 +3,8 @@ import { toPalisadeError } from "../errors.ts";
 import { runDev } from "./commands/dev.ts";
 import { runDlqList, runDlqReplay } from "./commands/dlq.ts";
 import { runInit } from "./commands/init.ts";
+import { runInvoke } from "./commands/invoke.ts";
+import { runPermissionsReport } from "./commands/permissions.ts";
 import { runReplay } from "./commands/replay.ts";
 import { runSecretsList, runSecretsRm, runSecretsSet } from "./commands/secrets.ts";
 import { runSend } from "./commands/send.ts";
@@ -103,6 +105,31 @@ function createProgram(setExit: (code: number) => void): Command {
         setExit(await runSend(type, data, opts));
       },
     );
+
+  program
+    .command("invoke")
+    .description(
+      "run one function once in its sandbox with its grants; print its logs, emits (not published) and result",
+    )
+    .argument("<function>", "function name")
+    .argument("<data>", "event data as JSON, or @file to read it from a file")
+    .option("--type <type>", "event type (default: the function's only subscribed type)")
+    .option("--app <dir>", "app directory", ".")
+    .option("--json", "print the report as JSON")
+    .action(async (fn: string, data: string, opts: { app: string; type?: string; json?: boolean }) => {
+      setExit(await runInvoke(fn, data, opts));
+    });
+
+  program
+    .command("permissions")
+    .description("least privilege: what each function is granted and what it used")
+    .command("report")
+    .description("granted vs used per function, unused grants and refused calls (from .palisade/usage.db)")
+    .option("--app <dir>", "app directory", ".")
+    .option("--json", "print a JSON array")
+    .action((opts: { app: string; json?: boolean }) => {
+      setExit(runPermissionsReport(opts));
+    });
 
   const secrets = program
     .command("secrets")

@@ -71,18 +71,19 @@ function keyFromApp(appDir: string, type: string, principal: string | undefined)
   return undefined;
 }
 
-function parseData(input: string): unknown {
-  const text = input.startsWith("@") ? readData(input.slice(1)) : input;
+/** Parses a JSON argument or `@file`; a usage error says which. */
+export function parseData(input: string, verb = "send"): unknown {
+  const text = input.startsWith("@") ? readData(input.slice(1), verb) : input;
   try {
     return JSON.parse(text);
   } catch (err) {
     const reason = err instanceof Error ? err.message : String(err);
-    throw usageError(`Cannot send: the data is not valid JSON (${reason}); pass a JSON value or @file`);
+    throw usageError(`Cannot ${verb}: the data is not valid JSON (${reason}); pass a JSON value or @file`);
   }
 }
 
-function readData(file: string): string {
-  if (!existsSync(file)) throw usageError(`Cannot send: file "${file}" does not exist`);
+function readData(file: string, verb: string): string {
+  if (!existsSync(file)) throw usageError(`Cannot ${verb}: file "${file}" does not exist`);
   return readFileSync(file, "utf8");
 }
 
