@@ -7,6 +7,7 @@
 import { PalisadeError } from "../errors.ts";
 import type { CloudEvent } from "../events/index.ts";
 import type { FunctionSpec } from "../manifest/index.ts";
+import type { FetchResult } from "./egress.ts";
 import { RUNTIME_BAD_CALL, RUNTIME_DENIED, RUNTIME_OUTPUT_TOO_LARGE } from "./errors.ts";
 
 /** The invocation a capability call belongs to. */
@@ -15,16 +16,6 @@ export interface Invocation {
   readonly event: CloudEvent;
   /** How many emits this invocation made before this one (gives emitted events stable ids). */
   emits: number;
-}
-
-/** What ctx.fetch returns over IPC (the sandbox builds a Response from it). */
-export interface FetchResult {
-  url: string;
-  status: number;
-  statusText: string;
-  headers: [string, string][];
-  body: Uint8Array;
-  redirected: boolean;
 }
 
 /** The key-value operations the host needs (kv/ implements them). */

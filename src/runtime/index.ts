@@ -2,17 +2,29 @@ export { bundleFunction } from "./bundle-function.ts";
 export {
   type CapabilityBackends,
   type CapabilityHost,
+  type CapabilityObserver,
+  type CapabilityUse,
   createCapabilityHost,
   type Invocation,
+  type KvBackend,
 } from "./capability-host.ts";
+export { egressFetch, type FetchResult } from "./egress.ts";
 export {
   RUNTIME_BUNDLE_FAILED,
   RUNTIME_CLOSED,
   RUNTIME_CRASHED,
   RUNTIME_DENIED,
   RUNTIME_LOAD_FAILED,
+  RUNTIME_OUTPUT_TOO_LARGE,
   RUNTIME_TIMEOUT,
 } from "./errors.ts";
+export { detectOsLayer, type OsLayer } from "./os-layer.ts";
 export type { LogLevel } from "./protocol.ts";
-export { createSandboxPool, type FunctionLog, INVOKE_BATCH, type SandboxPool } from "./sandbox-pool.ts";
+export {
+  createSandboxPool,
+  type FunctionLog,
+  IDLE_STOP_MS,
+  INVOKE_BATCH,
+  type SandboxPool,
+} from "./sandbox-pool.ts";
 export { sandboxFlags } from "./sandbox-process.ts";
