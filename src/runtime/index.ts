@@ -1,3 +1,4 @@
+export { assertBundleHasNoSymlinks } from "./bundle-check.ts";
 export { bundleFunction } from "./bundle-function.ts";
 export {
   type CapabilityBackends,

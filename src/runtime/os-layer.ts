@@ -76,5 +76,8 @@ export function bwrapArgs(readable: readonly string[], writable?: string): strin
     ...nodeBinds,
     ...readable.flatMap((f) => ["--ro-bind", f, f]),
     ...(writable === undefined ? [] : ["--bind", writable, writable]),
+    // The root (a tmpfs bwrap builds to hold the mount points) is read-only too.
+    "--remount-ro",
+    "/",
   ];
 }

@@ -118,6 +118,10 @@ function toResponse(r: FetchResult): Response {
   return response;
 }
 
+// The host starts this process with an empty environment; bubblewrap adds PWD. Nothing reaches
+// the function's code.
+for (const name of Object.keys(process.env)) delete process.env[name];
+
 const [bundle, functionName = "function", outputArg = "262144", tmpdir = ""] = process.argv.slice(2);
 const outputBytes = Number(outputArg);
 const MAX_LOG_MESSAGE = 8192;
