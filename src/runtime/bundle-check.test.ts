@@ -40,7 +40,10 @@ test("a symlink nested below the bundle's directory is refused too", (t) => {
   mkdirSync(join(dir, "a", "b"), { recursive: true });
   const link = join(dir, "a", "b", "up");
   symlinkSync(root, link);
-  assert.throws(() => assertBundleHasNoSymlinks(bundle), { code: RUNTIME_LOAD_FAILED, message: new RegExp(link) });
+  assert.throws(() => assertBundleHasNoSymlinks(bundle), {
+    code: RUNTIME_LOAD_FAILED,
+    message: new RegExp(link),
+  });
 });
 
 test("a bundle file that is itself a symlink is refused", (t) => {

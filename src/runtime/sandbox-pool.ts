@@ -22,6 +22,8 @@ export interface SandboxPoolOptions {
   log: FunctionLog;
   /** Wrap each process in bubblewrap too (detectOsLayer says whether it can be). @default false */
   osLayer?: boolean;
+  /** Idle time after which an instance above `minInstances` is stopped. @default IDLE_STOP_MS */
+  idleStopMs?: number;
 }
 
 export interface SandboxPool {
@@ -93,17 +95,18 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
       ? options.log(name, eventId, level, message, fields)
       : options.log(name, eventId, level, redact(message), JSON.parse(redact(JSON.stringify(fields))));
   // Stop instances above the warm minimum that have been idle a while.
+  const idleStopMs = options.idleStopMs ?? IDLE_STOP_MS;
   const reaper = setInterval(() => {
     const now = Date.now();
     for (const slot of [...idle]) {
       if (slots.length <= fn.limits.minInstances) return;
-      if (now - slot.idleSince < IDLE_STOP_MS) continue;
+      if (now - slot.idleSince < idleStopMs) continue;
       idle.splice(idle.indexOf(slot), 1);
       slots.splice(slots.indexOf(slot), 1);
       slot.retired = true;
       slot.proc.kill();
     }
-  }, IDLE_STOP_MS / 4);
+  }, idleStopMs / 4);
   reaper.unref();
 
   function spawnSlot(assigned: Job[]): Slot {
@@ -249,10 +252,14 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
     queueMicrotask(() => {
       scheduled = false;
       while (queue.length > 0 && !closed) {
+        // Spread the queue over every process that could take work now (idle, or not yet started
+        // under the concurrency cap), so queued work runs in parallel before it runs in batches.
+        const capacity = idle.length + Math.max(0, fn.limits.concurrency - slots.length);
+        if (capacity === 0) return;
+        const take = Math.min(INVOKE_BATCH, Math.ceil(queue.length / capacity));
         const slot = idle.pop();
-        if (slot !== undefined) send(slot, queue.splice(0, INVOKE_BATCH));
-        else if (slots.length < fn.limits.concurrency) spawnSlot(queue.splice(0, INVOKE_BATCH));
-        else return;
+        if (slot !== undefined) send(slot, queue.splice(0, take));
+        else spawnSlot(queue.splice(0, take));
       }
     });
   }

@@ -36,7 +36,12 @@ interface Harness {
   denied: string[];
 }
 
-async function sandbox(t: TestContext, source: string, spec: Partial<FunctionSpec> = {}): Promise<Harness> {
+async function sandbox(
+  t: TestContext,
+  source: string,
+  spec: Partial<FunctionSpec> = {},
+  idleStopMs?: number,
+): Promise<Harness> {
   const dir = tempApp(t, { "fn.ts": source });
   const fn: FunctionSpec = {
     name: "probe",
@@ -63,6 +68,7 @@ async function sandbox(t: TestContext, source: string, spec: Partial<FunctionSpe
     bundlePath,
     capabilities,
     log: (_fn, _id, level, message, fields) => h.logs.push({ level, message, fields }),
+    ...(idleStopMs === undefined ? {} : { idleStopMs }),
   });
   t.after(() => h.pool.close());
   await h.pool.start();
@@ -304,4 +310,52 @@ test("a batch runs one invocation at a time, in order, each with its own timeout
   );
   // Event 0 ran in the first process; 2 and 3 in its replacement.
   assert.notEqual(h.logs[0]?.fields.pid, h.logs[1]?.fields.pid);
+});
+
+test("a pool keeps minInstances warm, grows to concurrency under load, and shrinks back when idle", async (t) => {
+  const h = await sandbox(
+    t,
+    `export default async () => { await new Promise((r) => setTimeout(r, 300)); return process.pid; };`,
+    { limits: { ...DEFAULT_LIMITS, concurrency: 3, minInstances: 1, timeoutMs: 5000 } },
+    200,
+  );
+  assert.equal(h.pool.size(), 1);
+  const pids = await Promise.all([1, 2, 3].map(() => h.pool.invoke(event(), 1)));
+  assert.equal(new Set(pids).size, 3, "three invocations ran in three processes at once");
+  while (h.pool.size() > 1) await new Promise((r) => setTimeout(r, 50));
+  assert.equal(h.pool.size(), 1);
+  assert.equal(typeof (await h.pool.invoke(event(), 1)), "number", "the warm one still serves");
+});
+
+test("a function's scratch dir is its only writable place, private to the instance, and removed after", async (t) => {
+  const h = await sandbox(
+    t,
+    `import { writeFileSync, readdirSync } from "node:fs";
+     export default (e, ctx) => {
+       writeFileSync(ctx.tmpdir + "/" + e.data.n, "x");
+       let outside = "allowed";
+       try { writeFileSync(ctx.tmpdir + "/../escape", "x"); } catch (err) { outside = err.code; }
+       return { dir: ctx.tmpdir, files: readdirSync(ctx.tmpdir), outside };
+     };`,
+    { tmp: true, limits: { ...DEFAULT_LIMITS, concurrency: 1 } },
+  );
+  const first = (await h.pool.invoke(
+    createEvent({ type: "t.x", data: { n: 1 } }, { principal: "t", source: "t", hop: 0 }),
+    1,
+  )) as {
+    dir: string;
+    files: string[];
+    outside: string;
+  };
+  assert.deepEqual(first.files, ["1"]);
+  assert.equal(first.outside, "ERR_ACCESS_DENIED");
+  await h.pool.close();
+  const { existsSync } = await import("node:fs");
+  for (let i = 0; i < 100 && existsSync(first.dir); i++) await new Promise((r) => setTimeout(r, 20));
+  assert.equal(existsSync(first.dir), false, "the scratch dir is removed when its process exits");
+});
+
+test("without tmp: true, ctx.tmpdir is undefined and nothing is writable", async (t) => {
+  const h = await sandbox(t, `export default (e, ctx) => ctx.tmpdir ?? "none";`);
+  assert.equal(await h.pool.invoke(event(), 1), "none");
 });
