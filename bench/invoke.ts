@@ -12,6 +12,7 @@ import {
   type CapabilityHost,
   createCapabilityHost,
   createSandboxPool,
+  detectOsLayer,
 } from "../src/runtime/index.ts";
 import { type Summary, summarize } from "./stats.ts";
 
@@ -91,6 +92,7 @@ export async function runInvoke(appDir: string, count: number, warmup: number): 
     bundlePath,
     capabilities: benchCapabilities(),
     log: () => {},
+    osLayer: detectOsLayer().active,
   });
   let sandboxNs: number[];
   try {
@@ -108,4 +110,78 @@ export async function runInvoke(appDir: string, count: number, warmup: number): 
   const directNs = await timeCalls(count, warmup, async (i) => await handler(at(i), ctx));
 
   return { sandbox: summarize(sandboxNs), direct: summarize(directNs) };
+}
+
+export interface CapabilityRun {
+  /** One ctx.secrets.get from inside the sandbox (checked by the host, answered over IPC). */
+  sandbox: Summary;
+  /** An awaited call of an in-process async function that returns the same value. */
+  direct: Summary;
+}
+
+/** Cost of one capability call: a handler awaits `calls` ctx.secrets.get in a row, `rounds` times. */
+export async function runCapability(appDir: string, rounds: number, calls: number): Promise<CapabilityRun> {
+  const handlerPath = join(appDir, "functions", "secrets-loop.ts");
+  const { writeFileSync } = await import("node:fs");
+  writeFileSync(
+    handlerPath,
+    `export default async (e, ctx) => { const t0 = process.hrtime.bigint(); for (let i = 0; i < ${calls}; i++) await ctx.secrets.get("BENCH_SECRET"); return Number(process.hrtime.bigint() - t0); };`,
+  );
+  const bundlePath = await bundleFunction("secrets-loop", handlerPath, join(appDir, ".bench-bundles"));
+  const fn: FunctionSpec = {
+    name: "secrets-loop",
+    handlerPath,
+    on: ["bench.ping"],
+    ...NO_GRANTS,
+    secrets: ["BENCH_SECRET"],
+    limits: { ...DEFAULT_LIMITS, timeoutMs: 60_000, concurrency: 1 },
+    retry: { attempts: 1, backoff: "fixed", initialDelayMs: 100, maxDelayMs: 100 },
+  };
+  const pool = createSandboxPool({
+    fn,
+    bundlePath,
+    capabilities: benchCapabilities(),
+    log: () => {},
+    osLayer: detectOsLayer().active,
+  });
+  const perCall: number[] = [];
+  try {
+    await pool.start();
+    await pool.invoke(benchEvent(0), 1); // warm-up
+    for (let r = 0; r < rounds; r++) perCall.push(Number(await pool.invoke(benchEvent(r), 1)) / calls);
+  } finally {
+    await pool.close();
+  }
+  const get = async (_name: string) => "value";
+  const direct = await timeCalls(rounds * calls, calls, () => get("BENCH_SECRET"));
+  return { sandbox: summarize(perCall), direct: summarize(direct) };
+}
+
+/** Cold start: from asking for a pool of one instance to that instance having loaded its bundle. */
+export async function runColdStart(appDir: string, times: number): Promise<Summary> {
+  const handlerPath = join(appDir, "functions", "noop.ts");
+  const bundlePath = await bundleFunction("noop", handlerPath, join(appDir, ".bench-bundles"));
+  const fn: FunctionSpec = {
+    name: "noop",
+    handlerPath,
+    on: ["bench.ping"],
+    ...NO_GRANTS,
+    limits: { ...DEFAULT_LIMITS, concurrency: 1 },
+    retry: { attempts: 1, backoff: "fixed", initialDelayMs: 100, maxDelayMs: 100 },
+  };
+  const samples: number[] = [];
+  for (let i = 0; i < times; i++) {
+    const t0 = process.hrtime.bigint();
+    const pool = createSandboxPool({
+      fn,
+      bundlePath,
+      capabilities: benchCapabilities(),
+      log: () => {},
+      osLayer: detectOsLayer().active,
+    });
+    await pool.start();
+    samples.push(Number(process.hrtime.bigint() - t0));
+    await pool.close();
+  }
+  return summarize(samples);
 }

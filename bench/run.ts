@@ -10,12 +10,13 @@
  */
 import { rmSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
+import { detectOsLayer } from "../src/runtime/index.ts";
 import { runDispatch } from "./dispatch.ts";
 import { createBenchApp, runBaseline, runPalisade } from "./e2e.ts";
 import { runBatchE2e } from "./e2e-batch.ts";
 import { type IngestConfig, runIngest } from "./ingest.ts";
 import { reportIngest } from "./ingest-report.ts";
-import { runInvoke } from "./invoke.ts";
+import { runCapability, runColdStart, runInvoke } from "./invoke.ts";
 import { type LatencyConfig, runLatency } from "./latency.ts";
 import { reportLatency } from "./latency-report.ts";
 import { printTable, ratio, round, perSecond as rps, times as x } from "./stats.ts";
@@ -84,6 +85,8 @@ try {
   const pal = await runPalisade(appDir, EVENTS, CONCURRENCY, HTTP_WARMUP, DELIVERY_TIMEOUT_MS);
   const ing = await runIngest(appDir, INGEST);
   const inv = await runInvoke(appDir, INVOKES, INVOKE_WARMUP);
+  const cap = await runCapability(appDir, 50, 200);
+  const cold = await runColdStart(appDir, 10);
   const lat = await runLatency(LATENCY);
   const disp = await runDispatch(5000, [2, 16]);
   const e2eBatch = await runBatchE2e(appDir, {
@@ -151,6 +154,33 @@ try {
     `sandbox/direct = ${x(ratio(inv.sandbox.meanUs, inv.direct.meanUs, 1))} (mean); overhead ${us(overheadUs)} µs per invoke`,
   );
 
+  const os = detectOsLayer();
+  printTable(
+    `Sandbox costs (${os.active ? "permission model + bubblewrap" : "permission model only"}; aims on 2 cores: warm invoke p50 ≤ 300 µs, capability call ≤ 100 µs, cold start ≤ 150 ms)`,
+    ["measure", "p50", "p99", "baseline (in-process)"],
+    [
+      [
+        "warm invoke (noop, host-measured round trip)",
+        `${us(inv.sandbox.p50Us)} µs`,
+        `${us(inv.sandbox.p99Us)} µs`,
+        `${us(inv.direct.p50Us)} µs`,
+      ],
+      [
+        "capability call (ctx.secrets.get, function-measured)",
+        `${us(cap.sandbox.p50Us)} µs`,
+        `${us(cap.sandbox.p99Us)} µs`,
+        `${us(cap.direct.p50Us)} µs`,
+      ],
+      [
+        "cold start of one instance (spawn → bundle loaded)",
+        `${(cold.p50Us / 1000).toFixed(1)} ms`,
+        `${(cold.p99Us / 1000).toFixed(1)} ms`,
+        "",
+      ],
+    ],
+  );
+  if (!os.active) console.log(os.description);
+
   const latencyJson = reportLatency(lat, LATENCY, machine.cores);
 
   const result = {
@@ -187,6 +217,9 @@ try {
       meanRatio: ratio(inv.sandbox.meanUs, inv.direct.meanUs, 1),
       overheadUs: round(overheadUs, 1),
     },
+    capability: cap,
+    coldStart: cold,
+    osLayer: os.active,
     ...latencyJson,
     e2eBatch: {
       ...e2eBatch,

@@ -6,9 +6,10 @@
  * PALISADE_SANDBOX_OS=off, so each layer is shown to hold on its own where it applies.
  */
 import assert from "node:assert/strict";
+import { symlinkSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { join } from "node:path";
+import { dirname, join } from "node:path";
 import { after, before, type TestContext, test } from "node:test";
 import { type CloudEvent, createEvent } from "../src/events/index.ts";
 import { openSqliteKvStore } from "../src/kv/index.ts";
@@ -312,6 +313,35 @@ for (const [name, probe] of Object.entries(PROBES)) {
     assert.deepEqual(await canary.invoke(event({ n: 2 }), 1), { n: 2, secret: SECRET.length });
   });
 }
+
+test("escape attempt refused: a symlink inside the function's bundle directory pointing out", async (t) => {
+  const h = await harness(t);
+  const canary = await h.pool("canary", "export default () => 'ok';");
+  const dir = tempApp(t, {
+    "fn.ts": `import { readFileSync } from "node:fs"; export default () => readFileSync(import.meta.dirname + "/passwd", "utf8");`,
+  });
+  const bundlePath = await bundleFunction("linker", join(dir, "fn.ts"), join(dir, "bundle"));
+  symlinkSync("/etc/passwd", join(dirname(bundlePath), "passwd"));
+  const fn: FunctionSpec = {
+    name: "linker",
+    handlerPath: join(dir, "fn.ts"),
+    on: ["t.x"],
+    ...NO_GRANTS,
+    limits: DEFAULT_LIMITS,
+    retry: DEFAULT_RETRY,
+  };
+  const pool = createSandboxPool({
+    fn,
+    bundlePath,
+    capabilities: async () => undefined,
+    log: () => {},
+    osLayer: os.active,
+  });
+  t.after(() => pool.close());
+  await assert.rejects(pool.start(), { code: "PAL_RUNTIME_LOAD_FAILED", message: /symbolic link/ });
+  await assert.rejects(pool.invoke(event(), 1), { code: "PAL_RUNTIME_LOAD_FAILED" });
+  assert.equal(await canary.invoke(event(), 1), "ok");
+});
 
 test("the suite covers at least 25 attempts", () => {
   assert.ok(Object.keys(PROBES).length >= 25, `only ${Object.keys(PROBES).length} probes`);

@@ -64,7 +64,8 @@ export function bwrapArgs(readable: readonly string[], writable?: string): strin
   return [
     "--unshare-all",
     "--die-with-parent",
-    "--new-session",
+    // No --new-session: the host starts bwrap as a process-group leader in a session of its own
+    // (no controlling terminal, so no TIOCSTI), and kills the whole group at once (sandbox-process.ts).
     "--cap-drop",
     "ALL",
     "--uid",

@@ -7,7 +7,10 @@
  * Self-contained on purpose: the process may read only the bundle, so it imports nothing but node:*
  * at run time (type imports are erased by type stripping and never read).
  */
-import { pathToFileURL } from "node:url";
+import fs from "node:fs";
+import { syncBuiltinESMExports } from "node:module";
+import { resolve as resolvePath } from "node:path";
+import { fileURLToPath, pathToFileURL } from "node:url";
 import type { HostMessage, InvokeItem } from "./protocol.ts";
 
 type Reply = { resolve: (v: unknown) => void; reject: (e: unknown) => void };
@@ -121,6 +124,27 @@ function toResponse(r: FetchResult): Response {
 // The host starts this process with an empty environment; bubblewrap adds PWD. Nothing reaches
 // the function's code.
 for (const name of Object.keys(process.env)) delete process.env[name];
+
+// Node 26's fs.realpathSync walks the path without the permission model's read check, which tells
+// whether a file outside the grant exists (CVE-2026-21715's sibling; test/permission-cves.ts). Until
+// Node checks it, the runner does, before any function code loads.
+const realpathSync = fs.realpathSync;
+const guardedRealpath = Object.assign(
+  (path: fs.PathLike, options?: fs.EncodingOption) => {
+    const target = resolvePath(path instanceof URL ? fileURLToPath(path) : String(path));
+    if (process.permission?.has("fs.read", target) === false) {
+      throw Object.assign(new Error(`Access to this API has been restricted: realpath of "${target}"`), {
+        code: "ERR_ACCESS_DENIED",
+        permission: "FileSystemRead",
+        resource: target,
+      });
+    }
+    return realpathSync(path, options);
+  },
+  { native: realpathSync.native },
+);
+fs.realpathSync = guardedRealpath as typeof fs.realpathSync;
+syncBuiltinESMExports();
 
 const [bundle, functionName = "function", outputArg = "262144", tmpdir = ""] = process.argv.slice(2);
 const outputBytes = Number(outputArg);

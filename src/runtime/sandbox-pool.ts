@@ -1,6 +1,7 @@
 import { PalisadeError, toPalisadeError } from "../errors.ts";
 import type { CloudEvent } from "../events/index.ts";
 import type { FunctionSpec } from "../manifest/index.ts";
+import { assertBundleHasNoSymlinks } from "./bundle-check.ts";
 import type { CapabilityHost, Invocation } from "./capability-host.ts";
 import { RUNTIME_CLOSED, RUNTIME_OUTPUT_TOO_LARGE, RUNTIME_TIMEOUT } from "./errors.ts";
 import type { LogLevel, SandboxMessage } from "./protocol.ts";
@@ -109,7 +110,15 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
   }, idleStopMs / 4);
   reaper.unref();
 
-  function spawnSlot(assigned: Job[]): Slot {
+  function spawnSlot(assigned: Job[]): void {
+    // Checked before every start: a symlink planted beside the bundle would let the process read
+    // through it (Node's permission model follows links), so such a bundle is not run.
+    try {
+      assertBundleHasNoSymlinks(options.bundlePath);
+    } catch (err) {
+      for (const job of assigned) job.reject(err);
+      return;
+    }
     const slot: Slot = { loaded: false, batch: [], idleSince: Date.now() } as unknown as Slot;
     slots.push(slot);
     slot.proc = startSandboxProcess({
@@ -139,7 +148,6 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
         for (const job of assigned) job.reject(err);
       },
     );
-    return slot;
   }
 
   function send(slot: Slot, jobs: Job[]): void {
@@ -266,6 +274,7 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
 
   return {
     async start() {
+      assertBundleHasNoSymlinks(options.bundlePath);
       for (let i = 0; i < fn.limits.minInstances; i++) spawnSlot([]);
       await Promise.all(slots.map((s) => s.proc.ready));
     },

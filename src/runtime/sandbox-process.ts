@@ -90,6 +90,9 @@ export function startSandboxProcess(options: SandboxProcessOptions): SandboxProc
     env: {},
     stdio: ["ignore", "pipe", "pipe", "ipc"],
     serialization: "advanced",
+    // Under bwrap, a new session and process group: killing the group takes bwrap's own processes
+    // and the function's with it, even if bwrap is still setting up (its parent-death signals race).
+    detached: options.osLayer,
   });
   let stderrTail = "";
   forwardLines(child.stdout, (line) => options.onOutput("stdout", line));
@@ -112,6 +115,9 @@ export function startSandboxProcess(options: SandboxProcessOptions): SandboxProc
   });
   child.on("error", (err) => settle?.reject(new PalisadeError(RUNTIME_CRASHED, err.message, { cause: err })));
   child.on("exit", (code, signal) => {
+    // Close our end of the IPC channel: if the function's process outlived the one we started (bwrap
+    // killed before it armed its parent-death signal), it sees the disconnect and exits.
+    if (child.connected) child.disconnect();
     if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
     const reason = exitReason(options.functionName, code, signal, stderrTail, options.memoryMb);
     settle?.reject(reason);
@@ -125,6 +131,14 @@ export function startSandboxProcess(options: SandboxProcessOptions): SandboxProc
       if (child.connected) child.send(msg);
     },
     kill() {
+      if (options.osLayer && child.pid !== undefined) {
+        try {
+          process.kill(-child.pid, "SIGKILL");
+          return;
+        } catch {
+          // the group is already gone
+        }
+      }
       child.kill("SIGKILL");
     },
   };
