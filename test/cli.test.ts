@@ -75,6 +75,13 @@ test("dev runs the app; send prints the answer, and a rejected event exits 1 wit
   const dev = await startDev(dir);
   t.after(() => stop(dev.child));
   assert.ok(existsSync(join(dir, ".palisade", "gateway.json")));
+  // At start, dev says which isolation layers each function runs under.
+  for (const fn of ["charge", "notify"]) {
+    const layers = await dev.waitFor((l) => l.fn === fn && String(l.msg).startsWith("sandbox:"));
+    assert.ok((layers.layers as string[]).includes("node permission model"));
+    if (!(layers.layers as string[]).includes("bubblewrap namespaces"))
+      assert.match(String(layers.os), /OS layer/);
+  }
 
   const ok = palisade(["send", "order.created", JSON.stringify(ORDER), "--app", dir]);
   assert.equal(ok.code, 0, ok.stderr);
