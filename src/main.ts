@@ -39,7 +39,7 @@ import {
   loadApp,
   type TlsSpec,
 } from "./manifest/index.ts";
-import { createLogger, createMetrics, type Logger } from "./observe/index.ts";
+import { createLogger, createMetrics, type Logger, type Metrics } from "./observe/index.ts";
 import {
   bundleFunction,
   type CapabilityBackends,
@@ -178,7 +178,8 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     wake: () => dispatcher?.notify(),
   });
 
-  const capabilities = openCapabilities(app, dataPath.emit, logger);
+  const metrics = createMetrics();
+  const capabilities = openCapabilities(app, dataPath.emit, logger, metrics);
   try {
     await startPools(bundles, capabilities, logger, pools);
   } catch (err) {
@@ -242,7 +243,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     principalLimit: (name) => app.principals.get(name)?.rateLimit ?? DEFAULT_RATE_LIMIT,
     rateLimits: createMemoryRateLimitStore(),
     secret,
-    metrics: createMetrics(),
+    metrics,
     logger,
     ...(app.tls ? { tls: readTls(app.tls) } : {}),
   });
@@ -295,6 +296,7 @@ export function openCapabilities(
   app: AppModel,
   emit: CapabilityBackends["emit"],
   logger: Logger,
+  metrics?: Metrics,
 ): OpenCapabilities {
   const secrets = openFileSecretStore(join(app.dataDir, SECRETS_FILE));
   const kv = openSqliteKvStore(join(app.dataDir, KV_FILE));
@@ -307,9 +309,13 @@ export function openCapabilities(
       fetch: (fn, url, init) => egressFetch(url, init, { fn: fn.name, rules: fn.egress }),
     },
     {
-      used: (inv, kind, target) => usage.record(inv.fn.name, kind, target, "used"),
+      used(inv, kind, target) {
+        usage.record(inv.fn.name, kind, target, "used");
+        metrics?.capabilityCalls.inc({ fn: inv.fn.name, kind });
+      },
       denied(inv, kind, target, reason) {
         if (kind !== "unknown") usage.record(inv.fn.name, kind, target, "denied", reason);
+        metrics?.capabilityDenied.inc({ fn: inv.fn.name, kind });
         logger.warn(
           { fn: inv.fn.name, eventId: inv.event.id, cap: kind, target },
           `capability denied: ${reason}`,

@@ -117,6 +117,10 @@ ${testPrincipal(["order.created"])}functions:
           'Function "charge" may not read secret "ADMIN_TOKEN"; add it to functions.charge.secrets in palisade.yaml',
     ),
   );
+  const metrics = await (await fetch(`${platform.url}/metrics`)).text();
+  assert.match(metrics, /palisade_capability_denied_total\{fn="charge",kind="secret"\} 2/);
+  assert.match(metrics, /palisade_capability_calls_total\{fn="charge",kind="egress"\} 2/);
+  assert.match(metrics, /palisade_capability_calls_total\{fn="charge",kind="kv-write"\} 2/);
   await platform.close();
 
   // `palisade invoke`: the same function once, with the same grants and stores (kv count goes on).
