@@ -7,9 +7,8 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import type { SqliteEventLog } from "../src/bus/index.ts";
-import { startPlatform } from "../src/main.ts";
+import { openAppSecrets, startPlatform } from "../src/main.ts";
 import { createLogger } from "../src/observe/index.ts";
-import { openFileSecretStore } from "../src/security/index.ts";
 import { startBare } from "./bare.ts";
 import { BENCH_KEY, drive, type LoadResult } from "./load.ts";
 import { sleep } from "./stats.ts";
@@ -49,7 +48,7 @@ export function createBenchApp(): string {
   writeFileSync(join(dir, "palisade.yaml"), MANIFEST);
   writeFileSync(join(dir, "schemas", "bench.ping.json"), `${JSON.stringify(SCHEMA, null, 2)}\n`);
   writeFileSync(join(dir, "functions", "noop.ts"), "export default () => {};\n");
-  openFileSecretStore(join(dir, ".palisade", "secrets.json")).set("BENCH_KEY", BENCH_KEY);
+  openAppSecrets(dir).set("BENCH_KEY", BENCH_KEY);
   return dir;
 }
 

@@ -5,7 +5,7 @@
 
 import { randomBytes, randomUUID } from "node:crypto";
 import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { dirname, join, resolve } from "node:path";
 import {
   createDispatcher,
   createScheduler,
@@ -55,9 +55,13 @@ import {
 import { createSchemaRegistry, openSchemaStore, registerSchemas } from "./schema/index.ts";
 import {
   createAuthorizer,
+  type KeyRing,
+  localMasterKey,
   openFileSecretStore,
+  openKeyRing,
   openUsageStore,
   requireSecret,
+  type SecretStore,
   type UsageStore,
 } from "./security/index.ts";
 
@@ -74,6 +78,13 @@ export interface PlatformOptions {
   host?: string;
   /** Register schema changes that would reject events the previous version accepted. @default false */
   allowBreaking?: boolean;
+  /** Create the master key if the app has none (dev); `start` refuses instead. @default true */
+  createKeys?: boolean;
+  /**
+   * Encrypt at rest. Always on in `dev` and `start`; off only so the benchmark can measure what
+   * encryption costs. @default true
+   */
+  encryptAtRest?: boolean;
 }
 
 export interface Platform {
@@ -91,6 +102,69 @@ export const GATEWAY_FILE = "gateway.json";
 
 /** The app's secret store, inside its data dir. */
 export const SECRETS_FILE = "secrets.json";
+/** The master key, relative to the app directory (gitignored; or PALISADE_MASTER_KEY). */
+export const MASTER_KEY_FILE = join("keys", "master.key");
+/** Wrapped data key versions, inside the data dir. */
+export const KEYRING_FILE = "keyring.json";
+
+/** The app's key ring: data keys in `.palisade/keyring.json` under the master key. */
+export function openAppKeyRing(appDir: string, create = true): KeyRing {
+  const dir = resolve(appDir);
+  return openKeyRing(
+    join(dir, ".palisade", KEYRING_FILE),
+    localMasterKey(join(dir, MASTER_KEY_FILE), { create }),
+  );
+}
+
+/** The app's event log, opened with its key ring (for commands that read or change it beside `dev`). */
+export function openAppLog(appDir: string): SqliteEventLog {
+  return openSqliteEventLog(join(resolve(appDir), ".palisade", "events.db"), {
+    sealer: openAppKeyRing(appDir),
+  });
+}
+
+/** Every store of an app that holds sealed records, opened with one key ring (for `palisade keys`). */
+export interface SealedStores {
+  readonly keyRing: KeyRing;
+  /** How many records each data key version seals, per store. */
+  versions(): Promise<{ store: string; counts: Map<number, number> }[]>;
+  /** Re-seals up to `limit` records not on the active version; resolves to how many (0: done). */
+  reencrypt(limit: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+export function openSealedStores(appDir: string): SealedStores {
+  const keyRing = openAppKeyRing(appDir, false);
+  const dir = join(resolve(appDir), ".palisade");
+  const log = openSqliteEventLog(join(dir, "events.db"), { sealer: keyRing });
+  const kv = openSqliteKvStore(join(dir, KV_FILE), keyRing);
+  const secrets = openAppSecrets(appDir, keyRing);
+  return {
+    keyRing,
+    async versions() {
+      return [
+        { store: "events.db", counts: await log.sealedVersions() },
+        { store: "kv.db", counts: await kv.sealedVersions() },
+        { store: "secrets.json", counts: secrets.versions() },
+      ];
+    },
+    async reencrypt(limit) {
+      const n = await log.reencrypt(limit);
+      if (n > 0) return n;
+      const m = await kv.reencrypt(limit);
+      return m > 0 ? m : secrets.reencrypt();
+    },
+    async close() {
+      await log.close();
+      await kv.close();
+    },
+  };
+}
+
+/** The app's secret store, sealed by its key ring. */
+export function openAppSecrets(appDir: string, keyRing: KeyRing = openAppKeyRing(appDir)): SecretStore {
+  return openFileSecretStore(join(resolve(appDir), ".palisade", SECRETS_FILE), keyRing);
+}
 /** Key-value namespaces of ctx.kv, inside the data dir. */
 export const KV_FILE = "kv.db";
 /** Counts of capability use and refusals per function, inside the data dir. */
@@ -151,8 +225,13 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     new Map([...schemasOf(app), ...PLATFORM_EVENT_TYPES]),
     schemaVersions,
   );
-  const secrets = openFileSecretStore(join(app.dataDir, SECRETS_FILE));
-  const secret = (name: string) => requireSecret(secrets, name, app.dir);
+  const keyRing = openAppKeyRing(app.dir, options.createKeys ?? true);
+  const sealer = options.encryptAtRest === false ? undefined : keyRing;
+  const secrets = openAppSecrets(app.dir, keyRing);
+  const secret = (name: string): readonly string[] => {
+    const values = secrets.values(name);
+    return values.length > 0 ? values : [requireSecret(secrets, name, app.dir)];
+  };
   const webhooks = app.sources.flatMap((s) => (s.kind === "webhook" ? [s] : []));
   const schedules = app.sources.flatMap((s) => (s.kind === "schedule" ? [s] : []));
   for (const s of schedules) registry.assertValid(s.emit, s.data); // a schedule's data must fit its type
@@ -166,6 +245,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
   // Everything that can refuse the app is checked above; only now are resources opened.
   const log = openSqliteEventLog(join(app.dataDir, "events.db"), {
     dedupeWindowMs: app.dedupeWindowSec * 1000,
+    ...(sealer === undefined ? {} : { sealer }),
   });
   const pools = new Map<string, SandboxPool>();
   let dispatcher: Dispatcher | undefined;
@@ -179,7 +259,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
   });
 
   const metrics = createMetrics();
-  const capabilities = openCapabilities(app, dataPath.emit, logger, metrics);
+  const capabilities = openCapabilities(app, dataPath.emit, logger, keyRing, metrics, sealer !== undefined);
   try {
     await startPools(bundles, capabilities, logger, pools);
   } catch (err) {
@@ -296,10 +376,12 @@ export function openCapabilities(
   app: AppModel,
   emit: CapabilityBackends["emit"],
   logger: Logger,
+  keyRing: KeyRing,
   metrics?: Metrics,
+  encryptAtRest = true,
 ): OpenCapabilities {
-  const secrets = openFileSecretStore(join(app.dataDir, SECRETS_FILE));
-  const kv = openSqliteKvStore(join(app.dataDir, KV_FILE));
+  const secrets = openAppSecrets(app.dir, keyRing);
+  const kv = openSqliteKvStore(join(app.dataDir, KV_FILE), ...(encryptAtRest ? [keyRing] : []));
   const usage = openUsageStore(join(app.dataDir, USAGE_FILE));
   const host = createCapabilityHost(
     {
@@ -448,6 +530,7 @@ export async function invokeOnce(
         return id;
       },
       logger,
+      openAppKeyRing(app.dir),
     );
     await startPools([target], capabilities, logger, pools);
     const pool = pools.get(fnName);

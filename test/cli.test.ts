@@ -3,6 +3,7 @@ import { spawnSync } from "node:child_process";
 import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
+import { openAppSecrets } from "../src/main.ts";
 import { loadApp } from "../src/manifest/index.ts";
 import { BIN, startDev, stop } from "./kit/cli-process.ts";
 import { TEST_KEY } from "./kit/http.ts";
@@ -64,7 +65,12 @@ test("init scaffolds an app that loads, with a private signing key and a .gitign
   assert.match(readFileSync(join(dir, "keys/signing.key"), "utf8"), /BEGIN PRIVATE KEY/);
   assert.match(readFileSync(join(dir, ".gitignore"), "utf8"), /^\.palisade\/$/m);
   assert.deepEqual([...app.principals.keys()], ["local"]);
-  assert.ok(JSON.parse(readFileSync(join(dir, ".palisade", "secrets.json"), "utf8")).LOCAL_KEY.length >= 40);
+  assert.equal(statSync(join(dir, "keys/master.key")).mode & 0o777, 0o600);
+  assert.ok((openAppSecrets(dir).get("LOCAL_KEY") ?? "").length >= 40);
+  assert.match(
+    JSON.parse(readFileSync(join(dir, ".palisade", "secrets.json"), "utf8")).LOCAL_KEY.value,
+    /^pal1\./,
+  );
   const again = palisade(["init", dir]);
   assert.equal(again.code, 2);
   assert.match(again.stderr, /already exists/);
@@ -180,7 +186,8 @@ test("secrets set (from --value or stdin), list shows names only, rm removes; ba
   assert.doesNotMatch(list.stdout, /s3cr3t|piped/);
   const file = join(dir, ".palisade", "secrets.json");
   assert.equal(statSync(file).mode & 0o777, 0o600);
-  assert.equal(JSON.parse(readFileSync(file, "utf8")).OTHER, "piped-value");
+  assert.doesNotMatch(readFileSync(file, "utf8"), /piped-value|s3cr3t/, "values are sealed at rest");
+  assert.equal(openAppSecrets(dir).get("OTHER"), "piped-value");
   assert.equal(palisade(["secrets", "rm", "OTHER", "--app", dir]).code, 0);
   assert.equal(palisade(["secrets", "rm", "OTHER", "--app", dir]).code, 1);
   const bad = palisade(["secrets", "set", "lower-case", "--value", "x", "--app", dir]);
@@ -228,8 +235,7 @@ test("dev generates a missing API key into the secret store without printing it"
   t.after(() => stop(dev.child));
   const generated = await dev.waitFor((l) => String(l.msg).startsWith("generated an API key"));
   assert.equal(generated.principal, "storefront");
-  const key = JSON.parse(readFileSync(join(dir, ".palisade", "secrets.json"), "utf8"))
-    .STOREFRONT_KEY as string;
+  const key = openAppSecrets(dir).get("STOREFRONT_KEY") ?? "";
   assert.ok(key.length >= 40);
   assert.ok(!JSON.stringify(dev.lines).includes(key));
   assert.equal(palisade(["send", "order.created", JSON.stringify(ORDER), "--app", dir]).code, 0);

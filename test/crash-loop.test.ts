@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
-import { openSqliteEventLog } from "../src/bus/index.ts";
+import { openAppLog } from "../src/main.ts";
 import { startDev, stop } from "./kit/cli-process.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { NUMBER_SCHEMA, setSecret, tempApp, testPrincipal } from "./kit/temp-app.ts";
@@ -64,10 +64,10 @@ ${testPrincipal(["job.queued"])}functions:
   // One last run, left to finish the work.
   const last = await startDev(dir);
   t.after(() => stop(last.child));
-  const file = join(dir, ".palisade", "events.db");
+  const _file = join(dir, ".palisade", "events.db");
   let queued: string[] = [];
   for (let i = 0; i < 300; i++) {
-    const log = openSqliteEventLog(file);
+    const log = openAppLog(dir);
     const events = (await log.readAfter(0, 100_000)).map((s) => s.event);
     queued = events.filter((e) => e.type === "job.queued").map((e) => e.id);
     const states = await Promise.all(queued.map((id) => log.deliveries(id)));
@@ -77,7 +77,7 @@ ${testPrincipal(["job.queued"])}functions:
   }
   await stop(last.child);
 
-  const log = openSqliteEventLog(file);
+  const log = openAppLog(dir);
   t.after(() => log.close());
   const events = (await log.readAfter(0, 100_000)).map((s) => s.event);
   const stored = new Set(events.filter((e) => e.type === "job.queued").map((e) => e.id));

@@ -1,7 +1,6 @@
 import assert from "node:assert/strict";
-import { join } from "node:path";
 import { test } from "node:test";
-import { openSqliteEventLog } from "../src/bus/index.ts";
+import { openAppLog } from "../src/main.ts";
 import { startDev, stop } from "./kit/cli-process.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { NUMBER_SCHEMA, setSecret, tempApp, testPrincipal } from "./kit/temp-app.ts";
@@ -32,7 +31,7 @@ ${testPrincipal(["job.queued"])}functions:
 
   // Nothing ran to completion before the kill, and the accepted event is on disk.
   assert.ok(!first.lines.some((l) => l.msg === "worked"));
-  const log = openSqliteEventLog(join(dir, ".palisade", "events.db"));
+  const log = openAppLog(dir);
   const stored = await log.readAfter(0, 10);
   assert.deepEqual(
     stored.map((s) => s.event.id),
@@ -50,7 +49,7 @@ ${testPrincipal(["job.queued"])}functions:
   await stop(second.child);
   assert.equal(second.child.exitCode, 0);
 
-  const after = openSqliteEventLog(join(dir, ".palisade", "events.db"));
+  const after = openAppLog(dir);
   t.after(() => after.close());
   assert.deepEqual(await after.deliveries(id ?? ""), [
     { target: "work", state: "delivered", attempts: 1, lastError: null },

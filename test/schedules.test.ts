@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { startPlatform } from "../src/main.ts";
+import { openAppLog, startPlatform } from "../src/main.ts";
 import { captureLogs } from "./kit/log-capture.ts";
 import { tempApp } from "./kit/temp-app.ts";
 
@@ -32,8 +32,7 @@ test("a schedule emits one event per tick, delivered to its subscriber, without 
     }
     assert.match(String(logs.lines.find((l) => l.msg === "tick")?.principal), /^schedule:/);
   }
-  const { openSqliteEventLog } = await import("../src/bus/index.ts");
-  const log = openSqliteEventLog(`${dir}/.palisade/events.db`);
+  const log = openAppLog(dir);
   t.after(() => log.close());
   const events = (await log.readAfter(0, 1000)).map((s) => s.event);
   // Each round saw 2 tick deliveries; a tick emitted just before a close is delivered after the

@@ -72,6 +72,18 @@ export interface PastDelivery {
   readonly supersededAt: number;
 }
 
+/**
+ * Encrypts what a backend stores at rest (event bodies, delivery errors), each bound to its record;
+ * the key ring (security/) implements it and main wires it in.
+ */
+export interface RecordSealer {
+  seal(plaintext: string, record: string): string;
+  open(sealed: string, record: string): string;
+  /** Data key version of a sealed text (0 for plaintext). */
+  versionOf(sealed: string): number;
+  activeVersion(): number;
+}
+
 /** Result of appending one event: its id and whether it was new (same source and id = duplicate). */
 export interface Appended {
   readonly id: string;
@@ -128,5 +140,12 @@ export interface EventLog {
   deliveries(eventId: string): Promise<DeliveryState[]>;
   /** Earlier outcomes of an event's deliveries that replays started over, oldest first. */
   history(eventId: string): Promise<PastDelivery[]>;
+  /**
+   * Re-seals up to `limit` stored records (event bodies, delivery errors) that are not sealed with
+   * the active data key, in one write; resolves to how many. 0 means none are left.
+   */
+  reencrypt(limit: number): Promise<number>;
+  /** How many stored records each data key version seals (0: plaintext). */
+  sealedVersions(): Promise<Map<number, number>>;
   close(): Promise<void>;
 }

@@ -10,6 +10,7 @@ export type {
   EventLog,
   Outcome,
   PastDelivery,
+  RecordSealer,
   Replay,
   StoredEvent,
 } from "./event-log.ts";

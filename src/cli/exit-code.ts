@@ -1,7 +1,7 @@
 import { INVOKE_UNKNOWN_FUNCTION } from "../main.ts";
 import { MANIFEST_INVALID, MANIFEST_NOT_FOUND } from "../manifest/index.ts";
 import { SCHEMA_BREAKING } from "../schema/index.ts";
-import { SECURITY_SECRET_MISSING, SECURITY_SECRET_NAME } from "../security/index.ts";
+import { SECURITY_KEY_MISSING, SECURITY_SECRET_MISSING, SECURITY_SECRET_NAME } from "../security/index.ts";
 import { CLI_USAGE } from "./usage-error.ts";
 
 /** Exit codes of every command (DESIGN §6). */
@@ -17,6 +17,7 @@ const USAGE_CODES = new Set([
   SCHEMA_BREAKING,
   SECURITY_SECRET_NAME,
   SECURITY_SECRET_MISSING,
+  SECURITY_KEY_MISSING,
 ]);
 
 /** Usage errors, manifest mistakes, breaking schema changes and missing secrets are the caller's to fix (2). */

@@ -4,9 +4,10 @@ import { runDev } from "./commands/dev.ts";
 import { runDlqList, runDlqReplay } from "./commands/dlq.ts";
 import { runInit } from "./commands/init.ts";
 import { runInvoke } from "./commands/invoke.ts";
+import { runKeysRetire, runKeysRotate, runKeysStatus } from "./commands/keys.ts";
 import { runPermissionsReport } from "./commands/permissions.ts";
 import { runReplay } from "./commands/replay.ts";
-import { runSecretsList, runSecretsRm, runSecretsSet } from "./commands/secrets.ts";
+import { runSecretsList, runSecretsRm, runSecretsRotate, runSecretsSet } from "./commands/secrets.ts";
 import { runSend } from "./commands/send.ts";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitCodeFor } from "./exit-code.ts";
 
@@ -158,6 +159,50 @@ function createProgram(setExit: (code: number) => void): Command {
     .option("--app <dir>", "app directory", ".")
     .action((name: string, opts: { app: string }) => {
       setExit(runSecretsRm(name, opts));
+    });
+
+  secrets
+    .command("rotate")
+    .description("replace a secret's value; the previous one stays valid for the grace period")
+    .argument("<name>", "secret name")
+    .option("--app <dir>", "app directory", ".")
+    .option("--value <value>", "the new value (prefer stdin)")
+    .option(
+      "--grace <seconds>",
+      "how long the previous value stays valid",
+      (v) => parsePositive(v, "--grace"),
+      86400,
+    )
+    .action((name: string, opts: { app: string; value?: string; grace: number }) => {
+      setExit(runSecretsRotate(name, opts));
+    });
+
+  const keys = program.command("keys").description("the key ring that encrypts the app's data at rest");
+  keys
+    .command("rotate")
+    .description(
+      "new data key for all new writes, then re-encrypt every record on an older key (progress bar)",
+    )
+    .option("--resume", "only finish re-encrypting (after an interrupted rotate)")
+    .option("--app <dir>", "app directory", ".")
+    .action(async (opts: { app: string; resume?: boolean }) => {
+      setExit(await runKeysRotate(opts));
+    });
+  keys
+    .command("status")
+    .description("data key versions and how many records each seals")
+    .option("--app <dir>", "app directory", ".")
+    .option("--json", "print JSON")
+    .action(async (opts: { app: string; json?: boolean }) => {
+      setExit(await runKeysStatus(opts));
+    });
+  keys
+    .command("retire")
+    .description("delete an old data key; refused while any record still uses it")
+    .argument("<version>", "data key version")
+    .option("--app <dir>", "app directory", ".")
+    .action(async (version: string, opts: { app: string }) => {
+      setExit(await runKeysRetire(version, opts));
     });
 
   const dlq = program

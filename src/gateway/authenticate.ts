@@ -31,17 +31,21 @@ interface JwtPrincipal {
 
 const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]*$/;
 
-/** Builds the authenticator; `secret(name)` gives the API key of an apiKey principal. */
+/**
+ * Builds the authenticator; `secret(name)` gives the API keys of an apiKey principal valid now (the
+ * current one, and the previous one during a rotation's grace period).
+ */
 export function createAuthenticator(
   principals: ReadonlyMap<string, PrincipalSpec>,
-  secret: (name: string) => string,
+  secret: (name: string) => readonly string[],
 ): Authenticate {
   const keys: { name: string; digest: Buffer }[] = [];
   const jwts: JwtPrincipal[] = [];
   const certs: { name: string; subject: Readonly<Record<string, string>> }[] = [];
   for (const p of principals.values()) {
-    if (p.auth.kind === "apiKey") keys.push({ name: p.name, digest: digest(secret(p.auth.secret)) });
-    else if (p.auth.kind === "jwt") jwts.push({ name: p.name, auth: p.auth, keys: jwksFor(p.auth) });
+    if (p.auth.kind === "apiKey") {
+      for (const value of secret(p.auth.secret)) keys.push({ name: p.name, digest: digest(value) });
+    } else if (p.auth.kind === "jwt") jwts.push({ name: p.name, auth: p.auth, keys: jwksFor(p.auth) });
     else certs.push({ name: p.name, subject: p.auth.subject });
   }
 

@@ -19,8 +19,8 @@ export interface GatewayOptions {
   /** Rate limit of a principal (by name). */
   principalLimit: (principal: string) => RateLimit;
   rateLimits: RateLimitStore;
-  /** The value of a named secret (webhook signing secrets). */
-  secret: (name: string) => string;
+  /** The values of a named secret valid now (webhook signing secrets; two during a rotation). */
+  secret: (name: string) => readonly string[];
   metrics: Metrics;
   logger: Logger;
   /** Serve HTTPS with this material (PEM contents); `ca` makes the gateway ask for client certificates. */

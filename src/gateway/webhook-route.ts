@@ -41,12 +41,7 @@ export function registerWebhookRoute(
         signature: header("webhook-signature"),
         body,
       };
-      const id = verifyWebhook(
-        signed,
-        deps.secret(source.secret),
-        source.toleranceSec,
-        Math.floor(Date.now() / 1000),
-      );
+      const id = verifyWithAny(signed, deps.secret(source.secret), source.toleranceSec);
       deps.principals.set(request, principal);
       enforceRateLimit(
         deps.rateLimits,
@@ -72,4 +67,21 @@ export function registerWebhookRoute(
       return reply.status(202).send({ ids: [id] });
     });
   });
+}
+
+// During a secret rotation both the new and the previous secret sign validly.
+function verifyWithAny(
+  signed: Parameters<typeof verifyWebhook>[0],
+  secrets: readonly string[],
+  toleranceSec: number,
+): string {
+  let first: unknown;
+  for (const secret of secrets) {
+    try {
+      return verifyWebhook(signed, secret, toleranceSec, Math.floor(Date.now() / 1000));
+    } catch (err) {
+      first ??= err;
+    }
+  }
+  throw first;
 }

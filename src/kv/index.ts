@@ -5,5 +5,6 @@ export {
   type KvListOptions,
   type KvPage,
   type KvStore,
+  type ValueSealer,
 } from "./kv-store.ts";
 export { openSqliteKvStore } from "./sqlite-kv-store.ts";

@@ -13,7 +13,18 @@ export interface KvStore {
   delete(namespace: string, key: string): Promise<boolean>;
   /** Keys in order, starting after `after`, optionally only those with `prefix`; `next` pages on. */
   list(namespace: string, options: KvListOptions): Promise<KvPage>;
+  /** Re-seals up to `limit` values not sealed with the active data key; resolves to how many. */
+  reencrypt(limit: number): Promise<number>;
+  /** How many values each data key version seals (0: plaintext). */
+  sealedVersions(): Promise<Map<number, number>>;
   close(): Promise<void>;
+}
+
+/** Encrypts values at rest, bound to their namespace and key (the key ring implements it). */
+export interface ValueSealer {
+  seal(plaintext: string, record: string): string;
+  open(sealed: string, record: string): string;
+  activeVersion(): number;
 }
 
 export interface KvListOptions {

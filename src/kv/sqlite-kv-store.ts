@@ -1,14 +1,18 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import type { KvListOptions, KvPage, KvStore } from "./kv-store.ts";
+import type { KvListOptions, KvPage, KvStore, ValueSealer } from "./kv-store.ts";
+
+/** No encryption: for tests of the store itself. */
+const PLAINTEXT: ValueSealer = { seal: (t) => t, open: (t) => t, activeVersion: () => 0 };
 
 /**
  * Opens (or creates) the embedded key-value store at `file`: SQLite in WAL mode with
- * `synchronous=FULL`, one row per (namespace, key) holding the value as JSON. Each write is its own
- * fsync'd commit, so a `set` that resolved survives a crash.
+ * `synchronous=FULL`, one row per (namespace, key) holding the value as JSON, sealed by `sealer`
+ * (bound to its namespace and key). Each write is its own fsync'd commit, so a `set` that resolved
+ * survives a crash.
  */
-export function openSqliteKvStore(file: string): KvStore {
+export function openSqliteKvStore(file: string, sealer: ValueSealer = PLAINTEXT): KvStore {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const db = new DatabaseSync(file);
   db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;
@@ -29,15 +33,22 @@ export function openSqliteKvStore(file: string): KvStore {
     `SELECT key FROM kv WHERE namespace = :ns AND key > :after AND substr(key, 1, length(:prefix)) = :prefix
      ORDER BY key LIMIT :limit`,
   );
+  const version = `CASE WHEN value LIKE 'pal1.%' THEN CAST(substr(value, 6, instr(substr(value, 6), '.') - 1) AS INTEGER) ELSE 0 END`;
+  const stale = db.prepare(`SELECT namespace, key, value FROM kv WHERE ${version} != ? LIMIT ?`);
+  const reseal = db.prepare("UPDATE kv SET value = ? WHERE namespace = ? AND key = ?");
+  const counts = db.prepare(`SELECT ${version} AS v, count(*) AS n FROM kv GROUP BY v`);
+  const record = (namespace: string, key: string) => `kv:${namespace}\0${key}`;
   let closed = false;
 
   return {
     async get(namespace, key) {
       const row = get.get(namespace, key);
-      return row === undefined ? undefined : JSON.parse(String(row.value));
+      return row === undefined
+        ? undefined
+        : JSON.parse(sealer.open(String(row.value), record(namespace, key)));
     },
     async set(namespace, key, value) {
-      set.run(namespace, key, JSON.stringify(value), Date.now());
+      set.run(namespace, key, sealer.seal(JSON.stringify(value), record(namespace, key)), Date.now());
     },
     async delete(namespace, key) {
       return Number(del.run(namespace, key).changes) > 0;
@@ -48,6 +59,25 @@ export function openSqliteKvStore(file: string): KvStore {
       const page = keys.slice(0, limit);
       const last = page.at(-1);
       return keys.length > limit && last !== undefined ? { keys: page, next: last } : { keys: page };
+    },
+    async reencrypt(limit) {
+      const active = sealer.activeVersion();
+      const rows = stale.all(active, limit);
+      db.exec("BEGIN IMMEDIATE");
+      try {
+        for (const r of rows) {
+          const rec = record(String(r.namespace), String(r.key));
+          reseal.run(sealer.seal(sealer.open(String(r.value), rec), rec), String(r.namespace), String(r.key));
+        }
+        db.exec("COMMIT");
+      } catch (err) {
+        db.exec("ROLLBACK");
+        throw err;
+      }
+      return rows.length;
+    },
+    async sealedVersions() {
+      return new Map(counts.all().map((r) => [Number(r.v), Number(r.n)]));
     },
     async close() {
       if (closed) return;

@@ -1,4 +1,19 @@
 export { type Authorizer, createAuthorizer } from "./create-authorizer.ts";
-export { SECURITY_FORBIDDEN, SECURITY_SECRET_MISSING, SECURITY_SECRET_NAME } from "./errors.ts";
+export {
+  SECURITY_FORBIDDEN,
+  SECURITY_KEY_MISSING,
+  SECURITY_KEYRING,
+  SECURITY_SEAL_BROKEN,
+  SECURITY_SECRET_MISSING,
+  SECURITY_SECRET_NAME,
+} from "./errors.ts";
+export {
+  type KeyRing,
+  localMasterKey,
+  type MasterKeyProvider,
+  openKeyRing,
+  type Sealer,
+  versionOf,
+} from "./key-ring.ts";
 export { openFileSecretStore, requireSecret, SECRET_NAME, type SecretStore } from "./secret-store.ts";
 export { type CapabilityKind, openUsageStore, type UsageRow, type UsageStore } from "./usage-store.ts";

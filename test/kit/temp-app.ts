@@ -2,7 +2,7 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import type { TestContext } from "node:test";
-import { openFileSecretStore } from "../../src/security/index.ts";
+import { openAppSecrets } from "../../src/main.ts";
 
 /** Writes `files` (path → content; objects become JSON) into a fresh temp dir removed after the test. */
 export function tempApp(t: TestContext, files: Record<string, string | object>): string {
@@ -34,5 +34,5 @@ export function testPrincipal(publish: string[], rateLimit = ""): string {
 
 /** Stores `value` as secret `name` in the app's secret store, as `palisade secrets set` would. */
 export function setSecret(dir: string, name: string, value: string): void {
-  openFileSecretStore(join(dir, ".palisade", "secrets.json")).set(name, value);
+  openAppSecrets(dir).set(name, value);
 }

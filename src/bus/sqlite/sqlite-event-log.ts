@@ -13,6 +13,7 @@ import type {
   EventLog,
   Outcome,
   PastDelivery,
+  RecordSealer,
   StoredEvent,
 } from "../event-log.ts";
 import { createGroupCommit, type GroupCommitStats } from "./group-commit.ts";
@@ -30,8 +31,14 @@ export interface SqliteEventLog extends EventLog {
  * Opens (or creates) the embedded event log at `file`: SQLite in WAL mode with `synchronous=FULL`,
  * so every commit is fsync'd before its promise resolves (DESIGN §8). One process owns the file.
  */
-export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: number } = {}): SqliteEventLog {
+export function openSqliteEventLog(
+  file: string,
+  options: { dedupeWindowMs?: number; sealer?: RecordSealer } = {},
+): SqliteEventLog {
   const dedupeWindowMs = options.dedupeWindowMs ?? DEFAULT_DEDUPE_WINDOW_MS;
+  const sealer = options.sealer ?? PLAINTEXT;
+  const openError = (text: unknown, seq: unknown, target: unknown): string | null =>
+    text === null || text === undefined ? null : sealer.open(String(text), errorRecord(seq, target));
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const db = new DatabaseSync(file);
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;");
@@ -62,7 +69,7 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
     "SELECT seq FROM events WHERE source = ? AND id = ? AND accepted_at >= ? ORDER BY seq DESC LIMIT 1",
   );
   const readAfter = db.prepare(
-    "SELECT seq, body, accepted_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+    "SELECT seq, source, id, body, accepted_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
   );
   const typesAfter = db.prepare("SELECT seq, type FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
   const getCursor = db.prepare("SELECT seq FROM cursors WHERE name = ?");
@@ -73,7 +80,7 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
     "INSERT INTO deliveries (seq, target, state, attempts, next_at, updated_at) VALUES (?, ?, 'pending', 0, ?, ?) ON CONFLICT DO NOTHING",
   );
   const due = db.prepare(
-    `SELECT d.seq, d.target, d.attempts, d.replayed_by, d.replayed_at, e.body FROM deliveries d JOIN events e ON e.seq = d.seq
+    `SELECT d.seq, d.target, d.attempts, d.replayed_by, d.replayed_at, e.source, e.id, e.body FROM deliveries d JOIN events e ON e.seq = d.seq
      WHERE d.target = ? AND d.state = 'pending' AND d.next_at <= ? ORDER BY d.next_at, d.seq LIMIT ?`,
   );
   const nextDue = db.prepare("SELECT min(next_at) AS at FROM deliveries WHERE state = 'pending'");
@@ -99,7 +106,7 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
      WHERE seq = ? AND target = ? AND state != 'pending'`,
   );
   const history = db.prepare(
-    `SELECT h.target, h.state, h.attempts, h.last_error, h.dead_reason, h.updated_at, h.superseded_at
+    `SELECT h.seq, h.target, h.state, h.attempts, h.last_error, h.dead_reason, h.updated_at, h.superseded_at
      FROM delivery_history h JOIN events e ON e.seq = h.seq WHERE e.id = ? ORDER BY h.superseded_at, h.rowid`,
   );
   const pruneHistory = db.prepare(`DELETE FROM delivery_history WHERE seq IN (${prunable})`);
@@ -109,8 +116,33 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
     "UPDATE deliveries SET state = 'pending', attempts = 0, next_at = ?, dead_reason = NULL, updated_at = ? WHERE seq = ? AND target = ? AND state = 'failed'",
   );
   const states = db.prepare(
-    `SELECT d.target, d.state, d.attempts, d.last_error FROM deliveries d JOIN events e ON e.seq = d.seq
+    `SELECT d.seq, d.target, d.state, d.attempts, d.last_error FROM deliveries d JOIN events e ON e.seq = d.seq
      WHERE e.id = ? ORDER BY d.target`,
+  );
+
+  // Data key version of a sealed column ("pal1.<version>.…"), 0 for plaintext.
+  const version = (col: string) =>
+    `CASE WHEN ${col} LIKE 'pal1.%' THEN CAST(substr(${col}, 6, instr(substr(${col}, 6), '.') - 1) AS INTEGER) ELSE 0 END`;
+  const staleEvents = db.prepare(
+    `SELECT seq, source, id, body FROM events WHERE ${version("body")} != ? LIMIT ?`,
+  );
+  const resealEvent = db.prepare("UPDATE events SET body = ? WHERE seq = ?");
+  const staleErrors = db.prepare(
+    `SELECT seq, target, last_error FROM deliveries WHERE last_error IS NOT NULL AND ${version("last_error")} != ? LIMIT ?`,
+  );
+  const resealError = db.prepare("UPDATE deliveries SET last_error = ? WHERE seq = ? AND target = ?");
+  const staleHistory = db.prepare(
+    `SELECT rowid, seq, target, last_error FROM delivery_history WHERE last_error IS NOT NULL AND ${version("last_error")} != ? LIMIT ?`,
+  );
+  const resealHistory = db.prepare("UPDATE delivery_history SET last_error = ? WHERE rowid = ?");
+  const versionCounts = [
+    ["events", "body"],
+    ["deliveries", "last_error"],
+    ["delivery_history", "last_error"],
+  ].map(([table, col]) =>
+    db.prepare(
+      `SELECT ${version(String(col))} AS v, count(*) AS n FROM ${table} WHERE ${col} IS NOT NULL GROUP BY v`,
+    ),
   );
 
   function open(): void {
@@ -133,7 +165,7 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
             event.source,
             event.id,
             event.type,
-            JSON.stringify(event),
+            sealer.seal(JSON.stringify(event), eventRecord(event.source, event.id)),
             now,
           );
           return { id: event.id, seq: Number(lastInsertRowid), duplicate: false };
@@ -144,7 +176,7 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
       open();
       return readAfter.all(seq, limit).map((row) => ({
         seq: Number(row.seq),
-        event: parse(row.body),
+        event: parse(sealer.open(String(row.body), eventRecord(row.source, row.id))),
         acceptedAt: Number(row.accepted_at),
       }));
     },
@@ -176,7 +208,7 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
         seq: Number(row.seq),
         target: String(row.target),
         attempts: Number(row.attempts),
-        event: parse(row.body),
+        event: parse(sealer.open(String(row.body), eventRecord(row.source, row.id))),
         ...(row.replayed_by === null
           ? {}
           : { replay: { by: String(row.replayed_by), at: Number(row.replayed_at) } }),
@@ -192,7 +224,8 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
       const now = Date.now();
       const state = outcome.kind === "retry" ? "pending" : outcome.kind;
       const nextAt = outcome.kind === "retry" ? outcome.at : now;
-      const error = outcome.kind === "delivered" ? null : outcome.error;
+      const error =
+        outcome.kind === "delivered" ? null : sealer.seal(outcome.error, errorRecord(seq, target));
       const reason = outcome.kind === "failed" ? outcome.reason : null;
       settles.push(() => settle.run(state, nextAt, error, reason, now, seq, target));
       // Settles that arrive before the next commit share one write (and its one savepoint).
@@ -211,7 +244,7 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
         target: String(row.target),
         attempts: Number(row.attempts),
         reason: String(row.dead_reason ?? "attempts-exhausted") as DeadLetter["reason"],
-        error: String(row.last_error ?? ""),
+        error: openError(row.last_error, row.seq, row.target) ?? "",
         at: Number(row.updated_at),
       }));
     },
@@ -222,7 +255,8 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
       const reason = refused === undefined ? null : "replay-refused";
       return writer.run(() => {
         archive.run(now, seq, target);
-        replayDelivery.run(seq, target, state, now, refused ?? null, reason, replay.by, replay.at, now);
+        const error = refused === undefined ? null : sealer.seal(refused, errorRecord(seq, target));
+        replayDelivery.run(seq, target, state, now, error, reason, replay.by, replay.at, now);
       });
     },
     prune(beforeMs: number): Promise<number> {
@@ -254,7 +288,7 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
         target: String(row.target),
         state: row.state as DeliveryState["state"],
         attempts: Number(row.attempts),
-        lastError: row.last_error === null ? null : String(row.last_error),
+        lastError: openError(row.last_error, row.seq, row.target),
       }));
     },
     async history(eventId: string): Promise<PastDelivery[]> {
@@ -263,11 +297,45 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
         target: String(row.target),
         state: row.state as PastDelivery["state"],
         attempts: Number(row.attempts),
-        lastError: row.last_error === null ? null : String(row.last_error),
+        lastError: openError(row.last_error, row.seq, row.target),
         reason: row.dead_reason === null ? null : (String(row.dead_reason) as DeadLetterReason),
         at: Number(row.updated_at),
         supersededAt: Number(row.superseded_at),
       }));
+    },
+    reencrypt(limit: number): Promise<number> {
+      open();
+      return writer.run(() => {
+        const active = sealer.activeVersion();
+        let n = 0;
+        for (const r of staleEvents.all(active, limit)) {
+          const rec = eventRecord(r.source, r.id);
+          resealEvent.run(sealer.seal(sealer.open(String(r.body), rec), rec), Number(r.seq));
+          n += 1;
+        }
+        for (const r of staleErrors.all(active, limit - n)) {
+          const rec = errorRecord(r.seq, r.target);
+          resealError.run(
+            sealer.seal(sealer.open(String(r.last_error), rec), rec),
+            Number(r.seq),
+            String(r.target),
+          );
+          n += 1;
+        }
+        for (const r of staleHistory.all(active, limit - n)) {
+          const rec = errorRecord(r.seq, r.target);
+          resealHistory.run(sealer.seal(sealer.open(String(r.last_error), rec), rec), Number(r.rowid));
+          n += 1;
+        }
+        return n;
+      });
+    },
+    async sealedVersions(): Promise<Map<number, number>> {
+      open();
+      const counts = new Map<number, number>();
+      for (const stmt of versionCounts)
+        for (const r of stmt.all()) counts.set(Number(r.v), (counts.get(Number(r.v)) ?? 0) + Number(r.n));
+      return counts;
     },
     async close(): Promise<void> {
       if (closed) return;
@@ -278,6 +346,22 @@ export function openSqliteEventLog(file: string, options: { dedupeWindowMs?: num
     },
   };
 }
+
+/** What a sealed record is bound to (the associated data of its ciphertext). */
+function eventRecord(source: unknown, id: unknown): string {
+  return `event:${String(source)}\0${String(id)}`;
+}
+function errorRecord(seq: unknown, target: unknown): string {
+  return `delivery-error:${String(seq)}\0${String(target)}`;
+}
+
+/** No encryption: for tests and tools that read a log without the app's key ring. */
+const PLAINTEXT: RecordSealer = {
+  seal: (text) => text,
+  open: (text) => text,
+  versionOf: () => 0,
+  activeVersion: () => 0,
+};
 
 function parse(body: unknown): CloudEvent {
   return JSON.parse(String(body)) as CloudEvent;

@@ -1,5 +1,4 @@
-import { join, resolve } from "node:path";
-import { openSqliteEventLog } from "../../bus/index.ts";
+import { openAppLog } from "../../main.ts";
 import { loadApp } from "../../manifest/index.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
 import { usageError } from "../usage-error.ts";
@@ -7,7 +6,7 @@ import { currentRegistry, whyNot } from "./replay-check.ts";
 
 /** `palisade dlq list`: dead-lettered deliveries of the app, newest first, read from its log. */
 export async function runDlqList(opts: { app: string; json?: boolean; limit: number }): Promise<number> {
-  const log = openSqliteEventLog(join(resolve(opts.app), ".palisade", "events.db"));
+  const log = openAppLog(opts.app);
   try {
     const rows = await log.deadLetters(opts.limit);
     if (opts.json) {
@@ -42,7 +41,7 @@ export async function runDlqReplay(
     throw usageError("Give an event id or --all, not both and not neither");
   const app = loadApp(opts.app);
   const registry = currentRegistry(app);
-  const log = openSqliteEventLog(join(app.dataDir, "events.db"));
+  const log = openAppLog(app.dir);
   try {
     const dead = (await log.deadLetters(1_000_000)).filter(
       (d) =>

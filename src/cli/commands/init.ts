@@ -21,7 +21,8 @@ export function runInit(dir: string): number {
     mkdirSync(join(root, path, ".."), { recursive: true });
     writeFileSync(join(root, path), content);
   }
-  // The sample principal's API key, generated and kept only in the app's secret store.
+  // The sample principal's API key, generated and kept only in the app's secret store, which is
+  // sealed under the app's new master key (keys/master.key, 0600, gitignored).
   appSecrets(root).set("LOCAL_KEY", randomBytes(32).toString("base64url"));
   // Ed25519 key pair for signing function bundles; the private half is gitignored and owner-only.
   const { privateKey, publicKey } = generateKeyPairSync("ed25519");
@@ -33,7 +34,7 @@ export function runInit(dir: string): number {
 
   process.stdout.write(
     `Created app "${name}" in ${root}\n` +
-      `  ${Object.keys(files).join("\n  ")}\n  keys/signing.key (private, gitignored)\n  keys/signing.pub\n  .palisade/secrets.json (API key of principal "local")\n\n` +
+      `  ${Object.keys(files).join("\n  ")}\n  keys/master.key (private, gitignored: encrypts .palisade/ at rest; use PALISADE_MASTER_KEY in production)\n  keys/signing.key (private, gitignored)\n  keys/signing.pub\n  .palisade/secrets.json (API key of principal "local")\n\n` +
       `Next: npx palisade dev ${dir}\n      npx palisade send greeting.requested '{"name":"Ada"}' --app ${dir}\n`,
   );
   return EXIT_OK;

@@ -1,7 +1,6 @@
 import { userInfo } from "node:os";
-import { join } from "node:path";
-import { openSqliteEventLog } from "../../bus/index.ts";
 import { matchesTypePattern } from "../../events/index.ts";
+import { openAppLog } from "../../main.ts";
 import { loadApp } from "../../manifest/index.ts";
 import { EXIT_OK } from "../exit-code.ts";
 import { usageError } from "../usage-error.ts";
@@ -31,7 +30,7 @@ export async function runReplay(opts: ReplayOptions): Promise<number> {
     );
   }
   const registry = currentRegistry(app);
-  const log = openSqliteEventLog(join(app.dataDir, "events.db"));
+  const log = openAppLog(app.dir);
   const replay = { by: `cli:${userInfo().username}`, at: now };
   let events = 0;
   let replayed = 0;

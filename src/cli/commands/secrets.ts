@@ -1,13 +1,12 @@
 import { readFileSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { SECRETS_FILE } from "../../main.ts";
-import { openFileSecretStore, type SecretStore } from "../../security/index.ts";
+import { openAppSecrets } from "../../main.ts";
+import type { SecretStore } from "../../security/index.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
 import { usageError } from "../usage-error.ts";
 
-/** The secret store of the app in `appDir` (its `.palisade/secrets.json`). */
+/** The secret store of the app in `appDir` (its `.palisade/secrets.json`, sealed by its key ring). */
 export function appSecrets(appDir: string): SecretStore {
-  return openFileSecretStore(join(resolve(appDir), ".palisade", SECRETS_FILE));
+  return openAppSecrets(appDir);
 }
 
 /** `palisade secrets set NAME [--value V]`: the value comes from --value or standard input. */
@@ -22,8 +21,24 @@ export function runSecretsSet(name: string, opts: { app: string; value?: string 
 
 /** `palisade secrets list`: names only, never values. */
 export function runSecretsList(opts: { app: string; json?: boolean }): number {
-  const names = appSecrets(opts.app).list();
-  process.stdout.write(opts.json ? `${JSON.stringify(names)}\n` : names.map((n) => `${n}\n`).join(""));
+  const secrets = appSecrets(opts.app).list();
+  if (opts.json) process.stdout.write(`${JSON.stringify(secrets.map((s) => s.name))}\n`);
+  else
+    for (const s of secrets)
+      process.stdout.write(
+        `${s.name}${s.previousUntil ? `  (rotating: previous value valid until ${s.previousUntil})` : ""}\n`,
+      );
+  return EXIT_OK;
+}
+
+/** `palisade secrets rotate NAME [--value V] [--grace 24h]`: the previous value stays valid for the grace period. */
+export function runSecretsRotate(name: string, opts: { app: string; value?: string; grace: number }): number {
+  const value = opts.value ?? readFileSync(0, "utf8").replace(/\r?\n$/, "");
+  if (value === "")
+    throw usageError(`Cannot rotate secret "${name}": the value is empty; pass --value or pipe it on stdin`);
+  appSecrets(opts.app).rotate(name, value, opts.grace);
+  const until = new Date(Date.now() + opts.grace * 1000).toISOString();
+  process.stdout.write(`secret ${name} rotated; the previous value stays valid until ${until}\n`);
   return EXIT_OK;
 }
 

@@ -1,0 +1,101 @@
+import { openSealedStores, type SealedStores } from "../../main.ts";
+import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
+import { usageError } from "../usage-error.ts";
+
+const BATCH = 500;
+
+/**
+ * `palisade keys rotate [--resume]`: adds a data key version that every new write uses at once (a
+ * running platform picks it up within a second), then re-encrypts every sealed record still on an
+ * older version, in batches of 500, one commit each, with a progress bar. Killed half-way, the
+ * records already moved stay moved; `--resume` (or another rotate) finishes the rest.
+ */
+export async function runKeysRotate(opts: { app: string; resume?: boolean }): Promise<number> {
+  const stores = openSealedStores(opts.app);
+  try {
+    if (!opts.resume) {
+      const version = stores.keyRing.rotate();
+      process.stdout.write(`data key version ${version} is active for new writes\n`);
+    }
+    const active = stores.keyRing.activeVersion();
+    const total = stale(await stores.versions(), active);
+    let done = 0;
+    progress(done, total);
+    for (let n = await stores.reencrypt(BATCH); n > 0; n = await stores.reencrypt(BATCH)) {
+      done += n;
+      progress(Math.min(done, total), total);
+    }
+    process.stderr.write("\n");
+    process.stdout.write(`re-encrypted ${done} records under data key version ${active}\n`);
+    return EXIT_OK;
+  } finally {
+    await stores.close();
+  }
+}
+
+/** `palisade keys status [--json]`: each data key version and how many records it seals, per store. */
+export async function runKeysStatus(opts: { app: string; json?: boolean }): Promise<number> {
+  const stores = openSealedStores(opts.app);
+  try {
+    const active = stores.keyRing.activeVersion();
+    const perStore = await stores.versions();
+    const versions = stores.keyRing.versions().map((v) => ({
+      ...v,
+      active: v.version === active,
+      records: Object.fromEntries(perStore.map((s) => [s.store, s.counts.get(v.version) ?? 0])),
+    }));
+    const plaintext = perStore.reduce((n, s) => n + (s.counts.get(0) ?? 0), 0);
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify({ active, versions, plaintext })}\n`);
+      return EXIT_OK;
+    }
+    for (const v of versions) {
+      const where = Object.entries(v.records)
+        .map(([store, n]) => `${store} ${n}`)
+        .join(", ");
+      const state = v.active ? "active" : v.retired ? "retired" : "old";
+      process.stdout.write(`version ${v.version}  ${state.padEnd(7)} created ${v.createdAt}  ${where}\n`);
+    }
+    if (plaintext > 0)
+      process.stdout.write(`${plaintext} records from before encryption; run palisade keys rotate\n`);
+    return EXIT_OK;
+  } finally {
+    await stores.close();
+  }
+}
+
+/** `palisade keys retire <version>`: deletes an old data key, refused while any record still uses it. */
+export async function runKeysRetire(version: string, opts: { app: string }): Promise<number> {
+  const v = Number(version);
+  if (!Number.isInteger(v) || v < 1) throw usageError(`"${version}" is not a data key version`);
+  const stores = openSealedStores(opts.app);
+  try {
+    const using = (await stores.versions()).filter((s) => (s.counts.get(v) ?? 0) > 0);
+    if (using.length > 0) {
+      process.stderr.write(
+        `palisade: data key ${v} still seals ${using.map((s) => `${s.counts.get(v)} records in ${s.store}`).join(", ")}; run palisade keys rotate --resume first\n`,
+      );
+      return EXIT_FAILURE;
+    }
+    stores.keyRing.retire(v);
+    process.stdout.write(`data key version ${v} retired\n`);
+    return EXIT_OK;
+  } finally {
+    await stores.close();
+  }
+}
+
+function stale(perStore: Awaited<ReturnType<SealedStores["versions"]>>, active: number): number {
+  return perStore.reduce(
+    (n, s) => n + [...s.counts].filter(([v]) => v !== active).reduce((m, [, c]) => m + c, 0),
+    0,
+  );
+}
+
+function progress(done: number, total: number): void {
+  const width = 30;
+  const filled = total === 0 ? width : Math.round((done / total) * width);
+  process.stderr.write(
+    `\rre-encrypting [${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total}`,
+  );
+}

@@ -1,0 +1,223 @@
+/**
+ * Envelope encryption for everything sensitive at rest. A master key (32 bytes, from
+ * `PALISADE_MASTER_KEY` or the app's `keys/master.key`) wraps versioned data keys kept in
+ * `.palisade/keyring.json`; records are sealed with the active data key using AES-256-GCM from
+ * node:crypto, a fresh 96-bit random nonce each time, and associated data naming the record (an
+ * event id, a kv key, a secret name), so a ciphertext moved to another record does not open.
+ *
+ * Sealed text is `pal1.<version>.<base64url(nonce | ciphertext | tag)>`: the version says which
+ * data key opens it, so rotation can move records one by one and resume after a crash. Random
+ * nonces are safe for about 2^32 seals per data key; rotate well before that.
+ */
+import { createCipheriv, createDecipheriv, randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import { dirname } from "node:path";
+import { PalisadeError } from "../errors.ts";
+import { SECURITY_KEY_MISSING, SECURITY_KEYRING, SECURITY_SEAL_BROKEN } from "./errors.ts";
+
+/** Wraps and unwraps data keys; a cloud KMS can implement this instead of a local master key. */
+export interface MasterKeyProvider {
+  readonly name: string;
+  wrap(dataKey: Buffer, version: number): string;
+  unwrap(wrapped: string, version: number): Buffer;
+}
+
+/** Seals and opens records; what the stores see of the key ring. */
+export interface Sealer {
+  /** Ciphertext of `plaintext`, bound to `record`. */
+  seal(plaintext: string, record: string): string;
+  /** The plaintext; throws if the text was changed, moved to another record or the key is gone. */
+  open(sealed: string, record: string): string;
+  /** Version of the data key that sealed `sealed` (0 for plaintext written before encryption). */
+  versionOf(sealed: string): number;
+  /** Version new seals use. */
+  activeVersion(): number;
+}
+
+export interface KeyRing extends Sealer {
+  /** Every data key version, oldest first. */
+  versions(): { version: number; createdAt: string; retired: boolean }[];
+  /** Adds a data key version and makes it the active one; returns it. */
+  rotate(): number;
+  /** Marks a version retired: its key is deleted. The caller checks no record still uses it. */
+  retire(version: number): void;
+}
+
+interface KeyRingFile {
+  active: number;
+  keys: { version: number; wrapped: string; createdAt: string; retired?: boolean }[];
+}
+
+const PREFIX = "pal1.";
+const MASTER_ENV = "PALISADE_MASTER_KEY";
+
+/** The master key from PALISADE_MASTER_KEY (base64 of 32 bytes) or from `file`, created if asked. */
+export function localMasterKey(file: string, options: { create: boolean }): MasterKeyProvider {
+  const fromEnv = process.env[MASTER_ENV];
+  let key: Buffer;
+  if (fromEnv !== undefined && fromEnv !== "") {
+    key = Buffer.from(fromEnv, "base64");
+    if (key.length !== 32)
+      throw new PalisadeError(SECURITY_KEY_MISSING, `${MASTER_ENV} must be the base64 of 32 random bytes`);
+  } else if (existsSync(file)) {
+    key = Buffer.from(readFileSync(file, "utf8").trim(), "base64");
+    if (key.length !== 32)
+      throw new PalisadeError(SECURITY_KEY_MISSING, `${file} must hold the base64 of 32 random bytes`);
+  } else if (options.create) {
+    key = randomBytes(32);
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    writeFileSync(file, `${key.toString("base64")}\n`, { mode: 0o600, flag: "wx" });
+  } else {
+    throw new PalisadeError(
+      SECURITY_KEY_MISSING,
+      `No master key: set ${MASTER_ENV} (base64 of 32 random bytes) or create ${file} (palisade init does)`,
+    );
+  }
+  return {
+    name: fromEnv ? "environment" : "file",
+    wrap: (dataKey, version) => gcmSeal(key, dataKey, `datakey:${version}`),
+    unwrap: (wrapped, version) => gcmOpen(key, wrapped, `datakey:${version}`),
+  };
+}
+
+/**
+ * Opens the key ring at `file` (creating version 1 if there is none). The file is re-read when it
+ * changes, so `palisade keys rotate` run beside a live platform takes effect without a restart.
+ */
+export function openKeyRing(file: string, master: MasterKeyProvider): KeyRing {
+  let state: KeyRingFile;
+  let mtime = 0;
+  const keys = new Map<number, Buffer>();
+
+  function load(): void {
+    state = JSON.parse(readFileSync(file, "utf8")) as KeyRingFile;
+    mtime = statSync(file).mtimeMs;
+    keys.clear();
+    for (const k of state.keys) {
+      if (k.retired) continue;
+      try {
+        keys.set(k.version, master.unwrap(k.wrapped, k.version));
+      } catch (err) {
+        throw new PalisadeError(
+          SECURITY_KEYRING,
+          `Cannot unwrap data key ${k.version} of ${file}: wrong master key (${master.name})?`,
+          { cause: err },
+        );
+      }
+    }
+  }
+  function save(): void {
+    const tmp = `${file}.${process.pid}.tmp`;
+    writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+    renameSync(tmp, file);
+    chmodSync(file, 0o600);
+    load();
+  }
+  // Picks up a rotation done by another process (at most one stat per second).
+  let checkedAt = 0;
+  function fresh(): void {
+    const now = Date.now();
+    if (now - checkedAt < 1000) return;
+    checkedAt = now;
+    if (statSync(file).mtimeMs !== mtime) load();
+  }
+
+  if (existsSync(file)) load();
+  else {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    state = {
+      active: 1,
+      keys: [{ version: 1, wrapped: master.wrap(randomBytes(32), 1), createdAt: new Date().toISOString() }],
+    };
+    save();
+  }
+
+  function keyFor(version: number): Buffer {
+    let key = keys.get(version);
+    if (key === undefined) {
+      load(); // a version added by another process since we last looked
+      key = keys.get(version);
+    }
+    if (key === undefined)
+      throw new PalisadeError(SECURITY_SEAL_BROKEN, `Data key version ${version} is retired or unknown`);
+    return key;
+  }
+
+  return {
+    seal(plaintext, record) {
+      fresh();
+      const version = state.active;
+      return `${PREFIX}${version}.${gcmSeal(keyFor(version), Buffer.from(plaintext, "utf8"), record)}`;
+    },
+    open(sealed, record) {
+      const version = versionOf(sealed);
+      if (version === 0) return sealed; // written before encryption at rest: still plaintext
+      const body = sealed.slice(sealed.indexOf(".", PREFIX.length) + 1);
+      try {
+        return gcmOpen(keyFor(version), body, record).toString("utf8");
+      } catch (err) {
+        if (err instanceof PalisadeError) throw err;
+        throw new PalisadeError(
+          SECURITY_SEAL_BROKEN,
+          `Cannot decrypt a record (${record.split("\0")[0]}): it was changed or does not belong here`,
+          { cause: err },
+        );
+      }
+    },
+    versionOf,
+    activeVersion() {
+      fresh();
+      return state.active;
+    },
+    versions: () =>
+      state.keys.map((k) => ({ version: k.version, createdAt: k.createdAt, retired: k.retired === true })),
+    rotate() {
+      load();
+      const version = Math.max(...state.keys.map((k) => k.version)) + 1;
+      state.keys.push({
+        version,
+        wrapped: master.wrap(randomBytes(32), version),
+        createdAt: new Date().toISOString(),
+      });
+      state.active = version;
+      save();
+      return version;
+    },
+    retire(version) {
+      load();
+      if (version === state.active)
+        throw new PalisadeError(SECURITY_KEYRING, `Data key ${version} is the active one; rotate first`);
+      const k = state.keys.find((x) => x.version === version);
+      if (k === undefined)
+        throw new PalisadeError(SECURITY_KEYRING, `There is no data key version ${version}`);
+      k.retired = true;
+      k.wrapped = "";
+      save();
+    },
+  };
+}
+
+/** Version of the data key that sealed `sealed`; 0 for text that is not sealed. */
+export function versionOf(sealed: string): number {
+  if (!sealed.startsWith(PREFIX)) return 0;
+  const end = sealed.indexOf(".", PREFIX.length);
+  const version = Number(sealed.slice(PREFIX.length, end));
+  return Number.isInteger(version) && version > 0 ? version : 0;
+}
+
+function gcmSeal(key: Buffer, plaintext: Buffer, aad: string): string {
+  const nonce = randomBytes(12);
+  const cipher = createCipheriv("aes-256-gcm", key, nonce);
+  cipher.setAAD(Buffer.from(aad, "utf8"));
+  const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
+  return Buffer.concat([nonce, body, cipher.getAuthTag()]).toString("base64url");
+}
+
+function gcmOpen(key: Buffer, sealed: string, aad: string): Buffer {
+  const raw = Buffer.from(sealed, "base64url");
+  if (raw.length < 28) throw new Error("sealed text is too short");
+  const decipher = createDecipheriv("aes-256-gcm", key, raw.subarray(0, 12));
+  decipher.setAAD(Buffer.from(aad, "utf8"));
+  decipher.setAuthTag(raw.subarray(raw.length - 16));
+  return Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]);
+}
