@@ -24,6 +24,7 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
     observe: "value",
     schema: "value",
     security: "value",
+    supply: "value",
   },
   main: {
     "data-path": "value",
@@ -36,6 +37,7 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
     runtime: "value",
     schema: "value",
     security: "value",
+    supply: "value",
   },
   "data-path": { bus: "type", events: "value", runtime: "type", schema: "type", security: "value" },
   gateway: { events: "value", manifest: "type", observe: "type" },
@@ -43,6 +45,7 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
   runtime: { events: "type", manifest: "type" },
   events: { schema: "value" },
   manifest: { events: "value", schema: "value" },
+  supply: { manifest: "type" },
   security: {},
   kv: {},
   schema: {},

@@ -4,7 +4,7 @@
  */
 
 import { randomBytes, randomUUID } from "node:crypto";
-import { mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import {
   createDispatcher,
@@ -41,7 +41,6 @@ import {
 } from "./manifest/index.ts";
 import { createLogger, createMetrics, type Logger, type Metrics } from "./observe/index.ts";
 import {
-  bundleFunction,
   type CapabilityBackends,
   type CapabilityHost,
   createCapabilityHost,
@@ -50,6 +49,7 @@ import {
   egressFetch,
   type FunctionLog,
   INVOKE_BATCH,
+  RUNTIME_LOAD_FAILED,
   type SandboxPool,
 } from "./runtime/index.ts";
 import { createSchemaRegistry, openSchemaStore, registerSchemas } from "./schema/index.ts";
@@ -64,6 +64,17 @@ import {
   type SecretStore,
   type UsageStore,
 } from "./security/index.ts";
+import {
+  type BuiltFunction,
+  buildFunction,
+  generateSigningKey,
+  loadSigningKey,
+  loadTrustedKeys,
+  SIGNING_KEY_FILE,
+  SIGNING_PUB_FILE,
+  signFunction,
+  verifyFunction,
+} from "./supply/index.ts";
 
 /** Default listen address: loopback only (there is no TLS yet). */
 export const DEFAULT_HOST = "127.0.0.1";
@@ -78,6 +89,8 @@ export interface PlatformOptions {
   host?: string;
   /** Register schema changes that would reject events the previous version accepted. @default false */
   allowBreaking?: boolean;
+  /** TLS from the command line (`--tls-cert`, `--tls-key`, `--tls-client-ca`); overrides `tls:`. */
+  tls?: TlsFiles;
   /** Create the master key if the app has none (dev); `start` refuses instead. @default true */
   createKeys?: boolean;
   /**
@@ -96,6 +109,9 @@ export interface Platform {
 
 /** `palisade invoke` named a function or type the app does not have. */
 export const INVOKE_UNKNOWN_FUNCTION = "PAL_INVOKE_UNKNOWN_FUNCTION";
+
+/** Certificate, key and (for mTLS) client CA files of the gateway. */
+export type TlsFiles = TlsSpec;
 
 /** File in the data dir that tells `palisade send` where the running gateway listens. */
 export const GATEWAY_FILE = "gateway.json";
@@ -173,19 +189,41 @@ export const USAGE_FILE = "usage.db";
 /** An app whose manifest is valid and whose functions are bundled: all that can fail before a start. */
 export interface PreparedApp {
   readonly app: AppModel;
-  /** Every function with the path of its bundle. */
-  readonly bundles: readonly { readonly fn: FunctionSpec; readonly bundlePath: string }[];
-  /** Directory of this build's bundles, removed when the platform using it closes. */
-  readonly buildDir: string;
+  /**
+   * Every function with its signed bundle directory, or the reason it was refused (a bundle that
+   * does not verify stays unavailable; the other functions run).
+   */
+  readonly bundles: readonly PreparedFunction[];
+  /** Directory of this build's bundles (dev), removed when the platform using it closes. */
+  readonly buildDir?: string;
   /** Event type → registered schema version in force. */
   readonly schemaVersions: ReadonlyMap<string, number>;
 }
 
+export interface PreparedFunction {
+  readonly fn: FunctionSpec;
+  /** The directory holding index.mjs, sbom.cdx.json and attestation.dsse.json. */
+  readonly dir: string;
+  /** The verified bundle, or undefined when `refused`. */
+  readonly bundlePath?: string;
+  readonly refused?: PalisadeError;
+}
+
+/** Where `palisade build` writes signed bundles, relative to the app (read by `palisade start`). */
+export const DIST_DIR = "dist";
+
 /**
  * Loads the manifest, registers changed schemas (refusing breaking changes unless `allowBreaking`)
- * and bundles every function, without starting anything.
+ * and gets a signed bundle for every function: in dev (`prebuilt` false) it bundles and signs each
+ * with the app's signing key (creating one if the app has none) into a fresh build directory; for
+ * `palisade start` it takes the bundles `palisade build` left in `dist/`. Either way each bundle is
+ * verified against the app's trusted keys (`keys/*.pub`) before anything runs it.
  */
-export async function prepareApp(appDir: string, allowBreaking = false): Promise<PreparedApp> {
+export async function prepareApp(
+  appDir: string,
+  allowBreaking = false,
+  prebuilt = false,
+): Promise<PreparedApp> {
   const app = loadApp(appDir);
   mkdirSync(app.dataDir, { recursive: true, mode: 0o700 });
   const store = openSchemaStore(join(app.dataDir, "schemas.db"));
@@ -195,6 +233,7 @@ export async function prepareApp(appDir: string, allowBreaking = false): Promise
   } finally {
     store.close();
   }
+  if (prebuilt) return { app, bundles: verified(app, join(app.dir, DIST_DIR)), schemaVersions };
   // A fresh directory per build: a sandbox respawned by a running version must load that version's
   // code, never a newer build that was prepared under a different manifest (and different grants).
   const buildDir = join(
@@ -203,16 +242,39 @@ export async function prepareApp(appDir: string, allowBreaking = false): Promise
     `${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`,
   );
   mkdirSync(buildDir, { recursive: true, mode: 0o700 });
-  const bundles: PreparedApp["bundles"][number][] = [];
   try {
-    for (const fn of app.functions.values()) {
-      bundles.push({ fn, bundlePath: await bundleFunction(fn.name, fn.handlerPath, buildDir) });
-    }
+    await buildSigned(app, buildDir);
   } catch (err) {
-    rmSync(buildDir, { recursive: true, force: true });
+    if (buildDir !== undefined) rmSync(buildDir, { recursive: true, force: true });
     throw err;
   }
-  return { app, bundles, buildDir, schemaVersions };
+  return { app, bundles: verified(app, buildDir), buildDir, schemaVersions };
+}
+
+/** Bundles and signs every function of `app` into `outDir/<function>/`; returns what was built. */
+export async function buildSigned(app: AppModel, outDir: string): Promise<BuiltFunction[]> {
+  if (!existsSync(join(app.dir, SIGNING_KEY_FILE)) && !existsSync(join(app.dir, SIGNING_PUB_FILE)))
+    generateSigningKey(app.dir);
+  const key = loadSigningKey(app.dir);
+  const built: BuiltFunction[] = [];
+  for (const fn of app.functions.values()) {
+    const b = await buildFunction({ name: fn.name, handlerPath: fn.handlerPath, appDir: app.dir, outDir });
+    signFunction(b.dir, key);
+    built.push(b);
+  }
+  return built;
+}
+
+function verified(app: AppModel, outDir: string): PreparedFunction[] {
+  const trusted = loadTrustedKeys(app.dir);
+  return [...app.functions.values()].map((fn) => {
+    const dir = join(outDir, fn.name);
+    try {
+      return { fn, dir, bundlePath: verifyFunction(dir, trusted).bundlePath };
+    } catch (err) {
+      return { fn, dir, refused: toPalisadeError(err) };
+    }
+  });
 }
 
 /** Starts gateway, dispatcher and sandboxes in this process (preparing the app first unless given). */
@@ -220,7 +282,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
   const { logger } = options;
   const { app, bundles, buildDir, schemaVersions } =
     prepared ?? (await prepareApp(options.appDir, options.allowBreaking));
-  removeOtherBuilds(buildDir); // left behind by a process that was killed; one process owns an app
+  if (buildDir !== undefined) removeOtherBuilds(buildDir); // left behind by a killed process
   const registry = createSchemaRegistry(
     new Map([...schemasOf(app), ...PLATFORM_EVENT_TYPES]),
     schemaVersions,
@@ -261,12 +323,12 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
   const metrics = createMetrics();
   const capabilities = openCapabilities(app, dataPath.emit, logger, keyRing, metrics, sealer !== undefined);
   try {
-    await startPools(bundles, capabilities, logger, pools);
+    await startPools(app, bundles, capabilities, logger, pools);
   } catch (err) {
     await Promise.all([...pools.values()].map((p) => p.close()));
     await capabilities.close();
     await log.close();
-    rmSync(buildDir, { recursive: true, force: true });
+    if (buildDir !== undefined) rmSync(buildDir, { recursive: true, force: true });
     throw err;
   }
 
@@ -325,7 +387,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     secret,
     metrics,
     logger,
-    ...(app.tls ? { tls: readTls(app.tls) } : {}),
+    ...(options.tls || app.tls ? { tls: readTls({ ...app.tls, ...options.tls } as TlsSpec) } : {}),
   });
   const url = await gateway.listen({
     port: options.port ?? DEFAULT_PORT,
@@ -356,7 +418,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     await capabilities.close();
     await log.close();
     rmSync(gatewayFile, { force: true });
-    rmSync(buildDir, { recursive: true, force: true });
+    if (buildDir !== undefined) rmSync(buildDir, { recursive: true, force: true });
   }
 }
 
@@ -417,6 +479,7 @@ export function openCapabilities(
 
 /** Starts one sandbox pool per function and says which isolation layers each runs under. */
 export async function startPools(
+  app: AppModel,
   bundles: PreparedApp["bundles"],
   capabilities: OpenCapabilities,
   logger: Logger,
@@ -425,13 +488,24 @@ export async function startPools(
   const functionLog: FunctionLog = (fn, eventId, level, message, fields) =>
     logger[level]({ ...fields, fn, eventId }, message);
   const os = detectOsLayer();
-  for (const { fn, bundlePath } of bundles) {
+  const trusted = loadTrustedKeys(app.dir);
+  for (const { fn, dir, bundlePath, refused } of bundles) {
+    if (bundlePath === undefined || refused !== undefined) {
+      // Not run, and its deliveries dead-letter as load-failed until a verified bundle replaces it.
+      const reason = refused ?? new PalisadeError(RUNTIME_LOAD_FAILED, `Function "${fn.name}" has no bundle`);
+      logger.error({ fn: fn.name, code: reason.code }, `function refused: ${reason.message}`);
+      pools.set(fn.name, refusedPool(fn.name, reason));
+      continue;
+    }
     const pool = createSandboxPool({
       fn,
       bundlePath,
       capabilities: capabilities.host,
       log: functionLog,
       osLayer: os.active,
+      // Every process start re-checks the signature: a bundle changed on disk after the start is
+      // refused at the next spawn.
+      beforeSpawn: () => verifyFunction(dir, trusted),
     });
     pools.set(fn.name, pool);
     await pool.start();
@@ -532,7 +606,7 @@ export async function invokeOnce(
       logger,
       openAppKeyRing(app.dir),
     );
-    await startPools([target], capabilities, logger, pools);
+    await startPools(app, [target], capabilities, logger, pools);
     const pool = pools.get(fnName);
     try {
       const result = await pool?.invoke(event, 1);
@@ -544,7 +618,7 @@ export async function invokeOnce(
   } finally {
     await Promise.all([...pools.values()].map((p) => p.close()));
     await capabilities?.close();
-    rmSync(prepared.buildDir, { recursive: true, force: true });
+    if (prepared.buildDir !== undefined) rmSync(prepared.buildDir, { recursive: true, force: true });
   }
 }
 
@@ -568,6 +642,18 @@ function readTls(tls: TlsSpec): { cert: string; key: string; ca?: string } {
 
 function schemasOf(app: AppModel): Map<string, object> {
   return new Map([...app.events].map(([type, spec]) => [type, spec.schema]));
+}
+
+/** A function whose bundle was refused: every invocation fails as load-failed (dead-lettered). */
+function refusedPool(name: string, reason: PalisadeError): SandboxPool {
+  const error = () =>
+    new PalisadeError(RUNTIME_LOAD_FAILED, `Function "${name}" is unavailable: ${reason.message}`);
+  return {
+    start: async () => undefined,
+    invoke: () => Promise.reject(error()),
+    size: () => 0,
+    close: async () => undefined,
+  };
 }
 
 function removeOtherBuilds(buildDir: string): void {

@@ -74,7 +74,8 @@ test("no store file holds plaintext of events, dead letters, kv values or secret
   // What the platform reads back is intact.
   const [dead] = await platform.log.deadLetters(10);
   assert.equal(dead?.error, `cannot file ${MARKER}`);
-  assert.equal(((await platform.log.readAfter(0, 10))[0]?.event.data as { note: string }).note, MARKER);
+  const [first] = await platform.log.readAfter(0, 10);
+  assert.deepEqual(first?.event.data, { note: MARKER });
   await platform.close();
 
   const bytes = storeBytes(dir);

@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { toPalisadeError } from "../errors.ts";
+import { runBuild } from "./commands/build.ts";
 import { runDev } from "./commands/dev.ts";
 import { runDlqList, runDlqReplay } from "./commands/dlq.ts";
 import { runInit } from "./commands/init.ts";
@@ -9,6 +10,7 @@ import { runPermissionsReport } from "./commands/permissions.ts";
 import { runReplay } from "./commands/replay.ts";
 import { runSecretsList, runSecretsRm, runSecretsRotate, runSecretsSet } from "./commands/secrets.ts";
 import { runSend } from "./commands/send.ts";
+import { runStart, type StartOptions } from "./commands/start.ts";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitCodeFor } from "./exit-code.ts";
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
@@ -70,6 +72,9 @@ function createProgram(setExit: (code: number) => void): Command {
       "--allow-breaking",
       "register schema changes that would reject events the previous version accepted",
     )
+    .option("--tls-cert <file>", "serve HTTPS with this certificate (PEM)")
+    .option("--tls-key <file>", "private key of --tls-cert (PEM)")
+    .option("--tls-client-ca <file>", "require client certificates from this CA (mTLS principals)")
     .action(
       async (
         dir: string,
@@ -78,11 +83,45 @@ function createProgram(setExit: (code: number) => void): Command {
           host: string;
           logLevel: "debug" | "info" | "warn" | "error";
           allowBreaking?: boolean;
+          tlsCert?: string;
+          tlsKey?: string;
+          tlsClientCa?: string;
         },
       ) => {
         setExit(await runDev(dir, opts));
       },
     );
+
+  program
+    .command("build")
+    .description("bundle each function into dist/<function>/ with its SBOM, signed with the app's key")
+    .argument("[dir]", "app directory", ".")
+    .action(async (dir: string) => {
+      setExit(await runBuild(dir));
+    });
+
+  program
+    .command("start")
+    .description(
+      "production: run only signed bundles from dist/, with the existing master key; TLS required off loopback",
+    )
+    .argument("[dir]", "app directory", ".")
+    .addOption(
+      new Option("--port <n>", "port to listen on").env("PALISADE_PORT").argParser(parsePort).default(8787),
+    )
+    .addOption(new Option("--host <addr>", "address to listen on").env("PALISADE_HOST").default("127.0.0.1"))
+    .addOption(
+      new Option("--log-level <level>", "lowest level logged")
+        .choices(["debug", "info", "warn", "error"])
+        .default("info"),
+    )
+    .option("--tls-cert <file>", "serve HTTPS with this certificate (PEM)")
+    .option("--tls-key <file>", "private key of --tls-cert (PEM)")
+    .option("--tls-client-ca <file>", "require client certificates from this CA (mTLS principals)")
+    .option("--insecure-http", "allow plain HTTP on a non-loopback address (a proxy in front terminates TLS)")
+    .action(async (dir: string, opts: StartOptions) => {
+      setExit(await runStart(dir, opts));
+    });
 
   program
     .command("send")

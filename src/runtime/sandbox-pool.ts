@@ -3,7 +3,7 @@ import type { CloudEvent } from "../events/index.ts";
 import type { FunctionSpec } from "../manifest/index.ts";
 import { assertBundleHasNoSymlinks } from "./bundle-check.ts";
 import type { CapabilityHost, Invocation } from "./capability-host.ts";
-import { RUNTIME_CLOSED, RUNTIME_OUTPUT_TOO_LARGE, RUNTIME_TIMEOUT } from "./errors.ts";
+import { RUNTIME_CLOSED, RUNTIME_LOAD_FAILED, RUNTIME_OUTPUT_TOO_LARGE, RUNTIME_TIMEOUT } from "./errors.ts";
 import type { LogLevel, SandboxMessage } from "./protocol.ts";
 import { type SandboxProcess, startSandboxProcess } from "./sandbox-process.ts";
 
@@ -25,6 +25,8 @@ export interface SandboxPoolOptions {
   osLayer?: boolean;
   /** Idle time after which an instance above `minInstances` is stopped. @default IDLE_STOP_MS */
   idleStopMs?: number;
+  /** Runs before every process start; a throw refuses the start (the signature check). */
+  beforeSpawn?: () => void;
 }
 
 export interface SandboxPool {
@@ -115,8 +117,17 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
     // through it (Node's permission model follows links), so such a bundle is not run.
     try {
       assertBundleHasNoSymlinks(options.bundlePath);
+      options.beforeSpawn?.();
     } catch (err) {
-      for (const job of assigned) job.reject(err);
+      // No retry can cure a bundle that fails its checks: it is a load failure (dead-lettered).
+      const e = toPalisadeError(err);
+      const reason =
+        e.code === RUNTIME_LOAD_FAILED
+          ? e
+          : new PalisadeError(RUNTIME_LOAD_FAILED, `Cannot start function "${fn.name}": ${e.message}`, {
+              cause: err,
+            });
+      for (const job of assigned) job.reject(reason);
       return;
     }
     const slot: Slot = { loaded: false, batch: [], idleSince: Date.now() } as unknown as Slot;
@@ -275,6 +286,7 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
   return {
     async start() {
       assertBundleHasNoSymlinks(options.bundlePath);
+      options.beforeSpawn?.();
       for (let i = 0; i < fn.limits.minInstances; i++) spawnSlot([]);
       await Promise.all(slots.map((s) => s.proc.ready));
     },

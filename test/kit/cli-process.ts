@@ -10,9 +10,12 @@ export interface DevProcess {
   waitFor(match: (l: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>;
 }
 
-/** Starts `palisade dev <dir> --port 0` as a real child process and waits until it serves. */
-export async function startDev(dir: string): Promise<DevProcess> {
-  const child = spawn(process.execPath, [BIN, "dev", dir, "--port", "0"], {
+/**
+ * Starts `palisade dev <dir> --port 0` (or another serving command, such as `start`, with extra
+ * flags) as a real child process and waits until it serves.
+ */
+export async function startDev(dir: string, command = "dev", extra: string[] = []): Promise<DevProcess> {
+  const child = spawn(process.execPath, [BIN, command, dir, "--port", "0", ...extra], {
     stdio: ["ignore", "pipe", "pipe"],
   });
   const lines: Record<string, unknown>[] = [];

@@ -7,12 +7,16 @@ import { loadApp } from "../../manifest/index.ts";
 import { createLogger, type Logger, type LogLevelName } from "../../observe/index.ts";
 import { EXIT_OK } from "../exit-code.ts";
 import { appSecrets } from "./secrets.ts";
+import { tlsFiles } from "./start.ts";
 
 export interface DevOptions {
   port: number;
   host: string;
   logLevel: LogLevelName;
   allowBreaking?: boolean;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
 }
 
 const RELOAD_DEBOUNCE_MS = 250;
@@ -26,10 +30,18 @@ export async function runDev(dir: string, opts: DevOptions): Promise<number> {
   const logger = createLogger({ level: opts.logLevel });
   const appDir = resolve(dir);
   ensureDevKeys(appDir, logger);
+  const tls = tlsFiles(opts);
   let port = opts.port;
   const start = (prepared?: PreparedApp) =>
     startPlatform(
-      { appDir, logger, port, host: opts.host, allowBreaking: opts.allowBreaking ?? false },
+      {
+        appDir,
+        logger,
+        port,
+        host: opts.host,
+        allowBreaking: opts.allowBreaking ?? false,
+        ...(tls ? { tls } : {}),
+      },
       prepared,
     );
   let platform: Platform = await start(); // a broken app at first start is a usage error (exit 2)
@@ -60,7 +72,13 @@ export async function runDev(dir: string, opts: DevOptions): Promise<number> {
     }
   };
   const watcher: FSWatcher = watch(appDir, { recursive: true }, (_event, file) => {
-    if (file === null || file.startsWith(".palisade") || file.includes("node_modules")) return;
+    if (
+      file === null ||
+      file.startsWith(".palisade") ||
+      file.startsWith("dist") ||
+      file.includes("node_modules")
+    )
+      return;
     clearTimeout(timer);
     timer = setTimeout(() => {
       reloading = reloading.then(reload);

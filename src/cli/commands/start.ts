@@ -1,0 +1,73 @@
+import { existsSync } from "node:fs";
+import { join, resolve } from "node:path";
+import ipaddr from "ipaddr.js";
+import { DIST_DIR, prepareApp, startPlatform, type TlsFiles } from "../../main.ts";
+import { createLogger, type LogLevelName } from "../../observe/index.ts";
+import { EXIT_OK } from "../exit-code.ts";
+import { usageError } from "../usage-error.ts";
+
+export interface StartOptions {
+  port: number;
+  host: string;
+  logLevel: LogLevelName;
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
+  insecureHttp?: boolean;
+}
+
+/**
+ * `palisade start [dir]`: production. Runs only the signed bundles `palisade build` left in dist/
+ * (a function whose bundle does not verify stays unavailable, the others run), needs the app's
+ * master key to exist (PALISADE_MASTER_KEY or keys/master.key), and refuses to listen without TLS
+ * on anything but loopback unless --insecure-http says a proxy in front terminates TLS.
+ */
+export async function runStart(dir: string, opts: StartOptions): Promise<number> {
+  const tls = tlsFiles(opts);
+  const appDir = resolve(dir);
+  if (!existsSync(join(appDir, DIST_DIR)))
+    throw usageError(`No signed bundles in ${join(appDir, DIST_DIR)}; run palisade build ${dir} first`);
+  const prepared = await prepareApp(appDir, false, true);
+  if (!isLoopback(opts.host) && tls === undefined && prepared.app.tls === undefined && !opts.insecureHttp) {
+    throw usageError(
+      `Refusing to listen on ${opts.host} without TLS: anyone on the network could read events and API keys. ` +
+        "Pass --tls-cert FILE --tls-key FILE (or set tls: in palisade.yaml), or --insecure-http if a proxy in front terminates TLS",
+    );
+  }
+  const logger = createLogger({ level: opts.logLevel });
+  const platform = await startPlatform(
+    { appDir, logger, port: opts.port, host: opts.host, createKeys: false, ...(tls ? { tls } : {}) },
+    prepared,
+  );
+  await new Promise<void>((done) => {
+    process.once("SIGINT", () => done());
+    process.once("SIGTERM", () => done());
+  });
+  await platform.close();
+  logger.flush();
+  return EXIT_OK;
+}
+
+/** TLS files from the flags (shared with dev); both or neither of cert and key. */
+export function tlsFiles(opts: {
+  tlsCert?: string;
+  tlsKey?: string;
+  tlsClientCa?: string;
+}): TlsFiles | undefined {
+  if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined))
+    throw usageError("Give both --tls-cert and --tls-key, or neither");
+  if (opts.tlsCert === undefined || opts.tlsKey === undefined) {
+    if (opts.tlsClientCa !== undefined) throw usageError("--tls-client-ca needs --tls-cert and --tls-key");
+    return undefined;
+  }
+  return {
+    cert: resolve(opts.tlsCert),
+    key: resolve(opts.tlsKey),
+    ...(opts.tlsClientCa === undefined ? {} : { clientCa: resolve(opts.tlsClientCa) }),
+  };
+}
+
+function isLoopback(host: string): boolean {
+  if (host === "localhost") return true;
+  return ipaddr.isValid(host) && ipaddr.process(host).range() === "loopback";
+}
