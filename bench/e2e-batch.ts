@@ -17,6 +17,8 @@ export interface BatchE2eConfig {
   batchSize: number;
   concurrency: number;
   timeoutMs: number;
+  /** @default true (as in dev and start); false measures what encryption at rest costs */
+  encryptAtRest?: boolean;
 }
 
 export interface BatchE2eRun {
@@ -56,6 +58,7 @@ export async function runBatchE2e(appDir: string, cfg: BatchE2eConfig): Promise<
     logger: createLogger({ level: "silent" }),
     port: 0,
     host: "127.0.0.1",
+    encryptAtRest: cfg.encryptAtRest ?? true,
   });
   try {
     const deadBefore = (await platform.log.deadLetters(1_000_000)).length;

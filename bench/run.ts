@@ -89,12 +89,18 @@ try {
   const cold = await runColdStart(appDir, 10);
   const lat = await runLatency(LATENCY);
   const disp = await runDispatch(5000, [2, 16]);
-  const e2eBatch = await runBatchE2e(appDir, {
+  const e2eConfig = {
     batches: E2E_BATCHES,
     batchSize: INGEST.batchSize,
     concurrency: INGEST.batchConcurrency,
     timeoutMs: DELIVERY_TIMEOUT_MS,
-  });
+  };
+  // Encryption at rest off, then on (the default), on fresh apps: the ratio is its cost.
+  const plainApp = createBenchApp();
+  const e2ePlain = await runBatchE2e(plainApp, { ...e2eConfig, encryptAtRest: false }).finally(() =>
+    rmSync(plainApp, { recursive: true, force: true }),
+  );
+  const e2eBatch = await runBatchE2e(appDir, e2eConfig);
 
   printTable(
     `Throughput (${EVENTS} events, ${CONCURRENCY} in flight; baseline = bare Fastify 202)`,
@@ -131,6 +137,10 @@ try {
   console.log(
     `end-to-end with batching: ${rps(e2eBatch.e2eEventsPerSec)} events/s (aim ≥ 20,000 on 2 cores${e2eBatch.e2eEventsPerSec >= 20_000 ? "" : " — missed"})` +
       ` | dead-lettered ${e2eBatch.dead} | http errors ${e2eBatch.httpErrors}${e2eBatch.timedOut ? " | TIMED OUT" : ""}`,
+  );
+  const encryptionRatio = ratio(e2eBatch.e2eEventsPerSec, e2ePlain.e2eEventsPerSec);
+  console.log(
+    `encryption at rest: end to end ${rps(e2eBatch.e2eEventsPerSec)} events/s sealed vs ${rps(e2ePlain.e2eEventsPerSec)} unsealed = ${x(encryptionRatio)} (aim ≥ 0.9×)`,
   );
   printTable(
     "Delivery engine alone (5000 events in the log, no-op invoke in process: routing, state, settles on SQLite)",
@@ -226,6 +236,11 @@ try {
       baselineEventsPerSec: round(e2eBatch.baselineEventsPerSec),
       acceptedEventsPerSec: round(e2eBatch.acceptedEventsPerSec),
       e2eEventsPerSec: round(e2eBatch.e2eEventsPerSec),
+    },
+    encryption: {
+      sealed: round(e2eBatch.e2eEventsPerSec),
+      unsealed: round(e2ePlain.e2eEventsPerSec),
+      ratio: encryptionRatio,
     },
     dispatch: disp.map((d) => ({ ...d, eventsPerSec: round(d.eventsPerSec) })),
   };

@@ -59,6 +59,15 @@ export function openSqliteEventLog(
   }
   const writer = createGroupCommit(db);
   let closed = false;
+  // Events appended by this process, by position: the dispatcher reads them back moments later, and
+  // this spares it decrypting and parsing what it just wrote. Bounded; older ones come from the file.
+  const recent = new Map<number, CloudEvent>();
+  const remember = (seq: number, event: CloudEvent) => {
+    recent.set(seq, event);
+    if (recent.size > RECENT_EVENTS) recent.delete(recent.keys().next().value as number);
+  };
+  const stored = (seq: unknown, source: unknown, id: unknown, body: unknown): CloudEvent =>
+    recent.get(Number(seq)) ?? parse(sealer.open(String(body), eventRecord(source, id)));
   const settles: (() => void)[] = [];
   let settlesWrite: Promise<void> | undefined;
 
@@ -168,6 +177,7 @@ export function openSqliteEventLog(
             sealer.seal(JSON.stringify(event), eventRecord(event.source, event.id)),
             now,
           );
+          remember(Number(lastInsertRowid), event);
           return { id: event.id, seq: Number(lastInsertRowid), duplicate: false };
         }),
       );
@@ -176,7 +186,7 @@ export function openSqliteEventLog(
       open();
       return readAfter.all(seq, limit).map((row) => ({
         seq: Number(row.seq),
-        event: parse(sealer.open(String(row.body), eventRecord(row.source, row.id))),
+        event: stored(row.seq, row.source, row.id, row.body),
         acceptedAt: Number(row.accepted_at),
       }));
     },
@@ -208,7 +218,7 @@ export function openSqliteEventLog(
         seq: Number(row.seq),
         target: String(row.target),
         attempts: Number(row.attempts),
-        event: parse(sealer.open(String(row.body), eventRecord(row.source, row.id))),
+        event: stored(row.seq, row.source, row.id, row.body),
         ...(row.replayed_by === null
           ? {}
           : { replay: { by: String(row.replayed_by), at: Number(row.replayed_at) } }),
@@ -346,6 +356,9 @@ export function openSqliteEventLog(
     },
   };
 }
+
+/** How many recently appended events are kept in memory for the dispatcher. */
+const RECENT_EVENTS = 8192;
 
 /** What a sealed record is bound to (the associated data of its ciphertext). */
 function eventRecord(source: unknown, id: unknown): string {
