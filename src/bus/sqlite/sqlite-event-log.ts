@@ -60,7 +60,8 @@ export function openSqliteEventLog(
   const writer = createGroupCommit(db);
   let closed = false;
   // Events appended by this process, by position: the dispatcher reads them back moments later, and
-  // this spares it decrypting and parsing what it just wrote. Bounded; older ones come from the file.
+  // this spares it decrypting and parsing what it just wrote. Bounded (tens of MB at most); a backlog
+  // deeper than that is read back from the file.
   const recent = new Map<number, CloudEvent>();
   const remember = (seq: number, event: CloudEvent) => {
     recent.set(seq, event);
@@ -358,7 +359,7 @@ export function openSqliteEventLog(
 }
 
 /** How many recently appended events are kept in memory for the dispatcher. */
-const RECENT_EVENTS = 8192;
+const RECENT_EVENTS = 65536;
 
 /** What a sealed record is bound to (the associated data of its ciphertext). */
 function eventRecord(source: unknown, id: unknown): string {
