@@ -17,6 +17,7 @@ import {
   PLATFORM_PRINCIPAL,
   PLATFORM_SOURCE,
 } from "./events/index.ts";
+import { SpanKind, type Tracing } from "./observe/index.ts";
 import type { Invocation, SandboxPool } from "./runtime/index.ts";
 import type { SchemaRegistry } from "./schema/index.ts";
 import { type Authorizer, SECURITY_FORBIDDEN } from "./security/index.ts";
@@ -38,6 +39,8 @@ export interface DataPathParts {
   pools: ReadonlyMap<string, SandboxPool>;
   /** Tells the dispatcher new events are in the log. */
   wake: () => void;
+  /** One span per hop; each event carries the traceparent of the span that produced it. */
+  tracing: Tracing;
 }
 
 export interface DataPath {
@@ -51,7 +54,15 @@ export interface DataPath {
   tick(schedule: { name: string; emit: string; data: unknown }, at: Date): Promise<void>;
 }
 
-export function createDataPath({ registry, hopLimit, authorize, log, pools, wake }: DataPathParts): DataPath {
+export function createDataPath({
+  registry,
+  hopLimit,
+  authorize,
+  log,
+  pools,
+  wake,
+  tracing,
+}: DataPathParts): DataPath {
   async function accept(events: CloudEvent[]): Promise<Appended[]> {
     const appended = await log.append(events); // resolves after fsync: durable before the 202
     wake();
@@ -69,11 +80,24 @@ export function createDataPath({ registry, hopLimit, authorize, log, pools, wake
         throw forbidden(principal, draft.type, at);
       registry.assertValid(draft.type, draft.data, at);
     }
-    return accept(
-      drafts.map((draft) =>
-        createEvent(draft, { principal, source, hop: 0, schemaversion: registry.version(draft.type) }),
-      ),
+    // An ingress span per event, child of the sender's traceparent if it sent one; the event
+    // carries the span's own traceparent, so everything downstream joins the same trace.
+    const spans = drafts.map((d) =>
+      tracing.start(`ingress ${d.type}`, d.traceparent, { "palisade.principal": principal }, SpanKind.SERVER),
     );
+    try {
+      const appended = await accept(
+        drafts.map((draft, i) => ({
+          ...createEvent(draft, { principal, source, hop: 0, schemaversion: registry.version(draft.type) }),
+          traceparent: spans[i]?.traceparent ?? "",
+        })),
+      );
+      for (const span of spans) span.end();
+      return appended;
+    } catch (err) {
+      for (const span of spans) span.end(err);
+      throw err;
+    }
   }
 
   return {
@@ -94,16 +118,38 @@ export function createDataPath({ registry, hopLimit, authorize, log, pools, wake
       const source = `palisade://functions/${inv.fn.name}`;
       // A retried handler re-emits the same ids, so its emits are stored once (source + id dedupe).
       const id = stableId(inv.event, inv.fn.name, inv.emits++);
-      const draft = { type, data, id, traceparent: inv.event.traceparent };
-      await accept([
-        createEvent(draft, {
-          principal: `function:${inv.fn.name}`,
-          source,
-          hop,
-          causationid: inv.event.id,
-          schemaversion: registry.version(type),
-        }),
-      ]);
+      // The invocation's event carries the invocation span; the emit is its child, and the emitted
+      // event carries the emit span on to its own deliveries.
+      const span = tracing.start(
+        `emit ${type}`,
+        inv.event.traceparent,
+        {
+          "palisade.function": inv.fn.name,
+          "palisade.event_id": id,
+        },
+        SpanKind.PRODUCER,
+      );
+      try {
+        await accept([
+          {
+            ...createEvent(
+              { type, data, id },
+              {
+                principal: `function:${inv.fn.name}`,
+                source,
+                hop,
+                causationid: inv.event.id,
+                schemaversion: registry.version(type),
+              },
+            ),
+            traceparent: span.traceparent,
+          },
+        ]);
+        span.end();
+      } catch (err) {
+        span.end(err);
+        throw err;
+      }
       return id;
     },
 
@@ -132,6 +178,21 @@ export function createDataPath({ registry, hopLimit, authorize, log, pools, wake
     async deliver(target, delivery) {
       const pool = pools.get(target);
       if (pool === undefined) throw new Error(`No function named "${target}"`);
+      const attrs = {
+        "palisade.function": target,
+        "palisade.event_id": delivery.event.id,
+        "palisade.event_type": delivery.event.type,
+        "palisade.attempt": delivery.attempts + 1,
+      };
+      // dispatch (this attempt) → invoke (the sandbox run); the function sees the invoke span as
+      // its event's traceparent, so its capability calls and emits are children of it.
+      const dispatch = tracing.start(
+        `dispatch ${target}`,
+        delivery.event.traceparent,
+        attrs,
+        SpanKind.CONSUMER,
+      );
+      const invoke = tracing.start(`invoke ${target}`, dispatch.traceparent, attrs);
       // A replayed delivery says so: same event (id, data, traceparent), plus its provenance.
       const event = delivery.replay
         ? {
@@ -141,7 +202,15 @@ export function createDataPath({ registry, hopLimit, authorize, log, pools, wake
             replayedat: new Date(delivery.replay.at).toISOString(),
           }
         : delivery.event;
-      await pool.invoke(event, delivery.attempts + 1);
+      try {
+        await pool.invoke({ ...event, traceparent: invoke.traceparent }, delivery.attempts + 1);
+        invoke.end();
+        dispatch.end();
+      } catch (err) {
+        invoke.end(err);
+        dispatch.end(err);
+        throw err;
+      }
     },
   };
 }

@@ -6,6 +6,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
+import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import {
   createDispatcher,
   createScheduler,
@@ -23,6 +24,7 @@ import {
   createEvent,
   EVENT_HOP_LIMIT,
   type EventFilter,
+  nextTraceparent,
   PLATFORM_EVENT_TYPES,
 } from "./events/index.ts";
 import {
@@ -39,7 +41,16 @@ import {
   loadApp,
   type TlsSpec,
 } from "./manifest/index.ts";
-import { createLogger, createMetrics, type Logger, type Metrics } from "./observe/index.ts";
+import {
+  createLogger,
+  createMetrics,
+  createTracing,
+  type Logger,
+  type Metrics,
+  noTracing,
+  type Tracing,
+  traceStoreExporter,
+} from "./observe/index.ts";
 import {
   type CapabilityBackends,
   type CapabilityHost,
@@ -98,6 +109,10 @@ export interface PlatformOptions {
    * encryption costs. @default true
    */
   encryptAtRest?: boolean;
+  /** Record spans (recent-traces store, OTLP when configured). Off only in the benchmark. @default true */
+  tracing?: boolean;
+  /** More span exporters, each span as it ends (tests use an in-memory one). */
+  spanExporters?: readonly SpanExporter[];
 }
 
 export interface Platform {
@@ -183,6 +198,8 @@ export function openAppSecrets(appDir: string, keyRing: KeyRing = openAppKeyRing
 }
 /** Key-value namespaces of ctx.kv, inside the data dir. */
 export const KV_FILE = "kv.db";
+/** Recent spans for `palisade traces`, inside the data dir. */
+export const TRACES_FILE = "traces.db";
 /** Counts of capability use and refusals per function, inside the data dir. */
 export const USAGE_FILE = "usage.db";
 
@@ -311,7 +328,15 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
   });
   const pools = new Map<string, SandboxPool>();
   let dispatcher: Dispatcher | undefined;
+  const tracing =
+    options.tracing === false
+      ? noTracing(nextTraceparent)
+      : createTracing({
+          batched: [traceStoreExporter(join(app.dataDir, TRACES_FILE))],
+          immediate: options.spanExporters ?? [],
+        });
   const dataPath = createDataPath({
+    tracing,
     registry,
     hopLimit: app.hopLimit,
     authorize,
@@ -321,7 +346,15 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
   });
 
   const metrics = createMetrics();
-  const capabilities = openCapabilities(app, dataPath.emit, logger, keyRing, metrics, sealer !== undefined);
+  const capabilities = openCapabilities(
+    app,
+    dataPath.emit,
+    logger,
+    keyRing,
+    metrics,
+    sealer !== undefined,
+    tracing,
+  );
   try {
     await startPools(app, bundles, capabilities, logger, pools);
   } catch (err) {
@@ -417,6 +450,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     await draining;
     await capabilities.close();
     await log.close();
+    await tracing.close();
     rmSync(gatewayFile, { force: true });
     if (buildDir !== undefined) rmSync(buildDir, { recursive: true, force: true });
   }
@@ -441,6 +475,7 @@ export function openCapabilities(
   keyRing: KeyRing,
   metrics?: Metrics,
   encryptAtRest = true,
+  tracing?: Tracing,
 ): OpenCapabilities {
   const secrets = openAppSecrets(app.dir, keyRing);
   const kv = openSqliteKvStore(join(app.dataDir, KV_FILE), ...(encryptAtRest ? [keyRing] : []));
@@ -467,8 +502,26 @@ export function openCapabilities(
       },
     },
   );
+  // Each capability call is a span under the invocation's.
+  const traced: CapabilityHost =
+    tracing === undefined
+      ? host
+      : async (inv, cap, args) => {
+          const span = tracing.start(`capability ${cap}`, inv.event.traceparent, {
+            "palisade.function": inv.fn.name,
+            "palisade.capability": cap,
+          });
+          try {
+            const value = await host(inv, cap, args);
+            span.end();
+            return value;
+          } catch (err) {
+            span.end(err);
+            throw err;
+          }
+        };
   return {
-    host,
+    host: traced,
     usage,
     async close() {
       usage.close();

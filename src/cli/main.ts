@@ -11,6 +11,7 @@ import { runReplay } from "./commands/replay.ts";
 import { runSecretsList, runSecretsRm, runSecretsRotate, runSecretsSet } from "./commands/secrets.ts";
 import { runSend } from "./commands/send.ts";
 import { runStart, type StartOptions } from "./commands/start.ts";
+import { runTraces } from "./commands/traces.ts";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitCodeFor } from "./exit-code.ts";
 
 /** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
@@ -169,6 +170,17 @@ function createProgram(setExit: (code: number) => void): Command {
     .option("--json", "print a JSON array")
     .action((opts: { app: string; json?: boolean }) => {
       setExit(runPermissionsReport(opts));
+    });
+
+  program
+    .command("traces")
+    .description("recent traces recorded by dev/start (.palisade/traces.db), or one trace as a span tree")
+    .option("--id <traceId>", "show this trace's spans as a tree")
+    .option("--limit <n>", "how many recent traces", (v) => parsePositive(v, "--limit"), 20)
+    .option("--app <dir>", "app directory", ".")
+    .option("--json", "print spans as JSON")
+    .action((opts: { app: string; id?: string; json?: boolean; limit: number }) => {
+      setExit(runTraces(opts));
     });
 
   const secrets = program

@@ -35,7 +35,14 @@ export function registerEventsRoute(
     });
     scope.post(source.path, { bodyLimit: source.maxBodyBytes }, async (request, reply) => {
       const principal = deps.principals.get(request) ?? "";
-      const [drafts, batch] = readEvents(request.headers, request.body);
+      const [read, batch] = readEvents(request.headers, request.body);
+      // W3C Trace Context: the request's traceparent continues the sender's trace, unless an event
+      // names its own (the CloudEvents distributed-tracing extension).
+      const header = request.headers.traceparent;
+      const drafts =
+        typeof header === "string" && header.length <= 55
+          ? read.map((d) => (d.traceparent === undefined ? { ...d, traceparent: header } : d))
+          : read;
       const limit = deps.principalLimit(principal);
       enforceRateLimit(
         deps.rateLimits,

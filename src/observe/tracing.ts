@@ -1,0 +1,101 @@
+/**
+ * Tracing across event hops with OpenTelemetry. Every event carries a W3C `traceparent`; each hop
+ * (ingress, dispatch, invocation, capability call, ctx.emit) is a span whose parent is the
+ * traceparent it was handed, and it hands its own span's traceparent on (the event's, or the one an
+ * emitted event gets), so one trace runs from the first HTTP request to the last function.
+ *
+ * Spans go to every exporter given: OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set, the app's
+ * recent-traces store for `palisade traces`, an in-memory exporter in tests.
+ */
+import {
+  type Attributes,
+  ROOT_CONTEXT,
+  SpanKind,
+  SpanStatusCode,
+  TraceFlags,
+  trace,
+} from "@opentelemetry/api";
+import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import {
+  BasicTracerProvider,
+  BatchSpanProcessor,
+  SimpleSpanProcessor,
+  type SpanExporter,
+  type SpanProcessor,
+} from "@opentelemetry/sdk-trace-base";
+
+/** A span in progress: hand `traceparent` to the next hop, then end it once. */
+export interface ActiveSpan {
+  readonly traceparent: string;
+  end(error?: unknown): void;
+}
+
+export interface Tracing {
+  /** Starts a span under `parent` (a W3C traceparent; a new trace when absent or invalid). */
+  start(name: string, parent: string | undefined, attributes?: Attributes, kind?: SpanKind): ActiveSpan;
+  close(): Promise<void>;
+}
+
+const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+
+export interface TracingOptions {
+  /** Exporters whose spans are sent in batches (the recent-traces store, OTLP). */
+  batched?: readonly SpanExporter[];
+  /** Exporters that get each span as it ends (tests). */
+  immediate?: readonly SpanExporter[];
+  /** Add OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set. @default true */
+  otlpFromEnv?: boolean;
+}
+
+export function createTracing(options: TracingOptions = {}): Tracing {
+  const processors: SpanProcessor[] = [
+    ...(options.immediate ?? []).map((e) => new SimpleSpanProcessor(e)),
+    ...(options.batched ?? []).map((e) => new BatchSpanProcessor(e)),
+  ];
+  if ((options.otlpFromEnv ?? true) && process.env.OTEL_EXPORTER_OTLP_ENDPOINT)
+    processors.push(new BatchSpanProcessor(new OTLPTraceExporter()));
+  const provider = new BasicTracerProvider({ spanProcessors: processors });
+  const tracer = provider.getTracer("palisade");
+
+  return {
+    start(name, parent, attributes, kind = SpanKind.INTERNAL) {
+      const match = parent === undefined ? null : TRACEPARENT.exec(parent);
+      const context =
+        match === null
+          ? ROOT_CONTEXT
+          : trace.setSpanContext(ROOT_CONTEXT, {
+              traceId: match[1] ?? "",
+              spanId: match[2] ?? "",
+              traceFlags: Number.parseInt(match[3] ?? "01", 16) & TraceFlags.SAMPLED,
+              isRemote: true,
+            });
+      const span = tracer.startSpan(name, { kind, ...(attributes ? { attributes } : {}) }, context);
+      const sc = span.spanContext();
+      let ended = false;
+      return {
+        traceparent: `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags & TraceFlags.SAMPLED}`,
+        end(error) {
+          if (ended) return;
+          ended = true;
+          if (error !== undefined)
+            span.setStatus({
+              code: SpanStatusCode.ERROR,
+              message: error instanceof Error ? error.message : String(error),
+            });
+          span.end();
+        },
+      };
+    },
+    close: () => provider.shutdown(),
+  };
+}
+
+/** Tracing that records nothing but still hands a valid traceparent on (benchmarks: tracing off). */
+export function noTracing(next: (parent?: string) => string): Tracing {
+  return {
+    start: (_name, parent) => ({ traceparent: next(parent), end() {} }),
+    close: async () => undefined,
+  };
+}
+
+export { SpanKind };
