@@ -198,6 +198,9 @@ export function openAppSecrets(appDir: string, keyRing: KeyRing = openAppKeyRing
 }
 /** Key-value namespaces of ctx.kv, inside the data dir. */
 export const KV_FILE = "kv.db";
+/** How often the pool-size, pending and DLQ gauges are refreshed. */
+const GAUGE_MS = 2000;
+
 /** Recent spans for `palisade traces`, inside the data dir. */
 export const TRACES_FILE = "traces.db";
 /** Counts of capability use and refusals per function, inside the data dir. */
@@ -328,6 +331,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
   });
   const pools = new Map<string, SandboxPool>();
   let dispatcher: Dispatcher | undefined;
+  const metrics = createMetrics();
   const tracing =
     options.tracing === false
       ? noTracing(nextTraceparent)
@@ -345,7 +349,6 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     wake: () => dispatcher?.notify(),
   });
 
-  const metrics = createMetrics();
   const capabilities = openCapabilities(
     app,
     dataPath.emit,
@@ -376,8 +379,19 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
       admission: fn.limits,
       retry: fn.retry,
     })),
-    invoke: dataPath.deliver,
-    onSettled: (d, outcome) => logOutcome(logger, d, outcome),
+    async invoke(target, delivery) {
+      const done = metrics.invocationSeconds.startTimer({ fn: target });
+      try {
+        await dataPath.deliver(target, delivery);
+      } finally {
+        done();
+      }
+    },
+    onSettled(d, outcome) {
+      metrics.deliveries.inc({ fn: d.target, outcome: outcome.kind });
+      logOutcome(logger, d, outcome);
+    },
+    onHold: (fn, hold) => metrics.holds.inc({ fn, hold }),
     onBudgetExhausted: (fn, limit, day) => {
       logger.warn(
         { fn, limit, day },
@@ -404,6 +418,18 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
   void prune();
   const pruner = setInterval(prune, 3_600_000);
   pruner.unref();
+  // Gauges that are read, not counted: refreshed every few seconds.
+  const gauges = setInterval(() => {
+    for (const [fn, pool] of pools) metrics.poolSize.set({ fn }, pool.size());
+    log
+      .stateCounts()
+      .then(({ pending, failed }) => {
+        metrics.pendingDeliveries.set(pending);
+        metrics.dlqDepth.set(failed);
+      })
+      .catch(() => undefined); // closing
+  }, GAUGE_MS);
+  gauges.unref();
   const scheduler = createScheduler({
     schedules,
     log,
@@ -444,6 +470,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
   async function shutdown(): Promise<void> {
     scheduler.close();
     clearInterval(pruner);
+    clearInterval(gauges);
     await gateway.close();
     const draining = dispatcher?.close();
     await Promise.all([...pools.values()].map((p) => p.close()));

@@ -488,12 +488,15 @@ test("hostile requests: each gets the right 4xx, none reaches a function, the ga
   const metrics = await (await fetch(`${app.platform.url}/metrics`)).text();
   assert.match(
     metrics,
-    /palisade_ingress_rejected_total\{reason="PAL_GATEWAY_UNAUTHENTICATED",status="401"\} 2[0-9]/,
+    /palisade_ingress_rejected_total\{reason="unauthenticated",code="PAL_GATEWAY_UNAUTHENTICATED",status="401"\} 2[0-9]/,
   );
-  assert.match(metrics, /palisade_ingress_rejected_total\{reason="PAL_SECURITY_FORBIDDEN",status="403"\} 4/);
   assert.match(
     metrics,
-    /palisade_ingress_rejected_total\{reason="PAL_GATEWAY_RATE_LIMITED",status="429"\} 1/,
+    /palisade_ingress_rejected_total\{reason="forbidden",code="PAL_SECURITY_FORBIDDEN",status="403"\} 4/,
+  );
+  assert.match(
+    metrics,
+    /palisade_ingress_rejected_total\{reason="rate_limited",code="PAL_GATEWAY_RATE_LIMITED",status="429"\} 1/,
   );
   const refusals = app.logs.lines.filter((l) => String(l.msg).startsWith("ingress refused"));
   assert.equal(refusals.length, cases.length + 2);

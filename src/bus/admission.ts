@@ -15,6 +15,8 @@ export interface Admission {
   take(target: string, n: number, now: number): void;
   /** When `target` may next start an attempt, if it is held now. */
   nextChance(target: string, now: number): number | undefined;
+  /** Which limit holds the target back now, if any. */
+  holding(target: string): "budget" | "rate_limit" | undefined;
 }
 
 interface State {
@@ -79,6 +81,13 @@ export function createAdmission(
       s.used += n;
       log.setCursor(budgetCursor(target, utcDay(now)), s.used).catch(onError);
       if (s.used >= budget && s.used - n < budget) onExhausted(target, budget, s.day);
+    },
+    holding(target) {
+      const s = states.get(target);
+      if (s === undefined) return undefined;
+      if (s.limits.dailyInvocations !== undefined && s.used >= s.limits.dailyInvocations) return "budget";
+      if (s.limits.ratePerSec !== undefined && s.tokens < 1) return "rate_limit";
+      return undefined;
     },
     nextChance(target, now) {
       const s = states.get(target);

@@ -30,6 +30,8 @@ export interface DispatcherOptions {
   invoke: (target: string, delivery: Delivery) => Promise<void>;
   /** Observes every settled attempt (logging, metrics). */
   onSettled?: (delivery: Delivery, outcome: Outcome) => void;
+  /** Called when a target's due deliveries start being held back by its rate limit or budget. */
+  onHold?: (target: string, hold: "budget" | "rate_limit") => void;
   /** Called once when a target's daily invocation budget runs out. */
   onBudgetExhausted?: (target: string, limit: number, day: string) => void;
   /** Source of retry jitter. @default Math.random */
@@ -89,6 +91,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const claims = new Map<string, Set<string>>(options.targets.map((t) => [t.name, new Set<string>()]));
   const queues = new Map<string, Delivery[]>(options.targets.map((t) => [t.name, []]));
   const runningCount = new Map<string, number>();
+  const held = new Set<string>();
   const running = new Set<Promise<void>>();
   let pumping = false;
   let again = false;
@@ -147,6 +150,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const chance =
         queue.length > 0 && starting.length < slots ? admission.nextChance(name, now) : undefined;
       if (chance !== undefined) arm(chance);
+      // Count each time a target goes from flowing to held, not every round it stays held.
+      const hold = chance === undefined ? undefined : admission.holding(name);
+      if (hold !== undefined && !held.has(name)) options.onHold?.(name, hold);
+      if (hold === undefined) held.delete(name);
+      else held.add(name);
     }
   }
 

@@ -147,5 +147,7 @@ export interface EventLog {
   reencrypt(limit: number): Promise<number>;
   /** How many stored records each data key version seals (0: plaintext). */
   sealedVersions(): Promise<Map<number, number>>;
+  /** Deliveries waiting for an attempt, and dead-lettered ones. */
+  stateCounts(): Promise<{ pending: number; failed: number }>;
   close(): Promise<void>;
 }

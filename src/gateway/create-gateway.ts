@@ -40,7 +40,7 @@ export function createGateway(options: GatewayOptions) {
     const { status, body, internal } = errorReply(err);
     if (internal) request.log.error({ err }, "request failed");
     else {
-      options.metrics.ingressRejected.inc({ reason: body.error.code, status });
+      options.metrics.ingressRejected.inc({ reason: rejectionReason(status), code: body.error.code, status });
       const principal = principals.get(request);
       const fields = {
         reason: body.error.code,
@@ -78,4 +78,18 @@ export function createGateway(options: GatewayOptions) {
     reply.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics()),
   );
   return app;
+}
+
+/** The `reason` label of palisade_ingress_rejected_total, by HTTP status. */
+function rejectionReason(status: number): string {
+  const reasons: Record<number, string> = {
+    401: "unauthenticated",
+    403: "forbidden",
+    404: "not_found",
+    409: "replayed",
+    413: "too_large",
+    415: "unsupported_media_type",
+    429: "rate_limited",
+  };
+  return reasons[status] ?? "invalid";
 }

@@ -1,16 +1,29 @@
-import { Counter, Registry } from "prom-client";
+import { Counter, Gauge, Histogram, Registry } from "prom-client";
 
 /** The platform's Prometheus metrics, on a registry of its own (one per running app). */
 export interface Metrics {
   readonly registry: Registry;
-  /** Requests refused at ingress, by error code and HTTP status. */
-  readonly ingressRejected: Counter<"reason" | "status">;
+  /**
+   * Requests refused at ingress, by reason (unauthenticated, forbidden, invalid, too_large,
+   * unsupported_media_type, rate_limited, replayed, not_found), error code and HTTP status.
+   */
+  readonly ingressRejected: Counter<"reason" | "code" | "status">;
   /** Events accepted durably, by source route. */
   readonly ingressAccepted: Counter<"source">;
   /** Capability calls a function made that its grants allowed, by function and kind. */
   readonly capabilityCalls: Counter<"fn" | "kind">;
   /** Capability calls refused, by function and kind. */
   readonly capabilityDenied: Counter<"fn" | "kind">;
+  /** Settled delivery attempts, by function and outcome (delivered, retry, failed). */
+  readonly deliveries: Counter<"fn" | "outcome">;
+  /** Wall-clock time of one invocation attempt, by function. */
+  readonly invocationSeconds: Histogram<"fn">;
+  /** Deliveries held back by a function's rate limit or daily budget, by function and hold. */
+  readonly holds: Counter<"fn" | "hold">;
+  /** Dead letters, pending deliveries and sandbox processes, read when scraped. */
+  readonly dlqDepth: Gauge;
+  readonly pendingDeliveries: Gauge;
+  readonly poolSize: Gauge<"fn">;
 }
 
 export function createMetrics(): Metrics {
@@ -19,8 +32,43 @@ export function createMetrics(): Metrics {
     registry,
     ingressRejected: new Counter({
       name: "palisade_ingress_rejected_total",
-      help: "Requests refused at ingress, by reason (error code) and HTTP status.",
-      labelNames: ["reason", "status"] as const,
+      help: "Requests refused at ingress, by reason, error code and HTTP status.",
+      labelNames: ["reason", "code", "status"] as const,
+      registers: [registry],
+    }),
+    deliveries: new Counter({
+      name: "palisade_deliveries_total",
+      help: "Settled delivery attempts, by function and outcome (delivered, retry, failed).",
+      labelNames: ["fn", "outcome"] as const,
+      registers: [registry],
+    }),
+    invocationSeconds: new Histogram({
+      name: "palisade_invocation_duration_seconds",
+      help: "Wall-clock duration of one invocation attempt in its sandbox, by function.",
+      labelNames: ["fn"] as const,
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+      registers: [registry],
+    }),
+    holds: new Counter({
+      name: "palisade_delivery_holds_total",
+      help: "Times a function's deliveries were held back, by function and hold (rate_limit, budget).",
+      labelNames: ["fn", "hold"] as const,
+      registers: [registry],
+    }),
+    dlqDepth: new Gauge({
+      name: "palisade_dlq_depth",
+      help: "Dead-lettered deliveries.",
+      registers: [registry],
+    }),
+    pendingDeliveries: new Gauge({
+      name: "palisade_pending_deliveries",
+      help: "Deliveries waiting for their (next) attempt.",
+      registers: [registry],
+    }),
+    poolSize: new Gauge({
+      name: "palisade_pool_size",
+      help: "Sandbox processes running, by function.",
+      labelNames: ["fn"] as const,
       registers: [registry],
     }),
     ingressAccepted: new Counter({

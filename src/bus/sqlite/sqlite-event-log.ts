@@ -155,6 +155,9 @@ export function openSqliteEventLog(
     ),
   );
 
+  const countPending = db.prepare("SELECT count(*) AS n FROM deliveries WHERE state = 'pending'");
+  const countFailed = db.prepare("SELECT count(*) AS n FROM deliveries WHERE state = 'failed'");
+
   function open(): void {
     if (closed)
       throw new PalisadeError(BUS_CLOSED, "Cannot use the event log: it is closed", { retryable: true });
@@ -340,6 +343,13 @@ export function openSqliteEventLog(
         }
         return n;
       });
+    },
+    async stateCounts() {
+      open();
+      return {
+        pending: Number(countPending.get()?.n ?? 0),
+        failed: Number(countFailed.get()?.n ?? 0),
+      };
     },
     async sealedVersions(): Promise<Map<number, number>> {
       open();
