@@ -19,6 +19,8 @@ export interface BatchE2eConfig {
   timeoutMs: number;
   /** @default true (as in dev and start); false measures what encryption at rest costs */
   encryptAtRest?: boolean;
+  /** Tracing (and audit) on, as in dev and start. @default true */
+  observability?: boolean;
 }
 
 export interface BatchE2eRun {
@@ -59,6 +61,7 @@ export async function runBatchE2e(appDir: string, cfg: BatchE2eConfig): Promise<
     port: 0,
     host: "127.0.0.1",
     encryptAtRest: cfg.encryptAtRest ?? true,
+    tracing: cfg.observability ?? true,
   });
   try {
     const deadBefore = (await platform.log.deadLetters(1_000_000)).length;

@@ -100,6 +100,10 @@ try {
   const e2ePlain = await runBatchE2e(plainApp, { ...e2eConfig, encryptAtRest: false }).finally(() =>
     rmSync(plainApp, { recursive: true, force: true }),
   );
+  const quietApp = createBenchApp();
+  const e2eQuiet = await runBatchE2e(quietApp, { ...e2eConfig, observability: false }).finally(() =>
+    rmSync(quietApp, { recursive: true, force: true }),
+  );
   const e2eBatch = await runBatchE2e(appDir, e2eConfig);
 
   printTable(
@@ -141,6 +145,10 @@ try {
   const encryptionRatio = ratio(e2eBatch.e2eEventsPerSec, e2ePlain.e2eEventsPerSec);
   console.log(
     `encryption at rest: end to end ${rps(e2eBatch.e2eEventsPerSec)} events/s sealed vs ${rps(e2ePlain.e2eEventsPerSec)} unsealed = ${x(encryptionRatio)} (aim ≥ 0.9×)`,
+  );
+  const observabilityRatio = ratio(e2eBatch.e2eEventsPerSec, e2eQuiet.e2eEventsPerSec);
+  console.log(
+    `tracing: end to end ${rps(e2eBatch.e2eEventsPerSec)} events/s traced vs ${rps(e2eQuiet.e2eEventsPerSec)} untraced = ${x(observabilityRatio)} (aim ≥ 0.9×)`,
   );
   printTable(
     "Delivery engine alone (5000 events in the log, no-op invoke in process: routing, state, settles on SQLite)",
@@ -236,6 +244,11 @@ try {
       baselineEventsPerSec: round(e2eBatch.baselineEventsPerSec),
       acceptedEventsPerSec: round(e2eBatch.acceptedEventsPerSec),
       e2eEventsPerSec: round(e2eBatch.e2eEventsPerSec),
+    },
+    observability: {
+      on: round(e2eBatch.e2eEventsPerSec),
+      off: round(e2eQuiet.e2eEventsPerSec),
+      ratio: observabilityRatio,
     },
     encryption: {
       sealed: round(e2eBatch.e2eEventsPerSec),

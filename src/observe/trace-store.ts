@@ -2,6 +2,10 @@
  * The recent-traces view: finished spans kept in `.palisade/traces.db` (the newest 20,000), so
  * `palisade traces` is useful without a collector. Spans carry names, ids, timings, status and the
  * attributes the platform sets (function, event type and id, attempt) — never payloads or secrets.
+ *
+ * The store takes whole traces, at most TRACES_PER_SECOND new ones each second: at development
+ * rates that is every trace; under load it is a sample that costs little (writing every span of
+ * every event cost a third of the throughput). OTLP export, when configured, gets every span.
  */
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
@@ -10,6 +14,8 @@ import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
 
 const KEEP = 20_000;
+const TRACES_PER_SECOND = 200;
+const ADMITTED = 10_000;
 
 export interface StoredSpan {
   traceId: string;
@@ -43,12 +49,37 @@ export function traceStoreExporter(file: string): SpanExporter {
   );
   const prune = db.prepare("DELETE FROM spans WHERE n <= (SELECT max(n) FROM spans) - ?");
   let closed = false;
+  // Trace ids the store takes (the first span seen decides), within a budget per second.
+  const admitted = new Set<string>();
+  let second = 0;
+  let budget = TRACES_PER_SECOND;
+  const refused = new Set<string>();
+  function admit(traceId: string): boolean {
+    if (admitted.has(traceId)) return true;
+    if (refused.has(traceId)) return false; // a trace is stored whole or not at all
+    const now = Math.floor(Date.now() / 1000);
+    if (now !== second) {
+      second = now;
+      budget = TRACES_PER_SECOND;
+    }
+    if (budget === 0) {
+      refused.add(traceId);
+      if (refused.size > ADMITTED) refused.delete(refused.values().next().value as string);
+      return false;
+    }
+    budget -= 1;
+    admitted.add(traceId);
+    if (admitted.size > ADMITTED) admitted.delete(admitted.values().next().value as string);
+    return true;
+  }
   return {
     export(spans: ReadableSpan[], done: (result: ExportResult) => void) {
       if (closed) return done({ code: ExportResultCode.FAILED });
+      const kept = spans.filter((s) => admit(s.spanContext().traceId));
+      if (kept.length === 0) return done({ code: ExportResultCode.SUCCESS });
       try {
         db.exec("BEGIN");
-        for (const s of spans) {
+        for (const s of kept) {
           const sc = s.spanContext();
           insert.run(
             sc.traceId,
