@@ -17,8 +17,10 @@ type Edge = "value" | "type";
  */
 const ALLOWED: Record<string, Record<string, Edge>> = {
   cli: {
+    audit: "value",
     bus: "value",
     events: "value",
+    guard: "value",
     main: "value",
     manifest: "value",
     observe: "value",
@@ -28,6 +30,7 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
   },
   main: {
     "data-path": "value",
+    audit: "value",
     bus: "value",
     events: "value",
     gateway: "value",
@@ -53,6 +56,8 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
   events: { schema: "value" },
   manifest: { events: "value", schema: "value" },
   supply: { manifest: "type" },
+  guard: { events: "value", manifest: "value", schema: "value" },
+  audit: { supply: "value" },
   security: {},
   kv: {},
   schema: {},

@@ -3,10 +3,12 @@
  * Nothing here decides policy; it only connects the pieces.
  */
 
-import { randomBytes, randomUUID } from "node:crypto";
+import { createHash, randomBytes, randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { userInfo } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
+import { AUDIT_FILE, AUDIT_KIND, type AuditEntry, type AuditLog, openAuditLog } from "./audit/index.ts";
 import {
   createDispatcher,
   createScheduler,
@@ -109,7 +111,10 @@ export interface PlatformOptions {
    * encryption costs. @default true
    */
   encryptAtRest?: boolean;
-  /** Record spans (recent-traces store, OTLP when configured). Off only in the benchmark. @default true */
+  /**
+   * Record spans (recent-traces store, OTLP when configured) and the audit log. Off only in the
+   * benchmark, to measure what they cost. @default true
+   */
   tracing?: boolean;
   /** More span exporters, each span as it ends (tests use an in-memory one). */
   spanExporters?: readonly SpanExporter[];
@@ -190,6 +195,36 @@ export function openSealedStores(appDir: string): SealedStores {
       await kv.close();
     },
   };
+}
+
+/** The app's audit log (`.palisade/audit.db`), checkpoints signed with its signing key. */
+export function openAppAudit(app: AppModel, logger: Logger, off = false): AuditLog {
+  if (off) return NO_AUDIT;
+  return openAuditLog(join(app.dir, AUDIT_FILE), {
+    signingKeyPem: loadSigningKey(app.dir),
+    onError: (err) => logger.error({ err: toPalisadeError(err).message }, "audit log write failed; retrying"),
+  });
+}
+
+/** Audit off: only for the benchmark that measures what auditing costs. */
+const NO_AUDIT = {
+  record: () => undefined,
+  flush: () => undefined,
+  close: () => undefined,
+} as unknown as AuditLog;
+
+/** Records one security-relevant operation of a CLI command in the app's audit log. */
+export function auditCommand(appDir: string, entry: AuditEntry): void {
+  const dir = resolve(appDir);
+  if (!existsSync(join(dir, SIGNING_KEY_FILE))) return; // an app that never ran has no audit log yet
+  const audit = openAuditLog(join(dir, AUDIT_FILE), { signingKeyPem: loadSigningKey(dir) });
+  audit.record({ actor: `cli:${userInfo().username}`, ...entry });
+  audit.close();
+}
+
+/** SHA-256 of the manifest as written: what was deployed. */
+function manifestDigest(app: AppModel): string {
+  return createHash("sha256").update(readFileSync(app.manifestPath)).digest("hex");
 }
 
 /** The app's secret store, sealed by its key ring. */
@@ -332,6 +367,24 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
   const pools = new Map<string, SandboxPool>();
   let dispatcher: Dispatcher | undefined;
   const metrics = createMetrics();
+  const audit = openAppAudit(app, logger, options.tracing === false);
+  audit.record({
+    kind: AUDIT_KIND.appStarted,
+    outcome: "info",
+    details: {
+      manifestDigest: manifestDigest(app),
+      mode: buildDir === undefined ? "start" : "dev",
+      functions: [...app.functions.keys()],
+    },
+  });
+  for (const b of bundles)
+    if (b.refused !== undefined)
+      audit.record({
+        kind: AUDIT_KIND.bundleRejected,
+        subject: b.fn.name,
+        outcome: "denied",
+        details: { code: b.refused.code, reason: b.refused.message },
+      });
   const tracing =
     options.tracing === false
       ? noTracing(nextTraceparent)
@@ -357,6 +410,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     metrics,
     sealer !== undefined,
     tracing,
+    audit,
   );
   try {
     await startPools(app, bundles, capabilities, logger, pools);
@@ -389,10 +443,28 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     },
     onSettled(d, outcome) {
       metrics.deliveries.inc({ fn: d.target, outcome: outcome.kind });
+      if (outcome.kind === "failed")
+        audit.record({
+          kind: AUDIT_KIND.deadLettered,
+          subject: d.target,
+          outcome: "error",
+          details: {
+            eventId: d.event.id,
+            type: d.event.type,
+            reason: outcome.reason,
+            attempts: d.attempts + 1,
+          },
+        });
       logOutcome(logger, d, outcome);
     },
     onHold: (fn, hold) => metrics.holds.inc({ fn, hold }),
     onBudgetExhausted: (fn, limit, day) => {
+      audit.record({
+        kind: AUDIT_KIND.budgetHeld,
+        subject: fn,
+        outcome: "denied",
+        details: { budget: "dailyInvocations", limit, day },
+      });
       logger.warn(
         { fn, limit, day },
         "daily invocation budget exhausted; deliveries are held until tomorrow",
@@ -446,6 +518,13 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     secret,
     metrics,
     logger,
+    onRejected: (r) =>
+      audit.record({
+        kind: AUDIT_KIND.ingressRejected,
+        ...(r.principal === undefined ? {} : { actor: r.principal }),
+        outcome: "denied",
+        details: { reason: r.reason, code: r.code, status: r.status, ip: r.ip, route: r.route },
+      }),
     ...(options.tls || app.tls ? { tls: readTls({ ...app.tls, ...options.tls } as TlsSpec) } : {}),
   });
   const url = await gateway.listen({
@@ -478,6 +557,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     await capabilities.close();
     await log.close();
     await tracing.close();
+    audit.close();
     rmSync(gatewayFile, { force: true });
     if (buildDir !== undefined) rmSync(buildDir, { recursive: true, force: true });
   }
@@ -503,6 +583,7 @@ export function openCapabilities(
   metrics?: Metrics,
   encryptAtRest = true,
   tracing?: Tracing,
+  audit?: AuditLog,
 ): OpenCapabilities {
   const secrets = openAppSecrets(app.dir, keyRing);
   const kv = openSqliteKvStore(join(app.dataDir, KV_FILE), ...(encryptAtRest ? [keyRing] : []));
@@ -522,6 +603,13 @@ export function openCapabilities(
       denied(inv, kind, target, reason) {
         if (kind !== "unknown") usage.record(inv.fn.name, kind, target, "denied", reason);
         metrics?.capabilityDenied.inc({ fn: inv.fn.name, kind });
+        audit?.record({
+          kind: AUDIT_KIND.capabilityDenied,
+          actor: `function:${inv.fn.name}`,
+          subject: target,
+          outcome: "denied",
+          details: { capability: kind, eventId: inv.event.id, reason },
+        });
         logger.warn(
           { fn: inv.fn.name, eventId: inv.event.id, cap: kind, target },
           `capability denied: ${reason}`,

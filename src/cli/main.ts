@@ -1,5 +1,6 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { toPalisadeError } from "../errors.ts";
+import { runAuditExport, runAuditTail, runAuditVerify } from "./commands/audit.ts";
 import { runBuild } from "./commands/build.ts";
 import { runDev } from "./commands/dev.ts";
 import { runDlqList, runDlqReplay } from "./commands/dlq.ts";
@@ -181,6 +182,36 @@ function createProgram(setExit: (code: number) => void): Command {
     .option("--json", "print spans as JSON")
     .action((opts: { app: string; id?: string; json?: boolean; limit: number }) => {
       setExit(runTraces(opts));
+    });
+
+  const audit = program
+    .command("audit")
+    .description("the tamper-evident audit log of security decisions (.palisade/audit.db)");
+  audit
+    .command("verify")
+    .description("check the hash chain and its signed checkpoints; exit 1 naming the first bad record")
+    .option("--app <dir>", "app directory", ".")
+    .option("--json", "print the result as JSON")
+    .action((opts: { app: string; json?: boolean }) => {
+      setExit(runAuditVerify(opts));
+    });
+  audit
+    .command("tail")
+    .description("print the newest records; with -f, keep printing new ones until Ctrl-C")
+    .option("-n, --lines <n>", "how many records to show first", (v) => parsePositive(v, "--lines"), 20)
+    .option("-f, --follow", "keep printing records as they are written")
+    .option("--json", "print JSON Lines")
+    .option("--app <dir>", "app directory", ".")
+    .action(async (opts: { app: string; lines: number; follow?: boolean; json?: boolean }) => {
+      setExit(await runAuditTail(opts));
+    });
+  audit
+    .command("export")
+    .description("print every record written since a time as JSON Lines")
+    .requiredOption("--since <time>", "ISO 8601 time, or a duration ago such as 2h or 7d")
+    .option("--app <dir>", "app directory", ".")
+    .action((opts: { app: string; since: string }) => {
+      setExit(runAuditExport(opts));
     });
 
   const secrets = program

@@ -50,6 +50,16 @@ export function createGateway(options: GatewayOptions) {
         principal,
       };
       options.logger.warn(fields, `ingress refused: ${body.error.message}`);
+      // A flood of 429s would flood the audit log too: those are in the metric only.
+      if (status !== 429)
+        options.onRejected?.({
+          reason: rejectionReason(status),
+          code: body.error.code,
+          status,
+          ip: request.ip,
+          route: request.routeOptions.url,
+          principal,
+        });
     }
     if (status === 401) void reply.header("www-authenticate", "Bearer");
     if (body.error.code === GATEWAY_RATE_LIMITED) {

@@ -23,6 +23,15 @@ export interface GatewayOptions {
   secret: (name: string) => readonly string[];
   metrics: Metrics;
   logger: Logger;
+  /** Observes every refused request (the audit log); rate-limit refusals are counted, not sent here. */
+  onRejected?: (rejection: {
+    reason: string;
+    code: string;
+    status: number;
+    ip: string;
+    route: string | undefined;
+    principal: string | undefined;
+  }) => void;
   /** Serve HTTPS with this material (PEM contents); `ca` makes the gateway ask for client certificates. */
   tls?: { cert: string; key: string; ca?: string };
 }

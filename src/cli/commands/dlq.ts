@@ -1,4 +1,5 @@
-import { openAppLog } from "../../main.ts";
+import { AUDIT_KIND } from "../../audit/index.ts";
+import { auditCommand, openAppLog } from "../../main.ts";
 import { loadApp } from "../../manifest/index.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
 import { usageError } from "../usage-error.ts";
@@ -66,6 +67,16 @@ export async function runDlqReplay(
       await log.settle(d.seq, d.target, { kind: "failed", reason: "replay-refused", error: refusal });
       process.stderr.write(`refused ${d.eventId} → ${d.target}: ${refusal}\n`);
     }
+    auditCommand(opts.app, {
+      kind: AUDIT_KIND.replayed,
+      outcome: "allowed",
+      details: {
+        from: "dlq",
+        count: requeued,
+        refused: dead.length - requeued,
+        ...(eventId ? { eventId } : {}),
+      },
+    });
     process.stdout.write(`requeued ${requeued} of ${dead.length} dead letter(s)\n`);
     return requeued === dead.length ? EXIT_OK : EXIT_FAILURE;
   } finally {

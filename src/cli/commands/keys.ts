@@ -1,4 +1,5 @@
-import { openSealedStores, type SealedStores } from "../../main.ts";
+import { AUDIT_KIND } from "../../audit/index.ts";
+import { auditCommand, openSealedStores, type SealedStores } from "../../main.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
 import { usageError } from "../usage-error.ts";
 
@@ -15,6 +16,7 @@ export async function runKeysRotate(opts: { app: string; resume?: boolean }): Pr
   try {
     if (!opts.resume) {
       const version = stores.keyRing.rotate();
+      auditCommand(opts.app, { kind: AUDIT_KIND.keyRotated, outcome: "allowed", details: { version } });
       process.stdout.write(`data key version ${version} is active for new writes\n`);
     }
     const active = stores.keyRing.activeVersion();
@@ -78,6 +80,7 @@ export async function runKeysRetire(version: string, opts: { app: string }): Pro
       return EXIT_FAILURE;
     }
     stores.keyRing.retire(v);
+    auditCommand(opts.app, { kind: AUDIT_KIND.keyRetired, outcome: "allowed", details: { version: v } });
     process.stdout.write(`data key version ${v} retired\n`);
     return EXIT_OK;
   } finally {

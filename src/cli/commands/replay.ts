@@ -1,6 +1,7 @@
 import { userInfo } from "node:os";
+import { AUDIT_KIND } from "../../audit/index.ts";
 import { matchesTypePattern } from "../../events/index.ts";
-import { openAppLog } from "../../main.ts";
+import { auditCommand, openAppLog } from "../../main.ts";
 import { loadApp } from "../../manifest/index.ts";
 import { EXIT_OK } from "../exit-code.ts";
 import { usageError } from "../usage-error.ts";
@@ -70,6 +71,17 @@ export async function runReplay(opts: ReplayOptions): Promise<number> {
     await log.close();
   }
   process.stderr.write("\n");
+  auditCommand(opts.app, {
+    kind: AUDIT_KIND.replayed,
+    outcome: "allowed",
+    details: {
+      from: "archive",
+      count: replayed,
+      refused,
+      since: opts.since,
+      ...(opts.until ? { until: opts.until } : {}),
+    },
+  });
   process.stdout.write(
     `replayed ${replayed} deliveries of ${events} events${refused > 0 ? `; ${refused} refused (dead-lettered)` : ""}\n`,
   );

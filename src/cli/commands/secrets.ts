@@ -1,5 +1,6 @@
 import { readFileSync } from "node:fs";
-import { openAppSecrets } from "../../main.ts";
+import { AUDIT_KIND } from "../../audit/index.ts";
+import { auditCommand, openAppSecrets } from "../../main.ts";
 import type { SecretStore } from "../../security/index.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
 import { usageError } from "../usage-error.ts";
@@ -15,6 +16,7 @@ export function runSecretsSet(name: string, opts: { app: string; value?: string 
   if (value === "")
     throw usageError(`Cannot set secret "${name}": the value is empty; pass --value or pipe it on stdin`);
   appSecrets(opts.app).set(name, value);
+  auditCommand(opts.app, { kind: AUDIT_KIND.secretSet, subject: name, outcome: "allowed" });
   process.stdout.write(`secret ${name} set\n`);
   return EXIT_OK;
 }
@@ -37,6 +39,12 @@ export function runSecretsRotate(name: string, opts: { app: string; value?: stri
   if (value === "")
     throw usageError(`Cannot rotate secret "${name}": the value is empty; pass --value or pipe it on stdin`);
   appSecrets(opts.app).rotate(name, value, opts.grace);
+  auditCommand(opts.app, {
+    kind: AUDIT_KIND.secretRotated,
+    subject: name,
+    outcome: "allowed",
+    details: { graceSec: opts.grace },
+  });
   const until = new Date(Date.now() + opts.grace * 1000).toISOString();
   process.stdout.write(`secret ${name} rotated; the previous value stays valid until ${until}\n`);
   return EXIT_OK;
@@ -45,6 +53,7 @@ export function runSecretsRotate(name: string, opts: { app: string; value?: stri
 /** `palisade secrets rm NAME`. */
 export function runSecretsRm(name: string, opts: { app: string }): number {
   if (appSecrets(opts.app).remove(name)) {
+    auditCommand(opts.app, { kind: AUDIT_KIND.secretRemoved, subject: name, outcome: "allowed" });
     process.stdout.write(`secret ${name} removed\n`);
     return EXIT_OK;
   }

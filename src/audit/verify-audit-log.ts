@@ -1,0 +1,173 @@
+import { createPublicKey, type KeyObject, verify } from "node:crypto";
+import { PalisadeError } from "../errors.ts";
+import { keyIdOf } from "../supply/index.ts";
+import { openAuditDbForReading } from "./audit-db.ts";
+import { checkpointMessage, GENESIS_HASH, hashRecord } from "./audit-hash.ts";
+import { AUDIT_BAD_KEY } from "./errors.ts";
+
+/**
+ * What `verifyAuditLog` found. Intact: how many records and checkpoints it checked, and how many
+ * records at the end no checkpoint covers yet (those could be cut off without detection). Broken:
+ * the first record whose integrity cannot be shown (null when no record is to blame) and why.
+ */
+export type VerifyResult =
+  | { ok: true; records: number; checkpoints: number; unsigned: number }
+  | { ok: false; firstBad: number | null; problem: string };
+
+interface Checkpoint {
+  seq: number;
+  hash: string;
+  at: number;
+  keyid: string;
+  signature: string;
+}
+
+/**
+ * Walks the audit log at `file` in seq order, recomputing every record's hash and link, and checks
+ * each checkpoint's signature against `trustedPublicKeysPem` (the app's `keys/*.pub`) and its hash
+ * against the record it names. Detects a changed record (its hash no longer matches), a removed one
+ * (a gap in seq), reordered ones (seq is hashed, and each record names its predecessor's hash), a
+ * chain recomputed after a change (its signed checkpoint no longer matches), a forged checkpoint and
+ * a tail cut off before the last checkpoint. Reads one consistent snapshot, so a live writer is fine.
+ */
+export function verifyAuditLog(file: string, trustedPublicKeysPem: readonly string[]): VerifyResult {
+  const trusted = trustedKeys(trustedPublicKeysPem);
+  const db = openAuditDbForReading(file);
+  try {
+    db.exec("BEGIN"); // one read snapshot for both tables
+    const checkpoints = db
+      .prepare("SELECT upto_seq, hash, at, keyid, signature FROM checkpoints ORDER BY upto_seq")
+      .all()
+      .map((r) => ({
+        seq: Number(r.upto_seq),
+        hash: String(r.hash),
+        at: Number(r.at),
+        keyid: String(r.keyid),
+        signature: String(r.signature),
+      }));
+    const rows = db
+      .prepare("SELECT seq, at, kind, body, prev_hash, hash FROM records ORDER BY seq")
+      .iterate();
+    return walk(rows as Iterable<Record<string, unknown>>, checkpoints, trusted);
+  } finally {
+    db.close();
+  }
+}
+
+function walk(
+  rows: Iterable<Record<string, unknown>>,
+  checkpoints: Checkpoint[],
+  trusted: Map<string, KeyObject>,
+): VerifyResult {
+  let expected = 1;
+  let prev = GENESIS_HASH;
+  let vouched = 0; // the last record a valid checkpoint vouches for
+  let next = 0; // index of the next checkpoint to check
+  for (const row of rows) {
+    const seq = Number(row.seq);
+    const hash = String(row.hash);
+    if (seq !== expected) return missing(expected, seq);
+    if (hashRecord(seq, Number(row.at), String(row.kind), String(row.body), String(row.prev_hash)) !== hash) {
+      return broken(
+        seq,
+        `record ${seq} was changed: its contents (or its position) no longer match its hash`,
+      );
+    }
+    if (row.prev_hash !== prev) return unchained(seq, vouched);
+    for (; next < checkpoints.length && (checkpoints[next]?.seq ?? 0) <= seq; next++) {
+      const bad = checkCheckpoint(checkpoints[next] as Checkpoint, seq, hash, vouched, trusted);
+      if (bad !== undefined) return bad;
+      vouched = seq;
+    }
+    prev = hash;
+    expected = seq + 1;
+  }
+  const last = expected - 1;
+  const beyond = checkpoints[next];
+  if (beyond !== undefined) {
+    const forged = checkSignature(beyond, trusted);
+    if (forged !== undefined) return broken(beyond.seq, forged);
+    return broken(
+      last + 1,
+      `the log was truncated after record ${last}: a signed checkpoint vouches for record ${beyond.seq}`,
+    );
+  }
+  return { ok: true, records: last, checkpoints: checkpoints.length, unsigned: last - vouched };
+}
+
+// A checkpoint reached while walking: record `seq` (hash `hash`) is the newest record read so far and
+// `vouched` the last one a checkpoint vouched for.
+function checkCheckpoint(
+  cp: Checkpoint,
+  seq: number,
+  hash: string,
+  vouched: number,
+  trusted: Map<string, KeyObject>,
+): VerifyResult | undefined {
+  const forged = checkSignature(cp, trusted);
+  if (forged !== undefined) return broken(cp.seq, forged);
+  if (cp.seq !== seq) return broken(null, `a signed checkpoint names record ${cp.seq}, which cannot exist`);
+  if (cp.hash === hash) return undefined;
+  return broken(
+    vouched + 1,
+    `records ${vouched + 1} to ${seq} were rewritten: record ${seq} no longer has the hash its signed checkpoint vouches for`,
+  );
+}
+
+function missing(expected: number, found: number): VerifyResult {
+  return broken(
+    expected,
+    expected === 1
+      ? `record 1 is missing: the log starts at record ${found}`
+      : `record ${expected} is missing: record ${expected - 1} is followed by record ${found}`,
+  );
+}
+
+// A record whose own hash is right but does not name its predecessor's hash: the records around it
+// were edited with hashes recomputed. Record seq-1 is to blame unless a checkpoint vouches for it.
+function unchained(seq: number, vouched: number): VerifyResult {
+  const firstBad = vouched === seq - 1 ? seq : seq - 1;
+  return broken(
+    firstBad,
+    `record ${seq} does not follow record ${seq - 1}: records were removed or reordered there, or record ${firstBad} was changed and its hash recomputed`,
+  );
+}
+
+function checkSignature(cp: Checkpoint, trusted: Map<string, KeyObject>): string | undefined {
+  const key = trusted.get(cp.keyid);
+  if (key === undefined) {
+    return `the checkpoint at record ${cp.seq} is signed by key ${cp.keyid.slice(0, 16)}…, which is not a trusted key (keys/*.pub)`;
+  }
+  let valid = false;
+  try {
+    valid = verify(null, checkpointMessage(cp.seq, cp.hash, cp.at), key, Buffer.from(cp.signature, "base64"));
+  } catch {
+    valid = false;
+  }
+  return valid ? undefined : `the checkpoint at record ${cp.seq} is forged: its signature does not verify`;
+}
+
+function trustedKeys(pems: readonly string[]): Map<string, KeyObject> {
+  const keys = new Map<string, KeyObject>();
+  for (const pem of pems) {
+    let key: KeyObject;
+    try {
+      key = createPublicKey(pem);
+    } catch (err) {
+      throw new PalisadeError(AUDIT_BAD_KEY, "A trusted audit key is not a public key in PEM form", {
+        cause: err,
+      });
+    }
+    if (key.asymmetricKeyType !== "ed25519")
+      throw new PalisadeError(
+        AUDIT_BAD_KEY,
+        `A trusted audit key is ${key.asymmetricKeyType}; expected Ed25519`,
+      );
+    keys.set(keyIdOf(key), key);
+  }
+  return keys;
+}
+
+function broken(firstBad: number | null, problem: string): VerifyResult {
+  return { ok: false, firstBad, problem };
+}

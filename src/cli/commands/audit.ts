@@ -1,0 +1,154 @@
+import { join } from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
+import {
+  AUDIT_FILE,
+  AUDIT_NOT_FOUND,
+  type AuditRecord,
+  readAudit,
+  verifyAuditLog,
+} from "../../audit/index.ts";
+import { isPalisadeError } from "../../errors.ts";
+import { loadTrustedKeys } from "../../supply/index.ts";
+import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
+import { usageError } from "../usage-error.ts";
+
+const POLL_MS = 500;
+const PAGE = 1000;
+
+/**
+ * `palisade audit verify [--json]`: walks the app's audit chain and its signed checkpoints (against
+ * `keys/*.pub`). Exit 0 when intact, with the counts; exit 1 naming the first bad record.
+ */
+export function runAuditVerify(opts: { app: string; json?: boolean }): number {
+  const trusted = loadTrustedKeys(opts.app);
+  const result = verifyAuditLog(join(opts.app, AUDIT_FILE), trusted);
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(result)}\n`);
+    return result.ok ? EXIT_OK : EXIT_FAILURE;
+  }
+  if (!result.ok) {
+    const where = result.firstBad === null ? "" : ` at record ${result.firstBad}`;
+    process.stdout.write(`audit log is NOT intact${where}: ${result.problem}\n`);
+    if (trusted.length === 0) process.stdout.write("(the app trusts no keys: keys/*.pub is empty)\n");
+    return EXIT_FAILURE;
+  }
+  const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? "" : "s"}`;
+  process.stdout.write(
+    `audit log intact: ${plural(result.records, "record")}, ${plural(result.checkpoints, "signed checkpoint")}\n`,
+  );
+  if (result.unsigned > 0) {
+    process.stdout.write(
+      `the last ${result.unsigned} records are not yet covered by a checkpoint (one is signed within 10 s)\n`,
+    );
+  }
+  return EXIT_OK;
+}
+
+/**
+ * `palisade audit tail [-n N] [-f] [--json]`: the newest records (20 unless -n), oldest first; with
+ * -f, then every new record as it is written (polled every 500 ms) until SIGINT or SIGTERM. --json
+ * prints JSON Lines.
+ */
+export async function runAuditTail(opts: {
+  app: string;
+  follow?: boolean;
+  json?: boolean;
+  lines?: number;
+}): Promise<number> {
+  const file = join(opts.app, AUDIT_FILE);
+  const print = (records: AuditRecord[]): void => {
+    for (const r of records) process.stdout.write(opts.json ? `${JSON.stringify(r)}\n` : formatRecord(r));
+  };
+  let after = 0;
+  const poll = (): void => {
+    let records: AuditRecord[];
+    do {
+      records = readAudit(file, { afterSeq: after, limit: PAGE });
+      print(records);
+      after = records.at(-1)?.seq ?? after;
+    } while (records.length === PAGE);
+  };
+  try {
+    const lines = opts.lines ?? 20;
+    const newest = readAudit(file, { last: lines, limit: lines });
+    print(newest);
+    after = newest.at(-1)?.seq ?? after;
+  } catch (err) {
+    // With -f, wait for an app that has not run yet to write its first record.
+    if (!opts.follow || !isPalisadeError(err) || err.code !== AUDIT_NOT_FOUND) throw err;
+  }
+  if (!opts.follow) return EXIT_OK;
+  await untilSignal(() => {
+    try {
+      poll();
+    } catch (err) {
+      if (!isPalisadeError(err) || err.code !== AUDIT_NOT_FOUND) throw err;
+    }
+  });
+  return EXIT_OK;
+}
+
+/** `palisade audit export --since T`: every record written since T as JSON Lines, oldest first. */
+export function runAuditExport(opts: { app: string; since: string }): number {
+  const sinceMs = parseInstant(opts.since, Date.now(), "--since");
+  const file = join(opts.app, AUDIT_FILE);
+  for (let after = 0; ; ) {
+    const records = readAudit(file, { sinceMs, afterSeq: after, limit: PAGE });
+    if (records.length === 0) return EXIT_OK;
+    process.stdout.write(records.map((r) => `${JSON.stringify(r)}\n`).join(""));
+    after = records.at(-1)?.seq ?? after;
+  }
+}
+
+async function untilSignal(poll: () => void): Promise<void> {
+  const stop = new AbortController();
+  const abort = (): void => stop.abort();
+  process.once("SIGINT", abort);
+  process.once("SIGTERM", abort);
+  try {
+    while (!stop.signal.aborted) {
+      // Rejects only when aborted: the loop condition then ends it.
+      await sleep(POLL_MS, undefined, { signal: stop.signal }).catch(() => undefined);
+      if (!stop.signal.aborted) poll();
+    }
+  } finally {
+    process.off("SIGINT", abort);
+    process.off("SIGTERM", abort);
+  }
+}
+
+function formatRecord(r: AuditRecord): string {
+  const who = [
+    r.actor === undefined ? "" : `actor=${r.actor}`,
+    r.subject === undefined ? "" : `subject=${r.subject}`,
+  ]
+    .filter((s) => s !== "")
+    .join(" ");
+  const details = r.details === undefined ? "" : JSON.stringify(r.details);
+  const line = [r.time, `#${r.seq}`, r.kind, r.outcome, who, details].filter((s) => s !== "").join("  ");
+  return `${printable(line)}\n`;
+}
+
+// Records hold what attackers sent (rejected principals, reasons, addresses): never let a control
+// character reach the terminal, where escape sequences could rewrite what the reader sees.
+function printable(text: string): string {
+  return text.replace(
+    // biome-ignore lint/suspicious/noControlCharactersInRegex: finding control characters is the point
+    /[\u0000-\u001f\u007f-\u009f]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
+  );
+}
+
+// An ISO 8601 instant, or a duration ago: 30s, 15m, 2h, 7d (as `palisade replay` reads them).
+function parseInstant(value: string, now: number, flag: string): number {
+  const ago = /^(\d+)(s|m|h|d)$/.exec(value);
+  if (ago)
+    return (
+      now -
+      Number(ago[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[ago[2] as "s" | "m" | "h" | "d"]
+    );
+  const at = Date.parse(value);
+  if (Number.isNaN(at))
+    throw usageError(`${flag} "${value}" is neither an ISO 8601 time nor a duration like 30m, 2h, 7d`);
+  return at;
+}

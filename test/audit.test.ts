@@ -1,0 +1,108 @@
+/**
+ * The audit trail of a real run: ingress refusals, capability denials, dead letters, the start with
+ * its manifest digest and secret operations are recorded; the chain verifies; no secret value is in
+ * any record; a record changed in the file is found and named.
+ */
+import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
+import { test } from "node:test";
+import { startPlatform } from "../src/main.ts";
+import { BIN } from "./kit/cli-process.ts";
+import { post, TEST_KEY } from "./kit/http.ts";
+import { captureLogs } from "./kit/log-capture.ts";
+import { NUMBER_SCHEMA, setSecret, tempApp, testPrincipal } from "./kit/temp-app.ts";
+
+const SECRET = "sk_live_audit-marker-5d1e9";
+const palisade = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8" });
+
+test("a run's security decisions are in a verifiable audit chain without secret values; tampering is named", async (t) => {
+  const dir = tempApp(t, {
+    "palisade.yaml": `name: audited
+events:
+  job.queued: { schema: schemas/n.json }
+${testPrincipal(["job.queued"])}functions:
+  nosy:
+    handler: functions/nosy.ts
+    on: [job.queued]
+    secrets: [API_TOKEN]
+    retry: { attempts: 1 }
+`,
+    "schemas/n.json": NUMBER_SCHEMA,
+    "functions/nosy.ts":
+      "export default async (e, ctx) => { const t = await ctx.secrets.get('API_TOKEN'); ctx.log.info('token ' + t); await ctx.secrets.get('ADMIN_TOKEN'); };",
+  });
+  setSecret(dir, "TEST_KEY", TEST_KEY);
+  const set = palisade("secrets", "set", "API_TOKEN", "--value", SECRET, "--app", dir);
+  assert.equal(set.status, 0, set.stderr);
+
+  const logs = captureLogs();
+  const platform = await startPlatform({ appDir: dir, logger: logs.logger, port: 0 });
+  for (let n = 0; n < 3; n++) await post(`${platform.url}/events`, { type: "job.queued", data: { n } });
+  assert.equal(
+    (
+      await post(
+        `${platform.url}/events`,
+        { type: "job.queued", data: { n: 1 } },
+        "application/json",
+        `Bearer-${SECRET}`,
+      )
+    ).status,
+    401,
+  );
+  await logs.waitFor(() => logs.lines.filter((l) => l.msg === "delivery failed").length === 3);
+  await platform.close();
+  // The app now has its signing key (dev made it), so CLI operations are audited too.
+  const rotated = palisade("secrets", "rotate", "API_TOKEN", "--value", `${SECRET}-2`, "--app", dir);
+  assert.equal(rotated.status, 0, rotated.stderr);
+
+  const verify = palisade("audit", "verify", "--app", dir);
+  assert.equal(verify.status, 0, verify.stdout + verify.stderr);
+  assert.match(verify.stdout, /audit log intact: \d+ records, \d+ signed checkpoints?/);
+
+  const exported = palisade("audit", "export", "--since", "1h", "--app", dir);
+  assert.equal(exported.status, 0, exported.stderr);
+  const records = exported.stdout
+    .trim()
+    .split("\n")
+    .map(
+      (l) =>
+        JSON.parse(l) as { seq: number; kind: string; subject?: string; details?: Record<string, unknown> },
+    );
+  const kinds = records.map((r) => r.kind);
+  for (const kind of [
+    "secret.rotated",
+    "app.started",
+    "ingress.rejected",
+    "capability.denied",
+    "delivery.dead-lettered",
+  ])
+    assert.ok(kinds.includes(kind), `no ${kind} in ${kinds.join(", ")}`);
+  assert.equal(kinds.filter((k) => k === "capability.denied").length, 3);
+  assert.match(
+    String(records.find((r) => r.kind === "app.started")?.details?.manifestDigest),
+    /^[0-9a-f]{64}$/,
+  );
+  assert.equal(records.find((r) => r.kind === "secret.rotated")?.subject, "API_TOKEN");
+
+  // No secret value in any record, nor anywhere in the file.
+  assert.ok(!exported.stdout.includes("audit-marker"), "a secret value is in the audit export");
+  assert.ok(
+    !readFileSync(join(dir, ".palisade", "audit.db"))
+      .toString("latin1")
+      .includes("audit-marker"),
+  );
+
+  // Change one record in the file: verify names it and exits 1.
+  const target = records.find((r) => r.kind === "ingress.rejected");
+  assert.ok(target);
+  const db = new DatabaseSync(join(dir, ".palisade", "audit.db"));
+  const body = String(db.prepare("SELECT body FROM records WHERE seq = ?").get(target.seq)?.body);
+  db.prepare("UPDATE records SET body = ? WHERE seq = ?").run(body.replace("401", "402"), target.seq);
+  db.close();
+  const broken = palisade("audit", "verify", "--app", dir);
+  assert.equal(broken.status, 1);
+  assert.match(broken.stdout, new RegExp(`record ${target.seq}\\b`));
+});
