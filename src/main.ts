@@ -653,8 +653,11 @@ export async function startPools(
   logger: Logger,
   pools: Map<string, SandboxPool>,
 ): Promise<void> {
-  const functionLog: FunctionLog = (fn, eventId, level, message, fields) =>
-    logger[level]({ ...fields, fn, eventId }, message);
+  const functionLog: FunctionLog = (fn, eventId, level, message, fields, traceparent) =>
+    logger[level](
+      { ...fields, fn, eventId, ...(traceparent ? { traceId: traceparent.split("-")[1] } : {}) },
+      message,
+    );
   const os = detectOsLayer();
   const trusted = loadTrustedKeys(app.dir);
   for (const { fn, dir, bundlePath, refused } of bundles) {

@@ -95,6 +95,7 @@ ${testPrincipal(["step.one"])}functions:
   // The function itself sees its invocation span as the event's traceparent.
   const end = logs.lines.find((l) => l.msg === "end of the chain");
   assert.equal(end?.trace, `00-${SENDER_TRACE}-${idOf("invoke c")}-01`);
+  assert.equal(end?.traceId, SENDER_TRACE, "function log lines name their trace");
   // Each emit is under a capability call of the same invocation.
   const emitCalls = spans.filter((s) => s.name === "capability emit");
   assert.deepEqual(

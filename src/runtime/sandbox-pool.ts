@@ -14,6 +14,8 @@ export type FunctionLog = (
   level: LogLevel,
   message: string,
   fields: Record<string, unknown>,
+  /** The invocation's traceparent, so each line can name its trace. */
+  traceparent?: string,
 ) => void;
 
 export interface SandboxPoolOptions {
@@ -93,10 +95,17 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
     for (const value of secrets) out = out.split(value).join("[REDACTED]");
     return out;
   };
-  const log: FunctionLog = (name, eventId, level, message, fields) =>
+  const log: FunctionLog = (name, eventId, level, message, fields, traceparent) =>
     secrets.size === 0
-      ? options.log(name, eventId, level, message, fields)
-      : options.log(name, eventId, level, redact(message), JSON.parse(redact(JSON.stringify(fields))));
+      ? options.log(name, eventId, level, message, fields, traceparent)
+      : options.log(
+          name,
+          eventId,
+          level,
+          redact(message),
+          JSON.parse(redact(JSON.stringify(fields))),
+          traceparent,
+        );
   // Stop instances above the warm minimum that have been idle a while.
   const idleStopMs = options.idleStopMs ?? IDLE_STOP_MS;
   const reaper = setInterval(() => {
@@ -142,9 +151,14 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
       osLayer: options.osLayer ?? false,
       onMessage: (msg) => onMessage(slot, msg),
       onOutput: (stream, line) =>
-        log(fn.name, slot.batch[0]?.inv.event.id, stream === "stderr" ? "warn" : "info", line, {
-          stream,
-        }),
+        log(
+          fn.name,
+          slot.batch[0]?.inv.event.id,
+          stream === "stderr" ? "warn" : "info",
+          line,
+          { stream },
+          slot.batch[0]?.inv.event.traceparent,
+        ),
       onExit: (reason) => replace(slot, reason),
     });
     slot.proc.ready.then(
@@ -201,7 +215,14 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
     // Only the running invocation may speak; anything else is stale or forged: ignore it.
     if (head === undefined || !("id" in msg) || msg.id !== head.id) return;
     if (msg.t === "log") {
-      log(fn.name, head.inv.event.id, msg.level, String(msg.message).slice(0, 8192), plainFields(msg.fields));
+      log(
+        fn.name,
+        head.inv.event.id,
+        msg.level,
+        String(msg.message).slice(0, 8192),
+        plainFields(msg.fields),
+        head.inv.event.traceparent,
+      );
     } else if (msg.t === "call") {
       options.capabilities(head.inv, msg.cap, msg.args).then(
         (value) => {
