@@ -6,6 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { test } from "node:test";
 import { InMemorySpanExporter, type ReadableSpan } from "@opentelemetry/sdk-trace-base";
 import { startPlatform } from "../src/main.ts";
@@ -114,4 +116,44 @@ ${testPrincipal(["step.one"])}functions:
   assert.match(tree.stdout, /^ {16}invoke c \[c\]/m);
   const list = spawnSync(process.execPath, [BIN, "traces", "--app", dir], { encoding: "utf8" });
   assert.match(list.stdout, new RegExp(`^${SENDER_TRACE} .* ingress step\\.one {2}\\d+ spans`, "m"));
+});
+
+test("with OTEL_EXPORTER_OTLP_ENDPOINT set, spans are exported over OTLP/HTTP", async (t) => {
+  const received: { path: string; bytes: number }[] = [];
+  const collector = createServer((req, res) => {
+    let bytes = 0;
+    req.on("data", (c: Buffer) => {
+      bytes += c.length;
+    });
+    req.on("end", () => {
+      received.push({ path: req.url ?? "", bytes });
+      res.writeHead(200, { "content-type": "application/json" }).end("{}");
+    });
+  });
+  await new Promise<void>((r) => collector.listen(0, "127.0.0.1", r));
+  t.after(() => collector.close());
+  const port = (collector.address() as AddressInfo).port;
+  process.env.OTEL_EXPORTER_OTLP_ENDPOINT = `http://127.0.0.1:${port}`;
+  t.after(() => delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT);
+
+  const dir = tempApp(t, {
+    "palisade.yaml": `name: otlp\nevents:\n  step.one: { schema: schemas/n.json }\n${testPrincipal(["step.one"])}functions:\n  a:\n    handler: functions/a.ts\n    on: [step.one]\n`,
+    "schemas/n.json": NUMBER_SCHEMA,
+    "functions/a.ts": "export default () => {};",
+  });
+  setSecret(dir, "TEST_KEY", TEST_KEY);
+  const logs = captureLogs();
+  const platform = await startPlatform({ appDir: dir, logger: logs.logger, port: 0 });
+  const res = await fetch(`${platform.url}/events`, {
+    method: "POST",
+    headers: { "content-type": "application/json", authorization: `Bearer ${TEST_KEY}` },
+    body: JSON.stringify({ type: "step.one", data: { n: 1 } }),
+  });
+  assert.equal(res.status, 202);
+  await logs.waitFor((l) => l.msg === "delivered");
+  await platform.close(); // flushes the batch processors
+  assert.ok(
+    received.some((r) => r.path === "/v1/traces" && r.bytes > 0),
+    JSON.stringify(received),
+  );
 });

@@ -10,7 +10,7 @@ export type LogLevelName = "debug" | "info" | "warn" | "error" | "silent";
  * credentials are redacted wherever they appear, so a careless log call cannot leak them.
  */
 export function createLogger(
-  options: { level?: LogLevelName; destination?: DestinationStream } = {},
+  options: { level?: LogLevelName; destination?: DestinationStream; pretty?: boolean } = {},
 ): Logger {
   return pino(
     {
@@ -33,6 +33,40 @@ export function createLogger(
         censor: "[redacted]",
       },
     },
-    options.destination ?? pino.destination({ dest: 1, sync: false }),
+    options.destination ?? (options.pretty ? prettyStdout() : pino.destination({ dest: 1, sync: false })),
   );
+}
+
+const LEVELS: Record<number, string> = {
+  10: "TRACE",
+  20: "DEBUG",
+  30: "INFO ",
+  40: "WARN ",
+  50: "ERROR",
+  60: "FATAL",
+};
+const COLORS: Record<number, string> = { 20: "\x1b[90m", 40: "\x1b[33m", 50: "\x1b[31m", 60: "\x1b[31m" };
+
+/**
+ * Human-readable lines for a terminal (`palisade dev` when stdout is a TTY): time, level, function,
+ * message, then the other fields as JSON. The same redaction has already applied.
+ */
+function prettyStdout(): DestinationStream {
+  return { write: (line: string) => process.stdout.write(formatPretty(line)) };
+}
+
+/** One JSON log line as a human-readable line. */
+export function formatPretty(line: string): string {
+  let entry: Record<string, unknown>;
+  try {
+    entry = JSON.parse(line) as Record<string, unknown>;
+  } catch {
+    return line;
+  }
+  const { level, time, msg, fn, ...rest } = entry;
+  const n = Number(level);
+  const clock = new Date(Number(time)).toISOString().slice(11, 23);
+  const color = COLORS[n] ?? "";
+  const fields = Object.keys(rest).length > 0 ? ` \x1b[90m${JSON.stringify(rest)}\x1b[0m` : "";
+  return `${clock} ${color}${LEVELS[n] ?? String(level)}\x1b[0m ${fn ? `[${String(fn)}] ` : ""}${String(msg)}${fields}\n`;
 }

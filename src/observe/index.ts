@@ -1,4 +1,4 @@
-export { createLogger, type Logger, type LogLevelName } from "./create-logger.ts";
+export { createLogger, formatPretty, type Logger, type LogLevelName } from "./create-logger.ts";
 export { createMetrics, type Metrics } from "./create-metrics.ts";
 export { readTraces, type StoredSpan, traceStoreExporter } from "./trace-store.ts";
 export {

@@ -27,7 +27,8 @@ const RELOAD_DEBOUNCE_MS = 250;
  * breaks the manifest is reported and the last good version keeps running.
  */
 export async function runDev(dir: string, opts: DevOptions): Promise<number> {
-  const logger = createLogger({ level: opts.logLevel });
+  // Pretty on a terminal; JSON lines when piped (to a file, a log shipper, a test).
+  const logger = createLogger({ level: opts.logLevel, pretty: process.stdout.isTTY === true });
   const appDir = resolve(dir);
   ensureDevKeys(appDir, logger);
   const tls = tlsFiles(opts);
