@@ -77,17 +77,20 @@ export function createTracing(options: TracingOptions = {}): Tracing {
         end(error) {
           if (ended) return;
           ended = true;
-          if (error !== undefined)
-            span.setStatus({
-              code: SpanStatusCode.ERROR,
-              message: error instanceof Error ? error.message : String(error),
-            });
+          // Only the error's code: its message may quote event data or secrets, and spans are
+          // stored in plaintext and shipped to collectors.
+          if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: errorCode(error) });
           span.end();
         },
       };
     },
     close: () => provider.shutdown(),
   };
+}
+
+function errorCode(error: unknown): string {
+  const code = (error as { code?: unknown } | null)?.code;
+  return typeof code === "string" ? code : "error";
 }
 
 /** Tracing that records nothing but still hands a valid traceparent on (benchmarks: tracing off). */
