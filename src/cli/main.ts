@@ -2,6 +2,7 @@ import { Command, CommanderError, InvalidArgumentError, Option } from "commander
 import { toPalisadeError } from "../errors.ts";
 import { runAuditExport, runAuditTail, runAuditVerify } from "./commands/audit.ts";
 import { runBuild } from "./commands/build.ts";
+import { type CheckCommandOptions, runCheck } from "./commands/check.ts";
 import { runDev } from "./commands/dev.ts";
 import { runDlqList, runDlqReplay } from "./commands/dlq.ts";
 import { runInit } from "./commands/init.ts";
@@ -12,6 +13,7 @@ import { runReplay } from "./commands/replay.ts";
 import { runSecretsList, runSecretsRm, runSecretsRotate, runSecretsSet } from "./commands/secrets.ts";
 import { runSend } from "./commands/send.ts";
 import { runStart, type StartOptions } from "./commands/start.ts";
+import { runThreats } from "./commands/threats.ts";
 import { runTraces } from "./commands/traces.ts";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitCodeFor } from "./exit-code.ts";
 
@@ -93,6 +95,38 @@ function createProgram(setExit: (code: number) => void): Command {
         setExit(await runDev(dir, opts));
       },
     );
+
+  program
+    .command("check")
+    .description(
+      "guardrails as code: every PAL rule over manifest, schemas, function sources and dependencies",
+    )
+    .argument("[dir]", "app directory", ".")
+    .addOption(
+      new Option("--format <format>", "output format").choices(["text", "json", "sarif"]).default("text"),
+    )
+    .addOption(
+      new Option("--host <addr>", "address the gateway will listen on (TLS required off loopback)")
+        .env("PALISADE_HOST")
+        .default("127.0.0.1"),
+    )
+    .option("--offline", "skip the npm audit of dependencies (its rules report skipped)")
+    .action(async (dir: string, opts: CheckCommandOptions) => {
+      setExit(await runCheck(dir, opts));
+    });
+
+  program
+    .command("threats")
+    .description("threat model of the event-flow graph: STRIDE-classified paths, loops, unused grants")
+    .argument("[dir]", "app directory", ".")
+    .addOption(
+      new Option("--format <format>", "output format")
+        .choices(["text", "json", "mermaid", "dot"])
+        .default("text"),
+    )
+    .action((dir: string, opts: { format: "text" | "json" | "mermaid" | "dot" }) => {
+      setExit(runThreats(dir, opts));
+    });
 
   program
     .command("build")

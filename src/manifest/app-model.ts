@@ -19,6 +19,19 @@ export interface AppModel {
   readonly dedupeWindowSec: number;
   /** HTTPS for the gateway; absent means plain HTTP (bind to loopback). */
   readonly tls?: TlsSpec;
+  /** Accepted `palisade check` findings, in manifest order (`waivers[i]`). */
+  readonly waivers: readonly Waiver[];
+}
+
+/** A recorded exception to one `palisade check` finding: which, why, and until when. */
+export interface Waiver {
+  /** Rule id, such as `PAL013`. */
+  readonly rule: string;
+  /** The finding's path as check prints it, such as `functions.charge.egress[0]`. */
+  readonly path: string;
+  readonly reason: string;
+  /** Last day (UTC) the waiver applies, as `YYYY-MM-DD`. */
+  readonly expires: string;
 }
 
 /** Absolute paths of the gateway's TLS material. */

@@ -21,7 +21,10 @@ export {
   type RetryPolicy,
   type SourceSpec,
   type TlsSpec,
+  type Waiver,
 } from "./app-model.ts";
 export { parseEgressGrant } from "./egress-grant.ts";
 export { MANIFEST_INVALID, MANIFEST_NOT_FOUND } from "./errors.ts";
 export { loadApp, MANIFEST_FILE } from "./load-app.ts";
+export { formatPath, type ManifestPath } from "./problem.ts";
+export { type LocatedDocument, readLocated } from "./read-located.ts";

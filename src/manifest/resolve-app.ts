@@ -13,6 +13,7 @@ import {
   type FunctionSpec,
   type KvMode,
   type TlsSpec,
+  type Waiver,
 } from "./app-model.ts";
 import { parseEgressGrant } from "./egress-grant.ts";
 import type { ManifestPath, Problem } from "./problem.ts";
@@ -23,6 +24,7 @@ import {
   resolveSources,
   resolveTls,
 } from "./resolve-ingress.ts";
+import { resolveWaivers } from "./resolve-waivers.ts";
 
 /** The manifest as validate-shape guarantees it. */
 export interface RawManifest {
@@ -35,6 +37,7 @@ export interface RawManifest {
   dedupe?: { windowSec: number };
   hopLimit?: number;
   retention?: { days: number };
+  waivers?: Waiver[];
 }
 
 interface RawFunction {
@@ -126,6 +129,7 @@ export function resolveApp(
     dedupeWindowSec: dedupeWindow(raw, problems),
     hopLimit: raw.hopLimit ?? MAX_HOP,
     retentionDays: retention(raw, problems),
+    waivers: resolveWaivers(raw.waivers ?? [], problems),
     ...tlsOf(raw, dir, problems),
   });
 }

@@ -1,4 +1,5 @@
 import { join, relative, resolve } from "node:path";
+import { checkGate, runChecks } from "../../guard/index.ts";
 import { buildSigned, DIST_DIR } from "../../main.ts";
 import { loadApp } from "../../manifest/index.ts";
 import { EXIT_OK } from "../exit-code.ts";
@@ -10,6 +11,8 @@ import { EXIT_OK } from "../exit-code.ts";
  */
 export async function runBuild(dir: string): Promise<number> {
   const app = loadApp(resolve(dir));
+  const refusal = checkGate(await runChecks(app), "build");
+  if (refusal !== undefined) throw refusal;
   const out = join(app.dir, DIST_DIR);
   for (const b of await buildSigned(app, out)) {
     process.stdout.write(

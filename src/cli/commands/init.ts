@@ -64,7 +64,7 @@ functions:
   greet:
     handler: functions/greet.ts
     on: [greeting.requested]
-    limits: { timeoutMs: 3000, memoryMb: 128, concurrency: 2 }
+    limits: { timeoutMs: 3000, memoryMb: 128, concurrency: 2, dailyInvocations: 10000 }
 `,
     "schemas/greeting.requested.json": `${JSON.stringify(
       {

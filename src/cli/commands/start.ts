@@ -1,7 +1,9 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import ipaddr from "ipaddr.js";
+import { checkGate, runChecks } from "../../guard/index.ts";
 import { DIST_DIR, prepareApp, startPlatform, type TlsFiles } from "../../main.ts";
+import { loadApp } from "../../manifest/index.ts";
 import { createLogger, type LogLevelName } from "../../observe/index.ts";
 import { EXIT_OK } from "../exit-code.ts";
 import { usageError } from "../usage-error.ts";
@@ -27,13 +29,28 @@ export async function runStart(dir: string, opts: StartOptions): Promise<number>
   const appDir = resolve(dir);
   if (!existsSync(join(appDir, DIST_DIR)))
     throw usageError(`No signed bundles in ${join(appDir, DIST_DIR)}; run palisade build ${dir} first`);
-  const prepared = await prepareApp(appDir, false, true);
-  if (!isLoopback(opts.host) && tls === undefined && prepared.app.tls === undefined && !opts.insecureHttp) {
+  if (
+    !isLoopback(opts.host) &&
+    tls === undefined &&
+    loadApp(appDir).tls === undefined &&
+    !opts.insecureHttp
+  ) {
     throw usageError(
       `Refusing to listen on ${opts.host} without TLS: anyone on the network could read events and API keys. ` +
         "Pass --tls-cert FILE --tls-key FILE (or set tls: in palisade.yaml), or --insecure-http if a proxy in front terminates TLS",
     );
   }
+  const prepared = await prepareApp(appDir, false, true);
+  // The guardrails gate: unwaived high findings refuse the start, each named with its fix.
+  const refusal = checkGate(
+    await runChecks(prepared.app, {
+      host: opts.host,
+      tls: tls !== undefined,
+      insecureHttp: opts.insecureHttp === true,
+    }),
+    "start",
+  );
+  if (refusal !== undefined) throw refusal;
   const logger = createLogger({ level: opts.logLevel });
   const platform = await startPlatform(
     { appDir, logger, port: opts.port, host: opts.host, createKeys: false, ...(tls ? { tls } : {}) },

@@ -1,0 +1,57 @@
+import { describeNode } from "./describe-path.ts";
+import type { ThreatModel } from "./find-threats.ts";
+import { privilegeText } from "./threats/privileged-paths.ts";
+
+/** The threat model as people read it: the graph's flows, then each threat with STRIDE class and evidence. */
+export function formatThreatsText(model: ThreatModel): string {
+  const { graph } = model;
+  const out = [
+    `palisade threats: app "${model.app}": ${graph.sources.length} source(s), ${graph.types.length} event type(s), ${graph.functions.length} function(s), hop limit ${model.hopLimit}`,
+    "",
+    "Flows:",
+  ];
+  for (const [from, to] of graph.edges)
+    out.push(`  ${describeNode(graph, from)} → ${describeNode(graph, to)}`);
+  out.push("", "Functions:");
+  for (const f of graph.functions)
+    out.push(`  ${f.spec.name}: ${privilegeText(f)}${f.spec.filter === undefined ? "" : "; filtered"}`);
+  out.push("");
+  if (model.threats.length === 0) out.push("No threats found.");
+  model.threats.forEach((t, i) => {
+    out.push(`T${i + 1} ${t.severity.toUpperCase()} ${t.class} [${t.stride.join(", ")}]`);
+    out.push(`   ${t.message}`);
+    if (t.evidence !== "") out.push(`   path: ${t.evidence}`);
+    out.push(`   fix: ${t.fix}`, "");
+  });
+  return `${out.join("\n")}\n`;
+}
+
+/** The threat model as JSON: nodes, edges and threats (what `--format json` prints). */
+export function threatsJson(model: ThreatModel): object {
+  const { graph } = model;
+  return {
+    app: model.app,
+    hopLimit: model.hopLimit,
+    nodes: [
+      ...graph.sources.map((s) => ({
+        id: s.id,
+        kind: "source",
+        source: s.kind,
+        name: s.name,
+        detail: s.detail,
+        trust: s.trust,
+      })),
+      ...graph.types.map((t) => ({ id: t.id, kind: "type", name: t.type, strict: t.strict })),
+      ...graph.functions.map((f) => ({
+        id: f.id,
+        kind: "function",
+        name: f.spec.name,
+        filter: f.spec.filter !== undefined,
+        emit: f.spec.emit,
+        ...f.privileges,
+      })),
+    ],
+    edges: graph.edges.map(([from, to]) => ({ from, to })),
+    threats: model.threats,
+  };
+}

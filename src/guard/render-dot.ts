@@ -1,0 +1,45 @@
+import { COLOURS, type DiagramNode, diagramOf } from "./diagram.ts";
+import type { ThreatModel } from "./find-threats.ts";
+
+/** The threat model as a Graphviz digraph (`dot -Tsvg`), highlighted like the Mermaid one. */
+export function renderDot(model: ThreatModel): string {
+  const { nodes, edges } = diagramOf(model);
+  const out = [
+    `digraph ${quote(`palisade threats: ${model.app}`)} {`,
+    "  rankdir=LR;",
+    '  node [fontname="Helvetica", fontsize=11];',
+    '  edge [color="#667085"];',
+  ];
+  for (const t of model.threats) out.push(`  // ${t.severity} ${t.class}: ${t.evidence}`);
+  for (const n of nodes) out.push(`  ${quote(n.id)} [${attributes(n)}];`);
+  for (const e of edges) {
+    const style = e.threat === undefined ? "" : ` [color=${quote(COLOURS[e.threat])}, penwidth=2.5]`;
+    out.push(`  ${quote(e.from)} -> ${quote(e.to)}${style};`);
+  }
+  out.push("}");
+  return `${out.join("\n")}\n`;
+}
+
+function attributes(n: DiagramNode): string {
+  const attrs: Record<string, string> = {
+    label: n.lines.join("\n"),
+    shape: n.kind === "source" ? "oval" : n.kind === "type" ? "hexagon" : "box",
+  };
+  if (n.trust !== undefined) {
+    attrs.style = "filled";
+    attrs.fillcolor = COLOURS[n.trust];
+  }
+  if (n.threat !== undefined) {
+    attrs.color = COLOURS[n.threat];
+    attrs.penwidth = "2.5";
+    if (n.threat === "low") attrs.style = attrs.style === undefined ? "dashed" : `${attrs.style},dashed`;
+  }
+  return Object.entries(attrs)
+    .map(([k, v]) => `${k}=${quote(v)}`)
+    .join(", ");
+}
+
+// DOT strings: escape backslash and quote; a newline becomes the centred line break \n.
+function quote(text: string): string {
+  return `"${text.replaceAll("\\", "\\\\").replaceAll('"', '\\"').replaceAll("\n", "\\n")}"`;
+}
