@@ -19,6 +19,9 @@ import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
 import {
   BasicTracerProvider,
   BatchSpanProcessor,
+  ParentBasedSampler,
+  type Sampler,
+  SamplingDecision,
   SimpleSpanProcessor,
   type SpanExporter,
   type SpanProcessor,
@@ -45,6 +48,34 @@ export interface TracingOptions {
   immediate?: readonly SpanExporter[];
   /** Add OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set. @default true */
   otlpFromEnv?: boolean;
+  /**
+   * New traces recorded per second when nothing else asks for every span (no OTLP endpoint, no
+   * immediate exporter): what the recent-traces store keeps anyway. A trace the sender marked
+   * sampled is always recorded. @default 200
+   */
+  tracesPerSecond?: number;
+}
+
+/**
+ * Records at most `perSecond` new root traces a second; the rest get non-recording spans (almost
+ * free) that still hand a valid traceparent on, flagged unsampled, so their later hops skip too.
+ */
+function rateLimitedSampler(perSecond: number): Sampler {
+  let second = 0;
+  let left = perSecond;
+  return {
+    shouldSample() {
+      const now = Math.floor(Date.now() / 1000);
+      if (now !== second) {
+        second = now;
+        left = perSecond;
+      }
+      if (left === 0) return { decision: SamplingDecision.NOT_RECORD };
+      left -= 1;
+      return { decision: SamplingDecision.RECORD_AND_SAMPLED };
+    },
+    toString: () => `RateLimited{${perSecond}/s}`,
+  };
 }
 
 export function createTracing(options: TracingOptions = {}): Tracing {
@@ -52,9 +83,16 @@ export function createTracing(options: TracingOptions = {}): Tracing {
     ...(options.immediate ?? []).map((e) => new SimpleSpanProcessor(e)),
     ...(options.batched ?? []).map((e) => new BatchSpanProcessor(e)),
   ];
-  if ((options.otlpFromEnv ?? true) && process.env.OTEL_EXPORTER_OTLP_ENDPOINT)
-    processors.push(new BatchSpanProcessor(new OTLPTraceExporter()));
-  const provider = new BasicTracerProvider({ spanProcessors: processors });
+  const otlp = (options.otlpFromEnv ?? true) && Boolean(process.env.OTEL_EXPORTER_OTLP_ENDPOINT);
+  if (otlp) processors.push(new BatchSpanProcessor(new OTLPTraceExporter()));
+  // With a collector or a test exporter, the standard OTEL_TRACES_SAMPLER applies (default: all).
+  const everything = otlp || (options.immediate ?? []).length > 0;
+  const provider = new BasicTracerProvider({
+    spanProcessors: processors,
+    ...(everything
+      ? {}
+      : { sampler: new ParentBasedSampler({ root: rateLimitedSampler(options.tracesPerSecond ?? 200) }) }),
+  });
   const tracer = provider.getTracer("palisade");
 
   return {
