@@ -7,6 +7,7 @@
  * Spans go to every exporter given: OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set, the app's
  * recent-traces store for `palisade traces`, an in-memory exporter in tests.
  */
+import { randomUUID } from "node:crypto";
 import {
   type Attributes,
   ROOT_CONTEXT,
@@ -98,6 +99,10 @@ export function createTracing(options: TracingOptions = {}): Tracing {
   return {
     start(name, parent, attributes, kind = SpanKind.INTERNAL) {
       const match = parent === undefined ? null : TRACEPARENT.exec(parent);
+      // A hop of a trace that is not being recorded stays unrecorded (parent-based sampling): hand
+      // on a fresh span id in the same trace without asking the SDK for a span at all.
+      if (!everything && match !== null && (Number.parseInt(match[3] ?? "00", 16) & TraceFlags.SAMPLED) === 0)
+        return { traceparent: `00-${match[1]}-${randomUUID().replaceAll("-", "").slice(16)}-00`, end() {} };
       const context =
         match === null
           ? ROOT_CONTEXT
