@@ -57,28 +57,18 @@ function createProgram(setExit: (code: number) => void): Command {
       setExit(runInit(dir));
     });
 
-  program
-    .command("dev")
-    .description(
-      "run gateway, bus and sandboxed functions in one process on the embedded store; reload on change",
-    )
-    .argument("[dir]", "app directory", ".")
-    .addOption(
-      new Option("--port <n>", "port to listen on").env("PALISADE_PORT").argParser(parsePort).default(8787),
-    )
-    .addOption(new Option("--host <addr>", "address to listen on").env("PALISADE_HOST").default("127.0.0.1"))
-    .addOption(
-      new Option("--log-level <level>", "lowest level logged")
-        .choices(["debug", "info", "warn", "error"])
-        .default("info"),
-    )
+  serveOptions(
+    program
+      .command("dev")
+      .description(
+        "run gateway, bus and sandboxed functions in one process on the embedded store; reload on change",
+      )
+      .argument("[dir]", "app directory", "."),
+  )
     .option(
       "--allow-breaking",
       "register schema changes that would reject events the previous version accepted",
     )
-    .option("--tls-cert <file>", "serve HTTPS with this certificate (PEM)")
-    .option("--tls-key <file>", "private key of --tls-cert (PEM)")
-    .option("--tls-client-ca <file>", "require client certificates from this CA (mTLS principals)")
     .action(
       async (
         dir: string,
@@ -136,24 +126,14 @@ function createProgram(setExit: (code: number) => void): Command {
       setExit(await runBuild(dir));
     });
 
-  program
-    .command("start")
-    .description(
-      "production: run only signed bundles from dist/, with the existing master key; TLS required off loopback",
-    )
-    .argument("[dir]", "app directory", ".")
-    .addOption(
-      new Option("--port <n>", "port to listen on").env("PALISADE_PORT").argParser(parsePort).default(8787),
-    )
-    .addOption(new Option("--host <addr>", "address to listen on").env("PALISADE_HOST").default("127.0.0.1"))
-    .addOption(
-      new Option("--log-level <level>", "lowest level logged")
-        .choices(["debug", "info", "warn", "error"])
-        .default("info"),
-    )
-    .option("--tls-cert <file>", "serve HTTPS with this certificate (PEM)")
-    .option("--tls-key <file>", "private key of --tls-cert (PEM)")
-    .option("--tls-client-ca <file>", "require client certificates from this CA (mTLS principals)")
+  serveOptions(
+    program
+      .command("start")
+      .description(
+        "production: run only signed bundles from dist/, with the existing master key; TLS required off loopback",
+      )
+      .argument("[dir]", "app directory", "."),
+  )
     .option("--insecure-http", "allow plain HTTP on a non-loopback address (a proxy in front terminates TLS)")
     .action(async (dir: string, opts: StartOptions) => {
       setExit(await runStart(dir, opts));
@@ -365,6 +345,23 @@ function createProgram(setExit: (code: number) => void): Command {
   for (const cmd of all(program).slice(1))
     cmd.exitOverride().showHelpAfterError("(run with --help for usage)");
   return program;
+}
+
+/** Options of the commands that serve an app (`dev`, `start`): address, log level, TLS. */
+function serveOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option("--port <n>", "port to listen on").env("PALISADE_PORT").argParser(parsePort).default(8787),
+    )
+    .addOption(new Option("--host <addr>", "address to listen on").env("PALISADE_HOST").default("127.0.0.1"))
+    .addOption(
+      new Option("--log-level <level>", "lowest level logged")
+        .choices(["debug", "info", "warn", "error"])
+        .default("info"),
+    )
+    .option("--tls-cert <file>", "serve HTTPS with this certificate (PEM)")
+    .option("--tls-key <file>", "private key of --tls-cert (PEM)")
+    .option("--tls-client-ca <file>", "require client certificates from this CA (mTLS principals)");
 }
 
 function parsePositive(value: string, flag: string): number {

@@ -10,7 +10,7 @@ import {
 import { isPalisadeError } from "../../errors.ts";
 import { loadTrustedKeys } from "../../supply/index.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
-import { usageError } from "../usage-error.ts";
+import { parseInstant } from "../parse-instant.ts";
 
 const POLL_MS = 500;
 const PAGE = 1000;
@@ -137,18 +137,4 @@ function printable(text: string): string {
     /[\u0000-\u001f\u007f-\u009f]/g,
     (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, "0")}`,
   );
-}
-
-// An ISO 8601 instant, or a duration ago: 30s, 15m, 2h, 7d (as `palisade replay` reads them).
-function parseInstant(value: string, now: number, flag: string): number {
-  const ago = /^(\d+)(s|m|h|d)$/.exec(value);
-  if (ago)
-    return (
-      now -
-      Number(ago[1]) * { s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 }[ago[2] as "s" | "m" | "h" | "d"]
-    );
-  const at = Date.parse(value);
-  if (Number.isNaN(at))
-    throw usageError(`${flag} "${value}" is neither an ISO 8601 time nor a duration like 30m, 2h, 7d`);
-  return at;
 }
