@@ -221,6 +221,18 @@ const PROBES: Record<string, Probe> = {
     grants: { limits: { ...DEFAULT_LIMITS, memoryMb: 64, timeoutMs: 1000 } },
     refused: { code: /PAL_RUNTIME_TIMEOUT|PAL_RUNTIME_CRASHED/ },
   },
+  "forge an IPC message the protocol does not have (null)": {
+    source: `export default () => { process.send(null); return new Promise(() => {}); };`,
+    refused: { code: "PAL_RUNTIME_CRASHED" },
+  },
+  "forge a log line at a level that is a logger method (setBindings)": {
+    source: `export default () => { process.send({ t: "log", id: 1, level: "setBindings", message: "x", fields: {} }); return new Promise(() => {}); };`,
+    refused: { code: "PAL_RUNTIME_CRASHED" },
+  },
+  "forge a failed done without an error": {
+    source: `export default () => { process.send({ t: "done", id: 1, ok: false }); process.send("x"); return new Promise(() => {}); };`,
+    refused: { code: /^PAL_RUNTIME_(CRASHED|HANDLER_ERROR)$/ },
+  },
   "a huge return value": {
     source: `export default () => "x".repeat(4 * 1024 * 1024);`,
     refused: { code: "PAL_RUNTIME_OUTPUT_TOO_LARGE" },

@@ -95,6 +95,14 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
     for (const value of secrets) out = out.split(value).join("[REDACTED]");
     return out;
   };
+  // Walks the values (strings, arrays, plain objects) rather than editing JSON text, so a secret
+  // next to an escape sequence is still found and nothing can make the result unparseable.
+  const redactValue = (value: unknown, depth = 0): unknown => {
+    if (typeof value === "string") return redact(value);
+    if (depth > 32 || value === null || typeof value !== "object") return value;
+    if (Array.isArray(value)) return value.map((v) => redactValue(v, depth + 1));
+    return Object.fromEntries(Object.entries(value).map(([k, v]) => [redact(k), redactValue(v, depth + 1)]));
+  };
   const log: FunctionLog = (name, eventId, level, message, fields, traceparent) =>
     secrets.size === 0
       ? options.log(name, eventId, level, message, fields, traceparent)
@@ -103,7 +111,7 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
           eventId,
           level,
           redact(message),
-          JSON.parse(redact(JSON.stringify(fields))),
+          redactValue(fields) as Record<string, unknown>,
           traceparent,
         );
   // Stop instances above the warm minimum that have been idle a while.
@@ -236,7 +244,8 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
     } else if (msg.t === "done") {
       slot.batch.shift();
       if (msg.ok) settleResult(head, msg.value);
-      else head.reject(new PalisadeError(msg.error.code, msg.error.message, { retryable: true }));
+      // The function's own message, with any secret it read taken out, goes to logs and the DLQ.
+      else head.reject(new PalisadeError(msg.error.code, redact(msg.error.message), { retryable: true }));
       if (slot.batch.length > 0) armTimeout(slot);
       else {
         clearTimeout(slot.timer);

@@ -14,6 +14,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { PalisadeError, type SerializedError } from "../errors.ts";
+import { checkMessage } from "./check-message.ts";
 import { RUNTIME_CRASHED, RUNTIME_LOAD_FAILED } from "./errors.ts";
 import { bwrapArgs } from "./os-layer.ts";
 import type { HostMessage, SandboxMessage } from "./protocol.ts";
@@ -94,6 +95,17 @@ export function startSandboxProcess(options: SandboxProcessOptions): SandboxProc
     // and the function's with it, even if bwrap is still setting up (its parent-death signals race).
     detached: options.osLayer,
   });
+  function kill(): void {
+    if (options.osLayer && child.pid !== undefined) {
+      try {
+        process.kill(-child.pid, "SIGKILL");
+        return;
+      } catch {
+        // the group is already gone
+      }
+    }
+    child.kill("SIGKILL");
+  }
   let stderrTail = "";
   forwardLines(child.stdout, (line) => options.onOutput("stdout", line));
   forwardLines(child.stderr, (line) => {
@@ -108,7 +120,13 @@ export function startSandboxProcess(options: SandboxProcessOptions): SandboxProc
   ready.catch(() => undefined);
 
   child.on("message", (raw: unknown) => {
-    const msg = raw as SandboxMessage;
+    const msg = checkMessage(raw);
+    // Not the protocol: a function forging messages. It does not get another chance.
+    if (msg === undefined) {
+      options.onOutput("stderr", "the function sent a message outside the sandbox protocol; process stopped");
+      kill();
+      return;
+    }
     if (msg.t === "ready") settle?.resolve();
     else if (msg.t === "fatal") settle?.reject(loadFailed(options.functionName, msg.error));
     else options.onMessage(msg);
@@ -130,17 +148,7 @@ export function startSandboxProcess(options: SandboxProcessOptions): SandboxProc
     send(msg) {
       if (child.connected) child.send(msg);
     },
-    kill() {
-      if (options.osLayer && child.pid !== undefined) {
-        try {
-          process.kill(-child.pid, "SIGKILL");
-          return;
-        } catch {
-          // the group is already gone
-        }
-      }
-      child.kill("SIGKILL");
-    },
+    kill,
   };
 }
 
