@@ -243,7 +243,12 @@ test("secrets rotate keeps the previous value valid for the grace period, for AP
     401,
   );
 
-  // Past the grace period only the new value is valid.
+  // Past the grace period only the new value is valid, in the running gateway too (within seconds).
   openAppSecrets(dir).rotate("TEST_KEY", "newest-key-0123456789abcdef", 0);
   assert.deepEqual(openAppSecrets(dir).values("TEST_KEY"), ["newest-key-0123456789abcdef"]);
+  const status = (key: string) =>
+    post(`${platform.url}/events`, body, "application/json", key).then((r) => r.status);
+  while ((await status(TEST_KEY)) !== 401) await new Promise((r) => setTimeout(r, 250));
+  assert.equal(await status("newest-key-0123456789abcdef"), 202);
+  assert.equal(await status("old-key-0123456789abcdef"), 401);
 });

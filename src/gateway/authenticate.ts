@@ -29,6 +29,9 @@ interface JwtPrincipal {
   keys: JWTVerifyGetKey;
 }
 
+/** How long API-key digests are kept before the secret store is read again. */
+const KEYS_TTL_MS = 2000;
+
 const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]*$/;
 
 /**
@@ -39,15 +42,37 @@ export function createAuthenticator(
   principals: ReadonlyMap<string, PrincipalSpec>,
   secret: (name: string) => readonly string[],
 ): Authenticate {
-  const keys: { name: string; digest: Buffer }[] = [];
   const jwts: JwtPrincipal[] = [];
   const certs: { name: string; subject: Readonly<Record<string, string>> }[] = [];
+  const keyed: { name: string; secret: string }[] = [];
   for (const p of principals.values()) {
-    if (p.auth.kind === "apiKey") {
-      for (const value of secret(p.auth.secret)) keys.push({ name: p.name, digest: digest(value) });
-    } else if (p.auth.kind === "jwt") jwts.push({ name: p.name, auth: p.auth, keys: jwksFor(p.auth) });
+    if (p.auth.kind === "apiKey") keyed.push({ name: p.name, secret: p.auth.secret });
+    else if (p.auth.kind === "jwt") jwts.push({ name: p.name, auth: p.auth, keys: jwksFor(p.auth) });
     else certs.push({ name: p.name, subject: p.auth.subject });
   }
+  // API-key digests are read from the secret store again at most every KEYS_TTL_MS, so a rotation
+  // (both values valid in its grace period, then only the new one) or a removal takes effect in a
+  // running gateway within seconds.
+  let keys: { name: string; digest: Buffer }[] = [];
+  let keysAt = Number.NEGATIVE_INFINITY;
+  const currentKeys = () => {
+    const now = Date.now();
+    if (now - keysAt >= KEYS_TTL_MS) {
+      keys = keyed.flatMap((k) =>
+        secretValues(k.secret).map((value) => ({ name: k.name, digest: digest(value) })),
+      );
+      keysAt = now;
+    }
+    return keys;
+  };
+  const secretValues = (name: string): readonly string[] => {
+    try {
+      return secret(name);
+    } catch {
+      return []; // removed since the start: no key, so nobody authenticates with it
+    }
+  };
+  for (const k of keyed) secret(k.secret); // a key missing at start is an error now, not at a request
 
   return async (authorization, client) => {
     if (principals.size === 0)
@@ -66,7 +91,8 @@ export function createAuthenticator(
     if (jwts.length > 0 && JWT_SHAPE.test(token)) return verifyJwt(token, jwts);
     const presented = digest(token);
     let found: string | undefined;
-    for (const k of keys) if (timingSafeEqual(k.digest, presented) && found === undefined) found = k.name;
+    for (const k of currentKeys())
+      if (timingSafeEqual(k.digest, presented) && found === undefined) found = k.name;
     if (found === undefined) throw unauthenticated("Unknown API key");
     return found;
   };
