@@ -233,6 +233,17 @@ export function openAppSecrets(appDir: string, keyRing: KeyRing = openAppKeyRing
 }
 /** Key-value namespaces of ctx.kv, inside the data dir. */
 export const KV_FILE = "kv.db";
+/** Capability names a span may carry (anything else a sandbox asks for is "unknown"). */
+const KNOWN_CAPABILITIES = new Set([
+  "emit",
+  "secrets.get",
+  "fetch",
+  "kv.get",
+  "kv.set",
+  "kv.delete",
+  "kv.list",
+]);
+
 /** How often the pool-size, pending and DLQ gauges are refreshed. */
 const GAUGE_MS = 2000;
 
@@ -622,9 +633,11 @@ export function openCapabilities(
     tracing === undefined
       ? host
       : async (inv, cap, args) => {
-          const span = tracing.start(`capability ${cap}`, inv.event.traceparent, {
+          // The name comes from the sandbox: only known capability names reach the trace store.
+          const known = KNOWN_CAPABILITIES.has(cap) ? cap : "unknown";
+          const span = tracing.start(`capability ${known}`, inv.event.traceparent, {
             "palisade.function": inv.fn.name,
-            "palisade.capability": cap,
+            "palisade.capability": known,
           });
           try {
             const value = await host(inv, cap, args);

@@ -62,9 +62,11 @@ export function openSqliteKvStore(file: string, sealer: ValueSealer = PLAINTEXT)
     },
     async reencrypt(limit) {
       const active = sealer.activeVersion();
-      const rows = stale.all(active, limit);
+      // Read inside the write transaction: a set that lands meanwhile is not overwritten with old data.
       db.exec("BEGIN IMMEDIATE");
+      let rows: ReturnType<typeof stale.all> = [];
       try {
+        rows = stale.all(active, limit);
         for (const r of rows) {
           const rec = record(String(r.namespace), String(r.key));
           reseal.run(sealer.seal(sealer.open(String(r.value), rec), rec), String(r.namespace), String(r.key));

@@ -25,7 +25,8 @@ test("a sealed record opens only as itself: changed bytes or another record's na
   assert.throws(() => ring.open(`pal1.1.${raw.toString("base64url")}`, "event:/shop\0e-1"), {
     code: "PAL_SECURITY_SEAL_BROKEN",
   });
-  assert.equal(ring.open("plain legacy text", "x"), "plain legacy text", "plaintext from before encryption");
+  // Plaintext planted where a sealed record belongs is refused, not passed through.
+  assert.throws(() => ring.open("planted-api-key", "secret:TEST_KEY"), { code: "PAL_SECURITY_SEAL_BROKEN" });
 });
 
 test("the master key file is created 0600; the key ring only opens with the same master key", (t) => {

@@ -10,7 +10,19 @@
  * nonces are safe for about 2^32 seals per data key; rotate well before that.
  */
 import { createCipheriv, createDecipheriv, randomBytes, randomFillSync } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, renameSync, statSync, writeFileSync } from "node:fs";
+import {
+  chmodSync,
+  closeSync,
+  existsSync,
+  fsyncSync,
+  mkdirSync,
+  openSync,
+  readFileSync,
+  renameSync,
+  statSync,
+  writeFileSync,
+  writeSync,
+} from "node:fs";
 import { dirname } from "node:path";
 import { PalisadeError } from "../errors.ts";
 import { SECURITY_KEY_MISSING, SECURITY_KEYRING, SECURITY_SEAL_BROKEN } from "./errors.ts";
@@ -108,9 +120,23 @@ export function openKeyRing(file: string, master: MasterKeyProvider): KeyRing {
   }
   function save(): void {
     const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(state, null, 2)}\n`, { mode: 0o600 });
+    // fsync'd before the rename and the directory after it: records sealed with a new key are
+    // fsync'd, so the key must be on disk first.
+    const fd = openSync(tmp, "w", 0o600);
+    try {
+      writeSync(fd, `${JSON.stringify(state, null, 2)}\n`);
+      fsyncSync(fd);
+    } finally {
+      closeSync(fd);
+    }
     renameSync(tmp, file);
     chmodSync(file, 0o600);
+    const dir = openSync(dirname(file), "r");
+    try {
+      fsyncSync(dir);
+    } finally {
+      closeSync(dir);
+    }
     load();
   }
   // Picks up a rotation done by another process (at most one stat per second).
@@ -151,7 +177,10 @@ export function openKeyRing(file: string, master: MasterKeyProvider): KeyRing {
     },
     open(sealed, record) {
       const version = versionOf(sealed);
-      if (version === 0) return sealed; // written before encryption at rest: still plaintext
+      // Plaintext where a sealed record belongs is refused: accepting it would let someone who can
+      // write the store (but has no key) plant values, such as a known API key.
+      if (version === 0)
+        throw new PalisadeError(SECURITY_SEAL_BROKEN, `A record (${record.split("\0")[0]}) is not sealed`);
       const body = sealed.slice(sealed.indexOf(".", PREFIX.length) + 1);
       try {
         return gcmOpen(keyFor(version), body, record).toString("utf8");

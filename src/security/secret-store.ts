@@ -44,7 +44,7 @@ export function openFileSecretStore(file: string, sealer: Sealer): SecretStore {
   const read = (): Record<string, Entry> => {
     if (!existsSync(file)) return {};
     const raw = JSON.parse(readFileSync(file, "utf8")) as Record<string, Entry | string>;
-    // A store from before encryption held plain strings; they read as values until re-encrypted.
+    // A plain string (a store from before encryption, or a planted value) is refused when read.
     return Object.fromEntries(
       Object.entries(raw).map(([name, entry]) => [
         name,

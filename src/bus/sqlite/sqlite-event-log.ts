@@ -63,9 +63,19 @@ export function openSqliteEventLog(
   // this spares it decrypting and parsing what it just wrote. Bounded (tens of MB at most); a backlog
   // deeper than that is read back from the file.
   const recent = new Map<number, CloudEvent>();
-  const remember = (seq: number, event: CloudEvent) => {
+  const sizes = new Map<number, number>();
+  let recentBytes = 0;
+  const remember = (seq: number, event: CloudEvent, bytes: number) => {
+    if (bytes > RECENT_EVENT_MAX_BYTES) return; // large events are read back from the file
     recent.set(seq, event);
-    if (recent.size > RECENT_EVENTS) recent.delete(recent.keys().next().value as number);
+    sizes.set(seq, bytes);
+    recentBytes += bytes;
+    while (recent.size > RECENT_EVENTS || recentBytes > RECENT_BYTES) {
+      const oldest = recent.keys().next().value as number;
+      recent.delete(oldest);
+      recentBytes -= sizes.get(oldest) ?? 0;
+      sizes.delete(oldest);
+    }
   };
   const stored = (seq: unknown, source: unknown, id: unknown, body: unknown): CloudEvent =>
     recent.get(Number(seq)) ?? parse(sealer.open(String(body), eventRecord(source, id)));
@@ -174,14 +184,15 @@ export function openSqliteEventLog(
           // Writes are serialized (group commit), so this check-then-insert cannot race.
           const prior = findRecent.get(event.source, event.id, now - dedupeWindowMs);
           if (prior !== undefined) return { id: event.id, seq: Number(prior.seq), duplicate: true };
+          const json = JSON.stringify(event);
           const { lastInsertRowid } = insertEvent.run(
             event.source,
             event.id,
             event.type,
-            sealer.seal(JSON.stringify(event), eventRecord(event.source, event.id)),
+            sealer.seal(json, eventRecord(event.source, event.id)),
             now,
           );
-          remember(Number(lastInsertRowid), event);
+          remember(Number(lastInsertRowid), event, json.length);
           return { id: event.id, seq: Number(lastInsertRowid), duplicate: false };
         }),
       );
@@ -370,6 +381,9 @@ export function openSqliteEventLog(
 
 /** How many recently appended events are kept in memory for the dispatcher. */
 const RECENT_EVENTS = 65536;
+/** …and at most this much of them (JSON characters), so large events cannot exhaust memory. */
+const RECENT_BYTES = 32 * 1024 * 1024;
+const RECENT_EVENT_MAX_BYTES = 16 * 1024;
 
 /** What a sealed record is bound to (the associated data of its ciphertext). */
 function eventRecord(source: unknown, id: unknown): string {

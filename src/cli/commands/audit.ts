@@ -13,6 +13,8 @@ import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
 import { parseInstant } from "../parse-instant.ts";
 
 const POLL_MS = 500;
+/** Uncovered records older than this fail verify (checkpoints are due every 10 s and at shutdown). */
+const UNSIGNED_GRACE_MS = 60_000;
 const PAGE = 1000;
 
 /**
@@ -21,7 +23,19 @@ const PAGE = 1000;
  */
 export function runAuditVerify(opts: { app: string; json?: boolean }): number {
   const trusted = loadTrustedKeys(opts.app);
-  const result = verifyAuditLog(join(opts.app, AUDIT_FILE), trusted);
+  const file = join(opts.app, AUDIT_FILE);
+  let result = verifyAuditLog(file, trusted);
+  // Records no signed checkpoint covers long after one was due: the chain alone is unkeyed, so
+  // someone who rewrote records and dropped the checkpoints would look like this.
+  if (result.ok && result.unsigned > 0) {
+    const [first] = readAudit(file, { afterSeq: result.records - result.unsigned, limit: 1 });
+    if (first !== undefined && Date.now() - first.at > UNSIGNED_GRACE_MS)
+      result = {
+        ok: false,
+        firstBad: first.seq,
+        problem: `records ${first.seq}–${result.records} are covered by no signed checkpoint though one was due long ago: rewritten, or written by a process killed before it signed (the next run's checkpoint covers them)`,
+      };
+  }
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return result.ok ? EXIT_OK : EXIT_FAILURE;

@@ -59,7 +59,9 @@ export async function runKeysStatus(opts: { app: string; json?: boolean }): Prom
       process.stdout.write(`version ${v.version}  ${state.padEnd(7)} created ${v.createdAt}  ${where}\n`);
     }
     if (plaintext > 0)
-      process.stdout.write(`${plaintext} records from before encryption; run palisade keys rotate\n`);
+      process.stdout.write(
+        `${plaintext} records are not sealed; they are refused when read (written before encryption at rest, or planted)\n`,
+      );
     return EXIT_OK;
   } finally {
     await stores.close();
