@@ -691,8 +691,17 @@ export async function startPools(
       // refused at the next spawn.
       beforeSpawn: () => verifyFunction(dir, trusted),
     });
+    try {
+      await pool.start();
+    } catch (err) {
+      // Cannot load (a throw at top level, an endless await): unavailable, the others run.
+      const reason = toPalisadeError(err);
+      logger.error({ fn: fn.name, code: reason.code }, `function refused: ${reason.message}`);
+      await pool.close();
+      pools.set(fn.name, refusedPool(fn.name, reason));
+      continue;
+    }
     pools.set(fn.name, pool);
-    await pool.start();
     logger.info(
       {
         fn: fn.name,

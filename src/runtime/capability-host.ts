@@ -59,8 +59,10 @@ export function createCapabilityHost(
   backends: CapabilityBackends,
   observer: CapabilityObserver,
 ): CapabilityHost {
+  // What a refused call asked for goes to logs, usage.db and the audit log; the sandbox chose it, so
+  // only something shaped like a name is repeated there (never a smuggled value or a secret).
   function deny(inv: Invocation, kind: CapabilityUse | "unknown", target: string, message: string): never {
-    observer.denied(inv, kind, target, message);
+    observer.denied(inv, kind, shown(target), message);
     throw new PalisadeError(RUNTIME_DENIED, message, { status: 403 });
   }
   const grant = (inv: Invocation, field: string) => `functions.${inv.fn.name}.${field} in palisade.yaml`;
@@ -74,7 +76,7 @@ export function createCapabilityHost(
         inv,
         kind,
         ns,
-        `Function "${inv.fn.name}" may not use kv namespace "${ns}"; add it to ${grant(inv, "kv")}`,
+        `Function "${inv.fn.name}" may not use kv namespace "${shown(ns)}"; add it to ${grant(inv, "kv")}`,
       );
     if (write && mode !== "readwrite")
       return deny(
@@ -97,7 +99,7 @@ export function createCapabilityHost(
             inv,
             "emit",
             type,
-            `Function "${inv.fn.name}" may not emit "${type}"; add it to ${grant(inv, "emit")}`,
+            `Function "${inv.fn.name}" may not emit "${shown(type)}"; add it to ${grant(inv, "emit")}`,
           );
         const size = jsonBytes(data, "ctx.emit data");
         if (size > inv.fn.limits.outputBytes) throw tooLarge(inv, `ctx.emit("${type}") data`, size);
@@ -112,7 +114,7 @@ export function createCapabilityHost(
             inv,
             "secret",
             name,
-            `Function "${inv.fn.name}" may not read secret "${name}"; add it to ${grant(inv, "secrets")}`,
+            `Function "${inv.fn.name}" may not read secret "${shown(name)}"; add it to ${grant(inv, "secrets")}`,
           );
         const value = backends.secret(name);
         if (value === undefined)
@@ -161,9 +163,21 @@ export function createCapabilityHost(
         return backends.kv.list(ns, listOptions(args[1]));
       }
       default:
-        return deny(inv, "unknown", cap, `Function "${inv.fn.name}" asked for unknown capability "${cap}"`);
+        return deny(
+          inv,
+          "unknown",
+          cap,
+          `Function "${inv.fn.name}" asked for unknown capability "${shown(cap)}"`,
+        );
     }
   };
+}
+
+const NAME_SHAPE = /^[A-Za-z0-9._:/[\]@-]{1,128}$/;
+
+/** A name the sandbox sent, as logged: itself if it looks like a name, else a placeholder. */
+function shown(name: unknown): string {
+  return typeof name === "string" && NAME_SHAPE.test(name) ? name : "(not a valid name)";
 }
 
 function badCall(message: string): PalisadeError {

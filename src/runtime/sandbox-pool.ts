@@ -43,6 +43,8 @@ export interface SandboxPool {
 
 /** An instance above `minInstances` that has been idle this long is stopped. */
 export const IDLE_STOP_MS = 60_000;
+/** How long a process may take to load its bundle before it is killed and the load fails. */
+export const LOAD_TIMEOUT_MS = 10_000;
 /** Secret values shorter than this are not redacted (they would blank out ordinary words). */
 const MIN_REDACT = 4;
 
@@ -169,8 +171,18 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
         ),
       onExit: (reason) => replace(slot, reason),
     });
+    // A bundle whose top level never finishes (an endless await) must not hold a start forever.
+    let loadError: PalisadeError | undefined;
+    const loadTimer = setTimeout(() => {
+      loadError = new PalisadeError(
+        RUNTIME_LOAD_FAILED,
+        `Function "${fn.name}" did not finish loading within ${LOAD_TIMEOUT_MS} ms`,
+      );
+      slot.proc.kill();
+    }, LOAD_TIMEOUT_MS);
     slot.proc.ready.then(
       () => {
+        clearTimeout(loadTimer);
         slot.loaded = true;
         if (assigned.length > 0) send(slot, assigned);
         else release(slot);
@@ -178,7 +190,8 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
       // A bundle that cannot load fails the invocations that started this process; the exit
       // handler removes the slot.
       (err: unknown) => {
-        for (const job of assigned) job.reject(err);
+        clearTimeout(loadTimer);
+        for (const job of assigned) job.reject(loadError ?? err);
       },
     );
   }
@@ -318,7 +331,19 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
       assertBundleHasNoSymlinks(options.bundlePath);
       options.beforeSpawn?.();
       for (let i = 0; i < fn.limits.minInstances; i++) spawnSlot([]);
-      await Promise.all(slots.map((s) => s.proc.ready));
+      const timeout = new Promise<never>((_, reject) =>
+        setTimeout(
+          () =>
+            reject(
+              new PalisadeError(
+                RUNTIME_LOAD_FAILED,
+                `Function "${fn.name}" did not finish loading within ${LOAD_TIMEOUT_MS} ms`,
+              ),
+            ),
+          LOAD_TIMEOUT_MS,
+        ).unref(),
+      );
+      await Promise.race([Promise.all(slots.map((s) => s.proc.ready)), timeout]);
     },
     size: () => slots.length,
     invoke(event, attempt) {
