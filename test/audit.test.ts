@@ -9,6 +9,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { test } from "node:test";
+import { GENESIS_HASH, hashRecord } from "../src/audit/index.ts";
 import { startPlatform } from "../src/main.ts";
 import { BIN } from "./kit/cli-process.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
@@ -105,4 +106,46 @@ ${testPrincipal(["job.queued"])}functions:
   const broken = palisade("audit", "verify", "--app", dir);
   assert.equal(broken.status, 1);
   assert.match(broken.stdout, new RegExp(`record ${target.seq}\\b`));
+});
+
+test("a chain rewritten with recomputed hashes and its checkpoints dropped does not verify", async (t) => {
+  const dir = tempApp(t, {
+    "palisade.yaml": `name: rewritten\nevents:\n  job.queued: { schema: schemas/n.json }\n${testPrincipal(["job.queued"])}functions: {}\n`,
+    "schemas/n.json": NUMBER_SCHEMA,
+  });
+  setSecret(dir, "TEST_KEY", TEST_KEY);
+  const platform = await startPlatform({ appDir: dir, logger: captureLogs().logger, port: 0 });
+  for (let n = 0; n < 3; n++)
+    await post(
+      `${platform.url}/events`,
+      { type: "job.queued", data: { n } },
+      "application/json",
+      "wrong-key",
+    );
+  await platform.close();
+  assert.equal(palisade("audit", "verify", "--app", dir).status, 0);
+
+  // The attacker: change a record, move every time back an hour, recompute the (unkeyed) chain and
+  // delete the signed checkpoints it can no longer forge.
+  const db = new DatabaseSync(join(dir, ".palisade", "audit.db"));
+  const rows = db.prepare("SELECT seq, at, kind, body FROM records ORDER BY seq").all();
+  let prev = GENESIS_HASH;
+  for (const r of rows) {
+    const at = Number(r.at) - 3_600_000;
+    const body = String(r.body).replace("401", "200");
+    const hash = hashRecord(Number(r.seq), at, String(r.kind), body, prev);
+    db.prepare("UPDATE records SET at = ?, body = ?, prev_hash = ?, hash = ? WHERE seq = ?").run(
+      at,
+      body,
+      prev,
+      hash,
+      Number(r.seq),
+    );
+    prev = hash;
+  }
+  db.prepare("DELETE FROM checkpoints").run();
+  db.close();
+  const verify = palisade("audit", "verify", "--app", dir);
+  assert.equal(verify.status, 1, verify.stdout);
+  assert.match(verify.stdout, /NOT intact at record 1: records 1–\d+ are covered by no signed checkpoint/);
 });
