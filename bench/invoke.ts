@@ -72,17 +72,30 @@ export function benchCapabilities(): CapabilityHost {
   );
 }
 
-export async function runInvoke(appDir: string, count: number, warmup: number): Promise<InvokeRun> {
-  const handlerPath = join(appDir, "functions", "noop.ts");
-  const bundlePath = await bundleFunction("noop", handlerPath, join(appDir, ".bench-bundles"));
+/** One bench function (one instance, no retries) bundled from `functions/<name>.ts` of the bench app. */
+async function benchFunction(
+  appDir: string,
+  name: string,
+  extra: Partial<FunctionSpec> = {},
+): Promise<{ fn: FunctionSpec; bundlePath: string }> {
+  const handlerPath = join(appDir, "functions", `${name}.ts`);
+  const bundlePath = await bundleFunction(name, handlerPath, join(appDir, ".bench-bundles"));
   const fn: FunctionSpec = {
-    name: "noop",
+    name,
     handlerPath,
     on: ["bench.ping"],
     ...NO_GRANTS,
-    limits: { ...DEFAULT_LIMITS, timeoutMs: 5000, concurrency: 1 },
+    limits: { ...DEFAULT_LIMITS, concurrency: 1 },
     retry: { attempts: 1, backoff: "fixed", initialDelayMs: 100, maxDelayMs: 100 },
+    ...extra,
   };
+  return { fn, bundlePath };
+}
+
+export async function runInvoke(appDir: string, count: number, warmup: number): Promise<InvokeRun> {
+  const { fn, bundlePath } = await benchFunction(appDir, "noop", {
+    limits: { ...DEFAULT_LIMITS, timeoutMs: 5000, concurrency: 1 },
+  });
   // Distinct events built up front, so neither side pays for building them inside the timed loop.
   const events = Array.from({ length: count + warmup }, (_, i) => benchEvent(i));
   const at = (i: number): CloudEvent => events[i % events.length] as CloudEvent;
@@ -127,16 +140,10 @@ export async function runCapability(appDir: string, rounds: number, calls: numbe
     handlerPath,
     `export default async (e, ctx) => { const t0 = process.hrtime.bigint(); for (let i = 0; i < ${calls}; i++) await ctx.secrets.get("BENCH_SECRET"); return Number(process.hrtime.bigint() - t0); };`,
   );
-  const bundlePath = await bundleFunction("secrets-loop", handlerPath, join(appDir, ".bench-bundles"));
-  const fn: FunctionSpec = {
-    name: "secrets-loop",
-    handlerPath,
-    on: ["bench.ping"],
-    ...NO_GRANTS,
+  const { fn, bundlePath } = await benchFunction(appDir, "secrets-loop", {
     secrets: ["BENCH_SECRET"],
     limits: { ...DEFAULT_LIMITS, timeoutMs: 60_000, concurrency: 1 },
-    retry: { attempts: 1, backoff: "fixed", initialDelayMs: 100, maxDelayMs: 100 },
-  };
+  });
   const pool = createSandboxPool({
     fn,
     bundlePath,
@@ -159,16 +166,7 @@ export async function runCapability(appDir: string, rounds: number, calls: numbe
 
 /** Cold start: from asking for a pool of one instance to that instance having loaded its bundle. */
 export async function runColdStart(appDir: string, times: number): Promise<Summary> {
-  const handlerPath = join(appDir, "functions", "noop.ts");
-  const bundlePath = await bundleFunction("noop", handlerPath, join(appDir, ".bench-bundles"));
-  const fn: FunctionSpec = {
-    name: "noop",
-    handlerPath,
-    on: ["bench.ping"],
-    ...NO_GRANTS,
-    limits: { ...DEFAULT_LIMITS, concurrency: 1 },
-    retry: { attempts: 1, backoff: "fixed", initialDelayMs: 100, maxDelayMs: 100 },
-  };
+  const { fn, bundlePath } = await benchFunction(appDir, "noop");
   const samples: number[] = [];
   for (let i = 0; i < times; i++) {
     const t0 = process.hrtime.bigint();

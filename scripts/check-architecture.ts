@@ -17,6 +17,7 @@ type Edge = "value" | "type";
  */
 const ALLOWED: Record<string, Record<string, Edge>> = {
   cli: {
+    "invoke-once": "value",
     audit: "value",
     bus: "value",
     events: "value",
@@ -29,7 +30,9 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
     supply: "value",
   },
   main: {
+    "app-files": "value",
     "data-path": "value",
+    "function-runtime": "value",
     audit: "value",
     bus: "value",
     events: "value",
@@ -41,6 +44,34 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
     schema: "value",
     security: "value",
     supply: "value",
+  },
+  "app-files": {
+    audit: "value",
+    bus: "value",
+    kv: "value",
+    manifest: "type",
+    observe: "type",
+    security: "value",
+    supply: "value",
+  },
+  "function-runtime": {
+    "app-files": "value",
+    audit: "value",
+    kv: "value",
+    manifest: "type",
+    observe: "type",
+    runtime: "value",
+    security: "value",
+    supply: "value",
+  },
+  "invoke-once": {
+    "app-files": "value",
+    "function-runtime": "value",
+    events: "value",
+    main: "value",
+    observe: "value",
+    runtime: "type",
+    schema: "value",
   },
   "data-path": {
     bus: "type",

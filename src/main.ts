@@ -3,12 +3,20 @@
  * Nothing here decides policy; it only connects the pieces.
  */
 
-import { createHash, randomBytes, randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { userInfo } from "node:os";
-import { dirname, join, resolve } from "node:path";
+import { dirname, join } from "node:path";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
-import { AUDIT_FILE, AUDIT_KIND, type AuditEntry, type AuditLog, openAuditLog } from "./audit/index.ts";
+import {
+  DIST_DIR,
+  GATEWAY_FILE,
+  manifestDigest,
+  openAppAudit,
+  openAppKeyRing,
+  openAppSecrets,
+  TRACES_FILE,
+} from "./app-files.ts";
+import { AUDIT_KIND } from "./audit/index.ts";
 import {
   createDispatcher,
   createScheduler,
@@ -19,64 +27,20 @@ import {
   type SqliteEventLog,
 } from "./bus/index.ts";
 import { createDataPath, schedulePrincipal } from "./data-path.ts";
-import { PalisadeError, toPalisadeError } from "./errors.ts";
-import {
-  type CloudEvent,
-  compileFilter,
-  createEvent,
-  EVENT_HOP_LIMIT,
-  type EventFilter,
-  nextTraceparent,
-  PLATFORM_EVENT_TYPES,
-} from "./events/index.ts";
+import { toPalisadeError } from "./errors.ts";
+import { compileFilter, type EventFilter, nextTraceparent, PLATFORM_EVENT_TYPES } from "./events/index.ts";
+import { openCapabilities, type PreparedFunction, startPools } from "./function-runtime.ts";
 import {
   createAuthenticator,
   createGateway,
   createMemoryRateLimitStore,
   webhookPrincipal,
 } from "./gateway/index.ts";
-import { openSqliteKvStore } from "./kv/index.ts";
-import {
-  type AppModel,
-  DEFAULT_RATE_LIMIT,
-  type FunctionSpec,
-  loadApp,
-  type TlsSpec,
-} from "./manifest/index.ts";
-import {
-  createLogger,
-  createMetrics,
-  createTracing,
-  type Logger,
-  type Metrics,
-  noTracing,
-  type Tracing,
-  traceStoreExporter,
-} from "./observe/index.ts";
-import {
-  type CapabilityBackends,
-  type CapabilityHost,
-  createCapabilityHost,
-  createSandboxPool,
-  detectOsLayer,
-  egressFetch,
-  type FunctionLog,
-  INVOKE_BATCH,
-  RUNTIME_LOAD_FAILED,
-  type SandboxPool,
-} from "./runtime/index.ts";
+import { type AppModel, DEFAULT_RATE_LIMIT, loadApp, type TlsSpec } from "./manifest/index.ts";
+import { createMetrics, createTracing, type Logger, noTracing, traceStoreExporter } from "./observe/index.ts";
+import { INVOKE_BATCH, type SandboxPool } from "./runtime/index.ts";
 import { createSchemaRegistry, openSchemaStore, registerSchemas } from "./schema/index.ts";
-import {
-  createAuthorizer,
-  type KeyRing,
-  localMasterKey,
-  openFileSecretStore,
-  openKeyRing,
-  openUsageStore,
-  requireSecret,
-  type SecretStore,
-  type UsageStore,
-} from "./security/index.ts";
+import { createAuthorizer, requireSecret } from "./security/index.ts";
 import {
   type BuiltFunction,
   buildFunction,
@@ -88,6 +52,14 @@ import {
   signFunction,
   verifyFunction,
 } from "./supply/index.ts";
+
+export * from "./app-files.ts";
+export {
+  type OpenCapabilities,
+  openCapabilities,
+  type PreparedFunction,
+  startPools,
+} from "./function-runtime.ts";
 
 /** Default listen address: loopback only (there is no TLS yet). */
 export const DEFAULT_HOST = "127.0.0.1";
@@ -127,130 +99,11 @@ export interface Platform {
   close(): Promise<void>;
 }
 
-/** `palisade invoke` named a function or type the app does not have. */
-export const INVOKE_UNKNOWN_FUNCTION = "PAL_INVOKE_UNKNOWN_FUNCTION";
-
 /** Certificate, key and (for mTLS) client CA files of the gateway. */
 export type TlsFiles = TlsSpec;
 
-/** File in the data dir that tells `palisade send` where the running gateway listens. */
-export const GATEWAY_FILE = "gateway.json";
-
-/** The app's secret store, inside its data dir. */
-export const SECRETS_FILE = "secrets.json";
-/** The master key, relative to the app directory (gitignored; or PALISADE_MASTER_KEY). */
-export const MASTER_KEY_FILE = join("keys", "master.key");
-/** Wrapped data key versions, inside the data dir. */
-export const KEYRING_FILE = "keyring.json";
-
-/** The app's key ring: data keys in `.palisade/keyring.json` under the master key. */
-export function openAppKeyRing(appDir: string, create = true): KeyRing {
-  const dir = resolve(appDir);
-  return openKeyRing(
-    join(dir, ".palisade", KEYRING_FILE),
-    localMasterKey(join(dir, MASTER_KEY_FILE), { create }),
-  );
-}
-
-/** The app's event log, opened with its key ring (for commands that read or change it beside `dev`). */
-export function openAppLog(appDir: string): SqliteEventLog {
-  return openSqliteEventLog(join(resolve(appDir), ".palisade", "events.db"), {
-    sealer: openAppKeyRing(appDir),
-  });
-}
-
-/** Every store of an app that holds sealed records, opened with one key ring (for `palisade keys`). */
-export interface SealedStores {
-  readonly keyRing: KeyRing;
-  /** How many records each data key version seals, per store. */
-  versions(): Promise<{ store: string; counts: Map<number, number> }[]>;
-  /** Re-seals up to `limit` records not on the active version; resolves to how many (0: done). */
-  reencrypt(limit: number): Promise<number>;
-  close(): Promise<void>;
-}
-
-export function openSealedStores(appDir: string): SealedStores {
-  const keyRing = openAppKeyRing(appDir, false);
-  const dir = join(resolve(appDir), ".palisade");
-  const log = openSqliteEventLog(join(dir, "events.db"), { sealer: keyRing });
-  const kv = openSqliteKvStore(join(dir, KV_FILE), keyRing);
-  const secrets = openAppSecrets(appDir, keyRing);
-  return {
-    keyRing,
-    async versions() {
-      return [
-        { store: "events.db", counts: await log.sealedVersions() },
-        { store: "kv.db", counts: await kv.sealedVersions() },
-        { store: "secrets.json", counts: secrets.versions() },
-      ];
-    },
-    async reencrypt(limit) {
-      const n = await log.reencrypt(limit);
-      if (n > 0) return n;
-      const m = await kv.reencrypt(limit);
-      return m > 0 ? m : secrets.reencrypt();
-    },
-    async close() {
-      await log.close();
-      await kv.close();
-    },
-  };
-}
-
-/** The app's audit log (`.palisade/audit.db`), checkpoints signed with its signing key. */
-export function openAppAudit(app: AppModel, logger: Logger, off = false): AuditLog {
-  if (off) return NO_AUDIT;
-  return openAuditLog(join(app.dir, AUDIT_FILE), {
-    signingKeyPem: loadSigningKey(app.dir),
-    onError: (err) => logger.error({ err: toPalisadeError(err).message }, "audit log write failed; retrying"),
-  });
-}
-
-/** Audit off: only for the benchmark that measures what auditing costs. */
-const NO_AUDIT = {
-  record: () => undefined,
-  flush: () => undefined,
-  close: () => undefined,
-} as unknown as AuditLog;
-
-/** Records one security-relevant operation of a CLI command in the app's audit log. */
-export function auditCommand(appDir: string, entry: AuditEntry): void {
-  const dir = resolve(appDir);
-  if (!existsSync(join(dir, SIGNING_KEY_FILE))) return; // an app that never ran has no audit log yet
-  const audit = openAuditLog(join(dir, AUDIT_FILE), { signingKeyPem: loadSigningKey(dir) });
-  audit.record({ actor: `cli:${userInfo().username}`, ...entry });
-  audit.close();
-}
-
-/** SHA-256 of the manifest as written: what was deployed. */
-function manifestDigest(app: AppModel): string {
-  return createHash("sha256").update(readFileSync(app.manifestPath)).digest("hex");
-}
-
-/** The app's secret store, sealed by its key ring. */
-export function openAppSecrets(appDir: string, keyRing: KeyRing = openAppKeyRing(appDir)): SecretStore {
-  return openFileSecretStore(join(resolve(appDir), ".palisade", SECRETS_FILE), keyRing);
-}
-/** Key-value namespaces of ctx.kv, inside the data dir. */
-export const KV_FILE = "kv.db";
-/** Capability names a span may carry (anything else a sandbox asks for is "unknown"). */
-const KNOWN_CAPABILITIES = new Set([
-  "emit",
-  "secrets.get",
-  "fetch",
-  "kv.get",
-  "kv.set",
-  "kv.delete",
-  "kv.list",
-]);
-
 /** How often the pool-size, pending and DLQ gauges are refreshed. */
 const GAUGE_MS = 2000;
-
-/** Recent spans for `palisade traces`, inside the data dir. */
-export const TRACES_FILE = "traces.db";
-/** Counts of capability use and refusals per function, inside the data dir. */
-export const USAGE_FILE = "usage.db";
 
 /** An app whose manifest is valid and whose functions are bundled: all that can fail before a start. */
 export interface PreparedApp {
@@ -265,18 +118,6 @@ export interface PreparedApp {
   /** Event type → registered schema version in force. */
   readonly schemaVersions: ReadonlyMap<string, number>;
 }
-
-export interface PreparedFunction {
-  readonly fn: FunctionSpec;
-  /** The directory holding index.mjs, sbom.cdx.json and attestation.dsse.json. */
-  readonly dir: string;
-  /** The verified bundle, or undefined when `refused`. */
-  readonly bundlePath?: string;
-  readonly refused?: PalisadeError;
-}
-
-/** Where `palisade build` writes signed bundles, relative to the app (read by `palisade start`). */
-export const DIST_DIR = "dist";
 
 /**
  * Loads the manifest, registers changed schemas (refusing breaking changes unless `allowBreaking`)
@@ -574,252 +415,6 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
   }
 }
 
-/** The capability host with its stores open: kv, secrets, egress, and the record of use. */
-export interface OpenCapabilities {
-  readonly host: CapabilityHost;
-  readonly usage: UsageStore;
-  close(): Promise<void>;
-}
-
-/**
- * Opens what functions reach through their capabilities, each behind the grant checks of the
- * capability host: `emit` is the data path's (or, for `palisade invoke`, a recorder). Every call is
- * counted in `.palisade/usage.db`; every refusal is also logged.
- */
-export function openCapabilities(
-  app: AppModel,
-  emit: CapabilityBackends["emit"],
-  logger: Logger,
-  keyRing: KeyRing,
-  metrics?: Metrics,
-  encryptAtRest = true,
-  tracing?: Tracing,
-  audit?: AuditLog,
-): OpenCapabilities {
-  const secrets = openAppSecrets(app.dir, keyRing);
-  const kv = openSqliteKvStore(join(app.dataDir, KV_FILE), ...(encryptAtRest ? [keyRing] : []));
-  const usage = openUsageStore(join(app.dataDir, USAGE_FILE));
-  const host = createCapabilityHost(
-    {
-      emit,
-      secret: (name) => secrets.get(name),
-      kv,
-      fetch: (fn, url, init) => egressFetch(url, init, { fn: fn.name, rules: fn.egress }),
-    },
-    {
-      used(inv, kind, target) {
-        usage.record(inv.fn.name, kind, target, "used");
-        metrics?.capabilityCalls.inc({ fn: inv.fn.name, kind });
-      },
-      denied(inv, kind, target, reason) {
-        if (kind !== "unknown") usage.record(inv.fn.name, kind, target, "denied", reason);
-        metrics?.capabilityDenied.inc({ fn: inv.fn.name, kind });
-        audit?.record({
-          kind: AUDIT_KIND.capabilityDenied,
-          actor: `function:${inv.fn.name}`,
-          subject: target,
-          outcome: "denied",
-          details: { capability: kind, eventId: inv.event.id, reason },
-        });
-        logger.warn(
-          { fn: inv.fn.name, eventId: inv.event.id, cap: kind, target },
-          `capability denied: ${reason}`,
-        );
-      },
-    },
-  );
-  // Each capability call is a span under the invocation's.
-  const traced: CapabilityHost =
-    tracing === undefined
-      ? host
-      : async (inv, cap, args) => {
-          // The name comes from the sandbox: only known capability names reach the trace store.
-          const known = KNOWN_CAPABILITIES.has(cap) ? cap : "unknown";
-          const span = tracing.start(`capability ${known}`, inv.event.traceparent, {
-            "palisade.function": inv.fn.name,
-            "palisade.capability": known,
-          });
-          try {
-            const value = await host(inv, cap, args);
-            span.end();
-            return value;
-          } catch (err) {
-            span.end(err);
-            throw err;
-          }
-        };
-  return {
-    host: traced,
-    usage,
-    async close() {
-      usage.close();
-      await kv.close();
-    },
-  };
-}
-
-/** Starts one sandbox pool per function and says which isolation layers each runs under. */
-export async function startPools(
-  app: AppModel,
-  bundles: PreparedApp["bundles"],
-  capabilities: OpenCapabilities,
-  logger: Logger,
-  pools: Map<string, SandboxPool>,
-): Promise<void> {
-  const functionLog: FunctionLog = (fn, eventId, level, message, fields, traceparent) =>
-    logger[level](
-      { ...fields, fn, eventId, ...(traceparent ? { traceId: traceparent.split("-")[1] } : {}) },
-      message,
-    );
-  const os = detectOsLayer();
-  const trusted = loadTrustedKeys(app.dir);
-  for (const { fn, dir, bundlePath, refused } of bundles) {
-    if (bundlePath === undefined || refused !== undefined) {
-      // Not run, and its deliveries dead-letter as load-failed until a verified bundle replaces it.
-      const reason = refused ?? new PalisadeError(RUNTIME_LOAD_FAILED, `Function "${fn.name}" has no bundle`);
-      logger.error({ fn: fn.name, code: reason.code }, `function refused: ${reason.message}`);
-      pools.set(fn.name, refusedPool(fn.name, reason));
-      continue;
-    }
-    const pool = createSandboxPool({
-      fn,
-      bundlePath,
-      capabilities: capabilities.host,
-      log: functionLog,
-      osLayer: os.active,
-      // Every process start re-checks the signature: a bundle changed on disk after the start is
-      // refused at the next spawn.
-      beforeSpawn: () => verifyFunction(dir, trusted),
-    });
-    try {
-      await pool.start();
-    } catch (err) {
-      // Cannot load (a throw at top level, an endless await): unavailable, the others run.
-      const reason = toPalisadeError(err);
-      logger.error({ fn: fn.name, code: reason.code }, `function refused: ${reason.message}`);
-      await pool.close();
-      pools.set(fn.name, refusedPool(fn.name, reason));
-      continue;
-    }
-    pools.set(fn.name, pool);
-    logger.info(
-      {
-        fn: fn.name,
-        layers: ["node permission model", ...(os.active ? ["bubblewrap namespaces"] : [])],
-        ...(os.active ? {} : { os: os.description }),
-      },
-      os.active ? "sandbox: permission model + OS layer" : "sandbox: permission model only",
-    );
-  }
-}
-
-/** What one `palisade invoke` run did. */
-export interface InvokeReport {
-  readonly event: CloudEvent;
-  /** The handler's return value (undefined when it returned nothing or failed). */
-  readonly result: unknown;
-  /** Set when the handler threw, timed out or crashed. */
-  readonly error?: { code: string; message: string };
-  /** Events it emitted: checked against grants and schemas, then recorded here, not published. */
-  readonly emits: readonly { type: string; data: unknown; id: string }[];
-  readonly logs: readonly { level: string; message: string; fields: Record<string, unknown> }[];
-}
-
-/**
- * Runs one function once in its sandbox, with the same grant checks, stores and egress policy as
- * in `dev`, on an event of `type` with `data` (validated against the type's schema first). Emits
- * are validated and recorded, not published, so nothing downstream runs.
- */
-export async function invokeOnce(
-  appDir: string,
-  fnName: string,
-  type: string | undefined,
-  data: unknown,
-): Promise<InvokeReport> {
-  const prepared = await prepareApp(appDir);
-  const { app } = prepared;
-  const pools = new Map<string, SandboxPool>();
-  let capabilities: OpenCapabilities | undefined;
-  try {
-    const target = prepared.bundles.find((b) => b.fn.name === fnName);
-    if (target === undefined)
-      throw new PalisadeError(
-        INVOKE_UNKNOWN_FUNCTION,
-        `No function named "${fnName}"; functions are: ${[...app.functions.keys()].join(", ")}`,
-      );
-    const exact = target.fn.on.filter((t) => !t.endsWith("*"));
-    const eventType = type ?? (exact.length === 1 ? exact[0] : undefined);
-    if (eventType === undefined)
-      throw new PalisadeError(
-        INVOKE_UNKNOWN_FUNCTION,
-        `Function "${fnName}" subscribes to ${target.fn.on.join(", ")}; say which type with --type`,
-      );
-    const registry = createSchemaRegistry(
-      new Map([...schemasOf(app), ...PLATFORM_EVENT_TYPES]),
-      prepared.schemaVersions,
-    );
-    registry.assertValid(eventType, data);
-    const event = createEvent(
-      { type: eventType, data },
-      {
-        principal: "cli:invoke",
-        source: "palisade://cli/invoke",
-        hop: 0,
-        schemaversion: registry.version(eventType),
-      },
-    );
-    const emits: { type: string; data: unknown; id: string }[] = [];
-    const logs: { level: string; message: string; fields: Record<string, unknown> }[] = [];
-    const logger = createLogger({
-      level: "debug",
-      destination: {
-        write(line: string) {
-          const { level, msg, fn, eventId, time, pid, hostname, ...fields } = JSON.parse(line) as Record<
-            string,
-            unknown
-          >;
-          if (fn === fnName && eventId === event.id)
-            logs.push({ level: levelName(level), message: String(msg), fields });
-        },
-      },
-    });
-    capabilities = openCapabilities(
-      app,
-      async (inv, emitType, emitData) => {
-        if (inv.event.hop + 1 > app.hopLimit)
-          throw new PalisadeError(
-            EVENT_HOP_LIMIT,
-            `Cannot emit "${emitType}": event chain is deeper than ${app.hopLimit} hops`,
-          );
-        registry.assertValid(emitType, emitData);
-        const id = randomUUID();
-        emits.push({ type: emitType, data: emitData, id });
-        return id;
-      },
-      logger,
-      openAppKeyRing(app.dir),
-    );
-    await startPools(app, [target], capabilities, logger, pools);
-    const pool = pools.get(fnName);
-    try {
-      const result = await pool?.invoke(event, 1);
-      return { event, result, emits, logs };
-    } catch (err) {
-      const e = toPalisadeError(err);
-      return { event, result: undefined, error: { code: e.code, message: e.message }, emits, logs };
-    }
-  } finally {
-    await Promise.all([...pools.values()].map((p) => p.close()));
-    await capabilities?.close();
-    if (prepared.buildDir !== undefined) rmSync(prepared.buildDir, { recursive: true, force: true });
-  }
-}
-
-function levelName(level: unknown): string {
-  const names: Record<number, string> = { 20: "debug", 30: "info", 40: "warn", 50: "error" };
-  return names[Number(level)] ?? String(level);
-}
-
 // The manifest loader already refused invalid patterns, so this compiles.
 function compiledFilter(pattern: object): EventFilter {
   const filter = compileFilter(pattern);
@@ -833,20 +428,8 @@ function readTls(tls: TlsSpec): { cert: string; key: string; ca?: string } {
   return { cert: read(tls.cert), key: read(tls.key), ...(tls.clientCa ? { ca: read(tls.clientCa) } : {}) };
 }
 
-function schemasOf(app: AppModel): Map<string, object> {
+export function schemasOf(app: AppModel): Map<string, object> {
   return new Map([...app.events].map(([type, spec]) => [type, spec.schema]));
-}
-
-/** A function whose bundle was refused: every invocation fails as load-failed (dead-lettered). */
-function refusedPool(name: string, reason: PalisadeError): SandboxPool {
-  const error = () =>
-    new PalisadeError(RUNTIME_LOAD_FAILED, `Function "${name}" is unavailable: ${reason.message}`);
-  return {
-    start: async () => undefined,
-    invoke: () => Promise.reject(error()),
-    size: () => 0,
-    close: async () => undefined,
-  };
 }
 
 function removeOtherBuilds(buildDir: string): void {

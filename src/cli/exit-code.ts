@@ -1,4 +1,4 @@
-import { INVOKE_UNKNOWN_FUNCTION } from "../main.ts";
+import { INVOKE_UNKNOWN_FUNCTION } from "../invoke-once.ts";
 import { MANIFEST_INVALID, MANIFEST_NOT_FOUND } from "../manifest/index.ts";
 import { SCHEMA_BREAKING } from "../schema/index.ts";
 import { SECURITY_KEY_MISSING, SECURITY_SECRET_MISSING, SECURITY_SECRET_NAME } from "../security/index.ts";

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { invokeOnce } from "../../main.ts";
+import { invokeOnce } from "../../invoke-once.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
 import { parseData } from "./send.ts";
 

@@ -1,0 +1,131 @@
+/**
+ * Where an app keeps its state and keys, and how commands open them: the key ring, the sealed
+ * secret store, the event log and the audit log, each with the app's keys. `dev`, `start` and the
+ * CLI commands that work beside them (`secrets`, `keys`, `dlq`, `replay`, `audit`) all open them here.
+ */
+import { createHash } from "node:crypto";
+import { existsSync, readFileSync } from "node:fs";
+import { userInfo } from "node:os";
+import { join, resolve } from "node:path";
+import { AUDIT_FILE, type AuditEntry, type AuditLog, openAuditLog } from "./audit/index.ts";
+import { openSqliteEventLog, type SqliteEventLog } from "./bus/index.ts";
+import { toPalisadeError } from "./errors.ts";
+import { openSqliteKvStore } from "./kv/index.ts";
+import type { AppModel } from "./manifest/index.ts";
+import type { Logger } from "./observe/index.ts";
+import {
+  type KeyRing,
+  localMasterKey,
+  openFileSecretStore,
+  openKeyRing,
+  type SecretStore,
+} from "./security/index.ts";
+import { loadSigningKey, SIGNING_KEY_FILE } from "./supply/index.ts";
+
+/** File in the data dir that tells `palisade send` where the running gateway listens. */
+export const GATEWAY_FILE = "gateway.json";
+
+/** The app's secret store, inside its data dir. */
+export const SECRETS_FILE = "secrets.json";
+/** The master key, relative to the app directory (gitignored; or PALISADE_MASTER_KEY). */
+export const MASTER_KEY_FILE = join("keys", "master.key");
+/** Wrapped data key versions, inside the data dir. */
+export const KEYRING_FILE = "keyring.json";
+
+/** The app's key ring: data keys in `.palisade/keyring.json` under the master key. */
+export function openAppKeyRing(appDir: string, create = true): KeyRing {
+  const dir = resolve(appDir);
+  return openKeyRing(
+    join(dir, ".palisade", KEYRING_FILE),
+    localMasterKey(join(dir, MASTER_KEY_FILE), { create }),
+  );
+}
+
+/** The app's event log, opened with its key ring (for commands that read or change it beside `dev`). */
+export function openAppLog(appDir: string): SqliteEventLog {
+  return openSqliteEventLog(join(resolve(appDir), ".palisade", "events.db"), {
+    sealer: openAppKeyRing(appDir),
+  });
+}
+
+/** Every store of an app that holds sealed records, opened with one key ring (for `palisade keys`). */
+export interface SealedStores {
+  readonly keyRing: KeyRing;
+  /** How many records each data key version seals, per store. */
+  versions(): Promise<{ store: string; counts: Map<number, number> }[]>;
+  /** Re-seals up to `limit` records not on the active version; resolves to how many (0: done). */
+  reencrypt(limit: number): Promise<number>;
+  close(): Promise<void>;
+}
+
+export function openSealedStores(appDir: string): SealedStores {
+  const keyRing = openAppKeyRing(appDir, false);
+  const dir = join(resolve(appDir), ".palisade");
+  const log = openSqliteEventLog(join(dir, "events.db"), { sealer: keyRing });
+  const kv = openSqliteKvStore(join(dir, KV_FILE), keyRing);
+  const secrets = openAppSecrets(appDir, keyRing);
+  return {
+    keyRing,
+    async versions() {
+      return [
+        { store: "events.db", counts: await log.sealedVersions() },
+        { store: "kv.db", counts: await kv.sealedVersions() },
+        { store: "secrets.json", counts: secrets.versions() },
+      ];
+    },
+    async reencrypt(limit) {
+      const n = await log.reencrypt(limit);
+      if (n > 0) return n;
+      const m = await kv.reencrypt(limit);
+      return m > 0 ? m : secrets.reencrypt();
+    },
+    async close() {
+      await log.close();
+      await kv.close();
+    },
+  };
+}
+
+/** The app's audit log (`.palisade/audit.db`), checkpoints signed with its signing key. */
+export function openAppAudit(app: AppModel, logger: Logger, off = false): AuditLog {
+  if (off) return NO_AUDIT;
+  return openAuditLog(join(app.dir, AUDIT_FILE), {
+    signingKeyPem: loadSigningKey(app.dir),
+    onError: (err) => logger.error({ err: toPalisadeError(err).message }, "audit log write failed; retrying"),
+  });
+}
+
+/** Audit off: only for the benchmark that measures what auditing costs. */
+const NO_AUDIT = {
+  record: () => undefined,
+  flush: () => undefined,
+  close: () => undefined,
+} as unknown as AuditLog;
+
+/** Records one security-relevant operation of a CLI command in the app's audit log. */
+export function auditCommand(appDir: string, entry: AuditEntry): void {
+  const dir = resolve(appDir);
+  if (!existsSync(join(dir, SIGNING_KEY_FILE))) return; // an app that never ran has no audit log yet
+  const audit = openAuditLog(join(dir, AUDIT_FILE), { signingKeyPem: loadSigningKey(dir) });
+  audit.record({ actor: `cli:${userInfo().username}`, ...entry });
+  audit.close();
+}
+
+/** SHA-256 of the manifest as written: what was deployed. */
+export function manifestDigest(app: AppModel): string {
+  return createHash("sha256").update(readFileSync(app.manifestPath)).digest("hex");
+}
+
+/** The app's secret store, sealed by its key ring. */
+export function openAppSecrets(appDir: string, keyRing: KeyRing = openAppKeyRing(appDir)): SecretStore {
+  return openFileSecretStore(join(resolve(appDir), ".palisade", SECRETS_FILE), keyRing);
+}
+/** Key-value namespaces of ctx.kv, inside the data dir. */
+export const KV_FILE = "kv.db";
+/** Recent spans for `palisade traces`, inside the data dir. */
+export const TRACES_FILE = "traces.db";
+/** Counts of capability use and refusals per function, inside the data dir. */
+export const USAGE_FILE = "usage.db";
+
+/** Where `palisade build` writes signed bundles, relative to the app (read by `palisade start`). */
+export const DIST_DIR = "dist";

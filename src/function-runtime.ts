@@ -1,0 +1,196 @@
+/**
+ * The functions' side of the platform: the capability host with the stores it reaches (kv, secrets,
+ * egress, the record of use), and one sandbox pool per function, each behind its bundle's signature.
+ */
+import { join } from "node:path";
+import { KV_FILE, openAppSecrets, USAGE_FILE } from "./app-files.ts";
+import { AUDIT_KIND, type AuditLog } from "./audit/index.ts";
+import { PalisadeError, toPalisadeError } from "./errors.ts";
+import { openSqliteKvStore } from "./kv/index.ts";
+import type { AppModel, FunctionSpec } from "./manifest/index.ts";
+import type { Logger, Metrics, Tracing } from "./observe/index.ts";
+import {
+  type CapabilityBackends,
+  type CapabilityHost,
+  createCapabilityHost,
+  createSandboxPool,
+  detectOsLayer,
+  egressFetch,
+  type FunctionLog,
+  RUNTIME_LOAD_FAILED,
+  type SandboxPool,
+} from "./runtime/index.ts";
+import { type KeyRing, openUsageStore, type UsageStore } from "./security/index.ts";
+import { loadTrustedKeys, verifyFunction } from "./supply/index.ts";
+
+/** A function of a prepared app: its signed bundle directory, or why it was refused. */
+export interface PreparedFunction {
+  readonly fn: FunctionSpec;
+  /** The directory holding index.mjs, sbom.cdx.json and attestation.dsse.json. */
+  readonly dir: string;
+  /** The verified bundle, or undefined when `refused`. */
+  readonly bundlePath?: string;
+  readonly refused?: PalisadeError;
+}
+
+/** Capability names a span may carry (anything else a sandbox asks for is "unknown"). */
+const KNOWN_CAPABILITIES = new Set([
+  "emit",
+  "secrets.get",
+  "fetch",
+  "kv.get",
+  "kv.set",
+  "kv.delete",
+  "kv.list",
+]);
+
+/** The capability host with its stores open: kv, secrets, egress, and the record of use. */
+export interface OpenCapabilities {
+  readonly host: CapabilityHost;
+  readonly usage: UsageStore;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens what functions reach through their capabilities, each behind the grant checks of the
+ * capability host: `emit` is the data path's (or, for `palisade invoke`, a recorder). Every call is
+ * counted in `.palisade/usage.db`; every refusal is also logged.
+ */
+export function openCapabilities(
+  app: AppModel,
+  emit: CapabilityBackends["emit"],
+  logger: Logger,
+  keyRing: KeyRing,
+  metrics?: Metrics,
+  encryptAtRest = true,
+  tracing?: Tracing,
+  audit?: AuditLog,
+): OpenCapabilities {
+  const secrets = openAppSecrets(app.dir, keyRing);
+  const kv = openSqliteKvStore(join(app.dataDir, KV_FILE), ...(encryptAtRest ? [keyRing] : []));
+  const usage = openUsageStore(join(app.dataDir, USAGE_FILE));
+  const host = createCapabilityHost(
+    {
+      emit,
+      secret: (name) => secrets.get(name),
+      kv,
+      fetch: (fn, url, init) => egressFetch(url, init, { fn: fn.name, rules: fn.egress }),
+    },
+    {
+      used(inv, kind, target) {
+        usage.record(inv.fn.name, kind, target, "used");
+        metrics?.capabilityCalls.inc({ fn: inv.fn.name, kind });
+      },
+      denied(inv, kind, target, reason) {
+        if (kind !== "unknown") usage.record(inv.fn.name, kind, target, "denied", reason);
+        metrics?.capabilityDenied.inc({ fn: inv.fn.name, kind });
+        audit?.record({
+          kind: AUDIT_KIND.capabilityDenied,
+          actor: `function:${inv.fn.name}`,
+          subject: target,
+          outcome: "denied",
+          details: { capability: kind, eventId: inv.event.id, reason },
+        });
+        logger.warn(
+          { fn: inv.fn.name, eventId: inv.event.id, cap: kind, target },
+          `capability denied: ${reason}`,
+        );
+      },
+    },
+  );
+  // Each capability call is a span under the invocation's.
+  const traced: CapabilityHost =
+    tracing === undefined
+      ? host
+      : async (inv, cap, args) => {
+          // The name comes from the sandbox: only known capability names reach the trace store.
+          const known = KNOWN_CAPABILITIES.has(cap) ? cap : "unknown";
+          const span = tracing.start(`capability ${known}`, inv.event.traceparent, {
+            "palisade.function": inv.fn.name,
+            "palisade.capability": known,
+          });
+          try {
+            const value = await host(inv, cap, args);
+            span.end();
+            return value;
+          } catch (err) {
+            span.end(err);
+            throw err;
+          }
+        };
+  return {
+    host: traced,
+    usage,
+    async close() {
+      usage.close();
+      await kv.close();
+    },
+  };
+}
+
+/** Starts one sandbox pool per function and says which isolation layers each runs under. */
+export async function startPools(
+  app: AppModel,
+  bundles: readonly PreparedFunction[],
+  capabilities: OpenCapabilities,
+  logger: Logger,
+  pools: Map<string, SandboxPool>,
+): Promise<void> {
+  const functionLog: FunctionLog = (fn, eventId, level, message, fields, traceparent) =>
+    logger[level](
+      { ...fields, fn, eventId, ...(traceparent ? { traceId: traceparent.split("-")[1] } : {}) },
+      message,
+    );
+  const os = detectOsLayer();
+  const trusted = loadTrustedKeys(app.dir);
+  for (const { fn, dir, bundlePath, refused } of bundles) {
+    if (bundlePath === undefined || refused !== undefined) {
+      // Not run, and its deliveries dead-letter as load-failed until a verified bundle replaces it.
+      const reason = refused ?? new PalisadeError(RUNTIME_LOAD_FAILED, `Function "${fn.name}" has no bundle`);
+      logger.error({ fn: fn.name, code: reason.code }, `function refused: ${reason.message}`);
+      pools.set(fn.name, refusedPool(fn.name, reason));
+      continue;
+    }
+    const pool = createSandboxPool({
+      fn,
+      bundlePath,
+      capabilities: capabilities.host,
+      log: functionLog,
+      osLayer: os.active,
+      // Every process start re-checks the signature: a bundle changed on disk after the start is
+      // refused at the next spawn.
+      beforeSpawn: () => verifyFunction(dir, trusted),
+    });
+    try {
+      await pool.start();
+    } catch (err) {
+      // Cannot load (a throw at top level, an endless await): unavailable, the others run.
+      const reason = toPalisadeError(err);
+      logger.error({ fn: fn.name, code: reason.code }, `function refused: ${reason.message}`);
+      await pool.close();
+      pools.set(fn.name, refusedPool(fn.name, reason));
+      continue;
+    }
+    pools.set(fn.name, pool);
+    logger.info(
+      {
+        fn: fn.name,
+        layers: ["node permission model", ...(os.active ? ["bubblewrap namespaces"] : [])],
+        ...(os.active ? {} : { os: os.description }),
+      },
+      os.active ? "sandbox: permission model + OS layer" : "sandbox: permission model only",
+    );
+  }
+}
+
+/** A function whose bundle was refused: every invocation fails as load-failed (dead-lettered). */
+function refusedPool(name: string, reason: PalisadeError): SandboxPool {
+  const error = () =>
+    new PalisadeError(RUNTIME_LOAD_FAILED, `Function "${name}" is unavailable: ${reason.message}`);
+  return {
+    start: async () => undefined,
+    invoke: () => Promise.reject(error()),
+    size: () => 0,
+    close: async () => undefined,
+  };
+}
