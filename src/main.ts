@@ -1,14 +1,14 @@
 /**
- * Composition root: load the app, build each domain, wire them along the data path, start.
- * Nothing here decides policy; it only connects the pieces.
+ * Composition root: loads the app, builds each domain, wires them along the data path and starts
+ * (`startPlatform`), and hands the CLI the platform operations its commands call (`runCli`, run by
+ * `bin/palisade.js`). Nothing here decides policy; it only connects the pieces. No file in `src/`
+ * imports this one (`npm run arch` enforces it); tests and benchmarks may.
  */
 
-import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import {
-  DIST_DIR,
   GATEWAY_FILE,
   manifestDigest,
   openAppAudit,
@@ -26,32 +26,26 @@ import {
   openSqliteEventLog,
   type SqliteEventLog,
 } from "./bus/index.ts";
+import { main as cliMain } from "./cli/index.ts";
 import { createDataPath, schedulePrincipal } from "./data-path.ts";
 import { toPalisadeError } from "./errors.ts";
 import { compileFilter, type EventFilter, nextTraceparent, PLATFORM_EVENT_TYPES } from "./events/index.ts";
-import { openCapabilities, type PreparedFunction, startPools } from "./function-runtime.ts";
+import { openCapabilities, startPools } from "./function-runtime.ts";
 import {
   createAuthenticator,
   createGateway,
   createMemoryRateLimitStore,
+  DEFAULT_HOST,
+  DEFAULT_PORT,
   webhookPrincipal,
 } from "./gateway/index.ts";
-import { type AppModel, DEFAULT_RATE_LIMIT, loadApp, type TlsSpec } from "./manifest/index.ts";
+import { invokeOnce } from "./invoke-once.ts";
+import { type AppModel, DEFAULT_RATE_LIMIT, type TlsSpec } from "./manifest/index.ts";
 import { createMetrics, createTracing, type Logger, noTracing, traceStoreExporter } from "./observe/index.ts";
+import { buildSigned, type PreparedApp, prepareApp, schemasOf } from "./prepare-app.ts";
 import { INVOKE_BATCH, type SandboxPool } from "./runtime/index.ts";
-import { createSchemaRegistry, openSchemaStore, registerSchemas } from "./schema/index.ts";
+import { createSchemaRegistry } from "./schema/index.ts";
 import { createAuthorizer, requireSecret } from "./security/index.ts";
-import {
-  type BuiltFunction,
-  buildFunction,
-  generateSigningKey,
-  loadSigningKey,
-  loadTrustedKeys,
-  SIGNING_KEY_FILE,
-  SIGNING_PUB_FILE,
-  signFunction,
-  verifyFunction,
-} from "./supply/index.ts";
 
 export * from "./app-files.ts";
 export {
@@ -60,10 +54,13 @@ export {
   type PreparedFunction,
   startPools,
 } from "./function-runtime.ts";
+export { DEFAULT_HOST, DEFAULT_PORT } from "./gateway/index.ts";
+export { buildSigned, type PreparedApp, prepareApp, schemasOf } from "./prepare-app.ts";
 
-/** Default listen address: loopback only (there is no TLS yet). */
-export const DEFAULT_HOST = "127.0.0.1";
-export const DEFAULT_PORT = 8787;
+/** Runs the `palisade` command with `argv` (without node and script); resolves to the exit code. */
+export function runCli(argv: string[]): Promise<number> {
+  return cliMain(argv, { prepareApp, startPlatform, buildSigned, invokeOnce });
+}
 
 export interface PlatformOptions {
   appDir: string;
@@ -104,85 +101,6 @@ export type TlsFiles = TlsSpec;
 
 /** How often the pool-size, pending and DLQ gauges are refreshed. */
 const GAUGE_MS = 2000;
-
-/** An app whose manifest is valid and whose functions are bundled: all that can fail before a start. */
-export interface PreparedApp {
-  readonly app: AppModel;
-  /**
-   * Every function with its signed bundle directory, or the reason it was refused (a bundle that
-   * does not verify stays unavailable; the other functions run).
-   */
-  readonly bundles: readonly PreparedFunction[];
-  /** Directory of this build's bundles (dev), removed when the platform using it closes. */
-  readonly buildDir?: string;
-  /** Event type → registered schema version in force. */
-  readonly schemaVersions: ReadonlyMap<string, number>;
-}
-
-/**
- * Loads the manifest, registers changed schemas (refusing breaking changes unless `allowBreaking`)
- * and gets a signed bundle for every function: in dev (`prebuilt` false) it bundles and signs each
- * with the app's signing key (creating one if the app has none) into a fresh build directory; for
- * `palisade start` it takes the bundles `palisade build` left in `dist/`. Either way each bundle is
- * verified against the app's trusted keys (`keys/*.pub`) before anything runs it.
- */
-export async function prepareApp(
-  appDir: string,
-  allowBreaking = false,
-  prebuilt = false,
-): Promise<PreparedApp> {
-  const app = loadApp(appDir);
-  mkdirSync(app.dataDir, { recursive: true, mode: 0o700 });
-  const store = openSchemaStore(join(app.dataDir, "schemas.db"));
-  let schemaVersions: Map<string, number>;
-  try {
-    schemaVersions = registerSchemas(store, schemasOf(app), allowBreaking);
-  } finally {
-    store.close();
-  }
-  if (prebuilt) return { app, bundles: verified(app, join(app.dir, DIST_DIR)), schemaVersions };
-  // A fresh directory per build: a sandbox respawned by a running version must load that version's
-  // code, never a newer build that was prepared under a different manifest (and different grants).
-  const buildDir = join(
-    app.dataDir,
-    "bundles",
-    `${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`,
-  );
-  mkdirSync(buildDir, { recursive: true, mode: 0o700 });
-  try {
-    await buildSigned(app, buildDir);
-  } catch (err) {
-    if (buildDir !== undefined) rmSync(buildDir, { recursive: true, force: true });
-    throw err;
-  }
-  return { app, bundles: verified(app, buildDir), buildDir, schemaVersions };
-}
-
-/** Bundles and signs every function of `app` into `outDir/<function>/`; returns what was built. */
-export async function buildSigned(app: AppModel, outDir: string): Promise<BuiltFunction[]> {
-  if (!existsSync(join(app.dir, SIGNING_KEY_FILE)) && !existsSync(join(app.dir, SIGNING_PUB_FILE)))
-    generateSigningKey(app.dir);
-  const key = loadSigningKey(app.dir);
-  const built: BuiltFunction[] = [];
-  for (const fn of app.functions.values()) {
-    const b = await buildFunction({ name: fn.name, handlerPath: fn.handlerPath, appDir: app.dir, outDir });
-    signFunction(b.dir, key);
-    built.push(b);
-  }
-  return built;
-}
-
-function verified(app: AppModel, outDir: string): PreparedFunction[] {
-  const trusted = loadTrustedKeys(app.dir);
-  return [...app.functions.values()].map((fn) => {
-    const dir = join(outDir, fn.name);
-    try {
-      return { fn, dir, bundlePath: verifyFunction(dir, trusted).bundlePath };
-    } catch (err) {
-      return { fn, dir, refused: toPalisadeError(err) };
-    }
-  });
-}
 
 /** Starts gateway, dispatcher and sandboxes in this process (preparing the app first unless given). */
 export async function startPlatform(options: PlatformOptions, prepared?: PreparedApp): Promise<Platform> {
@@ -426,10 +344,6 @@ function compiledFilter(pattern: object): EventFilter {
 function readTls(tls: TlsSpec): { cert: string; key: string; ca?: string } {
   const read = (file: string) => readFileSync(file, "utf8");
   return { cert: read(tls.cert), key: read(tls.key), ...(tls.clientCa ? { ca: read(tls.clientCa) } : {}) };
-}
-
-export function schemasOf(app: AppModel): Map<string, object> {
-  return new Map([...app.events].map(([type, spec]) => [type, spec.schema]));
 }
 
 function removeOtherBuilds(buildDir: string): void {
