@@ -1,3 +1,8 @@
+/**
+ * The `palisade` program: every command with its flags and help (commander), and the exit codes
+ * (DESIGN §6). It opens app files itself but runs nothing of the platform: `dev`, `start`, `build`
+ * and `invoke` call the `PlatformOps` that `src/main.ts` hands to `main`.
+ */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { toPalisadeError } from "../errors.ts";
 import { runAuditExport, runAuditTail, runAuditVerify } from "./commands/audit.ts";
