@@ -32,9 +32,11 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
     supply: "value",
   },
   main: {
+    "app-dispatcher": "value",
     "app-files": "value",
     "data-path": "value",
     "function-runtime": "value",
+    housekeeping: "value",
     "invoke-once": "value",
     "prepare-app": "value",
     audit: "value",
@@ -85,6 +87,16 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
     runtime: "type",
     schema: "value",
   },
+  "app-dispatcher": {
+    "data-path": "type",
+    audit: "value",
+    bus: "value",
+    events: "value",
+    manifest: "type",
+    observe: "type",
+    runtime: "value",
+  },
+  housekeeping: { bus: "type", manifest: "type", observe: "type", runtime: "type" },
   "data-path": {
     bus: "type",
     events: "value",

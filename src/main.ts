@@ -8,6 +8,7 @@
 import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
+import { createAppDispatcher } from "./app-dispatcher.ts";
 import {
   GATEWAY_FILE,
   manifestDigest,
@@ -17,19 +18,11 @@ import {
   TRACES_FILE,
 } from "./app-files.ts";
 import { AUDIT_KIND } from "./audit/index.ts";
-import {
-  createDispatcher,
-  createScheduler,
-  type Delivery,
-  type Dispatcher,
-  type Outcome,
-  openSqliteEventLog,
-  type SqliteEventLog,
-} from "./bus/index.ts";
+import { createScheduler, type Dispatcher, openSqliteEventLog, type SqliteEventLog } from "./bus/index.ts";
 import { main as cliMain } from "./cli/index.ts";
 import { createDataPath, schedulePrincipal } from "./data-path.ts";
 import { toPalisadeError } from "./errors.ts";
-import { compileFilter, type EventFilter, nextTraceparent, PLATFORM_EVENT_TYPES } from "./events/index.ts";
+import { nextTraceparent, PLATFORM_EVENT_TYPES } from "./events/index.ts";
 import { openCapabilities, startPools } from "./function-runtime.ts";
 import {
   createAuthenticator,
@@ -39,11 +32,12 @@ import {
   DEFAULT_PORT,
   webhookPrincipal,
 } from "./gateway/index.ts";
+import { startHousekeeping } from "./housekeeping.ts";
 import { invokeOnce } from "./invoke-once.ts";
 import { type AppModel, DEFAULT_RATE_LIMIT, type TlsSpec } from "./manifest/index.ts";
 import { createMetrics, createTracing, type Logger, noTracing, traceStoreExporter } from "./observe/index.ts";
 import { buildSigned, type PreparedApp, prepareApp, schemasOf } from "./prepare-app.ts";
-import { INVOKE_BATCH, type SandboxPool } from "./runtime/index.ts";
+import type { SandboxPool } from "./runtime/index.ts";
 import { createSchemaRegistry } from "./schema/index.ts";
 import { createAuthorizer, requireSecret } from "./security/index.ts";
 
@@ -98,9 +92,6 @@ export interface Platform {
 
 /** Certificate, key and (for mTLS) client CA files of the gateway. */
 export type TlsFiles = TlsSpec;
-
-/** How often the pool-size, pending and DLQ gauges are refreshed. */
-const GAUGE_MS = 2000;
 
 /** Starts gateway, dispatcher and sandboxes in this process (preparing the app first unless given). */
 export async function startPlatform(options: PlatformOptions, prepared?: PreparedApp): Promise<Platform> {
@@ -192,86 +183,8 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     throw err;
   }
 
-  dispatcher = createDispatcher({
-    log,
-    targets: [...app.functions.values()].map((fn) => ({
-      name: fn.name,
-      on: fn.on,
-      ...(fn.filter === undefined ? {} : { filter: compiledFilter(fn.filter) }),
-      concurrency: fn.limits.concurrency,
-      batch: INVOKE_BATCH,
-      admission: fn.limits,
-      retry: fn.retry,
-    })),
-    async invoke(target, delivery) {
-      const done = metrics.invocationSeconds.startTimer({ fn: target });
-      try {
-        await dataPath.deliver(target, delivery);
-      } finally {
-        done();
-      }
-    },
-    onSettled(d, outcome) {
-      metrics.deliveries.inc({ fn: d.target, outcome: outcome.kind });
-      if (outcome.kind === "failed")
-        audit.record({
-          kind: AUDIT_KIND.deadLettered,
-          subject: d.target,
-          outcome: "error",
-          details: {
-            eventId: d.event.id,
-            type: d.event.type,
-            reason: outcome.reason,
-            attempts: d.attempts + 1,
-          },
-        });
-      logOutcome(logger, d, outcome);
-    },
-    onHold: (fn, hold) => metrics.holds.inc({ fn, hold }),
-    onBudgetExhausted: (fn, limit, day) => {
-      audit.record({
-        kind: AUDIT_KIND.budgetHeld,
-        subject: fn,
-        outcome: "denied",
-        details: { budget: "dailyInvocations", limit, day },
-      });
-      logger.warn(
-        { fn, limit, day },
-        "daily invocation budget exhausted; deliveries are held until tomorrow",
-      );
-      dataPath
-        .platformEvent(
-          "palisade.security.budget-exceeded",
-          { function: fn, limit, day },
-          `budget-exceeded:${fn}:${day}`,
-        )
-        .catch((err: unknown) =>
-          logger.error({ err: toPalisadeError(err).message }, "cannot emit budget-exceeded"),
-        );
-    },
-    onError: (err) => logger.error({ err: toPalisadeError(err).message }, "dispatcher error; retrying"),
-  });
-  // Archive retention: finished events older than retentionDays go, at start and every hour.
-  const prune = () =>
-    log
-      .prune(Date.now() - app.retentionDays * 86_400_000)
-      .then((n) => n > 0 && logger.info({ events: n }, "pruned events past their retention"))
-      .catch((err: unknown) => logger.error({ err: toPalisadeError(err).message }, "pruning failed"));
-  void prune();
-  const pruner = setInterval(prune, 3_600_000);
-  pruner.unref();
-  // Gauges that are read, not counted: refreshed every few seconds.
-  const gauges = setInterval(() => {
-    for (const [fn, pool] of pools) metrics.poolSize.set({ fn }, pool.size());
-    log
-      .stateCounts()
-      .then(({ pending, failed }) => {
-        metrics.pendingDeliveries.set(pending);
-        metrics.dlqDepth.set(failed);
-      })
-      .catch(() => undefined); // closing
-  }, GAUGE_MS);
-  gauges.unref();
+  dispatcher = createAppDispatcher({ app, log, dataPath, metrics, audit, logger });
+  const stopHousekeeping = startHousekeeping({ app, log, pools, metrics, logger });
   const scheduler = createScheduler({
     schedules,
     log,
@@ -318,8 +231,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
 
   async function shutdown(): Promise<void> {
     scheduler.close();
-    clearInterval(pruner);
-    clearInterval(gauges);
+    stopHousekeeping();
     await gateway.close();
     const draining = dispatcher?.close();
     await Promise.all([...pools.values()].map((p) => p.close()));
@@ -333,14 +245,6 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
   }
 }
 
-// The manifest loader already refused invalid patterns, so this compiles.
-function compiledFilter(pattern: object): EventFilter {
-  const filter = compileFilter(pattern);
-  if (Array.isArray(filter))
-    throw new Error(`invalid filter passed the manifest check: ${JSON.stringify(filter)}`);
-  return filter;
-}
-
 function readTls(tls: TlsSpec): { cert: string; key: string; ca?: string } {
   const read = (file: string) => readFileSync(file, "utf8");
   return { cert: read(tls.cert), key: read(tls.key), ...(tls.clientCa ? { ca: read(tls.clientCa) } : {}) };
@@ -351,15 +255,4 @@ function removeOtherBuilds(buildDir: string): void {
   for (const name of readdirSync(root)) {
     if (join(root, name) !== buildDir) rmSync(join(root, name), { recursive: true, force: true });
   }
-}
-
-function logOutcome(logger: Logger, d: Delivery, outcome: Outcome): void {
-  const fields = { fn: d.target, eventId: d.event.id, type: d.event.type, attempt: d.attempts + 1 };
-  if (outcome.kind === "delivered") logger.info(fields, "delivered");
-  else if (outcome.kind === "retry")
-    logger.warn(
-      { ...fields, error: outcome.error, retryAt: new Date(outcome.at).toISOString() },
-      "attempt failed; will retry",
-    );
-  else logger.error({ ...fields, error: outcome.error }, "delivery failed");
 }
