@@ -3,7 +3,7 @@
  * timer at a fixed rate by a separate sender process, each on schedule whatever the earlier ones are
  * doing. An event's latency runs
  * from the moment its POST is issued to the moment the platform logs `delivered` for it, which it does
- * once the handler is done and the delivery is settled in the log (src/main.ts logOutcome).
+ * once the handler is done and the delivery is settled in the log (src/app-dispatcher.ts logOutcome).
  */
 
 import { fork } from "node:child_process";

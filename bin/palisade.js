@@ -7,5 +7,5 @@ if (major < 26) {
   );
   process.exit(1);
 }
-const { main } = await import("../src/cli/main.ts");
-process.exitCode = await main(process.argv.slice(2));
+const { runCli } = await import("../src/main.ts");
+process.exitCode = await runCli(process.argv.slice(2));

@@ -1,8 +1,8 @@
 /**
  * Architecture check (`npm run arch`): the source of truth for dependency directions between the
  * domains of src/ (ARCHITECTURE.md mirrors ALLOWED). Scans the static imports of every .ts file under
- * src/ (tests included) and fails on deep imports across domains, directions not in ALLOWED, and
- * import cycles between domains or between files.
+ * src/ (tests included) and fails on any import of src/main.ts (the composition root), deep imports
+ * across domains, directions not in ALLOWED, and import cycles between domains or between files.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, relative, resolve, sep } from "node:path";
@@ -17,12 +17,14 @@ type Edge = "value" | "type";
  */
 const ALLOWED: Record<string, Record<string, Edge>> = {
   cli: {
+    "app-files": "value",
     "invoke-once": "value",
+    "prepare-app": "type",
     audit: "value",
     bus: "value",
     events: "value",
+    gateway: "value",
     guard: "value",
-    main: "value",
     manifest: "value",
     observe: "value",
     schema: "value",
@@ -30,11 +32,16 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
     supply: "value",
   },
   main: {
+    "app-dispatcher": "value",
     "app-files": "value",
     "data-path": "value",
     "function-runtime": "value",
+    housekeeping: "value",
+    "invoke-once": "value",
+    "prepare-app": "value",
     audit: "value",
     bus: "value",
+    cli: "value",
     events: "value",
     gateway: "value",
     kv: "value",
@@ -64,15 +71,32 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
     security: "value",
     supply: "value",
   },
+  "prepare-app": {
+    "app-files": "value",
+    "function-runtime": "type",
+    manifest: "value",
+    schema: "value",
+    supply: "value",
+  },
   "invoke-once": {
     "app-files": "value",
     "function-runtime": "value",
+    "prepare-app": "value",
     events: "value",
-    main: "value",
     observe: "value",
     runtime: "type",
     schema: "value",
   },
+  "app-dispatcher": {
+    "data-path": "type",
+    audit: "value",
+    bus: "value",
+    events: "value",
+    manifest: "type",
+    observe: "type",
+    runtime: "value",
+  },
+  housekeeping: { bus: "type", manifest: "type", observe: "type", runtime: "type" },
   "data-path": {
     bus: "type",
     events: "value",
@@ -97,6 +121,8 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
   types: {},
 };
 const SHARED = "errors";
+/** The composition root: it imports everything, so nothing in src/ may import it (tests and bench may). */
+const ROOT_MODULE = "main";
 
 const ROOT = resolve(import.meta.dirname, "..");
 const SRC = resolve(ROOT, "src");
@@ -153,6 +179,14 @@ for (const i of imports) {
   const rootModule = !target.includes("/");
   if (!rootModule && target !== `${b}/index.ts`) {
     report(i, `deep import into ${b}/`, `import from ${b}/index.ts (export it there if needed)`);
+  }
+  if (b === ROOT_MODULE) {
+    report(
+      i,
+      `${ROOT_MODULE}.ts is the composition root`,
+      "import from the module that owns it, or pass it in from main",
+    );
+    continue;
   }
   if (!(a in ALLOWED) || !(b in ALLOWED)) {
     report(i, `"${a in ALLOWED ? b : a}" is not a known domain`, "add it to ALLOWED and ARCHITECTURE.md");

@@ -8,8 +8,8 @@ import { openAppKeyRing } from "./app-files.ts";
 import { PalisadeError, toPalisadeError } from "./errors.ts";
 import { type CloudEvent, createEvent, EVENT_HOP_LIMIT, PLATFORM_EVENT_TYPES } from "./events/index.ts";
 import { type OpenCapabilities, openCapabilities, startPools } from "./function-runtime.ts";
-import { prepareApp, schemasOf } from "./main.ts";
 import { createLogger } from "./observe/index.ts";
+import { prepareApp, schemasOf } from "./prepare-app.ts";
 import type { SandboxPool } from "./runtime/index.ts";
 import { createSchemaRegistry } from "./schema/index.ts";
 

@@ -1,3 +1,8 @@
+/**
+ * The `palisade` program: every command with its flags and help (commander), and the exit codes
+ * (DESIGN §6). It opens app files itself but runs nothing of the platform: `dev`, `start`, `build`
+ * and `invoke` call the `PlatformOps` that `src/main.ts` hands to `main`.
+ */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { toPalisadeError } from "../errors.ts";
 import { runAuditExport, runAuditTail, runAuditVerify } from "./commands/audit.ts";
@@ -16,11 +21,15 @@ import { runStart, type StartOptions } from "./commands/start.ts";
 import { runThreats } from "./commands/threats.ts";
 import { runTraces } from "./commands/traces.ts";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitCodeFor } from "./exit-code.ts";
+import type { PlatformOps } from "./platform-ops.ts";
 
-/** Runs the CLI with `argv` (without node and script); resolves to the exit code. */
-export async function main(argv: string[]): Promise<number> {
+/**
+ * Runs the CLI with `argv` (without node and script); resolves to the exit code. `ops` are the
+ * platform operations `dev`, `start`, `build` and `invoke` call (wired by `src/main.ts`).
+ */
+export async function main(argv: string[], ops: PlatformOps): Promise<number> {
   let exitCode = EXIT_OK;
-  const program = createProgram((code) => {
+  const program = createProgram(ops, (code) => {
     exitCode = code;
   });
   try {
@@ -41,7 +50,7 @@ export async function main(argv: string[]): Promise<number> {
   }
 }
 
-function createProgram(setExit: (code: number) => void): Command {
+function createProgram(ops: PlatformOps, setExit: (code: number) => void): Command {
   const program = new Command("palisade")
     .description("Secure-by-default serverless event processing for TypeScript")
     .version(process.env.npm_package_version ?? "0.1.0", "-V, --version")
@@ -82,7 +91,7 @@ function createProgram(setExit: (code: number) => void): Command {
           tlsClientCa?: string;
         },
       ) => {
-        setExit(await runDev(dir, opts));
+        setExit(await runDev(dir, opts, ops));
       },
     );
 
@@ -123,7 +132,7 @@ function createProgram(setExit: (code: number) => void): Command {
     .description("bundle each function into dist/<function>/ with its SBOM, signed with the app's key")
     .argument("[dir]", "app directory", ".")
     .action(async (dir: string) => {
-      setExit(await runBuild(dir));
+      setExit(await runBuild(dir, ops));
     });
 
   serveOptions(
@@ -136,7 +145,7 @@ function createProgram(setExit: (code: number) => void): Command {
   )
     .option("--insecure-http", "allow plain HTTP on a non-loopback address (a proxy in front terminates TLS)")
     .action(async (dir: string, opts: StartOptions) => {
-      setExit(await runStart(dir, opts));
+      setExit(await runStart(dir, opts, ops));
     });
 
   program
@@ -173,7 +182,7 @@ function createProgram(setExit: (code: number) => void): Command {
     .option("--app <dir>", "app directory", ".")
     .option("--json", "print the report as JSON")
     .action(async (fn: string, data: string, opts: { app: string; type?: string; json?: boolean }) => {
-      setExit(await runInvoke(fn, data, opts));
+      setExit(await runInvoke(fn, data, opts, ops));
     });
 
   program

@@ -1,5 +1,6 @@
 export { type Authenticate, createAuthenticator } from "./authenticate.ts";
 export { createGateway } from "./create-gateway.ts";
+export { DEFAULT_HOST, DEFAULT_PORT } from "./default-address.ts";
 export { type ErrorBody, errorReply } from "./error-reply.ts";
 export {
   GATEWAY_BAD_ENCODING,

@@ -2,10 +2,11 @@ import { randomBytes } from "node:crypto";
 import { type FSWatcher, watch } from "node:fs";
 import { resolve } from "node:path";
 import { toPalisadeError } from "../../errors.ts";
-import { type Platform, type PreparedApp, prepareApp, startPlatform } from "../../main.ts";
 import { loadApp } from "../../manifest/index.ts";
 import { createLogger, type Logger, type LogLevelName } from "../../observe/index.ts";
+import type { PreparedApp } from "../../prepare-app.ts";
 import { EXIT_OK } from "../exit-code.ts";
+import type { PlatformOps, RunningPlatform } from "../platform-ops.ts";
 import { appSecrets } from "./secrets.ts";
 import { tlsFiles } from "./start.ts";
 
@@ -26,7 +27,7 @@ const RELOAD_DEBOUNCE_MS = 250;
  * `ctx.log` lines carry `fn` and `eventId`). Restarts on any change to the app's files; a change that
  * breaks the manifest is reported and the last good version keeps running.
  */
-export async function runDev(dir: string, opts: DevOptions): Promise<number> {
+export async function runDev(dir: string, opts: DevOptions, ops: PlatformOps): Promise<number> {
   // Pretty on a terminal; JSON lines when piped (to a file, a log shipper, a test).
   const logger = createLogger({ level: opts.logLevel, pretty: process.stdout.isTTY === true });
   const appDir = resolve(dir);
@@ -34,7 +35,7 @@ export async function runDev(dir: string, opts: DevOptions): Promise<number> {
   const tls = tlsFiles(opts);
   let port = opts.port;
   const start = (prepared?: PreparedApp) =>
-    startPlatform(
+    ops.startPlatform(
       {
         appDir,
         logger,
@@ -45,7 +46,7 @@ export async function runDev(dir: string, opts: DevOptions): Promise<number> {
       },
       prepared,
     );
-  let platform: Platform = await start(); // a broken app at first start is a usage error (exit 2)
+  let platform: RunningPlatform = await start(); // a broken app at first start is a usage error (exit 2)
   port = Number(new URL(platform.url).port); // reloads keep the address, even when it was port 0
 
   let timer: NodeJS.Timeout | undefined;
@@ -55,7 +56,7 @@ export async function runDev(dir: string, opts: DevOptions): Promise<number> {
     let prepared: PreparedApp;
     try {
       ensureDevKeys(appDir, logger);
-      prepared = await prepareApp(appDir, opts.allowBreaking ?? false); // manifest and bundles: the old version serves meanwhile
+      prepared = await ops.prepareApp(appDir, opts.allowBreaking ?? false); // manifest and bundles: the old version serves meanwhile
     } catch (err) {
       const e = toPalisadeError(err);
       logger.error(

@@ -1,5 +1,5 @@
+import { auditCommand, openAppLog } from "../../app-files.ts";
 import { AUDIT_KIND } from "../../audit/index.ts";
-import { auditCommand, openAppLog } from "../../main.ts";
 import { loadApp } from "../../manifest/index.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
 import { usageError } from "../usage-error.ts";

@@ -1,6 +1,6 @@
 import { resolve } from "node:path";
-import { invokeOnce } from "../../invoke-once.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
+import type { PlatformOps } from "../platform-ops.ts";
 import { parseData } from "./send.ts";
 
 /**
@@ -12,9 +12,10 @@ export async function runInvoke(
   fn: string,
   input: string,
   opts: { app: string; type?: string; json?: boolean },
+  ops: PlatformOps,
 ): Promise<number> {
   const data = parseData(input, "invoke");
-  const report = await invokeOnce(resolve(opts.app), fn, opts.type, data);
+  const report = await ops.invokeOnce(resolve(opts.app), fn, opts.type, data);
   if (opts.json) {
     process.stdout.write(
       `${JSON.stringify({ ...report, event: { id: report.event.id, type: report.event.type } })}\n`,

@@ -1,5 +1,5 @@
+import { auditCommand, openSealedStores, type SealedStores } from "../../app-files.ts";
 import { AUDIT_KIND } from "../../audit/index.ts";
-import { auditCommand, openSealedStores, type SealedStores } from "../../main.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
 import { usageError } from "../usage-error.ts";
 

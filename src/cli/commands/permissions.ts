@@ -1,5 +1,5 @@
 import { join, resolve } from "node:path";
-import { USAGE_FILE } from "../../main.ts";
+import { USAGE_FILE } from "../../app-files.ts";
 import { type FunctionSpec, loadApp } from "../../manifest/index.ts";
 import { openUsageStore, type UsageRow } from "../../security/index.ts";
 import { EXIT_OK } from "../exit-code.ts";

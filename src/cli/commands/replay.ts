@@ -1,7 +1,7 @@
 import { userInfo } from "node:os";
+import { auditCommand, openAppLog } from "../../app-files.ts";
 import { AUDIT_KIND } from "../../audit/index.ts";
 import { matchesTypePattern } from "../../events/index.ts";
-import { auditCommand, openAppLog } from "../../main.ts";
 import { loadApp } from "../../manifest/index.ts";
 import { EXIT_OK } from "../exit-code.ts";
 import { parseInstant } from "../parse-instant.ts";

@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
+import { auditCommand, openAppSecrets } from "../../app-files.ts";
 import { AUDIT_KIND } from "../../audit/index.ts";
-import { auditCommand, openAppSecrets } from "../../main.ts";
 import type { SecretStore } from "../../security/index.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
 import { usageError } from "../usage-error.ts";

@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { DEFAULT_HOST, DEFAULT_PORT, GATEWAY_FILE } from "../../main.ts";
+import { GATEWAY_FILE } from "../../app-files.ts";
+import { DEFAULT_HOST, DEFAULT_PORT } from "../../gateway/index.ts";
 import { loadApp, MANIFEST_FILE } from "../../manifest/index.ts";
 import { createAuthorizer } from "../../security/index.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";

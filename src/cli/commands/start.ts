@@ -1,11 +1,12 @@
 import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
 import ipaddr from "ipaddr.js";
+import { DIST_DIR } from "../../app-files.ts";
 import { checkGate, runChecks } from "../../guard/index.ts";
-import { DIST_DIR, prepareApp, startPlatform, type TlsFiles } from "../../main.ts";
-import { loadApp } from "../../manifest/index.ts";
+import { loadApp, type TlsSpec } from "../../manifest/index.ts";
 import { createLogger, type LogLevelName } from "../../observe/index.ts";
 import { EXIT_OK } from "../exit-code.ts";
+import type { PlatformOps } from "../platform-ops.ts";
 import { usageError } from "../usage-error.ts";
 
 export interface StartOptions {
@@ -24,7 +25,7 @@ export interface StartOptions {
  * master key to exist (PALISADE_MASTER_KEY or keys/master.key), and refuses to listen without TLS
  * on anything but loopback unless --insecure-http says a proxy in front terminates TLS.
  */
-export async function runStart(dir: string, opts: StartOptions): Promise<number> {
+export async function runStart(dir: string, opts: StartOptions, ops: PlatformOps): Promise<number> {
   const tls = tlsFiles(opts);
   const appDir = resolve(dir);
   if (!existsSync(join(appDir, DIST_DIR)))
@@ -40,7 +41,7 @@ export async function runStart(dir: string, opts: StartOptions): Promise<number>
         "Pass --tls-cert FILE --tls-key FILE (or set tls: in palisade.yaml), or --insecure-http if a proxy in front terminates TLS",
     );
   }
-  const prepared = await prepareApp(appDir, false, true);
+  const prepared = await ops.prepareApp(appDir, false, true);
   // The guardrails gate: unwaived high findings refuse the start, each named with its fix.
   const refusal = checkGate(
     await runChecks(prepared.app, {
@@ -52,7 +53,7 @@ export async function runStart(dir: string, opts: StartOptions): Promise<number>
   );
   if (refusal !== undefined) throw refusal;
   const logger = createLogger({ level: opts.logLevel });
-  const platform = await startPlatform(
+  const platform = await ops.startPlatform(
     { appDir, logger, port: opts.port, host: opts.host, createKeys: false, ...(tls ? { tls } : {}) },
     prepared,
   );
@@ -70,7 +71,7 @@ export function tlsFiles(opts: {
   tlsCert?: string;
   tlsKey?: string;
   tlsClientCa?: string;
-}): TlsFiles | undefined {
+}): TlsSpec | undefined {
   if ((opts.tlsCert === undefined) !== (opts.tlsKey === undefined))
     throw usageError("Give both --tls-cert and --tls-key, or neither");
   if (opts.tlsCert === undefined || opts.tlsKey === undefined) {

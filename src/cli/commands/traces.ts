@@ -1,5 +1,5 @@
 import { join, resolve } from "node:path";
-import { TRACES_FILE } from "../../main.ts";
+import { TRACES_FILE } from "../../app-files.ts";
 import { readTraces, type StoredSpan } from "../../observe/index.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
 

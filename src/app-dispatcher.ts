@@ -1,0 +1,111 @@
+/**
+ * The dispatcher of a running app: one target per function (its subscriptions, filter, concurrency,
+ * admission limits and retry policy), each delivery through the data path, and what a settled
+ * delivery leaves behind: a metric, a log line, and for dead letters and budget holds an audit record.
+ */
+import { AUDIT_KIND, type AuditLog } from "./audit/index.ts";
+import {
+  createDispatcher,
+  type Delivery,
+  type Dispatcher,
+  type EventLog,
+  type Outcome,
+} from "./bus/index.ts";
+import type { DataPath } from "./data-path.ts";
+import { toPalisadeError } from "./errors.ts";
+import { compileFilter, type EventFilter } from "./events/index.ts";
+import type { AppModel } from "./manifest/index.ts";
+import type { Logger, Metrics } from "./observe/index.ts";
+import { INVOKE_BATCH } from "./runtime/index.ts";
+
+/** What the app's dispatcher works with. */
+export interface AppDispatcherParts {
+  app: AppModel;
+  log: EventLog;
+  dataPath: DataPath;
+  metrics: Metrics;
+  audit: AuditLog;
+  logger: Logger;
+}
+
+/** Creates the dispatcher that routes `app`'s stored events to its functions' sandboxes. */
+export function createAppDispatcher(parts: AppDispatcherParts): Dispatcher {
+  const { app, log, dataPath, metrics, audit, logger } = parts;
+  return createDispatcher({
+    log,
+    targets: [...app.functions.values()].map((fn) => ({
+      name: fn.name,
+      on: fn.on,
+      ...(fn.filter === undefined ? {} : { filter: compiledFilter(fn.filter) }),
+      concurrency: fn.limits.concurrency,
+      batch: INVOKE_BATCH,
+      admission: fn.limits,
+      retry: fn.retry,
+    })),
+    async invoke(target, delivery) {
+      const done = metrics.invocationSeconds.startTimer({ fn: target });
+      try {
+        await dataPath.deliver(target, delivery);
+      } finally {
+        done();
+      }
+    },
+    onSettled(d, outcome) {
+      metrics.deliveries.inc({ fn: d.target, outcome: outcome.kind });
+      if (outcome.kind === "failed") auditDeadLetter(audit, d, outcome.reason);
+      logOutcome(logger, d, outcome);
+    },
+    onHold: (fn, hold) => metrics.holds.inc({ fn, hold }),
+    onBudgetExhausted: (fn, limit, day) => budgetExhausted(parts, fn, limit, day),
+    onError: (err) => logger.error({ err: toPalisadeError(err).message }, "dispatcher error; retrying"),
+  });
+}
+
+function auditDeadLetter(audit: AuditLog, d: Delivery, reason: string): void {
+  audit.record({
+    kind: AUDIT_KIND.deadLettered,
+    subject: d.target,
+    outcome: "error",
+    details: { eventId: d.event.id, type: d.event.type, reason, attempts: d.attempts + 1 },
+  });
+}
+
+/** A function used up its daily invocation budget: audit, warn, and emit the platform event. */
+function budgetExhausted(parts: AppDispatcherParts, fn: string, limit: number, day: string): void {
+  const { audit, logger, dataPath } = parts;
+  audit.record({
+    kind: AUDIT_KIND.budgetHeld,
+    subject: fn,
+    outcome: "denied",
+    details: { budget: "dailyInvocations", limit, day },
+  });
+  logger.warn({ fn, limit, day }, "daily invocation budget exhausted; deliveries are held until tomorrow");
+  dataPath
+    .platformEvent(
+      "palisade.security.budget-exceeded",
+      { function: fn, limit, day },
+      `budget-exceeded:${fn}:${day}`,
+    )
+    .catch((err: unknown) =>
+      logger.error({ err: toPalisadeError(err).message }, "cannot emit budget-exceeded"),
+    );
+}
+
+// The manifest loader already refused invalid patterns, so this compiles.
+function compiledFilter(pattern: object): EventFilter {
+  const filter = compileFilter(pattern);
+  if (Array.isArray(filter))
+    throw new Error(`invalid filter passed the manifest check: ${JSON.stringify(filter)}`);
+  return filter;
+}
+
+function logOutcome(logger: Logger, d: Delivery, outcome: Outcome): void {
+  const fields = { fn: d.target, eventId: d.event.id, type: d.event.type, attempt: d.attempts + 1 };
+  if (outcome.kind === "delivered") logger.info(fields, "delivered");
+  else if (outcome.kind === "retry")
+    logger.warn(
+      { ...fields, error: outcome.error, retryAt: new Date(outcome.at).toISOString() },
+      "attempt failed; will retry",
+    );
+  else logger.error({ ...fields, error: outcome.error }, "delivery failed");
+}

@@ -1,0 +1,40 @@
+import type { InvokeReport } from "../invoke-once.ts";
+import type { AppModel, TlsSpec } from "../manifest/index.ts";
+import type { Logger } from "../observe/index.ts";
+import type { PreparedApp } from "../prepare-app.ts";
+import type { BuiltFunction } from "../supply/index.ts";
+
+/** What `dev` and `start` ask of a platform they start. */
+export interface ServeRequest {
+  appDir: string;
+  logger: Logger;
+  /** 0 picks a free port. */
+  port: number;
+  host: string;
+  allowBreaking?: boolean;
+  /** TLS files from `--tls-cert`, `--tls-key`, `--tls-client-ca`; override the manifest's `tls:`. */
+  tls?: TlsSpec;
+  /** Create the master key if the app has none (dev); `start` refuses instead. */
+  createKeys?: boolean;
+}
+
+/** A platform running in this process, as the CLI sees it. */
+export interface RunningPlatform {
+  readonly url: string;
+  close(): Promise<void>;
+}
+
+/**
+ * The platform operations the commands call. The composition root (`src/main.ts`) builds them and
+ * passes them to `main`; the CLI itself never starts a gateway or a sandbox.
+ */
+export interface PlatformOps {
+  /** Manifest, schema changes and verified bundles: `dev` builds and signs, `prebuilt` takes `dist/`. */
+  prepareApp(appDir: string, allowBreaking?: boolean, prebuilt?: boolean): Promise<PreparedApp>;
+  /** Gateway, dispatcher and sandboxes in this process (preparing the app first unless given). */
+  startPlatform(options: ServeRequest, prepared?: PreparedApp): Promise<RunningPlatform>;
+  /** Bundles and signs every function of `app` into `outDir/<function>/`. */
+  buildSigned(app: AppModel, outDir: string): Promise<readonly BuiltFunction[]>;
+  /** One function, once, in its sandbox with its grants; emits recorded, not published. */
+  invokeOnce(appDir: string, fn: string, type: string | undefined, data: unknown): Promise<InvokeReport>;
+}

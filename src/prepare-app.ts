@@ -1,0 +1,108 @@
+/**
+ * Everything that can refuse an app before it runs: the manifest, its schema changes and a signed,
+ * verified bundle per function. `dev` and `start` (through `main.ts`) and `palisade invoke` prepare
+ * here; `palisade build` signs here.
+ */
+import { randomBytes } from "node:crypto";
+import { existsSync, mkdirSync, rmSync } from "node:fs";
+import { join } from "node:path";
+import { DIST_DIR } from "./app-files.ts";
+import { toPalisadeError } from "./errors.ts";
+import type { PreparedFunction } from "./function-runtime.ts";
+import { type AppModel, loadApp } from "./manifest/index.ts";
+import { openSchemaStore, registerSchemas } from "./schema/index.ts";
+import {
+  type BuiltFunction,
+  buildFunction,
+  generateSigningKey,
+  loadSigningKey,
+  loadTrustedKeys,
+  SIGNING_KEY_FILE,
+  SIGNING_PUB_FILE,
+  signFunction,
+  verifyFunction,
+} from "./supply/index.ts";
+
+/** An app whose manifest is valid and whose functions are bundled: all that can fail before a start. */
+export interface PreparedApp {
+  readonly app: AppModel;
+  /**
+   * Every function with its signed bundle directory, or the reason it was refused (a bundle that
+   * does not verify stays unavailable; the other functions run).
+   */
+  readonly bundles: readonly PreparedFunction[];
+  /** Directory of this build's bundles (dev), removed when the platform using it closes. */
+  readonly buildDir?: string;
+  /** Event type → registered schema version in force. */
+  readonly schemaVersions: ReadonlyMap<string, number>;
+}
+
+/**
+ * Loads the manifest, registers changed schemas (refusing breaking changes unless `allowBreaking`)
+ * and gets a signed bundle for every function: in dev (`prebuilt` false) it bundles and signs each
+ * with the app's signing key (creating one if the app has none) into a fresh build directory; for
+ * `palisade start` it takes the bundles `palisade build` left in `dist/`. Either way each bundle is
+ * verified against the app's trusted keys (`keys/*.pub`) before anything runs it.
+ */
+export async function prepareApp(
+  appDir: string,
+  allowBreaking = false,
+  prebuilt = false,
+): Promise<PreparedApp> {
+  const app = loadApp(appDir);
+  mkdirSync(app.dataDir, { recursive: true, mode: 0o700 });
+  const store = openSchemaStore(join(app.dataDir, "schemas.db"));
+  let schemaVersions: Map<string, number>;
+  try {
+    schemaVersions = registerSchemas(store, schemasOf(app), allowBreaking);
+  } finally {
+    store.close();
+  }
+  if (prebuilt) return { app, bundles: verified(app, join(app.dir, DIST_DIR)), schemaVersions };
+  // A fresh directory per build: a sandbox respawned by a running version must load that version's
+  // code, never a newer build that was prepared under a different manifest (and different grants).
+  const buildDir = join(
+    app.dataDir,
+    "bundles",
+    `${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`,
+  );
+  mkdirSync(buildDir, { recursive: true, mode: 0o700 });
+  try {
+    await buildSigned(app, buildDir);
+  } catch (err) {
+    rmSync(buildDir, { recursive: true, force: true });
+    throw err;
+  }
+  return { app, bundles: verified(app, buildDir), buildDir, schemaVersions };
+}
+
+/** Bundles and signs every function of `app` into `outDir/<function>/`; returns what was built. */
+export async function buildSigned(app: AppModel, outDir: string): Promise<BuiltFunction[]> {
+  if (!existsSync(join(app.dir, SIGNING_KEY_FILE)) && !existsSync(join(app.dir, SIGNING_PUB_FILE)))
+    generateSigningKey(app.dir);
+  const key = loadSigningKey(app.dir);
+  const built: BuiltFunction[] = [];
+  for (const fn of app.functions.values()) {
+    const b = await buildFunction({ name: fn.name, handlerPath: fn.handlerPath, appDir: app.dir, outDir });
+    signFunction(b.dir, key);
+    built.push(b);
+  }
+  return built;
+}
+
+/** Event type → JSON Schema, as the app's manifest declares them. */
+export function schemasOf(app: AppModel): Map<string, object> {
+  return new Map([...app.events].map(([type, spec]) => [type, spec.schema]));
+}
+
+function verified(app: AppModel, outDir: string): PreparedFunction[] {
+  const trusted = loadTrustedKeys(app.dir);
+  return [...app.functions.values()].map((fn) => {
+    const dir = join(outDir, fn.name);
+    try {
+      return { fn, dir, bundlePath: verifyFunction(dir, trusted).bundlePath };
+    } catch (err) {
+      return { fn, dir, refused: toPalisadeError(err) };
+    }
+  });
+}
