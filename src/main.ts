@@ -370,6 +370,9 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     secret,
     metrics,
     logger,
+    // A field the schema lets be a string passes with the string form there: no failure names it.
+    acceptsString: (type, data, pointer) =>
+      registry.has(type) ? !registry.check(type, data).some((f) => f.pointer === pointer) : undefined,
     onRejected: (r) =>
       audit.record({
         kind: AUDIT_KIND.ingressRejected,

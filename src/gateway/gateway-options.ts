@@ -32,6 +32,12 @@ export interface GatewayOptions {
     route: string | undefined;
     principal: string | undefined;
   }) => void;
+  /**
+   * Whether the schema of declared event `type` accepts a string at `pointer` (into `data`), which
+   * holds the string form of numbers JSON cannot carry exactly; undefined for an undeclared type.
+   * Lets a refusal of such a number say whether sending it as a string will be accepted.
+   */
+  acceptsString?: (type: string, data: unknown, pointer: string) => boolean | undefined;
   /** Serve HTTPS with this material (PEM contents); `ca` makes the gateway ask for client certificates. */
   tls?: { cert: string; key: string; ca?: string };
 }
