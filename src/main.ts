@@ -16,7 +16,7 @@ import {
   openAppSecrets,
   TRACES_FILE,
 } from "./app-files.ts";
-import { AUDIT_KIND } from "./audit/index.ts";
+import { AUDIT_KIND, aggregateRepeats } from "./audit/index.ts";
 import {
   createDispatcher,
   createScheduler,
@@ -219,7 +219,8 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
   const pools = new Map<string, SandboxPool>();
   let dispatcher: Dispatcher | undefined;
   const metrics = createMetrics();
-  const audit = openAppAudit(app, logger, options.tracing === false);
+  // Repeated rejections and refused capability calls are counted, not written one by one.
+  const audit = aggregateRepeats(openAppAudit(app, logger, options.tracing === false));
   audit.record({
     kind: AUDIT_KIND.appStarted,
     outcome: "info",

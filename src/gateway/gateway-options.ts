@@ -23,7 +23,7 @@ export interface GatewayOptions {
   secret: (name: string) => readonly string[];
   metrics: Metrics;
   logger: Logger;
-  /** Observes every refused request (the audit log); rate-limit refusals are counted, not sent here. */
+  /** Observes every refused request, rate-limited ones included (the audit log, which merges repeats). */
   onRejected?: (rejection: {
     reason: string;
     code: string;
