@@ -13,7 +13,9 @@ export interface UnsafeNumbers {
   stringForm: unknown;
 }
 
-const INTEGER_LITERAL = /^-?\d+$/;
+// An integer as written (I-JSON, RFC 7493 §2.2): digits, perhaps with an all-zero fraction. Numbers
+// in exponent form are floats by intent (6.02e23) and are refused only when they overflow.
+const INTEGER_LITERAL = /^-?\d+(?:\.0+)?$/;
 // Integer literals shorter than 16 digits are always within ±(2^53−1) = ±9007199254740991, and
 // exponents of fewer than 3 digits never overflow.
 const MAY_BE_UNSAFE = /\d{16}|[eE][+-]?\d{3}/;

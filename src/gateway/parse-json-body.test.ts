@@ -85,6 +85,11 @@ test("integers beyond ±(2^53−1) and numbers beyond ±1.8e308 are refused with
     s: "12345678901234567890",
     "k/~": 1,
   });
+  const fraction = catchError(() => parse("[9007199254740993.0]"));
+  assert.deepEqual(
+    (fraction.details as { pointer: string }[]).map((d) => d.pointer),
+    ["/0"],
+  );
   const escaped = catchError(() => parse('{"k/~":[12345678901234567890]}'));
   assert.deepEqual(
     (escaped.details as { pointer: string }[]).map((d) => d.pointer),
