@@ -17,7 +17,7 @@ import {
   openAppSecrets,
   TRACES_FILE,
 } from "./app-files.ts";
-import { AUDIT_KIND } from "./audit/index.ts";
+import { AUDIT_KIND, aggregateRepeats } from "./audit/index.ts";
 import { createScheduler, type Dispatcher, openSqliteEventLog, type SqliteEventLog } from "./bus/index.ts";
 import { main as cliMain } from "./cli/index.ts";
 import { createDataPath, schedulePrincipal } from "./data-path.ts";
@@ -128,7 +128,8 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
   const pools = new Map<string, SandboxPool>();
   let dispatcher: Dispatcher | undefined;
   const metrics = createMetrics();
-  const audit = openAppAudit(app, logger, options.tracing === false);
+  // Repeated rejections and refused capability calls are counted, not written one by one.
+  const audit = aggregateRepeats(openAppAudit(app, logger, options.tracing === false));
   audit.record({
     kind: AUDIT_KIND.appStarted,
     outcome: "info",
@@ -201,6 +202,9 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     secret,
     metrics,
     logger,
+    // A field the schema lets be a string passes with the string form there: no failure names it.
+    acceptsString: (type, data, pointer) =>
+      registry.has(type) ? !registry.check(type, data).some((f) => f.pointer === pointer) : undefined,
     onRejected: (r) =>
       audit.record({
         kind: AUDIT_KIND.ingressRejected,

@@ -4,9 +4,15 @@
  * they are names, reasons, digests and addresses, never secret values.
  */
 export const AUDIT_KIND = {
-  /** An event or request refused at ingress [reason, code, address, type]; actor: the principal if known. */
+  /**
+   * An event or request refused at ingress [reason, code, status, ip, route, count]; actor: the
+   * principal if known. Repeats within 10 s are one record with their `count` (aggregate-repeats.ts).
+   */
   ingressRejected: "ingress.rejected",
-  /** A function's capability call refused [capability, target]; actor: the function. */
+  /**
+   * A function's capability call refused [capability, reason, eventId, count]; actor: the function,
+   * subject: the target. Repeats within 10 s are one record with their `count`, without `eventId`.
+   */
   capabilityDenied: "capability.denied",
   /** The platform started an app [manifestDigest, mode, functions]. */
   appStarted: "app.started",

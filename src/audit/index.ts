@@ -6,6 +6,8 @@
  * SHA-256 hash of the one before it; a checkpoint signed with the app's Ed25519 key
  * (`keys/signing.key`) vouches for the latest hash every 1000 records, every 10 s and on close.
  * `verifyAuditLog` recomputes the chain and checks the checkpoints against `keys/*.pub`.
+ * `aggregateRepeats` wraps the log so a flood cannot flood it: repeats of one ingress rejection or
+ * refused capability call within a window become one record carrying their exact `count`.
  *
  * Threat model: detects anyone who can write the file but not the signing key changing, removing,
  * inserting or reordering records (even with every hash recomputed, the next signed checkpoint no
@@ -17,6 +19,7 @@
  * disks), and records that never reached the disk (queued up to `flushMs` when the process died).
  * It keeps no secret values: callers pass names, and a redactor drops secret-looking values.
  */
+export { type AggregateOptions, aggregateRepeats, REPEATABLE_KINDS } from "./aggregate-repeats.ts";
 export { AUDIT_FILE } from "./audit-db.ts";
 export { checkpointMessage, GENESIS_HASH, hashRecord } from "./audit-hash.ts";
 export { AUDIT_KIND } from "./audit-kinds.ts";

@@ -7,11 +7,6 @@ import { invalid, parseStructured } from "./parse-event.ts";
 
 const utf8 = new TextDecoder("utf-8", { fatal: true });
 
-/** True when a request is in binary content mode: its context attributes travel as `ce-*` headers. */
-export function isBinaryMode(headers: Readonly<Record<string, string | string[] | undefined>>): boolean {
-  return headers["ce-specversion"] !== undefined;
-}
-
 /**
  * Parses a binary-mode CloudEvent (HTTP binding §3.1): every `ce-<name>` header is an attribute,
  * percent-decoded as UTF-8 (§3.1.3.2), `Content-Type` is `datacontenttype` and the body is `data`:
@@ -35,6 +30,12 @@ export function parseBinary(
       });
     else record[name] = decoded;
   }
+  if (record.specversion === undefined)
+    failures.push({
+      pointer: "/specversion",
+      message:
+        'header "ce-specversion" is required: a request with ce-* headers is in binary mode; send "ce-specversion: 1.0", or the event as application/cloudevents+json',
+    });
   if (failures.length > 0)
     throw invalid(`Cannot accept event: ${failures.map((f) => f.message).join("; ")}`, failures);
 
@@ -63,8 +64,8 @@ export function parseBinary(
   return parseStructured(record, "");
 }
 
-// §3.1.3.2: header values are printable ASCII; anything else arrives percent-encoded as UTF-8.
-function decodeHeader(value: string): string | undefined {
+/** Decodes a `ce-*` header value (§3.1.3.2: printable ASCII, anything else percent-encoded UTF-8). */
+export function decodeHeader(value: string): string | undefined {
   if (!/^[\x20-\x7e]*$/.test(value)) return undefined;
   if (!value.includes("%")) return value;
   const bytes: number[] = [];

@@ -103,7 +103,8 @@ export function parseStructured(record: Record<string, unknown>, at: string): Ev
   if (kind === undefined)
     failures.push({
       pointer: "/datacontenttype",
-      message: `"${mediaType}" is not a JSON, text or XML media type`,
+      // Not quoted: in structured mode it is the sender's body, and refusals are logged.
+      message: "is not a JSON, text or XML media type",
     });
   if (kind === "text" && "data" in record && typeof record.data !== "string")
     failures.push({ pointer: "/data", message: `must be a string for "${mediaType}"` });

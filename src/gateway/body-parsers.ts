@@ -1,20 +1,28 @@
-import type { FastifyInstance } from "fastify";
-import { parseJsonBody } from "./parse-json-body.ts";
+import type { FastifyInstance, FastifyRequest } from "fastify";
+import { parseJsonBody, type StringFormCheck } from "./parse-json-body.ts";
 
 /**
  * Installs the body parsers of one route scope: every JSON media type goes through the defensive
  * parser; any other body stays a Buffer for the route to judge (binary mode text data, webhooks).
+ * `stringFormAt` tells the parser, per request, which event type's schema holds a refused number.
  */
-export function addBodyParsers(scope: FastifyInstance, options: { json: boolean }): void {
+export function addBodyParsers(
+  scope: FastifyInstance,
+  options: { json: boolean; stringFormAt?: (request: FastifyRequest) => StringFormCheck },
+): void {
   scope.removeAllContentTypeParsers();
   if (options.json) {
+    const { stringFormAt } = options;
     const parse = (
-      _request: unknown,
+      request: FastifyRequest,
       body: string | Buffer,
       done: (err: Error | null, body?: unknown) => void,
     ) => {
       try {
-        done(null, parseJsonBody(body as Buffer));
+        done(
+          null,
+          parseJsonBody(body as Buffer, stringFormAt ? { stringFormAt: stringFormAt(request) } : {}),
+        );
       } catch (err) {
         done(err as Error, undefined);
       }

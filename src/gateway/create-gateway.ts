@@ -1,10 +1,12 @@
 /**
  * HTTP ingress. Threat model: every byte from the network is hostile. Per source route, in order:
  * a per-address rate limit, sender authentication (API key, JWT or webhook signature), a body size
- * cap, strict UTF-8 + depth-limited + prototype-poisoning-safe JSON parsing (parse-json-body.ts),
- * the CloudEvents HTTP binding, a per-principal rate limit; then the data path authorizes and
- * validates before anything is stored. Every refusal is a precise 4xx, a metric and a log line
- * (principal, address, reason; never the credential or the body). Not here yet: TLS and mTLS.
+ * cap, strict UTF-8 + depth-limited + prototype-poisoning-safe JSON parsing that refuses numbers it
+ * would round (parse-json-body.ts), the CloudEvents HTTP binding, a per-principal rate limit; then
+ * the data path authorizes and validates before anything is stored. Every refusal is a precise 4xx,
+ * a metric, a log line (principal, address, reason; never the credential, and parse errors never
+ * quote the body) and an audit record (repeats merged into one counted record by the audit log).
+ * TLS and mTLS are served when configured. Not protected here: floods of log lines (one per refusal).
  */
 import type { FastifyBaseLogger, FastifyRequest } from "fastify";
 import Fastify, { LogController } from "fastify";
@@ -50,16 +52,15 @@ export function createGateway(options: GatewayOptions) {
         principal,
       };
       options.logger.warn(fields, `ingress refused: ${body.error.message}`);
-      // A flood of 429s would flood the audit log too: those are in the metric only.
-      if (status !== 429)
-        options.onRejected?.({
-          reason: rejectionReason(status),
-          code: body.error.code,
-          status,
-          ip: request.ip,
-          route: request.routeOptions.url,
-          principal,
-        });
+      // Every refusal, 429s included: the audit log merges repeats into counted records.
+      options.onRejected?.({
+        reason: rejectionReason(status),
+        code: body.error.code,
+        status,
+        ip: request.ip,
+        route: request.routeOptions.url,
+        principal,
+      });
     }
     if (status === 401) void reply.header("www-authenticate", "Bearer");
     if (body.error.code === GATEWAY_RATE_LIMITED) {

@@ -10,3 +10,5 @@ export const GATEWAY_BAD_REQUEST = "PAL_GATEWAY_BAD_REQUEST";
 export const GATEWAY_UNAUTHENTICATED = "PAL_GATEWAY_UNAUTHENTICATED";
 export const GATEWAY_RATE_LIMITED = "PAL_GATEWAY_RATE_LIMITED";
 export const GATEWAY_WEBHOOK_REPLAY = "PAL_GATEWAY_WEBHOOK_REPLAY";
+/** A number in the body that JSON.parse would change: an integer beyond ±(2^53−1), or beyond ±1.8e308. */
+export const GATEWAY_UNSAFE_NUMBER = "PAL_GATEWAY_UNSAFE_NUMBER";

@@ -3,17 +3,23 @@ import type { Socket } from "node:net";
 import { TLSSocket } from "node:tls";
 import type { FastifyInstance } from "fastify";
 import { PalisadeError } from "../errors.ts";
-import { type EventDraft, isBinaryMode, parseBatch, parseBinary, parseEvent } from "../events/index.ts";
+import {
+  BATCH_MEDIA_TYPE,
+  checkHeaderCopies,
+  contentMode,
+  type EventDraft,
+  parseBatch,
+  parseBinary,
+  parseEvent,
+  STRUCTURED_MEDIA_TYPE,
+} from "../events/index.ts";
 import type { SourceSpec } from "../manifest/index.ts";
 import type { ClientCertificate } from "./authenticate.ts";
 import { addBodyParsers } from "./body-parsers.ts";
 import { GATEWAY_UNSUPPORTED_MEDIA } from "./errors.ts";
 import type { RouteDeps } from "./gateway-options.ts";
 import { enforceClientRateLimit, enforceRateLimit } from "./rate-limit.ts";
-
-const JSON_TYPE = "application/json";
-const STRUCTURED_TYPE = "application/cloudevents+json";
-const BATCH_TYPE = "application/cloudevents-batch+json";
+import { stringFormAt } from "./string-form-at.ts";
 
 /**
  * The CloudEvents intake at `source.path`: rate-limit the address, authenticate (before the body is
@@ -25,7 +31,10 @@ export function registerEventsRoute(
   deps: RouteDeps,
 ): void {
   void app.register(async (scope) => {
-    addBodyParsers(scope, { json: true });
+    addBodyParsers(scope, {
+      json: true,
+      stringFormAt: (request) => stringFormAt(deps.acceptsString, request.headers),
+    });
     scope.addHook("onRequest", async (request) => {
       enforceClientRateLimit(deps.rateLimits, request.ip);
       deps.principals.set(
@@ -62,20 +71,27 @@ export function registerEventsRoute(
   });
 }
 
-// CloudEvents HTTP binding §3: binary mode is told by its ce-* headers, structured and batch mode
-// by the media type; plain JSON is the short `{ type, data }` form.
+// CloudEvents HTTP binding §3: the Content-Type tells structured and batch mode; any other request
+// with ce-* headers is binary; plain JSON is the short `{ type, data }` form.
 function readEvents(headers: IncomingHttpHeaders, body: unknown): [EventDraft[], boolean] {
-  const mediaType = (headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase();
-  if (mediaType === BATCH_TYPE) return [parseBatch(body), true];
-  if (isBinaryMode(headers)) return [[parseBinary(headers, body)], false];
-  if (Buffer.isBuffer(body) || (mediaType !== JSON_TYPE && mediaType !== STRUCTURED_TYPE)) {
+  const mode = contentMode(headers);
+  if (mode === "batch") {
+    const drafts = parseBatch(body);
+    checkHeaderCopies(headers, body as unknown[], true);
+    return [drafts, true];
+  }
+  if (mode === "binary") return [[parseBinary(headers, body)], false];
+  if (mode === undefined || Buffer.isBuffer(body)) {
+    const mediaType = (headers["content-type"] ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
     throw new PalisadeError(
       GATEWAY_UNSUPPORTED_MEDIA,
-      `Unsupported Content-Type "${mediaType ?? ""}"; send ${STRUCTURED_TYPE}, ${BATCH_TYPE} or ${JSON_TYPE}, or binary mode with ce-* headers`,
+      `Unsupported Content-Type "${mediaType}"; send ${STRUCTURED_MEDIA_TYPE}, ${BATCH_MEDIA_TYPE} or application/json, or binary mode with ce-* headers`,
       { status: 415 },
     );
   }
-  return [[parseEvent(body)], false];
+  const draft = parseEvent(body);
+  if (mode === "structured") checkHeaderCopies(headers, [body], false);
+  return [[draft], false];
 }
 
 function clientCertificate(socket: Socket): ClientCertificate | undefined {

@@ -23,7 +23,7 @@ export interface GatewayOptions {
   secret: (name: string) => readonly string[];
   metrics: Metrics;
   logger: Logger;
-  /** Observes every refused request (the audit log); rate-limit refusals are counted, not sent here. */
+  /** Observes every refused request, rate-limited ones included (the audit log, which merges repeats). */
   onRejected?: (rejection: {
     reason: string;
     code: string;
@@ -32,6 +32,12 @@ export interface GatewayOptions {
     route: string | undefined;
     principal: string | undefined;
   }) => void;
+  /**
+   * Whether the schema of declared event `type` accepts a string at `pointer` (into `data`), which
+   * holds the string form of numbers JSON cannot carry exactly; undefined for an undeclared type.
+   * Lets a refusal of such a number say whether sending it as a string will be accepted.
+   */
+  acceptsString?: (type: string, data: unknown, pointer: string) => boolean | undefined;
   /** Serve HTTPS with this material (PEM contents); `ca` makes the gateway ask for client certificates. */
   tls?: { cert: string; key: string; ca?: string };
 }

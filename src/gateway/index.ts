@@ -12,11 +12,17 @@ export {
   GATEWAY_TOO_DEEP,
   GATEWAY_TOO_LARGE,
   GATEWAY_UNAUTHENTICATED,
+  GATEWAY_UNSAFE_NUMBER,
   GATEWAY_UNSUPPORTED_MEDIA,
   GATEWAY_WEBHOOK_REPLAY,
 } from "./errors.ts";
 export type { GatewayOptions, IngestResult, IngressOrigin } from "./gateway-options.ts";
-export { MAX_JSON_DEPTH, parseJsonBody } from "./parse-json-body.ts";
+export {
+  MAX_JSON_DEPTH,
+  type ParseJsonOptions,
+  parseJsonBody,
+  type StringFormCheck,
+} from "./parse-json-body.ts";
 export {
   createMemoryRateLimitStore,
   DEFAULT_CLIENT_RATE_LIMIT,

@@ -6,6 +6,7 @@ import { GATEWAY_WEBHOOK_REPLAY } from "./errors.ts";
 import type { RouteDeps } from "./gateway-options.ts";
 import { parseJsonBody } from "./parse-json-body.ts";
 import { enforceClientRateLimit, enforceRateLimit } from "./rate-limit.ts";
+import { stringFormAt } from "./string-form-at.ts";
 import { verifyWebhook } from "./verify-webhook.ts";
 
 /** Principal name of a webhook source: the route it arrives on. */
@@ -50,7 +51,9 @@ export function registerWebhookRoute(
         1,
         `webhook ${source.path}`,
       );
-      const data = parseJsonBody(body);
+      const data = parseJsonBody(body, {
+        stringFormAt: stringFormAt(deps.acceptsString, request.headers, source.emit),
+      });
       const [result] = await deps.ingest([{ type: source.emit, id, data }], {
         principal,
         source: `palisade://webhooks${source.path}`,
