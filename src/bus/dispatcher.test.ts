@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
+import { PalisadeError } from "../errors.ts";
 import { compileFilter, createEvent } from "../events/index.ts";
 import { DEFAULT_RETRY } from "../manifest/index.ts";
 import {
@@ -104,6 +105,43 @@ test("a failing target is retried up to its attempts, then recorded as failed wi
   assert.deepEqual(await log.deliveries("e"), [
     { target: "f", state: "failed", attempts: 3, lastError: "boom 3" },
   ]);
+});
+
+test("the error decides: not retryable with a dead-letter reason ends at once, anything else is retried", async (t) => {
+  const log = openSqliteEventLog(logFile(t));
+  const c = settledCollector();
+  const calls = new Map<string, number>();
+  const retry = { ...DEFAULT_RETRY, attempts: 3, initialDelayMs: 1 };
+  const failures: Record<string, () => Error> = {
+    // Final: the failing domain named the reason and said no retry can cure it.
+    final: () => new PalisadeError("PAL_X_REFUSED", "refused", { deadLetter: "denied" }),
+    // A reason but retryable: the reason alone does not end it.
+    retryable: () => new PalisadeError("PAL_X_BUSY", "busy", { retryable: true, deadLetter: "denied" }),
+    // Not retryable and no reason (an unknown failure): retried, it may be transient.
+    unknown: () => new PalisadeError("PAL_X_ODD", "odd"),
+    // A code that used to be looked up in a table, with nothing carried: retried like any other.
+    code: () => new PalisadeError("PAL_RUNTIME_DENIED", "claimed"),
+  };
+  const dispatcher = startDispatcher(t, {
+    log,
+    targets: [{ name: "f", on: ["x.created"], concurrency: 4, retry }],
+    invoke: async (_target, d) => {
+      calls.set(d.event.id, (calls.get(d.event.id) ?? 0) + 1);
+      throw (failures[d.event.id] ?? failures.unknown)?.();
+    },
+    onSettled: c.onSettled,
+  });
+  await log.append(Object.keys(failures).map((id) => ev("x.created", id)));
+  dispatcher.notify();
+  await c.until(1 + 3 * 3);
+  const dead = new Map((await log.deadLetters(10)).map((d) => [d.eventId, d]));
+  assert.deepEqual(Object.fromEntries(calls), { final: 1, retryable: 3, unknown: 3, code: 3 });
+  assert.equal(dead.get("final")?.reason, "denied");
+  assert.equal(dead.get("final")?.attempts, 1);
+  for (const id of ["retryable", "unknown", "code"]) {
+    assert.equal(dead.get(id)?.reason, "attempts-exhausted", id);
+    assert.equal(dead.get(id)?.attempts, 3, id);
+  }
 });
 
 test("no more attempts run at once than a target's concurrency", async (t) => {

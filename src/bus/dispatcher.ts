@@ -51,13 +51,6 @@ const CURSOR = "dispatch";
 const POLL_MS = 1000;
 const PREFETCH = 256;
 
-// Error codes (events, runtime) that no retry can cure.
-const HOPELESS: Record<string, DeadLetterReason> = {
-  PAL_EVENT_HOP_LIMIT: "hop-limit",
-  PAL_RUNTIME_DENIED: "denied",
-  PAL_RUNTIME_LOAD_FAILED: "load-failed",
-  PAL_RUNTIME_OUTPUT_TOO_LARGE: "limit-exceeded",
-};
 const ROUTE_BATCH = 512;
 const ERROR_BACKOFF_MS = 1000;
 
@@ -192,9 +185,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       return { kind: "delivered" };
     } catch (err) {
       const e = toPalisadeError(err);
-      // Some failures cannot succeed on a retry: dead-letter them at once, with the reason.
-      const hopeless = HOPELESS[e.code];
-      if (hopeless !== undefined) return { kind: "failed", reason: hopeless, error: e.message };
+      // The domain that failed says when no retry can cure it (not retryable, with a reason): then
+      // the delivery is dead-lettered at once. Anything else may be transient and is retried.
+      if (!e.retryable && e.deadLetter !== undefined)
+        return { kind: "failed", reason: e.deadLetter as DeadLetterReason, error: e.message };
       const attempt = delivery.attempts + 1;
       if (attempt >= target.retry.attempts)
         return { kind: "failed", reason: "attempts-exhausted", error: e.message };
