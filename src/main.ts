@@ -20,7 +20,7 @@ import { AUDIT_KIND } from "./audit/index.ts";
 import {
   createDispatcher,
   createScheduler,
-  type Delivery,
+  type DeliveryRef,
   type Dispatcher,
   type Outcome,
   openSqliteEventLog,
@@ -295,18 +295,21 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     },
     onSettled(d, outcome) {
       metrics.deliveries.inc({ fn: d.target, outcome: outcome.kind });
-      if (outcome.kind === "failed")
+      if (outcome.kind === "failed") {
+        const refused = REFUSALS.has(outcome.reason);
         audit.record({
-          kind: AUDIT_KIND.deadLettered,
+          kind: refused ? AUDIT_KIND.deliveryRefused : AUDIT_KIND.deadLettered,
           subject: d.target,
-          outcome: "error",
+          outcome: refused ? "denied" : "error",
           details: {
-            eventId: d.event.id,
-            type: d.event.type,
+            eventId: d.eventId,
+            type: d.type,
             reason: outcome.reason,
             attempts: d.attempts + 1,
+            ...(refused ? { error: outcome.error } : {}),
           },
         });
+      }
       logOutcome(logger, d, outcome);
     },
     onHold: (fn, hold) => metrics.holds.inc({ fn, hold }),
@@ -439,8 +442,11 @@ function removeOtherBuilds(buildDir: string): void {
   }
 }
 
-function logOutcome(logger: Logger, d: Delivery, outcome: Outcome): void {
-  const fields = { fn: d.target, eventId: d.event.id, type: d.event.type, attempt: d.attempts + 1 };
+/** Dead-letter reasons that mean the platform refused to run a delivery it could not trust. */
+const REFUSALS: ReadonlySet<string> = new Set(["corrupt", "unauthenticated", "not-subscribed"]);
+
+function logOutcome(logger: Logger, d: DeliveryRef, outcome: Outcome): void {
+  const fields = { fn: d.target, eventId: d.eventId, type: d.type, attempt: d.attempts + 1 };
   if (outcome.kind === "delivered") logger.info(fields, "delivered");
   else if (outcome.kind === "retry")
     logger.warn(

@@ -3,7 +3,14 @@ import { type CloudEvent, type EventFilter, matchesTypePattern } from "../events
 import type { RetryPolicy } from "../manifest/index.ts";
 import { type AdmissionLimits, createAdmission } from "./admission.ts";
 import { retryDelay } from "./backoff.ts";
-import type { DeadLetterReason, Delivery, EventLog, Outcome } from "./event-log.ts";
+import type {
+  DeadLetterReason,
+  Delivery,
+  DeliveryRef,
+  EventLog,
+  Outcome,
+  RefusedDelivery,
+} from "./event-log.ts";
 
 /** A delivery target (a function): how many attempts may run at once and how failures are retried. */
 export interface Target {
@@ -28,8 +35,11 @@ export interface DispatcherOptions {
   targets: readonly Target[];
   /** Runs one attempt; a rejection is a failed attempt. */
   invoke: (target: string, delivery: Delivery) => Promise<void>;
-  /** Observes every settled attempt (logging, metrics). */
-  onSettled?: (delivery: Delivery, outcome: Outcome) => void;
+  /**
+   * Observes every settled attempt (logging, metrics, audit), and every delivery refused without an
+   * attempt (`corrupt`, `unauthenticated`, `not-subscribed`): those settle as `failed` with the reason.
+   */
+  onSettled?: (delivery: DeliveryRef, outcome: Outcome) => void;
   /** Called when a target's due deliveries start being held back by its rate limit or budget. */
   onHold?: (target: string, hold: "budget" | "rate_limit") => void;
   /** Called once when a target's daily invocation budget runs out. */
@@ -99,18 +109,16 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     for (;;) {
       routed ??= await log.cursor(CURSOR);
       const after = routed;
-      const batch: { seq: number; type: string; event?: CloudEvent }[] = needsPayload
-        ? (await log.readAfter(after, ROUTE_BATCH)).map(({ seq, event }) => ({
-            seq,
-            type: event.type,
-            event,
-          }))
-        : await log.typesAfter(after, ROUTE_BATCH);
+      const batch = await log.typesAfter(after, ROUTE_BATCH, needsPayload);
       const last = batch.at(-1);
       if (last === undefined) return;
+      // A record that does not open cannot be filtered: it goes to every subscriber of its stored
+      // type, where each delivery is refused as `corrupt` (visible in the DLQ, never invoked).
+      const passes = (t: Target, event: CloudEvent | undefined) =>
+        t.filter === undefined || event === undefined || t.filter(event);
       const deliveries = batch.flatMap((item) =>
         routesFor(item.type)
-          .filter((t) => t.filter === undefined || (item.event !== undefined && t.filter(item.event)))
+          .filter((t) => passes(t, item.event))
           .map((t) => ({ seq: item.seq, target: t.name })),
       );
       await log.route(CURSOR, last.seq, deliveries);
@@ -132,7 +140,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         for (const d of await log.due(name, now, PREFETCH + claimed.size)) {
           if (claimed.has(key(d))) continue;
           claimed.add(key(d));
-          queue.push(d);
+          if ("refused" in d) refuse(d, claimed);
+          else queue.push(d);
         }
       }
       const free = Math.min(slots, await admission.allowance(name, now));
@@ -151,6 +160,27 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     }
   }
 
+  // Never invoked and takes no slot: dead-lettered at once with the log's reason.
+  function refuse(d: RefusedDelivery, claimed: Set<string>): void {
+    const outcome: Outcome = { kind: "failed", ...d.refused };
+    const settling = record(d, outcome, claimed);
+    running.add(settling);
+    void settling.finally(() => running.delete(settling));
+  }
+
+  async function record(d: DeliveryRef, outcome: Outcome, claimed: Set<string>): Promise<void> {
+    try {
+      await log.settle(d.seq, d.target, outcome);
+      options.onSettled?.(d, outcome);
+    } catch (err) {
+      // Not settled means still pending in the log: it is attempted again (at-least-once).
+      options.onError?.(err);
+    } finally {
+      claimed.delete(key(d));
+      notify();
+    }
+  }
+
   function start(target: Target, delivery: Delivery, claimed: Set<string>): void {
     runningCount.set(target.name, (runningCount.get(target.name) ?? 0) + 1);
     const attempt = (async () => {
@@ -164,22 +194,16 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         claimed.delete(key(delivery));
         return;
       }
-      try {
-        await log.settle(delivery.seq, delivery.target, outcome);
-        options.onSettled?.(delivery, outcome);
-      } catch (err) {
-        // Not settled means still pending in the log: it is attempted again (at-least-once).
-        options.onError?.(err);
-      } finally {
-        claimed.delete(key(delivery));
-        notify();
-      }
+      await record(refOf(delivery), outcome, claimed);
     })();
     running.add(attempt);
     void attempt.finally(() => running.delete(attempt));
   }
 
   async function attemptOnce(target: Target, delivery: Delivery): Promise<Outcome> {
+    // The stored routing is not trusted: the function runs only what it subscribes to now.
+    const refusal = notSubscribed(target, delivery.event);
+    if (refusal !== undefined) return { kind: "failed", reason: "not-subscribed", error: refusal };
     try {
       await invoke(target.name, delivery);
       return { kind: "delivered" };
@@ -259,4 +283,17 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
 function key(d: { seq: number; target: string }): string {
   return `${d.seq}:${d.target}`;
+}
+
+function refOf(d: Delivery): DeliveryRef {
+  return { seq: d.seq, target: d.target, attempts: d.attempts, eventId: d.event.id, type: d.event.type };
+}
+
+/** Why `target` must not run `event` under its current subscriptions and filter; undefined if it may. */
+function notSubscribed(target: Target, event: CloudEvent): string | undefined {
+  if (!target.on.some((pattern) => matchesTypePattern(pattern, event.type)))
+    return `Cannot deliver event "${event.id}": function "${target.name}" does not subscribe to "${event.type}"`;
+  if (target.filter !== undefined && !target.filter(event))
+    return `Cannot deliver event "${event.id}": function "${target.name}"'s filter does not match it`;
+  return undefined;
 }

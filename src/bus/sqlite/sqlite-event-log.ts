@@ -14,6 +14,7 @@ import type {
   Outcome,
   PastDelivery,
   RecordSealer,
+  RefusedDelivery,
   StoredEvent,
 } from "../event-log.ts";
 import { createGroupCommit, type GroupCommitStats } from "./group-commit.ts";
@@ -79,6 +80,23 @@ export function openSqliteEventLog(
   };
   const stored = (seq: unknown, source: unknown, id: unknown, body: unknown): CloudEvent =>
     recent.get(Number(seq)) ?? parse(sealer.open(String(body), eventRecord(source, id)));
+  // A stored record that does not open (flipped bytes, a moved ciphertext, a missing key) or is not
+  // an event envelope, as a value rather than a throw, so it cannot stop the records after it.
+  const tryStored = (row: Record<string, unknown>) => {
+    try {
+      const event = stored(row.seq, row.source, row.id, row.body);
+      if (!isEnvelope(event)) throw new Error("it is not a CloudEvents envelope");
+      if (event.id !== String(row.id) || event.source !== String(row.source))
+        throw new Error("its body belongs to another event");
+      return { ok: true, event } as const;
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      return {
+        ok: false,
+        error: `Cannot read event "${String(row.id)}" (seq ${String(row.seq)}): ${why}`,
+      } as const;
+    }
+  };
   const settles: (() => void)[] = [];
   let settlesWrite: Promise<void> | undefined;
 
@@ -89,7 +107,7 @@ export function openSqliteEventLog(
     "SELECT seq FROM events WHERE source = ? AND id = ? AND accepted_at >= ? ORDER BY seq DESC LIMIT 1",
   );
   const readAfter = db.prepare(
-    "SELECT seq, source, id, body, accepted_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+    "SELECT seq, source, id, type, body, accepted_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
   );
   const typesAfter = db.prepare("SELECT seq, type FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
   const getCursor = db.prepare("SELECT seq FROM cursors WHERE name = ?");
@@ -100,7 +118,7 @@ export function openSqliteEventLog(
     "INSERT INTO deliveries (seq, target, state, attempts, next_at, updated_at) VALUES (?, ?, 'pending', 0, ?, ?) ON CONFLICT DO NOTHING",
   );
   const due = db.prepare(
-    `SELECT d.seq, d.target, d.attempts, d.replayed_by, d.replayed_at, e.source, e.id, e.body FROM deliveries d JOIN events e ON e.seq = d.seq
+    `SELECT d.seq, d.target, d.attempts, d.replayed_by, d.replayed_at, e.source, e.id, e.type, e.body FROM deliveries d JOIN events e ON e.seq = d.seq
      WHERE d.target = ? AND d.state = 'pending' AND d.next_at <= ? ORDER BY d.next_at, d.seq LIMIT ?`,
   );
   const nextDue = db.prepare("SELECT min(next_at) AS at FROM deliveries WHERE state = 'pending'");
@@ -211,9 +229,14 @@ export function openSqliteEventLog(
         setCursor.run(name, value);
       });
     },
-    async typesAfter(seq: number, limit: number) {
+    async typesAfter(seq: number, limit: number, payloads = false) {
       open();
-      return typesAfter.all(seq, limit).map((row) => ({ seq: Number(row.seq), type: String(row.type) }));
+      if (!payloads)
+        return typesAfter.all(seq, limit).map((row) => ({ seq: Number(row.seq), type: String(row.type) }));
+      return readAfter.all(seq, limit).map((row) => {
+        const event = tryStored(row);
+        return { seq: Number(row.seq), type: String(row.type), ...(event.ok ? { event: event.event } : {}) };
+      });
     },
     async cursor(name: string): Promise<number> {
       open();
@@ -227,17 +250,27 @@ export function openSqliteEventLog(
         setCursor.run(name, upTo);
       });
     },
-    async due(target: string, now: number, limit: number): Promise<Delivery[]> {
+    async due(target: string, now: number, limit: number): Promise<(Delivery | RefusedDelivery)[]> {
       open();
-      return due.all(target, now, limit).map((row) => ({
-        seq: Number(row.seq),
-        target: String(row.target),
-        attempts: Number(row.attempts),
-        event: stored(row.seq, row.source, row.id, row.body),
-        ...(row.replayed_by === null
-          ? {}
-          : { replay: { by: String(row.replayed_by), at: Number(row.replayed_at) } }),
-      }));
+      return due.all(target, now, limit).map((row): Delivery | RefusedDelivery => {
+        const ref = { seq: Number(row.seq), target: String(row.target), attempts: Number(row.attempts) };
+        const event = tryStored(row);
+        // One record that does not open is refused alone; the deliveries after it still flow.
+        if (!event.ok)
+          return {
+            ...ref,
+            eventId: String(row.id),
+            type: String(row.type),
+            refused: { reason: "corrupt", error: event.error },
+          };
+        return {
+          ...ref,
+          event: event.event,
+          ...(row.replayed_by === null
+            ? {}
+            : { replay: { by: String(row.replayed_by), at: Number(row.replayed_at) } }),
+        };
+      });
     },
     async nextDue(): Promise<number | undefined> {
       open();
@@ -403,6 +436,12 @@ const PLAINTEXT: RecordSealer = {
 
 function parse(body: unknown): CloudEvent {
   return JSON.parse(String(body)) as CloudEvent;
+}
+
+function isEnvelope(v: unknown): v is CloudEvent {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  const e = v as Record<string, unknown>;
+  return typeof e.id === "string" && typeof e.type === "string" && typeof e.source === "string";
 }
 
 /** Thrown inside a requeue write to roll back its archive row when there was no dead letter. */
