@@ -51,7 +51,7 @@ async function appendJobs(dir: string, ns: number[]): Promise<void> {
 }
 
 /** Changes the events file with plain SQL, as an attacker with disk access (no keys) could. */
-function tamper(dir: string, sql: string, ...params: (string | number)[]): void {
+function tamper(dir: string, sql: string, ...params: (string | number | null)[]): void {
   const db = new DatabaseSync(join(dir, ".palisade", "events.db"));
   try {
     db.prepare(sql).run(...params);
@@ -118,3 +118,68 @@ test("a flipped byte in one sealed event dead-letters just its deliveries as cor
   );
   assert.match(audited[0]?.[4] ?? "", /Cannot read event "e2"/);
 });
+
+test("delivery rows planted for a privileged function (no code, a forged one, one copied from another row) are refused and audited, never run; others flow", async (t) => {
+  const dir = app(t);
+  await appendJobs(dir, [1, 2, 3]);
+  const first = await start(t, dir);
+  await first.logs.waitFor(() => first.ran("work").length === 3 && first.ran("audit-trail").length === 3);
+  await first.platform.close();
+
+  const seq = `(SELECT seq FROM events WHERE id = ?)`;
+  const plant = `INSERT INTO deliveries (seq, target, state, attempts, next_at, updated_at, mac)
+    VALUES (${seq}, 'admin', 'pending', 0, 0, 0, ?)`;
+  tamper(dir, plant, "e1", null); // no code
+  tamper(dir, plant, "e2", "A".repeat(43)); // a forged code
+  const copied = `INSERT INTO deliveries (seq, target, state, attempts, next_at, updated_at, mac)
+    SELECT seq, 'admin', 'pending', 0, 0, 0, mac FROM deliveries WHERE seq = ${seq} AND target = 'work'`;
+  tamper(dir, copied, "e3"); // the valid code of e3's delivery to "work"
+
+  const { platform, logs, ran } = await start(t, dir);
+  await logs.waitFor(() => refusedOf(logs).length === 3);
+  await stillFlows(platform, logs);
+  assert.deepEqual(ran("admin"), [], "the privileged function never ran a planted delivery");
+  const dead = (await platform.log.deadLetters(10)).map((d) => [d.eventId, d.target, d.reason]);
+  assert.deepEqual(dead.sort(), [
+    ["e1", "admin", "unauthenticated"],
+    ["e2", "admin", "unauthenticated"],
+    ["e3", "admin", "unauthenticated"],
+  ]);
+  await platform.close();
+  assert.deepEqual(
+    refusals(dir)
+      .map((r) => r.slice(0, 4))
+      .sort(),
+    [
+      ["admin", "e1", "unauthenticated", "denied"],
+      ["admin", "e2", "unauthenticated", "denied"],
+      ["admin", "e3", "unauthenticated", "denied"],
+    ],
+  );
+});
+
+test("a log from before delivery rows were authenticated keeps its pending deliveries", async (t) => {
+  const dir = app(t);
+  await appendJobs(dir, [1, 2]);
+  const log = openAppLog(dir);
+  const stored = await log.readAfter(0, 10);
+  await log.route(
+    "dispatch",
+    stored.at(-1)?.seq ?? 0,
+    stored.flatMap((s) => [
+      { seq: s.seq, target: "work" },
+      { seq: s.seq, target: "audit-trail" },
+    ]),
+  );
+  await log.close();
+  tamper(dir, "ALTER TABLE deliveries DROP COLUMN mac"); // the file as an earlier version left it
+
+  const { platform, logs, ran } = await start(t, dir);
+  await logs.waitFor(() => ran("work").length === 2 && ran("audit-trail").length === 2);
+  await stillFlows(platform, logs);
+  assert.deepEqual(await platform.log.deadLetters(10), []);
+});
+
+function refusedOf(logs: ReturnType<typeof captureLogs>) {
+  return logs.lines.filter((l) => l.msg === "delivery failed");
+}

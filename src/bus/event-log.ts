@@ -106,6 +106,11 @@ export interface RecordSealer {
   /** Data key version of a sealed text (0 for plaintext). */
   versionOf(sealed: string): number;
   activeVersion(): number;
+  /**
+   * Authentication code of `text` under a key only the platform holds; delivery rows carry one. A
+   * sealer without it (plaintext logs of tests and the benchmark) leaves rows unauthenticated.
+   */
+  mac?(text: string): string;
 }
 
 /** Result of appending one event: its id and whether it was new (same source and id = duplicate). */
