@@ -4,12 +4,14 @@
  * its own (dead-lettered with its reason, audited, never run) and everything else keeps flowing.
  */
 import assert from "node:assert/strict";
+import { spawnSync } from "node:child_process";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { type TestContext, test } from "node:test";
 import { AUDIT_FILE, readAudit } from "../src/audit/index.ts";
 import { createEvent } from "../src/events/index.ts";
 import { openAppLog, type Platform, startPlatform } from "../src/main.ts";
+import { BIN } from "./kit/cli-process.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { captureLogs } from "./kit/log-capture.ts";
 import { NUMBER_SCHEMA, setSecret, tempApp, testPrincipal } from "./kit/temp-app.ts";
@@ -49,6 +51,8 @@ async function appendJobs(dir: string, ns: number[]): Promise<void> {
   await log.append(ns.map((n) => createEvent({ type: "job.queued", data: { n }, id: `e${n}` }, origin)));
   await log.close();
 }
+
+const palisade = (args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8" });
 
 /** Changes the events file with plain SQL, as an attacker with disk access (no keys) could. */
 function tamper(dir: string, sql: string, ...params: (string | number | null)[]): void {
@@ -117,6 +121,16 @@ test("a flipped byte in one sealed event dead-letters just its deliveries as cor
     ],
   );
   assert.match(audited[0]?.[4] ?? "", /Cannot read event "e2"/);
+
+  // The operator's tools show it and step over it instead of stopping at it.
+  assert.match(palisade(["dlq", "list", "--app", dir]).stdout, /work\s+job\.queued\s+e2\s+corrupt/);
+  const requeue = palisade(["dlq", "replay", "--all", "--app", dir]);
+  assert.match(requeue.stderr, /refused e2 → work: its stored event does not open/);
+  assert.match(requeue.stdout, /requeued 0 of 2/);
+  const replay = palisade(["replay", "--since", "1h", "--app", dir]);
+  assert.equal(replay.status, 0, replay.stderr);
+  assert.match(replay.stderr, /skipped event at position 2/);
+  assert.match(replay.stdout, /replayed 6 deliveries of 3 events/);
 });
 
 test("delivery rows planted for a privileged function (no code, a forged one, one copied from another row) are refused and audited, never run; others flow", async (t) => {
