@@ -172,6 +172,30 @@ test("delivery rows planted for a privileged function (no code, a forged one, on
   );
 });
 
+test("an authentic row for a type the function does not subscribe to now is refused at invoke time, audited", async (t) => {
+  const dir = app(t);
+  await appendJobs(dir, [1, 2]);
+  // Rows the platform itself signed (routing under an older manifest, or a signing key misused):
+  // "admin" is sent job.queued events, which the current manifest does not subscribe it to.
+  const log = openAppLog(dir);
+  const stored = await log.readAfter(0, 10);
+  await log.route("admin-backlog", 0, [{ seq: stored[0]?.seq ?? 0, target: "admin" }]);
+  await log.close();
+
+  const { platform, logs, ran } = await start(t, dir);
+  await logs.waitFor(() => refusedOf(logs).length === 1);
+  await stillFlows(platform, logs);
+  assert.deepEqual(ran("admin"), []);
+  const [dead] = await platform.log.deadLetters(10);
+  assert.deepEqual([dead?.eventId, dead?.target, dead?.reason], ["e1", "admin", "not-subscribed"]);
+  assert.match(dead?.error ?? "", /does not subscribe to "job\.queued"/);
+  await platform.close();
+  assert.deepEqual(
+    refusals(dir).map((r) => r.slice(0, 4)),
+    [["admin", "e1", "not-subscribed", "denied"]],
+  );
+});
+
 test("a log from before delivery rows were authenticated keeps its pending deliveries", async (t) => {
   const dir = app(t);
   await appendJobs(dir, [1, 2]);
