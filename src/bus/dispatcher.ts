@@ -140,8 +140,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         for (const d of await log.due(name, now, PREFETCH + claimed.size)) {
           if (claimed.has(key(d))) continue;
           claimed.add(key(d));
-          if ("refused" in d) refuse(d, claimed);
-          else queue.push(d);
+          const refused = "refused" in d ? d : untrusted(target, d);
+          if (refused !== undefined) refuse(refused, claimed);
+          else if ("event" in d) queue.push(d);
         }
       }
       const free = Math.min(slots, await admission.allowance(name, now));
@@ -201,9 +202,6 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   }
 
   async function attemptOnce(target: Target, delivery: Delivery): Promise<Outcome> {
-    // The stored routing is not trusted: the function runs only what it subscribes to now.
-    const refusal = notSubscribed(target, delivery.event);
-    if (refusal !== undefined) return { kind: "failed", reason: "not-subscribed", error: refusal };
     try {
       await invoke(target.name, delivery);
       return { kind: "delivered" };
@@ -289,11 +287,19 @@ function refOf(d: Delivery): DeliveryRef {
   return { seq: d.seq, target: d.target, attempts: d.attempts, eventId: d.event.id, type: d.event.type };
 }
 
-/** Why `target` must not run `event` under its current subscriptions and filter; undefined if it may. */
-function notSubscribed(target: Target, event: CloudEvent): string | undefined {
-  if (!target.on.some((pattern) => matchesTypePattern(pattern, event.type)))
-    return `Cannot deliver event "${event.id}": function "${target.name}" does not subscribe to "${event.type}"`;
-  if (target.filter !== undefined && !target.filter(event))
-    return `Cannot deliver event "${event.id}": function "${target.name}"'s filter does not match it`;
-  return undefined;
+/**
+ * The stored routing is not trusted: a delivery runs only if the function subscribes to the event's
+ * (decrypted, authenticated) type now and its filter matches. Checked before the delivery takes a
+ * slot or a token of the function's rate and budget.
+ */
+function untrusted(target: Target, d: Delivery): RefusedDelivery | undefined {
+  const { event } = d;
+  const why = !target.on.some((pattern) => matchesTypePattern(pattern, event.type))
+    ? `function "${target.name}" does not subscribe to "${event.type}"`
+    : target.filter !== undefined && !target.filter(event)
+      ? `function "${target.name}"'s filter does not match it`
+      : undefined;
+  if (why === undefined) return undefined;
+  const error = `Cannot deliver event "${event.id}": ${why}`;
+  return { ...refOf(d), refused: { reason: "not-subscribed", error } };
 }
