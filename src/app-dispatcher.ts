@@ -6,7 +6,7 @@
 import { AUDIT_KIND, type AuditLog } from "./audit/index.ts";
 import {
   createDispatcher,
-  type Delivery,
+  type DeliveryRef,
   type Dispatcher,
   type EventLog,
   type Outcome,
@@ -52,7 +52,7 @@ export function createAppDispatcher(parts: AppDispatcherParts): Dispatcher {
     },
     onSettled(d, outcome) {
       metrics.deliveries.inc({ fn: d.target, outcome: outcome.kind });
-      if (outcome.kind === "failed") auditDeadLetter(audit, d, outcome.reason);
+      if (outcome.kind === "failed") auditDeadLetter(audit, d, outcome.reason, outcome.error);
       logOutcome(logger, d, outcome);
     },
     onHold: (fn, hold) => metrics.holds.inc({ fn, hold }),
@@ -61,12 +61,22 @@ export function createAppDispatcher(parts: AppDispatcherParts): Dispatcher {
   });
 }
 
-function auditDeadLetter(audit: AuditLog, d: Delivery, reason: string): void {
+/** Dead-letter reasons that mean the platform refused to run a delivery it could not trust. */
+const REFUSALS: ReadonlySet<string> = new Set(["corrupt", "unauthenticated", "not-subscribed"]);
+
+function auditDeadLetter(audit: AuditLog, d: DeliveryRef, reason: string, error: string): void {
+  const refused = REFUSALS.has(reason);
   audit.record({
-    kind: AUDIT_KIND.deadLettered,
+    kind: refused ? AUDIT_KIND.deliveryRefused : AUDIT_KIND.deadLettered,
     subject: d.target,
-    outcome: "error",
-    details: { eventId: d.event.id, type: d.event.type, reason, attempts: d.attempts + 1 },
+    outcome: refused ? "denied" : "error",
+    details: {
+      eventId: d.eventId,
+      type: d.type,
+      reason,
+      attempts: d.attempts + 1,
+      ...(refused ? { error } : {}),
+    },
   });
 }
 
@@ -99,8 +109,8 @@ function compiledFilter(pattern: object): EventFilter {
   return filter;
 }
 
-function logOutcome(logger: Logger, d: Delivery, outcome: Outcome): void {
-  const fields = { fn: d.target, eventId: d.event.id, type: d.event.type, attempt: d.attempts + 1 };
+function logOutcome(logger: Logger, d: DeliveryRef, outcome: Outcome): void {
+  const fields = { fn: d.target, eventId: d.eventId, type: d.type, attempt: d.attempts + 1 };
   if (outcome.kind === "delivered") logger.info(fields, "delivered");
   else if (outcome.kind === "retry")
     logger.warn(

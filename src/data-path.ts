@@ -109,9 +109,8 @@ export function createDataPath({
         throw new PalisadeError(
           EVENT_HOP_LIMIT,
           `Cannot emit "${type}": event chain is deeper than ${hopLimit} hops`,
-          {
-            status: 400,
-          },
+          // No retry can cure it: the delivery that emitted it is dead-lettered at once.
+          { status: 400, deadLetter: "hop-limit" },
         );
       }
       registry.assertValid(type, data);

@@ -10,11 +10,23 @@ export class PalisadeError extends Error {
   readonly retryable: boolean;
   /** Structured, client-safe details (for example failing JSON Pointers). */
   readonly details: unknown;
+  /**
+   * Set by the domain that knows no retry can cure this failure of a delivery: the dead-letter
+   * reason (`hop-limit`, `denied`, …). With `retryable` false it ends the delivery at once. Not part
+   * of the wire form: a sandbox cannot claim one.
+   */
+  readonly deadLetter: string | undefined;
 
   constructor(
     code: string,
     message: string,
-    options: { status?: number; retryable?: boolean; details?: unknown; cause?: unknown } = {},
+    options: {
+      status?: number;
+      retryable?: boolean;
+      details?: unknown;
+      cause?: unknown;
+      deadLetter?: string;
+    } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = "PalisadeError";
@@ -22,6 +34,7 @@ export class PalisadeError extends Error {
     this.status = options.status ?? 500;
     this.retryable = options.retryable ?? false;
     this.details = options.details;
+    this.deadLetter = options.deadLetter;
   }
 
   /** The wire form: what crosses IPC and what an HTTP client may see. */

@@ -14,6 +14,7 @@ import {
   type CapabilityHost,
   createCapabilityHost,
   createSandboxPool,
+  deliveryError,
   detectOsLayer,
   egressFetch,
   type FunctionLog,
@@ -186,7 +187,9 @@ export async function startPools(
 /** A function whose bundle was refused: every invocation fails as load-failed (dead-lettered). */
 function refusedPool(name: string, reason: PalisadeError): SandboxPool {
   const error = () =>
-    new PalisadeError(RUNTIME_LOAD_FAILED, `Function "${name}" is unavailable: ${reason.message}`);
+    deliveryError(
+      new PalisadeError(RUNTIME_LOAD_FAILED, `Function "${name}" is unavailable: ${reason.message}`),
+    );
   return {
     start: async () => undefined,
     invoke: () => Promise.reject(error()),

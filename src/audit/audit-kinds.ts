@@ -31,6 +31,12 @@ export const AUDIT_KIND = {
   adminCall: "admin.call",
   /** A delivery moved to the dead-letter queue [eventId, reason, attempts]; subject: the function. */
   deadLettered: "delivery.dead-lettered",
+  /**
+   * A delivery refused without running it: its stored event does not open (`corrupt`), its row is
+   * not one the platform wrote (`unauthenticated`), or the function does not subscribe to the event
+   * now (`not-subscribed`) [eventId, type, reason, error]; subject: the function. It is dead-lettered.
+   */
+  deliveryRefused: "delivery.refused",
   /** Dead letters or archived events sent again [count, reason]. */
   replayed: "delivery.replayed",
   /** A function was quarantined: its deliveries are held [reason, finding]. */

@@ -2,12 +2,14 @@ import assert from "node:assert/strict";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { type TestContext, test } from "node:test";
+import { PalisadeError } from "../errors.ts";
 import { compileFilter, createEvent } from "../events/index.ts";
 import { DEFAULT_RETRY } from "../manifest/index.ts";
 import {
   createDispatcher,
-  type Delivery,
+  type DeliveryRef,
   type DispatcherOptions,
   type Outcome,
   openSqliteEventLog,
@@ -34,11 +36,11 @@ function startDispatcher(t: TestContext, options: DispatcherOptions) {
 }
 
 function settledCollector() {
-  const settled: { d: Delivery; o: Outcome }[] = [];
+  const settled: { d: DeliveryRef; o: Outcome }[] = [];
   let notify = () => {};
   return {
     settled,
-    onSettled: (d: Delivery, o: Outcome) => {
+    onSettled: (d: DeliveryRef, o: Outcome) => {
       settled.push({ d, o });
       notify();
     },
@@ -104,6 +106,43 @@ test("a failing target is retried up to its attempts, then recorded as failed wi
   assert.deepEqual(await log.deliveries("e"), [
     { target: "f", state: "failed", attempts: 3, lastError: "boom 3" },
   ]);
+});
+
+test("the error decides: not retryable with a dead-letter reason ends at once, anything else is retried", async (t) => {
+  const log = openSqliteEventLog(logFile(t));
+  const c = settledCollector();
+  const calls = new Map<string, number>();
+  const retry = { ...DEFAULT_RETRY, attempts: 3, initialDelayMs: 1 };
+  const failures: Record<string, () => Error> = {
+    // Final: the failing domain named the reason and said no retry can cure it.
+    final: () => new PalisadeError("PAL_X_REFUSED", "refused", { deadLetter: "denied" }),
+    // A reason but retryable: the reason alone does not end it.
+    retryable: () => new PalisadeError("PAL_X_BUSY", "busy", { retryable: true, deadLetter: "denied" }),
+    // Not retryable and no reason (an unknown failure): retried, it may be transient.
+    unknown: () => new PalisadeError("PAL_X_ODD", "odd"),
+    // A code that used to be looked up in a table, with nothing carried: retried like any other.
+    code: () => new PalisadeError("PAL_RUNTIME_DENIED", "claimed"),
+  };
+  const dispatcher = startDispatcher(t, {
+    log,
+    targets: [{ name: "f", on: ["x.created"], concurrency: 4, retry }],
+    invoke: async (_target, d) => {
+      calls.set(d.event.id, (calls.get(d.event.id) ?? 0) + 1);
+      throw (failures[d.event.id] ?? failures.unknown)?.();
+    },
+    onSettled: c.onSettled,
+  });
+  await log.append(Object.keys(failures).map((id) => ev("x.created", id)));
+  dispatcher.notify();
+  await c.until(1 + 3 * 3);
+  const dead = new Map((await log.deadLetters(10)).map((d) => [d.eventId, d]));
+  assert.deepEqual(Object.fromEntries(calls), { final: 1, retryable: 3, unknown: 3, code: 3 });
+  assert.equal(dead.get("final")?.reason, "denied");
+  assert.equal(dead.get("final")?.attempts, 1);
+  for (const id of ["retryable", "unknown", "code"]) {
+    assert.equal(dead.get(id)?.reason, "attempts-exhausted", id);
+    assert.equal(dead.get(id)?.attempts, 3, id);
+  }
 });
 
 test("no more attempts run at once than a target's concurrency", async (t) => {
@@ -362,4 +401,56 @@ test("a failing, slow function never blocks the others", async (t) => {
   await c.until(10);
   assert.equal(healthy.length, 10, "all of healthy's deliveries went through while broken was stuck");
   assert.ok(c.settled.every((s) => s.d.target === "healthy"));
+});
+
+test("a delivery row planted for a function that does not subscribe to the type is refused, never run; others flow", async (t) => {
+  const file = logFile(t);
+  const first = openSqliteEventLog(file);
+  await first.append([ev("x.created", "before"), ev("x.created", "planted"), ev("y.created", "after")]);
+  await first.close();
+  // As someone with write access to the file: route "x.created" events to "admin", and "after"
+  // (a y.created) to "picky", whose filter rejects it.
+  const db = new DatabaseSync(file);
+  db.exec(`INSERT INTO deliveries (seq, target, state, attempts, next_at, updated_at)
+    SELECT seq, 'admin', 'pending', 0, 0, 0 FROM events WHERE id = 'planted';
+    INSERT INTO deliveries (seq, target, state, attempts, next_at, updated_at)
+    SELECT seq, 'picky', 'pending', 0, 0, 0 FROM events WHERE id = 'after'`);
+  db.close();
+  const log = openSqliteEventLog(file);
+  const calls: string[] = [];
+  const c = settledCollector();
+  const retry = { ...DEFAULT_RETRY, initialDelayMs: 1 };
+  const hasN = compileFilter({ data: { n: [{ exists: true }] } });
+  if (Array.isArray(hasN)) assert.fail("valid pattern");
+  const dispatcher = startDispatcher(t, {
+    log,
+    targets: [
+      { name: "admin", on: ["admin.reset"], concurrency: 1, retry },
+      { name: "work", on: ["x.created", "y.created"], concurrency: 1, retry },
+      {
+        name: "picky",
+        on: ["y.created"],
+        filter: hasN,
+        concurrency: 1,
+        retry,
+      },
+    ],
+    invoke: async (target, d) => {
+      calls.push(`${target}:${d.event.id}`);
+    },
+    onSettled: c.onSettled,
+  });
+  dispatcher.notify();
+  await c.until(5);
+  assert.deepEqual(calls.sort(), ["work:after", "work:before", "work:planted"]);
+  const refused = c.settled
+    .filter((s) => s.o.kind === "failed")
+    .map((s) => [s.d.target, s.d.eventId, s.o.kind === "failed" ? s.o.reason : ""]);
+  assert.deepEqual(refused.sort(), [
+    ["admin", "planted", "not-subscribed"],
+    ["picky", "after", "not-subscribed"],
+  ]);
+  const dead = await log.deadLetters(10);
+  assert.match(dead.find((d) => d.target === "admin")?.error ?? "", /does not subscribe to "x\.created"/);
+  assert.match(dead.find((d) => d.target === "picky")?.error ?? "", /filter does not match/);
 });

@@ -3,7 +3,14 @@ import { type CloudEvent, type EventFilter, matchesTypePattern } from "../events
 import type { RetryPolicy } from "../manifest/index.ts";
 import { type AdmissionLimits, createAdmission } from "./admission.ts";
 import { retryDelay } from "./backoff.ts";
-import type { DeadLetterReason, Delivery, EventLog, Outcome } from "./event-log.ts";
+import type {
+  DeadLetterReason,
+  Delivery,
+  DeliveryRef,
+  EventLog,
+  Outcome,
+  RefusedDelivery,
+} from "./event-log.ts";
 
 /** A delivery target (a function): how many attempts may run at once and how failures are retried. */
 export interface Target {
@@ -28,8 +35,11 @@ export interface DispatcherOptions {
   targets: readonly Target[];
   /** Runs one attempt; a rejection is a failed attempt. */
   invoke: (target: string, delivery: Delivery) => Promise<void>;
-  /** Observes every settled attempt (logging, metrics). */
-  onSettled?: (delivery: Delivery, outcome: Outcome) => void;
+  /**
+   * Observes every settled attempt (logging, metrics, audit), and every delivery refused without an
+   * attempt (`corrupt`, `unauthenticated`, `not-subscribed`): those settle as `failed` with the reason.
+   */
+  onSettled?: (delivery: DeliveryRef, outcome: Outcome) => void;
   /** Called when a target's due deliveries start being held back by its rate limit or budget. */
   onHold?: (target: string, hold: "budget" | "rate_limit") => void;
   /** Called once when a target's daily invocation budget runs out. */
@@ -51,13 +61,6 @@ const CURSOR = "dispatch";
 const POLL_MS = 1000;
 const PREFETCH = 256;
 
-// Error codes (events, runtime) that no retry can cure.
-const HOPELESS: Record<string, DeadLetterReason> = {
-  PAL_EVENT_HOP_LIMIT: "hop-limit",
-  PAL_RUNTIME_DENIED: "denied",
-  PAL_RUNTIME_LOAD_FAILED: "load-failed",
-  PAL_RUNTIME_OUTPUT_TOO_LARGE: "limit-exceeded",
-};
 const ROUTE_BATCH = 512;
 const ERROR_BACKOFF_MS = 1000;
 
@@ -106,18 +109,16 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     for (;;) {
       routed ??= await log.cursor(CURSOR);
       const after = routed;
-      const batch: { seq: number; type: string; event?: CloudEvent }[] = needsPayload
-        ? (await log.readAfter(after, ROUTE_BATCH)).map(({ seq, event }) => ({
-            seq,
-            type: event.type,
-            event,
-          }))
-        : await log.typesAfter(after, ROUTE_BATCH);
+      const batch = await log.typesAfter(after, ROUTE_BATCH, needsPayload);
       const last = batch.at(-1);
       if (last === undefined) return;
+      // A record that does not open cannot be filtered: it goes to every subscriber of its stored
+      // type, where each delivery is refused as `corrupt` (visible in the DLQ, never invoked).
+      const passes = (t: Target, event: CloudEvent | undefined) =>
+        t.filter === undefined || event === undefined || t.filter(event);
       const deliveries = batch.flatMap((item) =>
         routesFor(item.type)
-          .filter((t) => t.filter === undefined || (item.event !== undefined && t.filter(item.event)))
+          .filter((t) => passes(t, item.event))
           .map((t) => ({ seq: item.seq, target: t.name })),
       );
       await log.route(CURSOR, last.seq, deliveries);
@@ -139,7 +140,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         for (const d of await log.due(name, now, PREFETCH + claimed.size)) {
           if (claimed.has(key(d))) continue;
           claimed.add(key(d));
-          queue.push(d);
+          const refused = "refused" in d ? d : untrusted(target, d);
+          if (refused !== undefined) refuse(refused, claimed);
+          else if ("event" in d) queue.push(d);
         }
       }
       const free = Math.min(slots, await admission.allowance(name, now));
@@ -158,6 +161,27 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     }
   }
 
+  // Never invoked and takes no slot: dead-lettered at once with the log's reason.
+  function refuse(d: RefusedDelivery, claimed: Set<string>): void {
+    const outcome: Outcome = { kind: "failed", ...d.refused };
+    const settling = record(d, outcome, claimed);
+    running.add(settling);
+    void settling.finally(() => running.delete(settling));
+  }
+
+  async function record(d: DeliveryRef, outcome: Outcome, claimed: Set<string>): Promise<void> {
+    try {
+      await log.settle(d.seq, d.target, outcome);
+      options.onSettled?.(d, outcome);
+    } catch (err) {
+      // Not settled means still pending in the log: it is attempted again (at-least-once).
+      options.onError?.(err);
+    } finally {
+      claimed.delete(key(d));
+      notify();
+    }
+  }
+
   function start(target: Target, delivery: Delivery, claimed: Set<string>): void {
     runningCount.set(target.name, (runningCount.get(target.name) ?? 0) + 1);
     const attempt = (async () => {
@@ -171,16 +195,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         claimed.delete(key(delivery));
         return;
       }
-      try {
-        await log.settle(delivery.seq, delivery.target, outcome);
-        options.onSettled?.(delivery, outcome);
-      } catch (err) {
-        // Not settled means still pending in the log: it is attempted again (at-least-once).
-        options.onError?.(err);
-      } finally {
-        claimed.delete(key(delivery));
-        notify();
-      }
+      await record(refOf(delivery), outcome, claimed);
     })();
     running.add(attempt);
     void attempt.finally(() => running.delete(attempt));
@@ -192,9 +207,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       return { kind: "delivered" };
     } catch (err) {
       const e = toPalisadeError(err);
-      // Some failures cannot succeed on a retry: dead-letter them at once, with the reason.
-      const hopeless = HOPELESS[e.code];
-      if (hopeless !== undefined) return { kind: "failed", reason: hopeless, error: e.message };
+      // The domain that failed says when no retry can cure it (not retryable, with a reason): then
+      // the delivery is dead-lettered at once. Anything else may be transient and is retried.
+      if (!e.retryable && e.deadLetter !== undefined)
+        return { kind: "failed", reason: e.deadLetter as DeadLetterReason, error: e.message };
       const attempt = delivery.attempts + 1;
       if (attempt >= target.retry.attempts)
         return { kind: "failed", reason: "attempts-exhausted", error: e.message };
@@ -265,4 +281,25 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
 function key(d: { seq: number; target: string }): string {
   return `${d.seq}:${d.target}`;
+}
+
+function refOf(d: Delivery): DeliveryRef {
+  return { seq: d.seq, target: d.target, attempts: d.attempts, eventId: d.event.id, type: d.event.type };
+}
+
+/**
+ * The stored routing is not trusted: a delivery runs only if the function subscribes to the event's
+ * (decrypted, authenticated) type now and its filter matches. Checked before the delivery takes a
+ * slot or a token of the function's rate and budget.
+ */
+function untrusted(target: Target, d: Delivery): RefusedDelivery | undefined {
+  const { event } = d;
+  const why = !target.on.some((pattern) => matchesTypePattern(pattern, event.type))
+    ? `function "${target.name}" does not subscribe to "${event.type}"`
+    : target.filter !== undefined && !target.filter(event)
+      ? `function "${target.name}"'s filter does not match it`
+      : undefined;
+  if (why === undefined) return undefined;
+  const error = `Cannot deliver event "${event.id}": ${why}`;
+  return { ...refOf(d), refused: { reason: "not-subscribed", error } };
 }

@@ -18,6 +18,24 @@ export interface Delivery {
   readonly replay?: Replay;
 }
 
+/** Which delivery an outcome is for: what logs, metrics and the audit name it by. */
+export interface DeliveryRef {
+  readonly seq: number;
+  readonly target: string;
+  readonly attempts: number;
+  readonly eventId: string;
+  readonly type: string;
+}
+
+/**
+ * A pending delivery the log cannot vouch for (its event record does not open, or its row is not
+ * the one the platform wrote): it is never invoked, only dead-lettered with `reason`. `eventId` and
+ * `type` are what the stored row claims, for the record only.
+ */
+export interface RefusedDelivery extends DeliveryRef {
+  readonly refused: { readonly reason: DeadLetterReason; readonly error: string };
+}
+
 /** Provenance of a replayed delivery. */
 export interface Replay {
   readonly by: string;
@@ -37,7 +55,13 @@ export type DeadLetterReason =
   | "denied"
   | "limit-exceeded"
   | "load-failed"
-  | "replay-refused";
+  | "replay-refused"
+  /** The stored event record does not open (changed on disk, or a key is missing): never invoked. */
+  | "corrupt"
+  /** The delivery row is not one the platform wrote (its authentication code is missing or wrong). */
+  | "unauthenticated"
+  /** At invoke time the function no longer subscribes to the event's type, or its filter rejects it. */
+  | "not-subscribed";
 
 /** A dead-lettered delivery, as `palisade dlq list` shows it. */
 export interface DeadLetter {
@@ -82,6 +106,11 @@ export interface RecordSealer {
   /** Data key version of a sealed text (0 for plaintext). */
   versionOf(sealed: string): number;
   activeVersion(): number;
+  /**
+   * Authentication code of `text` under a key only the platform holds; delivery rows carry one. A
+   * sealer without it (plaintext logs of tests and the benchmark) leaves rows unauthenticated.
+   */
+  mac?(text: string): string;
 }
 
 /** Result of appending one event: its id and whether it was new (same source and id = duplicate). */
@@ -104,16 +133,26 @@ export interface EventLog {
   append(events: readonly CloudEvent[]): Promise<Appended[]>;
   /** Events after position `seq`, oldest first. */
   readAfter(seq: number, limit: number): Promise<StoredEvent[]>;
-  /** Positions and types of events after `seq`, oldest first: what routing needs, without payloads. */
-  typesAfter(seq: number, limit: number): Promise<{ seq: number; type: string }[]>;
+  /**
+   * Positions and types of events after `seq`, oldest first: what routing needs. With `payloads`,
+   * each event's envelope too, left out for a record that does not open (it does not stop the rest).
+   */
+  typesAfter(
+    seq: number,
+    limit: number,
+    payloads?: boolean,
+  ): Promise<{ seq: number; type: string; event?: CloudEvent }[]>;
   /** Position up to which the named reader has routed events (0 before the first). */
   cursor(name: string): Promise<number>;
   /** Sets a named cursor (a position, or a time in ms for schedules) durably. */
   setCursor(name: string, value: number): Promise<void>;
   /** Records pending deliveries and advances the named cursor to `upTo`, atomically. */
   route(name: string, upTo: number, deliveries: readonly { seq: number; target: string }[]): Promise<void>;
-  /** Pending deliveries of `target` due at `now`, oldest first. */
-  due(target: string, now: number, limit: number): Promise<Delivery[]>;
+  /**
+   * Pending deliveries of `target` due at `now`, oldest first. One whose record does not open or
+   * whose row does not authenticate comes back refused, without its event; it does not stop the rest.
+   */
+  due(target: string, now: number, limit: number): Promise<(Delivery | RefusedDelivery)[]>;
   /** Earliest time any pending delivery is due, or undefined when none is pending. */
   nextDue(): Promise<number | undefined>;
   /** Records the outcome of one attempt. */

@@ -6,11 +6,13 @@ export type {
   DeadLetter,
   DeadLetterReason,
   Delivery,
+  DeliveryRef,
   DeliveryState,
   EventLog,
   Outcome,
   PastDelivery,
   RecordSealer,
+  RefusedDelivery,
   Replay,
   StoredEvent,
 } from "./event-log.ts";

@@ -9,6 +9,7 @@ export {
   type Invocation,
   type KvBackend,
 } from "./capability-host.ts";
+export { deliveryError } from "./delivery-error.ts";
 export { egressFetch, type FetchResult } from "./egress.ts";
 export {
   RUNTIME_BUNDLE_FAILED,

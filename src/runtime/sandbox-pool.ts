@@ -3,6 +3,7 @@ import type { CloudEvent } from "../events/index.ts";
 import type { FunctionSpec } from "../manifest/index.ts";
 import { assertBundleHasNoSymlinks } from "./bundle-check.ts";
 import type { CapabilityHost, Invocation } from "./capability-host.ts";
+import { deliveryError, finalRefusal } from "./delivery-error.ts";
 import { RUNTIME_CLOSED, RUNTIME_LOAD_FAILED, RUNTIME_OUTPUT_TOO_LARGE, RUNTIME_TIMEOUT } from "./errors.ts";
 import type { LogLevel, SandboxMessage } from "./protocol.ts";
 import { type SandboxProcess, startSandboxProcess } from "./sandbox-process.ts";
@@ -60,6 +61,8 @@ interface Job {
   attempt: number;
   resolve: (value: unknown) => void;
   reject: (err: unknown) => void;
+  /** The first capability refusal of this invocation that no retry can cure (a denial, the hop limit). */
+  refusal?: PalisadeError | undefined;
 }
 
 interface Slot {
@@ -251,8 +254,10 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
             secrets.add(value);
           slot.proc.send({ t: "reply", call: msg.call, ok: true, value });
         },
-        (err: unknown) =>
-          slot.proc.send({ t: "reply", call: msg.call, ok: false, error: toPalisadeError(err).toJSON() }),
+        (err: unknown) => {
+          head.refusal ??= finalRefusal(err);
+          slot.proc.send({ t: "reply", call: msg.call, ok: false, error: toPalisadeError(err).toJSON() });
+        },
       );
     } else if (msg.t === "done") {
       slot.batch.shift();
@@ -352,7 +357,15 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
           new PalisadeError(RUNTIME_CLOSED, `Cannot invoke "${fn.name}": the runtime is closing`),
         );
       return new Promise<unknown>((resolve, reject) => {
-        queue.push({ id: nextId++, inv: { fn, event, emits: 0 }, attempt, resolve, reject });
+        const job: Job = {
+          id: nextId++,
+          inv: { fn, event, emits: 0 },
+          attempt,
+          resolve,
+          // Marked final here, where the runtime knows which of its failures no retry cures.
+          reject: (err) => reject(deliveryError(err, job.refusal)),
+        };
+        queue.push(job);
         schedule();
       });
     },

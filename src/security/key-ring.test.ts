@@ -89,3 +89,20 @@ test("rotation adds a version for new seals; old versions still open until retir
     ],
   );
 });
+
+test("a record's authentication code is stable across reopening and rotation, and differs under another master key", (t) => {
+  const d = dir(t);
+  const master = () => localMasterKey(join(d, "master.key"), { create: true });
+  const ring = openKeyRing(join(d, "keyring.json"), master());
+  const code = ring.mac("delivery:1\0charge");
+  assert.match(code, /^[A-Za-z0-9_-]{43}$/);
+  assert.notEqual(ring.mac("delivery:1\0refund"), code, "bound to the text");
+  ring.rotate();
+  assert.equal(openKeyRing(join(d, "keyring.json"), master()).mac("delivery:1\0charge"), code);
+  const other = dir(t);
+  const foreign = openKeyRing(
+    join(other, "keyring.json"),
+    localMasterKey(join(other, "master.key"), { create: true }),
+  );
+  assert.notEqual(foreign.mac("delivery:1\0charge"), code, "another master key, another code");
+});

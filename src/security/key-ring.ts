@@ -8,8 +8,19 @@
  * Sealed text is `pal1.<version>.<base64url(nonce | ciphertext | tag)>`: the version says which
  * data key opens it, so rotation can move records one by one and resume after a crash. Random
  * nonces are safe for about 2^32 seals per data key; rotate well before that.
+ *
+ * `mac` authenticates records that are not secret but decide what runs (delivery rows): HMAC-SHA256
+ * under a key derived (HKDF-SHA256) from the master key, so it outlives data key rotation, and
+ * someone who can write the stores but does not hold the master key cannot forge one.
  */
-import { createCipheriv, createDecipheriv, randomBytes, randomFillSync } from "node:crypto";
+import {
+  createCipheriv,
+  createDecipheriv,
+  createHmac,
+  hkdfSync,
+  randomBytes,
+  randomFillSync,
+} from "node:crypto";
 import {
   chmodSync,
   closeSync,
@@ -32,6 +43,8 @@ export interface MasterKeyProvider {
   readonly name: string;
   wrap(dataKey: Buffer, version: number): string;
   unwrap(wrapped: string, version: number): Buffer;
+  /** A 32-byte key for `purpose`, derived from the master key; the same for as long as it is. */
+  deriveKey(purpose: string): Buffer;
 }
 
 /** Seals and opens records; what the stores see of the key ring. */
@@ -44,6 +57,8 @@ export interface Sealer {
   versionOf(sealed: string): number;
   /** Version new seals use. */
   activeVersion(): number;
+  /** Authentication code (base64url HMAC-SHA256) of `text`: proves the platform wrote it. */
+  mac(text: string): string;
 }
 
 export interface KeyRing extends Sealer {
@@ -62,6 +77,8 @@ interface KeyRingFile {
 
 const PREFIX = "pal1.";
 const MASTER_ENV = "PALISADE_MASTER_KEY";
+/** HKDF `info` of the record authentication key: a new purpose gets a new name, never this one. */
+const MAC_PURPOSE = "palisade.record-mac.v1";
 
 /** The master key from PALISADE_MASTER_KEY (base64 of 32 bytes) or from `file`, created if asked. */
 export function localMasterKey(file: string, options: { create: boolean }): MasterKeyProvider {
@@ -89,6 +106,7 @@ export function localMasterKey(file: string, options: { create: boolean }): Mast
     name: fromEnv ? "environment" : "file",
     wrap: (dataKey, version) => gcmSeal(key, dataKey, `datakey:${version}`),
     unwrap: (wrapped, version) => gcmOpen(key, wrapped, `datakey:${version}`),
+    deriveKey: (purpose) => Buffer.from(hkdfSync("sha256", key, Buffer.alloc(0), purpose, 32)),
   };
 }
 
@@ -169,7 +187,9 @@ export function openKeyRing(file: string, master: MasterKeyProvider): KeyRing {
     return key;
   }
 
+  const macKey = master.deriveKey(MAC_PURPOSE);
   return {
+    mac: (text) => createHmac("sha256", macKey).update(text, "utf8").digest("base64url"),
     seal(plaintext, record) {
       fresh();
       const version = state.active;

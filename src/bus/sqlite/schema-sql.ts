@@ -37,6 +37,8 @@ CREATE TABLE IF NOT EXISTS deliveries (
   last_error TEXT,
   dead_reason TEXT,
   updated_at INTEGER NOT NULL,
+  -- Authentication code binding the row to its event and target (delivery-mac.ts).
+  mac TEXT,
   PRIMARY KEY (seq, target)
 ) WITHOUT ROWID;
 -- Outcomes that a replay or DLQ replay started over, kept for the record.

@@ -88,3 +88,43 @@ test("a log created with the old UNIQUE (source, id) table is migrated with its 
     [7, 8],
   );
 });
+
+test("a stored event that does not open comes back refused as corrupt and does not stop the ones after it", async (t) => {
+  const file = dbFile(t);
+  const log = openSqliteEventLog(file);
+  const appended = await log.append([event(1, "a"), event(2, "b"), event(3, "c")]);
+  await log.route(
+    "dispatch",
+    appended.at(-1)?.seq ?? 0,
+    appended.map((a) => ({ seq: a.seq, target: "f" })),
+  );
+  await log.close();
+  const db = new DatabaseSync(file);
+  db.prepare("UPDATE events SET body = substr(body, 2) WHERE id = 'b'").run(); // no longer JSON
+  db.prepare("UPDATE events SET body = (SELECT body FROM events WHERE id = 'a') WHERE id = 'c'").run();
+  db.close();
+  const again = openSqliteEventLog(file);
+  t.after(() => again.close());
+  const due = await again.due("f", Date.now(), 10);
+  assert.deepEqual(
+    due.map((d) => ("refused" in d ? [d.eventId, d.refused.reason] : [d.event.id, "ok"])),
+    [
+      ["a", "ok"],
+      ["b", "corrupt"],
+      ["c", "corrupt"],
+    ],
+  );
+  const refused = due[1];
+  assert.ok(refused !== undefined && "refused" in refused);
+  assert.match(refused.refused.error, /Cannot read event "b"/);
+  assert.match((due[2] as { refused: { error: string } }).refused.error, /belongs to another event/);
+  const routed = await again.typesAfter(0, 10, true);
+  assert.deepEqual(
+    routed.map((r) => [r.type, r.event?.id]),
+    [
+      ["t.x", "a"],
+      ["t.x", undefined],
+      ["t.x", undefined],
+    ],
+  );
+});

@@ -14,10 +14,13 @@ import type {
   Outcome,
   PastDelivery,
   RecordSealer,
+  RefusedDelivery,
   StoredEvent,
 } from "../event-log.ts";
+import { createDeliveryMac } from "./delivery-mac.ts";
 import { createGroupCommit, type GroupCommitStats } from "./group-commit.ts";
-import { MIGRATE_UNIQUE_SQL, SCHEMA_SQL } from "./schema-sql.ts";
+import { migrateLog } from "./migrate-log.ts";
+import { createResealer, errorRecord, eventRecord } from "./resealer.ts";
 
 /** How long an event's source + id keeps a resend from being stored again. @default 24 h */
 export const DEFAULT_DEDUPE_WINDOW_MS = 24 * 60 * 60 * 1000;
@@ -42,21 +45,7 @@ export function openSqliteEventLog(
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const db = new DatabaseSync(file);
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;");
-  const existing = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'").get();
-  if (String(existing?.sql ?? "").includes("UNIQUE (source, id)"))
-    db.exec(`BEGIN; ${MIGRATE_UNIQUE_SQL} COMMIT;`);
-  db.exec(SCHEMA_SQL);
-  const columns = db
-    .prepare("SELECT name FROM pragma_table_info('deliveries')")
-    .all()
-    .map((c) => c.name);
-  for (const [column, type] of [
-    ["dead_reason", "TEXT"],
-    ["replayed_by", "TEXT"],
-    ["replayed_at", "INTEGER"],
-  ]) {
-    if (!columns.includes(column)) db.exec(`ALTER TABLE deliveries ADD COLUMN ${column} ${type}`);
-  }
+  const deliveryMac = migrateLog(db, (d) => createDeliveryMac(d, sealer.mac?.bind(sealer)));
   const writer = createGroupCommit(db);
   let closed = false;
   // Events appended by this process, by position: the dispatcher reads them back moments later, and
@@ -79,6 +68,23 @@ export function openSqliteEventLog(
   };
   const stored = (seq: unknown, source: unknown, id: unknown, body: unknown): CloudEvent =>
     recent.get(Number(seq)) ?? parse(sealer.open(String(body), eventRecord(source, id)));
+  // A stored record that does not open (flipped bytes, a moved ciphertext, a missing key) or is not
+  // an event envelope, as a value rather than a throw, so it cannot stop the records after it.
+  const tryStored = (row: Record<string, unknown>) => {
+    try {
+      const event = stored(row.seq, row.source, row.id, row.body);
+      if (!isEnvelope(event)) throw new Error("it is not a CloudEvents envelope");
+      if (event.id !== String(row.id) || event.source !== String(row.source))
+        throw new Error("its body belongs to another event");
+      return { ok: true, event } as const;
+    } catch (err) {
+      const why = err instanceof Error ? err.message : String(err);
+      return {
+        ok: false,
+        error: `Cannot read event "${String(row.id)}" (seq ${String(row.seq)}): ${why}`,
+      } as const;
+    }
+  };
   const settles: (() => void)[] = [];
   let settlesWrite: Promise<void> | undefined;
 
@@ -89,7 +95,7 @@ export function openSqliteEventLog(
     "SELECT seq FROM events WHERE source = ? AND id = ? AND accepted_at >= ? ORDER BY seq DESC LIMIT 1",
   );
   const readAfter = db.prepare(
-    "SELECT seq, source, id, body, accepted_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+    "SELECT seq, source, id, type, body, accepted_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
   );
   const typesAfter = db.prepare("SELECT seq, type FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
   const getCursor = db.prepare("SELECT seq FROM cursors WHERE name = ?");
@@ -97,10 +103,10 @@ export function openSqliteEventLog(
     "INSERT INTO cursors (name, seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
   );
   const addDelivery = db.prepare(
-    "INSERT INTO deliveries (seq, target, state, attempts, next_at, updated_at) VALUES (?, ?, 'pending', 0, ?, ?) ON CONFLICT DO NOTHING",
+    "INSERT INTO deliveries (seq, target, state, attempts, next_at, updated_at, mac) VALUES (?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT DO NOTHING",
   );
   const due = db.prepare(
-    `SELECT d.seq, d.target, d.attempts, d.replayed_by, d.replayed_at, e.source, e.id, e.body FROM deliveries d JOIN events e ON e.seq = d.seq
+    `SELECT d.seq, d.target, d.attempts, d.replayed_by, d.replayed_at, d.mac, e.source, e.id, e.type, e.body FROM deliveries d JOIN events e ON e.seq = d.seq
      WHERE d.target = ? AND d.state = 'pending' AND d.next_at <= ? ORDER BY d.next_at, d.seq LIMIT ?`,
   );
   const nextDue = db.prepare("SELECT min(next_at) AS at FROM deliveries WHERE state = 'pending'");
@@ -112,11 +118,11 @@ export function openSqliteEventLog(
      FROM deliveries d JOIN events e ON e.seq = d.seq WHERE d.state = 'failed' ORDER BY d.updated_at DESC LIMIT ?`,
   );
   const replayDelivery = db.prepare(
-    `INSERT INTO deliveries (seq, target, state, attempts, next_at, last_error, dead_reason, replayed_by, replayed_at, updated_at)
-     VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?, ?)
+    `INSERT INTO deliveries (seq, target, state, attempts, next_at, last_error, dead_reason, replayed_by, replayed_at, updated_at, mac)
+     VALUES (?, ?, ?, 0, ?, ?, ?, ?, ?, ?, ?)
      ON CONFLICT (seq, target) DO UPDATE SET state = excluded.state, attempts = 0, next_at = excluded.next_at,
        last_error = excluded.last_error, dead_reason = excluded.dead_reason, replayed_by = excluded.replayed_by,
-       replayed_at = excluded.replayed_at, updated_at = excluded.updated_at`,
+       replayed_at = excluded.replayed_at, updated_at = excluded.updated_at, mac = excluded.mac`,
   );
   const prunable = `SELECT seq FROM events e WHERE e.accepted_at < ?
      AND NOT EXISTS (SELECT 1 FROM deliveries d WHERE d.seq = e.seq AND d.state = 'pending')`;
@@ -140,30 +146,7 @@ export function openSqliteEventLog(
      WHERE e.id = ? ORDER BY d.target`,
   );
 
-  // Data key version of a sealed column ("pal1.<version>.…"), 0 for plaintext.
-  const version = (col: string) =>
-    `CASE WHEN ${col} LIKE 'pal1.%' THEN CAST(substr(${col}, 6, instr(substr(${col}, 6), '.') - 1) AS INTEGER) ELSE 0 END`;
-  const staleEvents = db.prepare(
-    `SELECT seq, source, id, body FROM events WHERE ${version("body")} != ? LIMIT ?`,
-  );
-  const resealEvent = db.prepare("UPDATE events SET body = ? WHERE seq = ?");
-  const staleErrors = db.prepare(
-    `SELECT seq, target, last_error FROM deliveries WHERE last_error IS NOT NULL AND ${version("last_error")} != ? LIMIT ?`,
-  );
-  const resealError = db.prepare("UPDATE deliveries SET last_error = ? WHERE seq = ? AND target = ?");
-  const staleHistory = db.prepare(
-    `SELECT rowid, seq, target, last_error FROM delivery_history WHERE last_error IS NOT NULL AND ${version("last_error")} != ? LIMIT ?`,
-  );
-  const resealHistory = db.prepare("UPDATE delivery_history SET last_error = ? WHERE rowid = ?");
-  const versionCounts = [
-    ["events", "body"],
-    ["deliveries", "last_error"],
-    ["delivery_history", "last_error"],
-  ].map(([table, col]) =>
-    db.prepare(
-      `SELECT ${version(String(col))} AS v, count(*) AS n FROM ${table} WHERE ${col} IS NOT NULL GROUP BY v`,
-    ),
-  );
+  const resealer = createResealer(db, sealer);
 
   const countPending = db.prepare("SELECT count(*) AS n FROM deliveries WHERE state = 'pending'");
   const countFailed = db.prepare("SELECT count(*) AS n FROM deliveries WHERE state = 'failed'");
@@ -211,9 +194,14 @@ export function openSqliteEventLog(
         setCursor.run(name, value);
       });
     },
-    async typesAfter(seq: number, limit: number) {
+    async typesAfter(seq: number, limit: number, payloads = false) {
       open();
-      return typesAfter.all(seq, limit).map((row) => ({ seq: Number(row.seq), type: String(row.type) }));
+      if (!payloads)
+        return typesAfter.all(seq, limit).map((row) => ({ seq: Number(row.seq), type: String(row.type) }));
+      return readAfter.all(seq, limit).map((row) => {
+        const event = tryStored(row);
+        return { seq: Number(row.seq), type: String(row.type), ...(event.ok ? { event: event.event } : {}) };
+      });
     },
     async cursor(name: string): Promise<number> {
       open();
@@ -223,21 +211,38 @@ export function openSqliteEventLog(
       open();
       const now = Date.now();
       return writer.run(() => {
-        for (const d of deliveries) addDelivery.run(d.seq, d.target, now, now);
+        for (const d of deliveries)
+          addDelivery.run(d.seq, d.target, now, now, deliveryMac.sign(d.seq, d.target));
         setCursor.run(name, upTo);
       });
     },
-    async due(target: string, now: number, limit: number): Promise<Delivery[]> {
+    async due(target: string, now: number, limit: number): Promise<(Delivery | RefusedDelivery)[]> {
       open();
-      return due.all(target, now, limit).map((row) => ({
-        seq: Number(row.seq),
-        target: String(row.target),
-        attempts: Number(row.attempts),
-        event: stored(row.seq, row.source, row.id, row.body),
-        ...(row.replayed_by === null
-          ? {}
-          : { replay: { by: String(row.replayed_by), at: Number(row.replayed_at) } }),
-      }));
+      return due.all(target, now, limit).map((row): Delivery | RefusedDelivery => {
+        const ref = { seq: Number(row.seq), target: String(row.target), attempts: Number(row.attempts) };
+        const event = tryStored(row);
+        const refuse = (reason: DeadLetterReason, error: string): RefusedDelivery => ({
+          ...ref,
+          eventId: String(row.id),
+          type: String(row.type),
+          refused: { reason, error },
+        });
+        // One record that does not open is refused alone; the deliveries after it still flow.
+        if (!event.ok) return refuse("corrupt", event.error);
+        // A row the platform did not write (planted, or pointed at another event or target).
+        if (!deliveryMac.verify(row.mac, { ...event.event, seq: ref.seq }, ref.target))
+          return refuse(
+            "unauthenticated",
+            `Cannot deliver event "${event.event.id}" to "${ref.target}": its delivery row was not written by this platform (authentication code missing or wrong)`,
+          );
+        return {
+          ...ref,
+          event: event.event,
+          ...(row.replayed_by === null
+            ? {}
+            : { replay: { by: String(row.replayed_by), at: Number(row.replayed_at) } }),
+        };
+      });
     },
     async nextDue(): Promise<number | undefined> {
       open();
@@ -281,7 +286,9 @@ export function openSqliteEventLog(
       return writer.run(() => {
         archive.run(now, seq, target);
         const error = refused === undefined ? null : sealer.seal(refused, errorRecord(seq, target));
-        replayDelivery.run(seq, target, state, now, error, reason, replay.by, replay.at, now);
+        // An operator's replay (checked against the current app by the command) signs the row anew.
+        const mac = deliveryMac.sign(seq, target);
+        replayDelivery.run(seq, target, state, now, error, reason, replay.by, replay.at, now, mac);
       });
     },
     prune(beforeMs: number): Promise<number> {
@@ -330,30 +337,7 @@ export function openSqliteEventLog(
     },
     reencrypt(limit: number): Promise<number> {
       open();
-      return writer.run(() => {
-        const active = sealer.activeVersion();
-        let n = 0;
-        for (const r of staleEvents.all(active, limit)) {
-          const rec = eventRecord(r.source, r.id);
-          resealEvent.run(sealer.seal(sealer.open(String(r.body), rec), rec), Number(r.seq));
-          n += 1;
-        }
-        for (const r of staleErrors.all(active, limit - n)) {
-          const rec = errorRecord(r.seq, r.target);
-          resealError.run(
-            sealer.seal(sealer.open(String(r.last_error), rec), rec),
-            Number(r.seq),
-            String(r.target),
-          );
-          n += 1;
-        }
-        for (const r of staleHistory.all(active, limit - n)) {
-          const rec = errorRecord(r.seq, r.target);
-          resealHistory.run(sealer.seal(sealer.open(String(r.last_error), rec), rec), Number(r.rowid));
-          n += 1;
-        }
-        return n;
-      });
+      return writer.run(() => resealer.reencrypt(limit));
     },
     async stateCounts() {
       open();
@@ -364,10 +348,7 @@ export function openSqliteEventLog(
     },
     async sealedVersions(): Promise<Map<number, number>> {
       open();
-      const counts = new Map<number, number>();
-      for (const stmt of versionCounts)
-        for (const r of stmt.all()) counts.set(Number(r.v), (counts.get(Number(r.v)) ?? 0) + Number(r.n));
-      return counts;
+      return resealer.versions();
     },
     async close(): Promise<void> {
       if (closed) return;
@@ -385,14 +366,6 @@ const RECENT_EVENTS = 65536;
 const RECENT_BYTES = 32 * 1024 * 1024;
 const RECENT_EVENT_MAX_BYTES = 16 * 1024;
 
-/** What a sealed record is bound to (the associated data of its ciphertext). */
-function eventRecord(source: unknown, id: unknown): string {
-  return `event:${String(source)}\0${String(id)}`;
-}
-function errorRecord(seq: unknown, target: unknown): string {
-  return `delivery-error:${String(seq)}\0${String(target)}`;
-}
-
 /** No encryption: for tests and tools that read a log without the app's key ring. */
 const PLAINTEXT: RecordSealer = {
   seal: (text) => text,
@@ -403,6 +376,12 @@ const PLAINTEXT: RecordSealer = {
 
 function parse(body: unknown): CloudEvent {
   return JSON.parse(String(body)) as CloudEvent;
+}
+
+function isEnvelope(v: unknown): v is CloudEvent {
+  if (typeof v !== "object" || v === null || Array.isArray(v)) return false;
+  const e = v as Record<string, unknown>;
+  return typeof e.id === "string" && typeof e.type === "string" && typeof e.source === "string";
 }
 
 /** Thrown inside a requeue write to roll back its archive row when there was no dead letter. */

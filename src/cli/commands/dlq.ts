@@ -1,5 +1,7 @@
 import { auditCommand, openAppLog } from "../../app-files.ts";
 import { AUDIT_KIND } from "../../audit/index.ts";
+import type { StoredEvent } from "../../bus/index.ts";
+import { toPalisadeError } from "../../errors.ts";
 import { loadApp } from "../../manifest/index.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
 import { usageError } from "../usage-error.ts";
@@ -55,9 +57,17 @@ export async function runDlqReplay(
     }
     let requeued = 0;
     for (const d of dead) {
-      const [stored] = await log.readAfter(d.seq - 1, 1);
+      let stored: StoredEvent | undefined;
+      try {
+        [stored] = await log.readAfter(d.seq - 1, 1);
+      } catch (err) {
+        // A record that does not open stays dead-lettered as it is (corrupt); the others go on.
+        const why = toPalisadeError(err).message;
+        process.stderr.write(`refused ${d.eventId} → ${d.target}: its stored event does not open: ${why}\n`);
+        continue;
+      }
       const refusal =
-        stored === undefined
+        stored?.seq !== d.seq
           ? "the event is no longer in the log"
           : whyNot(app, registry, d.target, stored.event);
       if (refusal === undefined) {

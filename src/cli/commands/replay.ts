@@ -1,6 +1,8 @@
 import { userInfo } from "node:os";
 import { auditCommand, openAppLog } from "../../app-files.ts";
 import { AUDIT_KIND } from "../../audit/index.ts";
+import type { EventLog, StoredEvent } from "../../bus/index.ts";
+import { toPalisadeError } from "../../errors.ts";
 import { matchesTypePattern } from "../../events/index.ts";
 import { loadApp } from "../../manifest/index.ts";
 import { EXIT_OK } from "../exit-code.ts";
@@ -40,9 +42,9 @@ export async function runReplay(opts: ReplayOptions): Promise<number> {
   try {
     const matching = [];
     for (let after = 0; ; ) {
-      const batch = await log.readAfter(after, 1000);
-      if (batch.length === 0) break;
-      after = batch.at(-1)?.seq ?? after;
+      const { batch, last } = await readArchive(log, after);
+      if (last === undefined) break;
+      after = last;
       for (const s of batch) {
         if (s.acceptedAt < since || s.acceptedAt > until) continue;
         if (opts.type !== undefined && !matchesTypePattern(opts.type, s.event.type)) continue;
@@ -93,4 +95,32 @@ function progress(done: number, total: number): void {
   const width = 30;
   const filled = total === 0 ? width : Math.round((done / total) * width);
   process.stderr.write(`\rreplaying [${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total}`);
+}
+
+const BATCH = 1000;
+
+/**
+ * The next archived events after `after` and the last position read. A record that does not open
+ * (corrupt) is reported and skipped, so it cannot stop the replay of the others.
+ */
+async function readArchive(
+  log: EventLog,
+  after: number,
+): Promise<{ batch: StoredEvent[]; last: number | undefined }> {
+  try {
+    const batch = await log.readAfter(after, BATCH);
+    return { batch, last: batch.at(-1)?.seq };
+  } catch {
+    // Some record in this batch does not open: read them one by one to find which.
+    const positions = await log.typesAfter(after, BATCH);
+    const batch: StoredEvent[] = [];
+    for (const { seq } of positions) {
+      try {
+        batch.push(...(await log.readAfter(seq - 1, 1)).filter((s) => s.seq === seq));
+      } catch (err) {
+        process.stderr.write(`\nskipped event at position ${seq}: ${toPalisadeError(err).message}\n`);
+      }
+    }
+    return { batch, last: positions.at(-1)?.seq };
+  }
 }
