@@ -17,9 +17,10 @@ import type {
   StoredEvent,
 } from "../event-log.ts";
 import { createGroupCommit, type GroupCommitStats } from "./group-commit.ts";
+import { migrateOrigin } from "./migrate-origin.ts";
 import { MIGRATE_UNIQUE_SQL, SCHEMA_SQL } from "./schema-sql.ts";
 
-/** How long an event's source + id keeps a resend from being stored again. @default 24 h */
+/** How long an event's origin + source + id keeps a resend from being stored again. @default 24 h */
 export const DEFAULT_DEDUPE_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 /** The embedded EventLog, plus the group-commit counters. */
@@ -45,6 +46,7 @@ export function openSqliteEventLog(
   const existing = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'").get();
   if (String(existing?.sql ?? "").includes("UNIQUE (source, id)"))
     db.exec(`BEGIN; ${MIGRATE_UNIQUE_SQL} COMMIT;`);
+  migrateOrigin(db, sealer, eventRecord, Date.now() - dedupeWindowMs);
   db.exec(SCHEMA_SQL);
   const columns = db
     .prepare("SELECT name FROM pragma_table_info('deliveries')")
@@ -83,10 +85,10 @@ export function openSqliteEventLog(
   let settlesWrite: Promise<void> | undefined;
 
   const insertEvent = db.prepare(
-    "INSERT INTO events (source, id, type, body, accepted_at) VALUES (?, ?, ?, ?, ?)",
+    "INSERT INTO events (origin, source, id, type, body, accepted_at) VALUES (?, ?, ?, ?, ?, ?)",
   );
   const findRecent = db.prepare(
-    "SELECT seq FROM events WHERE source = ? AND id = ? AND accepted_at >= ? ORDER BY seq DESC LIMIT 1",
+    "SELECT seq FROM events WHERE origin = ? AND source = ? AND id = ? AND accepted_at >= ? ORDER BY seq DESC LIMIT 1",
   );
   const readAfter = db.prepare(
     "SELECT seq, source, id, body, accepted_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
@@ -181,11 +183,13 @@ export function openSqliteEventLog(
       // One write per request: a batch of events commits all-or-none.
       return writer.run(() =>
         events.map((event) => {
-          // Writes are serialized (group commit), so this check-then-insert cannot race.
-          const prior = findRecent.get(event.source, event.id, now - dedupeWindowMs);
+          // Writes are serialized (group commit), so this check-then-insert cannot race. Dedupe is
+          // scoped to the principal (set by the platform), so no sender can occupy another's ids.
+          const prior = findRecent.get(event.principal, event.source, event.id, now - dedupeWindowMs);
           if (prior !== undefined) return { id: event.id, seq: Number(prior.seq), duplicate: true };
           const json = JSON.stringify(event);
           const { lastInsertRowid } = insertEvent.run(
+            event.principal,
             event.source,
             event.id,
             event.type,
