@@ -115,7 +115,8 @@ export function createDataPath({
       }
       registry.assertValid(type, data);
       const source = `palisade://functions/${inv.fn.name}`;
-      // A retried handler re-emits the same ids, so its emits are stored once (source + id dedupe).
+      // A retried handler re-emits the same ids, so its emits are stored once (dedupe on principal,
+      // source and id; only this function writes as `function:<name>`).
       const id = stableId(inv.event, inv.fn.name, inv.emits++);
       // The invocation's event carries the invocation span; the emit is its child, and the emitted
       // event carries the emit span on to its own deliveries.
@@ -227,7 +228,11 @@ function forbidden(principal: string, type: string, at: string): PalisadeError {
   );
 }
 
+// The cause is named by its principal too: another principal may send an event with the same source
+// and id (dedupe is per principal), and its handler's emits must not take this one's ids.
 function stableId(cause: CloudEvent, fn: string, ordinal: number): string {
-  const h = createHash("sha256").update(`${cause.source}\0${cause.id}\0${fn}\0${ordinal}`).digest("hex");
+  const h = createHash("sha256")
+    .update(`${cause.principal}\0${cause.source}\0${cause.id}\0${fn}\0${ordinal}`)
+    .digest("hex");
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20, 32)}`;
 }

@@ -6,11 +6,8 @@ import type { EventLog } from "./event-log.ts";
 /** Opens (or reopens) one backing store; every call for the same store sees the same data. */
 export type OpenLog = (options?: { dedupeWindowMs?: number }) => EventLog;
 
-function event(n: number, id?: string): CloudEvent {
-  return createEvent(
-    { type: "t.x", data: { n }, ...(id ? { id } : {}) },
-    { principal: "p", source: "test", hop: 0 },
-  );
+function event(n: number, id?: string, principal = "p", source = "test"): CloudEvent {
+  return createEvent({ type: "t.x", data: { n }, ...(id ? { id } : {}) }, { principal, source, hop: 0 });
 }
 
 /**
@@ -43,6 +40,45 @@ export async function runEventLogConformance(t: TestContext, newStore: () => Ope
       assert.equal(second?.duplicate, true);
       assert.equal(second?.seq, first?.seq);
       assert.equal((await log.readAfter(0, 10)).length, 1);
+    },
+  );
+
+  await t.test(
+    "another principal's event with the same source and id is stored too: dedupe is scoped to the principal",
+    async (t) => {
+      const open = newStore();
+      const log = open();
+      t.after(() => log.close());
+      // The attacker goes first, with the victim's source and id; both must be kept.
+      const [attacker] = await log.append([event(1, "same", "mallory")]);
+      const [victim] = await log.append([event(2, "same", "storefront")]);
+      const [resent] = await log.append([event(3, "same", "storefront")]);
+      assert.equal(attacker?.duplicate, false);
+      assert.equal(victim?.duplicate, false, "the victim's event is not taken for the attacker's");
+      assert.notEqual(victim?.seq, attacker?.seq);
+      assert.equal(resent?.duplicate, true, "the victim's own resend is still a duplicate");
+      assert.equal(resent?.seq, victim?.seq);
+      const stored = await log.readAfter(0, 10);
+      assert.deepEqual(
+        stored.map((s) => [s.event.principal, s.event.data]),
+        [
+          ["mallory", { n: 1 }],
+          ["storefront", { n: 2 }],
+        ],
+      );
+    },
+  );
+
+  await t.test(
+    "one principal's events with the same id from different sources are both stored",
+    async (t) => {
+      const open = newStore();
+      const log = open();
+      t.after(() => log.close());
+      const [a] = await log.append([event(1, "same", "relay", "https://a.example")]);
+      const [b] = await log.append([event(2, "same", "relay", "https://b.example")]);
+      assert.deepEqual([a?.duplicate, b?.duplicate], [false, false]);
+      assert.equal((await log.readAfter(0, 10)).length, 2);
     },
   );
 

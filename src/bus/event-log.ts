@@ -113,7 +113,10 @@ export interface RecordSealer {
   mac?(text: string): string;
 }
 
-/** Result of appending one event: its id and whether it was new (same source and id = duplicate). */
+/**
+ * Result of appending one event: its id and whether it was new (same principal, source and id as an
+ * event inside the dedupe window = duplicate).
+ */
 export interface Appended {
   readonly id: string;
   readonly seq: number;
@@ -127,8 +130,10 @@ export interface Appended {
  */
 export interface EventLog {
   /**
-   * Appends events durably; an event with the `source` and `id` of one accepted within the dedupe
-   * window is reported as a duplicate and not stored again.
+   * Appends events durably; an event with the `principal`, `source` and `id` of one accepted within
+   * the dedupe window is reported as a duplicate and not stored again. Dedupe is scoped to the
+   * `principal` (the authenticated origin, which only the platform sets) because `source` and `id`
+   * are sender-chosen: nobody can occupy another origin's ids.
    */
   append(events: readonly CloudEvent[]): Promise<Appended[]>;
   /** Events after position `seq`, oldest first. */

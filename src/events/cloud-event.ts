@@ -17,7 +17,10 @@ export interface CloudEvent<T = unknown> {
   extensions?: Record<string, string | number | boolean>;
   /** W3C trace context of the hop that produced this event. */
   traceparent: string;
-  /** Authenticated sender: `anonymous`, `function:<name>`, … */
+  /**
+   * Authenticated origin, set only by the platform: a principal's name, `webhook:<path>`,
+   * `schedule:<name>`, `function:<name>` or `palisade`. Dedupe is scoped to it; `source` is the sender's.
+   */
   principal: string;
   /** Chain depth: 0 for events from outside, +1 for each `ctx.emit`. */
   hop: number;

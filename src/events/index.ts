@@ -12,5 +12,11 @@ export { EVENT_HOP_LIMIT, EVENT_INVALID, EVENT_UNSUPPORTED_MEDIA } from "./error
 export { type DataKind, dataKind } from "./media-type.ts";
 export { parseBinary } from "./parse-binary.ts";
 export { MAX_BATCH, parseBatch, parseEvent } from "./parse-event.ts";
-export { PLATFORM_EVENT_TYPES, PLATFORM_PRINCIPAL, PLATFORM_SOURCE } from "./platform-events.ts";
+export {
+  isReservedSource,
+  PLATFORM_EVENT_TYPES,
+  PLATFORM_PRINCIPAL,
+  PLATFORM_SOURCE,
+  RESERVED_SOURCE_SCHEMES,
+} from "./platform-events.ts";
 export { nextTraceparent } from "./trace-context.ts";

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { createEvent, MAX_HOP, parseEvent } from "./index.ts";
+import { createEvent, MAX_HOP, parseBatch, parseEvent } from "./index.ts";
 
 test("a structured-mode CloudEvent keeps the producer's id, source and subject", () => {
   const draft = parseEvent({
@@ -84,4 +84,45 @@ test("enrichment sets id, time, principal, hop and continues the sender's trace"
   );
   assert.match(fresh.traceparent, /^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
   assert.equal(MAX_HOP, 16);
+});
+
+test("a sender-set source with the platform's palisade: scheme is refused in any letter case", () => {
+  for (const source of ["palisade://webhooks/hooks/stripe", "PALISADE://platform", "Palisade:x"]) {
+    assert.throws(
+      () => parseEvent({ specversion: "1.0", id: "1", source, type: "order.created", data: { n: 1 } }),
+      (err: { status: number; code: string; details: { pointer: string; message: string }[] }) => {
+        assert.equal(err.status, 400);
+        assert.equal(err.code, "PAL_EVENT_INVALID");
+        assert.deepEqual(
+          err.details.map((d) => d.pointer),
+          ["/source"],
+        );
+        assert.match(err.details[0]?.message ?? "", /only the platform may use; set a URI of your own/);
+        return true;
+      },
+    );
+  }
+  // A source merely mentioning palisade elsewhere is the sender's own.
+  const draft = parseEvent({
+    specversion: "1.0",
+    id: "1",
+    source: "https://example.com/palisade://x",
+    type: "order.created",
+  });
+  assert.equal(draft.source, "https://example.com/palisade://x");
+});
+
+test("a batch with one reserved source is refused whole, naming that event's source", () => {
+  const ok = { specversion: "1.0", id: "1", source: "/mine", type: "order.created" };
+  assert.throws(
+    () => parseBatch([ok, { ...ok, id: "2", source: "palisade://schedules/nightly" }]),
+    (err: { status: number; details: { pointer: string }[] }) => {
+      assert.equal(err.status, 400);
+      assert.deepEqual(
+        err.details.map((d) => d.pointer),
+        ["/1/source"],
+      );
+      return true;
+    },
+  );
 });

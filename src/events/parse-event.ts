@@ -4,6 +4,7 @@ import { JSON_MEDIA_TYPE, RESERVED_EXTENSIONS } from "./cloud-event.ts";
 import type { EventDraft } from "./create-event.ts";
 import { EVENT_INVALID } from "./errors.ts";
 import { dataKind } from "./media-type.ts";
+import { isReservedSource } from "./platform-events.ts";
 
 const NON_EMPTY = { type: "string", minLength: 1, maxLength: 1024 };
 
@@ -82,6 +83,11 @@ export function parseBatch(body: unknown): EventDraft[] {
 export function parseStructured(record: Record<string, unknown>, at: string): EventDraft {
   checkReserved(record, at);
   const failures = attributes(record);
+  if (typeof record.source === "string" && isReservedSource(record.source))
+    failures.push({
+      pointer: "/source",
+      message: `"${record.source.slice(0, 64)}" uses the scheme "palisade:", which only the platform may use; set a URI of your own (e.g. https://example.com/shop)`,
+    });
   const extensions: Record<string, string | number | boolean> = {};
   for (const [name, value] of Object.entries(record)) {
     if (name in CONTEXT_ATTRIBUTES || name === "data" || name === "data_base64") continue;

@@ -15,6 +15,23 @@ export const PLATFORM_EVENT_TYPES: ReadonlyMap<string, object> = new Map([
   ],
 ]);
 
-/** Principal and source of platform events. */
+/**
+ * Principal and source of platform events. No manifest principal may be named `palisade`, so this
+ * origin is the platform's alone (its ids, e.g. `budget-exceeded:<fn>:<day>`, are computable but
+ * nobody else can write under it).
+ */
 export const PLATFORM_PRINCIPAL = "palisade";
 export const PLATFORM_SOURCE = "palisade://platform";
+
+/**
+ * URI schemes of the sources the platform sets (`palisade://gateway/…`, `palisade://webhooks/…`,
+ * `palisade://schedules/…`, `palisade://functions/…`, `palisade://platform`). A sender may not
+ * use them: a `source` is otherwise sender-chosen, and these must only ever mean the platform.
+ */
+export const RESERVED_SOURCE_SCHEMES: readonly string[] = ["palisade"];
+
+/** True when `source` starts with a reserved scheme, in any letter case (RFC 3986 §3.1). */
+export function isReservedSource(source: string): boolean {
+  const scheme = /^\s*([A-Za-z][A-Za-z0-9+.-]*):/.exec(source)?.[1]?.toLowerCase();
+  return scheme !== undefined && RESERVED_SOURCE_SCHEMES.includes(scheme);
+}

@@ -5,7 +5,7 @@ import type { Logger, Metrics } from "../observe/index.ts";
 import type { Authenticate } from "./authenticate.ts";
 import type { RateLimitStore } from "./rate-limiter.ts";
 
-/** Outcome of one accepted event: its id, and whether it was already stored (same source and id). */
+/** Outcome of one accepted event: its id, and whether it was already stored (same principal, source and id). */
 export interface IngestResult {
   id: string;
   duplicate: boolean;

@@ -30,7 +30,7 @@ export const RULES: readonly RuleInfo[] = [
     id: "PAL003",
     severity: "medium",
     title: "Principal may publish an event type the app produces itself",
-    help: "A type that a function emits, or a webhook or schedule produces, is trusted by its consumers as coming from there. A principal allowed to publish it can forge it (spoofing). Give the outside sender its own type.",
+    help: "A type that a function emits, or a webhook or schedule produces, is trusted by its consumers as coming from there. A principal allowed to publish it can forge it (spoofing); its `source` is the sender's choice. Give the outside sender its own type, or filter the consumers on `principal` (the authenticated origin, e.g. `webhook:/hooks/pay`).",
   },
   {
     id: "PAL004",

@@ -15,7 +15,7 @@ export interface AppModel {
   readonly retentionDays: number;
   /** Longest chain of emits (DESIGN invariant 7). */
   readonly hopLimit: number;
-  /** Seconds during which a resent source + id is recognised as a duplicate. */
+  /** Seconds during which a resent source + id (from the same principal) is recognised as a duplicate. */
   readonly dedupeWindowSec: number;
   /** HTTPS for the gateway; absent means plain HTTP (bind to loopback). */
   readonly tls?: TlsSpec;

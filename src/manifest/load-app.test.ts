@@ -291,3 +291,18 @@ test("grants resolve to rules the runtime checks; minInstances may not exceed co
     "palisade.yaml:9: functions.charge.limits.minInstances: must not exceed concurrency (2); lower minInstances or raise concurrency",
   ]);
 });
+
+test("the platform's namespace is refused: a principal named palisade and declared palisade.* types", (t) => {
+  const manifest = GOOD.replace(
+    "events:\n",
+    "events:\n  palisade.security.budget-exceeded: { schema: schemas/order.json }\n",
+  );
+  const details = problemsOf(
+    t,
+    `${manifest}principals:\n  palisade: { apiKey: { secret: A }, publish: [order.created] }\n  shop: { apiKey: { secret: B }, publish: [order.created] }\n`,
+  );
+  assert.deepEqual(details, [
+    `palisade.yaml:3: events["palisade.security.budget-exceeded"]: "palisade.*" types are the platform's own (subscribe to them in functions.<name>.on); rename this type`,
+    `palisade.yaml:12: principals.palisade: "palisade" is the platform's own principal; give this sender another name`,
+  ]);
+});

@@ -26,6 +26,9 @@ import {
 } from "./resolve-ingress.ts";
 import { resolveWaivers } from "./resolve-waivers.ts";
 
+/** Event types under this prefix are the platform's; an app may subscribe to them, not declare them. */
+const PLATFORM_TYPE_PREFIX = "palisade.";
+
 /** The manifest as validate-shape guarantees it. */
 export interface RawManifest {
   name: string;
@@ -67,6 +70,7 @@ export function resolveApp(
   const events = new Map<string, EventTypeSpec>();
   const ajv = createAjv();
   for (const [type, spec] of Object.entries(raw.events)) {
+    checkNotPlatformType(type, problems);
     const at = ["events", type, "schema"];
     const schemaPath = appFile(dir, spec.schema, at, problems);
     if (schemaPath === undefined) continue;
@@ -182,6 +186,14 @@ function checkTypes(
       path: [...at, i],
       message: `unknown event type "${type}"; declared types are: ${declared.join(", ")}`,
     });
+  });
+}
+
+function checkNotPlatformType(type: string, problems: Problem[]): void {
+  if (!type.startsWith(PLATFORM_TYPE_PREFIX)) return;
+  problems.push({
+    path: ["events", type],
+    message: `"${PLATFORM_TYPE_PREFIX}*" types are the platform's own (subscribe to them in functions.<name>.on); rename this type`,
   });
 }
 

@@ -1,3 +1,4 @@
+import { PLATFORM_PRINCIPAL } from "../events/index.ts";
 import { appFile } from "./app-file.ts";
 import {
   DEFAULT_JWT_ALGORITHMS,
@@ -38,6 +39,14 @@ export function resolvePrincipals(
   const principals = new Map<string, PrincipalSpec>();
   for (const [name, p] of Object.entries(raw)) {
     const at = ["principals", name];
+    if (name === PLATFORM_PRINCIPAL) {
+      // The platform's own events carry this principal, and dedupe is scoped to it.
+      problems.push({
+        path: at,
+        message: `"${name}" is the platform's own principal; give this sender another name`,
+      });
+      continue;
+    }
     const methods = [p.apiKey, p.jwt, p.mtls].filter((m) => m !== undefined).length;
     if (methods !== 1) {
       problems.push({

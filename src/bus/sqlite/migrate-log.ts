@@ -7,10 +7,15 @@ import { MIGRATE_UNIQUE_SQL, SCHEMA_SQL } from "./schema-sql.ts";
  * exist when their `mac` column is first added were written by the platform before rows were
  * authenticated: they are signed once, here, so pending work survives the upgrade.
  */
-export function migrateLog(db: DatabaseSync, deliveryMac: (db: DatabaseSync) => DeliveryMac): DeliveryMac {
+export function migrateLog(
+  db: DatabaseSync,
+  deliveryMac: (db: DatabaseSync) => DeliveryMac,
+  migrateOrigin: (db: DatabaseSync) => void,
+): DeliveryMac {
   const existing = db.prepare("SELECT sql FROM sqlite_master WHERE type = 'table' AND name = 'events'").get();
   if (String(existing?.sql ?? "").includes("UNIQUE (source, id)"))
     db.exec(`BEGIN; ${MIGRATE_UNIQUE_SQL} COMMIT;`);
+  migrateOrigin(db); // before SCHEMA_SQL, whose index names the origin column
   db.exec(SCHEMA_SQL);
   const columns = db
     .prepare("SELECT name FROM pragma_table_info('deliveries')")

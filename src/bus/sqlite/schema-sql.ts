@@ -12,7 +12,10 @@ DROP TABLE events;
 ALTER TABLE events_migrated RENAME TO events;
 `;
 
-/** Tables of the embedded log. Events are append-only; deliveries hold one row per (event, target). */
+/**
+ * Tables of the embedded log. Events are append-only; deliveries hold one row per (event, target).
+ * `origin` is the event's authenticated principal, set by the platform: dedupe is scoped to it.
+ */
 export const SCHEMA_SQL = `
 CREATE TABLE IF NOT EXISTS events (
   seq INTEGER PRIMARY KEY AUTOINCREMENT,
@@ -20,10 +23,12 @@ CREATE TABLE IF NOT EXISTS events (
   id TEXT NOT NULL,
   type TEXT NOT NULL,
   body TEXT NOT NULL,
-  accepted_at INTEGER NOT NULL
+  accepted_at INTEGER NOT NULL,
+  origin TEXT
 );
 CREATE INDEX IF NOT EXISTS events_by_id ON events (id);
-CREATE INDEX IF NOT EXISTS events_by_source_id ON events (source, id, seq);
+DROP INDEX IF EXISTS events_by_source_id;
+CREATE INDEX IF NOT EXISTS events_by_origin_source_id ON events (origin, source, id, seq);
 CREATE TABLE IF NOT EXISTS cursors (
   name TEXT PRIMARY KEY,
   seq INTEGER NOT NULL

@@ -128,3 +128,33 @@ test("a stored event that does not open comes back refused as corrupt and does n
     ],
   );
 });
+
+test("a log from before origin-scoped dedupe is migrated: rows kept, recent ones deduped by their principal", async (t) => {
+  const file = dbFile(t);
+  const old = new DatabaseSync(file);
+  old.exec(`CREATE TABLE events (seq INTEGER PRIMARY KEY AUTOINCREMENT, source TEXT NOT NULL, id TEXT NOT NULL,
+    type TEXT NOT NULL, body TEXT NOT NULL, accepted_at INTEGER NOT NULL);
+    CREATE INDEX events_by_source_id ON events (source, id, seq);`);
+  const insert = old.prepare(
+    "INSERT INTO events (seq, source, id, type, body, accepted_at) VALUES (?, 'test', ?, 't.x', ?, ?)",
+  );
+  insert.run(3, "ancient", JSON.stringify(event(1, "ancient")), 0);
+  insert.run(9, "recent", JSON.stringify(event(2, "recent")), Date.now());
+  old.close();
+  const log = openSqliteEventLog(file);
+  t.after(() => log.close());
+  const from = (principal: string, id: string) =>
+    createEvent({ type: "t.x", data: { n: 0 }, id }, { principal, source: "test", hop: 0 });
+  const [resent] = await log.append([from("p", "recent")]);
+  assert.deepEqual([resent?.duplicate, resent?.seq], [true, 9], "the principal's own resend is a duplicate");
+  const [other] = await log.append([from("mallory", "recent")]);
+  assert.equal(other?.duplicate, false, "another principal's event is not taken for it");
+  assert.deepEqual(
+    (await log.readAfter(0, 10)).map((s) => [s.seq, s.event.id]),
+    [
+      [3, "ancient"],
+      [9, "recent"],
+      [10, "recent"],
+    ],
+  );
+});

@@ -20,9 +20,10 @@ import type {
 import { createDeliveryMac } from "./delivery-mac.ts";
 import { createGroupCommit, type GroupCommitStats } from "./group-commit.ts";
 import { migrateLog } from "./migrate-log.ts";
+import { migrateOrigin } from "./migrate-origin.ts";
 import { createResealer, errorRecord, eventRecord } from "./resealer.ts";
 
-/** How long an event's source + id keeps a resend from being stored again. @default 24 h */
+/** How long an event's origin + source + id keeps a resend from being stored again. @default 24 h */
 export const DEFAULT_DEDUPE_WINDOW_MS = 24 * 60 * 60 * 1000;
 
 /** The embedded EventLog, plus the group-commit counters. */
@@ -45,7 +46,11 @@ export function openSqliteEventLog(
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const db = new DatabaseSync(file);
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;");
-  const deliveryMac = migrateLog(db, (d) => createDeliveryMac(d, sealer.mac?.bind(sealer)));
+  const deliveryMac = migrateLog(
+    db,
+    (d) => createDeliveryMac(d, sealer.mac?.bind(sealer)),
+    (d) => migrateOrigin(d, sealer, eventRecord, Date.now() - dedupeWindowMs),
+  );
   const writer = createGroupCommit(db);
   let closed = false;
   // Events appended by this process, by position: the dispatcher reads them back moments later, and
@@ -89,10 +94,10 @@ export function openSqliteEventLog(
   let settlesWrite: Promise<void> | undefined;
 
   const insertEvent = db.prepare(
-    "INSERT INTO events (source, id, type, body, accepted_at) VALUES (?, ?, ?, ?, ?)",
+    "INSERT INTO events (origin, source, id, type, body, accepted_at) VALUES (?, ?, ?, ?, ?, ?)",
   );
   const findRecent = db.prepare(
-    "SELECT seq FROM events WHERE source = ? AND id = ? AND accepted_at >= ? ORDER BY seq DESC LIMIT 1",
+    "SELECT seq FROM events WHERE origin = ? AND source = ? AND id = ? AND accepted_at >= ? ORDER BY seq DESC LIMIT 1",
   );
   const readAfter = db.prepare(
     "SELECT seq, source, id, type, body, accepted_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
@@ -164,11 +169,13 @@ export function openSqliteEventLog(
       // One write per request: a batch of events commits all-or-none.
       return writer.run(() =>
         events.map((event) => {
-          // Writes are serialized (group commit), so this check-then-insert cannot race.
-          const prior = findRecent.get(event.source, event.id, now - dedupeWindowMs);
+          // Writes are serialized (group commit), so this check-then-insert cannot race. Dedupe is
+          // scoped to the principal (set by the platform), so no sender can occupy another's ids.
+          const prior = findRecent.get(event.principal, event.source, event.id, now - dedupeWindowMs);
           if (prior !== undefined) return { id: event.id, seq: Number(prior.seq), duplicate: true };
           const json = JSON.stringify(event);
           const { lastInsertRowid } = insertEvent.run(
+            event.principal,
             event.source,
             event.id,
             event.type,
