@@ -158,3 +158,36 @@ test("a log from before origin-scoped dedupe is migrated: rows kept, recent ones
     ],
   );
 });
+
+test("two principals' events with one source and id cannot have their bodies swapped on disk", async (t) => {
+  const file = dbFile(t);
+  const log = openSqliteEventLog(file);
+  const from = (principal: string, n: number) =>
+    createEvent({ type: "t.x", data: { n }, id: "same" }, { principal, source: "shared", hop: 0 });
+  const appended = await log.append([from("alice", 1), from("mallory", 2)]);
+  assert.deepEqual(
+    appended.map((a) => a.duplicate),
+    [false, false],
+  );
+  await log.route(
+    "dispatch",
+    appended.at(-1)?.seq ?? 0,
+    appended.map((a) => ({ seq: a.seq, target: "f" })),
+  );
+  await log.close();
+  const db = new DatabaseSync(file);
+  const bodies = db.prepare("SELECT seq, body FROM events ORDER BY seq").all();
+  const swap = db.prepare("UPDATE events SET body = ? WHERE seq = ?");
+  swap.run(String(bodies[1]?.body), Number(bodies[0]?.seq));
+  swap.run(String(bodies[0]?.body), Number(bodies[1]?.seq));
+  db.close();
+  const again = openSqliteEventLog(file);
+  t.after(() => again.close());
+  const due = await again.due("f", Date.now(), 10);
+  assert.equal(due.length, 2);
+  for (const d of due) {
+    assert.ok("refused" in d, "a swapped body is refused, not delivered as the other principal's event");
+    assert.equal(d.refused.reason, "corrupt");
+    assert.match(d.refused.error, /another principal's event/);
+  }
+});

@@ -81,6 +81,9 @@ export function openSqliteEventLog(
       if (!isEnvelope(event)) throw new Error("it is not a CloudEvents envelope");
       if (event.id !== String(row.id) || event.source !== String(row.source))
         throw new Error("its body belongs to another event");
+      // Two principals' events may share source and id; the body must be the one its origin sent.
+      if (row.origin !== null && row.origin !== undefined && event.principal !== String(row.origin))
+        throw new Error("its body belongs to another principal's event");
       return { ok: true, event } as const;
     } catch (err) {
       const why = err instanceof Error ? err.message : String(err);
@@ -100,7 +103,7 @@ export function openSqliteEventLog(
     "SELECT seq FROM events WHERE origin = ? AND source = ? AND id = ? AND accepted_at >= ? ORDER BY seq DESC LIMIT 1",
   );
   const readAfter = db.prepare(
-    "SELECT seq, source, id, type, body, accepted_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
+    "SELECT seq, origin, source, id, type, body, accepted_at FROM events WHERE seq > ? ORDER BY seq LIMIT ?",
   );
   const typesAfter = db.prepare("SELECT seq, type FROM events WHERE seq > ? ORDER BY seq LIMIT ?");
   const getCursor = db.prepare("SELECT seq FROM cursors WHERE name = ?");
@@ -111,7 +114,7 @@ export function openSqliteEventLog(
     "INSERT INTO deliveries (seq, target, state, attempts, next_at, updated_at, mac) VALUES (?, ?, 'pending', 0, ?, ?, ?) ON CONFLICT DO NOTHING",
   );
   const due = db.prepare(
-    `SELECT d.seq, d.target, d.attempts, d.replayed_by, d.replayed_at, d.mac, e.source, e.id, e.type, e.body FROM deliveries d JOIN events e ON e.seq = d.seq
+    `SELECT d.seq, d.target, d.attempts, d.replayed_by, d.replayed_at, d.mac, e.origin, e.source, e.id, e.type, e.body FROM deliveries d JOIN events e ON e.seq = d.seq
      WHERE d.target = ? AND d.state = 'pending' AND d.next_at <= ? ORDER BY d.next_at, d.seq LIMIT ?`,
   );
   const nextDue = db.prepare("SELECT min(next_at) AS at FROM deliveries WHERE state = 'pending'");
