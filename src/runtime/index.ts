@@ -1,5 +1,4 @@
 export { assertBundleHasNoSymlinks } from "./bundle-check.ts";
-export { bundleFunction } from "./bundle-function.ts";
 export {
   type CapabilityBackends,
   type CapabilityHost,
@@ -11,7 +10,6 @@ export {
 } from "./capability-host.ts";
 export { egressFetch, type FetchResult } from "./egress.ts";
 export {
-  RUNTIME_BUNDLE_FAILED,
   RUNTIME_CLOSED,
   RUNTIME_CRASHED,
   RUNTIME_DENIED,
