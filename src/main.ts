@@ -29,7 +29,7 @@ import {
 import { createDataPath, schedulePrincipal } from "./data-path.ts";
 import { toPalisadeError } from "./errors.ts";
 import { compileFilter, type EventFilter, nextTraceparent, PLATFORM_EVENT_TYPES } from "./events/index.ts";
-import { openCapabilities, type PreparedFunction, startPools } from "./function-runtime.ts";
+import { openCapabilities, type PreparedFunction, startPools, verifyFunctions } from "./function-runtime.ts";
 import {
   createAuthenticator,
   createGateway,
@@ -46,11 +46,9 @@ import {
   buildFunction,
   generateSigningKey,
   loadSigningKey,
-  loadTrustedKeys,
   SIGNING_KEY_FILE,
   SIGNING_PUB_FILE,
   signFunction,
-  verifyFunction,
 } from "./supply/index.ts";
 
 export * from "./app-files.ts";
@@ -113,8 +111,13 @@ export interface PreparedApp {
    * does not verify stays unavailable; the other functions run).
    */
   readonly bundles: readonly PreparedFunction[];
-  /** Directory of this build's bundles (dev), removed when the platform using it closes. */
+  /**
+   * Directory (in `.palisade/`) of the verified bundles this version runs: built there in dev, staged
+   * there from dist/ for start. Removed when the platform using it closes.
+   */
   readonly buildDir?: string;
+  /** Whether the bundles came from `palisade build` (start) rather than built here (dev). */
+  readonly prebuilt?: boolean;
   /** Event type → registered schema version in force. */
   readonly schemaVersions: ReadonlyMap<string, number>;
 }
@@ -123,13 +126,15 @@ export interface PreparedApp {
  * Loads the manifest, registers changed schemas (refusing breaking changes unless `allowBreaking`)
  * and gets a signed bundle for every function: in dev (`prebuilt` false) it bundles and signs each
  * with the app's signing key (creating one if the app has none) into a fresh build directory; for
- * `palisade start` it takes the bundles `palisade build` left in `dist/`. Either way each bundle is
- * verified against the app's trusted keys (`keys/*.pub`) before anything runs it.
+ * `palisade start` it takes the bundles `palisade build` left in `dist/`, refusing one built before the
+ * last one accepted unless `allowDowngrade`. Either way each bundle is verified against the app's
+ * trusted keys (`keys/*.pub`), and the verified bytes are what runs.
  */
 export async function prepareApp(
   appDir: string,
   allowBreaking = false,
   prebuilt = false,
+  allowDowngrade = false,
 ): Promise<PreparedApp> {
   const app = loadApp(appDir);
   mkdirSync(app.dataDir, { recursive: true, mode: 0o700 });
@@ -140,7 +145,6 @@ export async function prepareApp(
   } finally {
     store.close();
   }
-  if (prebuilt) return { app, bundles: verified(app, join(app.dir, DIST_DIR)), schemaVersions };
   // A fresh directory per build: a sandbox respawned by a running version must load that version's
   // code, never a newer build that was prepared under a different manifest (and different grants).
   const buildDir = join(
@@ -150,12 +154,15 @@ export async function prepareApp(
   );
   mkdirSync(buildDir, { recursive: true, mode: 0o700 });
   try {
-    await buildSigned(app, buildDir);
+    if (!prebuilt) await buildSigned(app, buildDir);
+    const bundles = prebuilt
+      ? verifyFunctions(app, join(app.dir, DIST_DIR), buildDir, { allowDowngrade })
+      : verifyFunctions(app, buildDir, buildDir);
+    return { app, bundles, buildDir, prebuilt, schemaVersions };
   } catch (err) {
-    if (buildDir !== undefined) rmSync(buildDir, { recursive: true, force: true });
+    rmSync(buildDir, { recursive: true, force: true });
     throw err;
   }
-  return { app, bundles: verified(app, buildDir), buildDir, schemaVersions };
 }
 
 /** Bundles and signs every function of `app` into `outDir/<function>/`; returns what was built. */
@@ -172,22 +179,10 @@ export async function buildSigned(app: AppModel, outDir: string): Promise<BuiltF
   return built;
 }
 
-function verified(app: AppModel, outDir: string): PreparedFunction[] {
-  const trusted = loadTrustedKeys(app.dir);
-  return [...app.functions.values()].map((fn) => {
-    const dir = join(outDir, fn.name);
-    try {
-      return { fn, dir, bundlePath: verifyFunction(dir, trusted).bundlePath };
-    } catch (err) {
-      return { fn, dir, refused: toPalisadeError(err) };
-    }
-  });
-}
-
 /** Starts gateway, dispatcher and sandboxes in this process (preparing the app first unless given). */
 export async function startPlatform(options: PlatformOptions, prepared?: PreparedApp): Promise<Platform> {
   const { logger } = options;
-  const { app, bundles, buildDir, schemaVersions } =
+  const { app, bundles, buildDir, prebuilt, schemaVersions } =
     prepared ?? (await prepareApp(options.appDir, options.allowBreaking));
   if (buildDir !== undefined) removeOtherBuilds(buildDir); // left behind by a killed process
   const registry = createSchemaRegistry(
@@ -225,11 +220,18 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     outcome: "info",
     details: {
       manifestDigest: manifestDigest(app),
-      mode: buildDir === undefined ? "start" : "dev",
+      mode: prebuilt === true ? "start" : "dev",
       functions: [...app.functions.keys()],
     },
   });
-  for (const b of bundles)
+  for (const b of bundles) {
+    if (b.downgradedFrom !== undefined)
+      audit.record({
+        kind: AUDIT_KIND.bundleDowngraded,
+        subject: b.fn.name,
+        outcome: "allowed",
+        details: { replacedBuiltAt: b.downgradedFrom, sha256: b.sha256 },
+      });
     if (b.refused !== undefined)
       audit.record({
         kind: AUDIT_KIND.bundleRejected,
@@ -237,6 +239,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
         outcome: "denied",
         details: { code: b.refused.code, reason: b.refused.message },
       });
+  }
   const tracing =
     options.tracing === false
       ? noTracing(nextTraceparent)

@@ -105,7 +105,18 @@ test("a built and signed function verifies, and its attestation is a DSSE in-tot
   const pub = readFileSync(join(app, "keys/signing.pub"), "utf8");
   assert.deepEqual(trusted, [pub]);
 
-  assert.deepEqual(verifyFunction(dir, trusted), { bundlePath: join(dir, BUNDLE_FILE), keyid: keyIdOf(pub) });
+  const bundle = readFileSync(join(dir, BUNDLE_FILE));
+  const verified = verifyFunction(dir, trusted);
+  assert.deepEqual(
+    { ...verified, builtAt: undefined },
+    {
+      bundlePath: join(dir, BUNDLE_FILE),
+      keyid: keyIdOf(pub),
+      bundle,
+      sha256: sha256(bundle),
+      builtAt: undefined,
+    },
+  );
 
   // The format, checked by hand: another DSSE/in-toto verifier must be able to read it.
   const envelope = readEnvelope(dir);
@@ -118,6 +129,8 @@ test("a built and signed function verifies, and its attestation is a DSSE in-tot
     { name: "sbom.cdx.json", digest: { sha256: sha256(readFileSync(join(dir, SBOM_FILE))) } },
   ]);
   assert.equal(statement.predicate.function, "charge");
+  assert.equal(statement.predicate.builtAt, verified.builtAt);
+  assert.match(statement.predicate.builtAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   const [signature] = envelope.signatures;
   const spki = Buffer.from(pub.replace(/-----[^-]+-----|\s/g, ""), "base64");
   assert.equal(signature?.keyid, sha256(spki));
