@@ -189,7 +189,17 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     new Map([...schemasOf(app), ...PLATFORM_EVENT_TYPES]),
     schemaVersions,
   );
-  const keyRing = openAppKeyRing(app.dir, options.createKeys ?? true);
+  const keyRing = openAppKeyRing(app.dir, options.createKeys ?? true, {
+    // Seals happen only once the stores below are open, after `audit` is.
+    onAutoRotate: (version) => {
+      logger.warn({ version }, "data key reached its seal limit: rotated to a new one");
+      audit.record({
+        kind: AUDIT_KIND.keyRotated,
+        outcome: "allowed",
+        details: { version, reason: "seal limit" },
+      });
+    },
+  });
   const sealer = options.encryptAtRest === false ? undefined : keyRing;
   const secrets = openAppSecrets(app.dir, keyRing);
   const secret = (name: string): readonly string[] => {
@@ -207,6 +217,8 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     ...schedules.map((s) => ({ name: schedulePrincipal(s.name), publish: [s.emit] })),
   ]);
   // Everything that can refuse the app is checked above; only now are resources opened.
+  // Until close, `keys retire` refuses a data key this platform may still be sealing with.
+  const sealing = keyRing.holdLease();
   const log = openSqliteEventLog(join(app.dataDir, "events.db"), {
     dedupeWindowMs: app.dedupeWindowSec * 1000,
     ...(sealer === undefined ? {} : { sealer }),
@@ -273,6 +285,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     await Promise.all([...pools.values()].map((p) => p.close()));
     await capabilities.close();
     await log.close();
+    sealing.close();
     if (buildDir !== undefined) rmSync(buildDir, { recursive: true, force: true });
     throw err;
   }
@@ -412,6 +425,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     await capabilities.close();
     await log.close();
     await tracing.close();
+    sealing.close();
     audit.close();
     rmSync(gatewayFile, { force: true });
     if (buildDir !== undefined) rmSync(buildDir, { recursive: true, force: true });
