@@ -14,6 +14,7 @@ import { AUDIT_FILE, readAudit } from "../src/audit/index.ts";
 import { buildSigned, type PreparedApp, prepareApp, startPlatform } from "../src/main.ts";
 import { loadApp } from "../src/manifest/index.ts";
 import { buildFunction, loadSigningKey, signFunction } from "../src/supply/index.ts";
+import { startDev, stop } from "./kit/cli-process.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { captureLogs } from "./kit/log-capture.ts";
 import { NUMBER_SCHEMA, setSecret, tempApp, testPrincipal } from "./kit/temp-app.ts";
@@ -123,10 +124,12 @@ test("an older signed bundle is refused and audited; --allow-downgrade runs it, 
   assert.equal(rejected[0]?.subject, "alpha");
   assert.equal(rejected[0]?.details?.code, "PAL_SUPPLY_DOWNGRADE");
 
-  const third = await run(t, dir, await prepareApp(dir, false, true, true));
-  await post(`${third.platform.url}/events`, { type: "job.queued", data: { n: 3 } });
-  await third.logs.waitFor((l) => l.msg === "alpha old ran");
-  await third.platform.close();
+  // The operator means it: palisade start --allow-downgrade runs the old build.
+  const third = await startDev(dir, "start", ["--allow-downgrade"]);
+  t.after(() => stop(third.child));
+  await post(`${third.url}/events`, { type: "job.queued", data: { n: 3 } });
+  await third.waitFor((l) => l.msg === "alpha old ran");
+  await stop(third.child);
   const downgraded = readAudit(join(dir, AUDIT_FILE)).filter((r) => r.kind === "bundle.downgraded");
   assert.equal(downgraded.length, 1);
   assert.equal(downgraded[0]?.subject, "alpha");
