@@ -309,6 +309,15 @@ test("an attestation that is not a DSSE envelope of the expected statement is ma
     envelopeOf({ ...statement, _type: "https://in-toto.io/Statement/v0.1" }, privateKeyPem, keyid),
   );
   assert.throws(() => verifyFunction(dir, trusted), { code: SUPPLY_MALFORMED, message: /"_type"/ });
+  // A build time that would not sort as a time (it orders builds against rollback) is refused.
+  for (const builtAt of ["yesterday", 1700000000000, "2026-03-01"]) {
+    const predicate = { ...statement.predicate, builtAt };
+    writeEnvelope(dir, envelopeOf({ ...statement, predicate }, privateKeyPem, keyid));
+    assert.throws(() => verifyFunction(dir, trusted), {
+      code: SUPPLY_MALFORMED,
+      message: /"predicate\.builtAt" is not an ISO 8601 UTC time/,
+    });
+  }
   writeEnvelope(dir, envelopeOf({ ...statement, subject: [statement.subject[0]] }, privateKeyPem, keyid));
   assert.throws(() => verifyFunction(dir, trusted), { code: SUPPLY_MALFORMED, message: /"subject"/ });
   writeEnvelope(dir, envelopeOf(statement, privateKeyPem, keyid));
