@@ -8,12 +8,12 @@ import { pathToFileURL } from "node:url";
 import type { CloudEvent } from "../src/events/index.ts";
 import { DEFAULT_LIMITS, type FunctionSpec, NO_GRANTS } from "../src/manifest/index.ts";
 import {
-  bundleFunction,
   type CapabilityHost,
   createCapabilityHost,
   createSandboxPool,
   detectOsLayer,
 } from "../src/runtime/index.ts";
+import { buildFunction } from "../src/supply/index.ts";
 import { type Summary, summarize } from "./stats.ts";
 
 export interface InvokeRun {
@@ -79,7 +79,12 @@ async function benchFunction(
   extra: Partial<FunctionSpec> = {},
 ): Promise<{ fn: FunctionSpec; bundlePath: string }> {
   const handlerPath = join(appDir, "functions", `${name}.ts`);
-  const bundlePath = await bundleFunction(name, handlerPath, join(appDir, ".bench-bundles"));
+  const { bundlePath } = await buildFunction({
+    name,
+    handlerPath,
+    appDir,
+    outDir: join(appDir, ".bench-bundles"),
+  });
   const fn: FunctionSpec = {
     name,
     handlerPath,

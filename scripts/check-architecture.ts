@@ -73,7 +73,7 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
   },
   "prepare-app": {
     "app-files": "value",
-    "function-runtime": "type",
+    "function-runtime": "value",
     manifest: "value",
     schema: "value",
     supply: "value",

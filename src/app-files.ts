@@ -15,6 +15,7 @@ import type { AppModel } from "./manifest/index.ts";
 import type { Logger } from "./observe/index.ts";
 import {
   type KeyRing,
+  type KeyRingOptions,
   localMasterKey,
   openFileSecretStore,
   openKeyRing,
@@ -33,11 +34,12 @@ export const MASTER_KEY_FILE = join("keys", "master.key");
 export const KEYRING_FILE = "keyring.json";
 
 /** The app's key ring: data keys in `.palisade/keyring.json` under the master key. */
-export function openAppKeyRing(appDir: string, create = true): KeyRing {
+export function openAppKeyRing(appDir: string, create = true, options: KeyRingOptions = {}): KeyRing {
   const dir = resolve(appDir);
   return openKeyRing(
     join(dir, ".palisade", KEYRING_FILE),
     localMasterKey(join(dir, MASTER_KEY_FILE), { create }),
+    options,
   );
 }
 
@@ -80,6 +82,7 @@ export function openSealedStores(appDir: string): SealedStores {
       return m > 0 ? m : secrets.reencrypt();
     },
     async close() {
+      keyRing.flush();
       await log.close();
       await kv.close();
     },

@@ -22,16 +22,56 @@ import {
   type SandboxPool,
 } from "./runtime/index.ts";
 import { type KeyRing, openUsageStore, type UsageStore } from "./security/index.ts";
-import { loadTrustedKeys, verifyFunction } from "./supply/index.ts";
+import {
+  admitBundle,
+  BUNDLE_HISTORY_FILE,
+  checkStagedBundle,
+  loadTrustedKeys,
+  stageBundle,
+  verifyFunction,
+} from "./supply/index.ts";
 
 /** A function of a prepared app: its signed bundle directory, or why it was refused. */
 export interface PreparedFunction {
   readonly fn: FunctionSpec;
   /** The directory holding index.mjs, sbom.cdx.json and attestation.dsse.json. */
   readonly dir: string;
-  /** The verified bundle, or undefined when `refused`. */
+  /** The verified bytes, staged where only the platform writes; undefined when `refused`. */
   readonly bundlePath?: string;
+  /** SHA-256 of the verified bytes: the staged file must still have it at every process start. */
+  readonly sha256?: string;
+  /** Build time of the newer bundle this one replaced, when `--allow-downgrade` let it go back. */
+  readonly downgradedFrom?: string;
   readonly refused?: PalisadeError;
+}
+
+/**
+ * Verifies each function's bundle in `<sourceDir>/<name>/` against the app's trusted keys and stages
+ * the verified bytes into `<runDir>/<name>/index.mjs`, the file its sandbox loads. With `history`
+ * (bundles deployed from dist/), a bundle built before the last one accepted is refused unless
+ * `allowDowngrade`. A refused function does not run; the others do.
+ */
+export function verifyFunctions(
+  app: AppModel,
+  sourceDir: string,
+  runDir: string,
+  history?: { allowDowngrade: boolean },
+): PreparedFunction[] {
+  const trusted = loadTrustedKeys(app.dir);
+  return [...app.functions.values()].map((fn) => {
+    const dir = join(sourceDir, fn.name);
+    try {
+      const verified = verifyFunction(dir, trusted);
+      const admitted =
+        history === undefined
+          ? {}
+          : admitBundle(join(app.dataDir, BUNDLE_HISTORY_FILE), fn.name, verified, history.allowDowngrade);
+      const bundlePath = stageBundle(verified, fn.name, runDir);
+      return { fn, dir, bundlePath, sha256: verified.sha256, ...admitted };
+    } catch (err) {
+      return { fn, dir, refused: toPalisadeError(err) };
+    }
+  });
 }
 
 /** Capability names a span may carry (anything else a sandbox asks for is "unknown"). */
@@ -144,8 +184,8 @@ export async function startPools(
     );
   const os = detectOsLayer();
   const trusted = loadTrustedKeys(app.dir);
-  for (const { fn, dir, bundlePath, refused } of bundles) {
-    if (bundlePath === undefined || refused !== undefined) {
+  for (const { fn, dir, bundlePath, sha256, refused } of bundles) {
+    if (bundlePath === undefined || sha256 === undefined || refused !== undefined) {
       // Not run, and its deliveries dead-letter as load-failed until a verified bundle replaces it.
       const reason = refused ?? new PalisadeError(RUNTIME_LOAD_FAILED, `Function "${fn.name}" has no bundle`);
       logger.error({ fn: fn.name, code: reason.code }, `function refused: ${reason.message}`);
@@ -158,9 +198,12 @@ export async function startPools(
       capabilities: capabilities.host,
       log: functionLog,
       osLayer: os.active,
-      // Every process start re-checks the signature: a bundle changed on disk after the start is
-      // refused at the next spawn.
-      beforeSpawn: () => verifyFunction(dir, trusted),
+      // Every process start re-checks the signature (a bundle changed in its build output after the
+      // start is refused at the next spawn) and that the staged file is still the verified bytes.
+      beforeSpawn: () => {
+        verifyFunction(dir, trusted);
+        checkStagedBundle(bundlePath, sha256, fn.name);
+      },
     });
     try {
       await pool.start();

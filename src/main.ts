@@ -96,14 +96,24 @@ export type TlsFiles = TlsSpec;
 /** Starts gateway, dispatcher and sandboxes in this process (preparing the app first unless given). */
 export async function startPlatform(options: PlatformOptions, prepared?: PreparedApp): Promise<Platform> {
   const { logger } = options;
-  const { app, bundles, buildDir, schemaVersions } =
+  const { app, bundles, buildDir, prebuilt, schemaVersions } =
     prepared ?? (await prepareApp(options.appDir, options.allowBreaking));
   if (buildDir !== undefined) removeOtherBuilds(buildDir); // left behind by a killed process
   const registry = createSchemaRegistry(
     new Map([...schemasOf(app), ...PLATFORM_EVENT_TYPES]),
     schemaVersions,
   );
-  const keyRing = openAppKeyRing(app.dir, options.createKeys ?? true);
+  const keyRing = openAppKeyRing(app.dir, options.createKeys ?? true, {
+    // Seals happen only once the stores below are open, after `audit` is.
+    onAutoRotate: (version) => {
+      logger.warn({ version }, "data key reached its seal limit: rotated to a new one");
+      audit.record({
+        kind: AUDIT_KIND.keyRotated,
+        outcome: "allowed",
+        details: { version, reason: "seal limit" },
+      });
+    },
+  });
   const sealer = options.encryptAtRest === false ? undefined : keyRing;
   const secrets = openAppSecrets(app.dir, keyRing);
   const secret = (name: string): readonly string[] => {
@@ -121,6 +131,8 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     ...schedules.map((s) => ({ name: schedulePrincipal(s.name), publish: [s.emit] })),
   ]);
   // Everything that can refuse the app is checked above; only now are resources opened.
+  // Until close, `keys retire` refuses a data key this platform may still be sealing with.
+  const sealing = keyRing.holdLease();
   const log = openSqliteEventLog(join(app.dataDir, "events.db"), {
     dedupeWindowMs: app.dedupeWindowSec * 1000,
     ...(sealer === undefined ? {} : { sealer }),
@@ -135,11 +147,18 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     outcome: "info",
     details: {
       manifestDigest: manifestDigest(app),
-      mode: buildDir === undefined ? "start" : "dev",
+      mode: prebuilt === true ? "start" : "dev",
       functions: [...app.functions.keys()],
     },
   });
-  for (const b of bundles)
+  for (const b of bundles) {
+    if (b.downgradedFrom !== undefined)
+      audit.record({
+        kind: AUDIT_KIND.bundleDowngraded,
+        subject: b.fn.name,
+        outcome: "allowed",
+        details: { replacedBuiltAt: b.downgradedFrom, sha256: b.sha256 },
+      });
     if (b.refused !== undefined)
       audit.record({
         kind: AUDIT_KIND.bundleRejected,
@@ -147,6 +166,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
         outcome: "denied",
         details: { code: b.refused.code, reason: b.refused.message },
       });
+  }
   const tracing =
     options.tracing === false
       ? noTracing(nextTraceparent)
@@ -180,6 +200,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     await Promise.all([...pools.values()].map((p) => p.close()));
     await capabilities.close();
     await log.close();
+    sealing.close();
     if (buildDir !== undefined) rmSync(buildDir, { recursive: true, force: true });
     throw err;
   }
@@ -243,6 +264,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     await capabilities.close();
     await log.close();
     await tracing.close();
+    sealing.close();
     audit.close();
     rmSync(gatewayFile, { force: true });
     if (buildDir !== undefined) rmSync(buildDir, { recursive: true, force: true });

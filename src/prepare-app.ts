@@ -7,8 +7,7 @@ import { randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { DIST_DIR } from "./app-files.ts";
-import { toPalisadeError } from "./errors.ts";
-import type { PreparedFunction } from "./function-runtime.ts";
+import { type PreparedFunction, verifyFunctions } from "./function-runtime.ts";
 import { type AppModel, loadApp } from "./manifest/index.ts";
 import { openSchemaStore, registerSchemas } from "./schema/index.ts";
 import {
@@ -16,11 +15,9 @@ import {
   buildFunction,
   generateSigningKey,
   loadSigningKey,
-  loadTrustedKeys,
   SIGNING_KEY_FILE,
   SIGNING_PUB_FILE,
   signFunction,
-  verifyFunction,
 } from "./supply/index.ts";
 
 /** An app whose manifest is valid and whose functions are bundled: all that can fail before a start. */
@@ -31,8 +28,13 @@ export interface PreparedApp {
    * does not verify stays unavailable; the other functions run).
    */
   readonly bundles: readonly PreparedFunction[];
-  /** Directory of this build's bundles (dev), removed when the platform using it closes. */
+  /**
+   * Directory (in `.palisade/`) of the verified bundles this version runs: built there in dev, staged
+   * there from dist/ for start. Removed when the platform using it closes.
+   */
   readonly buildDir?: string;
+  /** Whether the bundles came from `palisade build` (start) rather than built here (dev). */
+  readonly prebuilt?: boolean;
   /** Event type → registered schema version in force. */
   readonly schemaVersions: ReadonlyMap<string, number>;
 }
@@ -41,13 +43,15 @@ export interface PreparedApp {
  * Loads the manifest, registers changed schemas (refusing breaking changes unless `allowBreaking`)
  * and gets a signed bundle for every function: in dev (`prebuilt` false) it bundles and signs each
  * with the app's signing key (creating one if the app has none) into a fresh build directory; for
- * `palisade start` it takes the bundles `palisade build` left in `dist/`. Either way each bundle is
- * verified against the app's trusted keys (`keys/*.pub`) before anything runs it.
+ * `palisade start` it takes the bundles `palisade build` left in `dist/`, refusing one built before the
+ * last one accepted unless `allowDowngrade`. Either way each bundle is verified against the app's
+ * trusted keys (`keys/*.pub`), and the verified bytes are what runs.
  */
 export async function prepareApp(
   appDir: string,
   allowBreaking = false,
   prebuilt = false,
+  allowDowngrade = false,
 ): Promise<PreparedApp> {
   const app = loadApp(appDir);
   mkdirSync(app.dataDir, { recursive: true, mode: 0o700 });
@@ -58,7 +62,6 @@ export async function prepareApp(
   } finally {
     store.close();
   }
-  if (prebuilt) return { app, bundles: verified(app, join(app.dir, DIST_DIR)), schemaVersions };
   // A fresh directory per build: a sandbox respawned by a running version must load that version's
   // code, never a newer build that was prepared under a different manifest (and different grants).
   const buildDir = join(
@@ -68,12 +71,15 @@ export async function prepareApp(
   );
   mkdirSync(buildDir, { recursive: true, mode: 0o700 });
   try {
-    await buildSigned(app, buildDir);
+    if (!prebuilt) await buildSigned(app, buildDir);
+    const bundles = prebuilt
+      ? verifyFunctions(app, join(app.dir, DIST_DIR), buildDir, { allowDowngrade })
+      : verifyFunctions(app, buildDir, buildDir);
+    return { app, bundles, buildDir, prebuilt, schemaVersions };
   } catch (err) {
     rmSync(buildDir, { recursive: true, force: true });
     throw err;
   }
-  return { app, bundles: verified(app, buildDir), buildDir, schemaVersions };
 }
 
 /** Bundles and signs every function of `app` into `outDir/<function>/`; returns what was built. */
@@ -93,16 +99,4 @@ export async function buildSigned(app: AppModel, outDir: string): Promise<BuiltF
 /** Event type → JSON Schema, as the app's manifest declares them. */
 export function schemasOf(app: AppModel): Map<string, object> {
   return new Map([...app.events].map(([type, spec]) => [type, spec.schema]));
-}
-
-function verified(app: AppModel, outDir: string): PreparedFunction[] {
-  const trusted = loadTrustedKeys(app.dir);
-  return [...app.functions.values()].map((fn) => {
-    const dir = join(outDir, fn.name);
-    try {
-      return { fn, dir, bundlePath: verifyFunction(dir, trusted).bundlePath };
-    } catch (err) {
-      return { fn, dir, refused: toPalisadeError(err) };
-    }
-  });
 }

@@ -21,13 +21,13 @@ import {
   parseEgressGrant,
 } from "../src/manifest/index.ts";
 import {
-  bundleFunction,
   createCapabilityHost,
   createSandboxPool,
   detectOsLayer,
   egressFetch,
   type SandboxPool,
 } from "../src/runtime/index.ts";
+import { bundleFunction } from "./kit/bundle-function.ts";
 import { tempApp } from "./kit/temp-app.ts";
 
 const SECRET = "sk_live_escape-suite-secret";

@@ -283,6 +283,18 @@ const CASES: Case[] = [
     line: 2,
   },
   {
+    rule: "PAL053",
+    fail: {
+      replace: [["secrets: [PAY_KEY]", "secrets: [PAY_KEY, SHOP_KEY]"]],
+      files: {
+        "functions/pay.ts":
+          'export default async (e, ctx) => {\n  await ctx.secrets.get("PAY_KEY");\n  await ctx.secrets.get("SHOP_KEY");\n};\n',
+      },
+    },
+    at: "functions.pay.secrets[1]",
+    line: 15,
+  },
+  {
     rule: "PAL060",
     fail: { files: { "package-lock.json": LOCK }, options: { audit: auditSays("critical") } },
     pass: { files: { "package-lock.json": LOCK }, options: { audit: noVulnerabilities } },
@@ -395,6 +407,23 @@ for (const c of CASES) {
     assert.notEqual(passed.rules.find((r) => r.id === c.rule)?.status, "failed");
   });
 }
+
+test("PAL053 also finds a function granted a webhook's signing secret, and names the webhook", async (t) => {
+  const report = await check(t, {
+    replace: [
+      [
+        "functions:\n",
+        "sources:\n  - webhook: { path: /hooks/pay, secret: PAY_KEY, emit: order.created }\nfunctions:\n",
+      ],
+    ],
+  });
+  const found = report.findings.filter((f) => f.rule === "PAL053");
+  assert.deepEqual(
+    found.map((f) => f.location.path),
+    ["functions.pay.secrets[0]"],
+  );
+  assert.match(found[0]?.message ?? "", /webhook "\/hooks\/pay"/);
+});
 
 test("PAL001 also covers a webhook without a signing secret", async (t) => {
   const report = await check(t, {

@@ -16,7 +16,8 @@ import { fileURLToPath } from "node:url";
 import { inspect, promisify } from "node:util";
 import { createEvent } from "../src/events/index.ts";
 import { DEFAULT_LIMITS, DEFAULT_RETRY, type FunctionSpec, NO_GRANTS } from "../src/manifest/index.ts";
-import { bundleFunction, createSandboxPool } from "../src/runtime/index.ts";
+import { createSandboxPool } from "../src/runtime/index.ts";
+import { bundleFunction } from "./kit/bundle-function.ts";
 import { corpus } from "./kit/corpus.ts";
 import { tempApp } from "./kit/temp-app.ts";
 import {

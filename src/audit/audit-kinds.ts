@@ -20,6 +20,8 @@ export const AUDIT_KIND = {
   appDeployed: "app.deployed",
   /** A function bundle failed verification and will not run [code, reason, keyid]. */
   bundleRejected: "bundle.rejected",
+  /** A bundle older than the last one run was started on purpose (--allow-downgrade) [replacedBuiltAt, sha256]. */
+  bundleDowngraded: "bundle.downgraded",
   /** A secret was stored, rotated or removed; subject: its name. */
   secretSet: "secret.set",
   secretRotated: "secret.rotated",

@@ -144,6 +144,10 @@ function createProgram(ops: PlatformOps, setExit: (code: number) => void): Comma
       .argument("[dir]", "app directory", "."),
   )
     .option("--insecure-http", "allow plain HTTP on a non-loopback address (a proxy in front terminates TLS)")
+    .option(
+      "--allow-downgrade",
+      "run a bundle built before the one last run for its function (a deliberate rollback; audited)",
+    )
     .action(async (dir: string, opts: StartOptions) => {
       setExit(await runStart(dir, opts, ops));
     });

@@ -30,7 +30,12 @@ export interface RunningPlatform {
  */
 export interface PlatformOps {
   /** Manifest, schema changes and verified bundles: `dev` builds and signs, `prebuilt` takes `dist/`. */
-  prepareApp(appDir: string, allowBreaking?: boolean, prebuilt?: boolean): Promise<PreparedApp>;
+  prepareApp(
+    appDir: string,
+    allowBreaking?: boolean,
+    prebuilt?: boolean,
+    allowDowngrade?: boolean,
+  ): Promise<PreparedApp>;
   /** Gateway, dispatcher and sandboxes in this process (preparing the app first unless given). */
   startPlatform(options: ServeRequest, prepared?: PreparedApp): Promise<RunningPlatform>;
   /** Bundles and signs every function of `app` into `outDir/<function>/`. */

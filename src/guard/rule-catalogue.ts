@@ -141,6 +141,12 @@ export const RULES: readonly RuleInfo[] = [
     help: "ctx.secrets.get called with something other than a string literal: the scan cannot tell which secret it reads. Use a literal name.",
   },
   {
+    id: "PAL053",
+    severity: "high",
+    title: "Function granted an ingress credential",
+    help: "A function whose secrets: grant names the secret of a principal's API key or of a webhook's signing secret can post events as that sender (or sign webhooks as the provider), bypassing what the principal may publish and laundering its own output as trusted input. Give the function a credential of its own, or have it emit events.",
+  },
+  {
     id: "PAL060",
     severity: "high",
     title: "Dependency with a high or critical known vulnerability",

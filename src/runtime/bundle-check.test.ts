@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { assertBundleHasNoSymlinks, RUNTIME_LOAD_FAILED } from "./index.ts";
 
-/** A bundle laid out as bundleFunction writes it: `<root>/.palisade/fn/fn.mjs`, plus a secret outside. */
+/** A bundle in its own directory, as the build lays it out, plus a secret outside. */
 function layout(t: TestContext): { root: string; dir: string; bundle: string; secret: string } {
   const root = mkdtempSync(join(tmpdir(), "palisade-bundle-check-"));
   t.after(() => rmSync(root, { recursive: true, force: true }));

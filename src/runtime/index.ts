@@ -1,5 +1,4 @@
 export { assertBundleHasNoSymlinks } from "./bundle-check.ts";
-export { bundleFunction } from "./bundle-function.ts";
 export {
   type CapabilityBackends,
   type CapabilityHost,
@@ -12,7 +11,6 @@ export {
 export { deliveryError } from "./delivery-error.ts";
 export { egressFetch, type FetchResult } from "./egress.ts";
 export {
-  RUNTIME_BUNDLE_FAILED,
   RUNTIME_CLOSED,
   RUNTIME_CRASHED,
   RUNTIME_DENIED,

@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
+import { bundleFunction } from "../../test/kit/bundle-function.ts";
 import { tempApp } from "../../test/kit/temp-app.ts";
 import { type CloudEvent, createEvent } from "../events/index.ts";
 import { DEFAULT_LIMITS, DEFAULT_RETRY, type FunctionSpec, NO_GRANTS } from "../manifest/index.ts";
 import {
-  bundleFunction,
   createCapabilityHost,
   createSandboxPool,
   egressFetch,

@@ -4,4 +4,6 @@ export const SECURITY_SECRET_NAME = "PAL_SECURITY_SECRET_NAME";
 export const SECURITY_FORBIDDEN = "PAL_SECURITY_FORBIDDEN";
 export const SECURITY_KEY_MISSING = "PAL_SECURITY_KEY_MISSING";
 export const SECURITY_KEYRING = "PAL_SECURITY_KEYRING";
+/** A data key a running platform may still be sealing with cannot be retired yet. */
+export const SECURITY_KEY_IN_USE = "PAL_SECURITY_KEY_IN_USE";
 export const SECURITY_SEAL_BROKEN = "PAL_SECURITY_SEAL_BROKEN";

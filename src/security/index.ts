@@ -1,6 +1,7 @@
 export { type Authorizer, createAuthorizer } from "./create-authorizer.ts";
 export {
   SECURITY_FORBIDDEN,
+  SECURITY_KEY_IN_USE,
   SECURITY_KEY_MISSING,
   SECURITY_KEYRING,
   SECURITY_SEAL_BROKEN,
@@ -9,9 +10,12 @@ export {
 } from "./errors.ts";
 export {
   type KeyRing,
+  type KeyRingOptions,
+  LEASE_MS,
   localMasterKey,
   type MasterKeyProvider,
   openKeyRing,
+  SEAL_LIMIT,
   type Sealer,
   versionOf,
 } from "./key-ring.ts";

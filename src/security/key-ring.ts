@@ -7,7 +7,15 @@
  *
  * Sealed text is `pal1.<version>.<base64url(nonce | ciphertext | tag)>`: the version says which
  * data key opens it, so rotation can move records one by one and resume after a crash. Random
- * nonces are safe for about 2^32 seals per data key; rotate well before that.
+ * nonces are safe for about 2^32 seals per data key (NIST SP 800-38D): seals are counted per version
+ * (`keyring.seals.json`) and the ring rotates on its own at SEAL_LIMIT (2^30), a quarter of that.
+ *
+ * A running platform holds a lease (`keyring.leases/<pid>.json`, renewed every second) naming the
+ * versions it sealed with in the last one to two seconds and the one it is about to use; `retire`
+ * refuses a version a live process names, so a platform that has not yet seen a rotation, or has a
+ * record sealed with the old key on its way to disk, cannot lose it. Not covered: a record held in
+ * memory for longer than a lease period between sealing and writing, and short-lived CLI processes
+ * (they hold no lease; each seals within milliseconds of reading the ring).
  *
  * `mac` authenticates records that are not secret but decide what runs (delivery rows): HMAC-SHA256
  * under a key derived (HKDF-SHA256) from the master key, so it outlives data key rotation, and
@@ -36,7 +44,26 @@ import {
 } from "node:fs";
 import { dirname } from "node:path";
 import { PalisadeError } from "../errors.ts";
-import { SECURITY_KEY_MISSING, SECURITY_KEYRING, SECURITY_SEAL_BROKEN } from "./errors.ts";
+import {
+  SECURITY_KEY_IN_USE,
+  SECURITY_KEY_MISSING,
+  SECURITY_KEYRING,
+  SECURITY_SEAL_BROKEN,
+} from "./errors.ts";
+import { openSealCounter } from "./seal-counter.ts";
+import { leaseHolders, newLeaseName, removeLease, writeLease } from "./sealing-lease.ts";
+
+/** Seals per data key after which the ring rotates on its own: 2^30, well below GCM's 2^32. */
+export const SEAL_LIMIT = 2 ** 30;
+/** How often a platform renews its sealing lease. */
+export const LEASE_MS = 1000;
+
+export interface KeyRingOptions {
+  /** Seals with one data key after which a new one becomes active. @default SEAL_LIMIT */
+  sealLimit?: number;
+  /** Told the new version after a rotation at the seal limit (to audit it). */
+  onAutoRotate?: (version: number) => void;
+}
 
 /** Wraps and unwraps data keys; a cloud KMS can implement this instead of a local master key. */
 export interface MasterKeyProvider {
@@ -62,12 +89,24 @@ export interface Sealer {
 }
 
 export interface KeyRing extends Sealer {
-  /** Every data key version, oldest first. */
-  versions(): { version: number; createdAt: string; retired: boolean }[];
+  /** Every data key version, oldest first, with how many records it has sealed. */
+  versions(): { version: number; createdAt: string; retired: boolean; seals: number }[];
   /** Adds a data key version and makes it the active one; returns it. */
   rotate(): number;
-  /** Marks a version retired: its key is deleted. The caller checks no record still uses it. */
+  /**
+   * Marks a version retired: its key is deleted. Refuses (PAL_SECURITY_KEY_IN_USE) while a running
+   * platform may still seal with it; the caller checks no stored record still uses it.
+   */
   retire(version: number): void;
+  /** Pids of running platforms that may still be sealing with `version` (their leases name it). */
+  sealingWith(version: number): number[];
+  /**
+   * Declares this process a sealer until close(): renews its lease every `intervalMs` (picking up a
+   * rotation at once) and stores the seal counts. @default intervalMs LEASE_MS
+   */
+  holdLease(intervalMs?: number): { close(): void };
+  /** Stores the seal counts not yet on disk. */
+  flush(): void;
 }
 
 interface KeyRingFile {
@@ -114,10 +153,17 @@ export function localMasterKey(file: string, options: { create: boolean }): Mast
  * Opens the key ring at `file` (creating version 1 if there is none). The file is re-read when it
  * changes, so `palisade keys rotate` run beside a live platform takes effect without a restart.
  */
-export function openKeyRing(file: string, master: MasterKeyProvider): KeyRing {
+export function openKeyRing(file: string, master: MasterKeyProvider, options: KeyRingOptions = {}): KeyRing {
   let state: KeyRingFile;
   let mtime = 0;
   const keys = new Map<number, Buffer>();
+  const base = file.replace(/\.json$/, "");
+  const counter = openSealCounter(`${base}.seals.json`);
+  const leaseDir = `${base}.leases`;
+  const sealLimit = options.sealLimit ?? SEAL_LIMIT;
+  // Versions sealed with since the last lease renewal, and in the period before it.
+  let sealedNow = new Set<number>();
+  let sealedBefore = new Set<number>();
 
   function load(): void {
     state = JSON.parse(readFileSync(file, "utf8")) as KeyRingFile;
@@ -159,11 +205,43 @@ export function openKeyRing(file: string, master: MasterKeyProvider): KeyRing {
   }
   // Picks up a rotation done by another process (at most one stat per second).
   let checkedAt = 0;
-  function fresh(): void {
+  function fresh(force = false): void {
     const now = Date.now();
-    if (now - checkedAt < 1000) return;
+    if (!force && now - checkedAt < 1000) return;
     checkedAt = now;
     if (statSync(file).mtimeMs !== mtime) load();
+  }
+  function rotate(): number {
+    load();
+    const version = Math.max(...state.keys.map((k) => k.version)) + 1;
+    state.keys.push({
+      version,
+      wrapped: master.wrap(randomBytes(32), version),
+      createdAt: new Date().toISOString(),
+    });
+    state.active = version;
+    save();
+    return version;
+  }
+  /** The version to seal with: the active one, unless it reached the limit (then a new one). */
+  function sealingVersion(): number {
+    if (counter.total(state.active) < sealLimit) return state.active;
+    load(); // another process may have rotated already
+    if (counter.total(state.active) < sealLimit) return state.active;
+    const version = rotate();
+    options.onAutoRotate?.(version);
+    return version;
+  }
+  function renewLease(name: string): void {
+    fresh(true);
+    const versions = new Set([state.active, ...sealedBefore, ...sealedNow]);
+    sealedBefore = sealedNow;
+    sealedNow = new Set();
+    writeLease(
+      leaseDir,
+      name,
+      [...versions].sort((a, b) => a - b),
+    );
   }
 
   if (existsSync(file)) load();
@@ -192,7 +270,9 @@ export function openKeyRing(file: string, master: MasterKeyProvider): KeyRing {
     mac: (text) => createHmac("sha256", macKey).update(text, "utf8").digest("base64url"),
     seal(plaintext, record) {
       fresh();
-      const version = state.active;
+      const version = sealingVersion();
+      counter.add(version);
+      sealedNow.add(version);
       return `${PREFIX}${version}.${gcmSeal(keyFor(version), Buffer.from(plaintext, "utf8"), record)}`;
     },
     open(sealed, record) {
@@ -219,23 +299,23 @@ export function openKeyRing(file: string, master: MasterKeyProvider): KeyRing {
       return state.active;
     },
     versions: () =>
-      state.keys.map((k) => ({ version: k.version, createdAt: k.createdAt, retired: k.retired === true })),
-    rotate() {
-      load();
-      const version = Math.max(...state.keys.map((k) => k.version)) + 1;
-      state.keys.push({
-        version,
-        wrapped: master.wrap(randomBytes(32), version),
-        createdAt: new Date().toISOString(),
-      });
-      state.active = version;
-      save();
-      return version;
-    },
+      state.keys.map((k) => ({
+        version: k.version,
+        createdAt: k.createdAt,
+        retired: k.retired === true,
+        seals: counter.total(k.version),
+      })),
+    rotate,
     retire(version) {
       load();
       if (version === state.active)
         throw new PalisadeError(SECURITY_KEYRING, `Data key ${version} is the active one; rotate first`);
+      const holders = leaseHolders(leaseDir, version);
+      if (holders.length > 0)
+        throw new PalisadeError(
+          SECURITY_KEY_IN_USE,
+          `Data key ${version} may still be sealing records in a running platform (pid ${holders.join(", ")}); it moves to the new key within a few seconds of a rotation, retry then`,
+        );
       const k = state.keys.find((x) => x.version === version);
       if (k === undefined)
         throw new PalisadeError(SECURITY_KEYRING, `There is no data key version ${version}`);
@@ -243,6 +323,33 @@ export function openKeyRing(file: string, master: MasterKeyProvider): KeyRing {
       k.wrapped = "";
       save();
     },
+    sealingWith: (version) => leaseHolders(leaseDir, version),
+    holdLease(intervalMs = LEASE_MS) {
+      const name = newLeaseName();
+      renewLease(name);
+      const timer = setInterval(() => {
+        try {
+          renewLease(name);
+        } catch {
+          // The lease on disk is kept as it was: it still names the older versions, which only
+          // makes retire wait longer, never lets it through early.
+        }
+      }, intervalMs);
+      timer.unref();
+      return {
+        close() {
+          clearInterval(timer);
+          removeLease(leaseDir, name);
+          try {
+            counter.flush();
+          } catch {
+            // Closing must finish (the app's directory may be gone): the counts lost are at most
+            // one flush period's, an undercount the limit's margin below 2^32 absorbs.
+          }
+        },
+      };
+    },
+    flush: () => counter.flush(),
   };
 }
 

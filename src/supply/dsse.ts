@@ -17,7 +17,17 @@ export interface FunctionStatement {
   _type: typeof STATEMENT_TYPE;
   subject: { name: string; digest: { sha256: string } }[];
   predicateType: typeof PREDICATE_TYPE;
-  predicate: { function: string; bundle: string; sbom: string; sbomFormat: "CycloneDX 1.5" };
+  predicate: {
+    function: string;
+    bundle: string;
+    sbom: string;
+    sbomFormat: "CycloneDX 1.5";
+    /**
+     * When the bundle was signed (ISO 8601): orders builds of one function, so the runtime can refuse
+     * an older one (a rollback). Absent in attestations made before it existed: those count as oldest.
+     */
+    builtAt?: string;
+  };
 }
 
 /**

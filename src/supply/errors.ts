@@ -17,6 +17,8 @@ export const SUPPLY_WRONG_FUNCTION = "PAL_SUPPLY_WRONG_FUNCTION";
 export const SUPPLY_MALFORMED = "PAL_SUPPLY_MALFORMED";
 /** A file of the function directory, or the directory itself, is a symbolic link. */
 export const SUPPLY_SYMLINK = "PAL_SUPPLY_SYMLINK";
+/** A validly signed bundle is older than the one last accepted for its function (a rollback). */
+export const SUPPLY_DOWNGRADE = "PAL_SUPPLY_DOWNGRADE";
 /** The app has no signing key (`keys/signing.key`). */
 export const SUPPLY_KEY_MISSING = "PAL_SUPPLY_KEY_MISSING";
 /** A key file is not an Ed25519 key in the expected PEM form, or a key would be overwritten. */

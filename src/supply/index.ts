@@ -8,11 +8,16 @@
  * into another function's directory (it would run with that function's grants), and symbolic links
  * that would make the verified file differ from the one that runs. It does not protect against a
  * compromised build machine or signing key (a malicious dependency present at build time is signed
- * like the rest; the SBOM is what makes it findable), an attacker who can write the app's `keys/*.pub`,
- * a rollback to an older bundle the same key signed for the same function, or a file swapped between
- * verification and loading when the output directory is writable by someone else.
+ * like the rest; the SBOM is what makes it findable), an attacker who can write the app's `keys/*.pub`
+ * or its `.palisade/` directory (where the verified bytes are staged and the history of accepted builds
+ * is kept), or a rollback on an app whose `.palisade/bundle-history.json` was lost. A bundle is loaded
+ * from the bytes that were verified, staged where only the platform writes (no window between verify
+ * and load), and a validly signed bundle built before the last one accepted is refused unless
+ * `--allow-downgrade`.
  */
+
 export { type BuildFunctionOptions, type BuiltFunction, buildFunction } from "./build-function.ts";
+export { admitBundle, BUNDLE_HISTORY_FILE } from "./bundle-history.ts";
 export type { CycloneDxBom, CycloneDxComponent } from "./create-sbom.ts";
 export type { BundledPackage } from "./describe-packages.ts";
 export {
@@ -27,6 +32,7 @@ export {
   SUPPLY_BAD_SIGNATURE,
   SUPPLY_BUILD_FAILED,
   SUPPLY_DIGEST_MISMATCH,
+  SUPPLY_DOWNGRADE,
   SUPPLY_KEY_MISSING,
   SUPPLY_MALFORMED,
   SUPPLY_NOT_BUILT,
@@ -45,4 +51,5 @@ export {
   SIGNING_KEY_FILE,
   SIGNING_PUB_FILE,
 } from "./signing-keys.ts";
-export { verifyFunction } from "./verify-function.ts";
+export { checkStagedBundle, stageBundle } from "./stage-bundle.ts";
+export { type VerifiedBundle, verifyFunction } from "./verify-function.ts";

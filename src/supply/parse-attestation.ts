@@ -5,6 +5,8 @@ import { BUNDLE_FILE, SBOM_FILE } from "./function-files.ts";
 
 const BASE64 = /^(?:[A-Za-z0-9+/]*={0,2}|[A-Za-z0-9_-]*={0,2})$/;
 const SHA256_HEX = /^[0-9a-f]{64}$/;
+/** What Date.prototype.toISOString writes; compared as text, such times sort as they happened. */
+const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
 /** More signatures than any real attestation carries; bounds the work an attacker can cause. */
 const MAX_SIGNATURES = 16;
 
@@ -37,6 +39,9 @@ export function parseStatement(payload: Buffer, path: string, functionName: stri
   const { subject, predicate } = json;
   if (!isRecord(predicate) || typeof predicate.function !== "string")
     throw fail(`"predicate" names no function`);
+  const { builtAt } = predicate;
+  if (builtAt !== undefined && (typeof builtAt !== "string" || !ISO_TIME.test(builtAt)))
+    throw fail(`"predicate.builtAt" is not an ISO 8601 UTC time`);
   if (!Array.isArray(subject) || subject.length !== 2)
     throw fail(`"subject" is not [${BUNDLE_FILE}, ${SBOM_FILE}]`);
   const digestOf = (name: string): string => {
@@ -57,6 +62,7 @@ export function parseStatement(payload: Buffer, path: string, functionName: stri
       bundle: BUNDLE_FILE,
       sbom: SBOM_FILE,
       sbomFormat: "CycloneDX 1.5",
+      ...(builtAt === undefined ? {} : { builtAt }),
     },
   };
 }

@@ -24,9 +24,10 @@ import { keyIdOf, parsePrivateKey } from "./signing-keys.ts";
 /**
  * Signs a built function directory: writes `attestation.dsse.json`, a DSSE envelope whose payload is
  * an in-toto statement with the SHA-256 of the bundle and of the SBOM, signed with Ed25519. Refuses a
- * bundle its SBOM does not describe (changed between build and sign).
+ * bundle its SBOM does not describe (changed between build and sign). The statement carries `now` as
+ * `builtAt`, which orders builds (see checkBundleHistory).
  */
-export function signFunction(dir: string, privateKeyPem: string): void {
+export function signFunction(dir: string, privateKeyPem: string, now: Date = new Date()): void {
   const name = functionNameOf(dir);
   const key = parsePrivateKey(privateKeyPem, `given to sign function "${name}"`);
   const { bundle, sbom } = readBuiltFiles(dir, name);
@@ -40,7 +41,13 @@ export function signFunction(dir: string, privateKeyPem: string): void {
       { name: SBOM_FILE, digest: { sha256: sha256Hex(sbom) } },
     ],
     predicateType: PREDICATE_TYPE,
-    predicate: { function: name, bundle: BUNDLE_FILE, sbom: SBOM_FILE, sbomFormat: "CycloneDX 1.5" },
+    predicate: {
+      function: name,
+      bundle: BUNDLE_FILE,
+      sbom: SBOM_FILE,
+      sbomFormat: "CycloneDX 1.5",
+      builtAt: now.toISOString(),
+    },
   };
   const payload = Buffer.from(JSON.stringify(statement), "utf8");
   const sig = sign(null, preAuthEncoding(PAYLOAD_TYPE, payload), key);

@@ -105,7 +105,18 @@ test("a built and signed function verifies, and its attestation is a DSSE in-tot
   const pub = readFileSync(join(app, "keys/signing.pub"), "utf8");
   assert.deepEqual(trusted, [pub]);
 
-  assert.deepEqual(verifyFunction(dir, trusted), { bundlePath: join(dir, BUNDLE_FILE), keyid: keyIdOf(pub) });
+  const bundle = readFileSync(join(dir, BUNDLE_FILE));
+  const verified = verifyFunction(dir, trusted);
+  assert.deepEqual(
+    { ...verified, builtAt: undefined },
+    {
+      bundlePath: join(dir, BUNDLE_FILE),
+      keyid: keyIdOf(pub),
+      bundle,
+      sha256: sha256(bundle),
+      builtAt: undefined,
+    },
+  );
 
   // The format, checked by hand: another DSSE/in-toto verifier must be able to read it.
   const envelope = readEnvelope(dir);
@@ -118,6 +129,8 @@ test("a built and signed function verifies, and its attestation is a DSSE in-tot
     { name: "sbom.cdx.json", digest: { sha256: sha256(readFileSync(join(dir, SBOM_FILE))) } },
   ]);
   assert.equal(statement.predicate.function, "charge");
+  assert.equal(statement.predicate.builtAt, verified.builtAt);
+  assert.match(statement.predicate.builtAt, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
   const [signature] = envelope.signatures;
   const spki = Buffer.from(pub.replace(/-----[^-]+-----|\s/g, ""), "base64");
   assert.equal(signature?.keyid, sha256(spki));
@@ -296,6 +309,15 @@ test("an attestation that is not a DSSE envelope of the expected statement is ma
     envelopeOf({ ...statement, _type: "https://in-toto.io/Statement/v0.1" }, privateKeyPem, keyid),
   );
   assert.throws(() => verifyFunction(dir, trusted), { code: SUPPLY_MALFORMED, message: /"_type"/ });
+  // A build time that would not sort as a time (it orders builds against rollback) is refused.
+  for (const builtAt of ["yesterday", 1700000000000, "2026-03-01"]) {
+    const predicate = { ...statement.predicate, builtAt };
+    writeEnvelope(dir, envelopeOf({ ...statement, predicate }, privateKeyPem, keyid));
+    assert.throws(() => verifyFunction(dir, trusted), {
+      code: SUPPLY_MALFORMED,
+      message: /"predicate\.builtAt" is not an ISO 8601 UTC time/,
+    });
+  }
   writeEnvelope(dir, envelopeOf({ ...statement, subject: [statement.subject[0]] }, privateKeyPem, keyid));
   assert.throws(() => verifyFunction(dir, trusted), { code: SUPPLY_MALFORMED, message: /"subject"/ });
   writeEnvelope(dir, envelopeOf(statement, privateKeyPem, keyid));

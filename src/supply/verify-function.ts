@@ -25,13 +25,10 @@ import { keyIdOf, parsePublicKey } from "./signing-keys.ts";
 /**
  * Verifies a built function directory before it may run: the attestation is signed by one of the
  * trusted Ed25519 keys, was made for this function (the directory's name), and its digests are those
- * of the bundle and SBOM on disk. Refuses symbolic links. Returns the verified bundle's path and the
- * key id that signed it.
+ * of the bundle and SBOM on disk. Refuses symbolic links. Returns the bytes it verified: run those
+ * (stageBundle), not the file, which may have changed since.
  */
-export function verifyFunction(
-  dir: string,
-  trustedPublicKeysPem: readonly string[],
-): { bundlePath: string; keyid: string } {
+export function verifyFunction(dir: string, trustedPublicKeysPem: readonly string[]): VerifiedBundle {
   const name = functionNameOf(dir);
   const { bundle, sbom } = readBuiltFiles(dir, name);
   const path = join(dir, ATTESTATION_FILE);
@@ -63,7 +60,28 @@ export function verifyFunction(
   const [signedBundle, signedSbom] = statement.subject;
   checkDigest("Bundle", join(dir, BUNDLE_FILE), sha256Hex(bundle), signedBundle?.digest.sha256, name);
   checkDigest("SBOM", join(dir, SBOM_FILE), sha256Hex(sbom), signedSbom?.digest.sha256, name);
-  return { bundlePath: join(dir, BUNDLE_FILE), keyid };
+  const { builtAt } = statement.predicate;
+  return {
+    bundlePath: join(dir, BUNDLE_FILE),
+    keyid,
+    bundle,
+    sha256: sha256Hex(bundle),
+    ...(builtAt === undefined ? {} : { builtAt }),
+  };
+}
+
+/** A bundle whose signature verified, with the very bytes that were checked. */
+export interface VerifiedBundle {
+  /** Where it was read from (it may have changed since). */
+  readonly bundlePath: string;
+  /** Id of the trusted key whose signature verified. */
+  readonly keyid: string;
+  /** The verified bytes. */
+  readonly bundle: Buffer;
+  /** SHA-256 (hex) of `bundle`, as signed. */
+  readonly sha256: string;
+  /** When it was signed, if its attestation says (older attestations do not). */
+  readonly builtAt?: string;
 }
 
 function trustedKeys(pems: readonly string[]): Map<string, KeyObject> {

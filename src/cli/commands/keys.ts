@@ -4,6 +4,8 @@ import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
 import { usageError } from "../usage-error.ts";
 
 const BATCH = 500;
+/** How long retire waits for running platforms to stop sealing with the key (a few lease periods). */
+const RETIRE_WAIT_MS = 15_000;
 
 /**
  * `palisade keys rotate [--resume]`: adds a data key version that every new write uses at once (a
@@ -56,7 +58,9 @@ export async function runKeysStatus(opts: { app: string; json?: boolean }): Prom
         .map(([store, n]) => `${store} ${n}`)
         .join(", ");
       const state = v.active ? "active" : v.retired ? "retired" : "old";
-      process.stdout.write(`version ${v.version}  ${state.padEnd(7)} created ${v.createdAt}  ${where}\n`);
+      process.stdout.write(
+        `version ${v.version}  ${state.padEnd(7)} created ${v.createdAt}  sealed ${v.seals}  ${where}\n`,
+      );
     }
     if (plaintext > 0)
       process.stdout.write(
@@ -68,12 +72,27 @@ export async function runKeysStatus(opts: { app: string; json?: boolean }): Prom
   }
 }
 
-/** `palisade keys retire <version>`: deletes an old data key, refused while any record still uses it. */
+/**
+ * `palisade keys retire <version>`: deletes an old data key, refused while any record still uses it.
+ * Right after a rotation a running platform may still be sealing with the old key for a moment: retire
+ * first waits (up to 15 s) until no running platform's lease names it, and only then counts records.
+ */
 export async function runKeysRetire(version: string, opts: { app: string }): Promise<number> {
   const v = Number(version);
   if (!Number.isInteger(v) || v < 1) throw usageError(`"${version}" is not a data key version`);
   const stores = openSealedStores(opts.app);
   try {
+    if (v === stores.keyRing.activeVersion()) {
+      process.stderr.write(`palisade: data key ${v} is the active one; run palisade keys rotate first\n`);
+      return EXIT_FAILURE;
+    }
+    const holders = await waitUntilNotSealing(stores.keyRing, v);
+    if (holders.length > 0) {
+      process.stderr.write(
+        `palisade: data key ${v} is still in use by a running platform (pid ${holders.join(", ")}), which has not moved to the new key; retry in a moment (if no platform runs with that pid, remove its lease in .palisade/keyring.leases/)\n`,
+      );
+      return EXIT_FAILURE;
+    }
     const using = (await stores.versions()).filter((s) => (s.counts.get(v) ?? 0) > 0);
     if (using.length > 0) {
       process.stderr.write(
@@ -88,6 +107,19 @@ export async function runKeysRetire(version: string, opts: { app: string }): Pro
   } finally {
     await stores.close();
   }
+}
+
+/** Polls the platforms' sealing leases until none names `version`, or RETIRE_WAIT_MS passes. */
+async function waitUntilNotSealing(keyRing: SealedStores["keyRing"], version: number): Promise<number[]> {
+  const until = Date.now() + RETIRE_WAIT_MS;
+  let holders = keyRing.sealingWith(version);
+  if (holders.length > 0)
+    process.stderr.write(`waiting for the running platform to stop sealing with data key ${version}…\n`);
+  while (holders.length > 0 && Date.now() < until) {
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    holders = keyRing.sealingWith(version);
+  }
+  return holders;
 }
 
 function stale(perStore: Awaited<ReturnType<SealedStores["versions"]>>, active: number): number {

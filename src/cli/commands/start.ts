@@ -17,12 +17,15 @@ export interface StartOptions {
   tlsKey?: string;
   tlsClientCa?: string;
   insecureHttp?: boolean;
+  /** Run a bundle signed before the one last run for its function (a deliberate rollback). */
+  allowDowngrade?: boolean;
 }
 
 /**
  * `palisade start [dir]`: production. Runs only the signed bundles `palisade build` left in dist/
  * (a function whose bundle does not verify stays unavailable, the others run), needs the app's
- * master key to exist (PALISADE_MASTER_KEY or keys/master.key), and refuses to listen without TLS
+ * master key to exist (PALISADE_MASTER_KEY or keys/master.key), refuses a bundle built before the one
+ * last run for its function unless --allow-downgrade (that function stays unavailable), refuses to listen without TLS
  * on anything but loopback unless --insecure-http says a proxy in front terminates TLS.
  */
 export async function runStart(dir: string, opts: StartOptions, ops: PlatformOps): Promise<number> {
@@ -41,7 +44,7 @@ export async function runStart(dir: string, opts: StartOptions, ops: PlatformOps
         "Pass --tls-cert FILE --tls-key FILE (or set tls: in palisade.yaml), or --insecure-http if a proxy in front terminates TLS",
     );
   }
-  const prepared = await ops.prepareApp(appDir, false, true);
+  const prepared = await ops.prepareApp(appDir, false, true, opts.allowDowngrade === true);
   // The guardrails gate: unwaived high findings refuse the start, each named with its fix.
   const refusal = checkGate(
     await runChecks(prepared.app, {

@@ -1,7 +1,11 @@
+import type { AppModel } from "../../manifest/index.ts";
 import type { CheckContext } from "../check-context.ts";
 import type { Hit } from "../finding.ts";
 
-/** PAL050–PAL052: secrets the code reads against secrets the manifest grants. */
+/**
+ * PAL050–PAL052: secrets the code reads against secrets the manifest grants. PAL053: secrets granted
+ * to functions against the credentials of the app's own ingress.
+ */
 export const SECRET_RULES = {
   PAL050: (ctx: CheckContext): Hit[] =>
     [...ctx.app.functions.values()].flatMap((fn) =>
@@ -41,7 +45,34 @@ export const SECRET_RULES = {
           location: ctx.inSource(r.file, r.line, ["functions", fn.name, "secrets"]),
         })),
     ),
+
+  PAL053: (ctx: CheckContext): Hit[] => {
+    const credentials = ingressCredentials(ctx.app);
+    return [...ctx.app.functions.values()].flatMap((fn) =>
+      fn.secrets.flatMap((secret, i) => {
+        const owner = credentials.get(secret);
+        if (owner === undefined) return [];
+        return [
+          {
+            message: `Function "${fn.name}" is granted secret "${secret}", the credential of ${owner}: its code (or anyone who steers it) can impersonate that sender`,
+            fix: `remove "${secret}" from functions.${fn.name}.secrets; give the function a credential of its own if it must call out, and have it emit events instead of posting them back in`,
+            location: ctx.at(["functions", fn.name, "secrets", i]),
+          },
+        ];
+      }),
+    );
+  },
 };
+
+/** Secret name → who authenticates with it: principals' API keys and webhooks' signing secrets. */
+function ingressCredentials(app: AppModel): Map<string, string> {
+  const owners = new Map<string, string>();
+  for (const p of app.principals.values())
+    if (p.auth.kind === "apiKey") owners.set(p.auth.secret, `principal "${p.name}" (its API key)`);
+  for (const s of app.sources)
+    if (s.kind === "webhook") owners.set(s.secret, `webhook "${s.path}" (its signing secret)`);
+  return owners;
+}
 
 function reads(ctx: CheckContext, fn: string) {
   return ctx.secretReads.get(fn) ?? [];
