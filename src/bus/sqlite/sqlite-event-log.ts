@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { PalisadeError } from "../../errors.ts";
 import type { CloudEvent } from "../../events/index.ts";
+import { createGroupCommit, type GroupCommitStats } from "../../group-commit.ts";
 import { BUS_CLOSED } from "../errors.ts";
 import type {
   Appended,
@@ -16,7 +17,6 @@ import type {
   RecordSealer,
   StoredEvent,
 } from "../event-log.ts";
-import { createGroupCommit, type GroupCommitStats } from "./group-commit.ts";
 import { MIGRATE_UNIQUE_SQL, SCHEMA_SQL } from "./schema-sql.ts";
 
 /** How long an event's source + id keeps a resend from being stored again. @default 24 h */
