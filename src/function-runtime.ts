@@ -17,7 +17,9 @@ import {
   detectOsLayer,
   egressFetch,
   type FunctionLog,
+  guardFunctionLog,
   type KvBackend,
+  type LogLimitReason,
   RUNTIME_LIMIT_EXCEEDED,
   RUNTIME_LOAD_FAILED,
   type SandboxPool,
@@ -50,6 +52,8 @@ const KNOWN_CAPABILITIES = new Set([
 export interface OpenCapabilities {
   readonly host: CapabilityHost;
   readonly usage: UsageStore;
+  /** Counts a function's log line cut or dropped by its limits (the metric lives with the host's). */
+  logLimited(fn: string, reason: LogLimitReason): void;
   close(): Promise<void>;
 }
 
@@ -139,6 +143,7 @@ export function openCapabilities(
   return {
     host: traced,
     usage,
+    logLimited: (fn, reason) => metrics?.functionLogLimited.inc({ fn, reason }),
     async close() {
       usage.close();
       await kv.close();
@@ -200,7 +205,9 @@ export async function startPools(
       fn,
       bundlePath,
       capabilities: capabilities.host,
-      log: functionLog,
+      log: guardFunctionLog(functionLog, fn.name, fn.limits, (reason) =>
+        capabilities.logLimited(fn.name, reason),
+      ),
       osLayer: os.active,
       // Every process start re-checks the signature: a bundle changed on disk after the start is
       // refused at the next spawn.

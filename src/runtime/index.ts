@@ -20,6 +20,7 @@ export {
   RUNTIME_OUTPUT_TOO_LARGE,
   RUNTIME_TIMEOUT,
 } from "./errors.ts";
+export { guardFunctionLog, HOST_LOG_FIELDS, type LogLimitReason } from "./guard-function-log.ts";
 export { CAPABILITY_QUEUE, type FetchBuffer, type LimitName } from "./invocation-budget.ts";
 export { detectOsLayer, type OsLayer } from "./os-layer.ts";
 export type { LogLevel } from "./protocol.ts";
