@@ -85,3 +85,17 @@ test("a namespace quota refuses the write that would go over it and keeps every 
   });
   assert.equal((await again.list("small", { limit: 100 })).keys.length, 9);
 });
+
+test("close lets queued writes commit, and a write after close is refused without touching the file", async (t) => {
+  const file = tempFile(t);
+  const kv = openSqliteKvStore(file);
+  const queued = kv.set("ns", "queued", 1);
+  await kv.close();
+  await queued;
+  await assert.rejects(kv.set("ns", "late", 2), { code: "PAL_KV_CLOSED" });
+  await assert.rejects(kv.delete("ns", "queued"), { code: "PAL_KV_CLOSED" });
+  const again = openSqliteKvStore(file);
+  t.after(() => again.close());
+  assert.equal(await again.get("ns", "queued"), 1);
+  assert.equal(await again.get("ns", "late"), undefined);
+});

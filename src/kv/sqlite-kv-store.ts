@@ -3,7 +3,7 @@ import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { PalisadeError } from "../errors.ts";
 import { createGroupCommit } from "../group-commit.ts";
-import { KV_QUOTA_EXCEEDED } from "./errors.ts";
+import { KV_CLOSED, KV_QUOTA_EXCEEDED } from "./errors.ts";
 import type { KvListOptions, KvPage, KvSetOptions, KvStore, ValueSealer } from "./kv-store.ts";
 
 /** No encryption: for tests of the store itself. */
@@ -45,6 +45,13 @@ export function openSqliteKvStore(file: string, sealer: ValueSealer = PLAINTEXT)
   const writer = createGroupCommit(db);
   const quota = createNamespaceQuota(db);
   let closed = false;
+  // A write queued after close would run on a closed file: refuse it instead.
+  const write = <T>(op: () => T): Promise<T> =>
+    closed
+      ? Promise.reject(
+          new PalisadeError(KV_CLOSED, "Cannot write to kv: the store is closed", { retryable: true }),
+        )
+      : writer.run(op);
 
   return {
     async get(namespace, key) {
@@ -56,7 +63,7 @@ export function openSqliteKvStore(file: string, sealer: ValueSealer = PLAINTEXT)
     async set(namespace, key, value, options: KvSetOptions = {}) {
       const sealed = sealer.seal(JSON.stringify(value), record(namespace, key));
       await quota.guard(namespace, () =>
-        writer.run(() => {
+        write(() => {
           quota.charge(namespace, key, sealed, options.maxNamespaceBytes);
           set.run(namespace, key, sealed, Date.now());
         }),
@@ -64,7 +71,7 @@ export function openSqliteKvStore(file: string, sealer: ValueSealer = PLAINTEXT)
     },
     async delete(namespace, key) {
       return quota.guard(namespace, () =>
-        writer.run(() => {
+        write(() => {
           quota.charge(namespace, key, undefined);
           return Number(del.run(namespace, key).changes) > 0;
         }),
@@ -105,6 +112,8 @@ export function openSqliteKvStore(file: string, sealer: ValueSealer = PLAINTEXT)
     },
     async close() {
       if (closed) return;
+      // Let writes already queued commit before the file is closed.
+      await writer.run(() => undefined);
       closed = true;
       db.close();
     },
