@@ -8,7 +8,9 @@
 import assert from "node:assert/strict";
 import { createServer, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
+import { join } from "node:path";
 import { type TestContext, test } from "node:test";
+import { readAudit } from "../src/audit/index.ts";
 import { startPlatform } from "../src/main.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { captureLogs } from "./kit/log-capture.ts";
@@ -42,7 +44,7 @@ ${fnLines}${extra.functions ?? ""}`,
     const text = await (await fetch(`${platform.url}/metrics`)).text();
     return Number(pattern.exec(text)?.[1] ?? 0);
   };
-  return { platform, logs, result, metric };
+  return { dir, platform, logs, result, metric };
 }
 
 /** Runs `calls` at once and logs how many were fulfilled and the codes of the rest. */
@@ -136,7 +138,7 @@ export default async (e, ctx) => {
 });
 
 test("2000 emits from one invocation: refused past limits.emitsPerInvocation, and every acknowledged emit is delivered", async (t) => {
-  const { result, logs, metric } = await runOnce(
+  const { dir, platform, result, logs, metric } = await runOnce(
     t,
     "    emit: [t.out]\n    limits: { timeoutMs: 30000, emitsPerInvocation: 50 }\n",
     `${SETTLE}
@@ -159,8 +161,14 @@ export default async (e, ctx) => {
     await metric(/palisade_capability_limited_total\{fn="fn",limit="emitsPerInvocation"\} (\d+)/),
     1950,
   );
-  // One warning for the invocation, not 1950.
+  // One warning and one audit record for the invocation, not 1950.
   assert.equal(logs.lines.filter((l) => String(l.msg).startsWith("capability limited")).length, 1);
+  await platform.close();
+  const audited = readAudit(join(dir, ".palisade", "audit.db")).filter((r) => r.kind === "capability.denied");
+  assert.deepEqual(
+    audited.map((r) => [r.actor, r.subject, r.outcome, r.details?.limit]),
+    [["function:fn", "limits.emitsPerInvocation", "denied", "emitsPerInvocation"]],
+  );
 });
 
 test("kv values over limits.kvValueBytes and writes over limits.kvNamespaceBytes are refused; earlier values stay readable", async (t) => {
