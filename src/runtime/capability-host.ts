@@ -118,15 +118,9 @@ export function createCapabilityHost(
     try {
       return await scheduled;
     } catch (err) {
-      const code = (err as { code?: unknown }).code;
-      if (code === RUNTIME_LIMIT_EXCEEDED)
-        observer.limited(
-          inv,
-          kind,
-          backendLimit(kind),
-          (err as Error).message,
-          budgetOf(inv).firstReport(backendLimit(kind)),
-        );
+      const name = backendLimit(kind);
+      if ((err as { code?: unknown }).code === RUNTIME_LIMIT_EXCEEDED && name !== undefined)
+        observer.limited(inv, kind, name, (err as Error).message, budgetOf(inv).firstReport(name));
       throw err;
     }
   }
@@ -290,8 +284,8 @@ const limitField = (inv: Invocation, name: string) =>
   `functions.${inv.fn.name}.limits.${name} in palisade.yaml`;
 
 /** The limit a backend enforces for a kind of call (the fetch buffer, the kv namespace quota). */
-const backendLimit = (kind: CapabilityUse): LimitName =>
-  kind === "egress" ? "fetchBytes" : "kvNamespaceBytes";
+const backendLimit = (kind: CapabilityUse): LimitName | undefined =>
+  kind === "egress" ? "fetchBytes" : kind === "kv-write" ? "kvNamespaceBytes" : undefined;
 
 function tooLarge(
   inv: Invocation,
