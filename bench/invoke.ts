@@ -68,7 +68,7 @@ export function benchCapabilities(): CapabilityHost {
         throw new Error("no egress in the bench");
       },
     },
-    { used: () => undefined, denied: () => undefined },
+    { used: () => undefined, denied: () => undefined, limited: () => undefined },
   );
 }
 

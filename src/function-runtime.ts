@@ -6,7 +6,7 @@ import { join } from "node:path";
 import { KV_FILE, openAppSecrets, USAGE_FILE } from "./app-files.ts";
 import { AUDIT_KIND, type AuditLog } from "./audit/index.ts";
 import { PalisadeError, toPalisadeError } from "./errors.ts";
-import { openSqliteKvStore } from "./kv/index.ts";
+import { KV_QUOTA_EXCEEDED, type KvStore, openSqliteKvStore } from "./kv/index.ts";
 import type { AppModel, FunctionSpec } from "./manifest/index.ts";
 import type { Logger, Metrics, Tracing } from "./observe/index.ts";
 import {
@@ -18,6 +18,10 @@ import {
   detectOsLayer,
   egressFetch,
   type FunctionLog,
+  guardFunctionLog,
+  type KvBackend,
+  type LogLimitReason,
+  RUNTIME_LIMIT_EXCEEDED,
   RUNTIME_LOAD_FAILED,
   type SandboxPool,
 } from "./runtime/index.ts";
@@ -89,6 +93,8 @@ const KNOWN_CAPABILITIES = new Set([
 export interface OpenCapabilities {
   readonly host: CapabilityHost;
   readonly usage: UsageStore;
+  /** Counts a function's log line cut or dropped by its limits (the metric lives with the host's). */
+  logLimited(fn: string, reason: LogLimitReason): void;
   close(): Promise<void>;
 }
 
@@ -114,8 +120,8 @@ export function openCapabilities(
     {
       emit,
       secret: (name) => secrets.get(name),
-      kv,
-      fetch: (fn, url, init) => egressFetch(url, init, { fn: fn.name, rules: fn.egress }),
+      kv: kvBackend(kv, metrics),
+      fetch: (fn, url, init, buffer) => egressFetch(url, init, { fn: fn.name, rules: fn.egress, buffer }),
     },
     {
       used(inv, kind, target) {
@@ -135,6 +141,22 @@ export function openCapabilities(
         logger.warn(
           { fn: inv.fn.name, eventId: inv.event.id, cap: kind, target },
           `capability denied: ${reason}`,
+        );
+      },
+      // Every refusal is counted; the first of each limit per invocation is audited and logged.
+      limited(inv, kind, limit, reason, first) {
+        metrics?.capabilityLimited.inc({ fn: inv.fn.name, limit });
+        if (!first) return;
+        audit?.record({
+          kind: AUDIT_KIND.capabilityDenied,
+          actor: `function:${inv.fn.name}`,
+          subject: `limits.${limit}`,
+          outcome: "denied",
+          details: { capability: kind, eventId: inv.event.id, limit, reason },
+        });
+        logger.warn(
+          { fn: inv.fn.name, eventId: inv.event.id, cap: kind, limit },
+          `capability limited: ${reason}`,
         );
       },
     },
@@ -162,10 +184,38 @@ export function openCapabilities(
   return {
     host: traced,
     usage,
+    logLimited: (fn, reason) => metrics?.functionLogLimited.inc({ fn, reason }),
     async close() {
       usage.close();
       await kv.close();
     },
+  };
+}
+
+/**
+ * The kv store as the capability host sees it: a namespace quota refusal becomes the runtime's
+ * RUNTIME_LIMIT_EXCEEDED, and each write moves the commit counters (writes share commits).
+ */
+function kvBackend(kv: KvStore, metrics: Metrics | undefined): KvBackend {
+  let seen = { commits: 0, writes: 0 };
+  const counted = <T>(write: Promise<T>): Promise<T> =>
+    write.finally(() => {
+      const now = kv.writeStats();
+      metrics?.kvCommits.inc(now.commits - seen.commits);
+      metrics?.kvWrites.inc(now.writes - seen.writes);
+      seen = now;
+    });
+  return {
+    get: (ns, key) => kv.get(ns, key),
+    list: (ns, options) => kv.list(ns, options),
+    delete: (ns, key) => counted(kv.delete(ns, key)),
+    set: (ns, key, value, options) =>
+      counted(kv.set(ns, key, value, options)).catch((err: unknown) => {
+        const e = toPalisadeError(err);
+        throw e.code === KV_QUOTA_EXCEEDED
+          ? new PalisadeError(RUNTIME_LIMIT_EXCEEDED, e.message, { status: 429 })
+          : err;
+      }),
   };
 }
 
@@ -196,7 +246,9 @@ export async function startPools(
       fn,
       bundlePath,
       capabilities: capabilities.host,
-      log: functionLog,
+      log: guardFunctionLog(functionLog, fn.name, fn.limits, (reason) =>
+        capabilities.logLimited(fn.name, reason),
+      ),
       osLayer: os.active,
       // Every process start re-checks the signature (a bundle changed in its build output after the
       // start is refused at the next spawn) and that the staged file is still the verified bytes.

@@ -38,7 +38,11 @@ export interface Event<K extends string = string> {
   readonly replayedat?: string;
 }
 
-/** Structured log fields; values that are secrets are redacted by the host. */
+/**
+ * Structured log fields; values that are secrets are redacted by the host. The host owns `level`,
+ * `time`, `msg`, `fn`, `eventId`, `traceId`, `host`, `hostname` and `pid`: fields of those names are
+ * written as `fn.<name>`. Lines are cut to `limits.logLineBytes` and dropped past `limits.logsPerSecond`.
+ */
 export type LogFields = Record<string, unknown>;
 
 export interface Logger {
@@ -48,7 +52,11 @@ export interface Logger {
   error(message: string, fields?: LogFields): void;
 }
 
-/** Capabilities of one invocation; each call is checked by the host against the manifest's grants. */
+/**
+ * Capabilities of one invocation; each call is checked by the host against the manifest's grants and
+ * the function's `limits` (at most `capabilityCalls` calls in flight, more wait or are refused with
+ * `PAL_RUNTIME_LIMIT_EXCEEDED`).
+ */
 export interface Context {
   /** Name of the function being invoked. */
   readonly functionName: string;
@@ -56,17 +64,25 @@ export interface Context {
   readonly attempt: number;
   /** `<event id>:<function>`: identical across retries and replays of one delivery, unique otherwise. */
   readonly idempotencyKey: string;
-  /** Publishes an event of a type listed in the function's `emit:` grant; resolves to its id once durable. */
+  /**
+   * Publishes an event of a type listed in the function's `emit:` grant; resolves to its id once
+   * durable. At most `limits.emitsPerInvocation` per invocation; data is plain JSON (no `__proto__` or
+   * `constructor.prototype` keys, at most 32 levels deep).
+   */
   emit<K extends string>(type: K, data: EventData<K>): Promise<string>;
   /** Secrets listed in the function's `secrets:` grant, read at call time (never from the environment). */
   readonly secrets: { get(name: string): Promise<string> };
   /**
    * `fetch` limited to the function's `egress:` grants: `host:port` for https, `http://host:port` for
    * plain http. Private, loopback, link-local and metadata addresses are refused unless granted by
-   * exact address; redirects are re-checked; response size and time are bounded.
+   * exact address; redirects are re-checked; response size and time are bounded, and the responses
+   * of one invocation's concurrent fetches share `limits.fetchBytes`.
    */
   fetch(url: string | URL, init?: FetchInit): Promise<Response>;
-  /** Key-value namespaces listed in the function's `kv:` grant (`read` or `readwrite`); values are JSON. */
+  /**
+   * Key-value namespaces listed in the function's `kv:` grant (`read` or `readwrite`); values are plain
+   * JSON of at most `limits.kvValueBytes`, in namespaces of at most `limits.kvNamespaceBytes`.
+   */
   readonly kv: Kv;
   /** The private scratch directory of this instance when the manifest grants `tmp: true`. */
   readonly tmpdir: string | undefined;

@@ -261,7 +261,11 @@ async function harness(t: TestContext): Promise<Harness> {
       kv,
       fetch: (fn, url, init) => egressFetch(url, init, { fn: fn.name, rules: fn.egress }),
     },
-    { used: () => undefined, denied: (_inv, kind, target) => h.denied.push(`${kind}:${target}`) },
+    {
+      used: () => undefined,
+      denied: (_inv, kind, target) => h.denied.push(`${kind}:${target}`),
+      limited: (_inv, kind, limit) => h.denied.push(`${kind}:limits.${limit}`),
+    },
   );
   h.pool = async (name, source, grants = {}) => {
     const handlerPath = join(dir, `${name}.ts`);

@@ -1,9 +1,11 @@
+export { KV_CLOSED, KV_QUOTA_EXCEEDED } from "./errors.ts";
 export {
   KV_MAX_KEY_BYTES,
   KV_MAX_LIST,
   KV_MAX_VALUE_BYTES,
   type KvListOptions,
   type KvPage,
+  type KvSetOptions,
   type KvStore,
   type ValueSealer,
 } from "./kv-store.ts";

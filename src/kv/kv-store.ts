@@ -7,8 +7,11 @@
 export interface KvStore {
   /** The value, or undefined when the key is absent. */
   get(namespace: string, key: string): Promise<unknown>;
-  /** Stores `value` durably (resolves after the commit). */
-  set(namespace: string, key: string, value: unknown): Promise<void>;
+  /**
+   * Stores `value` durably (resolves after the commit). With `maxNamespaceBytes`, a write that would
+   * take the namespace (keys plus values as stored) over it is refused with KV_QUOTA_EXCEEDED.
+   */
+  set(namespace: string, key: string, value: unknown, options?: KvSetOptions): Promise<void>;
   /** True when a key was removed. */
   delete(namespace: string, key: string): Promise<boolean>;
   /** Keys in order, starting after `after`, optionally only those with `prefix`; `next` pages on. */
@@ -17,7 +20,14 @@ export interface KvStore {
   reencrypt(limit: number): Promise<number>;
   /** How many values each data key version seals (0: plaintext). */
   sealedVersions(): Promise<Map<number, number>>;
+  /** Commits and writes so far: concurrent writes share commits (one fsync each). */
+  writeStats(): { readonly commits: number; readonly writes: number };
   close(): Promise<void>;
+}
+
+export interface KvSetOptions {
+  /** Most bytes the namespace may hold after this write. @default unlimited */
+  maxNamespaceBytes?: number;
 }
 
 /** Encrypts values at rest, bound to their namespace and key (the key ring implements it). */

@@ -1,7 +1,10 @@
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
-import type { KvListOptions, KvPage, KvStore, ValueSealer } from "./kv-store.ts";
+import { PalisadeError } from "../errors.ts";
+import { createGroupCommit } from "../group-commit.ts";
+import { KV_CLOSED, KV_QUOTA_EXCEEDED } from "./errors.ts";
+import type { KvListOptions, KvPage, KvSetOptions, KvStore, ValueSealer } from "./kv-store.ts";
 
 /** No encryption: for tests of the store itself. */
 const PLAINTEXT: ValueSealer = { seal: (t) => t, open: (t) => t, activeVersion: () => 0 };
@@ -9,8 +12,9 @@ const PLAINTEXT: ValueSealer = { seal: (t) => t, open: (t) => t, activeVersion: 
 /**
  * Opens (or creates) the embedded key-value store at `file`: SQLite in WAL mode with
  * `synchronous=FULL`, one row per (namespace, key) holding the value as JSON, sealed by `sealer`
- * (bound to its namespace and key). Each write is its own fsync'd commit, so a `set` that resolved
- * survives a crash.
+ * (bound to its namespace and key). Writes share commits (group commit: one transaction and one
+ * fsync per batch, so a flood of writes does not pay one fsync each on the main loop); a `set` that
+ * resolved was committed and survives a crash.
  */
 export function openSqliteKvStore(file: string, sealer: ValueSealer = PLAINTEXT): KvStore {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
@@ -38,7 +42,16 @@ export function openSqliteKvStore(file: string, sealer: ValueSealer = PLAINTEXT)
   const reseal = db.prepare("UPDATE kv SET value = ? WHERE namespace = ? AND key = ?");
   const counts = db.prepare(`SELECT ${version} AS v, count(*) AS n FROM kv GROUP BY v`);
   const record = (namespace: string, key: string) => `kv:${namespace}\0${key}`;
+  const writer = createGroupCommit(db);
+  const quota = createNamespaceQuota(db);
   let closed = false;
+  // A write queued after close would run on a closed file: refuse it instead.
+  const write = <T>(op: () => T): Promise<T> =>
+    closed
+      ? Promise.reject(
+          new PalisadeError(KV_CLOSED, "Cannot write to kv: the store is closed", { retryable: true }),
+        )
+      : writer.run(op);
 
   return {
     async get(namespace, key) {
@@ -47,11 +60,22 @@ export function openSqliteKvStore(file: string, sealer: ValueSealer = PLAINTEXT)
         ? undefined
         : JSON.parse(sealer.open(String(row.value), record(namespace, key)));
     },
-    async set(namespace, key, value) {
-      set.run(namespace, key, sealer.seal(JSON.stringify(value), record(namespace, key)), Date.now());
+    async set(namespace, key, value, options: KvSetOptions = {}) {
+      const sealed = sealer.seal(JSON.stringify(value), record(namespace, key));
+      await quota.guard(namespace, () =>
+        write(() => {
+          quota.charge(namespace, key, sealed, options.maxNamespaceBytes);
+          set.run(namespace, key, sealed, Date.now());
+        }),
+      );
     },
     async delete(namespace, key) {
-      return Number(del.run(namespace, key).changes) > 0;
+      return quota.guard(namespace, () =>
+        write(() => {
+          quota.charge(namespace, key, undefined);
+          return Number(del.run(namespace, key).changes) > 0;
+        }),
+      );
     },
     async list(namespace, { prefix = "", after = "", limit }: KvListOptions): Promise<KvPage> {
       // One more than asked says whether another page follows.
@@ -75,16 +99,69 @@ export function openSqliteKvStore(file: string, sealer: ValueSealer = PLAINTEXT)
       } catch (err) {
         db.exec("ROLLBACK");
         throw err;
+      } finally {
+        quota.forget(); // resealed values change their stored size
       }
       return rows.length;
     },
     async sealedVersions() {
       return new Map(counts.all().map((r) => [Number(r.v), Number(r.n)]));
     },
+    writeStats() {
+      return { commits: writer.stats.commits, writes: writer.stats.writes };
+    },
     async close() {
       if (closed) return;
+      // Let writes already queued commit before the file is closed.
+      await writer.run(() => undefined);
       closed = true;
       db.close();
     },
+  };
+}
+
+/**
+ * Bytes each namespace holds (keys plus values as stored), read from the file once per namespace and
+ * then kept up to date by the writes themselves. `charge` runs inside a write's savepoint: a refused
+ * write changes nothing. Any failed write drops the namespace's figure, so it is read again.
+ */
+function createNamespaceQuota(db: DatabaseSync) {
+  const total = db.prepare(
+    "SELECT coalesce(sum(octet_length(key) + octet_length(value)), 0) AS n FROM kv WHERE namespace = ?",
+  );
+  const one = db.prepare("SELECT octet_length(value) AS n FROM kv WHERE namespace = ? AND key = ?");
+  const used = new Map<string, number>();
+  const usedBy = (ns: string): number => {
+    let n = used.get(ns);
+    if (n === undefined) {
+      n = Number(total.get(ns)?.n ?? 0);
+      used.set(ns, n);
+    }
+    return n;
+  };
+  return {
+    charge(ns: string, key: string, sealed: string | undefined, max?: number): void {
+      const old = one.get(ns, key);
+      const keyBytes = Buffer.byteLength(key);
+      const before = old === undefined ? 0 : keyBytes + Number(old.n);
+      const after = sealed === undefined ? 0 : keyBytes + Buffer.byteLength(sealed);
+      const next = usedBy(ns) - before + after;
+      if (max !== undefined && after > before && next > max)
+        throw new PalisadeError(
+          KV_QUOTA_EXCEEDED,
+          `Cannot write to kv namespace "${ns}": it would hold ${next} bytes, over its quota of ${max}; delete keys or raise limits.kvNamespaceBytes`,
+          { status: 413 },
+        );
+      used.set(ns, next);
+    },
+    async guard<T>(ns: string, write: () => Promise<T>): Promise<T> {
+      try {
+        return await write();
+      } catch (err) {
+        if ((err as { code?: unknown }).code !== KV_QUOTA_EXCEEDED) used.delete(ns);
+        throw err;
+      }
+    },
+    forget: () => used.clear(),
   };
 }

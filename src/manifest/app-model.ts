@@ -152,6 +152,20 @@ export interface Limits {
   readonly outputBytes: number;
   readonly ratePerSec?: number;
   readonly dailyInvocations?: number;
+  /** Capability calls one invocation has in flight at once (more wait in a bounded queue). */
+  readonly capabilityCalls: number;
+  /** ctx.fetch response bytes the host buffers for one invocation at once. */
+  readonly fetchBytes: number;
+  /** ctx.emit calls one invocation may make. */
+  readonly emitsPerInvocation: number;
+  /** Largest ctx.kv.set value, in serialized JSON bytes. */
+  readonly kvValueBytes: number;
+  /** Bytes (keys plus stored values) a kv namespace may hold after a write by this function. */
+  readonly kvNamespaceBytes: number;
+  /** Largest ctx.log line (message plus serialized fields). */
+  readonly logLineBytes: number;
+  /** ctx.log lines per second for the function, across its instances. */
+  readonly logsPerSecond: number;
 }
 
 export interface RetryPolicy {
@@ -168,6 +182,13 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   concurrency: 2,
   minInstances: 1,
   outputBytes: 256 * 1024,
+  capabilityCalls: 16,
+  fetchBytes: 16 * 1024 * 1024,
+  emitsPerInvocation: 100,
+  kvValueBytes: 256 * 1024,
+  kvNamespaceBytes: 64 * 1024 * 1024,
+  logLineBytes: 16 * 1024,
+  logsPerSecond: 100,
 });
 
 /** Grants of a function that states none: nothing. */

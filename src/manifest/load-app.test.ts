@@ -306,3 +306,41 @@ test("the platform's namespace is refused: a principal named palisade and declar
     `palisade.yaml:12: principals.palisade: "palisade" is the platform's own principal; give this sender another name`,
   ]);
 });
+
+test("the bounds on what an invocation makes the host do default to named constants and can be set or refused per function", (t) => {
+  assert.deepEqual(
+    [
+      DEFAULT_LIMITS.capabilityCalls,
+      DEFAULT_LIMITS.fetchBytes,
+      DEFAULT_LIMITS.emitsPerInvocation,
+      DEFAULT_LIMITS.kvValueBytes,
+      DEFAULT_LIMITS.kvNamespaceBytes,
+      DEFAULT_LIMITS.logLineBytes,
+      DEFAULT_LIMITS.logsPerSecond,
+    ],
+    [16, 16 * 1024 * 1024, 100, 256 * 1024, 64 * 1024 * 1024, 16 * 1024, 100],
+  );
+  const set =
+    "    limits: { capabilityCalls: 4, fetchBytes: 65536, emitsPerInvocation: 3, kvValueBytes: 2048, kvNamespaceBytes: 1048576, logLineBytes: 1024, logsPerSecond: 10 }\n";
+  const dir = tempApp(t, { ...FILES, "palisade.yaml": GOOD.replace("    emit:", `${set}    emit:`) });
+  const limits = loadApp(dir).functions.get("charge")?.limits;
+  assert.deepEqual(
+    [limits?.capabilityCalls, limits?.emitsPerInvocation, limits?.kvNamespaceBytes, limits?.timeoutMs],
+    [4, 3, 1048576, DEFAULT_LIMITS.timeoutMs],
+  );
+  const details = problemsOf(
+    t,
+    GOOD.replace(
+      "    emit:",
+      "    limits: { capabilityCalls: 0, emitsPerInvocation: many, logLineBytes: 10 }\n    emit:",
+    ),
+  );
+  assert.deepEqual(
+    details.toSorted(),
+    [
+      'palisade.yaml:9: functions.charge.limits.emitsPerInvocation: must be an integer, got "many"',
+      "palisade.yaml:9: functions.charge.limits.capabilityCalls: must be >= 1; got 0",
+      "palisade.yaml:9: functions.charge.limits.logLineBytes: must be >= 256; got 10",
+    ].toSorted(),
+  );
+});

@@ -14,6 +14,13 @@ export interface Metrics {
   readonly capabilityCalls: Counter<"fn" | "kind">;
   /** Capability calls refused, by function and kind. */
   readonly capabilityDenied: Counter<"fn" | "kind">;
+  /** Granted capability calls refused for going over a function limit, by function and limit. */
+  readonly capabilityLimited: Counter<"fn" | "limit">;
+  /** ctx.log lines dropped or cut, by function and reason (rate, size, fields). */
+  readonly functionLogLimited: Counter<"fn" | "reason">;
+  /** Commits and writes of the kv store: a flood of writes shares commits. */
+  readonly kvCommits: Counter;
+  readonly kvWrites: Counter;
   /** Settled delivery attempts, by function and outcome (delivered, retry, failed). */
   readonly deliveries: Counter<"fn" | "outcome">;
   /** Wall-clock time of one invocation attempt, by function. */
@@ -87,6 +94,28 @@ export function createMetrics(): Metrics {
       name: "palisade_capability_denied_total",
       help: "Capability calls refused because the function's manifest does not grant them, by function and kind.",
       labelNames: ["fn", "kind"] as const,
+      registers: [registry],
+    }),
+    capabilityLimited: new Counter({
+      name: "palisade_capability_limited_total",
+      help: "Granted capability calls refused for going over a function limit (capabilityCalls, emitsPerInvocation, fetchBytes, kvNamespaceBytes), by function and limit.",
+      labelNames: ["fn", "limit"] as const,
+      registers: [registry],
+    }),
+    functionLogLimited: new Counter({
+      name: "palisade_function_log_limited_total",
+      help: "ctx.log lines dropped (rate: over limits.logsPerSecond) or cut (size: over limits.logLineBytes; fields: not plain JSON data), by function and reason.",
+      labelNames: ["fn", "reason"] as const,
+      registers: [registry],
+    }),
+    kvCommits: new Counter({
+      name: "palisade_kv_commits_total",
+      help: "Transactions committed by the kv store (concurrent writes share one).",
+      registers: [registry],
+    }),
+    kvWrites: new Counter({
+      name: "palisade_kv_writes_total",
+      help: "kv writes (set, delete) committed.",
       registers: [registry],
     }),
   };

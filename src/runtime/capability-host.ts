@@ -3,12 +3,33 @@
  * is checked for shape first; then the request is checked against the function's manifest grants
  * before anything happens. A request that is not granted is refused with a message naming the grant
  * that would allow it, and reported to `observer.denied`; an allowed one to `observer.used`.
+ *
+ * Granted calls are bounded too, per invocation (`functions.<name>.limits`): at most
+ * `capabilityCalls` in flight (CAPABILITY_QUEUE more wait, the rest are refused), `emitsPerInvocation`
+ * emits, `fetchBytes` of responses buffered at once, `kvValueBytes` per value and `kvNamespaceBytes`
+ * per namespace. What a function stores or passes on (emit data, kv values) passes the ingress guards
+ * (check-data.ts). A call over a limit is refused with RUNTIME_LIMIT_EXCEEDED and reported to
+ * `observer.limited`.
  */
 import { PalisadeError } from "../errors.ts";
 import type { CloudEvent } from "../events/index.ts";
 import type { FunctionSpec } from "../manifest/index.ts";
+import { badCall, destination, jsonBytes, kvKey, listOptions, shown } from "./capability-args.ts";
+import { checkData } from "./check-data.ts";
 import type { FetchResult } from "./egress.ts";
-import { RUNTIME_BAD_CALL, RUNTIME_DENIED, RUNTIME_OUTPUT_TOO_LARGE } from "./errors.ts";
+import {
+  RUNTIME_BAD_CALL,
+  RUNTIME_DENIED,
+  RUNTIME_LIMIT_EXCEEDED,
+  RUNTIME_OUTPUT_TOO_LARGE,
+} from "./errors.ts";
+import {
+  CAPABILITY_QUEUE,
+  createInvocationBudget,
+  type FetchBuffer,
+  type InvocationBudget,
+  type LimitName,
+} from "./invocation-budget.ts";
 
 /** The invocation a capability call belongs to. */
 export interface Invocation {
@@ -21,7 +42,8 @@ export interface Invocation {
 /** The key-value operations the host needs (kv/ implements them). */
 export interface KvBackend {
   get(namespace: string, key: string): Promise<unknown>;
-  set(namespace: string, key: string, value: unknown): Promise<void>;
+  /** Rejects with RUNTIME_LIMIT_EXCEEDED when the write would take the namespace over `maxNamespaceBytes`. */
+  set(namespace: string, key: string, value: unknown, options: { maxNamespaceBytes: number }): Promise<void>;
   delete(namespace: string, key: string): Promise<boolean>;
   list(
     namespace: string,
@@ -36,8 +58,11 @@ export interface CapabilityBackends {
   /** The current value of a secret, or undefined when it is not set. */
   secret(name: string): string | undefined;
   kv: KvBackend;
-  /** Performs an egress request under the function's grants; rejects with RUNTIME_DENIED on policy. */
-  fetch(fn: FunctionSpec, url: string, init: unknown): Promise<FetchResult>;
+  /**
+   * Performs an egress request under the function's grants, reading the response into `buffer`;
+   * rejects with RUNTIME_DENIED on policy and RUNTIME_LIMIT_EXCEEDED when the buffer is full.
+   */
+  fetch(fn: FunctionSpec, url: string, init: unknown, buffer: FetchBuffer): Promise<FetchResult>;
 }
 
 /** The kinds of capability use that are recorded. */
@@ -46,24 +71,58 @@ export type CapabilityUse = "emit" | "secret" | "egress" | "kv-read" | "kv-write
 export interface CapabilityObserver {
   used(inv: Invocation, kind: CapabilityUse, target: string): void;
   denied(inv: Invocation, kind: CapabilityUse | "unknown", target: string, reason: string): void;
+  /**
+   * A granted call refused for going over one of the function's limits. `first` is true for the
+   * first refusal of this limit in this invocation (audit and log that one; count them all).
+   */
+  limited(inv: Invocation, kind: CapabilityUse, limit: LimitName, reason: string, first: boolean): void;
 }
 
 export type CapabilityHost = (inv: Invocation, cap: string, args: readonly unknown[]) => Promise<unknown>;
-
-const MAX_KEY_BYTES = 512;
-const MAX_VALUE_BYTES = 256 * 1024;
-const MAX_LIST = 1000;
 
 /** Creates the capability host. */
 export function createCapabilityHost(
   backends: CapabilityBackends,
   observer: CapabilityObserver,
 ): CapabilityHost {
+  const budgets = new WeakMap<Invocation, InvocationBudget>();
+  const budgetOf = (inv: Invocation): InvocationBudget => {
+    let budget = budgets.get(inv);
+    if (budget === undefined) {
+      budget = createInvocationBudget(inv.fn.limits);
+      budgets.set(inv, budget);
+    }
+    return budget;
+  };
+
   // What a refused call asked for goes to logs, usage.db and the audit log; the sandbox chose it, so
   // only something shaped like a name is repeated there (never a smuggled value or a secret).
   function deny(inv: Invocation, kind: CapabilityUse | "unknown", target: string, message: string): never {
     observer.denied(inv, kind, shown(target), message);
     throw new PalisadeError(RUNTIME_DENIED, message, { status: 403 });
+  }
+  function limit(inv: Invocation, kind: CapabilityUse, name: LimitName, message: string): never {
+    observer.limited(inv, kind, name, message, budgetOf(inv).firstReport(name));
+    throw new PalisadeError(RUNTIME_LIMIT_EXCEEDED, message, { status: 429 });
+  }
+  // Runs a granted call within the invocation's concurrency; a limit the backend hits is reported.
+  async function perform<T>(inv: Invocation, kind: CapabilityUse, op: () => Promise<T>): Promise<T> {
+    const scheduled = budgetOf(inv).schedule(op);
+    if (scheduled === undefined)
+      return limit(
+        inv,
+        kind,
+        "capabilityCalls",
+        `Function "${inv.fn.name}" has ${inv.fn.limits.capabilityCalls} capability calls in flight and ${CAPABILITY_QUEUE} waiting; await some first or raise ${limitField(inv, "capabilityCalls")}`,
+      );
+    try {
+      return await scheduled;
+    } catch (err) {
+      const name = backendLimit(kind);
+      if ((err as { code?: unknown }).code === RUNTIME_LIMIT_EXCEEDED && name !== undefined)
+        observer.limited(inv, kind, name, (err as Error).message, budgetOf(inv).firstReport(name));
+      throw err;
+    }
   }
   const grant = (inv: Invocation, field: string) => `functions.${inv.fn.name}.${field} in palisade.yaml`;
 
@@ -89,78 +148,126 @@ export function createCapabilityHost(
     return ns;
   }
 
+  function emit(inv: Invocation, args: readonly unknown[]): Promise<unknown> {
+    const [type, data] = args;
+    if (typeof type !== "string") throw badCall("ctx.emit(type, data): type must be a string");
+    if (!inv.fn.emit.includes(type))
+      return deny(
+        inv,
+        "emit",
+        type,
+        `Function "${inv.fn.name}" may not emit "${shown(type)}"; add it to ${grant(inv, "emit")}`,
+      );
+    guardData(inv, "emit", type, data, `ctx.emit("${type}") data`);
+    const size = jsonBytes(data, "ctx.emit data");
+    if (size > inv.fn.limits.outputBytes)
+      throw tooLarge(inv, `ctx.emit("${type}") data`, size, "outputBytes");
+    if (!budgetOf(inv).takeEmit())
+      return limit(
+        inv,
+        "emit",
+        "emitsPerInvocation",
+        `Function "${inv.fn.name}" made its ${inv.fn.limits.emitsPerInvocation} emits for this event; emit fewer or raise ${limitField(inv, "emitsPerInvocation")}`,
+      );
+    observer.used(inv, "emit", type);
+    return perform(inv, "emit", () => backends.emit(inv, type, data));
+  }
+
+  // A prototype key or a too-deep value is refused like an ungranted call: it is an attack or a bug.
+  function guardData(
+    inv: Invocation,
+    kind: CapabilityUse,
+    target: string,
+    data: unknown,
+    what: string,
+  ): void {
+    try {
+      checkData(data, what);
+    } catch (err) {
+      observer.denied(inv, kind, shown(target), (err as Error).message);
+      throw err;
+    }
+  }
+
+  function secret(inv: Invocation, args: readonly unknown[]): Promise<unknown> {
+    const [name] = args;
+    if (typeof name !== "string") throw badCall("ctx.secrets.get(name): name must be a string");
+    if (!inv.fn.secrets.includes(name))
+      return deny(
+        inv,
+        "secret",
+        name,
+        `Function "${inv.fn.name}" may not read secret "${shown(name)}"; add it to ${grant(inv, "secrets")}`,
+      );
+    const value = backends.secret(name);
+    if (value === undefined)
+      throw new PalisadeError(
+        RUNTIME_BAD_CALL,
+        `Secret "${name}" is not set; run: palisade secrets set ${name}`,
+        {
+          retryable: true,
+        },
+      );
+    observer.used(inv, "secret", name);
+    return Promise.resolve(value);
+  }
+
+  function fetch(inv: Invocation, args: readonly unknown[]): Promise<unknown> {
+    const [url, init] = args;
+    if (typeof url !== "string") throw badCall("ctx.fetch(url, init): url must be a string or URL");
+    const target = destination(url);
+    return perform(inv, "egress", async () => {
+      const buffer = budgetOf(inv).fetchBuffer();
+      try {
+        const result = await backends.fetch(inv.fn, url, init, buffer);
+        observer.used(inv, "egress", target);
+        return result;
+      } catch (err) {
+        if ((err as { code?: unknown }).code === RUNTIME_DENIED)
+          observer.denied(inv, "egress", target, (err as Error).message);
+        throw err;
+      } finally {
+        buffer.release();
+      }
+    });
+  }
+
+  function kvSet(inv: Invocation, args: readonly unknown[]): Promise<unknown> {
+    const ns = kvNamespace(inv, args[0], true, "ctx.kv.set(namespace, key, value)");
+    const k = kvKey(args[1], "ctx.kv.set");
+    guardData(inv, "kv-write", ns, args[2], "ctx.kv.set value");
+    const size = jsonBytes(args[2], "ctx.kv.set value");
+    if (size > inv.fn.limits.kvValueBytes) throw tooLarge(inv, "ctx.kv.set value", size, "kvValueBytes");
+    const maxNamespaceBytes = inv.fn.limits.kvNamespaceBytes;
+    return perform(inv, "kv-write", () => backends.kv.set(ns, k, args[2], { maxNamespaceBytes })).then(
+      () => undefined,
+    );
+  }
+
   return async (inv, cap, args) => {
     switch (cap) {
-      case "emit": {
-        const [type, data] = args;
-        if (typeof type !== "string") throw badCall("ctx.emit(type, data): type must be a string");
-        if (!inv.fn.emit.includes(type))
-          return deny(
-            inv,
-            "emit",
-            type,
-            `Function "${inv.fn.name}" may not emit "${shown(type)}"; add it to ${grant(inv, "emit")}`,
-          );
-        const size = jsonBytes(data, "ctx.emit data");
-        if (size > inv.fn.limits.outputBytes) throw tooLarge(inv, `ctx.emit("${type}") data`, size);
-        observer.used(inv, "emit", type);
-        return backends.emit(inv, type, data);
-      }
-      case "secrets.get": {
-        const [name] = args;
-        if (typeof name !== "string") throw badCall("ctx.secrets.get(name): name must be a string");
-        if (!inv.fn.secrets.includes(name))
-          return deny(
-            inv,
-            "secret",
-            name,
-            `Function "${inv.fn.name}" may not read secret "${shown(name)}"; add it to ${grant(inv, "secrets")}`,
-          );
-        const value = backends.secret(name);
-        if (value === undefined)
-          throw new PalisadeError(
-            RUNTIME_BAD_CALL,
-            `Secret "${name}" is not set; run: palisade secrets set ${name}`,
-            {
-              retryable: true,
-            },
-          );
-        observer.used(inv, "secret", name);
-        return value;
-      }
-      case "fetch": {
-        const [url, init] = args;
-        if (typeof url !== "string") throw badCall("ctx.fetch(url, init): url must be a string or URL");
-        const target = destination(url);
-        try {
-          const result = await backends.fetch(inv.fn, url, init);
-          observer.used(inv, "egress", target);
-          return result;
-        } catch (err) {
-          if (err instanceof PalisadeError && err.code === RUNTIME_DENIED)
-            observer.denied(inv, "egress", target, err.message);
-          throw err;
-        }
-      }
+      case "emit":
+        return emit(inv, args);
+      case "secrets.get":
+        return secret(inv, args);
+      case "fetch":
+        return fetch(inv, args);
       case "kv.get": {
         const ns = kvNamespace(inv, args[0], false, "ctx.kv.get(namespace, key)");
-        return backends.kv.get(ns, key(args[1], "ctx.kv.get"));
+        const k = kvKey(args[1], "ctx.kv.get");
+        return perform(inv, "kv-read", () => backends.kv.get(ns, k));
       }
-      case "kv.set": {
-        const ns = kvNamespace(inv, args[0], true, "ctx.kv.set(namespace, key, value)");
-        const k = key(args[1], "ctx.kv.set");
-        const size = jsonBytes(args[2], "ctx.kv.set value");
-        if (size > MAX_VALUE_BYTES) throw tooLarge(inv, "ctx.kv.set value", size, MAX_VALUE_BYTES);
-        await backends.kv.set(ns, k, args[2]);
-        return undefined;
-      }
+      case "kv.set":
+        return kvSet(inv, args);
       case "kv.delete": {
         const ns = kvNamespace(inv, args[0], true, "ctx.kv.delete(namespace, key)");
-        return backends.kv.delete(ns, key(args[1], "ctx.kv.delete"));
+        const k = kvKey(args[1], "ctx.kv.delete");
+        return perform(inv, "kv-write", () => backends.kv.delete(ns, k));
       }
       case "kv.list": {
         const ns = kvNamespace(inv, args[0], false, "ctx.kv.list(namespace, options)");
-        return backends.kv.list(ns, listOptions(args[1]));
+        const options = listOptions(args[1]);
+        return perform(inv, "kv-read", () => backends.kv.list(ns, options));
       }
       default:
         return deny(
@@ -173,73 +280,22 @@ export function createCapabilityHost(
   };
 }
 
-const NAME_SHAPE = /^[A-Za-z0-9._:/[\]@-]{1,128}$/;
+const limitField = (inv: Invocation, name: string) =>
+  `functions.${inv.fn.name}.limits.${name} in palisade.yaml`;
 
-/** A name the sandbox sent, as logged: itself if it looks like a name, else a placeholder. */
-function shown(name: unknown): string {
-  return typeof name === "string" && NAME_SHAPE.test(name) ? name : "(not a valid name)";
-}
-
-function badCall(message: string): PalisadeError {
-  return new PalisadeError(RUNTIME_BAD_CALL, message, { status: 400 });
-}
+/** The limit a backend enforces for a kind of call (the fetch buffer, the kv namespace quota). */
+const backendLimit = (kind: CapabilityUse): LimitName | undefined =>
+  kind === "egress" ? "fetchBytes" : kind === "kv-write" ? "kvNamespaceBytes" : undefined;
 
 function tooLarge(
   inv: Invocation,
   what: string,
   size: number,
-  limit = inv.fn.limits.outputBytes,
+  name: "outputBytes" | "kvValueBytes",
 ): PalisadeError {
   return new PalisadeError(
     RUNTIME_OUTPUT_TOO_LARGE,
-    `${what} is ${size} bytes, over the limit of ${limit}` +
-      (limit === inv.fn.limits.outputBytes ? ` (functions.${inv.fn.name}.limits.outputBytes)` : ""),
+    `${what} is ${size} bytes, over the limit of ${inv.fn.limits[name]} (functions.${inv.fn.name}.limits.${name})`,
     { status: 413 },
   );
-}
-
-/** Size of `value` as JSON in UTF-8 bytes; values JSON cannot carry are a bad call. */
-export function jsonBytes(value: unknown, what: string): number {
-  let json: string | undefined;
-  try {
-    json = JSON.stringify(value);
-  } catch (err) {
-    throw badCall(`${what} must be JSON-serializable: ${err instanceof Error ? err.message : String(err)}`);
-  }
-  return json === undefined ? 0 : Buffer.byteLength(json);
-}
-
-function key(k: unknown, call: string): string {
-  if (typeof k !== "string" || k.length === 0) throw badCall(`${call}: key must be a non-empty string`);
-  if (Buffer.byteLength(k) > MAX_KEY_BYTES)
-    throw badCall(`${call}: key is longer than ${MAX_KEY_BYTES} bytes`);
-  return k;
-}
-
-function listOptions(raw: unknown): { prefix?: string; after?: string; limit: number } {
-  const o = (raw ?? {}) as Record<string, unknown>;
-  if (typeof o !== "object") throw badCall("ctx.kv.list(namespace, options): options must be an object");
-  const limit = o.limit === undefined ? 100 : o.limit;
-  if (typeof limit !== "number" || !Number.isInteger(limit) || limit < 1 || limit > MAX_LIST)
-    throw badCall(`ctx.kv.list: limit must be an integer from 1 to ${MAX_LIST}`);
-  for (const field of ["prefix", "after"] as const) {
-    if (o[field] !== undefined && typeof o[field] !== "string")
-      throw badCall(`ctx.kv.list: ${field} must be a string`);
-  }
-  return {
-    limit,
-    ...(typeof o.prefix === "string" ? { prefix: o.prefix } : {}),
-    ...(typeof o.after === "string" ? { after: o.after } : {}),
-  };
-}
-
-/** `scheme://host:port` of a URL as recorded in usage; the raw text (cut short) if it does not parse. */
-function destination(url: string): string {
-  try {
-    const u = new URL(url);
-    const port = u.port || (u.protocol === "http:" ? "80" : u.protocol === "https:" ? "443" : "");
-    return `${u.protocol}//${u.hostname}:${port}`;
-  } catch {
-    return url.slice(0, 200);
-  }
 }

@@ -34,8 +34,10 @@ import {
   RUNTIME_BAD_CALL,
   RUNTIME_DENIED,
   RUNTIME_EGRESS_FAILED,
+  RUNTIME_LIMIT_EXCEEDED,
   RUNTIME_OUTPUT_TOO_LARGE,
 } from "./errors.ts";
+import type { FetchBuffer } from "./invocation-budget.ts";
 
 /** Total time for one ctx.fetch: DNS, connect, every redirect and the body. */
 export const DEFAULT_EGRESS_TIMEOUT_MS = 10_000;
@@ -63,6 +65,8 @@ export interface EgressOptions {
   readonly timeoutMs?: number;
   /** @default DEFAULT_MAX_REDIRECTS */
   readonly maxRedirects?: number;
+  /** The invocation's shared response buffer (`limits.fetchBytes`); each chunk read takes from it. */
+  readonly buffer?: FetchBuffer;
 }
 
 /** What ctx.fetch resolves to: plain data, so it crosses IPC ("advanced" serialization). */
@@ -276,6 +280,7 @@ async function respond(
   for await (const chunk of res as AsyncIterable<Buffer>) {
     size += chunk.length;
     if (size > limit) throw tooLarge(); // leaving the loop destroys the response
+    if (options.buffer?.take(chunk.length) === false) throw overBuffer(url, options);
     chunks.push(chunk);
   }
   // A standalone copy: a Buffer may be a view into Node's shared pool.
@@ -293,6 +298,15 @@ async function respond(
     body,
     redirected,
   };
+}
+
+/** Concurrent fetches of one invocation together hold more response bytes than it may buffer. */
+function overBuffer(url: URL, options: EgressOptions): PalisadeError {
+  return new PalisadeError(
+    RUNTIME_LIMIT_EXCEEDED,
+    `Cannot fetch ${url.href}: function "${options.fn}" already buffers ${options.buffer?.limit} bytes of ctx.fetch responses; raise limits.fetchBytes or fetch fewer at once`,
+    { status: 429 },
+  );
 }
 
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);

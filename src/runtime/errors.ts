@@ -8,3 +8,5 @@ export const RUNTIME_OUTPUT_TOO_LARGE = "PAL_RUNTIME_OUTPUT_TOO_LARGE";
 export const RUNTIME_BAD_CALL = "PAL_RUNTIME_BAD_CALL";
 /** ctx.fetch was allowed but did not complete: network error, timeout, or a response over the limit. */
 export const RUNTIME_EGRESS_FAILED = "PAL_RUNTIME_EGRESS_FAILED";
+/** A call went over one of the function's limits (capability calls, emits, fetch buffer, kv quota). */
+export const RUNTIME_LIMIT_EXCEEDED = "PAL_RUNTIME_LIMIT_EXCEEDED";

@@ -61,7 +61,7 @@ async function sandbox(
       kv: memoryKv(),
       fetch: (f, url, init) => egressFetch(url, init, { fn: f.name, rules: f.egress }),
     },
-    { used: () => undefined, denied: (_inv, cap) => h.denied.push(cap) },
+    { used: () => undefined, denied: (_inv, cap) => h.denied.push(cap), limited: () => undefined },
   );
   h.pool = createSandboxPool({
     fn,

@@ -3,6 +3,7 @@ import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { PalisadeError } from "../../errors.ts";
 import type { CloudEvent } from "../../events/index.ts";
+import { createGroupCommit, type GroupCommitStats } from "../../group-commit.ts";
 import { BUS_CLOSED } from "../errors.ts";
 import type {
   Appended,
@@ -18,7 +19,6 @@ import type {
   StoredEvent,
 } from "../event-log.ts";
 import { createDeliveryMac } from "./delivery-mac.ts";
-import { createGroupCommit, type GroupCommitStats } from "./group-commit.ts";
 import { migrateLog } from "./migrate-log.ts";
 import { migrateOrigin } from "./migrate-origin.ts";
 import { createResealer, errorRecord, eventRecord } from "./resealer.ts";

@@ -1,3 +1,7 @@
+/**
+ * Group commit for SQLite stores (the event log in bus/sqlite/, kv/): writes issued together share one
+ * transaction and one fsync, and each still succeeds or fails on its own.
+ */
 import type { DatabaseSync } from "node:sqlite";
 
 /** Counters a caller can read to see how much batching happened. */
