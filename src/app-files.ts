@@ -7,7 +7,14 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join, resolve } from "node:path";
-import { AUDIT_FILE, type AuditEntry, type AuditLog, openAuditLog } from "./audit/index.ts";
+import {
+  AUDIT_FILE,
+  AUDIT_KIND,
+  type AuditEntry,
+  type AuditLog,
+  openAuditLog,
+  readAudit,
+} from "./audit/index.ts";
 import { openSqliteEventLog, type SqliteEventLog } from "./bus/index.ts";
 import { toPalisadeError } from "./errors.ts";
 import { openSqliteKvStore } from "./kv/index.ts";
@@ -116,9 +123,31 @@ export function manifestDigest(app: AppModel): string {
   return createHash("sha256").update(readFileSync(app.manifestPath)).digest("hex");
 }
 
-/** The app's secret store, sealed by its key ring. */
-export function openAppSecrets(appDir: string, keyRing: KeyRing = openAppKeyRing(appDir)): SecretStore {
-  return openFileSecretStore(join(resolve(appDir), ".palisade", SECRETS_FILE), keyRing);
+/**
+ * The app's secret store, sealed by its key ring. Its file must be at least the newest generation
+ * the audit log records for it (`palisade secrets` commands record it), or it is refused as rolled back.
+ */
+export function openAppSecrets(
+  appDir: string,
+  keyRing: KeyRing = openAppKeyRing(appDir),
+  onRollback?: (found: number, expected: number) => void,
+): SecretStore {
+  const dir = resolve(appDir);
+  return openFileSecretStore(join(dir, ".palisade", SECRETS_FILE), keyRing, {
+    floor: recordedSecretsGeneration(dir),
+    ...(onRollback === undefined ? {} : { onRollback }),
+  });
+}
+
+const SECRET_KINDS = [AUDIT_KIND.secretSet, AUDIT_KIND.secretRotated, AUDIT_KIND.secretRemoved];
+
+/** The secret store's generation in the newest secret record of the audit log (0: none). */
+function recordedSecretsGeneration(dir: string): number {
+  const file = join(dir, AUDIT_FILE);
+  if (!existsSync(file)) return 0;
+  const [last] = readAudit(file, { kinds: SECRET_KINDS, last: 1 });
+  const generation = last?.details?.generation;
+  return typeof generation === "number" && Number.isSafeInteger(generation) ? generation : 0;
 }
 /** Key-value namespaces of ctx.kv, inside the data dir. */
 export const KV_FILE = "kv.db";

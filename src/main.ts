@@ -14,9 +14,10 @@ import {
   openAppAudit,
   openAppKeyRing,
   openAppSecrets,
+  SECRETS_FILE,
   TRACES_FILE,
 } from "./app-files.ts";
-import { AUDIT_KIND } from "./audit/index.ts";
+import { AUDIT_KIND, type AuditLog } from "./audit/index.ts";
 import {
   createDispatcher,
   createScheduler,
@@ -196,7 +197,18 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
   );
   const keyRing = openAppKeyRing(app.dir, options.createKeys ?? true);
   const sealer = options.encryptAtRest === false ? undefined : keyRing;
-  const secrets = openAppSecrets(app.dir, keyRing);
+  // The gateway re-reads API keys every 2 s: an older secrets.json put back meanwhile is refused
+  // (the keys read before stay in force) and reported here; one older at start refuses the start.
+  const reportTo: { audit?: AuditLog } = {};
+  const secrets = openAppSecrets(app.dir, keyRing, (found, expected) => {
+    logger.error({ found, expected }, "secrets.json went back to an older generation; it is ignored");
+    reportTo.audit?.record({
+      kind: AUDIT_KIND.rollbackDetected,
+      subject: SECRETS_FILE,
+      outcome: "denied",
+      details: { found, expected },
+    });
+  });
   const secret = (name: string): readonly string[] => {
     const values = secrets.values(name);
     return values.length > 0 ? values : [requireSecret(secrets, name, app.dir)];
@@ -220,6 +232,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
   let dispatcher: Dispatcher | undefined;
   const metrics = createMetrics();
   const audit = openAppAudit(app, logger, options.tracing === false);
+  reportTo.audit = audit;
   audit.record({
     kind: AUDIT_KIND.appStarted,
     outcome: "info",

@@ -5,3 +5,5 @@ export const SECURITY_FORBIDDEN = "PAL_SECURITY_FORBIDDEN";
 export const SECURITY_KEY_MISSING = "PAL_SECURITY_KEY_MISSING";
 export const SECURITY_KEYRING = "PAL_SECURITY_KEYRING";
 export const SECURITY_SEAL_BROKEN = "PAL_SECURITY_SEAL_BROKEN";
+/** A store on disk is older than one already written (restored from an older copy). */
+export const SECURITY_ROLLBACK = "PAL_SECURITY_ROLLBACK";
