@@ -1,14 +1,19 @@
 /**
  * Rollback and deletion, tried against the real files: an older secrets.json put back after a key
- * was revoked is refused by a running gateway (which keeps the newer keys and audits it) and by start.
+ * was revoked is refused by a running gateway (which keeps the newer keys and audits it) and by start;
+ * a deleted, cut back or older audit.db is found by audit verify and refused by start; a rollback of
+ * the whole data directory is found only against an anchor kept elsewhere; checkpoints are signed
+ * with keys/audit.key, and an app runs without keys/signing.key.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, rmSync } from "node:fs";
+import { copyFileSync, cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
+import { DatabaseSync } from "node:sqlite";
 import { test } from "node:test";
 import { AUDIT_FILE, AUDIT_KIND, readAudit } from "../src/audit/index.ts";
-import { startPlatform } from "../src/main.ts";
+import { prepareApp, startPlatform } from "../src/main.ts";
+import { keyIdOf, loadTrustedKeys } from "../src/supply/index.ts";
 import { BIN } from "./kit/cli-process.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { captureLogs } from "./kit/log-capture.ts";
@@ -89,4 +94,140 @@ test("an older secrets.json restored after a key was revoked: the gateway keeps 
     );
   assert.equal(await post2(NEW_KEY), 202);
   assert.equal(await post2(TEST_KEY), 401);
+});
+
+/** Runs the app once, sending `n` requests with a wrong key (each an audit record), then closes it. */
+async function run(dir: string, n: number): Promise<void> {
+  const platform = await startPlatform({ appDir: dir, logger: captureLogs().logger, port: 0 });
+  try {
+    for (let i = 0; i < n; i++)
+      await post(
+        `${platform.url}/events`,
+        { type: "job.queued", data: { n: i } },
+        "application/json",
+        "wrong",
+      );
+  } finally {
+    await platform.close();
+  }
+}
+
+test("a deleted, cut back or older audit.db is found by audit verify and refused by start", async (t) => {
+  const dir = app(t);
+  setSecret(dir, "TEST_KEY", TEST_KEY);
+  await run(dir, 2);
+  const db = join(dir, AUDIT_FILE);
+  copyFileSync(db, join(dir, "audit.older.db"));
+  await run(dir, 3);
+  assert.equal(palisade("audit", "verify", "--app", dir).status, 0);
+
+  copyFileSync(join(dir, "audit.older.db"), db);
+  const older = palisade("audit", "verify", "--app", dir);
+  assert.equal(older.status, 1, older.stdout);
+  assert.match(
+    older.stdout,
+    /NOT intact.*the log ends at record \d+, but the signed head in .*audit-head\.json" vouches for record \d+/,
+  );
+  await assert.rejects(startPlatform({ appDir: dir, logger: captureLogs().logger, port: 0 }), {
+    code: "PAL_AUDIT_ROLLED_BACK",
+    message: /Restore the newest audit\.db, or, to accept the loss, remove .*audit-head\.json/,
+  });
+
+  rmSync(db);
+  const deleted = palisade("audit", "verify", "--app", dir);
+  assert.equal(deleted.status, 1, deleted.stdout + deleted.stderr);
+  assert.match(
+    deleted.stdout,
+    /the audit log is missing, but the signed head .* vouches for record \d+: it was deleted/,
+  );
+  await assert.rejects(startPlatform({ appDir: dir, logger: captureLogs().logger, port: 0 }), {
+    code: "PAL_AUDIT_ROLLED_BACK",
+    message: /is missing/,
+  });
+
+  // Accepting the loss, as the message says: the app starts again with a new log.
+  rmSync(join(dir, ".palisade", "audit-head.json"));
+  await run(dir, 1);
+  assert.equal(palisade("audit", "verify", "--app", dir).status, 0);
+
+  // Cutting back the tail with its checkpoints (which verify alone cannot see) is found too.
+  await run(dir, 3);
+  const cut = new DatabaseSync(db);
+  cut.exec("DELETE FROM records WHERE seq > 2; DELETE FROM checkpoints WHERE upto_seq > 2;");
+  cut.close();
+  const truncated = palisade("audit", "verify", "--app", dir);
+  assert.equal(truncated.status, 1, truncated.stdout);
+  assert.match(truncated.stdout, /the log ends at record 2, but the signed head/);
+});
+
+test("a rollback of the whole data directory passes audit verify but not audit verify --anchor", async (t) => {
+  const dir = app(t);
+  setSecret(dir, "TEST_KEY", TEST_KEY);
+  await run(dir, 2);
+  cpSync(join(dir, ".palisade"), join(dir, "backup"), { recursive: true });
+  await run(dir, 2);
+  const anchored = palisade("audit", "anchor", "--app", dir);
+  assert.equal(anchored.status, 0, anchored.stderr);
+  const anchor = JSON.parse(anchored.stdout);
+  assert.equal(anchor.format, "palisade.audit.anchor.v1");
+  assert.equal(anchor.seq, readAudit(join(dir, AUDIT_FILE)).length, "the anchor covers every record");
+  const anchorFile = join(dir, "anchor.json");
+  writeFileSync(anchorFile, anchored.stdout);
+  assert.equal(palisade("audit", "verify", "--anchor", anchorFile, "--app", dir).status, 0);
+
+  rmSync(join(dir, ".palisade"), { recursive: true });
+  cpSync(join(dir, "backup"), join(dir, ".palisade"), { recursive: true });
+  assert.equal(palisade("audit", "verify", "--app", dir).status, 0, "the limit: nothing in the app shows it");
+  const caught = palisade("audit", "verify", "--anchor", anchorFile, "--app", dir);
+  assert.equal(caught.status, 1, caught.stdout);
+  assert.match(
+    caught.stdout,
+    new RegExp(`signed head in --anchor ".*anchor\\.json" vouches for record ${anchor.seq}`),
+  );
+
+  // A forged or malformed anchor is refused with a message, never a stack trace.
+  writeFileSync(anchorFile, JSON.stringify({ ...anchor, seq: 1 }));
+  const forged = palisade("audit", "verify", "--anchor", anchorFile, "--app", dir);
+  assert.equal(forged.status, 1);
+  assert.match(forged.stdout, /anchor at record 1 is forged/);
+  writeFileSync(anchorFile, "{not json");
+  const malformed = palisade("audit", "verify", "--anchor", anchorFile, "--app", dir);
+  assert.notEqual(malformed.status, 0);
+  assert.match(
+    malformed.stderr,
+    /Cannot use the audit anchor ".*anchor\.json": it is not JSON; use the output of palisade audit anchor/,
+  );
+  assert.doesNotMatch(malformed.stderr, /\n\s+at /);
+  const absent = palisade("audit", "verify", "--anchor", join(dir, "none.json"), "--app", dir);
+  assert.equal(absent.status, 2);
+  assert.match(absent.stderr, /Cannot read --anchor/);
+});
+
+test("audit checkpoints are signed with keys/audit.key, and an app runs without keys/signing.key", async (t) => {
+  const dir = app(t);
+  setSecret(dir, "TEST_KEY", TEST_KEY);
+  const prepared = await prepareApp(dir); // dev: builds and signs the bundles with keys/signing.key
+  rmSync(join(dir, "keys", "signing.key"));
+  const platform = await startPlatform({ appDir: dir, logger: captureLogs().logger, port: 0 }, prepared);
+  assert.equal(
+    (await post(`${platform.url}/events`, { type: "job.queued", data: { n: 1 } })).status,
+    202,
+    "the platform serves without the bundle-signing key",
+  );
+  await platform.close();
+
+  const auditPub = readFileSync(join(dir, "keys", "audit", "audit.pub"), "utf8");
+  const checkpoints = new DatabaseSync(join(dir, AUDIT_FILE), { readOnly: true });
+  const keyids = checkpoints
+    .prepare("SELECT DISTINCT keyid FROM checkpoints")
+    .all()
+    .map((r) => r.keyid);
+  checkpoints.close();
+  assert.deepEqual(keyids, [keyIdOf(auditPub)]);
+  assert.ok(!loadTrustedKeys(dir).includes(auditPub), "the audit key is not trusted to sign bundles");
+  assert.equal(palisade("audit", "verify", "--app", dir).status, 0);
+  rmSync(join(dir, "keys", "audit"), { recursive: true });
+  const untrusted = palisade("audit", "verify", "--app", dir);
+  assert.equal(untrusted.status, 1, "verify checks against the audit public key");
+  assert.match(untrusted.stdout, /not a trusted key \(keys\/audit\/\*\.pub, keys\/\*\.pub\)/);
 });

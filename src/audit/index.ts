@@ -17,20 +17,33 @@
  * disks), and records that never reached the disk (queued up to `flushMs` when the process died).
  * It keeps no secret values: callers pass names, and a redactor drops secret-looking values.
  */
+export {
+  type AuditAnchor,
+  advanceHead,
+  formatAnchor,
+  headFileOf,
+  parseAnchor,
+  readAnchorFile,
+} from "./audit-anchor.ts";
 export { AUDIT_FILE } from "./audit-db.ts";
 export { checkpointMessage, GENESIS_HASH, hashRecord } from "./audit-hash.ts";
+export { AUDIT_KEY_FILE, AUDIT_TRUST_DIR, ensureAuditKey, loadAuditTrust } from "./audit-key.ts";
 export { AUDIT_KIND } from "./audit-kinds.ts";
 export { canonicalJson } from "./canonical-json.ts";
+export { checkAuditHead } from "./check-audit-head.ts";
 export {
+  AUDIT_BAD_ANCHOR,
   AUDIT_BAD_ENTRY,
   AUDIT_BAD_KEY,
   AUDIT_BAD_OPTIONS,
   AUDIT_NOT_FOUND,
+  AUDIT_ROLLED_BACK,
   AUDIT_UNREADABLE,
   AUDIT_WRITE_FAILED,
 } from "./errors.ts";
 export { type AuditLog, type AuditLogOptions, type AuditStats, openAuditLog } from "./open-audit-log.ts";
 export { type AuditRecord, type ReadAuditOptions, readAudit } from "./read-audit.ts";
+export { readHead } from "./read-head.ts";
 export type { AuditEntry, AuditOutcome } from "./record-body.ts";
 export { isSensitiveKey, looksLikeSecret, REDACTED, sanitizeDetails } from "./sanitize-details.ts";
-export { type VerifyResult, verifyAuditLog } from "./verify-audit-log.ts";
+export { type SourcedAnchor, type VerifyResult, verifyAuditLog } from "./verify-audit-log.ts";
