@@ -3,16 +3,18 @@
  * was revoked is refused by a running gateway (which keeps the newer keys and audits it) and by start;
  * a deleted, cut back or older audit.db is found by audit verify and refused by start; a rollback of
  * the whole data directory is found only against an anchor kept elsewhere; checkpoints are signed
- * with keys/audit.key, and an app runs without keys/signing.key.
+ * with keys/audit.key, and an app runs without keys/signing.key; a kv value put back to an older
+ * ciphertext, or deleted, is found when the store opens.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, cpSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { test } from "node:test";
 import { AUDIT_FILE, AUDIT_KIND, readAudit } from "../src/audit/index.ts";
-import { prepareApp, startPlatform } from "../src/main.ts";
+import { openSqliteKvStore } from "../src/kv/index.ts";
+import { openAppKeyRing, prepareApp, startPlatform } from "../src/main.ts";
 import { keyIdOf, loadTrustedKeys } from "../src/supply/index.ts";
 import { BIN } from "./kit/cli-process.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
@@ -230,4 +232,94 @@ test("audit checkpoints are signed with keys/audit.key, and an app runs without 
   const untrusted = palisade("audit", "verify", "--app", dir);
   assert.equal(untrusted.status, 1, "verify checks against the audit public key");
   assert.match(untrusted.stdout, /not a trusted key \(keys\/audit\/\*\.pub, keys\/\*\.pub\)/);
+});
+
+/** The app's kv store with its key ring, closed after the test. */
+function kvOf(t: Parameters<typeof tempApp>[0], dir: string) {
+  const kv = openSqliteKvStore(join(dir, ".palisade", "kv.db"), openAppKeyRing(dir));
+  t.after(() => kv.close());
+  return kv;
+}
+
+/** Runs `sql` on the app's kv.db as someone with write access to the file. */
+function tamper(dir: string, sql: string, ...params: string[]): void {
+  const db = new DatabaseSync(join(dir, ".palisade", "kv.db"));
+  db.prepare(sql).run(...params);
+  db.close();
+}
+
+test("a kv value put back to an older ciphertext, or a deleted one, is found when the store opens", async (t) => {
+  const dir = app(t);
+  setSecret(dir, "TEST_KEY", TEST_KEY);
+  const kv = kvOf(t, dir);
+  await kv.set("limits", "alice", { credit: 0 });
+  const db = new DatabaseSync(join(dir, ".palisade", "kv.db"));
+  const older = db.prepare("SELECT value, version FROM kv WHERE key = 'alice'").get();
+  db.close();
+  await kv.set("limits", "alice", { credit: 0, blocked: true });
+  await kv.set("limits", "bob", { credit: 5 });
+  await kv.close();
+
+  // The older ciphertext under the current version does not open at all.
+  tamper(dir, "UPDATE kv SET value = ? WHERE key = 'alice'", String(older?.value));
+  await assert.rejects(kvOf(t, dir).get("limits", "alice"), { code: "PAL_SECURITY_SEAL_BROKEN" });
+  // With its older version too, it opens, but no longer matches the sealed digest.
+  tamper(dir, "UPDATE kv SET version = ? WHERE key = 'alice'", String(older?.version));
+  assert.throws(() => kvOf(t, dir), {
+    code: "PAL_KV_ROLLED_BACK",
+    message: /kv store ".*kv\.db" was changed outside palisade.*Restore the newest copy/,
+  });
+  await assert.rejects(startPlatform({ appDir: dir, logger: captureLogs().logger, port: 0 }), {
+    code: "PAL_KV_ROLLED_BACK",
+  });
+
+  tamper(dir, "DELETE FROM kv WHERE key = 'alice'");
+  assert.throws(() => kvOf(t, dir), { code: "PAL_KV_ROLLED_BACK" }, "a deleted value is found");
+  tamper(dir, "DELETE FROM kv_meta");
+  assert.throws(() => kvOf(t, dir), { code: "PAL_KV_ROLLED_BACK" }, "so is a deleted digest");
+});
+
+test("a kv value deleted and set again cannot be replaced by the one before the delete", async (t) => {
+  const dir = app(t);
+  const kv = kvOf(t, dir);
+  await kv.set("sessions", "s1", { user: "alice", admin: true });
+  const db = new DatabaseSync(join(dir, ".palisade", "kv.db"));
+  const older = db.prepare("SELECT value, version FROM kv WHERE key = 's1'").get();
+  db.close();
+  assert.equal(await kv.delete("sessions", "s1"), true);
+  assert.equal(await kv.delete("sessions", "s1"), false);
+  await kv.set("sessions", "s1", { user: "alice", admin: false });
+  await kv.close();
+  const reopened = kvOf(t, dir);
+  assert.deepEqual(await reopened.get("sessions", "s1"), { user: "alice", admin: false });
+  await reopened.close();
+
+  tamper(
+    dir,
+    "UPDATE kv SET value = ?, version = ? WHERE key = 's1'",
+    String(older?.value),
+    String(older?.version),
+  );
+  assert.throws(() => kvOf(t, dir), { code: "PAL_KV_ROLLED_BACK" });
+});
+
+test("a kv store from before versions opens, keeps its values and gets a digest", async (t) => {
+  const dir = app(t);
+  const ring = openAppKeyRing(dir);
+  mkdirSync(join(dir, ".palisade"), { recursive: true });
+  const db = new DatabaseSync(join(dir, ".palisade", "kv.db"));
+  db.exec(`CREATE TABLE kv (namespace TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL,
+    updated_at INTEGER NOT NULL, PRIMARY KEY (namespace, key)) WITHOUT ROWID`);
+  db.prepare("INSERT INTO kv VALUES ('notes', 'n1', ?, 0)").run(ring.seal('"kept"', "kv:notes\0n1"));
+  db.close();
+  const kv = kvOf(t, dir);
+  assert.equal(await kv.get("notes", "n1"), "kept");
+  await kv.set("notes", "n2", "new");
+  await kv.close();
+  const again = kvOf(t, dir);
+  assert.equal(await again.get("notes", "n1"), "kept");
+  assert.equal(await again.get("notes", "n2"), "new");
+  await again.close();
+  tamper(dir, "DELETE FROM kv WHERE key = 'n1'");
+  assert.throws(() => kvOf(t, dir), { code: "PAL_KV_ROLLED_BACK" });
 });

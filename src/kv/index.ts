@@ -1,3 +1,4 @@
+export { KV_ROLLED_BACK } from "./errors.ts";
 export {
   KV_MAX_KEY_BYTES,
   KV_MAX_LIST,
