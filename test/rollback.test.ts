@@ -197,7 +197,7 @@ test("a rollback of the whole data directory passes audit verify but not audit v
   assert.notEqual(malformed.status, 0);
   assert.match(
     malformed.stderr,
-    /Cannot use the audit anchor ".*anchor\.json": it is not JSON; use the output of palisade audit anchor/,
+    /Cannot use the audit anchor ".*anchor\.json": it is not JSON; it must hold what palisade audit anchor prints/,
   );
   assert.doesNotMatch(malformed.stderr, /\n\s+at /);
   const absent = palisade("audit", "verify", "--anchor", join(dir, "none.json"), "--app", dir);

@@ -104,6 +104,6 @@ export function advanceHead(file: string, anchor: AuditAnchor): void {
 function badAnchor(source: string, why: string): PalisadeError {
   return new PalisadeError(
     AUDIT_BAD_ANCHOR,
-    `Cannot use the audit anchor "${source}": ${why}; use the output of palisade audit anchor`,
+    `Cannot use the audit anchor "${source}": ${why}; it must hold what palisade audit anchor prints (a damaged .palisade/audit-head.json can be removed: the next checkpoint writes a new one)`,
   );
 }
