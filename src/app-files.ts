@@ -7,7 +7,18 @@ import { createHash } from "node:crypto";
 import { existsSync, readFileSync } from "node:fs";
 import { userInfo } from "node:os";
 import { join, resolve } from "node:path";
-import { AUDIT_FILE, type AuditEntry, type AuditLog, openAuditLog } from "./audit/index.ts";
+import {
+  AUDIT_FILE,
+  AUDIT_KEY_FILE,
+  AUDIT_KIND,
+  type AuditEntry,
+  type AuditLog,
+  checkAuditHead,
+  ensureAuditKey,
+  loadAuditTrust,
+  openAuditLog,
+  readAudit,
+} from "./audit/index.ts";
 import { openSqliteEventLog, type SqliteEventLog } from "./bus/index.ts";
 import { toPalisadeError } from "./errors.ts";
 import { openSqliteKvStore } from "./kv/index.ts";
@@ -21,7 +32,6 @@ import {
   openKeyRing,
   type SecretStore,
 } from "./security/index.ts";
-import { loadSigningKey, SIGNING_KEY_FILE } from "./supply/index.ts";
 
 /** File in the data dir that tells `palisade send` where the running gateway listens. */
 export const GATEWAY_FILE = "gateway.json";
@@ -89,11 +99,14 @@ export function openSealedStores(appDir: string): SealedStores {
   };
 }
 
-/** The app's audit log (`.palisade/audit.db`), checkpoints signed with its signing key. */
+/**
+ * The app's audit log (`.palisade/audit.db`), checkpoints signed with its audit key
+ * (`keys/audit.key`, created if missing); the bundle-signing key is not needed to run an app.
+ */
 export function openAppAudit(app: AppModel, logger: Logger, off = false): AuditLog {
   if (off) return NO_AUDIT;
   return openAuditLog(join(app.dir, AUDIT_FILE), {
-    signingKeyPem: loadSigningKey(app.dir),
+    signingKeyPem: ensureAuditKey(app.dir),
     onError: (err) => logger.error({ err: toPalisadeError(err).message }, "audit log write failed; retrying"),
   });
 }
@@ -108,8 +121,9 @@ const NO_AUDIT = {
 /** Records one security-relevant operation of a CLI command in the app's audit log. */
 export function auditCommand(appDir: string, entry: AuditEntry): void {
   const dir = resolve(appDir);
-  if (!existsSync(join(dir, SIGNING_KEY_FILE))) return; // an app that never ran has no audit log yet
-  const audit = openAuditLog(join(dir, AUDIT_FILE), { signingKeyPem: loadSigningKey(dir) });
+  // An app that was neither initialised nor run has no audit log yet.
+  if (!existsSync(join(dir, AUDIT_FILE)) && !existsSync(join(dir, AUDIT_KEY_FILE))) return;
+  const audit = openAuditLog(join(dir, AUDIT_FILE), { signingKeyPem: ensureAuditKey(dir) });
   audit.record({ actor: `cli:${userInfo().username}`, ...entry });
   audit.close();
 }
@@ -119,9 +133,35 @@ export function manifestDigest(app: AppModel): string {
   return createHash("sha256").update(readFileSync(app.manifestPath)).digest("hex");
 }
 
-/** The app's secret store, sealed by its key ring. */
-export function openAppSecrets(appDir: string, keyRing: KeyRing = openAppKeyRing(appDir)): SecretStore {
-  return openFileSecretStore(join(resolve(appDir), ".palisade", SECRETS_FILE), keyRing);
+/**
+ * The app's secret store, sealed by its key ring. Its file must be at least the newest generation
+ * the audit log records for it (`palisade secrets` commands record it), or it is refused as rolled back.
+ */
+export function openAppSecrets(
+  appDir: string,
+  keyRing: KeyRing = openAppKeyRing(appDir),
+  onRollback?: (found: number, expected: number) => void,
+): SecretStore {
+  const dir = resolve(appDir);
+  return openFileSecretStore(join(dir, ".palisade", SECRETS_FILE), keyRing, {
+    floor: recordedSecretsGeneration(dir),
+    ...(onRollback === undefined ? {} : { onRollback }),
+  });
+}
+
+const SECRET_KINDS = [AUDIT_KIND.secretSet, AUDIT_KIND.secretRotated, AUDIT_KIND.secretRemoved];
+
+/**
+ * The secret store's generation in the newest secret record of the audit log (0: none), once the
+ * log is shown to reach the signed head kept beside it (else it could be an older copy too).
+ */
+function recordedSecretsGeneration(dir: string): number {
+  const file = join(dir, AUDIT_FILE);
+  checkAuditHead(file, loadAuditTrust(dir));
+  if (!existsSync(file)) return 0;
+  const [last] = readAudit(file, { kinds: SECRET_KINDS, last: 1 });
+  const generation = last?.details?.generation;
+  return typeof generation === "number" && Number.isSafeInteger(generation) ? generation : 0;
 }
 /** Key-value namespaces of ctx.kv, inside the data dir. */
 export const KV_FILE = "kv.db";

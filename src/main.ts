@@ -15,9 +15,10 @@ import {
   openAppAudit,
   openAppKeyRing,
   openAppSecrets,
+  SECRETS_FILE,
   TRACES_FILE,
 } from "./app-files.ts";
-import { AUDIT_KIND, aggregateRepeats } from "./audit/index.ts";
+import { AUDIT_KIND, type AuditLog, aggregateRepeats } from "./audit/index.ts";
 import { createScheduler, type Dispatcher, openSqliteEventLog, type SqliteEventLog } from "./bus/index.ts";
 import { main as cliMain } from "./cli/index.ts";
 import { createDataPath, schedulePrincipal } from "./data-path.ts";
@@ -115,7 +116,18 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     },
   });
   const sealer = options.encryptAtRest === false ? undefined : keyRing;
-  const secrets = openAppSecrets(app.dir, keyRing);
+  // The gateway re-reads API keys every 2 s: an older secrets.json put back meanwhile is refused
+  // (the keys read before stay in force) and reported here; one older at start refuses the start.
+  const reportTo: { audit?: AuditLog } = {};
+  const secrets = openAppSecrets(app.dir, keyRing, (found, expected) => {
+    logger.error({ found, expected }, "secrets.json went back to an older generation; it is ignored");
+    reportTo.audit?.record({
+      kind: AUDIT_KIND.rollbackDetected,
+      subject: SECRETS_FILE,
+      outcome: "denied",
+      details: { found, expected },
+    });
+  });
   const secret = (name: string): readonly string[] => {
     const values = secrets.values(name);
     return values.length > 0 ? values : [requireSecret(secrets, name, app.dir)];
@@ -142,6 +154,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
   const metrics = createMetrics();
   // Repeated rejections and refused capability calls are counted, not written one by one.
   const audit = aggregateRepeats(openAppAudit(app, logger, options.tracing === false));
+  reportTo.audit = audit;
   audit.record({
     kind: AUDIT_KIND.appStarted,
     outcome: "info",

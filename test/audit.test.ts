@@ -5,7 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { readFileSync } from "node:fs";
+import { readFileSync, rmSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { test } from "node:test";
@@ -150,6 +150,12 @@ test("a chain rewritten with recomputed hashes and its checkpoints dropped does 
   }
   db.prepare("DELETE FROM checkpoints").run();
   db.close();
+  const caught = palisade("audit", "verify", "--app", dir);
+  assert.equal(caught.status, 1, caught.stdout);
+  assert.match(caught.stdout, /record \d+ is not the one the signed head in .*audit-head\.json" vouches for/);
+
+  // Without the signed head kept beside the log, the unsigned records still give it away.
+  rmSync(join(dir, ".palisade", "audit-head.json"));
   const verify = palisade("audit", "verify", "--app", dir);
   assert.equal(verify.status, 1, verify.stdout);
   assert.match(verify.stdout, /NOT intact at record 1: records 1–\d+ are covered by no signed checkpoint/);

@@ -66,9 +66,11 @@ test("init scaffolds an app that loads, with a private signing key and a .gitign
   assert.match(readFileSync(join(dir, ".gitignore"), "utf8"), /^\.palisade\/$/m);
   assert.deepEqual([...app.principals.keys()], ["local"]);
   assert.equal(statSync(join(dir, "keys/master.key")).mode & 0o777, 0o600);
+  assert.equal(statSync(join(dir, "keys/audit.key")).mode & 0o777, 0o600, "a separate audit key");
+  assert.match(readFileSync(join(dir, "keys/audit/audit.pub"), "utf8"), /BEGIN PUBLIC KEY/);
   assert.ok((openAppSecrets(dir).get("LOCAL_KEY") ?? "").length >= 40);
   assert.match(
-    JSON.parse(readFileSync(join(dir, ".palisade", "secrets.json"), "utf8")).LOCAL_KEY.value,
+    JSON.parse(readFileSync(join(dir, ".palisade", "secrets.json"), "utf8")).secrets.LOCAL_KEY.value,
     /^pal1\./,
   );
   const again = palisade(["init", dir]);

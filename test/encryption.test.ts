@@ -115,7 +115,7 @@ test("a ciphertext moved to another record does not decrypt", async (t) => {
   kvDb.close();
   const file = join(dir, ".palisade", "secrets.json");
   const raw = JSON.parse(readFileSync(file, "utf8"));
-  raw.BOB = raw.ALICE;
+  raw.secrets.BOB = raw.secrets.ALICE;
   (await import("node:fs")).writeFileSync(file, JSON.stringify(raw));
 
   const again = openAppLog(dir);

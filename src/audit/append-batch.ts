@@ -2,6 +2,7 @@ import { createPrivateKey, type KeyObject, sign } from "node:crypto";
 import { chmodSync } from "node:fs";
 import { PalisadeError } from "../errors.ts";
 import { keyIdOf } from "../supply/index.ts";
+import { type AuditAnchor, advanceHead } from "./audit-anchor.ts";
 import { openAuditDbForWriting } from "./audit-db.ts";
 import { checkpointMessage, GENESIS_HASH, hashRecord } from "./audit-hash.ts";
 import { AUDIT_BAD_KEY } from "./errors.ts";
@@ -20,6 +21,8 @@ export interface AppendResult {
   checkpoints: number;
   /** Records at the end of the log that no checkpoint covers yet. */
   unsigned: number;
+  /** Why the head file beside the log could not be advanced (the records are committed anyway). */
+  headError?: unknown;
 }
 
 /** The write side of the audit file: appends batches, signing checkpoints as it goes. */
@@ -50,10 +53,12 @@ export function createBatchAppender(
   const insertCheckpoint = db.prepare(
     "INSERT INTO checkpoints (upto_seq, hash, at, keyid, signature) VALUES (?, ?, ?, ?, ?)",
   );
+  let head: AuditAnchor | undefined; // the newest checkpoint of the current transaction
   const checkpoint = (seq: number, hash: string): void => {
     const at = Date.now();
     const signature = sign(null, checkpointMessage(seq, hash, at), key).toString("base64");
     insertCheckpoint.run(seq, hash, at, keyid, signature);
+    head = { seq, hash, at, keyid, signature };
   };
 
   function appendLocked(batch: readonly PendingRecord[], sealTail: boolean): AppendResult {
@@ -84,15 +89,24 @@ export function createBatchAppender(
 
   return {
     append(batch, sealTail) {
+      head = undefined;
       db.exec("BEGIN IMMEDIATE");
+      let result: AppendResult;
       try {
-        const result = appendLocked(batch, sealTail);
+        result = appendLocked(batch, sealTail);
         db.exec("COMMIT");
-        return result;
       } catch (err) {
         if (db.isTransaction) db.exec("ROLLBACK");
         throw err;
       }
+      // Only after the commit: the head file must never vouch for records that are not on disk.
+      if (head !== undefined)
+        try {
+          advanceHead(file, head);
+        } catch (err) {
+          result.headError = err;
+        }
+      return result;
     },
     close: () => db.close(),
   };
@@ -110,7 +124,7 @@ function signingKey(pem: string): KeyObject {
   if (key.asymmetricKeyType !== "ed25519") {
     throw new PalisadeError(
       AUDIT_BAD_KEY,
-      `The audit signing key is a ${key.asymmetricKeyType ?? "symmetric"} key; expected Ed25519 (keys/signing.key)`,
+      `The audit signing key is a ${key.asymmetricKeyType ?? "symmetric"} key; expected Ed25519 (keys/audit.key)`,
     );
   }
   return key;

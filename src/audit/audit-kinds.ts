@@ -26,6 +26,8 @@ export const AUDIT_KIND = {
   secretSet: "secret.set",
   secretRotated: "secret.rotated",
   secretRemoved: "secret.removed",
+  /** A store on disk went back to an older copy [store, found, expected]; subject: its file. */
+  rollbackDetected: "state.rolled-back",
   /** A data key was added or retired [version]. */
   keyRotated: "key.rotated",
   keyRetired: "key.retired",

@@ -11,3 +11,7 @@ export const AUDIT_UNREADABLE = "PAL_AUDIT_UNREADABLE";
 export const AUDIT_WRITE_FAILED = "PAL_AUDIT_WRITE_FAILED";
 /** An option of the audit log is out of range. */
 export const AUDIT_BAD_OPTIONS = "PAL_AUDIT_BAD_OPTIONS";
+/** An audit anchor file is not one `palisade audit anchor` printed. */
+export const AUDIT_BAD_ANCHOR = "PAL_AUDIT_BAD_ANCHOR";
+/** The audit log does not reach a signed head kept outside it: deleted, cut back or replaced. */
+export const AUDIT_ROLLED_BACK = "PAL_AUDIT_ROLLED_BACK";

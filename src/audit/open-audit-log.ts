@@ -4,7 +4,7 @@ import { AUDIT_BAD_ENTRY, AUDIT_BAD_OPTIONS, AUDIT_WRITE_FAILED } from "./errors
 import { type AuditEntry, recordBody } from "./record-body.ts";
 
 export interface AuditLogOptions {
-  /** The app's Ed25519 private key (PKCS8 PEM, `keys/signing.key`) that signs checkpoints. */
+  /** The app's Ed25519 private key (PKCS8 PEM, `keys/audit.key`) that signs checkpoints. */
   signingKeyPem: string;
   /** Records between signed checkpoints. @default 1000 */
   checkpointEvery?: number;
@@ -51,7 +51,7 @@ const RETRY_MS = 1000;
  * Opens (or creates) the audit log at `file` (`.palisade/audit.db`) for appending. Records are
  * hash-chained (see audit-hash.ts); every `checkpointEvery` records, `checkpointMs` after a record
  * was written without one, and on close, a checkpoint signed with `signingKeyPem` vouches for the
- * hash of the latest record. Several processes may append to one file (the platform and a CLI
+ * hash of the latest record; the newest one is also kept in `audit-head.json` beside the log. Several processes may append to one file (the platform and a CLI
  * command): each batch reads the chain's tail under SQLite's write lock.
  */
 export function openAuditLog(file: string, options: AuditLogOptions): AuditLog {
@@ -85,6 +85,12 @@ export function openAuditLog(file: string, options: AuditLogOptions): AuditLog {
         },
       );
     }
+    if (result.headError !== undefined)
+      options.onError?.(
+        new PalisadeError(AUDIT_WRITE_FAILED, `Cannot update the signed head beside "${file}"`, {
+          cause: result.headError,
+        }),
+      );
     if (result.wrote) stats.commits += 1;
     stats.records += batch.length;
     stats.checkpoints += result.checkpoints;

@@ -30,25 +30,28 @@ export interface ReadAuditOptions {
   limit?: number;
   /** Only the newest this many (of those the other options select), oldest first. */
   last?: number;
+  /** Only records of these kinds. */
+  kinds?: readonly string[];
 }
 
 /** Records of the audit log at `file` in seq order; throws AUDIT_NOT_FOUND if there is no log. */
 export function readAudit(file: string, options: ReadAuditOptions = {}): AuditRecord[] {
   const db = openAuditDbForReading(file);
   try {
-    const where = "seq > :after AND at >= :since";
+    const where = `seq > :after AND at >= :since${options.kinds === undefined ? "" : " AND kind IN (SELECT value FROM json_each(:kinds))"}`;
     const columns = "seq, at, kind, body, prev_hash, hash";
     const sql =
       options.last === undefined
         ? `SELECT ${columns} FROM records WHERE ${where} ORDER BY seq LIMIT :limit`
         : `SELECT * FROM (SELECT ${columns} FROM records WHERE ${where} ORDER BY seq DESC LIMIT :last)
            ORDER BY seq LIMIT :limit`;
-    const params: Record<string, number> = {
+    const params: Record<string, number | string> = {
       after: options.afterSeq ?? 0,
       since: options.sinceMs ?? Number.MIN_SAFE_INTEGER,
       limit: options.limit ?? -1, // SQLite: a negative limit means none
     };
     if (options.last !== undefined) params.last = options.last;
+    if (options.kinds !== undefined) params.kinds = JSON.stringify(options.kinds);
     return db.prepare(sql).all(params).map(toRecord);
   } finally {
     db.close();

@@ -1,6 +1,7 @@
 import { createPublicKey, type KeyObject, verify } from "node:crypto";
 import { PalisadeError } from "../errors.ts";
 import { keyIdOf } from "../supply/index.ts";
+import type { AuditAnchor } from "./audit-anchor.ts";
 import { openAuditDbForReading } from "./audit-db.ts";
 import { checkpointMessage, GENESIS_HASH, hashRecord } from "./audit-hash.ts";
 import { AUDIT_BAD_KEY } from "./errors.ts";
@@ -30,7 +31,11 @@ interface Checkpoint {
  * chain recomputed after a change (its signed checkpoint no longer matches), a forged checkpoint and
  * a tail cut off before the last checkpoint. Reads one consistent snapshot, so a live writer is fine.
  */
-export function verifyAuditLog(file: string, trustedPublicKeysPem: readonly string[]): VerifyResult {
+export function verifyAuditLog(
+  file: string,
+  trustedPublicKeysPem: readonly string[],
+  anchors: readonly SourcedAnchor[] = [],
+): VerifyResult {
   const trusted = trustedKeys(trustedPublicKeysPem);
   const db = openAuditDbForReading(file);
   try {
@@ -48,7 +53,14 @@ export function verifyAuditLog(file: string, trustedPublicKeysPem: readonly stri
     const rows = db
       .prepare("SELECT seq, at, kind, body, prev_hash, hash FROM records ORDER BY seq")
       .iterate();
-    return walk(rows as Iterable<Record<string, unknown>>, checkpoints, trusted);
+    const result = walk(rows as Iterable<Record<string, unknown>>, checkpoints, trusted);
+    if (!result.ok) return result;
+    const hashAt = db.prepare("SELECT hash FROM records WHERE seq = ?");
+    for (const a of anchors) {
+      const bad = checkAnchor(a, result.records, (seq) => hashAt.get(seq)?.hash, trusted);
+      if (bad !== undefined) return bad;
+    }
+    return result;
   } finally {
     db.close();
   }
@@ -114,6 +126,59 @@ function checkCheckpoint(
   );
 }
 
+/**
+ * Checks only that the log at `file` holds each anchored record with its signed hash (one lookup
+ * each, no walk of the chain): quick enough for every start. Undefined when it does.
+ */
+export function checkAnchors(
+  file: string,
+  trustedPublicKeysPem: readonly string[],
+  anchors: readonly SourcedAnchor[],
+): VerifyResult | undefined {
+  const trusted = trustedKeys(trustedPublicKeysPem);
+  const db = openAuditDbForReading(file);
+  try {
+    db.exec("BEGIN");
+    const last = Number(db.prepare("SELECT coalesce(max(seq), 0) AS seq FROM records").get()?.seq ?? 0);
+    const hashAt = db.prepare("SELECT hash FROM records WHERE seq = ?");
+    for (const a of anchors) {
+      const bad = checkAnchor(a, last, (seq) => hashAt.get(seq)?.hash, trusted);
+      if (bad !== undefined) return bad;
+    }
+    return undefined;
+  } finally {
+    db.close();
+  }
+}
+
+/** An anchor and where it came from (named in what verify reports). */
+export interface SourcedAnchor {
+  anchor: AuditAnchor;
+  source: string;
+}
+
+// A signed head kept outside the log: the log must still hold that record with that hash.
+function checkAnchor(
+  { anchor, source }: SourcedAnchor,
+  last: number,
+  hashAt: (seq: number) => unknown,
+  trusted: Map<string, KeyObject>,
+): VerifyResult | undefined {
+  const forged = checkSignature(anchor, trusted);
+  if (forged !== undefined)
+    return broken(null, `${source}: ${forged.replace("the checkpoint", "the anchor")}`);
+  if (anchor.seq > last)
+    return broken(
+      last + 1,
+      `the log ends at record ${last}, but the signed head in ${source} vouches for record ${anchor.seq}: records were cut off, or the log was deleted or replaced by an older copy`,
+    );
+  if (hashAt(anchor.seq) === anchor.hash) return undefined;
+  return broken(
+    anchor.seq,
+    `record ${anchor.seq} is not the one the signed head in ${source} vouches for: the log was replaced or rewritten`,
+  );
+}
+
 function missing(expected: number, found: number): VerifyResult {
   return broken(
     expected,
@@ -136,7 +201,7 @@ function unchained(seq: number, vouched: number): VerifyResult {
 function checkSignature(cp: Checkpoint, trusted: Map<string, KeyObject>): string | undefined {
   const key = trusted.get(cp.keyid);
   if (key === undefined) {
-    return `the checkpoint at record ${cp.seq} is signed by key ${cp.keyid.slice(0, 16)}…, which is not a trusted key (keys/*.pub)`;
+    return `the checkpoint at record ${cp.seq} is signed by key ${cp.keyid.slice(0, 16)}…, which is not a trusted key (keys/audit/*.pub, keys/*.pub)`;
   }
   let valid = false;
   try {

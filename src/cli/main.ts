@@ -5,7 +5,7 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { toPalisadeError } from "../errors.ts";
-import { runAuditExport, runAuditTail, runAuditVerify } from "./commands/audit.ts";
+import { runAuditAnchor, runAuditExport, runAuditTail, runAuditVerify } from "./commands/audit.ts";
 import { runBuild } from "./commands/build.ts";
 import { type CheckCommandOptions, runCheck } from "./commands/check.ts";
 import { runDev } from "./commands/dev.ts";
@@ -218,9 +218,17 @@ function createProgram(ops: PlatformOps, setExit: (code: number) => void): Comma
     .command("verify")
     .description("check the hash chain and its signed checkpoints; exit 1 naming the first bad record")
     .option("--app <dir>", "app directory", ".")
+    .option("--anchor <file>", "also check the log still holds the signed head printed by audit anchor")
     .option("--json", "print the result as JSON")
-    .action((opts: { app: string; json?: boolean }) => {
+    .action((opts: { app: string; json?: boolean; anchor?: string }) => {
       setExit(runAuditVerify(opts));
+    });
+  audit
+    .command("anchor")
+    .description("sign the log's head and print it as JSON, to keep where this host cannot write")
+    .option("--app <dir>", "app directory", ".")
+    .action((opts: { app: string }) => {
+      setExit(runAuditAnchor(opts));
     });
   audit
     .command("tail")

@@ -1,4 +1,4 @@
-export { KV_CLOSED, KV_QUOTA_EXCEEDED } from "./errors.ts";
+export { KV_CLOSED, KV_QUOTA_EXCEEDED, KV_ROLLED_BACK } from "./errors.ts";
 export {
   KV_MAX_KEY_BYTES,
   KV_MAX_LIST,

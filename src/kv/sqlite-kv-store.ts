@@ -4,6 +4,7 @@ import { DatabaseSync } from "node:sqlite";
 import { PalisadeError } from "../errors.ts";
 import { createGroupCommit } from "../group-commit.ts";
 import { KV_CLOSED, KV_QUOTA_EXCEEDED } from "./errors.ts";
+import { createKvIntegrity } from "./kv-integrity.ts";
 import type { KvListOptions, KvPage, KvSetOptions, KvStore, ValueSealer } from "./kv-store.ts";
 
 /** No encryption: for tests of the store itself. */
@@ -12,9 +13,11 @@ const PLAINTEXT: ValueSealer = { seal: (t) => t, open: (t) => t, activeVersion: 
 /**
  * Opens (or creates) the embedded key-value store at `file`: SQLite in WAL mode with
  * `synchronous=FULL`, one row per (namespace, key) holding the value as JSON, sealed by `sealer`
- * (bound to its namespace and key). Writes share commits (group commit: one transaction and one
- * fsync per batch, so a flood of writes does not pay one fsync each on the main loop); a `set` that
- * resolved was committed and survives a crash.
+ * (bound to its namespace, key and version). Writes share commits (group commit: one transaction and
+ * one fsync per batch, so a flood of writes does not pay one fsync each on the main loop); a `set`
+ * that resolved was committed and survives a crash. Opening checks the rows against their sealed
+ * digest (kv-integrity.ts) and throws KV_ROLLED_BACK if values were removed, added or put back to
+ * older copies; each write keeps the digest in step inside its own savepoint.
  */
 export function openSqliteKvStore(file: string, sealer: ValueSealer = PLAINTEXT): KvStore {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
@@ -27,10 +30,13 @@ export function openSqliteKvStore(file: string, sealer: ValueSealer = PLAINTEXT)
       updated_at INTEGER NOT NULL,
       PRIMARY KEY (namespace, key)
     ) WITHOUT ROWID;`);
-  const get = db.prepare("SELECT value FROM kv WHERE namespace = ? AND key = ?");
+  const integrity = createKvIntegrity(db, sealer, file);
+  integrity.verify();
+  const get = db.prepare("SELECT value, version FROM kv WHERE namespace = ? AND key = ?");
   const set = db.prepare(
-    `INSERT INTO kv (namespace, key, value, updated_at) VALUES (?, ?, ?, ?)
-     ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at`,
+    `INSERT INTO kv (namespace, key, value, updated_at, version) VALUES (?, ?, ?, ?, ?)
+     ON CONFLICT (namespace, key) DO UPDATE SET value = excluded.value, updated_at = excluded.updated_at,
+       version = excluded.version`,
   );
   const del = db.prepare("DELETE FROM kv WHERE namespace = ? AND key = ?");
   const list = db.prepare(
@@ -38,10 +44,13 @@ export function openSqliteKvStore(file: string, sealer: ValueSealer = PLAINTEXT)
      ORDER BY key LIMIT :limit`,
   );
   const version = `CASE WHEN value LIKE 'pal1.%' THEN CAST(substr(value, 6, instr(substr(value, 6), '.') - 1) AS INTEGER) ELSE 0 END`;
-  const stale = db.prepare(`SELECT namespace, key, value FROM kv WHERE ${version} != ? LIMIT ?`);
+  const stale = db.prepare(`SELECT namespace, key, value, version FROM kv WHERE ${version} != ? LIMIT ?`);
   const reseal = db.prepare("UPDATE kv SET value = ? WHERE namespace = ? AND key = ?");
   const counts = db.prepare(`SELECT ${version} AS v, count(*) AS n FROM kv GROUP BY v`);
-  const record = (namespace: string, key: string) => `kv:${namespace}\0${key}`;
+  const versionOf = (namespace: string, key: string): number | undefined => {
+    const row = get.get(namespace, key);
+    return row === undefined ? undefined : Number(row.version);
+  };
   const writer = createGroupCommit(db);
   const quota = createNamespaceQuota(db);
   let closed = false;
@@ -58,20 +67,26 @@ export function openSqliteKvStore(file: string, sealer: ValueSealer = PLAINTEXT)
       const row = get.get(namespace, key);
       return row === undefined
         ? undefined
-        : JSON.parse(sealer.open(String(row.value), record(namespace, key)));
+        : JSON.parse(sealer.open(String(row.value), integrity.record(namespace, key, Number(row.version))));
     },
     async set(namespace, key, value, options: KvSetOptions = {}) {
-      const sealed = sealer.seal(JSON.stringify(value), record(namespace, key));
+      const json = JSON.stringify(value);
+      // Inside the write's savepoint: the version and digest change with the row, or not at all.
       await quota.guard(namespace, () =>
         write(() => {
+          const v = integrity.change(namespace, key, versionOf(namespace, key));
+          const sealed = sealer.seal(json, integrity.record(namespace, key, v));
           quota.charge(namespace, key, sealed, options.maxNamespaceBytes);
-          set.run(namespace, key, sealed, Date.now());
+          set.run(namespace, key, sealed, Date.now(), v);
         }),
       );
     },
     async delete(namespace, key) {
       return quota.guard(namespace, () =>
         write(() => {
+          const from = versionOf(namespace, key);
+          if (from === undefined) return false;
+          integrity.change(namespace, key, from, true);
           quota.charge(namespace, key, undefined);
           return Number(del.run(namespace, key).changes) > 0;
         }),
@@ -89,12 +104,14 @@ export function openSqliteKvStore(file: string, sealer: ValueSealer = PLAINTEXT)
       // Read inside the write transaction: a set that lands meanwhile is not overwritten with old data.
       db.exec("BEGIN IMMEDIATE");
       let rows: ReturnType<typeof stale.all> = [];
+      let moved = 0;
       try {
         rows = stale.all(active, limit);
         for (const r of rows) {
-          const rec = record(String(r.namespace), String(r.key));
+          const rec = integrity.record(String(r.namespace), String(r.key), Number(r.version));
           reseal.run(sealer.seal(sealer.open(String(r.value), rec), rec), String(r.namespace), String(r.key));
         }
+        if (rows.length < limit) moved = integrity.reseal(active); // the digest's own seals, last
         db.exec("COMMIT");
       } catch (err) {
         db.exec("ROLLBACK");
@@ -102,10 +119,12 @@ export function openSqliteKvStore(file: string, sealer: ValueSealer = PLAINTEXT)
       } finally {
         quota.forget(); // resealed values change their stored size
       }
-      return rows.length;
+      return rows.length + moved;
     },
     async sealedVersions() {
-      return new Map(counts.all().map((r) => [Number(r.v), Number(r.n)]));
+      const versions = new Map(counts.all().map((r) => [Number(r.v), Number(r.n)]));
+      for (const v of integrity.sealedVersions()) versions.set(v, (versions.get(v) ?? 0) + 1);
+      return versions;
     },
     writeStats() {
       return { commits: writer.stats.commits, writes: writer.stats.writes };

@@ -7,3 +7,5 @@ export const SECURITY_KEYRING = "PAL_SECURITY_KEYRING";
 /** A data key a running platform may still be sealing with cannot be retired yet. */
 export const SECURITY_KEY_IN_USE = "PAL_SECURITY_KEY_IN_USE";
 export const SECURITY_SEAL_BROKEN = "PAL_SECURITY_SEAL_BROKEN";
+/** A store on disk is older than one already written (restored from an older copy). */
+export const SECURITY_ROLLBACK = "PAL_SECURITY_ROLLBACK";

@@ -4,6 +4,7 @@ export {
   SECURITY_KEY_IN_USE,
   SECURITY_KEY_MISSING,
   SECURITY_KEYRING,
+  SECURITY_ROLLBACK,
   SECURITY_SEAL_BROKEN,
   SECURITY_SECRET_MISSING,
   SECURITY_SECRET_NAME,
@@ -19,5 +20,11 @@ export {
   type Sealer,
   versionOf,
 } from "./key-ring.ts";
-export { openFileSecretStore, requireSecret, SECRET_NAME, type SecretStore } from "./secret-store.ts";
+export {
+  openFileSecretStore,
+  requireSecret,
+  SECRET_NAME,
+  type SecretStore,
+  type SecretStoreOptions,
+} from "./secret-store.ts";
 export { type CapabilityKind, openUsageStore, type UsageRow, type UsageStore } from "./usage-store.ts";

@@ -1,14 +1,30 @@
 /**
  * The app's secret store: `.palisade/secrets.json` (mode 0600 in a 0700 directory) holding each
- * secret's value sealed by the key ring (AES-256-GCM, bound to the secret's name), never plaintext.
- * A rotated secret keeps its previous value valid for a grace period, so senders and functions can
- * switch over without downtime. Values are never logged and never passed through the environment.
+ * secret's value sealed by the key ring (AES-256-GCM, bound to the secret's name and the file's
+ * generation), never plaintext. A rotated secret keeps its previous value valid for a grace period,
+ * so senders and functions can switch over without downtime. Values are never logged and never
+ * passed through the environment.
+ *
+ * Rollback: every write raises the file's generation (secrets-file.ts). A store opened with a
+ * `floor` (the newest generation recorded elsewhere: the app passes the one in its audit log) refuses
+ * a file older than that, so restoring an older copy cannot bring back a revoked or rotated key. A
+ * running store also remembers the newest generation it has read: if an older file appears, it keeps
+ * serving the last one it trusted and reports the rollback. Not protected: someone who restores the
+ * secret store and every record of its newer generations together (see the audit anchor), and
+ * deleting the file, which removes every secret (requests then fail closed).
  */
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from "node:fs";
-import { dirname } from "node:path";
 import { PalisadeError } from "../errors.ts";
-import { SECURITY_SECRET_MISSING, SECURITY_SECRET_NAME } from "./errors.ts";
+import { SECURITY_ROLLBACK, SECURITY_SECRET_MISSING, SECURITY_SECRET_NAME } from "./errors.ts";
 import type { Sealer } from "./key-ring.ts";
+import {
+  openEntries,
+  previousRecord,
+  readSecretsFile,
+  type SecretEntry,
+  type SecretsSnapshot,
+  valueRecord,
+  writeSecretsFile,
+} from "./secrets-file.ts";
 
 export interface SecretStore {
   /** The current value. */
@@ -25,132 +41,151 @@ export interface SecretStore {
   reencrypt(): number;
   /** How many values each data key version seals (0: plaintext from before encryption). */
   versions(): Map<number, number>;
+  /** The newest generation of the file this store has read or written (0: none yet). */
+  generation(): number;
 }
 
-interface Entry {
-  value: string;
-  previous?: string;
-  previousUntil?: number;
+export interface SecretStoreOptions {
+  /** The newest generation recorded outside the file; an older file is refused. @default 0 */
+  floor?: number;
+  /** Told (once per generation found) when the file became older than one already read. */
+  onRollback?: (found: number, expected: number) => void;
 }
 
 /** Secret names: upper-case letters, digits and underscores, as environment-style names. */
 export const SECRET_NAME = /^[A-Z][A-Z0-9_]{0,63}$/;
 
-const record = (name: string) => `secret:${name}`;
-const previousRecord = (name: string) => `secret-previous:${name}`;
+/**
+ * Opens the store at `file` (created on first write), sealing values with `sealer`. Throws
+ * SECURITY_ROLLBACK if the file is older than `options.floor`.
+ */
+export function openFileSecretStore(
+  file: string,
+  sealer: Sealer,
+  options: SecretStoreOptions = {},
+): SecretStore {
+  let highest = options.floor ?? 0;
+  let trusted: SecretsSnapshot = { generation: highest, entries: {} };
+  let reported = -1;
+  const first = readSecretsFile(file, sealer);
+  if (first !== undefined && first.generation < highest) throw rolledBack(file, first.generation, highest);
+  if (first !== undefined) [trusted, highest] = [first, first.generation];
 
-/** Opens the store at `file` (created on first write), sealing values with `sealer`. */
-export function openFileSecretStore(file: string, sealer: Sealer): SecretStore {
-  const read = (): Record<string, Entry> => {
-    if (!existsSync(file)) return {};
-    const raw = JSON.parse(readFileSync(file, "utf8")) as Record<string, Entry | string>;
-    // A plain string (a store from before encryption, or a planted value) is refused when read.
-    return Object.fromEntries(
-      Object.entries(raw).map(([name, entry]) => [
-        name,
-        typeof entry === "string" ? { value: entry } : entry,
-      ]),
-    );
+  // The file as it is now, or the last one trusted if it went back in time.
+  const read = (): SecretsSnapshot => {
+    const now = readSecretsFile(file, sealer);
+    if (now === undefined) return { generation: highest, entries: {} }; // deleted: nothing is valid
+    if (now.generation >= highest) {
+      [trusted, highest] = [now, now.generation];
+      return now;
+    }
+    if (reported !== now.generation) options.onRollback?.(now.generation, highest);
+    reported = now.generation;
+    return trusted;
   };
-  const write = (values: Record<string, Entry>) => {
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    // Write then rename: a crash leaves the old file or the new one, never half of one.
-    const tmp = `${file}.${process.pid}.tmp`;
-    writeFileSync(tmp, `${JSON.stringify(values, null, 2)}\n`, { mode: 0o600 });
-    renameSync(tmp, file);
+  // Applies `change` to the entries in plaintext and writes them as the next generation.
+  const update = <T>(change: (plain: Record<string, SecretEntry>) => T): T => {
+    const now = readSecretsFile(file, sealer);
+    if (now !== undefined && now.generation < highest) throw rolledBack(file, now.generation, highest);
+    const plain = now === undefined ? {} : openEntries(now, sealer);
+    const result = change(plain);
+    trusted = writeSecretsFile(file, sealer, highest + 1, plain);
+    highest = trusted.generation;
+    return result;
   };
-  const checkName = (name: string) => {
-    if (!SECRET_NAME.test(name))
-      throw new PalisadeError(
-        SECURITY_SECRET_NAME,
-        `Invalid secret name "${name}"; use upper-case letters, digits and _`,
-        {
-          status: 400,
-        },
-      );
+  const open = (s: SecretsSnapshot, name: string): string | undefined => {
+    const e = s.entries[name];
+    return e === undefined ? undefined : sealer.open(e.value, valueRecord(name, s.generation));
   };
-  const inGrace = (e: Entry) => e.previous !== undefined && (e.previousUntil ?? 0) > Date.now();
+  const inGrace = (e: SecretEntry) => e.previous !== undefined && (e.previousUntil ?? 0) > Date.now();
 
   return {
-    get(name) {
-      const entry = read()[name];
-      return entry === undefined ? undefined : sealer.open(entry.value, record(name));
-    },
+    get: (name) => open(read(), name),
     values(name) {
-      const entry = read()[name];
-      if (entry === undefined) return [];
-      const current = sealer.open(entry.value, record(name));
-      return inGrace(entry) && entry.previous !== undefined
-        ? [current, sealer.open(entry.previous, previousRecord(name))]
-        : [current];
+      const s = read();
+      const e = s.entries[name];
+      const current = open(s, name);
+      if (e === undefined || current === undefined) return [];
+      if (!inGrace(e) || e.previous === undefined) return [current];
+      return [current, sealer.open(e.previous, previousRecord(name, s.generation, e.previousUntil))];
     },
     set(name, value) {
       checkName(name);
-      write({ ...read(), [name]: { value: sealer.seal(value, record(name)) } });
+      update((plain) => {
+        plain[name] = { value };
+      });
     },
     rotate(name, value, graceSec) {
       checkName(name);
-      const all = read();
-      const old = all[name];
-      if (old === undefined)
-        throw new PalisadeError(
-          SECURITY_SECRET_MISSING,
-          `Secret "${name}" is not set; use secrets set first`,
-        );
-      const previous = sealer.seal(sealer.open(old.value, record(name)), previousRecord(name));
-      all[name] = {
-        value: sealer.seal(value, record(name)),
-        previous,
-        previousUntil: Date.now() + graceSec * 1000,
-      };
-      write(all);
+      update((plain) => {
+        const old = plain[name];
+        if (old === undefined)
+          throw new PalisadeError(
+            SECURITY_SECRET_MISSING,
+            `Secret "${name}" is not set; use secrets set first`,
+          );
+        plain[name] = { value, previous: old.value, previousUntil: Date.now() + graceSec * 1000 };
+      });
     },
     remove(name) {
-      const values = read();
-      if (!(name in values)) return false;
-      delete values[name];
-      write(values);
-      return true;
+      if (!(name in read().entries)) return false;
+      return update((plain) => delete plain[name]);
     },
     list() {
-      return Object.entries(read())
+      return Object.entries(read().entries)
         .sort(([a], [b]) => a.localeCompare(b))
         .map(([name, e]) =>
           inGrace(e) ? { name, previousUntil: new Date(e.previousUntil ?? 0).toISOString() } : { name },
         );
     },
     reencrypt() {
-      const all = read();
       const active = sealer.activeVersion();
-      let moved = 0;
-      for (const [name, e] of Object.entries(all)) {
-        if (sealer.versionOf(e.value) !== active) {
-          e.value = sealer.seal(sealer.open(e.value, record(name)), record(name));
-          moved += 1;
-        }
-        if (e.previous !== undefined && !inGrace(e)) {
-          delete e.previous;
-          delete e.previousUntil;
-        } else if (e.previous !== undefined && sealer.versionOf(e.previous) !== active) {
-          e.previous = sealer.seal(sealer.open(e.previous, previousRecord(name)), previousRecord(name));
-          moved += 1;
-        }
-      }
-      if (moved > 0) write(all);
-      return moved;
+      const stale = [...sealedValues(read())].filter((v) => sealer.versionOf(v) !== active).length;
+      if (stale === 0) return 0;
+      update((plain) => {
+        for (const e of Object.values(plain))
+          if (!inGrace(e)) {
+            delete e.previous;
+            delete e.previousUntil;
+          }
+      });
+      return stale;
     },
     versions() {
       const counts = new Map<number, number>();
-      for (const e of Object.values(read())) {
-        for (const v of [e.value, e.previous]) {
-          if (v === undefined) continue;
-          const version = sealer.versionOf(v);
-          counts.set(version, (counts.get(version) ?? 0) + 1);
-        }
+      for (const v of sealedValues(read())) {
+        const version = sealer.versionOf(v);
+        counts.set(version, (counts.get(version) ?? 0) + 1);
       }
       return counts;
     },
+    generation: () => highest,
   };
+}
+
+function* sealedValues(s: SecretsSnapshot): Generator<string> {
+  for (const e of Object.values(s.entries)) {
+    yield e.value;
+    if (e.previous !== undefined) yield e.previous;
+  }
+}
+
+function checkName(name: string): void {
+  if (!SECRET_NAME.test(name))
+    throw new PalisadeError(
+      SECURITY_SECRET_NAME,
+      `Invalid secret name "${name}"; use upper-case letters, digits and _`,
+      {
+        status: 400,
+      },
+    );
+}
+
+function rolledBack(file: string, found: number, expected: number): PalisadeError {
+  return new PalisadeError(
+    SECURITY_ROLLBACK,
+    `Secret store "${file}" is generation ${found}, but generation ${expected} was already written: an older copy was restored, which could bring back revoked or rotated secrets. Restore the newest copy, or, if you went back on purpose, remove the file and set every secret again (palisade secrets set NAME)`,
+  );
 }
 
 /** The value of a secret the app needs, or an error that says how to set it. */

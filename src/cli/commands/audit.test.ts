@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { type TestContext, test } from "node:test";
 import { setTimeout as sleep } from "node:timers/promises";
-import { AUDIT_FILE, AUDIT_NOT_FOUND, openAuditLog } from "../../audit/index.ts";
+import { AUDIT_FILE, AUDIT_NOT_FOUND, ensureAuditKey, openAuditLog } from "../../audit/index.ts";
 import { generateSigningKey, loadSigningKey } from "../../supply/index.ts";
 import { runAuditExport, runAuditTail, runAuditVerify } from "./audit.ts";
 
@@ -47,6 +47,22 @@ test("audit verify says intact with counts (exit 0), or names the first bad reco
   assert.match(out.text(), /audit log is NOT intact at record 17: record 17 was changed/);
   assert.equal(runAuditVerify({ app, json: true }), 1);
   assert.equal(JSON.parse(out.text().trim().split("\n").at(-1) ?? "").firstBad, 17);
+});
+
+test("a log checkpointed with the signing key before the audit key existed still verifies as it goes on", (t) => {
+  const app = appWithLog(t, 15); // checkpoints signed with keys/signing.key
+  const log = openAuditLog(join(app, AUDIT_FILE), {
+    signingKeyPem: ensureAuditKey(app),
+    checkpointEvery: 10,
+  });
+  for (let i = 1; i <= 15; i++) log.record({ kind: "ingress.rejected", outcome: "denied", details: { i } });
+  log.close();
+  const out = captureStdout(t);
+  assert.equal(runAuditVerify({ app }), 0);
+  assert.equal(out.text(), "audit log intact: 30 records, 4 signed checkpoints\n");
+  rmSync(join(app, "keys", "signing.pub"));
+  assert.equal(runAuditVerify({ app }), 1, "the old checkpoints need the signing key's public half");
+  assert.match(out.text(), /checkpoint at record 10 is signed by key .* which is not a trusted key/);
 });
 
 test("audit verify without a log fails with a message saying when it is created", (t) => {

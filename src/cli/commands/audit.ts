@@ -1,16 +1,27 @@
-import { join } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import {
   AUDIT_FILE,
   AUDIT_NOT_FOUND,
   type AuditRecord,
+  ensureAuditKey,
+  formatAnchor,
+  headFileOf,
+  loadAuditTrust,
+  openAuditLog,
+  parseAnchor,
+  readAnchorFile,
   readAudit,
+  readHead,
+  type SourcedAnchor,
+  type VerifyResult,
   verifyAuditLog,
 } from "../../audit/index.ts";
 import { isPalisadeError } from "../../errors.ts";
-import { loadTrustedKeys } from "../../supply/index.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
 import { parseInstant } from "../parse-instant.ts";
+import { usageError } from "../usage-error.ts";
 
 const POLL_MS = 500;
 /** Uncovered records older than this fail verify (checkpoints are due every 10 s and at shutdown). */
@@ -18,13 +29,24 @@ const UNSIGNED_GRACE_MS = 60_000;
 const PAGE = 1000;
 
 /**
- * `palisade audit verify [--json]`: walks the app's audit chain and its signed checkpoints (against
- * `keys/*.pub`). Exit 0 when intact, with the counts; exit 1 naming the first bad record.
+ * `palisade audit verify [--anchor FILE] [--json]`: walks the app's audit chain and its signed
+ * checkpoints (against `keys/audit/*.pub` and `keys/*.pub`), and checks that the log still holds the
+ * signed head kept beside it (`.palisade/audit-head.json`) and the one in FILE (printed earlier by
+ * `palisade audit anchor`). Exit 0 when intact, with the counts; exit 1 naming the first bad record.
  */
-export function runAuditVerify(opts: { app: string; json?: boolean }): number {
-  const trusted = loadTrustedKeys(opts.app);
+export function runAuditVerify(opts: { app: string; json?: boolean; anchor?: string }): number {
+  const trusted = loadAuditTrust(opts.app);
   const file = join(opts.app, AUDIT_FILE);
-  let result = verifyAuditLog(file, trusted);
+  const anchors = anchorsFor(file, opts.anchor);
+  let result: VerifyResult;
+  const [newest] = [...anchors].sort((a, b) => b.anchor.seq - a.anchor.seq);
+  if (!existsSync(file) && newest !== undefined)
+    result = {
+      ok: false,
+      firstBad: 1,
+      problem: `the audit log is missing, but the signed head in ${newest.source} vouches for record ${newest.anchor.seq}: it was deleted`,
+    };
+  else result = verifyAuditLog(file, trusted, anchors);
   // Records no signed checkpoint covers long after one was due: the chain alone is unkeyed, so
   // someone who rewrote records and dropped the checkpoints would look like this.
   if (result.ok && result.unsigned > 0) {
@@ -43,7 +65,8 @@ export function runAuditVerify(opts: { app: string; json?: boolean }): number {
   if (!result.ok) {
     const where = result.firstBad === null ? "" : ` at record ${result.firstBad}`;
     process.stdout.write(`audit log is NOT intact${where}: ${result.problem}\n`);
-    if (trusted.length === 0) process.stdout.write("(the app trusts no keys: keys/*.pub is empty)\n");
+    if (trusted.length === 0)
+      process.stdout.write("(the app trusts no audit keys: keys/audit/*.pub and keys/*.pub are empty)\n");
     return EXIT_FAILURE;
   }
   const plural = (n: number, what: string): string => `${n} ${what}${n === 1 ? "" : "s"}`;
@@ -56,6 +79,45 @@ export function runAuditVerify(opts: { app: string; json?: boolean }): number {
     );
   }
   return EXIT_OK;
+}
+
+/**
+ * `palisade audit anchor`: signs a checkpoint over every record written so far, checks the log, and
+ * prints its signed head as one line of JSON, to store somewhere the app's host cannot write. Later,
+ * `palisade audit verify --anchor FILE` fails if the log no longer holds that head (deleted, cut
+ * back, or the whole data directory put back to an older copy).
+ */
+export function runAuditAnchor(opts: { app: string }): number {
+  const dir = resolve(opts.app);
+  const file = join(dir, AUDIT_FILE);
+  readAudit(file, { limit: 1 }); // AUDIT_NOT_FOUND, with its explanation, if the app never ran
+  openAuditLog(file, { signingKeyPem: ensureAuditKey(dir) }).close(); // signs the tail
+  const result = verifyAuditLog(file, loadAuditTrust(dir), anchorsFor(file));
+  const head = readHead(file);
+  if (!result.ok || head === undefined) {
+    const why = result.ok ? "it has no records yet" : `it is NOT intact: ${result.problem}`;
+    process.stderr.write(`palisade: cannot anchor the audit log: ${why}\n`);
+    return EXIT_FAILURE;
+  }
+  process.stdout.write(`${formatAnchor(head)}\n`);
+  return EXIT_OK;
+}
+
+// The signed head kept beside the log, and the one in `anchorFile` if given.
+function anchorsFor(file: string, anchorFile?: string): SourcedAnchor[] {
+  const anchors: SourcedAnchor[] = [];
+  const headFile = headFileOf(file);
+  const head = readAnchorFile(headFile);
+  if (head !== undefined) anchors.push({ anchor: head, source: `"${headFile}"` });
+  if (anchorFile === undefined) return anchors;
+  let text: string;
+  try {
+    text = readFileSync(anchorFile, "utf8");
+  } catch (err) {
+    throw usageError(`Cannot read --anchor "${anchorFile}": ${(err as Error).message}`);
+  }
+  anchors.push({ anchor: parseAnchor(text, anchorFile), source: `--anchor "${anchorFile}"` });
+  return anchors;
 }
 
 /**

@@ -2,6 +2,7 @@ import { generateKeyPairSync, randomBytes } from "node:crypto";
 import { existsSync, mkdirSync, writeFileSync } from "node:fs";
 import { join, relative, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ensureAuditKey } from "../../audit/index.ts";
 import { MANIFEST_FILE } from "../../manifest/index.ts";
 import { EXIT_OK } from "../exit-code.ts";
 import { usageError } from "../usage-error.ts";
@@ -31,10 +32,12 @@ export function runInit(dir: string): number {
     mode: 0o600,
   });
   writeFileSync(join(root, "keys/signing.pub"), publicKey.export({ type: "spki", format: "pem" }));
+  // A separate pair for audit checkpoints: the host that runs the app needs no bundle-signing key.
+  ensureAuditKey(root);
 
   process.stdout.write(
     `Created app "${name}" in ${root}\n` +
-      `  ${Object.keys(files).join("\n  ")}\n  keys/master.key (private, gitignored: encrypts .palisade/ at rest; use PALISADE_MASTER_KEY in production)\n  keys/signing.key (private, gitignored)\n  keys/signing.pub\n  .palisade/secrets.json (API key of principal "local")\n\n` +
+      `  ${Object.keys(files).join("\n  ")}\n  keys/master.key (private, gitignored: encrypts .palisade/ at rest; use PALISADE_MASTER_KEY in production)\n  keys/signing.key (private, gitignored)\n  keys/signing.pub\n  keys/audit.key (private, gitignored: signs audit checkpoints)\n  keys/audit/audit.pub\n  .palisade/secrets.json (API key of principal "local")\n\n` +
       `Next: npx palisade dev ${dir}\n      npx palisade send greeting.requested '{"name":"Ada"}' --app ${dir}\n`,
   );
   return EXIT_OK;

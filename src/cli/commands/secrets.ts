@@ -15,8 +15,14 @@ export function runSecretsSet(name: string, opts: { app: string; value?: string 
   const value = opts.value ?? readFileSync(0, "utf8").replace(/\r?\n$/, "");
   if (value === "")
     throw usageError(`Cannot set secret "${name}": the value is empty; pass --value or pipe it on stdin`);
-  appSecrets(opts.app).set(name, value);
-  auditCommand(opts.app, { kind: AUDIT_KIND.secretSet, subject: name, outcome: "allowed" });
+  const store = appSecrets(opts.app);
+  store.set(name, value);
+  auditCommand(opts.app, {
+    kind: AUDIT_KIND.secretSet,
+    subject: name,
+    outcome: "allowed",
+    details: { generation: store.generation() },
+  });
   process.stdout.write(`secret ${name} set\n`);
   return EXIT_OK;
 }
@@ -38,12 +44,13 @@ export function runSecretsRotate(name: string, opts: { app: string; value?: stri
   const value = opts.value ?? readFileSync(0, "utf8").replace(/\r?\n$/, "");
   if (value === "")
     throw usageError(`Cannot rotate secret "${name}": the value is empty; pass --value or pipe it on stdin`);
-  appSecrets(opts.app).rotate(name, value, opts.grace);
+  const store = appSecrets(opts.app);
+  store.rotate(name, value, opts.grace);
   auditCommand(opts.app, {
     kind: AUDIT_KIND.secretRotated,
     subject: name,
     outcome: "allowed",
-    details: { graceSec: opts.grace },
+    details: { graceSec: opts.grace, generation: store.generation() },
   });
   const until = new Date(Date.now() + opts.grace * 1000).toISOString();
   process.stdout.write(`secret ${name} rotated; the previous value stays valid until ${until}\n`);
@@ -52,8 +59,14 @@ export function runSecretsRotate(name: string, opts: { app: string; value?: stri
 
 /** `palisade secrets rm NAME`. */
 export function runSecretsRm(name: string, opts: { app: string }): number {
-  if (appSecrets(opts.app).remove(name)) {
-    auditCommand(opts.app, { kind: AUDIT_KIND.secretRemoved, subject: name, outcome: "allowed" });
+  const store = appSecrets(opts.app);
+  if (store.remove(name)) {
+    auditCommand(opts.app, {
+      kind: AUDIT_KIND.secretRemoved,
+      subject: name,
+      outcome: "allowed",
+      details: { generation: store.generation() },
+    });
     process.stdout.write(`secret ${name} removed\n`);
     return EXIT_OK;
   }
