@@ -3,7 +3,7 @@
  * function's code. Each message is checked against the protocol here before the host looks at it;
  * anything else is dropped (and the process killed by the caller).
  */
-import type { LogLevel, SandboxMessage } from "./protocol.ts";
+import type { LogLevel, SandboxMessage } from "./guest/protocol.ts";
 
 const LEVELS = new Set<string>(["debug", "info", "warn", "error"]);
 const MAX_TEXT = 8192;

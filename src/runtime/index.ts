@@ -19,8 +19,8 @@ export {
   RUNTIME_OUTPUT_TOO_LARGE,
   RUNTIME_TIMEOUT,
 } from "./errors.ts";
+export type { LogLevel } from "./guest/protocol.ts";
 export { detectOsLayer, type OsLayer } from "./os-layer.ts";
-export type { LogLevel } from "./protocol.ts";
 export {
   createSandboxPool,
   type FunctionLog,

@@ -4,7 +4,7 @@ import type { FunctionSpec } from "../manifest/index.ts";
 import { assertBundleHasNoSymlinks } from "./bundle-check.ts";
 import type { CapabilityHost, Invocation } from "./capability-host.ts";
 import { RUNTIME_CLOSED, RUNTIME_LOAD_FAILED, RUNTIME_OUTPUT_TOO_LARGE, RUNTIME_TIMEOUT } from "./errors.ts";
-import type { LogLevel, SandboxMessage } from "./protocol.ts";
+import type { LogLevel, SandboxMessage } from "./guest/protocol.ts";
 import { type SandboxProcess, startSandboxProcess } from "./sandbox-process.ts";
 
 /** Where a function's log lines and raw output go, labelled by the host (never by the sandbox). */

@@ -16,10 +16,10 @@ import { fileURLToPath } from "node:url";
 import { PalisadeError, type SerializedError } from "../errors.ts";
 import { checkMessage } from "./check-message.ts";
 import { RUNTIME_CRASHED, RUNTIME_LOAD_FAILED } from "./errors.ts";
+import type { HostMessage, SandboxMessage } from "./guest/protocol.ts";
 import { bwrapArgs } from "./os-layer.ts";
-import type { HostMessage, SandboxMessage } from "./protocol.ts";
 
-const RUNNER = fileURLToPath(new URL("./runner.ts", import.meta.url));
+const RUNNER = fileURLToPath(new URL("./guest/runner.ts", import.meta.url));
 
 export interface SandboxProcessOptions {
   functionName: string;

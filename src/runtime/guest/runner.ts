@@ -1,11 +1,12 @@
 /**
  * The function side of the sandbox: runs inside a child process started with Node's permission model
- * (see sandbox-process.ts). Loads one bundle, then serves invocations one at a time, in the order the
+ * (see ../sandbox-process.ts). Loads one bundle, then serves invocations one at a time, in the order the
  * host sent them. Every capability is a message to the host, which decides; this file holds no
  * authority of its own. argv: bundle, function name, output limit in bytes, scratch dir (or "").
  *
- * Self-contained on purpose: the process may read only the bundle, so it imports nothing but node:*
- * at run time (type imports are erased by type stripping and never read).
+ * Self-contained on purpose: the process may read only the bundle and this file, so it imports
+ * nothing but node:* at run time (the protocol's types are erased by type stripping and never read);
+ * `npm run arch` fails on any other import under runtime/guest/.
  */
 import fs from "node:fs";
 import { syncBuiltinESMExports } from "node:module";

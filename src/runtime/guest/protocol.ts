@@ -4,8 +4,17 @@
  *
  * Invocations travel in batches: one `invoke` message carries several events, which the sandbox runs
  * one after another (never at once), answering `done` for each as soon as it finishes.
+ *
+ * Part of the guest side (runtime/guest/): it imports nothing, so the sandbox process needs no file
+ * beyond the runner and its bundle (scripts/check-architecture.ts enforces this).
  */
-import type { SerializedError } from "../errors.ts";
+
+/** An error as it crosses the channel: the wire form of PalisadeError (src/errors.ts). */
+export interface SerializedError {
+  code: string;
+  message: string;
+  retryable: boolean;
+}
 
 export interface InvokeItem {
   id: number;
