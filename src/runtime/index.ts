@@ -20,12 +20,7 @@ export {
   RUNTIME_TIMEOUT,
 } from "./errors.ts";
 export type { LogLevel } from "./guest/protocol.ts";
+export { INVOKE_BATCH } from "./invoke-batches.ts";
 export { detectOsLayer, type OsLayer } from "./os-layer.ts";
-export {
-  createSandboxPool,
-  type FunctionLog,
-  IDLE_STOP_MS,
-  INVOKE_BATCH,
-  type SandboxPool,
-} from "./sandbox-pool.ts";
+export { createSandboxPool, type FunctionLog, IDLE_STOP_MS, type SandboxPool } from "./sandbox-pool.ts";
 export { sandboxFlags } from "./sandbox-process.ts";

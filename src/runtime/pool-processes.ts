@@ -1,0 +1,209 @@
+/**
+ * The process lifecycle of one function's sandbox pool: starting processes (each start behind the
+ * bundle checks), keeping `minInstances` warm, replacing a process that died, and stopping
+ * processes above the minimum that stayed idle. What runs on a process is invoke-batches.ts's.
+ */
+import { PalisadeError, toPalisadeError } from "../errors.ts";
+import type { FunctionSpec } from "../manifest/index.ts";
+import { assertBundleHasNoSymlinks } from "./bundle-check.ts";
+import type { Invocation } from "./capability-host.ts";
+import { RUNTIME_LOAD_FAILED } from "./errors.ts";
+import type { SandboxMessage } from "./guest/protocol.ts";
+import { type SandboxProcess, startSandboxProcess } from "./sandbox-process.ts";
+
+/** How long a process may take to load its bundle before it is killed and the load fails. */
+export const LOAD_TIMEOUT_MS = 10_000;
+
+/** One invocation, from `invoke` until it settles. */
+export interface Job {
+  id: number;
+  inv: Invocation;
+  attempt: number;
+  resolve: (value: unknown) => void;
+  reject: (err: unknown) => void;
+}
+
+/** One sandbox process of the pool. */
+export interface Slot {
+  proc: SandboxProcess;
+  loaded: boolean;
+  /** Sent to this process and not yet done, in the order it runs them: the head is running. */
+  batch: Job[];
+  timer?: NodeJS.Timeout | undefined;
+  /** When it last became idle (ms). */
+  idleSince: number;
+  /** Stopped on purpose (idle or closing): not replaced when it exits. */
+  retired?: boolean;
+}
+
+export interface PoolProcessesOptions {
+  fn: FunctionSpec;
+  bundlePath: string;
+  osLayer: boolean;
+  idleStopMs: number;
+  beforeSpawn?: (() => void) | undefined;
+  /** A process loaded its bundle; `assigned` are the invocations that started it (maybe none). */
+  onReady: (slot: Slot, assigned: Job[]) => void;
+  /** A process could not load its bundle (or could not be started): `assigned` fail with `err`. */
+  onLoadFailed: (assigned: Job[], err: unknown) => void;
+  /** A process exited that was not stopped on purpose; it is already out of the pool. */
+  onLost: (slot: Slot, reason: PalisadeError) => void;
+  onMessage: (slot: Slot, msg: SandboxMessage) => void;
+  onOutput: (slot: Slot, stream: "stdout" | "stderr", line: string) => void;
+}
+
+export interface PoolProcesses {
+  /** Starts a process for `assigned` (none: a warm spare). */
+  spawn(assigned: Job[]): void;
+  /** An idle process, now no longer idle. */
+  takeIdle(): Slot | undefined;
+  /** Marks a process idle. */
+  release(slot: Slot): void;
+  /** How many processes could take work now: idle ones plus room under the concurrency cap. */
+  room(): number;
+  size(): number;
+  /** Starts `minInstances` processes and waits until each has loaded (or LOAD_TIMEOUT_MS passes). */
+  startWarm(): Promise<void>;
+  /** Stops every process; returns them so their work can be failed. */
+  close(): Slot[];
+}
+
+/** Creates the process lifecycle of one pool. */
+export function createPoolProcesses(options: PoolProcessesOptions): PoolProcesses {
+  const { fn } = options;
+  const slots: Slot[] = [];
+  const idle: Slot[] = [];
+  let closed = false;
+  const remove = (list: Slot[], slot: Slot): void => {
+    const i = list.indexOf(slot);
+    if (i >= 0) list.splice(i, 1);
+  };
+  // Stop instances above the warm minimum that have been idle a while.
+  const reaper = setInterval(() => {
+    const now = Date.now();
+    for (const slot of [...idle]) {
+      if (slots.length <= fn.limits.minInstances) return;
+      if (now - slot.idleSince < options.idleStopMs) continue;
+      remove(idle, slot);
+      remove(slots, slot);
+      slot.retired = true;
+      slot.proc.kill();
+    }
+  }, options.idleStopMs / 4);
+  reaper.unref();
+
+  function spawn(assigned: Job[]): void {
+    // Checked before every start: a symlink planted beside the bundle would let the process read
+    // through it (Node's permission model follows links), so such a bundle is not run.
+    try {
+      assertBundleHasNoSymlinks(options.bundlePath);
+      options.beforeSpawn?.();
+    } catch (err) {
+      // No retry can cure a bundle that fails its checks: it is a load failure (dead-lettered).
+      const e = toPalisadeError(err);
+      const reason =
+        e.code === RUNTIME_LOAD_FAILED
+          ? e
+          : new PalisadeError(RUNTIME_LOAD_FAILED, `Cannot start function "${fn.name}": ${e.message}`, {
+              cause: err,
+            });
+      options.onLoadFailed(assigned, reason);
+      return;
+    }
+    const slot = { loaded: false, batch: [], idleSince: Date.now() } as unknown as Slot;
+    slots.push(slot);
+    slot.proc = startSandboxProcess({
+      functionName: fn.name,
+      bundlePath: options.bundlePath,
+      memoryMb: fn.limits.memoryMb,
+      outputBytes: fn.limits.outputBytes,
+      tmp: fn.tmp,
+      allowCodeGeneration: fn.allowCodeGeneration,
+      osLayer: options.osLayer,
+      onMessage: (msg) => options.onMessage(slot, msg),
+      onOutput: (stream, line) => options.onOutput(slot, stream, line),
+      onExit: (reason) => exited(slot, reason),
+    });
+    watchLoad(slot, assigned);
+  }
+
+  // A bundle whose top level never finishes (an endless await) must not hold a start forever.
+  function watchLoad(slot: Slot, assigned: Job[]): void {
+    let loadError: PalisadeError | undefined;
+    const loadTimer = setTimeout(() => {
+      loadError = new PalisadeError(
+        RUNTIME_LOAD_FAILED,
+        `Function "${fn.name}" did not finish loading within ${LOAD_TIMEOUT_MS} ms`,
+      );
+      slot.proc.kill();
+    }, LOAD_TIMEOUT_MS);
+    slot.proc.ready.then(
+      () => {
+        clearTimeout(loadTimer);
+        slot.loaded = true;
+        options.onReady(slot, assigned);
+      },
+      // A bundle that cannot load fails the invocations that started this process; the exit
+      // handler removes the slot.
+      (err: unknown) => {
+        clearTimeout(loadTimer);
+        options.onLoadFailed(assigned, loadError ?? err);
+      },
+    );
+  }
+
+  function exited(slot: Slot, reason: PalisadeError): void {
+    if (slot.retired) return;
+    remove(slots, slot);
+    remove(idle, slot);
+    options.onLost(slot, reason);
+    // Keep the pool warm after a crash or timeout, but never respawn in a loop a bundle that
+    // cannot load: such a slot is only started again on demand, by queued invocations.
+    if (!closed && slot.loaded) spawn([]);
+  }
+
+  return {
+    spawn,
+    takeIdle: () => idle.pop(),
+    release(slot) {
+      if (closed || !slots.includes(slot)) return;
+      slot.idleSince = Date.now();
+      idle.push(slot);
+    },
+    room: () => idle.length + Math.max(0, fn.limits.concurrency - slots.length),
+    size: () => slots.length,
+    async startWarm() {
+      assertBundleHasNoSymlinks(options.bundlePath);
+      options.beforeSpawn?.();
+      for (let i = 0; i < fn.limits.minInstances; i++) spawn([]);
+      let timer: NodeJS.Timeout | undefined;
+      const timeout = new Promise<never>((_, reject) => {
+        timer = setTimeout(
+          () =>
+            reject(
+              new PalisadeError(
+                RUNTIME_LOAD_FAILED,
+                `Function "${fn.name}" did not finish loading within ${LOAD_TIMEOUT_MS} ms`,
+              ),
+            ),
+          LOAD_TIMEOUT_MS,
+        );
+        timer.unref();
+      });
+      try {
+        await Promise.race([Promise.all(slots.map((s) => s.proc.ready)), timeout]);
+      } finally {
+        clearTimeout(timer);
+      }
+    },
+    close() {
+      closed = true;
+      clearInterval(reaper);
+      for (const slot of slots) {
+        slot.retired = true;
+        slot.proc.kill();
+      }
+      return slots.splice(0);
+    },
+  };
+}
