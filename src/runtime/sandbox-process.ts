@@ -5,21 +5,40 @@
  * network, child processes, worker threads, native addons, WASI or inspector; an empty environment;
  * code generation from strings off unless the manifest opts out; a V8 heap limit; killed after its
  * wall-clock timeout. Where bubblewrap works, the OS layer (os-layer.ts) wraps it in namespaces as
- * well. What this does NOT protect against: CPU time within the timeout, memory outside the V8 heap
+ * well. It talks to the host only in frames on fd 3 (frame-channel.ts); a message over the bound kills
+ * it before the host buffers it. What this does NOT protect against: CPU time within the timeout, memory outside the V8 heap
  * (Buffers), kernel bugs, and side channels.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Duplex } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { PalisadeError, type SerializedError } from "../errors.ts";
 import { checkMessage } from "./check-message.ts";
-import { RUNTIME_CRASHED, RUNTIME_LOAD_FAILED } from "./errors.ts";
+import { RUNTIME_CRASHED, RUNTIME_LOAD_FAILED, RUNTIME_OUTPUT_TOO_LARGE } from "./errors.ts";
+import { openFrameChannel } from "./frame-channel.ts";
 import type { HostMessage, SandboxMessage } from "./guest/protocol.ts";
 import { bwrapArgs } from "./os-layer.ts";
 
 const RUNNER = fileURLToPath(new URL("./guest/runner.ts", import.meta.url));
+
+/**
+ * Largest message a sandbox process may send the host, in serialized bytes, unless its output limit
+ * needs more (see `messageBound`). A larger one kills the process before the host buffers it.
+ */
+export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
+
+/** The message bound for a function: MAX_MESSAGE_BYTES, or room for 4× its output limit if larger. */
+export function messageBound(outputBytes: number): number {
+  return Math.max(MAX_MESSAGE_BYTES, 4 * outputBytes);
+}
+
+/** Why the host stopped a sandbox process that broke the channel's rules. */
+export type SandboxViolation =
+  | { kind: "message-too-large"; bytes: number; limit: number }
+  | { kind: "malformed-message" };
 
 export interface SandboxProcessOptions {
   functionName: string;
@@ -32,7 +51,11 @@ export interface SandboxProcessOptions {
   allowCodeGeneration: boolean;
   /** Run inside bubblewrap as well (see os-layer.ts). */
   osLayer: boolean;
+  /** Largest message the process may send, in serialized bytes. @default MAX_MESSAGE_BYTES */
+  maxMessageBytes?: number;
   onMessage: (msg: SandboxMessage) => void;
+  /** The process broke the channel's rules and is being killed. */
+  onViolation?: (violation: SandboxViolation) => void;
   /** Lines the function wrote to stdout or stderr (console.log and Node's own warnings). */
   onOutput: (stream: "stdout" | "stderr", line: string) => void;
   onExit: (reason: PalisadeError) => void;
@@ -89,8 +112,8 @@ export function startSandboxProcess(options: SandboxProcessOptions): SandboxProc
   const child: ChildProcess = spawn(command, args as string[], {
     // An empty environment: no secrets, proxies or NODE_OPTIONS leak in (DESIGN invariant 2).
     env: {},
-    stdio: ["ignore", "pipe", "pipe", "ipc"],
-    serialization: "advanced",
+    // No Node IPC channel (it buffers whole messages, of any size): frames on fd 3 instead.
+    stdio: ["ignore", "pipe", "pipe", "pipe"],
     // Under bwrap, a new session and process group: killing the group takes bwrap's own processes
     // and the function's with it, even if bwrap is still setting up (its parent-death signals race).
     detached: options.osLayer,
@@ -119,25 +142,45 @@ export function startSandboxProcess(options: SandboxProcessOptions): SandboxProc
   });
   ready.catch(() => undefined);
 
-  child.on("message", (raw: unknown) => {
-    const msg = checkMessage(raw);
-    // Not the protocol: a function forging messages. It does not get another chance.
-    if (msg === undefined) {
-      options.onOutput("stderr", "the function sent a message outside the sandbox protocol; process stopped");
+  const limit = options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+  let violation: PalisadeError | undefined;
+  const channel = openFrameChannel(child.stdio[3] as Duplex, limit, {
+    onMessage(raw) {
+      const msg = checkMessage(raw);
+      // Not the protocol: a function forging messages. It does not get another chance.
+      if (msg === undefined) {
+        options.onOutput(
+          "stderr",
+          "the function sent a message outside the sandbox protocol; process stopped",
+        );
+        kill();
+        return;
+      }
+      if (msg.t === "ready") settle?.resolve();
+      else if (msg.t === "fatal") settle?.reject(loadFailed(options.functionName, msg.error));
+      else options.onMessage(msg);
+    },
+    onTooLarge(bytes) {
+      violation = new PalisadeError(
+        RUNTIME_OUTPUT_TOO_LARGE,
+        `Function "${options.functionName}" sent a message of ${bytes} bytes, over the limit of ${limit}; its sandbox was stopped`,
+      );
+      options.onViolation?.({ kind: "message-too-large", bytes, limit });
       kill();
-      return;
-    }
-    if (msg.t === "ready") settle?.resolve();
-    else if (msg.t === "fatal") settle?.reject(loadFailed(options.functionName, msg.error));
-    else options.onMessage(msg);
+    },
+    onMalformed() {
+      options.onOutput("stderr", "the function sent a frame that is not a message; process stopped");
+      options.onViolation?.({ kind: "malformed-message" });
+      kill();
+    },
   });
   child.on("error", (err) => settle?.reject(new PalisadeError(RUNTIME_CRASHED, err.message, { cause: err })));
   child.on("exit", (code, signal) => {
-    // Close our end of the IPC channel: if the function's process outlived the one we started (bwrap
-    // killed before it armed its parent-death signal), it sees the disconnect and exits.
-    if (child.connected) child.disconnect();
+    // Close our end of the channel: if the function's process outlived the one we started (bwrap
+    // killed before it armed its parent-death signal), it sees the end and exits.
+    channel.close();
     if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
-    const reason = exitReason(options.functionName, code, signal, stderrTail, options.memoryMb);
+    const reason = violation ?? exitReason(options.functionName, code, signal, stderrTail, options.memoryMb);
     settle?.reject(reason);
     options.onExit(reason);
   });
@@ -145,9 +188,7 @@ export function startSandboxProcess(options: SandboxProcessOptions): SandboxProc
   return {
     pid: child.pid,
     ready,
-    send(msg) {
-      if (child.connected) child.send(msg);
-    },
+    send: (msg) => channel.send(msg),
     kill,
   };
 }
