@@ -19,6 +19,7 @@ import {
   type FunctionLog,
   RUNTIME_LOAD_FAILED,
   type SandboxPool,
+  type SandboxPoolEvents,
 } from "./runtime/index.ts";
 import { type KeyRing, openUsageStore, type UsageStore } from "./security/index.ts";
 import { loadTrustedKeys, verifyFunction } from "./supply/index.ts";
@@ -128,6 +129,12 @@ export function openCapabilities(
   };
 }
 
+/** Where a pool's crashes, stops and unavailability are counted and recorded. */
+export interface PoolWatch {
+  metrics?: Metrics | undefined;
+  audit?: AuditLog | undefined;
+}
+
 /** Starts one sandbox pool per function and says which isolation layers each runs under. */
 export async function startPools(
   app: AppModel,
@@ -135,6 +142,7 @@ export async function startPools(
   capabilities: OpenCapabilities,
   logger: Logger,
   pools: Map<string, SandboxPool>,
+  watch: PoolWatch = {},
 ): Promise<void> {
   const functionLog: FunctionLog = (fn, eventId, level, message, fields, traceparent) =>
     logger[level](
@@ -160,6 +168,7 @@ export async function startPools(
       // Every process start re-checks the signature: a bundle changed on disk after the start is
       // refused at the next spawn.
       beforeSpawn: () => verifyFunction(dir, trusted),
+      events: poolEvents(fn.name, logger, watch),
     });
     try {
       await pool.start();
@@ -181,6 +190,36 @@ export async function startPools(
       os.active ? "sandbox: permission model + OS layer" : "sandbox: permission model only",
     );
   }
+}
+
+/** Metrics, audit records and log lines for what one function's sandbox processes do wrong. */
+function poolEvents(fn: string, logger: Logger, { metrics, audit }: PoolWatch): SandboxPoolEvents {
+  const actor = `function:${fn}`;
+  return {
+    violation(v) {
+      const reason = v.kind === "message-too-large" ? "message_too_large" : "malformed_message";
+      metrics?.sandboxStopped.inc({ fn, reason });
+      const details =
+        v.kind === "message-too-large" ? { reason, bytes: v.bytes, limit: v.limit } : { reason };
+      audit?.record({ kind: AUDIT_KIND.sandboxStopped, actor, subject: fn, outcome: "denied", details });
+      logger.warn({ fn, ...details }, "sandbox stopped: it broke the channel's rules");
+    },
+    crashed(reason) {
+      metrics?.sandboxCrashes.inc({ fn });
+      logger.warn({ fn, code: reason.code }, `sandbox crashed: ${reason.message}`);
+    },
+    unavailable({ crashes, windowMs, until }) {
+      metrics?.functionUnavailable.set({ fn }, 1);
+      const details = { crashes, windowMs, until: new Date(until).toISOString() };
+      audit?.record({ kind: AUDIT_KIND.functionUnavailable, actor, subject: fn, outcome: "error", details });
+      logger.error({ fn, ...details }, "function unavailable: it crashed in a loop; its deliveries are held");
+    },
+    available() {
+      metrics?.functionUnavailable.set({ fn }, 0);
+      audit?.record({ kind: AUDIT_KIND.functionAvailable, actor, subject: fn, outcome: "info" });
+      logger.info({ fn }, "function available again");
+    },
+  };
 }
 
 /** A function whose bundle was refused: every invocation fails as load-failed (dead-lettered). */

@@ -9,6 +9,7 @@ export {
   type Invocation,
   type KvBackend,
 } from "./capability-host.ts";
+export { CRASH_POLICY, type CrashPolicy } from "./crash-breaker.ts";
 export { egressFetch, type FetchResult } from "./egress.ts";
 export {
   RUNTIME_BUNDLE_FAILED,
@@ -22,5 +23,6 @@ export {
 export type { LogLevel } from "./guest/protocol.ts";
 export { INVOKE_BATCH } from "./invoke-batches.ts";
 export { detectOsLayer, type OsLayer } from "./os-layer.ts";
+export type { SandboxPoolEvents } from "./pool-processes.ts";
 export { createSandboxPool, type FunctionLog, IDLE_STOP_MS, type SandboxPool } from "./sandbox-pool.ts";
-export { sandboxFlags } from "./sandbox-process.ts";
+export { MAX_MESSAGE_BYTES, type SandboxViolation, sandboxFlags } from "./sandbox-process.ts";

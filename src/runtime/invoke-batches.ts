@@ -69,6 +69,7 @@ export function createInvokeBatches(
         ),
       );
       requeue(slot);
+      slot.timedOut = true;
       slot.proc.kill(); // the pool replaces the process when it exits
     }, fn.limits.timeoutMs);
   }
@@ -125,6 +126,7 @@ export function createInvokeBatches(
     finish(slot, outcome) {
       const head = slot.batch.shift();
       if (head === undefined) return;
+      processes.worked();
       if (outcome.ok) settleResult(head, outcome.value);
       // The function's own message, with any secret it read taken out, goes to logs and the DLQ.
       else

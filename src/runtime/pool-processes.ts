@@ -1,15 +1,22 @@
 /**
  * The process lifecycle of one function's sandbox pool: starting processes (each start behind the
- * bundle checks), keeping `minInstances` warm, replacing a process that died, and stopping
- * processes above the minimum that stayed idle. What runs on a process is invoke-batches.ts's.
+ * bundle checks), keeping `minInstances` warm, replacing a process that died (after a backoff that
+ * grows with each crash in a row, and not at all while its circuit is open: crash-breaker.ts), and
+ * stopping processes above the minimum that stayed idle. What runs on a process is invoke-batches.ts's.
  */
 import { PalisadeError, toPalisadeError } from "../errors.ts";
 import type { FunctionSpec } from "../manifest/index.ts";
 import { assertBundleHasNoSymlinks } from "./bundle-check.ts";
 import type { Invocation } from "./capability-host.ts";
+import { type CrashPolicy, createCrashBreaker } from "./crash-breaker.ts";
 import { RUNTIME_LOAD_FAILED } from "./errors.ts";
 import type { SandboxMessage } from "./guest/protocol.ts";
-import { type SandboxProcess, startSandboxProcess } from "./sandbox-process.ts";
+import {
+  messageBound,
+  type SandboxProcess,
+  type SandboxViolation,
+  startSandboxProcess,
+} from "./sandbox-process.ts";
 
 /** How long a process may take to load its bundle before it is killed and the load fails. */
 export const LOAD_TIMEOUT_MS = 10_000;
@@ -34,6 +41,20 @@ export interface Slot {
   idleSince: number;
   /** Stopped on purpose (idle or closing): not replaced when it exits. */
   retired?: boolean;
+  /** Killed by the host for running past its timeout: its exit is not a crash. */
+  timedOut?: boolean;
+}
+
+/** What a pool's processes report besides their messages. */
+export interface SandboxPoolEvents {
+  /** A process broke the channel's rules and was stopped. */
+  violation?(violation: SandboxViolation): void;
+  /** A process exited without being asked to (a crash, or stopped for a violation). */
+  crashed?(reason: PalisadeError): void;
+  /** Too many crashes in a row: the function is unavailable, its invocations held, until `until`. */
+  unavailable?(info: { crashes: number; windowMs: number; until: number }): void;
+  /** The function completed an invocation after being unavailable. */
+  available?(): void;
 }
 
 export interface PoolProcessesOptions {
@@ -42,6 +63,10 @@ export interface PoolProcessesOptions {
   osLayer: boolean;
   idleStopMs: number;
   beforeSpawn?: (() => void) | undefined;
+  crashPolicy: CrashPolicy;
+  events: SandboxPoolEvents;
+  /** Processes may take work again (a backoff or cool-down ended). */
+  onRoom: () => void;
   /** A process loaded its bundle; `assigned` are the invocations that started it (maybe none). */
   onReady: (slot: Slot, assigned: Job[]) => void;
   /** A process could not load its bundle (or could not be started): `assigned` fail with `err`. */
@@ -59,6 +84,8 @@ export interface PoolProcesses {
   takeIdle(): Slot | undefined;
   /** Marks a process idle. */
   release(slot: Slot): void;
+  /** A process completed an invocation (the function works): resets the crash backoff. */
+  worked(): void;
   /** How many processes could take work now: idle ones plus room under the concurrency cap. */
   room(): number;
   size(): number;
@@ -74,6 +101,8 @@ export function createPoolProcesses(options: PoolProcessesOptions): PoolProcesse
   const slots: Slot[] = [];
   const idle: Slot[] = [];
   let closed = false;
+  const breaker = createCrashBreaker(options.crashPolicy);
+  let wake: NodeJS.Timeout | undefined;
   const remove = (list: Slot[], slot: Slot): void => {
     const i = list.indexOf(slot);
     if (i >= 0) list.splice(i, 1);
@@ -120,6 +149,8 @@ export function createPoolProcesses(options: PoolProcessesOptions): PoolProcesse
       tmp: fn.tmp,
       allowCodeGeneration: fn.allowCodeGeneration,
       osLayer: options.osLayer,
+      maxMessageBytes: messageBound(fn.limits.outputBytes),
+      onViolation: (v) => options.events.violation?.(v),
       onMessage: (msg) => options.onMessage(slot, msg),
       onOutput: (stream, line) => options.onOutput(slot, stream, line),
       onExit: (reason) => exited(slot, reason),
@@ -157,20 +188,55 @@ export function createPoolProcesses(options: PoolProcessesOptions): PoolProcesse
     remove(slots, slot);
     remove(idle, slot);
     options.onLost(slot, reason);
+    if (!slot.timedOut && !closed) crashed(reason);
     // Keep the pool warm after a crash or timeout, but never respawn in a loop a bundle that
     // cannot load: such a slot is only started again on demand, by queued invocations.
-    if (!closed && slot.loaded) spawn([]);
+    if (slot.loaded) replenish();
+  }
+
+  function crashed(reason: PalisadeError): void {
+    const now = Date.now();
+    options.events.crashed?.(reason);
+    if (breaker.crashed(now) === "opened") {
+      const { crashes, windowMs } = options.crashPolicy;
+      options.events.unavailable?.({ crashes, windowMs, until: now + breaker.delay(now) });
+    }
+    // Nothing starts until the backoff (or cool-down) ends; then the queue and the warm minimum.
+    clearTimeout(wake);
+    wake = setTimeout(() => {
+      replenish();
+      options.onRoom();
+    }, breaker.delay(now));
+    wake.unref();
+  }
+
+  function replenish(): void {
+    if (closed || breaker.delay(Date.now()) > 0) return;
+    for (let n = fn.limits.minInstances - slots.length; n > 0; n--) spawn([]);
+  }
+
+  /** New processes that may start now: none during a backoff; one trial after a cool-down. */
+  function startable(now: number): number {
+    if (breaker.delay(now) > 0) return 0;
+    const cap = breaker.tripped() ? 1 : fn.limits.concurrency;
+    return Math.max(0, cap - slots.length);
   }
 
   return {
     spawn,
-    takeIdle: () => idle.pop(),
+    takeIdle: () => (breaker.isOpen(Date.now()) ? undefined : idle.pop()),
     release(slot) {
       if (closed || !slots.includes(slot)) return;
       slot.idleSince = Date.now();
       idle.push(slot);
     },
-    room: () => idle.length + Math.max(0, fn.limits.concurrency - slots.length),
+    worked() {
+      if (breaker.worked() === "closed") options.events.available?.();
+    },
+    room() {
+      const now = Date.now();
+      return breaker.isOpen(now) ? 0 : idle.length + startable(now);
+    },
     size: () => slots.length,
     async startWarm() {
       assertBundleHasNoSymlinks(options.bundlePath);
@@ -199,6 +265,7 @@ export function createPoolProcesses(options: PoolProcessesOptions): PoolProcesse
     close() {
       closed = true;
       clearInterval(reaper);
+      clearTimeout(wake);
       for (const slot of slots) {
         slot.retired = true;
         slot.proc.kill();

@@ -7,10 +7,11 @@ import { PalisadeError, toPalisadeError } from "../errors.ts";
 import type { CloudEvent } from "../events/index.ts";
 import type { FunctionSpec } from "../manifest/index.ts";
 import type { CapabilityHost } from "./capability-host.ts";
+import { CRASH_POLICY, type CrashPolicy } from "./crash-breaker.ts";
 import { RUNTIME_CLOSED } from "./errors.ts";
 import type { LogLevel, SandboxMessage } from "./guest/protocol.ts";
 import { createInvokeBatches } from "./invoke-batches.ts";
-import { createPoolProcesses, type Slot } from "./pool-processes.ts";
+import { createPoolProcesses, type SandboxPoolEvents, type Slot } from "./pool-processes.ts";
 import { createRedactor } from "./redactor.ts";
 
 /** Where a function's log lines and raw output go, labelled by the host (never by the sandbox). */
@@ -35,6 +36,10 @@ export interface SandboxPoolOptions {
   idleStopMs?: number;
   /** Runs before every process start; a throw refuses the start (the signature check). */
   beforeSpawn?: () => void;
+  /** Crash backoff and circuit breaker. @default CRASH_POLICY */
+  crashPolicy?: CrashPolicy;
+  /** Violations, crashes, and the function becoming unavailable or available again. */
+  events?: SandboxPoolEvents;
 }
 
 export interface SandboxPool {
@@ -67,6 +72,9 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
     osLayer: options.osLayer ?? false,
     idleStopMs: options.idleStopMs ?? IDLE_STOP_MS,
     beforeSpawn: options.beforeSpawn,
+    crashPolicy: options.crashPolicy ?? CRASH_POLICY,
+    events: options.events ?? {},
+    onRoom: () => batches.schedule(),
     onReady(slot, assigned) {
       if (assigned.length > 0) batches.send(slot, assigned);
       else {

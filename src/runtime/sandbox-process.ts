@@ -157,8 +157,10 @@ export function startSandboxProcess(options: SandboxProcessOptions): SandboxProc
         return;
       }
       if (msg.t === "ready") settle?.resolve();
-      else if (msg.t === "fatal") settle?.reject(loadFailed(options.functionName, msg.error));
-      else options.onMessage(msg);
+      else if (msg.t === "fatal") {
+        settle?.reject(loadFailed(options.functionName, msg.error));
+        kill(); // it cannot serve anything, and its channel would keep it alive
+      } else options.onMessage(msg);
     },
     onTooLarge(bytes) {
       violation = new PalisadeError(
