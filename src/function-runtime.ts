@@ -18,6 +18,7 @@ import {
   egressFetch,
   type FunctionLog,
   RUNTIME_LOAD_FAILED,
+  removeStaleScratch,
   type SandboxPool,
   type SandboxPoolEvents,
 } from "./runtime/index.ts";
@@ -151,6 +152,7 @@ export async function startPools(
     );
   const os = detectOsLayer();
   const trusted = loadTrustedKeys(app.dir);
+  if (bundles.some((b) => b.fn.tmp)) removeScratchLeftovers(logger);
   for (const { fn, dir, bundlePath, refused } of bundles) {
     if (bundlePath === undefined || refused !== undefined) {
       // Not run, and its deliveries dead-letter as load-failed until a verified bundle replaces it.
@@ -192,17 +194,29 @@ export async function startPools(
   }
 }
 
+/** Scratch directories of sandbox processes whose platform was killed (so could not remove them). */
+function removeScratchLeftovers(logger: Logger): void {
+  try {
+    const dirs = removeStaleScratch();
+    if (dirs > 0) logger.info({ dirs }, "removed scratch directories left by a stopped platform");
+  } catch (err) {
+    // A scratch root that is not ours is refused again, per process start, with the reason.
+    const e = toPalisadeError(err);
+    logger.warn({ code: e.code }, `scratch directories not checked: ${e.message}`);
+  }
+}
+
 /** Metrics, audit records and log lines for what one function's sandbox processes do wrong. */
 function poolEvents(fn: string, logger: Logger, { metrics, audit }: PoolWatch): SandboxPoolEvents {
   const actor = `function:${fn}`;
   return {
     violation(v) {
-      const reason = v.kind === "message-too-large" ? "message_too_large" : "malformed_message";
+      const reason = v.kind.replaceAll("-", "_");
       metrics?.sandboxStopped.inc({ fn, reason });
       const details =
-        v.kind === "message-too-large" ? { reason, bytes: v.bytes, limit: v.limit } : { reason };
+        v.kind === "malformed-message" ? { reason } : { reason, bytes: v.bytes, limit: v.limit };
       audit?.record({ kind: AUDIT_KIND.sandboxStopped, actor, subject: fn, outcome: "denied", details });
-      logger.warn({ fn, ...details }, "sandbox stopped: it broke the channel's rules");
+      logger.warn({ fn, ...details }, "sandbox stopped: it broke the sandbox's limits");
     },
     crashed(reason) {
       metrics?.sandboxCrashes.inc({ fn });

@@ -31,7 +31,7 @@ export const AUDIT_KIND = {
   quarantined: "function.quarantined",
   /** A delivery was held because a budget ran out [budget, limit]. */
   budgetHeld: "budget.held",
-  /** The host stopped a function's sandbox process for breaking the channel's rules [reason, bytes, limit]. */
+  /** The host stopped a function's sandbox process for breaking a sandbox limit [reason, bytes, limit]. */
   sandboxStopped: "sandbox.stopped",
   /** A function crashed in a loop: unavailable, its deliveries held, until its cool-down ends [crashes, windowMs, until]. */
   functionUnavailable: "function.unavailable",

@@ -150,6 +150,8 @@ export interface Limits {
   readonly minInstances: number;
   /** Largest handler result, emit or log entry, in serialized bytes. */
   readonly outputBytes: number;
+  /** Size of the private scratch directory (`tmp: true`), in MiB. */
+  readonly tmpMb: number;
   readonly ratePerSec?: number;
   readonly dailyInvocations?: number;
 }
@@ -168,6 +170,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   concurrency: 2,
   minInstances: 1,
   outputBytes: 256 * 1024,
+  tmpMb: 64,
 });
 
 /** Grants of a function that states none: nothing. */

@@ -26,7 +26,7 @@ export interface Metrics {
   readonly poolSize: Gauge<"fn">;
   /** Sandbox processes that exited without being asked to, by function. */
   readonly sandboxCrashes: Counter<"fn">;
-  /** Sandbox processes the host stopped for breaking the channel's rules, by function and reason. */
+  /** Sandbox processes the host stopped for breaking a sandbox limit, by function and reason. */
   readonly sandboxStopped: Counter<"fn" | "reason">;
   /** 1 while a function is unavailable after crashing in a loop (its deliveries held), else 0. */
   readonly functionUnavailable: Gauge<"fn">;
@@ -79,13 +79,13 @@ export function createMetrics(): Metrics {
     }),
     sandboxCrashes: new Counter({
       name: "palisade_sandbox_crashes_total",
-      help: "Sandbox processes that exited without being asked to (crashes, and stops for breaking the channel's rules), by function.",
+      help: "Sandbox processes that exited without being asked to (crashes, and stops for breaking a sandbox limit), by function.",
       labelNames: ["fn"] as const,
       registers: [registry],
     }),
     sandboxStopped: new Counter({
       name: "palisade_sandbox_stopped_total",
-      help: "Sandbox processes the host stopped for breaking the channel's rules, by function and reason (message_too_large, malformed_message).",
+      help: "Sandbox processes the host stopped for breaking a sandbox limit, by function and reason (message_too_large, malformed_message, scratch_full).",
       labelNames: ["fn", "reason"] as const,
       registers: [registry],
     }),

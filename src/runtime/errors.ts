@@ -9,3 +9,7 @@ export const RUNTIME_OUTPUT_TOO_LARGE = "PAL_RUNTIME_OUTPUT_TOO_LARGE";
 export const RUNTIME_BAD_CALL = "PAL_RUNTIME_BAD_CALL";
 /** ctx.fetch was allowed but did not complete: network error, timeout, or a response over the limit. */
 export const RUNTIME_EGRESS_FAILED = "PAL_RUNTIME_EGRESS_FAILED";
+/** The host cannot make scratch directories safely (their root is not the platform user's, 0700). */
+export const RUNTIME_SCRATCH_UNSAFE = "PAL_RUNTIME_SCRATCH_UNSAFE";
+/** A function's scratch directory grew past `limits.tmpMb` (checked by the host without the OS layer). */
+export const RUNTIME_SCRATCH_FULL = "PAL_RUNTIME_SCRATCH_FULL";

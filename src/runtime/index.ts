@@ -26,3 +26,4 @@ export { detectOsLayer, type OsLayer } from "./os-layer.ts";
 export type { SandboxPoolEvents } from "./pool-processes.ts";
 export { createSandboxPool, type FunctionLog, IDLE_STOP_MS, type SandboxPool } from "./sandbox-pool.ts";
 export { MAX_MESSAGE_BYTES, type SandboxViolation, sandboxFlags } from "./sandbox-process.ts";
+export { removeStaleScratch } from "./scratch-dir.ts";

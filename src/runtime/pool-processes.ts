@@ -47,7 +47,7 @@ export interface Slot {
 
 /** What a pool's processes report besides their messages. */
 export interface SandboxPoolEvents {
-  /** A process broke the channel's rules and was stopped. */
+  /** A process broke a sandbox limit (message size, scratch size) and was stopped. */
   violation?(violation: SandboxViolation): void;
   /** A process exited without being asked to (a crash, or stopped for a violation). */
   crashed?(reason: PalisadeError): void;
@@ -122,11 +122,13 @@ export function createPoolProcesses(options: PoolProcessesOptions): PoolProcesse
   reaper.unref();
 
   function spawn(assigned: Job[]): void {
-    // Checked before every start: a symlink planted beside the bundle would let the process read
-    // through it (Node's permission model follows links), so such a bundle is not run.
+    const slot = { loaded: false, batch: [], idleSince: Date.now() } as unknown as Slot;
     try {
+      // Checked before every start: a symlink planted beside the bundle would let the process read
+      // through it (Node's permission model follows links), so such a bundle is not run.
       assertBundleHasNoSymlinks(options.bundlePath);
       options.beforeSpawn?.();
+      slot.proc = launch(slot);
     } catch (err) {
       // No retry can cure a bundle that fails its checks: it is a load failure (dead-lettered).
       const e = toPalisadeError(err);
@@ -139,14 +141,18 @@ export function createPoolProcesses(options: PoolProcessesOptions): PoolProcesse
       options.onLoadFailed(assigned, reason);
       return;
     }
-    const slot = { loaded: false, batch: [], idleSince: Date.now() } as unknown as Slot;
     slots.push(slot);
-    slot.proc = startSandboxProcess({
+    watchLoad(slot, assigned);
+  }
+
+  function launch(slot: Slot): SandboxProcess {
+    return startSandboxProcess({
       functionName: fn.name,
       bundlePath: options.bundlePath,
       memoryMb: fn.limits.memoryMb,
       outputBytes: fn.limits.outputBytes,
       tmp: fn.tmp,
+      tmpBytes: fn.limits.tmpMb * 1024 * 1024,
       allowCodeGeneration: fn.allowCodeGeneration,
       osLayer: options.osLayer,
       maxMessageBytes: messageBound(fn.limits.outputBytes),
@@ -155,7 +161,6 @@ export function createPoolProcesses(options: PoolProcessesOptions): PoolProcesse
       onOutput: (stream, line) => options.onOutput(slot, stream, line),
       onExit: (reason) => exited(slot, reason),
     });
-    watchLoad(slot, assigned);
   }
 
   // A bundle whose top level never finishes (an endless await) must not hold a start forever.

@@ -10,17 +10,21 @@
  * (Buffers), kernel bugs, and side channels.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
 import type { Duplex } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { PalisadeError, type SerializedError } from "../errors.ts";
 import { checkMessage } from "./check-message.ts";
-import { RUNTIME_CRASHED, RUNTIME_LOAD_FAILED, RUNTIME_OUTPUT_TOO_LARGE } from "./errors.ts";
+import {
+  RUNTIME_CRASHED,
+  RUNTIME_LOAD_FAILED,
+  RUNTIME_OUTPUT_TOO_LARGE,
+  RUNTIME_SCRATCH_FULL,
+} from "./errors.ts";
 import { openFrameChannel } from "./frame-channel.ts";
 import type { HostMessage, SandboxMessage } from "./guest/protocol.ts";
 import { bwrapArgs } from "./os-layer.ts";
+import { createScratch, scratchBytes } from "./scratch-dir.ts";
 
 const RUNNER = fileURLToPath(new URL("./guest/runner.ts", import.meta.url));
 
@@ -35,10 +39,14 @@ export function messageBound(outputBytes: number): number {
   return Math.max(MAX_MESSAGE_BYTES, 4 * outputBytes);
 }
 
-/** Why the host stopped a sandbox process that broke the channel's rules. */
+/** Why the host stopped a sandbox process that broke a sandbox limit (message size, scratch size). */
 export type SandboxViolation =
   | { kind: "message-too-large"; bytes: number; limit: number }
-  | { kind: "malformed-message" };
+  | { kind: "malformed-message" }
+  | { kind: "scratch-full"; bytes: number; limit: number };
+
+/** How often the host measures a scratch directory without the OS layer (also after each invocation). */
+export const SCRATCH_CHECK_MS = 1000;
 
 export interface SandboxProcessOptions {
   functionName: string;
@@ -48,13 +56,15 @@ export interface SandboxProcessOptions {
   outputBytes: number;
   /** Give the process a private scratch directory (removed when it exits). */
   tmp: boolean;
+  /** Size limit of the scratch directory, in bytes. */
+  tmpBytes: number;
   allowCodeGeneration: boolean;
   /** Run inside bubblewrap as well (see os-layer.ts). */
   osLayer: boolean;
   /** Largest message the process may send, in serialized bytes. @default MAX_MESSAGE_BYTES */
   maxMessageBytes?: number;
   onMessage: (msg: SandboxMessage) => void;
-  /** The process broke the channel's rules and is being killed. */
+  /** The process broke a sandbox limit (message size, scratch size) and is being killed. */
   onViolation?: (violation: SandboxViolation) => void;
   /** Lines the function wrote to stdout or stderr (console.log and Node's own warnings). */
   onOutput: (stream: "stdout" | "stderr", line: string) => void;
@@ -93,7 +103,7 @@ export function sandboxFlags(bundlePath: string, grants: SandboxGrants): string[
 
 /** Starts a sandbox process for one function bundle. */
 export function startSandboxProcess(options: SandboxProcessOptions): SandboxProcess {
-  const scratch = options.tmp ? mkdtempSync(join(tmpdir(), `palisade-${options.functionName}-`)) : undefined;
+  const scratch = options.tmp ? createScratch(options.functionName, options.osLayer) : undefined;
   const node = [
     ...sandboxFlags(options.bundlePath, {
       memoryMb: options.memoryMb,
@@ -107,7 +117,17 @@ export function startSandboxProcess(options: SandboxProcessOptions): SandboxProc
     scratch ?? "",
   ];
   const [command, args] = options.osLayer
-    ? ["bwrap", [...bwrapArgs([RUNNER, options.bundlePath], scratch), process.execPath, ...node]]
+    ? [
+        "bwrap",
+        [
+          ...bwrapArgs(
+            [RUNNER, options.bundlePath],
+            scratch === undefined ? undefined : { path: scratch, bytes: options.tmpBytes },
+          ),
+          process.execPath,
+          ...node,
+        ],
+      ]
     : [process.execPath, node];
   const child: ChildProcess = spawn(command, args as string[], {
     // An empty environment: no secrets, proxies or NODE_OPTIONS leak in (DESIGN invariant 2).
@@ -156,6 +176,9 @@ export function startSandboxProcess(options: SandboxProcessOptions): SandboxProc
         kill();
         return;
       }
+      // Without the OS layer the host measures the scratch directory: an invocation that filled it
+      // past its limit does not complete; its process is stopped (and its directory removed).
+      if (msg.t === "done" && scratchOver()) return;
       if (msg.t === "ready") settle?.resolve();
       else if (msg.t === "fatal") {
         settle?.reject(loadFailed(options.functionName, msg.error));
@@ -176,12 +199,31 @@ export function startSandboxProcess(options: SandboxProcessOptions): SandboxProc
       kill();
     },
   });
+  const scratchOver = (): boolean => {
+    if (scratch === undefined || options.osLayer || violation !== undefined) return violation !== undefined;
+    const bytes = scratchBytes(scratch, options.tmpBytes);
+    if (bytes <= options.tmpBytes) return false;
+    const shown = Number.isFinite(bytes) ? `${bytes} bytes` : "too many files";
+    violation = new PalisadeError(
+      RUNTIME_SCRATCH_FULL,
+      `Function "${options.functionName}" wrote ${shown} to its scratch directory, over its limit of ${options.tmpBytes} bytes (limits.tmpMb); its sandbox was stopped`,
+      { retryable: true },
+    );
+    options.onViolation?.({ kind: "scratch-full", bytes, limit: options.tmpBytes });
+    kill();
+    return true;
+  };
+  const scratchWatch =
+    scratch === undefined || options.osLayer ? undefined : setInterval(scratchOver, SCRATCH_CHECK_MS);
+  scratchWatch?.unref();
   child.on("error", (err) => settle?.reject(new PalisadeError(RUNTIME_CRASHED, err.message, { cause: err })));
   child.on("exit", (code, signal) => {
     // Close our end of the channel: if the function's process outlived the one we started (bwrap
     // killed before it armed its parent-death signal), it sees the end and exits.
     channel.close();
-    if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
+    clearInterval(scratchWatch);
+    // Under the OS layer the scratch directory was a tmpfs: gone with the process.
+    if (scratch !== undefined && !options.osLayer) rmSync(scratch, { recursive: true, force: true });
     const reason = violation ?? exitReason(options.functionName, code, signal, stderrTail, options.memoryMb);
     settle?.reject(reason);
     options.onExit(reason);
