@@ -242,6 +242,10 @@ const PROBES: Record<string, Probe> = {
     source: `${FORGE} export default () => { frame(Buffer.from("not v8")); return new Promise(() => {}); };`,
     refused: { code: "PAL_RUNTIME_CRASHED" },
   },
+  "close the channel to the host and hold the process": {
+    source: `import { closeSync } from "node:fs"; export default () => { closeSync(3); return new Promise(() => setInterval(() => {}, 1000)); };`,
+    refused: { code: "PAL_RUNTIME_CRASHED" },
+  },
   "a 96 MB message to the host (stopped before the host buffers it)": {
     source: `export default (e, ctx) => ctx.emit("payment.charged", new Uint8Array(96 * 1024 * 1024));`,
     grants: { emit: ["payment.charged"] },

@@ -14,11 +14,12 @@ function frame(body: Buffer): Buffer {
 
 function open(maxBytes: number) {
   const [host, sandbox] = duplexPair();
-  const seen = { messages: [] as unknown[], tooLarge: [] as number[], malformed: 0 };
+  const seen = { messages: [] as unknown[], tooLarge: [] as number[], malformed: 0, closed: 0 };
   const channel = openFrameChannel(host, maxBytes, {
     onMessage: (m) => seen.messages.push(m),
     onTooLarge: (bytes) => seen.tooLarge.push(bytes),
     onMalformed: () => seen.malformed++,
+    onClosed: () => seen.closed++,
   });
   return { channel, host, sandbox, seen };
 }
@@ -39,6 +40,7 @@ test("a frame announcing more than the bound is refused from its header, before 
   await tick();
   assert.equal(channel.buffered(), 0);
   assert.deepEqual(seen.messages, [{ t: "ready" }], "the message before it was delivered");
+  assert.equal(seen.closed, 0, "a stop by the host is not reported as the process closing");
 });
 
 test("frames split across chunks, and several in one chunk, arrive whole and in order", async () => {
@@ -88,4 +90,13 @@ test("messages the host sends arrive as frames the runner can read", async () =>
     ok: true,
     value: new Uint8Array([1, 2, 3]),
   });
+});
+
+test("the process closing its end is reported once", async () => {
+  const { sandbox, seen } = open(8 * MiB);
+  sandbox.end();
+  sandbox.destroy();
+  await tick();
+  await tick();
+  assert.equal(seen.closed, 1);
 });

@@ -19,6 +19,8 @@ export interface FrameChannelHandlers {
   onTooLarge(bytes: number): void;
   /** A frame could not be deserialized; nothing more is read. */
   onMalformed(): void;
+  /** The process closed its end (or died): it can no longer answer. */
+  onClosed(): void;
 }
 
 export interface FrameChannel {
@@ -86,8 +88,16 @@ export function openFrameChannel(
     held += chunk.length;
     readFrames();
   });
-  // The process closed its end or died; its exit is handled by the caller.
+  // A broken pipe ends in "close" too; the process's exit is handled by the caller.
   socket.on("error", () => undefined);
+  let ended = false;
+  const closed = (): void => {
+    if (stopped || ended) return;
+    ended = true;
+    handlers.onClosed();
+  };
+  socket.on("end", closed);
+  socket.on("close", closed);
 
   return {
     send(msg) {

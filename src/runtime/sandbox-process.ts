@@ -198,6 +198,8 @@ export function startSandboxProcess(options: SandboxProcessOptions): SandboxProc
       options.onViolation?.({ kind: "malformed-message" });
       kill();
     },
+    // Its code closed the channel (fd 3): it could only sit idle until a timeout, so it goes now.
+    onClosed: kill,
   });
   const scratchOver = (): boolean => {
     if (scratch === undefined || options.osLayer || violation !== undefined) return violation !== undefined;
