@@ -1,13 +1,14 @@
 /**
  * One sandbox process. Threat model: the function's code is untrusted. It runs in a separate Node
  * process under the permission model (`--permission`): read access to its own bundle file and, if
- * granted `tmp: true`, read and write access to a private scratch directory, and nothing else; no
- * network, child processes, worker threads, native addons, WASI or inspector; an empty environment;
- * code generation from strings off unless the manifest opts out; a V8 heap limit; killed after its
- * wall-clock timeout. Where bubblewrap works, the OS layer (os-layer.ts) wraps it in namespaces as
- * well. It talks to the host only in frames on fd 3 (frame-channel.ts); a message over the bound kills
- * it before the host buffers it. What this does NOT protect against: CPU time within the timeout, memory outside the V8 heap
- * (Buffers), kernel bugs, and side channels.
+ * granted `tmp: true`, read and write access to a private scratch directory of `limits.tmpMb`
+ * (scratch-dir.ts), and nothing else; no network, child processes, worker threads, native addons,
+ * WASI or inspector; an empty environment; code generation from strings off unless the manifest opts
+ * out; a V8 heap limit; killed after its wall-clock timeout. Where bubblewrap works, the OS layer
+ * (os-layer.ts) wraps it in namespaces as well. It talks to the host only in frames on fd 3
+ * (frame-channel.ts); a message over the bound stops it before the host buffers it. What this does
+ * NOT protect against: CPU time within the timeout, memory outside the V8 heap (Buffers), kernel
+ * bugs, side channels, and (without bubblewrap) a burst of scratch writes between two checks.
  */
 import { type ChildProcess, spawn } from "node:child_process";
 import { rmSync } from "node:fs";
@@ -24,7 +25,7 @@ import {
 import { openFrameChannel } from "./frame-channel.ts";
 import type { HostMessage, SandboxMessage } from "./guest/protocol.ts";
 import { bwrapArgs } from "./os-layer.ts";
-import { createScratch, scratchBytes } from "./scratch-dir.ts";
+import { createScratch, watchScratch } from "./scratch-dir.ts";
 
 const RUNNER = fileURLToPath(new URL("./guest/runner.ts", import.meta.url));
 
@@ -101,9 +102,8 @@ export function sandboxFlags(bundlePath: string, grants: SandboxGrants): string[
   ];
 }
 
-/** Starts a sandbox process for one function bundle. */
-export function startSandboxProcess(options: SandboxProcessOptions): SandboxProcess {
-  const scratch = options.tmp ? createScratch(options.functionName, options.osLayer) : undefined;
+/** The command and arguments that start the runner for `options`, inside bwrap or not. */
+function sandboxCommand(options: SandboxProcessOptions, scratch: string | undefined): [string, string[]] {
   const node = [
     ...sandboxFlags(options.bundlePath, {
       memoryMb: options.memoryMb,
@@ -116,30 +116,15 @@ export function startSandboxProcess(options: SandboxProcessOptions): SandboxProc
     String(options.outputBytes),
     scratch ?? "",
   ];
-  const [command, args] = options.osLayer
-    ? [
-        "bwrap",
-        [
-          ...bwrapArgs(
-            [RUNNER, options.bundlePath],
-            scratch === undefined ? undefined : { path: scratch, bytes: options.tmpBytes },
-          ),
-          process.execPath,
-          ...node,
-        ],
-      ]
-    : [process.execPath, node];
-  const child: ChildProcess = spawn(command, args as string[], {
-    // An empty environment: no secrets, proxies or NODE_OPTIONS leak in (DESIGN invariant 2).
-    env: {},
-    // No Node IPC channel (it buffers whole messages, of any size): frames on fd 3 instead.
-    stdio: ["ignore", "pipe", "pipe", "pipe"],
-    // Under bwrap, a new session and process group: killing the group takes bwrap's own processes
-    // and the function's with it, even if bwrap is still setting up (its parent-death signals race).
-    detached: options.osLayer,
-  });
-  function kill(): void {
-    if (options.osLayer && child.pid !== undefined) {
+  if (!options.osLayer) return [process.execPath, node];
+  const mount = scratch === undefined ? undefined : { path: scratch, bytes: options.tmpBytes };
+  return ["bwrap", [...bwrapArgs([RUNNER, options.bundlePath], mount), process.execPath, ...node]];
+}
+
+/** Kills the process (under bwrap, its whole process group). */
+function killer(child: ChildProcess, osLayer: boolean): () => void {
+  return () => {
+    if (osLayer && child.pid !== undefined) {
       try {
         process.kill(-child.pid, "SIGKILL");
         return;
@@ -148,7 +133,23 @@ export function startSandboxProcess(options: SandboxProcessOptions): SandboxProc
       }
     }
     child.kill("SIGKILL");
-  }
+  };
+}
+
+/** Starts a sandbox process for one function bundle. */
+export function startSandboxProcess(options: SandboxProcessOptions): SandboxProcess {
+  const scratch = options.tmp ? createScratch(options.functionName, options.osLayer) : undefined;
+  const [command, args] = sandboxCommand(options, scratch);
+  const child: ChildProcess = spawn(command, args, {
+    // An empty environment: no secrets, proxies or NODE_OPTIONS leak in (DESIGN invariant 2).
+    env: {},
+    // No Node IPC channel (it buffers whole messages, of any size): frames on fd 3 instead.
+    stdio: ["ignore", "pipe", "pipe", "pipe"],
+    // Under bwrap, a new session and process group: killing the group takes bwrap's own processes
+    // and the function's with it, even if bwrap is still setting up (its parent-death signals race).
+    detached: options.osLayer,
+  });
+  const kill = killer(child, options.osLayer);
   let stderrTail = "";
   forwardLines(child.stdout, (line) => options.onOutput("stdout", line));
   forwardLines(child.stderr, (line) => {
@@ -201,29 +202,22 @@ export function startSandboxProcess(options: SandboxProcessOptions): SandboxProc
     // Its code closed the channel (fd 3): it could only sit idle until a timeout, so it goes now.
     onClosed: kill,
   });
-  const scratchOver = (): boolean => {
-    if (scratch === undefined || options.osLayer || violation !== undefined) return violation !== undefined;
-    const bytes = scratchBytes(scratch, options.tmpBytes);
-    if (bytes <= options.tmpBytes) return false;
-    const shown = Number.isFinite(bytes) ? `${bytes} bytes` : "too many files";
-    violation = new PalisadeError(
-      RUNTIME_SCRATCH_FULL,
-      `Function "${options.functionName}" wrote ${shown} to its scratch directory, over its limit of ${options.tmpBytes} bytes (limits.tmpMb); its sandbox was stopped`,
-      { retryable: true },
-    );
-    options.onViolation?.({ kind: "scratch-full", bytes, limit: options.tmpBytes });
-    kill();
-    return true;
-  };
-  const scratchWatch =
-    scratch === undefined || options.osLayer ? undefined : setInterval(scratchOver, SCRATCH_CHECK_MS);
-  scratchWatch?.unref();
+  // Without the OS layer the host measures the scratch directory (with it, the kernel bounds it).
+  const watch =
+    scratch === undefined || options.osLayer
+      ? undefined
+      : watchScratch(scratch, options.tmpBytes, SCRATCH_CHECK_MS, (bytes) => {
+          violation ??= scratchFull(options.functionName, bytes, options.tmpBytes);
+          options.onViolation?.({ kind: "scratch-full", bytes, limit: options.tmpBytes });
+          kill();
+        });
+  const scratchOver = (): boolean => violation !== undefined || watch?.check() === true;
   child.on("error", (err) => settle?.reject(new PalisadeError(RUNTIME_CRASHED, err.message, { cause: err })));
   child.on("exit", (code, signal) => {
     // Close our end of the channel: if the function's process outlived the one we started (bwrap
     // killed before it armed its parent-death signal), it sees the end and exits.
     channel.close();
-    clearInterval(scratchWatch);
+    watch?.stop();
     // Under the OS layer the scratch directory was a tmpfs: gone with the process.
     if (scratch !== undefined && !options.osLayer) rmSync(scratch, { recursive: true, force: true });
     const reason = violation ?? exitReason(options.functionName, code, signal, stderrTail, options.memoryMb);
@@ -237,6 +231,15 @@ export function startSandboxProcess(options: SandboxProcessOptions): SandboxProc
     send: (msg) => channel.send(msg),
     kill,
   };
+}
+
+function scratchFull(name: string, bytes: number, limit: number): PalisadeError {
+  const shown = Number.isFinite(bytes) ? `${bytes} bytes` : "too many files";
+  return new PalisadeError(
+    RUNTIME_SCRATCH_FULL,
+    `Function "${name}" wrote ${shown} to its scratch directory, over its limit of ${limit} bytes (limits.tmpMb); its sandbox was stopped`,
+    { retryable: true },
+  );
 }
 
 function loadFailed(name: string, error: SerializedError): PalisadeError {

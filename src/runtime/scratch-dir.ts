@@ -85,3 +85,24 @@ export function scratchBytes(dir: string, limit: number): number {
   }
   return total;
 }
+
+/** Measures `dir` every `everyMs` and on `check()`; calls `onOver` once when it passes `limit`. */
+export function watchScratch(
+  dir: string,
+  limit: number,
+  everyMs: number,
+  onOver: (bytes: number) => void,
+): { check(): boolean; stop(): void } {
+  let over = false;
+  const check = (): boolean => {
+    if (over) return true;
+    const bytes = scratchBytes(dir, limit);
+    if (bytes <= limit) return false;
+    over = true;
+    onOver(bytes);
+    return true;
+  };
+  const timer = setInterval(check, everyMs);
+  timer.unref();
+  return { check, stop: () => clearInterval(timer) };
+}
