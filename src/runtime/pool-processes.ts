@@ -193,13 +193,13 @@ export function createPoolProcesses(options: PoolProcessesOptions): PoolProcesse
     remove(slots, slot);
     remove(idle, slot);
     options.onLost(slot, reason);
-    if (!slot.timedOut && !closed) crashed(reason);
+    if (!slot.timedOut && !closed) crashed(reason, slot.loaded);
     // Keep the pool warm after a crash or timeout, but never respawn in a loop a bundle that
     // cannot load: such a slot is only started again on demand, by queued invocations.
     if (slot.loaded) replenish();
   }
 
-  function crashed(reason: PalisadeError): void {
+  function crashed(reason: PalisadeError, loaded: boolean): void {
     const now = Date.now();
     options.events.crashed?.(reason);
     if (breaker.crashed(now) === "opened") {
@@ -209,10 +209,9 @@ export function createPoolProcesses(options: PoolProcessesOptions): PoolProcesse
     // Nothing starts until the backoff (or cool-down) ends; then the queue and the warm minimum.
     clearTimeout(wake);
     wake = setTimeout(() => {
-      replenish();
+      if (loaded) replenish();
       options.onRoom();
     }, breaker.delay(now));
-    wake.unref();
   }
 
   function replenish(): void {
