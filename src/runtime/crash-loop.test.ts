@@ -36,6 +36,8 @@ interface Watched {
   available: number;
   /** Resolves when the pool reports the function unavailable. */
   tripped: Promise<void>;
+  /** Resolves at the next crash. */
+  nextCrash(): Promise<void>;
 }
 
 async function watchedPool(t: TestContext, name: string, source: string, data: Map<string, unknown>) {
@@ -60,6 +62,7 @@ async function watchedPool(t: TestContext, name: string, source: string, data: M
     { used: () => undefined, denied: () => undefined },
   );
   let trip: () => void = () => undefined;
+  const crashWaiters: (() => void)[] = [];
   const w: Watched = {
     starts: 0,
     crashes: 0,
@@ -68,6 +71,7 @@ async function watchedPool(t: TestContext, name: string, source: string, data: M
     tripped: new Promise<void>((resolve) => {
       trip = resolve;
     }),
+    nextCrash: () => new Promise<void>((resolve) => crashWaiters.push(resolve)),
   } as unknown as Watched;
   w.pool = createSandboxPool({
     fn,
@@ -78,7 +82,10 @@ async function watchedPool(t: TestContext, name: string, source: string, data: M
     beforeSpawn: () => void w.starts++,
     crashPolicy: POLICY,
     events: {
-      crashed: () => void w.crashes++,
+      crashed: () => {
+        w.crashes++;
+        for (const resolve of crashWaiters.splice(0)) resolve();
+      },
       unavailable: (info) => {
         w.unavailable.push(info);
         trip();
@@ -158,7 +165,7 @@ test("a trial start that crashes again keeps the function unavailable for anothe
   await crasher.tripped;
   // The trial after the first cool-down crashes too (one more failed invocation), and the circuit
   // stays open: the last one is still held. Then it is fixed and served after the second cool-down.
-  while (crasher.crashes === POLICY.crashes) await new Promise((r) => setTimeout(r, 50));
+  await crasher.nextCrash();
   assert.equal(crasher.crashes, POLICY.crashes + 1);
   assert.equal(crasher.available, 0);
   assert.equal(settled.length, POLICY.crashes + 1);

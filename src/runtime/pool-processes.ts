@@ -206,12 +206,18 @@ export function createPoolProcesses(options: PoolProcessesOptions): PoolProcesse
       const { crashes, windowMs } = options.crashPolicy;
       options.events.unavailable?.({ crashes, windowMs, until: now + breaker.delay(now) });
     }
-    // Nothing starts until the backoff (or cool-down) ends; then the queue and the warm minimum.
+    armWake(loaded);
+  }
+
+  // Nothing starts until the backoff (or cool-down) ends; then the queue and the warm minimum.
+  function armWake(loaded: boolean): void {
     clearTimeout(wake);
     wake = setTimeout(() => {
+      // Timers run on the event loop's cached clock, which can lag Date.now(): not yet, wait again.
+      if (breaker.delay(Date.now()) > 0) return armWake(loaded);
       if (loaded) replenish();
       options.onRoom();
-    }, breaker.delay(now));
+    }, breaker.delay(Date.now()));
   }
 
   function replenish(): void {
