@@ -2,7 +2,8 @@
  * Architecture check (`npm run arch`): the source of truth for dependency directions between the
  * domains of src/ (ARCHITECTURE.md mirrors ALLOWED). Scans the static imports of every .ts file under
  * src/ (tests included) and fails on any import of src/main.ts (the composition root), deep imports
- * across domains, directions not in ALLOWED, and import cycles between domains or between files.
+ * across domains, directions not in ALLOWED, import cycles between domains or between files, and
+ * imports by the sandbox's guest side (GUEST) of anything but `node:*` and the protocol.
  */
 import { existsSync, readdirSync, readFileSync } from "node:fs";
 import { dirname, relative, resolve, sep } from "node:path";
@@ -159,10 +160,27 @@ const report = (i: Import, reason: string, fix: string): void => {
   violations.push(`${show(i.from)}: imports ${i.spec} — ${reason}; ${fix}`);
 };
 
+/**
+ * The guest side of the sandbox (src/runtime/guest/) runs inside the function's process, which may
+ * read only its bundle and the runner: it imports only `node:*` and the protocol (types, erased).
+ */
+const GUEST = resolve(SRC, "runtime", "guest");
+const GUEST_MAY_IMPORT = new Set([resolve(GUEST, "protocol.ts")]);
+const inGuest = (abs: string): boolean => !relative(GUEST, abs).startsWith("..");
+
 for (const from of files) {
   for (const m of readFileSync(from, "utf8").matchAll(TOKENS)) {
     const spec = m[3];
-    if (spec === undefined || !(spec.startsWith(".") || spec.startsWith("/"))) continue;
+    if (spec === undefined) continue;
+    const relativeSpec = spec.startsWith(".") || spec.startsWith("/");
+    if (inGuest(from) && !isTest(from) && !spec.startsWith("node:")) {
+      const to = relativeSpec ? resolve(dirname(from), spec) : spec;
+      if (!GUEST_MAY_IMPORT.has(to) || to === from) {
+        const i = { from, to, spec, typeOnly: m[1] !== undefined };
+        report(i, "the sandbox's guest side may import only node:* and the protocol", "inline it or move it");
+      }
+    }
+    if (!relativeSpec) continue;
     const imp = { from, to: resolve(dirname(from), spec), spec, typeOnly: m[1] !== undefined };
     if (!existsSync(imp.to)) report(imp, "does not resolve to a file", "fix the path");
     else if (nodeOf(imp.to) !== undefined) imports.push(imp);

@@ -23,7 +23,9 @@ import {
   type LogLimitReason,
   RUNTIME_LIMIT_EXCEEDED,
   RUNTIME_LOAD_FAILED,
+  removeStaleScratch,
   type SandboxPool,
+  type SandboxPoolEvents,
 } from "./runtime/index.ts";
 import { type KeyRing, openUsageStore, type UsageStore } from "./security/index.ts";
 import {
@@ -219,6 +221,12 @@ function kvBackend(kv: KvStore, metrics: Metrics | undefined): KvBackend {
   };
 }
 
+/** Where a pool's crashes, stops and unavailability are counted and recorded. */
+export interface PoolWatch {
+  metrics?: Metrics | undefined;
+  audit?: AuditLog | undefined;
+}
+
 /** Starts one sandbox pool per function and says which isolation layers each runs under. */
 export async function startPools(
   app: AppModel,
@@ -226,6 +234,7 @@ export async function startPools(
   capabilities: OpenCapabilities,
   logger: Logger,
   pools: Map<string, SandboxPool>,
+  watch: PoolWatch = {},
 ): Promise<void> {
   const functionLog: FunctionLog = (fn, eventId, level, message, fields, traceparent) =>
     logger[level](
@@ -234,6 +243,7 @@ export async function startPools(
     );
   const os = detectOsLayer();
   const trusted = loadTrustedKeys(app.dir);
+  if (bundles.some((b) => b.fn.tmp)) removeScratchLeftovers(logger);
   for (const { fn, dir, bundlePath, sha256, refused } of bundles) {
     if (bundlePath === undefined || sha256 === undefined || refused !== undefined) {
       // Not run, and its deliveries dead-letter as load-failed until a verified bundle replaces it.
@@ -256,6 +266,7 @@ export async function startPools(
         verifyFunction(dir, trusted);
         checkStagedBundle(bundlePath, sha256, fn.name);
       },
+      events: poolEvents(fn.name, logger, watch),
     });
     try {
       await pool.start();
@@ -277,6 +288,48 @@ export async function startPools(
       os.active ? "sandbox: permission model + OS layer" : "sandbox: permission model only",
     );
   }
+}
+
+/** Scratch directories of sandbox processes whose platform was killed (so could not remove them). */
+function removeScratchLeftovers(logger: Logger): void {
+  try {
+    const dirs = removeStaleScratch();
+    if (dirs > 0) logger.info({ dirs }, "removed scratch directories left by a stopped platform");
+  } catch (err) {
+    // A scratch root that is not ours is refused again, per process start, with the reason.
+    const e = toPalisadeError(err);
+    logger.warn({ code: e.code }, `scratch directories not checked: ${e.message}`);
+  }
+}
+
+/** Metrics, audit records and log lines for what one function's sandbox processes do wrong. */
+function poolEvents(fn: string, logger: Logger, { metrics, audit }: PoolWatch): SandboxPoolEvents {
+  const actor = `function:${fn}`;
+  return {
+    violation(v) {
+      const reason = v.kind.replaceAll("-", "_");
+      metrics?.sandboxStopped.inc({ fn, reason });
+      const details =
+        v.kind === "malformed-message" ? { reason } : { reason, bytes: v.bytes, limit: v.limit };
+      audit?.record({ kind: AUDIT_KIND.sandboxStopped, actor, subject: fn, outcome: "denied", details });
+      logger.warn({ fn, ...details }, "sandbox stopped: it broke the sandbox's limits");
+    },
+    crashed(reason) {
+      metrics?.sandboxCrashes.inc({ fn });
+      logger.warn({ fn, code: reason.code }, `sandbox crashed: ${reason.message}`);
+    },
+    unavailable({ crashes, windowMs, until }) {
+      metrics?.functionUnavailable.set({ fn }, 1);
+      const details = { crashes, windowMs, until: new Date(until).toISOString() };
+      audit?.record({ kind: AUDIT_KIND.functionUnavailable, actor, subject: fn, outcome: "error", details });
+      logger.error({ fn, ...details }, "function unavailable: it crashed in a loop; its deliveries are held");
+    },
+    available() {
+      metrics?.functionUnavailable.set({ fn }, 0);
+      audit?.record({ kind: AUDIT_KIND.functionAvailable, actor, subject: fn, outcome: "info" });
+      logger.info({ fn }, "function available again");
+    },
+  };
 }
 
 /** A function whose bundle was refused: every invocation fails as load-failed (dead-lettered). */

@@ -208,7 +208,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     audit,
   );
   try {
-    await startPools(app, bundles, capabilities, logger, pools);
+    await startPools(app, bundles, capabilities, logger, pools, { metrics, audit });
   } catch (err) {
     await Promise.all([...pools.values()].map((p) => p.close()));
     await capabilities.close();

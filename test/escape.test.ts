@@ -64,6 +64,11 @@ const egress = (...entries: string[]) =>
 const DENIED = "ERR_ACCESS_DENIED";
 const GRANT_DENIED = "PAL_RUNTIME_DENIED";
 
+// Writes a frame of the sandbox channel (fd 3) the way the runner does, from the function's own code.
+const FORGE = `import { writeSync } from "node:fs"; import { serialize } from "node:v8";
+const frame = (b) => { const h = Buffer.alloc(4); h.writeUInt32BE(b.length); writeSync(3, Buffer.concat([h, b])); };
+const forge = (m) => frame(serialize(m));`;
+
 const PROBES: Record<string, Probe> = {
   "read a file by absolute path": {
     source: `import { readFileSync } from "node:fs"; export default () => readFileSync("/etc/passwd", "utf8");`,
@@ -222,16 +227,32 @@ const PROBES: Record<string, Probe> = {
     refused: { code: /PAL_RUNTIME_TIMEOUT|PAL_RUNTIME_CRASHED/ },
   },
   "forge an IPC message the protocol does not have (null)": {
-    source: `export default () => { process.send(null); return new Promise(() => {}); };`,
+    source: `${FORGE} export default () => { forge(null); return new Promise(() => {}); };`,
     refused: { code: "PAL_RUNTIME_CRASHED" },
   },
   "forge a log line at a level that is a logger method (setBindings)": {
-    source: `export default () => { process.send({ t: "log", id: 1, level: "setBindings", message: "x", fields: {} }); return new Promise(() => {}); };`,
+    source: `${FORGE} export default () => { forge({ t: "log", id: 1, level: "setBindings", message: "x", fields: {} }); return new Promise(() => {}); };`,
     refused: { code: "PAL_RUNTIME_CRASHED" },
   },
   "forge a failed done without an error": {
-    source: `export default () => { process.send({ t: "done", id: 1, ok: false }); process.send("x"); return new Promise(() => {}); };`,
+    source: `${FORGE} export default () => { forge({ t: "done", id: 1, ok: false }); forge("x"); return new Promise(() => {}); };`,
     refused: { code: /^PAL_RUNTIME_(CRASHED|HANDLER_ERROR)$/ },
+  },
+  "forge a frame whose body is not a serialized message": {
+    source: `${FORGE} export default () => { frame(Buffer.from("not v8")); return new Promise(() => {}); };`,
+    refused: { code: "PAL_RUNTIME_CRASHED" },
+  },
+  "close the channel to the host and hold the process": {
+    source: `import { closeSync } from "node:fs"; export default () => { closeSync(3); return new Promise(() => setInterval(() => {}, 1000)); };`,
+    refused: { code: "PAL_RUNTIME_CRASHED" },
+  },
+  "a 96 MB message to the host (stopped before the host buffers it)": {
+    source: `export default (e, ctx) => ctx.emit("payment.charged", new Uint8Array(96 * 1024 * 1024));`,
+    grants: { emit: ["payment.charged"] },
+    refused: {
+      code: "PAL_RUNTIME_OUTPUT_TOO_LARGE",
+      message: /sent a message of \d+ bytes, over the limit of 8388608/,
+    },
   },
   "a huge return value": {
     source: `export default () => "x".repeat(4 * 1024 * 1024);`,

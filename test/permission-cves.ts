@@ -632,7 +632,7 @@ export const ADVISORIES: Record<string, Advisory> = {
           new Promise((resolve, reject) =>
             fs.realpath(x.secret, (err, real) => (err ? reject(err) : resolve(real))),
           ),
-        // Node 26 does not check this one itself; the runner wraps it (src/runtime/runner.ts).
+        // Node 26 does not check this one itself; the runner wraps it (src/runtime/guest/runner.ts).
         "fs.realpathSync(secret)": (x) => fs.realpathSync(x.secret),
       },
     },

@@ -47,4 +47,10 @@ export const AUDIT_KIND = {
   quarantined: "function.quarantined",
   /** A delivery was held because a budget ran out [budget, limit]. */
   budgetHeld: "budget.held",
+  /** The host stopped a function's sandbox process for breaking a sandbox limit [reason, bytes, limit]. */
+  sandboxStopped: "sandbox.stopped",
+  /** A function crashed in a loop: unavailable, its deliveries held, until its cool-down ends [crashes, windowMs, until]. */
+  functionUnavailable: "function.unavailable",
+  /** A function that was unavailable completed an invocation and runs again. */
+  functionAvailable: "function.available",
 } as const;

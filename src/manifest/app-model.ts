@@ -150,6 +150,8 @@ export interface Limits {
   readonly minInstances: number;
   /** Largest handler result, emit or log entry, in serialized bytes. */
   readonly outputBytes: number;
+  /** Size of the private scratch directory (`tmp: true`), in MiB. */
+  readonly tmpMb: number;
   readonly ratePerSec?: number;
   readonly dailyInvocations?: number;
   /** Capability calls one invocation has in flight at once (more wait in a bounded queue). */
@@ -189,6 +191,7 @@ export const DEFAULT_LIMITS: Limits = Object.freeze({
   kvNamespaceBytes: 64 * 1024 * 1024,
   logLineBytes: 16 * 1024,
   logsPerSecond: 100,
+  tmpMb: 64,
 });
 
 /** Grants of a function that states none: nothing. */

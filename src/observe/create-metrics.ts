@@ -31,6 +31,12 @@ export interface Metrics {
   readonly dlqDepth: Gauge;
   readonly pendingDeliveries: Gauge;
   readonly poolSize: Gauge<"fn">;
+  /** Sandbox processes that exited without being asked to, by function. */
+  readonly sandboxCrashes: Counter<"fn">;
+  /** Sandbox processes the host stopped for breaking a sandbox limit, by function and reason. */
+  readonly sandboxStopped: Counter<"fn" | "reason">;
+  /** 1 while a function is unavailable after crashing in a loop (its deliveries held), else 0. */
+  readonly functionUnavailable: Gauge<"fn">;
 }
 
 export function createMetrics(): Metrics {
@@ -75,6 +81,24 @@ export function createMetrics(): Metrics {
     poolSize: new Gauge({
       name: "palisade_pool_size",
       help: "Sandbox processes running, by function.",
+      labelNames: ["fn"] as const,
+      registers: [registry],
+    }),
+    sandboxCrashes: new Counter({
+      name: "palisade_sandbox_crashes_total",
+      help: "Sandbox processes that exited without being asked to (crashes, and stops for breaking a sandbox limit), by function.",
+      labelNames: ["fn"] as const,
+      registers: [registry],
+    }),
+    sandboxStopped: new Counter({
+      name: "palisade_sandbox_stopped_total",
+      help: "Sandbox processes the host stopped for breaking a sandbox limit, by function and reason (message_too_large, malformed_message, scratch_full).",
+      labelNames: ["fn", "reason"] as const,
+      registers: [registry],
+    }),
+    functionUnavailable: new Gauge({
+      name: "palisade_function_unavailable",
+      help: "1 while a function is unavailable after crashing in a loop (its deliveries are held until its cool-down ends), else 0.",
       labelNames: ["fn"] as const,
       registers: [registry],
     }),

@@ -1,9 +1,9 @@
 /**
- * The sandbox is untrusted, and so is every message it sends: `process.send` is in reach of the
+ * The sandbox is untrusted, and so is every message it sends: the channel (fd 3) is in reach of the
  * function's code. Each message is checked against the protocol here before the host looks at it;
  * anything else is dropped (and the process killed by the caller).
  */
-import type { LogLevel, SandboxMessage } from "./protocol.ts";
+import type { LogLevel, SandboxMessage } from "./guest/protocol.ts";
 
 const LEVELS = new Set<string>(["debug", "info", "warn", "error"]);
 const MAX_TEXT = 8192;

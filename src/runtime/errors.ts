@@ -10,3 +10,7 @@ export const RUNTIME_BAD_CALL = "PAL_RUNTIME_BAD_CALL";
 export const RUNTIME_EGRESS_FAILED = "PAL_RUNTIME_EGRESS_FAILED";
 /** A call went over one of the function's limits (capability calls, emits, fetch buffer, kv quota). */
 export const RUNTIME_LIMIT_EXCEEDED = "PAL_RUNTIME_LIMIT_EXCEEDED";
+/** The host cannot make scratch directories safely (their root is not the platform user's, 0700). */
+export const RUNTIME_SCRATCH_UNSAFE = "PAL_RUNTIME_SCRATCH_UNSAFE";
+/** A function's scratch directory grew past `limits.tmpMb` (checked by the host without the OS layer). */
+export const RUNTIME_SCRATCH_FULL = "PAL_RUNTIME_SCRATCH_FULL";

@@ -8,6 +8,7 @@ export {
   type Invocation,
   type KvBackend,
 } from "./capability-host.ts";
+export { CRASH_POLICY, type CrashPolicy } from "./crash-breaker.ts";
 export { deliveryError } from "./delivery-error.ts";
 export { egressFetch, type FetchResult } from "./egress.ts";
 export {
@@ -20,14 +21,11 @@ export {
   RUNTIME_TIMEOUT,
 } from "./errors.ts";
 export { guardFunctionLog, HOST_LOG_FIELDS, type LogLimitReason } from "./guard-function-log.ts";
+export type { LogLevel } from "./guest/protocol.ts";
 export { CAPABILITY_QUEUE, type FetchBuffer, type LimitName } from "./invocation-budget.ts";
+export { INVOKE_BATCH } from "./invoke-batches.ts";
 export { detectOsLayer, type OsLayer } from "./os-layer.ts";
-export type { LogLevel } from "./protocol.ts";
-export {
-  createSandboxPool,
-  type FunctionLog,
-  IDLE_STOP_MS,
-  INVOKE_BATCH,
-  type SandboxPool,
-} from "./sandbox-pool.ts";
-export { sandboxFlags } from "./sandbox-process.ts";
+export type { SandboxPoolEvents } from "./pool-processes.ts";
+export { createSandboxPool, type FunctionLog, IDLE_STOP_MS, type SandboxPool } from "./sandbox-pool.ts";
+export { MAX_MESSAGE_BYTES, type SandboxViolation, sandboxFlags } from "./sandbox-process.ts";
+export { removeStaleScratch } from "./scratch-dir.ts";

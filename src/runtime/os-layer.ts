@@ -2,7 +2,8 @@
  * The OS layer of the sandbox: bubblewrap (`bwrap`) puts each function process in new user,
  * network, PID, IPC, UTS and mount namespaces, with no capabilities, an unprivileged uid, and a root
  * that holds only read-only binds of the Node binary (and the shared libraries it links), the runner
- * and the function's bundle, plus its private scratch directory when granted. Its network namespace
+ * and the function's bundle, plus, when granted, its private scratch directory: a tmpfs of its own
+ * with a size limit (`limits.tmpMb`), which nothing on the host shares. Its network namespace
  * has only its own loopback. Used when bwrap is installed and user namespaces work; switched off with
  * PALISADE_SANDBOX_OS=off. Without it the permission model is still enforced, and the platform says so.
  */
@@ -58,8 +59,14 @@ function nodeFiles(): string[] {
 
 let nodeBinds: string[] | undefined;
 
-/** The bwrap arguments (before the command) for a process that may read `readable` and write `writable`. */
-export function bwrapArgs(readable: readonly string[], writable?: string): string[] {
+/** A private scratch directory: mounted at `path` as a tmpfs of at most `bytes`. */
+export interface ScratchMount {
+  path: string;
+  bytes: number;
+}
+
+/** The bwrap arguments (before the command) for a process that may read `readable` and write `scratch`. */
+export function bwrapArgs(readable: readonly string[], scratch?: ScratchMount): string[] {
   nodeBinds ??= nodeFiles().flatMap((f) => ["--ro-bind", realpathSync(f), f]);
   return [
     "--unshare-all",
@@ -76,7 +83,10 @@ export function bwrapArgs(readable: readonly string[], writable?: string): strin
     "/dev",
     ...nodeBinds,
     ...readable.flatMap((f) => ["--ro-bind", f, f]),
-    ...(writable === undefined ? [] : ["--bind", writable, writable]),
+    // A write past the size fails with ENOSPC inside the sandbox; the host's disk is not touched.
+    ...(scratch === undefined
+      ? []
+      : ["--perms", "0700", "--size", String(scratch.bytes), "--tmpfs", scratch.path]),
     // The root (a tmpfs bwrap builds to hold the mount points) is read-only too.
     "--remount-ro",
     "/",

@@ -1,25 +1,53 @@
 /**
  * One sandbox process. Threat model: the function's code is untrusted. It runs in a separate Node
  * process under the permission model (`--permission`): read access to its own bundle file and, if
- * granted `tmp: true`, read and write access to a private scratch directory, and nothing else; no
- * network, child processes, worker threads, native addons, WASI or inspector; an empty environment;
- * code generation from strings off unless the manifest opts out; a V8 heap limit; killed after its
- * wall-clock timeout. Where bubblewrap works, the OS layer (os-layer.ts) wraps it in namespaces as
- * well. What this does NOT protect against: CPU time within the timeout, memory outside the V8 heap
- * (Buffers), kernel bugs, and side channels.
+ * granted `tmp: true`, read and write access to a private scratch directory of `limits.tmpMb`
+ * (scratch-dir.ts), and nothing else; no network, child processes, worker threads, native addons,
+ * WASI or inspector; an empty environment; code generation from strings off unless the manifest opts
+ * out; a V8 heap limit; killed after its wall-clock timeout. Where bubblewrap works, the OS layer
+ * (os-layer.ts) wraps it in namespaces as well. It talks to the host only in frames on fd 3
+ * (frame-channel.ts); a message over the bound stops it before the host buffers it. What this does
+ * NOT protect against: CPU time within the timeout, memory outside the V8 heap (Buffers), kernel
+ * bugs, side channels, and (without bubblewrap) a burst of scratch writes between two checks.
  */
 import { type ChildProcess, spawn } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
-import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { rmSync } from "node:fs";
+import type { Duplex } from "node:stream";
 import { fileURLToPath } from "node:url";
 import { PalisadeError, type SerializedError } from "../errors.ts";
 import { checkMessage } from "./check-message.ts";
-import { RUNTIME_CRASHED, RUNTIME_LOAD_FAILED } from "./errors.ts";
+import {
+  RUNTIME_CRASHED,
+  RUNTIME_LOAD_FAILED,
+  RUNTIME_OUTPUT_TOO_LARGE,
+  RUNTIME_SCRATCH_FULL,
+} from "./errors.ts";
+import { openFrameChannel } from "./frame-channel.ts";
+import type { HostMessage, SandboxMessage } from "./guest/protocol.ts";
 import { bwrapArgs } from "./os-layer.ts";
-import type { HostMessage, SandboxMessage } from "./protocol.ts";
+import { createScratch, watchScratch } from "./scratch-dir.ts";
 
-const RUNNER = fileURLToPath(new URL("./runner.ts", import.meta.url));
+const RUNNER = fileURLToPath(new URL("./guest/runner.ts", import.meta.url));
+
+/**
+ * Largest message a sandbox process may send the host, in serialized bytes, unless its output limit
+ * needs more (see `messageBound`). A larger one kills the process before the host buffers it.
+ */
+export const MAX_MESSAGE_BYTES = 8 * 1024 * 1024;
+
+/** The message bound for a function: MAX_MESSAGE_BYTES, or room for 4× its output limit if larger. */
+export function messageBound(outputBytes: number): number {
+  return Math.max(MAX_MESSAGE_BYTES, 4 * outputBytes);
+}
+
+/** Why the host stopped a sandbox process that broke a sandbox limit (message size, scratch size). */
+export type SandboxViolation =
+  | { kind: "message-too-large"; bytes: number; limit: number }
+  | { kind: "malformed-message" }
+  | { kind: "scratch-full"; bytes: number; limit: number };
+
+/** How often the host measures a scratch directory without the OS layer (also after each invocation). */
+export const SCRATCH_CHECK_MS = 1000;
 
 export interface SandboxProcessOptions {
   functionName: string;
@@ -29,10 +57,16 @@ export interface SandboxProcessOptions {
   outputBytes: number;
   /** Give the process a private scratch directory (removed when it exits). */
   tmp: boolean;
+  /** Size limit of the scratch directory, in bytes. */
+  tmpBytes: number;
   allowCodeGeneration: boolean;
   /** Run inside bubblewrap as well (see os-layer.ts). */
   osLayer: boolean;
+  /** Largest message the process may send, in serialized bytes. @default MAX_MESSAGE_BYTES */
+  maxMessageBytes?: number;
   onMessage: (msg: SandboxMessage) => void;
+  /** The process broke a sandbox limit (message size, scratch size) and is being killed. */
+  onViolation?: (violation: SandboxViolation) => void;
   /** Lines the function wrote to stdout or stderr (console.log and Node's own warnings). */
   onOutput: (stream: "stdout" | "stderr", line: string) => void;
   onExit: (reason: PalisadeError) => void;
@@ -68,9 +102,8 @@ export function sandboxFlags(bundlePath: string, grants: SandboxGrants): string[
   ];
 }
 
-/** Starts a sandbox process for one function bundle. */
-export function startSandboxProcess(options: SandboxProcessOptions): SandboxProcess {
-  const scratch = options.tmp ? mkdtempSync(join(tmpdir(), `palisade-${options.functionName}-`)) : undefined;
+/** The command and arguments that start the runner for `options`, inside bwrap or not. */
+function sandboxCommand(options: SandboxProcessOptions, scratch: string | undefined): [string, string[]] {
   const node = [
     ...sandboxFlags(options.bundlePath, {
       memoryMb: options.memoryMb,
@@ -83,20 +116,15 @@ export function startSandboxProcess(options: SandboxProcessOptions): SandboxProc
     String(options.outputBytes),
     scratch ?? "",
   ];
-  const [command, args] = options.osLayer
-    ? ["bwrap", [...bwrapArgs([RUNNER, options.bundlePath], scratch), process.execPath, ...node]]
-    : [process.execPath, node];
-  const child: ChildProcess = spawn(command, args as string[], {
-    // An empty environment: no secrets, proxies or NODE_OPTIONS leak in (DESIGN invariant 2).
-    env: {},
-    stdio: ["ignore", "pipe", "pipe", "ipc"],
-    serialization: "advanced",
-    // Under bwrap, a new session and process group: killing the group takes bwrap's own processes
-    // and the function's with it, even if bwrap is still setting up (its parent-death signals race).
-    detached: options.osLayer,
-  });
-  function kill(): void {
-    if (options.osLayer && child.pid !== undefined) {
+  if (!options.osLayer) return [process.execPath, node];
+  const mount = scratch === undefined ? undefined : { path: scratch, bytes: options.tmpBytes };
+  return ["bwrap", [...bwrapArgs([RUNNER, options.bundlePath], mount), process.execPath, ...node]];
+}
+
+/** Kills the process (under bwrap, its whole process group). */
+function killer(child: ChildProcess, osLayer: boolean): () => void {
+  return () => {
+    if (osLayer && child.pid !== undefined) {
       try {
         process.kill(-child.pid, "SIGKILL");
         return;
@@ -105,7 +133,23 @@ export function startSandboxProcess(options: SandboxProcessOptions): SandboxProc
       }
     }
     child.kill("SIGKILL");
-  }
+  };
+}
+
+/** Starts a sandbox process for one function bundle. */
+export function startSandboxProcess(options: SandboxProcessOptions): SandboxProcess {
+  const scratch = options.tmp ? createScratch(options.functionName, options.osLayer) : undefined;
+  const [command, args] = sandboxCommand(options, scratch);
+  const child: ChildProcess = spawn(command, args, {
+    // An empty environment: no secrets, proxies or NODE_OPTIONS leak in (DESIGN invariant 2).
+    env: {},
+    // No Node IPC channel (it buffers whole messages, of any size): frames on fd 3 instead.
+    stdio: ["ignore", "pipe", "pipe", "pipe"],
+    // Under bwrap, a new session and process group: killing the group takes bwrap's own processes
+    // and the function's with it, even if bwrap is still setting up (its parent-death signals race).
+    detached: options.osLayer,
+  });
+  const kill = killer(child, options.osLayer);
   let stderrTail = "";
   forwardLines(child.stdout, (line) => options.onOutput("stdout", line));
   forwardLines(child.stderr, (line) => {
@@ -119,25 +163,64 @@ export function startSandboxProcess(options: SandboxProcessOptions): SandboxProc
   });
   ready.catch(() => undefined);
 
-  child.on("message", (raw: unknown) => {
-    const msg = checkMessage(raw);
-    // Not the protocol: a function forging messages. It does not get another chance.
-    if (msg === undefined) {
-      options.onOutput("stderr", "the function sent a message outside the sandbox protocol; process stopped");
+  const limit = options.maxMessageBytes ?? MAX_MESSAGE_BYTES;
+  let violation: PalisadeError | undefined;
+  const channel = openFrameChannel(child.stdio[3] as Duplex, limit, {
+    onMessage(raw) {
+      const msg = checkMessage(raw);
+      // Not the protocol: a function forging messages. It does not get another chance.
+      if (msg === undefined) {
+        options.onOutput(
+          "stderr",
+          "the function sent a message outside the sandbox protocol; process stopped",
+        );
+        kill();
+        return;
+      }
+      // Without the OS layer the host measures the scratch directory: an invocation that filled it
+      // past its limit does not complete; its process is stopped (and its directory removed).
+      if (msg.t === "done" && scratchOver()) return;
+      if (msg.t === "ready") settle?.resolve();
+      else if (msg.t === "fatal") {
+        settle?.reject(loadFailed(options.functionName, msg.error));
+        kill(); // it cannot serve anything, and its channel would keep it alive
+      } else options.onMessage(msg);
+    },
+    onTooLarge(bytes) {
+      violation = new PalisadeError(
+        RUNTIME_OUTPUT_TOO_LARGE,
+        `Function "${options.functionName}" sent a message of ${bytes} bytes, over the limit of ${limit}; its sandbox was stopped`,
+      );
+      options.onViolation?.({ kind: "message-too-large", bytes, limit });
       kill();
-      return;
-    }
-    if (msg.t === "ready") settle?.resolve();
-    else if (msg.t === "fatal") settle?.reject(loadFailed(options.functionName, msg.error));
-    else options.onMessage(msg);
+    },
+    onMalformed() {
+      options.onOutput("stderr", "the function sent a frame that is not a message; process stopped");
+      options.onViolation?.({ kind: "malformed-message" });
+      kill();
+    },
+    // Its code closed the channel (fd 3): it could only sit idle until a timeout, so it goes now.
+    onClosed: kill,
   });
+  // Without the OS layer the host measures the scratch directory (with it, the kernel bounds it).
+  const watch =
+    scratch === undefined || options.osLayer
+      ? undefined
+      : watchScratch(scratch, options.tmpBytes, SCRATCH_CHECK_MS, (bytes) => {
+          violation ??= scratchFull(options.functionName, bytes, options.tmpBytes);
+          options.onViolation?.({ kind: "scratch-full", bytes, limit: options.tmpBytes });
+          kill();
+        });
+  const scratchOver = (): boolean => violation !== undefined || watch?.check() === true;
   child.on("error", (err) => settle?.reject(new PalisadeError(RUNTIME_CRASHED, err.message, { cause: err })));
   child.on("exit", (code, signal) => {
-    // Close our end of the IPC channel: if the function's process outlived the one we started (bwrap
-    // killed before it armed its parent-death signal), it sees the disconnect and exits.
-    if (child.connected) child.disconnect();
-    if (scratch !== undefined) rmSync(scratch, { recursive: true, force: true });
-    const reason = exitReason(options.functionName, code, signal, stderrTail, options.memoryMb);
+    // Close our end of the channel: if the function's process outlived the one we started (bwrap
+    // killed before it armed its parent-death signal), it sees the end and exits.
+    channel.close();
+    watch?.stop();
+    // Under the OS layer the scratch directory was a tmpfs: gone with the process.
+    if (scratch !== undefined && !options.osLayer) rmSync(scratch, { recursive: true, force: true });
+    const reason = violation ?? exitReason(options.functionName, code, signal, stderrTail, options.memoryMb);
     settle?.reject(reason);
     options.onExit(reason);
   });
@@ -145,11 +228,18 @@ export function startSandboxProcess(options: SandboxProcessOptions): SandboxProc
   return {
     pid: child.pid,
     ready,
-    send(msg) {
-      if (child.connected) child.send(msg);
-    },
+    send: (msg) => channel.send(msg),
     kill,
   };
+}
+
+function scratchFull(name: string, bytes: number, limit: number): PalisadeError {
+  const shown = Number.isFinite(bytes) ? `${bytes} bytes` : "too many files";
+  return new PalisadeError(
+    RUNTIME_SCRATCH_FULL,
+    `Function "${name}" wrote ${shown} to its scratch directory, over its limit of ${limit} bytes (limits.tmpMb); its sandbox was stopped`,
+    { retryable: true },
+  );
 }
 
 function loadFailed(name: string, error: SerializedError): PalisadeError {

@@ -212,7 +212,9 @@ test("emit is refused for a type the manifest does not grant, and allowed for on
 test("messages forged for another invocation id are ignored", async (t) => {
   const h = await sandbox(
     t,
-    `export default async (e, ctx) => { process.send({ t: "done", id: 999, ok: true }); process.send({ t: "call", id: 999, call: 1, cap: "emit", args: ["t.x", {}] }); ctx.log.info("real"); };`,
+    `import { writeSync } from "node:fs"; import { serialize } from "node:v8";
+    const forge = (m) => { const b = serialize(m); const h = Buffer.alloc(4); h.writeUInt32BE(b.length); writeSync(3, Buffer.concat([h, b])); };
+    export default async (e, ctx) => { forge({ t: "done", id: 999, ok: true }); forge({ t: "call", id: 999, call: 1, cap: "emit", args: ["t.x", {}] }); ctx.log.info("real"); };`,
     { emit: ["t.x"] },
   );
   await h.pool.invoke(event(), 1);

@@ -1,11 +1,23 @@
 /**
- * Messages between the host and a sandbox process over Node's IPC channel. The sandbox is untrusted:
- * the host treats every child message as a claim to check, never as a fact.
+ * Messages between the host and a sandbox process. They travel on the process's fd 3 (a pipe, not
+ * Node's IPC channel) in frames: a 4-byte big-endian length, then that many bytes of
+ * `v8.serialize(message)`. The host reads the length first and stops a process whose frame is over
+ * its bound (../frame-channel.ts). The sandbox is untrusted: the host treats every child message as
+ * a claim to check, never as a fact.
  *
  * Invocations travel in batches: one `invoke` message carries several events, which the sandbox runs
  * one after another (never at once), answering `done` for each as soon as it finishes.
+ *
+ * Part of the guest side (runtime/guest/): it imports nothing, so the sandbox process needs no file
+ * beyond the runner and its bundle (scripts/check-architecture.ts enforces this).
  */
-import type { SerializedError } from "../errors.ts";
+
+/** An error as it crosses the channel: the wire form of PalisadeError (src/errors.ts). */
+export interface SerializedError {
+  code: string;
+  message: string;
+  retryable: boolean;
+}
 
 export interface InvokeItem {
   id: number;

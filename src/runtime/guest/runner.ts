@@ -1,24 +1,58 @@
 /**
  * The function side of the sandbox: runs inside a child process started with Node's permission model
- * (see sandbox-process.ts). Loads one bundle, then serves invocations one at a time, in the order the
+ * (see ../sandbox-process.ts). Loads one bundle, then serves invocations one at a time, in the order the
  * host sent them. Every capability is a message to the host, which decides; this file holds no
  * authority of its own. argv: bundle, function name, output limit in bytes, scratch dir (or "").
  *
- * Self-contained on purpose: the process may read only the bundle, so it imports nothing but node:*
- * at run time (type imports are erased by type stripping and never read).
+ * Self-contained on purpose: the process may read only the bundle and this file, so it imports
+ * nothing but node:* at run time (the protocol's types are erased by type stripping and never read);
+ * `npm run arch` fails on any other import under runtime/guest/.
  */
 import fs from "node:fs";
 import { syncBuiltinESMExports } from "node:module";
+import { Socket } from "node:net";
 import { resolve as resolvePath } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
+import v8 from "node:v8";
 import type { HostMessage, InvokeItem } from "./protocol.ts";
 
 type Reply = { resolve: (v: unknown) => void; reject: (e: unknown) => void };
 type Handler = (event: unknown, ctx: unknown) => unknown;
 
+// The channel to the host: frames of a 4-byte big-endian length and v8.serialize(message) on fd 3
+// (protocol.ts). The host refuses a frame over its bound by stopping this process.
+const channel = new Socket({ fd: 3, readable: true, writable: true });
 const send = (msg: object): void => {
-  process.send?.(msg);
+  const body = v8.serialize(msg);
+  const header = Buffer.alloc(4);
+  header.writeUInt32BE(body.length, 0);
+  channel.write(Buffer.concat([header, body]));
 };
+
+/** Calls `onMessage` with each message the host sends; the host is trusted, so no bound here. */
+function readHost(onMessage: (msg: HostMessage) => void): void {
+  let chunks: Buffer[] = [];
+  let held = 0;
+  const whole = (): Buffer => {
+    const all = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks, held);
+    chunks = [all];
+    return all;
+  };
+  channel.on("data", (chunk: Buffer) => {
+    chunks.push(chunk);
+    held += chunk.length;
+    while (held >= 4) {
+      const first = chunks[0] as Buffer;
+      const size = (first.length >= 4 ? first : whole()).readUInt32BE(0);
+      if (held < 4 + size) return;
+      const all = whole();
+      const msg = v8.deserialize(all.subarray(4, 4 + size)) as HostMessage;
+      chunks = held > 4 + size ? [all.subarray(4 + size)] : [];
+      held -= 4 + size;
+      onMessage(msg);
+    }
+  });
+}
 const pending = new Map<number, Reply>();
 let nextCall = 1;
 
@@ -205,7 +239,7 @@ async function main(): Promise<void> {
     running = false;
   }
 
-  process.on("message", (msg: HostMessage) => {
+  readHost((msg) => {
     if (msg.t === "reply") {
       const waiter = pending.get(msg.call);
       pending.delete(msg.call);
@@ -217,8 +251,9 @@ async function main(): Promise<void> {
     queue.push(...msg.items);
     if (!running) void drain();
   });
-  // The host is gone (crashed or killed): nothing can receive results, so stop.
-  process.on("disconnect", () => process.exit(0));
+  // The host is gone (crashed, killed, or closed the channel): nothing can receive results, so stop.
+  channel.on("end", () => process.exit(0));
+  channel.on("error", () => process.exit(0));
   send({ t: "ready" });
 }
 
