@@ -38,7 +38,7 @@ interface Probe {
   source: string;
   grants?: Partial<FunctionSpec>;
   /** What the refusal must look like: an error code and/or a message pattern. */
-  refused: { code?: string | RegExp; message?: RegExp };
+  refused: { code?: string | RegExp; message?: RegExp; deadLetter?: string };
 }
 
 // A server on loopback that redirects elsewhere: reachable only through an exact-address grant.
@@ -256,7 +256,8 @@ const PROBES: Record<string, Probe> = {
   },
   "a huge return value": {
     source: `export default () => "x".repeat(4 * 1024 * 1024);`,
-    refused: { code: "PAL_RUNTIME_OUTPUT_TOO_LARGE" },
+    // As large on every attempt: dead-lettered at once, not retried.
+    refused: { code: "PAL_RUNTIME_OUTPUT_TOO_LARGE", deadLetter: "limit-exceeded" },
   },
   "a huge emit": {
     source: `export default (e, ctx) => ctx.emit("payment.charged", { blob: "x".repeat(1024 * 1024) });`,
@@ -334,17 +335,21 @@ for (const [name, probe] of Object.entries(PROBES)) {
         ? { egress: egress(`http://127.0.0.1:${port}`) }
         : probe.grants;
     const attacker = await h.pool("probe", probe.source, grants);
-    await assert.rejects(attacker.invoke(event({ port }), 1), (err: { code?: string; message?: string }) => {
-      const { code, message } = probe.refused;
-      if (code !== undefined)
-        assert.match(
-          String(err.code),
-          typeof code === "string" ? new RegExp(`^${code}$`) : code,
-          String(err.message),
-        );
-      if (message !== undefined) assert.match(String(err.message), message);
-      return true;
-    });
+    await assert.rejects(
+      attacker.invoke(event({ port }), 1),
+      (err: { code?: string; message?: string; deadLetter?: string }) => {
+        const { code, message, deadLetter } = probe.refused;
+        if (deadLetter !== undefined) assert.equal(err.deadLetter, deadLetter, "the failure is final");
+        if (code !== undefined)
+          assert.match(
+            String(err.code),
+            typeof code === "string" ? new RegExp(`^${code}$`) : code,
+            String(err.message),
+          );
+        if (message !== undefined) assert.match(String(err.message), message);
+        return true;
+      },
+    );
     if (probe.refused.code === GRANT_DENIED) assert.ok(h.denied.length > 0, "the denial was recorded");
 
     assert.deepEqual(await canary.invoke(event({ n: 2 }), 1), { n: 2, secret: SECRET.length });
