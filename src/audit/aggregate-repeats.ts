@@ -1,9 +1,8 @@
 import { createHash } from "node:crypto";
-import { PalisadeError } from "../errors.ts";
 import { AUDIT_KIND } from "./audit-kinds.ts";
 import { canonicalJson } from "./canonical-json.ts";
-import { AUDIT_BAD_OPTIONS } from "./errors.ts";
 import type { AuditLog } from "./open-audit-log.ts";
+import { positiveOption } from "./positive-option.ts";
 import type { AuditEntry } from "./record-body.ts";
 
 /**
@@ -44,8 +43,8 @@ interface Window {
  */
 export function aggregateRepeats(log: AuditLog, options: AggregateOptions = {}): AuditLog {
   const kinds = options.kinds ?? REPEATABLE_KINDS;
-  const windowMs = positive(options.windowMs ?? 10_000, "windowMs");
-  const maxOpen = positive(options.maxOpen ?? 10_000, "maxOpen");
+  const windowMs = positiveOption(options.windowMs ?? 10_000, "windowMs");
+  const maxOpen = positiveOption(options.maxOpen ?? 10_000, "maxOpen");
   // Insertion order is opening order: the first window is always the oldest.
   const windows = new Map<string, Window>();
   let timer: NodeJS.Timeout | undefined;
@@ -120,14 +119,4 @@ function withoutMembers(entry: AuditEntry, varying: readonly string[]): AuditEnt
 
 function iso(ms: number): string {
   return new Date(ms).toISOString();
-}
-
-function positive(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new PalisadeError(
-      AUDIT_BAD_OPTIONS,
-      `Audit option ${name} must be a positive whole number, not ${value}`,
-    );
-  }
-  return value;
 }

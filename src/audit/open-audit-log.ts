@@ -1,6 +1,7 @@
 import { PalisadeError } from "../errors.ts";
 import { type AppendResult, createBatchAppender, type PendingRecord } from "./append-batch.ts";
-import { AUDIT_BAD_ENTRY, AUDIT_BAD_OPTIONS, AUDIT_WRITE_FAILED } from "./errors.ts";
+import { AUDIT_BAD_ENTRY, AUDIT_WRITE_FAILED } from "./errors.ts";
+import { positiveOption } from "./positive-option.ts";
 import { type AuditEntry, recordBody } from "./record-body.ts";
 
 export interface AuditLogOptions {
@@ -55,8 +56,8 @@ const RETRY_MS = 1000;
  * command): each batch reads the chain's tail under SQLite's write lock.
  */
 export function openAuditLog(file: string, options: AuditLogOptions): AuditLog {
-  const every = positive(options.checkpointEvery ?? 1000, "checkpointEvery");
-  const checkpointMs = positive(options.checkpointMs ?? 10_000, "checkpointMs");
+  const every = positiveOption(options.checkpointEvery ?? 1000, "checkpointEvery");
+  const checkpointMs = positiveOption(options.checkpointMs ?? 10_000, "checkpointMs");
   const flushMs = options.flushMs ?? 5;
   const appender = createBatchAppender(file, options.signingKeyPem, every);
   const stats: AuditStats = { commits: 0, records: 0, checkpoints: 0, dropped: 0 };
@@ -147,14 +148,4 @@ export function openAuditLog(file: string, options: AuditLogOptions): AuditLog {
       }
     },
   };
-}
-
-function positive(value: number, name: string): number {
-  if (!Number.isInteger(value) || value < 1) {
-    throw new PalisadeError(
-      AUDIT_BAD_OPTIONS,
-      `Audit option ${name} must be a positive whole number, not ${value}`,
-    );
-  }
-  return value;
 }
