@@ -16,13 +16,13 @@ import type { CloudEvent } from "../events/index.ts";
 import type { FunctionSpec } from "../manifest/index.ts";
 import { badCall, destination, jsonBytes, kvKey, listOptions, shown } from "./capability-args.ts";
 import { checkData } from "./check-data.ts";
-import type { FetchResult } from "./egress.ts";
 import {
   RUNTIME_BAD_CALL,
   RUNTIME_DENIED,
   RUNTIME_LIMIT_EXCEEDED,
   RUNTIME_OUTPUT_TOO_LARGE,
 } from "./errors.ts";
+import type { FetchResult } from "./guest/protocol.ts";
 import {
   CAPABILITY_QUEUE,
   createInvocationBudget,

@@ -37,6 +37,7 @@ import {
   RUNTIME_LIMIT_EXCEEDED,
   RUNTIME_OUTPUT_TOO_LARGE,
 } from "./errors.ts";
+import type { FetchResult } from "./guest/protocol.ts";
 import type { FetchBuffer } from "./invocation-budget.ts";
 
 /** Total time for one ctx.fetch: DNS, connect, every redirect and the body. */
@@ -67,19 +68,6 @@ export interface EgressOptions {
   readonly maxRedirects?: number;
   /** The invocation's shared response buffer (`limits.fetchBytes`); each chunk read takes from it. */
   readonly buffer?: FetchBuffer;
-}
-
-/** What ctx.fetch resolves to: plain data, so it crosses IPC ("advanced" serialization). */
-export interface FetchResult {
-  /** The final URL, after redirects. */
-  url: string;
-  status: number;
-  statusText: string;
-  /** Lower-case names, in the order received; repeated headers stay separate. */
-  headers: [string, string][];
-  /** As received: content encodings are not decoded. */
-  body: Uint8Array;
-  redirected: boolean;
 }
 
 /** A URL whose grant and addresses were checked: connect only to `addresses`. */

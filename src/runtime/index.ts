@@ -10,7 +10,7 @@ export {
 } from "./capability-host.ts";
 export { CRASH_POLICY, type CrashPolicy } from "./crash-breaker.ts";
 export { deliveryError } from "./delivery-error.ts";
-export { egressFetch, type FetchResult } from "./egress.ts";
+export { egressFetch } from "./egress.ts";
 export {
   RUNTIME_CLOSED,
   RUNTIME_CRASHED,
@@ -21,7 +21,7 @@ export {
   RUNTIME_TIMEOUT,
 } from "./errors.ts";
 export { guardFunctionLog, HOST_LOG_FIELDS, type LogLimitReason } from "./guard-function-log.ts";
-export type { LogLevel } from "./guest/protocol.ts";
+export type { FetchResult, LogLevel } from "./guest/protocol.ts";
 export { CAPABILITY_QUEUE, type FetchBuffer, type LimitName } from "./invocation-budget.ts";
 export { INVOKE_BATCH } from "./invoke-batches.ts";
 export { detectOsLayer, type OsLayer } from "./os-layer.ts";

@@ -39,3 +39,16 @@ export type SandboxMessage =
   | { t: "done"; id: number; ok: false; error: SerializedError };
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
+
+/** What ctx.fetch resolves to: plain data, so it crosses the channel to the guest. */
+export interface FetchResult {
+  /** The final URL, after redirects. */
+  url: string;
+  status: number;
+  statusText: string;
+  /** Lower-case names, in the order received; repeated headers stay separate. */
+  headers: [string, string][];
+  /** As received: content encodings are not decoded. */
+  body: Uint8Array;
+  redirected: boolean;
+}

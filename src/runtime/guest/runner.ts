@@ -14,7 +14,7 @@ import { Socket } from "node:net";
 import { resolve as resolvePath } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import v8 from "node:v8";
-import type { HostMessage, InvokeItem } from "./protocol.ts";
+import type { FetchResult, HostMessage, InvokeItem } from "./protocol.ts";
 
 type Reply = { resolve: (v: unknown) => void; reject: (e: unknown) => void };
 type Handler = (event: unknown, ctx: unknown) => unknown;
@@ -108,15 +108,6 @@ function createContext(id: number, attempt: number, functionName: string, eventI
     },
     log: Object.freeze({ debug: log("debug"), info: log("info"), warn: log("warn"), error: log("error") }),
   });
-}
-
-interface FetchResult {
-  url: string;
-  status: number;
-  statusText: string;
-  headers: [string, string][];
-  body: Uint8Array;
-  redirected: boolean;
 }
 
 // A RequestInit as plain data IPC can carry: method, headers as pairs, body as a string or bytes.
