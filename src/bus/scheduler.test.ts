@@ -56,3 +56,28 @@ test("after downtime, missed ticks are skipped by default and emitted once each 
   assert.equal(caught.length, 3);
   assert.deepEqual(caught, [...new Set(caught)].sort());
 });
+
+test("a running schedule loses no tick when one firing outlasts the next tick", async (t) => {
+  const log = openSqliteEventLog(logFile(t));
+  t.after(() => log.close());
+  const everySecond: Schedule = { name: "s", cron: "* * * * * *", timezone: "UTC", catchUp: false };
+  const fired: number[] = [];
+  let done!: () => void;
+  const enough = new Promise<void>((r) => {
+    done = r;
+  });
+  const scheduler = createScheduler({
+    schedules: [everySecond],
+    log,
+    fire: async (_s, when) => {
+      fired.push(when.getTime());
+      // The first firing is slow (a stalled disk): croner skips the ticks that come meanwhile.
+      if (fired.length === 1) await new Promise((r) => setTimeout(r, 2500));
+      if (fired.length >= 5) done();
+    },
+  });
+  t.after(() => scheduler.close());
+  await enough;
+  const gaps = fired.slice(1).map((ms, i) => ms - (fired[i] ?? 0));
+  assert.deepEqual(gaps.slice(0, 4), [1000, 1000, 1000, 1000], `ticks fired: ${fired.join(", ")}`);
+});

@@ -18,6 +18,8 @@ export interface SchedulerOptions<S extends Schedule> {
 }
 
 const CATCH_UP_LIMIT = 1000;
+/** Ticks a running schedule makes up after a stall before it treats the stall as downtime. */
+const MAX_LATE_TICKS = 60;
 
 /** Ticks of `cron` after `lastMs` up to `nowMs`, oldest first (at most `limit`). */
 export function ticksBetween(
@@ -61,12 +63,26 @@ export function createScheduler<S extends Schedule>(options: SchedulerOptions<S>
       else if (missed.length > 0) await log.setCursor(cursorOf(schedule), missed.at(-1)?.getTime() ?? now);
     }
     if (closed) return;
+    // While running, no tick is lost: a callback that croner skipped (the previous one was still
+    // writing, or the loop was busy past a tick) is made up by the next, which fires every tick
+    // since the cursor, in order. Ids derive from the tick, so a tick fired twice is stored once.
+    let cursor = await log.cursor(cursorOf(schedule));
     const job = new Cron(schedule.cron, { timezone: schedule.timezone, protect: true }, async () => {
       const run = job.currentRun();
       if (run === null) return;
       // croner fires a few ms late; the tick is the scheduled second.
-      const at = new Date(Math.floor(run.getTime() / 1000) * 1000);
-      await fire(schedule, at).catch((err: unknown) => options.onError?.(err));
+      const at = Math.floor(run.getTime() / 1000) * 1000;
+      try {
+        const late = ticksBetween(schedule, cursor, at);
+        // A long stall (a suspended host) is downtime: without catchUp only its last tick fires.
+        const due = schedule.catchUp || late.length <= MAX_LATE_TICKS ? late : late.slice(-1);
+        for (const tick of due) {
+          await fire(schedule, tick);
+          cursor = tick.getTime();
+        }
+      } catch (err) {
+        options.onError?.(err);
+      }
     });
     jobs.push(job);
   }
