@@ -1,6 +1,7 @@
 /**
  * Rollback and deletion, tried against the real files: an older secrets.json put back after a key
- * was revoked is refused by a running gateway (which keeps the newer keys and audits it) and by start;
+ * was revoked is refused by a running gateway (which keeps the newer keys and audits it) and by start,
+ * also when the secret records in audit.db were deleted or edited with its signed head left alone;
  * a deleted, cut back or older audit.db is found by audit verify and refused by start; a rollback of
  * the whole data directory is found only against an anchor kept elsewhere; checkpoints are signed
  * with keys/audit.key, and an app runs without keys/signing.key; a kv value put back to an older
@@ -12,7 +13,7 @@ import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } 
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { test } from "node:test";
-import { AUDIT_FILE, AUDIT_KIND, readAudit } from "../src/audit/index.ts";
+import { AUDIT_FILE, AUDIT_KIND, GENESIS_HASH, hashRecord, readAudit } from "../src/audit/index.ts";
 import { openSqliteKvStore } from "../src/kv/index.ts";
 import { openAppKeyRing, prepareApp, startPlatform } from "../src/main.ts";
 import { keyIdOf, loadTrustedKeys } from "../src/supply/index.ts";
@@ -160,6 +161,104 @@ test("a deleted, cut back or older audit.db is found by audit verify and refused
   const truncated = palisade("audit", "verify", "--app", dir);
   assert.equal(truncated.status, 1, truncated.stdout);
   assert.match(truncated.stdout, /the log ends at record 2, but the signed head/);
+});
+
+/**
+ * An app whose TEST_KEY was rotated (generation 2, audited) after generation 1 was copied aside,
+ * and run again after, so the signed head vouches for a later record than the secret one.
+ */
+async function rotatedApp(t: Parameters<typeof tempApp>[0]): Promise<string> {
+  const dir = app(t);
+  setSecret(dir, "TEST_KEY", TEST_KEY);
+  await run(dir, 1);
+  copyFileSync(join(dir, ".palisade", "secrets.json"), join(dir, "secrets.older.json"));
+  const rotated = palisade("secrets", "rotate", "TEST_KEY", "--value", NEW_KEY, "--grace", "1", "--app", dir);
+  assert.equal(rotated.status, 0, rotated.stderr);
+  await run(dir, 1);
+  const secretRecords = readAudit(join(dir, AUDIT_FILE), { kinds: [AUDIT_KIND.secretRotated] });
+  assert.deepEqual(
+    secretRecords.map((r) => r.details?.generation),
+    [2],
+  );
+  copyFileSync(join(dir, AUDIT_FILE), join(dir, "audit.newest.db"));
+  return dir;
+}
+
+/** Puts back the older secrets.json: start must refuse it, whatever was done to the audit log. */
+function restoreOlderSecrets(dir: string): void {
+  copyFileSync(join(dir, "secrets.older.json"), join(dir, ".palisade", "secrets.json"));
+}
+
+/** Runs `sql` on the app's audit.db as someone with write access to the file. */
+function tamperAudit(dir: string, sql: string): void {
+  const db = new DatabaseSync(join(dir, AUDIT_FILE));
+  db.exec(sql);
+  db.close();
+}
+
+/** With the newest audit.db back, start accepts only the newest secrets and serves the new key. */
+async function recoversWithNewestFiles(t: Parameters<typeof tempApp>[0], dir: string): Promise<void> {
+  copyFileSync(join(dir, "audit.newest.db"), join(dir, AUDIT_FILE));
+  await assert.rejects(startPlatform({ appDir: dir, logger: captureLogs().logger, port: 0 }), {
+    code: "PAL_SECURITY_ROLLBACK",
+  });
+  const reset = palisade("secrets", "set", "TEST_KEY", "--value", NEW_KEY, "--app", dir);
+  assert.equal(reset.status, 1, "no write over the older store either");
+  rmSync(join(dir, ".palisade", "secrets.json"));
+  assert.equal(palisade("secrets", "set", "TEST_KEY", "--value", NEW_KEY, "--app", dir).status, 0);
+  const platform = await startPlatform({ appDir: dir, logger: captureLogs().logger, port: 0 });
+  t.after(() => platform.close());
+  const status = (key: string) =>
+    post(`${platform.url}/events`, { type: "job.queued", data: { n: 1 } }, "application/json", key).then(
+      (r) => r.status,
+    );
+  assert.equal(await status(NEW_KEY), 202);
+  assert.equal(await status(TEST_KEY), 401, "the revoked key stays revoked");
+}
+
+test("secret records deleted from audit.db with its head intact cannot lower the floor: an older secrets.json is still refused", async (t) => {
+  const dir = await rotatedApp(t);
+  tamperAudit(dir, "DELETE FROM records WHERE kind LIKE 'secret.%'");
+  restoreOlderSecrets(dir);
+
+  await assert.rejects(startPlatform({ appDir: dir, logger: captureLogs().logger, port: 0 }), {
+    code: "PAL_AUDIT_TAMPERED",
+    message:
+      /audit log ".*audit\.db" was changed outside palisade at record \d+: record \d+ is missing.*Restore the newest intact audit\.db/,
+  });
+  const listed = palisade("secrets", "list", "--app", dir);
+  assert.equal(listed.status, 1, "the CLI refuses too");
+  assert.match(listed.stderr, /was changed outside palisade/);
+  assert.doesNotMatch(listed.stderr, /\n\s+at /, "no stack trace");
+  await recoversWithNewestFiles(t, dir);
+});
+
+test("a secret record's body edited in audit.db, with or without its hashes recomputed, is refused at start", async (t) => {
+  const dir = await rotatedApp(t);
+  restoreOlderSecrets(dir);
+  tamperAudit(
+    dir,
+    `UPDATE records SET body = replace(body, '"generation":2', '"generation":1') WHERE kind LIKE 'secret.%'`,
+  );
+  await assert.rejects(startPlatform({ appDir: dir, logger: captureLogs().logger, port: 0 }), {
+    code: "PAL_AUDIT_TAMPERED",
+    message: /was changed outside palisade at record \d+: record \d+ was changed/,
+  });
+
+  // Recomputing every hash from the edited record on does not help: the signed head no longer matches.
+  const db = new DatabaseSync(join(dir, AUDIT_FILE));
+  let prev = GENESIS_HASH;
+  for (const r of db.prepare("SELECT seq, at, kind, body FROM records ORDER BY seq").all()) {
+    const hash = hashRecord(Number(r.seq), Number(r.at), String(r.kind), String(r.body), prev);
+    db.prepare("UPDATE records SET prev_hash = ?, hash = ? WHERE seq = ?").run(prev, hash, Number(r.seq));
+    prev = hash;
+  }
+  db.close();
+  await assert.rejects(startPlatform({ appDir: dir, logger: captureLogs().logger, port: 0 }), {
+    code: "PAL_AUDIT_ROLLED_BACK",
+    message: /is not the one the signed head in .*audit-head\.json" vouches for/,
+  });
+  await recoversWithNewestFiles(t, dir);
 });
 
 test("a rollback of the whole data directory passes audit verify but not audit verify --anchor", async (t) => {
