@@ -9,7 +9,17 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { test } from "node:test";
@@ -317,7 +327,7 @@ test("audit checkpoints are signed with keys/audit.key, and an app runs without 
   );
   await platform.close();
 
-  const auditPub = readFileSync(join(dir, "keys", "audit", "audit.pub"), "utf8");
+  const auditPub = readFileSync(auditPubFiles(dir)[0] ?? "", "utf8");
   const checkpoints = new DatabaseSync(join(dir, AUDIT_FILE), { readOnly: true });
   const keyids = checkpoints
     .prepare("SELECT DISTINCT keyid FROM checkpoints")
@@ -331,6 +341,72 @@ test("audit checkpoints are signed with keys/audit.key, and an app runs without 
   const untrusted = palisade("audit", "verify", "--app", dir);
   assert.equal(untrusted.status, 1, "verify checks against the audit public key");
   assert.match(untrusted.stdout, /not a trusted key \(keys\/audit\/\*\.pub, keys\/\*\.pub\)/);
+});
+
+/** The audit public keys an app trusts, as paths, in name order. */
+function auditPubFiles(dir: string): string[] {
+  return readdirSync(join(dir, "keys", "audit"))
+    .sort()
+    .map((name) => join(dir, "keys", "audit", name));
+}
+
+test("start refuses an app whose audit log is signed but whose keys/audit.key is missing; dev makes a new key beside the old public one", async (t) => {
+  const dir = app(t);
+  setSecret(dir, "TEST_KEY", TEST_KEY);
+  await run(dir, 1); // dev: makes keys/audit.key
+  // An app made before keys were named by their id kept its public half as keys/audit/audit.pub.
+  const [first] = auditPubFiles(dir);
+  const legacyPub = join(dir, "keys", "audit", "audit.pub");
+  renameSync(first ?? "", legacyPub);
+  const oldPub = readFileSync(legacyPub, "utf8");
+  rmSync(join(dir, "keys", "audit.key")); // deleted, or never copied by a fresh deploy (gitignored)
+
+  const refusal = {
+    code: "PAL_AUDIT_KEY_MISSING",
+    message:
+      /audit log ".*audit\.db" has checkpoints signed with the audit key ".*keys\/audit\.key", which is missing\. Restore .*, pass --new-audit-key once/,
+  };
+  await assert.rejects(
+    startPlatform({ appDir: dir, logger: captureLogs().logger, port: 0, createKeys: false }),
+    refusal,
+  );
+  assert.equal(palisade("build", dir).status, 0);
+  const started = palisade("start", dir, "--port", "0");
+  assert.equal(started.status, 1, started.stderr);
+  assert.match(started.stderr, /keys\/audit\.key", which is missing\. Restore/);
+  assert.doesNotMatch(started.stderr, /\n\s+at /, "no stack trace");
+  assert.ok(!existsSync(join(dir, "keys", "audit.key")), "start made no key");
+  assert.deepEqual(auditPubFiles(dir), [legacyPub]);
+
+  await run(dir, 1); // dev makes a new key, and keeps trusting the old one
+  const pubs = auditPubFiles(dir);
+  assert.equal(pubs.length, 2);
+  assert.equal(readFileSync(legacyPub, "utf8"), oldPub, "the old public key is not overwritten");
+  const newPub = readFileSync(pubs.find((p) => p !== legacyPub) ?? "", "utf8");
+  const db = new DatabaseSync(join(dir, AUDIT_FILE), { readOnly: true });
+  const keyids = db
+    .prepare("SELECT keyid FROM checkpoints ORDER BY upto_seq")
+    .all()
+    .map((r) => r.keyid);
+  db.close();
+  assert.deepEqual(new Set(keyids), new Set([keyIdOf(oldPub), keyIdOf(newPub)]));
+  const verified = palisade("audit", "verify", "--app", dir);
+  assert.equal(verified.status, 0, "checkpoints of both keys verify");
+  assert.match(verified.stdout, /audit log intact/);
+
+  // Once the key is there again, start runs; --new-audit-key is the deliberate way past a lost one.
+  await run(dir, 0);
+  rmSync(join(dir, "keys", "audit.key"));
+  const platform = await startPlatform({
+    appDir: dir,
+    logger: captureLogs().logger,
+    port: 0,
+    createKeys: false,
+    createAuditKey: true,
+  });
+  await platform.close();
+  assert.equal(auditPubFiles(dir).length, 3);
+  assert.equal(palisade("audit", "verify", "--app", dir).status, 0);
 });
 
 /** The app's kv store with its key ring, closed after the test. */
