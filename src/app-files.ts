@@ -17,7 +17,6 @@ import {
   ensureAuditKey,
   loadAuditTrust,
   openAuditLog,
-  readAudit,
 } from "./audit/index.ts";
 import { openSqliteEventLog, type SqliteEventLog } from "./bus/index.ts";
 import { toPalisadeError } from "./errors.ts";
@@ -149,18 +148,33 @@ export function openAppSecrets(
   });
 }
 
-const SECRET_KINDS = [AUDIT_KIND.secretSet, AUDIT_KIND.secretRotated, AUDIT_KIND.secretRemoved];
+const SECRET_KINDS: readonly string[] = [
+  AUDIT_KIND.secretSet,
+  AUDIT_KIND.secretRotated,
+  AUDIT_KIND.secretRemoved,
+];
 
 /**
- * The secret store's generation in the newest secret record of the audit log (0: none), once the
- * log is shown to reach the signed head kept beside it (else it could be an older copy too).
+ * The highest secret store generation the audit log records (0: none), read while the whole chain
+ * is shown intact up to the signed head kept beside it: a secret record deleted or edited (with the
+ * head left alone) would otherwise lower the floor and let an older secrets.json back in. The highest,
+ * not the newest: a record appended after the last checkpoint is unsigned, and may only raise it.
  */
 function recordedSecretsGeneration(dir: string): number {
-  const file = join(dir, AUDIT_FILE);
-  checkAuditHead(file, loadAuditTrust(dir));
-  if (!existsSync(file)) return 0;
-  const [last] = readAudit(file, { kinds: SECRET_KINDS, last: 1 });
-  const generation = last?.details?.generation;
+  let highest = 0;
+  checkAuditHead(join(dir, AUDIT_FILE), loadAuditTrust(dir), (record) => {
+    if (SECRET_KINDS.includes(record.kind)) highest = Math.max(highest, generationIn(record.body));
+  });
+  return highest;
+}
+
+function generationIn(body: string): number {
+  let generation: unknown;
+  try {
+    generation = JSON.parse(body)?.details?.generation;
+  } catch {
+    return 0; // not written by Palisade (an unsigned record appended at the end): it cannot lower the floor
+  }
   return typeof generation === "number" && Number.isSafeInteger(generation) ? generation : 0;
 }
 /** Key-value namespaces of ctx.kv, inside the data dir. */

@@ -18,7 +18,7 @@ import {
   SECRETS_FILE,
   TRACES_FILE,
 } from "./app-files.ts";
-import { AUDIT_KIND, type AuditLog, aggregateRepeats } from "./audit/index.ts";
+import { AUDIT_KIND, type AuditLog, aggregateRepeats, ensureAuditKey } from "./audit/index.ts";
 import { createScheduler, type Dispatcher, openSqliteEventLog, type SqliteEventLog } from "./bus/index.ts";
 import { main as cliMain } from "./cli/index.ts";
 import { createDataPath, schedulePrincipal } from "./data-path.ts";
@@ -70,6 +70,11 @@ export interface PlatformOptions {
   tls?: TlsFiles;
   /** Create the master key if the app has none (dev); `start` refuses instead. @default true */
   createKeys?: boolean;
+  /**
+   * Create the audit key if the app has none though its audit log has signed checkpoints (dev;
+   * `start --new-audit-key`). A new app gets one either way. @default createKeys
+   */
+  createAuditKey?: boolean;
   /**
    * Encrypt at rest. Always on in `dev` and `start`; off only so the benchmark can measure what
    * encryption costs. @default true
@@ -142,6 +147,9 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     ...webhooks.map((s) => ({ name: webhookPrincipal(s.path), publish: [s.emit] })),
     ...schedules.map((s) => ({ name: schedulePrincipal(s.name), publish: [s.emit] })),
   ]);
+  // A signed audit log whose key is missing refuses `start`: restored, not silently replaced.
+  if (options.tracing !== false)
+    ensureAuditKey(app.dir, options.createAuditKey ?? options.createKeys ?? true);
   // Everything that can refuse the app is checked above; only now are resources opened.
   // Until close, `keys retire` refuses a data key this platform may still be sealing with.
   const sealing = keyRing.holdLease();

@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readFileSync, statSync, writeFileSync } from "node:fs";
+import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { openAppSecrets } from "../src/main.ts";
@@ -67,7 +67,10 @@ test("init scaffolds an app that loads, with a private signing key and a .gitign
   assert.deepEqual([...app.principals.keys()], ["local"]);
   assert.equal(statSync(join(dir, "keys/master.key")).mode & 0o777, 0o600);
   assert.equal(statSync(join(dir, "keys/audit.key")).mode & 0o777, 0o600, "a separate audit key");
-  assert.match(readFileSync(join(dir, "keys/audit/audit.pub"), "utf8"), /BEGIN PUBLIC KEY/);
+  const [auditPub, ...others] = readdirSync(join(dir, "keys/audit"));
+  assert.match(auditPub ?? "", /^audit-[0-9a-f]{16}\.pub$/, "named after its key id");
+  assert.deepEqual(others, []);
+  assert.match(readFileSync(join(dir, "keys/audit", auditPub ?? ""), "utf8"), /BEGIN PUBLIC KEY/);
   assert.ok((openAppSecrets(dir).get("LOCAL_KEY") ?? "").length >= 40);
   assert.match(
     JSON.parse(readFileSync(join(dir, ".palisade", "secrets.json"), "utf8")).secrets.LOCAL_KEY.value,

@@ -1,6 +1,7 @@
 /**
  * Rollback and deletion, tried against the real files: an older secrets.json put back after a key
- * was revoked is refused by a running gateway (which keeps the newer keys and audits it) and by start;
+ * was revoked is refused by a running gateway (which keeps the newer keys and audits it) and by start,
+ * also when the secret records in audit.db were deleted or edited with its signed head left alone;
  * a deleted, cut back or older audit.db is found by audit verify and refused by start; a rollback of
  * the whole data directory is found only against an anchor kept elsewhere; checkpoints are signed
  * with keys/audit.key, and an app runs without keys/signing.key; a kv value put back to an older
@@ -8,11 +9,21 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { copyFileSync, cpSync, mkdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import {
+  copyFileSync,
+  cpSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  renameSync,
+  rmSync,
+  writeFileSync,
+} from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { test } from "node:test";
-import { AUDIT_FILE, AUDIT_KIND, readAudit } from "../src/audit/index.ts";
+import { AUDIT_FILE, AUDIT_KIND, GENESIS_HASH, hashRecord, readAudit } from "../src/audit/index.ts";
 import { openSqliteKvStore } from "../src/kv/index.ts";
 import { openAppKeyRing, prepareApp, startPlatform } from "../src/main.ts";
 import { keyIdOf, loadTrustedKeys } from "../src/supply/index.ts";
@@ -162,6 +173,104 @@ test("a deleted, cut back or older audit.db is found by audit verify and refused
   assert.match(truncated.stdout, /the log ends at record 2, but the signed head/);
 });
 
+/**
+ * An app whose TEST_KEY was rotated (generation 2, audited) after generation 1 was copied aside,
+ * and run again after, so the signed head vouches for a later record than the secret one.
+ */
+async function rotatedApp(t: Parameters<typeof tempApp>[0]): Promise<string> {
+  const dir = app(t);
+  setSecret(dir, "TEST_KEY", TEST_KEY);
+  await run(dir, 1);
+  copyFileSync(join(dir, ".palisade", "secrets.json"), join(dir, "secrets.older.json"));
+  const rotated = palisade("secrets", "rotate", "TEST_KEY", "--value", NEW_KEY, "--grace", "1", "--app", dir);
+  assert.equal(rotated.status, 0, rotated.stderr);
+  await run(dir, 1);
+  const secretRecords = readAudit(join(dir, AUDIT_FILE), { kinds: [AUDIT_KIND.secretRotated] });
+  assert.deepEqual(
+    secretRecords.map((r) => r.details?.generation),
+    [2],
+  );
+  copyFileSync(join(dir, AUDIT_FILE), join(dir, "audit.newest.db"));
+  return dir;
+}
+
+/** Puts back the older secrets.json: start must refuse it, whatever was done to the audit log. */
+function restoreOlderSecrets(dir: string): void {
+  copyFileSync(join(dir, "secrets.older.json"), join(dir, ".palisade", "secrets.json"));
+}
+
+/** Runs `sql` on the app's audit.db as someone with write access to the file. */
+function tamperAudit(dir: string, sql: string): void {
+  const db = new DatabaseSync(join(dir, AUDIT_FILE));
+  db.exec(sql);
+  db.close();
+}
+
+/** With the newest audit.db back, start accepts only the newest secrets and serves the new key. */
+async function recoversWithNewestFiles(t: Parameters<typeof tempApp>[0], dir: string): Promise<void> {
+  copyFileSync(join(dir, "audit.newest.db"), join(dir, AUDIT_FILE));
+  await assert.rejects(startPlatform({ appDir: dir, logger: captureLogs().logger, port: 0 }), {
+    code: "PAL_SECURITY_ROLLBACK",
+  });
+  const reset = palisade("secrets", "set", "TEST_KEY", "--value", NEW_KEY, "--app", dir);
+  assert.equal(reset.status, 1, "no write over the older store either");
+  rmSync(join(dir, ".palisade", "secrets.json"));
+  assert.equal(palisade("secrets", "set", "TEST_KEY", "--value", NEW_KEY, "--app", dir).status, 0);
+  const platform = await startPlatform({ appDir: dir, logger: captureLogs().logger, port: 0 });
+  t.after(() => platform.close());
+  const status = (key: string) =>
+    post(`${platform.url}/events`, { type: "job.queued", data: { n: 1 } }, "application/json", key).then(
+      (r) => r.status,
+    );
+  assert.equal(await status(NEW_KEY), 202);
+  assert.equal(await status(TEST_KEY), 401, "the revoked key stays revoked");
+}
+
+test("secret records deleted from audit.db with its head intact cannot lower the floor: an older secrets.json is still refused", async (t) => {
+  const dir = await rotatedApp(t);
+  tamperAudit(dir, "DELETE FROM records WHERE kind LIKE 'secret.%'");
+  restoreOlderSecrets(dir);
+
+  await assert.rejects(startPlatform({ appDir: dir, logger: captureLogs().logger, port: 0 }), {
+    code: "PAL_AUDIT_TAMPERED",
+    message:
+      /audit log ".*audit\.db" was changed outside palisade at record \d+: record \d+ is missing.*Restore the newest intact audit\.db/,
+  });
+  const listed = palisade("secrets", "list", "--app", dir);
+  assert.equal(listed.status, 1, "the CLI refuses too");
+  assert.match(listed.stderr, /was changed outside palisade/);
+  assert.doesNotMatch(listed.stderr, /\n\s+at /, "no stack trace");
+  await recoversWithNewestFiles(t, dir);
+});
+
+test("a secret record's body edited in audit.db, with or without its hashes recomputed, is refused at start", async (t) => {
+  const dir = await rotatedApp(t);
+  restoreOlderSecrets(dir);
+  tamperAudit(
+    dir,
+    `UPDATE records SET body = replace(body, '"generation":2', '"generation":1') WHERE kind LIKE 'secret.%'`,
+  );
+  await assert.rejects(startPlatform({ appDir: dir, logger: captureLogs().logger, port: 0 }), {
+    code: "PAL_AUDIT_TAMPERED",
+    message: /was changed outside palisade at record \d+: record \d+ was changed/,
+  });
+
+  // Recomputing every hash from the edited record on does not help: the signed head no longer matches.
+  const db = new DatabaseSync(join(dir, AUDIT_FILE));
+  let prev = GENESIS_HASH;
+  for (const r of db.prepare("SELECT seq, at, kind, body FROM records ORDER BY seq").all()) {
+    const hash = hashRecord(Number(r.seq), Number(r.at), String(r.kind), String(r.body), prev);
+    db.prepare("UPDATE records SET prev_hash = ?, hash = ? WHERE seq = ?").run(prev, hash, Number(r.seq));
+    prev = hash;
+  }
+  db.close();
+  await assert.rejects(startPlatform({ appDir: dir, logger: captureLogs().logger, port: 0 }), {
+    code: "PAL_AUDIT_ROLLED_BACK",
+    message: /is not the one the signed head in .*audit-head\.json" vouches for/,
+  });
+  await recoversWithNewestFiles(t, dir);
+});
+
 test("a rollback of the whole data directory passes audit verify but not audit verify --anchor", async (t) => {
   const dir = app(t);
   setSecret(dir, "TEST_KEY", TEST_KEY);
@@ -218,7 +327,7 @@ test("audit checkpoints are signed with keys/audit.key, and an app runs without 
   );
   await platform.close();
 
-  const auditPub = readFileSync(join(dir, "keys", "audit", "audit.pub"), "utf8");
+  const auditPub = readFileSync(auditPubFiles(dir)[0] ?? "", "utf8");
   const checkpoints = new DatabaseSync(join(dir, AUDIT_FILE), { readOnly: true });
   const keyids = checkpoints
     .prepare("SELECT DISTINCT keyid FROM checkpoints")
@@ -232,6 +341,72 @@ test("audit checkpoints are signed with keys/audit.key, and an app runs without 
   const untrusted = palisade("audit", "verify", "--app", dir);
   assert.equal(untrusted.status, 1, "verify checks against the audit public key");
   assert.match(untrusted.stdout, /not a trusted key \(keys\/audit\/\*\.pub, keys\/\*\.pub\)/);
+});
+
+/** The audit public keys an app trusts, as paths, in name order. */
+function auditPubFiles(dir: string): string[] {
+  return readdirSync(join(dir, "keys", "audit"))
+    .sort()
+    .map((name) => join(dir, "keys", "audit", name));
+}
+
+test("start refuses an app whose audit log is signed but whose keys/audit.key is missing; dev makes a new key beside the old public one", async (t) => {
+  const dir = app(t);
+  setSecret(dir, "TEST_KEY", TEST_KEY);
+  await run(dir, 1); // dev: makes keys/audit.key
+  // An app made before keys were named by their id kept its public half as keys/audit/audit.pub.
+  const [first] = auditPubFiles(dir);
+  const legacyPub = join(dir, "keys", "audit", "audit.pub");
+  renameSync(first ?? "", legacyPub);
+  const oldPub = readFileSync(legacyPub, "utf8");
+  rmSync(join(dir, "keys", "audit.key")); // deleted, or never copied by a fresh deploy (gitignored)
+
+  const refusal = {
+    code: "PAL_AUDIT_KEY_MISSING",
+    message:
+      /audit log ".*audit\.db" has checkpoints signed with the audit key ".*keys\/audit\.key", which is missing\. Restore .*, pass --new-audit-key once/,
+  };
+  await assert.rejects(
+    startPlatform({ appDir: dir, logger: captureLogs().logger, port: 0, createKeys: false }),
+    refusal,
+  );
+  assert.equal(palisade("build", dir).status, 0);
+  const started = palisade("start", dir, "--port", "0");
+  assert.equal(started.status, 1, started.stderr);
+  assert.match(started.stderr, /keys\/audit\.key", which is missing\. Restore/);
+  assert.doesNotMatch(started.stderr, /\n\s+at /, "no stack trace");
+  assert.ok(!existsSync(join(dir, "keys", "audit.key")), "start made no key");
+  assert.deepEqual(auditPubFiles(dir), [legacyPub]);
+
+  await run(dir, 1); // dev makes a new key, and keeps trusting the old one
+  const pubs = auditPubFiles(dir);
+  assert.equal(pubs.length, 2);
+  assert.equal(readFileSync(legacyPub, "utf8"), oldPub, "the old public key is not overwritten");
+  const newPub = readFileSync(pubs.find((p) => p !== legacyPub) ?? "", "utf8");
+  const db = new DatabaseSync(join(dir, AUDIT_FILE), { readOnly: true });
+  const keyids = db
+    .prepare("SELECT keyid FROM checkpoints ORDER BY upto_seq")
+    .all()
+    .map((r) => r.keyid);
+  db.close();
+  assert.deepEqual(new Set(keyids), new Set([keyIdOf(oldPub), keyIdOf(newPub)]));
+  const verified = palisade("audit", "verify", "--app", dir);
+  assert.equal(verified.status, 0, "checkpoints of both keys verify");
+  assert.match(verified.stdout, /audit log intact/);
+
+  // Once the key is there again, start runs; --new-audit-key is the deliberate way past a lost one.
+  await run(dir, 0);
+  rmSync(join(dir, "keys", "audit.key"));
+  const platform = await startPlatform({
+    appDir: dir,
+    logger: captureLogs().logger,
+    port: 0,
+    createKeys: false,
+    createAuditKey: true,
+  });
+  await platform.close();
+  assert.equal(auditPubFiles(dir).length, 3);
+  assert.equal(palisade("audit", "verify", "--app", dir).status, 0);
 });
 
 /** The app's kv store with its key ring, closed after the test. */

@@ -15,3 +15,7 @@ export const AUDIT_BAD_OPTIONS = "PAL_AUDIT_BAD_OPTIONS";
 export const AUDIT_BAD_ANCHOR = "PAL_AUDIT_BAD_ANCHOR";
 /** The audit log does not reach a signed head kept outside it: deleted, cut back or replaced. */
 export const AUDIT_ROLLED_BACK = "PAL_AUDIT_ROLLED_BACK";
+/** The audit log's chain or checkpoints do not check out: records were changed, removed or forged. */
+export const AUDIT_TAMPERED = "PAL_AUDIT_TAMPERED";
+/** The app has a signed audit log but no audit key (`keys/audit.key`), and may not create one. */
+export const AUDIT_KEY_MISSING = "PAL_AUDIT_KEY_MISSING";

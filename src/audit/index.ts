@@ -42,8 +42,10 @@ export {
   AUDIT_BAD_ENTRY,
   AUDIT_BAD_KEY,
   AUDIT_BAD_OPTIONS,
+  AUDIT_KEY_MISSING,
   AUDIT_NOT_FOUND,
   AUDIT_ROLLED_BACK,
+  AUDIT_TAMPERED,
   AUDIT_UNREADABLE,
   AUDIT_WRITE_FAILED,
 } from "./errors.ts";
@@ -52,4 +54,9 @@ export { type AuditRecord, type ReadAuditOptions, readAudit } from "./read-audit
 export { readHead } from "./read-head.ts";
 export type { AuditEntry, AuditOutcome } from "./record-body.ts";
 export { isSensitiveKey, looksLikeSecret, REDACTED, sanitizeDetails } from "./sanitize-details.ts";
-export { type SourcedAnchor, type VerifyResult, verifyAuditLog } from "./verify-audit-log.ts";
+export {
+  type SourcedAnchor,
+  type StoredRecord,
+  type VerifyResult,
+  verifyAuditLog,
+} from "./verify-audit-log.ts";

@@ -15,6 +15,14 @@ export type VerifyResult =
   | { ok: true; records: number; checkpoints: number; unsigned: number }
   | { ok: false; firstBad: number | null; problem: string };
 
+/** A record as stored, shown to the caller of `verifyAuditLog` once its hash and link are checked. */
+export interface StoredRecord {
+  seq: number;
+  kind: string;
+  /** The canonical JSON body exactly as hashed. */
+  body: string;
+}
+
 interface Checkpoint {
   seq: number;
   hash: string;
@@ -30,11 +38,14 @@ interface Checkpoint {
  * (a gap in seq), reordered ones (seq is hashed, and each record names its predecessor's hash), a
  * chain recomputed after a change (its signed checkpoint no longer matches), a forged checkpoint and
  * a tail cut off before the last checkpoint. Reads one consistent snapshot, so a live writer is fine.
+ * `visit` sees each record in the same pass, once its hash and link check out; what it learns is
+ * trustworthy only if the result is intact.
  */
 export function verifyAuditLog(
   file: string,
   trustedPublicKeysPem: readonly string[],
   anchors: readonly SourcedAnchor[] = [],
+  visit?: (record: StoredRecord) => void,
 ): VerifyResult {
   const trusted = trustedKeys(trustedPublicKeysPem);
   const db = openAuditDbForReading(file);
@@ -53,7 +64,7 @@ export function verifyAuditLog(
     const rows = db
       .prepare("SELECT seq, at, kind, body, prev_hash, hash FROM records ORDER BY seq")
       .iterate();
-    const result = walk(rows as Iterable<Record<string, unknown>>, checkpoints, trusted);
+    const result = walk(rows as Iterable<Record<string, unknown>>, checkpoints, trusted, visit);
     if (!result.ok) return result;
     const hashAt = db.prepare("SELECT hash FROM records WHERE seq = ?");
     for (const a of anchors) {
@@ -70,6 +81,7 @@ function walk(
   rows: Iterable<Record<string, unknown>>,
   checkpoints: Checkpoint[],
   trusted: Map<string, KeyObject>,
+  visit?: (record: StoredRecord) => void,
 ): VerifyResult {
   let expected = 1;
   let prev = GENESIS_HASH;
@@ -86,6 +98,7 @@ function walk(
       );
     }
     if (row.prev_hash !== prev) return unchained(seq, vouched);
+    visit?.({ seq, kind: String(row.kind), body: String(row.body) });
     for (; next < checkpoints.length && (checkpoints[next]?.seq ?? 0) <= seq; next++) {
       const bad = checkCheckpoint(checkpoints[next] as Checkpoint, seq, hash, vouched, trusted);
       if (bad !== undefined) return bad;

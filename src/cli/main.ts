@@ -148,6 +148,10 @@ function createProgram(ops: PlatformOps, setExit: (code: number) => void): Comma
       "--allow-downgrade",
       "run a bundle built before the one last run for its function (a deliberate rollback; audited)",
     )
+    .option(
+      "--new-audit-key",
+      "make a new keys/audit.key though the audit log has checkpoints signed by one that is missing (earlier checkpoints still verify)",
+    )
     .action(async (dir: string, opts: StartOptions) => {
       setExit(await runStart(dir, opts, ops));
     });

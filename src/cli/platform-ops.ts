@@ -16,6 +16,8 @@ export interface ServeRequest {
   tls?: TlsSpec;
   /** Create the master key if the app has none (dev); `start` refuses instead. */
   createKeys?: boolean;
+  /** Create the audit key if missing though the audit log has signed checkpoints. @default createKeys */
+  createAuditKey?: boolean;
 }
 
 /** A platform running in this process, as the CLI sees it. */

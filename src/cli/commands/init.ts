@@ -37,7 +37,7 @@ export function runInit(dir: string): number {
 
   process.stdout.write(
     `Created app "${name}" in ${root}\n` +
-      `  ${Object.keys(files).join("\n  ")}\n  keys/master.key (private, gitignored: encrypts .palisade/ at rest; use PALISADE_MASTER_KEY in production)\n  keys/signing.key (private, gitignored)\n  keys/signing.pub\n  keys/audit.key (private, gitignored: signs audit checkpoints)\n  keys/audit/audit.pub\n  .palisade/secrets.json (API key of principal "local")\n\n` +
+      `  ${Object.keys(files).join("\n  ")}\n  keys/master.key (private, gitignored: encrypts .palisade/ at rest; use PALISADE_MASTER_KEY in production)\n  keys/signing.key (private, gitignored)\n  keys/signing.pub\n  keys/audit.key (private, gitignored: signs audit checkpoints)\n  keys/audit/audit-<keyid>.pub\n  .palisade/secrets.json (API key of principal "local")\n\n` +
       `Next: npx palisade dev ${dir}\n      npx palisade send greeting.requested '{"name":"Ada"}' --app ${dir}\n`,
   );
   return EXIT_OK;

@@ -19,13 +19,17 @@ export interface StartOptions {
   insecureHttp?: boolean;
   /** Run a bundle signed before the one last run for its function (a deliberate rollback). */
   allowDowngrade?: boolean;
+  /** Make a new audit key though the audit log has checkpoints signed by one that is missing. */
+  newAuditKey?: boolean;
 }
 
 /**
  * `palisade start [dir]`: production. Runs only the signed bundles `palisade build` left in dist/
  * (a function whose bundle does not verify stays unavailable, the others run), needs the app's
  * master key to exist (PALISADE_MASTER_KEY or keys/master.key), refuses a bundle built before the one
- * last run for its function unless --allow-downgrade (that function stays unavailable), refuses to listen without TLS
+ * last run for its function unless --allow-downgrade (that function stays unavailable), refuses to
+ * run an app whose audit log has signed checkpoints without its audit key (keys/audit.key) unless
+ * --new-audit-key, refuses to listen without TLS
  * on anything but loopback unless --insecure-http says a proxy in front terminates TLS.
  */
 export async function runStart(dir: string, opts: StartOptions, ops: PlatformOps): Promise<number> {
@@ -57,7 +61,15 @@ export async function runStart(dir: string, opts: StartOptions, ops: PlatformOps
   if (refusal !== undefined) throw refusal;
   const logger = createLogger({ level: opts.logLevel });
   const platform = await ops.startPlatform(
-    { appDir, logger, port: opts.port, host: opts.host, createKeys: false, ...(tls ? { tls } : {}) },
+    {
+      appDir,
+      logger,
+      port: opts.port,
+      host: opts.host,
+      createKeys: false,
+      createAuditKey: opts.newAuditKey === true,
+      ...(tls ? { tls } : {}),
+    },
     prepared,
   );
   await new Promise<void>((done) => {
