@@ -169,8 +169,9 @@ export function openSqliteEventLog(
     append(events: readonly CloudEvent[]): Promise<Appended[]> {
       open();
       const now = Date.now();
+      const inserted: [seq: number, event: CloudEvent, bytes: number][] = [];
       // One write per request: a batch of events commits all-or-none.
-      return writer.run(() =>
+      const write = writer.run(() =>
         events.map((event) => {
           // Writes are serialized (group commit), so this check-then-insert cannot race. Dedupe is
           // scoped to the principal (set by the platform), so no sender can occupy another's ids.
@@ -185,10 +186,16 @@ export function openSqliteEventLog(
             sealer.seal(json, eventRecord(event.source, event.id)),
             now,
           );
-          remember(Number(lastInsertRowid), event, json.length);
+          inserted.push([Number(lastInsertRowid), event, json.length]);
           return { id: event.id, seq: Number(lastInsertRowid), duplicate: false };
         }),
       );
+      // Cached only once committed: a rolled-back insert frees its seq for the next event, and a
+      // cached copy of it would then be served as that event.
+      return write.then((appended) => {
+        for (const [seq, event, bytes] of inserted) remember(seq, event, bytes);
+        return appended;
+      });
     },
     async readAfter(seq: number, limit: number): Promise<StoredEvent[]> {
       open();
