@@ -34,6 +34,7 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
   main: {
     "app-dispatcher": "value",
     "app-files": "value",
+    closers: "value",
     "data-path": "value",
     "function-runtime": "value",
     housekeeping: "value",
@@ -116,6 +117,7 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
   security: {},
   kv: { "group-commit": "value" },
   "group-commit": {},
+  closers: {},
   schema: {},
   observe: {},
   errors: {},
