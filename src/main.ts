@@ -180,6 +180,7 @@ async function assemblePlatform(
     ...(sealer === undefined ? {} : { sealer }),
   });
   closers.add(() => log.close());
+  reportSignedRows(log, audit, logger);
   const pools = new Map<string, SandboxPool>();
   let dispatcher: Dispatcher | undefined;
   const metrics = createMetrics();
@@ -289,6 +290,24 @@ async function assemblePlatform(
       return closing;
     },
   };
+}
+
+/**
+ * Delivery rows signed on open are either an upgrade from before rows were authenticated or an
+ * attacker's column drop (with the marker file deleted too): either way an operator must see it.
+ */
+function reportSignedRows(log: SqliteEventLog, audit: AuditLog, logger: Logger): void {
+  if (log.rowsSigned === 0) return;
+  logger.warn(
+    { rows: log.rowsSigned },
+    "delivery rows without authentication codes were signed; if this log was not just upgraded, restore it from a backup",
+  );
+  audit.record({
+    kind: AUDIT_KIND.deliveryRowsSigned,
+    subject: "events.db",
+    outcome: "allowed",
+    details: { rows: log.rowsSigned },
+  });
 }
 
 /** Runs `open`; a rollback it detects in `file` is recorded in the audit log before the start fails. */

@@ -18,6 +18,7 @@ import type {
   RefusedDelivery,
   StoredEvent,
 } from "../event-log.ts";
+import { deliveryAuthMarker } from "./delivery-auth-marker.ts";
 import { createDeliveryMac } from "./delivery-mac.ts";
 import { migrateLog } from "./migrate-log.ts";
 import { migrateOrigin } from "./migrate-origin.ts";
@@ -29,6 +30,8 @@ export const DEFAULT_DEDUPE_WINDOW_MS = 24 * 60 * 60 * 1000;
 /** The embedded EventLog, plus the group-commit counters. */
 export interface SqliteEventLog extends EventLog {
   readonly stats: GroupCommitStats;
+  /** Delivery rows signed when this log was opened (one from before rows were authenticated). */
+  readonly rowsSigned: number;
 }
 
 /**
@@ -46,11 +49,20 @@ export function openSqliteEventLog(
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const db = new DatabaseSync(file);
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;");
-  const deliveryMac = migrateLog(
-    db,
-    (d) => createDeliveryMac(d, sealer.mac?.bind(sealer)),
-    (d) => migrateOrigin(d, sealer, eventRecord, Date.now() - dedupeWindowMs),
-  );
+  const mac = sealer.mac?.bind(sealer);
+  let migrated: ReturnType<typeof migrateLog>;
+  try {
+    migrated = migrateLog(
+      db,
+      (d) => createDeliveryMac(d, mac),
+      (d) => migrateOrigin(d, sealer, eventRecord, Date.now() - dedupeWindowMs),
+      deliveryAuthMarker(file, mac),
+    );
+  } catch (err) {
+    db.close(); // a refused log leaves no handle on its file
+    throw err;
+  }
+  const deliveryMac = migrated.mac;
   const writer = createGroupCommit(db);
   let closed = false;
   // Events appended by this process, by position: the dispatcher reads them back moments later, and
@@ -166,6 +178,7 @@ export function openSqliteEventLog(
 
   return {
     stats: writer.stats,
+    rowsSigned: migrated.signed,
     append(events: readonly CloudEvent[]): Promise<Appended[]> {
       open();
       const now = Date.now();
