@@ -22,6 +22,7 @@ import { deliveryAuthMarker } from "./delivery-auth-marker.ts";
 import { createDeliveryMac } from "./delivery-mac.ts";
 import { migrateLog } from "./migrate-log.ts";
 import { migrateOrigin } from "./migrate-origin.ts";
+import { createRecentEvents } from "./recent-events.ts";
 import { createResealer, errorRecord, eventRecord } from "./resealer.ts";
 
 /** How long an event's origin + source + id keeps a resend from being stored again. @default 24 h */
@@ -65,24 +66,7 @@ export function openSqliteEventLog(
   const deliveryMac = migrated.mac;
   const writer = createGroupCommit(db);
   let closed = false;
-  // Events appended by this process, by position: the dispatcher reads them back moments later, and
-  // this spares it decrypting and parsing what it just wrote. Bounded (tens of MB at most); a backlog
-  // deeper than that is read back from the file.
-  const recent = new Map<number, CloudEvent>();
-  const sizes = new Map<number, number>();
-  let recentBytes = 0;
-  const remember = (seq: number, event: CloudEvent, bytes: number) => {
-    if (bytes > RECENT_EVENT_MAX_BYTES) return; // large events are read back from the file
-    recent.set(seq, event);
-    sizes.set(seq, bytes);
-    recentBytes += bytes;
-    while (recent.size > RECENT_EVENTS || recentBytes > RECENT_BYTES) {
-      const oldest = recent.keys().next().value as number;
-      recent.delete(oldest);
-      recentBytes -= sizes.get(oldest) ?? 0;
-      sizes.delete(oldest);
-    }
-  };
+  const recent = createRecentEvents();
   const stored = (seq: unknown, source: unknown, id: unknown, body: unknown): CloudEvent =>
     recent.get(Number(seq)) ?? parse(sealer.open(String(body), eventRecord(source, id)));
   // A stored record that does not open (flipped bytes, a moved ciphertext, a missing key) or is not
@@ -206,7 +190,7 @@ export function openSqliteEventLog(
       // Cached only once committed: a rolled-back insert frees its seq for the next event, and a
       // cached copy of it would then be served as that event.
       return write.then((appended) => {
-        for (const [seq, event, bytes] of inserted) remember(seq, event, bytes);
+        for (const [seq, event, bytes] of inserted) recent.remember(seq, event, bytes);
         return appended;
       });
     },
@@ -389,12 +373,6 @@ export function openSqliteEventLog(
     },
   };
 }
-
-/** How many recently appended events are kept in memory for the dispatcher. */
-const RECENT_EVENTS = 65536;
-/** …and at most this much of them (JSON characters), so large events cannot exhaust memory. */
-const RECENT_BYTES = 32 * 1024 * 1024;
-const RECENT_EVENT_MAX_BYTES = 16 * 1024;
 
 /** No encryption: for tests and tools that read a log without the app's key ring. */
 const PLAINTEXT: RecordSealer = {
