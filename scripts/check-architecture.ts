@@ -35,6 +35,7 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
   main: {
     "app-dispatcher": "value",
     "app-files": "value",
+    closers: "value",
     "data-path": "value",
     "function-runtime": "value",
     housekeeping: "value",
@@ -117,6 +118,7 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
   security: {},
   kv: { "group-commit": "value" },
   "group-commit": {},
+  closers: {},
   schema: {},
   observe: {},
   errors: {},

@@ -54,9 +54,18 @@ export function openAppKeyRing(appDir: string, create = true, options: KeyRingOp
 
 /** The app's event log, opened with its key ring (for commands that read or change it beside `dev`). */
 export function openAppLog(appDir: string): SqliteEventLog {
-  return openSqliteEventLog(join(resolve(appDir), ".palisade", "events.db"), {
+  const log = openSqliteEventLog(join(resolve(appDir), ".palisade", "events.db"), {
     sealer: openAppKeyRing(appDir),
   });
+  // As at start (main.ts): rows signed on open are audited, whichever command opened the log.
+  if (log.rowsSigned > 0)
+    auditCommand(appDir, {
+      kind: AUDIT_KIND.deliveryRowsSigned,
+      subject: "events.db",
+      outcome: "allowed",
+      details: { rows: log.rowsSigned },
+    });
+  return log;
 }
 
 /** Every store of an app that holds sealed records, opened with one key ring (for `palisade keys`). */

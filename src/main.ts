@@ -5,12 +5,13 @@
  * imports this one (`npm run arch` enforces it); tests and benchmarks may.
  */
 
-import { readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
-import { dirname, join } from "node:path";
+import { readFileSync, rmSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { createAppDispatcher } from "./app-dispatcher.ts";
 import {
   GATEWAY_FILE,
+  KV_FILE,
   manifestDigest,
   openAppAudit,
   openAppKeyRing,
@@ -21,6 +22,7 @@ import {
 import { AUDIT_KIND, type AuditLog, aggregateRepeats, ensureAuditKey } from "./audit/index.ts";
 import { createScheduler, type Dispatcher, openSqliteEventLog, type SqliteEventLog } from "./bus/index.ts";
 import { main as cliMain } from "./cli/index.ts";
+import { type Closers, createClosers } from "./closers.ts";
 import { createDataPath, schedulePrincipal } from "./data-path.ts";
 import { toPalisadeError } from "./errors.ts";
 import { nextTraceparent, PLATFORM_EVENT_TYPES } from "./events/index.ts";
@@ -35,9 +37,10 @@ import {
 } from "./gateway/index.ts";
 import { startHousekeeping } from "./housekeeping.ts";
 import { invokeOnce } from "./invoke-once.ts";
+import { KV_ROLLED_BACK } from "./kv/index.ts";
 import { type AppModel, DEFAULT_RATE_LIMIT, type TlsSpec } from "./manifest/index.ts";
 import { createMetrics, createTracing, type Logger, noTracing, traceStoreExporter } from "./observe/index.ts";
-import { buildSigned, type PreparedApp, prepareApp, schemasOf } from "./prepare-app.ts";
+import { buildSigned, type PreparedApp, prepareApp, removeDeadBuilds, schemasOf } from "./prepare-app.ts";
 import type { SandboxPool } from "./runtime/index.ts";
 import { createSchemaRegistry } from "./schema/index.ts";
 import { createAuthorizer, requireSecret } from "./security/index.ts";
@@ -101,10 +104,31 @@ export type TlsFiles = TlsSpec;
 
 /** Starts gateway, dispatcher and sandboxes in this process (preparing the app first unless given). */
 export async function startPlatform(options: PlatformOptions, prepared?: PreparedApp): Promise<Platform> {
+  const ready = prepared ?? (await prepareApp(options.appDir, options.allowBreaking));
+  const { buildDir } = ready;
+  const closers = createClosers();
+  if (buildDir !== undefined) {
+    removeDeadBuilds(buildDir);
+    closers.add(() => rmSync(buildDir, { recursive: true, force: true }));
+  }
+  try {
+    return await assemblePlatform(options, ready, closers);
+  } catch (err) {
+    // Whatever was opened before the failure (lease, stores, sandboxes, timers) is closed again.
+    await closers.closeAll().catch((closeErr: unknown) => {
+      options.logger.error({ err: toPalisadeError(closeErr).message }, "cleanup after a failed start failed");
+    });
+    throw err;
+  }
+}
+
+/** Opens, wires and starts every piece, registering each one's close in `closers` as it goes. */
+async function assemblePlatform(
+  options: PlatformOptions,
+  { app, bundles, prebuilt, schemaVersions }: PreparedApp,
+  closers: Closers,
+): Promise<Platform> {
   const { logger } = options;
-  const { app, bundles, buildDir, prebuilt, schemaVersions } =
-    prepared ?? (await prepareApp(options.appDir, options.allowBreaking));
-  if (buildDir !== undefined) removeOtherBuilds(buildDir); // left behind by a killed process
   const registry = createSchemaRegistry(
     new Map([...schemasOf(app), ...PLATFORM_EVENT_TYPES]),
     schemaVersions,
@@ -150,19 +174,24 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
   // A signed audit log whose key is missing refuses `start`: restored, not silently replaced.
   if (options.tracing !== false)
     ensureAuditKey(app.dir, options.createAuditKey ?? options.createKeys ?? true);
-  // Everything that can refuse the app is checked above; only now are resources opened.
+  // Everything that can refuse the app is checked above; only now are resources opened. The audit
+  // log first (it seals with its own key), so it closes last and records every refusal after it.
+  // Repeated rejections and refused capability calls are counted, not written one by one.
+  const audit = aggregateRepeats(openAppAudit(app, logger, options.tracing === false));
+  closers.add(() => audit.close());
+  reportTo.audit = audit;
   // Until close, `keys retire` refuses a data key this platform may still be sealing with.
   const sealing = keyRing.holdLease();
+  closers.add(() => sealing.close());
   const log = openSqliteEventLog(join(app.dataDir, "events.db"), {
     dedupeWindowMs: app.dedupeWindowSec * 1000,
     ...(sealer === undefined ? {} : { sealer }),
   });
+  closers.add(() => log.close());
+  reportSignedRows(log, audit, logger);
   const pools = new Map<string, SandboxPool>();
   let dispatcher: Dispatcher | undefined;
   const metrics = createMetrics();
-  // Repeated rejections and refused capability calls are counted, not written one by one.
-  const audit = aggregateRepeats(openAppAudit(app, logger, options.tracing === false));
-  reportTo.audit = audit;
   audit.record({
     kind: AUDIT_KIND.appStarted,
     outcome: "info",
@@ -195,6 +224,7 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
           batched: [traceStoreExporter(join(app.dataDir, TRACES_FILE))],
           immediate: options.spanExporters ?? [],
         });
+  closers.add(() => tracing.close());
   const dataPath = createDataPath({
     tracing,
     registry,
@@ -205,35 +235,27 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     wake: () => dispatcher?.notify(),
   });
 
-  const capabilities = openCapabilities(
-    app,
-    dataPath.emit,
-    logger,
-    keyRing,
-    metrics,
-    sealer !== undefined,
-    tracing,
-    audit,
+  const capabilities = auditRollback(audit, KV_FILE, () =>
+    openCapabilities(app, dataPath.emit, logger, keyRing, metrics, sealer !== undefined, tracing, audit),
   );
-  try {
-    await startPools(app, bundles, capabilities, logger, pools, { metrics, audit });
-  } catch (err) {
+  closers.add(() => capabilities.close());
+  closers.add(async () => {
+    // Deliveries in flight drain while their sandboxes stop.
+    const draining = dispatcher?.close();
     await Promise.all([...pools.values()].map((p) => p.close()));
-    await capabilities.close();
-    await log.close();
-    sealing.close();
-    if (buildDir !== undefined) rmSync(buildDir, { recursive: true, force: true });
-    throw err;
-  }
+    await draining;
+  });
+  await startPools(app, bundles, capabilities, logger, pools, { metrics, audit });
 
   dispatcher = createAppDispatcher({ app, log, dataPath, metrics, audit, logger });
-  const stopHousekeeping = startHousekeeping({ app, log, pools, metrics, logger });
+  closers.add(startHousekeeping({ app, log, pools, metrics, logger }));
   const scheduler = createScheduler({
     schedules,
     log,
     fire: (schedule, at) => dataPath.tick(schedule, at),
     onError: (err) => logger.error({ err: toPalisadeError(err).message }, "schedule tick failed"),
   });
+  closers.add(() => scheduler.close());
 
   const gateway = createGateway({
     sources: app.sources,
@@ -256,11 +278,13 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
       }),
     ...(options.tls || app.tls ? { tls: readTls({ ...app.tls, ...options.tls } as TlsSpec) } : {}),
   });
+  closers.add(() => gateway.close());
   const url = await gateway.listen({
     port: options.port ?? DEFAULT_PORT,
     host: options.host ?? DEFAULT_HOST,
   });
   const gatewayFile = join(app.dataDir, GATEWAY_FILE);
+  closers.add(() => rmSync(gatewayFile, { force: true }));
   writeFileSync(gatewayFile, `${JSON.stringify({ url, pid: process.pid })}\n`, { mode: 0o600 });
   logger.info({ app: app.name, url, functions: [...app.functions.keys()] }, "palisade is running");
 
@@ -270,36 +294,48 @@ export async function startPlatform(options: PlatformOptions, prepared?: Prepare
     url,
     log,
     close() {
-      closing ??= shutdown();
+      closing ??= closers.closeAll();
       return closing;
     },
   };
+}
 
-  async function shutdown(): Promise<void> {
-    scheduler.close();
-    stopHousekeeping();
-    await gateway.close();
-    const draining = dispatcher?.close();
-    await Promise.all([...pools.values()].map((p) => p.close()));
-    await draining;
-    await capabilities.close();
-    await log.close();
-    await tracing.close();
-    sealing.close();
-    audit.close();
-    rmSync(gatewayFile, { force: true });
-    if (buildDir !== undefined) rmSync(buildDir, { recursive: true, force: true });
+/**
+ * Delivery rows signed on open are either an upgrade from before rows were authenticated or an
+ * attacker's column drop (with the marker file deleted too): either way an operator must see it.
+ */
+function reportSignedRows(log: SqliteEventLog, audit: AuditLog, logger: Logger): void {
+  if (log.rowsSigned === 0) return;
+  logger.warn(
+    { rows: log.rowsSigned },
+    "delivery rows without authentication codes were signed; if this log was not just upgraded, restore it from a backup",
+  );
+  audit.record({
+    kind: AUDIT_KIND.deliveryRowsSigned,
+    subject: "events.db",
+    outcome: "allowed",
+    details: { rows: log.rowsSigned },
+  });
+}
+
+/** Runs `open`; a rollback it detects in `file` is recorded in the audit log before the start fails. */
+function auditRollback<T>(audit: AuditLog, file: string, open: () => T): T {
+  try {
+    return open();
+  } catch (err) {
+    const { code, message } = toPalisadeError(err);
+    if (code === KV_ROLLED_BACK)
+      audit.record({
+        kind: AUDIT_KIND.rollbackDetected,
+        subject: file,
+        outcome: "denied",
+        details: { code, message },
+      });
+    throw err;
   }
 }
 
 function readTls(tls: TlsSpec): { cert: string; key: string; ca?: string } {
   const read = (file: string) => readFileSync(file, "utf8");
   return { cert: read(tls.cert), key: read(tls.key), ...(tls.clientCa ? { ca: read(tls.clientCa) } : {}) };
-}
-
-function removeOtherBuilds(buildDir: string): void {
-  const root = dirname(buildDir);
-  for (const name of readdirSync(root)) {
-    if (join(root, name) !== buildDir) rmSync(join(root, name), { recursive: true, force: true });
-  }
 }

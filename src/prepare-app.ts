@@ -4,8 +4,8 @@
  * here; `palisade build` signs here.
  */
 import { randomBytes } from "node:crypto";
-import { existsSync, mkdirSync, rmSync } from "node:fs";
-import { join } from "node:path";
+import { existsSync, mkdirSync, readdirSync, rmSync } from "node:fs";
+import { dirname, join } from "node:path";
 import { DIST_DIR } from "./app-files.ts";
 import { type PreparedFunction, verifyFunctions } from "./function-runtime.ts";
 import { type AppModel, loadApp } from "./manifest/index.ts";
@@ -64,10 +64,11 @@ export async function prepareApp(
   }
   // A fresh directory per build: a sandbox respawned by a running version must load that version's
   // code, never a newer build that was prepared under a different manifest (and different grants).
+  // Its name carries the pid, so a later start can tell a live run's build from a dead one's.
   const buildDir = join(
     app.dataDir,
     "bundles",
-    `${Date.now().toString(36)}-${randomBytes(4).toString("hex")}`,
+    `${Date.now().toString(36)}-${process.pid}-${randomBytes(4).toString("hex")}`,
   );
   mkdirSync(buildDir, { recursive: true, mode: 0o700 });
   try {
@@ -99,4 +100,26 @@ export async function buildSigned(app: AppModel, outDir: string): Promise<BuiltF
 /** Event type → JSON Schema, as the app's manifest declares them. */
 export function schemasOf(app: AppModel): Map<string, object> {
   return new Map([...app.events].map(([type, spec]) => [type, spec.schema]));
+}
+
+/**
+ * Removes the build directories next to `buildDir` that a killed process left behind; those of a
+ * process still running (another platform on this app, whose sandboxes respawn from them) are kept.
+ */
+export function removeDeadBuilds(buildDir: string): void {
+  const root = dirname(buildDir);
+  for (const name of readdirSync(root)) {
+    const pid = Number(/^[0-9a-z]+-([0-9]+)-[0-9a-f]+$/.exec(name)?.[1]);
+    if (join(root, name) === buildDir || (pid > 0 && isRunning(pid))) continue;
+    rmSync(join(root, name), { recursive: true, force: true });
+  }
+}
+
+function isRunning(pid: number): boolean {
+  try {
+    process.kill(pid, 0); // signal 0: only asks whether the process exists
+    return true;
+  } catch (err) {
+    return (err as NodeJS.ErrnoException).code === "EPERM"; // exists, owned by another user
+  }
 }

@@ -5,6 +5,7 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { rmSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { type TestContext, test } from "node:test";
@@ -210,12 +211,52 @@ test("a log from before delivery rows were authenticated keeps its pending deliv
     ]),
   );
   await log.close();
-  tamper(dir, "ALTER TABLE deliveries DROP COLUMN mac"); // the file as an earlier version left it
+  // The files as an earlier version left them: no codes, and no marker saying there were any.
+  tamper(dir, "ALTER TABLE deliveries DROP COLUMN mac");
+  rmSync(join(dir, ".palisade", "events.db.authenticated"));
 
   const { platform, logs, ran } = await start(t, dir);
   await logs.waitFor(() => ran("work").length === 2 && ran("audit-trail").length === 2);
   await stillFlows(platform, logs);
   assert.deepEqual(await platform.log.deadLetters(10), []);
+});
+
+test("a row planted after the authentication codes were dropped: the start is refused and it never runs", async (t) => {
+  const dir = app(t);
+  await appendJobs(dir, [1, 2]);
+  const first = await start(t, dir);
+  await first.logs.waitFor(() => first.ran("work").length === 2);
+  await first.platform.close();
+  tamper(
+    dir,
+    `INSERT INTO deliveries (seq, target, state, attempts, next_at, updated_at, mac)
+     VALUES ((SELECT seq FROM events WHERE id = 'e1'), 'admin', 'pending', 0, 0, 0, NULL)`,
+  );
+  tamper(dir, "ALTER TABLE deliveries DROP COLUMN mac"); // as if from before rows had codes
+
+  const logs = captureLogs();
+  await assert.rejects(startPlatform({ appDir: dir, logger: logs.logger, port: 0 }), {
+    code: "PAL_BUS_DELIVERY_STATE_TAMPERED",
+    message: /event log ".*events\.db".*tampered with\. Restore the event log from a backup/,
+  });
+  assert.equal(logs.lines.filter((l) => l.msg === "ran").length, 0, "nothing ran, the planted row least");
+  const db = new DatabaseSync(join(dir, ".palisade", "events.db"));
+  const columns = db.prepare("SELECT name FROM pragma_table_info('deliveries')").all();
+  db.close();
+  assert.ok(!columns.some((c) => c.name === "mac"), "the planted row was not signed");
+
+  // With the marker deleted as well, the rows are signed, but never silently.
+  rmSync(join(dir, ".palisade", "events.db.authenticated"));
+  const { platform, logs: again } = await start(t, dir);
+  await platform.close();
+  assert.ok(
+    again.lines.some((l) => l.msg.startsWith("delivery rows without authentication codes were signed")),
+  );
+  const signed = readAudit(join(dir, AUDIT_FILE)).filter((r) => r.kind === "delivery.rows-signed");
+  assert.deepEqual(
+    signed.map((r) => [r.subject, r.details?.rows]),
+    [["events.db", 5]], // 2 events × 2 subscribers, and the planted row
+  );
 });
 
 function refusedOf(logs: ReturnType<typeof captureLogs>) {

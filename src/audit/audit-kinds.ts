@@ -41,6 +41,11 @@ export const AUDIT_KIND = {
    * now (`not-subscribed`) [eventId, type, reason, error]; subject: the function. It is dead-lettered.
    */
   deliveryRefused: "delivery.refused",
+  /**
+   * Delivery rows of an event log without authentication codes were signed on open, as for a log
+   * from before codes existed [rows]; subject: the log file. Rows planted in such a log are signed too.
+   */
+  deliveryRowsSigned: "delivery.rows-signed",
   /** Dead letters or archived events sent again [count, reason]. */
   replayed: "delivery.replayed",
   /** A function was quarantined: its deliveries are held [reason, finding]. */

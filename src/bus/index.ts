@@ -1,6 +1,6 @@
 export { retryDelay } from "./backoff.ts";
 export { createDispatcher, type Dispatcher, type DispatcherOptions, type Target } from "./dispatcher.ts";
-export { BUS_CLOSED, BUS_STORAGE } from "./errors.ts";
+export { BUS_CLOSED, BUS_DELIVERY_STATE_TAMPERED, BUS_STORAGE } from "./errors.ts";
 export type {
   Appended,
   DeadLetter,

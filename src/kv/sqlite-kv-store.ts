@@ -31,7 +31,12 @@ export function openSqliteKvStore(file: string, sealer: ValueSealer = PLAINTEXT)
       PRIMARY KEY (namespace, key)
     ) WITHOUT ROWID;`);
   const integrity = createKvIntegrity(db, sealer, file);
-  integrity.verify();
+  try {
+    integrity.verify();
+  } catch (err) {
+    db.close(); // a refused store leaves no handle on its file
+    throw err;
+  }
   const get = db.prepare("SELECT value, version FROM kv WHERE namespace = ? AND key = ?");
   const set = db.prepare(
     `INSERT INTO kv (namespace, key, value, updated_at, version) VALUES (?, ?, ?, ?, ?)

@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -95,4 +95,55 @@ test("a lease that cannot be read blocks retire instead of letting it through", 
   mkdirSync(join(d, "keyring.leases"));
   writeFileSync(join(d, "keyring.leases", `${process.pid}-0badc0de.json`), "{ torn");
   assert.throws(() => ring.retire(1), { code: SECURITY_KEY_IN_USE });
+});
+
+/** Node code run in a child process: waits for `go`, rotates the ring at `file` and seals one record. */
+const ROTATE_AND_SEAL = `
+import { existsSync } from "node:fs";
+import { localMasterKey, openKeyRing } from ${JSON.stringify(new URL("./index.ts", import.meta.url).pathname)};
+const [file, masterFile, go, record] = process.argv.slice(1);
+const ring = openKeyRing(file, localMasterKey(masterFile, { create: false }));
+while (!existsSync(go)) await new Promise((r) => setTimeout(r, 1));
+ring.rotate();
+process.stdout.write(JSON.stringify([record, ring.seal(record, record)]));
+`;
+
+test("rings in several processes rotating at once never lose a version: every record sealed opens", async (t) => {
+  const { d, file, master } = ringFiles(t);
+  openKeyRing(file, master);
+  const go = join(d, "go");
+  const run = (record: string) =>
+    new Promise<[string, string]>((resolve, reject) => {
+      const child = spawn(
+        process.execPath,
+        ["--input-type=module", "-e", ROTATE_AND_SEAL, file, join(d, "master.key"), go, record],
+        { stdio: ["ignore", "pipe", "inherit"] },
+      );
+      let out = "";
+      child.stdout.on("data", (chunk: Buffer) => {
+        out += chunk;
+      });
+      child.on("error", reject);
+      child.on("exit", (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`exit ${code}`))));
+    });
+  const runs = Array.from({ length: 8 }, (_, i) => run(`record ${i}`));
+  await new Promise((r) => setTimeout(r, 500)); // every child has its ring open
+  writeFileSync(go, "");
+  const sealed = await Promise.all(runs);
+  const ring = openKeyRing(file, master);
+  for (const [record, text] of sealed) assert.equal(ring.open(text, record), record);
+  assert.deepEqual(
+    ring.versions().map((v) => v.version),
+    [1, 2, 3, 4, 5, 6, 7, 8, 9],
+    "each rotation added its own version",
+  );
+});
+
+test("a key ring lock left by a process that is gone does not block rotation", (t) => {
+  const { d, file, master } = ringFiles(t);
+  const ring = openKeyRing(file, master);
+  const gone = spawnSync(process.execPath, ["-e", ""]).pid;
+  writeFileSync(join(d, "keyring.lock"), String(gone));
+  assert.equal(ring.rotate(), 2);
+  assert.equal(existsSync(join(d, "keyring.lock")), false, "released after the rotation");
 });

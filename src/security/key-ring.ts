@@ -15,7 +15,8 @@
  * refuses a version a live process names, so a platform that has not yet seen a rotation, or has a
  * record sealed with the old key on its way to disk, cannot lose it. Not covered: a record held in
  * memory for longer than a lease period between sealing and writing, and short-lived CLI processes
- * (they hold no lease; each seals within milliseconds of reading the ring).
+ * (they hold no lease; each seals within milliseconds of reading the ring). Every change to the file
+ * (create, rotate, retire) holds `keyring.lock`, so concurrent rotations add one version each.
  *
  * `mac` authenticates records that are not secret but decide what runs (delivery rows): HMAC-SHA256
  * under a key derived (HKDF-SHA256) from the master key, so it outlives data key rotation, and
@@ -50,6 +51,7 @@ import {
   SECURITY_KEYRING,
   SECURITY_SEAL_BROKEN,
 } from "./errors.ts";
+import { withFileLock } from "./file-lock.ts";
 import { openSealCounter } from "./seal-counter.ts";
 import { leaseHolders, newLeaseName, removeLease, writeLease } from "./sealing-lease.ts";
 
@@ -211,25 +213,32 @@ export function openKeyRing(file: string, master: MasterKeyProvider, options: Ke
     checkedAt = now;
     if (statSync(file).mtimeMs !== mtime) load();
   }
-  function rotate(): number {
-    load();
-    const version = Math.max(...state.keys.map((k) => k.version)) + 1;
-    state.keys.push({
-      version,
-      wrapped: master.wrap(randomBytes(32), version),
-      createdAt: new Date().toISOString(),
+  // Every read-modify-write of the file holds this lock: two processes rotating at once (a
+  // platform at its seal limit, `palisade keys rotate`) would otherwise both add version N+1, and
+  // the records sealed under the key that lost the race would never open again.
+  const lock = `${base}.lock`;
+  /** Adds a data key and makes it active; `ifAtLimit`: only if the active one (re-read) still is. */
+  function rotate(ifAtLimit = false): number {
+    return withFileLock(lock, () => {
+      load();
+      if (ifAtLimit && counter.total(state.active) < sealLimit) return state.active;
+      const version = Math.max(...state.keys.map((k) => k.version)) + 1;
+      state.keys.push({
+        version,
+        wrapped: master.wrap(randomBytes(32), version),
+        createdAt: new Date().toISOString(),
+      });
+      state.active = version;
+      save();
+      return version;
     });
-    state.active = version;
-    save();
-    return version;
   }
   /** The version to seal with: the active one, unless it reached the limit (then a new one). */
   function sealingVersion(): number {
     if (counter.total(state.active) < sealLimit) return state.active;
-    load(); // another process may have rotated already
-    if (counter.total(state.active) < sealLimit) return state.active;
-    const version = rotate();
-    options.onAutoRotate?.(version);
+    const before = state.active;
+    const version = rotate(true); // another process may have rotated already
+    if (version !== before) options.onAutoRotate?.(version);
     return version;
   }
   function renewLease(name: string): void {
@@ -247,11 +256,14 @@ export function openKeyRing(file: string, master: MasterKeyProvider, options: Ke
   if (existsSync(file)) load();
   else {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    state = {
-      active: 1,
-      keys: [{ version: 1, wrapped: master.wrap(randomBytes(32), 1), createdAt: new Date().toISOString() }],
-    };
-    save();
+    withFileLock(lock, () => {
+      if (existsSync(file)) return load(); // created by another process meanwhile
+      state = {
+        active: 1,
+        keys: [{ version: 1, wrapped: master.wrap(randomBytes(32), 1), createdAt: new Date().toISOString() }],
+      };
+      save();
+    });
   }
 
   function keyFor(version: number): Buffer {
@@ -263,6 +275,24 @@ export function openKeyRing(file: string, master: MasterKeyProvider, options: Ke
     if (key === undefined)
       throw new PalisadeError(SECURITY_SEAL_BROKEN, `Data key version ${version} is retired or unknown`);
     return key;
+  }
+
+  /** Retires `version` unless it is active or a live platform's lease names it. */
+  function retire(version: number): void {
+    load();
+    if (version === state.active)
+      throw new PalisadeError(SECURITY_KEYRING, `Data key ${version} is the active one; rotate first`);
+    const holders = leaseHolders(leaseDir, version);
+    if (holders.length > 0)
+      throw new PalisadeError(
+        SECURITY_KEY_IN_USE,
+        `Data key ${version} may still be sealing records in a running platform (pid ${holders.join(", ")}); it moves to the new key within a few seconds of a rotation, retry then`,
+      );
+    const k = state.keys.find((x) => x.version === version);
+    if (k === undefined) throw new PalisadeError(SECURITY_KEYRING, `There is no data key version ${version}`);
+    k.retired = true;
+    k.wrapped = "";
+    save();
   }
 
   const macKey = master.deriveKey(MAC_PURPOSE);
@@ -305,24 +335,8 @@ export function openKeyRing(file: string, master: MasterKeyProvider, options: Ke
         retired: k.retired === true,
         seals: counter.total(k.version),
       })),
-    rotate,
-    retire(version) {
-      load();
-      if (version === state.active)
-        throw new PalisadeError(SECURITY_KEYRING, `Data key ${version} is the active one; rotate first`);
-      const holders = leaseHolders(leaseDir, version);
-      if (holders.length > 0)
-        throw new PalisadeError(
-          SECURITY_KEY_IN_USE,
-          `Data key ${version} may still be sealing records in a running platform (pid ${holders.join(", ")}); it moves to the new key within a few seconds of a rotation, retry then`,
-        );
-      const k = state.keys.find((x) => x.version === version);
-      if (k === undefined)
-        throw new PalisadeError(SECURITY_KEYRING, `There is no data key version ${version}`);
-      k.retired = true;
-      k.wrapped = "";
-      save();
-    },
+    rotate: () => rotate(),
+    retire: (version) => withFileLock(lock, () => retire(version)),
     sealingWith: (version) => leaseHolders(leaseDir, version),
     holdLease(intervalMs = LEASE_MS) {
       const name = newLeaseName();

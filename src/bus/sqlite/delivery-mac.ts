@@ -13,8 +13,8 @@ export interface DeliveryMac {
   sign(seq: number, target: string): string | null;
   /** Whether `mac` is the code of this delivery; always true without a key. */
   verify(mac: unknown, event: EventIdentity, target: string): boolean;
-  /** Codes for every row without one; run once, when the column is added to an existing log. */
-  backfill(): void;
+  /** Codes for every row without one, when the column is added to an existing log; returns how many. */
+  backfill(): number;
 }
 
 /** What a delivery's code binds: the event as the log holds it. */
@@ -50,9 +50,11 @@ export function createDeliveryMac(
       return timingSafeEqual(Buffer.from(given), Buffer.from(expected));
     },
     backfill() {
-      if (mac === undefined) return;
-      for (const r of unsigned.all())
+      if (mac === undefined) return 0;
+      const rows = unsigned.all();
+      for (const r of rows)
         setMac.run(sign(Number(r.seq), String(r.target)), Number(r.seq), String(r.target));
+      return rows.length;
     },
   };
 }

@@ -191,3 +191,37 @@ test("two principals' events with one source and id cannot have their bodies swa
     assert.match(d.refused.error, /another principal's event/);
   }
 });
+
+test("events of a failed append are never served for the later event stored at their position", async (t) => {
+  let seals = 0;
+  const failsSecondSeal = {
+    seal: (text: string) => {
+      seals += 1;
+      if (seals === 2) throw new Error("seal failed");
+      return text;
+    },
+    open: (text: string) => text,
+    versionOf: () => 0,
+    activeVersion: () => 0,
+  };
+  const log = openSqliteEventLog(dbFile(t), { sealer: failsSecondSeal });
+  t.after(() => log.close());
+  await assert.rejects(log.append([event(1, "a"), event(2, "b")]), /seal failed/);
+  // Over the in-memory cache's size limit, so it would not replace a stale entry at its seq.
+  const big = createEvent(
+    { type: "t.x", data: { pad: "x".repeat(20 * 1024) }, id: "c" },
+    { principal: "p", source: "test", hop: 0 },
+  );
+  const [c] = await log.append([big]);
+  assert.ok(c !== undefined);
+  await log.route("dispatch", c.seq, [{ seq: c.seq, target: "f" }]);
+  assert.deepEqual(
+    (await log.readAfter(0, 10)).map((s) => [s.seq, s.event.id]),
+    [[c.seq, "c"]],
+  );
+  const due = await log.due("f", Date.now(), 10);
+  assert.deepEqual(
+    due.map((d) => ("refused" in d ? [d.eventId, d.refused.reason] : [d.event.id, "ok"])),
+    [["c", "ok"]],
+  );
+});

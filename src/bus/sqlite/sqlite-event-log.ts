@@ -18,9 +18,11 @@ import type {
   RefusedDelivery,
   StoredEvent,
 } from "../event-log.ts";
+import { deliveryAuthMarker } from "./delivery-auth-marker.ts";
 import { createDeliveryMac } from "./delivery-mac.ts";
 import { migrateLog } from "./migrate-log.ts";
 import { migrateOrigin } from "./migrate-origin.ts";
+import { createRecentEvents } from "./recent-events.ts";
 import { createResealer, errorRecord, eventRecord } from "./resealer.ts";
 
 /** How long an event's origin + source + id keeps a resend from being stored again. @default 24 h */
@@ -29,6 +31,8 @@ export const DEFAULT_DEDUPE_WINDOW_MS = 24 * 60 * 60 * 1000;
 /** The embedded EventLog, plus the group-commit counters. */
 export interface SqliteEventLog extends EventLog {
   readonly stats: GroupCommitStats;
+  /** Delivery rows signed when this log was opened (one from before rows were authenticated). */
+  readonly rowsSigned: number;
 }
 
 /**
@@ -46,31 +50,23 @@ export function openSqliteEventLog(
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const db = new DatabaseSync(file);
   db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;");
-  const deliveryMac = migrateLog(
-    db,
-    (d) => createDeliveryMac(d, sealer.mac?.bind(sealer)),
-    (d) => migrateOrigin(d, sealer, eventRecord, Date.now() - dedupeWindowMs),
-  );
+  const mac = sealer.mac?.bind(sealer);
+  let migrated: ReturnType<typeof migrateLog>;
+  try {
+    migrated = migrateLog(
+      db,
+      (d) => createDeliveryMac(d, mac),
+      (d) => migrateOrigin(d, sealer, eventRecord, Date.now() - dedupeWindowMs),
+      deliveryAuthMarker(file, mac),
+    );
+  } catch (err) {
+    db.close(); // a refused log leaves no handle on its file
+    throw err;
+  }
+  const deliveryMac = migrated.mac;
   const writer = createGroupCommit(db);
   let closed = false;
-  // Events appended by this process, by position: the dispatcher reads them back moments later, and
-  // this spares it decrypting and parsing what it just wrote. Bounded (tens of MB at most); a backlog
-  // deeper than that is read back from the file.
-  const recent = new Map<number, CloudEvent>();
-  const sizes = new Map<number, number>();
-  let recentBytes = 0;
-  const remember = (seq: number, event: CloudEvent, bytes: number) => {
-    if (bytes > RECENT_EVENT_MAX_BYTES) return; // large events are read back from the file
-    recent.set(seq, event);
-    sizes.set(seq, bytes);
-    recentBytes += bytes;
-    while (recent.size > RECENT_EVENTS || recentBytes > RECENT_BYTES) {
-      const oldest = recent.keys().next().value as number;
-      recent.delete(oldest);
-      recentBytes -= sizes.get(oldest) ?? 0;
-      sizes.delete(oldest);
-    }
-  };
+  const recent = createRecentEvents();
   const stored = (seq: unknown, source: unknown, id: unknown, body: unknown): CloudEvent =>
     recent.get(Number(seq)) ?? parse(sealer.open(String(body), eventRecord(source, id)));
   // A stored record that does not open (flipped bytes, a moved ciphertext, a missing key) or is not
@@ -166,11 +162,13 @@ export function openSqliteEventLog(
 
   return {
     stats: writer.stats,
+    rowsSigned: migrated.signed,
     append(events: readonly CloudEvent[]): Promise<Appended[]> {
       open();
       const now = Date.now();
+      const inserted: [seq: number, event: CloudEvent, bytes: number][] = [];
       // One write per request: a batch of events commits all-or-none.
-      return writer.run(() =>
+      const write = writer.run(() =>
         events.map((event) => {
           // Writes are serialized (group commit), so this check-then-insert cannot race. Dedupe is
           // scoped to the principal (set by the platform), so no sender can occupy another's ids.
@@ -185,10 +183,16 @@ export function openSqliteEventLog(
             sealer.seal(json, eventRecord(event.source, event.id)),
             now,
           );
-          remember(Number(lastInsertRowid), event, json.length);
+          inserted.push([Number(lastInsertRowid), event, json.length]);
           return { id: event.id, seq: Number(lastInsertRowid), duplicate: false };
         }),
       );
+      // Cached only once committed: a rolled-back insert frees its seq for the next event, and a
+      // cached copy of it would then be served as that event.
+      return write.then((appended) => {
+        for (const [seq, event, bytes] of inserted) recent.remember(seq, event, bytes);
+        return appended;
+      });
     },
     async readAfter(seq: number, limit: number): Promise<StoredEvent[]> {
       open();
@@ -369,12 +373,6 @@ export function openSqliteEventLog(
     },
   };
 }
-
-/** How many recently appended events are kept in memory for the dispatcher. */
-const RECENT_EVENTS = 65536;
-/** …and at most this much of them (JSON characters), so large events cannot exhaust memory. */
-const RECENT_BYTES = 32 * 1024 * 1024;
-const RECENT_EVENT_MAX_BYTES = 16 * 1024;
 
 /** No encryption: for tests and tools that read a log without the app's key ring. */
 const PLAINTEXT: RecordSealer = {

@@ -1,0 +1,39 @@
+import type { CloudEvent } from "../../events/index.ts";
+
+/** How many recently appended events are kept in memory for the dispatcher. */
+const RECENT_EVENTS = 65536;
+/** …and at most this much of them (JSON characters), so large events cannot exhaust memory. */
+const RECENT_BYTES = 32 * 1024 * 1024;
+const RECENT_EVENT_MAX_BYTES = 16 * 1024;
+
+/**
+ * Events appended by this process, by position: the dispatcher reads them back moments later, and
+ * this spares it decrypting and parsing what it just wrote. Bounded (tens of MB at most); a backlog
+ * deeper than that is read back from the file. Only committed events may be remembered: a rolled-back
+ * insert frees its position for the next event.
+ */
+export interface RecentEvents {
+  remember(seq: number, event: CloudEvent, bytes: number): void;
+  get(seq: number): CloudEvent | undefined;
+}
+
+export function createRecentEvents(): RecentEvents {
+  const recent = new Map<number, CloudEvent>();
+  const sizes = new Map<number, number>();
+  let recentBytes = 0;
+  return {
+    remember(seq, event, bytes) {
+      if (bytes > RECENT_EVENT_MAX_BYTES) return; // large events are read back from the file
+      recent.set(seq, event);
+      sizes.set(seq, bytes);
+      recentBytes += bytes;
+      while (recent.size > RECENT_EVENTS || recentBytes > RECENT_BYTES) {
+        const oldest = recent.keys().next().value as number;
+        recent.delete(oldest);
+        recentBytes -= sizes.get(oldest) ?? 0;
+        sizes.delete(oldest);
+      }
+    },
+    get: (seq) => recent.get(seq),
+  };
+}
