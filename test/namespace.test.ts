@@ -233,7 +233,7 @@ functions:
 `,
     {
       "functions/ticker.ts":
-        'export default (e, ctx) => ctx.log.info("tick", { time: e.time, by: e.principal, n: e.data.n });',
+        'export default (e, ctx) => ctx.log.info("tick", { at: e.time, by: e.principal, n: e.data.n });',
     },
   );
   const schedule = loadApp(app.dir).sources.find((s) => s.kind === "schedule");
@@ -251,9 +251,9 @@ functions:
   }
   for (const time of times)
     await app.logs.waitFor(
-      (l) => l.msg === "tick" && l.time === time && l.by === `schedule:${schedule.name}`,
+      (l) => l.msg === "tick" && l.at === time && l.by === `schedule:${schedule.name}`,
     );
-  const real = app.logs.lines.filter((l) => l.msg === "tick" && times.includes(String(l.time)));
+  const real = app.logs.lines.filter((l) => l.msg === "tick" && times.includes(String(l.at)));
   assert.ok(
     real.filter((l) => l.by !== "mallory").every((l) => l.n === 0),
     "the ticks are the schedule's own",
