@@ -250,9 +250,7 @@ functions:
     assert.equal(own.status, 202, JSON.stringify(own.body));
   }
   for (const time of times)
-    await app.logs.waitFor(
-      (l) => l.msg === "tick" && l.at === time && l.by === `schedule:${schedule.name}`,
-    );
+    await app.logs.waitFor((l) => l.msg === "tick" && l.at === time && l.by === `schedule:${schedule.name}`);
   const real = app.logs.lines.filter((l) => l.msg === "tick" && times.includes(String(l.at)));
   assert.ok(
     real.filter((l) => l.by !== "mallory").every((l) => l.n === 0),
