@@ -13,6 +13,7 @@
  * secret store and every record of its newer generations together (see the audit anchor), and
  * deleting the file, which removes every secret (requests then fail closed).
  */
+import { statSync } from "node:fs";
 import { PalisadeError } from "../errors.ts";
 import { SECURITY_ROLLBACK, SECURITY_SECRET_MISSING, SECURITY_SECRET_NAME } from "./errors.ts";
 import type { Sealer } from "./key-ring.ts";
@@ -71,9 +72,18 @@ export function openFileSecretStore(
   if (first !== undefined && first.generation < highest) throw rolledBack(file, first.generation, highest);
   if (first !== undefined) [trusted, highest] = [first, first.generation];
 
+  // The file is parsed and its head opened again only when it changed: same inode, size, mtime and
+  // ctime means the same bytes (writes go through a rename, and ctime cannot be set back by hand).
+  let parsed: { stamp: string; snapshot: SecretsSnapshot | undefined } | undefined;
+  const load = (): SecretsSnapshot | undefined => {
+    const st = statSync(file, { throwIfNoEntry: false });
+    const stamp = st === undefined ? "" : `${st.ino}:${st.size}:${st.mtimeMs}:${st.ctimeMs}`;
+    if (parsed?.stamp !== stamp) parsed = { stamp, snapshot: readSecretsFile(file, sealer) };
+    return parsed.snapshot;
+  };
   // The file as it is now, or the last one trusted if it went back in time.
   const read = (): SecretsSnapshot => {
-    const now = readSecretsFile(file, sealer);
+    const now = load();
     if (now === undefined) return { generation: highest, entries: {} }; // deleted: nothing is valid
     if (now.generation >= highest) {
       [trusted, highest] = [now, now.generation];
