@@ -15,33 +15,12 @@ import { buildSigned, type PreparedApp, prepareApp, startPlatform } from "../src
 import { loadApp } from "../src/manifest/index.ts";
 import { buildFunction, loadSigningKey, signFunction } from "../src/supply/index.ts";
 import { startDev, stop } from "./kit/cli-process.ts";
-import { post, TEST_KEY } from "./kit/http.ts";
+import { post } from "./kit/http.ts";
 import { captureLogs } from "./kit/log-capture.ts";
-import { NUMBER_SCHEMA, setSecret, tempApp, testPrincipal } from "./kit/temp-app.ts";
+import { twoFunctionApp } from "./kit/two-function-app.ts";
 
 const alpha = (version: string): string =>
   `export default (e, ctx) => { if (e.data.n === 99) process.exit(1); ctx.log.info('alpha ${version} ran'); };`;
-
-function twoFunctionApp(t: TestContext): string {
-  const dir = tempApp(t, {
-    "palisade.yaml": `name: rollback
-events:
-  job.queued: { schema: schemas/n.json }
-${testPrincipal(["job.queued"])}functions:
-  alpha:
-    handler: functions/alpha.ts
-    on: [job.queued]
-  beta:
-    handler: functions/beta.ts
-    on: [job.queued]
-`,
-    "schemas/n.json": NUMBER_SCHEMA,
-    "functions/alpha.ts": alpha("v1"),
-    "functions/beta.ts": "export default (e, ctx) => ctx.log.info('beta ran');",
-  });
-  setSecret(dir, "TEST_KEY", TEST_KEY);
-  return dir;
-}
 
 async function run(t: TestContext, dir: string, prepared: PreparedApp) {
   const logs = captureLogs();
@@ -51,7 +30,7 @@ async function run(t: TestContext, dir: string, prepared: PreparedApp) {
 }
 
 test("a bundle swapped in dist/ after verification never runs: the verified bytes do; a changed staged copy is refused", async (t) => {
-  const dir = twoFunctionApp(t);
+  const dir = twoFunctionApp(t, "rollback", alpha("v1"));
   await buildSigned(loadApp(dir), join(dir, "dist"));
   const prepared = await prepareApp(dir, false, true);
   // Between verification and load, dist/alpha becomes another build, validly signed even.
@@ -82,7 +61,7 @@ test("a bundle swapped in dist/ after verification never runs: the verified byte
 });
 
 test("an older signed bundle is refused and audited; --allow-downgrade runs it, audited too", async (t) => {
-  const dir = twoFunctionApp(t);
+  const dir = twoFunctionApp(t, "rollback", alpha("v1"));
   // A build of alpha signed long ago with the app's own key: validly signed, just old.
   await buildSigned(loadApp(dir), join(dir, "dist"));
   const old = await buildFunction({

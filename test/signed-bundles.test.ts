@@ -19,33 +19,12 @@ import { BIN, startDev, stop } from "./kit/cli-process.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { captureLogs } from "./kit/log-capture.ts";
 import { type RawReply, readReply } from "./kit/read-reply.ts";
-import { NUMBER_SCHEMA, setSecret, tempApp, testPrincipal } from "./kit/temp-app.ts";
+import { twoFunctionApp } from "./kit/two-function-app.ts";
 
 const palisade = (...args: string[]) => spawnSync(process.execPath, [BIN, ...args], { encoding: "utf8" });
 
-function twoFunctionApp(t: Parameters<typeof tempApp>[0]): string {
-  const dir = tempApp(t, {
-    "palisade.yaml": `name: signed
-events:
-  job.queued: { schema: schemas/n.json }
-${testPrincipal(["job.queued"])}functions:
-  alpha:
-    handler: functions/alpha.ts
-    on: [job.queued]
-  beta:
-    handler: functions/beta.ts
-    on: [job.queued]
-`,
-    "schemas/n.json": NUMBER_SCHEMA,
-    "functions/alpha.ts": "export default (e, ctx) => ctx.log.info('alpha ran');",
-    "functions/beta.ts": "export default (e, ctx) => ctx.log.info('beta ran');",
-  });
-  setSecret(dir, "TEST_KEY", TEST_KEY);
-  return dir;
-}
-
 test("palisade build writes a bundle, its SBOM and a DSSE attestation per function", (t) => {
-  const dir = twoFunctionApp(t);
+  const dir = twoFunctionApp(t, "signed");
   const built = palisade("build", dir);
   assert.equal(built.status, 0, built.stderr);
   assert.match(
@@ -96,7 +75,7 @@ function flipByte(file: string, at: number): void {
 
 for (const [name, tamper] of Object.entries(TAMPER)) {
   test(`${name} keeps that function from loading; the others run`, async (t) => {
-    const dir = twoFunctionApp(t);
+    const dir = twoFunctionApp(t, "signed");
     assert.equal(palisade("build", dir).status, 0);
     tamper(dir);
     const logs = captureLogs();
@@ -121,7 +100,7 @@ for (const [name, tamper] of Object.entries(TAMPER)) {
 }
 
 test("a bundle changed on disk after start is refused at the next process start", async (t) => {
-  const dir = twoFunctionApp(t);
+  const dir = twoFunctionApp(t, "signed");
   writeFileSync(
     join(dir, "functions", "alpha.ts"),
     "export default (e, ctx) => { if (e.data.n === 99) process.exit(1); ctx.log.info('alpha ran'); };",
@@ -149,7 +128,7 @@ test("a bundle changed on disk after start is refused at the next process start"
 });
 
 test("palisade start: needs built bundles and the master key, speaks TLS from flags, refuses plain HTTP off loopback", async (t) => {
-  const dir = twoFunctionApp(t);
+  const dir = twoFunctionApp(t, "signed");
   const notBuilt = palisade("start", dir, "--port", "0");
   assert.equal(notBuilt.status, 2);
   assert.match(notBuilt.stderr, /No signed bundles .*run palisade build/);
