@@ -27,7 +27,7 @@ import {
   type SandboxPool,
   type SandboxPoolEvents,
 } from "./runtime/index.ts";
-import { type KeyRing, openUsageStore, type UsageStore } from "./security/index.ts";
+import { type KeyRing, openUsageStore, type SecretStore, type UsageStore } from "./security/index.ts";
 import {
   admitBundle,
   BUNDLE_HISTORY_FILE,
@@ -100,6 +100,17 @@ export interface OpenCapabilities {
   close(): Promise<void>;
 }
 
+/** What `openCapabilities` reports to and shares; each is optional (`palisade invoke` has none). */
+export interface CapabilityOptions {
+  metrics?: Metrics | undefined;
+  /** @default true */
+  encryptAtRest?: boolean;
+  tracing?: Tracing | undefined;
+  audit?: AuditLog | undefined;
+  /** The secret store the platform already opened; one is opened here when absent. */
+  secrets?: SecretStore | undefined;
+}
+
 /**
  * Opens what functions reach through their capabilities, each behind the grant checks of the
  * capability host: `emit` is the data path's (or, for `palisade invoke`, a recorder). Every call is
@@ -110,12 +121,11 @@ export function openCapabilities(
   emit: CapabilityBackends["emit"],
   logger: Logger,
   keyRing: KeyRing,
-  metrics?: Metrics,
-  encryptAtRest = true,
-  tracing?: Tracing,
-  audit?: AuditLog,
+  options: CapabilityOptions = {},
 ): OpenCapabilities {
-  const secrets = openAppSecrets(app.dir, keyRing);
+  const { metrics, encryptAtRest = true, tracing, audit } = options;
+  // The platform's own store when given: opening one checks the audit chain for the rollback floor.
+  const secrets = options.secrets ?? openAppSecrets(app.dir, keyRing);
   const kv = openSqliteKvStore(join(app.dataDir, KV_FILE), ...(encryptAtRest ? [keyRing] : []));
   const usage = openUsageStore(join(app.dataDir, USAGE_FILE));
   const host = createCapabilityHost(

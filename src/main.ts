@@ -236,7 +236,13 @@ async function assemblePlatform(
   });
 
   const capabilities = auditRollback(audit, KV_FILE, () =>
-    openCapabilities(app, dataPath.emit, logger, keyRing, metrics, sealer !== undefined, tracing, audit),
+    openCapabilities(app, dataPath.emit, logger, keyRing, {
+      metrics,
+      encryptAtRest: sealer !== undefined,
+      tracing,
+      audit,
+      secrets,
+    }),
   );
   closers.add(() => capabilities.close());
   closers.add(async () => {
