@@ -13,13 +13,13 @@ export {
   type KeyRing,
   type KeyRingOptions,
   LEASE_MS,
-  localMasterKey,
   type MasterKeyProvider,
   openKeyRing,
   SEAL_LIMIT,
   type Sealer,
   versionOf,
 } from "./key-ring.ts";
+export { localMasterKey } from "./local-master-key.ts";
 export {
   openFileSecretStore,
   requireSecret,

@@ -22,14 +22,7 @@
  * under a key derived (HKDF-SHA256) from the master key, so it outlives data key rotation, and
  * someone who can write the stores but does not hold the master key cannot forge one.
  */
-import {
-  createCipheriv,
-  createDecipheriv,
-  createHmac,
-  hkdfSync,
-  randomBytes,
-  randomFillSync,
-} from "node:crypto";
+import { createHmac, randomBytes } from "node:crypto";
 import {
   chmodSync,
   closeSync,
@@ -40,17 +33,12 @@ import {
   readFileSync,
   renameSync,
   statSync,
-  writeFileSync,
   writeSync,
 } from "node:fs";
 import { dirname } from "node:path";
 import { PalisadeError } from "../errors.ts";
-import {
-  SECURITY_KEY_IN_USE,
-  SECURITY_KEY_MISSING,
-  SECURITY_KEYRING,
-  SECURITY_SEAL_BROKEN,
-} from "./errors.ts";
+import { gcmOpen, gcmSeal } from "./aes-gcm.ts";
+import { SECURITY_KEY_IN_USE, SECURITY_KEYRING, SECURITY_SEAL_BROKEN } from "./errors.ts";
 import { withFileLock } from "./file-lock.ts";
 import { openSealCounter } from "./seal-counter.ts";
 import { leaseHolders, newLeaseName, removeLease, writeLease } from "./sealing-lease.ts";
@@ -117,39 +105,8 @@ interface KeyRingFile {
 }
 
 const PREFIX = "pal1.";
-const MASTER_ENV = "PALISADE_MASTER_KEY";
 /** HKDF `info` of the record authentication key: a new purpose gets a new name, never this one. */
 const MAC_PURPOSE = "palisade.record-mac.v1";
-
-/** The master key from PALISADE_MASTER_KEY (base64 of 32 bytes) or from `file`, created if asked. */
-export function localMasterKey(file: string, options: { create: boolean }): MasterKeyProvider {
-  const fromEnv = process.env[MASTER_ENV];
-  let key: Buffer;
-  if (fromEnv !== undefined && fromEnv !== "") {
-    key = Buffer.from(fromEnv, "base64");
-    if (key.length !== 32)
-      throw new PalisadeError(SECURITY_KEY_MISSING, `${MASTER_ENV} must be the base64 of 32 random bytes`);
-  } else if (existsSync(file)) {
-    key = Buffer.from(readFileSync(file, "utf8").trim(), "base64");
-    if (key.length !== 32)
-      throw new PalisadeError(SECURITY_KEY_MISSING, `${file} must hold the base64 of 32 random bytes`);
-  } else if (options.create) {
-    key = randomBytes(32);
-    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-    writeFileSync(file, `${key.toString("base64")}\n`, { mode: 0o600, flag: "wx" });
-  } else {
-    throw new PalisadeError(
-      SECURITY_KEY_MISSING,
-      `No master key: set ${MASTER_ENV} (base64 of 32 random bytes) or create ${file} (palisade init does)`,
-    );
-  }
-  return {
-    name: fromEnv ? "environment" : "file",
-    wrap: (dataKey, version) => gcmSeal(key, dataKey, `datakey:${version}`),
-    unwrap: (wrapped, version) => gcmOpen(key, wrapped, `datakey:${version}`),
-    deriveKey: (purpose) => Buffer.from(hkdfSync("sha256", key, Buffer.alloc(0), purpose, 32)),
-  };
-}
 
 /**
  * Opens the key ring at `file` (creating version 1 if there is none). The file is re-read when it
@@ -373,35 +330,4 @@ export function versionOf(sealed: string): number {
   const end = sealed.indexOf(".", PREFIX.length);
   const version = Number(sealed.slice(PREFIX.length, end));
   return Number.isInteger(version) && version > 0 ? version : 0;
-}
-
-// Nonces are drawn from the CSPRNG 1024 at a time (one call instead of one per seal); each is still
-// 96 random bits, used once.
-const nonces = Buffer.alloc(12 * 1024);
-let nonceAt = nonces.length;
-function nextNonce(): Buffer {
-  if (nonceAt >= nonces.length) {
-    randomFillSync(nonces);
-    nonceAt = 0;
-  }
-  const nonce = Buffer.from(nonces.subarray(nonceAt, nonceAt + 12));
-  nonceAt += 12;
-  return nonce;
-}
-
-function gcmSeal(key: Buffer, plaintext: Buffer, aad: string): string {
-  const nonce = nextNonce();
-  const cipher = createCipheriv("aes-256-gcm", key, nonce);
-  cipher.setAAD(Buffer.from(aad, "utf8"));
-  const body = Buffer.concat([cipher.update(plaintext), cipher.final()]);
-  return Buffer.concat([nonce, body, cipher.getAuthTag()]).toString("base64url");
-}
-
-function gcmOpen(key: Buffer, sealed: string, aad: string): Buffer {
-  const raw = Buffer.from(sealed, "base64url");
-  if (raw.length < 28) throw new Error("sealed text is too short");
-  const decipher = createDecipheriv("aes-256-gcm", key, raw.subarray(0, 12));
-  decipher.setAAD(Buffer.from(aad, "utf8"));
-  decipher.setAuthTag(raw.subarray(raw.length - 16));
-  return Buffer.concat([decipher.update(raw.subarray(12, raw.length - 16)), decipher.final()]);
 }
