@@ -1,0 +1,189 @@
+/**
+ * The operator commands, which read and change an app's files without running the platform:
+ * `permissions`, `traces`, `audit`, `secrets`, `keys`, `dlq` and `replay`.
+ */
+import type { Command } from "commander";
+import { runAuditAnchor, runAuditExport, runAuditTail, runAuditVerify } from "./commands/audit.ts";
+import { runDlqList, runDlqReplay } from "./commands/dlq.ts";
+import { runKeysRetire, runKeysRotate, runKeysStatus } from "./commands/keys.ts";
+import { runPermissionsReport } from "./commands/permissions.ts";
+import { runReplay } from "./commands/replay.ts";
+import { runSecretsList, runSecretsRm, runSecretsRotate, runSecretsSet } from "./commands/secrets.ts";
+import { runTraces } from "./commands/traces.ts";
+import { parsePositive } from "./parse-positive.ts";
+
+/** Adds the operator commands to `program`; each action reports its exit code to `setExit`. */
+export function addOperatorCommands(program: Command, setExit: (code: number) => void): void {
+  program
+    .command("permissions")
+    .description("least privilege: what each function is granted and what it used")
+    .command("report")
+    .description("granted vs used per function, unused grants and refused calls (from .palisade/usage.db)")
+    .option("--app <dir>", "app directory", ".")
+    .option("--json", "print a JSON array")
+    .action((opts: { app: string; json?: boolean }) => {
+      setExit(runPermissionsReport(opts));
+    });
+
+  program
+    .command("traces")
+    .description("recent traces recorded by dev/start (.palisade/traces.db), or one trace as a span tree")
+    .option("--id <traceId>", "show this trace's spans as a tree")
+    .option("--limit <n>", "how many recent traces", (v) => parsePositive(v, "--limit"), 20)
+    .option("--app <dir>", "app directory", ".")
+    .option("--json", "print spans as JSON")
+    .action((opts: { app: string; id?: string; json?: boolean; limit: number }) => {
+      setExit(runTraces(opts));
+    });
+
+  const audit = program
+    .command("audit")
+    .description("the tamper-evident audit log of security decisions (.palisade/audit.db)");
+  audit
+    .command("verify")
+    .description("check the hash chain and its signed checkpoints; exit 1 naming the first bad record")
+    .option("--app <dir>", "app directory", ".")
+    .option("--anchor <file>", "also check the log still holds the signed head printed by audit anchor")
+    .option("--json", "print the result as JSON")
+    .action((opts: { app: string; json?: boolean; anchor?: string }) => {
+      setExit(runAuditVerify(opts));
+    });
+  audit
+    .command("anchor")
+    .description("sign the log's head and print it as JSON, to keep where this host cannot write")
+    .option("--app <dir>", "app directory", ".")
+    .action((opts: { app: string }) => {
+      setExit(runAuditAnchor(opts));
+    });
+  audit
+    .command("tail")
+    .description("print the newest records; with -f, keep printing new ones until Ctrl-C")
+    .option("-n, --lines <n>", "how many records to show first", (v) => parsePositive(v, "--lines"), 20)
+    .option("-f, --follow", "keep printing records as they are written")
+    .option("--json", "print JSON Lines")
+    .option("--app <dir>", "app directory", ".")
+    .action(async (opts: { app: string; lines: number; follow?: boolean; json?: boolean }) => {
+      setExit(await runAuditTail(opts));
+    });
+  audit
+    .command("export")
+    .description("print every record written since a time as JSON Lines")
+    .requiredOption("--since <time>", "ISO 8601 time, or a duration ago such as 2h or 7d")
+    .option("--app <dir>", "app directory", ".")
+    .action((opts: { app: string; since: string }) => {
+      setExit(runAuditExport(opts));
+    });
+
+  const secrets = program
+    .command("secrets")
+    .description("the app's secret store (API keys, webhook secrets)");
+  secrets
+    .command("set")
+    .description("store a secret; the value comes from --value or standard input")
+    .argument("<name>", "secret name: upper-case letters, digits and _")
+    .option("--app <dir>", "app directory", ".")
+    .option("--value <value>", "the value (prefer stdin: command lines end up in shell history)")
+    .action((name: string, opts: { app: string; value?: string }) => {
+      setExit(runSecretsSet(name, opts));
+    });
+  secrets
+    .command("list")
+    .description("list secret names (never values)")
+    .option("--app <dir>", "app directory", ".")
+    .option("--json", "print a JSON array")
+    .action((opts: { app: string; json?: boolean }) => {
+      setExit(runSecretsList(opts));
+    });
+  secrets
+    .command("rm")
+    .description("remove a secret")
+    .argument("<name>", "secret name")
+    .option("--app <dir>", "app directory", ".")
+    .action((name: string, opts: { app: string }) => {
+      setExit(runSecretsRm(name, opts));
+    });
+
+  secrets
+    .command("rotate")
+    .description("replace a secret's value; the previous one stays valid for the grace period")
+    .argument("<name>", "secret name")
+    .option("--app <dir>", "app directory", ".")
+    .option("--value <value>", "the new value (prefer stdin)")
+    .option(
+      "--grace <seconds>",
+      "how long the previous value stays valid",
+      (v) => parsePositive(v, "--grace"),
+      86400,
+    )
+    .action((name: string, opts: { app: string; value?: string; grace: number }) => {
+      setExit(runSecretsRotate(name, opts));
+    });
+
+  const keys = program.command("keys").description("the key ring that encrypts the app's data at rest");
+  keys
+    .command("rotate")
+    .description(
+      "new data key for all new writes, then re-encrypt every record on an older key (progress bar)",
+    )
+    .option("--resume", "only finish re-encrypting (after an interrupted rotate)")
+    .option("--app <dir>", "app directory", ".")
+    .action(async (opts: { app: string; resume?: boolean }) => {
+      setExit(await runKeysRotate(opts));
+    });
+  keys
+    .command("status")
+    .description("data key versions and how many records each seals")
+    .option("--app <dir>", "app directory", ".")
+    .option("--json", "print JSON")
+    .action(async (opts: { app: string; json?: boolean }) => {
+      setExit(await runKeysStatus(opts));
+    });
+  keys
+    .command("retire")
+    .description("delete an old data key; refused while any record still uses it")
+    .argument("<version>", "data key version")
+    .option("--app <dir>", "app directory", ".")
+    .action(async (version: string, opts: { app: string }) => {
+      setExit(await runKeysRetire(version, opts));
+    });
+
+  const dlq = program
+    .command("dlq")
+    .description("the dead-letter queue: deliveries that will not be retried");
+  dlq
+    .command("list")
+    .description("list dead-lettered deliveries, newest first, with their reason")
+    .option("--app <dir>", "app directory", ".")
+    .option("--limit <n>", "most rows to show", (v) => parsePositive(v, "--limit"), 100)
+    .option("--json", "print a JSON array")
+    .action(async (opts: { app: string; json?: boolean; limit: number }) => {
+      setExit(await runDlqList(opts));
+    });
+
+  dlq
+    .command("replay")
+    .description("move dead letters back to pending, after checking each against the app as it is now")
+    .argument("[eventId]", "the event whose dead letters to replay")
+    .option("--all", "replay every dead letter")
+    .option("--function <name>", "only dead letters of this function")
+    .option("--app <dir>", "app directory", ".")
+    .action(async (eventId: string | undefined, opts: { app: string; all?: boolean; function?: string }) => {
+      setExit(await runDlqReplay(eventId, opts));
+    });
+
+  program
+    .command("replay")
+    .description(
+      "deliver archived events again (original ids, marked as replays), checked against the app as it is now",
+    )
+    .requiredOption("--since <time>", "ISO 8601 time, or a duration ago such as 2h or 7d")
+    .option("--until <time>", "ISO 8601 time, or a duration ago (default: now)")
+    .option("--type <type>", "only this event type (or prefix.*)")
+    .option("--function <name>", "only to this function")
+    .option("--app <dir>", "app directory", ".")
+    .action(
+      async (opts: { app: string; since: string; until?: string; type?: string; function?: string }) => {
+        setExit(await runReplay(opts));
+      },
+    );
+}
