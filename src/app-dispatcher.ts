@@ -6,10 +6,12 @@
 import { AUDIT_KIND, type AuditLog } from "./audit/index.ts";
 import {
   createDispatcher,
+  type DeadLetterReason,
   type DeliveryRef,
   type Dispatcher,
   type EventLog,
   type Outcome,
+  REFUSAL_REASONS,
 } from "./bus/index.ts";
 import type { DataPath } from "./data-path.ts";
 import { toPalisadeError } from "./errors.ts";
@@ -61,11 +63,8 @@ export function createAppDispatcher(parts: AppDispatcherParts): Dispatcher {
   });
 }
 
-/** Dead-letter reasons that mean the platform refused to run a delivery it could not trust. */
-const REFUSALS: ReadonlySet<string> = new Set(["corrupt", "unauthenticated", "not-subscribed"]);
-
-function auditDeadLetter(audit: AuditLog, d: DeliveryRef, reason: string, error: string): void {
-  const refused = REFUSALS.has(reason);
+function auditDeadLetter(audit: AuditLog, d: DeliveryRef, reason: DeadLetterReason, error: string): void {
+  const refused = REFUSAL_REASONS.has(reason);
   audit.record({
     kind: refused ? AUDIT_KIND.deliveryRefused : AUDIT_KIND.deadLettered,
     subject: d.target,

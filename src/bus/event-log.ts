@@ -63,6 +63,13 @@ export type DeadLetterReason =
   /** At invoke time the function no longer subscribes to the event's type, or its filter rejects it. */
   | "not-subscribed";
 
+/** The reasons the platform refuses to run a delivery it cannot trust (never an attempt). */
+export const REFUSAL_REASONS: ReadonlySet<DeadLetterReason> = new Set([
+  "corrupt",
+  "unauthenticated",
+  "not-subscribed",
+]);
+
 /** A dead-lettered delivery, as `palisade dlq list` shows it. */
 export interface DeadLetter {
   readonly seq: number;

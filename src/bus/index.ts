@@ -16,6 +16,7 @@ export type {
   Replay,
   StoredEvent,
 } from "./event-log.ts";
+export { REFUSAL_REASONS } from "./event-log.ts";
 export { createScheduler, type Schedule, type SchedulerOptions, ticksBetween } from "./scheduler.ts";
 export {
   DEFAULT_DEDUPE_WINDOW_MS,
