@@ -15,7 +15,7 @@ import { runStart, type StartOptions } from "./commands/start.ts";
 import { runThreats } from "./commands/threats.ts";
 import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitCodeFor } from "./exit-code.ts";
 import { addOperatorCommands } from "./operator-commands.ts";
-import type { PlatformOps } from "./platform-ops.ts";
+import type { NatsFlags, PlatformOps } from "./platform-ops.ts";
 
 /**
  * Runs the CLI with `argv` (without node and script); resolves to the exit code. `ops` are the
@@ -60,13 +60,15 @@ function createProgram(ops: PlatformOps, setExit: (code: number) => void): Comma
       setExit(runInit(dir));
     });
 
-  serveOptions(
-    program
-      .command("dev")
-      .description(
-        "run gateway, bus and sandboxed functions in one process on the embedded store; reload on change",
-      )
-      .argument("[dir]", "app directory", "."),
+  natsOptions(
+    serveOptions(
+      program
+        .command("dev")
+        .description(
+          "run gateway, bus and sandboxed functions in one process on the embedded store; reload on change",
+        )
+        .argument("[dir]", "app directory", "."),
+    ),
   )
     .option(
       "--allow-breaking",
@@ -83,7 +85,7 @@ function createProgram(ops: PlatformOps, setExit: (code: number) => void): Comma
           tlsCert?: string;
           tlsKey?: string;
           tlsClientCa?: string;
-        },
+        } & NatsFlags,
       ) => {
         setExit(await runDev(dir, opts, ops));
       },
@@ -129,13 +131,15 @@ function createProgram(ops: PlatformOps, setExit: (code: number) => void): Comma
       setExit(await runBuild(dir, ops));
     });
 
-  serveOptions(
-    program
-      .command("start")
-      .description(
-        "production: run only signed bundles from dist/, with the existing master key; TLS required off loopback",
-      )
-      .argument("[dir]", "app directory", "."),
+  natsOptions(
+    serveOptions(
+      program
+        .command("start")
+        .description(
+          "production: run only signed bundles from dist/, with the existing master key; TLS required off loopback",
+        )
+        .argument("[dir]", "app directory", "."),
+    ),
   )
     .option("--insecure-http", "allow plain HTTP on a non-loopback address (a proxy in front terminates TLS)")
     .option(
@@ -149,6 +153,32 @@ function createProgram(ops: PlatformOps, setExit: (code: number) => void): Comma
     .action(async (dir: string, opts: StartOptions) => {
       setExit(await runStart(dir, opts, ops));
     });
+
+  for (const role of ["gateway", "worker"] as const) {
+    natsOptions(
+      serveOptions(
+        program
+          .command(role)
+          .description(
+            role === "gateway"
+              ? "scale-out: ingress only (authentication, validation, rate limits), publishing to NATS JetStream"
+              : "scale-out: dispatch, admission and sandboxed functions, consuming from NATS JetStream",
+          )
+          .argument("[dir]", "app directory", "."),
+      ),
+    )
+      .option(
+        "--insecure-http",
+        "allow plain HTTP on a non-loopback address (a proxy in front terminates TLS)",
+      )
+      .option(
+        "--allow-downgrade",
+        "run a bundle built before the one last run for its function (a deliberate rollback; audited)",
+      )
+      .action(async (dir: string, opts: StartOptions) => {
+        setExit(await runStart(dir, opts, ops, role));
+      });
+  }
 
   program
     .command("send")
@@ -210,6 +240,39 @@ function serveOptions(command: Command): Command {
     .option("--tls-cert <file>", "serve HTTPS with this certificate (PEM)")
     .option("--tls-key <file>", "private key of --tls-cert (PEM)")
     .option("--tls-client-ca <file>", "require client certificates from this CA (mTLS principals)");
+}
+
+/** Options of the commands that can run on NATS JetStream (`dev`, `start`, `gateway`, `worker`). */
+function natsOptions(command: Command): Command {
+  return command
+    .addOption(
+      new Option(
+        "--nats <urls>",
+        "run on NATS JetStream: a server URL or a comma-separated list of seed servers",
+      ).env("PALISADE_NATS_URL"),
+    )
+    .option("--nats-creds <file>", "NATS credentials: a .creds file (JWT + nkey) or an nkey seed file")
+    .option("--nats-ca <file>", "CA certificate (PEM) that signs the NATS servers' TLS certificates")
+    .option(
+      "--nats-monitor <url>",
+      "the NATS server's monitoring URL (http://host:8222), to read and print its sync policy",
+    )
+    .addOption(
+      new Option("--replicas <n>", "stream and KV replicas (default 3 in a cluster, else 1)").argParser(
+        parseReplicas,
+      ),
+    )
+    .option(
+      "--accept-lazy-fsync",
+      "run on an unreplicated stream whose server does not sync every write (acknowledged events can be lost in a crash)",
+    );
+}
+
+function parseReplicas(value: string): number {
+  const n = Number(value);
+  if (!Number.isInteger(n) || n < 1 || n > 5)
+    throw new InvalidArgumentError(`"${value}" is not a replica count; use 1, 3 or 5 (at most 5)`);
+  return n;
 }
 
 function parsePort(value: string): number {

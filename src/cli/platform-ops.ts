@@ -4,8 +4,30 @@ import type { Logger } from "../observe/index.ts";
 import type { PreparedApp } from "../prepare-app.ts";
 import type { BuiltFunction } from "../supply/index.ts";
 
-/** What `dev` and `start` ask of a platform they start. */
+/** Which parts of the platform a process runs (DESIGN §6): all, ingress only, or dispatch only. */
+export type Role = "all" | "gateway" | "worker";
+
+/**
+ * The NATS flags as given (`--nats`, `--nats-creds`, `--nats-ca`, `--nats-monitor`, `--replicas`,
+ * `--accept-lazy-fsync`; `PALISADE_NATS_URL`): the platform parses and checks them.
+ */
+export interface NatsFlags {
+  nats?: string;
+  natsCreds?: string;
+  natsCa?: string;
+  natsMonitor?: string;
+  replicas?: number;
+  acceptLazyFsync?: boolean;
+}
+
+/** What `dev`, `start`, `gateway` and `worker` ask of a platform they start. */
 export interface ServeRequest {
+  /** @default "all" */
+  role?: Role;
+  /** `dev` warns where `start` refuses (an unreplicated, lazily synced stream). @default "dev" */
+  mode?: "dev" | "start";
+  /** Run on NATS JetStream instead of the embedded store when `nats` (or PALISADE_NATS_URL) is set. */
+  nats?: NatsFlags;
   appDir: string;
   logger: Logger;
   /** 0 picks a free port. */

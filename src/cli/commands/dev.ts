@@ -6,11 +6,11 @@ import { loadApp } from "../../manifest/index.ts";
 import { createLogger, type Logger, type LogLevelName } from "../../observe/index.ts";
 import type { PreparedApp } from "../../prepare-app.ts";
 import { EXIT_OK } from "../exit-code.ts";
-import type { PlatformOps, RunningPlatform } from "../platform-ops.ts";
+import type { NatsFlags, PlatformOps, RunningPlatform } from "../platform-ops.ts";
 import { appSecrets } from "./secrets.ts";
-import { tlsFiles } from "./start.ts";
+import { natsFlags, tlsFiles } from "./start.ts";
 
-export interface DevOptions {
+export interface DevOptions extends NatsFlags {
   port: number;
   host: string;
   logLevel: LogLevelName;
@@ -33,6 +33,7 @@ export async function runDev(dir: string, opts: DevOptions, ops: PlatformOps): P
   const appDir = resolve(dir);
   ensureDevKeys(appDir, logger);
   const tls = tlsFiles(opts);
+  const nats = natsFlags(opts);
   let port = opts.port;
   const start = (prepared?: PreparedApp) =>
     ops.startPlatform(
@@ -43,6 +44,7 @@ export async function runDev(dir: string, opts: DevOptions, ops: PlatformOps): P
         host: opts.host,
         allowBreaking: opts.allowBreaking ?? false,
         ...(tls ? { tls } : {}),
+        ...(nats ? { nats } : {}),
       },
       prepared,
     );

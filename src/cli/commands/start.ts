@@ -6,10 +6,10 @@ import { checkGate, runChecks } from "../../guard/index.ts";
 import { loadApp, type TlsSpec } from "../../manifest/index.ts";
 import { createLogger, type LogLevelName } from "../../observe/index.ts";
 import { EXIT_OK } from "../exit-code.ts";
-import type { PlatformOps } from "../platform-ops.ts";
+import type { NatsFlags, PlatformOps, Role } from "../platform-ops.ts";
 import { usageError } from "../usage-error.ts";
 
-export interface StartOptions {
+export interface StartOptions extends NatsFlags {
   port: number;
   host: string;
   logLevel: LogLevelName;
@@ -32,8 +32,18 @@ export interface StartOptions {
  * --new-audit-key, refuses to listen without TLS
  * on anything but loopback unless --insecure-http says a proxy in front terminates TLS.
  */
-export async function runStart(dir: string, opts: StartOptions, ops: PlatformOps): Promise<number> {
+export async function runStart(
+  dir: string,
+  opts: StartOptions,
+  ops: PlatformOps,
+  role: Role = "all",
+): Promise<number> {
   const tls = tlsFiles(opts);
+  const nats = natsFlags(opts);
+  if (role !== "all" && nats === undefined)
+    throw usageError(
+      `palisade ${role} runs one role of a scale-out deployment and needs NATS JetStream: pass --nats <url> or set PALISADE_NATS_URL (use palisade start for one machine)`,
+    );
   const appDir = resolve(dir);
   if (!existsSync(join(appDir, DIST_DIR)))
     throw usageError(`No signed bundles in ${join(appDir, DIST_DIR)}; run palisade build ${dir} first`);
@@ -68,6 +78,9 @@ export async function runStart(dir: string, opts: StartOptions, ops: PlatformOps
       host: opts.host,
       createKeys: false,
       createAuditKey: opts.newAuditKey === true,
+      role,
+      mode: "start",
+      ...(nats ? { nats } : {}),
       ...(tls ? { tls } : {}),
     },
     prepared,
@@ -79,6 +92,29 @@ export async function runStart(dir: string, opts: StartOptions, ops: PlatformOps
   await platform.close();
   logger.flush();
   return EXIT_OK;
+}
+
+/** The NATS flags when NATS is asked for (`--nats` or PALISADE_NATS_URL), shared with dev. */
+export function natsFlags(opts: NatsFlags): NatsFlags | undefined {
+  if (opts.nats === undefined || opts.nats === "") {
+    const stray = (["natsCreds", "natsCa", "natsMonitor", "replicas", "acceptLazyFsync"] as const).find(
+      (k) => opts[k] !== undefined,
+    );
+    if (stray !== undefined)
+      throw usageError(
+        `--${stray.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)} only applies with --nats <url> (or PALISADE_NATS_URL)`,
+      );
+    return undefined;
+  }
+  const { nats, natsCreds, natsCa, natsMonitor, replicas, acceptLazyFsync } = opts;
+  return {
+    nats,
+    ...(natsCreds === undefined ? {} : { natsCreds: resolve(natsCreds) }),
+    ...(natsCa === undefined ? {} : { natsCa: resolve(natsCa) }),
+    ...(natsMonitor === undefined ? {} : { natsMonitor }),
+    ...(replicas === undefined ? {} : { replicas }),
+    ...(acceptLazyFsync === undefined ? {} : { acceptLazyFsync }),
+  };
 }
 
 /** TLS files from the flags (shared with dev); both or neither of cert and key. */
