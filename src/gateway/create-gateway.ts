@@ -14,6 +14,7 @@ import { errorReply } from "./error-reply.ts";
 import { GATEWAY_NOT_FOUND, GATEWAY_RATE_LIMITED } from "./errors.ts";
 import { registerEventsRoute } from "./events-route.ts";
 import type { GatewayOptions } from "./gateway-options.ts";
+import { registerOpsRoutes } from "./ops-routes.ts";
 import { registerWebhookRoute } from "./webhook-route.ts";
 
 /** Creates the Fastify app with every source route; the caller decides where it listens. */
@@ -63,12 +64,10 @@ export function createGateway(options: GatewayOptions) {
       });
     }
     if (status === 401) void reply.header("www-authenticate", "Bearer");
-    if (body.error.code === GATEWAY_RATE_LIMITED) {
-      void reply.header(
-        "retry-after",
-        String((body.error.details as { retryAfterSec: number }).retryAfterSec),
-      );
-    }
+    // Rate limits, and a store that is unavailable for now (503), say when to try again.
+    const retryAfterSec = (body.error.details as { retryAfterSec?: unknown } | undefined)?.retryAfterSec;
+    if (body.error.code === GATEWAY_RATE_LIMITED || typeof retryAfterSec === "number")
+      void reply.header("retry-after", String(retryAfterSec));
     void reply.status(status).type("application/json").send(body);
   });
   app.setNotFoundHandler((request, reply) => {
@@ -81,13 +80,9 @@ export function createGateway(options: GatewayOptions) {
     else if (source.kind === "webhook") registerWebhookRoute(app, source, deps);
     // schedule sources have no route: the scheduler in bus/ emits them.
   }
-  app.get("/healthz", async () => ({ status: "ok" }));
-  // The gateway listens only once every sandbox pool has started, so listening means ready;
-  // while closing, Fastify answers 503 (return503OnClosing).
-  app.get("/readyz", async () => ({ status: "ready" }));
-  app.get("/metrics", async (_request, reply) =>
-    reply.type(options.metrics.registry.contentType).send(await options.metrics.registry.metrics()),
-  );
+  // The gateway listens only once every sandbox pool has started, so listening means ready unless
+  // the store says otherwise (a lost broker).
+  registerOpsRoutes(app, options.metrics, options.readiness);
   return app;
 }
 

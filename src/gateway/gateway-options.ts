@@ -3,6 +3,7 @@ import type { EventDraft } from "../events/index.ts";
 import type { RateLimit, SourceSpec } from "../manifest/index.ts";
 import type { Logger, Metrics } from "../observe/index.ts";
 import type { Authenticate } from "./authenticate.ts";
+import type { Readiness } from "./ops-routes.ts";
 import type { RateLimitStore } from "./rate-limiter.ts";
 
 /** Outcome of one accepted event: its id, and whether it was already stored (same principal, source and id). */
@@ -38,6 +39,8 @@ export interface GatewayOptions {
    * Lets a refusal of such a number say whether sending it as a string will be accepted.
    */
   acceptsString?: (type: string, data: unknown, pointer: string) => boolean | undefined;
+  /** Why the gateway cannot accept events now (e.g. its broker is unreachable); `/readyz` answers 503. */
+  readiness?: Readiness;
   /** Serve HTTPS with this material (PEM contents); `ca` makes the gateway ask for client certificates. */
   tls?: { cert: string; key: string; ca?: string };
 }

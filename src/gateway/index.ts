@@ -17,6 +17,7 @@ export {
   GATEWAY_WEBHOOK_REPLAY,
 } from "./errors.ts";
 export type { GatewayOptions, IngestResult, IngressOrigin } from "./gateway-options.ts";
+export { createOpsServer, type Readiness, registerOpsRoutes } from "./ops-routes.ts";
 export {
   MAX_JSON_DEPTH,
   type ParseJsonOptions,
