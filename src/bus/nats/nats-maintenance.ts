@@ -46,9 +46,16 @@ export function createNatsMaintenance(ctx: {
       const ci = await jsm.consumers.info(names.eventsStream, route.name);
       if (ci.num_pending + ci.num_ack_pending > 0) seq = Math.min(seq, ci.ack_floor.stream_seq);
     }
-    for await (const m of scanStream(js, jsm, names.replaysStream, { headersOnly: true })) {
-      const wanted = Number(m.headers?.get("Pal-Seq"));
+    // Replays waiting in their work queue (no consumer may overlap theirs there: read by direct get).
+    let at = (await jsm.streams.info(names.replaysStream)).state.first_seq;
+    for (;;) {
+      const m = await jsm.direct
+        .getMessage(names.replaysStream, { seq: at, next_by_subj: `${names.replays}.>` })
+        .catch(() => null);
+      if (m === null) break;
+      const wanted = Number(m.header.get("Pal-Seq"));
       if (Number.isSafeInteger(wanted)) seq = Math.min(seq, wanted - 1);
+      at = m.seq + 1;
     }
     return seq;
   }
