@@ -116,4 +116,27 @@ describe("NATS leases, crashes and prune", { skip }, () => {
     const [next] = await store.append([rawEvent("after")]);
     assert.equal(next?.seq, fresh.seq + 1, "positions keep counting");
   });
+
+  test("a worker resumes taking after its server is killed and restarted", async (t) => {
+    const own = await startNatsServer();
+    t.after(() => own.stop());
+    const subs = [{ name: "f", on: ["t.x"] }];
+    const store = await openTestStore(t, await connectTo(t, own.url), freshApp(), subs);
+    await store.append([rawEvent("before")]);
+    const [b] = await takeUntil(store, "f", 1);
+    assert.ok(b);
+    await store.settle(ref(b), { kind: "delivered" });
+    await own.restart(); // SIGKILL, then the same server on the same store
+    let appended = false;
+    for (let i = 0; i < 100 && !appended; i++) {
+      appended = await store.append([rawEvent("after")]).then(
+        () => true,
+        () => false,
+      );
+      if (!appended) await new Promise((r) => setTimeout(r, 200));
+    }
+    assert.ok(appended, "appends resume once the server is back");
+    const [a] = await takeUntil(store, "f", 1, 20_000);
+    assert.equal(a?.record.id, "after");
+  });
 });

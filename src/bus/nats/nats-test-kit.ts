@@ -17,7 +17,7 @@ export function freshApp(): string {
 
 /** A connection to `url`, closed after `t`. */
 export async function connectTo(t: TestContext, url: string): Promise<NatsConnection> {
-  const nc = await connect({ servers: url, reconnectTimeWait: 200 });
+  const nc = await connect({ servers: url, reconnectTimeWait: 200, maxReconnectAttempts: -1 });
   t.after(() => nc.close());
   return nc;
 }
