@@ -1,0 +1,125 @@
+/**
+ * The streams and KV buckets of one app, created when missing (with the deployment's replicas) and
+ * opened when present. A stream's replicas and the dedupe window follow the options on every open.
+ */
+import {
+  type JetStreamClient,
+  type JetStreamManager,
+  jetstream,
+  jetstreamManager,
+  type StreamConfig,
+} from "@nats-io/jetstream";
+import { type KV, Kvm } from "@nats-io/kv";
+import type { NatsConnection } from "@nats-io/transport-node";
+import type { NatsNames } from "./names.ts";
+
+/** The handles a store works with. */
+export interface NatsResources {
+  readonly js: JetStreamClient;
+  readonly jsm: JetStreamManager;
+  /** Dedupe index: `<hash(id)>.<hash(principal, source)>` → stream sequence, for the dedupe window. */
+  readonly dedupe: KV;
+  /** Dead letters: `<seq>.<target>` → the dead letter (removed by a requeue or a replay). */
+  readonly dead: KV;
+  /** Cursors, counters and leases. */
+  readonly state: KV;
+  /** True when this open created the events stream (its consumers then start at the first event). */
+  readonly createdEvents: boolean;
+}
+
+/** How the streams are laid out. */
+export interface ResourceOptions {
+  readonly replicas: number;
+  readonly dedupeWindowMs: number;
+  /** A hard age limit on events (JetStream `max_age`); 0 for none (prune is the normal path). */
+  readonly retentionMs: number;
+}
+
+const MS = 1_000_000;
+/** JetStream keeps message ids for at most this long; the KV index covers the rest of the window. */
+const MAX_DUPLICATE_WINDOW_MS = 2 * 60_000;
+
+/** Creates or opens everything `names` lists. */
+export async function openNatsResources(
+  nc: NatsConnection,
+  names: NatsNames,
+  options: ResourceOptions,
+): Promise<NatsResources> {
+  const jsm = await jetstreamManager(nc);
+  const js = jetstream(nc);
+  // Half the window: the server forgets ids on a timer, late, and the KV index is the authority for
+  // the window; the stream's ids are there for concurrent appends and a crash before indexing.
+  const duplicateWindow = Math.max(1, Math.min(options.dedupeWindowMs / 2, MAX_DUPLICATE_WINDOW_MS));
+  const createdEvents = await ensureStream(
+    jsm,
+    {
+      name: names.eventsStream,
+      subjects: [`${names.events}.>`],
+      duplicate_window: duplicateWindow * MS,
+      max_age: options.retentionMs * MS,
+    },
+    options.replicas,
+  );
+  await ensureStream(
+    jsm,
+    { name: names.outcomesStream, subjects: [`${names.outcomes}.>`] },
+    options.replicas,
+  );
+  await ensureStream(
+    jsm,
+    { name: names.replaysStream, subjects: [`${names.replays}.>`], retention: "workqueue" },
+    options.replicas,
+  );
+  const kvm = new Kvm(js);
+  const dedupe = await kvm.create(names.dedupeBucket, {
+    replicas: options.replicas,
+    history: 1,
+    ttl: options.dedupeWindowMs,
+  });
+  // A changed dedupe window applies to the bucket that is already there.
+  const kvStream = `KV_${names.dedupeBucket}`;
+  const info = await jsm.streams.info(kvStream);
+  if (info.config.max_age !== options.dedupeWindowMs * MS)
+    await jsm.streams.update(kvStream, { ...info.config, max_age: options.dedupeWindowMs * MS });
+  const dead = await kvm.create(names.deadBucket, { replicas: options.replicas, history: 1 });
+  const state = await kvm.create(names.stateBucket, { replicas: options.replicas, history: 1 });
+  return { js, jsm, dedupe, dead, state, createdEvents };
+}
+
+async function ensureStream(
+  jsm: JetStreamManager,
+  config: Partial<StreamConfig> & { name: string },
+  replicas: number,
+): Promise<boolean> {
+  const wanted: Partial<StreamConfig> & { name: string } = {
+    storage: "file",
+    num_replicas: replicas,
+    allow_direct: true,
+    ...config,
+  };
+  const existing = await jsm.streams.info(config.name).catch((err: unknown) => {
+    if (isNotFound(err)) return undefined;
+    throw err;
+  });
+  if (existing === undefined) {
+    try {
+      await jsm.streams.add(wanted);
+      return true;
+    } catch (err) {
+      // Another node created it first: use theirs.
+      if (!/already in use|already exists/i.test(String(err))) throw err;
+      return false;
+    }
+  }
+  const c = existing.config;
+  const drift =
+    c.num_replicas !== replicas ||
+    (config.duplicate_window !== undefined && c.duplicate_window !== config.duplicate_window) ||
+    (config.max_age !== undefined && c.max_age !== config.max_age);
+  if (drift) await jsm.streams.update(config.name, { ...c, ...wanted });
+  return false;
+}
+
+function isNotFound(err: unknown): boolean {
+  return /not found/i.test(String(err));
+}
