@@ -98,6 +98,8 @@ export interface NatsServerOptions {
   name?: string;
   /** Serve the monitoring endpoint (/varz, /jsz) on a free loopback port. */
   monitor?: boolean;
+  /** Run JetStream. @default true */
+  jetstream?: boolean;
 }
 
 /** Starts one nats-server with JetStream on a free loopback port and waits until it accepts. */
@@ -112,9 +114,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     "127.0.0.1",
     "-p",
     String(port),
-    "-js",
-    "-sd",
-    storeDir,
+    ...(options.jetstream === false ? [] : ["-js", "-sd", storeDir]),
     ...(options.name === undefined ? [] : ["-n", options.name]),
     ...(monitorPort === undefined ? [] : ["-m", String(monitorPort)]),
     ...(options.args ?? []),

@@ -5,7 +5,9 @@
  * broker restart or a failover costs a pause, never the process. It reports what the server says of
  * itself (version, cluster) for the replica and durability decisions.
  */
+import { isIP } from "node:net";
 import { hostname } from "node:os";
+import { checkServerIdentity, type PeerCertificate } from "node:tls";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection, type NodeConnectionOptions } from "@nats-io/transport-node";
 import { PalisadeError } from "../../errors.ts";
@@ -69,7 +71,7 @@ export async function connectNats(options: NatsOptions, more: ConnectNatsOptions
     maxPingOut: MAX_PINGS_OUT,
     timeout: 5_000,
     ...(options.authenticator === undefined ? {} : { authenticator: options.authenticator }),
-    ...(options.tls === undefined ? {} : { tls: { ...options.tls } }),
+    ...(options.tls === undefined ? {} : { tls: tlsOptions(options) }),
   };
   let nc: NatsConnection;
   try {
@@ -165,6 +167,29 @@ export function connectError(display: string, err: unknown): PalisadeError {
     retryable: true,
     cause: err,
   });
+}
+
+/** TLS settings; the Node transport hands its `tls` object to `tls.connect`, so Node's options apply. */
+function tlsOptions(options: NatsOptions): NonNullable<NodeConnectionOptions["tls"]> {
+  const node = { ...options.tls, checkServerIdentity: identityCheck(options) };
+  return node;
+}
+
+/**
+ * The server name check of TLS. The client names a server by its DNS name when it has one, and then
+ * the certificate must match it (Node's check). For an IP seed it passes no name (RFC 6066 forbids IP
+ * server names) and Node would check "localhost"; then a certificate for any IP of the seed list
+ * passes. The chain is verified against --nats-ca (or the system CAs) either way.
+ */
+function identityCheck(options: NatsOptions): (host: string, cert: PeerCertificate) => Error | undefined {
+  const ips = options.servers
+    .map((s) => new URL(s).hostname.replace(/^\[|\]$/g, ""))
+    .filter((h) => isIP(h) !== 0);
+  return (host, cert) => {
+    const strict = checkServerIdentity(host, cert);
+    if (strict === undefined || host !== "localhost") return strict;
+    return ips.some((ip) => checkServerIdentity(ip, cert) === undefined) ? undefined : strict;
+  };
 }
 
 function watchStatus(nc: NatsConnection, logger: NatsLogger): void {

@@ -80,10 +80,11 @@ export function natsOptionsFrom(
   const display = redactUrls(given);
   if (seeds.some((s) => s === "")) throw urlError(display, "an empty entry in the list");
   const parsed = seeds.map(parseSeed);
-  const users = new Set(parsed.map((p) => `${p.user ?? ""}\n${p.pass ?? ""}`));
-  if (users.size > 1)
+  // One set of credentials serves every seed (the client has one); seeds may leave it out.
+  const withUser = parsed.filter((p) => p.user !== undefined);
+  if (new Set(withUser.map((p) => `${p.user}\n${p.pass ?? ""}`)).size > 1)
     throw urlError(display, "the seed servers carry different credentials; give one user/password for all");
-  const first = parsed[0];
+  const first = withUser[0];
   const fromUrl = first?.user === undefined ? undefined : { user: first.user, pass: first.pass };
   const tlsWanted = parsed.some((p) => p.tls) || flags.natsCa !== undefined;
   const { auth, authenticator } = credentials(flags, fromUrl);
