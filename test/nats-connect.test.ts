@@ -27,6 +27,7 @@ import {
 import { exitCodeFor } from "../src/cli/exit-code.ts";
 import { makeCertificates } from "./kit/certs.ts";
 import { captureLogs } from "./kit/log-capture.ts";
+import { makeOperator } from "./kit/nats-creds.ts";
 import {
   freePort,
   type NatsServer,
@@ -136,6 +137,20 @@ describe("connecting to NATS", { skip }, () => {
     await link.close();
     const otherFile = config("other.nk", `${new TextDecoder().decode(other.getSeed())}\n`);
     await rejection(connectNats(options({ nats: s.url, natsCreds: otherFile })), NATS_AUTH);
+  });
+
+  test("a .creds file (user JWT + nkey) authenticates against an operator-mode server", async () => {
+    const trusted = makeOperator(mkdtempSync(join(dir, "op-")));
+    const stranger = makeOperator(mkdtempSync(join(dir, "op-")));
+    const s = await server({ args: ["-c", trusted.config] });
+    const link = await connectNats(
+      options({ nats: s.url, natsCreds: trusted.writeCreds(join(dir, "u.creds")) }),
+    );
+    await link.nc.flush();
+    await link.close();
+    // A user of an account this operator never signed is refused.
+    const other = stranger.writeCreds(join(dir, "stranger.creds"));
+    await rejection(connectNats(options({ nats: s.url, natsCreds: other })), NATS_AUTH);
   });
 
   test("TLS with --nats-ca connects; without the CA the certificate is refused with the fix", async () => {
