@@ -170,6 +170,14 @@ describe("connecting to NATS", { skip }, () => {
     await rejection(connectNats(options({ nats: s.url })), NATS_TLS);
   });
 
+  test("closing while the server is away returns (a shutdown never waits for NATS)", async () => {
+    const s = await server();
+    const link = await connectNats(options({ nats: s.url }));
+    await s.kill();
+    await link.close();
+    assert.ok(link.nc.isClosed());
+  });
+
   test("a server without JetStream is refused with the fix", async () => {
     const s = await server({ jetstream: false });
     const err = await rejection(connectNats(options({ nats: s.url })), NATS_NO_JETSTREAM);

@@ -51,6 +51,7 @@ const RECONNECT_JITTER_MS = 500;
 /** A connection that answers no ping for PING_INTERVAL_MS × MAX_PINGS_OUT is stale: reconnect. */
 const PING_INTERVAL_MS = 5_000;
 const MAX_PINGS_OUT = 3;
+const CLOSE_WAIT_MS = 5_000;
 const FIX_START = "start nats-server with JetStream (nats-server -js) or pass --nats <url>";
 
 /**
@@ -95,7 +96,15 @@ export async function connectNats(options: NatsOptions, more: ConnectNatsOptions
     cluster: info?.cluster,
     clusterSize: info?.cluster === undefined ? 1 : Math.max(urls.size, 1),
     async close() {
-      if (!nc.isClosed()) await nc.drain().catch(() => nc.close());
+      if (nc.isClosed()) return;
+      // Draining waits for the server; a process shutting down while NATS is away must not hang.
+      let timer: NodeJS.Timeout | undefined;
+      const late = new Promise<void>((resolve) => {
+        timer = setTimeout(resolve, CLOSE_WAIT_MS);
+      });
+      await Promise.race([nc.drain().catch(() => undefined), late]);
+      clearTimeout(timer);
+      if (!nc.isClosed()) await nc.close().catch(() => undefined);
     },
   };
   if (logger !== undefined) watchStatus(nc, logger);
