@@ -17,6 +17,31 @@ export type {
   StoredEvent,
 } from "./event-log.ts";
 export { REFUSAL_REASONS } from "./event-log.ts";
+export { type ConnectNatsOptions, connectNats, type NatsLink, type NatsLogger } from "./nats/connect.ts";
+export {
+  NATS_AUTH,
+  NATS_CA_MISSING,
+  NATS_CAS_UNSAFE,
+  NATS_CREDS_INVALID,
+  NATS_MONITOR,
+  NATS_NO_JETSTREAM,
+  NATS_NOT_DURABLE,
+  NATS_REPLICAS_INVALID,
+  NATS_TLS,
+  NATS_UNREACHABLE,
+  NATS_URL_INVALID,
+  NATS_USAGE_CODES,
+} from "./nats/connect-errors.ts";
+export {
+  assertCasSafe,
+  assertDurable,
+  type DurabilityMode,
+  durabilityOf,
+  resolveReplicas,
+} from "./nats/durability.ts";
+export { type NatsDeployment, openNatsDeployment } from "./nats/nats-deployment.ts";
+export { type NatsFlags, type NatsOptions, natsOptionsFrom } from "./nats/nats-options.ts";
+export { redactUrl, redactUrls } from "./nats/redact-url.ts";
 export { createScheduler, type Schedule, type SchedulerOptions, ticksBetween } from "./scheduler.ts";
 export {
   DEFAULT_DEDUPE_WINDOW_MS,

@@ -1,3 +1,4 @@
+import { NATS_USAGE_CODES } from "../bus/index.ts";
 import { INVOKE_UNKNOWN_FUNCTION } from "../invoke-once.ts";
 import { MANIFEST_INVALID, MANIFEST_NOT_FOUND } from "../manifest/index.ts";
 import { SCHEMA_BREAKING } from "../schema/index.ts";
@@ -18,9 +19,14 @@ const USAGE_CODES = new Set([
   SECURITY_SECRET_NAME,
   SECURITY_SECRET_MISSING,
   SECURITY_KEY_MISSING,
+  // a malformed --nats URL, a bad --nats-creds or --nats-ca file, an impossible --replicas
+  ...NATS_USAGE_CODES,
 ]);
 
-/** Usage errors, manifest mistakes, breaking schema changes and missing secrets are the caller's to fix (2). */
+/**
+ * Usage errors, manifest mistakes, breaking schema changes, missing secrets and wrong NATS flags are
+ * the caller's to fix (2); everything else, NATS unreachable or unsafe included, is a failure (1).
+ */
 export function exitCodeFor(code: string): number {
   return USAGE_CODES.has(code) ? EXIT_USAGE : EXIT_FAILURE;
 }

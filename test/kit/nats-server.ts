@@ -8,6 +8,8 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { jetstreamManager } from "@nats-io/jetstream";
+import { connect } from "@nats-io/transport-node";
 
 /** The nats-server binary tests run: `PALISADE_NATS_SERVER`, else the system one. */
 export function natsServerBinary(): string | undefined {
@@ -28,10 +30,31 @@ export function natsServerVersion(binary: string): [number, number, number] {
   return [Number(m[1]), Number(m[2]), Number(m[3])];
 }
 
-/** Why NATS tests cannot run here, or undefined when they can (a skip reason, never a silent skip). */
+/**
+ * Why NATS tests cannot run here, or undefined when they can: a skip reason, never a silent skip.
+ * CI sets PALISADE_REQUIRE_NATS=1 (.ci/run), and then a missing or too old nats-server throws, so the
+ * run fails instead of skipping.
+ */
+export function natsSkip(minimum: [number, number] = [2, 9]): string | undefined {
+  const reason = natsMissing(minimum);
+  if (reason !== undefined && process.env.PALISADE_REQUIRE_NATS === "1")
+    throw new Error(`NATS tests must run here (PALISADE_REQUIRE_NATS=1) but cannot: ${reason}`);
+  return reason;
+}
+
+/** The same as `natsSkip` (kept for the tests that call it by this name): throws under CI too. */
 export function natsUnavailable(minimum: [number, number] = [2, 9]): string | undefined {
+  return natsSkip(minimum);
+}
+
+function natsMissing(minimum: [number, number]): string | undefined {
   const binary = natsServerBinary();
-  if (binary === undefined) return "nats-server is not installed (set PALISADE_NATS_SERVER or install it)";
+  if (binary === undefined) {
+    const named = process.env.PALISADE_NATS_SERVER;
+    return named !== undefined && named !== ""
+      ? `PALISADE_NATS_SERVER names ${named}, which does not exist`
+      : "nats-server is not installed (set PALISADE_NATS_SERVER or install it)";
+  }
   const [major, minor] = natsServerVersion(binary);
   if (major < minimum[0] || (major === minimum[0] && minor < minimum[1]))
     return `${binary} is ${major}.${minor}; this test needs nats-server >= ${minimum.join(".")} (set PALISADE_NATS_SERVER, see .ci/run)`;
@@ -55,6 +78,8 @@ export interface NatsServer {
   readonly url: string;
   readonly port: number;
   readonly storeDir: string;
+  /** The monitoring endpoint (`http://127.0.0.1:<port>`) when started with `monitor`. */
+  readonly monitorUrl: string | undefined;
   readonly process: ChildProcess;
   /** SIGKILL: no goodbye, as a crashed machine. */
   kill(): Promise<void>;
@@ -71,6 +96,10 @@ export interface NatsServerOptions {
   storeDir?: string;
   /** Server name (clusters need distinct ones). */
   name?: string;
+  /** Serve the monitoring endpoint (/varz, /jsz) on a free loopback port. */
+  monitor?: boolean;
+  /** Run JetStream. @default true */
+  jetstream?: boolean;
 }
 
 /** Starts one nats-server with JetStream on a free loopback port and waits until it accepts. */
@@ -79,15 +108,15 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
   if (binary === undefined) throw new Error("nats-server is not installed");
   const port = options.port ?? (await freePort());
   const storeDir = options.storeDir ?? mkdtempSync(join(tmpdir(), "palisade-nats-"));
+  const monitorPort = options.monitor === true ? await freePort() : undefined;
   const args = [
     "-a",
     "127.0.0.1",
     "-p",
     String(port),
-    "-js",
-    "-sd",
-    storeDir,
+    ...(options.jetstream === false ? [] : ["-js", "-sd", storeDir]),
     ...(options.name === undefined ? [] : ["-n", options.name]),
+    ...(monitorPort === undefined ? [] : ["-m", String(monitorPort)]),
     ...(options.args ?? []),
   ];
   let child = await launch(binary, args, port);
@@ -95,6 +124,7 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     url: `nats://127.0.0.1:${port}`,
     port,
     storeDir,
+    monitorUrl: monitorPort === undefined ? undefined : `http://127.0.0.1:${monitorPort}`,
     get process() {
       return child;
     },
@@ -145,4 +175,114 @@ async function stopProcess(child: ChildProcess, signal: NodeJS.Signals): Promise
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
   child.kill(signal);
   await exited;
+}
+
+/** A JetStream cluster of nats-server processes on loopback, each with its own store. */
+export interface NatsCluster {
+  /** The cluster's name (`cluster_name`), as clients see it in INFO. */
+  readonly name: string;
+  readonly servers: readonly NatsServer[];
+  /** Server names, by index (`n0`, `n1`, …). */
+  readonly serverNames: readonly string[];
+  /** Every node's client URL, comma-separated: a seed list for `--nats`. */
+  readonly urls: string;
+  /** SIGKILL one node (as a crashed machine); its store stays. */
+  kill(index: number): Promise<void>;
+  /** Starts a killed node again on the same ports and store; it rejoins through its routes. */
+  restart(index: number): Promise<void>;
+  /** Stops every node and removes the stores. */
+  stop(): Promise<void>;
+}
+
+/**
+ * Starts `size` nats-server processes with JetStream on free loopback client and cluster ports, each
+ * with its own store directory and server name, routed to each other under one cluster name, and
+ * waits until JetStream has a meta leader (an R`size` stream can be created). Needs nats-server
+ * >= 2.10 (`natsSkip([2, 10])` gives the skip reason).
+ */
+export async function startNatsCluster(size = 3, options: { monitor?: boolean } = {}): Promise<NatsCluster> {
+  const name = `palisade-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const clientPorts: number[] = [];
+  const routePorts: number[] = [];
+  for (let i = 0; i < size; i++) {
+    clientPorts.push(await freePort());
+    routePorts.push(await freePort());
+  }
+  const serverNames = clientPorts.map((_, i) => `n${i}`);
+  const routes = (i: number) =>
+    routePorts
+      .filter((_, j) => j !== i)
+      .map((p) => `nats-route://127.0.0.1:${p}`)
+      .join(",");
+  const started = await Promise.allSettled(
+    clientPorts.map((port, i) =>
+      startNatsServer({
+        port,
+        name: serverNames[i] as string,
+        ...(options.monitor === true ? { monitor: true } : {}),
+        args: [
+          "--cluster_name",
+          name,
+          "--cluster",
+          `nats://127.0.0.1:${routePorts[i]}`,
+          "--routes",
+          routes(i),
+        ],
+      }),
+    ),
+  );
+  const servers = started.flatMap((r) => (r.status === "fulfilled" ? [r.value] : []));
+  const failed = started.find((r) => r.status === "rejected");
+  const stop = async () => {
+    await Promise.all(servers.map((s) => s.stop()));
+  };
+  if (failed !== undefined) {
+    await stop();
+    throw (failed as PromiseRejectedResult).reason;
+  }
+  const at = (index: number): NatsServer => {
+    const server = servers[index];
+    if (server === undefined) throw new Error(`the cluster has no node ${index} (size ${size})`);
+    return server;
+  };
+  const cluster: NatsCluster = {
+    name,
+    servers,
+    serverNames,
+    urls: servers.map((s) => s.url).join(","),
+    kill: (index) => at(index).kill(),
+    restart: (index) => at(index).restart(),
+    stop,
+  };
+  try {
+    await waitForJetStream(cluster.urls, size);
+  } catch (err) {
+    await stop();
+    throw err;
+  }
+  return cluster;
+}
+
+/** Waits until the cluster can place a stream on `replicas` peers: it has a meta leader and every peer. */
+async function waitForJetStream(urls: string, replicas: number): Promise<void> {
+  const nc = await connect({ servers: urls.split(","), maxReconnectAttempts: -1, reconnectTimeWait: 250 });
+  const probe = `KIT_READY_${process.pid}_${Date.now()}`;
+  let last: unknown;
+  try {
+    const deadline = Date.now() + 30_000;
+    while (Date.now() < deadline) {
+      try {
+        const jsm = await jetstreamManager(nc, { timeout: 2_000 });
+        await jsm.streams.add({ name: probe, subjects: [`kit.ready.${probe}`], num_replicas: replicas });
+        await jsm.streams.delete(probe);
+        return;
+      } catch (err) {
+        last = err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    throw new Error(`the NATS cluster at ${urls} has no JetStream meta leader after 30 s: ${String(last)}`);
+  } finally {
+    await nc.close();
+  }
 }
