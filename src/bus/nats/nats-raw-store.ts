@@ -37,6 +37,8 @@ export interface NatsRawStoreOptions extends RawStoreOptions {
   readonly fetchExpiresMs?: number;
   /** Messages each of a target's consumers buffers ahead of `take`. @default 32 */
   readonly prefetch?: number;
+  /** What the deployment guarantees (openNatsDeployment knows the sync policy). @default by replicas */
+  readonly durability?: Durability;
 }
 
 /** A NATS-backed RawStore and what it is made of. */
@@ -77,7 +79,7 @@ export async function openNatsRawStore(
   });
   const records = createDeliveryRecords({ res, names, events, outcomes, ackWaitMs, mac: options.mac });
   const maintenance = createNatsMaintenance({ res, names, events, records });
-  const durability: Durability = {
+  const durability: Durability = options.durability ?? {
     backend: "nats",
     summary: `R${options.replicas}, server ${nc.info?.version ?? "unknown"}`,
     safe: options.replicas >= 3,
