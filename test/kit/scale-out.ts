@@ -1,0 +1,71 @@
+/**
+ * A scale-out app for tests: built and signed once (`palisade build`), then run as real `gateway`
+ * and `worker` processes against a real nats-server. Each test gets its own server and app.
+ */
+import { spawnSync } from "node:child_process";
+import type { TestContext } from "node:test";
+import { BIN, type DevProcess, startDev, stop } from "./cli-process.ts";
+import { TEST_KEY } from "./http.ts";
+import { NUMBER_SCHEMA, setSecret, tempApp, testPrincipal } from "./temp-app.ts";
+
+/**
+ * An app whose `work` function logs "started", emits `job.done` (a stable id per attempt chain),
+ * waits `delayMs`, then logs "handled"; `count` logs "counted" for each `job.done`.
+ */
+export function scaleOutApp(t: TestContext, delayMs: number, concurrency = 1): string {
+  const dir = tempApp(t, {
+    "palisade.yaml": `name: scale
+events:
+  job.queued: { schema: schemas/job.json }
+  job.done: { schema: schemas/job.json }
+${testPrincipal(["job.queued"])}functions:
+  work:
+    handler: functions/work.ts
+    on: [job.queued]
+    emit: [job.done]
+    limits: { timeoutMs: 10000, concurrency: ${concurrency} }
+  count:
+    handler: functions/count.ts
+    on: [job.done]
+`,
+    "schemas/job.json": NUMBER_SCHEMA,
+    "functions/work.ts": `export default async (e, ctx) => {
+  ctx.log.info("started", { n: e.data.n });
+  await ctx.emit("job.done", { n: e.data.n });
+  await new Promise((r) => setTimeout(r, ${delayMs}));
+  ctx.log.info("handled", { n: e.data.n });
+};`,
+    "functions/count.ts": `export default async (e, ctx) => { ctx.log.info("counted", { n: e.data.n }); };`,
+  });
+  setSecret(dir, "TEST_KEY", TEST_KEY);
+  const built = spawnSync(process.execPath, [BIN, "build", dir], { encoding: "utf8" });
+  if (built.status !== 0) throw new Error(`palisade build failed: ${built.stderr}`);
+  return dir;
+}
+
+/** Starts `palisade <role> <dir> --nats <url> --port 0 …` and stops it (SIGKILL) after the test. */
+export async function startRole(
+  t: TestContext,
+  role: "gateway" | "worker" | "start",
+  dir: string,
+  nats: string,
+  extra: string[] = [],
+): Promise<DevProcess> {
+  const p = await startDev(dir, role, ["--nats", nats, ...extra]);
+  t.after(() => stop(p.child, "SIGKILL"));
+  return p;
+}
+
+/** Values of `field` in the lines of `processes` whose msg is `msg`. */
+export function logged(processes: readonly DevProcess[], msg: string, field = "n"): unknown[] {
+  return processes.flatMap((p) => p.lines.filter((l) => l.msg === msg).map((l) => l[field]));
+}
+
+/** Polls `check` every 50 ms until it is true, failing with `what` after `ms`. */
+export async function until(check: () => boolean, what: string, ms = 30_000): Promise<void> {
+  const deadline = Date.now() + ms;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
