@@ -55,14 +55,13 @@ async function startGateway(t: { after: (fn: () => Promise<void>) => void }): Pr
   return `${await gateway.listen({ port: 0, host: "127.0.0.1" })}/events`;
 }
 
-async function send(url: string): Promise<Response> {
+async function send(url: string): Promise<{ status: number; retryAfter: string | null; text: string }> {
   const res = await fetch(url, {
     method: "POST",
     headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` },
     body: JSON.stringify({ type: "order.created", data: { n: 1 } }),
   });
-  await res.arrayBuffer();
-  return res;
+  return { status: res.status, retryAfter: res.headers.get("retry-after"), text: await res.text() };
 }
 
 test("two gateways accept at most the principal's rate plus burst in total, and answer 429 with Retry-After beyond", {
@@ -70,14 +69,16 @@ test("two gateways accept at most the principal's rate plus burst in total, and 
 }, async (t) => {
   const urls = [await startGateway(t), await startGateway(t)];
   const statuses = new Map<number, number>();
+  const others: string[] = [];
   let retryAfter: string | null = null;
   const start = Date.now();
   const hammer = async (url: string) => {
     while (Date.now() - start < 2000) {
       const res = await send(url);
       statuses.set(res.status, (statuses.get(res.status) ?? 0) + 1);
+      if (res.status !== 202 && res.status !== 429) others.push(`${res.status} ${res.text}`);
       if (res.status === 429) {
-        retryAfter = res.headers.get("retry-after");
+        retryAfter = res.retryAfter;
         await sleep(2);
       }
     }
@@ -86,7 +87,7 @@ test("two gateways accept at most the principal's rate plus burst in total, and 
   const elapsed = Date.now() - start;
   const accepted = statuses.get(202) ?? 0;
   const allowed = (rateLimit.perSecond * elapsed) / 1000 + rateLimit.burst;
-  assert.deepEqual([...statuses.keys()].sort(), [202, 429], `only 202 and 429: ${[...statuses]}`);
+  assert.deepEqual(others, [], "only 202 and 429");
   assert.ok(accepted <= allowed, `accepted ${accepted} in ${elapsed} ms; at most ${allowed}`);
   assert.ok(accepted >= 0.5 * allowed, `accepted ${accepted} of ${allowed}: starved`);
   assert.equal(retryAfter, "1");
@@ -96,13 +97,9 @@ test("with NATS down a gateway answers 503 with Retry-After, not an unlimited 20
   const url = await startGateway(t);
   assert.equal((await send(url)).status, 202);
   await server.kill();
-  const res = await fetch(url, {
-    method: "POST",
-    headers: { "content-type": "application/json", authorization: `Bearer ${KEY}` },
-    body: JSON.stringify({ type: "order.created", data: { n: 1 } }),
-  });
-  const body = (await res.json()) as { error: { code: string } };
+  const res = await send(url);
+  const body = JSON.parse(res.text) as { error: { code: string } };
   assert.equal(res.status, 503);
-  assert.equal(res.headers.get("retry-after"), "1");
+  assert.equal(res.retryAfter, "1");
   assert.equal(body.error.code, GATEWAY_RATE_STORE_UNAVAILABLE);
 });

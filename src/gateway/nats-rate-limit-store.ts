@@ -8,6 +8,7 @@
  * answer, the store refuses (fail closed): a 503 with Retry-After, never an unlimited admission.
  */
 import { createHash } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
 import { isPalisadeError, PalisadeError } from "../errors.ts";
@@ -19,7 +20,7 @@ import { type TokenBucket, takeTokens } from "./token-bucket.ts";
 export interface NatsRateLimitStoreOptions {
   /** Most keys whose last revision this gateway remembers (to write without reading first). @default 100000 */
   maxCachedKeys?: number;
-  /** Compare-and-set attempts for one write before refusing with 503. @default 10 */
+  /** Compare-and-set attempts for one write before refusing with 503. @default 20 */
   maxAttempts?: number;
   /** Retry-After of the 503 when the bucket cannot answer. @default 1 */
   retryAfterSec?: number;
@@ -47,7 +48,7 @@ const CONFLICTS: ReadonlySet<number> = new Set([
 /** A rate limit store over `kv` (opened by `openRateLimitBucket`), shared by every gateway using it. */
 export function createNatsRateLimitStore(kv: KV, options: NatsRateLimitStoreOptions = {}): RateLimitStore {
   const maxCachedKeys = options.maxCachedKeys ?? 100_000;
-  const maxAttempts = options.maxAttempts ?? 10;
+  const maxAttempts = options.maxAttempts ?? 20;
   const retryAfterSec = options.retryAfterSec ?? 1;
   const cache = new Map<string, Known>();
   // Keys with a write in flight → the takes waiting for the next one.
@@ -90,6 +91,9 @@ export function createNatsRateLimitStore(kv: KV, options: NatsRateLimitStoreOpti
         if (attempt >= maxAttempts)
           throw unavailable(`${maxAttempts} concurrent updates of one key in a row`, retryAfterSec, err);
         known = undefined;
+        // Two gateways writing one hot key back to back would otherwise keep meeting: wait a random
+        // moment (up to 1, 2, 4, then 8 ms) so that one of them gets through.
+        await sleep(Math.random() * 2 ** Math.min(attempt - 1, 3));
       }
     }
   }
