@@ -12,3 +12,5 @@ export const GATEWAY_RATE_LIMITED = "PAL_GATEWAY_RATE_LIMITED";
 export const GATEWAY_WEBHOOK_REPLAY = "PAL_GATEWAY_WEBHOOK_REPLAY";
 /** A number in the body that JSON.parse would change: an integer beyond ±(2^53−1), or beyond ±1.8e308. */
 export const GATEWAY_UNSAFE_NUMBER = "PAL_GATEWAY_UNSAFE_NUMBER";
+/** The shared rate limit store (NATS KV) cannot answer now: the request is refused with 503 and Retry-After. */
+export const GATEWAY_RATE_STORE_UNAVAILABLE = "PAL_GATEWAY_RATE_STORE_UNAVAILABLE";

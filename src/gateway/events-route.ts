@@ -36,7 +36,8 @@ export function registerEventsRoute(
       stringFormAt: (request) => stringFormAt(deps.acceptsString, request.headers),
     });
     scope.addHook("onRequest", async (request) => {
-      enforceClientRateLimit(deps.rateLimits, request.ip);
+      const limited = enforceClientRateLimit(deps.rateLimits, request.ip);
+      if (limited !== undefined) await limited;
       deps.principals.set(
         request,
         await deps.authenticate(request.headers.authorization, clientCertificate(request.raw.socket)),
@@ -53,13 +54,14 @@ export function registerEventsRoute(
           ? read.map((d) => (d.traceparent === undefined ? { ...d, traceparent: header } : d))
           : read;
       const limit = deps.principalLimit(principal);
-      enforceRateLimit(
+      const limited = enforceRateLimit(
         deps.rateLimits,
         `principal:${principal}`,
         limit,
         Math.max(1, drafts.length),
         `principal "${principal}"`,
       );
+      if (limited !== undefined) await limited;
       const results = await deps.ingest(drafts, {
         principal,
         source: `palisade://gateway${source.path}`,

@@ -9,6 +9,7 @@ export {
   GATEWAY_FORBIDDEN_KEY,
   GATEWAY_NOT_FOUND,
   GATEWAY_RATE_LIMITED,
+  GATEWAY_RATE_STORE_UNAVAILABLE,
   GATEWAY_TOO_DEEP,
   GATEWAY_TOO_LARGE,
   GATEWAY_UNAUTHENTICATED,
@@ -17,6 +18,11 @@ export {
   GATEWAY_WEBHOOK_REPLAY,
 } from "./errors.ts";
 export type { GatewayOptions, IngestResult, IngressOrigin } from "./gateway-options.ts";
+export {
+  createNatsRateLimitStore,
+  type NatsRateLimitStoreOptions,
+  rateLimitKey,
+} from "./nats-rate-limit-store.ts";
 export { createOpsServer, type Readiness, registerOpsRoutes } from "./ops-routes.ts";
 export {
   MAX_JSON_DEPTH,
@@ -25,9 +31,16 @@ export {
   type StringFormCheck,
 } from "./parse-json-body.ts";
 export {
+  DEFAULT_RATE_LIMIT_TIMEOUT_MS,
+  DEFAULT_RATE_LIMIT_TTL_MS,
+  openRateLimitBucket,
+  type RateLimitBucketOptions,
+} from "./rate-limit-bucket.ts";
+export {
   createMemoryRateLimitStore,
   DEFAULT_CLIENT_RATE_LIMIT,
   type RateLimitStore,
+  type SyncRateLimitStore,
 } from "./rate-limiter.ts";
 export { verifyWebhook } from "./verify-webhook.ts";
 export { webhookPrincipal } from "./webhook-route.ts";

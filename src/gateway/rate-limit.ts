@@ -3,16 +3,30 @@ import type { RateLimit } from "../manifest/index.ts";
 import { GATEWAY_RATE_LIMITED } from "./errors.ts";
 import { DEFAULT_CLIENT_RATE_LIMIT, type RateLimitStore } from "./rate-limiter.ts";
 
-/** Takes `cost` tokens from `key`'s bucket or throws a 429 whose details carry Retry-After seconds. */
+/**
+ * Takes `cost` tokens from `key`'s bucket or throws a 429 whose details carry Retry-After seconds.
+ * Returns a promise only when the store answered with one (a shared store), so the embedded path
+ * stays synchronous; a store that cannot answer rejects with its own 503.
+ */
 export function enforceRateLimit(
   store: RateLimitStore,
   key: string,
   limit: RateLimit,
   cost: number,
   what: string,
-): void {
+): undefined | Promise<void> {
   const waitMs = store.take(key, limit, cost, Date.now());
-  if (waitMs === 0) return;
+  if (typeof waitMs === "number") return check(waitMs, limit, what);
+  return waitMs.then((ms) => check(ms, limit, what));
+}
+
+/** The per-address limit every source route applies first, before any credential is looked at. */
+export function enforceClientRateLimit(store: RateLimitStore, ip: string): undefined | Promise<void> {
+  return enforceRateLimit(store, `ip:${ip}`, DEFAULT_CLIENT_RATE_LIMIT, 1, `address ${ip}`);
+}
+
+function check(waitMs: number, limit: RateLimit, what: string): undefined {
+  if (waitMs === 0) return undefined;
   const retryAfterSec = Math.max(1, Math.ceil(waitMs / 1000));
   throw new PalisadeError(
     GATEWAY_RATE_LIMITED,
@@ -22,9 +36,4 @@ export function enforceRateLimit(
       details: { retryAfterSec },
     },
   );
-}
-
-/** The per-address limit every source route applies first, before any credential is looked at. */
-export function enforceClientRateLimit(store: RateLimitStore, ip: string): void {
-  enforceRateLimit(store, `ip:${ip}`, DEFAULT_CLIENT_RATE_LIMIT, 1, `address ${ip}`);
 }

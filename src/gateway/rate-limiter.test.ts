@@ -27,3 +27,11 @@ test("the store forgets the least recently used keys beyond its size", () => {
   store.take("c", limit, 1, 0); // evicts "a", whose bucket was empty
   assert.equal(store.take("a", limit, 1, 0), 0);
 });
+
+test("a clock behind the bucket's time refills nothing, and cannot make time count twice", () => {
+  const store = createMemoryRateLimitStore();
+  assert.equal(store.take("k", limit, 3, 10_000), 0); // empty at t = 10 s
+  assert.ok(store.take("k", limit, 1, 5_000) > 0, "5 s earlier: no refill");
+  assert.ok(store.take("k", limit, 1, 10_000) > 0, "back at 10 s: still none");
+  assert.equal(store.take("k", limit, 1, 10_500), 0, "0.5 s later: one token at 2/s");
+});

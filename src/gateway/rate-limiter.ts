@@ -1,12 +1,17 @@
 import type { RateLimit } from "../manifest/index.ts";
+import { type TokenBucket, takeTokens } from "./token-bucket.ts";
 
 /**
- * Token buckets by key. This store is in memory (one gateway); a shared store (NATS KV) implements
- * the same interface so several gateways share one budget.
+ * Token buckets by key. The in-memory store serves one gateway and answers synchronously; a shared
+ * store (NATS KV, nats-rate-limit-store.ts) answers with a promise so that several gateways share
+ * one budget. The gateway awaits only when it gets a promise.
  */
 export interface RateLimitStore {
-  /** Takes `cost` tokens from `key`'s bucket; returns 0 when allowed, else the ms until it would be. */
-  take(key: string, limit: RateLimit, cost: number, now: number): number;
+  /**
+   * Takes `cost` tokens from `key`'s bucket; 0 when allowed, else the ms until it would be. A shared
+   * store rejects with a PalisadeError (503, retryable, `details.retryAfterSec`) when it cannot tell.
+   */
+  take(key: string, limit: RateLimit, cost: number, now: number): number | Promise<number>;
 }
 
 /**
@@ -15,21 +20,21 @@ export interface RateLimitStore {
  */
 export const DEFAULT_CLIENT_RATE_LIMIT: RateLimit = Object.freeze({ perSecond: 20000, burst: 40000 });
 
+/** A store that always answers at once (the in-memory one). */
+export interface SyncRateLimitStore extends RateLimitStore {
+  take(key: string, limit: RateLimit, cost: number, now: number): number;
+}
+
 /** An in-memory store holding at most `maxKeys` buckets (least recently used go first). */
-export function createMemoryRateLimitStore(maxKeys = 100_000): RateLimitStore {
-  const buckets = new Map<string, { tokens: number; at: number }>();
+export function createMemoryRateLimitStore(maxKeys = 100_000): SyncRateLimitStore {
+  const buckets = new Map<string, TokenBucket>();
   return {
     take(key, limit, cost, now) {
-      const b = buckets.get(key) ?? { tokens: limit.burst, at: now };
-      buckets.delete(key); // re-insert below: Map order is then least-recently-used first
-      b.tokens = Math.min(limit.burst, b.tokens + ((now - b.at) / 1000) * limit.perSecond);
-      b.at = now;
-      let wait = 0;
-      if (b.tokens >= cost) b.tokens -= cost;
-      else wait = Math.ceil(((Math.min(cost, limit.burst) - b.tokens) / limit.perSecond) * 1000);
-      buckets.set(key, b);
+      const { bucket, wait } = takeTokens(buckets.get(key), limit, cost, now);
+      buckets.delete(key); // re-insert: Map order is then least-recently-used first
+      buckets.set(key, bucket);
       if (buckets.size > maxKeys) buckets.delete(buckets.keys().next().value as string);
-      return cost > limit.burst ? Math.max(wait, 1000) : wait;
+      return wait;
     },
   };
 }

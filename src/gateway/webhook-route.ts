@@ -28,7 +28,8 @@ export function registerWebhookRoute(
   void app.register(async (scope) => {
     addBodyParsers(scope, { json: false });
     scope.addHook("onRequest", async (request) => {
-      enforceClientRateLimit(deps.rateLimits, request.ip);
+      const limited = enforceClientRateLimit(deps.rateLimits, request.ip);
+      if (limited !== undefined) await limited;
     });
     scope.post(source.path, { bodyLimit: source.maxBodyBytes }, async (request, reply) => {
       const body = Buffer.isBuffer(request.body) ? request.body : Buffer.alloc(0);
@@ -44,13 +45,14 @@ export function registerWebhookRoute(
       };
       const id = verifyWithAny(signed, deps.secret(source.secret), source.toleranceSec);
       deps.principals.set(request, principal);
-      enforceRateLimit(
+      const limited = enforceRateLimit(
         deps.rateLimits,
         `principal:${principal}`,
         deps.principalLimit(principal),
         1,
         `webhook ${source.path}`,
       );
+      if (limited !== undefined) await limited;
       const data = parseJsonBody(body, {
         stringFormAt: stringFormAt(deps.acceptsString, request.headers, source.emit),
       });
