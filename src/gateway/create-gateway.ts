@@ -96,6 +96,7 @@ function rejectionReason(status: number): string {
     413: "too_large",
     415: "unsupported_media_type",
     429: "rate_limited",
+    503: "unavailable",
   };
   return reasons[status] ?? "invalid";
 }

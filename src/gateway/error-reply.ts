@@ -28,7 +28,10 @@ const FASTIFY: Record<string, { status: number; code: string; message: string }>
  * go only to the log. Never a stack trace.
  */
 export function errorReply(err: unknown): { status: number; body: ErrorBody; internal: boolean } {
-  if (isPalisadeError(err)) return { status: err.status, body: bodyOf(err), internal: err.status >= 500 };
+  // A 503 says the store is away for now (the client retries after Retry-After): a refusal that is
+  // counted and audited like the others, not an internal error.
+  if (isPalisadeError(err))
+    return { status: err.status, body: bodyOf(err), internal: err.status >= 500 && err.status !== 503 };
   const code = (err as { code?: unknown } | null)?.code;
   const known = typeof code === "string" ? FASTIFY[code] : undefined;
   if (known) {
