@@ -345,7 +345,13 @@ test("a daily budget holds deliveries past it (durably, across a restart) and re
 test("two dispatchers on one store draw from one daily budget", async (t) => {
   const file = logFile(t);
   const targets = [
-    { name: "f", on: ["x.created"], concurrency: 4, retry: DEFAULT_RETRY, admission: { dailyInvocations: 5 } },
+    {
+      name: "f",
+      on: ["x.created"],
+      concurrency: 4,
+      retry: DEFAULT_RETRY,
+      admission: { dailyInvocations: 5 },
+    },
   ];
   const seed = openStore(file, targets);
   await seed.events.append(Array.from({ length: 12 }, (_, i) => ev("x.created", `s${i}`)));
@@ -440,7 +446,11 @@ test("a delivery row planted for a function that does not subscribe to the type 
     { name: "picky", on: ["y.created"], filter: hasN, concurrency: 1, retry },
   ];
   const first = openStore(file, targets);
-  await first.events.append([ev("x.created", "before"), ev("x.created", "planted"), ev("y.created", "after")]);
+  await first.events.append([
+    ev("x.created", "before"),
+    ev("x.created", "planted"),
+    ev("y.created", "after"),
+  ]);
   await first.close();
   // As someone with write access to the file: route "x.created" events to "admin", and "after"
   // (a y.created) to "picky", whose filter rejects it.

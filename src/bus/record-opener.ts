@@ -41,7 +41,15 @@ export function createRecordOpener(sealer: RecordSealer | undefined): RecordOpen
   return {
     sealEvent: (event, json) => (sealer === undefined ? json : sealer.seal(json, eventRecordOf(event))),
     openEvent(record) {
-      const event: unknown = JSON.parse(open(record.body, eventRecordOf(record)));
+      let text: string;
+      try {
+        text = open(record.body, eventRecordOf(record));
+      } catch {
+        throw new Error(
+          "its sealed body does not open (it was changed, belongs to another event, or its key is gone)",
+        );
+      }
+      const event: unknown = JSON.parse(text);
       if (!isEnvelope(event)) throw new Error("it is not a CloudEvents envelope");
       if (event.id !== record.id || event.source !== record.source)
         throw new Error("its body belongs to another event");
@@ -86,8 +94,7 @@ export function createRecordOpener(sealer: RecordSealer | undefined): RecordOpen
  */
 export function legacyRecordOf(record: string): string | undefined {
   const parts = record.split("\n");
-  if (parts[0] === "event")
-    return parts.length === 5 ? `event:${parts[2]}\0${parts[3]}` : undefined;
+  if (parts[0] === "event") return parts.length === 5 ? `event:${parts[2]}\0${parts[3]}` : undefined;
   if (parts[0] === "error" && parts.length >= 3)
     return `delivery-error:${parts[1]}\0${parts.slice(2).join("\n")}`;
   return undefined;

@@ -198,9 +198,7 @@ export function createSealing(
         maintenance: {
           prune: (beforeMs) => raw.prune(beforeMs),
           reencrypt: (limit) =>
-            sealer === undefined
-              ? Promise.resolve(0)
-              : raw.reseal(limit, opener.isStale, opener.reseal),
+            sealer === undefined ? Promise.resolve(0) : raw.reseal(limit, opener.isStale, opener.reseal),
           sealedVersions: () => raw.countVersions(opener.versionOf),
           stateCounts: () => raw.stateCounts(),
         },

@@ -1,6 +1,5 @@
 import assert from "node:assert/strict";
 import type { TestContext } from "node:test";
-import { runQueueConformance } from "./store-conformance-queue.ts";
 import {
   createTestSealer,
   event,
@@ -11,6 +10,7 @@ import {
   refOf,
   takeN,
 } from "./store-conformance-kit.ts";
+import { runQueueConformance } from "./store-conformance-queue.ts";
 
 export type { ConformanceOptions, ConformanceStore, NewStore, OpenStore } from "./store-conformance-kit.ts";
 
@@ -48,42 +48,48 @@ async function runEventConformance(t: TestContext, newStore: NewStore): Promise<
     assert.deepEqual(await again.events.read(a?.seq ?? 0, 10), [], "nothing after the last");
   });
 
-  await t.test("the same principal, source and id is a duplicate inside the window, stored again after it", async (t) => {
-    const store = await opened(t, newStore(), { dedupeWindowMs: 300 });
-    const [first] = await store.events.append([event(1, "same")]);
-    const [inside] = await store.events.append([event(2, "same")]);
-    assert.deepEqual([first?.duplicate, inside?.duplicate], [false, true]);
-    assert.equal(inside?.seq, first?.seq, "a duplicate names the stored event's position");
-    await new Promise((r) => setTimeout(r, 400));
-    const [after] = await store.events.append([event(3, "same")]);
-    assert.equal(after?.duplicate, false);
-    assert.deepEqual(
-      (await store.events.read(0, 10)).map((s) => s.event.data),
-      [{ n: 1 }, { n: 3 }],
-    );
-  });
+  await t.test(
+    "the same principal, source and id is a duplicate inside the window, stored again after it",
+    async (t) => {
+      const store = await opened(t, newStore(), { dedupeWindowMs: 300 });
+      const [first] = await store.events.append([event(1, "same")]);
+      const [inside] = await store.events.append([event(2, "same")]);
+      assert.deepEqual([first?.duplicate, inside?.duplicate], [false, true]);
+      assert.equal(inside?.seq, first?.seq, "a duplicate names the stored event's position");
+      await new Promise((r) => setTimeout(r, 400));
+      const [after] = await store.events.append([event(3, "same")]);
+      assert.equal(after?.duplicate, false);
+      assert.deepEqual(
+        (await store.events.read(0, 10)).map((s) => s.event.data),
+        [{ n: 1 }, { n: 3 }],
+      );
+    },
+  );
 
-  await t.test("another principal's event with the same source and id is not a duplicate; nor another source's", async (t) => {
-    const store = await opened(t, newStore());
-    // The attacker goes first, with the victim's source and id; both must be kept.
-    const [attacker] = await store.events.append([event(1, "same", "mallory")]);
-    const [victim] = await store.events.append([event(2, "same", "storefront")]);
-    const [resent] = await store.events.append([event(3, "same", "storefront")]);
-    const [other] = await store.events.append([event(4, "same", "storefront", "elsewhere")]);
-    assert.deepEqual(
-      [attacker?.duplicate, victim?.duplicate, resent?.duplicate, other?.duplicate],
-      [false, false, true, false],
-    );
-    assert.equal(resent?.seq, victim?.seq);
-    assert.deepEqual(
-      (await store.events.find("same")).map((s) => [s.event.principal, s.event.data]),
-      [
-        ["mallory", { n: 1 }],
-        ["storefront", { n: 2 }],
-        ["storefront", { n: 4 }],
-      ],
-    );
-  });
+  await t.test(
+    "another principal's event with the same source and id is not a duplicate; nor another source's",
+    async (t) => {
+      const store = await opened(t, newStore());
+      // The attacker goes first, with the victim's source and id; both must be kept.
+      const [attacker] = await store.events.append([event(1, "same", "mallory")]);
+      const [victim] = await store.events.append([event(2, "same", "storefront")]);
+      const [resent] = await store.events.append([event(3, "same", "storefront")]);
+      const [other] = await store.events.append([event(4, "same", "storefront", "elsewhere")]);
+      assert.deepEqual(
+        [attacker?.duplicate, victim?.duplicate, resent?.duplicate, other?.duplicate],
+        [false, false, true, false],
+      );
+      assert.equal(resent?.seq, victim?.seq);
+      assert.deepEqual(
+        (await store.events.find("same")).map((s) => [s.event.principal, s.event.data]),
+        [
+          ["mallory", { n: 1 }],
+          ["storefront", { n: 2 }],
+          ["storefront", { n: 4 }],
+        ],
+      );
+    },
+  );
 
   await t.test("a multi-event append is all or none, in order, with duplicates inside it", async (t) => {
     const open = newStore();
@@ -144,22 +150,25 @@ async function runStateConformance(t: TestContext, newStore: NewStore): Promise<
     assert.equal(await again.state.cursor("schedule:x"), 5);
   });
 
-  await t.test("increment adds up to its max and refuses past it; concurrent ones from two opens all count", async (t) => {
-    const open = newStore();
-    const a = await opened(t, open);
-    const b = await opened(t, open);
-    assert.equal(await a.state.increment("budget:f", 3, 5), 3);
-    assert.equal(await a.state.increment("budget:f", 3, 5), undefined, "3 + 3 would pass 5");
-    assert.equal(await b.state.increment("budget:f", 2, 5), 5);
-    assert.equal(await b.state.cursor("budget:f"), 5);
-    const all = await Promise.all([
-      ...Array.from({ length: 50 }, () => a.state.increment("count", 1, 1000)),
-      ...Array.from({ length: 50 }, () => b.state.increment("count", 1, 1000)),
-    ]);
-    assert.ok(all.every((n) => n !== undefined));
-    assert.equal(new Set(all).size, 100, "every increment saw its own value");
-    assert.equal(await a.state.cursor("count"), 100);
-  });
+  await t.test(
+    "increment adds up to its max and refuses past it; concurrent ones from two opens all count",
+    async (t) => {
+      const open = newStore();
+      const a = await opened(t, open);
+      const b = await opened(t, open);
+      assert.equal(await a.state.increment("budget:f", 3, 5), 3);
+      assert.equal(await a.state.increment("budget:f", 3, 5), undefined, "3 + 3 would pass 5");
+      assert.equal(await b.state.increment("budget:f", 2, 5), 5);
+      assert.equal(await b.state.cursor("budget:f"), 5);
+      const all = await Promise.all([
+        ...Array.from({ length: 50 }, () => a.state.increment("count", 1, 1000)),
+        ...Array.from({ length: 50 }, () => b.state.increment("count", 1, 1000)),
+      ]);
+      assert.ok(all.every((n) => n !== undefined));
+      assert.equal(new Set(all).size, 100, "every increment saw its own value");
+      assert.equal(await a.state.cursor("count"), 100);
+    },
+  );
 
   await t.test("a lease has one holder at a time, renewed by it, and lapses after its ttl", async (t) => {
     const open = newStore();
@@ -180,7 +189,10 @@ async function runStateConformance(t: TestContext, newStore: NewStore): Promise<
 async function runMaintenanceConformance(t: TestContext, newStore: NewStore): Promise<void> {
   await t.test("prune removes old finished events and their deliveries, never pending work", async (t) => {
     const store = await opened(t, newStore());
-    await store.events.append([event(1, "done", "p", "test", "t.y"), event(2, "waiting", "p", "test", "t.y")]);
+    await store.events.append([
+      event(1, "done", "p", "test", "t.y"),
+      event(2, "waiting", "p", "test", "t.y"),
+    ]);
     await store.events.append([event(3, "unrouted", "p", "test", "u.z")]);
     const taken = await takeN(store, "h", 2);
     const done = taken.find((d) => "event" in d && d.event.id === "done");

@@ -184,7 +184,11 @@ export interface RawStore {
    * `reseal` (undefined: leave it as it is); `record` is `eventRecordOf`/`errorRecordOf` of the text.
    * Resolves to how many were re-sealed; 0 only after a full pass found none to re-seal.
    */
-  reseal(limit: number, isStale: (sealed: string, record: string) => boolean, reseal: Reseal): Promise<number>;
+  reseal(
+    limit: number,
+    isStale: (sealed: string, record: string) => boolean,
+    reseal: Reseal,
+  ): Promise<number>;
   /** Counts stored texts by `versionOf`. */
   countVersions(versionOf: (sealed: string) => number): Promise<Map<number, number>>;
   stateCounts(): Promise<{ pending: number; failed: number }>;

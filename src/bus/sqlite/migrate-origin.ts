@@ -24,9 +24,7 @@ export function migrateOrigin(
     db.exec("ALTER TABLE events ADD COLUMN origin TEXT");
     const setOrigin = db.prepare("UPDATE events SET origin = ? WHERE seq = ?");
     for (const row of recent.all(windowStart)) {
-      const principal = principalOf(() =>
-        openLegacy(String(row.body), String(row.source), String(row.id)),
-      );
+      const principal = principalOf(() => openLegacy(String(row.body), String(row.source), String(row.id)));
       if (principal !== undefined) setOrigin.run(principal, Number(row.seq));
     }
     db.exec("COMMIT");

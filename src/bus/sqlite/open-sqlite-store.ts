@@ -36,7 +36,10 @@ export function openSqliteStore(file: string, options: SqliteStoreOptions): Sqli
     ...(mac === undefined ? {} : { mac }),
     ...(sealer === undefined
       ? {}
-      : { openLegacy: (body: string, source: string, id: string) => sealer.open(body, `event:${source}\0${id}`) }),
+      : {
+          openLegacy: (body: string, source: string, id: string) =>
+            sealer.open(body, `event:${source}\0${id}`),
+        }),
   });
   return { ...sealing.wrap(raw), stats: raw.stats, rowsSigned: raw.rowsSigned, raw };
 }

@@ -67,8 +67,8 @@ export function openSqliteRawStore(file: string, options: SqliteRawStoreOptions)
   const state = createSqliteState(db, writer, check);
   const claims = new Map<string, Set<number>>();
   const claimsOf = (target: string): Set<number> => {
-    let found = claims.get(target);
-    if (found === undefined) claims.set(target, (found = new Set()));
+    const found = claims.get(target) ?? new Set<number>();
+    claims.set(target, found);
     return found;
   };
   const watchers = new Set<() => void>();
@@ -118,7 +118,9 @@ export function openSqliteRawStore(file: string, options: SqliteRawStoreOptions)
             // principal (set by the platform), so no sender can occupy another's ids.
             const prior = q.findRecent.get(e.principal, e.source, e.id, now - dedupeWindowMs);
             if (prior !== undefined) return { id: e.id, seq: Number(prior.seq), duplicate: true };
-            const seq = Number(q.insertEvent.run(e.principal, e.source, e.id, e.type, e.body, now).lastInsertRowid);
+            const seq = Number(
+              q.insertEvent.run(e.principal, e.source, e.id, e.type, e.body, now).lastInsertRowid,
+            );
             fresh.push({ ...e, seq, acceptedAt: now });
             return { id: e.id, seq, duplicate: false };
           });

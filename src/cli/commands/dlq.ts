@@ -63,7 +63,9 @@ export async function runDlqReplay(
       });
       if (unreadable !== undefined) {
         // A record that does not open stays dead-lettered as it is (corrupt); the others go on.
-        process.stderr.write(`refused ${d.eventId} → ${d.target}: its stored event does not open: ${unreadable}\n`);
+        process.stderr.write(
+          `refused ${d.eventId} → ${d.target}: its stored event does not open: ${unreadable}\n`,
+        );
         continue;
       }
       const refusal =
