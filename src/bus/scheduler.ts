@@ -1,4 +1,3 @@
-import { randomUUID } from "node:crypto";
 import { hostname } from "node:os";
 import { Cron } from "croner";
 import type { SharedState } from "./store.ts";
@@ -15,7 +14,7 @@ export interface SchedulerOptions<S extends Schedule> {
   schedules: readonly S[];
   /** Where each schedule's last tick and its lease live (shared by every node). */
   state: SharedState;
-  /** Who this process is to the leases. @default host, pid and a random id */
+  /** Who this process is to the leases. @default host and pid */
   holder?: string;
   /** Emits the event of one tick; must be idempotent per (schedule, tick). */
   fire: (schedule: S, at: Date) => Promise<void>;
@@ -52,7 +51,7 @@ export function ticksBetween(
  */
 export function createScheduler<S extends Schedule>(options: SchedulerOptions<S>): { close(): void } {
   const { state } = options;
-  const holder = options.holder ?? `${hostname()}:${process.pid}:${randomUUID()}`;
+  const holder = options.holder ?? `${hostname()}:${process.pid}`;
   const jobs: Cron[] = [];
   let closed = false;
 
@@ -108,6 +107,9 @@ export function createScheduler<S extends Schedule>(options: SchedulerOptions<S>
     close() {
       closed = true;
       for (const job of jobs) job.stop();
+      // Handed back at once (a lease of 0 ms lapses now), so a restarted node need not wait it out.
+      for (const schedule of options.schedules)
+        (async () => state.lease(cursorOf(schedule), holder, 0))().catch(() => undefined); // best effort
     },
   };
 }
