@@ -1,6 +1,6 @@
 /**
  * Where an app keeps its state and keys, and how commands open them: the key ring, the sealed
- * secret store, the event log and the audit log, each with the app's keys. `dev`, `start` and the
+ * secret store, the event store and the audit log, each with the app's keys. `dev`, `start` and the
  * CLI commands that work beside them (`secrets`, `keys`, `dlq`, `replay`, `audit`) all open them here.
  */
 import { createHash } from "node:crypto";
