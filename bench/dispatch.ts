@@ -1,11 +1,11 @@
 /**
- * The delivery engine alone: routing, admission, durable state and settles on the real SQLite log,
+ * The delivery engine alone: routing, admission, durable state and settles on the real SQLite store,
  * with an in-process no-op in place of the sandbox, so its cost is visible apart from IPC.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { createDispatcher, openSqliteEventLog } from "../src/bus/index.ts";
+import { createDispatcher, openSqliteStore } from "../src/bus/index.ts";
 import { createEvent } from "../src/events/index.ts";
 import { DEFAULT_RETRY } from "../src/manifest/index.ts";
 
@@ -20,10 +20,12 @@ export async function runDispatch(events: number, concurrencies: readonly number
   const runs: DispatchRun[] = [];
   for (const concurrency of concurrencies) {
     const dir = mkdtempSync(join(tmpdir(), "palisade-bench-dispatch-"));
-    const log = openSqliteEventLog(join(dir, "events.db"));
+    const log = openSqliteStore(join(dir, "events.db"), {
+      subscriptions: [{ name: "noop", on: ["bench.ping"] }],
+    });
     try {
       const origin = { principal: "bench", source: "/bench", hop: 0 };
-      await log.append(
+      await log.events.append(
         Array.from({ length: events }, (_, i) =>
           createEvent({ type: "bench.ping", data: {}, id: `d${i}` }, origin),
         ),
@@ -33,8 +35,9 @@ export async function runDispatch(events: number, concurrencies: readonly number
       const start = performance.now();
       await new Promise<void>((resolve) => {
         const dispatcher = createDispatcher({
-          log,
-          targets: [{ name: "noop", on: ["bench.ping"], concurrency, retry: DEFAULT_RETRY }],
+          queue: log.queue,
+          state: log.state,
+          targets: [{ name: "noop", concurrency, retry: DEFAULT_RETRY }],
           invoke: async () => {},
           onSettled: () => {
             if (++done === events) void dispatcher.close().then(resolve);

@@ -4,7 +4,7 @@
  * The baseline is a bare Fastify server answering the same batches with 202.
  */
 import { performance } from "node:perf_hooks";
-import type { SqliteEventLog } from "../src/bus/index.ts";
+import type { Store } from "../src/bus/index.ts";
 import { startPlatform } from "../src/main.ts";
 import { createLogger } from "../src/observe/index.ts";
 import { startBare } from "./bare.ts";
@@ -33,10 +33,9 @@ export interface BatchE2eRun {
   httpErrors: number;
 }
 
-/** True once every stored event is routed and no delivery is pending. */
-async function drained(log: SqliteEventLog): Promise<boolean> {
-  const unrouted = await log.typesAfter(await log.cursor("dispatch"), 1);
-  return unrouted.length === 0 && (await log.nextDue()) === undefined;
+/** True once no delivery is pending (events are routed as they are appended, so none is unrouted). */
+async function drained(store: Store): Promise<boolean> {
+  return (await store.queue.nextDue()) === undefined;
 }
 
 export async function runBatchE2e(appDir: string, cfg: BatchE2eConfig): Promise<BatchE2eRun> {
@@ -64,14 +63,14 @@ export async function runBatchE2e(appDir: string, cfg: BatchE2eConfig): Promise<
     tracing: cfg.observability ?? true,
   });
   try {
-    const deadBefore = (await platform.log.deadLetters(1_000_000)).length;
+    const deadBefore = (await platform.store.queue.deadLetters(1_000_000)).length;
     await drive(platform.url, warm, cfg.concurrency, at(0), opts);
-    while (!(await drained(platform.log))) await sleep(5);
+    while (!(await drained(platform.store))) await sleep(5);
     const start = performance.now();
     const load = await drive(platform.url, cfg.batches, cfg.concurrency, at(warm), opts);
     const deadline = start + cfg.timeoutMs;
     let timedOut = false;
-    while (!(await drained(platform.log))) {
+    while (!(await drained(platform.store))) {
       if (performance.now() > deadline) {
         timedOut = true;
         break;
@@ -85,7 +84,7 @@ export async function runBatchE2e(appDir: string, cfg: BatchE2eConfig): Promise<
       baselineEventsPerSec,
       acceptedEventsPerSec: (events / load.ms) * 1000,
       e2eEventsPerSec: (events / ms) * 1000,
-      dead: (await platform.log.deadLetters(1_000_000)).length - deadBefore,
+      dead: (await platform.store.queue.deadLetters(1_000_000)).length - deadBefore,
       timedOut,
       httpErrors: load.errors,
     };

@@ -6,7 +6,7 @@ import { mkdirSync, mkdtempSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
-import type { SqliteEventLog } from "../src/bus/index.ts";
+import type { Store } from "../src/bus/index.ts";
 import { openAppSecrets, startPlatform } from "../src/main.ts";
 import { createLogger } from "../src/observe/index.ts";
 import { startBare } from "./bare.ts";
@@ -88,13 +88,13 @@ interface Drained {
   timedOut: boolean;
 }
 
-/** Polls the log until every id is settled for every target, or the deadline passes. */
-async function waitSettled(log: SqliteEventLog, ids: readonly string[], deadline: number): Promise<Drained> {
+/** Polls the store until every id is settled for every target, or the deadline passes. */
+async function waitSettled(store: Store, ids: readonly string[], deadline: number): Promise<Drained> {
   let i = 0;
   let delivered = 0;
   let failed = 0;
   while (i < ids.length) {
-    const states = await log.deliveries(ids[i] ?? "");
+    const states = await store.queue.deliveries(ids[i] ?? "");
     if (states.length > 0 && states.every((s) => s.state !== "pending")) {
       if (states.every((s) => s.state === "delivered")) delivered += 1;
       else failed += 1;
@@ -123,14 +123,14 @@ export async function runPalisade(
   });
   try {
     const warm = await drive(platform.url, warmup, concurrency, EVENT_BODY);
-    await waitSettled(platform.log, warm.ids, performance.now() + timeoutMs);
-    const before = { ...platform.log.stats };
+    await waitSettled(platform.store, warm.ids, performance.now() + timeoutMs);
+    const before = { commits: 0, writes: 0, ...platform.store.stats };
     const start = performance.now();
     const load = await drive(platform.url, total, concurrency, EVENT_BODY);
-    const drained = await waitSettled(platform.log, load.ids, start + timeoutMs);
+    const drained = await waitSettled(platform.store, load.ids, start + timeoutMs);
     const e2eMs = performance.now() - start;
-    const commits = platform.log.stats.commits - before.commits;
-    const writes = platform.log.stats.writes - before.writes;
+    const commits = (platform.store.stats?.commits ?? 0) - before.commits;
+    const writes = (platform.store.stats?.writes ?? 0) - before.writes;
     return {
       acceptedRps: (load.accepted / load.ms) * 1000,
       e2eRps: (drained.delivered / e2eMs) * 1000,

@@ -112,17 +112,18 @@ export async function runIngest(appDir: string, cfg: IngestConfig): Promise<Inge
   });
   try {
     const palSingle = await single(platform.url, cfg);
-    let before = { ...platform.log.stats };
+    const stats = () => ({ commits: 0, writes: 0, ...platform.store.stats });
+    let before = stats();
     const palBatch = await batch(platform.url, cfg, bodies, () => {
-      before = { ...platform.log.stats };
+      before = stats();
     });
     return {
       single: { baseline: baseSingle, palisade: palSingle },
       batch: {
         baseline: baseBatch,
         palisade: palBatch,
-        commits: platform.log.stats.commits - before.commits,
-        writes: platform.log.stats.writes - before.writes,
+        commits: stats().commits - before.commits,
+        writes: stats().writes - before.writes,
       },
     };
   } finally {

@@ -40,6 +40,7 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
     "function-runtime": "value",
     housekeeping: "value",
     "invoke-once": "value",
+    "open-store": "value",
     "prepare-app": "value",
     audit: "value",
     bus: "value",
@@ -55,6 +56,7 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
     supply: "value",
   },
   "app-files": {
+    "open-store": "value",
     audit: "value",
     bus: "value",
     kv: "value",
@@ -98,6 +100,7 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
     observe: "type",
     runtime: "value",
   },
+  "open-store": { bus: "value", events: "value", "group-commit": "type", manifest: "type" },
   housekeeping: { bus: "type", manifest: "type", observe: "type", runtime: "type" },
   "data-path": {
     bus: "type",

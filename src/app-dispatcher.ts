@@ -9,13 +9,12 @@ import {
   type DeadLetterReason,
   type DeliveryRef,
   type Dispatcher,
-  type EventLog,
   type Outcome,
   REFUSAL_REASONS,
+  type Store,
 } from "./bus/index.ts";
 import type { DataPath } from "./data-path.ts";
 import { toPalisadeError } from "./errors.ts";
-import { compileFilter, type EventFilter } from "./events/index.ts";
 import type { AppModel } from "./manifest/index.ts";
 import type { Logger, Metrics } from "./observe/index.ts";
 import { INVOKE_BATCH } from "./runtime/index.ts";
@@ -23,22 +22,21 @@ import { INVOKE_BATCH } from "./runtime/index.ts";
 /** What the app's dispatcher works with. */
 export interface AppDispatcherParts {
   app: AppModel;
-  log: EventLog;
+  store: Store;
   dataPath: DataPath;
   metrics: Metrics;
   audit: AuditLog;
   logger: Logger;
 }
 
-/** Creates the dispatcher that routes `app`'s stored events to its functions' sandboxes. */
+/** Creates the dispatcher that runs `app`'s due deliveries in its functions' sandboxes. */
 export function createAppDispatcher(parts: AppDispatcherParts): Dispatcher {
-  const { app, log, dataPath, metrics, audit, logger } = parts;
+  const { app, store, dataPath, metrics, audit, logger } = parts;
   return createDispatcher({
-    log,
+    queue: store.queue,
+    state: store.state,
     targets: [...app.functions.values()].map((fn) => ({
       name: fn.name,
-      on: fn.on,
-      ...(fn.filter === undefined ? {} : { filter: compiledFilter(fn.filter) }),
       concurrency: fn.limits.concurrency,
       batch: INVOKE_BATCH,
       admission: fn.limits,
@@ -98,14 +96,6 @@ function budgetExhausted(parts: AppDispatcherParts, fn: string, limit: number, d
     .catch((err: unknown) =>
       logger.error({ err: toPalisadeError(err).message }, "cannot emit budget-exceeded"),
     );
-}
-
-// The manifest loader already refused invalid patterns, so this compiles.
-function compiledFilter(pattern: object): EventFilter {
-  const filter = compileFilter(pattern);
-  if (Array.isArray(filter))
-    throw new Error(`invalid filter passed the manifest check: ${JSON.stringify(filter)}`);
-  return filter;
 }
 
 function logOutcome(logger: Logger, d: DeliveryRef, outcome: Outcome): void {

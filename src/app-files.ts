@@ -1,6 +1,6 @@
 /**
  * Where an app keeps its state and keys, and how commands open them: the key ring, the sealed
- * secret store, the event log and the audit log, each with the app's keys. `dev`, `start` and the
+ * secret store, the event store and the audit log, each with the app's keys. `dev`, `start` and the
  * CLI commands that work beside them (`secrets`, `keys`, `dlq`, `replay`, `audit`) all open them here.
  */
 import { createHash } from "node:crypto";
@@ -18,11 +18,12 @@ import {
   loadAuditTrust,
   openAuditLog,
 } from "./audit/index.ts";
-import { openSqliteEventLog, type SqliteEventLog } from "./bus/index.ts";
+import { openSqliteStore } from "./bus/index.ts";
 import { toPalisadeError } from "./errors.ts";
 import { openSqliteKvStore } from "./kv/index.ts";
 import type { AppModel } from "./manifest/index.ts";
 import type { Logger } from "./observe/index.ts";
+import { type AppStore, EVENTS_FILE, openStore, type StoreOptions } from "./open-store.ts";
 import {
   type KeyRing,
   type KeyRingOptions,
@@ -52,20 +53,21 @@ export function openAppKeyRing(appDir: string, create = true, options: KeyRingOp
   );
 }
 
-/** The app's event log, opened with its key ring (for commands that read or change it beside `dev`). */
-export function openAppLog(appDir: string): SqliteEventLog {
-  const log = openSqliteEventLog(join(resolve(appDir), ".palisade", "events.db"), {
-    sealer: openAppKeyRing(appDir),
-  });
-  // As at start (main.ts): rows signed on open are audited, whichever command opened the log.
-  if (log.rowsSigned > 0)
-    auditCommand(appDir, {
+/**
+ * The app's store, sealed with its key ring and routing to its functions (for commands that read or
+ * change it beside `dev`, and tests); `options` as `openStore`'s, the sealer defaulting to the key ring.
+ */
+export async function openAppStore(app: AppModel, options: StoreOptions = {}): Promise<AppStore> {
+  const store = await openStore(app, { sealer: openAppKeyRing(app.dir), ...options });
+  // As at start (main.ts): rows signed on open are audited, whichever command opened the store.
+  if (store.rowsSigned > 0)
+    auditCommand(app.dir, {
       kind: AUDIT_KIND.deliveryRowsSigned,
-      subject: "events.db",
+      subject: EVENTS_FILE,
       outcome: "allowed",
-      details: { rows: log.rowsSigned },
+      details: { rows: store.rowsSigned },
     });
-  return log;
+  return store;
 }
 
 /** Every store of an app that holds sealed records, opened with one key ring (for `palisade keys`). */
@@ -81,20 +83,21 @@ export interface SealedStores {
 export function openSealedStores(appDir: string): SealedStores {
   const keyRing = openAppKeyRing(appDir, false);
   const dir = join(resolve(appDir), ".palisade");
-  const log = openSqliteEventLog(join(dir, "events.db"), { sealer: keyRing });
+  // Only re-sealed and counted, never appended to or taken from: it routes to nobody.
+  const log = openSqliteStore(join(dir, EVENTS_FILE), { sealer: keyRing, subscriptions: [] });
   const kv = openSqliteKvStore(join(dir, KV_FILE), keyRing);
   const secrets = openAppSecrets(appDir, keyRing);
   return {
     keyRing,
     async versions() {
       return [
-        { store: "events.db", counts: await log.sealedVersions() },
+        { store: EVENTS_FILE, counts: await log.maintenance.sealedVersions() },
         { store: "kv.db", counts: await kv.sealedVersions() },
         { store: "secrets.json", counts: secrets.versions() },
       ];
     },
     async reencrypt(limit) {
-      const n = await log.reencrypt(limit);
+      const n = await log.maintenance.reencrypt(limit);
       if (n > 0) return n;
       const m = await kv.reencrypt(limit);
       return m > 0 ? m : secrets.reencrypt();

@@ -2,12 +2,12 @@
  * The data path of DESIGN §7, top-down. Ingress (after the gateway's safe parse of the HTTP binding):
  * validate against the type's schema →
  * enrich (id, time, principal, traceparent, hop) → durable append → 202. Emit: grant checked by the
- * capability host → hop limit → validate → enrich → durable append. Delivery: the dispatcher routes
- * each appended event to its subscribers and calls `deliver` per target, which runs the sandbox.
+ * capability host → hop limit → validate → enrich → durable append. Delivery: the store routes each
+ * appended event to its subscribers; the dispatcher calls `deliver` per target, which runs the sandbox.
  * Authentication and rate limits happen in the gateway before `ingest` is called.
  */
 import { createHash } from "node:crypto";
-import type { Appended, Delivery, EventLog } from "./bus/index.ts";
+import type { Appended, Delivery, EventStore } from "./bus/index.ts";
 import { PalisadeError } from "./errors.ts";
 import {
   type CloudEvent,
@@ -35,10 +35,9 @@ export interface DataPathParts {
   /** Longest chain of emits. */
   hopLimit: number;
   authorize: Authorizer;
-  log: EventLog;
+  /** Where accepted events go (the dispatcher is woken by the store's queue). */
+  events: EventStore;
   pools: ReadonlyMap<string, SandboxPool>;
-  /** Tells the dispatcher new events are in the log. */
-  wake: () => void;
   /** One span per hop; each event carries the traceparent of the span that produced it. */
   tracing: Tracing;
 }
@@ -58,15 +57,12 @@ export function createDataPath({
   registry,
   hopLimit,
   authorize,
-  log,
+  events: store,
   pools,
-  wake,
   tracing,
 }: DataPathParts): DataPath {
-  async function accept(events: CloudEvent[]): Promise<Appended[]> {
-    const appended = await log.append(events); // resolves after fsync: durable before the 202
-    wake();
-    return appended;
+  function accept(events: CloudEvent[]): Promise<Appended[]> {
+    return store.append(events); // resolves once durable (fsync, or the backend's ack): before the 202
   }
 
   async function ingest(

@@ -3,7 +3,7 @@
  * start and every hour) and the gauges that are read rather than counted (pool sizes, pending
  * deliveries, DLQ depth), refreshed every few seconds.
  */
-import type { EventLog } from "./bus/index.ts";
+import type { Maintenance } from "./bus/index.ts";
 import { toPalisadeError } from "./errors.ts";
 import type { AppModel } from "./manifest/index.ts";
 import type { Logger, Metrics } from "./observe/index.ts";
@@ -16,14 +16,14 @@ const PRUNE_MS = 3_600_000;
 /** Starts pruning and gauge refreshes for `app`; the returned function stops both. */
 export function startHousekeeping(parts: {
   app: AppModel;
-  log: EventLog;
+  maintenance: Maintenance;
   pools: ReadonlyMap<string, SandboxPool>;
   metrics: Metrics;
   logger: Logger;
 }): () => void {
-  const { app, log, pools, metrics, logger } = parts;
+  const { app, maintenance, pools, metrics, logger } = parts;
   const prune = () =>
-    log
+    maintenance
       .prune(Date.now() - app.retentionDays * 86_400_000)
       .then((n) => n > 0 && logger.info({ events: n }, "pruned events past their retention"))
       .catch((err: unknown) => logger.error({ err: toPalisadeError(err).message }, "pruning failed"));
@@ -32,7 +32,7 @@ export function startHousekeeping(parts: {
   pruner.unref();
   const gauges = setInterval(() => {
     for (const [fn, pool] of pools) metrics.poolSize.set({ fn }, pool.size());
-    log
+    maintenance
       .stateCounts()
       .then(({ pending, failed }) => {
         metrics.pendingDeliveries.set(pending);

@@ -20,7 +20,7 @@ import {
   TRACES_FILE,
 } from "./app-files.ts";
 import { AUDIT_KIND, type AuditLog, aggregateRepeats, ensureAuditKey } from "./audit/index.ts";
-import { createScheduler, type Dispatcher, openSqliteEventLog, type SqliteEventLog } from "./bus/index.ts";
+import { createScheduler, type Dispatcher } from "./bus/index.ts";
 import { main as cliMain } from "./cli/index.ts";
 import { type Closers, createClosers } from "./closers.ts";
 import { createDataPath, schedulePrincipal } from "./data-path.ts";
@@ -40,6 +40,7 @@ import { invokeOnce } from "./invoke-once.ts";
 import { KV_ROLLED_BACK } from "./kv/index.ts";
 import { type AppModel, DEFAULT_RATE_LIMIT, type TlsSpec } from "./manifest/index.ts";
 import { createMetrics, createTracing, type Logger, noTracing, traceStoreExporter } from "./observe/index.ts";
+import { type AppStore, EVENTS_FILE, openStore } from "./open-store.ts";
 import { buildSigned, type PreparedApp, prepareApp, removeDeadBuilds, schemasOf } from "./prepare-app.ts";
 import type { SandboxPool } from "./runtime/index.ts";
 import { createSchemaRegistry } from "./schema/index.ts";
@@ -53,6 +54,7 @@ export {
   startPools,
 } from "./function-runtime.ts";
 export { DEFAULT_HOST, DEFAULT_PORT } from "./gateway/index.ts";
+export { type AppStore, openStore, subscriptionsOf } from "./open-store.ts";
 export { buildSigned, type PreparedApp, prepareApp, schemasOf } from "./prepare-app.ts";
 
 /** Runs the `palisade` command with `argv` (without node and script); resolves to the exit code. */
@@ -95,7 +97,8 @@ export interface PlatformOptions {
 export interface Platform {
   readonly app: AppModel;
   readonly url: string;
-  readonly log: SqliteEventLog;
+  /** The app's store (what tests and the benchmark read back through). */
+  readonly store: AppStore;
   close(): Promise<void>;
 }
 
@@ -183,12 +186,9 @@ async function assemblePlatform(
   // Until close, `keys retire` refuses a data key this platform may still be sealing with.
   const sealing = keyRing.holdLease();
   closers.add(() => sealing.close());
-  const log = openSqliteEventLog(join(app.dataDir, "events.db"), {
-    dedupeWindowMs: app.dedupeWindowSec * 1000,
-    ...(sealer === undefined ? {} : { sealer }),
-  });
-  closers.add(() => log.close());
-  reportSignedRows(log, audit, logger);
+  const store = await openStore(app, { sealer });
+  closers.add(() => store.close());
+  reportSignedRows(store, audit, logger);
   const pools = new Map<string, SandboxPool>();
   let dispatcher: Dispatcher | undefined;
   const metrics = createMetrics();
@@ -230,9 +230,8 @@ async function assemblePlatform(
     registry,
     hopLimit: app.hopLimit,
     authorize,
-    log,
+    events: store.events,
     pools,
-    wake: () => dispatcher?.notify(),
   });
 
   const capabilities = auditRollback(audit, KV_FILE, () =>
@@ -253,11 +252,11 @@ async function assemblePlatform(
   });
   await startPools(app, bundles, capabilities, logger, pools, { metrics, audit });
 
-  dispatcher = createAppDispatcher({ app, log, dataPath, metrics, audit, logger });
-  closers.add(startHousekeeping({ app, log, pools, metrics, logger }));
+  dispatcher = createAppDispatcher({ app, store, dataPath, metrics, audit, logger });
+  closers.add(startHousekeeping({ app, maintenance: store.maintenance, pools, metrics, logger }));
   const scheduler = createScheduler({
     schedules,
-    log,
+    state: store.state,
     fire: (schedule, at) => dataPath.tick(schedule, at),
     onError: (err) => logger.error({ err: toPalisadeError(err).message }, "schedule tick failed"),
   });
@@ -298,7 +297,7 @@ async function assemblePlatform(
   return {
     app,
     url,
-    log,
+    store,
     close() {
       closing ??= closers.closeAll();
       return closing;
@@ -310,17 +309,17 @@ async function assemblePlatform(
  * Delivery rows signed on open are either an upgrade from before rows were authenticated or an
  * attacker's column drop (with the marker file deleted too): either way an operator must see it.
  */
-function reportSignedRows(log: SqliteEventLog, audit: AuditLog, logger: Logger): void {
-  if (log.rowsSigned === 0) return;
+function reportSignedRows(store: AppStore, audit: AuditLog, logger: Logger): void {
+  if (store.rowsSigned === 0) return;
   logger.warn(
-    { rows: log.rowsSigned },
+    { rows: store.rowsSigned },
     "delivery rows without authentication codes were signed; if this log was not just upgraded, restore it from a backup",
   );
   audit.record({
     kind: AUDIT_KIND.deliveryRowsSigned,
-    subject: "events.db",
+    subject: EVENTS_FILE,
     outcome: "allowed",
-    details: { rows: log.rowsSigned },
+    details: { rows: store.rowsSigned },
   });
 }
 

@@ -37,7 +37,9 @@ ${testPrincipal(["job.queued"])}functions:
   await logs.waitFor(() => logs.lines.filter((l) => l.fn === "work" && l.msg === "delivered").length === 2);
   await new Promise((r) => setTimeout(r, 200)); // let any (wrong) extra work show up before counting
   assert.equal(logs.lines.filter((l) => l.msg === "worked").length, 2);
-  const states = (await Promise.all(ids.map((id) => platform.log.deliveries(id)))).map((s) => s[0]?.state);
+  const states = (await Promise.all(ids.map((id) => platform.store.queue.deliveries(id)))).map(
+    (s) => s[0]?.state,
+  );
   assert.deepEqual(states.sort(), ["delivered", "delivered", "pending", "pending"], "held, not dropped");
   assert.equal(logs.lines.filter((l) => l.msg === "budget alert").length, 1);
 });

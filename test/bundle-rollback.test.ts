@@ -53,7 +53,7 @@ test("a bundle swapped in dist/ after verification never runs: the verified byte
     (l) => l.fn === "alpha" && l.eventId === crash.body.ids[0] && l.msg === "delivery failed",
     30000,
   );
-  const [dead] = await platform.log.deadLetters(5);
+  const [dead] = await platform.store.queue.deadLetters(5);
   assert.equal(dead?.reason, "load-failed");
   assert.match(dead?.error ?? "", /modified after verification/);
   await logs.waitFor((l) => l.fn === "beta" && l.eventId === crash.body.ids[0] && l.msg === "delivered");

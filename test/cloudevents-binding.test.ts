@@ -66,7 +66,7 @@ test("binary mode: ce-* headers are the attributes and the body is the data", as
     const res = await rawPost(events, headers, '{\n    "message": "Hello World!"\n}');
     assert.deepEqual({ status: res.status, body: res.body }, { status: 202, body: { ids: [id] } });
   }
-  const stored = (await platform.log.readAfter(0, 10)).map((s) => s.event);
+  const stored = (await platform.store.events.read(0, 10)).map((s) => s.event);
   assert.deepEqual(
     stored.map((e) => [e.datacontenttype, e.data, e.time, e.source]),
     [
@@ -90,7 +90,7 @@ test("binary mode: percent-encoded header values are decoded as UTF-8; invalid e
     "Hello, 🌎!",
   );
   assert.equal(ok.status, 202);
-  const [stored] = await platform.log.readAfter(0, 1);
+  const [stored] = await platform.store.events.read(0, 1);
   assert.equal(stored?.event.subject, "Hello 🌎!");
   assert.deepEqual(stored?.event.extensions, { myext: "a%b" });
   assert.equal(stored?.event.data, "Hello, 🌎!");
@@ -116,7 +116,7 @@ test("binary mode: percent-encoded header values are decoded as UTF-8; invalid e
     Buffer.from([1, 2]),
   );
   assert.equal(binaryData.status, 415);
-  assert.equal((await platform.log.readAfter(0, 10)).length, 1);
+  assert.equal((await platform.store.events.read(0, 10)).length, 1);
 });
 
 test("structured mode, missing attributes, wrong specversion and data with data_base64", async (t) => {
@@ -152,7 +152,7 @@ test("structured mode, missing attributes, wrong specversion and data with data_
     badExtension.body.error.details.map((d: { pointer: string }) => d.pointer),
     ["/Bad-Name", "/nested"],
   );
-  assert.equal((await platform.log.readAfter(0, 10)).length, 1);
+  assert.equal((await platform.store.events.read(0, 10)).length, 1);
 });
 
 test("batch mode is all-or-none: one invalid event rejects the batch with its index in the pointer", async (t) => {
@@ -170,12 +170,12 @@ test("batch mode is all-or-none: one invalid event rejects the batch with its in
   assert.deepEqual(bad.body.error.details, [{ pointer: "/2/data/n", message: "must be integer" }]);
   const badEnvelope = await post(events, [good(0), { ...good(1), specversion: undefined }], batch);
   assert.deepEqual(badEnvelope.body.error.details, [{ pointer: "/1/specversion", message: "is required" }]);
-  assert.equal((await platform.log.readAfter(0, 10)).length, 0);
+  assert.equal((await platform.store.events.read(0, 10)).length, 0);
 
-  const commitsBefore = platform.log.stats.commits;
+  const commitsBefore = platform.store.stats?.commits ?? 0;
   const ok = await post(events, [0, 1, 2, 3, 4].map(good), batch);
   assert.deepEqual(ok, { ...ok, status: 202, body: { ids: ["b0", "b1", "b2", "b3", "b4"] } });
-  assert.equal(platform.log.stats.commits - commitsBefore, 1, "one durable commit for the batch");
+  assert.equal((platform.store.stats?.commits ?? 0) - commitsBefore, 1, "one durable commit for the batch");
   assert.equal((await post(events, {}, batch)).status, 400);
   assert.deepEqual((await post(events, [], batch)).body, { ids: [] });
 });
@@ -187,7 +187,7 @@ test("the same source and id sent twice is accepted both times and stored once",
   const second = await post(events, { ...event, data: { n: 2 } }, "application/cloudevents+json");
   assert.deepEqual([first.status, second.status], [202, 202]);
   assert.deepEqual(second.body, { ids: ["dup"] });
-  const stored = await platform.log.readAfter(0, 10);
+  const stored = await platform.store.events.read(0, 10);
   assert.deepEqual(
     stored.map((s) => s.event.data),
     [{ n: 1 }],
@@ -253,7 +253,7 @@ test("the CloudEvents conformance suite's v1.0 events are accepted with attribut
     assert.equal(res.status, 202, `${mode} case ${i}: ${JSON.stringify(res.body)}`);
     expected.push({ id, source: attrs.source ?? "", extensions: Extensions, data: data ?? null, mode });
   }
-  const stored = (await platform.log.readAfter(0, 100)).map((s) => s.event);
+  const stored = (await platform.store.events.read(0, 100)).map((s) => s.event);
   for (const e of expected) {
     const got = stored.find((s) => s.id === e.id);
     assert.ok(got, e.id);

@@ -1,7 +1,8 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { test } from "node:test";
-import { openAppLog } from "../src/main.ts";
+import { openAppStore } from "../src/main.ts";
+import { loadApp } from "../src/manifest/index.ts";
 import { startDev, stop } from "./kit/cli-process.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { NUMBER_SCHEMA, setSecret, tempApp, testPrincipal } from "./kit/temp-app.ts";
@@ -67,23 +68,24 @@ ${testPrincipal(["job.queued"])}functions:
   const _file = join(dir, ".palisade", "events.db");
   let queued: string[] = [];
   for (let i = 0; i < 300; i++) {
-    const log = openAppLog(dir);
-    const events = (await log.readAfter(0, 100_000)).map((s) => s.event);
+    const log = await openAppStore(loadApp(dir));
+    const events = (await log.events.read(0, 100_000)).map((s) => s.event);
     queued = events.filter((e) => e.type === "job.queued").map((e) => e.id);
-    const states = await Promise.all(queued.map((id) => log.deliveries(id)));
+    const states = await Promise.all(queued.map((id) => log.queue.deliveries(id)));
     await log.close();
     if (states.every((s) => s[0]?.state === "delivered")) break;
     await new Promise((r) => setTimeout(r, 200));
   }
   await stop(last.child);
 
-  const log = openAppLog(dir);
+  const log = await openAppStore(loadApp(dir));
   t.after(() => log.close());
-  const events = (await log.readAfter(0, 100_000)).map((s) => s.event);
+  const events = (await log.events.read(0, 100_000)).map((s) => s.event);
   const stored = new Set(events.filter((e) => e.type === "job.queued").map((e) => e.id));
   for (const id of accepted) assert.ok(stored.has(id), `accepted ${id} is stored`);
   for (const id of stored) assert.ok(sent.has(id), `stored ${id} was sent (nothing unaccepted appears)`);
-  for (const id of stored) assert.equal((await log.deliveries(id))[0]?.state, "delivered", `${id} delivered`);
+  for (const id of stored)
+    assert.equal((await log.queue.deliveries(id))[0]?.state, "delivered", `${id} delivered`);
   const effects = events.filter((e) => e.type === "job.done");
   for (const id of stored) {
     assert.equal(effects.filter((e) => e.causationid === id).length, 1, `exactly one effect of ${id}`);

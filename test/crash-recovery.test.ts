@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { openAppLog } from "../src/main.ts";
+import { openAppStore } from "../src/main.ts";
+import { loadApp } from "../src/manifest/index.ts";
 import { startDev, stop } from "./kit/cli-process.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { NUMBER_SCHEMA, setSecret, tempApp, testPrincipal } from "./kit/temp-app.ts";
@@ -31,13 +32,13 @@ ${testPrincipal(["job.queued"])}functions:
 
   // Nothing ran to completion before the kill, and the accepted event is on disk.
   assert.ok(!first.lines.some((l) => l.msg === "worked"));
-  const log = openAppLog(dir);
-  const stored = await log.readAfter(0, 10);
+  const log = await openAppStore(loadApp(dir));
+  const stored = await log.events.read(0, 10);
   assert.deepEqual(
     stored.map((s) => s.event.id),
     [id],
   );
-  assert.notEqual((await log.deliveries(id ?? ""))[0]?.state, "delivered");
+  assert.notEqual((await log.queue.deliveries(id ?? ""))[0]?.state, "delivered");
   await log.close();
 
   const second = await startDev(dir);
@@ -49,9 +50,9 @@ ${testPrincipal(["job.queued"])}functions:
   await stop(second.child);
   assert.equal(second.child.exitCode, 0);
 
-  const after = openAppLog(dir);
+  const after = await openAppStore(loadApp(dir));
   t.after(() => after.close());
-  assert.deepEqual(await after.deliveries(id ?? ""), [
+  assert.deepEqual(await after.queue.deliveries(id ?? ""), [
     { target: "work", state: "delivered", attempts: 1, lastError: null },
   ]);
 });

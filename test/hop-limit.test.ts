@@ -30,13 +30,13 @@ ${testPrincipal(["loop.tick"])}functions:
   assert.equal((await post(`${platform.url}/events`, { type: "loop.tick", data: { n: 0 } })).status, 202);
 
   await logs.waitFor((l) => l.msg === "delivery failed");
-  const events = (await platform.log.readAfter(0, 100)).map((s) => s.event);
+  const events = (await platform.store.events.read(0, 100)).map((s) => s.event);
   assert.equal(events.length, 17, "hops 0 to 16");
   assert.deepEqual(
     events.map((e) => e.hop),
     Array.from({ length: 17 }, (_, i) => i),
   );
-  const [dead] = await platform.log.deadLetters(10);
+  const [dead] = await platform.store.queue.deadLetters(10);
   assert.equal(dead?.reason, "hop-limit");
   assert.equal(dead?.attempts, 1, "not retried: no retry can cure a hop-limit");
   assert.equal(dead?.eventId, events[16]?.id);
@@ -77,6 +77,6 @@ ${testPrincipal(["loop.tick"])}functions:
   t.after(() => platform.close());
   await post(`${platform.url}/events`, { type: "loop.tick", data: { n: 0 } });
   await logs.waitFor((l) => l.msg === "delivery failed");
-  assert.equal((await platform.log.readAfter(0, 100)).length, 4, "hops 0 to 3");
-  assert.equal((await platform.log.deadLetters(1))[0]?.reason, "hop-limit");
+  assert.equal((await platform.store.events.read(0, 100)).length, 4, "hops 0 to 3");
+  assert.equal((await platform.store.queue.deadLetters(1))[0]?.reason, "hop-limit");
 });

@@ -482,7 +482,7 @@ test("hostile requests: each gets the right 4xx, none reaches a function, the ga
   await app.logs.waitFor(() => app.logs.lines.filter((l) => l.msg === "reached").length === 3);
   const reached = app.logs.lines.filter((l) => l.msg === "reached");
   assert.deepEqual(reached.map((l) => l.principal).sort(), ["slow", "slow", "webhook:/hooks/pay"]);
-  assert.equal((await app.platform.log.readAfter(0, 100)).length, 3);
+  assert.equal((await app.platform.store.events.read(0, 100)).length, 3);
 
   // Every refusal is a metric by reason and a log line with principal, address and reason.
   const metrics = await (await fetch(`${app.platform.url}/metrics`)).text();

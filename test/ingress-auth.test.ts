@@ -38,7 +38,7 @@ test("each authentication method admits its principal, and events carry that pri
     "webhook:/hooks/pay payment.webhook",
   ]);
   assert.deepEqual(reached.find((l) => l.type === "payment.webhook")?.data, { amount: 12, currency: "EUR" });
-  const stored = await app.platform.log.readAfter(0, 10);
+  const stored = await app.platform.store.events.read(0, 10);
   assert.equal(stored.find((s) => s.event.id === "msg_abc")?.event.source, "palisade://webhooks/hooks/pay");
 });
 
@@ -117,5 +117,5 @@ test("an app with no principals refuses every event, whatever credentials are se
     assert.equal(res.status, 401);
     assert.match(res.body.error.message, /No principal may publish here/);
   }
-  assert.equal((await platform.log.readAfter(0, 10)).length, 0);
+  assert.equal((await platform.store.events.read(0, 10)).length, 0);
 });

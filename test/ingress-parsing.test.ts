@@ -98,7 +98,7 @@ test("an integer beyond 2^53 is refused with its pointer in every content mode, 
   // Safe integers still pass, and nothing of the refused requests was stored.
   const ok = await send(events, { "content-type": CE }, envelope("ok", '{"n":9007199254740991}'));
   assert.equal(ok.status, 202);
-  const stored = await platform.log.readAfter(0, 10);
+  const stored = await platform.store.events.read(0, 10);
   assert.deepEqual(
     stored.map((s) => s.event.data),
     [{ n: 9007199254740991 }],
@@ -118,7 +118,7 @@ test("when the schema allows a string there, the refusal says so, and the string
   ]);
   const accepted = await send(events, { "content-type": CE }, envelope("r2", `{"ref":"${BIG}"}`));
   assert.equal(accepted.status, 202);
-  const [stored] = await platform.log.readAfter(0, 10);
+  const [stored] = await platform.store.events.read(0, 10);
   assert.deepEqual(stored?.event.data, { ref: BIG });
 });
 
@@ -193,7 +193,7 @@ test("the Content-Type decides the mode: ce-* headers that copy a structured eve
   );
   assert.equal(noVersion.status, 400);
   assert.match(noVersion.body.error.message, /header "ce-specversion" is required/);
-  const stored = await platform.log.readAfter(0, 10);
+  const stored = await platform.store.events.read(0, 10);
   assert.deepEqual(
     stored.map((s) => s.event.id),
     ["s1"],

@@ -48,7 +48,7 @@ test("every JSONTestSuite file sent as a body: n_ gets 400, y_ parses, nothing g
     [...codes.values()].every((s) => s === 400),
     "no suite document is a valid event for this app",
   );
-  assert.equal((await platform.log.readAfter(0, 10)).length, 0);
+  assert.equal((await platform.store.events.read(0, 10)).length, 0);
   assert.ok(!logs.lines.some((l) => l.msg === "reached"));
   assert.equal((await fetch(`${platform.url}/healthz`)).status, 200);
 });

@@ -7,7 +7,8 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { runKeysRetire, runKeysRotate } from "../src/cli/commands/keys.ts";
-import { openAppLog, startPlatform } from "../src/main.ts";
+import { openAppStore, startPlatform } from "../src/main.ts";
+import { loadApp } from "../src/manifest/index.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { captureLogs } from "./kit/log-capture.ts";
 import { NUMBER_SCHEMA, setSecret, tempApp, testPrincipal } from "./kit/temp-app.ts";
@@ -62,8 +63,8 @@ ${testPrincipal(["job.queued"], "{ perSecond: 1000, burst: 1000 }")}functions:
   await platform.close();
 
   // Every accepted event opens with the key ring that no longer has key 1.
-  const log = openAppLog(dir);
+  const log = await openAppStore(loadApp(dir));
   t.after(() => log.close());
-  const stored = await log.readAfter(0, accepted.length + 10);
+  const stored = await log.events.read(0, accepted.length + 10);
   assert.deepEqual(stored.map((s) => s.event.id).sort(), [...accepted].sort());
 });

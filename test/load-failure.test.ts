@@ -40,7 +40,7 @@ ${testPrincipal(["job.queued"])}functions:
   assert.equal((await post(`${platform.url}/events`, { type: "job.queued", data: { n: 1 } })).status, 202);
   await logs.waitFor((l) => l.msg === "fine ran");
   await logs.waitFor(() => logs.lines.filter((l) => l.msg === "delivery failed").length === 2);
-  const dead = await platform.log.deadLetters(5);
+  const dead = await platform.store.queue.deadLetters(5);
   assert.deepEqual(dead.map((d) => [d.target, d.reason]).sort(), [
     ["hangs", "load-failed"],
     ["throws", "load-failed"],

@@ -50,7 +50,7 @@ functions: {}
 
   const ok = await send(events, { ca: certs.ca, cert: certs.clientCert, key: certs.clientKey }, body);
   assert.equal(ok.status, 202, JSON.stringify(ok.body));
-  const [stored] = await platform.log.readAfter(0, 1);
+  const [stored] = await platform.store.events.read(0, 1);
   assert.equal(stored?.event.principal, "storefront");
 
   const rogue = await send(events, { ca: certs.ca, cert: certs.rogueCert, key: certs.rogueKey }, body);
@@ -59,7 +59,7 @@ functions: {}
   assert.equal(none.status, 401);
   const byKey = await send(events, { ca: certs.ca, authorization: `Bearer ${TEST_KEY}` }, body);
   assert.equal(byKey.status, 202);
-  assert.equal((await platform.log.readAfter(0, 10)).length, 2);
+  assert.equal((await platform.store.events.read(0, 10)).length, 2);
 });
 
 test("an mtls principal without tls.clientCa is a manifest error", async (t) => {

@@ -117,7 +117,7 @@ functions:
     "function:charge order-2 2",
     "function:charge order-2 666",
   ]);
-  const stored = (await app.platform.log.readAfter(0, 100)).map((s) => s.event);
+  const stored = (await app.platform.store.events.read(0, 100)).map((s) => s.event);
   assert.deepEqual(
     stored.filter((e) => e.principal === "shop").map((e) => e.id),
     ["order-1", "order-2"],
@@ -206,7 +206,7 @@ functions:
     "everyone mallory",
     "everyone webhook:/hooks/pay",
   ]);
-  const targets = (await app.platform.log.deliveries("msg_1")).map((d) => `${d.target} ${d.state}`);
+  const targets = (await app.platform.store.queue.deliveries("msg_1")).map((d) => `${d.target} ${d.state}`);
   assert.deepEqual(targets, [
     "byprincipal delivered",
     "bysource delivered",

@@ -65,7 +65,7 @@ ${testPrincipal(["job.queued", "other.queued"])}functions:
   assert.equal(await metric(platform.url, 'palisade_sandbox_crashes_total{fn="crashy"}'), 5);
   assert.equal(await metric(platform.url, 'palisade_sandbox_crashes_total{fn="fine"}'), undefined);
   // Held, not lost: no delivery of the crasher is dead-lettered; five attempts failed, the rest wait.
-  assert.deepEqual(await platform.log.deadLetters(20), []);
+  assert.deepEqual(await platform.store.queue.deadLetters(20), []);
   const record = await auditOf(dir, "function.unavailable");
   assert.equal(record.subject, "crashy");
   assert.equal(record.details?.crashes, 5);
@@ -99,7 +99,7 @@ ${testPrincipal(["job.queued"])}functions:
   assert.equal((await post(`${platform.url}/events`, { type: "job.queued", data: { n: 1 } })).status, 202);
   await logs.waitFor((l) => l.msg === "fine ran");
   await logs.waitFor((l) => l.msg === "delivery failed" && l.fn === "big", 60_000);
-  const [dead] = await platform.log.deadLetters(5);
+  const [dead] = await platform.store.queue.deadLetters(5);
   assert.equal(dead?.target, "big");
   assert.equal(dead?.reason, "limit-exceeded");
   assert.match(String(dead?.error), /sent a message of \d+ bytes, over the limit of 8388608/);

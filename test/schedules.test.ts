@@ -1,6 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { openAppLog, startPlatform } from "../src/main.ts";
+import { openAppStore, startPlatform } from "../src/main.ts";
+import { loadApp } from "../src/manifest/index.ts";
 import { captureLogs } from "./kit/log-capture.ts";
 import { tempApp } from "./kit/temp-app.ts";
 
@@ -32,9 +33,9 @@ test("a schedule emits one event per tick, delivered to its subscriber, without 
     }
     assert.match(String(logs.lines.find((l) => l.msg === "tick")?.principal), /^schedule:/);
   }
-  const log = openAppLog(dir);
+  const log = await openAppStore(loadApp(dir));
   t.after(() => log.close());
-  const events = (await log.readAfter(0, 1000)).map((s) => s.event);
+  const events = (await log.events.read(0, 1000)).map((s) => s.event);
   // Each round saw 2 tick deliveries; a tick emitted just before a close is delivered after the
   // restart and counted there, so at least 3 distinct ticks exist.
   assert.ok(events.length >= 3, `${events.length} ticks`);

@@ -23,7 +23,7 @@ async function sendOne(dir: string, allowBreaking = false) {
   try {
     const res = await post(`${platform.url}/events`, { type: "order.created", data: { n: 1, note: "x" } });
     assert.equal(res.status, 202, JSON.stringify(res.body));
-    const stored = await platform.log.readAfter(0, 100);
+    const stored = await platform.store.events.read(0, 100);
     return stored.at(-1)?.event.schemaversion;
   } finally {
     await platform.close();

@@ -92,7 +92,7 @@ for (const [name, tamper] of Object.entries(TAMPER)) {
     assert.equal(sent.status, 202);
     await logs.waitFor((l) => l.fn === "beta" && l.msg === "beta ran");
     await logs.waitFor((l) => l.fn === "alpha" && l.msg === "delivery failed");
-    const [dead] = await platform.log.deadLetters(5);
+    const [dead] = await platform.store.queue.deadLetters(5);
     assert.equal(dead?.target, "alpha");
     assert.equal(dead?.reason, "load-failed");
     assert.ok(!logs.lines.some((l) => l.msg === "alpha ran"));
@@ -121,7 +121,7 @@ test("a bundle changed on disk after start is refused at the next process start"
     (l) => l.fn === "alpha" && l.eventId === crash.body.ids[0] && l.msg === "delivery failed",
     30000,
   );
-  const [dead] = await platform.log.deadLetters(5);
+  const [dead] = await platform.store.queue.deadLetters(5);
   assert.equal(dead?.reason, "load-failed");
   assert.match(dead?.error ?? "", /modified after signing|sha256/);
   await logs.waitFor((l) => l.fn === "beta" && l.eventId === crash.body.ids[0] && l.msg === "delivered");

@@ -11,7 +11,8 @@ import { DatabaseSync } from "node:sqlite";
 import { type TestContext, test } from "node:test";
 import { AUDIT_FILE, readAudit } from "../src/audit/index.ts";
 import { createEvent } from "../src/events/index.ts";
-import { openAppLog, type Platform, startPlatform } from "../src/main.ts";
+import { openAppStore, type Platform, startPlatform } from "../src/main.ts";
+import { loadApp } from "../src/manifest/index.ts";
 import { BIN } from "./kit/cli-process.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { captureLogs } from "./kit/log-capture.ts";
@@ -47,9 +48,11 @@ ${testPrincipal(["job.queued"])}functions:
 
 /** Appends `job.queued` events with ids `e<n>` to the app's log, as an earlier run would have. */
 async function appendJobs(dir: string, ns: number[]): Promise<void> {
-  const log = openAppLog(dir);
+  const log = await openAppStore(loadApp(dir));
   const origin = { principal: "tester", source: "/test", hop: 0 };
-  await log.append(ns.map((n) => createEvent({ type: "job.queued", data: { n }, id: `e${n}` }, origin)));
+  await log.events.append(
+    ns.map((n) => createEvent({ type: "job.queued", data: { n }, id: `e${n}` }, origin)),
+  );
   await log.close();
 }
 
@@ -107,7 +110,7 @@ test("a flipped byte in one sealed event dead-letters just its deliveries as cor
   assert.deepEqual(ran("work").slice(0, 2), ["e1", "e3"], "the events after the corrupt one were delivered");
   assert.deepEqual(ran("audit-trail").slice(0, 2), ["e1", "e3"]);
   assert.ok(!ran("work").includes("e2") && !ran("audit-trail").includes("e2"));
-  const dead = (await platform.log.deadLetters(10)).map((d) => [d.eventId, d.target, d.reason]);
+  const dead = (await platform.store.queue.deadLetters(10)).map((d) => [d.eventId, d.target, d.reason]);
   assert.deepEqual(dead.sort(), [
     ["e2", "audit-trail", "corrupt"],
     ["e2", "work", "corrupt"],
@@ -154,7 +157,7 @@ test("delivery rows planted for a privileged function (no code, a forged one, on
   await logs.waitFor(() => refusedOf(logs).length === 3);
   await stillFlows(platform, logs);
   assert.deepEqual(ran("admin"), [], "the privileged function never ran a planted delivery");
-  const dead = (await platform.log.deadLetters(10)).map((d) => [d.eventId, d.target, d.reason]);
+  const dead = (await platform.store.queue.deadLetters(10)).map((d) => [d.eventId, d.target, d.reason]);
   assert.deepEqual(dead.sort(), [
     ["e1", "admin", "unauthenticated"],
     ["e2", "admin", "unauthenticated"],
@@ -178,16 +181,16 @@ test("an authentic row for a type the function does not subscribe to now is refu
   await appendJobs(dir, [1, 2]);
   // Rows the platform itself signed (routing under an older manifest, or a signing key misused):
   // "admin" is sent job.queued events, which the current manifest does not subscribe it to.
-  const log = openAppLog(dir);
-  const stored = await log.readAfter(0, 10);
-  await log.route("admin-backlog", 0, [{ seq: stored[0]?.seq ?? 0, target: "admin" }]);
+  const log = await openAppStore(loadApp(dir));
+  const stored = await log.events.read(0, 10);
+  await log.queue.replay(stored[0]?.seq ?? 0, "admin", { by: "older-manifest", at: Date.now() });
   await log.close();
 
   const { platform, logs, ran } = await start(t, dir);
   await logs.waitFor(() => refusedOf(logs).length === 1);
   await stillFlows(platform, logs);
   assert.deepEqual(ran("admin"), []);
-  const [dead] = await platform.log.deadLetters(10);
+  const [dead] = await platform.store.queue.deadLetters(10);
   assert.deepEqual([dead?.eventId, dead?.target, dead?.reason], ["e1", "admin", "not-subscribed"]);
   assert.match(dead?.error ?? "", /does not subscribe to "job\.queued"/);
   await platform.close();
@@ -200,17 +203,7 @@ test("an authentic row for a type the function does not subscribe to now is refu
 test("a log from before delivery rows were authenticated keeps its pending deliveries", async (t) => {
   const dir = app(t);
   await appendJobs(dir, [1, 2]);
-  const log = openAppLog(dir);
-  const stored = await log.readAfter(0, 10);
-  await log.route(
-    "dispatch",
-    stored.at(-1)?.seq ?? 0,
-    stored.flatMap((s) => [
-      { seq: s.seq, target: "work" },
-      { seq: s.seq, target: "audit-trail" },
-    ]),
-  );
-  await log.close();
+  // appendJobs routed them (pending for "work" and "audit-trail"), with codes.
   // The files as an earlier version left them: no codes, and no marker saying there were any.
   tamper(dir, "ALTER TABLE deliveries DROP COLUMN mac");
   rmSync(join(dir, ".palisade", "events.db.authenticated"));
@@ -218,7 +211,7 @@ test("a log from before delivery rows were authenticated keeps its pending deliv
   const { platform, logs, ran } = await start(t, dir);
   await logs.waitFor(() => ran("work").length === 2 && ran("audit-trail").length === 2);
   await stillFlows(platform, logs);
-  assert.deepEqual(await platform.log.deadLetters(10), []);
+  assert.deepEqual(await platform.store.queue.deadLetters(10), []);
 });
 
 test("a row planted after the authentication codes were dropped: the start is refused and it never runs", async (t) => {

@@ -1,4 +1,4 @@
-import type { EventLog } from "./event-log.ts";
+import type { SharedState } from "./store.ts";
 
 /** Admission limits of one target, beyond its concurrency. */
 export interface AdmissionLimits {
@@ -11,8 +11,11 @@ export interface AdmissionLimits {
 export interface Admission {
   /** How many attempts `target` may start now (Infinity when unlimited). */
   allowance(target: string, now: number): Promise<number>;
-  /** Records `n` attempts started now. */
-  take(target: string, n: number, now: number): void;
+  /**
+   * Takes up to `n` attempts from the rate and the daily budget (counted atomically in shared state,
+   * so every worker draws from one budget); resolves to how many may start now.
+   */
+  take(target: string, n: number, now: number): Promise<number>;
   /** When `target` may next start an attempt, if it is held now. */
   nextChance(target: string, now: number): number | undefined;
   /** Which limit holds the target back now, if any. */
@@ -28,13 +31,16 @@ interface State {
   loaded: boolean;
 }
 
+/** Increments tried before a take gives up (other workers drew from the budget meanwhile). */
+const GRANT_TRIES = 3;
+
 /**
- * Admission control: a rate bucket and a daily budget per target. Budget use is a durable counter
- * (a cursor per target and day), so a restart does not hand out a fresh budget. `onExhausted` is
- * called once when a target's budget for the day runs out.
+ * Admission control: a rate bucket per target (per process) and a daily budget per target, a durable
+ * counter in shared state (per target and day), so neither a restart nor a second worker hands out a
+ * fresh budget. `onExhausted` is called once, by the worker whose take used the budget up.
  */
 export function createAdmission(
-  log: EventLog,
+  state: SharedState,
   limits: ReadonlyMap<string, AdmissionLimits>,
   onExhausted: (target: string, limit: number, day: string) => void,
   onError: (err: unknown) => void,
@@ -43,13 +49,13 @@ export function createAdmission(
   for (const [name, l] of limits)
     states.set(name, { limits: l, tokens: l.ratePerSec ?? 0, at: 0, day: "", used: 0, loaded: false });
 
-  async function state(target: string, now: number): Promise<State | undefined> {
+  async function current(target: string, now: number): Promise<State | undefined> {
     const s = states.get(target);
     if (s === undefined) return undefined;
     const day = utcDay(now);
     if (s.limits.dailyInvocations !== undefined && (!s.loaded || s.day !== day)) {
       s.day = day;
-      s.used = await log.cursor(budgetCursor(target, day));
+      s.used = await state.cursor(budgetCursor(target, day));
       s.loaded = true;
     }
     if (s.limits.ratePerSec !== undefined) {
@@ -63,7 +69,7 @@ export function createAdmission(
 
   return {
     async allowance(target, now) {
-      const s = await state(target, now);
+      const s = await current(target, now);
       if (s === undefined) return Number.POSITIVE_INFINITY;
       const byRate = s.limits.ratePerSec === undefined ? Number.POSITIVE_INFINITY : Math.floor(s.tokens);
       const byBudget =
@@ -72,15 +78,12 @@ export function createAdmission(
           : s.limits.dailyInvocations - s.used;
       return Math.max(0, Math.min(byRate, byBudget));
     },
-    take(target, n, now) {
+    async take(target, n, now) {
       const s = states.get(target);
-      if (s === undefined || n === 0) return;
-      if (s.limits.ratePerSec !== undefined) s.tokens -= n;
-      const budget = s.limits.dailyInvocations;
-      if (budget === undefined) return;
-      s.used += n;
-      log.setCursor(budgetCursor(target, utcDay(now)), s.used).catch(onError);
-      if (s.used >= budget && s.used - n < budget) onExhausted(target, budget, s.day);
+      if (s === undefined || n <= 0) return Math.max(0, n);
+      const granted = await grant(s, target, n, now);
+      if (s.limits.ratePerSec !== undefined) s.tokens -= granted;
+      return granted;
     },
     holding(target) {
       const s = states.get(target);
@@ -100,6 +103,31 @@ export function createAdmission(
       return undefined;
     },
   };
+
+  // Draws `n` from the day's budget, or as many as are left; others may be drawing at the same time.
+  async function grant(s: State, target: string, n: number, now: number): Promise<number> {
+    const budget = s.limits.dailyInvocations;
+    if (budget === undefined) return n;
+    const name = budgetCursor(target, utcDay(now));
+    let want = Math.min(n, budget - s.used);
+    for (let tries = 0; tries < GRANT_TRIES && want > 0; tries++) {
+      let after: number | undefined;
+      try {
+        after = await state.increment(name, want, budget);
+      } catch (err) {
+        onError(err);
+        return 0;
+      }
+      if (after !== undefined) {
+        s.used = after;
+        if (after >= budget && after - want < budget) onExhausted(target, budget, s.day);
+        return want;
+      }
+      s.used = await state.cursor(name);
+      want = Math.min(want, budget - s.used);
+    }
+    return 0;
+  }
 }
 
 function utcDay(now: number): string {

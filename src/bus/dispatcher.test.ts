@@ -5,15 +5,17 @@ import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { type TestContext, test } from "node:test";
 import { PalisadeError } from "../errors.ts";
-import { compileFilter, createEvent } from "../events/index.ts";
+import { compileFilter, createEvent, type EventFilter } from "../events/index.ts";
 import { DEFAULT_RETRY } from "../manifest/index.ts";
 import {
   createDispatcher,
   type DeliveryRef,
   type DispatcherOptions,
   type Outcome,
-  openSqliteEventLog,
+  openSqliteStore,
   retryDelay,
+  type SqliteStore,
+  type Target,
 } from "./index.ts";
 
 function logFile(t: TestContext): string {
@@ -25,14 +27,37 @@ function logFile(t: TestContext): string {
 const ev = (type: string, id: string) =>
   createEvent({ type, data: {}, id }, { principal: "p", source: "test", hop: 0 });
 
-/** Starts a dispatcher that is closed, with its log, when the test ends. */
-function startDispatcher(t: TestContext, options: DispatcherOptions) {
-  const dispatcher = createDispatcher(options);
-  t.after(async () => {
-    await dispatcher.close();
-    await options.log.close();
+/** A target with what it subscribes to (the store routes and checks by it). */
+type TestTarget = Target & { on: string[]; filter?: EventFilter };
+
+type TestOptions = Omit<DispatcherOptions, "queue" | "state" | "targets"> & { targets: TestTarget[] };
+
+/** Opens `file` routing to `targets`. */
+function openStore(file: string, targets: readonly TestTarget[]): SqliteStore {
+  return openSqliteStore(file, {
+    subscriptions: targets.map((t) => ({
+      name: t.name,
+      on: t.on,
+      ...(t.filter === undefined ? {} : { filter: t.filter }),
+    })),
   });
-  return dispatcher;
+}
+
+/** A dispatcher on a store of `file` routing to its targets. */
+function dispatcherOn(file: string, options: TestOptions) {
+  const log = openStore(file, options.targets);
+  const dispatcher = createDispatcher({ ...options, queue: log.queue, state: log.state });
+  return { dispatcher, log };
+}
+
+/** Starts a dispatcher that is closed, with its store, when the test ends. */
+function startDispatcher(t: TestContext, file: string, options: TestOptions) {
+  const started = dispatcherOn(file, options);
+  t.after(async () => {
+    await started.dispatcher.close();
+    await started.log.close();
+  });
+  return started;
 }
 
 function settledCollector() {
@@ -53,12 +78,10 @@ function settledCollector() {
 }
 
 test("each event goes to every subscribed target and only to them", async (t) => {
-  const log = openSqliteEventLog(logFile(t));
   const calls: string[] = [];
   const c = settledCollector();
   const retry = { ...DEFAULT_RETRY, initialDelayMs: 1 };
-  const dispatcher = startDispatcher(t, {
-    log,
+  const { dispatcher, log } = startDispatcher(t, logFile(t), {
     targets: [
       { name: "a", on: ["x.created"], concurrency: 2, retry },
       { name: "b", on: ["x.created", "y.created"], concurrency: 1, retry },
@@ -68,19 +91,17 @@ test("each event goes to every subscribed target and only to them", async (t) =>
     },
     onSettled: c.onSettled,
   });
-  await log.append([ev("x.created", "1"), ev("y.created", "2"), ev("z.created", "3")]);
+  await log.events.append([ev("x.created", "1"), ev("y.created", "2"), ev("z.created", "3")]);
   dispatcher.notify();
   await c.until(3);
   assert.deepEqual(calls.sort(), ["a:1", "b:1", "b:2"]);
-  assert.deepEqual(await log.deliveries("3"), []);
+  assert.deepEqual(await log.queue.deliveries("3"), []);
 });
 
 test("a failing target is retried up to its attempts, then recorded as failed with the reason", async (t) => {
-  const log = openSqliteEventLog(logFile(t));
   const c = settledCollector();
   let calls = 0;
-  const dispatcher = startDispatcher(t, {
-    log,
+  const { dispatcher, log } = startDispatcher(t, logFile(t), {
     targets: [
       {
         name: "f",
@@ -95,7 +116,7 @@ test("a failing target is retried up to its attempts, then recorded as failed wi
     },
     onSettled: c.onSettled,
   });
-  await log.append([ev("x.created", "e")]);
+  await log.events.append([ev("x.created", "e")]);
   dispatcher.notify();
   await c.until(3);
   assert.equal(calls, 3);
@@ -103,13 +124,12 @@ test("a failing target is retried up to its attempts, then recorded as failed wi
     c.settled.map((s) => s.o.kind),
     ["retry", "retry", "failed"],
   );
-  assert.deepEqual(await log.deliveries("e"), [
+  assert.deepEqual(await log.queue.deliveries("e"), [
     { target: "f", state: "failed", attempts: 3, lastError: "boom 3" },
   ]);
 });
 
 test("the error decides: not retryable with a dead-letter reason ends at once, anything else is retried", async (t) => {
-  const log = openSqliteEventLog(logFile(t));
   const c = settledCollector();
   const calls = new Map<string, number>();
   const retry = { ...DEFAULT_RETRY, attempts: 3, initialDelayMs: 1 };
@@ -123,8 +143,7 @@ test("the error decides: not retryable with a dead-letter reason ends at once, a
     // A code that used to be looked up in a table, with nothing carried: retried like any other.
     code: () => new PalisadeError("PAL_RUNTIME_DENIED", "claimed"),
   };
-  const dispatcher = startDispatcher(t, {
-    log,
+  const { dispatcher, log } = startDispatcher(t, logFile(t), {
     targets: [{ name: "f", on: ["x.created"], concurrency: 4, retry }],
     invoke: async (_target, d) => {
       calls.set(d.event.id, (calls.get(d.event.id) ?? 0) + 1);
@@ -132,10 +151,10 @@ test("the error decides: not retryable with a dead-letter reason ends at once, a
     },
     onSettled: c.onSettled,
   });
-  await log.append(Object.keys(failures).map((id) => ev("x.created", id)));
+  await log.events.append(Object.keys(failures).map((id) => ev("x.created", id)));
   dispatcher.notify();
   await c.until(1 + 3 * 3);
-  const dead = new Map((await log.deadLetters(10)).map((d) => [d.eventId, d]));
+  const dead = new Map((await log.queue.deadLetters(10)).map((d) => [d.eventId, d]));
   assert.deepEqual(Object.fromEntries(calls), { final: 1, retryable: 3, unknown: 3, code: 3 });
   assert.equal(dead.get("final")?.reason, "denied");
   assert.equal(dead.get("final")?.attempts, 1);
@@ -146,12 +165,10 @@ test("the error decides: not retryable with a dead-letter reason ends at once, a
 });
 
 test("no more attempts run at once than a target's concurrency", async (t) => {
-  const log = openSqliteEventLog(logFile(t));
   const c = settledCollector();
   let running = 0;
   let peak = 0;
-  const dispatcher = startDispatcher(t, {
-    log,
+  const { dispatcher, log } = startDispatcher(t, logFile(t), {
     targets: [{ name: "f", on: ["x.created"], concurrency: 3, retry: DEFAULT_RETRY }],
     invoke: async () => {
       running++;
@@ -161,7 +178,7 @@ test("no more attempts run at once than a target's concurrency", async (t) => {
     },
     onSettled: c.onSettled,
   });
-  await log.append(Array.from({ length: 20 }, (_, i) => ev("x.created", `e${i}`)));
+  await log.events.append(Array.from({ length: 20 }, (_, i) => ev("x.created", `e${i}`)));
   dispatcher.notify();
   await c.until(20);
   assert.equal(peak, 3);
@@ -169,22 +186,16 @@ test("no more attempts run at once than a target's concurrency", async (t) => {
 
 test("pending deliveries are resumed by a new dispatcher on the same file", async (t) => {
   const file = logFile(t);
-  const first = openSqliteEventLog(file);
-  // Routed but never attempted: as if the process died right after the 202.
-  const [a] = await first.append([ev("x.created", "kept")]);
-  await first.route("dispatch", a?.seq ?? 0, [{ seq: a?.seq ?? 0, target: "f" }]);
+  const targets = [{ name: "f", on: ["x.created"], concurrency: 1, retry: DEFAULT_RETRY }];
+  // Routed (as it was appended) but never attempted: as if the process died right after the 202.
+  const first = openStore(file, targets);
+  await first.events.append([ev("x.created", "kept")]);
   await first.close();
 
-  const log = openSqliteEventLog(file);
   const c = settledCollector();
-  startDispatcher(t, {
-    log,
-    targets: [{ name: "f", on: ["x.created"], concurrency: 1, retry: DEFAULT_RETRY }],
-    invoke: async () => {},
-    onSettled: c.onSettled,
-  });
+  const { log } = startDispatcher(t, file, { targets, invoke: async () => {}, onSettled: c.onSettled });
   await c.until(1);
-  assert.deepEqual(await log.deliveries("kept"), [
+  assert.deepEqual(await log.queue.deliveries("kept"), [
     { target: "f", state: "delivered", attempts: 1, lastError: null },
   ]);
 });
@@ -204,13 +215,11 @@ test("backoff doubles from the initial delay and is capped", () => {
 });
 
 test("prefix subscriptions and content filters decide which targets get an event", async (t) => {
-  const log = openSqliteEventLog(logFile(t));
   const calls: string[] = [];
   const c = settledCollector();
   const big = compileFilter({ data: { amount: [{ numeric: [">=", 100] }] } });
   if (Array.isArray(big)) assert.fail("valid pattern");
-  const dispatcher = startDispatcher(t, {
-    log,
+  const { dispatcher, log } = startDispatcher(t, logFile(t), {
     targets: [
       { name: "all-orders", on: ["order.*"], concurrency: 1, retry: DEFAULT_RETRY },
       { name: "big-orders", on: ["order.created"], filter: big, concurrency: 1, retry: DEFAULT_RETRY },
@@ -222,7 +231,7 @@ test("prefix subscriptions and content filters decide which targets get an event
   });
   const order = (id: string, type: string, amount: number) =>
     createEvent({ type, data: { amount }, id }, { principal: "p", source: "test", hop: 0 });
-  await log.append([
+  await log.events.append([
     order("small", "order.created", 5),
     order("large", "order.created", 500),
     order("gone", "order.cancelled", 500),
@@ -236,16 +245,14 @@ test("prefix subscriptions and content filters decide which targets get an event
     "all-orders:small",
     "big-orders:large",
   ]);
-  assert.deepEqual(await log.deliveries("x"), []);
+  assert.deepEqual(await log.queue.deliveries("x"), []);
 });
 
 test("retries wait out their backoff on the clock (injected, no sleeping), then dead-letter", async (t) => {
   t.mock.timers.enable({ apis: ["Date", "setTimeout"], now: 1_000_000 });
-  const log = openSqliteEventLog(logFile(t));
   const c = settledCollector();
   const attemptsAt: number[] = [];
-  const dispatcher = startDispatcher(t, {
-    log,
+  const { dispatcher, log } = startDispatcher(t, logFile(t), {
     targets: [
       {
         name: "f",
@@ -262,7 +269,7 @@ test("retries wait out their backoff on the clock (injected, no sleeping), then 
     random: () => 1, // the top of the jitter range: delays are exactly 1000 then 2000 ms
   });
   const settle = () => new Promise((r) => setImmediate(r));
-  await log.append([ev("x.created", "e")]);
+  await log.events.append([ev("x.created", "e")]);
   dispatcher.notify();
   await c.until(1);
   for (let i = 0; i < 5; i++) await settle();
@@ -282,27 +289,26 @@ test("retries wait out their backoff on the clock (injected, no sleeping), then 
     c.settled.map((s) => s.o.kind),
     ["retry", "retry", "failed"],
   );
-  const [dead] = await log.deadLetters(1);
+  const [dead] = await log.queue.deadLetters(1);
   assert.equal(dead?.reason, "attempts-exhausted");
 });
 
 test("a daily budget holds deliveries past it (durably, across a restart) and reports exhaustion once", async (t) => {
   const file = logFile(t);
   const exhausted: string[] = [];
+  const targets = [
+    {
+      name: "f",
+      on: ["x.created"],
+      concurrency: 2,
+      retry: DEFAULT_RETRY,
+      admission: { dailyInvocations: 3 },
+    },
+  ];
   const run = async (expected: number) => {
-    const log = openSqliteEventLog(file);
     const c = settledCollector();
-    const dispatcher = startDispatcher(t, {
-      log,
-      targets: [
-        {
-          name: "f",
-          on: ["x.created"],
-          concurrency: 2,
-          retry: DEFAULT_RETRY,
-          admission: { dailyInvocations: 3 },
-        },
-      ],
+    const { dispatcher, log } = dispatcherOn(file, {
+      targets,
       invoke: async () => {},
       onSettled: c.onSettled,
       onBudgetExhausted: (target, limit) => exhausted.push(`${target}:${limit}`),
@@ -313,13 +319,13 @@ test("a daily budget holds deliveries past it (durably, across a restart) and re
     const settled = c.settled.length;
     return { log, settled };
   };
-  const first = openSqliteEventLog(file);
-  await first.append(Array.from({ length: 5 }, (_, i) => ev("x.created", `b${i}`)));
+  const first = openStore(file, targets);
+  await first.events.append(Array.from({ length: 5 }, (_, i) => ev("x.created", `b${i}`)));
   await first.close();
 
   const a = await run(3);
   assert.equal(a.settled, 3, "the budget of 3 is used, the other 2 are held");
-  const states = await Promise.all(["b0", "b1", "b2", "b3", "b4"].map((id) => a.log.deliveries(id)));
+  const states = await Promise.all(["b0", "b1", "b2", "b3", "b4"].map((id) => a.log.queue.deliveries(id)));
   assert.deepEqual(states.map((s) => s[0]?.state).sort(), [
     "delivered",
     "delivered",
@@ -336,13 +342,41 @@ test("a daily budget holds deliveries past it (durably, across a restart) and re
   await b.log.close();
 });
 
+test("two dispatchers on one store draw from one daily budget", async (t) => {
+  const file = logFile(t);
+  const targets = [
+    {
+      name: "f",
+      on: ["x.created"],
+      concurrency: 4,
+      retry: DEFAULT_RETRY,
+      admission: { dailyInvocations: 5 },
+    },
+  ];
+  const seed = openStore(file, targets);
+  await seed.events.append(Array.from({ length: 12 }, (_, i) => ev("x.created", `s${i}`)));
+  await seed.close();
+  const c = settledCollector();
+  const ran: string[] = [];
+  const options = {
+    targets,
+    invoke: async (_target: string, d: { event: { id: string } }) => {
+      ran.push(d.event.id);
+    },
+    onSettled: c.onSettled,
+  };
+  startDispatcher(t, file, options);
+  startDispatcher(t, file, options);
+  await c.until(5);
+  for (let i = 0; i < 50; i++) await new Promise((r) => setImmediate(r));
+  assert.equal(ran.length, 5, "5 attempts in all, not 5 per dispatcher");
+});
+
 test("ratePerSec spaces attempts out on the clock (mock timers) instead of dropping them", async (t) => {
   t.mock.timers.enable({ apis: ["Date", "setTimeout"], now: 5_000_000 });
-  const log = openSqliteEventLog(logFile(t));
   const c = settledCollector();
   const startedAt: number[] = [];
-  const dispatcher = createDispatcher({
-    log,
+  const { dispatcher, log } = dispatcherOn(logFile(t), {
     targets: [
       { name: "f", on: ["x.created"], concurrency: 10, retry: DEFAULT_RETRY, admission: { ratePerSec: 2 } },
     ],
@@ -354,7 +388,7 @@ test("ratePerSec spaces attempts out on the clock (mock timers) instead of dropp
   const settle = async () => {
     for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
   };
-  await log.append(Array.from({ length: 5 }, (_, i) => ev("x.created", `r${i}`)));
+  await log.events.append(Array.from({ length: 5 }, (_, i) => ev("x.created", `r${i}`)));
   dispatcher.notify();
   await c.until(2);
   await settle();
@@ -369,15 +403,13 @@ test("ratePerSec spaces attempts out on the clock (mock timers) instead of dropp
 });
 
 test("a failing, slow function never blocks the others", async (t) => {
-  const log = openSqliteEventLog(logFile(t));
   const c = settledCollector();
   const healthy: string[] = [];
   let release: () => void = () => {};
   const stuck = new Promise<void>((r) => {
     release = r;
   });
-  const dispatcher = createDispatcher({
-    log,
+  const { dispatcher, log } = dispatcherOn(logFile(t), {
     targets: [
       { name: "broken", on: ["x.created"], concurrency: 1, retry: { ...DEFAULT_RETRY, attempts: 1 } },
       { name: "healthy", on: ["x.created"], concurrency: 1, retry: DEFAULT_RETRY },
@@ -396,7 +428,7 @@ test("a failing, slow function never blocks the others", async (t) => {
     await dispatcher.close();
     await log.close();
   });
-  await log.append(Array.from({ length: 10 }, (_, i) => ev("x.created", `h${i}`)));
+  await log.events.append(Array.from({ length: 10 }, (_, i) => ev("x.created", `h${i}`)));
   dispatcher.notify();
   await c.until(10);
   assert.equal(healthy.length, 10, "all of healthy's deliveries went through while broken was stuck");
@@ -405,8 +437,20 @@ test("a failing, slow function never blocks the others", async (t) => {
 
 test("a delivery row planted for a function that does not subscribe to the type is refused, never run; others flow", async (t) => {
   const file = logFile(t);
-  const first = openSqliteEventLog(file);
-  await first.append([ev("x.created", "before"), ev("x.created", "planted"), ev("y.created", "after")]);
+  const retry = { ...DEFAULT_RETRY, initialDelayMs: 1 };
+  const hasN = compileFilter({ data: { n: [{ exists: true }] } });
+  if (Array.isArray(hasN)) assert.fail("valid pattern");
+  const targets = [
+    { name: "admin", on: ["admin.reset"], concurrency: 1, retry },
+    { name: "work", on: ["x.created", "y.created"], concurrency: 1, retry },
+    { name: "picky", on: ["y.created"], filter: hasN, concurrency: 1, retry },
+  ];
+  const first = openStore(file, targets);
+  await first.events.append([
+    ev("x.created", "before"),
+    ev("x.created", "planted"),
+    ev("y.created", "after"),
+  ]);
   await first.close();
   // As someone with write access to the file: route "x.created" events to "admin", and "after"
   // (a y.created) to "picky", whose filter rejects it.
@@ -416,31 +460,15 @@ test("a delivery row planted for a function that does not subscribe to the type 
     INSERT INTO deliveries (seq, target, state, attempts, next_at, updated_at)
     SELECT seq, 'picky', 'pending', 0, 0, 0 FROM events WHERE id = 'after'`);
   db.close();
-  const log = openSqliteEventLog(file);
   const calls: string[] = [];
   const c = settledCollector();
-  const retry = { ...DEFAULT_RETRY, initialDelayMs: 1 };
-  const hasN = compileFilter({ data: { n: [{ exists: true }] } });
-  if (Array.isArray(hasN)) assert.fail("valid pattern");
-  const dispatcher = startDispatcher(t, {
-    log,
-    targets: [
-      { name: "admin", on: ["admin.reset"], concurrency: 1, retry },
-      { name: "work", on: ["x.created", "y.created"], concurrency: 1, retry },
-      {
-        name: "picky",
-        on: ["y.created"],
-        filter: hasN,
-        concurrency: 1,
-        retry,
-      },
-    ],
+  const { log } = startDispatcher(t, file, {
+    targets,
     invoke: async (target, d) => {
       calls.push(`${target}:${d.event.id}`);
     },
     onSettled: c.onSettled,
   });
-  dispatcher.notify();
   await c.until(5);
   assert.deepEqual(calls.sort(), ["work:after", "work:before", "work:planted"]);
   const refused = c.settled
@@ -450,7 +478,7 @@ test("a delivery row planted for a function that does not subscribe to the type 
     ["admin", "planted", "not-subscribed"],
     ["picky", "after", "not-subscribed"],
   ]);
-  const dead = await log.deadLetters(10);
+  const dead = await log.queue.deadLetters(10);
   assert.match(dead.find((d) => d.target === "admin")?.error ?? "", /does not subscribe to "x\.created"/);
   assert.match(dead.find((d) => d.target === "picky")?.error ?? "", /filter does not match/);
 });

@@ -1,24 +1,16 @@
 import { toPalisadeError } from "../errors.ts";
-import { type CloudEvent, type EventFilter, matchesTypePattern } from "../events/index.ts";
 import type { RetryPolicy } from "../manifest/index.ts";
 import { type AdmissionLimits, createAdmission } from "./admission.ts";
 import { retryDelay } from "./backoff.ts";
-import type {
-  DeadLetterReason,
-  Delivery,
-  DeliveryRef,
-  EventLog,
-  Outcome,
-  RefusedDelivery,
-} from "./event-log.ts";
+import type { DeadLetterReason, Delivery, DeliveryRef, Outcome, RefusedDelivery } from "./event-log.ts";
+import type { DeliveryQueue, SharedState } from "./store.ts";
 
-/** A delivery target (a function): how many attempts may run at once and how failures are retried. */
+/**
+ * A delivery target (a function): how many attempts may run at once and how failures are retried.
+ * What it subscribes to is the store's business (its subscriptions route and check deliveries).
+ */
 export interface Target {
   readonly name: string;
-  /** Subscribed types: exact names or `prefix.*`. */
-  readonly on: readonly string[];
-  /** Compiled content filter; events it rejects are not routed to this target. */
-  readonly filter?: EventFilter;
   readonly concurrency: number;
   /**
    * Deliveries handed to `invoke` per unit of concurrency: the target queues them and runs at most
@@ -31,7 +23,10 @@ export interface Target {
 }
 
 export interface DispatcherOptions {
-  log: EventLog;
+  /** Where due work is taken from and outcomes are recorded. */
+  queue: DeliveryQueue;
+  /** Where daily budgets are counted (shared by every worker of the deployment). */
+  state: SharedState;
   targets: readonly Target[];
   /** Runs one attempt; a rejection is a failed attempt. */
   invoke: (target: string, delivery: Delivery) => Promise<void>;
@@ -57,39 +52,24 @@ export interface Dispatcher {
   close(): Promise<void>;
 }
 
-const CURSOR = "dispatch";
 const POLL_MS = 1000;
 const PREFETCH = 256;
-
-const ROUTE_BATCH = 512;
 const ERROR_BACKOFF_MS = 1000;
 
 /**
- * Creates the dispatcher: routes appended events to subscribed targets (recording a pending delivery
- * per target), then runs due deliveries within each target's concurrency, settling each as delivered,
- * retry-later or failed. All state lives in the log, so a restart resumes where the last one stopped.
+ * Creates the dispatcher: takes due deliveries from each target's queue and runs them within the
+ * target's concurrency and admission limits, settling each as delivered, retry-later or failed. All
+ * state lives in the store, so a restart (or another worker) resumes where the last one stopped.
  */
 export function createDispatcher(options: DispatcherOptions): Dispatcher {
-  const { log, invoke } = options;
+  const { queue: store, invoke } = options;
   const admission = createAdmission(
-    log,
+    options.state,
     new Map(options.targets.flatMap((t) => (t.admission ? [[t.name, t.admission] as const] : []))),
     (target, limit, day) => options.onBudgetExhausted?.(target, limit, day),
     (err) => options.onError?.(err),
   );
   const random = options.random ?? Math.random;
-  // type → subscribed targets, worked out once per type seen.
-  const routes = new Map<string, Target[]>();
-  const routesFor = (type: string): Target[] => {
-    let found = routes.get(type);
-    if (found === undefined) {
-      found = options.targets.filter((t) => t.on.some((pattern) => matchesTypePattern(pattern, type)));
-      routes.set(type, found);
-    }
-    return found;
-  };
-  // Payloads are read only when some target filters on content.
-  const needsPayload = options.targets.some((t) => t.filter !== undefined);
   const targets = new Map(options.targets.map((t) => [t.name, t]));
   const claims = new Map<string, Set<string>>(options.targets.map((t) => [t.name, new Set<string>()]));
   const queues = new Map<string, Delivery[]>(options.targets.map((t) => [t.name, []]));
@@ -102,31 +82,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   let timer: NodeJS.Timeout | undefined;
   let timerAt = 0;
 
-  // This process is the only router of its log, so the cursor is read once and then kept here.
-  let routed: number | undefined;
-
-  async function route(): Promise<void> {
-    for (;;) {
-      routed ??= await log.cursor(CURSOR);
-      const after = routed;
-      const batch = await log.typesAfter(after, ROUTE_BATCH, needsPayload);
-      const last = batch.at(-1);
-      if (last === undefined) return;
-      // A record that does not open cannot be filtered: it goes to every subscriber of its stored
-      // type, where each delivery is refused as `corrupt` (visible in the DLQ, never invoked).
-      const passes = (t: Target, event: CloudEvent | undefined) =>
-        t.filter === undefined || event === undefined || t.filter(event);
-      const deliveries = batch.flatMap((item) =>
-        routesFor(item.type)
-          .filter((t) => passes(t, item.event))
-          .map((t) => ({ seq: item.seq, target: t.name })),
-      );
-      await log.route(CURSOR, last.seq, deliveries);
-      routed = last.seq;
-    }
-  }
-
-  // Due deliveries are fetched PREFETCH at a time into a per-target queue, so the log is read once
+  // Due deliveries are taken PREFETCH at a time into a per-target queue, so the store is read once
   // per batch rather than once per attempt. `claimed` holds every delivery queued, running or
   // being settled, so none is started twice.
   async function fill(): Promise<void> {
@@ -137,17 +93,15 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const slots = target.concurrency * (target.batch ?? 1) - (runningCount.get(name) ?? 0);
       if (slots <= 0) continue;
       if (queue.length < slots) {
-        for (const d of await log.due(name, now, PREFETCH + claimed.size)) {
+        for (const d of await store.take(name, PREFETCH)) {
           if (claimed.has(key(d))) continue;
           claimed.add(key(d));
-          const refused = "refused" in d ? d : untrusted(target, d);
-          if (refused !== undefined) refuse(refused, claimed);
-          else if ("event" in d) queue.push(d);
+          if ("refused" in d) refuse(d, claimed);
+          else queue.push(d);
         }
       }
-      const free = Math.min(slots, await admission.allowance(name, now));
-      const starting = queue.splice(0, free);
-      admission.take(name, starting.length, now);
+      const free = Math.min(slots, queue.length, await admission.allowance(name, now));
+      const starting = queue.splice(0, free > 0 ? await admission.take(name, free, now) : 0);
       for (const delivery of starting) start(target, delivery, claimed);
       // Held back by rate or budget: look again when admission allows.
       const chance =
@@ -161,7 +115,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     }
   }
 
-  // Never invoked and takes no slot: dead-lettered at once with the log's reason.
+  // Never invoked and takes no slot: dead-lettered at once with the store's reason.
   function refuse(d: RefusedDelivery, claimed: Set<string>): void {
     const outcome: Outcome = { kind: "failed", ...d.refused };
     const settling = record(d, outcome, claimed);
@@ -171,10 +125,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
 
   async function record(d: DeliveryRef, outcome: Outcome, claimed: Set<string>): Promise<void> {
     try {
-      await log.settle(d.seq, d.target, outcome);
+      await store.settle(d, outcome);
       options.onSettled?.(d, outcome);
     } catch (err) {
-      // Not settled means still pending in the log: it is attempted again (at-least-once).
+      // Not settled means still pending in the store: it is attempted again (at-least-once).
       options.onError?.(err);
     } finally {
       claimed.delete(key(d));
@@ -227,7 +181,6 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     try {
       do {
         again = false;
-        await route();
         await fill();
         // Yield to I/O between rounds: group commits (settles) must get to flush.
         if (again) await new Promise((r) => setImmediate(r));
@@ -245,7 +198,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   // (`palisade dlq replay`) change delivery state too.
   async function armTimer(): Promise<void> {
     const now = Date.now();
-    const at = await log.nextDue();
+    const at = await store.nextDue();
     arm(at !== undefined && at > now ? Math.min(at, now + POLL_MS) : now + POLL_MS);
   }
 
@@ -268,11 +221,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     if (!closed) void pump();
   }
 
+  const unwatch = store.watch(notify);
   notify();
   return {
     notify,
     async close() {
       closed = true;
+      unwatch();
       clearTimeout(timer);
       await Promise.allSettled([...running]);
     },
@@ -285,21 +240,4 @@ function key(d: { seq: number; target: string }): string {
 
 function refOf(d: Delivery): DeliveryRef {
   return { seq: d.seq, target: d.target, attempts: d.attempts, eventId: d.event.id, type: d.event.type };
-}
-
-/**
- * The stored routing is not trusted: a delivery runs only if the function subscribes to the event's
- * (decrypted, authenticated) type now and its filter matches. Checked before the delivery takes a
- * slot or a token of the function's rate and budget.
- */
-function untrusted(target: Target, d: Delivery): RefusedDelivery | undefined {
-  const { event } = d;
-  const why = !target.on.some((pattern) => matchesTypePattern(pattern, event.type))
-    ? `function "${target.name}" does not subscribe to "${event.type}"`
-    : target.filter !== undefined && !target.filter(event)
-      ? `function "${target.name}"'s filter does not match it`
-      : undefined;
-  if (why === undefined) return undefined;
-  const error = `Cannot deliver event "${event.id}": ${why}`;
-  return { ...refOf(d), refused: { reason: "not-subscribed", error } };
 }

@@ -1,10 +1,10 @@
 import type { CloudEvent } from "../events/index.ts";
 
-/** An event as the log holds it: its position and its envelope. */
+/** An event as the store holds it: its position and its envelope. */
 export interface StoredEvent {
   readonly seq: number;
   readonly event: CloudEvent;
-  /** When the log accepted it (ms since the epoch). */
+  /** When the store accepted it (ms since the epoch). */
   readonly acceptedAt: number;
 }
 
@@ -128,77 +128,4 @@ export interface Appended {
   readonly id: string;
   readonly seq: number;
   readonly duplicate: boolean;
-}
-
-/**
- * The durable event log and per-target delivery state. The embedded backend is SQLite; a NATS
- * JetStream backend (a later issue) is to implement the same interface. Every write is durable once
- * its promise resolves.
- */
-export interface EventLog {
-  /**
-   * Appends events durably; an event with the `principal`, `source` and `id` of one accepted within
-   * the dedupe window is reported as a duplicate and not stored again. Dedupe is scoped to the
-   * `principal` (the authenticated origin, which only the platform sets) because `source` and `id`
-   * are sender-chosen: nobody can occupy another origin's ids.
-   */
-  append(events: readonly CloudEvent[]): Promise<Appended[]>;
-  /** Events after position `seq`, oldest first. */
-  readAfter(seq: number, limit: number): Promise<StoredEvent[]>;
-  /**
-   * Positions and types of events after `seq`, oldest first: what routing needs. With `payloads`,
-   * each event's envelope too, left out for a record that does not open (it does not stop the rest).
-   */
-  typesAfter(
-    seq: number,
-    limit: number,
-    payloads?: boolean,
-  ): Promise<{ seq: number; type: string; event?: CloudEvent }[]>;
-  /** Position up to which the named reader has routed events (0 before the first). */
-  cursor(name: string): Promise<number>;
-  /** Sets a named cursor (a position, or a time in ms for schedules) durably. */
-  setCursor(name: string, value: number): Promise<void>;
-  /** Records pending deliveries and advances the named cursor to `upTo`, atomically. */
-  route(name: string, upTo: number, deliveries: readonly { seq: number; target: string }[]): Promise<void>;
-  /**
-   * Pending deliveries of `target` due at `now`, oldest first. One whose record does not open or
-   * whose row does not authenticate comes back refused, without its event; it does not stop the rest.
-   */
-  due(target: string, now: number, limit: number): Promise<(Delivery | RefusedDelivery)[]>;
-  /** Earliest time any pending delivery is due, or undefined when none is pending. */
-  nextDue(): Promise<number | undefined>;
-  /** Records the outcome of one attempt. */
-  settle(seq: number, target: string, outcome: Outcome): Promise<void>;
-  /**
-   * Removes events accepted before `beforeMs` whose deliveries are all finished (delivered or
-   * dead-lettered), with those deliveries; pending work is never removed. Returns how many.
-   */
-  prune(beforeMs: number): Promise<number>;
-  /** The dead-letter queue, newest first. */
-  deadLetters(limit: number): Promise<DeadLetter[]>;
-  /**
-   * Replays one event to one target: its delivery (new, or the finished one) becomes pending again
-   * with attempts reset and the replay's provenance; or, when `refused`, it is dead-lettered with
-   * reason `replay-refused`. A finished delivery's outcome is kept in its history.
-   */
-  replay(seq: number, target: string, replay: Replay, refused?: string): Promise<void>;
-  /**
-   * Moves a dead letter back to pending, due now, with its attempts reset, keeping the dead letter in
-   * the delivery's history. False if it is not dead.
-   */
-  requeue(seq: number, target: string): Promise<boolean>;
-  /** Delivery state of an event (by id) for every target it was routed to. */
-  deliveries(eventId: string): Promise<DeliveryState[]>;
-  /** Earlier outcomes of an event's deliveries that replays started over, oldest first. */
-  history(eventId: string): Promise<PastDelivery[]>;
-  /**
-   * Re-seals up to `limit` stored records (event bodies, delivery errors) that are not sealed with
-   * the active data key, in one write; resolves to how many. 0 means none are left.
-   */
-  reencrypt(limit: number): Promise<number>;
-  /** How many stored records each data key version seals (0: plaintext). */
-  sealedVersions(): Promise<Map<number, number>>;
-  /** Deliveries waiting for an attempt, and dead-lettered ones. */
-  stateCounts(): Promise<{ pending: number; failed: number }>;
-  close(): Promise<void>;
 }

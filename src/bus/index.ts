@@ -8,7 +8,6 @@ export type {
   Delivery,
   DeliveryRef,
   DeliveryState,
-  EventLog,
   Outcome,
   PastDelivery,
   RecordSealer,
@@ -43,8 +42,32 @@ export { type NatsDeployment, openNatsDeployment } from "./nats/nats-deployment.
 export { type NatsFlags, type NatsOptions, natsOptionsFrom } from "./nats/nats-options.ts";
 export { redactUrl, redactUrls } from "./nats/redact-url.ts";
 export { createScheduler, type Schedule, type SchedulerOptions, ticksBetween } from "./scheduler.ts";
+export { type Accepts, createSealing, type Sealing } from "./sealed-store.ts";
+export {
+  openSqliteStore,
+  type SqliteStore,
+  type SqliteStoreOptions,
+} from "./sqlite/open-sqlite-store.ts";
 export {
   DEFAULT_DEDUPE_WINDOW_MS,
-  openSqliteEventLog,
-  type SqliteEventLog,
-} from "./sqlite/sqlite-event-log.ts";
+  openSqliteRawStore,
+  type SqliteRawStore,
+  type SqliteRawStoreOptions,
+} from "./sqlite/sqlite-store.ts";
+export {
+  type DeliveryQueue,
+  type Durability,
+  type EventStore,
+  errorRecordOf,
+  eventRecordOf,
+  type Maintenance,
+  type RawDelivery,
+  type RawEvent,
+  type RawStore,
+  type RawStoredEvent,
+  type RawStoreOptions,
+  type Reseal,
+  type SharedState,
+  type Store,
+  type Subscription,
+} from "./store.ts";

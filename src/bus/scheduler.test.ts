@@ -3,7 +3,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
-import { createScheduler, openSqliteEventLog, type Schedule, ticksBetween } from "./index.ts";
+import { createScheduler, openSqliteStore, type Schedule, ticksBetween } from "./index.ts";
 
 const hourly: Schedule = { name: "h", cron: "0 * * * *", timezone: "UTC", catchUp: false };
 const at = (iso: string) => new Date(iso).getTime();
@@ -29,19 +29,19 @@ function logFile(t: TestContext): string {
 }
 
 async function restart(t: TestContext, file: string, schedule: Schedule, lastMs: number): Promise<string[]> {
-  const log = openSqliteEventLog(file);
+  const log = openSqliteStore(file, { subscriptions: [] });
   t.after(() => log.close());
-  await log.setCursor(`schedule:${schedule.name}`, lastMs);
+  await log.state.setCursor(`schedule:${schedule.name}`, lastMs);
   const fired: string[] = [];
   const scheduler = createScheduler({
     schedules: [schedule],
-    log,
+    state: log.state,
     fire: async (_s, when) => void fired.push(when.toISOString()),
   });
   t.after(() => scheduler.close());
   // Catching up (or skipping) ends with the cursor on the last missed tick: wait for that.
   const last = ticksBetween(schedule, lastMs, Date.now()).at(-1)?.getTime();
-  for (let i = 0; i < 1000 && (await log.cursor(`schedule:${schedule.name}`)) !== last; i++) {
+  for (let i = 0; i < 1000 && (await log.state.cursor(`schedule:${schedule.name}`)) !== last; i++) {
     await new Promise((r) => setImmediate(r));
   }
   return fired;
@@ -58,7 +58,7 @@ test("after downtime, missed ticks are skipped by default and emitted once each 
 });
 
 test("a running schedule loses no tick when one firing outlasts the next tick", async (t) => {
-  const log = openSqliteEventLog(logFile(t));
+  const log = openSqliteStore(logFile(t), { subscriptions: [] });
   t.after(() => log.close());
   const everySecond: Schedule = { name: "s", cron: "* * * * * *", timezone: "UTC", catchUp: false };
   const fired: number[] = [];
@@ -68,7 +68,7 @@ test("a running schedule loses no tick when one firing outlasts the next tick", 
   });
   const scheduler = createScheduler({
     schedules: [everySecond],
-    log,
+    state: log.state,
     fire: async (_s, when) => {
       fired.push(when.getTime());
       // The first firing is slow (a stalled disk): croner skips the ticks that come meanwhile.
@@ -80,4 +80,33 @@ test("a running schedule loses no tick when one firing outlasts the next tick", 
   await enough;
   const gaps = fired.slice(1).map((ms, i) => ms - (fired[i] ?? 0));
   assert.deepEqual(gaps.slice(0, 4), [1000, 1000, 1000, 1000], `ticks fired: ${fired.join(", ")}`);
+});
+
+test("of two schedulers on one store, only the lease holder ticks", async (t) => {
+  const log = openSqliteStore(logFile(t), { subscriptions: [] });
+  t.after(() => log.close());
+  const everySecond: Schedule = { name: "one", cron: "* * * * * *", timezone: "UTC", catchUp: false };
+  const fired: string[] = [];
+  let done!: () => void;
+  const enough = new Promise<void>((r) => {
+    done = r;
+  });
+  const start = (holder: string) => {
+    const scheduler = createScheduler({
+      schedules: [everySecond],
+      state: log.state,
+      holder,
+      fire: async (_s, when) => {
+        fired.push(`${holder}@${when.getTime()}`);
+        if (fired.length >= 3) done();
+      },
+    });
+    t.after(() => scheduler.close());
+  };
+  start("node-a");
+  start("node-b");
+  await enough;
+  const ticks = fired.map((f) => f.split("@")[1]);
+  assert.equal(new Set(ticks).size, ticks.length, `each tick fired once: ${fired.join(", ")}`);
+  assert.equal(new Set(fired.map((f) => f.split("@")[0])).size, 1, "by one holder");
 });

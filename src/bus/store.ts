@@ -1,8 +1,8 @@
 /**
  * The storage seam. A running app sees a `Store`: an event store (append with dedupe, read back), a
  * delivery queue per target (take due work, settle, retry later, dead-letter, replay, requeue,
- * history), small shared state (cursors, counters, leases) and maintenance. `openStore` (store-open.ts)
- * picks the backend: SQLite files on one machine, or NATS JetStream shared by many.
+ * history), small shared state (cursors, counters, leases) and maintenance. `openStore`
+ * (src/open-store.ts) picks the backend: SQLite files on one machine, or NATS JetStream shared by many.
  *
  * A backend implements `RawStore`: the same roles over opaque bodies. Encryption at rest is the
  * wrapper between the two (sealed-store.ts): a backend, the disk and the broker only ever hold
@@ -34,8 +34,11 @@ export interface Subscription {
 export interface EventStore {
   /** Appends events durably, all or none; resolves once the backend has them durably (see `durability`). */
   append(events: readonly CloudEvent[]): Promise<Appended[]>;
-  /** Events after position `seq`, oldest first; a record that does not open is left out. */
-  read(after: number, limit: number): Promise<StoredEvent[]>;
+  /**
+   * Events after position `after`, oldest first (`limit` stored records are looked at); a record that
+   * does not open is left out, and reported to `skipped` when given.
+   */
+  read(after: number, limit: number, skipped?: (seq: number, error: string) => void): Promise<StoredEvent[]>;
   /** Stored events with this id (one per principal and source that used it), oldest first. */
   find(eventId: string): Promise<StoredEvent[]>;
 }
@@ -109,6 +112,7 @@ export interface Durability {
   readonly safe: boolean;
 }
 
+/** What an app stores through: the four roles over one backend, sealed (see sealed-store.ts). */
 export interface Store {
   readonly events: EventStore;
   readonly queue: DeliveryQueue;
@@ -147,7 +151,7 @@ export interface RawDelivery {
   readonly refused?: { readonly reason: DeadLetterReason; readonly error: string };
 }
 
-/** Turns a sealed text back into plaintext, or throws; what a backend reseals with. */
+/** The text `sealed` sealed anew under the active key for `record`, or undefined to leave it as it is. */
 export type Reseal = (sealed: string, record: string) => string | undefined;
 
 /**
@@ -170,12 +174,21 @@ export interface RawStore {
   deadLetters(limit: number): Promise<DeadLetter[]>;
   replay(seq: number, target: string, replay: Replay, refused?: string): Promise<void>;
   requeue(seq: number, target: string): Promise<boolean>;
-  deliveries(eventId: string): Promise<DeliveryState[]>;
-  history(eventId: string): Promise<PastDelivery[]>;
+  /** As `DeliveryQueue.deliveries`, each with its event's position (what its error is bound to). */
+  deliveries(eventId: string): Promise<(DeliveryState & { readonly seq: number })[]>;
+  history(eventId: string): Promise<(PastDelivery & { readonly seq: number })[]>;
   readonly state: SharedState;
   prune(beforeMs: number): Promise<number>;
-  /** Re-seals up to `limit` stored texts (bodies, errors) for which `isStale` holds, with `reseal`. */
-  reseal(limit: number, isStale: (sealed: string) => boolean, reseal: Reseal): Promise<number>;
+  /**
+   * Re-seals up to `limit` stored texts (bodies, errors) for which `isStale(text, record)` holds, with
+   * `reseal` (undefined: leave it as it is); `record` is `eventRecordOf`/`errorRecordOf` of the text.
+   * Resolves to how many were re-sealed; 0 only after a full pass found none to re-seal.
+   */
+  reseal(
+    limit: number,
+    isStale: (sealed: string, record: string) => boolean,
+    reseal: Reseal,
+  ): Promise<number>;
   /** Counts stored texts by `versionOf`. */
   countVersions(versionOf: (sealed: string) => number): Promise<Map<number, number>>;
   stateCounts(): Promise<{ pending: number; failed: number }>;
@@ -186,7 +199,11 @@ export interface RawStore {
 export interface RawStoreOptions {
   /** Duplicates (same principal, source and id) inside this window are not stored again. */
   readonly dedupeWindowMs: number;
-  /** Targets this process routes for; a gateway-only process still names them so queues exist. */
+  /**
+   * Targets this process routes for; a gateway-only process still names them so queues exist. A
+   * process that appends must name every target (what it appends is routed as it is appended); one
+   * that only reads or re-seals (`palisade keys`) may name none.
+   */
   readonly subscriptions: readonly Subscription[];
   /**
    * Whether `target`'s content filter accepts a stored event (the wrapper opens the body to tell).

@@ -11,6 +11,8 @@ import type { DatabaseSync } from "node:sqlite";
 export interface DeliveryMac {
   /** Code for the delivery of event `seq` to `target` (read from the stored event); null without a key. */
   sign(seq: number, target: string): string | null;
+  /** Code for the delivery of `event` (as stored) to `target`; null without a key. */
+  signFor(event: EventIdentity, target: string): string | null;
   /** Whether `mac` is the code of this delivery; always true without a key. */
   verify(mac: unknown, event: EventIdentity, target: string): boolean;
   /** Codes for every row without one, when the column is added to an existing log; returns how many. */
@@ -43,6 +45,7 @@ export function createDeliveryMac(
   };
   return {
     sign,
+    signFor: code,
     verify(given, event, target) {
       const expected = code(event, target);
       if (expected === null) return true;

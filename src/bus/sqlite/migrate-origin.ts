@@ -1,5 +1,4 @@
 import type { DatabaseSync } from "node:sqlite";
-import type { RecordSealer } from "../event-log.ts";
 
 /**
  * Logs created before dedupe was scoped to the origin have no `origin` column. This adds it and fills
@@ -9,8 +8,7 @@ import type { RecordSealer } from "../event-log.ts";
  */
 export function migrateOrigin(
   db: DatabaseSync,
-  sealer: RecordSealer,
-  record: (source: unknown, id: unknown) => string,
+  openLegacy: (body: string, source: string, id: string) => string,
   windowStart: number,
 ): void {
   const table = db.prepare("SELECT 1 AS x FROM sqlite_master WHERE type = 'table' AND name = 'events'").get();
@@ -26,7 +24,7 @@ export function migrateOrigin(
     db.exec("ALTER TABLE events ADD COLUMN origin TEXT");
     const setOrigin = db.prepare("UPDATE events SET origin = ? WHERE seq = ?");
     for (const row of recent.all(windowStart)) {
-      const principal = principalOf(() => sealer.open(String(row.body), record(row.source, row.id)));
+      const principal = principalOf(() => openLegacy(String(row.body), String(row.source), String(row.id)));
       if (principal !== undefined) setOrigin.run(principal, Number(row.seq));
     }
     db.exec("COMMIT");

@@ -33,6 +33,12 @@ CREATE TABLE IF NOT EXISTS cursors (
   name TEXT PRIMARY KEY,
   seq INTEGER NOT NULL
 ) WITHOUT ROWID;
+-- Leases (one holder at a time, until a time in ms): which node ticks a schedule.
+CREATE TABLE IF NOT EXISTS leases (
+  name TEXT PRIMARY KEY,
+  holder TEXT NOT NULL,
+  until INTEGER NOT NULL
+) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS deliveries (
   seq INTEGER NOT NULL REFERENCES events (seq),
   target TEXT NOT NULL,

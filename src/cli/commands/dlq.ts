@@ -1,17 +1,16 @@
-import { auditCommand, openAppLog } from "../../app-files.ts";
+import { userInfo } from "node:os";
+import { auditCommand, openAppStore } from "../../app-files.ts";
 import { AUDIT_KIND } from "../../audit/index.ts";
-import type { StoredEvent } from "../../bus/index.ts";
-import { toPalisadeError } from "../../errors.ts";
 import { loadApp } from "../../manifest/index.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
 import { usageError } from "../usage-error.ts";
 import { currentRegistry, whyNot } from "./replay-check.ts";
 
-/** `palisade dlq list`: dead-lettered deliveries of the app, newest first, read from its log. */
+/** `palisade dlq list`: dead-lettered deliveries of the app, newest first, read from its store. */
 export async function runDlqList(opts: { app: string; json?: boolean; limit: number }): Promise<number> {
-  const log = openAppLog(opts.app);
+  const store = await openAppStore(loadApp(opts.app));
   try {
-    const rows = await log.deadLetters(opts.limit);
+    const rows = await store.queue.deadLetters(opts.limit);
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(rows)}\n`);
       return EXIT_OK;
@@ -25,7 +24,7 @@ export async function runDlqList(opts: { app: string; json?: boolean; limit: num
     }
     return EXIT_OK;
   } finally {
-    await log.close();
+    await store.close();
   }
 }
 
@@ -44,9 +43,10 @@ export async function runDlqReplay(
     throw usageError("Give an event id or --all, not both and not neither");
   const app = loadApp(opts.app);
   const registry = currentRegistry(app);
-  const log = openAppLog(app.dir);
+  const store = await openAppStore(app);
+  const by = { by: `cli:${userInfo().username}`, at: Date.now() };
   try {
-    const dead = (await log.deadLetters(1_000_000)).filter(
+    const dead = (await store.queue.deadLetters(1_000_000)).filter(
       (d) =>
         (eventId === undefined || d.eventId === eventId) &&
         (opts.function === undefined || d.target === opts.function),
@@ -57,24 +57,27 @@ export async function runDlqReplay(
     }
     let requeued = 0;
     for (const d of dead) {
-      let stored: StoredEvent | undefined;
-      try {
-        [stored] = await log.readAfter(d.seq - 1, 1);
-      } catch (err) {
+      let unreadable: string | undefined;
+      const [stored] = await store.events.read(d.seq - 1, 1, (_seq, error) => {
+        unreadable = error;
+      });
+      if (unreadable !== undefined) {
         // A record that does not open stays dead-lettered as it is (corrupt); the others go on.
-        const why = toPalisadeError(err).message;
-        process.stderr.write(`refused ${d.eventId} → ${d.target}: its stored event does not open: ${why}\n`);
+        process.stderr.write(
+          `refused ${d.eventId} → ${d.target}: its stored event does not open: ${unreadable}\n`,
+        );
         continue;
       }
       const refusal =
         stored?.seq !== d.seq
-          ? "the event is no longer in the log"
+          ? "the event is no longer in the store"
           : whyNot(app, registry, d.target, stored.event);
       if (refusal === undefined) {
-        if (await log.requeue(d.seq, d.target)) requeued++;
+        if (await store.queue.requeue(d.seq, d.target)) requeued++;
         continue;
       }
-      await log.settle(d.seq, d.target, { kind: "failed", reason: "replay-refused", error: refusal });
+      // Stays dead, now for this reason (the earlier outcome is kept in its history).
+      await store.queue.replay(d.seq, d.target, by, refusal);
       process.stderr.write(`refused ${d.eventId} → ${d.target}: ${refusal}\n`);
     }
     auditCommand(opts.app, {
@@ -90,6 +93,6 @@ export async function runDlqReplay(
     process.stdout.write(`requeued ${requeued} of ${dead.length} dead letter(s)\n`);
     return requeued === dead.length ? EXIT_OK : EXIT_FAILURE;
   } finally {
-    await log.close();
+    await store.close();
   }
 }

@@ -1,8 +1,7 @@
 import { userInfo } from "node:os";
-import { auditCommand, openAppLog } from "../../app-files.ts";
+import { auditCommand, openAppStore } from "../../app-files.ts";
 import { AUDIT_KIND } from "../../audit/index.ts";
-import type { EventLog, StoredEvent } from "../../bus/index.ts";
-import { toPalisadeError } from "../../errors.ts";
+import type { EventStore, StoredEvent } from "../../bus/index.ts";
 import { matchesTypePattern } from "../../events/index.ts";
 import { loadApp } from "../../manifest/index.ts";
 import { EXIT_OK } from "../exit-code.ts";
@@ -34,7 +33,7 @@ export async function runReplay(opts: ReplayOptions): Promise<number> {
     );
   }
   const registry = currentRegistry(app);
-  const log = openAppLog(app.dir);
+  const store = await openAppStore(app);
   const replay = { by: `cli:${userInfo().username}`, at: now };
   let events = 0;
   let replayed = 0;
@@ -42,7 +41,7 @@ export async function runReplay(opts: ReplayOptions): Promise<number> {
   try {
     const matching = [];
     for (let after = 0; ; ) {
-      const { batch, last } = await readArchive(log, after);
+      const { batch, last } = await readArchive(store.events, after);
       if (last === undefined) break;
       after = last;
       for (const s of batch) {
@@ -60,7 +59,7 @@ export async function runReplay(opts: ReplayOptions): Promise<number> {
               .map((f) => f.name);
       for (const target of targets) {
         const refusal = whyNot(app, registry, target, s.event);
-        await log.replay(s.seq, target, replay, refusal);
+        await store.queue.replay(s.seq, target, replay, refusal);
         if (refusal === undefined) replayed++;
         else {
           refused++;
@@ -71,7 +70,7 @@ export async function runReplay(opts: ReplayOptions): Promise<number> {
       progress(events, matching.length);
     }
   } finally {
-    await log.close();
+    await store.close();
   }
   process.stderr.write("\n");
   auditCommand(opts.app, {
@@ -104,23 +103,14 @@ const BATCH = 1000;
  * (corrupt) is reported and skipped, so it cannot stop the replay of the others.
  */
 async function readArchive(
-  log: EventLog,
+  events: EventStore,
   after: number,
 ): Promise<{ batch: StoredEvent[]; last: number | undefined }> {
-  try {
-    const batch = await log.readAfter(after, BATCH);
-    return { batch, last: batch.at(-1)?.seq };
-  } catch {
-    // Some record in this batch does not open: read them one by one to find which.
-    const positions = await log.typesAfter(after, BATCH);
-    const batch: StoredEvent[] = [];
-    for (const { seq } of positions) {
-      try {
-        batch.push(...(await log.readAfter(seq - 1, 1)).filter((s) => s.seq === seq));
-      } catch (err) {
-        process.stderr.write(`\nskipped event at position ${seq}: ${toPalisadeError(err).message}\n`);
-      }
-    }
-    return { batch, last: positions.at(-1)?.seq };
-  }
+  let last: number | undefined;
+  const batch = await events.read(after, BATCH, (seq, error) => {
+    process.stderr.write(`\nskipped event at position ${seq}: ${error}\n`);
+    last = Math.max(last ?? 0, seq);
+  });
+  const read = batch.at(-1)?.seq;
+  return { batch, last: read === undefined ? last : Math.max(read, last ?? 0) };
 }

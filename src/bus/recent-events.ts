@@ -1,15 +1,15 @@
-import type { CloudEvent } from "../../events/index.ts";
+import type { CloudEvent } from "../events/index.ts";
 
-/** How many recently appended events are kept in memory for the dispatcher. */
+/** How many recently appended events are kept in memory for the delivery queue. */
 const RECENT_EVENTS = 65536;
 /** …and at most this much of them (JSON characters), so large events cannot exhaust memory. */
 const RECENT_BYTES = 32 * 1024 * 1024;
 const RECENT_EVENT_MAX_BYTES = 16 * 1024;
 
 /**
- * Events appended by this process, by position: the dispatcher reads them back moments later, and
+ * Events appended by this process, by position: the delivery queue reads them back moments later, and
  * this spares it decrypting and parsing what it just wrote. Bounded (tens of MB at most); a backlog
- * deeper than that is read back from the file. Only committed events may be remembered: a rolled-back
+ * deeper than that is read back from the backend. Only committed events may be remembered: a rolled-back
  * insert frees its position for the next event.
  */
 export interface RecentEvents {
@@ -23,7 +23,7 @@ export function createRecentEvents(): RecentEvents {
   let recentBytes = 0;
   return {
     remember(seq, event, bytes) {
-      if (bytes > RECENT_EVENT_MAX_BYTES) return; // large events are read back from the file
+      if (bytes > RECENT_EVENT_MAX_BYTES) return; // large events are read back from the backend
       recent.set(seq, event);
       sizes.set(seq, bytes);
       recentBytes += bytes;
