@@ -201,6 +201,22 @@ export interface NatsCluster {
  * >= 2.10 (`natsSkip([2, 10])` gives the skip reason).
  */
 export async function startNatsCluster(size = 3, options: { monitor?: boolean } = {}): Promise<NatsCluster> {
+  // nats-server 2.10.27 sometimes bootstraps its JetStream meta group without one of the servers
+  // (seen here in about 1 start in 10: /jsz meta_cluster.cluster_size 2, the third server routed but
+  // never added, so no R3 stream can be placed: "no suitable peers for placement"). Such a cluster
+  // does not heal; a fresh one (new ports, new stores) is started instead, at most 3 times.
+  let last: unknown;
+  for (let attempt = 0; attempt < 3; attempt++) {
+    try {
+      return await startClusterOnce(size, options);
+    } catch (err) {
+      last = err;
+    }
+  }
+  throw last;
+}
+
+async function startClusterOnce(size: number, options: { monitor?: boolean }): Promise<NatsCluster> {
   const name = `palisade-test-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
   const clientPorts: number[] = [];
   const routePorts: number[] = [];
@@ -269,7 +285,7 @@ async function waitForJetStream(urls: string, replicas: number): Promise<void> {
   const probe = `KIT_READY_${process.pid}_${Date.now()}`;
   let last: unknown;
   try {
-    const deadline = Date.now() + 30_000;
+    const deadline = Date.now() + 15_000;
     while (Date.now() < deadline) {
       try {
         const jsm = await jetstreamManager(nc, { timeout: 2_000 });
@@ -281,7 +297,9 @@ async function waitForJetStream(urls: string, replicas: number): Promise<void> {
         await new Promise((r) => setTimeout(r, 250));
       }
     }
-    throw new Error(`the NATS cluster at ${urls} has no JetStream meta leader after 30 s: ${String(last)}`);
+    throw new Error(
+      `the NATS cluster at ${urls} cannot place an R${replicas} stream after 15 s: ${String(last)}`,
+    );
   } finally {
     await nc.close();
   }
