@@ -19,8 +19,8 @@ export interface DeliveryRecords {
   deadLetters(limit: number): Promise<DeadLetter[]>;
   replay(seq: number, target: string, replay: Replay, refused?: string): Promise<void>;
   requeue(seq: number, target: string): Promise<boolean>;
-  deliveries(eventId: string): Promise<DeliveryState[]>;
-  history(eventId: string): Promise<PastDelivery[]>;
+  deliveries(eventId: string): Promise<(DeliveryState & { readonly seq: number })[]>;
+  history(eventId: string): Promise<(PastDelivery & { readonly seq: number })[]>;
   /** Every dead letter with its bucket revision (events already pruned left out). */
   allDead(): Promise<{ key: string; revision: number; dead: DeadLetter }[]>;
 }
@@ -59,7 +59,12 @@ export function createDeliveryRecords(ctx: {
         const routed = routes
           .filter((r) => r.startSeq <= e.seq && subjectMatches(r.filter, subject))
           .map((r) => r.target);
-        return foldOutcomes([...new Set(routed)], await outcomes.all(e.seq));
+        const folded = foldOutcomes([...new Set(routed)], await outcomes.all(e.seq));
+        // Each state names its event's position: its error is sealed against it.
+        return {
+          current: folded.current.map((d) => ({ ...d, seq: e.seq })),
+          past: folded.past.map((d) => ({ ...d, seq: e.seq })),
+        };
       }),
     );
   }

@@ -21,7 +21,7 @@ import { scanStream } from "./scan.ts";
 /** The maintenance side of a store. */
 export interface NatsMaintenance {
   prune(beforeMs: number): Promise<number>;
-  reseal(limit: number, isStale: (sealed: string) => boolean, reseal: Reseal): Promise<number>;
+  reseal(limit: number, isStale: (sealed: string, record: string) => boolean, reseal: Reseal): Promise<number>;
   countVersions(versionOf: (sealed: string) => number): Promise<Map<number, number>>;
   stateCounts(): Promise<{ pending: number; failed: number }>;
 }
@@ -74,8 +74,9 @@ export function createNatsMaintenance(ctx: {
       let done = 0;
       for (const { key, revision, dead } of await records.allDead()) {
         if (done >= limit) break;
-        if (!isStale(dead.error)) continue;
-        const error = reseal(dead.error, errorRecordOf(dead.seq, dead.target));
+        const record = errorRecordOf(dead.seq, dead.target);
+        if (!isStale(dead.error, record)) continue;
+        const error = reseal(dead.error, record);
         if (error === undefined) continue;
         try {
           await res.dead.update(key, JSON.stringify({ ...dead, error }), revision);
