@@ -42,6 +42,7 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
     "invoke-once": "value",
     "open-store": "value",
     "prepare-app": "value",
+    "scale-out": "value",
     audit: "value",
     bus: "value",
     cli: "value",
@@ -101,6 +102,7 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
     runtime: "value",
   },
   "open-store": { bus: "value", events: "value", "group-commit": "type", manifest: "type" },
+  "scale-out": { bus: "value", gateway: "value", manifest: "type", observe: "type", "open-store": "type" },
   housekeeping: { bus: "type", manifest: "type", observe: "type", runtime: "type" },
   "data-path": {
     bus: "type",

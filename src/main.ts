@@ -20,17 +20,18 @@ import {
   TRACES_FILE,
 } from "./app-files.ts";
 import { AUDIT_KIND, type AuditLog, aggregateRepeats, ensureAuditKey } from "./audit/index.ts";
-import { createScheduler, type Dispatcher } from "./bus/index.ts";
+import { createScheduler, type Dispatcher, type NatsFlags } from "./bus/index.ts";
 import { main as cliMain } from "./cli/index.ts";
 import { type Closers, createClosers } from "./closers.ts";
 import { createDataPath, schedulePrincipal } from "./data-path.ts";
-import { toPalisadeError } from "./errors.ts";
+import { PalisadeError, toPalisadeError } from "./errors.ts";
 import { nextTraceparent, PLATFORM_EVENT_TYPES } from "./events/index.ts";
 import { openCapabilities, startPools } from "./function-runtime.ts";
 import {
   createAuthenticator,
   createGateway,
   createMemoryRateLimitStore,
+  createOpsServer,
   DEFAULT_HOST,
   DEFAULT_PORT,
   webhookPrincipal,
@@ -43,6 +44,7 @@ import { createMetrics, createTracing, type Logger, noTracing, traceStoreExporte
 import { type AppStore, EVENTS_FILE, openStore } from "./open-store.ts";
 import { buildSigned, type PreparedApp, prepareApp, removeDeadBuilds, schemasOf } from "./prepare-app.ts";
 import type { SandboxPool } from "./runtime/index.ts";
+import { openScaleOut, type Role } from "./scale-out.ts";
 import { createSchemaRegistry } from "./schema/index.ts";
 import { createAuthorizer, requireSecret } from "./security/index.ts";
 
@@ -92,6 +94,12 @@ export interface PlatformOptions {
   tracing?: boolean;
   /** More span exporters, each span as it ends (tests use an in-memory one). */
   spanExporters?: readonly SpanExporter[];
+  /** Which parts run here: all (one process), ingress only, or dispatch only. @default "all" */
+  role?: Role;
+  /** `dev` warns where `start` refuses (a stream neither replicated nor synced). @default "dev" */
+  mode?: "dev" | "start";
+  /** Run on NATS JetStream (`--nats` and its flags; PALISADE_NATS_URL also asks for it). */
+  nats?: NatsFlags;
 }
 
 export interface Platform {
@@ -186,7 +194,20 @@ async function assemblePlatform(
   // Until close, `keys retire` refuses a data key this platform may still be sealing with.
   const sealing = keyRing.holdLease();
   closers.add(() => sealing.close());
-  const store = await openStore(app, { sealer });
+  const role = options.role ?? "all";
+  const scaleOut = await openScaleOut(app, options.nats ?? {}, {
+    role,
+    mode: options.mode ?? (prebuilt === true ? "start" : "dev"),
+    logger,
+  });
+  if (scaleOut !== undefined) closers.add(() => scaleOut.close());
+  if (scaleOut === undefined && role !== "all")
+    throw new PalisadeError(
+      "PAL_USAGE",
+      `The ${role} role needs NATS JetStream: pass --nats <url> or set PALISADE_NATS_URL`,
+      { status: 400 },
+    );
+  const store = await openStore(app, { sealer, ...(scaleOut ? { nats: scaleOut.backend } : {}) });
   closers.add(() => store.close());
   reportSignedRows(store, audit, logger);
   const pools = new Map<string, SandboxPool>();
@@ -250,24 +271,45 @@ async function assemblePlatform(
     await Promise.all([...pools.values()].map((p) => p.close()));
     await draining;
   });
-  await startPools(app, bundles, capabilities, logger, pools, { metrics, audit });
-
-  dispatcher = createAppDispatcher({ app, store, dataPath, metrics, audit, logger });
-  closers.add(startHousekeeping({ app, maintenance: store.maintenance, pools, metrics, logger }));
-  const scheduler = createScheduler({
-    schedules,
-    state: store.state,
-    fire: (schedule, at) => dataPath.tick(schedule, at),
-    onError: (err) => logger.error({ err: toPalisadeError(err).message }, "schedule tick failed"),
-  });
-  closers.add(() => scheduler.close());
+  // A gateway runs no functions: no sandboxes, dispatcher, schedules or housekeeping.
+  if (role !== "gateway") {
+    await startPools(app, bundles, capabilities, logger, pools, { metrics, audit });
+    dispatcher = createAppDispatcher({ app, store, dataPath, metrics, audit, logger });
+    closers.add(startHousekeeping({ app, maintenance: store.maintenance, pools, metrics, logger }));
+    const scheduler = createScheduler({
+      schedules,
+      state: store.state,
+      fire: (schedule, at) => dataPath.tick(schedule, at),
+      onError: (err) => logger.error({ err: toPalisadeError(err).message }, "schedule tick failed"),
+    });
+    closers.add(() => scheduler.close());
+  }
+  const durability = store.durability.summary;
+  const listenOn = { port: options.port ?? DEFAULT_PORT, host: options.host ?? DEFAULT_HOST };
+  if (role === "worker") {
+    // A worker has no ingress: it serves /healthz, /readyz and /metrics only.
+    const ops = createOpsServer({
+      metrics,
+      logger,
+      ...(scaleOut === undefined ? {} : { readiness: scaleOut.readiness }),
+    });
+    closers.add(() => ops.close());
+    const url = await ops.listen(listenOn);
+    logger.info(
+      { app: app.name, role, url, durability, functions: [...app.functions.keys()] },
+      "palisade is running",
+    );
+    return platformOf(app, url, store, closers);
+  }
 
   const gateway = createGateway({
     sources: app.sources,
     ingest: dataPath.ingest,
     authenticate,
     principalLimit: (name) => app.principals.get(name)?.rateLimit ?? DEFAULT_RATE_LIMIT,
-    rateLimits: createMemoryRateLimitStore(),
+    // Shared by every gateway on NATS; in memory (this process) on the embedded store.
+    rateLimits: scaleOut?.rateLimits ?? createMemoryRateLimitStore(),
+    ...(scaleOut === undefined ? {} : { readiness: scaleOut.readiness }),
     secret,
     metrics,
     logger,
@@ -284,15 +326,18 @@ async function assemblePlatform(
     ...(options.tls || app.tls ? { tls: readTls({ ...app.tls, ...options.tls } as TlsSpec) } : {}),
   });
   closers.add(() => gateway.close());
-  const url = await gateway.listen({
-    port: options.port ?? DEFAULT_PORT,
-    host: options.host ?? DEFAULT_HOST,
-  });
+  const url = await gateway.listen(listenOn);
   const gatewayFile = join(app.dataDir, GATEWAY_FILE);
   closers.add(() => rmSync(gatewayFile, { force: true }));
   writeFileSync(gatewayFile, `${JSON.stringify({ url, pid: process.pid })}\n`, { mode: 0o600 });
-  logger.info({ app: app.name, url, functions: [...app.functions.keys()] }, "palisade is running");
+  logger.info(
+    { app: app.name, role, url, durability, functions: role === "gateway" ? [] : [...app.functions.keys()] },
+    "palisade is running",
+  );
+  return platformOf(app, url, store, closers);
+}
 
+function platformOf(app: AppModel, url: string, store: AppStore, closers: Closers): Platform {
   let closing: Promise<void> | undefined;
   return {
     app,

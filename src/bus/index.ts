@@ -1,6 +1,6 @@
 export { retryDelay } from "./backoff.ts";
 export { createDispatcher, type Dispatcher, type DispatcherOptions, type Target } from "./dispatcher.ts";
-export { BUS_CLOSED, BUS_DELIVERY_STATE_TAMPERED, BUS_STORAGE } from "./errors.ts";
+export { BUS_CLOSED, BUS_DELIVERY_STATE_TAMPERED, BUS_STORAGE, BUS_UNAVAILABLE } from "./errors.ts";
 export type {
   Appended,
   DeadLetter,
@@ -40,6 +40,12 @@ export {
 } from "./nats/durability.ts";
 export { type NatsDeployment, openNatsDeployment } from "./nats/nats-deployment.ts";
 export { type NatsFlags, type NatsOptions, natsOptionsFrom } from "./nats/nats-options.ts";
+export {
+  DEFAULT_ACK_WAIT_MS,
+  type NatsRawStore,
+  type NatsRawStoreOptions,
+  openNatsRawStore,
+} from "./nats/nats-raw-store.ts";
 export { redactUrl, redactUrls } from "./nats/redact-url.ts";
 export { createScheduler, type Schedule, type SchedulerOptions, ticksBetween } from "./scheduler.ts";
 export { type Accepts, createSealing, type Sealing } from "./sealed-store.ts";

@@ -1,0 +1,147 @@
+/**
+ * Scale-out on NATS JetStream (DESIGN §8): what a role opens when it is given `--nats` — the
+ * deployment (connection, replicas, the durability it states or refuses), the JetStream backend of
+ * the store, the rate-limit buckets every gateway shares, and whether the broker is reachable now.
+ * While NATS is away an append fails fast with a 503 and Retry-After (nothing unacknowledged is
+ * answered 202); the connection reconnects on its own and work resumes.
+ */
+import type { NatsConnection } from "@nats-io/transport-node";
+import {
+  BUS_UNAVAILABLE,
+  type NatsDeployment,
+  type NatsFlags,
+  natsOptionsFrom,
+  openNatsDeployment,
+  openNatsRawStore,
+  type RawStore,
+} from "./bus/index.ts";
+import { PalisadeError, toPalisadeError } from "./errors.ts";
+import {
+  createNatsRateLimitStore,
+  openRateLimitBucket,
+  type RateLimitStore,
+  type Readiness,
+} from "./gateway/index.ts";
+import type { AppModel } from "./manifest/index.ts";
+import type { Logger } from "./observe/index.ts";
+import type { NatsBackend } from "./open-store.ts";
+
+/** Which parts of the platform a process runs. */
+export type Role = "all" | "gateway" | "worker";
+
+/**
+ * How long a taken delivery stays claimed without a heartbeat. A live worker renews it every third
+ * of this while it holds the delivery; a killed worker's deliveries go to another worker after it.
+ */
+export const DELIVERY_LEASE_MS = 10_000;
+
+/** A role's NATS side, opened. */
+export interface ScaleOut {
+  readonly deployment: NatsDeployment;
+  readonly backend: NatsBackend;
+  readonly rateLimits: RateLimitStore;
+  /** Why this process cannot work now (the broker is unreachable), or undefined. */
+  readonly readiness: Readiness;
+  close(): Promise<void>;
+}
+
+/**
+ * Opens the NATS side of `role` for `app` when the flags (or PALISADE_NATS_URL) ask for NATS;
+ * undefined otherwise (the embedded store). Prints the durability statement and its warnings.
+ */
+export async function openScaleOut(
+  app: AppModel,
+  flags: NatsFlags,
+  { role, mode, logger }: { role: Role; mode: "dev" | "start"; logger: Logger },
+): Promise<ScaleOut | undefined> {
+  const options = natsOptionsFrom(flags, process.env);
+  if (options === undefined) return undefined;
+  const deployment = await openNatsDeployment(options, {
+    mode: role === "all" ? mode : role,
+    logger,
+    name: `palisade ${role === "all" ? mode : role} ${app.name}`,
+  });
+  for (const warning of deployment.warnings)
+    logger.warn({ durability: deployment.durability.summary }, warning);
+  const { nc } = deployment.link;
+  const connected = watchConnection(nc, logger);
+  try {
+    const bucket = await openRateLimitBucket(
+      nc,
+      `palisade_${app.name.replace(/[^A-Za-z0-9_-]/g, "_")}_rate`,
+      {
+        replicas: deployment.replicas,
+      },
+    );
+    const readiness: Readiness = () =>
+      connected() ? undefined : `NATS at ${deployment.link.display} is unreachable; reconnecting`;
+    return {
+      deployment,
+      rateLimits: createNatsRateLimitStore(bucket),
+      readiness,
+      backend: {
+        async open(rawOptions) {
+          const raw = await openNatsRawStore(nc, {
+            ...rawOptions,
+            app: app.name,
+            replicas: deployment.replicas,
+            durability: deployment.durability,
+            ackWaitMs: DELIVERY_LEASE_MS,
+          });
+          return failFast(raw, readiness);
+        },
+      },
+      close: () => deployment.link.close(),
+    };
+  } catch (err) {
+    await deployment.link.close();
+    throw err;
+  }
+}
+
+/** True while the connection is up; logs each loss and recovery. */
+function watchConnection(nc: NatsConnection, logger: Logger): () => boolean {
+  let up = true;
+  void (async () => {
+    for await (const s of nc.status()) {
+      if (s.type === "disconnect" && up) {
+        up = false;
+        logger.warn({}, "lost the connection to NATS; ingress answers 503 until it is back");
+      } else if (s.type === "reconnect") {
+        up = true;
+        logger.info({}, "connection to NATS restored");
+      }
+    }
+  })().catch(() => undefined);
+  return () => up && !nc.isClosed();
+}
+
+/**
+ * The backend with appends that answer at once while the broker is away: a 503 the gateway turns
+ * into Retry-After, rather than a publish buffered until it times out. An append JetStream did not
+ * acknowledge for any other reason is a 503 too: the sender retries with the same ids (deduped).
+ */
+function failFast(raw: RawStore, readiness: Readiness): RawStore {
+  const unavailable = (why: string) =>
+    new PalisadeError(
+      BUS_UNAVAILABLE,
+      `Events were not stored: ${why}. Retry the request shortly (same ids: duplicates are ignored)`,
+      {
+        status: 503,
+        retryable: true,
+        details: { retryAfterSec: 1 },
+      },
+    );
+  return {
+    ...raw,
+    async append(events) {
+      const down = readiness();
+      if (down !== undefined) throw unavailable(down);
+      try {
+        return await raw.append(events);
+      } catch (err) {
+        throw unavailable(`JetStream did not acknowledge them (${toPalisadeError(err).message})`);
+      }
+    },
+  };
+}
