@@ -19,6 +19,7 @@ import { reportIngest } from "./ingest-report.ts";
 import { runCapability, runColdStart, runInvoke } from "./invoke.ts";
 import { type LatencyConfig, runLatency } from "./latency.ts";
 import { reportLatency } from "./latency-report.ts";
+import { runNatsBench } from "./nats.ts";
 import { printTable, ratio, round, perSecond as rps, times as x } from "./stats.ts";
 
 function knob(name: string, fallback: number): number {
@@ -56,7 +57,7 @@ const E2E_BATCHES = knob("BENCH_E2E_BATCHES", 100);
 const HTTP_WARMUP = Math.min(500, EVENTS);
 const INVOKE_WARMUP = Math.min(200, INVOKES);
 const DELIVERY_TIMEOUT_MS = 30_000;
-const WATCHDOG_MS = 120_000;
+const WATCHDOG_MS = 360_000;
 
 const watchdog = setTimeout(() => {
   console.error(`bench: still running after ${WATCHDOG_MS / 1000} s; giving up`);
@@ -201,6 +202,39 @@ try {
 
   const latencyJson = reportLatency(lat, LATENCY, machine.cores);
 
+  // NATS mode next to raw JetStream, and 1 vs 2 workers on a 5 ms handler (issue 13's aims).
+  const natsApps: string[] = [];
+  const newApp = () => {
+    const dir = createBenchApp();
+    natsApps.push(dir);
+    return dir;
+  };
+  const nats = await runNatsBench(newApp(), newApp, e2eConfig).finally(() => {
+    for (const dir of natsApps) rmSync(dir, { recursive: true, force: true });
+  });
+  const natsRatio = ratio(nats.e2ePerSec, nats.rawE2ePerSec);
+  const scaling = ratio(nats.twoWorkersPerSec, nats.oneWorkerPerSec);
+  printTable(
+    `NATS JetStream mode (${e2eConfig.batches} batches of ${e2eConfig.batchSize}; baseline = nats.js publish + consume/ack of as many 400-byte messages)`,
+    ["measure", "events/s", "vs baseline"],
+    [
+      ["baseline: raw JetStream publish", rps(nats.rawPublishPerSec), ""],
+      ["baseline: raw JetStream publish + consume + ack", rps(nats.rawE2ePerSec), x(1)],
+      [
+        "palisade accepted (202 after JetStream ack)",
+        rps(nats.acceptedPerSec),
+        x(ratio(nats.acceptedPerSec, nats.rawE2ePerSec)),
+      ],
+      ["palisade end-to-end on NATS (all settled)", rps(nats.e2ePerSec), x(natsRatio)],
+      [`1 worker, 5 ms handler (${nats.scalingEvents} events)`, rps(nats.oneWorkerPerSec), x(1)],
+      ["2 workers, 5 ms handler", rps(nats.twoWorkersPerSec), x(scaling)],
+    ],
+  );
+  console.log(
+    `NATS end to end ${x(natsRatio)} raw JetStream (aim ≥ 0.7×${natsRatio >= 0.7 ? "" : " — missed"}); 2 workers ${x(scaling)} 1 worker (aim ≥ 1.6×${scaling >= 1.6 ? "" : " — missed"})${nats.timedOut ? " | TIMED OUT" : ""}`,
+  );
+  console.log(`measured under: ${nats.durability}`);
+
   const result = {
     machine,
     config: {
@@ -256,6 +290,7 @@ try {
       ratio: encryptionRatio,
     },
     dispatch: disp.map((d) => ({ ...d, eventsPerSec: round(d.eventsPerSec) })),
+    nats: { ...nats, e2eRatio: natsRatio, scaling },
   };
   console.log(`\nBENCH_JSON ${JSON.stringify(result)}`);
 } finally {
