@@ -21,7 +21,11 @@ import { scanStream } from "./scan.ts";
 /** The maintenance side of a store. */
 export interface NatsMaintenance {
   prune(beforeMs: number): Promise<number>;
-  reseal(limit: number, isStale: (sealed: string, record: string) => boolean, reseal: Reseal): Promise<number>;
+  reseal(
+    limit: number,
+    isStale: (sealed: string, record: string) => boolean,
+    reseal: Reseal,
+  ): Promise<number>;
   countVersions(versionOf: (sealed: string) => number): Promise<Map<number, number>>;
   stateCounts(): Promise<{ pending: number; failed: number }>;
 }

@@ -76,8 +76,17 @@ export async function openNatsRawStore(
     prefetch: options.prefetch ?? 32,
     fetchExpiresMs: options.fetchExpiresMs ?? 5_000,
     mac: options.mac,
+    targets: options.subscriptions.map((s) => s.name),
   });
-  const records = createDeliveryRecords({ res, names, events, outcomes, ackWaitMs, mac: options.mac });
+  const records = createDeliveryRecords({
+    res,
+    names,
+    events,
+    outcomes,
+    ackWaitMs,
+    mac: options.mac,
+    accepts: options.accepts,
+  });
   const maintenance = createNatsMaintenance({ res, names, events, records });
   const durability: Durability = options.durability ?? {
     backend: "nats",
@@ -88,6 +97,10 @@ export async function openNatsRawStore(
     names,
     // Routing is by type (consumer subjects); the content filter is applied at take (`skipped`).
     routesByContent: false,
+    // Stream messages are immutable: reseal re-seals dead letters only (nats-maintenance.ts).
+    rewritesBodies: false,
+    // The events stream is purged from its start (nats-maintenance.ts).
+    prunesPrefixOnly: true,
     durability,
     append: events.append,
     read: events.read,
