@@ -215,6 +215,12 @@ export async function runQueueConformance(t: TestContext, newStore: NewStore): P
       const open = newStore();
       const sealer = createTestSealer();
       const first = await open({ subscriptions: SUBS, sealer });
+      if (first.raw.rewritesBodies === false) {
+        // Nothing can rewrite a stored body through this backend; its own tests forge one instead.
+        await first.close();
+        t.skip("the backend cannot rewrite a stored body (rewritesBodies: false)");
+        return;
+      }
       const appended = await first.events.append([
         event(1, "a"),
         event(2, "b"),

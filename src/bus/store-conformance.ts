@@ -201,11 +201,24 @@ async function runMaintenanceConformance(t: TestContext, newStore: NewStore): Pr
     const [f1, f2] = await takeN(store, "f", 2);
     for (const d of [f1, f2]) if (d !== undefined) await store.queue.settle(refOf(d), { kind: "delivered" });
     assert.equal(await store.maintenance.prune(0), 0, "nothing is older than the epoch");
-    assert.equal(await store.maintenance.prune(Date.now() + 1000), 2, "done and unrouted go; waiting stays");
-    assert.deepEqual(
-      (await store.events.read(0, 10)).map((s) => s.event.id),
-      ["waiting"],
-    );
+    if (store.raw.prunesPrefixOnly === true) {
+      // Only events before the oldest pending one can go: done; unrouted waits behind waiting.
+      assert.equal(await store.maintenance.prune(Date.now() + 1000), 1, "done goes; waiting stays");
+      assert.deepEqual(
+        (await store.events.read(0, 10)).map((s) => s.event.id),
+        ["waiting", "unrouted"],
+      );
+    } else {
+      assert.equal(
+        await store.maintenance.prune(Date.now() + 1000),
+        2,
+        "done and unrouted go; waiting stays",
+      );
+      assert.deepEqual(
+        (await store.events.read(0, 10)).map((s) => s.event.id),
+        ["waiting"],
+      );
+    }
     assert.deepEqual(await store.queue.deliveries("done"), []);
     assert.deepEqual(await store.maintenance.stateCounts(), { pending: 1, failed: 0 });
   });
@@ -230,9 +243,15 @@ async function runMaintenanceConformance(t: TestContext, newStore: NewStore): Pr
       assert.ok(n <= 2);
       moved += n;
     }
-    assert.equal(moved, before.get(1));
     const after = await store.maintenance.sealedVersions();
-    assert.deepEqual([...after.entries()], [[2, before.get(1)]]);
+    if (store.raw.rewritesBodies === false) {
+      // What cannot be rewritten stays counted under its old key (so that key is not retired yet).
+      assert.ok(moved > 0, "what can be re-sealed is");
+      assert.deepEqual([after.get(2), after.get(1)], [moved, (before.get(1) ?? 0) - moved]);
+    } else {
+      assert.equal(moved, before.get(1));
+      assert.deepEqual([...after.entries()], [[2, before.get(1)]]);
+    }
     assert.deepEqual(
       (await store.events.read(0, 10)).map((s) => s.event.data),
       [{ n: 1 }, { n: 2 }, { n: 3 }],
@@ -255,6 +274,8 @@ async function runMaintenanceConformance(t: TestContext, newStore: NewStore): Pr
     assert.deepEqual(await store.maintenance.stateCounts(), { pending: 0, failed: 0 });
     await store.events.append([event(1, "c1"), event(2, "c2")]);
     const taken = await takeN(store, "f", 2);
+    // A backend routing by type only applies g's filter when g takes: c1 is skipped there.
+    if (!store.raw.routesByContent) await takeN(store, "g", 1);
     await eventually(
       async () => ((await store.maintenance.stateCounts()).pending === 3 ? true : undefined),
       "3 pending (2 for f, 1 for g)",

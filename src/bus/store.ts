@@ -162,6 +162,19 @@ export type Reseal = (sealed: string, record: string) => string | undefined;
  */
 export interface RawStore {
   readonly routesByContent: boolean;
+  /**
+   * False for a backend whose stored event bodies (and texts stored with them, such as delivery
+   * outcome errors) cannot be rewritten in place (a JetStream stream): `reseal` re-seals only what
+   * it can, and `countVersions` keeps counting the rest under their old version until prune removes
+   * them. @default true
+   */
+  readonly rewritesBodies?: boolean;
+  /**
+   * True for a backend whose `prune` removes only a prefix of the events (a JetStream stream is
+   * purged from its start): an old finished event after the oldest pending one stays until that
+   * one is finished. @default false
+   */
+  readonly prunesPrefixOnly?: boolean;
   readonly durability: Durability;
   append(events: readonly RawEvent[]): Promise<Appended[]>;
   read(after: number, limit: number): Promise<RawStoredEvent[]>;

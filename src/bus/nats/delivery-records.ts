@@ -33,6 +33,8 @@ export function createDeliveryRecords(ctx: {
   readonly outcomes: OutcomeLog;
   readonly ackWaitMs: number;
   readonly mac: ((text: string) => string) | undefined;
+  /** Whether a target's content filter wants an event (routing here is by type only). */
+  readonly accepts: (target: string, record: RawStoredEvent) => boolean;
 }): DeliveryRecords {
   const { res, names, events, outcomes } = ctx;
 
@@ -58,7 +60,10 @@ export function createDeliveryRecords(ctx: {
         const subject = eventSubject(names, e.type);
         const routed = routes
           .filter((r) => r.startSeq <= e.seq && subjectMatches(r.filter, subject))
-          .map((r) => r.target);
+          .map((r) => r.target)
+          // A target whose content filter rejects the event skips it at take: it is owed nothing
+          // (its outcome records, e.g. of a replay, still show).
+          .filter((target) => ctx.accepts(target, e));
         const folded = foldOutcomes([...new Set(routed)], await outcomes.all(e.seq));
         // Each state names its event's position: its error is sealed against it.
         return {

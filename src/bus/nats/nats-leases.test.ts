@@ -66,7 +66,7 @@ describe("NATS leases, crashes and prune", { skip }, () => {
       ["not-done"],
     );
     assert.deepEqual(await survivor.deliveries("done"), [
-      { target: "f", state: "delivered", attempts: 1, lastError: null },
+      { target: "f", state: "delivered", attempts: 1, lastError: null, seq: done.seq },
     ]);
   });
 

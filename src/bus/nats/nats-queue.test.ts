@@ -29,8 +29,8 @@ describe("NATS delivery queue", { skip }, () => {
     ]);
     const [a] = await store.append([rawEvent("e1")]);
     assert.deepEqual(await store.deliveries("e1"), [
-      { target: "f", state: "pending", attempts: 0, lastError: null },
-      { target: "g", state: "pending", attempts: 0, lastError: null },
+      { target: "f", state: "pending", attempts: 0, lastError: null, seq: a?.seq },
+      { target: "g", state: "pending", attempts: 0, lastError: null, seq: a?.seq },
     ]);
     const [f1] = await takeUntil(store, "f", 1);
     const g = await takeUntil(store, "g", 1);
@@ -46,8 +46,8 @@ describe("NATS delivery queue", { skip }, () => {
     await store.settle(ref(f2), { kind: "failed", reason: "attempts-exhausted", error: "sealed:again" });
     await store.settle(ref(g[0]), { kind: "delivered" });
     assert.deepEqual(await store.deliveries("e1"), [
-      { target: "f", state: "failed", attempts: 2, lastError: "sealed:again" },
-      { target: "g", state: "delivered", attempts: 1, lastError: null },
+      { target: "f", state: "failed", attempts: 2, lastError: "sealed:again", seq: a?.seq },
+      { target: "g", state: "delivered", attempts: 1, lastError: null, seq: a?.seq },
     ]);
     const [dead] = await store.deadLetters(10);
     assert.deepEqual(
@@ -80,7 +80,7 @@ describe("NATS delivery queue", { skip }, () => {
     assert.equal(await store.requeue(a.seq, "f"), false, "it is no longer dead");
     assert.deepEqual(await store.deadLetters(10), []);
     assert.deepEqual(await store.deliveries("h1"), [
-      { target: "f", state: "pending", attempts: 0, lastError: "boom" },
+      { target: "f", state: "pending", attempts: 0, lastError: "boom", seq: a.seq },
     ]);
     const [d2] = await takeUntil(store, "f", 1);
     assert.ok(d2);
@@ -106,7 +106,7 @@ describe("NATS delivery queue", { skip }, () => {
     assert.ok(d3);
     await store.settle(ref(d3), { kind: "delivered" });
     assert.deepEqual(await store.deliveries("h1"), [
-      { target: "f", state: "delivered", attempts: 1, lastError: null },
+      { target: "f", state: "delivered", attempts: 1, lastError: null, seq: a.seq },
     ]);
     await store.replay(a.seq, "f", { by: "ops", at: 5678 }, "sealed:not allowed");
     const [refused] = await store.deadLetters(10);

@@ -33,6 +33,8 @@ export interface QueueContext {
   readonly prefetch: number;
   readonly fetchExpiresMs: number;
   readonly mac: ((text: string) => string) | undefined;
+  /** The targets this store takes for: `watch` starts their fetch loops (arrivals are its wake-ups). */
+  readonly targets: readonly string[];
 }
 
 /** The taking side of the queue. */
@@ -200,6 +202,11 @@ export function createNatsTaker(ctx: QueueContext): NatsTaker {
     },
     watch(w) {
       wakers.add(w);
+      // Arrivals are the wake-ups, so the fetch loops run from now on (one that fails to start is
+      // started again by the next take).
+      for (const target of closed ? [] : ctx.targets) {
+        startTarget(target).catch(() => started.delete(target));
+      }
       return () => wakers.delete(w);
     },
     async close() {

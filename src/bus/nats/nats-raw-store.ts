@@ -33,7 +33,10 @@ export interface NatsRawStoreOptions extends RawStoreOptions {
   readonly retentionMs?: number;
   /** How long a taken delivery stays claimed without a heartbeat (the lease). @default 30000 */
   readonly ackWaitMs?: number;
-  /** How long one fetch waits on the server; keep it well under the lease. @default 5000 */
+  /**
+   * How long one fetch waits on the server; keep it well under the lease. At least 1000 (the
+   * client refuses shorter fetches, which would leave the queue silently empty). @default 5000
+   */
   readonly fetchExpiresMs?: number;
   /** Messages each of a target's consumers buffers ahead of `take`. @default 32 */
   readonly prefetch?: number;
@@ -74,10 +77,19 @@ export async function openNatsRawStore(
     outcomes,
     ackWaitMs,
     prefetch: options.prefetch ?? 32,
-    fetchExpiresMs: options.fetchExpiresMs ?? 5_000,
+    fetchExpiresMs: Math.max(1_000, options.fetchExpiresMs ?? 5_000),
     mac: options.mac,
+    targets: options.subscriptions.map((s) => s.name),
   });
-  const records = createDeliveryRecords({ res, names, events, outcomes, ackWaitMs, mac: options.mac });
+  const records = createDeliveryRecords({
+    res,
+    names,
+    events,
+    outcomes,
+    ackWaitMs,
+    mac: options.mac,
+    accepts: options.accepts,
+  });
   const maintenance = createNatsMaintenance({ res, names, events, records });
   const durability: Durability = options.durability ?? {
     backend: "nats",
@@ -88,6 +100,10 @@ export async function openNatsRawStore(
     names,
     // Routing is by type (consumer subjects); the content filter is applied at take (`skipped`).
     routesByContent: false,
+    // Stream messages are immutable: reseal re-seals dead letters only (nats-maintenance.ts).
+    rewritesBodies: false,
+    // The events stream is purged from its start (nats-maintenance.ts).
+    prunesPrefixOnly: true,
     durability,
     append: events.append,
     read: events.read,

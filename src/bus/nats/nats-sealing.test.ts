@@ -86,7 +86,7 @@ describe("NATS store: re-sealing, counting and authentication", { skip }, () => 
     const record = JSON.stringify({ kind: "delivered", attempts: 1, at: Date.now(), src: "e" });
     await js.publish(`${store.names.outcomes}.${b.seq}.${encodeToken("f")}`, record);
     assert.deepEqual(await store.deliveries("m2"), [
-      { target: "f", state: "pending", attempts: 0, lastError: null },
+      { target: "f", state: "pending", attempts: 0, lastError: null, seq: b.seq },
     ]);
     const [real] = await takeUntil(store, "f", 1);
     assert.equal(real?.record.id, "m2");

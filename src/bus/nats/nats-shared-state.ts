@@ -1,5 +1,6 @@
 /**
- * Shared state in a KV bucket: cursors (`c.<name>`), counters (`n.<name>`) and leases (`l.<name>`).
+ * Shared state in a KV bucket: named values (`c.<name>`: cursors and counters alike, so `cursor` reads
+ * what `increment` counted) and leases (`l.<name>`).
  * Counters and leases change by compare-and-set on the key's revision, retried on conflict, so they
  * are atomic across every node (on nats-server >= 2.9.21 for replicated buckets; the connect step
  * refuses older servers for R>1). Leases compare `expiresAt` with the local clock: nodes' clocks
@@ -39,7 +40,7 @@ export function createNatsSharedState(kv: KV): SharedState {
       await kv.put(`c.${encodeToken(name)}`, String(value));
     },
     async increment(name, by, max) {
-      const key = `n.${encodeToken(name)}`;
+      const key = `c.${encodeToken(name)}`;
       for (let i = 0; i < MAX_TRIES; i++) {
         const e = live(await kv.get(key));
         const next = (e === undefined ? 0 : Number(e.string())) + by;
