@@ -2,19 +2,10 @@ import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { type NatsServer, natsUnavailable, startNatsServer } from "../../../test/kit/nats-server.ts";
-import type { RawDelivery } from "../store.ts";
-import { connectTo, freshApp, openTestStore, rawEvent, takeUntil } from "./nats-test-kit.ts";
+import { connectTo, freshApp, openTestStore, rawEvent, ref, takeUntil } from "./nats-test-kit.ts";
 import { createOutcomeLog } from "./outcome-records.ts";
 
 const skip = natsUnavailable();
-
-const ref = (d: RawDelivery) => ({
-  seq: d.seq,
-  target: d.target,
-  attempts: d.attempts,
-  eventId: d.record.id,
-  type: d.record.type,
-});
 
 describe("NATS leases, crashes and prune", { skip }, () => {
   let server: NatsServer;

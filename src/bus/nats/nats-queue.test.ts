@@ -1,18 +1,9 @@
 import assert from "node:assert/strict";
 import { after, before, describe, test } from "node:test";
 import { type NatsServer, natsUnavailable, startNatsServer } from "../../../test/kit/nats-server.ts";
-import type { RawDelivery } from "../store.ts";
-import { connectTo, freshApp, openTestStore, rawEvent, takeUntil } from "./nats-test-kit.ts";
+import { connectTo, freshApp, openTestStore, rawEvent, ref, takeUntil } from "./nats-test-kit.ts";
 
 const skip = natsUnavailable();
-
-const ref = (d: RawDelivery) => ({
-  seq: d.seq,
-  target: d.target,
-  attempts: d.attempts,
-  eventId: d.record.id,
-  type: d.record.type,
-});
 
 describe("NATS delivery queue", { skip }, () => {
   let server: NatsServer;

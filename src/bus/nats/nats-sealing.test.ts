@@ -4,19 +4,10 @@ import { after, before, describe, test } from "node:test";
 import { jetstream } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
 import { type NatsServer, natsUnavailable, startNatsServer } from "../../../test/kit/nats-server.ts";
-import type { RawDelivery } from "../store.ts";
 import { encodeToken } from "./names.ts";
-import { connectTo, freshApp, openTestStore, rawEvent, takeUntil } from "./nats-test-kit.ts";
+import { connectTo, freshApp, openTestStore, rawEvent, ref, takeUntil } from "./nats-test-kit.ts";
 
 const skip = natsUnavailable();
-
-const ref = (d: RawDelivery) => ({
-  seq: d.seq,
-  target: d.target,
-  attempts: d.attempts,
-  eventId: d.record.id,
-  type: d.record.type,
-});
 
 /** A toy sealing: `v<n>:` and the text. */
 const versionOf = (sealed: string) => Number(/^v(\d+):/.exec(sealed)?.[1] ?? 0);

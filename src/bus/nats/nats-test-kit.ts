@@ -4,7 +4,7 @@
  */
 import type { TestContext } from "node:test";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
-import type { RawEvent, Subscription } from "../store.ts";
+import type { RawDelivery, RawEvent, Subscription } from "../store.ts";
 import { type NatsRawStore, type NatsRawStoreOptions, openNatsRawStore } from "./nats-raw-store.ts";
 
 let apps = 0;
@@ -63,3 +63,12 @@ export async function takeUntil(
   }
   return out;
 }
+
+/** The DeliveryRef of a raw delivery, as `settle` takes it. */
+export const ref = (d: RawDelivery) => ({
+  seq: d.seq,
+  target: d.target,
+  attempts: d.attempts,
+  eventId: d.record.id,
+  type: d.record.type,
+});
