@@ -155,9 +155,11 @@ test("kill -9 of one node of a 3-node R3 cluster mid-stream: 0 acknowledged even
   await until(() => accepted.size >= 150, "events accepted after the node died", 60_000);
   stopSending = true;
   await sender;
-  await until(
-    () => [...accepted].every((i) => logged([worker], "handled").includes(i)),
-    "every acknowledged event handled",
-    60_000,
-  );
+  const missing = () => [...accepted].filter((i) => !logged([worker], "handled").includes(i));
+  await until(() => missing().length === 0, "every acknowledged event handled", 60_000).catch((err) => {
+    const warnings = worker.lines.filter((l) => Number(l.level) >= 40).slice(-5);
+    throw new Error(
+      `${err}: missing ${JSON.stringify(missing())} of ${accepted.size}; worker warnings ${JSON.stringify(warnings)}`,
+    );
+  });
 });

@@ -23,10 +23,12 @@ ${testPrincipal(["job.queued"])}functions:
     handler: functions/work.ts
     on: [job.queued]
     emit: [job.done]
-    limits: { timeoutMs: 10000, concurrency: ${concurrency} }
+    limits: { timeoutMs: 10000, concurrency: ${concurrency}, logsPerSecond: 100000 }
   count:
     handler: functions/count.ts
     on: [job.done]
+    # Every log line is what the tests observe: none may be dropped by the default rate.
+    limits: { logsPerSecond: 100000 }
 `,
     "schemas/job.json": NUMBER_SCHEMA,
     "functions/work.ts": `export default async (e, ctx) => {
