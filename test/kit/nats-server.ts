@@ -5,7 +5,7 @@
  */
 import { type ChildProcess, execFileSync, spawn } from "node:child_process";
 import { existsSync, mkdtempSync, rmSync } from "node:fs";
-import { createServer, connect as tcpConnect } from "node:net";
+import { createServer, type Server, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { jetstreamManager } from "@nats-io/jetstream";
@@ -81,7 +81,11 @@ export interface NatsServer {
   /** The monitoring endpoint (`http://127.0.0.1:<port>`) when started with `monitor`. */
   readonly monitorUrl: string | undefined;
   readonly process: ChildProcess;
-  /** SIGKILL: no goodbye, as a crashed machine. */
+  /**
+   * SIGKILL: no goodbye, as a crashed machine. Its ports stay held (a listener that drops every
+   * connection) until restart or stop, so a server another test starts meanwhile cannot take them
+   * and be reached by this test's clients reconnecting to the dead node's URL.
+   */
   kill(): Promise<void>;
   /** Starts the same server again (same ports, same store). */
   restart(): Promise<void>;
@@ -100,6 +104,8 @@ export interface NatsServerOptions {
   monitor?: boolean;
   /** Run JetStream. @default true */
   jetstream?: boolean;
+  /** More ports of this server (a cluster's route port) to hold while it is killed. */
+  holdPorts?: readonly number[];
 }
 
 /** Starts one nats-server with JetStream on a free loopback port and waits until it accepts. */
@@ -120,6 +126,11 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     ...(options.args ?? []),
   ];
   let child = await launch(binary, args, port);
+  const held = portHolder([
+    port,
+    ...(monitorPort === undefined ? [] : [monitorPort]),
+    ...(options.holdPorts ?? []),
+  ]);
   const server: NatsServer = {
     url: `nats://127.0.0.1:${port}`,
     port,
@@ -130,17 +141,43 @@ export async function startNatsServer(options: NatsServerOptions = {}): Promise<
     },
     async kill() {
       await stopProcess(child, "SIGKILL");
+      await held.hold();
     },
     async restart() {
       await stopProcess(child, "SIGKILL");
+      await held.release();
       child = await launch(binary, args, port);
     },
     async stop() {
       await stopProcess(child, "SIGTERM");
+      await held.release();
       if (options.storeDir === undefined) rmSync(storeDir, { recursive: true, force: true });
     },
   };
   return server;
+}
+
+/** Holds `ports` on 127.0.0.1 with listeners that drop every connection, while a server is down. */
+function portHolder(ports: readonly number[]): { hold(): Promise<void>; release(): Promise<void> } {
+  let listeners: Server[] = [];
+  return {
+    async hold() {
+      listeners = await Promise.all(
+        ports.map(
+          (port) =>
+            new Promise<Server>((resolve, reject) => {
+              const srv = createServer((socket) => socket.destroy());
+              srv.once("error", reject);
+              srv.listen(port, "127.0.0.1", () => resolve(srv));
+            }),
+        ),
+      );
+    },
+    async release() {
+      await Promise.all(listeners.map((srv) => new Promise<void>((resolve) => srv.close(() => resolve()))));
+      listeners = [];
+    },
+  };
 }
 
 async function launch(binary: string, args: string[], port: number): Promise<ChildProcess> {
@@ -236,6 +273,7 @@ async function startClusterOnce(size: number, options: { monitor?: boolean }): P
         port,
         name: serverNames[i] as string,
         ...(options.monitor === true ? { monitor: true } : {}),
+        holdPorts: [routePorts[i] as number],
         args: [
           "--cluster_name",
           name,
