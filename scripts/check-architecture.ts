@@ -20,7 +20,9 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
   cli: {
     "app-files": "value",
     "invoke-once": "value",
+    "open-store": "type",
     "prepare-app": "type",
+    "scale-out": "value",
     audit: "value",
     bus: "value",
     events: "value",

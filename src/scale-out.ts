@@ -29,6 +29,9 @@ import type { NatsBackend } from "./open-store.ts";
 /** Which parts of the platform a process runs. */
 export type Role = "all" | "gateway" | "worker";
 
+/** Who opens the NATS side: a role of the platform, or an operator command (`dlq`, `audit`, … `--nats`). */
+export type Opener = Role | "operator";
+
 /**
  * How long a taken delivery stays claimed without a heartbeat. A live worker renews it every third
  * of this while it holds the delivery; a killed worker's deliveries go to another worker after it.
@@ -52,7 +55,7 @@ export interface ScaleOut {
 export async function openScaleOut(
   app: AppModel,
   flags: NatsFlags,
-  { role, mode, logger }: { role: Role; mode: "dev" | "start"; logger: Logger },
+  { role, mode, logger }: { role: Opener; mode: "dev" | "start"; logger: Logger },
 ): Promise<ScaleOut | undefined> {
   const options = natsOptionsFrom(flags, process.env);
   if (options === undefined) return undefined;

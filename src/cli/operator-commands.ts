@@ -10,6 +10,7 @@ import { runPermissionsReport } from "./commands/permissions.ts";
 import { runReplay } from "./commands/replay.ts";
 import { runSecretsList, runSecretsRm, runSecretsRotate, runSecretsSet } from "./commands/secrets.ts";
 import { runTraces } from "./commands/traces.ts";
+import { type OperatorNatsFlags, withNatsTarget } from "./nats-target.ts";
 import { parsePositive } from "./parse-positive.ts";
 
 /** Adds the operator commands to `program`; each action reports its exit code to `setExit`. */
@@ -150,29 +151,31 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
   const dlq = program
     .command("dlq")
     .description("the dead-letter queue: deliveries that will not be retried");
-  dlq
-    .command("list")
+  withNatsTarget(dlq.command("list"))
     .description("list dead-lettered deliveries, newest first, with their reason")
     .option("--app <dir>", "app directory", ".")
     .option("--limit <n>", "most rows to show", (v) => parsePositive(v, "--limit"), 100)
     .option("--json", "print a JSON array")
-    .action(async (opts: { app: string; json?: boolean; limit: number }) => {
+    .action(async (opts: { app: string; json?: boolean; limit: number } & OperatorNatsFlags) => {
       setExit(await runDlqList(opts));
     });
 
-  dlq
-    .command("replay")
+  withNatsTarget(dlq.command("replay"))
     .description("move dead letters back to pending, after checking each against the app as it is now")
     .argument("[eventId]", "the event whose dead letters to replay")
     .option("--all", "replay every dead letter")
     .option("--function <name>", "only dead letters of this function")
     .option("--app <dir>", "app directory", ".")
-    .action(async (eventId: string | undefined, opts: { app: string; all?: boolean; function?: string }) => {
-      setExit(await runDlqReplay(eventId, opts));
-    });
+    .action(
+      async (
+        eventId: string | undefined,
+        opts: { app: string; all?: boolean; function?: string } & OperatorNatsFlags,
+      ) => {
+        setExit(await runDlqReplay(eventId, opts));
+      },
+    );
 
-  program
-    .command("replay")
+  withNatsTarget(program.command("replay"))
     .description(
       "deliver archived events again (original ids, marked as replays), checked against the app as it is now",
     )
@@ -182,7 +185,15 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
     .option("--function <name>", "only to this function")
     .option("--app <dir>", "app directory", ".")
     .action(
-      async (opts: { app: string; since: string; until?: string; type?: string; function?: string }) => {
+      async (
+        opts: {
+          app: string;
+          since: string;
+          until?: string;
+          type?: string;
+          function?: string;
+        } & OperatorNatsFlags,
+      ) => {
         setExit(await runReplay(opts));
       },
     );

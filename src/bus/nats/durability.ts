@@ -117,8 +117,11 @@ export function durabilityOf(facts: DurabilityFacts): Durability {
   return { backend: "nats", summary: `${copies}, nats-server ${version} ${sync}: ${risk}`, safe };
 }
 
-/** Who is starting: `start`, `worker` and `gateway` refuse an unsafe stream, `dev` warns. */
-export type DurabilityMode = "start" | "worker" | "gateway" | "dev";
+/**
+ * Who is starting: `start`, `worker` and `gateway` refuse an unsafe stream, `dev` warns, and an
+ * operator command (`dlq`, `replay`, `audit`, … with `--nats`) accepts no events, so it says nothing.
+ */
+export type DurabilityMode = "start" | "worker" | "gateway" | "dev" | "operator";
 
 /**
  * Refuses (PAL_NATS_NOT_DURABLE) an unsafe deployment for `start`, `worker` and `gateway` unless
@@ -129,7 +132,7 @@ export function assertDurable(
   durability: Durability,
   options: { acceptLazyFsync: boolean; mode: DurabilityMode },
 ): string | undefined {
-  if (durability.safe) return undefined;
+  if (durability.safe || options.mode === "operator") return undefined;
   const fixes =
     "run a NATS cluster of 3 with --replicas 3, or set sync_interval: always in the servers' jetstream block " +
     "(nats-server >= 2.10) and pass --nats-monitor <url> so Palisade can read it";

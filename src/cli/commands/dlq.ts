@@ -1,15 +1,20 @@
 import { userInfo } from "node:os";
-import { auditCommand, openAppStore } from "../../app-files.ts";
+import { auditCommand } from "../../app-files.ts";
 import { AUDIT_KIND } from "../../audit/index.ts";
 import { loadApp } from "../../manifest/index.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
+import { type OperatorNatsFlags, withOperatorStore } from "../nats-target.ts";
 import { usageError } from "../usage-error.ts";
 import { currentRegistry, whyNot } from "./replay-check.ts";
 
-/** `palisade dlq list`: dead-lettered deliveries of the app, newest first, read from its store. */
-export async function runDlqList(opts: { app: string; json?: boolean; limit: number }): Promise<number> {
-  const store = await openAppStore(loadApp(opts.app));
-  try {
+/**
+ * `palisade dlq list`: dead-lettered deliveries of the app, newest first, read from its store (the
+ * app's file, or the NATS deployment `--nats` names).
+ */
+export async function runDlqList(
+  opts: { app: string; json?: boolean; limit: number } & OperatorNatsFlags,
+): Promise<number> {
+  return withOperatorStore(loadApp(opts.app), opts, async (store) => {
     const rows = await store.queue.deadLetters(opts.limit);
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(rows)}\n`);
@@ -23,9 +28,7 @@ export async function runDlqList(opts: { app: string; json?: boolean; limit: num
       );
     }
     return EXIT_OK;
-  } finally {
-    await store.close();
-  }
+  });
 }
 
 /**
@@ -37,15 +40,14 @@ export async function runDlqList(opts: { app: string; json?: boolean; limit: num
  */
 export async function runDlqReplay(
   eventId: string | undefined,
-  opts: { app: string; all?: boolean; function?: string },
+  opts: { app: string; all?: boolean; function?: string } & OperatorNatsFlags,
 ): Promise<number> {
   if ((eventId === undefined) === !opts.all)
     throw usageError("Give an event id or --all, not both and not neither");
   const app = loadApp(opts.app);
   const registry = currentRegistry(app);
-  const store = await openAppStore(app);
   const by = { by: `cli:${userInfo().username}`, at: Date.now() };
-  try {
+  return withOperatorStore(app, opts, async (store) => {
     const dead = (await store.queue.deadLetters(1_000_000)).filter(
       (d) =>
         (eventId === undefined || d.eventId === eventId) &&
@@ -92,7 +94,5 @@ export async function runDlqReplay(
     });
     process.stdout.write(`requeued ${requeued} of ${dead.length} dead letter(s)\n`);
     return requeued === dead.length ? EXIT_OK : EXIT_FAILURE;
-  } finally {
-    await store.close();
-  }
+  });
 }

@@ -1,15 +1,16 @@
 import { userInfo } from "node:os";
-import { auditCommand, openAppStore } from "../../app-files.ts";
+import { auditCommand } from "../../app-files.ts";
 import { AUDIT_KIND } from "../../audit/index.ts";
 import type { EventStore, StoredEvent } from "../../bus/index.ts";
 import { matchesTypePattern } from "../../events/index.ts";
 import { loadApp } from "../../manifest/index.ts";
 import { EXIT_OK } from "../exit-code.ts";
+import { type OperatorNatsFlags, withOperatorStore } from "../nats-target.ts";
 import { parseInstant } from "../parse-instant.ts";
 import { usageError } from "../usage-error.ts";
 import { currentRegistry, whyNot } from "./replay-check.ts";
 
-export interface ReplayOptions {
+export interface ReplayOptions extends OperatorNatsFlags {
   app: string;
   since: string;
   until?: string;
@@ -33,12 +34,11 @@ export async function runReplay(opts: ReplayOptions): Promise<number> {
     );
   }
   const registry = currentRegistry(app);
-  const store = await openAppStore(app);
   const replay = { by: `cli:${userInfo().username}`, at: now };
   let events = 0;
   let replayed = 0;
   let refused = 0;
-  try {
+  await withOperatorStore(app, opts, async (store) => {
     const matching = [];
     for (let after = 0; ; ) {
       const { batch, last } = await readArchive(store.events, after);
@@ -69,9 +69,7 @@ export async function runReplay(opts: ReplayOptions): Promise<number> {
       events++;
       progress(events, matching.length);
     }
-  } finally {
-    await store.close();
-  }
+  });
   process.stderr.write("\n");
   auditCommand(opts.app, {
     kind: AUDIT_KIND.replayed,
