@@ -71,6 +71,9 @@ export async function connectNats(options: NatsOptions, more: ConnectNatsOptions
     pingInterval: PING_INTERVAL_MS,
     maxPingOut: MAX_PINGS_OUT,
     timeout: 5_000,
+    // Every request and publish otherwise builds two Error objects (stack traces) up front, in case
+    // it fails: a sixth of the platform's CPU per event on NATS. Failures still carry their cause.
+    noAsyncTraces: true,
     ...(options.authenticator === undefined ? {} : { authenticator: options.authenticator }),
     ...(options.tls === undefined ? {} : { tls: tlsOptions(options) }),
   };

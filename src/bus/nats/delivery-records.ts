@@ -57,7 +57,7 @@ export function createDeliveryRecords(ctx: {
     const routes = found.length === 0 ? [] : await listRoutes(res.jsm, names);
     return Promise.all(
       found.map(async (e: RawStoredEvent) => {
-        const subject = eventSubject(names, e.type);
+        const subject = eventSubject(names, e);
         const routed = routes
           .filter((r) => r.startSeq <= e.seq && subjectMatches(r.filter, subject))
           .map((r) => r.target)

@@ -17,7 +17,6 @@ export interface NatsNames {
   readonly replaysStream: string;
   /** Prefix of replay subjects: `palisade.<app>.rp` (then `<target>`). */
   readonly replays: string;
-  readonly dedupeBucket: string;
   readonly deadBucket: string;
   readonly stateBucket: string;
 }
@@ -37,7 +36,6 @@ export function natsNames(app: string): NatsNames {
     outcomes: `palisade.${token}.out`,
     replaysStream: `PALISADE_${upper}_REPLAYS`,
     replays: `palisade.${token}.rp`,
-    dedupeBucket: `palisade_${token}_dedupe`,
     deadBucket: `palisade_${token}_dead`,
     stateBucket: `palisade_${token}_state`,
   };
@@ -57,19 +55,34 @@ export function decodeToken(token: string): string {
   return token.startsWith("=") ? Buffer.from(token.slice(1), "hex").toString("utf8") : token;
 }
 
-/** The subject an event of `type` is published on: `palisade.<app>.ev.<type tokens>`. */
-export function eventSubject(names: NatsNames, type: string): string {
-  return `${names.events}.${type.split(".").map(encodeToken).join(".")}`;
+/**
+ * The subject an event is published on: `palisade.<app>.ev.<dedupe key>.<type tokens>`. The key
+ * (two tokens) makes the subject the event's own, so one publish both stores it and checks it is
+ * not a duplicate (JetStream's expected-last-subject-sequence); the type after it routes it.
+ */
+export function eventSubject(
+  names: NatsNames,
+  e: { readonly id: string; readonly principal: string; readonly source: string; readonly type: string },
+): string {
+  return `${names.events}.${dedupeKey(e)}.${typeTokens(e.type)}`;
+}
+
+/** The subject filter of every event with this id, whoever sent it and whatever its type. */
+export function idFilter(names: NatsNames, id: string): string {
+  return `${names.events}.${idKey(id)}.>`;
 }
 
 /**
  * The subject filter of a Palisade type pattern: `a.b` exactly, or `a.*` (every type under `a.`,
- * at any depth) as `palisade.<app>.ev.a.>`.
+ * at any depth) as `palisade.<app>.ev.*.*.a.>`; the two `*` are the dedupe key's tokens.
  */
 export function patternSubject(names: NatsNames, pattern: string): string {
-  if (!pattern.endsWith(".*")) return eventSubject(names, pattern);
-  const prefix = pattern.slice(0, -2);
-  return `${eventSubject(names, prefix)}.>`;
+  const exact = !pattern.endsWith(".*");
+  return `${names.events}.*.*.${typeTokens(exact ? pattern : pattern.slice(0, -2))}${exact ? "" : ".>"}`;
+}
+
+function typeTokens(type: string): string {
+  return type.split(".").map(encodeToken).join(".");
 }
 
 /**
@@ -105,7 +118,7 @@ export function replayConsumer(target: string): string {
   return `r_${encodeToken(target)}`;
 }
 
-/** The message id and dedupe key of an event: its principal, source and id, hashed. */
+/** The dedupe key of an event (two subject tokens): its id, then its principal and source, hashed. */
 export function dedupeKey(e: { principal: string; source: string; id: string }): string {
   // The id's own hash leads, so every event with one id is found under `<hash(id)>.>` (find).
   return `${idKey(e.id)}.${digest(JSON.stringify([e.principal, e.source])).slice(0, 32)}`;

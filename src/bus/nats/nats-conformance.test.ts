@@ -84,7 +84,7 @@ test("a forged event (another record's body, or garbage) is refused as corrupt a
   const js = jetstream(await connectTo(t, server?.url ?? ""));
   const forge = async (id: string, text: string) => {
     const e = { id, source: "test", principal: "p", type: "t.x", body: text };
-    const ack = await js.publish(eventSubject(natsNames(app), e.type), text, {
+    const ack = await js.publish(eventSubject(natsNames(app), e), text, {
       headers: eventHeaders(e, Date.now()),
     });
     return ack.seq;

@@ -1,25 +1,25 @@
 /**
- * The event store on JetStream: one stream per app, an event per message on a subject named after
- * its type, deduped twice: the stream's message ids (its duplicate window, at most 2 min) catch
- * concurrent and quick resends atomically, and a KV index (`<hash(id)>.<hash(principal, source)>` →
- * sequence, kept for the whole dedupe window) catches later ones.
+ * The event store on JetStream: one stream per app, an event per message on a subject of its own,
+ * `…ev.<hash(id)>.<hash(principal, source)>.<type>` (names.ts). One publish stores an event and
+ * dedupes it: it expects no earlier message on that subject (JetStream's expected last subject
+ * sequence, checked atomically by the stream leader). When there is one, it is the earlier copy:
+ * inside the dedupe window the append reports it as a duplicate at its sequence; past the window
+ * the event is stored again, expecting that copy as the last (so two concurrent resends store one).
  *
  * Guarantees of `append`: it resolves only after JetStream acknowledged every event. A batch is not
  * one transaction (JetStream before 2.12 has none): when a publish fails the append rejects, the
  * events already acknowledged stay, and the caller's retry with the same events is deduped, so a
- * retried batch ends stored exactly once. Crash windows: an event is published before its KV entry
- * is created (never the other way round, which could report as duplicate an event never stored); a
- * crash between the two leaves the event without an index entry, so a resend later than the
- * stream's duplicate window (but inside the dedupe window) is stored again, and `find` falls back
- * to a scan for it. Two gateways appending one event at once: the stream stores it once and both
- * report its sequence (the second as a duplicate).
+ * retried batch ends stored exactly once. A publish retried after "no responders" (a leader
+ * election) or a lost acknowledgement finds its own first copy and reports it as a duplicate, at
+ * the same sequence. Two gateways appending one event at once: the stream stores it once and both
+ * report its sequence (the second as a duplicate). Not a duplicate here, unlike the SQLite store:
+ * the same principal, source and id with another type (the subject check is per type).
  */
 import type { JsMsg, StoredMsg } from "@nats-io/jetstream";
-import type { KV } from "@nats-io/kv";
 import type { Appended } from "../event-log.ts";
 import type { RawEvent, RawStoredEvent } from "../store.ts";
-import { eventHeaders, eventIdOf, eventOf } from "./event-codec.ts";
-import { dedupeKey, eventSubject, idKey, type NatsNames } from "./names.ts";
+import { eventHeaders, eventOf } from "./event-codec.ts";
+import { eventSubject, idFilter, type NatsNames } from "./names.ts";
 import type { NatsResources } from "./nats-resources.ts";
 import { scanStream } from "./scan.ts";
 
@@ -40,9 +40,7 @@ export interface NatsEvents {
 
 /** The event store over `res` and `names`. */
 export function createNatsEvents(res: NatsResources, names: NatsNames, dedupeWindowMs: number): NatsEvents {
-  const { js, jsm, dedupe } = res;
-  // The bucket's TTL removes entries on a timer; an entry past the window no longer counts.
-  const seqOf = (key: string) => indexedSeq(dedupe, key, dedupeWindowMs);
+  const { js, jsm } = res;
   const stream = names.eventsStream;
 
   async function get(seq: number): Promise<RawStoredEvent | undefined> {
@@ -55,34 +53,40 @@ export function createNatsEvents(res: NatsResources, names: NatsNames, dedupeWin
     return { first: state.first_seq, last: state.last_seq };
   }
 
+  /** Publishes `e` expecting `last` as the last message on its subject (0: none). */
+  const publish = (e: RawEvent, subject: string, acceptedAt: number, last: number) =>
+    js.publish(subject, e.body, {
+      headers: eventHeaders(e, acceptedAt),
+      expect: { lastSubjectSequence: last },
+      retries: 3,
+    });
+
+  /** Stores `e` unless a copy inside the window is there; the position and whether it was one. */
+  async function appendOne(e: RawEvent, acceptedAt: number): Promise<Appended> {
+    const subject = eventSubject(names, e);
+    let last = 0;
+    for (;;) {
+      try {
+        const ack = await publish(e, subject, acceptedAt, last);
+        return { id: e.id, seq: ack.seq, duplicate: false };
+      } catch (err) {
+        if (!wrongLastSequence(err)) throw err;
+      }
+      const prior = await jsm.direct.getMessage(stream, { last_by_subj: subject });
+      const priorAt = prior === null ? undefined : acceptedOf(prior);
+      if (prior !== null && priorAt !== undefined && priorAt >= Date.now() - dedupeWindowMs)
+        return { id: e.id, seq: prior.seq, duplicate: true };
+      // Past the window (or pruned meanwhile): stored again, unless another resend just was.
+      last = prior?.seq ?? 0;
+    }
+  }
+
   return {
     async append(events) {
-      const keys = events.map(dedupeKey);
-      const known = await Promise.all(keys.map(seqOf));
       const acceptedAt = Date.now();
       // Published in order on one connection, so a batch keeps its order in the stream, and a
-      // second copy inside the batch is the stream's duplicate of the first.
-      const acks = await Promise.all(
-        events.map((e, i) =>
-          known[i] !== undefined
-            ? undefined
-            : js.publish(eventSubject(names, e.type), e.body, {
-                msgID: keys[i] ?? "",
-                headers: eventHeaders(e, acceptedAt),
-                retries: 3,
-              }),
-        ),
-      );
-      await Promise.all(
-        acks.map((ack, i) =>
-          ack === undefined ? undefined : remember(dedupe, keys[i] ?? "", ack.seq, dedupeWindowMs),
-        ),
-      );
-      return events.map((e, i) => {
-        const ack = acks[i];
-        if (ack === undefined) return { id: e.id, seq: known[i] ?? 0, duplicate: true };
-        return { id: e.id, seq: ack.seq, duplicate: ack.duplicate };
-      });
+      // second copy inside the batch finds the first.
+      return Promise.all(events.map((e) => appendOne(e, acceptedAt)));
     },
     async read(after, limit) {
       const out: RawStoredEvent[] = [];
@@ -94,24 +98,17 @@ export function createNatsEvents(res: NatsResources, names: NatsNames, dedupeWin
       return out;
     },
     async find(eventId) {
-      const seqs = new Set<number>();
-      const index = await dedupe.keys(`${idKey(eventId)}.*`);
-      const keys: string[] = [];
-      for await (const k of index) keys.push(k);
-      for (const seq of await Promise.all(keys.map((k) => indexedSeq(dedupe, k, Number.POSITIVE_INFINITY))))
-        if (seq !== undefined) seqs.add(seq);
-      const found = (await Promise.all([...seqs].map(get))).filter(
-        (e): e is RawStoredEvent => e !== undefined && e.id === eventId,
-      );
-      // Older than the dedupe window (or never indexed): a scan of the stream's headers, O(events).
-      if (found.length === 0) {
-        for await (const m of scanStream(js, jsm, stream, { headersOnly: true }))
-          if (eventIdOf(m.headers) === eventId) {
-            const e = await get(m.seq);
-            if (e !== undefined) found.push(e);
-          }
+      // Every copy of the id is on a subject under `…ev.<hash(id)>.`: walk them in stream order.
+      const found: RawStoredEvent[] = [];
+      const filter = idFilter(names, eventId);
+      for (let seq = 1; ; ) {
+        const m = await jsm.direct.getMessage(stream, { next_by_subj: filter, seq });
+        if (m === null) break;
+        const e = eventOf(m.seq, m.header, m.data);
+        if (e !== undefined && e.id === eventId) found.push(e);
+        seq = m.seq + 1;
       }
-      return found.sort((a, b) => a.seq - b.seq);
+      return found;
     },
     get,
     bounds,
@@ -147,28 +144,6 @@ function acceptedOf(m: StoredMsg): number | undefined {
   return eventOf(m.seq, m.header, m.data)?.acceptedAt;
 }
 
-async function indexedSeq(kv: KV, key: string, windowMs: number): Promise<number | undefined> {
-  const e = await kv.get(key);
-  if (e === null || e.operation !== "PUT" || e.created.getTime() < Date.now() - windowMs) return undefined;
-  const seq = Number(e.string());
-  return Number.isSafeInteger(seq) && seq > 0 ? seq : undefined;
-}
-
-async function remember(kv: KV, key: string, seq: number, windowMs: number): Promise<void> {
-  try {
-    await kv.create(key, String(seq));
-  } catch (err) {
-    if (!isConflict(err)) throw err;
-    // Indexed already: by a concurrent append of the same event (keep it), or by an entry past
-    // the window that the bucket has not removed yet (replace it, unless someone else just did).
-    const e = await kv.get(key);
-    if (e === null || e.created.getTime() >= Date.now() - windowMs) return;
-    await kv.update(key, String(seq), e.revision).catch((again: unknown) => {
-      if (!isConflict(again)) throw again;
-    });
-  }
-}
-
-function isConflict(err: unknown): boolean {
-  return /wrong last sequence|exists/i.test(String(err));
+function wrongLastSequence(err: unknown): boolean {
+  return (err as { code?: unknown })?.code === 10071 || /wrong last sequence/i.test(String(err));
 }

@@ -170,10 +170,12 @@ export function createNatsTaker(ctx: QueueContext): NatsTaker {
       const attempts = ref.attempts + 1;
       if (outcome.kind === "skipped") {
         await ctx.outcomes.write(ref.seq, ref.target, { kind: "skipped", at, src });
-        await h?.msg.ackAck();
+        h?.msg.ack();
       } else if (outcome.kind === "delivered") {
         await ctx.outcomes.write(ref.seq, ref.target, { kind: "delivered", attempts, at, src });
-        await h?.msg.ackAck();
+        // Not waited for: an ack that is lost brings the message back after its lease, and the
+        // outcome record just written makes `take` ack it then without running it again.
+        h?.msg.ack();
       } else if (outcome.kind === "retry") {
         await ctx.outcomes.write(ref.seq, ref.target, {
           kind: "retry",

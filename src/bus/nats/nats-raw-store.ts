@@ -64,7 +64,6 @@ export async function openNatsRawStore(
   const ackWaitMs = options.ackWaitMs ?? DEFAULT_ACK_WAIT_MS;
   const res = await openNatsResources(nc, names, {
     replicas: options.replicas,
-    dedupeWindowMs: options.dedupeWindowMs,
     retentionMs: options.retentionMs ?? 0,
   });
   await ensureConsumers(res.jsm, names, options.subscriptions, { ackWaitMs, fromStart: res.createdEvents });

@@ -1,6 +1,6 @@
 /**
  * The streams and KV buckets of one app, created when missing (with the deployment's replicas) and
- * opened when present. A stream's replicas and the dedupe window follow the options on every open.
+ * opened when present. A stream's replicas and retention follow the options on every open.
  */
 import {
   type JetStreamClient,
@@ -17,8 +17,6 @@ import type { NatsNames } from "./names.ts";
 export interface NatsResources {
   readonly js: JetStreamClient;
   readonly jsm: JetStreamManager;
-  /** Dedupe index: `<hash(id)>.<hash(principal, source)>` → stream sequence, for the dedupe window. */
-  readonly dedupe: KV;
   /** Dead letters: `<seq>.<target>` → the dead letter (removed by a requeue or a replay). */
   readonly dead: KV;
   /** Cursors, counters and leases. */
@@ -30,14 +28,11 @@ export interface NatsResources {
 /** How the streams are laid out. */
 export interface ResourceOptions {
   readonly replicas: number;
-  readonly dedupeWindowMs: number;
   /** A hard age limit on events (JetStream `max_age`); 0 for none (prune is the normal path). */
   readonly retentionMs: number;
 }
 
 const MS = 1_000_000;
-/** JetStream keeps message ids for at most this long; the KV index covers the rest of the window. */
-const MAX_DUPLICATE_WINDOW_MS = 2 * 60_000;
 
 /** Creates or opens everything `names` lists. */
 export async function openNatsResources(
@@ -47,15 +42,11 @@ export async function openNatsResources(
 ): Promise<NatsResources> {
   const jsm = await jetstreamManager(nc);
   const js = jetstream(nc);
-  // Half the window: the server forgets ids on a timer, late, and the KV index is the authority for
-  // the window; the stream's ids are there for concurrent appends and a crash before indexing.
-  const duplicateWindow = Math.max(1, Math.min(options.dedupeWindowMs / 2, MAX_DUPLICATE_WINDOW_MS));
   const createdEvents = await ensureStream(
     jsm,
     {
       name: names.eventsStream,
       subjects: [`${names.events}.>`],
-      duplicate_window: duplicateWindow * MS,
       max_age: options.retentionMs * MS,
     },
     options.replicas,
@@ -71,19 +62,9 @@ export async function openNatsResources(
     options.replicas,
   );
   const kvm = new Kvm(js);
-  const dedupe = await kvm.create(names.dedupeBucket, {
-    replicas: options.replicas,
-    history: 1,
-    ttl: options.dedupeWindowMs,
-  });
-  // A changed dedupe window applies to the bucket that is already there.
-  const kvStream = `KV_${names.dedupeBucket}`;
-  const info = await jsm.streams.info(kvStream);
-  if (info.config.max_age !== options.dedupeWindowMs * MS)
-    await jsm.streams.update(kvStream, { ...info.config, max_age: options.dedupeWindowMs * MS });
   const dead = await kvm.create(names.deadBucket, { replicas: options.replicas, history: 1 });
   const state = await kvm.create(names.stateBucket, { replicas: options.replicas, history: 1 });
-  return { js, jsm, dedupe, dead, state, createdEvents };
+  return { js, jsm, dead, state, createdEvents };
 }
 
 async function ensureStream(
@@ -112,10 +93,7 @@ async function ensureStream(
     }
   }
   const c = existing.config;
-  const drift =
-    c.num_replicas !== replicas ||
-    (config.duplicate_window !== undefined && c.duplicate_window !== config.duplicate_window) ||
-    (config.max_age !== undefined && c.max_age !== config.max_age);
+  const drift = c.num_replicas !== replicas || (config.max_age !== undefined && c.max_age !== config.max_age);
   if (drift) await jsm.streams.update(config.name, { ...c, ...wanted });
   return false;
 }

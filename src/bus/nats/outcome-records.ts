@@ -75,7 +75,8 @@ export function createOutcomeLog(
     },
     async last(seq, target) {
       const subj = subject(seq, target);
-      const m = await jsm.streams.getMessage(names.outcomesStream, { last_by_subj: subj }).catch(() => null);
+      // A direct get: answered by the stream itself, not queued behind the JetStream API.
+      const m = await jsm.direct.getMessage(names.outcomesStream, { last_by_subj: subj });
       if (m === null) return undefined;
       return parse(subj, m.string(), m.header.get(MAC) || undefined);
     },
