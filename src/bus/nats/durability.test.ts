@@ -9,6 +9,7 @@ import {
   formatDuration,
   parseVersion,
   resolveReplicas,
+  slowPendingWarning,
 } from "./durability.ts";
 
 const code = (c: string) => (err: unknown) => (err as { code?: string }).code === c;
@@ -38,6 +39,12 @@ describe("NATS version policy", () => {
     assertCasSafe("2.9.10", 1);
     assertCasSafe("2.9.21", 3);
     assertCasSafe("2.10.27", 5);
+  });
+
+  test("nats-server before 2.10 is warned about (pending counts walk every subject), later ones not", () => {
+    assert.match(slowPendingWarning("2.9.10") ?? "", /2\.9\.10.*upgrade nats-server to 2\.10\.0 or later/);
+    assert.equal(slowPendingWarning("2.10.0"), undefined);
+    assert.equal(slowPendingWarning("2.11.3"), undefined);
   });
 });
 

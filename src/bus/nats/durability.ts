@@ -43,6 +43,19 @@ export function assertCasSafe(version: string, replicas: number): void {
   );
 }
 
+/** The first nats-server whose consumer info does not scan the stream for a wildcard filter. */
+export const FAST_PENDING_VERSION = "2.10.0";
+
+/**
+ * A warning for nats-server < 2.10: each event has a subject of its own, and before 2.10 counting
+ * a filtered consumer's pending messages walks every subject (measured: 7.5 ms per consumer info
+ * at 30,000 events on 2.9.10, 0.3 ms on 2.10.27), which every role does every 2 s for its gauges.
+ */
+export function slowPendingWarning(version: string): string | undefined {
+  if (compareVersions(version, FAST_PENDING_VERSION) >= 0) return undefined;
+  return `nats-server ${version} counts pending deliveries in time that grows with the stream (one subject per event); upgrade nats-server to ${FAST_PENDING_VERSION} or later`;
+}
+
 /** What the connected deployment looks like, for choosing replicas. */
 export interface ClusterFacts {
   /** The cluster name, or undefined for a lone server. */

@@ -13,6 +13,7 @@ import {
   type DurabilityMode,
   durabilityOf,
   resolveReplicas,
+  slowPendingWarning,
 } from "./durability.ts";
 import type { NatsOptions } from "./nats-options.ts";
 import { readServerSync, type ServerSync } from "./sync-policy.ts";
@@ -59,6 +60,8 @@ export async function openNatsDeployment(
     const warnings: string[] = [];
     const lazy = assertDurable(durability, { acceptLazyFsync: options.acceptLazyFsync, mode: more.mode });
     if (lazy !== undefined) warnings.push(lazy);
+    const slow = slowPendingWarning(link.version);
+    if (slow !== undefined && more.mode !== "operator") warnings.push(slow);
     if (!fromMonitor && link.cluster !== undefined && replicas > size)
       warnings.push(
         `NATS cluster "${link.cluster}" advertises ${size} server(s) up, fewer than --replicas ${replicas}: creating streams fails until enough servers are up`,
