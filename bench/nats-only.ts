@@ -25,9 +25,14 @@ try {
   });
   const rate = (n: number) => `${Math.round(n).toLocaleString("en")}/s`;
   console.log(`cores: ${cpus().length}; measured under: ${run.durability}`);
-  console.log(`raw JetStream publish ${rate(run.rawPublishPerSec)}, publish + consume + ack ${rate(run.rawE2ePerSec)}`);
+  console.log(
+    `raw JetStream publish ${rate(run.rawPublishPerSec)}, publish + consume + ack ${rate(run.rawE2ePerSec)}`,
+  );
   console.log(
     `palisade on NATS: accepted ${rate(run.acceptedPerSec)}, end to end ${rate(run.e2ePerSec)} = ${ratio(run.e2ePerSec, run.rawE2ePerSec)}× raw (aim ≥ 0.7×)`,
+  );
+  console.log(
+    `gateway and worker as separate processes: end to end ${rate(run.processesPerSec)} = ${ratio(run.processesPerSec, run.rawE2ePerSec)}× raw`,
   );
   console.log(
     `5 ms handler: 1 worker ${rate(run.oneWorkerPerSec)}, 2 workers ${rate(run.twoWorkersPerSec)} = ${ratio(run.twoWorkersPerSec, run.oneWorkerPerSec)}× (aim ≥ 1.6×)${run.timedOut ? " | TIMED OUT" : ""}`,

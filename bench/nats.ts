@@ -3,14 +3,18 @@
  * 1. End to end (HTTP batches → gateway → JetStream → worker → sandboxed no-op → ack), every control
  *    on, next to raw JetStream (nats.js publish + consume/ack of the same number of messages of the
  *    same size) measured in the same run.
- * 2. Scaling: one gateway, then 1 and 2 workers on a handler that waits 5 ms.
+ * 2. The same with the gateway and the worker as separate processes (`palisade gateway`, `palisade
+ *    worker`: the scale-out shape, each with its own core to use), counted by the worker's metrics.
+ * 3. Scaling: a gateway process, then 1 and 2 worker processes, on a handler that waits 5 ms.
  * Each figure is printed with the durability it was measured under (R1 on one server, lazy fsync).
  */
+import { spawnSync } from "node:child_process";
 import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { performance } from "node:perf_hooks";
 import { type Platform, startPlatform } from "../src/main.ts";
 import { createLogger } from "../src/observe/index.ts";
+import { BIN, type DevProcess, startDev, stop } from "../test/kit/cli-process.ts";
 import { startNatsServer } from "../test/kit/nats-server.ts";
 import { BATCH_TYPE, batchBodies } from "./ingest.ts";
 import { runRawJetStream } from "./jetstream-raw.ts";
@@ -30,6 +34,8 @@ export interface NatsBenchRun {
   rawE2ePerSec: number;
   e2ePerSec: number;
   acceptedPerSec: number;
+  /** End to end with a gateway process and a worker process. */
+  processesPerSec: number;
   oneWorkerPerSec: number;
   twoWorkersPerSec: number;
   scalingEvents: number;
@@ -75,6 +81,7 @@ export async function runNatsBench(
       await platform.close();
     }
 
+    const processesPerSec = await processesRun(renamed(newApp(), "procs"), server.url, cfg, bodies);
     const scalingEvents = 4000;
     const one = await slowRun(slowApp(newApp(), "slow1"), server.url, 1, scalingEvents, cfg.timeoutMs);
     const two = await slowRun(slowApp(newApp(), "slow2"), server.url, 2, scalingEvents, cfg.timeoutMs);
@@ -84,17 +91,22 @@ export async function runNatsBench(
       rawE2ePerSec: raw.e2ePerSec,
       e2ePerSec,
       acceptedPerSec,
+      processesPerSec,
       oneWorkerPerSec: one,
       twoWorkersPerSec: two,
       scalingEvents,
-      timedOut: timedOut || one === 0 || two === 0,
+      timedOut: timedOut || processesPerSec === 0 || one === 0 || two === 0,
     };
   } finally {
     await server.stop();
   }
 }
 
-/** Events per second through one gateway and `workers` workers, each a process's worth of roles. */
+/**
+ * Events per second through a `palisade gateway` process and `workers` `palisade worker` processes
+ * (the scale-out shape: each worker has its own event loop), after a warm-up that starts every
+ * worker's sandboxes; 0 on timeout.
+ */
 async function slowRun(
   appDir: string,
   url: string,
@@ -102,29 +114,89 @@ async function slowRun(
   events: number,
   timeoutMs: number,
 ): Promise<number> {
-  const app = appDir;
-  const nats = { nats: url, acceptLazyFsync: true };
-  const base = { logger: quiet, port: 0, host: "127.0.0.1", nats };
-  const gateway = await startPlatform({ ...base, appDir: app, role: "gateway" });
-  const started: Platform[] = [];
-  try {
-    for (let i = 0; i < workers; i++)
-      started.push(await startPlatform({ ...base, appDir: app, role: "worker" }));
+  return withRoles(appDir, url, workers, async (gateway, started) => {
     const size = 100;
-    // Warm-up first, as for the end-to-end figure: each worker's sandboxes start on their first
-    // deliveries (cold starts), which is not the steady rate being compared.
+    const opts = { contentType: BATCH_TYPE };
     const warm = batchBodies(4 * workers, size, "bench.ping");
-    await drive(gateway.url, warm.length, 4, (i) => warm[i] ?? "", { contentType: BATCH_TYPE });
-    if (!(await drain(started, timeoutMs))) return 0;
+    await drive(gateway.url, warm.length, 4, (i) => warm[i] ?? "", opts);
+    if (!(await delivered(started, warm.length * size, timeoutMs))) return 0;
     const bodies = batchBodies(events / size, size, "bench.ping");
     const start = performance.now();
-    await drive(gateway.url, bodies.length, 4, (i) => bodies[i] ?? "", { contentType: BATCH_TYPE });
-    if (!(await drain(started, timeoutMs))) return 0;
+    await drive(gateway.url, bodies.length, 4, (i) => bodies[i] ?? "", opts);
+    if (!(await delivered(started, (warm.length + bodies.length) * size, timeoutMs))) return 0;
     return (events / (performance.now() - start)) * 1000;
+  });
+}
+
+/**
+ * Events per second through a `palisade gateway` process and a `palisade worker` process (built
+ * and signed bundles, as in production), counted from the worker's `/metrics`; 0 on timeout.
+ */
+async function processesRun(
+  appDir: string,
+  url: string,
+  cfg: NatsBenchConfig,
+  bodies: readonly string[],
+): Promise<number> {
+  return withRoles(appDir, url, 1, async (gateway, workers) => {
+    const opts = { contentType: BATCH_TYPE };
+    const warm = 4;
+    const at = (offset: number) => (i: number) => bodies[offset + i] ?? "";
+    await drive(gateway.url, warm, cfg.concurrency, at(0), opts);
+    if (!(await delivered(workers, warm * cfg.batchSize, cfg.timeoutMs))) return 0;
+    const start = performance.now();
+    const load = await drive(gateway.url, cfg.batches, cfg.concurrency, at(warm), opts);
+    const total = (warm + load.accepted) * cfg.batchSize;
+    if (!(await delivered(workers, total, cfg.timeoutMs))) return 0;
+    return ((load.accepted * cfg.batchSize) / (performance.now() - start)) * 1000;
+  });
+}
+
+/** Builds `appDir`, starts a gateway and `workers` worker processes on `url`, runs `fn`, stops them. */
+async function withRoles<T>(
+  appDir: string,
+  url: string,
+  workers: number,
+  fn: (gateway: DevProcess, workers: DevProcess[]) => Promise<T>,
+): Promise<T> {
+  const built = spawnSync(process.execPath, [BIN, "build", appDir], { encoding: "utf8" });
+  if (built.status !== 0) throw new Error(`palisade build failed: ${built.stderr}`);
+  const flags = ["--nats", url, "--accept-lazy-fsync"];
+  const started: DevProcess[] = [];
+  try {
+    const gateway = await startDev(appDir, "gateway", flags);
+    started.push(gateway);
+    const list: DevProcess[] = [];
+    for (let i = 0; i < workers; i++) list.push(await startDev(appDir, "worker", flags));
+    started.push(...list);
+    return await fn(gateway, list);
   } finally {
-    await Promise.all(started.map((w) => w.close()));
-    await gateway.close();
+    await Promise.all(started.map((p) => stop(p.child)));
   }
+}
+
+/** Waits until `workers` count `n` delivered attempts in all (their `/metrics`); false on timeout. */
+async function delivered(workers: readonly DevProcess[], n: number, timeoutMs: number): Promise<boolean> {
+  const deadline = performance.now() + timeoutMs;
+  for (;;) {
+    let count = 0;
+    for (const w of workers) {
+      const text = await (await fetch(`${w.url}/metrics`)).text();
+      for (const l of text.split("\n"))
+        if (l.startsWith("palisade_deliveries_total{") && l.includes('outcome="delivered"'))
+          count += Number(l.split(" ").at(-1));
+    }
+    if (count >= n) return true;
+    if (performance.now() > deadline) return false;
+    await sleep(20);
+  }
+}
+
+/** The app at `appDir` renamed `name`: its own stream and consumers. */
+function renamed(appDir: string, name: string): string {
+  const manifest = join(appDir, "palisade.yaml");
+  writeFileSync(manifest, readFileSync(manifest, "utf8").replace(/^name: .*$/m, `name: ${name}`));
+  return appDir;
 }
 
 /** Waits until no delivery is pending (or taken) in any consumer; false on timeout. */
@@ -145,13 +217,8 @@ async function drain(platforms: readonly Platform[], timeoutMs: number): Promise
  * its handler waiting 5 ms, with concurrency 8.
  */
 function slowApp(appDir: string, name: string): string {
-  const manifest = join(appDir, "palisade.yaml");
-  writeFileSync(
-    manifest,
-    readFileSync(manifest, "utf8")
-      .replace(/^name: .*$/m, `name: ${name}`)
-      .replace("concurrency: 2", "concurrency: 8"),
-  );
+  const manifest = join(renamed(appDir, name), "palisade.yaml");
+  writeFileSync(manifest, readFileSync(manifest, "utf8").replace("concurrency: 2", "concurrency: 8"));
   writeFileSync(
     join(appDir, "functions", "noop.ts"),
     "export default () => new Promise((r) => setTimeout(r, 5));\n",
