@@ -9,3 +9,5 @@ export const SECURITY_KEY_IN_USE = "PAL_SECURITY_KEY_IN_USE";
 export const SECURITY_SEAL_BROKEN = "PAL_SECURITY_SEAL_BROKEN";
 /** A store on disk is older than one already written (restored from an older copy). */
 export const SECURITY_ROLLBACK = "PAL_SECURITY_ROLLBACK";
+/** Other nodes kept changing a shared (NATS) store first; the change was not made. */
+export const SECURITY_CONFLICT = "PAL_SECURITY_CONFLICT";

@@ -1,5 +1,6 @@
 export { type Authorizer, createAuthorizer } from "./create-authorizer.ts";
 export {
+  SECURITY_CONFLICT,
   SECURITY_FORBIDDEN,
   SECURITY_KEY_IN_USE,
   SECURITY_KEY_MISSING,
@@ -20,10 +21,24 @@ export {
   versionOf,
 } from "./key-ring.ts";
 export { localMasterKey } from "./local-master-key.ts";
+export { type KeyBucketNames, type KeyBuckets, LEASE_TTL_MS, openKeyBuckets } from "./nats-key-buckets.ts";
+export {
+  type KeyVersion,
+  openNatsKeyRing,
+  type SharedKeyRing,
+  type SharedKeyRingOptions,
+} from "./nats-key-ring.ts";
+export {
+  openNatsSecretStore,
+  SECRETS_MARK_FILE,
+  type SharedSecretStore,
+  type SharedSecretStoreOptions,
+} from "./nats-secret-store.ts";
 export {
   openFileSecretStore,
   requireSecret,
   SECRET_NAME,
+  type SecretReader,
   type SecretStore,
   type SecretStoreOptions,
 } from "./secret-store.ts";

@@ -99,14 +99,15 @@ export interface KeyRing extends Sealer {
   flush(): void;
 }
 
-interface KeyRingFile {
+/** The wrapped data keys (`keyring.json`, or the `ring` entry of a deployment's key bucket). */
+export interface KeyRingFile {
   active: number;
   keys: { version: number; wrapped: string; createdAt: string; retired?: boolean }[];
 }
 
 const PREFIX = "pal1.";
 /** HKDF `info` of the record authentication key: a new purpose gets a new name, never this one. */
-const MAC_PURPOSE = "palisade.record-mac.v1";
+export const MAC_PURPOSE = "palisade.record-mac.v1";
 
 /**
  * Opens the key ring at `file` (creating version 1 if there is none). The file is re-read when it
@@ -260,26 +261,9 @@ export function openKeyRing(file: string, master: MasterKeyProvider, options: Ke
       const version = sealingVersion();
       counter.add(version);
       sealedNow.add(version);
-      return `${PREFIX}${version}.${gcmSeal(keyFor(version), Buffer.from(plaintext, "utf8"), record)}`;
+      return sealWith(keyFor(version), version, plaintext, record);
     },
-    open(sealed, record) {
-      const version = versionOf(sealed);
-      // Plaintext where a sealed record belongs is refused: accepting it would let someone who can
-      // write the store (but has no key) plant values, such as a known API key.
-      if (version === 0)
-        throw new PalisadeError(SECURITY_SEAL_BROKEN, `A record (${record.split("\0")[0]}) is not sealed`);
-      const body = sealed.slice(sealed.indexOf(".", PREFIX.length) + 1);
-      try {
-        return gcmOpen(keyFor(version), body, record).toString("utf8");
-      } catch (err) {
-        if (err instanceof PalisadeError) throw err;
-        throw new PalisadeError(
-          SECURITY_SEAL_BROKEN,
-          `Cannot decrypt a record (${record.split("\0")[0]}): it was changed or does not belong here`,
-          { cause: err },
-        );
-      }
-    },
+    open: (sealed, record) => openWith(keyFor, sealed, record),
     versionOf,
     activeVersion() {
       fresh();
@@ -322,6 +306,31 @@ export function openKeyRing(file: string, master: MasterKeyProvider, options: Ke
     },
     flush: () => counter.flush(),
   };
+}
+
+/** `plaintext` sealed with data key `key` of `version`, bound to `record`. */
+export function sealWith(key: Buffer, version: number, plaintext: string, record: string): string {
+  return `${PREFIX}${version}.${gcmSeal(key, Buffer.from(plaintext, "utf8"), record)}`;
+}
+
+/** The plaintext of `sealed` (bound to `record`), opened with the data key `keyFor` gives for its version. */
+export function openWith(keyFor: (version: number) => Buffer, sealed: string, record: string): string {
+  const version = versionOf(sealed);
+  // Plaintext where a sealed record belongs is refused: accepting it would let someone who can
+  // write the store (but has no key) plant values, such as a known API key.
+  if (version === 0)
+    throw new PalisadeError(SECURITY_SEAL_BROKEN, `A record (${record.split("\0")[0]}) is not sealed`);
+  const body = sealed.slice(sealed.indexOf(".", PREFIX.length) + 1);
+  try {
+    return gcmOpen(keyFor(version), body, record).toString("utf8");
+  } catch (err) {
+    if (err instanceof PalisadeError) throw err;
+    throw new PalisadeError(
+      SECURITY_SEAL_BROKEN,
+      `Cannot decrypt a record (${record.split("\0")[0]}): it was changed or does not belong here`,
+      { cause: err },
+    );
+  }
 }
 
 /** Version of the data key that sealed `sealed`; 0 for text that is not sealed. */

@@ -27,23 +27,27 @@ import {
   writeSecretsFile,
 } from "./secrets-file.ts";
 
-export interface SecretStore {
+/** What the platform reads of a secret store, whichever backs it (a file, or a NATS bucket). */
+export interface SecretReader {
   /** The current value. */
   get(name: string): string | undefined;
   /** Every value valid now: the current one, then the previous one while its grace period lasts. */
   values(name: string): string[];
+  /** Names only, never values, with the end of a rotation's grace period if one is running. */
+  list(): { name: string; previousUntil?: string }[];
+  /** How many values each data key version seals (0: plaintext from before encryption). */
+  versions(): Map<number, number>;
+  /** The newest generation of the store this one has read or written (0: none yet). */
+  generation(): number;
+}
+
+export interface SecretStore extends SecretReader {
   set(name: string, value: string): void;
   /** Replaces the value; the old one stays valid for `graceSec` seconds. */
   rotate(name: string, value: string, graceSec: number): void;
   remove(name: string): boolean;
-  /** Names only, never values, with the end of a rotation's grace period if one is running. */
-  list(): { name: string; previousUntil?: string }[];
   /** Re-seals every value not sealed with the active data key; returns how many. */
   reencrypt(): number;
-  /** How many values each data key version seals (0: plaintext from before encryption). */
-  versions(): Map<number, number>;
-  /** The newest generation of the file this store has read or written (0: none yet). */
-  generation(): number;
 }
 
 export interface SecretStoreOptions {
@@ -173,14 +177,16 @@ export function openFileSecretStore(
   };
 }
 
-function* sealedValues(s: SecretsSnapshot): Generator<string> {
+/** Every sealed value of `s` (current and previous ones). */
+export function* sealedValues(s: SecretsSnapshot): Generator<string> {
   for (const e of Object.values(s.entries)) {
     yield e.value;
     if (e.previous !== undefined) yield e.previous;
   }
 }
 
-function checkName(name: string): void {
+/** Throws SECURITY_SECRET_NAME unless `name` is a valid secret name. */
+export function checkName(name: string): void {
   if (!SECRET_NAME.test(name))
     throw new PalisadeError(
       SECURITY_SECRET_NAME,
@@ -199,7 +205,7 @@ function rolledBack(file: string, found: number, expected: number): PalisadeErro
 }
 
 /** The value of a secret the app needs, or an error that says how to set it. */
-export function requireSecret(store: SecretStore, name: string, appDir: string): string {
+export function requireSecret(store: SecretReader, name: string, appDir: string): string {
   const value = store.get(name);
   if (value !== undefined) return value;
   throw new PalisadeError(

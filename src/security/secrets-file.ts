@@ -41,27 +41,35 @@ export const previousRecord = (name: string, generation: number, until: number |
 /** Reads `file`; undefined if there is none. Throws SECURITY_SEAL_BROKEN if its head does not match. */
 export function readSecretsFile(file: string, sealer: Sealer): SecretsSnapshot | undefined {
   if (!existsSync(file)) return undefined;
+  return parseSecrets(readFileSync(file, "utf8"), sealer, `"${file}"`);
+}
+
+/**
+ * The snapshot in `text` (the JSON of a secrets file, or of a shared store's document); `where`
+ * names it in errors. Throws SECURITY_SEAL_BROKEN if its head does not match.
+ */
+export function parseSecrets(text: string, sealer: Sealer, where: string): SecretsSnapshot {
   let raw: unknown;
   try {
-    raw = JSON.parse(readFileSync(file, "utf8"));
+    raw = JSON.parse(text);
   } catch (err) {
-    throw broken(file, "it is not JSON", err);
+    throw broken(where, "it is not JSON", err);
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw))
-    throw broken(file, "it is not an object");
+    throw broken(where, "it is not an object");
   const r = raw as Record<string, unknown>;
   if (typeof r.generation !== "number")
-    return { generation: 0, entries: checkEntries(file, legacyEntries(r)) };
-  const entries = checkEntries(file, r.secrets ?? {});
+    return { generation: 0, entries: checkEntries(where, legacyEntries(r)) };
+  const entries = checkEntries(where, r.secrets ?? {});
   const generation = r.generation;
   let head: { generation?: unknown; names?: unknown };
   try {
     head = JSON.parse(sealer.open(String(r.head), HEAD_RECORD));
   } catch (err) {
-    throw broken(file, "its head does not open", err);
+    throw broken(where, "its head does not open", err);
   }
   if (head.generation !== generation || JSON.stringify(head.names) !== JSON.stringify(namesOf(entries)))
-    throw broken(file, "its entries or generation differ from what its sealed head lists");
+    throw broken(where, "its entries or generation differ from what its sealed head lists");
   return { generation, entries };
 }
 
@@ -75,6 +83,20 @@ export function writeSecretsFile(
   generation: number,
   plain: Record<string, SecretEntry>,
 ): SecretsSnapshot {
+  const { text, snapshot } = sealSecrets(sealer, generation, plain);
+  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, text, { mode: 0o600 });
+  renameSync(tmp, file);
+  return snapshot;
+}
+
+/** `plain` sealed as generation `generation`: the JSON text to store and the snapshot it reads as. */
+export function sealSecrets(
+  sealer: Sealer,
+  generation: number,
+  plain: Record<string, SecretEntry>,
+): { text: string; snapshot: SecretsSnapshot } {
   const entries: Record<string, SecretEntry> = {};
   for (const [name, e] of Object.entries(plain)) {
     entries[name] = { value: sealer.seal(e.value, valueRecord(name, generation)) };
@@ -85,11 +107,8 @@ export function writeSecretsFile(
       });
   }
   const head = sealer.seal(JSON.stringify({ generation, names: namesOf(entries) }), HEAD_RECORD);
-  mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
-  const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify({ generation, head, secrets: entries }, null, 2)}\n`, { mode: 0o600 });
-  renameSync(tmp, file);
-  return { generation, entries };
+  const text = `${JSON.stringify({ generation, head, secrets: entries }, null, 2)}\n`;
+  return { text, snapshot: { generation, entries } };
 }
 
 /** Every entry of `snapshot` with its values opened. */
@@ -106,9 +125,9 @@ export function openEntries(snapshot: SecretsSnapshot, sealer: Sealer): Record<s
   return plain;
 }
 
-function checkEntries(file: string, raw: unknown): Record<string, SecretEntry> {
+function checkEntries(where: string, raw: unknown): Record<string, SecretEntry> {
   if (typeof raw !== "object" || raw === null || Array.isArray(raw))
-    throw broken(file, "its secrets are not an object");
+    throw broken(where, "its secrets are not an object");
   for (const [name, e] of Object.entries(raw)) {
     const entry = e as Partial<Record<keyof SecretEntry, unknown>> | null;
     const fine =
@@ -117,7 +136,7 @@ function checkEntries(file: string, raw: unknown): Record<string, SecretEntry> {
       typeof entry.value === "string" &&
       (entry.previous === undefined || typeof entry.previous === "string") &&
       (entry.previousUntil === undefined || typeof entry.previousUntil === "number");
-    if (!fine) throw broken(file, `its entry "${name}" is malformed`);
+    if (!fine) throw broken(where, `its entry "${name}" is malformed`);
   }
   return raw as Record<string, SecretEntry>;
 }
@@ -137,10 +156,10 @@ function legacyEntries(raw: Record<string, unknown>): Record<string, SecretEntry
   );
 }
 
-function broken(file: string, why: string, cause?: unknown): PalisadeError {
+function broken(where: string, why: string, cause?: unknown): PalisadeError {
   return new PalisadeError(
     SECURITY_SEAL_BROKEN,
-    `Cannot read the secret store "${file}": ${why}; it was changed outside palisade. Restore it from a backup, or remove it and set every secret again`,
+    `Cannot read the secret store ${where}: ${why}; it was changed outside palisade. Restore it from a backup, or remove it and set every secret again`,
     cause === undefined ? {} : { cause },
   );
 }
