@@ -104,7 +104,14 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
     runtime: "value",
   },
   "open-store": { bus: "value", events: "value", "group-commit": "type", manifest: "type" },
-  "scale-out": { bus: "value", gateway: "value", manifest: "type", observe: "type", "open-store": "type" },
+  "scale-out": {
+    bus: "value",
+    gateway: "value",
+    manifest: "type",
+    observe: "type",
+    "open-store": "type",
+    security: "value",
+  },
   housekeeping: { bus: "type", manifest: "type", observe: "type", runtime: "type" },
   "data-path": {
     bus: "type",

@@ -27,9 +27,12 @@ import { type AppStore, EVENTS_FILE, openStore, type StoreOptions } from "./open
 import {
   type KeyRing,
   type KeyRingOptions,
+  type KeyVersion,
   localMasterKey,
+  type MasterKeyProvider,
   openFileSecretStore,
   openKeyRing,
+  type Sealer,
   type SecretStore,
 } from "./security/index.ts";
 
@@ -46,11 +49,16 @@ export const KEYRING_FILE = "keyring.json";
 /** The app's key ring: data keys in `.palisade/keyring.json` under the master key. */
 export function openAppKeyRing(appDir: string, create = true, options: KeyRingOptions = {}): KeyRing {
   const dir = resolve(appDir);
-  return openKeyRing(
-    join(dir, ".palisade", KEYRING_FILE),
-    localMasterKey(join(dir, MASTER_KEY_FILE), { create }),
-    options,
-  );
+  return openKeyRing(join(dir, ".palisade", KEYRING_FILE), appMasterKey(dir, create), options);
+}
+
+/**
+ * The app's master key (PALISADE_MASTER_KEY, or `keys/master.key`, created if `create`): what wraps
+ * the data keys, in the app's keyring.json or in a NATS deployment's key bucket. It never leaves
+ * this machine.
+ */
+export function appMasterKey(appDir: string, create: boolean): MasterKeyProvider {
+  return localMasterKey(join(resolve(appDir), MASTER_KEY_FILE), { create });
 }
 
 /**
@@ -58,7 +66,10 @@ export function openAppKeyRing(appDir: string, create = true, options: KeyRingOp
  * change it beside `dev`, and tests); `options` as `openStore`'s, the sealer defaulting to the key ring.
  */
 export async function openAppStore(app: AppModel, options: StoreOptions = {}): Promise<AppStore> {
-  const store = await openStore(app, { sealer: openAppKeyRing(app.dir), ...options });
+  const store = await openStore(
+    app,
+    "sealer" in options ? options : { sealer: openAppKeyRing(app.dir), ...options },
+  );
   // As at start (main.ts): rows signed on open are audited, whichever command opened the store.
   if (store.rowsSigned > 0)
     auditCommand(app.dir, {
@@ -70,9 +81,21 @@ export async function openAppStore(app: AppModel, options: StoreOptions = {}): P
   return store;
 }
 
+/** What `palisade keys` changes: the app's file key ring, or a NATS deployment's shared one. */
+export interface OperatorKeyRing {
+  activeVersion(): number;
+  versions(): KeyVersion[];
+  rotate(): number | Promise<number>;
+  retire(version: number): void | Promise<void>;
+  /** Who may still be sealing with `version`: running platforms' pids, or NATS nodes ("host pid N"). */
+  sealingWith(version: number): (number | string)[] | Promise<(number | string)[]>;
+}
+
 /** Every store of an app that holds sealed records, opened with one key ring (for `palisade keys`). */
 export interface SealedStores {
-  readonly keyRing: KeyRing;
+  readonly keyRing: OperatorKeyRing;
+  /** Where the key ring is, for messages: `keyring.json`, or the NATS bucket. */
+  readonly where: string;
   /** How many records each data key version seals, per store. */
   versions(): Promise<{ store: string; counts: Map<number, number> }[]>;
   /** Re-seals up to `limit` records not on the active version; resolves to how many (0: done). */
@@ -89,6 +112,7 @@ export function openSealedStores(appDir: string): SealedStores {
   const secrets = openAppSecrets(appDir, keyRing);
   return {
     keyRing,
+    where: KEYRING_FILE,
     async versions() {
       return [
         { store: EVENTS_FILE, counts: await log.maintenance.sealedVersions() },
@@ -150,7 +174,7 @@ export function manifestDigest(app: AppModel): string {
  */
 export function openAppSecrets(
   appDir: string,
-  keyRing: KeyRing = openAppKeyRing(appDir),
+  keyRing: Sealer = openAppKeyRing(appDir),
   onRollback?: (found: number, expected: number) => void,
 ): SecretStore {
   const dir = resolve(appDir);

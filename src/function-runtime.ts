@@ -27,7 +27,7 @@ import {
   type SandboxPool,
   type SandboxPoolEvents,
 } from "./runtime/index.ts";
-import { type KeyRing, openUsageStore, type SecretStore, type UsageStore } from "./security/index.ts";
+import { openUsageStore, type Sealer, type SecretReader, type UsageStore } from "./security/index.ts";
 import {
   admitBundle,
   BUNDLE_HISTORY_FILE,
@@ -108,7 +108,7 @@ export interface CapabilityOptions {
   tracing?: Tracing | undefined;
   audit?: AuditLog | undefined;
   /** The secret store the platform already opened; one is opened here when absent. */
-  secrets?: SecretStore | undefined;
+  secrets?: SecretReader | undefined;
 }
 
 /**
@@ -120,7 +120,7 @@ export function openCapabilities(
   app: AppModel,
   emit: CapabilityBackends["emit"],
   logger: Logger,
-  keyRing: KeyRing,
+  keyRing: Sealer,
   options: CapabilityOptions = {},
 ): OpenCapabilities {
   const { metrics, encryptAtRest = true, tracing, audit } = options;

@@ -10,6 +10,7 @@ import { join } from "node:path";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { createAppDispatcher } from "./app-dispatcher.ts";
 import {
+  appMasterKey,
   GATEWAY_FILE,
   KV_FILE,
   manifestDigest,
@@ -46,7 +47,7 @@ import { buildSigned, type PreparedApp, prepareApp, removeDeadBuilds, schemasOf 
 import type { SandboxPool } from "./runtime/index.ts";
 import { openScaleOut, type Role } from "./scale-out.ts";
 import { createSchemaRegistry } from "./schema/index.ts";
-import { createAuthorizer, requireSecret } from "./security/index.ts";
+import { createAuthorizer, requireSecret, SECRETS_MARK_FILE, type SecretReader } from "./security/index.ts";
 
 export * from "./app-files.ts";
 export {
@@ -144,9 +145,26 @@ async function assemblePlatform(
     new Map([...schemasOf(app), ...PLATFORM_EVENT_TYPES]),
     schemaVersions,
   );
-  const keyRing = openAppKeyRing(app.dir, options.createKeys ?? true, {
+  const createKeys = options.createKeys ?? true;
+  // A node without its master key is refused before anything else is opened (NATS included).
+  const master = appMasterKey(app.dir, createKeys);
+  const role = options.role ?? "all";
+  // On NATS the key ring and the secret store are the deployment's, shared by every node.
+  const scaleOut = await openScaleOut(app, options.nats ?? {}, {
+    role,
+    mode: options.mode ?? (prebuilt === true ? "start" : "dev"),
+    logger,
+  });
+  if (scaleOut !== undefined) closers.add(() => scaleOut.close());
+  if (scaleOut === undefined && role !== "all")
+    throw new PalisadeError(
+      "PAL_USAGE",
+      `The ${role} role needs NATS JetStream: pass --nats <url> or set PALISADE_NATS_URL`,
+      { status: 400 },
+    );
+  const keyOptions = {
     // Seals happen only once the stores below are open, after `audit` is.
-    onAutoRotate: (version) => {
+    onAutoRotate: (version: number) => {
       logger.warn({ version }, "data key reached its seal limit: rotated to a new one");
       audit.record({
         kind: AUDIT_KIND.keyRotated,
@@ -154,23 +172,41 @@ async function assemblePlatform(
         details: { version, reason: "seal limit" },
       });
     },
-  });
+  };
+  const keyRing =
+    scaleOut === undefined
+      ? openAppKeyRing(app.dir, createKeys, keyOptions)
+      : await scaleOut.openKeyRing(master, {
+          ...keyOptions,
+          onError: (err) =>
+            logger.error({ err: toPalisadeError(err).message }, "a key ring change on NATS cannot be used"),
+        });
   const sealer = options.encryptAtRest === false ? undefined : keyRing;
-  // The gateway re-reads API keys every 2 s: an older secrets.json put back meanwhile is refused
+  // The gateway re-reads API keys every 2 s: an older secret store put back meanwhile is refused
   // (the keys read before stay in force) and reported here; one older at start refuses the start.
   const reportTo: { audit?: AuditLog } = {};
-  const secrets = openAppSecrets(app.dir, keyRing, (found, expected) => {
-    logger.error({ found, expected }, "secrets.json went back to an older generation; it is ignored");
+  const secretsAt = scaleOut === undefined ? SECRETS_FILE : "secrets (NATS)";
+  const onRollback = (found: number, expected: number) => {
+    logger.error({ found, expected }, `${secretsAt} went back to an older generation; it is ignored`);
     reportTo.audit?.record({
       kind: AUDIT_KIND.rollbackDetected,
-      subject: SECRETS_FILE,
+      subject: secretsAt,
       outcome: "denied",
       details: { found, expected },
     });
-  });
+  };
+  const secrets: SecretReader =
+    scaleOut === undefined
+      ? openAppSecrets(app.dir, keyRing, onRollback)
+      : await scaleOut.openSecrets(keyRing, {
+          markFile: join(app.dataDir, SECRETS_MARK_FILE),
+          onRollback,
+        });
   const secret = (name: string): readonly string[] => {
     const values = secrets.values(name);
-    return values.length > 0 ? values : [requireSecret(secrets, name, app.dir)];
+    return values.length > 0
+      ? values
+      : [requireSecret(secrets, name, app.dir, scaleOut === undefined ? "" : " --nats <url>")];
   };
   const webhooks = app.sources.flatMap((s) => (s.kind === "webhook" ? [s] : []));
   const schedules = app.sources.flatMap((s) => (s.kind === "schedule" ? [s] : []));
@@ -194,19 +230,6 @@ async function assemblePlatform(
   // Until close, `keys retire` refuses a data key this platform may still be sealing with.
   const sealing = keyRing.holdLease();
   closers.add(() => sealing.close());
-  const role = options.role ?? "all";
-  const scaleOut = await openScaleOut(app, options.nats ?? {}, {
-    role,
-    mode: options.mode ?? (prebuilt === true ? "start" : "dev"),
-    logger,
-  });
-  if (scaleOut !== undefined) closers.add(() => scaleOut.close());
-  if (scaleOut === undefined && role !== "all")
-    throw new PalisadeError(
-      "PAL_USAGE",
-      `The ${role} role needs NATS JetStream: pass --nats <url> or set PALISADE_NATS_URL`,
-      { status: 400 },
-    );
   const store = await openStore(app, { sealer, ...(scaleOut ? { nats: scaleOut.backend } : {}) });
   closers.add(() => store.close());
   reportSignedRows(store, audit, logger);

@@ -1,7 +1,8 @@
 /**
  * Scale-out on NATS JetStream (DESIGN §8): what a role opens when it is given `--nats` — the
  * deployment (connection, replicas, the durability it states or refuses), the JetStream backend of
- * the store, the rate-limit buckets every gateway shares, and whether the broker is reachable now.
+ * the store, the rate-limit buckets every gateway shares, the key ring and secret store every node
+ * shares (KV buckets; the master key stays on each node), and whether the broker is reachable now.
  * While NATS is away an append fails fast with a 503 and Retry-After (nothing unacknowledged is
  * answered 202); the connection reconnects on its own and work resumes.
  */
@@ -10,6 +11,7 @@ import {
   BUS_UNAVAILABLE,
   type NatsDeployment,
   type NatsFlags,
+  natsNames,
   natsOptionsFrom,
   openNatsDeployment,
   openNatsRawStore,
@@ -25,6 +27,18 @@ import {
 import type { AppModel } from "./manifest/index.ts";
 import type { Logger } from "./observe/index.ts";
 import type { NatsBackend } from "./open-store.ts";
+import {
+  type KeyBuckets,
+  type MasterKeyProvider,
+  openKeyBuckets,
+  openNatsKeyRing,
+  openNatsSecretStore,
+  type Sealer,
+  type SharedKeyRing,
+  type SharedKeyRingOptions,
+  type SharedSecretStore,
+  type SharedSecretStoreOptions,
+} from "./security/index.ts";
 
 /** Which parts of the platform a process runs. */
 export type Role = "all" | "gateway" | "worker";
@@ -45,6 +59,14 @@ export interface ScaleOut {
   readonly rateLimits: RateLimitStore;
   /** Why this process cannot work now (the broker is unreachable), or undefined. */
   readonly readiness: Readiness;
+  /**
+   * The key ring every node of the deployment shares (created by the first node to find none).
+   * `master` unwraps its data keys here and never leaves this process.
+   */
+  openKeyRing(master: MasterKeyProvider, options?: SharedKeyRingOptions): Promise<SharedKeyRing>;
+  /** The secret store every node shares, sealed by the shared key ring. */
+  openSecrets(keyRing: Sealer, options?: SharedSecretStoreOptions): Promise<SharedSecretStore>;
+  /** Closes what was opened here (key ring and secret store watches first), then the connection. */
   close(): Promise<void>;
 }
 
@@ -78,6 +100,21 @@ export async function openScaleOut(
     );
     const readiness: Readiness = () =>
       connected() ? undefined : `NATS at ${deployment.link.display} is unreachable; reconnecting`;
+    const names = natsNames(app.name);
+    let buckets: Promise<KeyBuckets> | undefined;
+    const keyBuckets = () => {
+      buckets ??= openKeyBuckets(
+        nc,
+        { keys: names.keysBucket, leases: names.keyLeasesBucket, secrets: names.secretsBucket },
+        deployment.replicas,
+      );
+      return buckets;
+    };
+    const opened: { close(): Promise<void> }[] = [];
+    const track = <T extends { close(): Promise<void> }>(x: T): T => {
+      opened.push(x);
+      return x;
+    };
     return {
       deployment,
       rateLimits: createNatsRateLimitStore(bucket),
@@ -94,7 +131,15 @@ export async function openScaleOut(
           return failFast(raw, readiness);
         },
       },
-      close: () => deployment.link.close(),
+      openKeyRing: async (master, options) =>
+        track(await openNatsKeyRing(await keyBuckets(), master, options)),
+      openSecrets: async (keyRing, options) =>
+        track(await openNatsSecretStore(await keyBuckets(), keyRing, options)),
+      async close() {
+        // The secret store and the ring (opened first) close in reverse: the ring's counts flush last.
+        for (const x of opened.reverse()) await x.close().catch(() => undefined);
+        await deployment.link.close();
+      },
     };
   } catch (err) {
     await deployment.link.close();

@@ -118,6 +118,13 @@ export interface RecordSealer {
    * sealer without it (plaintext logs of tests and the benchmark) leaves rows unauthenticated.
    */
   mac?(text: string): string;
+  /**
+   * Whether the data key of `version` is here now. A key ring several nodes share may not have seen a
+   * version another node just added; the store then calls `refresh` before refusing the record.
+   */
+  knows?(version: number): boolean;
+  /** Re-reads a shared key ring (see `knows`). */
+  refresh?(): Promise<void>;
 }
 
 /**

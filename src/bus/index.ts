@@ -38,6 +38,7 @@ export {
   durabilityOf,
   resolveReplicas,
 } from "./nats/durability.ts";
+export { type NatsNames, natsNames } from "./nats/names.ts";
 export { type NatsDeployment, openNatsDeployment } from "./nats/nats-deployment.ts";
 export { type NatsFlags, type NatsOptions, natsOptionsFrom } from "./nats/nats-options.ts";
 export {

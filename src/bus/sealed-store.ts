@@ -64,6 +64,19 @@ export function createSealing(
     }
   };
 
+  // A record sealed by another node with a data key version this one has not seen yet: the shared
+  // key ring is re-read once before anything in the batch is opened (and maybe refused).
+  const catchUp = async <T>(records: T[], body: (r: T) => string): Promise<T[]> => {
+    const { knows, refresh } = sealer ?? {};
+    if (sealer === undefined || knows === undefined || refresh === undefined) return records;
+    const unknown = records.some((r) => {
+      const version = sealer.versionOf(body(r));
+      return version > 0 && !knows.call(sealer, version);
+    });
+    if (unknown) await refresh.call(sealer).catch(() => undefined);
+    return records;
+  };
+
   return {
     accepts,
     wrap(raw) {
@@ -151,13 +164,14 @@ export function createSealing(
               for (const s of sealed) appending.delete(s.body);
             }
           },
-          read: async (after, limit, skipped) => opened(await raw.read(after, limit), skipped),
-          find: async (eventId) => opened(await raw.find(eventId)),
+          read: async (after, limit, skipped) =>
+            opened(await catchUp(await raw.read(after, limit), (r) => r.body), skipped),
+          find: async (eventId) => opened(await catchUp(await raw.find(eventId), (r) => r.body)),
         },
         queue: {
           async take(target, limit) {
             const out: (Delivery | RefusedDelivery)[] = [];
-            for (const d of await raw.take(target, limit)) {
+            for (const d of await catchUp(await raw.take(target, limit), (r) => r.record.body)) {
               const checked = check(d);
               if (checked !== undefined) out.push(checked);
               else await skip(d);

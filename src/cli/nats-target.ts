@@ -3,14 +3,17 @@
  * `--nats-creds` and `--nats-ca` on `dlq`, `replay`, `audit`, `keys`, `secrets`, `permissions` and
  * `traces`. Without them a command works on the app directory's files, as before.
  */
+
+import { join } from "node:path";
 import type { Command } from "commander";
 import { Option } from "commander";
 import { pino } from "pino";
-import { openAppStore } from "../app-files.ts";
+import { appMasterKey, openAppStore, type SealedStores } from "../app-files.ts";
 import type { AppModel } from "../manifest/index.ts";
 import { createLogger } from "../observe/index.ts";
 import type { AppStore } from "../open-store.ts";
 import { openScaleOut, type ScaleOut } from "../scale-out.ts";
+import { SECRETS_MARK_FILE, type SharedKeyRing, type SharedSecretStore } from "../security/index.ts";
 import type { NatsFlags } from "./platform-ops.ts";
 
 /** The NATS flags an operator command takes. */
@@ -61,7 +64,12 @@ export async function withOperatorStore<T>(
 ): Promise<T> {
   const target = await openNatsTarget(app, flags);
   try {
-    const store = await openAppStore(app, target === undefined ? {} : { nats: target.backend });
+    // On NATS the records are sealed with the deployment's shared key ring, not the app dir's.
+    const options =
+      target === undefined
+        ? {}
+        : { nats: target.backend, sealer: await target.openKeyRing(appMasterKey(app.dir, false)) };
+    const store = await openAppStore(app, options);
     try {
       return await fn(store);
     } finally {
@@ -70,4 +78,64 @@ export async function withOperatorStore<T>(
   } finally {
     await target?.close();
   }
+}
+
+/** The deployment's shared key ring and secret store, opened with this app's master key (which stays here). */
+export interface SharedKeys {
+  readonly target: ScaleOut;
+  readonly keyRing: SharedKeyRing;
+  readonly secrets: SharedSecretStore;
+  /** Where they are, for messages. */
+  readonly where: string;
+  close(): Promise<void>;
+}
+
+/** The shared keys of the NATS deployment the flags name; undefined without `--nats` (the app's files). */
+export async function openSharedKeys(
+  app: AppModel,
+  flags: OperatorNatsFlags,
+): Promise<SharedKeys | undefined> {
+  const target = await openNatsTarget(app, flags);
+  if (target === undefined) return undefined;
+  try {
+    const keyRing = await target.openKeyRing(appMasterKey(app.dir, false));
+    const secrets = await target.openSecrets(keyRing, { markFile: join(app.dataDir, SECRETS_MARK_FILE) });
+    return {
+      target,
+      keyRing,
+      secrets,
+      where: `NATS (${target.deployment.link.display})`,
+      close: () => target.close(),
+    };
+  } catch (err) {
+    await target.close();
+    throw err;
+  }
+}
+
+/**
+ * Every store of the NATS deployment that holds sealed records, with its shared key ring (for
+ * `palisade keys --nats`): the event store and the secret store. Each node's `.palisade/kv.db`
+ * (ctx.kv) is not in NATS: it is counted and re-sealed only on the node that holds it.
+ */
+export async function openSharedSealedStores(keys: SharedKeys, app: AppModel): Promise<SealedStores> {
+  const store = await openAppStore(app, { nats: keys.target.backend, sealer: keys.keyRing });
+  return {
+    keyRing: keys.keyRing,
+    where: keys.where,
+    async versions() {
+      return [
+        { store: "events (NATS)", counts: await store.maintenance.sealedVersions() },
+        { store: "secrets (NATS)", counts: keys.secrets.versions() },
+      ];
+    },
+    async reencrypt(limit) {
+      const n = await store.maintenance.reencrypt(limit);
+      return n > 0 ? n : keys.secrets.reencrypt();
+    },
+    async close() {
+      await store.close();
+      await keys.close();
+    },
+  };
 }

@@ -78,34 +78,30 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
   const secrets = program
     .command("secrets")
     .description("the app's secret store (API keys, webhook secrets)");
-  secrets
-    .command("set")
+  withNatsTarget(secrets.command("set"))
     .description("store a secret; the value comes from --value or standard input")
     .argument("<name>", "secret name: upper-case letters, digits and _")
     .option("--app <dir>", "app directory", ".")
     .option("--value <value>", "the value (prefer stdin: command lines end up in shell history)")
-    .action((name: string, opts: { app: string; value?: string }) => {
-      setExit(runSecretsSet(name, opts));
+    .action(async (name: string, opts: { app: string; value?: string } & OperatorNatsFlags) => {
+      setExit(await runSecretsSet(name, opts));
     });
-  secrets
-    .command("list")
+  withNatsTarget(secrets.command("list"))
     .description("list secret names (never values)")
     .option("--app <dir>", "app directory", ".")
     .option("--json", "print a JSON array")
-    .action((opts: { app: string; json?: boolean }) => {
-      setExit(runSecretsList(opts));
+    .action(async (opts: { app: string; json?: boolean } & OperatorNatsFlags) => {
+      setExit(await runSecretsList(opts));
     });
-  secrets
-    .command("rm")
+  withNatsTarget(secrets.command("rm"))
     .description("remove a secret")
     .argument("<name>", "secret name")
     .option("--app <dir>", "app directory", ".")
-    .action((name: string, opts: { app: string }) => {
-      setExit(runSecretsRm(name, opts));
+    .action(async (name: string, opts: { app: string } & OperatorNatsFlags) => {
+      setExit(await runSecretsRm(name, opts));
     });
 
-  secrets
-    .command("rotate")
+  withNatsTarget(secrets.command("rotate"))
     .description("replace a secret's value; the previous one stays valid for the grace period")
     .argument("<name>", "secret name")
     .option("--app <dir>", "app directory", ".")
@@ -116,35 +112,34 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
       (v) => parsePositive(v, "--grace"),
       86400,
     )
-    .action((name: string, opts: { app: string; value?: string; grace: number }) => {
-      setExit(runSecretsRotate(name, opts));
-    });
+    .action(
+      async (name: string, opts: { app: string; value?: string; grace: number } & OperatorNatsFlags) => {
+        setExit(await runSecretsRotate(name, opts));
+      },
+    );
 
   const keys = program.command("keys").description("the key ring that encrypts the app's data at rest");
-  keys
-    .command("rotate")
+  withNatsTarget(keys.command("rotate"))
     .description(
       "new data key for all new writes, then re-encrypt every record on an older key (progress bar)",
     )
     .option("--resume", "only finish re-encrypting (after an interrupted rotate)")
     .option("--app <dir>", "app directory", ".")
-    .action(async (opts: { app: string; resume?: boolean }) => {
+    .action(async (opts: { app: string; resume?: boolean } & OperatorNatsFlags) => {
       setExit(await runKeysRotate(opts));
     });
-  keys
-    .command("status")
+  withNatsTarget(keys.command("status"))
     .description("data key versions and how many records each seals")
     .option("--app <dir>", "app directory", ".")
     .option("--json", "print JSON")
-    .action(async (opts: { app: string; json?: boolean }) => {
+    .action(async (opts: { app: string; json?: boolean } & OperatorNatsFlags) => {
       setExit(await runKeysStatus(opts));
     });
-  keys
-    .command("retire")
+  withNatsTarget(keys.command("retire"))
     .description("delete an old data key; refused while any record still uses it")
     .argument("<version>", "data key version")
     .option("--app <dir>", "app directory", ".")
-    .action(async (version: string, opts: { app: string }) => {
+    .action(async (version: string, opts: { app: string } & OperatorNatsFlags) => {
       setExit(await runKeysRetire(version, opts));
     });
 

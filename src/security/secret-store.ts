@@ -204,13 +204,13 @@ function rolledBack(file: string, found: number, expected: number): PalisadeErro
   );
 }
 
-/** The value of a secret the app needs, or an error that says how to set it. */
-export function requireSecret(store: SecretReader, name: string, appDir: string): string {
+/** The value of a secret the app needs, or an error that says how to set it (`flags`: `--nats …` on NATS). */
+export function requireSecret(store: SecretReader, name: string, appDir: string, flags = ""): string {
   const value = store.get(name);
   if (value !== undefined) return value;
   throw new PalisadeError(
     SECURITY_SECRET_MISSING,
-    `Secret "${name}" is not set; run: palisade secrets set ${name} --app ${appDir}`,
+    `Secret "${name}" is not set; run: palisade secrets set ${name} --app ${appDir}${flags}`,
     { status: 400 },
   );
 }

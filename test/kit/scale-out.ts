@@ -45,14 +45,37 @@ ${testPrincipal(["job.queued"])}functions:
   return dir;
 }
 
-/** Starts `palisade <role> <dir> --nats <url> --port 0 …` and stops it (SIGKILL) after the test. */
+/** Deployments whose secret store already holds TEST_KEY (`<dir> <nats url>`). */
+const seeded = new Set<string>();
+
+/**
+ * Sets TEST_KEY in the deployment's shared secret store (`palisade secrets set --nats`): on NATS the
+ * gateways read their API keys from there, not from the app's secrets.json.
+ */
+export function setNatsSecret(dir: string, nats: string, name = "TEST_KEY", value = TEST_KEY): void {
+  const set = spawnSync(process.execPath, [BIN, "secrets", "set", name, "--app", dir, "--nats", nats], {
+    encoding: "utf8",
+    input: value,
+  });
+  if (set.status !== 0) throw new Error(`palisade secrets set --nats failed: ${set.stderr}`);
+}
+
+/**
+ * Starts `palisade <role> <dir> --nats <url> --port 0 …` and stops it (SIGKILL) after the test. The
+ * first start on a deployment sets TEST_KEY in its secret store, unless `seedSecret` is false.
+ */
 export async function startRole(
   t: TestContext,
   role: "gateway" | "worker" | "start",
   dir: string,
   nats: string,
   extra: string[] = [],
+  { seedSecret = true }: { seedSecret?: boolean } = {},
 ): Promise<DevProcess> {
+  if (seedSecret && !seeded.has(`${dir} ${nats}`)) {
+    setNatsSecret(dir, nats);
+    seeded.add(`${dir} ${nats}`);
+  }
   const p = await startDev(dir, role, ["--nats", nats, ...extra]);
   t.after(() => stop(p.child, "SIGKILL"));
   return p;

@@ -19,6 +19,12 @@ export interface NatsNames {
   readonly replays: string;
   readonly deadBucket: string;
   readonly stateBucket: string;
+  /** The key ring: data keys wrapped by the master key (which stays on each node), seal counts. */
+  readonly keysBucket: string;
+  /** Sealing leases of running nodes (expire on their own). */
+  readonly keyLeasesBucket: string;
+  /** The sealed secret store. */
+  readonly secretsBucket: string;
 }
 
 const SAFE = /^[A-Za-z0-9_-]+$/;
@@ -38,6 +44,9 @@ export function natsNames(app: string): NatsNames {
     replays: `palisade.${token}.rp`,
     deadBucket: `palisade_${token}_dead`,
     stateBucket: `palisade_${token}_state`,
+    keysBucket: `palisade_${token}_keys`,
+    keyLeasesBucket: `palisade_${token}_keyleases`,
+    secretsBucket: `palisade_${token}_secrets`,
   };
 }
 

@@ -1,6 +1,8 @@
 import { auditCommand, openSealedStores, type SealedStores } from "../../app-files.ts";
 import { AUDIT_KIND } from "../../audit/index.ts";
+import { loadApp } from "../../manifest/index.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
+import { type OperatorNatsFlags, openSharedKeys, openSharedSealedStores } from "../nats-target.ts";
 import { usageError } from "../usage-error.ts";
 
 const BATCH = 500;
@@ -11,13 +13,18 @@ const RETIRE_WAIT_MS = 15_000;
  * `palisade keys rotate [--resume]`: adds a data key version that every new write uses at once (a
  * running platform picks it up within a second), then re-encrypts every sealed record still on an
  * older version, in batches of 500, one commit each, with a progress bar. Killed half-way, the
- * records already moved stay moved; `--resume` (or another rotate) finishes the rest.
+ * records already moved stay moved; `--resume` (or another rotate) finishes the rest. With `--nats`
+ * the ring is the deployment's (every node seals with the new version within moments) and the
+ * records are its event and secret stores'; events in the stream cannot be rewritten, so they keep
+ * their version until pruned.
  */
-export async function runKeysRotate(opts: { app: string; resume?: boolean }): Promise<number> {
-  const stores = openSealedStores(opts.app);
+export async function runKeysRotate(
+  opts: { app: string; resume?: boolean } & OperatorNatsFlags,
+): Promise<number> {
+  const stores = await openStores(opts);
   try {
     if (!opts.resume) {
-      const version = stores.keyRing.rotate();
+      const version = await stores.keyRing.rotate();
       auditCommand(opts.app, { kind: AUDIT_KIND.keyRotated, outcome: "allowed", details: { version } });
       process.stdout.write(`data key version ${version} is active for new writes\n`);
     }
@@ -38,8 +45,10 @@ export async function runKeysRotate(opts: { app: string; resume?: boolean }): Pr
 }
 
 /** `palisade keys status [--json]`: each data key version and how many records it seals, per store. */
-export async function runKeysStatus(opts: { app: string; json?: boolean }): Promise<number> {
-  const stores = openSealedStores(opts.app);
+export async function runKeysStatus(
+  opts: { app: string; json?: boolean } & OperatorNatsFlags,
+): Promise<number> {
+  const stores = await openStores(opts);
   try {
     const active = stores.keyRing.activeVersion();
     const perStore = await stores.versions();
@@ -77,10 +86,13 @@ export async function runKeysStatus(opts: { app: string; json?: boolean }): Prom
  * Right after a rotation a running platform may still be sealing with the old key for a moment: retire
  * first waits (up to 15 s) until no running platform's lease names it, and only then counts records.
  */
-export async function runKeysRetire(version: string, opts: { app: string }): Promise<number> {
+export async function runKeysRetire(
+  version: string,
+  opts: { app: string } & OperatorNatsFlags,
+): Promise<number> {
   const v = Number(version);
   if (!Number.isInteger(v) || v < 1) throw usageError(`"${version}" is not a data key version`);
-  const stores = openSealedStores(opts.app);
+  const stores = await openStores(opts);
   try {
     if (v === stores.keyRing.activeVersion()) {
       process.stderr.write(`palisade: data key ${v} is the active one; run palisade keys rotate first\n`);
@@ -88,8 +100,12 @@ export async function runKeysRetire(version: string, opts: { app: string }): Pro
     }
     const holders = await waitUntilNotSealing(stores.keyRing, v);
     if (holders.length > 0) {
+      const fix =
+        stores.where === "keyring.json"
+          ? "if no platform runs with that pid, remove its lease in .palisade/keyring.leases/"
+          : "a stopped node's lease expires on its own within seconds";
       process.stderr.write(
-        `palisade: data key ${v} is still in use by a running platform (pid ${holders.join(", ")}), which has not moved to the new key; retry in a moment (if no platform runs with that pid, remove its lease in .palisade/keyring.leases/)\n`,
+        `palisade: data key ${v} is still in use by a running platform (${holders.map((h) => (typeof h === "number" ? `pid ${h}` : h)).join(", ")}), which has not moved to the new key; retry in a moment (${fix})\n`,
       );
       return EXIT_FAILURE;
     }
@@ -100,7 +116,7 @@ export async function runKeysRetire(version: string, opts: { app: string }): Pro
       );
       return EXIT_FAILURE;
     }
-    stores.keyRing.retire(v);
+    await stores.keyRing.retire(v);
     auditCommand(opts.app, { kind: AUDIT_KIND.keyRetired, outcome: "allowed", details: { version: v } });
     process.stdout.write(`data key version ${v} retired\n`);
     return EXIT_OK;
@@ -110,16 +126,32 @@ export async function runKeysRetire(version: string, opts: { app: string }): Pro
 }
 
 /** Polls the platforms' sealing leases until none names `version`, or RETIRE_WAIT_MS passes. */
-async function waitUntilNotSealing(keyRing: SealedStores["keyRing"], version: number): Promise<number[]> {
+async function waitUntilNotSealing(
+  keyRing: SealedStores["keyRing"],
+  version: number,
+): Promise<(number | string)[]> {
   const until = Date.now() + RETIRE_WAIT_MS;
-  let holders = keyRing.sealingWith(version);
+  let holders = await keyRing.sealingWith(version);
   if (holders.length > 0)
     process.stderr.write(`waiting for the running platform to stop sealing with data key ${version}…\n`);
   while (holders.length > 0 && Date.now() < until) {
     await new Promise((resolve) => setTimeout(resolve, 200));
-    holders = keyRing.sealingWith(version);
+    holders = await keyRing.sealingWith(version);
   }
   return holders;
+}
+
+/** The app's sealed files, or with `--nats` the deployment's shared key ring and stores. */
+async function openStores(opts: { app: string } & OperatorNatsFlags): Promise<SealedStores> {
+  const app = opts.nats !== undefined && opts.nats !== "" ? loadApp(opts.app) : undefined;
+  const keys = app === undefined ? undefined : await openSharedKeys(app, opts);
+  if (app === undefined || keys === undefined) return openSealedStores(opts.app);
+  try {
+    return await openSharedSealedStores(keys, app);
+  } catch (err) {
+    await keys.close();
+    throw err;
+  }
 }
 
 function stale(perStore: Awaited<ReturnType<SealedStores["versions"]>>, active: number): number {
