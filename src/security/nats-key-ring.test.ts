@@ -136,6 +136,25 @@ describe("the key ring shared through NATS", { skip }, () => {
     await lease.close();
     assert.deepEqual(await b.sealingWith(2), [], "a closed lease is gone");
   });
+
+  test("seals are counted in the bucket; at the seal limit the ring rotates once for every node", async (t) => {
+    const app = `kr${++apps}`;
+    const { master } = masterKey(t);
+    const rotations: number[] = [];
+    const a = await openNatsKeyRing(await node(t, server.url, app), master, {
+      sealLimit: 3,
+      onAutoRotate: (v) => rotations.push(v),
+    });
+    const b = await openNatsKeyRing(await node(t, server.url, app), master, { sealLimit: 3 });
+    t.after(() => Promise.all([a.close(), b.close()]));
+    for (let i = 0; i < 3; i++) a.seal("x", "rec");
+    await a.flush();
+    await until(() => b.versions()[0]?.seals === 3, "node b sees the 3 seals");
+    a.seal("over the limit", "rec"); // still version 1: the rotation runs in the background
+    await until(() => a.activeVersion() === 2 && b.activeVersion() === 2, "both nodes rotated");
+    assert.deepEqual(rotations, [2]);
+    assert.equal(b.versionOf(b.seal("y", "rec")), 2);
+  });
 });
 
 /** Every message of `stream`, concatenated (subjects, headers and payloads). */

@@ -4,6 +4,9 @@ import { after, before, describe, test } from "node:test";
 import { jetstream } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
 import { type NatsServer, natsUnavailable, startNatsServer } from "../../../test/kit/nats-server.ts";
+import type { CloudEvent } from "../../events/index.ts";
+import type { RecordSealer } from "../event-log.ts";
+import { createSealing } from "../sealed-store.ts";
 import { encodeToken } from "./names.ts";
 import { connectTo, freshApp, openTestStore, rawEvent, ref, takeUntil } from "./nats-test-kit.ts";
 
@@ -87,6 +90,55 @@ describe("NATS store: re-sealing, counting and authentication", { skip }, () => 
     await store.replay(a.seq, "f", { by: "ops", at: 1 });
     const [genuine] = await takeUntil(store, "f", 1);
     assert.deepEqual([genuine?.record.id, genuine?.refused, genuine?.replay?.by], ["m1", undefined, "ops"]);
+  });
+
+  test("a body sealed with a key version this node has not seen yet: the key ring is re-read before it is refused", async (t) => {
+    const app = freshApp();
+    const subs = [{ name: "f", on: ["t.x"] }];
+    // Two nodes' toy key rings: the writer seals with version 2, which the reader learns on refresh.
+    const toy = (known: Set<number>, active: number): RecordSealer & { refreshes: number } => ({
+      refreshes: 0,
+      seal: (text) => `v${active}:${text}`,
+      open(sealed) {
+        if (!known.has(versionOf(sealed))) throw new Error(`unknown version ${versionOf(sealed)}`);
+        return sealed.replace(/^v\d+:/, "");
+      },
+      versionOf,
+      activeVersion: () => active,
+      knows: (v) => known.has(v),
+      async refresh() {
+        this.refreshes++;
+        known.add(2);
+      },
+    });
+    const writerSealer = toy(new Set([1, 2]), 2);
+    const readerSealer = toy(new Set([1]), 1);
+    const node = async (sealer: RecordSealer) => {
+      const sealing = createSealing(sealer, subs);
+      const raw = await openTestStore(t, await connectTo(t, server.url), app, subs, {
+        accepts: sealing.accepts,
+      });
+      return sealing.wrap(raw);
+    };
+    const writer = await node(writerSealer);
+    const reader = await node(readerSealer);
+    const event = {
+      id: "k1",
+      type: "t.x",
+      source: "test",
+      principal: "p",
+      data: {},
+    } as unknown as CloudEvent;
+    await writer.events.append([event]);
+    let taken: Awaited<ReturnType<typeof reader.queue.take>> = [];
+    const deadline = Date.now() + 15_000;
+    while (taken.length === 0 && Date.now() < deadline) {
+      taken = await reader.queue.take("f", 1);
+      if (taken.length === 0) await new Promise((r) => setTimeout(r, 50));
+    }
+    assert.equal(taken.length, 1);
+    assert.equal("refused" in (taken[0] ?? {}), false, JSON.stringify(taken[0]));
+    assert.equal(readerSealer.refreshes, 1);
   });
 
   test("closing a store gives back what it buffered but never handed out", async (t) => {
