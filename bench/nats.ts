@@ -18,7 +18,7 @@ import { BIN, type DevProcess, startDev, stop } from "../test/kit/cli-process.ts
 import { startNatsServer } from "../test/kit/nats-server.ts";
 import { BATCH_TYPE, batchBodies } from "./ingest.ts";
 import { runRawJetStream } from "./jetstream-raw.ts";
-import { drive } from "./load.ts";
+import { BENCH_KEY, drive } from "./load.ts";
 import { sleep } from "./stats.ts";
 
 export interface NatsBenchConfig {
@@ -64,6 +64,7 @@ export async function runNatsBench(
     const payload = new Uint8Array(400);
     const raw = await runRawJetStream(server.url, cfg.batches, cfg.batchSize, payload);
 
+    setBenchKey(appDir, server.url);
     const platform = await startPlatform({ appDir, logger: quiet, port: 0, host: "127.0.0.1", nats });
     let e2ePerSec = 0;
     let acceptedPerSec = 0;
@@ -161,6 +162,7 @@ async function withRoles<T>(
 ): Promise<T> {
   const built = spawnSync(process.execPath, [BIN, "build", appDir], { encoding: "utf8" });
   if (built.status !== 0) throw new Error(`palisade build failed: ${built.stderr}`);
+  setBenchKey(appDir, url);
   const flags = ["--nats", url, "--accept-lazy-fsync"];
   const started: DevProcess[] = [];
   try {
@@ -224,4 +226,17 @@ function slowApp(appDir: string, name: string): string {
     "export default () => new Promise((r) => setTimeout(r, 5));\n",
   );
   return appDir;
+}
+
+/** On NATS the gateway reads its API keys from the deployment's secret store: BENCH_KEY goes there. */
+function setBenchKey(appDir: string, url: string): void {
+  const set = spawnSync(
+    process.execPath,
+    [BIN, "secrets", "set", "BENCH_KEY", "--app", appDir, "--nats", url],
+    {
+      encoding: "utf8",
+      input: BENCH_KEY,
+    },
+  );
+  if (set.status !== 0) throw new Error(`palisade secrets set --nats failed: ${set.stderr}`);
 }
