@@ -7,7 +7,7 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { test } from "node:test";
-import { BIN } from "./kit/cli-process.ts";
+import { BIN, startDev, stop } from "./kit/cli-process.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { natsSkip, startNatsServer } from "./kit/nats-server.ts";
 import { logged, scaleOutApp, setNatsSecret, startRole, until } from "./kit/scale-out.ts";
@@ -78,4 +78,28 @@ test("secrets and data keys come from NATS: the gateway takes the key set with -
   const retire = cli(["keys", "retire", "1", "--app", dir, "--nats", nats.url]);
   assert.equal(retire.status, 1, retire.stdout);
   assert.match(retire.stderr, /data key 1 still seals \d+ records in events \(NATS\)/);
+});
+
+test("dev --nats copies the app's API key to an empty deployment store, and leaves one already set alone", {
+  skip: natsSkip(),
+}, async (t) => {
+  const nats = await startNatsServer();
+  t.after(() => nats.stop());
+  const dir = scaleOutApp(t, 0);
+  const dev = await startDev(dir, "dev", ["--nats", nats.url, "--accept-lazy-fsync"]);
+  t.after(() => stop(dev.child, "SIGKILL"));
+  assert.equal((await post(`${dev.url}/events`, { type: "job.queued", data: { n: 1 } })).status, 202);
+  await stop(dev.child, "SIGTERM");
+
+  setNatsSecret(dir, nats.url, "TEST_KEY", "set-on-the-deployment-0123456789");
+  const again = await startDev(dir, "dev", ["--nats", nats.url, "--accept-lazy-fsync"]);
+  t.after(() => stop(again.child, "SIGKILL"));
+  assert.equal((await post(`${again.url}/events`, { type: "job.queued", data: { n: 2 } })).status, 401);
+  const ok = await post(
+    `${again.url}/events`,
+    { type: "job.queued", data: { n: 3 } },
+    undefined,
+    "set-on-the-deployment-0123456789",
+  );
+  assert.equal(ok.status, 202);
 });

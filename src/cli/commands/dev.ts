@@ -6,6 +6,7 @@ import { loadApp } from "../../manifest/index.ts";
 import { createLogger, type Logger, type LogLevelName } from "../../observe/index.ts";
 import type { PreparedApp } from "../../prepare-app.ts";
 import { EXIT_OK } from "../exit-code.ts";
+import { openSharedKeys } from "../nats-target.ts";
 import type { NatsFlags, PlatformOps, RunningPlatform } from "../platform-ops.ts";
 import { appSecrets } from "./secrets.ts";
 import { natsFlags, tlsFiles } from "./start.ts";
@@ -34,6 +35,7 @@ export async function runDev(dir: string, opts: DevOptions, ops: PlatformOps): P
   ensureDevKeys(appDir, logger);
   const tls = tlsFiles(opts);
   const nats = natsFlags(opts);
+  if (nats !== undefined) await shareDevKeys(appDir, nats, logger);
   let port = opts.port;
   const start = (prepared?: PreparedApp) =>
     ops.startPlatform(
@@ -116,5 +118,31 @@ function ensureDevKeys(appDir: string, logger: Logger): void {
       { principal: p.name, secretName: p.auth.secret },
       "generated an API key for a principal (stored as a secret)",
     );
+  }
+}
+
+/**
+ * On NATS (`dev --nats`) the gateway reads API keys from the deployment's secret store: a key the
+ * app's secrets.json holds (the one `palisade send` uses) and the deployment's lacks is copied there.
+ * One already set in NATS is left alone (it may be another node's).
+ */
+async function shareDevKeys(appDir: string, nats: NatsFlags, logger: Logger): Promise<void> {
+  const app = loadApp(appDir);
+  const keys = await openSharedKeys(app, nats);
+  if (keys === undefined) return;
+  try {
+    const local = appSecrets(appDir);
+    for (const p of app.principals.values()) {
+      if (p.auth.kind !== "apiKey" || keys.secrets.get(p.auth.secret) !== undefined) continue;
+      const value = local.get(p.auth.secret);
+      if (value === undefined) continue;
+      await keys.secrets.set(p.auth.secret, value);
+      logger.info(
+        { principal: p.name, secretName: p.auth.secret },
+        "copied the app's API key to the NATS deployment's secret store",
+      );
+    }
+  } finally {
+    await keys.close();
   }
 }
