@@ -142,6 +142,27 @@ describe("the key ring shared through NATS", { skip }, () => {
     assert.deepEqual(await b.sealingWith(2), [], "a closed lease is gone");
   });
 
+  test("an older copy of the ring put back is ignored: a retired key does not come back into use", async (t) => {
+    const app = `kr${++apps}`;
+    const { master } = masterKey(t);
+    const errors: string[] = [];
+    const a = await openNatsKeyRing(await node(t, server.url, app), master, {
+      onError: (err) => errors.push(String(err)),
+    });
+    t.after(() => a.close());
+    const buckets = await node(t, server.url, app);
+    const older = (await buckets.keys.get("ring"))?.string() ?? "";
+    await a.rotate();
+    await a.retire(1);
+    await buckets.keys.put("ring", older); // version 1 active and unretired again
+    await until(() => errors.length > 0, "the older ring reported");
+    assert.match(errors[0] ?? "", /went back to an older copy/);
+    assert.equal(a.activeVersion(), 2);
+    assert.equal(a.knows(1), false);
+    assert.equal(a.versionOf(a.seal("x", "rec")), 2);
+    await assert.rejects(a.refresh(), { code: "PAL_SECURITY_KEYRING" });
+  });
+
   test("seals are counted in the bucket; at the seal limit the ring rotates once for every node", async (t) => {
     const app = `kr${++apps}`;
     const { master } = masterKey(t);

@@ -100,6 +100,7 @@ export async function openNatsKeyRing(
   function apply(text: string, rev: number): void {
     if (rev <= revision) return;
     const next = parseRing(text, where);
+    checkForward(state, next, where);
     const unwrapped = new Map<number, Buffer>();
     for (const k of next.keys) {
       if (k.retired) continue;
@@ -335,6 +336,25 @@ async function sealingWithIn(leases: KeyBuckets["leases"], version: number): Pro
       holders.push(`${String(lease.host ?? key)} pid ${String(lease.pid ?? "?")}`);
   }
   return holders;
+}
+
+/**
+ * Refuses a ring that goes back from `before`: a lower active version, a version gone, or a retired
+ * one back. Someone who can write the bucket (but holds no master key) could otherwise put back an
+ * older copy and have every node seal with a key the operator retired.
+ */
+function checkForward(before: KeyRingFile, next: KeyRingFile, where: string): void {
+  const back =
+    next.active < before.active ||
+    before.keys.some((k) => {
+      const now = next.keys.find((x) => x.version === k.version);
+      return now === undefined || (k.retired === true && now.retired !== true);
+    });
+  if (back)
+    throw new PalisadeError(
+      SECURITY_KEYRING,
+      `The key ring in ${where} went back to an older copy (active version ${next.active}, this node has seen ${before.active}); it is ignored. Restore the newest copy of the bucket`,
+    );
 }
 
 function parseRing(text: string, where: string): KeyRingFile {
