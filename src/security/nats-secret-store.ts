@@ -26,18 +26,17 @@ import {
 } from "node:fs";
 import { dirname } from "node:path";
 import { PalisadeError } from "../errors.ts";
-import { SECURITY_CONFLICT, SECURITY_ROLLBACK, SECURITY_SECRET_MISSING } from "./errors.ts";
+import { SECURITY_CONFLICT, SECURITY_ROLLBACK } from "./errors.ts";
 import type { Sealer } from "./key-ring.ts";
 import { type KeyBuckets, live, MAX_TRIES, swap } from "./nats-key-buckets.ts";
-import { checkName, type SecretReader, sealedValues } from "./secret-store.ts";
+import { dropExpired, rotateEntry, snapshotReads } from "./secret-snapshot.ts";
+import { checkName, type SecretReader } from "./secret-store.ts";
 import {
   openEntries,
   parseSecrets,
-  previousRecord,
   type SecretEntry,
   type SecretsSnapshot,
   sealSecrets,
-  valueRecord,
 } from "./secrets-file.ts";
 
 /** A NATS deployment's secret store: reads are synchronous (the watched document), writes go to NATS. */
@@ -148,37 +147,13 @@ export async function openNatsSecretStore(
       `Cannot change the secret store ${where}: other nodes changed it first ${MAX_TRIES} times in a row; try again`,
     );
   };
-  const open = (s: SecretsSnapshot, name: string): string | undefined => {
-    const e = s.entries[name];
-    return e === undefined ? undefined : sealer.open(e.value, valueRecord(name, s.generation));
-  };
-  const inGrace = (e: SecretEntry) => e.previous !== undefined && (e.previousUntil ?? 0) > Date.now();
+  const reads = snapshotReads(read, sealer);
 
   return {
-    get: (name) => open(read(), name),
-    values(name) {
-      const s = read();
-      const e = s.entries[name];
-      const current = open(s, name);
-      if (e === undefined || current === undefined) return [];
-      if (!inGrace(e) || e.previous === undefined) return [current];
-      return [current, sealer.open(e.previous, previousRecord(name, s.generation, e.previousUntil))];
-    },
-    list() {
-      return Object.entries(read().entries)
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([name, e]) =>
-          inGrace(e) ? { name, previousUntil: new Date(e.previousUntil ?? 0).toISOString() } : { name },
-        );
-    },
-    versions() {
-      const counts = new Map<number, number>();
-      for (const v of sealedValues(read())) {
-        const version = sealer.versionOf(v);
-        counts.set(version, (counts.get(version) ?? 0) + 1);
-      }
-      return counts;
-    },
+    get: reads.get,
+    values: reads.values,
+    list: reads.list,
+    versions: reads.versions,
     generation: () => highest,
     async set(name, value) {
       checkName(name);
@@ -188,31 +163,15 @@ export async function openNatsSecretStore(
     },
     async rotate(name, value, graceSec) {
       checkName(name);
-      await update((plain) => {
-        const old = plain[name];
-        if (old === undefined)
-          throw new PalisadeError(
-            SECURITY_SECRET_MISSING,
-            `Secret "${name}" is not set; use secrets set first`,
-          );
-        plain[name] = { value, previous: old.value, previousUntil: Date.now() + graceSec * 1000 };
-      });
+      await update((plain) => rotateEntry(plain, name, value, graceSec));
     },
     async remove(name) {
       if (!(name in read().entries)) return false;
       return update((plain) => delete plain[name]);
     },
     async reencrypt() {
-      const active = sealer.activeVersion();
-      const stale = [...sealedValues(read())].filter((v) => sealer.versionOf(v) !== active).length;
-      if (stale === 0) return 0;
-      await update((plain) => {
-        for (const e of Object.values(plain))
-          if (!inGrace(e)) {
-            delete e.previous;
-            delete e.previousUntil;
-          }
-      });
+      const stale = reads.stale();
+      if (stale > 0) await update(dropExpired);
       return stale;
     },
     async close() {

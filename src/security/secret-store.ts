@@ -17,13 +17,12 @@ import { statSync } from "node:fs";
 import { PalisadeError } from "../errors.ts";
 import { SECURITY_ROLLBACK, SECURITY_SECRET_MISSING, SECURITY_SECRET_NAME } from "./errors.ts";
 import type { Sealer } from "./key-ring.ts";
+import { dropExpired, rotateEntry, snapshotReads } from "./secret-snapshot.ts";
 import {
   openEntries,
-  previousRecord,
   readSecretsFile,
   type SecretEntry,
   type SecretsSnapshot,
-  valueRecord,
   writeSecretsFile,
 } from "./secrets-file.ts";
 
@@ -107,22 +106,14 @@ export function openFileSecretStore(
     highest = trusted.generation;
     return result;
   };
-  const open = (s: SecretsSnapshot, name: string): string | undefined => {
-    const e = s.entries[name];
-    return e === undefined ? undefined : sealer.open(e.value, valueRecord(name, s.generation));
-  };
-  const inGrace = (e: SecretEntry) => e.previous !== undefined && (e.previousUntil ?? 0) > Date.now();
+  const reads = snapshotReads(read, sealer);
 
   return {
-    get: (name) => open(read(), name),
-    values(name) {
-      const s = read();
-      const e = s.entries[name];
-      const current = open(s, name);
-      if (e === undefined || current === undefined) return [];
-      if (!inGrace(e) || e.previous === undefined) return [current];
-      return [current, sealer.open(e.previous, previousRecord(name, s.generation, e.previousUntil))];
-    },
+    get: reads.get,
+    values: reads.values,
+    list: reads.list,
+    versions: reads.versions,
+    generation: () => highest,
     set(name, value) {
       checkName(name);
       update((plain) => {
@@ -131,58 +122,18 @@ export function openFileSecretStore(
     },
     rotate(name, value, graceSec) {
       checkName(name);
-      update((plain) => {
-        const old = plain[name];
-        if (old === undefined)
-          throw new PalisadeError(
-            SECURITY_SECRET_MISSING,
-            `Secret "${name}" is not set; use secrets set first`,
-          );
-        plain[name] = { value, previous: old.value, previousUntil: Date.now() + graceSec * 1000 };
-      });
+      update((plain) => rotateEntry(plain, name, value, graceSec));
     },
     remove(name) {
       if (!(name in read().entries)) return false;
       return update((plain) => delete plain[name]);
     },
-    list() {
-      return Object.entries(read().entries)
-        .sort(([a], [b]) => a.localeCompare(b))
-        .map(([name, e]) =>
-          inGrace(e) ? { name, previousUntil: new Date(e.previousUntil ?? 0).toISOString() } : { name },
-        );
-    },
     reencrypt() {
-      const active = sealer.activeVersion();
-      const stale = [...sealedValues(read())].filter((v) => sealer.versionOf(v) !== active).length;
-      if (stale === 0) return 0;
-      update((plain) => {
-        for (const e of Object.values(plain))
-          if (!inGrace(e)) {
-            delete e.previous;
-            delete e.previousUntil;
-          }
-      });
+      const stale = reads.stale();
+      if (stale > 0) update(dropExpired);
       return stale;
     },
-    versions() {
-      const counts = new Map<number, number>();
-      for (const v of sealedValues(read())) {
-        const version = sealer.versionOf(v);
-        counts.set(version, (counts.get(version) ?? 0) + 1);
-      }
-      return counts;
-    },
-    generation: () => highest,
   };
-}
-
-/** Every sealed value of `s` (current and previous ones). */
-export function* sealedValues(s: SecretsSnapshot): Generator<string> {
-  for (const e of Object.values(s.entries)) {
-    yield e.value;
-    if (e.previous !== undefined) yield e.previous;
-  }
 }
 
 /** Throws SECURITY_SECRET_NAME unless `name` is a valid secret name. */
