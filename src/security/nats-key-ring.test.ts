@@ -3,9 +3,9 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, type TestContext, test } from "node:test";
+import { describe, type TestContext, test } from "node:test";
 import { connect } from "@nats-io/transport-node";
-import { type NatsServer, natsUnavailable, startNatsServer } from "../../test/kit/nats-server.ts";
+import { natsUnavailable, suiteNatsServer } from "../../test/kit/nats-server.ts";
 import { localMasterKey, type MasterKeyProvider, openKeyBuckets, openNatsKeyRing } from "./index.ts";
 
 const skip = natsUnavailable();
@@ -42,11 +42,7 @@ async function until(check: () => boolean, what: string): Promise<void> {
 }
 
 describe("the key ring shared through NATS", { skip }, () => {
-  let server: NatsServer;
-  before(async () => {
-    server = await startNatsServer();
-  });
-  after(() => server?.stop());
+  const server = suiteNatsServer();
 
   test("two nodes share data keys; concurrent rotations add one version each; the bucket holds no key in clear", async (t) => {
     const app = `kr${++apps}`;

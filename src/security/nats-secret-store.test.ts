@@ -3,9 +3,9 @@ import { randomBytes } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { after, before, describe, type TestContext, test } from "node:test";
+import { describe, type TestContext, test } from "node:test";
 import { connect } from "@nats-io/transport-node";
-import { type NatsServer, natsUnavailable, startNatsServer } from "../../test/kit/nats-server.ts";
+import { natsUnavailable, suiteNatsServer } from "../../test/kit/nats-server.ts";
 import {
   type KeyBuckets,
   localMasterKey,
@@ -50,11 +50,7 @@ const doc = async (b: KeyBuckets) => {
 };
 
 describe("the secret store shared through NATS", { skip }, () => {
-  let server: NatsServer;
-  before(async () => {
-    server = await startNatsServer();
-  });
-  after(() => server?.stop());
+  const server = suiteNatsServer();
 
   test("a secret set on one node is read on another, rotated with a grace period, removed; never in clear", async (t) => {
     const app = `ss${++apps}`;

@@ -8,6 +8,7 @@ import { existsSync, mkdtempSync, rmSync } from "node:fs";
 import { createServer, type Server, connect as tcpConnect } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { after, before } from "node:test";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 
@@ -106,6 +107,25 @@ export interface NatsServerOptions {
   jetstream?: boolean;
   /** More ports of this server (a cluster's route port) to hold while it is killed. */
   holdPorts?: readonly number[];
+}
+
+/**
+ * One nats-server for the tests of the enclosing `describe`: started before them, stopped (and its
+ * store removed) after them. Its `url` is there once the suite's tests run.
+ */
+export function suiteNatsServer(): { readonly url: string } {
+  let server: NatsServer | undefined;
+  before(async () => {
+    server = await startNatsServer();
+  });
+  after(() => server?.stop());
+  return {
+    get url() {
+      if (server === undefined)
+        throw new Error("the suite's nats-server is not started (use it inside a test)");
+      return server.url;
+    },
+  };
 }
 
 /** Starts one nats-server with JetStream on a free loopback port and waits until it accepts. */

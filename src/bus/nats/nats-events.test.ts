@@ -1,16 +1,12 @@
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { type NatsServer, natsUnavailable, startNatsServer } from "../../../test/kit/nats-server.ts";
+import { describe, test } from "node:test";
+import { natsUnavailable, suiteNatsServer } from "../../../test/kit/nats-server.ts";
 import { connectTo, freshApp, openTestStore, rawEvent } from "./nats-test-kit.ts";
 
 const skip = natsUnavailable();
 
 describe("NATS event store", { skip }, () => {
-  let server: NatsServer;
-  before(async () => {
-    server = await startNatsServer();
-  });
-  after(() => server?.stop());
+  const server = suiteNatsServer();
 
   test("appended events are read back in order, by position and by id", async (t) => {
     const nc = await connectTo(t, server.url);

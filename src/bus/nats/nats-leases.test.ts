@@ -1,18 +1,14 @@
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { jetstream, jetstreamManager } from "@nats-io/jetstream";
-import { type NatsServer, natsUnavailable, startNatsServer } from "../../../test/kit/nats-server.ts";
+import { natsUnavailable, startNatsServer, suiteNatsServer } from "../../../test/kit/nats-server.ts";
 import { connectTo, freshApp, openTestStore, rawEvent, ref, takeUntil } from "./nats-test-kit.ts";
 import { createOutcomeLog } from "./outcome-records.ts";
 
 const skip = natsUnavailable();
 
 describe("NATS leases, crashes and prune", { skip }, () => {
-  let server: NatsServer;
-  before(async () => {
-    server = await startNatsServer();
-  });
-  after(() => server?.stop());
+  const server = suiteNatsServer();
 
   test("work taken by a worker that dies is taken again by another after the lease", async (t) => {
     const app = freshApp();

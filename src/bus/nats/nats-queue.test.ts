@@ -1,16 +1,12 @@
 import assert from "node:assert/strict";
-import { after, before, describe, test } from "node:test";
-import { type NatsServer, natsUnavailable, startNatsServer } from "../../../test/kit/nats-server.ts";
+import { describe, test } from "node:test";
+import { natsUnavailable, suiteNatsServer } from "../../../test/kit/nats-server.ts";
 import { connectTo, freshApp, openTestStore, rawEvent, ref, takeUntil } from "./nats-test-kit.ts";
 
 const skip = natsUnavailable();
 
 describe("NATS delivery queue", { skip }, () => {
-  let server: NatsServer;
-  before(async () => {
-    server = await startNatsServer();
-  });
-  after(() => server?.stop());
+  const server = suiteNatsServer();
 
   test("deliveries move from pending to delivered or failed, retries come back after their delay", async (t) => {
     const nc = await connectTo(t, server.url);

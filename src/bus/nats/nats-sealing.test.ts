@@ -1,9 +1,9 @@
 import assert from "node:assert/strict";
 import { createHmac } from "node:crypto";
-import { after, before, describe, test } from "node:test";
+import { describe, test } from "node:test";
 import { jetstream } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
-import { type NatsServer, natsUnavailable, startNatsServer } from "../../../test/kit/nats-server.ts";
+import { natsUnavailable, suiteNatsServer } from "../../../test/kit/nats-server.ts";
 import type { CloudEvent } from "../../events/index.ts";
 import type { RecordSealer } from "../event-log.ts";
 import { createSealing } from "../sealed-store.ts";
@@ -17,11 +17,7 @@ const versionOf = (sealed: string) => Number(/^v(\d+):/.exec(sealed)?.[1] ?? 0);
 const mac = (text: string) => createHmac("sha256", "platform-key").update(text).digest("hex");
 
 describe("NATS store: re-sealing, counting and authentication", { skip }, () => {
-  let server: NatsServer;
-  before(async () => {
-    server = await startNatsServer();
-  });
-  after(() => server?.stop());
+  const server = suiteNatsServer();
 
   test("dead-letter errors are re-sealed; immutable stream texts are counted by version, not hidden", async (t) => {
     const store = await openTestStore(t, await connectTo(t, server.url), freshApp(), [
