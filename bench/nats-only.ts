@@ -5,6 +5,7 @@
  */
 import { rmSync } from "node:fs";
 import { cpus } from "node:os";
+import { formatCpu, totalCpu } from "./cpu-account.ts";
 import { createBenchApp } from "./e2e.ts";
 import { runNatsBench } from "./nats.ts";
 import { ratio } from "./stats.ts";
@@ -30,6 +31,9 @@ try {
   );
   console.log(
     `palisade on NATS: accepted ${rate(run.acceptedPerSec)}, end to end ${rate(run.e2ePerSec)} = ${ratio(run.e2ePerSec, run.rawE2ePerSec)}× raw (aim ≥ 0.7×)`,
+  );
+  console.log(
+    `CPU per event: raw ${formatCpu(run.rawCpuPerMsg, ["client", "nats-server", ""])}; palisade ${formatCpu(run.cpuPerEvent, ["platform", "nats-server", "sandboxes"])} (raw/palisade ${ratio(totalCpu(run.rawCpuPerMsg), totalCpu(run.cpuPerEvent))})`,
   );
   console.log(
     `gateway and worker as separate processes: end to end ${rate(run.processesPerSec)} = ${ratio(run.processesPerSec, run.rawE2ePerSec)}× raw`,

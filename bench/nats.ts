@@ -16,6 +16,7 @@ import { type Platform, startPlatform } from "../src/main.ts";
 import { createLogger } from "../src/observe/index.ts";
 import { BIN, type DevProcess, startDev, stop } from "../test/kit/cli-process.ts";
 import { startNatsServer } from "../test/kit/nats-server.ts";
+import { type CpuPerEvent, cpuAccount } from "./cpu-account.ts";
 import { BATCH_TYPE, batchBodies } from "./ingest.ts";
 import { runRawJetStream } from "./jetstream-raw.ts";
 import { BENCH_KEY, drive } from "./load.ts";
@@ -36,6 +37,10 @@ export interface NatsBenchRun {
   acceptedPerSec: number;
   /** End to end with a gateway process and a worker process. */
   processesPerSec: number;
+  /** CPU per message of the raw peer: the client (this process) and nats-server. */
+  rawCpuPerMsg: CpuPerEvent | undefined;
+  /** CPU per event end to end: the platform (this process), nats-server, the sandboxes. */
+  cpuPerEvent: CpuPerEvent | undefined;
   oneWorkerPerSec: number;
   twoWorkersPerSec: number;
   scalingEvents: number;
@@ -62,22 +67,27 @@ export async function runNatsBench(
     const opts = { contentType: BATCH_TYPE };
     // The raw peer carries messages as large as one sealed event.
     const payload = new Uint8Array(400);
+    const rawCpu = cpuAccount(server.process.pid);
     const raw = await runRawJetStream(server.url, cfg.batches, cfg.batchSize, payload);
+    const rawCpuPerMsg = rawCpu.perEvent(raw.messages);
 
     setBenchKey(appDir, server.url);
     const platform = await startPlatform({ appDir, logger: quiet, port: 0, host: "127.0.0.1", nats });
     let e2ePerSec = 0;
     let acceptedPerSec = 0;
     let timedOut = false;
+    let cpu: CpuPerEvent | undefined;
     const durability = platform.store.durability.summary;
     try {
       await drive(platform.url, warm, cfg.concurrency, at(0), opts);
       await drain([platform], cfg.timeoutMs);
+      const account = cpuAccount(server.process.pid);
       const start = performance.now();
       const load = await drive(platform.url, cfg.batches, cfg.concurrency, at(warm), opts);
       acceptedPerSec = ((load.accepted * cfg.batchSize) / load.ms) * 1000;
       timedOut = !(await drain([platform], cfg.timeoutMs));
       e2ePerSec = ((load.accepted * cfg.batchSize) / (performance.now() - start)) * 1000;
+      cpu = account.perEvent(load.accepted * cfg.batchSize);
     } finally {
       await platform.close();
     }
@@ -93,6 +103,8 @@ export async function runNatsBench(
       e2ePerSec,
       acceptedPerSec,
       processesPerSec,
+      rawCpuPerMsg,
+      cpuPerEvent: cpu,
       oneWorkerPerSec: one,
       twoWorkersPerSec: two,
       scalingEvents,

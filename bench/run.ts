@@ -11,6 +11,7 @@
 import { rmSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { detectOsLayer } from "../src/runtime/index.ts";
+import { formatCpu } from "./cpu-account.ts";
 import { runDispatch } from "./dispatch.ts";
 import { createBenchApp, runBaseline, runPalisade } from "./e2e.ts";
 import { runBatchE2e } from "./e2e-batch.ts";
@@ -239,6 +240,9 @@ try {
     `NATS end to end ${x(natsRatio)} raw JetStream (aim ≥ 0.7×${natsRatio >= 0.7 ? "" : " — missed"}); 2 workers ${x(scaling)} 1 worker (aim ≥ 1.6×${scaling >= 1.6 ? "" : " — missed"})${nats.timedOut ? " | TIMED OUT" : ""}`,
   );
   console.log(`measured under: ${nats.durability}`);
+  console.log(
+    `CPU per event end to end: raw ${formatCpu(nats.rawCpuPerMsg, ["client", "nats-server", ""])}; palisade ${formatCpu(nats.cpuPerEvent, ["platform", "nats-server", "sandboxes"])}`,
+  );
 
   const result = {
     machine,
