@@ -13,7 +13,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import type { Duplex } from "node:stream";
-import { fileURLToPath } from "node:url";
 import { PalisadeError, type SerializedError } from "../errors.ts";
 import { checkMessage } from "./check-message.ts";
 import {
@@ -25,9 +24,8 @@ import {
 import { openFrameChannel } from "./frame-channel.ts";
 import type { HostMessage, SandboxMessage } from "./guest/protocol.ts";
 import { bwrapArgs } from "./os-layer.ts";
+import { runnerFile } from "./runner-file.ts";
 import { createScratch, watchScratch } from "./scratch-dir.ts";
-
-const RUNNER = fileURLToPath(new URL("./guest/runner.ts", import.meta.url));
 
 /**
  * Largest message a sandbox process may send the host, in serialized bytes, unless its output limit
@@ -104,13 +102,14 @@ export function sandboxFlags(bundlePath: string, grants: SandboxGrants): string[
 
 /** The command and arguments that start the runner for `options`, inside bwrap or not. */
 function sandboxCommand(options: SandboxProcessOptions, scratch: string | undefined): [string, string[]] {
+  const runner = runnerFile();
   const node = [
     ...sandboxFlags(options.bundlePath, {
       memoryMb: options.memoryMb,
       tmpdir: scratch,
       allowCodeGeneration: options.allowCodeGeneration,
     }),
-    RUNNER,
+    runner,
     options.bundlePath,
     options.functionName,
     String(options.outputBytes),
@@ -118,7 +117,7 @@ function sandboxCommand(options: SandboxProcessOptions, scratch: string | undefi
   ];
   if (!options.osLayer) return [process.execPath, node];
   const mount = scratch === undefined ? undefined : { path: scratch, bytes: options.tmpBytes };
-  return ["bwrap", [...bwrapArgs([RUNNER, options.bundlePath], mount), process.execPath, ...node]];
+  return ["bwrap", [...bwrapArgs([runner, options.bundlePath], mount), process.execPath, ...node]];
 }
 
 /** Kills the process (under bwrap, its whole process group). */
