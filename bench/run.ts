@@ -2,6 +2,9 @@
  * Palisade benchmark (not a test): `npm run bench`. Every number is printed next to a baseline
  * measured in the same run, with the machine's core count and Node version, so results from
  * different machines are compared as ratios. Talks to 127.0.0.1 only; bounded by a watchdog.
+ * Peers measured in the same run: BullMQ on the machine's Redis (127.0.0.1:6379; the section says so
+ * when it is absent) and raw JetStream on a nats-server the bench starts (PALISADE_NATS_SERVER picks
+ * the binary; use nats-server >= 2.10).
  *
  * Knobs (environment): BENCH_EVENTS (2000), BENCH_CONCURRENCY (64), BENCH_INVOKES (2000),
  * BENCH_INGEST (5000 single-event ingest requests), BENCH_BATCHES (200), BENCH_BATCH_SIZE (500, at most
@@ -11,6 +14,7 @@
 import { rmSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { detectOsLayer } from "../src/runtime/index.ts";
+import { runBullmq } from "./bullmq-peer.ts";
 import { formatCpu } from "./cpu-account.ts";
 import { runDispatch } from "./dispatch.ts";
 import { createBenchApp, runBaseline, runPalisade } from "./e2e.ts";
@@ -107,6 +111,8 @@ try {
     rmSync(quietApp, { recursive: true, force: true }),
   );
   const e2eBatch = await runBatchE2e(appDir, e2eConfig);
+  // The BullMQ peer: as many no-op jobs, in bulk adds of the same size, on the machine's Redis.
+  const bullmq = await runBullmq(E2E_BATCHES, INGEST.batchSize, INGEST.batchConcurrency);
 
   printTable(
     `Throughput (${EVENTS} events, ${CONCURRENCY} in flight; baseline = bare Fastify 202)`,
@@ -138,7 +144,17 @@ try {
         rps(e2eBatch.e2eEventsPerSec),
         x(ratio(e2eBatch.e2eEventsPerSec, e2eBatch.baselineEventsPerSec)),
       ],
+      [
+        `peer: BullMQ no-op jobs (Redis without persistence, concurrency ${INGEST.batchConcurrency})`,
+        "jobsPerSec" in bullmq ? rps(bullmq.jobsPerSec) : "absent",
+        "jobsPerSec" in bullmq ? x(ratio(bullmq.jobsPerSec, e2eBatch.baselineEventsPerSec)) : "",
+      ],
     ],
+  );
+  console.log(
+    "jobsPerSec" in bullmq
+      ? `palisade end to end = ${x(ratio(e2eBatch.e2eEventsPerSec, bullmq.jobsPerSec))} BullMQ in the same run (aim ≥ 3×${ratio(e2eBatch.e2eEventsPerSec, bullmq.jobsPerSec) >= 3 ? "" : " — missed"})`
+      : bullmq.absent,
   );
   console.log(
     `end-to-end with batching: ${rps(e2eBatch.e2eEventsPerSec)} events/s (aim ≥ 20,000 on 2 cores${e2eBatch.e2eEventsPerSec >= 20_000 ? "" : " — missed"})` +
@@ -287,6 +303,7 @@ try {
       baselineEventsPerSec: round(e2eBatch.baselineEventsPerSec),
       acceptedEventsPerSec: round(e2eBatch.acceptedEventsPerSec),
       e2eEventsPerSec: round(e2eBatch.e2eEventsPerSec),
+      bullmqJobsPerSec: "jobsPerSec" in bullmq ? round(bullmq.jobsPerSec) : null,
     },
     observability: {
       on: round(e2eBatch.e2eEventsPerSec),
