@@ -62,7 +62,7 @@ const E2E_BATCHES = knob("BENCH_E2E_BATCHES", 100);
 const HTTP_WARMUP = Math.min(500, EVENTS);
 const INVOKE_WARMUP = Math.min(200, INVOKES);
 const DELIVERY_TIMEOUT_MS = 30_000;
-const WATCHDOG_MS = 360_000;
+const WATCHDOG_MS = 600_000;
 
 const watchdog = setTimeout(() => {
   console.error(`bench: still running after ${WATCHDOG_MS / 1000} s; giving up`);
