@@ -108,7 +108,7 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
     bus: "value",
     gateway: "value",
     manifest: "type",
-    observe: "type",
+    observe: "value",
     "open-store": "type",
     security: "value",
   },

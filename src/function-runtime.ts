@@ -109,12 +109,17 @@ export interface CapabilityOptions {
   audit?: AuditLog | undefined;
   /** The secret store the platform already opened; one is opened here when absent. */
   secrets?: SecretReader | undefined;
+  /**
+   * Where capability use is recorded (on NATS, the deployment's bucket; its opener closes it);
+   * `.palisade/usage.db` when absent.
+   */
+  usage?: UsageStore | undefined;
 }
 
 /**
  * Opens what functions reach through their capabilities, each behind the grant checks of the
  * capability host: `emit` is the data path's (or, for `palisade invoke`, a recorder). Every call is
- * counted in `.palisade/usage.db`; every refusal is also logged.
+ * counted in `.palisade/usage.db` (or the store given); every refusal is also logged.
  */
 export function openCapabilities(
   app: AppModel,
@@ -127,7 +132,7 @@ export function openCapabilities(
   // The platform's own store when given: opening one checks the audit chain for the rollback floor.
   const secrets = options.secrets ?? openAppSecrets(app.dir, keyRing);
   const kv = openSqliteKvStore(join(app.dataDir, KV_FILE), ...(encryptAtRest ? [keyRing] : []));
-  const usage = openUsageStore(join(app.dataDir, USAGE_FILE));
+  const usage = options.usage ?? openUsageStore(join(app.dataDir, USAGE_FILE));
   const host = createCapabilityHost(
     {
       emit,
@@ -198,7 +203,7 @@ export function openCapabilities(
     usage,
     logLimited: (fn, reason) => metrics?.functionLogLimited.inc({ fn, reason }),
     async close() {
-      usage.close();
+      if (options.usage === undefined) await usage.close();
       await kv.close();
     },
   };

@@ -41,7 +41,14 @@ import { startHousekeeping } from "./housekeeping.ts";
 import { invokeOnce } from "./invoke-once.ts";
 import { KV_ROLLED_BACK } from "./kv/index.ts";
 import { type AppModel, DEFAULT_RATE_LIMIT, type TlsSpec } from "./manifest/index.ts";
-import { createMetrics, createTracing, type Logger, noTracing, traceStoreExporter } from "./observe/index.ts";
+import {
+  createMetrics,
+  createTracing,
+  type Logger,
+  natsTraceExporter,
+  noTracing,
+  traceStoreExporter,
+} from "./observe/index.ts";
 import { type AppStore, EVENTS_FILE, openStore } from "./open-store.ts";
 import { buildSigned, type PreparedApp, prepareApp, removeDeadBuilds, schemasOf } from "./prepare-app.ts";
 import type { SandboxPool } from "./runtime/index.ts";
@@ -265,7 +272,12 @@ async function assemblePlatform(
     options.tracing === false
       ? noTracing(nextTraceparent)
       : createTracing({
-          batched: [traceStoreExporter(join(app.dataDir, TRACES_FILE))],
+          // On NATS every node's spans go to the deployment's stream, so a trace reads back whole.
+          batched: [
+            scaleOut === undefined
+              ? traceStoreExporter(join(app.dataDir, TRACES_FILE))
+              : natsTraceExporter(await scaleOut.openTraces(), role),
+          ],
           immediate: options.spanExporters ?? [],
         });
   closers.add(() => tracing.close());
@@ -278,6 +290,10 @@ async function assemblePlatform(
     pools,
   });
 
+  const usage = await scaleOut?.openUsage({
+    onError: (err) =>
+      logger.warn({ err: toPalisadeError(err).message }, "capability use not recorded on NATS yet; retrying"),
+  });
   const capabilities = auditRollback(audit, KV_FILE, () =>
     openCapabilities(app, dataPath.emit, logger, keyRing, {
       metrics,
@@ -285,6 +301,7 @@ async function assemblePlatform(
       tracing,
       audit,
       secrets,
+      usage,
     }),
   );
   closers.add(() => capabilities.close());

@@ -2,7 +2,9 @@
  * Scale-out on NATS JetStream (DESIGN §8): what a role opens when it is given `--nats` — the
  * deployment (connection, replicas, the durability it states or refuses), the JetStream backend of
  * the store, the rate-limit buckets every gateway shares, the key ring and secret store every node
- * shares (KV buckets; the master key stays on each node), and whether the broker is reachable now.
+ * shares (KV buckets; the master key stays on each node), where every node records its capability
+ * use and finished spans (a KV bucket and a stream, read by `permissions report` and `traces` with
+ * `--nats`), and whether the broker is reachable now.
  * While NATS is away an append fails fast with a 503 and Retry-After (nothing unacknowledged is
  * answered 202); the connection reconnects on its own and work resumes.
  */
@@ -25,7 +27,7 @@ import {
   type Readiness,
 } from "./gateway/index.ts";
 import type { AppModel } from "./manifest/index.ts";
-import type { Logger } from "./observe/index.ts";
+import { type Logger, type NatsTraceStream, openNatsTraceStream } from "./observe/index.ts";
 import type { NatsBackend } from "./open-store.ts";
 import {
   type KeyBuckets,
@@ -33,11 +35,13 @@ import {
   openKeyBuckets,
   openNatsKeyRing,
   openNatsSecretStore,
+  openNatsUsageStore,
   type Sealer,
   type SharedKeyRing,
   type SharedKeyRingOptions,
   type SharedSecretStore,
   type SharedSecretStoreOptions,
+  type UsageStore,
 } from "./security/index.ts";
 
 /** Which parts of the platform a process runs. */
@@ -66,6 +70,13 @@ export interface ScaleOut {
   openKeyRing(master: MasterKeyProvider, options?: SharedKeyRingOptions): Promise<SharedKeyRing>;
   /** The secret store every node shares, sealed by the shared key ring. */
   openSecrets(keyRing: Sealer, options?: SharedSecretStoreOptions): Promise<SharedSecretStore>;
+  /**
+   * The record of capability use every node writes its own counts to (closed, and so flushed,
+   * with this). `onError` hears of a batch that could not be written (it goes with the next).
+   */
+  openUsage(options?: { onError?: (err: unknown) => void }): Promise<UsageStore>;
+  /** The stream every node publishes its finished spans to. */
+  openTraces(): Promise<NatsTraceStream>;
   /** Closes what was opened here (key ring and secret store watches first), then the connection. */
   close(): Promise<void>;
 }
@@ -135,6 +146,15 @@ export async function openScaleOut(
         track(await openNatsKeyRing(await keyBuckets(), master, options)),
       openSecrets: async (keyRing, options) =>
         track(await openNatsSecretStore(await keyBuckets(), keyRing, options)),
+      openUsage: async (options) =>
+        track(
+          await openNatsUsageStore(nc, names.usageBucket, {
+            replicas: deployment.replicas,
+            ...(options?.onError === undefined ? {} : { onError: options.onError }),
+          }),
+        ),
+      openTraces: () =>
+        openNatsTraceStream(nc, { stream: names.tracesStream, subject: names.traces }, deployment.replicas),
       async close() {
         // The secret store and the ring (opened first) close in reverse: the ring's counts flush last.
         for (const x of opened.reverse()) await x.close().catch(() => undefined);

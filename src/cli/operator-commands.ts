@@ -15,27 +15,29 @@ import { parsePositive } from "./parse-positive.ts";
 
 /** Adds the operator commands to `program`; each action reports its exit code to `setExit`. */
 export function addOperatorCommands(program: Command, setExit: (code: number) => void): void {
-  program
-    .command("permissions")
-    .description("least privilege: what each function is granted and what it used")
-    .command("report")
-    .description("granted vs used per function, unused grants and refused calls (from .palisade/usage.db)")
-    .option("--app <dir>", "app directory", ".")
-    .option("--json", "print a JSON array")
-    .action((opts: { app: string; json?: boolean }) => {
-      setExit(runPermissionsReport(opts));
-    });
+  withNatsTarget(
+    program
+      .command("permissions")
+      .description("least privilege: what each function is granted and what it used")
+      .command("report")
+      .description("granted vs used per function, unused grants and refused calls (from .palisade/usage.db)")
+      .option("--app <dir>", "app directory", ".")
+      .option("--json", "print a JSON array"),
+  ).action(async (opts: { app: string; json?: boolean } & OperatorNatsFlags) => {
+    setExit(await runPermissionsReport(opts));
+  });
 
-  program
-    .command("traces")
-    .description("recent traces recorded by dev/start (.palisade/traces.db), or one trace as a span tree")
-    .option("--id <traceId>", "show this trace's spans as a tree")
-    .option("--limit <n>", "how many recent traces", (v) => parsePositive(v, "--limit"), 20)
-    .option("--app <dir>", "app directory", ".")
-    .option("--json", "print spans as JSON")
-    .action((opts: { app: string; id?: string; json?: boolean; limit: number }) => {
-      setExit(runTraces(opts));
-    });
+  withNatsTarget(
+    program
+      .command("traces")
+      .description("recent traces recorded by dev/start (.palisade/traces.db), or one trace as a span tree")
+      .option("--id <traceId>", "show this trace's spans as a tree")
+      .option("--limit <n>", "how many recent traces", (v) => parsePositive(v, "--limit"), 20)
+      .option("--app <dir>", "app directory", ".")
+      .option("--json", "print spans as JSON"),
+  ).action(async (opts: { app: string; id?: string; json?: boolean; limit: number } & OperatorNatsFlags) => {
+    setExit(await runTraces(opts));
+  });
 
   const audit = program
     .command("audit")

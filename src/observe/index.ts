@@ -1,6 +1,15 @@
 export { createLogger, formatPretty, type Logger, type LogLevelName } from "./create-logger.ts";
 export { createMetrics, type Metrics } from "./create-metrics.ts";
-export { readTraces, type StoredSpan, traceStoreExporter } from "./trace-store.ts";
+export {
+  type NatsTraceStream,
+  natsTraceExporter,
+  openNatsTraceStream,
+  readNatsTraces,
+  TRACES_MAX_AGE_MS,
+  TRACES_MAX_BYTES,
+} from "./nats-trace-store.ts";
+export type { StoredSpan } from "./stored-span.ts";
+export { readTraces, traceStoreExporter } from "./trace-store.ts";
 export {
   type ActiveSpan,
   createTracing,

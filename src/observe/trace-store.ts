@@ -3,7 +3,8 @@
  * `palisade traces` is useful without a collector. Spans carry names, ids, timings, status and the
  * attributes the platform sets (function, event type and id, attempt) — never payloads or secrets.
  *
- * The store takes whole traces, at most TRACES_PER_SECOND new ones each second: at development
+ * The store takes whole traces, at most TRACES_PER_SECOND new ones each second (stored-span.ts; the
+ * NATS traces stream takes the same selection): at development
  * rates that is every trace; under load it is a sample that costs little (writing every span of
  * every event cost a third of the throughput). OTLP export, when configured, gets every span.
  */
@@ -12,22 +13,12 @@ import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
 import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
+import { createTraceAdmission, type StoredSpan, toStoredSpan } from "./stored-span.ts";
 
-const KEEP = 20_000;
-const TRACES_PER_SECOND = 200;
-const ADMITTED = 10_000;
+export type { StoredSpan };
 
-export interface StoredSpan {
-  traceId: string;
-  spanId: string;
-  parentId: string | null;
-  name: string;
-  /** Start, epoch ms. */
-  start: number;
-  durationMs: number;
-  error: string | null;
-  attributes: Record<string, unknown>;
-}
+/** Spans kept: the newest this many. */
+export const KEEP = 20_000;
 
 function open(file: string): DatabaseSync {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
@@ -49,29 +40,7 @@ export function traceStoreExporter(file: string): SpanExporter {
   );
   const prune = db.prepare("DELETE FROM spans WHERE n <= (SELECT max(n) FROM spans) - ?");
   let closed = false;
-  // Trace ids the store takes (the first span seen decides), within a budget per second.
-  const admitted = new Set<string>();
-  let second = 0;
-  let budget = TRACES_PER_SECOND;
-  const refused = new Set<string>();
-  function admit(traceId: string): boolean {
-    if (admitted.has(traceId)) return true;
-    if (refused.has(traceId)) return false; // a trace is stored whole or not at all
-    const now = Math.floor(Date.now() / 1000);
-    if (now !== second) {
-      second = now;
-      budget = TRACES_PER_SECOND;
-    }
-    if (budget === 0) {
-      refused.add(traceId);
-      if (refused.size > ADMITTED) refused.delete(refused.values().next().value as string);
-      return false;
-    }
-    budget -= 1;
-    admitted.add(traceId);
-    if (admitted.size > ADMITTED) admitted.delete(admitted.values().next().value as string);
-    return true;
-  }
+  const admit = createTraceAdmission();
   return {
     export(spans: ReadableSpan[], done: (result: ExportResult) => void) {
       if (closed) return done({ code: ExportResultCode.FAILED });
@@ -79,19 +48,17 @@ export function traceStoreExporter(file: string): SpanExporter {
       if (kept.length === 0) return done({ code: ExportResultCode.SUCCESS });
       try {
         db.exec("BEGIN");
-        for (const s of kept) {
-          const sc = s.spanContext();
+        for (const s of kept.map(toStoredSpan))
           insert.run(
-            sc.traceId,
-            sc.spanId,
-            s.parentSpanContext?.spanId ?? null,
+            s.traceId,
+            s.spanId,
+            s.parentId,
             s.name,
-            s.startTime[0] * 1000 + s.startTime[1] / 1e6,
-            s.duration[0] * 1000 + s.duration[1] / 1e6,
-            s.status.code === 2 ? (s.status.message ?? "error") : null,
+            s.start,
+            s.durationMs,
+            s.error,
             JSON.stringify(s.attributes),
           );
-        }
         prune.run(KEEP);
         db.exec("COMMIT");
         done({ code: ExportResultCode.SUCCESS });

@@ -34,6 +34,7 @@ export {
   type SharedSecretStore,
   type SharedSecretStoreOptions,
 } from "./nats-secret-store.ts";
+export { openNatsUsageStore } from "./nats-usage-store.ts";
 export {
   openFileSecretStore,
   requireSecret,
@@ -42,4 +43,5 @@ export {
   type SecretStore,
   type SecretStoreOptions,
 } from "./secret-store.ts";
-export { type CapabilityKind, openUsageStore, type UsageRow, type UsageStore } from "./usage-store.ts";
+export { type CapabilityKind, mergeUsage, type UsageRow, type UsageStore } from "./usage-rows.ts";
+export { openUsageStore, USAGE_FLUSH_MS } from "./usage-store.ts";

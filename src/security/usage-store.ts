@@ -2,37 +2,22 @@
  * What each function actually used of its grants, and what it was refused: the evidence for
  * `palisade permissions report` (granted vs used) and, later, least-privilege suggestions and
  * anomaly baselines. Counts are kept in memory and written to `.palisade/usage.db` every few seconds
- * and on close, so recording costs nothing on the invocation path.
+ * and on close, so recording costs nothing on the invocation path. On NATS every node writes its own
+ * counts to a shared bucket instead (nats-usage-store.ts).
  */
 import { mkdirSync } from "node:fs";
 import { dirname } from "node:path";
 import { DatabaseSync } from "node:sqlite";
+import {
+  type CapabilityKind,
+  tallyUse,
+  type UsageRow,
+  type UsageStore,
+  type UsageTally,
+} from "./usage-rows.ts";
 
-/** What a capability call touched. */
-export type CapabilityKind = "emit" | "secret" | "egress" | "kv-read" | "kv-write";
-
-export interface UsageRow {
-  fn: string;
-  kind: CapabilityKind;
-  /** Event type, secret name, `scheme://host:port`, or kv namespace. */
-  target: string;
-  outcome: "used" | "denied";
-  count: number;
-  /** Last time seen (ms). */
-  lastAt: number;
-  /** The most recent refusal message, for denials. */
-  lastReason: string | null;
-}
-
-export interface UsageStore {
-  record(fn: string, kind: CapabilityKind, target: string, outcome: "used" | "denied", reason?: string): void;
-  /** Every row, by function, kind and target. */
-  rows(): UsageRow[];
-  flush(): void;
-  close(): void;
-}
-
-const FLUSH_MS = 2000;
+/** How long counts wait in memory before they are written. */
+export const USAGE_FLUSH_MS = 2000;
 
 export function openUsageStore(file: string): UsageStore {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
@@ -49,7 +34,7 @@ export function openUsageStore(file: string): UsageStore {
        last_at = excluded.last_at, last_reason = coalesce(excluded.last_reason, last_reason)`,
   );
   const all = db.prepare("SELECT * FROM usage ORDER BY fn, kind, target, outcome");
-  let pending = new Map<string, UsageRow>();
+  let pending: UsageTally = new Map();
   let timer: NodeJS.Timeout | undefined;
   let closed = false;
 
@@ -72,29 +57,13 @@ export function openUsageStore(file: string): UsageStore {
   return {
     record(fn, kind, target, outcome, reason) {
       if (closed) return;
-      const key = `${fn}\0${kind}\0${target}\0${outcome}`;
-      const row = pending.get(key);
-      if (row === undefined) {
-        pending.set(key, {
-          fn,
-          kind,
-          target,
-          outcome,
-          count: 1,
-          lastAt: Date.now(),
-          lastReason: reason ?? null,
-        });
-      } else {
-        row.count += 1;
-        row.lastAt = Date.now();
-        if (reason !== undefined) row.lastReason = reason;
-      }
+      tallyUse(pending, fn, kind, target, outcome, reason);
       if (timer === undefined) {
-        timer = setTimeout(flush, FLUSH_MS);
+        timer = setTimeout(flush, USAGE_FLUSH_MS);
         timer.unref();
       }
     },
-    rows() {
+    async rows() {
       flush();
       return all.all().map((r) => ({
         fn: String(r.fn),
@@ -106,8 +75,8 @@ export function openUsageStore(file: string): UsageStore {
         lastReason: r.last_reason === null ? null : String(r.last_reason),
       }));
     },
-    flush,
-    close() {
+    flush: async () => flush(),
+    async close() {
       if (closed) return;
       flush();
       closed = true;

@@ -25,6 +25,11 @@ export interface NatsNames {
   readonly keyLeasesBucket: string;
   /** The sealed secret store. */
   readonly secretsBucket: string;
+  /** Capability use of every node (`palisade permissions report --nats`). */
+  readonly usageBucket: string;
+  readonly tracesStream: string;
+  /** Prefix of finished-span subjects: `palisade.<app>.tr` (then `<trace id>`). */
+  readonly traces: string;
 }
 
 const SAFE = /^[A-Za-z0-9_-]+$/;
@@ -47,6 +52,9 @@ export function natsNames(app: string): NatsNames {
     keysBucket: `palisade_${token}_keys`,
     keyLeasesBucket: `palisade_${token}_keyleases`,
     secretsBucket: `palisade_${token}_secrets`,
+    usageBucket: `palisade_${token}_usage`,
+    tracesStream: `PALISADE_${upper}_TRACES`,
+    traces: `palisade.${token}.tr`,
   };
 }
 

@@ -1,8 +1,9 @@
 import { join, resolve } from "node:path";
 import { USAGE_FILE } from "../../app-files.ts";
-import { type FunctionSpec, loadApp } from "../../manifest/index.ts";
+import { type AppModel, type FunctionSpec, loadApp } from "../../manifest/index.ts";
 import { openUsageStore, type UsageRow } from "../../security/index.ts";
 import { EXIT_OK } from "../exit-code.ts";
+import { type OperatorNatsFlags, openNatsTarget } from "../nats-target.ts";
 
 /** One grant of a function and how often it was used. */
 export interface GrantUse {
@@ -21,19 +22,15 @@ export interface FunctionPermissions {
 }
 
 /**
- * `palisade permissions report [--json]`: for each function, what the manifest grants next to what
- * it actually used (recorded by the capability host in `.palisade/usage.db`), grants never used, and
- * calls that were refused.
+ * `palisade permissions report [--json] [--nats <url>]`: for each function, what the manifest grants
+ * next to what it actually used (recorded by the capability host in `.palisade/usage.db`, or with
+ * `--nats` by every node in the deployment's usage bucket), grants never used, and refused calls.
  */
-export function runPermissionsReport(opts: { app: string; json?: boolean }): number {
+export async function runPermissionsReport(
+  opts: { app: string; json?: boolean } & OperatorNatsFlags,
+): Promise<number> {
   const app = loadApp(resolve(opts.app));
-  const usage = openUsageStore(join(app.dataDir, USAGE_FILE));
-  let rows: UsageRow[];
-  try {
-    rows = usage.rows();
-  } finally {
-    usage.close();
-  }
+  const rows = await usageRows(app, opts);
   const report = [...app.functions.values()].map((fn) => permissionsOf(fn, rows));
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(report)}\n`);
@@ -52,6 +49,19 @@ export function runPermissionsReport(opts: { app: string; json?: boolean }): num
       );
   }
   return EXIT_OK;
+}
+
+/** Every row of capability use: the deployment's on NATS, else the app's file. */
+async function usageRows(app: AppModel, flags: OperatorNatsFlags): Promise<UsageRow[]> {
+  const target = await openNatsTarget(app, flags);
+  const usage =
+    target === undefined ? openUsageStore(join(app.dataDir, USAGE_FILE)) : await target.openUsage();
+  try {
+    return await usage.rows();
+  } finally {
+    await usage.close();
+    await target?.close();
+  }
 }
 
 export function permissionsOf(fn: FunctionSpec, rows: readonly UsageRow[]): FunctionPermissions {

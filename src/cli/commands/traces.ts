@@ -1,17 +1,31 @@
 import { join, resolve } from "node:path";
 import { TRACES_FILE } from "../../app-files.ts";
-import { readTraces, type StoredSpan } from "../../observe/index.ts";
+import { loadApp } from "../../manifest/index.ts";
+import { readNatsTraces, readTraces, type StoredSpan } from "../../observe/index.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
+import { type OperatorNatsFlags, openNatsTarget } from "../nats-target.ts";
 
 /**
- * `palisade traces [--id T] [--json]`: the recent traces a running or past `dev`/`start` recorded in
- * `.palisade/traces.db` — one line per trace, or with --id one trace as an indented span tree.
+ * `palisade traces [--id T] [--json] [--nats <url>]`: the recent traces a running or past
+ * `dev`/`start` recorded in `.palisade/traces.db`, or with `--nats` every node of the deployment in
+ * its traces stream — one line per trace, or with --id one trace as an indented span tree.
  */
-export function runTraces(opts: { app: string; id?: string; json?: boolean; limit: number }): number {
-  const spans = readTraces(join(resolve(opts.app), ".palisade", TRACES_FILE), {
-    ...(opts.id === undefined ? {} : { traceId: opts.id }),
-    traces: opts.limit,
-  });
+export async function runTraces(
+  opts: { app: string; id?: string; json?: boolean; limit: number } & OperatorNatsFlags,
+): Promise<number> {
+  const options = { ...(opts.id === undefined ? {} : { traceId: opts.id }), traces: opts.limit };
+  const dir = resolve(opts.app);
+  // Without --nats (or PALISADE_NATS_URL, which commander puts there) no manifest is needed.
+  const target = opts.nats === undefined ? undefined : await openNatsTarget(loadApp(dir), opts);
+  let spans: StoredSpan[];
+  try {
+    spans =
+      target === undefined
+        ? readTraces(join(dir, ".palisade", TRACES_FILE), options)
+        : await readNatsTraces(await target.openTraces(), options);
+  } finally {
+    await target?.close();
+  }
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(spans)}\n`);
     return EXIT_OK;
@@ -19,7 +33,7 @@ export function runTraces(opts: { app: string; id?: string; json?: boolean; limi
   if (opts.id !== undefined) {
     if (spans.length === 0) {
       process.stderr.write(
-        `palisade: no spans of trace ${opts.id} (only the newest 20,000 spans are kept)\n`,
+        `palisade: no spans of trace ${opts.id} (only the newest ${target === undefined ? "20,000 spans are" : "16 MiB of spans, at most a day old, are"} kept)\n`,
       );
       return EXIT_FAILURE;
     }
@@ -51,7 +65,7 @@ function printTree(spans: readonly StoredSpan[]): void {
     for (const s of children.get(parent) ?? []) {
       const fn = s.attributes["palisade.function"];
       process.stdout.write(
-        `${"  ".repeat(depth)}${s.name}${fn ? ` [${fn}]` : ""}  +${(s.start - t0).toFixed(1)} ms  ${s.durationMs.toFixed(2)} ms${s.error ? `  ERROR ${s.error}` : ""}\n`,
+        `${"  ".repeat(depth)}${s.name}${fn ? ` [${fn}]` : ""}${s.node ? ` (${s.node})` : ""}  +${(s.start - t0).toFixed(1)} ms  ${s.durationMs.toFixed(2)} ms${s.error ? `  ERROR ${s.error}` : ""}\n`,
       );
       walk(s.spanId, depth + 1);
     }
