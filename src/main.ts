@@ -157,11 +157,8 @@ async function assemblePlatform(
   const master = appMasterKey(app.dir, createKeys);
   const role = options.role ?? "all";
   // On NATS the key ring and the secret store are the deployment's, shared by every node.
-  const scaleOut = await openScaleOut(app, options.nats ?? {}, {
-    role,
-    mode: options.mode ?? (prebuilt === true ? "start" : "dev"),
-    logger,
-  });
+  const mode = options.mode ?? (prebuilt === true ? "start" : "dev");
+  const scaleOut = await openScaleOut(app, options.nats ?? {}, { role, mode, logger });
   if (scaleOut !== undefined) closers.add(() => scaleOut.close());
   if (scaleOut === undefined && role !== "all")
     throw new PalisadeError(
@@ -276,7 +273,7 @@ async function assemblePlatform(
           batched: [
             scaleOut === undefined
               ? traceStoreExporter(join(app.dataDir, TRACES_FILE))
-              : natsTraceExporter(await scaleOut.openTraces(), role),
+              : natsTraceExporter(await scaleOut.openTraces(), role === "all" ? mode : role),
           ],
           immediate: options.spanExporters ?? [],
         });

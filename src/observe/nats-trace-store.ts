@@ -46,12 +46,19 @@ export async function openNatsTraceStream(
     max_age: TRACES_MAX_AGE_MS * 1_000_000,
     discard: "old" as const,
   };
-  const existing = await jsm.streams.info(names.stream).catch(() => undefined);
+  const existing = await jsm.streams.info(names.stream).catch((err: unknown) => {
+    if (/not found/i.test(String(err))) return undefined;
+    throw err;
+  });
   if (existing === undefined)
     await jsm.streams.add(config).catch((err: unknown) => {
       if (!/already in use|already exists/i.test(String(err))) throw err; // else another node made it
     });
-  else if (existing.config.num_replicas !== replicas || existing.config.max_bytes !== TRACES_MAX_BYTES)
+  else if (
+    existing.config.num_replicas !== replicas ||
+    existing.config.max_bytes !== config.max_bytes ||
+    existing.config.max_age !== config.max_age
+  )
     await jsm.streams.update(names.stream, { ...existing.config, ...config });
   return { nc, jsm, stream: names.stream, subject: names.subject };
 }
