@@ -20,7 +20,9 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
       .command("permissions")
       .description("least privilege: what each function is granted and what it used")
       .command("report")
-      .description("granted vs used per function, unused grants and refused calls (from .palisade/usage.db)")
+      .description(
+        "granted vs used per function, unused grants and refused calls (.palisade/usage.db, or every node's with --nats)",
+      )
       .option("--app <dir>", "app directory", ".")
       .option("--json", "print a JSON array"),
   ).action(async (opts: { app: string; json?: boolean } & OperatorNatsFlags) => {
@@ -30,7 +32,9 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
   withNatsTarget(
     program
       .command("traces")
-      .description("recent traces recorded by dev/start (.palisade/traces.db), or one trace as a span tree")
+      .description(
+        "recent traces (.palisade/traces.db, or every node's with --nats), or one trace as a span tree",
+      )
       .option("--id <traceId>", "show this trace's spans as a tree")
       .option("--limit <n>", "how many recent traces", (v) => parsePositive(v, "--limit"), 20)
       .option("--app <dir>", "app directory", ".")
