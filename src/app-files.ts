@@ -16,9 +16,11 @@ import {
   checkAuditHead,
   ensureAuditKey,
   loadAuditTrust,
+  newNodeId,
   openAuditLog,
+  openNodeAuditLog,
 } from "./audit/index.ts";
-import { openSqliteStore } from "./bus/index.ts";
+import { type AuditStream, openSqliteStore } from "./bus/index.ts";
 import { toPalisadeError } from "./errors.ts";
 import { openSqliteKvStore } from "./kv/index.ts";
 import type { AppModel } from "./manifest/index.ts";
@@ -141,6 +143,22 @@ export function openSealedStores(appDir: string): SealedStores {
 export function openAppAudit(app: AppModel, logger: Logger, off = false): AuditLog {
   if (off) return NO_AUDIT;
   return openAuditLog(join(app.dir, AUDIT_FILE), {
+    signingKeyPem: ensureAuditKey(app.dir),
+    onError: (err) => logger.error({ err: toPalisadeError(err).message }, "audit log write failed; retrying"),
+  });
+}
+
+/**
+ * The audit log of this node of a NATS deployment: its own hash chain on the deployment's audit
+ * stream, under a node id new to this process (logged, and in every record), checkpoints signed
+ * with the app's local audit key (`keys/audit.key`, as on one machine). `.palisade/audit.db` is
+ * not written by the platform then; operator commands still record their own operations there.
+ */
+export function openNatsAppAudit(app: AppModel, stream: AuditStream, logger: Logger): AuditLog {
+  const node = newNodeId();
+  logger.info({ auditNode: node, stream: stream.name }, "audit records go to the NATS audit stream");
+  return openNodeAuditLog(stream, {
+    node,
     signingKeyPem: ensureAuditKey(app.dir),
     onError: (err) => logger.error({ err: toPalisadeError(err).message }, "audit log write failed; retrying"),
   });

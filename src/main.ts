@@ -17,6 +17,7 @@ import {
   openAppAudit,
   openAppKeyRing,
   openAppSecrets,
+  openNatsAppAudit,
   SECRETS_FILE,
   TRACES_FILE,
 } from "./app-files.ts";
@@ -227,8 +228,14 @@ async function assemblePlatform(
     ensureAuditKey(app.dir, options.createAuditKey ?? options.createKeys ?? true);
   // Everything that can refuse the app is checked above; only now are resources opened. The audit
   // log first (it seals with its own key), so it closes last and records every refusal after it.
-  // Repeated rejections and refused capability calls are counted, not written one by one.
-  const audit = aggregateRepeats(openAppAudit(app, logger, options.tracing === false));
+  // Repeated rejections and refused capability calls are counted, not written one by one. On NATS
+  // every node appends its own chain to the deployment's audit stream (nothing at start reads the
+  // log back there: the shared secret store keeps its own rollback floor).
+  const audit = aggregateRepeats(
+    scaleOut === undefined || options.tracing === false
+      ? openAppAudit(app, logger, options.tracing === false)
+      : openNatsAppAudit(app, await scaleOut.auditStream(), logger),
+  );
   closers.add(() => audit.close());
   reportTo.audit = audit;
   // Until close, `keys retire` refuses a data key this platform may still be sealing with.

@@ -4,17 +4,20 @@
  * the store, the rate-limit buckets every gateway shares, the key ring and secret store every node
  * shares (KV buckets; the master key stays on each node), where every node records its capability
  * use and finished spans (a KV bucket and a stream, read by `permissions report` and `traces` with
- * `--nats`), and whether the broker is reachable now.
+ * `--nats`), the audit stream every node appends its own hash chain to, and whether the broker is
+ * reachable now.
  * While NATS is away an append fails fast with a 503 and Retry-After (nothing unacknowledged is
  * answered 202); the connection reconnects on its own and work resumes.
  */
 import type { NatsConnection } from "@nats-io/transport-node";
 import {
+  type AuditStream,
   BUS_UNAVAILABLE,
   type NatsDeployment,
   type NatsFlags,
   natsNames,
   natsOptionsFrom,
+  openAuditStream,
   openNatsDeployment,
   openNatsRawStore,
   type RawStore,
@@ -68,6 +71,11 @@ export interface ScaleOut {
    * `master` unwraps its data keys here and never leaves this process.
    */
   openKeyRing(master: MasterKeyProvider, options?: SharedKeyRingOptions): Promise<SharedKeyRing>;
+  /**
+   * The audit stream every node appends its own hash chain to (created by the first node to find
+   * none, with the deployment's replicas); the records are signed with each node's local audit key.
+   */
+  auditStream(): Promise<AuditStream>;
   /** The secret store every node shares, sealed by the shared key ring. */
   openSecrets(keyRing: Sealer, options?: SharedSecretStoreOptions): Promise<SharedSecretStore>;
   /**
@@ -121,6 +129,7 @@ export async function openScaleOut(
       );
       return buckets;
     };
+    let audit: Promise<AuditStream> | undefined;
     const opened: { close(): Promise<void> }[] = [];
     const track = <T extends { close(): Promise<void> }>(x: T): T => {
       opened.push(x);
@@ -141,6 +150,10 @@ export async function openScaleOut(
           });
           return failFast(raw, readiness);
         },
+      },
+      auditStream() {
+        audit ??= openAuditStream(nc, names, deployment.replicas);
+        return audit;
       },
       openKeyRing: async (master, options) =>
         track(await openNatsKeyRing(await keyBuckets(), master, options)),

@@ -41,7 +41,7 @@ interface Window {
  * exact number of decisions. Other kinds pass straight through. A crash loses at most the counts of
  * the open windows (the first occurrence of each is already written).
  */
-export function aggregateRepeats(log: AuditLog, options: AggregateOptions = {}): AuditLog {
+export function aggregateRepeats<L extends AuditLog>(log: L, options: AggregateOptions = {}): L {
   const kinds = options.kinds ?? REPEATABLE_KINDS;
   const windowMs = positiveOption(options.windowMs ?? 10_000, "windowMs");
   const maxOpen = positiveOption(options.maxOpen ?? 10_000, "maxOpen");
@@ -97,7 +97,8 @@ export function aggregateRepeats(log: AuditLog, options: AggregateOptions = {}):
     arm();
   }
 
-  return {
+  // The same kind of log as `log` (a SQLite one still closes synchronously).
+  const wrapped: AuditLog = {
     // Spread first: whatever else the log offers passes through unchanged.
     ...log,
     record,
@@ -105,9 +106,10 @@ export function aggregateRepeats(log: AuditLog, options: AggregateOptions = {}):
       clearTimeout(timer);
       timer = undefined;
       for (const [key, w] of windows) write(key, w);
-      log.close();
+      return log.close();
     },
   };
+  return wrapped as L;
 }
 
 function withoutMembers(entry: AuditEntry, varying: readonly string[]): AuditEntry {

@@ -112,7 +112,8 @@ export function createBatchAppender(
   };
 }
 
-function signingKey(pem: string): KeyObject {
+/** The Ed25519 private key in `pem`; throws AUDIT_BAD_KEY for anything else. */
+export function signingKey(pem: string): KeyObject {
   let key: KeyObject;
   try {
     key = createPrivateKey(pem);

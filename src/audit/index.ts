@@ -49,7 +49,25 @@ export {
   AUDIT_UNREADABLE,
   AUDIT_WRITE_FAILED,
 } from "./errors.ts";
-export { type AuditLog, type AuditLogOptions, type AuditStats, openAuditLog } from "./open-audit-log.ts";
+export {
+  decodeNodeMessage,
+  encodeNodeMessage,
+  type NodeMessage,
+  newNodeId,
+  nodeGenesis,
+} from "./node-message.ts";
+export {
+  type AuditLog,
+  type AuditLogOptions,
+  type AuditStats,
+  type LocalAuditLog,
+  openAuditLog,
+} from "./open-audit-log.ts";
+export {
+  type NodeAuditLogOptions,
+  type NodeAuditSink,
+  openNodeAuditLog,
+} from "./open-node-audit-log.ts";
 export { type AuditRecord, type ReadAuditOptions, readAudit } from "./read-audit.ts";
 export { readHead } from "./read-head.ts";
 export type { AuditEntry, AuditOutcome } from "./record-body.ts";
@@ -60,3 +78,11 @@ export {
   type VerifyResult,
   verifyAuditLog,
 } from "./verify-audit-log.ts";
+export {
+  type NodeReport,
+  type NodesVerifyResult,
+  nodeRecords,
+  type StreamBounds,
+  type StreamMessage,
+  verifyNodeChains,
+} from "./verify-nodes.ts";

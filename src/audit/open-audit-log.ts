@@ -38,11 +38,20 @@ export interface AuditLog {
    * "[REDACTED]". Throws only for a programming mistake: a malformed kind or outcome, or a closed log.
    */
   record(entry: AuditEntry): void;
-  /** Commits every queued record now; throws if the commit fails (the records stay queued). */
-  flush(): void;
-  /** Commits what is queued, signs a checkpoint covering every record, and closes the file. */
-  close(): void;
+  /**
+   * Commits every queued record now; throws (rejects, on NATS) if the commit fails (the records stay
+   * queued). The SQLite log returns at once; the NATS one resolves once JetStream acknowledged them.
+   */
+  flush(): void | Promise<void>;
+  /** Commits what is queued, signs a checkpoint covering every record, and closes the file (or stream). */
+  close(): void | Promise<void>;
   readonly stats: Readonly<AuditStats>;
+}
+
+/** The SQLite log: it commits synchronously, so flush and close return once the file has the records. */
+export interface LocalAuditLog extends AuditLog {
+  flush(): void;
+  close(): void;
 }
 
 const MAX_QUEUED = 100_000;
@@ -55,7 +64,7 @@ const RETRY_MS = 1000;
  * hash of the latest record; the newest one is also kept in `audit-head.json` beside the log. Several processes may append to one file (the platform and a CLI
  * command): each batch reads the chain's tail under SQLite's write lock.
  */
-export function openAuditLog(file: string, options: AuditLogOptions): AuditLog {
+export function openAuditLog(file: string, options: AuditLogOptions): LocalAuditLog {
   const every = positiveOption(options.checkpointEvery ?? 1000, "checkpointEvery");
   const checkpointMs = positiveOption(options.checkpointMs ?? 10_000, "checkpointMs");
   const flushMs = options.flushMs ?? 5;

@@ -7,6 +7,9 @@ import type { AuditOutcome } from "./record-body.ts";
  * where body is the canonical JSON (sorted keys, no whitespace) of { actor, subject, outcome, details }.
  */
 export interface AuditRecord {
+  /** The node that wrote it, on a NATS deployment (each node has a chain of its own). */
+  node?: string;
+  /** Position in the chain (the node's chain, on NATS). */
   seq: number;
   /** Milliseconds since the epoch. */
   at: number;
@@ -58,7 +61,8 @@ export function readAudit(file: string, options: ReadAuditOptions = {}): AuditRe
   }
 }
 
-function toRecord(row: Record<string, unknown>): AuditRecord {
+/** A stored row (seq, at, kind, body, prev_hash, hash, and on NATS node) as `tail` and `export` print it. */
+export function toRecord(row: Record<string, unknown>): AuditRecord {
   const at = Number(row.at);
   const date = new Date(at);
   let body: Record<string, unknown>;
@@ -70,6 +74,7 @@ function toRecord(row: Record<string, unknown>): AuditRecord {
   }
   const details = body.details;
   return {
+    ...(typeof row.node === "string" ? { node: row.node } : {}),
     seq: Number(row.seq),
     at,
     time: Number.isNaN(date.getTime()) ? String(row.at) : date.toISOString(),

@@ -23,7 +23,8 @@ export interface StoredRecord {
   body: string;
 }
 
-interface Checkpoint {
+/** A signed checkpoint as stored: record `seq` had `hash`. */
+export interface Checkpoint {
   seq: number;
   hash: string;
   at: number;
@@ -77,14 +78,19 @@ export function verifyAuditLog(
   }
 }
 
-function walk(
+/**
+ * Walks one chain: `rows` (seq, at, kind, body, prev_hash, hash) in seq order and its `checkpoints`
+ * in order; `genesis` is the `prevHash` of record 1 (a node's own on NATS, see node-message.ts).
+ */
+export function walk(
   rows: Iterable<Record<string, unknown>>,
   checkpoints: Checkpoint[],
   trusted: Map<string, KeyObject>,
   visit?: (record: StoredRecord) => void,
+  genesis = GENESIS_HASH,
 ): VerifyResult {
   let expected = 1;
-  let prev = GENESIS_HASH;
+  let prev = genesis;
   let vouched = 0; // the last record a valid checkpoint vouches for
   let next = 0; // index of the next checkpoint to check
   for (const row of rows) {
@@ -225,7 +231,8 @@ function checkSignature(cp: Checkpoint, trusted: Map<string, KeyObject>): string
   return valid ? undefined : `the checkpoint at record ${cp.seq} is forged: its signature does not verify`;
 }
 
-function trustedKeys(pems: readonly string[]): Map<string, KeyObject> {
+/** The trusted audit public keys by key id; throws AUDIT_BAD_KEY for one that is not Ed25519. */
+export function trustedKeys(pems: readonly string[]): Map<string, KeyObject> {
   const keys = new Map<string, KeyObject>();
   for (const pem of pems) {
     let key: KeyObject;

@@ -16,6 +16,12 @@ export type {
   StoredEvent,
 } from "./event-log.ts";
 export { REFUSAL_REASONS } from "./event-log.ts";
+export {
+  type AuditStream,
+  type AuditStreamMessage,
+  type AuditStreamState,
+  openAuditStream,
+} from "./nats/audit-stream.ts";
 export { type ConnectNatsOptions, connectNats, type NatsLink, type NatsLogger } from "./nats/connect.ts";
 export {
   NATS_AUTH,

@@ -3,7 +3,7 @@
  * `permissions`, `traces`, `audit`, `secrets`, `keys`, `dlq` and `replay`.
  */
 import type { Command } from "commander";
-import { runAuditAnchor, runAuditExport, runAuditTail, runAuditVerify } from "./commands/audit.ts";
+import { runAuditAnchor, runAuditExport, runAuditTail, runAuditVerifyAnywhere } from "./commands/audit.ts";
 import { runDlqList, runDlqReplay } from "./commands/dlq.ts";
 import { runKeysRetire, runKeysRotate, runKeysStatus } from "./commands/keys.ts";
 import { runPermissionsReport } from "./commands/permissions.ts";
@@ -46,14 +46,15 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
   const audit = program
     .command("audit")
     .description("the tamper-evident audit log of security decisions (.palisade/audit.db)");
-  audit
-    .command("verify")
-    .description("check the hash chain and its signed checkpoints; exit 1 naming the first bad record")
+  withNatsTarget(audit.command("verify"))
+    .description(
+      "check the hash chain and its signed checkpoints (with --nats: every node's); exit 1 naming the first bad record",
+    )
     .option("--app <dir>", "app directory", ".")
     .option("--anchor <file>", "also check the log still holds the signed head printed by audit anchor")
     .option("--json", "print the result as JSON")
-    .action((opts: { app: string; json?: boolean; anchor?: string }) => {
-      setExit(runAuditVerify(opts));
+    .action(async (opts: { app: string; json?: boolean; anchor?: string } & OperatorNatsFlags) => {
+      setExit(await runAuditVerifyAnywhere(opts));
     });
   audit
     .command("anchor")
@@ -62,23 +63,25 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
     .action((opts: { app: string }) => {
       setExit(runAuditAnchor(opts));
     });
-  audit
-    .command("tail")
-    .description("print the newest records; with -f, keep printing new ones until Ctrl-C")
+  withNatsTarget(audit.command("tail"))
+    .description(
+      "print the newest records (with --nats: every node's, by time); with -f, keep printing new ones until Ctrl-C",
+    )
     .option("-n, --lines <n>", "how many records to show first", (v) => parsePositive(v, "--lines"), 20)
     .option("-f, --follow", "keep printing records as they are written")
     .option("--json", "print JSON Lines")
     .option("--app <dir>", "app directory", ".")
-    .action(async (opts: { app: string; lines: number; follow?: boolean; json?: boolean }) => {
-      setExit(await runAuditTail(opts));
-    });
-  audit
-    .command("export")
-    .description("print every record written since a time as JSON Lines")
+    .action(
+      async (opts: { app: string; lines: number; follow?: boolean; json?: boolean } & OperatorNatsFlags) => {
+        setExit(await runAuditTail(opts));
+      },
+    );
+  withNatsTarget(audit.command("export"))
+    .description("print every record written since a time as JSON Lines (with --nats: every node's, by time)")
     .requiredOption("--since <time>", "ISO 8601 time, or a duration ago such as 2h or 7d")
     .option("--app <dir>", "app directory", ".")
-    .action((opts: { app: string; since: string }) => {
-      setExit(runAuditExport(opts));
+    .action(async (opts: { app: string; since: string } & OperatorNatsFlags) => {
+      setExit(await runAuditExport(opts));
     });
 
   const secrets = program

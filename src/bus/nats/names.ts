@@ -30,6 +30,10 @@ export interface NatsNames {
   readonly tracesStream: string;
   /** Prefix of finished-span subjects: `palisade.<app>.tr` (then `<trace id>`). */
   readonly traces: string;
+  /** The audit log: every node's hash chain (audit-stream.ts). */
+  readonly auditStream: string;
+  /** Prefix of audit subjects: `palisade.<app>.audit` (then `<node id>`). */
+  readonly audit: string;
 }
 
 const SAFE = /^[A-Za-z0-9_-]+$/;
@@ -55,6 +59,8 @@ export function natsNames(app: string): NatsNames {
     usageBucket: `palisade_${token}_usage`,
     tracesStream: `PALISADE_${upper}_TRACES`,
     traces: `palisade.${token}.tr`,
+    auditStream: `PALISADE_${upper}_AUDIT`,
+    audit: `palisade.${token}.audit`,
   };
 }
 

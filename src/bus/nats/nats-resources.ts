@@ -67,7 +67,11 @@ export async function openNatsResources(
   return { js, jsm, dead, state, createdEvents };
 }
 
-async function ensureStream(
+/**
+ * Creates the stream `config` names with `replicas` (file storage, direct gets), or brings an
+ * existing one's replicas and max_age to what is asked. True when this call created it.
+ */
+export async function ensureStream(
   jsm: JetStreamManager,
   config: Partial<StreamConfig> & { name: string },
   replicas: number,

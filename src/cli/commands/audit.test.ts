@@ -71,10 +71,10 @@ test("audit verify without a log fails with a message saying when it is created"
   assert.throws(() => runAuditVerify({ app }), { code: AUDIT_NOT_FOUND, message: /created when the app/ });
 });
 
-test("audit export prints JSON Lines since a time; a bad time is a usage error", (t) => {
+test("audit export prints JSON Lines since a time; a bad time is a usage error", async (t) => {
   const app = appWithLog(t, 1500);
   const out = captureStdout(t);
-  assert.equal(runAuditExport({ app, since: "1h" }), 0);
+  assert.equal(await runAuditExport({ app, since: "1h" }), 0);
   const lines = out
     .text()
     .trim()
@@ -89,9 +89,9 @@ test("audit export prints JSON Lines since a time; a bad time is a usage error",
   assert.match(lines[0].hash, /^[0-9a-f]{64}$/);
 
   const before = out.text().length;
-  assert.equal(runAuditExport({ app, since: new Date(Date.now() + 60_000).toISOString() }), 0);
+  assert.equal(await runAuditExport({ app, since: new Date(Date.now() + 60_000).toISOString() }), 0);
   assert.equal(out.text().length, before);
-  assert.throws(() => runAuditExport({ app, since: "yesterday" }), { code: "PAL_CLI_USAGE" });
+  await assert.rejects(runAuditExport({ app, since: "yesterday" }), { code: "PAL_CLI_USAGE" });
 });
 
 test("audit tail prints the newest records; -f follows new ones until SIGTERM", async (t) => {

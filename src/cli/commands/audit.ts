@@ -20,13 +20,31 @@ import {
 } from "../../audit/index.ts";
 import { isPalisadeError } from "../../errors.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
+import type { OperatorNatsFlags } from "../nats-target.ts";
 import { parseInstant } from "../parse-instant.ts";
 import { usageError } from "../usage-error.ts";
+import { exportOnNats, onAuditStream, tailOnNats, verifyOnNats } from "./audit-nats.ts";
 
 const POLL_MS = 500;
 /** Uncovered records older than this fail verify (checkpoints are due every 10 s and at shutdown). */
 const UNSIGNED_GRACE_MS = 60_000;
 const PAGE = 1000;
+
+/**
+ * `palisade audit verify [--anchor FILE] [--json] [--nats URL]`: with `--nats`, every node's chain
+ * on the deployment's audit stream (audit-nats.ts); else, as below, the app's own log.
+ */
+export async function runAuditVerifyAnywhere(
+  opts: { app: string; json?: boolean; anchor?: string } & OperatorNatsFlags,
+): Promise<number> {
+  if (opts.nats !== undefined && opts.anchor !== undefined)
+    throw usageError(
+      "--anchor checks .palisade/audit.db; on NATS each node's chain is checked against its own signed checkpoints: leave out --anchor or --nats",
+    );
+  return (
+    (await onAuditStream(opts, (stream, where) => verifyOnNats(stream, opts, where))) ?? runAuditVerify(opts)
+  );
+}
 
 /**
  * `palisade audit verify [--anchor FILE] [--json]`: walks the app's audit chain and its signed
@@ -125,16 +143,20 @@ function anchorsFor(file: string, anchorFile?: string): SourcedAnchor[] {
  * -f, then every new record as it is written (polled every 500 ms) until SIGINT or SIGTERM. --json
  * prints JSON Lines.
  */
-export async function runAuditTail(opts: {
-  app: string;
-  follow?: boolean;
-  json?: boolean;
-  lines?: number;
-}): Promise<number> {
+export async function runAuditTail(
+  opts: {
+    app: string;
+    follow?: boolean;
+    json?: boolean;
+    lines?: number;
+  } & OperatorNatsFlags,
+): Promise<number> {
   const file = join(opts.app, AUDIT_FILE);
   const print = (records: AuditRecord[]): void => {
     for (const r of records) process.stdout.write(opts.json ? `${JSON.stringify(r)}\n` : formatRecord(r));
   };
+  const onNats = await onAuditStream(opts, (stream) => tailOnNats(stream, opts, print, untilSignal));
+  if (onNats !== undefined) return onNats;
   let after = 0;
   const poll = (): void => {
     let records: AuditRecord[];
@@ -164,9 +186,16 @@ export async function runAuditTail(opts: {
   return EXIT_OK;
 }
 
-/** `palisade audit export --since T`: every record written since T as JSON Lines, oldest first. */
-export function runAuditExport(opts: { app: string; since: string }): number {
+/**
+ * `palisade audit export --since T [--nats URL]`: every record written since T as JSON Lines, oldest
+ * first (on NATS, every node's, merged by time).
+ */
+export async function runAuditExport(
+  opts: { app: string; since: string } & OperatorNatsFlags,
+): Promise<number> {
   const sinceMs = parseInstant(opts.since, Date.now(), "--since");
+  const onNats = await onAuditStream(opts, (stream) => exportOnNats(stream, sinceMs));
+  if (onNats !== undefined) return onNats;
   const file = join(opts.app, AUDIT_FILE);
   for (let after = 0; ; ) {
     const records = readAudit(file, { sinceMs, afterSeq: after, limit: PAGE });
@@ -176,7 +205,7 @@ export function runAuditExport(opts: { app: string; since: string }): number {
   }
 }
 
-async function untilSignal(poll: () => void): Promise<void> {
+async function untilSignal(poll: () => void | Promise<void>): Promise<void> {
   const stop = new AbortController();
   const abort = (): void => stop.abort();
   process.once("SIGINT", abort);
@@ -185,7 +214,7 @@ async function untilSignal(poll: () => void): Promise<void> {
     while (!stop.signal.aborted) {
       // Rejects only when aborted: the loop condition then ends it.
       await sleep(POLL_MS, undefined, { signal: stop.signal }).catch(() => undefined);
-      if (!stop.signal.aborted) poll();
+      if (!stop.signal.aborted) await poll();
     }
   } finally {
     process.off("SIGINT", abort);
@@ -201,7 +230,8 @@ function formatRecord(r: AuditRecord): string {
     .filter((s) => s !== "")
     .join(" ");
   const details = r.details === undefined ? "" : JSON.stringify(r.details);
-  const line = [r.time, `#${r.seq}`, r.kind, r.outcome, who, details].filter((s) => s !== "").join("  ");
+  const at = r.node === undefined ? `#${r.seq}` : `${r.node}#${r.seq}`;
+  const line = [r.time, at, r.kind, r.outcome, who, details].filter((s) => s !== "").join("  ");
   return `${printable(line)}\n`;
 }
 
