@@ -64,6 +64,7 @@ export {
   openAuditLog,
 } from "./open-audit-log.ts";
 export {
+  type NodeAuditLog,
   type NodeAuditLogOptions,
   type NodeAuditSink,
   openNodeAuditLog,

@@ -25,6 +25,12 @@ export interface NodeAuditLogOptions extends AuditLogOptions {
   maxQueued?: number;
 }
 
+/** A node's log: flush and close resolve once JetStream acknowledged everything queued. */
+export interface NodeAuditLog extends AuditLog {
+  flush(): Promise<void>;
+  close(): Promise<void>;
+}
+
 const RETRY_MS = 1000;
 
 /**
@@ -38,7 +44,7 @@ const RETRY_MS = 1000;
  * dropped record takes no seq, so the chain has no gap. `close` signs the tail and resolves once
  * everything queued is stored, or rejects if NATS is still away (the records are then lost).
  */
-export function openNodeAuditLog(sink: NodeAuditSink, options: NodeAuditLogOptions): AuditLog {
+export function openNodeAuditLog(sink: NodeAuditSink, options: NodeAuditLogOptions): NodeAuditLog {
   const { node } = options;
   const every = positiveOption(options.checkpointEvery ?? 1000, "checkpointEvery");
   const checkpointMs = positiveOption(options.checkpointMs ?? 10_000, "checkpointMs");
@@ -90,18 +96,19 @@ export function openNodeAuditLog(sink: NodeAuditSink, options: NodeAuditLogOptio
     }
   }
 
+  // Whoever flushes, a failure is tried again a second later until the log is closed.
   function flush(): Promise<void> {
     clearTimeout(flushTimer);
     flushTimer = undefined;
     running = running.catch(() => undefined).then(drain);
+    running.catch(() => {
+      if (!closed) flushTimer ??= setTimeout(flushInBackground, RETRY_MS);
+    });
     return running;
   }
 
   function flushInBackground(): void {
-    flush().catch((err: PalisadeError) => {
-      options.onError?.(err);
-      if (!closed) flushTimer ??= setTimeout(flushInBackground, RETRY_MS);
-    });
+    flush().catch((err: PalisadeError) => options.onError?.(err));
   }
 
   return {

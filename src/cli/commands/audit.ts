@@ -155,8 +155,11 @@ export async function runAuditTail(
   const print = (records: AuditRecord[]): void => {
     for (const r of records) process.stdout.write(opts.json ? `${JSON.stringify(r)}\n` : formatRecord(r));
   };
-  const onNats = await onAuditStream(opts, (stream) => tailOnNats(stream, opts, print, untilSignal));
-  if (onNats !== undefined) return onNats;
+  // Without --nats nothing is awaited before the first read: the newest records are those of now.
+  if (opts.nats !== undefined) {
+    const onNats = await onAuditStream(opts, (stream) => tailOnNats(stream, opts, print, untilSignal));
+    if (onNats !== undefined) return onNats;
+  }
   let after = 0;
   const poll = (): void => {
     let records: AuditRecord[];
