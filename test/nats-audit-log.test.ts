@@ -7,20 +7,17 @@
 import assert from "node:assert/strict";
 import { generateKeyPairSync } from "node:crypto";
 import { describe, type TestContext, test } from "node:test";
-import { jetstream, jetstreamManager } from "@nats-io/jetstream";
+import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
-  decodeNodeMessage,
-  encodeNodeMessage,
   hashRecord,
-  type NodeMessage,
   type NodesVerifyResult,
   nodeRecords,
   openNodeAuditLog,
-  type StreamMessage,
   verifyNodeChains,
 } from "../src/audit/index.ts";
 import { type AuditStream, natsNames, openAuditStream } from "../src/bus/index.ts";
+import { isRecord, readStream, rewriteAuditStream } from "./kit/audit-stream.ts";
 import { natsUnavailable, startNatsServer, suiteNatsServer } from "./kit/nats-server.ts";
 
 const skip = natsUnavailable();
@@ -55,42 +52,10 @@ async function twoNodes(t: TestContext, url: string, n = 5) {
   return { nc, names, stream };
 }
 
-async function readAll(stream: AuditStream): Promise<StreamMessage[]> {
-  const out: StreamMessage[] = [];
-  for await (const m of stream.read()) out.push(m);
-  return out;
-}
-
 async function verify(stream: AuditStream, trusted = [KEY.publicKeyPem]): Promise<NodesVerifyResult> {
   const state = await stream.state();
-  return verifyNodeChains(await readAll(stream), state, trusted);
+  return verifyNodeChains(await readStream(stream), state, trusted);
 }
-
-/**
- * What an attacker with stream admin rights can do: read the stream, delete it, recreate it with the
- * same config and publish `edit`ed messages back, in order.
- */
-async function rewrite(
-  nc: NatsConnection,
-  stream: AuditStream,
-  subjectPrefix: string,
-  edit: (messages: { node: string; message: NodeMessage }[]) => { node: string; message: NodeMessage }[],
-): Promise<void> {
-  const jsm = await jetstreamManager(nc);
-  const { config } = await jsm.streams.info(stream.name);
-  const messages = (await readAll(stream)).map((m) => ({
-    node: m.node,
-    message: decodeNodeMessage(m.data) as NodeMessage,
-  }));
-  await jsm.streams.delete(stream.name);
-  await jsm.streams.add(config);
-  const js = jetstream(nc);
-  for (const m of edit(messages))
-    await js.publish(`${subjectPrefix}.${m.node}`, encodeNodeMessage(m.message));
-}
-
-const isRecord = (node: string, seq: number) => (m: { node: string; message: NodeMessage }) =>
-  m.node === node && m.message.type === "record" && m.message.seq === seq;
 
 describe("the NATS audit log", { skip }, () => {
   const server = suiteNatsServer();
@@ -106,7 +71,7 @@ describe("the NATS audit log", { skip }, () => {
         ["node-b", 5, 2, 0],
       ],
     );
-    const records = nodeRecords(await readAll(stream));
+    const records = nodeRecords(await readStream(stream));
     assert.equal(records.length, 10);
     assert.deepEqual(new Set(records.map((r) => r.node)), new Set(["node-a", "node-b"]));
     assert.ok(records.every((r, i) => i === 0 || (records[i - 1]?.at ?? 0) <= r.at));
@@ -124,7 +89,7 @@ describe("the NATS audit log", { skip }, () => {
 
   test("a record removed (stream recreated without it) is found, naming node and seq", async (t) => {
     const { nc, names, stream } = await twoNodes(t, server.url);
-    await rewrite(nc, stream, names.audit, (ms) => ms.filter((m) => !isRecord("node-b", 2)(m)));
+    await rewriteAuditStream(nc, stream, names.audit, (ms) => ms.filter((m) => !isRecord("node-b", 2)(m)));
     const result = await verify(stream);
     assert.equal(result.ok, false);
     assert.ok(!result.ok);
@@ -147,7 +112,7 @@ describe("the NATS audit log", { skip }, () => {
   test("a record changed: its hash no longer matches, or (recomputed) the next record's link does not", async (t) => {
     for (const recompute of [false, true]) {
       const { nc, names, stream } = await twoNodes(t, server.url);
-      await rewrite(nc, stream, names.audit, (ms) => {
+      await rewriteAuditStream(nc, stream, names.audit, (ms) => {
         const original = ms.find(isRecord("node-a", 2))?.message;
         assert.ok(original?.type === "record");
         const body = JSON.stringify({ outcome: "allowed" });
@@ -174,7 +139,7 @@ describe("the NATS audit log", { skip }, () => {
 
   test("a whole chain rewritten with hashes recomputed: its signed checkpoint no longer matches", async (t) => {
     const { nc, names, stream } = await twoNodes(t, server.url);
-    await rewrite(nc, stream, names.audit, (ms) => {
+    await rewriteAuditStream(nc, stream, names.audit, (ms) => {
       let prev = "";
       return ms.map((m) => {
         if (m.node !== "node-a" || m.message.type !== "record") return m;
