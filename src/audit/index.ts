@@ -22,6 +22,12 @@
  * re-sign everything; keep them 0600 and off shared disks), and
  * records that never reached the disk (queued up to `flushMs` when the process died).
  * It keeps no secret values: callers pass names, and a redactor drops secret-looking values.
+ *
+ * On NATS each node appends a chain of its own to the app's audit stream (`openNodeAuditLog`,
+ * node-message.ts), checked by `verifyNodeChains`: a record removed, changed, inserted or moved to
+ * another node is found, naming the node and the record. Not found there: the newest records of a
+ * node after its last checkpoint, if someone with stream admin rights recreates the stream without
+ * them and the checkpoints after them (a node killed before it signed leaves such a tail too).
  */
 export { type AggregateOptions, aggregateRepeats, REPEATABLE_KINDS } from "./aggregate-repeats.ts";
 export {
