@@ -77,3 +77,24 @@ test("a message moved to another node's subject is found", async () => {
   assert.ok(!result.ok);
   assert.match(result.problem, /on node n4's subject is node n3's/);
 });
+
+test("a record published twice (a retry after the duplicate window) is one record; two that differ are a forgery", async () => {
+  const sink = memorySink();
+  const log = openNodeAuditLog(sink, { node: "n5", signingKeyPem });
+  log.record({ kind: "app.started" });
+  log.record({ kind: "secret.set", subject: "K" });
+  await log.close();
+  const stored = sink.stored.map((m) => m.data);
+  const check = (datas: string[]) =>
+    verifyNodeChains(
+      datas.map((data, i) => ({ seq: i + 1, node: "n5", data })),
+      { lastSeq: datas.length, denies: true },
+      [publicKeyPem],
+    );
+  assert.ok(check([...stored, stored[0] ?? ""]).ok);
+  const forged = (stored[0] ?? "").replace('"app.started"', '"app.stopped"');
+  const result = check([...stored, forged]);
+  assert.ok(!result.ok);
+  assert.equal(result.firstBad, 1);
+  assert.match(result.problem, /appears twice, differently/);
+});

@@ -81,10 +81,22 @@ export function verifyNodeChains(
       );
     const chain: Chain = chains.get(m.node) ?? { records: new Map(), checkpoints: [] };
     chains.set(m.node, chain);
+    const twin = message.type === "record" ? chain.records.get(message.seq) : undefined;
     if (message.type === "checkpoint") chain.checkpoints.push(message);
-    else if (chain.records.has(message.seq))
-      return broken(m.node, message.seq, `record ${message.seq} appears twice: one of them was forged`);
-    else chain.records.set(message.seq, message);
+    else if (twin === undefined) chain.records.set(message.seq, message);
+    // The same record twice is a retry published after JetStream's duplicate window; two differ: forged.
+    else if (
+      twin.hash !== message.hash ||
+      twin.at !== message.at ||
+      twin.body !== message.body ||
+      twin.kind !== message.kind ||
+      twin.prevHash !== message.prevHash
+    )
+      return broken(
+        m.node,
+        message.seq,
+        `record ${message.seq} appears twice, differently: one of them was forged`,
+      );
   }
   if (expected <= bounds.lastSeq) removed ??= expected;
   for (const [node, chain] of [...chains].sort(([a], [b]) => a.localeCompare(b))) {
