@@ -79,7 +79,7 @@ export async function verifyOnNats(
     );
     if (n.unsigned > 0)
       process.stdout.write(
-        `    its last ${plural(n.unsigned, "record")} are covered by no checkpoint yet: signed within 10 s while the node runs; a node killed before it signed them leaves them uncovered\n`,
+        `    its last ${plural(n.unsigned, "record")} ${n.unsigned === 1 ? "is" : "are"} covered by no checkpoint yet: signed within 10 s while the node runs; a node killed before it signed leaves them uncovered\n`,
       );
   }
   return EXIT_OK;
