@@ -148,7 +148,7 @@ export async function openScaleOut(
             durability: deployment.durability,
             ackWaitMs: DELIVERY_LEASE_MS,
           });
-          return failFast(raw, readiness);
+          return guardAppends(raw, readiness);
         },
       },
       auditStream() {
@@ -197,12 +197,18 @@ function watchConnection(nc: NatsConnection, logger: Logger): () => boolean {
   return () => up && !nc.isClosed();
 }
 
+/** How long an append rides out JetStream not answering (a stream leader election) before a 503. */
+export const ELECTION_WAIT_MS = 3_000;
+
 /**
  * The backend with appends that answer at once while the broker is away: a 503 the gateway turns
- * into Retry-After, rather than a publish buffered until it times out. An append JetStream did not
- * acknowledge for any other reason is a 503 too: the sender retries with the same ids (deduped).
+ * into Retry-After, rather than a publish buffered until it times out. While connected, an append
+ * JetStream does not answer ("no responders" while a stream elects a leader after a node died, or a
+ * timeout) is retried for up to `waitMs`, so a short election costs a request some latency, and a
+ * function's emit its wait, rather than a failed attempt; republishing is safe (the event's subject
+ * dedupes it). Past that, or for any other refusal, a 503: the sender retries with the same ids.
  */
-function failFast(raw: RawStore, readiness: Readiness): RawStore {
+export function guardAppends(raw: RawStore, readiness: Readiness, waitMs = ELECTION_WAIT_MS): RawStore {
   const unavailable = (why: string) =>
     new PalisadeError(
       BUS_UNAVAILABLE,
@@ -216,13 +222,25 @@ function failFast(raw: RawStore, readiness: Readiness): RawStore {
   return {
     ...raw,
     async append(events) {
-      const down = readiness();
-      if (down !== undefined) throw unavailable(down);
-      try {
-        return await raw.append(events);
-      } catch (err) {
-        throw unavailable(`JetStream did not acknowledge them (${toPalisadeError(err).message})`);
+      const deadline = Date.now() + waitMs;
+      for (let attempt = 0; ; attempt++) {
+        const down = readiness();
+        if (down !== undefined) throw unavailable(down);
+        try {
+          return await raw.append(events);
+        } catch (err) {
+          const message = toPalisadeError(err).message;
+          const pause = Math.min(1_000, 100 * 2 ** attempt);
+          if (!electing(message) || Date.now() + pause > deadline)
+            throw unavailable(`JetStream did not acknowledge them (${message})`);
+          await new Promise((r) => setTimeout(r, pause));
+        }
       }
     },
   };
+}
+
+/** Whether JetStream's answer says it may answer again shortly (no stream leader now, or a timeout). */
+function electing(message: string): boolean {
+  return /no responders|jetstream is not enabled|timeout|timed out|leader/i.test(message);
 }
