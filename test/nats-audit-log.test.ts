@@ -10,10 +10,12 @@ import { describe, type TestContext, test } from "node:test";
 import { jetstreamManager } from "@nats-io/jetstream";
 import { connect, type NatsConnection } from "@nats-io/transport-node";
 import {
+  formatNatsAnchor,
   hashRecord,
   type NodesVerifyResult,
   nodeRecords,
   openNodeAuditLog,
+  parseNatsAnchor,
   verifyNodeChains,
 } from "../src/audit/index.ts";
 import { type AuditStream, natsNames, openAuditStream } from "../src/bus/index.ts";
@@ -170,6 +172,68 @@ describe("the NATS audit log", { skip }, () => {
       /node node-x: the checkpoint at record 1 is signed by key .* not a trusted key/,
     );
     assert.ok((await verify(stream, [KEY.publicKeyPem, other.publicKeyPem])).ok);
+  });
+
+  test("a node's chain, or its tail with its checkpoints, left out of a stream made anew is found against an anchor", async (t) => {
+    for (const cut of ["whole chain", "tail"] as const) {
+      const { nc, names, stream } = await twoNodes(t, server.url);
+      const before = await verify(stream);
+      const heads = before.nodes.flatMap((n) => (n.head === undefined ? [] : [n.head]));
+      assert.deepEqual(
+        heads.map((h) => [h.node, h.seq]),
+        [
+          ["node-a", 5],
+          ["node-b", 5],
+        ],
+      );
+      const text = formatNatsAnchor(stream.name, heads);
+      const anchors = parseNatsAnchor(text, "anchor.json").map((anchor) => ({
+        anchor,
+        source: "anchor.json",
+      }));
+      const withAnchors = async () =>
+        verifyNodeChains(
+          await readStream(stream),
+          await stream.state(),
+          [KEY.publicKeyPem],
+          undefined,
+          anchors,
+        );
+      assert.ok((await withAnchors()).ok);
+      // Deny flags and all; node B loses everything, or records 4 and 5 with the checkpoint over 5.
+      await rewriteAuditStream(nc, stream, names.audit, (ms) =>
+        ms.filter((m) => m.node !== "node-b" || (cut === "tail" && m.message.seq <= 3)),
+      );
+      assert.ok((await verify(stream)).ok, `${cut}: not found without an anchor`);
+      const result = await withAnchors();
+      assert.ok(!result.ok);
+      assert.equal(result.node, "node-b");
+      assert.equal(result.firstBad, cut === "tail" ? 4 : 1);
+      assert.match(
+        result.problem,
+        cut === "tail" ? /ends at record 3.* vouches for record 5/ : /whole chain is gone/,
+      );
+    }
+  });
+
+  test("an anchor whose signature does not verify is refused, and a file that is none is a clear error", async (t) => {
+    const { stream } = await twoNodes(t, server.url, 1);
+    const [head] = (await verify(stream)).nodes.flatMap((n) => (n.head === undefined ? [] : [n.head]));
+    assert.ok(head);
+    const forged = [{ anchor: { ...head, seq: head.seq + 1 }, source: "anchor.json" }];
+    const result = verifyNodeChains(
+      await readStream(stream),
+      await stream.state(),
+      [KEY.publicKeyPem],
+      undefined,
+      forged,
+    );
+    assert.ok(!result.ok);
+    assert.match(result.problem, /anchor.json: the anchor at record 2 is forged/);
+    assert.throws(() => parseNatsAnchor('{"format":"palisade.audit.anchor.v1"}', "a.json"), {
+      code: "PAL_AUDIT_BAD_ANCHOR",
+      message: /"a.json".*audit anchor --nats/,
+    });
   });
 });
 

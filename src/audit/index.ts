@@ -56,6 +56,12 @@ export {
   AUDIT_WRITE_FAILED,
 } from "./errors.ts";
 export {
+  formatNatsAnchor,
+  type NodeAnchor,
+  parseNatsAnchor,
+  type SourcedNodeAnchor,
+} from "./nats-anchor.ts";
+export {
   decodeNodeMessage,
   encodeNodeMessage,
   type NodeMessage,

@@ -217,7 +217,8 @@ function unchained(seq: number, vouched: number): VerifyResult {
   );
 }
 
-function checkSignature(cp: Checkpoint, trusted: Map<string, KeyObject>): string | undefined {
+/** Why `cp` is not signed by a trusted key, or undefined when it is. */
+export function checkSignature(cp: Checkpoint, trusted: Map<string, KeyObject>): string | undefined {
   const key = trusted.get(cp.keyid);
   if (key === undefined) {
     return `the checkpoint at record ${cp.seq} is signed by key ${cp.keyid.slice(0, 16)}…, which is not a trusted key (keys/audit/*.pub, keys/*.pub)`;

@@ -1,7 +1,8 @@
+import type { NodeAnchor, SourcedNodeAnchor } from "./nats-anchor.ts";
 import { decodeNodeMessage, type NodeCheckpoint, type NodeRecord, nodeGenesis } from "./node-message.ts";
 import type { AuditRecord } from "./read-audit.ts";
 import { toRecord } from "./read-audit.ts";
-import { type Checkpoint, type StoredRecord, trustedKeys, walk } from "./verify-audit-log.ts";
+import { type Checkpoint, checkSignature, type StoredRecord, trustedKeys, walk } from "./verify-audit-log.ts";
 
 /** One message of the audit stream: its stream sequence, the node its subject names, its text. */
 export interface StreamMessage {
@@ -25,6 +26,8 @@ export interface NodeReport {
   /** Time of the node's first and last record (ms since the epoch). */
   firstAt: number;
   lastAt: number;
+  /** Its newest signed checkpoint: what `audit anchor --nats` prints for it. */
+  head?: NodeAnchor;
 }
 
 /**
@@ -47,13 +50,16 @@ interface Chain {
  * `trustedPublicKeysPem`), a message moved to another node's subject, and a record written twice.
  * The stream has `deny_delete` and `deny_purge`, so also any stream sequence up to `bounds.lastSeq`
  * that is missing: someone with the rights to lift them removed a message (a record or a checkpoint).
- * `visit` sees each node's records once their hash and link check out.
+ * `visit` sees each node's records once their hash and link check out. Each of `anchors` (node heads
+ * kept outside the stream, `audit anchor --nats`) must still be in its node's chain with its signed
+ * hash: that finds a node's chain, or its tail with its checkpoints, left out of a stream made anew.
  */
 export function verifyNodeChains(
   messages: Iterable<StreamMessage>,
   bounds: StreamBounds,
   trustedPublicKeysPem: readonly string[],
   visit?: (node: string, record: StoredRecord) => void,
+  anchors: readonly SourcedNodeAnchor[] = [],
 ): NodesVerifyResult {
   const trusted = trustedKeys(trustedPublicKeysPem);
   const chains = new Map<string, Chain>();
@@ -110,6 +116,7 @@ export function verifyNodeChains(
       nodeGenesis(node),
     );
     if (!result.ok) return broken(node, result.firstBad, `node ${node}: ${result.problem}`);
+    const head = checkpoints.at(-1);
     nodes.push({
       node,
       records: result.records,
@@ -117,7 +124,13 @@ export function verifyNodeChains(
       unsigned: result.unsigned,
       firstAt: rows[0]?.at ?? 0,
       lastAt: rows.at(-1)?.at ?? 0,
+      ...(head === undefined ? {} : { head: { node, ...headOf(head) } }),
     });
+  }
+  for (const a of anchors) {
+    const bad = checkNodeAnchor(a, chains.get(a.anchor.node), trusted);
+    if (bad !== undefined)
+      return broken(a.anchor.node, bad.firstBad, `node ${a.anchor.node}: ${bad.problem}`);
   }
   if (!bounds.denies)
     return broken(
@@ -132,6 +145,39 @@ export function verifyNodeChains(
       `stream message ${removed} was removed (a record or checkpoint): the audit stream denies deletes, so someone lifted that to remove it`,
     );
   return { ok: true, nodes };
+}
+
+function headOf({ seq, hash, at, keyid, signature }: Checkpoint): Omit<NodeAnchor, "node"> {
+  return { seq, hash, at, keyid, signature };
+}
+
+// The chain must still hold the anchored record with the hash its signed head names.
+function checkNodeAnchor(
+  { anchor, source }: SourcedNodeAnchor,
+  chain: Chain | undefined,
+  trusted: ReturnType<typeof trustedKeys>,
+): { firstBad: number | null; problem: string } | undefined {
+  const forged = checkSignature(anchor, trusted);
+  if (forged !== undefined)
+    return { firstBad: null, problem: `${source}: ${forged.replace("the checkpoint", "the anchor")}` };
+  if (chain === undefined)
+    return {
+      firstBad: 1,
+      problem: `its whole chain is gone, but the signed head in ${source} vouches for its record ${anchor.seq}: the stream was made anew without it`,
+    };
+  const record = chain.records.get(anchor.seq);
+  if (record === undefined) {
+    const last = Math.max(0, ...chain.records.keys());
+    return {
+      firstBad: last + 1,
+      problem: `its chain ends at record ${last}, but the signed head in ${source} vouches for record ${anchor.seq}: records were cut off with their checkpoints`,
+    };
+  }
+  if (record.hash === anchor.hash) return undefined;
+  return {
+    firstBad: anchor.seq,
+    problem: `record ${anchor.seq} is not the one the signed head in ${source} vouches for: the chain was rewritten`,
+  };
 }
 
 /** The records of `messages` as `tail` and `export` print them, every node's merged by time. */

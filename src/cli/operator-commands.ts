@@ -3,7 +3,12 @@
  * `permissions`, `traces`, `audit`, `secrets`, `keys`, `dlq` and `replay`.
  */
 import type { Command } from "commander";
-import { runAuditAnchor, runAuditExport, runAuditTail, runAuditVerifyAnywhere } from "./commands/audit.ts";
+import {
+  runAuditAnchorAnywhere,
+  runAuditExport,
+  runAuditTail,
+  runAuditVerifyAnywhere,
+} from "./commands/audit.ts";
 import { runDlqList, runDlqReplay } from "./commands/dlq.ts";
 import { runKeysRetire, runKeysRotate, runKeysStatus } from "./commands/keys.ts";
 import { runPermissionsReport } from "./commands/permissions.ts";
@@ -56,12 +61,13 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
     .action(async (opts: { app: string; json?: boolean; anchor?: string } & OperatorNatsFlags) => {
       setExit(await runAuditVerifyAnywhere(opts));
     });
-  audit
-    .command("anchor")
-    .description("sign the log's head and print it as JSON, to keep where this host cannot write")
+  withNatsTarget(audit.command("anchor"))
+    .description(
+      "sign the log's head (with --nats: take every node's newest signed checkpoint) and print it as JSON, to keep where this host cannot write",
+    )
     .option("--app <dir>", "app directory", ".")
-    .action((opts: { app: string }) => {
-      setExit(runAuditAnchor(opts));
+    .action(async (opts: { app: string } & OperatorNatsFlags) => {
+      setExit(await runAuditAnchorAnywhere(opts));
     });
   withNatsTarget(audit.command("tail"))
     .description(

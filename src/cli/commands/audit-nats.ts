@@ -4,11 +4,15 @@
  * stream. Verify checks every chain and its signed checkpoints against this app directory's trusted
  * audit keys; tail and export merge every node's records by time.
  */
+import { readFileSync } from "node:fs";
 import {
   type AuditRecord,
+  formatNatsAnchor,
   loadAuditTrust,
   type NodesVerifyResult,
   nodeRecords,
+  parseNatsAnchor,
+  type SourcedNodeAnchor,
   type StreamMessage,
   verifyNodeChains,
 } from "../../audit/index.ts";
@@ -16,6 +20,7 @@ import type { AuditStream } from "../../bus/index.ts";
 import { loadApp } from "../../manifest/index.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
 import { type OperatorNatsFlags, openNatsTarget } from "../nats-target.ts";
+import { usageError } from "../usage-error.ts";
 
 /**
  * Runs `fn` on the audit stream of the NATS deployment the flags (or PALISADE_NATS_URL) name, and
@@ -45,14 +50,15 @@ async function readAll(stream: AuditStream, startSeq = 1): Promise<StreamMessage
 /** Checks every node's chain; prints the result per node; exit 1 naming the first bad record. */
 export async function verifyOnNats(
   stream: AuditStream,
-  opts: { app: string; json?: boolean },
+  opts: { app: string; json?: boolean; anchor?: string },
   where: string,
 ): Promise<number> {
   const trusted = loadAuditTrust(opts.app);
+  const anchors = anchorsFrom(opts.anchor);
   // The state first: a message appended while reading is then simply one more, never a "gap".
   const state = await stream.state();
   const messages = await readAll(stream);
-  const result: NodesVerifyResult = verifyNodeChains(messages, state, trusted);
+  const result: NodesVerifyResult = verifyNodeChains(messages, state, trusted, undefined, anchors);
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return result.ok ? EXIT_OK : EXIT_FAILURE;
@@ -82,6 +88,38 @@ export async function verifyOnNats(
         `    its last ${plural(n.unsigned, "record")} ${n.unsigned === 1 ? "is" : "are"} covered by no checkpoint yet: signed within 10 s while the node runs; a node killed before it signed leaves them uncovered\n`,
       );
   }
+  return EXIT_OK;
+}
+
+// Every node's signed head in `--anchor FILE`, printed earlier by `audit anchor --nats`.
+function anchorsFrom(file: string | undefined): SourcedNodeAnchor[] {
+  if (file === undefined) return [];
+  let text: string;
+  try {
+    text = readFileSync(file, "utf8");
+  } catch (err) {
+    throw usageError(`Cannot read --anchor "${file}": ${(err as Error).message}`);
+  }
+  return parseNatsAnchor(text, file).map((anchor) => ({ anchor, source: `--anchor "${file}"` }));
+}
+
+/**
+ * `audit anchor --nats`: checks every chain, then prints every node's newest signed checkpoint as
+ * one line of JSON, to keep where no stream admin can write. `audit verify --nats --anchor FILE` then
+ * fails if the stream no longer holds them: a node's chain, or its tail with its checkpoints, left out
+ * of a stream made anew. Records after a node's newest checkpoint are not covered (a running node
+ * signs one within 10 s).
+ */
+export async function anchorOnNats(stream: AuditStream, opts: { app: string }): Promise<number> {
+  const state = await stream.state();
+  const result = verifyNodeChains(await readAll(stream), state, loadAuditTrust(opts.app));
+  const heads = result.nodes.flatMap((n) => (n.head === undefined ? [] : [n.head]));
+  if (!result.ok || heads.length === 0) {
+    const why = result.ok ? "no node has signed a checkpoint yet" : `it is NOT intact: ${result.problem}`;
+    process.stderr.write(`palisade: cannot anchor the audit log on NATS: ${why}\n`);
+    return EXIT_FAILURE;
+  }
+  process.stdout.write(`${formatNatsAnchor(stream.name, heads)}\n`);
   return EXIT_OK;
 }
 

@@ -23,7 +23,7 @@ import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
 import type { OperatorNatsFlags } from "../nats-target.ts";
 import { parseInstant } from "../parse-instant.ts";
 import { usageError } from "../usage-error.ts";
-import { exportOnNats, onAuditStream, tailOnNats, verifyOnNats } from "./audit-nats.ts";
+import { anchorOnNats, exportOnNats, onAuditStream, tailOnNats, verifyOnNats } from "./audit-nats.ts";
 
 const POLL_MS = 500;
 /** Uncovered records older than this fail verify (checkpoints are due every 10 s and at shutdown). */
@@ -37,10 +37,6 @@ const PAGE = 1000;
 export async function runAuditVerifyAnywhere(
   opts: { app: string; json?: boolean; anchor?: string } & OperatorNatsFlags,
 ): Promise<number> {
-  if (opts.nats !== undefined && opts.anchor !== undefined)
-    throw usageError(
-      "--anchor checks .palisade/audit.db; on NATS each node's chain is checked against its own signed checkpoints: leave out --anchor or --nats",
-    );
   return (
     (await onAuditStream(opts, (stream, where) => verifyOnNats(stream, opts, where))) ?? runAuditVerify(opts)
   );
@@ -105,6 +101,11 @@ export function runAuditVerify(opts: { app: string; json?: boolean; anchor?: str
  * `palisade audit verify --anchor FILE` fails if the log no longer holds that head (deleted, cut
  * back, or the whole data directory put back to an older copy).
  */
+export async function runAuditAnchorAnywhere(opts: { app: string } & OperatorNatsFlags): Promise<number> {
+  return (await onAuditStream(opts, (stream) => anchorOnNats(stream, opts))) ?? runAuditAnchor(opts);
+}
+
+/** `palisade audit anchor` on the app's file log (see runAuditAnchorAnywhere for `--nats`). */
 export function runAuditAnchor(opts: { app: string }): number {
   const dir = resolve(opts.app);
   const file = join(dir, AUDIT_FILE);
