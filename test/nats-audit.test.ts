@@ -6,6 +6,8 @@
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
+import { join } from "node:path";
 import { test } from "node:test";
 import { connect } from "@nats-io/transport-node";
 import { natsNames, openAuditStream } from "../src/bus/index.ts";
@@ -76,11 +78,30 @@ test("gateway and worker on NATS: audit verify covers both nodes; tail merges th
   assert.equal(ok.status, 0, ok.stdout + ok.stderr);
   assert.doesNotMatch(ok.stdout, /covered by no checkpoint/);
 
-  // The attacker removes the gateway's record of the rejection.
+  // Every node's signed head, kept outside the stream (audit anchor --nats), checks out.
+  const anchor = palisade(["audit", "anchor", "--nats", nats.url, "--app", dir]);
+  assert.equal(anchor.status, 0, anchor.stderr);
+  const anchorFile = join(dir, "audit-anchor.json");
+  writeFileSync(anchorFile, anchor.stdout);
+  const heads = JSON.parse(anchor.stdout).nodes.map((n: { node: string }) => n.node);
+  assert.deepEqual(new Set(heads), new Set([gatewayNode, workerNode]));
+  const anchored = () =>
+    palisade(["audit", "verify", "--nats", nats.url, "--app", dir, "--anchor", anchorFile]);
+  assert.equal(anchored().status, 0, anchored().stdout);
+
+  // The attacker makes the stream anew without the worker's chain: every chain left checks out,
+  // but the anchor names what is gone.
   const nc = await connect({ servers: nats.url });
   t.after(() => nc.close());
   const names = natsNames("scale");
   const stream = await openAuditStream(nc, names, 1);
+  await rewriteAuditStream(nc, stream, names.audit, (ms) => ms.filter((m) => m.node !== workerNode));
+  assert.equal(verify().status, 0, "a whole chain left out is not found without an anchor");
+  const gone = anchored();
+  assert.equal(gone.status, 1, gone.stdout + gone.stderr);
+  assert.match(gone.stdout, new RegExp(`NOT intact at node ${workerNode} record 1: .*whole chain is gone`));
+
+  // The attacker removes the gateway's record of the rejection.
   await rewriteAuditStream(nc, stream, names.audit, (ms) => ms.filter((m) => !isRecord(gatewayNode, 2)(m)));
   const bad = verify();
   assert.equal(bad.status, 1, bad.stdout + bad.stderr);
