@@ -27,7 +27,9 @@
  * node-message.ts), checked by `verifyNodeChains`: a record removed, changed, inserted or moved to
  * another node is found, naming the node and the record. Not found there: the newest records of a
  * node after its last checkpoint, if someone with stream admin rights recreates the stream without
- * them and the checkpoints after them (a node killed before it signed leaves such a tail too).
+ * them and the checkpoints after them (a node killed before it signed leaves such a tail too), or a
+ * node's whole chain left out so — unless checked against an anchor taken before (nats-anchor.ts:
+ * every node's newest signed checkpoint, `audit anchor --nats`), which the stream must still hold.
  */
 export { type AggregateOptions, aggregateRepeats, REPEATABLE_KINDS } from "./aggregate-repeats.ts";
 export {
