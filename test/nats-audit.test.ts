@@ -5,11 +5,12 @@
  * admin rights (the stream recreated without it) fails verify, naming the node and the record.
  */
 import assert from "node:assert/strict";
-import { spawnSync } from "node:child_process";
-import { writeFileSync } from "node:fs";
+import { spawn, spawnSync } from "node:child_process";
+import { readFileSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { connect } from "@nats-io/transport-node";
+import { openNodeAuditLog } from "../src/audit/index.ts";
 import { natsNames, openAuditStream } from "../src/bus/index.ts";
 import { isRecord, rewriteAuditStream } from "./kit/audit-stream.ts";
 import { BIN, stop } from "./kit/cli-process.ts";
@@ -109,4 +110,27 @@ test("gateway and worker on NATS: audit verify covers both nodes; tail merges th
   const json = palisade(["audit", "verify", "--nats", nats.url, "--app", dir, "--json"]);
   assert.equal(json.status, 1);
   assert.equal(JSON.parse(json.stdout).node, gatewayNode);
+
+  // tail -f --nats goes on printing what any node appends (here a third one, in this process).
+  const follow = spawn(
+    process.execPath,
+    [BIN, "audit", "tail", "-f", "-n", "1", "--nats", nats.url, "--app", dir],
+    {
+      stdio: ["ignore", "pipe", "pipe"],
+    },
+  );
+  t.after(() => stop(follow));
+  let followed = "";
+  follow.stdout.on("data", (d: Buffer) => {
+    followed += d.toString();
+  });
+  await until(() => followed.includes("#"), "tail -f printed the newest record");
+  const third = openNodeAuditLog(stream, {
+    node: "third-node-1",
+    signingKeyPem: readFileSync(join(dir, "keys/audit.key"), "utf8"),
+  });
+  third.record({ kind: "app.started" });
+  await third.close();
+  await until(() => followed.includes("third-node-1"), "tail -f printed the third node's record");
+  assert.match(followed, /third-node-1.*app\.started/);
 });
