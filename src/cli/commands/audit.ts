@@ -32,7 +32,8 @@ const PAGE = 1000;
 
 /**
  * `palisade audit verify [--anchor FILE] [--json] [--nats URL]`: with `--nats`, every node's chain
- * on the deployment's audit stream (audit-nats.ts); else, as below, the app's own log.
+ * on the deployment's audit stream (audit-nats.ts; FILE then holds what `audit anchor --nats`
+ * printed); else, as below, the app's own log.
  */
 export async function runAuditVerifyAnywhere(
   opts: { app: string; json?: boolean; anchor?: string } & OperatorNatsFlags,
@@ -99,7 +100,8 @@ export function runAuditVerify(opts: { app: string; json?: boolean; anchor?: str
  * `palisade audit anchor`: signs a checkpoint over every record written so far, checks the log, and
  * prints its signed head as one line of JSON, to store somewhere the app's host cannot write. Later,
  * `palisade audit verify --anchor FILE` fails if the log no longer holds that head (deleted, cut
- * back, or the whole data directory put back to an older copy).
+ * back, or the whole data directory put back to an older copy). With `--nats`: every node's newest
+ * signed checkpoint on the deployment's audit stream (anchorOnNats).
  */
 export async function runAuditAnchorAnywhere(opts: { app: string } & OperatorNatsFlags): Promise<number> {
   return (await onAuditStream(opts, (stream) => anchorOnNats(stream, opts))) ?? runAuditAnchor(opts);
