@@ -117,6 +117,7 @@ export async function readNatsTraces(
   const recent: string[] = []; // newest last
   for await (const m of scanTraces(target, {
     startSeq: Math.max(info.state.first_seq, info.state.last_seq - TAIL + 1),
+    headersOnly: true, // only the subjects (trace ids) are needed here
   })) {
     const id = m.subject.slice(target.subject.length + 1);
     const at = recent.indexOf(id);
