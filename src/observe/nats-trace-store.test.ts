@@ -1,6 +1,6 @@
 import assert from "node:assert/strict";
 import { describe, type TestContext, test } from "node:test";
-import { jetstreamManager } from "@nats-io/jetstream";
+import { jetstream, jetstreamManager } from "@nats-io/jetstream";
 import { connect } from "@nats-io/transport-node";
 import { natsUnavailable, suiteNatsServer } from "../../test/kit/nats-server.ts";
 import {
@@ -75,6 +75,56 @@ describe("traces on NATS", { skip }, () => {
     assert.equal((await readNatsTraces(gw.stream, { traces: 5 })).length, 1);
     for (const id of [">", "*", `${"a".repeat(32)}.>`])
       assert.deepEqual(await readNatsTraces(gw.stream, { traceId: id }), []);
+  });
+
+  test("a planted span of the wrong shape is skipped, so the span tree cannot fail on it", async (t) => {
+    const app = `a${++apps}`;
+    const gw = await node(t, nats.url, app, "gateway");
+    const root = gw.tracing.start("ingress x", undefined);
+    root.end();
+    await gw.tracing.close();
+    const id = traceId(root.traceparent);
+    const bad = [
+      {
+        traceId: id,
+        spanId: "1",
+        parentId: null,
+        name: "no attributes",
+        start: 1,
+        durationMs: 1,
+        error: null,
+      },
+      {
+        traceId: id,
+        spanId: "2",
+        parentId: null,
+        name: "x",
+        start: "soon",
+        durationMs: 1,
+        error: null,
+        attributes: {},
+      },
+      {
+        traceId: id,
+        spanId: 3,
+        parentId: 7,
+        name: null,
+        start: 1,
+        durationMs: "1",
+        error: 5,
+        attributes: [],
+      },
+    ];
+    await jetstream(gw.stream.nc).publish(`tr.${app}.${id}`, JSON.stringify({ node: "planted", spans: bad }));
+    await jetstream(gw.stream.nc).publish(
+      `tr.${app}.${id}`,
+      JSON.stringify({ node: "planted", spans: [null, 5] }),
+    );
+    const spans = await readNatsTraces(gw.stream, { traceId: id });
+    assert.deepEqual(
+      spans.map((s) => s.name),
+      ["ingress x"],
+    );
   });
 
   test("the stream's retention is bounded by age and bytes, oldest dropped, and restored on open", async (t) => {

@@ -11,7 +11,7 @@ import type { NatsConnection } from "@nats-io/transport-node";
 import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
 import { scanTraces } from "./scan-traces.ts";
-import { createTraceAdmission, type StoredSpan, toStoredSpan } from "./stored-span.ts";
+import { createTraceAdmission, isStoredSpanOf, type StoredSpan, toStoredSpan } from "./stored-span.ts";
 
 /** The stream keeps at most this many bytes of spans (about the file store's 20,000 spans). */
 export const TRACES_MAX_BYTES = 16 * 1024 * 1024;
@@ -117,6 +117,7 @@ export async function readNatsTraces(
   const recent: string[] = []; // newest last
   for await (const m of scanTraces(target, {
     startSeq: Math.max(info.state.first_seq, info.state.last_seq - TAIL + 1),
+    headersOnly: true, // only the subjects (trace ids) are needed here
   })) {
     const id = m.subject.slice(target.subject.length + 1);
     const at = recent.indexOf(id);
@@ -134,16 +135,16 @@ async function traceSpans(target: NatsTraceStream, traceId: string): Promise<Sto
   for await (const m of scanTraces(target, { filter: `${target.subject}.${traceId}` })) {
     const batch = parseBatch(m.string());
     for (const s of batch?.spans ?? [])
-      if (s.traceId === traceId) spans.push({ ...s, node: batch?.node ?? "" });
+      if (isStoredSpanOf(s, traceId)) spans.push({ ...s, node: batch?.node ?? "" });
   }
   return spans;
 }
 
-function parseBatch(text: string): { node: string; spans: StoredSpan[] } | undefined {
+function parseBatch(text: string): { node: string; spans: unknown[] } | undefined {
   try {
     const b = JSON.parse(text) as { node?: unknown; spans?: unknown };
     return typeof b.node === "string" && Array.isArray(b.spans)
-      ? { node: b.node, spans: b.spans as StoredSpan[] }
+      ? { node: b.node, spans: b.spans as unknown[] }
       : undefined;
   } catch {
     return undefined;

@@ -8,10 +8,13 @@ import type { NatsConnection } from "@nats-io/transport-node";
 
 const BATCH = 500;
 
-/** Messages of the traces stream from `startSeq` (default the first), only `filter`'s when given. */
+/**
+ * Messages of the traces stream from `startSeq` (default the first), only `filter`'s when given;
+ * with `headersOnly` their subjects without the spans (the server sends no bodies).
+ */
 export async function* scanTraces(
   target: { readonly nc: NatsConnection; readonly jsm: JetStreamManager; readonly stream: string },
-  options: { filter?: string; startSeq?: number },
+  options: { filter?: string; startSeq?: number; headersOnly?: boolean },
 ): AsyncGenerator<JsMsg> {
   const start = options.startSeq ?? 1;
   const info = await target.jsm.consumers.add(target.stream, {
@@ -19,6 +22,7 @@ export async function* scanTraces(
     deliver_policy: start > 1 ? "by_start_sequence" : "all",
     ...(start > 1 ? { opt_start_seq: start } : {}),
     ...(options.filter === undefined ? {} : { filter_subject: options.filter }),
+    ...(options.headersOnly === true ? { headers_only: true } : {}),
     mem_storage: true,
     num_replicas: 1,
     inactive_threshold: 30_000 * 1_000_000,

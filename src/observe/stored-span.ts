@@ -22,6 +22,29 @@ export interface StoredSpan {
   node?: string;
 }
 
+/**
+ * Whether `v` (read from a shared store, where anyone with publish rights could have put it) is a
+ * stored span of `traceId` with every field of its type: anything else is skipped by the reader, so
+ * the span tree never fails on it.
+ */
+export function isStoredSpanOf(v: unknown, traceId: string): v is StoredSpan {
+  const s = v as Partial<Record<keyof StoredSpan, unknown>> | null;
+  return (
+    typeof s === "object" &&
+    s !== null &&
+    s.traceId === traceId &&
+    typeof s.spanId === "string" &&
+    (s.parentId === null || typeof s.parentId === "string") &&
+    typeof s.name === "string" &&
+    Number.isFinite(s.start) &&
+    Number.isFinite(s.durationMs) &&
+    (s.error === null || typeof s.error === "string") &&
+    typeof s.attributes === "object" &&
+    s.attributes !== null &&
+    !Array.isArray(s.attributes)
+  );
+}
+
 /** The stored form of a finished span: names, ids, timings, status and attributes, never payloads. */
 export function toStoredSpan(s: ReadableSpan): StoredSpan {
   const sc = s.spanContext();

@@ -83,4 +83,31 @@ describe("capability use on NATS", { skip }, () => {
       [["kv-write", "orders", 1]],
     );
   });
+
+  test("a planted row with a negative count or an unknown kind is skipped: it cannot hide a grant's use", async (t) => {
+    const bucket = `usage_${++buckets}`;
+    const w = await node(t, nats.url, bucket);
+    w.record("work", "kv-write", "orders", "used");
+    await w.flush();
+    const nc = await connect({ servers: nats.url });
+    t.after(() => nc.close());
+    const kv = await new Kvm(jetstream(nc)).open(bucket);
+    const row = {
+      fn: "work",
+      kind: "kv-write",
+      target: "orders",
+      outcome: "used",
+      lastAt: 1,
+      lastReason: null,
+    };
+    // Added to the real row, -1 would make "kv orders" look never used (and `suggest` drop it).
+    await kv.put("planted.a", JSON.stringify({ ...row, count: -1 }));
+    await kv.put("planted.b", JSON.stringify({ ...row, kind: "root", count: 5 }));
+    await kv.put("planted.c", JSON.stringify({ ...row, count: 2, lastAt: "yesterday" }));
+    const rows = await w.rows();
+    assert.deepEqual(
+      rows.map((r) => [r.kind, r.target, r.count]),
+      [["kv-write", "orders", 1]],
+    );
+  });
 });

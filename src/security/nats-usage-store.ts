@@ -92,6 +92,8 @@ async function readNatsUsage(kv: KV): Promise<UsageRow[]> {
   return mergeUsage(rows);
 }
 
+const KINDS: ReadonlySet<string> = new Set(["emit", "secret", "egress", "kv-read", "kv-write"]);
+
 /** A row's key part: fixed length and valid in a KV key whatever the target holds. */
 function rowId(tallyKey: string): string {
   return createHash("sha256").update(tallyKey).digest("hex").slice(0, 32);
@@ -101,13 +103,15 @@ function rowId(tallyKey: string): string {
 function parseRow(text: string): UsageRow | undefined {
   try {
     const r = JSON.parse(text) as Partial<UsageRow>;
+    // A negative count added to a real row would hide its use (and `permissions suggest` drop the grant).
     const ok =
       typeof r.fn === "string" &&
-      typeof r.kind === "string" &&
+      KINDS.has(r.kind as string) &&
       typeof r.target === "string" &&
       (r.outcome === "used" || r.outcome === "denied") &&
       Number.isSafeInteger(r.count) &&
-      typeof r.lastAt === "number" &&
+      (r.count as number) >= 0 &&
+      Number.isFinite(r.lastAt) &&
       (r.lastReason === null || typeof r.lastReason === "string");
     return ok ? (r as UsageRow) : undefined;
   } catch {
