@@ -9,7 +9,7 @@
  * Knobs (environment): BENCH_EVENTS (2000), BENCH_CONCURRENCY (64), BENCH_INVOKES (2000),
  * BENCH_INGEST (5000 single-event ingest requests), BENCH_BATCHES (200), BENCH_BATCH_SIZE (500, at most
  * 1000), BENCH_BATCH_CONCURRENCY (8), BENCH_E2E_BATCHES (100 batches end to end), BENCH_LATENCY_RATES (500,2000 events/s, offered open loop) and
- * BENCH_LATENCY_SECONDS (3 per rate).
+ * BENCH_LATENCY_SECONDS (3 per rate), BENCH_SLOW_CONCURRENCY (4: a NATS worker's concurrency in the scaling measure).
  */
 import { rmSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
@@ -24,7 +24,7 @@ import { reportIngest } from "./ingest-report.ts";
 import { runCapability, runColdStart, runInvoke } from "./invoke.ts";
 import { type LatencyConfig, runLatency } from "./latency.ts";
 import { reportLatency } from "./latency-report.ts";
-import { runNatsBench } from "./nats.ts";
+import { runNatsBench, SLOW_CONCURRENCY } from "./nats.ts";
 import { printTable, ratio, round, perSecond as rps, times as x } from "./stats.ts";
 
 function knob(name: string, fallback: number): number {
@@ -248,7 +248,11 @@ try {
         rps(nats.processesPerSec),
         x(ratio(nats.processesPerSec, nats.rawE2ePerSec)),
       ],
-      [`1 worker process, 5 ms handler (${nats.scalingEvents} events)`, rps(nats.oneWorkerPerSec), x(1)],
+      [
+        `1 worker process, 5 ms handler, concurrency ${SLOW_CONCURRENCY} (${nats.scalingEvents} events)`,
+        rps(nats.oneWorkerPerSec),
+        x(1),
+      ],
       ["2 worker processes, 5 ms handler", rps(nats.twoWorkersPerSec), x(scaling)],
     ],
   );
