@@ -10,7 +10,7 @@ import { type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jet
 import type { NatsConnection } from "@nats-io/transport-node";
 import { type ExportResult, ExportResultCode } from "@opentelemetry/core";
 import type { ReadableSpan, SpanExporter } from "@opentelemetry/sdk-trace-base";
-import { scanTraces } from "./scan-traces.ts";
+import { scanStream } from "../jetstream-scan.ts";
 import { createTraceAdmission, isStoredSpanOf, type StoredSpan, toStoredSpan } from "./stored-span.ts";
 
 /** The stream keeps at most this many bytes of spans (about the file store's 20,000 spans). */
@@ -115,7 +115,7 @@ export async function readNatsTraces(
   const info = await target.jsm.streams.info(target.stream);
   if (info.state.messages === 0) return [];
   const recent: string[] = []; // newest last
-  for await (const m of scanTraces(target, {
+  for await (const m of scanStream(jetstream(target.nc), target.jsm, target.stream, {
     startSeq: Math.max(info.state.first_seq, info.state.last_seq - TAIL + 1),
     headersOnly: true, // only the subjects (trace ids) are needed here
   })) {
@@ -132,7 +132,8 @@ export async function readNatsTraces(
 
 async function traceSpans(target: NatsTraceStream, traceId: string): Promise<StoredSpan[]> {
   const spans: StoredSpan[] = [];
-  for await (const m of scanTraces(target, { filter: `${target.subject}.${traceId}` })) {
+  const filter = `${target.subject}.${traceId}`;
+  for await (const m of scanStream(jetstream(target.nc), target.jsm, target.stream, { filter })) {
     const batch = parseBatch(m.string());
     for (const s of batch?.spans ?? [])
       if (isStoredSpanOf(s, traceId)) spans.push({ ...s, node: batch?.node ?? "" });

@@ -8,9 +8,9 @@
  */
 import { type JetStreamClient, type JetStreamManager, jetstream, jetstreamManager } from "@nats-io/jetstream";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { scanStream } from "../../jetstream-scan.ts";
 import { decodeToken, encodeToken, type NatsNames } from "./names.ts";
 import { ensureStream } from "./nats-resources.ts";
-import { scanStream } from "./scan.ts";
 
 /** One message as read back: stream sequence, the node its subject names, the text. */
 export interface AuditStreamMessage {

@@ -16,12 +16,12 @@
  * the same principal, source and id with another type (the subject check is per type).
  */
 import type { JsMsg, StoredMsg } from "@nats-io/jetstream";
+import { scanStream } from "../../jetstream-scan.ts";
 import type { Appended } from "../event-log.ts";
 import type { RawEvent, RawStoredEvent } from "../store.ts";
 import { eventHeaders, eventOf } from "./event-codec.ts";
 import { eventSubject, idFilter, type NatsNames } from "./names.ts";
 import type { NatsResources } from "./nats-resources.ts";
-import { scanStream } from "./scan.ts";
 
 /** The events stream of one app. */
 export interface NatsEvents {

@@ -10,13 +10,13 @@
  * retention has removed them.
  */
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
+import { scanStream } from "../../jetstream-scan.ts";
 import { errorRecordOf, type Reseal } from "../store.ts";
 import { listRoutes } from "./delivery-consumers.ts";
 import type { DeliveryRecords } from "./delivery-records.ts";
 import type { NatsNames } from "./names.ts";
 import type { NatsEvents } from "./nats-events.ts";
 import type { NatsResources } from "./nats-resources.ts";
-import { scanStream } from "./scan.ts";
 
 /** The maintenance side of a store. */
 export interface NatsMaintenance {

@@ -8,9 +8,9 @@
  */
 import type { JetStreamClient, JetStreamManager } from "@nats-io/jetstream";
 import { headers } from "@nats-io/transport-node";
+import { scanStream } from "../../jetstream-scan.ts";
 import type { DeadLetterReason, DeliveryState, PastDelivery } from "../event-log.ts";
 import { decodeToken, encodeToken, type NatsNames } from "./names.ts";
-import { scanStream } from "./scan.ts";
 
 /** One record. `src` names the message that was settled: `e` the event itself, `r<n>` replay n. */
 export type OutcomeRecord =

@@ -1,7 +1,8 @@
 /**
- * Reads a stretch of a stream, optionally only the subjects a filter names, through a short-lived
- * ephemeral consumer: the server counts the matching messages first, so the read ends as soon as
- * they have arrived instead of waiting out an expiry.
+ * Reads a stretch of a JetStream stream, optionally only the subjects a filter names, through a
+ * short-lived ephemeral consumer: the server counts the matching messages first, so the read ends as
+ * soon as they have arrived instead of waiting out an expiry. Shared by the NATS store (bus/nats/)
+ * and the NATS trace store (observe/), as group-commit.ts is by the SQLite stores.
  */
 import type { JetStreamClient, JetStreamManager, JsMsg } from "@nats-io/jetstream";
 
