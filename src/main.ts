@@ -216,8 +216,10 @@ async function assemblePlatform(
   const webhooks = app.sources.flatMap((s) => (s.kind === "webhook" ? [s] : []));
   const schedules = app.sources.flatMap((s) => (s.kind === "schedule" ? [s] : []));
   for (const s of schedules) registry.assertValid(s.emit, s.data); // a schedule's data must fit its type
-  for (const hook of webhooks) secret(hook.secret); // fail at start, not at the first delivery
-  const authenticate = createAuthenticator(app.principals, secret);
+  // Ingress keys and webhook secrets must be there at start (not at the first request), but only
+  // where there is ingress: a worker neither reads nor needs them.
+  const authenticate = role === "worker" ? undefined : createAuthenticator(app.principals, secret);
+  if (authenticate !== undefined) for (const hook of webhooks) secret(hook.secret);
   const authorize = createAuthorizer([
     ...app.principals.values(),
     ...webhooks.map((s) => ({ name: webhookPrincipal(s.path), publish: [s.emit] })),
@@ -330,7 +332,7 @@ async function assemblePlatform(
   }
   const durability = store.durability.summary;
   const listenOn = { port: options.port ?? DEFAULT_PORT, host: options.host ?? DEFAULT_HOST };
-  if (role === "worker") {
+  if (authenticate === undefined) {
     // A worker has no ingress: it serves /healthz, /readyz and /metrics only.
     const ops = createOpsServer({
       metrics,

@@ -18,6 +18,11 @@ export interface SchemaVersion {
 export interface SchemaStore {
   latest(type: string): SchemaVersion | undefined;
   add(type: string, schema: object): SchemaVersion;
+  /**
+   * Runs `fn` holding the store's write lock, so reading the latest versions and adding the next
+   * ones is one step even when several processes start on one app directory at once.
+   */
+  exclusive<T>(fn: () => T): T;
   close(): void;
 }
 
@@ -25,7 +30,9 @@ export interface SchemaStore {
 export function openSchemaStore(file: string): SchemaStore {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const db = new DatabaseSync(file);
-  db.exec(`PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
+  // Several roles may start on one app directory at once (a gateway and a worker beside it): they
+  // wait for each other's writes rather than fail with "database is locked".
+  db.exec(`PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL;
     CREATE TABLE IF NOT EXISTS schemas (type TEXT NOT NULL, version INTEGER NOT NULL, digest TEXT NOT NULL,
       schema TEXT NOT NULL, registered_at INTEGER NOT NULL, PRIMARY KEY (type, version)) WITHOUT ROWID;`);
   const latest = db.prepare(
@@ -51,6 +58,17 @@ export function openSchemaStore(file: string): SchemaStore {
       insert.run(type, version, digestOf(schema), JSON.stringify(schema), Date.now());
       return { type, version, digest: digestOf(schema), schema };
     },
+    exclusive(fn) {
+      db.exec("BEGIN IMMEDIATE");
+      try {
+        const result = fn();
+        db.exec("COMMIT");
+        return result;
+      } catch (err) {
+        if (db.isTransaction) db.exec("ROLLBACK");
+        throw err;
+      }
+    },
     close: () => db.close(),
   };
 }
@@ -61,6 +79,14 @@ export function openSchemaStore(file: string): SchemaStore {
  * (nothing is registered) unless `allowBreaking`. Returns type → version in force.
  */
 export function registerSchemas(
+  store: SchemaStore,
+  schemas: ReadonlyMap<string, object>,
+  allowBreaking: boolean,
+): Map<string, number> {
+  return store.exclusive(() => registerLocked(store, schemas, allowBreaking));
+}
+
+function registerLocked(
   store: SchemaStore,
   schemas: ReadonlyMap<string, object>,
   allowBreaking: boolean,

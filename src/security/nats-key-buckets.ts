@@ -7,6 +7,7 @@
 import { jetstream } from "@nats-io/jetstream";
 import { type KV, type KvEntry, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { whenAnswering } from "../jetstream-ready.ts";
 
 /** Bucket names (the bus's naming helpers derive them from the app's name). */
 export interface KeyBucketNames {
@@ -37,11 +38,17 @@ export async function openKeyBuckets(
   replicas: number,
 ): Promise<KeyBuckets> {
   const kvm = new Kvm(jetstream(nc));
+  // Nodes starting at once on a fresh cluster: each bucket answers once its leader is elected.
+  const open = async (name: string, options: Parameters<Kvm["create"]>[1]) => {
+    const kv = await whenAnswering(() => kvm.create(name, options));
+    await whenAnswering(() => kv.get("ready"));
+    return kv;
+  };
   return {
     names,
-    keys: await kvm.create(names.keys, { replicas, history: 1 }),
-    leases: await kvm.create(names.leases, { replicas, history: 1, ttl: LEASE_TTL_MS }),
-    secrets: await kvm.create(names.secrets, { replicas, history: SECRETS_HISTORY }),
+    keys: await open(names.keys, { replicas, history: 1 }),
+    leases: await open(names.leases, { replicas, history: 1, ttl: LEASE_TTL_MS }),
+    secrets: await open(names.secrets, { replicas, history: SECRETS_HISTORY }),
   };
 }
 

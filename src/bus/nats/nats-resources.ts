@@ -11,6 +11,7 @@ import {
 } from "@nats-io/jetstream";
 import { type KV, Kvm } from "@nats-io/kv";
 import type { NatsConnection } from "@nats-io/transport-node";
+import { whenAnswering } from "../../jetstream-ready.ts";
 import type { NatsNames } from "./names.ts";
 
 /** The handles a store works with. */
@@ -62,8 +63,14 @@ export async function openNatsResources(
     options.replicas,
   );
   const kvm = new Kvm(js);
-  const dead = await kvm.create(names.deadBucket, { replicas: options.replicas, history: 1 });
-  const state = await kvm.create(names.stateBucket, { replicas: options.replicas, history: 1 });
+  // Nodes starting at once on a fresh cluster: each bucket answers once its leader is elected.
+  const bucket = async (name: string) => {
+    const kv = await whenAnswering(() => kvm.create(name, { replicas: options.replicas, history: 1 }));
+    await whenAnswering(() => kv.get("ready"));
+    return kv;
+  };
+  const dead = await bucket(names.deadBucket);
+  const state = await bucket(names.stateBucket);
   return { js, jsm, dead, state, createdEvents };
 }
 
