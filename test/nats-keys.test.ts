@@ -103,3 +103,20 @@ test("dev --nats copies the app's API key to an empty deployment store, and leav
   );
   assert.equal(ok.status, 202);
 });
+
+test("a worker starts without the ingress keys in the shared store; a gateway is refused, naming the key and the fix", {
+  skip: natsSkip(),
+}, async (t) => {
+  const nats = await startNatsServer();
+  t.after(() => nats.stop());
+  const dir = scaleOutApp(t, 0);
+  const worker = await startRole(t, "worker", dir, nats.url, LAZY, { seedSecret: false });
+  assert.equal((await fetch(`${worker.url}/readyz`)).status, 200);
+  const gateway = spawnSync(
+    process.execPath,
+    [BIN, "gateway", dir, "--port", "0", "--nats", nats.url, ...LAZY],
+    { encoding: "utf8", timeout: 60_000 },
+  );
+  assert.equal(gateway.status, 2, gateway.stderr); // a missing secret is a configuration error
+  assert.match(gateway.stderr, /Secret "TEST_KEY" is not set; run: palisade secrets set TEST_KEY .*--nats/);
+});
