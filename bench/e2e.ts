@@ -20,15 +20,17 @@ events:
   bench.ping: { schema: schemas/bench.ping.json }
   # Same schema, no subscriber: measures ingest (auth, validation, durable append) without delivery.
   bench.ingest: { schema: schemas/bench.ping.json }
+  # Events of a chosen size (a padding string): what the cost per byte is.
+  bench.blob: { schema: schemas/bench.blob.json }
 principals:
   bench:
     apiKey: { secret: BENCH_KEY }
-    publish: [bench.ping, bench.ingest]
+    publish: [bench.ping, bench.ingest, bench.blob]
     rateLimit: { perSecond: 1000000, burst: 10000000 }
 functions:
   noop:
     handler: functions/noop.ts
-    on: [bench.ping]
+    on: [bench.ping, bench.blob]
     limits: { concurrency: 2 }
 `;
 
@@ -40,6 +42,11 @@ const SCHEMA = {
   properties: { n: { type: "integer" } },
 };
 
+const BLOB_SCHEMA = {
+  ...SCHEMA,
+  properties: { ...SCHEMA.properties, pad: { type: "string", maxLength: 262144 } },
+};
+
 /** Writes the bench app into a fresh temp directory and returns its path (caller removes it). */
 export function createBenchApp(): string {
   const dir = mkdtempSync(join(tmpdir(), "palisade-bench-"));
@@ -47,6 +54,7 @@ export function createBenchApp(): string {
   mkdirSync(join(dir, "functions"));
   writeFileSync(join(dir, "palisade.yaml"), MANIFEST);
   writeFileSync(join(dir, "schemas", "bench.ping.json"), `${JSON.stringify(SCHEMA, null, 2)}\n`);
+  writeFileSync(join(dir, "schemas", "bench.blob.json"), `${JSON.stringify(BLOB_SCHEMA, null, 2)}\n`);
   writeFileSync(join(dir, "functions", "noop.ts"), "export default () => {};\n");
   openAppSecrets(dir).set("BENCH_KEY", BENCH_KEY);
   return dir;
@@ -89,7 +97,7 @@ interface Drained {
 }
 
 /** Polls the store until every id is settled for every target, or the deadline passes. */
-async function waitSettled(store: Store, ids: readonly string[], deadline: number): Promise<Drained> {
+export async function waitSettled(store: Store, ids: readonly string[], deadline: number): Promise<Drained> {
   let i = 0;
   let delivered = 0;
   let failed = 0;

@@ -19,6 +19,7 @@ import { formatCpu } from "./cpu-account.ts";
 import { runDispatch } from "./dispatch.ts";
 import { createBenchApp, runBaseline, runPalisade } from "./e2e.ts";
 import { runBatchE2e } from "./e2e-batch.ts";
+import { runEventSizes } from "./event-size.ts";
 import { type IngestConfig, runIngest } from "./ingest.ts";
 import { reportIngest } from "./ingest-report.ts";
 import { runCapability, runColdStart, runInvoke } from "./invoke.ts";
@@ -168,6 +169,23 @@ try {
   console.log(
     `tracing: end to end ${rps(e2eBatch.e2eEventsPerSec)} events/s traced vs ${rps(e2eQuiet.e2eEventsPerSec)} untraced = ${x(observabilityRatio)} (aim ≥ 0.9×)`,
   );
+  // A fresh app: the large events stay out of the log the later sections use.
+  const sizeApp = createBenchApp();
+  const sizes = await runEventSizes(sizeApp, DELIVERY_TIMEOUT_MS).finally(() =>
+    rmSync(sizeApp, { recursive: true, force: true }),
+  );
+  printTable(
+    "Event size (single-event requests, 16 in flight; end to end = settled by the sandboxed noop; baseline = bare Fastify 202 of the same bodies)",
+    ["size", "events", "bare MB/s", "palisade accepted MB/s", "palisade end to end MB/s", "vs bare"],
+    sizes.map((r) => [
+      `${Math.round(r.bytes / 1024)} KB`,
+      String(r.events),
+      r.bareMBps.toFixed(1),
+      r.acceptedMBps.toFixed(1),
+      `${r.e2eMBps.toFixed(1)}${r.timedOut ? " (TIMED OUT)" : ""}`,
+      x(ratio(r.e2eMBps, r.bareMBps)),
+    ]),
+  );
   printTable(
     "Delivery engine alone (5000 events in the log, no-op invoke in process: routing, state, settles on SQLite)",
     ["concurrency", "events/s", "deliveries/commit"],
@@ -309,6 +327,12 @@ try {
       e2eEventsPerSec: round(e2eBatch.e2eEventsPerSec),
       bullmqJobsPerSec: "jobsPerSec" in bullmq ? round(bullmq.jobsPerSec) : null,
     },
+    eventSizes: sizes.map((r) => ({
+      ...r,
+      bareMBps: round(r.bareMBps),
+      acceptedMBps: round(r.acceptedMBps),
+      e2eMBps: round(r.e2eMBps),
+    })),
     observability: {
       on: round(e2eBatch.e2eEventsPerSec),
       off: round(e2eQuiet.e2eEventsPerSec),
