@@ -17,23 +17,35 @@ export interface RecentEvents {
   get(seq: number): CloudEvent | undefined;
 }
 
-export function createRecentEvents(): RecentEvents {
-  const recent = new Map<number, CloudEvent>();
-  const sizes = new Map<number, number>();
+export function createRecentEvents(limit = RECENT_EVENTS): RecentEvents {
+  const recent = new Map<number, { event: CloudEvent; bytes: number }>();
+  // Insertion order in a ring, oldest at `head`: evicting never walks the map (a Map's first key sits
+  // behind every entry deleted since its last rehash, so `keys().next()` grew with the churn).
+  const order = new Float64Array(limit);
+  let head = 0;
   let recentBytes = 0;
+  const evictOldest = () => {
+    const oldest = order[head] ?? 0;
+    head = (head + 1) % limit;
+    recentBytes -= recent.get(oldest)?.bytes ?? 0;
+    recent.delete(oldest);
+  };
   return {
     remember(seq, event, bytes) {
       if (bytes > RECENT_EVENT_MAX_BYTES) return; // large events are read back from the backend
-      recent.set(seq, event);
-      sizes.set(seq, bytes);
-      recentBytes += bytes;
-      while (recent.size > RECENT_EVENTS || recentBytes > RECENT_BYTES) {
-        const oldest = recent.keys().next().value as number;
-        recent.delete(oldest);
-        recentBytes -= sizes.get(oldest) ?? 0;
-        sizes.delete(oldest);
+      const previous = recent.get(seq);
+      if (previous !== undefined) {
+        // The same position again (a rolled-back insert's seq reused): replace it in place.
+        recentBytes += bytes - previous.bytes;
+        recent.set(seq, { event, bytes });
+        return;
       }
+      if (recent.size === limit) evictOldest();
+      order[(head + recent.size) % limit] = seq;
+      recent.set(seq, { event, bytes });
+      recentBytes += bytes;
+      while (recentBytes > RECENT_BYTES && recent.size > 0) evictOldest();
     },
-    get: (seq) => recent.get(seq),
+    get: (seq) => recent.get(seq)?.event,
   };
 }
