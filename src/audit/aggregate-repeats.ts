@@ -1,4 +1,5 @@
 import { createHash } from "node:crypto";
+import { LRUCache } from "lru-cache";
 import { AUDIT_KIND } from "./audit-kinds.ts";
 import { canonicalJson } from "./canonical-json.ts";
 import type { AuditLog } from "./open-audit-log.ts";
@@ -45,29 +46,42 @@ export function aggregateRepeats<L extends AuditLog>(log: L, options: AggregateO
   const kinds = options.kinds ?? REPEATABLE_KINDS;
   const windowMs = positiveOption(options.windowMs ?? 10_000, "windowMs");
   const maxOpen = positiveOption(options.maxOpen ?? 10_000, "maxOpen");
-  // Insertion order is opening order: the first window is always the oldest.
-  const windows = new Map<string, Window>();
+  function flush(w: Window): void {
+    if (w.repeats === 0) return;
+    const counted = { count: w.repeats, firstAt: iso(w.first), lastAt: iso(w.last) };
+    log.record({ ...w.entry, details: { ...w.entry.details, ...counted } });
+  }
+  // Opening order (lookups peek, so a repeat does not move its window): the least recent is the
+  // oldest, and past `maxOpen` it is written early. Eviction is O(1): a flood of distinct decisions
+  // keeps this full, and a Map's first entry sits behind every entry deleted since its last rehash.
+  const windows = new LRUCache<string, Window>({
+    max: maxOpen,
+    dispose: (w, _key, reason) => {
+      if (reason === "evict") flush(w);
+    },
+  });
   let timer: NodeJS.Timeout | undefined;
 
   function write(key: string, w: Window): void {
     windows.delete(key);
-    if (w.repeats === 0) return;
-    const counted = { count: w.repeats, firstAt: iso(w.first), lastAt: iso(w.last) };
-    log.record({ ...w.entry, details: { ...w.entry.details, ...counted } });
+    flush(w);
   }
 
   function sweep(): void {
     timer = undefined;
     const now = Date.now();
-    for (const [key, w] of windows) {
-      if (now - w.opened < windowMs) break;
-      write(key, w);
+    const due: [string, Window][] = [];
+    for (const key of windows.rkeys()) {
+      const w = windows.peek(key);
+      if (w === undefined || now - w.opened < windowMs) break;
+      due.push([key, w]);
     }
+    for (const [key, w] of due) write(key, w);
     arm();
   }
 
   function arm(): void {
-    const oldest = windows.values().next().value;
+    const oldest = windows.rvalues().next().value;
     if (timer !== undefined || oldest === undefined) return;
     // Unref'd: open windows do not keep the process alive; close() writes them.
     timer = setTimeout(sweep, Math.max(0, oldest.opened + windowMs - Date.now())).unref();
@@ -82,7 +96,7 @@ export function aggregateRepeats<L extends AuditLog>(log: L, options: AggregateO
     const stable = withoutMembers(entry, varying);
     const key = createHash("sha256").update(canonicalJson(stable)).digest("hex");
     const now = Date.now();
-    const open = windows.get(key);
+    const open = windows.peek(key);
     if (open !== undefined && now - open.opened < windowMs) {
       if (open.repeats === 0) open.first = now;
       open.repeats += 1;
@@ -90,10 +104,9 @@ export function aggregateRepeats<L extends AuditLog>(log: L, options: AggregateO
       return;
     }
     if (open !== undefined) write(key, open);
-    const oldest = windows.entries().next().value;
-    if (windows.size >= maxOpen && oldest !== undefined) write(...oldest);
-    log.record({ ...entry, details: { ...entry.details, count: 1 } });
+    // Setting first: a window evicted to make room is written before this decision's record.
     windows.set(key, { entry: stable, opened: now, repeats: 0, first: now, last: now });
+    log.record({ ...entry, details: { ...entry.details, count: 1 } });
     arm();
   }
 
@@ -105,7 +118,10 @@ export function aggregateRepeats<L extends AuditLog>(log: L, options: AggregateO
     close() {
       clearTimeout(timer);
       timer = undefined;
-      for (const [key, w] of windows) write(key, w);
+      for (const key of [...windows.rkeys()]) {
+        const w = windows.peek(key);
+        if (w !== undefined) write(key, w);
+      }
       return log.close();
     },
   };

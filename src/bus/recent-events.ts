@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import type { CloudEvent } from "../events/index.ts";
 
 /** How many recently appended events are kept in memory for the delivery queue. */
@@ -18,34 +19,17 @@ export interface RecentEvents {
 }
 
 export function createRecentEvents(limit = RECENT_EVENTS): RecentEvents {
-  const recent = new Map<number, { event: CloudEvent; bytes: number }>();
-  // Insertion order in a ring, oldest at `head`: evicting never walks the map (a Map's first key sits
-  // behind every entry deleted since its last rehash, so `keys().next()` grew with the churn).
-  const order = new Float64Array(limit);
-  let head = 0;
-  let recentBytes = 0;
-  const evictOldest = () => {
-    const oldest = order[head] ?? 0;
-    head = (head + 1) % limit;
-    recentBytes -= recent.get(oldest)?.bytes ?? 0;
-    recent.delete(oldest);
-  };
+  // Positions only grow, and reads peek (they do not refresh), so the oldest position leaves first.
+  const recent = new LRUCache<number, { event: CloudEvent; bytes: number }>({
+    max: limit,
+    maxSize: RECENT_BYTES,
+    sizeCalculation: (entry) => Math.max(1, entry.bytes),
+  });
   return {
     remember(seq, event, bytes) {
       if (bytes > RECENT_EVENT_MAX_BYTES) return; // large events are read back from the backend
-      const previous = recent.get(seq);
-      if (previous !== undefined) {
-        // The same position again (a rolled-back insert's seq reused): replace it in place.
-        recentBytes += bytes - previous.bytes;
-        recent.set(seq, { event, bytes });
-        return;
-      }
-      if (recent.size === limit) evictOldest();
-      order[(head + recent.size) % limit] = seq;
       recent.set(seq, { event, bytes });
-      recentBytes += bytes;
-      while (recentBytes > RECENT_BYTES && recent.size > 0) evictOldest();
     },
-    get: (seq) => recent.get(seq)?.event,
+    get: (seq) => recent.peek(seq)?.event,
   };
 }

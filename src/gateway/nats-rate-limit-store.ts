@@ -11,6 +11,7 @@ import { createHash } from "node:crypto";
 import { setTimeout as sleep } from "node:timers/promises";
 import { JetStreamApiCodes, JetStreamApiError } from "@nats-io/jetstream";
 import type { KV } from "@nats-io/kv";
+import { LRUCache } from "lru-cache";
 import { isPalisadeError, PalisadeError } from "../errors.ts";
 import type { RateLimit } from "../manifest/index.ts";
 import { GATEWAY_RATE_STORE_UNAVAILABLE } from "./errors.ts";
@@ -50,14 +51,12 @@ export function createNatsRateLimitStore(kv: KV, options: NatsRateLimitStoreOpti
   const maxCachedKeys = options.maxCachedKeys ?? 100_000;
   const maxAttempts = options.maxAttempts ?? 20;
   const retryAfterSec = options.retryAfterSec ?? 1;
-  const cache = new Map<string, Known>();
+  const cache = new LRUCache<string, Known>({ max: maxCachedKeys });
   // Keys with a write in flight → the takes waiting for the next one.
   const pending = new Map<string, Waiter[]>();
 
   function remember(key: string, known: Known): void {
-    cache.delete(key);
     cache.set(key, known);
-    if (cache.size > maxCachedKeys) cache.delete(cache.keys().next().value as string);
   }
 
   async function read(name: string, now: number): Promise<Known> {

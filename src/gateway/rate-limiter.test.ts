@@ -35,3 +35,14 @@ test("a clock behind the bucket's time refills nothing, and cannot make time cou
   assert.ok(store.take("k", limit, 1, 10_000) > 0, "back at 10 s: still none");
   assert.equal(store.take("k", limit, 1, 10_500), 0, "0.5 s later: one token at 2/s");
 });
+
+test("through churn far beyond its size, a key in use keeps its bucket and idle keys go", () => {
+  const store = createMemoryRateLimitStore(1000);
+  store.take("hot", limit, 3, 0); // empty
+  for (let i = 0; i < 50_000; i += 1) {
+    store.take(`client-${i}`, limit, 1, 0);
+    if (i % 100 === 0) assert.ok(store.take("hot", limit, 1, 0) > 0, "the busy key is still limited");
+  }
+  assert.ok(store.take("hot", limit, 1, 0) > 0);
+  assert.equal(store.take("client-0", limit, 3, 0), 0, "an idle key was forgotten: a full bucket again");
+});

@@ -1,3 +1,4 @@
+import { LRUCache } from "lru-cache";
 import type { RateLimit } from "../manifest/index.ts";
 import { type TokenBucket, takeTokens } from "./token-bucket.ts";
 
@@ -27,13 +28,13 @@ export interface SyncRateLimitStore extends RateLimitStore {
 
 /** An in-memory store holding at most `maxKeys` buckets (least recently used go first). */
 export function createMemoryRateLimitStore(maxKeys = 100_000): SyncRateLimitStore {
-  const buckets = new Map<string, TokenBucket>();
+  // Evicting in O(1) matters: a flood from many client addresses keeps this full, and a Map's oldest
+  // key sits behind every entry deleted since its last rehash (25–94 µs per take at 100,000 keys).
+  const buckets = new LRUCache<string, TokenBucket>({ max: maxKeys });
   return {
     take(key, limit, cost, now) {
       const { bucket, wait } = takeTokens(buckets.get(key), limit, cost, now);
-      buckets.delete(key); // re-insert: Map order is then least-recently-used first
       buckets.set(key, bucket);
-      if (buckets.size > maxKeys) buckets.delete(buckets.keys().next().value as string);
       return wait;
     },
   };
