@@ -3,6 +3,7 @@
  * `.palisade/traces.db` and, on NATS, the deployment's traces stream store the same selection.
  */
 import type { ReadableSpan } from "@opentelemetry/sdk-trace-base";
+import { LRUCache } from "lru-cache";
 
 /** New traces taken each second: every trace at development rates, a cheap sample under load. */
 export const TRACES_PER_SECOND = 200;
@@ -65,13 +66,14 @@ export function toStoredSpan(s: ReadableSpan): StoredSpan {
  * at most TRACES_PER_SECOND new traces each second.
  */
 export function createTraceAdmission(): (traceId: string) => boolean {
-  const admitted = new Set<string>();
-  const refused = new Set<string>();
+  // Bounded, and evicting in O(1) (a Set's first entry sits behind every entry deleted since its
+  // last rehash, and past the budget every new trace lands here).
+  const admitted = new LRUCache<string, true>({ max: ADMITTED });
+  const refused = new LRUCache<string, true>({ max: ADMITTED });
   let second = 0;
   let budget = TRACES_PER_SECOND;
-  const remember = (set: Set<string>, id: string) => {
-    set.add(id);
-    if (set.size > ADMITTED) set.delete(set.values().next().value as string);
+  const remember = (set: LRUCache<string, true>, id: string) => {
+    set.set(id, true);
   };
   return (traceId) => {
     if (admitted.has(traceId)) return true;
