@@ -181,7 +181,7 @@ export function reportFloors(floors: Floors, palisade?: PalisadeFigures): void {
     path,
     us(c.eventsPerSec).toFixed(2),
     rps(c.eventsPerSec),
-    `${rps(aim)}${c.eventsPerSec < aim ? " (above the floor)" : ""}`,
+    `${rps(aim)}${c.eventsPerSec < aim ? " (above the ceiling)" : ""}`,
     measured === undefined ? "" : rps(measured),
     measured === undefined ? "" : pct(measured, c.eventsPerSec),
   ];
