@@ -34,7 +34,8 @@ functions:
     limits: { concurrency: 2 }
 `;
 
-const SCHEMA = {
+/** The schema of `bench.ping` and `bench.ingest` data. */
+export const SCHEMA = {
   $schema: "https://json-schema.org/draft/2020-12/schema",
   type: "object",
   required: ["n"],

@@ -61,6 +61,7 @@ export {
   type SqliteStore,
   type SqliteStoreOptions,
 } from "./sqlite/open-sqlite-store.ts";
+export { SCHEMA_SQL as SQLITE_SCHEMA_SQL, SQLITE_PRAGMAS } from "./sqlite/schema-sql.ts";
 export {
   DEFAULT_DEDUPE_WINDOW_MS,
   openSqliteRawStore,

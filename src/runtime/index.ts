@@ -24,7 +24,7 @@ export { guardFunctionLog, HOST_LOG_FIELDS, type LogLimitReason } from "./guard-
 export type { FetchResult, LogLevel } from "./guest/protocol.ts";
 export { CAPABILITY_QUEUE, type FetchBuffer, type LimitName } from "./invocation-budget.ts";
 export { INVOKE_BATCH } from "./invoke-batches.ts";
-export { detectOsLayer, type OsLayer } from "./os-layer.ts";
+export { bwrapArgs, detectOsLayer, type OsLayer } from "./os-layer.ts";
 export type { SandboxPoolEvents } from "./pool-processes.ts";
 export { createSandboxPool, type FunctionLog, IDLE_STOP_MS, type SandboxPool } from "./sandbox-pool.ts";
 export { MAX_MESSAGE_BYTES, type SandboxViolation, sandboxFlags } from "./sandbox-process.ts";

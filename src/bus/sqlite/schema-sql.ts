@@ -1,4 +1,11 @@
 /**
+ * How the embedded log opens its file: WAL, and `synchronous=FULL` so every commit is fsync'd before
+ * it is acknowledged (DESIGN §8).
+ */
+export const SQLITE_PRAGMAS =
+  "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;";
+
+/**
  * Logs created before duplicates had a window kept (source, id) UNIQUE forever; this rebuilds
  * such a table without the constraint (same rows, same positions).
  */

@@ -11,6 +11,7 @@ import { createDeliveryMac } from "./delivery-mac.ts";
 import { migrateLog } from "./migrate-log.ts";
 import { migrateOrigin } from "./migrate-origin.ts";
 import { createResealer } from "./resealer.ts";
+import { SQLITE_PRAGMAS } from "./schema-sql.ts";
 import { createSqliteQueries } from "./sqlite-queries.ts";
 import { createSqliteRouter, rawOf } from "./sqlite-router.ts";
 import { createSqliteState } from "./sqlite-state.ts";
@@ -41,7 +42,7 @@ export function openSqliteRawStore(file: string, options: SqliteRawStoreOptions)
   const { dedupeWindowMs } = options;
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
   const db = new DatabaseSync(file);
-  db.exec("PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA busy_timeout = 5000;");
+  db.exec(SQLITE_PRAGMAS);
   let migrated: ReturnType<typeof migrateLog>;
   try {
     migrated = migrateLog(
