@@ -34,7 +34,7 @@ export interface BatchE2eRun {
 }
 
 /** True once no delivery is pending (events are routed as they are appended, so none is unrouted). */
-async function drained(store: Store): Promise<boolean> {
+export async function drained(store: Store): Promise<boolean> {
   return (await store.queue.nextDue()) === undefined;
 }
 

@@ -55,13 +55,22 @@ export interface TracingOptions {
    * sampled is always recorded. @default 200
    */
   tracesPerSecond?: number;
+  /**
+   * Spans recorded per second, on average, under the same sampling: each recorded span takes one
+   * from a bucket of this many (refilled at this rate, and may go into debt), and no new trace is
+   * sampled while it is empty. A trace grows with its fan-out (an event for 50 functions is 101
+   * spans), so a budget in traces alone records every delivery once fan-out slows events below
+   * `tracesPerSecond`. @default 1000
+   */
+  spansPerSecond?: number;
 }
 
 /**
- * Records at most `perSecond` new root traces a second; the rest get non-recording spans (almost
- * free) that still hand a valid traceparent on, flagged unsampled, so their later hops skip too.
+ * Records at most `perSecond` new root traces a second, and none while `spans` is used up; the rest
+ * get non-recording spans (almost free) that still hand a valid traceparent on, flagged unsampled,
+ * so their later hops skip too.
  */
-function rateLimitedSampler(perSecond: number): Sampler {
+function rateLimitedSampler(perSecond: number, spans: SpanBudget): Sampler {
   let second = 0;
   let left = perSecond;
   return {
@@ -71,11 +80,43 @@ function rateLimitedSampler(perSecond: number): Sampler {
         second = now;
         left = perSecond;
       }
-      if (left === 0) return { decision: SamplingDecision.NOT_RECORD };
+      if (left === 0 || !spans.available()) return { decision: SamplingDecision.NOT_RECORD };
       left -= 1;
       return { decision: SamplingDecision.RECORD_AND_SAMPLED };
     },
     toString: () => `RateLimited{${perSecond}/s}`,
+  };
+}
+
+/** Spans recorded against a budget per second: a token bucket that may go into debt. */
+interface SpanBudget {
+  /** Whether any budget is left now (none while a large trace's spans are being paid off). */
+  available(): boolean;
+  /** Counts each span the SDK records (every span a processor sees is recording). */
+  readonly counter: SpanProcessor;
+}
+
+function spanBudget(perSecond: number): SpanBudget {
+  let tokens = perSecond;
+  let at = Date.now();
+  const refill = () => {
+    const now = Date.now();
+    tokens = Math.min(perSecond, tokens + ((now - at) * perSecond) / 1000);
+    at = now;
+  };
+  return {
+    available() {
+      refill();
+      return tokens > 0;
+    },
+    counter: {
+      onStart() {
+        tokens -= 1;
+      },
+      onEnd() {},
+      forceFlush: async () => undefined,
+      shutdown: async () => undefined,
+    },
   };
 }
 
@@ -88,11 +129,16 @@ export function createTracing(options: TracingOptions = {}): Tracing {
   if (otlp) processors.push(new BatchSpanProcessor(new OTLPTraceExporter()));
   // With a collector or a test exporter, the standard OTEL_TRACES_SAMPLER applies (default: all).
   const everything = otlp || (options.immediate ?? []).length > 0;
+  const spans = everything ? undefined : spanBudget(options.spansPerSecond ?? 1000);
   const provider = new BasicTracerProvider({
-    spanProcessors: processors,
-    ...(everything
+    spanProcessors: spans === undefined ? processors : [spans.counter, ...processors],
+    ...(spans === undefined
       ? {}
-      : { sampler: new ParentBasedSampler({ root: rateLimitedSampler(options.tracesPerSecond ?? 200) }) }),
+      : {
+          sampler: new ParentBasedSampler({
+            root: rateLimitedSampler(options.tracesPerSecond ?? 200, spans),
+          }),
+        }),
   });
   const tracer = provider.getTracer("palisade");
 
