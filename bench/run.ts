@@ -20,6 +20,7 @@ import { runDispatch } from "./dispatch.ts";
 import { createBenchApp, runBaseline, runPalisade } from "./e2e.ts";
 import { runBatchE2e } from "./e2e-batch.ts";
 import { runEventSizes } from "./event-size.ts";
+import { reportFanOut, runFanOut } from "./fan-out.ts";
 import { reportFloors, runFloors } from "./floors.ts";
 import { type IngestConfig, runIngest } from "./ingest.ts";
 import { reportIngest } from "./ingest-report.ts";
@@ -186,6 +187,16 @@ try {
       `${r.e2eMBps.toFixed(1)}${r.timedOut ? " (TIMED OUT)" : ""}`,
       x(ratio(r.e2eMBps, r.bareMBps)),
     ]),
+  );
+  // How cost grows with subscribers: one type for 1 and for 50 filtered functions, per CPU-second.
+  const fanOutJson = reportFanOut(
+    await runFanOut({
+      functions: 50,
+      batches: 20,
+      batchSize: 100,
+      concurrency: 4,
+      timeoutMs: DELIVERY_TIMEOUT_MS,
+    }),
   );
   printTable(
     "Delivery engine alone (5000 events in the log, no-op invoke in process: routing, state, settles on SQLite)",
@@ -355,6 +366,7 @@ try {
     dispatch: disp.map((d) => ({ ...d, eventsPerSec: round(d.eventsPerSec) })),
     nats: { ...nats, e2eRatio: natsRatio, scaling },
     floors,
+    ...fanOutJson,
   };
   console.log(`\nBENCH_JSON ${JSON.stringify(result)}`);
 } finally {
