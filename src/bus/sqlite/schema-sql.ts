@@ -36,6 +36,8 @@ CREATE TABLE IF NOT EXISTS events (
 CREATE INDEX IF NOT EXISTS events_by_id ON events (id);
 DROP INDEX IF EXISTS events_by_source_id;
 CREATE INDEX IF NOT EXISTS events_by_origin_source_id ON events (origin, source, id, seq);
+-- Retention finds what it may remove by age; without this it read every event at start and hourly.
+CREATE INDEX IF NOT EXISTS events_by_accepted_at ON events (accepted_at);
 CREATE TABLE IF NOT EXISTS cursors (
   name TEXT PRIMARY KEY,
   seq INTEGER NOT NULL
@@ -76,4 +78,6 @@ DROP INDEX IF EXISTS deliveries_due;
 DROP INDEX IF EXISTS deliveries_next;
 CREATE INDEX IF NOT EXISTS deliveries_pending_by_target ON deliveries (target, next_at) WHERE state = 'pending';
 CREATE INDEX IF NOT EXISTS deliveries_pending ON deliveries (next_at) WHERE state = 'pending';
+-- Dead letters alone, newest first: the DLQ gauge (every few seconds) and listing never read delivered rows.
+CREATE INDEX IF NOT EXISTS deliveries_failed ON deliveries (updated_at) WHERE state = 'failed';
 `;
