@@ -33,9 +33,12 @@ CREATE TABLE IF NOT EXISTS events (
   accepted_at INTEGER NOT NULL,
   origin TEXT
 );
-CREATE INDEX IF NOT EXISTS events_by_id ON events (id);
+-- One index serves both lookups by id (find, and dedupe on origin + source + id): ids are random, so
+-- each index on them costs a random page per insert once the log outgrows the page cache.
+DROP INDEX IF EXISTS events_by_id;
 DROP INDEX IF EXISTS events_by_source_id;
-CREATE INDEX IF NOT EXISTS events_by_origin_source_id ON events (origin, source, id, seq);
+DROP INDEX IF EXISTS events_by_origin_source_id;
+CREATE INDEX IF NOT EXISTS events_by_id_origin_source ON events (id, origin, source, seq);
 -- Retention finds what it may remove by age; without this it read every event at start and hourly.
 CREATE INDEX IF NOT EXISTS events_by_accepted_at ON events (accepted_at);
 CREATE TABLE IF NOT EXISTS cursors (

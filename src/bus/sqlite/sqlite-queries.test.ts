@@ -54,3 +54,21 @@ test("retention finds old events by age, and the DLQ gauge and listing read only
     assert.ok(!plan.some((s) => s.includes("TEMP B-TREE")), `${name} sorts: ${plan.join("; ")}`);
   }
 });
+
+test("one index on the event id serves both lookups by id: finding an event and the dedupe check", async (t) => {
+  const db = await migratedLog(t);
+  for (const name of ["findRecent", "findById"] as const) {
+    const plan = planOf(db, QUERY_SQL[name]);
+    assert.ok(
+      plan.some((s) => s.includes("INDEX events_by_id_origin_source (id=?")),
+      `${name}: ${plan.join("; ")}`,
+    );
+  }
+  // Random ids make each index on them a random page write per insert: only one of them exists.
+  const onId = db
+    .prepare("SELECT name FROM pragma_index_list('events') WHERE name NOT LIKE 'sqlite_%'")
+    .all()
+    .map((r) => String(r.name))
+    .filter((name) => name.includes("id"));
+  assert.deepEqual(onId, ["events_by_id_origin_source"]);
+});
