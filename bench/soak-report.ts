@@ -26,7 +26,7 @@ export function reportSoak(r: SoakResult): { soak: Record<string, unknown> } {
     );
   printTable(
     `Soak: ${soakSummary(r)}; open loop from a separate sender process for ${r.config.seconds} s` +
-      ` (first ${r.config.warmupSeconds} s warm-up). Latency = POST sent → handler done and delivery settled` +
+      ` (first ${r.warmupSeconds} s warm-up). Latency = POST sent → handler done and delivery settled` +
       ` (the platform's \`delivered\` log line), of the events settled in the interval; RSS = mean of 1 s samples`,
     [
       "from s",
@@ -42,7 +42,7 @@ export function reportSoak(r: SoakResult): { soak: Record<string, unknown> } {
       "send lag ms",
     ],
     r.intervals.map((i) => [
-      `${i.fromS}–${i.toS}${i.toS <= r.config.warmupSeconds ? " (warm-up)" : ""}`,
+      `${i.fromS}–${i.toS}${i.toS <= r.warmupSeconds ? " (warm-up)" : ""}`,
       rps(i.acceptedPerSec),
       rps(i.settledPerSec),
       ms(i.p50Ms),
@@ -56,7 +56,7 @@ export function reportSoak(r: SoakResult): { soak: Record<string, unknown> } {
     ]),
   );
   const t = r.totals;
-  const after = r.intervals.filter((i) => i.fromS >= r.config.warmupSeconds);
+  const after = r.intervals.filter((i) => i.fromS >= r.warmupSeconds);
   const meanSettled = after.reduce((s, i) => s + i.settledPerSec, 0) / Math.max(1, after.length);
   console.log(
     `sent ${t.sent}, accepted ${t.accepted}, delivered ${t.delivered}, dead-lettered ${t.failed}, unsettled ${t.unsettled}` +

@@ -24,8 +24,13 @@ import { round, sleep } from "./stats.ts";
 export interface SoakConfig {
   /** How long the load is offered, in seconds (the warm-up is part of it). */
   seconds: number;
-  /** The first seconds of the offered load, left out of the RSS and p99 verdicts. */
+  /**
+   * The warm-up, left out of the RSS and p99 verdicts: at least this many seconds of the offered load,
+   * and until `warmupEvents` have been accepted (probe included), so that the platform's bounded
+   * in-memory caches are full before RSS is judged; at most half the run.
+   */
   warmupSeconds: number;
+  warmupEvents: number;
   intervalSeconds: number;
   /** Fraction of the measured maximum offered. @default 0.8 */
   load: number;
@@ -83,6 +88,8 @@ export interface SoakResult {
   probe?: SoakProbe;
   /** The offered rate, events/s. */
   rate: number;
+  /** The warm-up in effect, seconds (whole intervals; see SoakConfig.warmupSeconds). */
+  warmupSeconds: number;
   intervals: IntervalStats[];
   totals: SoakTotals;
   store: StoreCheck;
@@ -288,6 +295,14 @@ async function checkStore(store: Store, idsPath: string, before: { pending: numb
   return check;
 }
 
+/** The warm-up in effect: whole intervals, see SoakConfig.warmupSeconds. */
+export function warmupFor(cfg: SoakConfig, rate: number, acceptedBefore: number): number {
+  const step = cfg.intervalSeconds;
+  const toFill = Math.max(0, cfg.warmupEvents - acceptedBefore) / rate;
+  const wanted = Math.ceil(Math.max(cfg.warmupSeconds, toFill) / step) * step;
+  return Math.min(wanted, Math.max(step, Math.floor(cfg.seconds / 2 / step) * step));
+}
+
 /** Runs the soak on a fresh bench app (its own event log) and removes it afterwards. */
 export async function runSoak(cfg: SoakConfig): Promise<SoakResult> {
   const appDir = createBenchApp();
@@ -305,10 +320,12 @@ export async function runSoak(cfg: SoakConfig): Promise<SoakResult> {
       const probe = cfg.rate === undefined ? await probeMax(url, tracker, cfg, ids) : undefined;
       const rate = cfg.rate ?? Math.max(1, Math.round((probe?.e2ePerSec ?? 0) * cfg.load));
       tracker.sweep(epochNow());
+      const warmupSeconds = warmupFor(cfg, rate, warm.accepted + (probe?.accepted ?? 0));
       const { intervals, totals } = await offerLoad(url, rate, tracker, cfg, ids);
       ids.close();
       const store = await checkStore(platform.store, ids.path, before);
-      return { config: cfg, ...(probe === undefined ? {} : { probe }), rate, intervals, totals, store };
+      const probed = probe === undefined ? {} : { probe };
+      return { config: cfg, ...probed, rate, warmupSeconds, intervals, totals, store };
     } finally {
       await platform.close();
     }

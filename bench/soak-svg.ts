@@ -132,9 +132,7 @@ export function soakSvg(r: SoakResult, subtitle: string): string {
   const mids = r.intervals.map((i) => (i.fromS + i.toS) / 2);
   const list = charts(r);
   const height = TOP + list.length * CHART_H;
-  const body = list.map((c, k) =>
-    chart(c, mids, r.config.seconds, r.config.warmupSeconds, TOP + k * CHART_H),
-  );
+  const body = list.map((c, k) => chart(c, mids, r.config.seconds, r.warmupSeconds, TOP + k * CHART_H));
   return [
     `<svg xmlns="http://www.w3.org/2000/svg" width="${WIDTH}" height="${height}" viewBox="0 0 ${WIDTH} ${height}" font-family="sans-serif" font-size="12">`,
     `<rect width="${WIDTH}" height="${height}" fill="white"/>`,

@@ -38,7 +38,7 @@ const median = (xs: readonly number[]): number => {
 };
 
 function split(r: SoakResult): { warm: IntervalStats | undefined; after: IntervalStats[] } {
-  const w = r.config.warmupSeconds;
+  const w = r.warmupSeconds;
   return {
     warm: r.intervals.filter((i) => i.toS <= w).at(-1),
     after: r.intervals.filter((i) => i.fromS >= w),
@@ -89,7 +89,7 @@ function judgeLost(r: SoakResult): Verdict {
 
 export function judgeSoak(r: SoakResult): SoakVerdicts {
   const { warm, after } = split(r);
-  const rule = `after a ${r.config.warmupSeconds} s warm-up, max RSS ≤ ${1 + RSS_TOLERANCE}× the RSS at warm-up end`;
+  const rule = `after a ${r.warmupSeconds} s warm-up, max RSS ≤ ${1 + RSS_TOLERANCE}× the RSS at warm-up end`;
   return {
     rss: flat("platform process", warm?.rssMB, Math.max(0, ...after.map((i) => i.rssMaxMB)), rule),
     sandboxRss: flat("sandboxes", warm?.sandboxRssMB, Math.max(0, ...after.map((i) => i.sandboxRssMB)), rule),
