@@ -27,6 +27,13 @@ export interface IntervalStats {
   /** The platform process's RSS: mean and max of the 1 s samples, MB. */
   rssMB: number;
   rssMaxMB: number;
+  /**
+   * The platform's V8 heap in use: mean and lowest of the 1 s samples (the lowest is about what
+   * survives garbage collection), and memory outside the heap (Buffers, ArrayBuffers), mean, MB.
+   */
+  heapMB: number;
+  heapMinMB: number;
+  externalMB: number;
   /** The sandbox processes' summed RSS, mean of the 1 s samples, MB, and how many processes at the end. */
   sandboxRssMB: number;
   sandboxProcesses: number;
@@ -41,6 +48,8 @@ export interface IntervalBucket {
   acceptMs: number[];
   maxSendLagMs: number;
   rss: number[];
+  heap: number[];
+  external: number[];
   sandboxRss: number[];
   sandboxProcesses: number;
 }
@@ -57,6 +66,8 @@ function emptyBucket(): IntervalBucket {
     acceptMs: [],
     maxSendLagMs: 0,
     rss: [],
+    heap: [],
+    external: [],
     sandboxRss: [],
     sandboxProcesses: 0,
   };
@@ -83,6 +94,9 @@ function summarise(b: IntervalBucket, fromS: number, toS: number): IntervalStats
     maxSendLagMs: round(b.maxSendLagMs, 2),
     rssMB: round(mean(b.rss) / MB),
     rssMaxMB: round(Math.max(0, ...b.rss) / MB),
+    heapMB: round(mean(b.heap) / MB),
+    heapMinMB: round((b.heap.length === 0 ? 0 : Math.min(...b.heap)) / MB),
+    externalMB: round(mean(b.external) / MB),
     sandboxRssMB: round(mean(b.sandboxRss) / MB),
     sandboxProcesses: b.sandboxProcesses,
   };

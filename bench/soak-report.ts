@@ -13,7 +13,7 @@ export function soakSummary(r: SoakResult): string {
     r.probe === undefined
       ? "rate given (BENCH_SOAK_RATE)"
       : `${Math.round(r.config.load * 100)} % of the measured maximum ${rps(r.probe.e2ePerSec)} events/s end to end`;
-  return `${rps(r.rate)} events/s offered = ${from}; ${availableParallelism()} cores, shared machine`;
+  return `${rps(r.rate)} events/s offered = ${from}; ${availableParallelism()} cores`;
 }
 
 export function reportSoak(r: SoakResult): { soak: Record<string, unknown> } {
@@ -27,7 +27,7 @@ export function reportSoak(r: SoakResult): { soak: Record<string, unknown> } {
   printTable(
     `Soak: ${soakSummary(r)}; open loop from a separate sender process for ${r.config.seconds} s` +
       ` (first ${r.warmupSeconds} s warm-up). Latency = POST sent → handler done and delivery settled` +
-      ` (the platform's \`delivered\` log line), of the events settled in the interval; RSS = mean of 1 s samples`,
+      ` (the platform's \`delivered\` log line), of the events settled in the interval; RSS and heap = mean of 1 s samples (heap min = lowest)`,
     [
       "from s",
       "accepted/s",
@@ -38,6 +38,8 @@ export function reportSoak(r: SoakResult): { soak: Record<string, unknown> } {
       "202 p99 ms",
       "RSS MB",
       "max MB",
+      "heap MB (min)",
+      "external MB",
       "sandboxes MB (n)",
       "send lag ms",
     ],
@@ -51,6 +53,8 @@ export function reportSoak(r: SoakResult): { soak: Record<string, unknown> } {
       ms(i.acceptP99Ms),
       ms(i.rssMB),
       ms(i.rssMaxMB),
+      `${ms(i.heapMB)} (${ms(i.heapMinMB)})`,
+      ms(i.externalMB),
       `${ms(i.sandboxRssMB)} (${i.sandboxProcesses})`,
       ms(i.maxSendLagMs),
     ]),

@@ -17,8 +17,14 @@ import { startPlatform } from "../src/main.ts";
 import { createBenchApp, EVENT_BODY, waitSettled } from "./e2e.ts";
 import { drive } from "./load.ts";
 import type { SoakBatch, SoakClientMessage } from "./soak-client.ts";
-import { createIntervals, type IntervalStats } from "./soak-intervals.ts";
-import { createSettleTracker, epochNow, type SettleTracker, sandboxRss } from "./soak-track.ts";
+import { createIntervals, type IntervalStats, type Intervals } from "./soak-intervals.ts";
+import {
+  createSettleTracker,
+  epochNow,
+  type OnSettle,
+  type SettleTracker,
+  sandboxRss,
+} from "./soak-track.ts";
 import { round, sleep } from "./stats.ts";
 
 export interface SoakConfig {
@@ -192,7 +198,7 @@ function emptyTotals(): SoakTotals {
 }
 
 /** The bookkeeping of one sender batch: ids to the log and tracker, counts to their intervals. */
-function recordBatch(msg: SoakBatch, series: ReturnType<typeof createIntervals>, totals: SoakTotals): void {
+function recordBatch(msg: SoakBatch, series: Intervals, totals: SoakTotals): void {
   totals.sent += msg.sent;
   totals.accepted += msg.ids.length;
   totals.httpErrors += msg.httpErrors;
@@ -211,12 +217,15 @@ function recordBatch(msg: SoakBatch, series: ReturnType<typeof createIntervals>,
 }
 
 /** Samples RSS each second into the current interval and summarises the intervals that are over. */
-function startSampler(series: ReturnType<typeof createIntervals>, clientPid: () => number | undefined) {
+function startSampler(series: Intervals, clientPid: () => number | undefined) {
   return setInterval(() => {
     const now = epochNow();
     const b = series.at(now);
     if (b !== undefined) {
-      b.rss.push(process.memoryUsage.rss());
+      const mem = process.memoryUsage();
+      b.rss.push(mem.rss);
+      b.heap.push(mem.heapUsed);
+      b.external.push(mem.external);
       const kids = sandboxRss(clientPid());
       b.sandboxRss.push(kids.bytes);
       b.sandboxProcesses = kids.processes;
@@ -225,16 +234,12 @@ function startSampler(series: ReturnType<typeof createIntervals>, clientPid: () 
   }, 1000);
 }
 
-/** Offers `rate` open loop for `cfg.seconds`, then waits for the rest to settle. */
-async function offerLoad(url: string, rate: number, tracker: SettleTracker, cfg: SoakConfig, ids: IdLog) {
-  const totals = emptyTotals();
-  let series = createIntervals(epochNow(), cfg.seconds, cfg.intervalSeconds * 1000);
-  let sampler: ReturnType<typeof setInterval> | undefined;
-  let client: number | undefined;
-  tracker.onSettle = (sentAt, at, ok) => {
+/** Counts a settle in the totals and in the interval it happened in (or as drained after the load). */
+function settleInto(series: () => Intervals, totals: SoakTotals): OnSettle {
+  return (sentAt, at, ok) => {
     if (ok) totals.delivered += 1;
     else totals.failed += 1;
-    const b = series.at(at);
+    const b = series().at(at);
     if (b === undefined) {
       totals.drained += 1;
       totals.drainedMaxMs = Math.max(totals.drainedMaxMs, round(at - sentAt, 2));
@@ -244,6 +249,15 @@ async function offerLoad(url: string, rate: number, tracker: SettleTracker, cfg:
     if (ok) b.latencies.push(at - sentAt);
     else b.failed += 1;
   };
+}
+
+/** Offers `rate` open loop for `cfg.seconds`, then waits for the rest to settle. */
+async function offerLoad(url: string, rate: number, tracker: SettleTracker, cfg: SoakConfig, ids: IdLog) {
+  const totals = emptyTotals();
+  let series = createIntervals(epochNow(), cfg.seconds, cfg.intervalSeconds * 1000);
+  let sampler: ReturnType<typeof setInterval> | undefined;
+  let client: number | undefined;
+  tracker.onSettle = settleInto(() => series, totals);
   const retriesBefore = tracker.retries;
   const args = ["open", url, String(rate), String(cfg.seconds), String(cfg.sockets)];
   try {

@@ -116,11 +116,12 @@ function charts(r: SoakResult): Chart[] {
       ],
     },
     {
-      title: "Resident memory (RSS)",
+      title: "Resident memory (RSS) and the platform's live heap",
       unit: "MB",
       series: [
         { name: "platform (max of 1 s)", color: "#9467bd", values: v((i) => i.rssMaxMB), dashed: true },
         { name: "platform (mean)", color: "#9467bd", values: v((i) => i.rssMB) },
+        { name: "platform V8 heap (min)", color: "#8c564b", values: v((i) => i.heapMinMB) },
         { name: "sandboxes (sum)", color: "#17becf", values: v((i) => i.sandboxRssMB) },
       ],
     },
