@@ -5,9 +5,10 @@
  * Talks to 127.0.0.1 only; bounded by a watchdog.
  *
  * Knobs (environment): BENCH_SOAK_SECONDS (600), BENCH_SOAK_WARMUP_SECONDS (at least 60; a quarter
- * of a run shorter than 240 s), BENCH_SOAK_WARMUP_EVENTS (70,000: the warm-up lasts until so many
- * events were accepted, which fills the platform's bounded cache of the 65,536 most recent events in
- * src/bus/recent-events.ts, so that its filling is not taken for growth), BENCH_SOAK_INTERVAL_SECONDS (10), BENCH_SOAK_LOAD (0.8 of the maximum),
+ * of a run shorter than 240 s), BENCH_SOAK_WARMUP_EVENTS (150,000: the warm-up also lasts until so
+ * many events were accepted, probe included, at most half the run; by then the platform's bounded cache
+ * of the 65,536 most recent events (src/bus/recent-events.ts) is full and the sandboxes' V8 heaps have
+ * grown to their steady size, which took 100,000–150,000 invocations in the development runs), BENCH_SOAK_INTERVAL_SECONDS (10), BENCH_SOAK_LOAD (0.8 of the maximum),
  * BENCH_SOAK_PROBE_SECONDS (15, the closed-loop run that measures the maximum),
  * BENCH_SOAK_PROBE_CONCURRENCY (64), BENCH_SOAK_RATE (events/s: skip the probe and offer this),
  * BENCH_SOAK_SVG (./bench-soak.svg).
@@ -39,7 +40,7 @@ export function soakConfigFromEnv(): SoakConfig {
   return {
     seconds,
     warmupSeconds,
-    warmupEvents: Math.round(knob("BENCH_SOAK_WARMUP_EVENTS", 70_000)),
+    warmupEvents: Math.round(knob("BENCH_SOAK_WARMUP_EVENTS", 150_000)),
     intervalSeconds,
     load: knob("BENCH_SOAK_LOAD", 0.8),
     probeSeconds: knob("BENCH_SOAK_PROBE_SECONDS", 15),
