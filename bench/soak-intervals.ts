@@ -102,8 +102,16 @@ function summarise(b: IntervalBucket, fromS: number, toS: number): IntervalStats
   };
 }
 
-/** Intervals of `intervalMs` from `start` (epoch ms) to `start + seconds`; the last may be shorter. */
-export function createIntervals(start: number, seconds: number, intervalMs: number) {
+/**
+ * Intervals of `intervalMs` from `start` (epoch ms) to `start + seconds`; the last may be shorter.
+ * `onClose` hears each one as it is summarised.
+ */
+export function createIntervals(
+  start: number,
+  seconds: number,
+  intervalMs: number,
+  onClose: (s: IntervalStats) => void = () => undefined,
+) {
   const end = start + seconds * 1000;
   const count = Math.ceil((seconds * 1000) / intervalMs);
   const done: IntervalStats[] = [];
@@ -119,7 +127,9 @@ export function createIntervals(start: number, seconds: number, intervalMs: numb
     const b = open.shift() ?? emptyBucket();
     const k = done.length;
     const toMs = Math.min(end, start + (k + 1) * intervalMs);
-    done.push(summarise(b, (k * intervalMs) / 1000, (toMs - start) / 1000));
+    const stats = summarise(b, (k * intervalMs) / 1000, (toMs - start) / 1000);
+    done.push(stats);
+    onClose(stats);
   };
   return {
     end,

@@ -234,6 +234,13 @@ function startSampler(series: Intervals, clientPid: () => number | undefined) {
   }, 1000);
 }
 
+/** Where runSoak says what it is doing (a line per phase and per interval). */
+export type Progress = (line: string) => void;
+
+const describe = (s: IntervalStats): string =>
+  `  ${s.fromS}–${s.toS} s: accepted ${Math.round(s.acceptedPerSec)}/s, settled ${Math.round(s.settledPerSec)}/s,` +
+  ` p50 ${s.p50Ms} ms, p99 ${s.p99Ms} ms, RSS ${s.rssMB} MB (heap ${s.heapMB} MB), sandboxes ${s.sandboxRssMB} MB`;
+
 /** Counts a settle in the totals and in the interval it happened in (or as drained after the load). */
 function settleInto(series: () => Intervals, totals: SoakTotals): OnSettle {
   return (sentAt, at, ok) => {
@@ -252,7 +259,14 @@ function settleInto(series: () => Intervals, totals: SoakTotals): OnSettle {
 }
 
 /** Offers `rate` open loop for `cfg.seconds`, then waits for the rest to settle. */
-async function offerLoad(url: string, rate: number, tracker: SettleTracker, cfg: SoakConfig, ids: IdLog) {
+async function offerLoad(
+  url: string,
+  rate: number,
+  tracker: SettleTracker,
+  cfg: SoakConfig,
+  ids: IdLog,
+  progress: Progress,
+) {
   const totals = emptyTotals();
   let series = createIntervals(epochNow(), cfg.seconds, cfg.intervalSeconds * 1000);
   let sampler: ReturnType<typeof setInterval> | undefined;
@@ -264,7 +278,9 @@ async function offerLoad(url: string, rate: number, tracker: SettleTracker, cfg:
     await runClient(args, (msg, pid) => {
       if (msg.kind === "start") {
         client = pid;
-        series = createIntervals(msg.at, cfg.seconds, cfg.intervalSeconds * 1000);
+        series = createIntervals(msg.at, cfg.seconds, cfg.intervalSeconds * 1000, (s) =>
+          progress(describe(s)),
+        );
         sampler = startSampler(series, () => client);
       } else if (msg.kind === "batch") {
         ids.append(msg.ids);
@@ -318,7 +334,7 @@ export function warmupFor(cfg: SoakConfig, rate: number, acceptedBefore: number)
 }
 
 /** Runs the soak on a fresh bench app (its own event log) and removes it afterwards. */
-export async function runSoak(cfg: SoakConfig): Promise<SoakResult> {
+export async function runSoak(cfg: SoakConfig, progress: Progress = () => undefined): Promise<SoakResult> {
   const appDir = createBenchApp();
   const work = mkdtempSync(join(tmpdir(), "palisade-soak-"));
   const ids = createIdLog(work);
@@ -335,7 +351,11 @@ export async function runSoak(cfg: SoakConfig): Promise<SoakResult> {
       const rate = cfg.rate ?? Math.max(1, Math.round((probe?.e2ePerSec ?? 0) * cfg.load));
       tracker.sweep(epochNow());
       const warmupSeconds = warmupFor(cfg, rate, warm.accepted + (probe?.accepted ?? 0));
-      const { intervals, totals } = await offerLoad(url, rate, tracker, cfg, ids);
+      if (probe !== undefined)
+        progress(`maximum (closed loop): ${Math.round(probe.e2ePerSec)} events/s end to end`);
+      progress(`offering ${rate} events/s for ${cfg.seconds} s (warm-up ${warmupSeconds} s)`);
+      const { intervals, totals } = await offerLoad(url, rate, tracker, cfg, ids, progress);
+      progress("load over; checking every accepted id in the store");
       ids.close();
       const store = await checkStore(platform.store, ids.path, before);
       const probed = probe === undefined ? {} : { probe };

@@ -4,6 +4,7 @@
  */
 import { writeFileSync } from "node:fs";
 import type { IntervalStats } from "./soak-intervals.ts";
+import { soakSummary } from "./soak-report.ts";
 import type { SoakResult } from "./soak-run.ts";
 
 interface Series {
@@ -129,7 +130,8 @@ function charts(r: SoakResult): Chart[] {
 }
 
 /** The plot of a soak as SVG text. */
-export function soakSvg(r: SoakResult, subtitle: string): string {
+export function soakSvg(r: SoakResult): string {
+  const subtitle = soakSummary(r);
   const mids = r.intervals.map((i) => (i.fromS + i.toS) / 2);
   const list = charts(r);
   const height = TOP + list.length * CHART_H;
@@ -146,6 +148,6 @@ export function soakSvg(r: SoakResult, subtitle: string): string {
 }
 
 /** Writes the plot to `path`. */
-export function writeSoakSvg(r: SoakResult, path: string, subtitle: string): void {
-  writeFileSync(path, soakSvg(r, subtitle));
+export function writeSoakSvg(r: SoakResult, path: string): void {
+  writeFileSync(path, soakSvg(r));
 }

@@ -8,14 +8,14 @@
  * of a run shorter than 240 s), BENCH_SOAK_WARMUP_EVENTS (150,000: the warm-up also lasts until so
  * many events were accepted, probe included, at most half the run; by then the platform's bounded cache
  * of the 65,536 most recent events (src/bus/recent-events.ts) is full and the sandboxes' V8 heaps have
- * grown to their steady size, which took 100,000–150,000 invocations in the development runs), BENCH_SOAK_INTERVAL_SECONDS (10), BENCH_SOAK_LOAD (0.8 of the maximum),
- * BENCH_SOAK_PROBE_SECONDS (15, the closed-loop run that measures the maximum),
- * BENCH_SOAK_PROBE_CONCURRENCY (64), BENCH_SOAK_RATE (events/s: skip the probe and offer this),
+ * grown to their steady size, which took 100,000–150,000 invocations in the development runs),
+ * BENCH_SOAK_INTERVAL_SECONDS (10), BENCH_SOAK_LOAD (0.8 of the maximum), BENCH_SOAK_PROBE_SECONDS
+ * (15, the closed-loop run that measures the maximum), BENCH_SOAK_PROBE_CONCURRENCY (64), BENCH_SOAK_RATE (events/s: skip the probe and offer this),
  * BENCH_SOAK_SVG (./bench-soak.svg).
  */
 import { resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { reportSoak, soakSummary } from "./soak-report.ts";
+import { reportSoak } from "./soak-report.ts";
 import { runSoak, type SoakConfig } from "./soak-run.ts";
 import { writeSoakSvg } from "./soak-svg.ts";
 
@@ -65,9 +65,9 @@ async function main(): Promise<void> {
     `palisade soak — node ${process.version}; ${cfg.seconds} s at ${cfg.rate ?? `${cfg.load} × the measured maximum`}` +
       ` events/s, ${cfg.intervalSeconds} s intervals, warm-up ≥ ${cfg.warmupSeconds} s and ≥ ${cfg.warmupEvents} events (≤ half the run)`,
   );
-  const result = await runSoak(cfg);
+  const result = await runSoak(cfg, (line) => console.log(line));
   const json = reportSoak(result);
-  writeSoakSvg(result, svgPath, soakSummary(result));
+  writeSoakSvg(result, svgPath);
   console.log(`\nplot (throughput, p99 and RSS over time): ${svgPath}`);
   console.log(`\nBENCH_SOAK_JSON ${JSON.stringify(json)}`);
   clearTimeout(watchdog);
