@@ -9,7 +9,7 @@
  * Knobs (environment): BENCH_EVENTS (2000), BENCH_CONCURRENCY (64), BENCH_INVOKES (2000),
  * BENCH_INGEST (5000 single-event ingest requests), BENCH_BATCHES (200), BENCH_BATCH_SIZE (500, at most
  * 1000), BENCH_BATCH_CONCURRENCY (8), BENCH_E2E_BATCHES (100 batches end to end), BENCH_LATENCY_RATES (500,2000 events/s, offered open loop) and
- * BENCH_LATENCY_SECONDS (3 per rate), BENCH_SLOW_CONCURRENCY (4: a NATS worker's concurrency in the scaling measure).
+ * BENCH_LATENCY_SECONDS (3 per rate), BENCH_RETAINED (1000000 events already in the log), BENCH_SLOW_CONCURRENCY (4: a NATS worker's concurrency in the scaling measure).
  */
 import { rmSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
@@ -28,6 +28,7 @@ import { runCapability, runColdStart, runInvoke } from "./invoke.ts";
 import { type LatencyConfig, runLatency } from "./latency.ts";
 import { reportLatency } from "./latency-report.ts";
 import { runNatsBench, SLOW_CONCURRENCY } from "./nats.ts";
+import { reportRetained, runRetained } from "./retained.ts";
 import { printTable, ratio, round, perSecond as rps, times as x } from "./stats.ts";
 
 function knob(name: string, fallback: number): number {
@@ -62,10 +63,12 @@ const LATENCY: LatencyConfig = {
   warmupSeconds: 0.5,
 };
 const E2E_BATCHES = knob("BENCH_E2E_BATCHES", 100);
+const RETAINED = knob("BENCH_RETAINED", 1_000_000);
 const HTTP_WARMUP = Math.min(500, EVENTS);
 const INVOKE_WARMUP = Math.min(200, INVOKES);
 const DELIVERY_TIMEOUT_MS = 30_000;
-const WATCHDOG_MS = 600_000;
+// The retained-history section fills a million-event log first (two to four minutes on 2 cores).
+const WATCHDOG_MS = 1_800_000;
 
 const watchdog = setTimeout(() => {
   console.error(`bench: still running after ${WATCHDOG_MS / 1000} s; giving up`);
@@ -187,6 +190,16 @@ try {
       `${r.e2eMBps.toFixed(1)}${r.timedOut ? " (TIMED OUT)" : ""}`,
       x(ratio(r.e2eMBps, r.bareMBps)),
     ]),
+  );
+  // How cost grows with history: the same on a log already holding BENCH_RETAINED delivered events.
+  const retainedJson = reportRetained(
+    await runRetained({
+      retained: RETAINED,
+      batches: E2E_BATCHES,
+      batchSize: INGEST.batchSize,
+      concurrency: INGEST.batchConcurrency,
+      timeoutMs: 60_000,
+    }),
   );
   // How cost grows with subscribers: one type for 1 and for 50 filtered functions, per CPU-second.
   const fanOutJson = reportFanOut(
@@ -367,6 +380,7 @@ try {
     nats: { ...nats, e2eRatio: natsRatio, scaling },
     floors,
     ...fanOutJson,
+    ...retainedJson,
   };
   console.log(`\nBENCH_JSON ${JSON.stringify(result)}`);
 } finally {
