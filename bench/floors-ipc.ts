@@ -12,6 +12,7 @@ import type { Duplex } from "node:stream";
 import { deserialize, serialize } from "node:v8";
 import { DEFAULT_LIMITS } from "../src/manifest/index.ts";
 import { bwrapArgs, detectOsLayer, INVOKE_BATCH, sandboxFlags } from "../src/runtime/index.ts";
+import { benchEvent } from "./invoke.ts";
 import { type Summary, summarize } from "./stats.ts";
 
 /** The child: answers every item of every `invoke` frame with a `done` frame. */
@@ -59,19 +60,6 @@ export interface IpcConfig {
   batches: number;
   timeoutMs: number;
 }
-
-const benchEvent = (n: number) => ({
-  specversion: "1.0",
-  id: `floor-${n}`,
-  source: "palisade://bench",
-  type: "bench.ping",
-  time: new Date().toISOString(),
-  datacontenttype: "application/json",
-  data: { n },
-  traceparent: "00-0123456789abcdef0123456789abcdef-0123456789abcdef-01",
-  principal: "bench",
-  hop: 0,
-});
 
 function command(variant: IpcVariant, script: string): [string, string[]] {
   if (variant === "node") return [process.execPath, [script]];

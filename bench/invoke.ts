@@ -21,7 +21,8 @@ export interface InvokeRun {
   direct: Summary;
 }
 
-function benchEvent(n: number): CloudEvent {
+/** The no-op bench event the sandbox measures carry. */
+export function benchEvent(n: number): CloudEvent {
   return {
     specversion: "1.0",
     id: randomUUID(),

@@ -11,9 +11,9 @@
  * argv: url rate seconds sockets warmupSeconds
  */
 import { Agent } from "node:http";
-import { performance } from "node:perf_hooks";
 import { EVENT_BODY } from "./e2e.ts";
 import { BENCH_KEY, post } from "./load.ts";
+import { epochNow, paceOpenLoop } from "./pace.ts";
 
 export interface OpenLoopResult {
   /** Send time of each request, epoch ms. */
@@ -31,8 +31,6 @@ export interface OpenLoopResult {
   httpErrors: number;
   firstError?: string;
 }
-
-const epochNow = (): number => performance.timeOrigin + performance.now();
 
 async function offer(
   url: URL,
@@ -73,19 +71,8 @@ async function offer(
   };
   const start = epochNow();
   const interval = 1000 / rate;
-  await new Promise<void>((resolve) => {
-    let next = 0;
-    const tick = (): void => {
-      const now = epochNow();
-      // Everything whose scheduled time has come goes out now, whatever is still in flight.
-      const due = Math.min(total, Math.floor((now - start) / interval) + 1);
-      if (next < due && next >= measuredFrom)
-        result.maxSendLagMs = Math.max(result.maxSendLagMs, now - (start + next * interval));
-      for (; next < due; next += 1) fire(next);
-      if (next < total) setTimeout(tick, Math.max(0, start + next * interval - epochNow()));
-      else resolve();
-    };
-    tick();
+  await paceOpenLoop(rate, total, start, fire, (i, ms) => {
+    if (i >= measuredFrom) result.maxSendLagMs = Math.max(result.maxSendLagMs, ms);
   });
   result.start = start + measuredFrom * interval;
   result.sendMs = epochNow() - result.start;

@@ -15,9 +15,9 @@
  * argv: mode url rate|workers seconds sockets
  */
 import { Agent } from "node:http";
-import { performance } from "node:perf_hooks";
 import { EVENT_BODY } from "./e2e.ts";
 import { BENCH_KEY, post } from "./load.ts";
+import { epochNow, paceOpenLoop } from "./pace.ts";
 
 /** What the sender has done since its previous message. */
 export interface SoakBatch {
@@ -38,7 +38,6 @@ export interface SoakBatch {
 export type SoakClientMessage = { kind: "start"; at: number } | SoakBatch | { kind: "done"; at: number };
 
 const REPORT_MS = 250;
-const epochNow = (): number => performance.timeOrigin + performance.now();
 
 function emptyBatch(): SoakBatch {
   return { kind: "batch", ids: [], sentAt: [], acceptMs: [], sent: 0, httpErrors: 0, maxSendLagMs: 0 };
@@ -91,21 +90,13 @@ function createSender(url: URL, sockets: number) {
 type Sender = ReturnType<typeof createSender>;
 
 async function openLoop(sender: Sender, rate: number, seconds: number, start: number): Promise<void> {
-  const total = Math.round(rate * seconds);
-  const interval = 1000 / rate;
-  await new Promise<void>((resolve) => {
-    let next = 0;
-    const tick = (): void => {
-      const now = epochNow();
-      // Everything whose scheduled time has come goes out now, whatever is still in flight.
-      const due = Math.min(total, Math.floor((now - start) / interval) + 1);
-      if (next < due) sender.lag(now - (start + next * interval));
-      for (; next < due; next += 1) void sender.fire();
-      if (next < total) setTimeout(tick, Math.max(0, start + next * interval - epochNow()));
-      else resolve();
-    };
-    tick();
-  });
+  await paceOpenLoop(
+    rate,
+    Math.round(rate * seconds),
+    start,
+    () => void sender.fire(),
+    (_, ms) => sender.lag(ms),
+  );
 }
 
 async function closedLoop(sender: Sender, workers: number, seconds: number, start: number): Promise<void> {

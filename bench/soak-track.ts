@@ -5,11 +5,12 @@
  * of its sandboxes (Linux /proc; 0 elsewhere).
  */
 import { readdirSync, readFileSync } from "node:fs";
-import { performance } from "node:perf_hooks";
 import { createLogger, type Logger } from "../src/observe/index.ts";
 
 /** Epoch ms with sub-ms precision, comparable across processes on this machine. */
-export const epochNow = (): number => performance.timeOrigin + performance.now();
+import { epochNow } from "./pace.ts";
+
+export { epochNow };
 
 /** One accepted event settled: when it was sent and settled (epoch ms), and whether it was delivered. */
 export type OnSettle = (sentAt: number, settledAt: number, delivered: boolean) => void;
