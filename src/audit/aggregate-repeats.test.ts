@@ -122,3 +122,28 @@ test("past maxOpen different decisions the oldest window is written early, with 
   const total = counts(file, "ingress.rejected").reduce((a, b) => a + b, 0);
   assert.equal(total, 9);
 });
+
+test("an entry the log refuses throws every time and leaves no window behind to break later writes", (t) => {
+  t.mock.timers.enable({ apis: ["Date", "setTimeout"], now: 1_000 });
+  const { log, file } = openLog(t, 10_000, 2);
+  const bad = { ...rejected("x"), outcome: "maybe" as "info" };
+  // Its repeats are not counted as repeats of a window that was never written: each one throws.
+  for (let i = 0; i < 3; i++) assert.throws(() => log.record(bad), /outcome "maybe"/);
+  // Three valid decisions past maxOpen (2), then the windows end on the timer, then close.
+  for (const ip of ["p", "p", "q", "r", "r"]) log.record(rejected(ip));
+  t.mock.timers.tick(10_000);
+  log.record(rejected("p"));
+  log.close();
+  const written = readAudit(file).map((r) => [
+    (r.details as { ip: string }).ip,
+    (r.details as { count: number }).count,
+  ]);
+  assert.deepEqual(written, [
+    ["p", 1],
+    ["q", 1],
+    ["p", 1],
+    ["r", 1],
+    ["r", 1],
+    ["p", 1],
+  ]);
+});

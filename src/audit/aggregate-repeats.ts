@@ -54,12 +54,9 @@ export function aggregateRepeats<L extends AuditLog>(log: L, options: AggregateO
   // Opening order (lookups peek, so a repeat does not move its window): the least recent is the
   // oldest, and past `maxOpen` it is written early. Eviction is O(1): a flood of distinct decisions
   // keeps this full, and a Map's first entry sits behind every entry deleted since its last rehash.
-  const windows = new LRUCache<string, Window>({
-    max: maxOpen,
-    dispose: (w, _key, reason) => {
-      if (reason === "evict") flush(w);
-    },
-  });
+  // When it is full, the oldest is written here rather than by the cache's own eviction, so that it is
+  // written before the decision that displaces it and only once that decision is recorded.
+  const windows = new LRUCache<string, Window>({ max: maxOpen });
   let timer: NodeJS.Timeout | undefined;
 
   function write(key: string, w: Window): void {
@@ -104,9 +101,12 @@ export function aggregateRepeats<L extends AuditLog>(log: L, options: AggregateO
       return;
     }
     if (open !== undefined) write(key, open);
-    // Setting first: a window evicted to make room is written before this decision's record.
-    windows.set(key, { entry: stable, opened: now, repeats: 0, first: now, last: now });
+    const oldest = windows.size >= maxOpen ? windows.rkeys().next().value : undefined;
+    if (oldest !== undefined) write(oldest, windows.peek(oldest) as Window);
+    // Recorded before its window opens: an entry the log refuses (it throws) leaves no window
+    // behind that a later sweep or close would fail on.
     log.record({ ...entry, details: { ...entry.details, count: 1 } });
+    windows.set(key, { entry: stable, opened: now, repeats: 0, first: now, last: now });
     arm();
   }
 

@@ -55,3 +55,22 @@ test("narrow traces are still sampled up to the traces-per-second budget", (t) =
   const taken = Array.from({ length: 250 }, () => sampled(fanOutTrace(tracing, 1))).filter(Boolean);
   assert.equal(taken.length, 200);
 });
+
+test("a clock stepped back does not stop sampling for the length of the step", (t) => {
+  t.mock.timers.enable({ apis: ["Date"], now: 3_600_000 * 10 });
+  const tracing = createTracing({
+    batched: [new InMemorySpanExporter()],
+    otlpFromEnv: false,
+    tracesPerSecond: 200,
+    spansPerSecond: 1000,
+  });
+  t.after(() => tracing.close());
+  // Ten wide traces use up the budget (10 spans in debt), then the clock steps back an hour (an NTP
+  // correction): the debt is still paid off at one span a ms, not owed for the hour stepped back.
+  for (let i = 0; i < 10; i++) assert.equal(sampled(fanOutTrace(tracing, 50)), true);
+  assert.equal(sampled(fanOutTrace(tracing, 50)), false);
+  t.mock.timers.setTime(3_600_000 * 9);
+  assert.equal(sampled(fanOutTrace(tracing, 50)), false);
+  t.mock.timers.tick(1000);
+  assert.equal(sampled(fanOutTrace(tracing, 50)), true);
+});

@@ -101,7 +101,9 @@ function spanBudget(perSecond: number): SpanBudget {
   let at = Date.now();
   const refill = () => {
     const now = Date.now();
-    tokens = Math.min(perSecond, tokens + ((now - at) * perSecond) / 1000);
+    // A clock stepped back refills nothing (never a debt as long as the step), and one stepped
+    // forward refills at most a full second's budget.
+    tokens = Math.min(perSecond, tokens + (Math.max(0, now - at) * perSecond) / 1000);
     at = now;
   };
   return {
