@@ -40,6 +40,13 @@ channel.on("end", () => process.exit(0));
 send({ t: "ready" });
 `;
 
+/** Writes the echo child's script into `dir` and returns its path. */
+export function writeEchoScript(dir: string): string {
+  const script = join(dir, "echo.mjs");
+  writeFileSync(script, ECHO, { mode: 0o400 });
+  return script;
+}
+
 export type IpcVariant = "node" | "permission" | "bwrap";
 
 export interface IpcFloor {
@@ -69,14 +76,14 @@ function command(variant: IpcVariant, script: string): [string, string[]] {
 }
 
 /** A started echo child: `next()` resolves with the next `done`/`ready` frame's message. */
-interface Echo {
+export interface Echo {
   child: ChildProcess;
   send(msg: object): void;
   next(): Promise<unknown>;
   stop(): Promise<void>;
 }
 
-function startEcho(variant: IpcVariant, script: string): Echo {
+export function startEcho(variant: IpcVariant, script: string): Echo {
   const [cmd, args] = command(variant, script);
   const child = spawn(cmd, args, {
     env: {},
@@ -218,8 +225,7 @@ export interface IpcFloors {
 
 /** The echo round trip started each way this machine supports; `dir` holds the child's script. */
 export async function measureIpc(dir: string, cfg: IpcConfig): Promise<IpcFloors> {
-  const script = join(dir, "echo.mjs");
-  writeFileSync(script, ECHO, { mode: 0o400 });
+  const script = writeEchoScript(dir);
   const os = detectOsLayer();
   const variants: IpcVariant[] = os.active ? ["node", "permission", "bwrap"] : ["node", "permission"];
   const results: IpcFloor[] = [];

@@ -4,7 +4,7 @@ import { printTable, perSecond as rps } from "./stats.ts";
 
 const ms = (n: number): string => n.toFixed(1);
 /** Issue 14's latency aims on 2 cores, by offered rate (events/s): p50 and p99 in ms. */
-const LATENCY_AIMS: Readonly<Record<number, { p50: number; p99: number }>> = {
+export const LATENCY_AIMS: Readonly<Record<number, { p50: number; p99: number }>> = {
   500: { p50: 2, p99: 5 },
   2000: { p50: 4, p99: 15 },
 };

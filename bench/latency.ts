@@ -92,7 +92,7 @@ async function drain(settled: Settled, ids: Iterable<string>, deadline: number):
 }
 
 /** Runs the open-loop sender in its own process (bench/open-loop-client.ts) and returns its timings. */
-function sendOpenLoop(url: URL, rate: number, cfg: LatencyConfig): Promise<OpenLoopResult> {
+export function sendOpenLoop(url: URL, rate: number, cfg: LatencyConfig): Promise<OpenLoopResult> {
   return new Promise((resolve, reject) => {
     const child = fork(
       CLIENT,

@@ -26,6 +26,7 @@ import { type IngestConfig, runIngest } from "./ingest.ts";
 import { reportIngest } from "./ingest-report.ts";
 import { runCapability, runColdStart, runInvoke } from "./invoke.ts";
 import { type LatencyConfig, runLatency } from "./latency.ts";
+import { reportLatencyFloor, runLatencyFloor } from "./latency-floor.ts";
 import { reportLatency } from "./latency-report.ts";
 import { runNatsBench, SLOW_CONCURRENCY } from "./nats.ts";
 import { reportRetained, runRetained } from "./retained.ts";
@@ -100,6 +101,8 @@ try {
   const cap = await runCapability(appDir, 50, 200);
   const cold = await runColdStart(appDir, 10);
   const lat = await runLatency(LATENCY);
+  // The same sender and rates against bare Fastify and the pipeline Palisade cannot leave out.
+  const latFloor = await runLatencyFloor(LATENCY);
   const disp = await runDispatch(5000, [2, 16]);
   const e2eConfig = {
     batches: E2E_BATCHES,
@@ -261,6 +264,7 @@ try {
   if (!os.active) console.log(os.description);
 
   const latencyJson = reportLatency(lat, LATENCY, machine.cores);
+  const latencyFloorJson = reportLatencyFloor(latFloor, lat);
 
   // What the hardware allows for the pieces of the hot paths, and Palisade's share of it.
   const floors = await runFloors();
@@ -353,6 +357,7 @@ try {
     coldStart: cold,
     osLayer: os.active,
     ...latencyJson,
+    ...latencyFloorJson,
     e2eBatch: {
       ...e2eBatch,
       baselineEventsPerSec: round(e2eBatch.baselineEventsPerSec),
