@@ -23,6 +23,7 @@ import { runEventSizes } from "./event-size.ts";
 import { reportFanOut, runFanOut } from "./fan-out.ts";
 import { reportFloors, runFloors } from "./floors.ts";
 import { type IngestConfig, runIngest } from "./ingest.ts";
+import { reportIngestFloor, runIngestFloor } from "./ingest-floor.ts";
 import { reportIngest } from "./ingest-report.ts";
 import { runCapability, runColdStart, runInvoke } from "./invoke.ts";
 import { type LatencyConfig, runLatency } from "./latency.ts";
@@ -97,6 +98,7 @@ try {
   const baseline = await runBaseline(EVENTS, CONCURRENCY, HTTP_WARMUP);
   const pal = await runPalisade(appDir, EVENTS, CONCURRENCY, HTTP_WARMUP, DELIVERY_TIMEOUT_MS);
   const ing = await runIngest(appDir, INGEST);
+  const ingFloor = await runIngestFloor(INGEST.requests, INGEST.concurrency, INGEST.warmup);
   const inv = await runInvoke(appDir, INVOKES, INVOKE_WARMUP);
   const cap = await runCapability(appDir, 50, 200);
   const cold = await runColdStart(appDir, 10);
@@ -221,6 +223,10 @@ try {
   );
 
   const ingestJson = reportIngest(ing, INGEST);
+  const ingestFloorJson = reportIngestFloor(
+    ingFloor,
+    ratio(ing.single.palisade.rps, ing.single.baseline.rps),
+  );
 
   const us = (n: number): string => n.toFixed(1);
   const overheadUs = inv.sandbox.meanUs - inv.direct.meanUs;
@@ -347,6 +353,7 @@ try {
       },
     },
     ...ingestJson,
+    ...ingestFloorJson,
     invoke: {
       sandbox: inv.sandbox,
       direct: inv.direct,
