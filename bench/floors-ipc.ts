@@ -58,6 +58,8 @@ export interface IpcFloor {
   pipelinedPerSec: number;
   /** This process's CPU per pipelined invocation, µs: the IPC share of the host's main thread. */
   pipelinedHostCpuUs: number;
+  /** Spawn to the child's `ready` frame, `starts` times: the floor of a sandbox's cold start. */
+  start: Summary;
 }
 
 export interface IpcConfig {
@@ -65,6 +67,8 @@ export interface IpcConfig {
   warmup: number;
   /** Frames of INVOKE_BATCH invocations for the pipelined figure. */
   batches: number;
+  /** Fresh children started (and stopped) for the start-up figure. */
+  starts: number;
   timeoutMs: number;
 }
 
@@ -170,7 +174,29 @@ async function withDeadline<T>(work: Promise<T>, ms: number, what: string): Prom
   }
 }
 
+/** Spawn → `ready` of `n` fresh children, one after another (ns samples). */
+async function measureStarts(
+  variant: IpcVariant,
+  script: string,
+  n: number,
+  timeoutMs: number,
+): Promise<Summary> {
+  const samples: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = process.hrtime.bigint();
+    const echo = startEcho(variant, script);
+    try {
+      await withDeadline(echo.next(), timeoutMs, `IPC floor (${variant}) start`);
+      samples.push(Number(process.hrtime.bigint() - t0));
+    } finally {
+      await echo.stop();
+    }
+  }
+  return summarize(samples);
+}
+
 async function measureVariant(variant: IpcVariant, script: string, cfg: IpcConfig): Promise<IpcFloor> {
+  const start = await measureStarts(variant, script, cfg.starts, cfg.timeoutMs);
   const echo = startEcho(variant, script);
   try {
     return await withDeadline(
@@ -205,6 +231,7 @@ async function measureVariant(variant: IpcVariant, script: string, cfg: IpcConfi
           roundTripsPerSec,
           pipelinedPerSec: (count * 1000) / (performance.now() - t1),
           pipelinedHostCpuUs: (cpu.user + cpu.system) / count,
+          start,
         };
       })(),
       cfg.timeoutMs,

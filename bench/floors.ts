@@ -25,7 +25,7 @@ import { printTable, perSecond as rps } from "./stats.ts";
 export interface FloorsConfig {
   /** Time each in-process loop runs. @default 700 */
   budgetMs?: number;
-  /** @default { roundTrips: 2000, warmup: 200, batches: 200, timeoutMs: 15000 } */
+  /** @default { roundTrips: 2000, warmup: 200, batches: 200, starts: 10, timeoutMs: 15000 } */
   ipc?: Partial<IpcConfig>;
 }
 
@@ -56,6 +56,8 @@ export interface PalisadeFigures {
   batchIngest: number;
   e2eBatch: number;
   warmInvokeP50Us: number;
+  /** A sandbox's cold start (spawn → runner and bundle loaded), p50. */
+  coldStartP50Us?: number;
 }
 
 /** Issue 14's aims on 2 cores, in events/s. */
@@ -82,6 +84,7 @@ export async function runFloors(config: FloorsConfig = {}): Promise<Floors> {
     roundTrips: 2000,
     warmup: 200,
     batches: 200,
+    starts: 10,
     timeoutMs: 15_000,
     ...config.ipc,
   };
@@ -160,6 +163,7 @@ export function reportFloors(floors: Floors, palisade?: PalisadeFigures): void {
       "p99 µs",
       "pipelined events/s (32 per frame)",
       "host CPU µs per event",
+      "start → ready p50 ms",
     ],
     ipc.results.map((r) => [
       r.variant === "node"
@@ -172,6 +176,7 @@ export function reportFloors(floors: Floors, palisade?: PalisadeFigures): void {
       r.roundTrip.p99Us.toFixed(1),
       rps(r.pipelinedPerSec),
       r.pipelinedHostCpuUs.toFixed(1),
+      (r.start.p50Us / 1000).toFixed(1),
     ]),
   );
   if (ipc.bwrapSkipped !== undefined) console.log(`bubblewrap variant not measured: ${ipc.bwrapSkipped}`);
@@ -209,6 +214,13 @@ export function reportFloors(floors: Floors, palisade?: PalisadeFigures): void {
     console.log(
       `Palisade = ${pct(box.roundTrip.p50Us, palisade.warmInvokeP50Us)} of the warm-invoke floor (floor p50 ${box.roundTrip.p50Us.toFixed(1)} µs ${box.variant === "bwrap" ? "under bwrap" : "with the permission model"} vs Palisade's ${palisade.warmInvokeP50Us.toFixed(1)} µs)`,
     );
+  if (box !== undefined && palisade.coldStartP50Us !== undefined) {
+    const floorMs = box.start.p50Us / 1000;
+    const palisadeMs = palisade.coldStartP50Us / 1000;
+    console.log(
+      `cold start: an echo child ${box.variant === "bwrap" ? "under bwrap" : "with the permission flags"} starts in p50 ${floorMs.toFixed(1)} ms (no runner, no bundle); Palisade's sandbox in p50 ${palisadeMs.toFixed(1)} ms, ${(palisadeMs - floorMs).toFixed(1)} ms more (aim ≤ 100 ms${floorMs > 100 ? ", above the floor" : ""})`,
+    );
+  }
 }
 
 function describe(c: Ceiling): string {
@@ -216,13 +228,20 @@ function describe(c: Ceiling): string {
   return `${parts.join(" + ")} = ${us(c.eventsPerSec).toFixed(2)} µs`;
 }
 
-// `npx node bench/floors.ts` prints the floors alone; BENCH_FLOORS_PALISADE=ingest,e2e,invokeP50Us
+// `npx node bench/floors.ts` prints the floors alone; BENCH_FLOORS_PALISADE=ingest,e2e,invokeP50Us[,coldStartP50Us]
 // (figures of another run) prints them as shares too.
 if (import.meta.main) {
   const given = process.env.BENCH_FLOORS_PALISADE?.split(",").map(Number);
-  const [batchIngest = 0, e2eBatch = 0, warmInvokeP50Us = 0] = given ?? [];
+  const [batchIngest = 0, e2eBatch = 0, warmInvokeP50Us = 0, coldStartP50Us] = given ?? [];
   reportFloors(
     await runFloors(),
-    given === undefined ? undefined : { batchIngest, e2eBatch, warmInvokeP50Us },
+    given === undefined
+      ? undefined
+      : {
+          batchIngest,
+          e2eBatch,
+          warmInvokeP50Us,
+          ...(coldStartP50Us === undefined ? {} : { coldStartP50Us }),
+        },
   );
 }

@@ -278,6 +278,7 @@ try {
     batchIngest: ing.batch.palisade.eventsPerSec,
     e2eBatch: e2eBatch.e2eEventsPerSec,
     warmInvokeP50Us: inv.sandbox.p50Us,
+    coldStartP50Us: cold.p50Us,
   });
 
   // NATS mode next to raw JetStream, and 1 vs 2 workers on a 5 ms handler (issue 13's aims).
