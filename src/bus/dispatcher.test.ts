@@ -482,3 +482,56 @@ test("a delivery row planted for a function that does not subscribe to the type 
   assert.match(dead.find((d) => d.target === "admin")?.error ?? "", /does not subscribe to "x\.created"/);
   assert.match(dead.find((d) => d.target === "picky")?.error ?? "", /filter does not match/);
 });
+
+test("an event for one function makes the dispatcher ask the store about that function only", async (t) => {
+  // The poll timer never fires here (mock timers): every take below comes from a wake-up.
+  t.mock.timers.enable({ apis: ["Date", "setTimeout"], now: 7_000_000 });
+  const c = settledCollector();
+  const targets: TestTarget[] = Array.from({ length: 20 }, (_, i) => ({
+    name: `f${i}`,
+    on: [`t${i}.x`],
+    concurrency: 1,
+    retry: DEFAULT_RETRY,
+  }));
+  const log = openStore(logFile(t), targets);
+  const takes = new Map<string, number>();
+  const queue = {
+    ...log.queue,
+    take: (target: string, limit: number) => {
+      takes.set(target, (takes.get(target) ?? 0) + 1);
+      return log.queue.take(target, limit);
+    },
+  };
+  const dispatcher = createDispatcher({
+    targets,
+    invoke: async () => {},
+    onSettled: c.onSettled,
+    queue,
+    state: log.state,
+  });
+  t.after(async () => {
+    await dispatcher.close();
+    await log.close();
+  });
+  const idle = async () => {
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  };
+  await idle();
+  assert.equal(takes.size, 20, "the first round looks at every function");
+
+  takes.clear();
+  await log.events.append([ev("t3.x", "a"), ev("t3.x", "b"), ev("nobody.x", "c")]);
+  await c.until(2);
+  await idle();
+  assert.deepEqual([...takes.keys()], ["f3"], "only the function given work was asked for it");
+
+  takes.clear();
+  await log.events.append([ev("nobody.x", "d")]);
+  await idle();
+  assert.equal(takes.size, 0, "an event no function subscribes to wakes nobody");
+
+  // A wake-up that does not say for whom (a timer, a backend that cannot tell) looks at all.
+  dispatcher.notify();
+  await idle();
+  assert.equal(takes.size, 20);
+});

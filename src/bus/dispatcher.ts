@@ -46,8 +46,8 @@ export interface DispatcherOptions {
 }
 
 export interface Dispatcher {
-  /** Wakes the dispatcher: new events were appended or a slot became free. */
-  notify(): void;
+  /** Wakes the dispatcher: `targets` (undefined: any target) may have new work or a free slot. */
+  notify(targets?: readonly string[]): void;
   /** Stops taking new work and waits for attempts in flight. */
   close(): Promise<void>;
 }
@@ -76,6 +76,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const runningCount = new Map<string, number>();
   const held = new Set<string>();
   const running = new Set<Promise<void>>();
+  // Targets to look at in the next round: those woken (new work, a freed slot), or all of them (a
+  // timer, a backend that cannot say). Each round costs a store query per target it looks at, so an
+  // event for one function does not query the store for every function of the app.
+  const woken = new Set<string>();
+  let wakeAll = true;
   let pumping = false;
   let again = false;
   let closed = false;
@@ -87,9 +92,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   // being settled, so none is started twice.
   async function fill(): Promise<void> {
     const now = Date.now();
+    const all = wakeAll;
+    const marked = new Set(woken);
+    wakeAll = false;
+    woken.clear();
     for (const [name, target] of targets) {
       const claimed = claims.get(name) ?? new Set<string>();
       const queue = queues.get(name) ?? [];
+      if (!all && !marked.has(name) && queue.length === 0) continue;
       const slots = target.concurrency * (target.batch ?? 1) - (runningCount.get(name) ?? 0);
       if (slots <= 0) continue;
       if (queue.length < slots) {
@@ -132,7 +142,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       options.onError?.(err);
     } finally {
       claimed.delete(key(d));
-      notify();
+      notify([d.target]);
     }
   }
 
@@ -143,7 +153,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       // The slot is free as soon as the attempt ends; the outcome is recorded meanwhile, many
       // settles to a commit. The delivery stays claimed until then, so it is not picked again.
       runningCount.set(target.name, (runningCount.get(target.name) ?? 1) - 1);
-      notify();
+      notify([target.name]);
       // Stopped mid-attempt (shutdown): leave it pending, not charged as an attempt.
       if (closed && outcome.kind !== "delivered") {
         claimed.delete(key(delivery));
@@ -217,8 +227,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     timer.unref();
   }
 
-  function notify(): void {
-    if (!closed) void pump();
+  function notify(targets?: readonly string[]): void {
+    if (closed) return;
+    if (targets === undefined) wakeAll = true;
+    else for (const t of targets) woken.add(t);
+    void pump();
   }
 
   const unwatch = store.watch(notify);

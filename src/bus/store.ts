@@ -23,6 +23,9 @@ import type {
   StoredEvent,
 } from "./event-log.ts";
 
+/** Wakes a dispatcher: `targets` may have new work (undefined: any target may). */
+export type Wake = (targets?: readonly string[]) => void;
+
 /** Who receives which events: a target (a function), its types (`a.b` or `a.*`) and content filter. */
 export interface Subscription {
   readonly name: string;
@@ -56,8 +59,11 @@ export interface DeliveryQueue {
   settle(delivery: DeliveryRef, outcome: Outcome): Promise<void>;
   /** Earliest time any pending delivery is due; undefined when none is, or when the backend pushes (`watch`). */
   nextDue(): Promise<number | undefined>;
-  /** Calls `wake` whenever new work may be waiting (appended here or elsewhere). Returns how to stop. */
-  watch(wake: () => void): () => void;
+  /**
+   * Calls `wake` whenever new work may be waiting (appended here or elsewhere), with the targets
+   * that may have it when the backend knows them (undefined: any target). Returns how to stop.
+   */
+  watch(wake: Wake): () => void;
   /** The dead-letter queue, newest first. */
   deadLetters(limit: number): Promise<DeadLetter[]>;
   /**
@@ -183,7 +189,7 @@ export interface RawStore {
   /** As `DeliveryQueue.settle`; `skipped` acknowledges work the content filter does not want. */
   settle(delivery: DeliveryRef, outcome: Outcome | { readonly kind: "skipped" }): Promise<void>;
   nextDue(): Promise<number | undefined>;
-  watch(wake: () => void): () => void;
+  watch(wake: Wake): () => void;
   deadLetters(limit: number): Promise<DeadLetter[]>;
   replay(seq: number, target: string, replay: Replay, refused?: string): Promise<void>;
   requeue(seq: number, target: string): Promise<boolean>;

@@ -13,7 +13,7 @@
  */
 import type { JsMsg } from "@nats-io/jetstream";
 import type { DeliveryRef, Outcome } from "../event-log.ts";
-import type { RawDelivery } from "../store.ts";
+import type { RawDelivery, Wake } from "../store.ts";
 import { ensureReplayConsumer, listRoutes, type Route } from "./delivery-consumers.ts";
 import { eventOf } from "./event-codec.ts";
 import { encodeToken, type NatsNames } from "./names.ts";
@@ -41,7 +41,7 @@ export interface QueueContext {
 export interface NatsTaker {
   take(target: string, limit: number): Promise<RawDelivery[]>;
   settle(delivery: DeliveryRef, outcome: Outcome | { readonly kind: "skipped" }): Promise<void>;
-  watch(wake: () => void): () => void;
+  watch(wake: Wake): () => void;
   /** Stops the pullers and gives back (naks) what was buffered; taken, unsettled work waits out its lease. */
   close(): Promise<void>;
 }

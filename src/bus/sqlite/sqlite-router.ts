@@ -15,7 +15,8 @@ const CHUNK = 512;
  */
 export interface SqliteRouter {
   /** Routes `fresh` (just inserted, in order) and anything unrouted before them; run inside a write. */
-  routeAppended(fresh: readonly RawStoredEvent[]): void;
+  /** Routes events just appended (and any stored before them not routed yet); returns the targets given work. */
+  routeAppended(fresh: readonly RawStoredEvent[]): ReadonlySet<string>;
   /** Routes every event after the cursor; run inside a write. */
   routeBacklog(): void;
   /** Whether events may be waiting to be routed (false once a backlog pass found none). */
@@ -49,19 +50,22 @@ export function createSqliteRouter(
   };
   let behind = true;
 
-  function route(events: readonly RawStoredEvent[]): void {
+  function route(events: readonly RawStoredEvent[], routed: Set<string>): void {
     const now = Date.now();
     for (const e of events)
       for (const s of routesFor(e.type))
-        if (options.accepts(s.name, e)) addDelivery.run(e.seq, s.name, now, now, mac.signFor(e, s.name));
+        if (options.accepts(s.name, e)) {
+          addDelivery.run(e.seq, s.name, now, now, mac.signFor(e, s.name));
+          routed.add(s.name);
+        }
   }
 
   // Routes stored events in (from, to], reading them back.
-  function routeStored(from: number, to: number): void {
+  function routeStored(from: number, to: number, routed: Set<string>): void {
     for (let at = from; at < to; ) {
       const rows = after.all(at, to, CHUNK);
       const batch = rows.map(rawOf);
-      route(batch);
+      route(batch, routed);
       const end = batch.at(-1)?.seq;
       if (end === undefined) break;
       at = end;
@@ -73,19 +77,24 @@ export function createSqliteRouter(
       return behind;
     },
     routeAppended(fresh) {
+      const routed = new Set<string>();
       const first = fresh[0];
       const end = fresh.at(-1);
-      if (first === undefined || end === undefined) return;
+      if (first === undefined || end === undefined) return routed;
       const cursor = Number(getCursor.get(CURSOR)?.seq ?? 0);
-      if (cursor < first.seq - 1) routeStored(cursor, first.seq - 1);
-      route(fresh.filter((e) => e.seq > cursor));
+      if (cursor < first.seq - 1) routeStored(cursor, first.seq - 1, routed);
+      route(
+        fresh.filter((e) => e.seq > cursor),
+        routed,
+      );
       setCursor.run(CURSOR, Math.max(cursor, end.seq));
+      return routed;
     },
     routeBacklog() {
       const cursor = Number(getCursor.get(CURSOR)?.seq ?? 0);
       const to = Number(last.get()?.seq ?? 0);
       if (to > cursor) {
-        routeStored(cursor, to);
+        routeStored(cursor, to, new Set());
         setCursor.run(CURSOR, to);
       }
       behind = false;

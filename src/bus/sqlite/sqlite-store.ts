@@ -5,7 +5,7 @@ import { PalisadeError } from "../../errors.ts";
 import { createGroupCommit, type GroupCommitStats } from "../../group-commit.ts";
 import { BUS_CLOSED } from "../errors.ts";
 import type { Appended, DeadLetter, DeadLetterReason, DeliveryState, PastDelivery } from "../event-log.ts";
-import type { RawDelivery, RawStore, RawStoredEvent, RawStoreOptions } from "../store.ts";
+import type { RawDelivery, RawStore, RawStoredEvent, RawStoreOptions, Wake } from "../store.ts";
 import { deliveryAuthMarker } from "./delivery-auth-marker.ts";
 import { createDeliveryMac } from "./delivery-mac.ts";
 import { migrateLog } from "./migrate-log.ts";
@@ -72,9 +72,11 @@ export function openSqliteRawStore(file: string, options: SqliteRawStoreOptions)
     claims.set(target, found);
     return found;
   };
-  const watchers = new Set<() => void>();
-  const wake = () => {
-    for (const w of watchers) w();
+  const watchers = new Set<Wake>();
+  // Only the targets given work are woken: a dispatcher then asks the store about those alone,
+  // not about every function of the app for every event.
+  const wake = (targets?: readonly string[]) => {
+    for (const w of watchers) w(targets);
   };
   const settles: (() => void)[] = [];
   let settlesWrite: Promise<void> | undefined;
@@ -125,11 +127,10 @@ export function openSqliteRawStore(file: string, options: SqliteRawStoreOptions)
             fresh.push({ ...e, seq, acceptedAt: now });
             return { id: e.id, seq, duplicate: false };
           });
-          router.routeAppended(fresh);
-          return appended;
+          return { appended, routed: router.routeAppended(fresh) };
         })
-        .then((appended) => {
-          wake();
+        .then(({ appended, routed }) => {
+          if (routed.size > 0) wake([...routed]);
           return appended;
         });
     },
@@ -143,7 +144,10 @@ export function openSqliteRawStore(file: string, options: SqliteRawStoreOptions)
     },
     async take(target, limit) {
       check();
-      if (router.behind) await writer.run(() => router.routeBacklog());
+      if (router.behind) {
+        await writer.run(() => router.routeBacklog());
+        wake(); // the backlog may hold work for any target
+      }
       const claimed = claimsOf(target);
       const out: RawDelivery[] = [];
       for (const row of q.due.all(target, Date.now(), limit + claimed.size)) {
@@ -213,7 +217,7 @@ export function openSqliteRawStore(file: string, options: SqliteRawStoreOptions)
           const signed = mac.sign(seq, target);
           q.replay.run(seq, target, state, now, refused ?? null, reason, replay.by, replay.at, now, signed);
         })
-        .then(wake);
+        .then(() => wake([target]));
     },
     requeue(seq, target) {
       check();
@@ -227,7 +231,7 @@ export function openSqliteRawStore(file: string, options: SqliteRawStoreOptions)
         })
         .then(
           (moved) => {
-            wake();
+            wake([target]);
             return moved;
           },
           (err: unknown) => {
