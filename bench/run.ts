@@ -21,6 +21,7 @@ import { createBenchApp, runBaseline, runPalisade } from "./e2e.ts";
 import { runBatchE2e } from "./e2e-batch.ts";
 import { runEventSizes } from "./event-size.ts";
 import { reportFanOut, runFanOut } from "./fan-out.ts";
+import { reportManyFunctions, runManyFunctions } from "./many-functions.ts";
 import { reportFloors, runFloors } from "./floors.ts";
 import { type IngestConfig, runIngest } from "./ingest.ts";
 import { reportIngestFloor, runIngestFloor } from "./ingest-floor.ts";
@@ -216,6 +217,8 @@ try {
       timeoutMs: DELIVERY_TIMEOUT_MS,
     }),
   );
+  // How cost grows with the functions deployed: 50 more that receive nothing, per event.
+  const manyFunctionsJson = reportManyFunctions(await runManyFunctions(50, 4000, DELIVERY_TIMEOUT_MS));
   printTable(
     "Delivery engine alone (5000 events in the log, no-op invoke in process: routing, state, settles on SQLite)",
     ["concurrency", "events/s", "deliveries/commit"],
@@ -393,6 +396,7 @@ try {
     nats: { ...nats, e2eRatio: natsRatio, scaling },
     floors,
     ...fanOutJson,
+    ...manyFunctionsJson,
     ...retainedJson,
   };
   console.log(`\nBENCH_JSON ${JSON.stringify(result)}`);
