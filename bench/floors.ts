@@ -212,7 +212,7 @@ export function reportFloors(floors: Floors, palisade?: PalisadeFigures): void {
   );
   if (box !== undefined)
     console.log(
-      `Palisade = ${pct(box.roundTrip.p50Us, palisade.warmInvokeP50Us)} of the warm-invoke floor (floor p50 ${box.roundTrip.p50Us.toFixed(1)} µs ${box.variant === "bwrap" ? "under bwrap" : "with the permission model"} vs Palisade's ${palisade.warmInvokeP50Us.toFixed(1)} µs)`,
+      `warm invoke: Palisade's p50 ${palisade.warmInvokeP50Us.toFixed(1)} µs is ${(palisade.warmInvokeP50Us / Math.max(box.roundTrip.p50Us, 1e-9)).toFixed(2)}× the floor's (an echo child ${box.variant === "bwrap" ? "under bwrap" : "with the permission model"}, p50 ${box.roundTrip.p50Us.toFixed(1)} µs; below 1× is the two measurements' noise)`,
     );
   if (box !== undefined && palisade.coldStartP50Us !== undefined) {
     const floorMs = box.start.p50Us / 1000;
