@@ -535,3 +535,97 @@ test("an event for one function makes the dispatcher ask the store about that fu
   await idle();
   assert.equal(takes.size, 20);
 });
+
+test("a round that fails part-way forgets none of the functions woken for it", async (t) => {
+  t.mock.timers.enable({ apis: ["Date", "setTimeout"], now: 7_000_000 });
+  const c = settledCollector();
+  const targets: TestTarget[] = ["a", "b", "c"].map((name) => ({
+    name,
+    on: [`${name}.x`],
+    concurrency: 1,
+    retry: DEFAULT_RETRY,
+  }));
+  const log = openStore(logFile(t), targets);
+  let failNext = false;
+  const queue = {
+    ...log.queue,
+    take: (target: string, limit: number) => {
+      if (target === "a" && failNext) {
+        failNext = false;
+        throw new Error("store read failed once");
+      }
+      return log.queue.take(target, limit);
+    },
+  };
+  const errors: unknown[] = [];
+  const dispatcher = createDispatcher({
+    targets,
+    invoke: async () => {},
+    onSettled: c.onSettled,
+    onError: (err) => errors.push(err),
+    queue,
+    state: log.state,
+  });
+  t.after(async () => {
+    await dispatcher.close();
+    await log.close();
+  });
+  const idle = async () => {
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  };
+  await idle();
+
+  // One append wakes a and b; the round fails at a, before it reaches b.
+  failNext = true;
+  await log.events.append([ev("a.x", "1"), ev("b.x", "2")]);
+  await idle();
+  assert.equal(errors.length, 1);
+  assert.equal(c.settled.length, 0);
+
+  // The next wake-up is for c alone, and still reaches the a and b the failed round left behind
+  // (the error backoff's timer never fires here).
+  await log.events.append([ev("c.x", "3")]);
+  for (let i = 0; i < 50 && c.settled.length < 3; i++) await idle();
+  assert.deepEqual(c.settled.map((s) => s.d.target).sort(), ["a", "b", "c"]);
+});
+
+test("a wake-up that arrives while the dispatcher arms its timer is not left for the poll", async (t) => {
+  t.mock.timers.enable({ apis: ["Date", "setTimeout"], now: 7_000_000 });
+  const c = settledCollector();
+  const targets: TestTarget[] = [{ name: "a", on: ["a.x"], concurrency: 1, retry: DEFAULT_RETRY }];
+  const log = openStore(logFile(t), targets);
+  let arming: (() => void) | undefined;
+  let armed = 0;
+  const queue = {
+    ...log.queue,
+    nextDue: async () => {
+      armed++;
+      // The second arming waits until the test lets it go: a wake-up lands meanwhile.
+      if (armed === 2) await new Promise<void>((resolve) => (arming = resolve));
+      return log.queue.nextDue();
+    },
+  };
+  const dispatcher = createDispatcher({
+    targets,
+    invoke: async () => {},
+    onSettled: c.onSettled,
+    queue,
+    state: log.state,
+  });
+  t.after(async () => {
+    arming?.();
+    await dispatcher.close();
+    await log.close();
+  });
+  const idle = async () => {
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  };
+  await idle();
+  dispatcher.notify();
+  await idle();
+  assert.ok(arming, "the pump is waiting in its timer's arming");
+  await log.events.append([ev("a.x", "1")]);
+  arming?.();
+  for (let i = 0; i < 50 && c.settled.length < 1; i++) await idle();
+  assert.equal(c.settled[0]?.d.target, "a");
+});

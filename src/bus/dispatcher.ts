@@ -190,14 +190,19 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     pumping = true;
     try {
       do {
-        again = false;
-        await fill();
-        // Yield to I/O between rounds: group commits (settles) must get to flush.
-        if (again) await new Promise((r) => setImmediate(r));
+        do {
+          again = false;
+          await fill();
+          // Yield to I/O between rounds: group commits (settles) must get to flush.
+          if (again) await new Promise((r) => setImmediate(r));
+        } while (again && !closed);
+        await armTimer();
+        // A wake-up while the timer was being armed is another round, not a wait for the poll.
       } while (again && !closed);
-      await armTimer();
     } catch (err) {
       options.onError?.(err);
+      // The failed round may not have reached every target it was woken for: the next looks at all.
+      wakeAll = true;
       if (!closed) arm(Date.now() + ERROR_BACKOFF_MS);
     } finally {
       pumping = false;

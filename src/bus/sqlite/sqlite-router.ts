@@ -14,8 +14,10 @@ const CHUNK = 512;
  * whose dispatcher routed later) are routed on the next append or take.
  */
 export interface SqliteRouter {
-  /** Routes `fresh` (just inserted, in order) and anything unrouted before them; run inside a write. */
-  /** Routes events just appended (and any stored before them not routed yet); returns the targets given work. */
+  /**
+   * Routes `fresh` (just inserted, in order) and anything unrouted before them; run inside a write.
+   * Returns the targets given work.
+   */
   routeAppended(fresh: readonly RawStoredEvent[]): ReadonlySet<string>;
   /** Routes every event after the cursor; run inside a write. */
   routeBacklog(): void;
