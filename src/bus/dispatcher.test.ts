@@ -629,3 +629,49 @@ test("a wake-up that arrives while the dispatcher arms its timer is not left for
   for (let i = 0; i < 50 && c.settled.length < 1; i++) await idle();
   assert.equal(c.settled[0]?.d.target, "a");
 });
+
+test("a function whose last take came back short is not asked for more on every finished attempt", async (t) => {
+  t.mock.timers.enable({ apis: ["Date", "setTimeout"], now: 7_000_000 });
+  const c = settledCollector();
+  const targets: TestTarget[] = [
+    { name: "a", on: ["a.x"], concurrency: 1, retry: { ...DEFAULT_RETRY, initialDelayMs: 0, maxDelayMs: 0 } },
+  ];
+  const log = openStore(logFile(t), targets);
+  let takes = 0;
+  const queue = {
+    ...log.queue,
+    take: (target: string, limit: number) => {
+      takes++;
+      return log.queue.take(target, limit);
+    },
+  };
+  let failures = 1;
+  const dispatcher = createDispatcher({
+    targets,
+    invoke: async (_name, d) => {
+      if (d.event.id === "3" && failures-- > 0) throw new Error("fails once");
+    },
+    onSettled: c.onSettled,
+    queue,
+    state: log.state,
+  });
+  t.after(async () => {
+    await dispatcher.close();
+    await log.close();
+  });
+  const idle = async () => {
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  };
+  await idle();
+  takes = 0;
+  await log.events.append(["1", "2", "3", "4", "5"].map((id) => ev("a.x", id)));
+  for (let i = 0; i < 50 && c.settled.length < 6; i++) await idle();
+  assert.deepEqual(
+    c.settled.map((s) => `${s.d.eventId}:${s.o.kind}`),
+    ["1:delivered", "2:delivered", "3:retry", "4:delivered", "5:delivered", "3:delivered"],
+    "the retry recorded with no delay is taken again at once, without a timer",
+  );
+  // One take for the append and one for the retry once it was recorded (due again at once); none
+  // for the five other attempts that ended with nothing new in the store.
+  assert.equal(takes, 2);
+});

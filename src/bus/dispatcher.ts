@@ -81,6 +81,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   // event for one function does not query the store for every function of the app.
   const woken = new Set<string>();
   let wakeAll = true;
+  // Targets whose last take came back short: the store had nothing else due for them then. A freed
+  // slot with an empty local queue asks the store again only once new work may have come (a wake-up
+  // from the store or a timer, a retry recorded, a settle that failed), not on every attempt's end.
+  const drained = new Set<string>();
   let pumping = false;
   let again = false;
   let closed = false;
@@ -102,8 +106,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       if (!all && !marked.has(name) && queue.length === 0) continue;
       const slots = target.concurrency * (target.batch ?? 1) - (runningCount.get(name) ?? 0);
       if (slots <= 0) continue;
-      if (queue.length < slots) {
-        for (const d of await store.take(name, PREFETCH)) {
+      if (queue.length < slots && !(queue.length === 0 && drained.has(name))) {
+        const taken = await store.take(name, PREFETCH);
+        if (taken.length < PREFETCH) drained.add(name);
+        else drained.delete(name);
+        for (const d of taken) {
           if (claimed.has(key(d))) continue;
           claimed.add(key(d));
           if ("refused" in d) refuse(d, claimed);
@@ -137,9 +144,11 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     try {
       await store.settle(d, outcome);
       options.onSettled?.(d, outcome);
+      if (outcome.kind === "retry") drained.delete(d.target);
     } catch (err) {
       // Not settled means still pending in the store: it is attempted again (at-least-once).
       options.onError?.(err);
+      drained.delete(d.target);
     } finally {
       claimed.delete(key(d));
       notify([d.target]);
@@ -203,6 +212,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       options.onError?.(err);
       // The failed round may not have reached every target it was woken for: the next looks at all.
       wakeAll = true;
+      drained.clear();
       if (!closed) arm(Date.now() + ERROR_BACKOFF_MS);
     } finally {
       pumping = false;
@@ -225,7 +235,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     timer = setTimeout(
       () => {
         timer = undefined;
-        notify();
+        arrived();
       },
       Math.max(0, at - Date.now()),
     );
@@ -239,10 +249,17 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     void pump();
   }
 
-  const unwatch = store.watch(notify);
-  notify();
+  // The store's wake-ups (and timers) say new work may be due: drained targets look again.
+  function arrived(targets?: readonly string[]): void {
+    if (targets === undefined) drained.clear();
+    else for (const t of targets) drained.delete(t);
+    notify(targets);
+  }
+
+  const unwatch = store.watch(arrived);
+  arrived();
   return {
-    notify,
+    notify: arrived,
     async close() {
       closed = true;
       unwatch();

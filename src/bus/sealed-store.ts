@@ -171,12 +171,18 @@ export function createSealing(
         queue: {
           async take(target, limit) {
             const out: (Delivery | RefusedDelivery)[] = [];
-            for (const d of await catchUp(await raw.take(target, limit), (r) => r.record.body)) {
-              const checked = check(d);
-              if (checked !== undefined) out.push(checked);
-              else await skip(d);
+            // What the content filter does not want is skipped and more taken in its place: a
+            // short answer means nothing else is due (see DeliveryQueue.take).
+            for (;;) {
+              const want = limit - out.length;
+              const taken = await raw.take(target, want);
+              for (const d of await catchUp(taken, (r) => r.record.body)) {
+                const checked = check(d);
+                if (checked !== undefined) out.push(checked);
+                else await skip(d);
+              }
+              if (taken.length < want || out.length >= limit) return out;
             }
-            return out;
           },
           settle(delivery: DeliveryRef, outcome) {
             if (outcome.kind === "delivered") return raw.settle(delivery, outcome);

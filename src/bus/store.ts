@@ -52,7 +52,9 @@ export interface DeliveryQueue {
    * Up to `limit` deliveries of `target` due now, oldest first, each claimed until it is settled (a
    * backend that leases work gives a claim back after its lease, so a dead worker's work runs
    * elsewhere). A delivery whose record does not open or whose routing is not the platform's comes
-   * back refused, without its event, to be dead-lettered, never invoked.
+   * back refused, without its event, to be dead-lettered, never invoked. Fewer than `limit` means
+   * nothing else is due for `target` now: the dispatcher asks again only after `watch` or `nextDue`
+   * says more may be, or after it recorded a retry.
    */
   take(target: string, limit: number): Promise<(Delivery | RefusedDelivery)[]>;
   /** Records the outcome of one attempt (or of a refusal): delivered, retry at a time, or dead-lettered. */
