@@ -675,3 +675,41 @@ test("a function whose last take came back short is not asked for more on every 
   // for the five other attempts that ended with nothing new in the store.
   assert.equal(takes, 2);
 });
+
+test("new work does not make the dispatcher ask the store for the next due time; the poll does", async (t) => {
+  t.mock.timers.enable({ apis: ["Date", "setTimeout"], now: 7_000_000 });
+  const c = settledCollector();
+  const targets: TestTarget[] = [{ name: "a", on: ["a.x"], concurrency: 1, retry: DEFAULT_RETRY }];
+  const log = openStore(logFile(t), targets);
+  let asked = 0;
+  const queue = {
+    ...log.queue,
+    nextDue: () => {
+      asked++;
+      return log.queue.nextDue();
+    },
+  };
+  const dispatcher = createDispatcher({
+    targets,
+    invoke: async () => {},
+    onSettled: c.onSettled,
+    queue,
+    state: log.state,
+  });
+  t.after(async () => {
+    await dispatcher.close();
+    await log.close();
+  });
+  const idle = async () => {
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+  };
+  await idle();
+  assert.equal(asked, 1, "start-up looks at everything, the next due time included");
+  for (let i = 0; i < 10; i++) await log.events.append([ev("a.x", `e${i}`)]);
+  for (let i = 0; i < 50 && c.settled.length < 10; i++) await idle();
+  assert.equal(c.settled.length, 10);
+  assert.equal(asked, 1, "ten events, no query for the next due time");
+  t.mock.timers.tick(1_000);
+  await idle();
+  assert.equal(asked, 2, "the poll asks");
+});

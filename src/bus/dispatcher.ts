@@ -144,7 +144,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     try {
       await store.settle(d, outcome);
       options.onSettled?.(d, outcome);
-      if (outcome.kind === "retry") drained.delete(d.target);
+      if (outcome.kind === "retry") {
+        drained.delete(d.target);
+        arm(outcome.at);
+      }
     } catch (err) {
       // Not settled means still pending in the store: it is attempted again (at-least-once).
       options.onError?.(err);
@@ -197,15 +200,22 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       return;
     }
     pumping = true;
+    // Only a round that looked at every target (a timer, the poll, start-up) asks the store when the
+    // next retry falls due: retries this dispatcher records arm the timer themselves, new work wakes
+    // it, and the poll catches what other processes change.
+    let askDue = false;
     try {
       do {
         do {
           again = false;
+          if (wakeAll) askDue = true;
           await fill();
           // Yield to I/O between rounds: group commits (settles) must get to flush.
           if (again) await new Promise((r) => setImmediate(r));
         } while (again && !closed);
-        await armTimer();
+        if (askDue) await armTimer();
+        else arm(Date.now() + POLL_MS);
+        askDue = false;
         // A wake-up while the timer was being armed is another round, not a wait for the poll.
       } while (again && !closed);
     } catch (err) {
