@@ -483,39 +483,59 @@ test("a delivery row planted for a function that does not subscribe to the type 
   assert.match(dead.find((d) => d.target === "picky")?.error ?? "", /filter does not match/);
 });
 
-test("an event for one function makes the dispatcher ask the store about that function only", async (t) => {
-  // The poll timer never fires here (mock timers): every take below comes from a wake-up.
+/** Lets every pending callback and I/O completion run (no timers: they are mocked in these tests). */
+async function idle(): Promise<void> {
+  for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+}
+
+/** Waits (without timers) until `n` outcomes were recorded, or gives up so the assertion after says why. */
+async function settledUpTo(c: ReturnType<typeof settledCollector>, n: number): Promise<void> {
+  for (let i = 0; i < 50 && c.settled.length < n; i++) await idle();
+}
+
+/**
+ * A dispatcher on a fresh store whose queue is `wrap`ped (to count or fail its calls), with the clock
+ * mocked so the poll timer fires only when a test ticks it. Closed when the test ends.
+ */
+function wakeTest(
+  t: TestContext,
+  targets: TestTarget[],
+  wrap: (queue: SqliteStore["queue"]) => Partial<SqliteStore["queue"]>,
+  options: Partial<Pick<DispatcherOptions, "invoke" | "onError">> = {},
+) {
   t.mock.timers.enable({ apis: ["Date", "setTimeout"], now: 7_000_000 });
   const c = settledCollector();
-  const targets: TestTarget[] = Array.from({ length: 20 }, (_, i) => ({
-    name: `f${i}`,
-    on: [`t${i}.x`],
-    concurrency: 1,
-    retry: DEFAULT_RETRY,
-  }));
   const log = openStore(logFile(t), targets);
-  const takes = new Map<string, number>();
-  const queue = {
-    ...log.queue,
-    take: (target: string, limit: number) => {
-      takes.set(target, (takes.get(target) ?? 0) + 1);
-      return log.queue.take(target, limit);
-    },
-  };
   const dispatcher = createDispatcher({
     targets,
     invoke: async () => {},
+    ...options,
     onSettled: c.onSettled,
-    queue,
+    queue: { ...log.queue, ...wrap(log.queue) },
     state: log.state,
   });
   t.after(async () => {
     await dispatcher.close();
     await log.close();
   });
-  const idle = async () => {
-    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-  };
+  return { c, log, dispatcher };
+}
+
+test("an event for one function makes the dispatcher ask the store about that function only", async (t) => {
+  // The poll timer never fires here (mock timers): every take below comes from a wake-up.
+  const targets: TestTarget[] = Array.from({ length: 20 }, (_, i) => ({
+    name: `f${i}`,
+    on: [`t${i}.x`],
+    concurrency: 1,
+    retry: DEFAULT_RETRY,
+  }));
+  const takes = new Map<string, number>();
+  const { c, log, dispatcher } = wakeTest(t, targets, (queue) => ({
+    take: (target: string, limit: number) => {
+      takes.set(target, (takes.get(target) ?? 0) + 1);
+      return queue.take(target, limit);
+    },
+  }));
   await idle();
   assert.equal(takes.size, 20, "the first round looks at every function");
 
@@ -537,42 +557,28 @@ test("an event for one function makes the dispatcher ask the store about that fu
 });
 
 test("a round that fails part-way forgets none of the functions woken for it", async (t) => {
-  t.mock.timers.enable({ apis: ["Date", "setTimeout"], now: 7_000_000 });
-  const c = settledCollector();
   const targets: TestTarget[] = ["a", "b", "c"].map((name) => ({
     name,
     on: [`${name}.x`],
     concurrency: 1,
     retry: DEFAULT_RETRY,
   }));
-  const log = openStore(logFile(t), targets);
   let failNext = false;
-  const queue = {
-    ...log.queue,
-    take: (target: string, limit: number) => {
-      if (target === "a" && failNext) {
-        failNext = false;
-        throw new Error("store read failed once");
-      }
-      return log.queue.take(target, limit);
-    },
-  };
   const errors: unknown[] = [];
-  const dispatcher = createDispatcher({
+  const { c, log } = wakeTest(
+    t,
     targets,
-    invoke: async () => {},
-    onSettled: c.onSettled,
-    onError: (err) => errors.push(err),
-    queue,
-    state: log.state,
-  });
-  t.after(async () => {
-    await dispatcher.close();
-    await log.close();
-  });
-  const idle = async () => {
-    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-  };
+    (queue) => ({
+      take: (target: string, limit: number) => {
+        if (target === "a" && failNext) {
+          failNext = false;
+          throw new Error("store read failed once");
+        }
+        return queue.take(target, limit);
+      },
+    }),
+    { onError: (err) => errors.push(err) },
+  );
   await idle();
 
   // One append wakes a and b; the round fails at a, before it reaches b.
@@ -585,87 +591,58 @@ test("a round that fails part-way forgets none of the functions woken for it", a
   // The next wake-up is for c alone, and still reaches the a and b the failed round left behind
   // (the error backoff's timer never fires here).
   await log.events.append([ev("c.x", "3")]);
-  for (let i = 0; i < 50 && c.settled.length < 3; i++) await idle();
+  await settledUpTo(c, 3);
   assert.deepEqual(c.settled.map((s) => s.d.target).sort(), ["a", "b", "c"]);
 });
 
 test("a wake-up that arrives while the dispatcher arms its timer is not left for the poll", async (t) => {
-  t.mock.timers.enable({ apis: ["Date", "setTimeout"], now: 7_000_000 });
-  const c = settledCollector();
   const targets: TestTarget[] = [{ name: "a", on: ["a.x"], concurrency: 1, retry: DEFAULT_RETRY }];
-  const log = openStore(logFile(t), targets);
   let arming: (() => void) | undefined;
   let armed = 0;
-  const queue = {
-    ...log.queue,
+  const { c, log, dispatcher } = wakeTest(t, targets, (queue) => ({
     nextDue: async () => {
       armed++;
       // The second arming waits until the test lets it go: a wake-up lands meanwhile.
       if (armed === 2) await new Promise<void>((resolve) => (arming = resolve));
-      return log.queue.nextDue();
+      return queue.nextDue();
     },
-  };
-  const dispatcher = createDispatcher({
-    targets,
-    invoke: async () => {},
-    onSettled: c.onSettled,
-    queue,
-    state: log.state,
-  });
-  t.after(async () => {
-    arming?.();
-    await dispatcher.close();
-    await log.close();
-  });
-  const idle = async () => {
-    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-  };
+  }));
+  t.after(() => arming?.());
   await idle();
   dispatcher.notify();
   await idle();
   assert.ok(arming, "the pump is waiting in its timer's arming");
   await log.events.append([ev("a.x", "1")]);
   arming?.();
-  for (let i = 0; i < 50 && c.settled.length < 1; i++) await idle();
+  await settledUpTo(c, 1);
   assert.equal(c.settled[0]?.d.target, "a");
 });
 
 test("a function whose last take came back short is not asked for more on every finished attempt", async (t) => {
-  t.mock.timers.enable({ apis: ["Date", "setTimeout"], now: 7_000_000 });
-  const c = settledCollector();
   const targets: TestTarget[] = [
     { name: "a", on: ["a.x"], concurrency: 1, retry: { ...DEFAULT_RETRY, initialDelayMs: 0, maxDelayMs: 0 } },
   ];
-  const log = openStore(logFile(t), targets);
   let takes = 0;
-  const queue = {
-    ...log.queue,
-    take: (target: string, limit: number) => {
-      takes++;
-      return log.queue.take(target, limit);
-    },
-  };
   let failures = 1;
-  const dispatcher = createDispatcher({
+  const { c, log } = wakeTest(
+    t,
     targets,
-    invoke: async (_name, d) => {
-      if (d.event.id === "3" && failures-- > 0) throw new Error("fails once");
+    (queue) => ({
+      take: (target: string, limit: number) => {
+        takes++;
+        return queue.take(target, limit);
+      },
+    }),
+    {
+      invoke: async (_name, d) => {
+        if (d.event.id === "3" && failures-- > 0) throw new Error("fails once");
+      },
     },
-    onSettled: c.onSettled,
-    queue,
-    state: log.state,
-  });
-  t.after(async () => {
-    await dispatcher.close();
-    await log.close();
-  });
-  const idle = async () => {
-    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-  };
+  );
   await idle();
   takes = 0;
   await log.events.append(["1", "2", "3", "4", "5"].map((id) => ev("a.x", id)));
-  for (let i = 0; i < 50 && c.settled.length < 6; i++) await idle();
+  await settledUpTo(c, 6);
   assert.deepEqual(
     c.settled.map((s) => `${s.d.eventId}:${s.o.kind}`),
     ["1:delivered", "2:delivered", "3:retry", "4:delivered", "5:delivered", "3:delivered"],
@@ -677,36 +654,18 @@ test("a function whose last take came back short is not asked for more on every 
 });
 
 test("new work does not make the dispatcher ask the store for the next due time; the poll does", async (t) => {
-  t.mock.timers.enable({ apis: ["Date", "setTimeout"], now: 7_000_000 });
-  const c = settledCollector();
   const targets: TestTarget[] = [{ name: "a", on: ["a.x"], concurrency: 1, retry: DEFAULT_RETRY }];
-  const log = openStore(logFile(t), targets);
   let asked = 0;
-  const queue = {
-    ...log.queue,
+  const { c, log } = wakeTest(t, targets, (queue) => ({
     nextDue: () => {
       asked++;
-      return log.queue.nextDue();
+      return queue.nextDue();
     },
-  };
-  const dispatcher = createDispatcher({
-    targets,
-    invoke: async () => {},
-    onSettled: c.onSettled,
-    queue,
-    state: log.state,
-  });
-  t.after(async () => {
-    await dispatcher.close();
-    await log.close();
-  });
-  const idle = async () => {
-    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
-  };
+  }));
   await idle();
   assert.equal(asked, 1, "start-up looks at everything, the next due time included");
   for (let i = 0; i < 10; i++) await log.events.append([ev("a.x", `e${i}`)]);
-  for (let i = 0; i < 50 && c.settled.length < 10; i++) await idle();
+  await settledUpTo(c, 10);
   assert.equal(c.settled.length, 10);
   assert.equal(asked, 1, "ten events, no query for the next due time");
   t.mock.timers.tick(1_000);
