@@ -108,7 +108,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       if (slots <= 0) continue;
       if (queue.length < slots && !(queue.length === 0 && drained.has(name))) {
         const taken = await store.take(name, PREFETCH);
-        if (taken.length < PREFETCH) drained.add(name);
+        if (taken.length < PREFETCH && store.shortTakeHolds === true) drained.add(name);
         else drained.delete(name);
         for (const d of taken) {
           if (claimed.has(key(d))) continue;

@@ -169,6 +169,7 @@ export function createSealing(
           find: async (eventId) => opened(await catchUp(await raw.find(eventId), (r) => r.body)),
         },
         queue: {
+          ...(raw.shortTakeHolds === true ? { shortTakeHolds: true } : {}),
           async take(target, limit) {
             const out: (Delivery | RefusedDelivery)[] = [];
             // What the content filter does not want is skipped and more taken in its place: a

@@ -52,11 +52,17 @@ export interface DeliveryQueue {
    * Up to `limit` deliveries of `target` due now, oldest first, each claimed until it is settled (a
    * backend that leases work gives a claim back after its lease, so a dead worker's work runs
    * elsewhere). A delivery whose record does not open or whose routing is not the platform's comes
-   * back refused, without its event, to be dead-lettered, never invoked. Fewer than `limit` means
-   * nothing else is due for `target` now: the dispatcher asks again only after `watch` or `nextDue`
-   * says more may be, or after it recorded a retry.
+   * back refused, without its event, to be dead-lettered, never invoked.
    */
   take(target: string, limit: number): Promise<(Delivery | RefusedDelivery)[]>;
+  /**
+   * True when fewer than `limit` from `take` means nothing else is due for the target, and stays so
+   * until `watch` or `nextDue` says otherwise (a local log, where
+   * every change goes through this process or is caught by the poll): the dispatcher then does not
+   * ask again after every finished attempt. A backend whose work arrives on its own (JetStream
+   * redeliveries after a lease, a leader failover) leaves it unset and is asked every time.
+   */
+  readonly shortTakeHolds?: boolean;
   /** Records the outcome of one attempt (or of a refusal): delivered, retry at a time, or dead-lettered. */
   settle(delivery: DeliveryRef, outcome: Outcome): Promise<void>;
   /** Earliest time any pending delivery is due; undefined when none is, or when the backend pushes (`watch`). */
@@ -170,6 +176,8 @@ export type Reseal = (sealed: string, record: string) => string | undefined;
  */
 export interface RawStore {
   readonly routesByContent: boolean;
+  /** As `DeliveryQueue.shortTakeHolds`. */
+  readonly shortTakeHolds?: boolean;
   /**
    * False for a backend whose stored event bodies (and texts stored with them, such as delivery
    * outcome errors) cannot be rewritten in place (a JetStream stream): `reseal` re-seals only what

@@ -154,23 +154,14 @@ export function createNatsTaker(ctx: QueueContext): NatsTaker {
       if (closed || limit <= 0) return [];
       await startTarget(target);
       const mine = [...pullers.values()].filter((p) => p.target === target);
-      const out: RawDelivery[] = [];
-      // Messages that turn out settled already (a redelivery) are acked and skipped, and more are
-      // taken in their place: a short answer means nothing else is buffered (the dispatcher relies
-      // on that, see DeliveryQueue.take).
-      for (;;) {
-        const want = limit - out.length;
-        const taken: { m: JsMsg; replay: boolean }[] = [];
-        for (const p of mine.filter((x) => !x.replay))
-          for (const m of p.puller.take(want - taken.length)) taken.push({ m, replay: false });
-        taken.sort((a, b) => a.m.seq - b.m.seq);
-        for (const p of mine.filter((x) => x.replay))
-          for (const m of p.puller.take(want - taken.length)) taken.push({ m, replay: true });
-        if (taken.length === 0) return out;
-        const found = await Promise.all(taken.map(({ m, replay }) => toDelivery(m, target, replay)));
-        for (const d of found) if (d !== undefined) out.push(d);
-        if (out.length >= limit || closed) return out;
-      }
+      const taken: { m: JsMsg; replay: boolean }[] = [];
+      for (const p of mine.filter((x) => !x.replay))
+        for (const m of p.puller.take(limit - taken.length)) taken.push({ m, replay: false });
+      taken.sort((a, b) => a.m.seq - b.m.seq);
+      for (const p of mine.filter((x) => x.replay))
+        for (const m of p.puller.take(limit - taken.length)) taken.push({ m, replay: true });
+      const out = await Promise.all(taken.map(({ m, replay }) => toDelivery(m, target, replay)));
+      return out.filter((d): d is RawDelivery => d !== undefined);
     },
     async settle(ref, outcome) {
       const h = release(ref.seq, ref.target);

@@ -103,6 +103,8 @@ export function openSqliteRawStore(file: string, options: SqliteRawStoreOptions)
     stats: writer.stats,
     rowsSigned: migrated.signed,
     routesByContent: true,
+    // One process owns the log's deliveries: what becomes due wakes it, or its poll finds it.
+    shortTakeHolds: true,
     durability: {
       backend: "sqlite",
       summary: "fsync before every acknowledgement (SQLite WAL, synchronous=FULL, group commit)",
