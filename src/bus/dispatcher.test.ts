@@ -672,3 +672,59 @@ test("new work does not make the dispatcher ask the store for the next due time;
   await idle();
   assert.equal(asked, 2, "the poll asks");
 });
+
+test("a held target starts nothing and gives its taken work back; once lifted it runs each delivery once, in order", async (t) => {
+  const c = settledCollector();
+  const calls: string[] = [];
+  const holds: string[] = [];
+  let held = false;
+  let releaseFirst = () => {};
+  const firstRunning = new Promise<void>((r) => {
+    releaseFirst = r;
+  });
+  let started = () => {};
+  const firstStarted = new Promise<void>((r) => {
+    started = r;
+  });
+  const { dispatcher, log } = startDispatcher(t, logFile(t), {
+    targets: [
+      { name: "q", on: ["x.created"], concurrency: 1, retry: DEFAULT_RETRY },
+      { name: "other", on: ["x.created"], concurrency: 1, retry: DEFAULT_RETRY },
+    ],
+    held: (target) => held && target === "q",
+    invoke: async (target, d) => {
+      calls.push(`${target}:${d.event.id}`);
+      if (target === "q" && d.event.id === "1") {
+        started();
+        await firstRunning; // the hold comes while this attempt runs
+      }
+    },
+    onSettled: c.onSettled,
+    onHold: (target, hold) => holds.push(`${target}:${hold}`),
+  });
+  await log.events.append([ev("x.created", "1"), ev("x.created", "2"), ev("x.created", "3")]);
+  dispatcher.notify();
+  await firstStarted;
+  held = true;
+  releaseFirst(); // the running attempt finishes; 2 and 3, taken with it, go back
+  await c.until(4); // q:1 and other's three
+  await new Promise((r) => setTimeout(r, 100));
+  assert.deepEqual(
+    calls.filter((x) => x.startsWith("q:")),
+    ["q:1"],
+    "nothing more starts while held",
+  );
+  assert.deepEqual(holds, ["q:quarantine"], "counted once");
+  assert.deepEqual(
+    (await log.queue.deliveries("3")).map((s) => `${s.target}:${s.state}:${s.attempts}`).sort(),
+    ["other:delivered:1", "q:pending:0"],
+    "held work stays pending, not attempted",
+  );
+  held = false;
+  dispatcher.notify(["q"]);
+  await c.until(6);
+  assert.deepEqual(
+    calls.filter((x) => x.startsWith("q:")),
+    ["q:1", "q:2", "q:3"],
+  );
+});

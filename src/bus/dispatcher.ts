@@ -35,8 +35,13 @@ export interface DispatcherOptions {
    * attempt (`corrupt`, `unauthenticated`, `not-subscribed`): those settle as `failed` with the reason.
    */
   onSettled?: (delivery: DeliveryRef, outcome: Outcome) => void;
-  /** Called when a target's due deliveries start being held back by its rate limit or budget. */
-  onHold?: (target: string, hold: "budget" | "rate_limit") => void;
+  /**
+   * Whether a target is held (quarantined) now: it starts nothing, and what it had taken goes back to
+   * the store, pending, until the hold is lifted and `notify` names it. Asked every round.
+   */
+  held?: (target: string) => boolean;
+  /** Called when a target's due deliveries start being held back: rate limit, budget or quarantine. */
+  onHold?: (target: string, hold: DispatchHold) => void;
   /** Called once when a target's daily invocation budget runs out. */
   onBudgetExhausted?: (target: string, limit: number, day: string) => void;
   /** Source of retry jitter. @default Math.random */
@@ -44,6 +49,9 @@ export interface DispatcherOptions {
   /** Observes errors of the dispatcher itself (storage failures); it keeps running and retries. */
   onError?: (err: unknown) => void;
 }
+
+/** Why a target's due deliveries wait. */
+export type DispatchHold = "budget" | "rate_limit" | "quarantine";
 
 export interface Dispatcher {
   /** Wakes the dispatcher: `targets` (undefined: any target) may have new work or a free slot. */
@@ -74,7 +82,8 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const claims = new Map<string, Set<string>>(options.targets.map((t) => [t.name, new Set<string>()]));
   const queues = new Map<string, Delivery[]>(options.targets.map((t) => [t.name, []]));
   const runningCount = new Map<string, number>();
-  const held = new Set<string>();
+  /** What holds each held target back now (counted once per change, not every round). */
+  const held = new Map<string, DispatchHold>();
   const running = new Set<Promise<void>>();
   // Targets to look at in the next round: those woken (new work, a freed slot), or all of them (a
   // timer, a backend that cannot say). Each round costs a store query per target it looks at, so an
@@ -104,6 +113,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const claimed = claims.get(name) ?? new Set<string>();
       const queue = queues.get(name) ?? [];
       if (!all && !marked.has(name) && queue.length === 0) continue;
+      if (options.held?.(name) === true) {
+        holdBack(name, queue, claimed);
+        continue;
+      }
       const slots = target.concurrency * (target.batch ?? 1) - (runningCount.get(name) ?? 0);
       if (slots <= 0) continue;
       if (queue.length < slots && !(queue.length === 0 && drained.has(name))) {
@@ -126,10 +139,22 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       if (chance !== undefined) arm(chance);
       // Count each time a target goes from flowing to held, not every round it stays held.
       const hold = chance === undefined ? undefined : admission.holding(name);
-      if (hold !== undefined && !held.has(name)) options.onHold?.(name, hold);
+      if (hold !== undefined && held.get(name) !== hold) options.onHold?.(name, hold);
       if (hold === undefined) held.delete(name);
-      else held.add(name);
+      else held.set(name, hold);
     }
+  }
+
+  // A held target's prefetched work goes back to the store unattempted (still pending there, so an
+  // operator may discard it); attempts already running finish.
+  function holdBack(name: string, queue: Delivery[], claimed: Set<string>): void {
+    for (const d of queue.splice(0)) {
+      claimed.delete(key(d));
+      store.giveBack(refOf(d));
+    }
+    drained.delete(name);
+    if (held.get(name) !== "quarantine") options.onHold?.(name, "quarantine");
+    held.set(name, "quarantine");
   }
 
   // Never invoked and takes no slot: dead-lettered at once with the store's reason.

@@ -61,7 +61,9 @@ export type DeadLetterReason =
   /** The delivery row is not one the platform wrote (its authentication code is missing or wrong). */
   | "unauthenticated"
   /** At invoke time the function no longer subscribes to the event's type, or its filter rejects it. */
-  | "not-subscribed";
+  | "not-subscribed"
+  /** Held while its function was quarantined, then discarded by an operator (`palisade quarantine discard`). */
+  | "quarantined";
 
 /** The reasons the platform refuses to run a delivery it cannot trust (never an attempt). */
 export const REFUSAL_REASONS: ReadonlySet<DeadLetterReason> = new Set([

@@ -1,5 +1,11 @@
 export { retryDelay } from "./backoff.ts";
-export { createDispatcher, type Dispatcher, type DispatcherOptions, type Target } from "./dispatcher.ts";
+export {
+  createDispatcher,
+  type Dispatcher,
+  type DispatcherOptions,
+  type DispatchHold,
+  type Target,
+} from "./dispatcher.ts";
 export { BUS_CLOSED, BUS_DELIVERY_STATE_TAMPERED, BUS_STORAGE, BUS_UNAVAILABLE } from "./errors.ts";
 export type {
   Appended,

@@ -190,6 +190,7 @@ export function createSealing(
             const error = opener.sealError(outcome.error, delivery.seq, delivery.target);
             return raw.settle(delivery, { ...outcome, error });
           },
+          giveBack: (delivery) => raw.giveBack(delivery),
           nextDue: () => raw.nextDue(),
           watch: (wake) => raw.watch(wake),
           deadLetters: async (limit) =>

@@ -47,6 +47,24 @@ export async function runQueueConformance(t: TestContext, newStore: NewStore): P
     assert.deepEqual(await store.queue.take("f", 10), [], "a delivered one does not come back");
   });
 
+  await t.test("a delivery given back unattempted is taken again, its attempts unchanged", async (t) => {
+    const store = await opened(t, newStore());
+    await store.events.append([event(1, "b1"), event(2, "b2")]);
+    const taken = await takeN(store, "f", 2);
+    assert.deepEqual(idsOf(taken), ["b1", "b2"]);
+    for (const d of taken) store.queue.giveBack(refOf(d));
+    const again = await takeN(store, "f", 2);
+    assert.deepEqual(idsOf(again), ["b1", "b2"], "in order, each once");
+    assert.deepEqual(
+      again.map((d) => ("event" in d ? d.attempts : -1)),
+      [0, 0],
+    );
+    assert.deepEqual(
+      (await store.queue.deliveries("b1")).map((s) => s.state),
+      ["pending"],
+    );
+  });
+
   await t.test(
     "a retry is not taken before its time and is taken after it, with the attempt counted",
     async (t) => {

@@ -65,6 +65,11 @@ export interface DeliveryQueue {
   readonly shortTakeHolds?: boolean;
   /** Records the outcome of one attempt (or of a refusal): delivered, retry at a time, or dead-lettered. */
   settle(delivery: DeliveryRef, outcome: Outcome): Promise<void>;
+  /**
+   * Gives a taken delivery back unattempted: it stays pending as it was (attempts unchanged) and a
+   * later `take` hands it out again (a held target's prefetched work goes back to the store).
+   */
+  giveBack(delivery: DeliveryRef): void;
   /** Earliest time any pending delivery is due; undefined when none is, or when the backend pushes (`watch`). */
   nextDue(): Promise<number | undefined>;
   /**
@@ -198,6 +203,8 @@ export interface RawStore {
   take(target: string, limit: number): Promise<RawDelivery[]>;
   /** As `DeliveryQueue.settle`; `skipped` acknowledges work the content filter does not want. */
   settle(delivery: DeliveryRef, outcome: Outcome | { readonly kind: "skipped" }): Promise<void>;
+  /** As `DeliveryQueue.giveBack`. */
+  giveBack(delivery: DeliveryRef): void;
   nextDue(): Promise<number | undefined>;
   watch(wake: Wake): () => void;
   deadLetters(limit: number): Promise<DeadLetter[]>;

@@ -41,6 +41,7 @@ export interface QueueContext {
 export interface NatsTaker {
   take(target: string, limit: number): Promise<RawDelivery[]>;
   settle(delivery: DeliveryRef, outcome: Outcome | { readonly kind: "skipped" }): Promise<void>;
+  giveBack(delivery: DeliveryRef): void;
   watch(wake: Wake): () => void;
   /** Stops the pullers and gives back (naks) what was buffered; taken, unsettled work waits out its lease. */
   close(): Promise<void>;
@@ -103,22 +104,29 @@ export function createNatsTaker(ctx: QueueContext): NatsTaker {
     return h;
   }
 
-  /** Whether this message's outcome is already recorded (a redelivery after a crash or failover). */
-  async function settledBefore(seq: number, target: string, src: string): Promise<boolean> {
+  /**
+   * Whether this message's outcome is already recorded (a redelivery after a crash or failover);
+   * otherwise its attempts: JetStream's delivery count, less the deliveries give-backs caused.
+   */
+  async function recorded(m: JsMsg, seq: number, target: string, src: string): Promise<"settled" | number> {
     const last = await ctx.outcomes.last(seq, target);
-    if (last === undefined || !("src" in last) || last.src !== src) return false;
-    return last.kind === "delivered" || last.kind === "failed" || last.kind === "skipped";
+    const counted = Math.max(0, m.info.deliveryCount - 1);
+    if (last === undefined || !("src" in last) || last.src !== src) return counted;
+    if (last.kind === "delivered" || last.kind === "failed" || last.kind === "skipped") return "settled";
+    if (last.kind === "returned")
+      return last.attempts + Math.max(0, m.info.deliveryCount - last.deliveries - 1);
+    return counted;
   }
 
   async function toDelivery(m: JsMsg, target: string, replay: boolean): Promise<RawDelivery | undefined> {
-    const attempts = Math.max(0, m.info.deliveryCount - 1);
     if (!replay) {
       const record = eventOf(m.seq, m.headers, m.data);
       if (record === undefined) {
         m.term(); // not an event this platform wrote (no headers): nothing to deliver or refuse
         return undefined;
       }
-      if (await settledBefore(m.seq, target, "e")) {
+      const attempts = await recorded(m, m.seq, target, "e");
+      if (attempts === "settled") {
         m.ack();
         return undefined;
       }
@@ -132,7 +140,8 @@ export function createNatsTaker(ctx: QueueContext): NatsTaker {
       m.term(); // the event is gone (pruned after the replay was asked for): nothing to deliver
       return undefined;
     }
-    if (await settledBefore(record.seq, target, src)) {
+    const attempts = await recorded(m, record.seq, target, src);
+    if (attempts === "settled") {
       m.ack();
       return undefined;
     }
@@ -162,6 +171,24 @@ export function createNatsTaker(ctx: QueueContext): NatsTaker {
         for (const m of p.puller.take(limit - taken.length)) taken.push({ m, replay: true });
       const out = await Promise.all(taken.map(({ m, replay }) => toDelivery(m, target, replay)));
       return out.filter((d): d is RawDelivery => d !== undefined);
+    },
+    giveBack(ref) {
+      const h = release(ref.seq, ref.target);
+      if (h === undefined) return;
+      // Back to the stream, unattempted: the record says the redelivery this causes is no attempt.
+      // Written before the nak, so whoever takes it next reads it; a failed write still gives it
+      // back (it is then charged one attempt, the same as a lease that ran out).
+      const record = {
+        kind: "returned" as const,
+        attempts: ref.attempts,
+        deliveries: h.msg.info.deliveryCount,
+        at: Date.now(),
+        src: h.src,
+      };
+      void ctx.outcomes
+        .write(ref.seq, ref.target, record)
+        .catch(() => {})
+        .finally(() => h.msg.nak());
     },
     async settle(ref, outcome) {
       const h = release(ref.seq, ref.target);

@@ -109,6 +109,7 @@ export async function openNatsRawStore(
     find: events.find,
     take: taker.take,
     settle: taker.settle,
+    giveBack: taker.giveBack,
     nextDue: async () => undefined,
     watch: taker.watch,
     deadLetters: records.deadLetters,

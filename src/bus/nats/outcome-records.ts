@@ -31,6 +31,18 @@ export type OutcomeRecord =
       readonly src: string;
     }
   | { readonly kind: "skipped"; readonly at: number; readonly src: string }
+  /**
+   * Given back unattempted (a held target's prefetched work): the message is nak'd, and its next
+   * delivery carries `attempts`, not JetStream's count, which the give-back raised (`deliveries`:
+   * the count when it was given back). The delivery's state does not change.
+   */
+  | {
+      readonly kind: "returned";
+      readonly attempts: number;
+      readonly deliveries: number;
+      readonly at: number;
+      readonly src: string;
+    }
   | { readonly kind: "replayed"; readonly at: number; readonly by: string }
   | { readonly kind: "requeued"; readonly at: number }
   | { readonly kind: "refused"; readonly at: number; readonly error: string; readonly by: string };
@@ -122,7 +134,8 @@ export function foldOutcomes(
       const state = r.kind === "refused" ? "failed" : "pending";
       const reason = r.kind === "refused" ? "replay-refused" : null;
       states.set(target, { state, attempts: 0, lastError, reason, at: r.at });
-    } else if (r.kind === "skipped") states.set(target, undefined);
+    } else if (r.kind === "returned") continue;
+    else if (r.kind === "skipped") states.set(target, undefined);
     else if (r.kind === "retry")
       states.set(target, {
         state: "pending",

@@ -185,6 +185,9 @@ export function openSqliteRawStore(file: string, options: SqliteRawStoreOptions)
       // Claimed until recorded: a retry is not taken again before its time is in the file.
       return written.finally(() => claims.get(target)?.delete(seq));
     },
+    giveBack(d) {
+      claims.get(d.target)?.delete(d.seq);
+    },
     async nextDue() {
       check();
       const at = q.nextDue.get()?.at;
