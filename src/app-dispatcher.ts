@@ -1,23 +1,17 @@
 /**
  * The dispatcher of a running app: one target per function (its subscriptions, filter, concurrency,
- * admission limits and retry policy), each delivery through the data path, and what a settled
- * delivery leaves behind: a metric, a log line, and for dead letters and budget holds an audit record.
+ * admission limits, quarantine and retry policy), each delivery through the data path. What a
+ * settled delivery or a hold leaves behind (metrics, log lines, audit records) is the signals'
+ * subscribers' business (src/signal-sinks.ts); a used-up daily budget is audited and announced here.
  */
 import { AUDIT_KIND, type AuditLog } from "./audit/index.ts";
-import {
-  createDispatcher,
-  type DeadLetterReason,
-  type DeliveryRef,
-  type Dispatcher,
-  type Outcome,
-  REFUSAL_REASONS,
-  type Store,
-} from "./bus/index.ts";
+import { createDispatcher, type Dispatcher, type Store } from "./bus/index.ts";
 import type { DataPath } from "./data-path.ts";
 import { toPalisadeError } from "./errors.ts";
 import type { AppModel } from "./manifest/index.ts";
 import type { Logger, Metrics } from "./observe/index.ts";
 import { INVOKE_BATCH } from "./runtime/index.ts";
+import type { Signals } from "./signals/index.ts";
 
 /** What the app's dispatcher works with. */
 export interface AppDispatcherParts {
@@ -27,11 +21,14 @@ export interface AppDispatcherParts {
   metrics: Metrics;
   audit: AuditLog;
   logger: Logger;
+  signals: Signals;
+  /** Whether a function is quarantined now (its deliveries wait, pending). */
+  held: (fn: string) => boolean;
 }
 
 /** Creates the dispatcher that runs `app`'s due deliveries in its functions' sandboxes. */
 export function createAppDispatcher(parts: AppDispatcherParts): Dispatcher {
-  const { app, store, dataPath, metrics, audit, logger } = parts;
+  const { app, store, dataPath, metrics, logger, signals } = parts;
   return createDispatcher({
     queue: store.queue,
     state: store.state,
@@ -42,6 +39,7 @@ export function createAppDispatcher(parts: AppDispatcherParts): Dispatcher {
       admission: fn.limits,
       retry: fn.retry,
     })),
+    held: parts.held,
     async invoke(target, delivery) {
       const done = metrics.invocationSeconds.startTimer({ fn: target });
       try {
@@ -51,29 +49,21 @@ export function createAppDispatcher(parts: AppDispatcherParts): Dispatcher {
       }
     },
     onSettled(d, outcome) {
-      metrics.deliveries.inc({ fn: d.target, outcome: outcome.kind });
-      if (outcome.kind === "failed") auditDeadLetter(audit, d, outcome.reason, outcome.error);
-      logOutcome(logger, d, outcome);
+      signals.emit({
+        kind: "invocation.settled",
+        fn: d.target,
+        eventId: d.eventId,
+        type: d.type,
+        attempt: d.attempts + 1,
+        outcome: outcome.kind,
+        ...(outcome.kind === "delivered" ? {} : { error: outcome.error }),
+        ...(outcome.kind === "failed" ? { reason: outcome.reason } : {}),
+        ...(outcome.kind === "retry" ? { retryAt: outcome.at } : {}),
+      });
     },
-    onHold: (fn, hold) => metrics.holds.inc({ fn, hold }),
+    onHold: (fn, hold) => signals.emit({ kind: "delivery.held", fn, hold }),
     onBudgetExhausted: (fn, limit, day) => budgetExhausted(parts, fn, limit, day),
     onError: (err) => logger.error({ err: toPalisadeError(err).message }, "dispatcher error; retrying"),
-  });
-}
-
-function auditDeadLetter(audit: AuditLog, d: DeliveryRef, reason: DeadLetterReason, error: string): void {
-  const refused = REFUSAL_REASONS.has(reason);
-  audit.record({
-    kind: refused ? AUDIT_KIND.deliveryRefused : AUDIT_KIND.deadLettered,
-    subject: d.target,
-    outcome: refused ? "denied" : "error",
-    details: {
-      eventId: d.eventId,
-      type: d.type,
-      reason,
-      attempts: d.attempts + 1,
-      ...(refused ? { error } : {}),
-    },
   });
 }
 
@@ -96,15 +86,4 @@ function budgetExhausted(parts: AppDispatcherParts, fn: string, limit: number, d
     .catch((err: unknown) =>
       logger.error({ err: toPalisadeError(err).message }, "cannot emit budget-exceeded"),
     );
-}
-
-function logOutcome(logger: Logger, d: DeliveryRef, outcome: Outcome): void {
-  const fields = { fn: d.target, eventId: d.eventId, type: d.type, attempt: d.attempts + 1 };
-  if (outcome.kind === "delivered") logger.info(fields, "delivered");
-  else if (outcome.kind === "retry")
-    logger.warn(
-      { ...fields, error: outcome.error, retryAt: new Date(outcome.at).toISOString() },
-      "attempt failed; will retry",
-    );
-  else logger.error({ ...fields, error: outcome.error }, "delivery failed");
 }

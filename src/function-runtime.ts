@@ -28,6 +28,8 @@ import {
   type SandboxPoolEvents,
 } from "./runtime/index.ts";
 import { openUsageStore, type Sealer, type SecretReader, type UsageStore } from "./security/index.ts";
+import { createKeptSignals } from "./signal-sinks.ts";
+import type { Signals } from "./signals/index.ts";
 import {
   admitBundle,
   BUNDLE_HISTORY_FILE,
@@ -109,6 +111,8 @@ export interface CapabilityOptions {
   audit?: AuditLog | undefined;
   /** The secret store the platform already opened; one is opened here when absent. */
   secrets?: SecretReader | undefined;
+  /** The platform's signal stream; one that only logs is made when absent. */
+  signals?: Signals | undefined;
   /**
    * Where capability use is recorded (on NATS, the deployment's bucket; its opener closes it);
    * `.palisade/usage.db` when absent.
@@ -128,7 +132,9 @@ export function openCapabilities(
   keyRing: Sealer,
   options: CapabilityOptions = {},
 ): OpenCapabilities {
-  const { metrics, encryptAtRest = true, tracing, audit } = options;
+  const { metrics, encryptAtRest = true, tracing } = options;
+  // Where capability use and refusals go (metrics, audit, log, detectors subscribe there).
+  const signals = options.signals ?? createKeptSignals({ logger, metrics, audit: options.audit });
   // The platform's own store when given: opening one checks the audit chain for the rollback floor.
   const secrets = options.secrets ?? openAppSecrets(app.dir, keyRing);
   const kv = openSqliteKvStore(join(app.dataDir, KV_FILE), ...(encryptAtRest ? [keyRing] : []));
@@ -143,38 +149,36 @@ export function openCapabilities(
     {
       used(inv, kind, target) {
         usage.record(inv.fn.name, kind, target, "used");
-        metrics?.capabilityCalls.inc({ fn: inv.fn.name, kind });
+        signals.emit({
+          kind: "capability.used",
+          fn: inv.fn.name,
+          capability: kind,
+          target,
+          eventId: inv.event.id,
+        });
       },
       denied(inv, kind, target, reason) {
         if (kind !== "unknown") usage.record(inv.fn.name, kind, target, "denied", reason);
-        metrics?.capabilityDenied.inc({ fn: inv.fn.name, kind });
-        audit?.record({
-          kind: AUDIT_KIND.capabilityDenied,
-          actor: `function:${inv.fn.name}`,
-          subject: target,
-          outcome: "denied",
-          details: { capability: kind, eventId: inv.event.id, reason },
+        signals.emit({
+          kind: "capability.denied",
+          fn: inv.fn.name,
+          capability: kind,
+          target,
+          reason,
+          eventId: inv.event.id,
+          principal: inv.event.principal,
         });
-        logger.warn(
-          { fn: inv.fn.name, eventId: inv.event.id, cap: kind, target },
-          `capability denied: ${reason}`,
-        );
       },
-      // Every refusal is counted; the first of each limit per invocation is audited and logged.
       limited(inv, kind, limit, reason, first) {
-        metrics?.capabilityLimited.inc({ fn: inv.fn.name, limit });
-        if (!first) return;
-        audit?.record({
-          kind: AUDIT_KIND.capabilityDenied,
-          actor: `function:${inv.fn.name}`,
-          subject: `limits.${limit}`,
-          outcome: "denied",
-          details: { capability: kind, eventId: inv.event.id, limit, reason },
+        signals.emit({
+          kind: "capability.limited",
+          fn: inv.fn.name,
+          capability: kind,
+          limit,
+          reason,
+          eventId: inv.event.id,
+          first,
         });
-        logger.warn(
-          { fn: inv.fn.name, eventId: inv.event.id, cap: kind, limit },
-          `capability limited: ${reason}`,
-        );
       },
     },
   );

@@ -1,0 +1,10 @@
+export {
+  type CapabilityKind,
+  createSignals,
+  type Finding,
+  type Scope,
+  type Signal,
+  type SignalKind,
+  type SignalOf,
+  type Signals,
+} from "./signals.ts";

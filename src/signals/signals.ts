@@ -1,0 +1,129 @@
+/**
+ * What happens, as one typed stream. The data path, the capability host, the gateway and the
+ * dispatcher emit signals; metrics, the audit log, the log, the usage store and the detectors
+ * subscribe to the kinds they need. An emitter never knows who listens, and a listener that throws
+ * is reported, not allowed to break the emitter or the other listeners.
+ */
+
+/** A capability kind as the capability host names it ("unknown" for a name it does not know). */
+export type CapabilityKind = "emit" | "secret" | "egress" | "kv-read" | "kv-write" | "unknown";
+
+/** Who a finding is about, and so what a response holds: the narrowest scope that covers it. */
+export interface Scope {
+  readonly kind: "function";
+  readonly name: string;
+}
+
+/** What a detector concluded, with what it saw and what was done about it. */
+export interface Finding {
+  /** The detector's name, e.g. `denied-burst`. */
+  readonly detector: string;
+  readonly scope: Scope;
+  readonly severity: "low" | "medium" | "high";
+  /** One sentence a person can act on. */
+  readonly summary: string;
+  /** What the detector saw (counts, windows, targets, event ids): never secret values. */
+  readonly evidence: Readonly<Record<string, unknown>>;
+  /** What the platform did: `alert` only, or `quarantine` (the scope's work is held, never dropped). */
+  readonly response: "alert" | "quarantine";
+  /** When it was found (epoch ms). */
+  readonly at: number;
+}
+
+export type Signal =
+  | {
+      readonly kind: "ingress.rejected";
+      readonly principal?: string;
+      readonly ip: string;
+      /** The route's pattern; absent for a request that matched none. */
+      readonly route?: string;
+      readonly reason: string;
+      readonly code: string;
+      readonly status: number;
+    }
+  | {
+      /** A granted capability call that was allowed. */
+      readonly kind: "capability.used";
+      readonly fn: string;
+      readonly capability: Exclude<CapabilityKind, "unknown">;
+      readonly target: string;
+      readonly eventId: string;
+    }
+  | {
+      /** A capability call its grants do not allow (or a capability that does not exist). */
+      readonly kind: "capability.denied";
+      readonly fn: string;
+      readonly capability: CapabilityKind;
+      readonly target: string;
+      readonly reason: string;
+      readonly eventId: string;
+      /** Who sent the event the invocation runs for. */
+      readonly principal: string;
+    }
+  | {
+      /** A granted call refused for going over one of the function's limits. */
+      readonly kind: "capability.limited";
+      readonly fn: string;
+      readonly capability: Exclude<CapabilityKind, "unknown">;
+      readonly limit: string;
+      readonly reason: string;
+      readonly eventId: string;
+      /** The first refusal of this limit in this invocation (the one worth a record). */
+      readonly first: boolean;
+    }
+  | {
+      /** An attempt (or a refusal without one) recorded in the log. */
+      readonly kind: "invocation.settled";
+      readonly fn: string;
+      readonly eventId: string;
+      readonly type: string;
+      /** 1 for the first attempt. */
+      readonly attempt: number;
+      readonly outcome: "delivered" | "retry" | "failed";
+      /** Dead-letter reason, for `failed`. */
+      readonly reason?: string;
+      readonly error?: string;
+      /** When a retry is due (epoch ms), for `retry`. */
+      readonly retryAt?: number;
+    }
+  | {
+      /** A function's due deliveries started waiting: rate limit, daily budget or quarantine. */
+      readonly kind: "delivery.held";
+      readonly fn: string;
+      readonly hold: "budget" | "rate_limit" | "quarantine";
+    }
+  | { readonly kind: "finding"; readonly finding: Finding };
+
+export type SignalKind = Signal["kind"];
+export type SignalOf<K extends SignalKind> = Extract<Signal, { kind: K }>;
+
+export interface Signals {
+  emit(signal: Signal): void;
+  /** Calls `listener` with every signal of `kind`, in emit order; returns how to stop. */
+  on<K extends SignalKind>(kind: K, listener: (signal: SignalOf<K>) => void): () => void;
+}
+
+/** Creates a stream; `onListenerError` hears about a listener that threw (it stays subscribed). */
+export function createSignals(onListenerError: (err: unknown, kind: SignalKind) => void): Signals {
+  const listeners = new Map<SignalKind, Set<(signal: Signal) => void>>();
+  return {
+    emit(signal) {
+      const set = listeners.get(signal.kind);
+      if (set === undefined) return;
+      for (const listener of set) {
+        try {
+          listener(signal);
+        } catch (err) {
+          onListenerError(err, signal.kind);
+        }
+      }
+    },
+    on(kind, listener) {
+      const set = listeners.get(kind) ?? new Set();
+      listeners.set(kind, set);
+      const l = listener as (signal: Signal) => void;
+      set.add(l);
+      return () => set.delete(l);
+    },
+  };
+}
