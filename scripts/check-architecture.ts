@@ -19,6 +19,7 @@ type Edge = "value" | "type";
 const ALLOWED: Record<string, Record<string, Edge>> = {
   cli: {
     "app-files": "value",
+    detect: "value",
     "invoke-once": "value",
     "open-store": "type",
     "prepare-app": "type",
@@ -36,6 +37,10 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
   },
   main: {
     "app-dispatcher": "value",
+    detection: "value",
+    "signal-sinks": "value",
+    detect: "value",
+    signals: "value",
     "app-files": "value",
     closers: "value",
     "data-path": "value",
@@ -69,6 +74,8 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
     supply: "value",
   },
   "function-runtime": {
+    "signal-sinks": "value",
+    signals: "type",
     "app-files": "value",
     audit: "value",
     kv: "value",
@@ -95,6 +102,7 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
     schema: "value",
   },
   "app-dispatcher": {
+    signals: "type",
     "data-path": "type",
     audit: "value",
     bus: "value",
@@ -103,6 +111,17 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
     observe: "type",
     runtime: "value",
   },
+  "signal-sinks": { audit: "value", bus: "value", observe: "type", signals: "value" },
+  detection: {
+    "data-path": "type",
+    audit: "value",
+    detect: "value",
+    manifest: "type",
+    observe: "type",
+    signals: "type",
+  },
+  detect: { bus: "type", manifest: "type", signals: "type" },
+  signals: {},
   "open-store": { bus: "value", events: "value", "group-commit": "type", manifest: "type" },
   "scale-out": {
     bus: "value",

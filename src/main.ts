@@ -26,6 +26,8 @@ import { createScheduler, type Dispatcher, type NatsFlags } from "./bus/index.ts
 import { main as cliMain } from "./cli/index.ts";
 import { type Closers, createClosers } from "./closers.ts";
 import { createDataPath, schedulePrincipal } from "./data-path.ts";
+import { openQuarantine } from "./detect/index.ts";
+import { startDetection } from "./detection.ts";
 import { PalisadeError, toPalisadeError } from "./errors.ts";
 import { nextTraceparent, PLATFORM_EVENT_TYPES } from "./events/index.ts";
 import { openCapabilities, startPools } from "./function-runtime.ts";
@@ -56,6 +58,7 @@ import type { SandboxPool } from "./runtime/index.ts";
 import { openScaleOut, type Role } from "./scale-out.ts";
 import { createSchemaRegistry } from "./schema/index.ts";
 import { createAuthorizer, requireSecret, SECRETS_MARK_FILE, type SecretReader } from "./security/index.ts";
+import { createKeptSignals } from "./signal-sinks.ts";
 
 export * from "./app-files.ts";
 export {
@@ -249,6 +252,8 @@ async function assemblePlatform(
   const pools = new Map<string, SandboxPool>();
   let dispatcher: Dispatcher | undefined;
   const metrics = createMetrics();
+  // What happens, as one stream: metrics, the audit log and the log keep it; detectors watch it.
+  const signals = createKeptSignals({ logger, metrics, audit });
   audit.record({
     kind: AUDIT_KIND.appStarted,
     outcome: "info",
@@ -308,6 +313,7 @@ async function assemblePlatform(
       audit,
       secrets,
       usage,
+      signals,
     }),
   );
   closers.add(() => capabilities.close());
@@ -320,7 +326,31 @@ async function assemblePlatform(
   // A gateway runs no functions: no sandboxes, dispatcher, schedules or housekeeping.
   if (role !== "gateway") {
     await startPools(app, bundles, capabilities, logger, pools, { metrics, audit });
-    dispatcher = createAppDispatcher({ app, store, dataPath, metrics, audit, logger });
+    // One quarantine state for the deployment: the dispatcher consults it, the detectors impose it.
+    const quarantine = await openQuarantine(store.state, [...app.functions.keys()]);
+    dispatcher = createAppDispatcher({
+      app,
+      store,
+      dataPath,
+      metrics,
+      audit,
+      logger,
+      signals,
+      held: (fn) => quarantine.held(fn),
+    });
+    const running = dispatcher;
+    closers.add(
+      startDetection({
+        app,
+        signals,
+        quarantine,
+        dataPath,
+        audit,
+        metrics,
+        logger,
+        released: (fns) => running.notify(fns),
+      }),
+    );
     closers.add(startHousekeeping({ app, maintenance: store.maintenance, pools, metrics, logger }));
     const scheduler = createScheduler({
       schedules,
@@ -363,11 +393,14 @@ async function assemblePlatform(
     acceptsString: (type, data, pointer) =>
       registry.has(type) ? !registry.check(type, data).some((f) => f.pointer === pointer) : undefined,
     onRejected: (r) =>
-      audit.record({
-        kind: AUDIT_KIND.ingressRejected,
-        ...(r.principal === undefined ? {} : { actor: r.principal }),
-        outcome: "denied",
-        details: { reason: r.reason, code: r.code, status: r.status, ip: r.ip, route: r.route },
+      signals.emit({
+        kind: "ingress.rejected",
+        ...(r.principal === undefined ? {} : { principal: r.principal }),
+        ip: r.ip,
+        ...(r.route === undefined ? {} : { route: r.route }),
+        reason: r.reason,
+        code: r.code,
+        status: r.status,
       }),
     ...(options.tls || app.tls ? { tls: readTls({ ...app.tls, ...options.tls } as TlsSpec) } : {}),
   });

@@ -65,6 +65,9 @@ ${testPrincipal(["job.queued"])}functions:
     handler: functions/hammer.ts
     on: [job.queued]
     retry: { attempts: 1 }
+# Alert only: this test is about the audit log (the quarantine has test/quarantine.test.ts).
+detect:
+  deniedBurst: { response: alert }
 `,
     "schemas/n.json": NUMBER_SCHEMA,
     "functions/hammer.ts": `export default async (e, ctx) => {

@@ -48,8 +48,17 @@ export const AUDIT_KIND = {
   deliveryRowsSigned: "delivery.rows-signed",
   /** Dead letters or archived events sent again [count, reason]. */
   replayed: "delivery.replayed",
-  /** A function was quarantined: its deliveries are held [reason, finding]. */
+  /**
+   * A function was quarantined: its deliveries are held, pending [detector, severity, summary,
+   * finding (the id of its palisade.security.anomaly event)]; subject: the function.
+   */
   quarantined: "function.quarantined",
+  /** A detector reported a finding it only alerts on [detector, severity, summary, finding]. */
+  anomaly: "security.anomaly",
+  /** An operator lifted a function's quarantine: held work runs [since, held]; actor: the operator. */
+  quarantineLifted: "function.quarantine-lifted",
+  /** An operator dead-lettered a quarantined function's held work [count, since]; actor: the operator. */
+  quarantineDiscarded: "function.quarantine-discarded",
   /** A delivery was held because a budget ran out [budget, limit]. */
   budgetHeld: "budget.held",
   /** The host stopped a function's sandbox process for breaking a sandbox limit [reason, bytes, limit]. */

@@ -1,6 +1,6 @@
 /**
  * The operator commands, which read and change an app's files without running the platform:
- * `permissions`, `traces`, `audit`, `secrets`, `keys`, `dlq` and `replay`.
+ * `permissions`, `traces`, `audit`, `secrets`, `keys`, `dlq`, `quarantine` and `replay`.
  */
 import type { Command } from "commander";
 import {
@@ -12,6 +12,7 @@ import {
 import { runDlqList, runDlqReplay } from "./commands/dlq.ts";
 import { runKeysRetire, runKeysRotate, runKeysStatus } from "./commands/keys.ts";
 import { runPermissionsReport } from "./commands/permissions.ts";
+import { runQuarantineDiscard, runQuarantineList, runQuarantineRelease } from "./commands/quarantine.ts";
 import { runReplay } from "./commands/replay.ts";
 import { runSecretsList, runSecretsRm, runSecretsRotate, runSecretsSet } from "./commands/secrets.ts";
 import { runTraces } from "./commands/traces.ts";
@@ -184,6 +185,41 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
         setExit(await runDlqReplay(eventId, opts));
       },
     );
+
+  const quarantine = program
+    .command("quarantine")
+    .description("functions a detector quarantined: their deliveries are held, pending, never dropped");
+  withNatsTarget(quarantine.command("list"))
+    .description("quarantined functions with the finding behind each and the deliveries it holds")
+    .option("--app <dir>", "app directory", ".")
+    .option(
+      "--limit <n>",
+      "most held event ids to show per function",
+      (v) => parsePositive(v, "--limit"),
+      100,
+    )
+    .option("--json", "print a JSON array")
+    .action(async (opts: { app: string; json?: boolean; limit: number } & OperatorNatsFlags) => {
+      setExit(await runQuarantineList(opts));
+    });
+  withNatsTarget(quarantine.command("release"))
+    .description("lift a quarantine: the held deliveries run, oldest first, each once")
+    .argument("<function>", "the quarantined function")
+    .option("--app <dir>", "app directory", ".")
+    .option("--json", "print the result as JSON")
+    .action(async (fn: string, opts: { app: string; json?: boolean } & OperatorNatsFlags) => {
+      setExit(await runQuarantineRelease(fn, opts));
+    });
+  withNatsTarget(quarantine.command("discard"))
+    .description(
+      "dead-letter a quarantined function's held deliveries (reason quarantined); it stays quarantined",
+    )
+    .argument("<function>", "the quarantined function")
+    .option("--app <dir>", "app directory", ".")
+    .option("--json", "print the result as JSON")
+    .action(async (fn: string, opts: { app: string; json?: boolean } & OperatorNatsFlags) => {
+      setExit(await runQuarantineDiscard(fn, opts));
+    });
 
   withNatsTarget(program.command("replay"))
     .description(

@@ -13,6 +13,29 @@ export const PLATFORM_EVENT_TYPES: ReadonlyMap<string, object> = new Map([
       },
     },
   ],
+  [
+    // A detector's finding (src/detect/): what it saw, about whom, and what the platform did.
+    "palisade.security.anomaly",
+    {
+      type: "object",
+      required: ["detector", "scope", "severity", "summary", "evidence", "response", "at"],
+      additionalProperties: false,
+      properties: {
+        detector: { type: "string" },
+        scope: {
+          type: "object",
+          required: ["kind", "name"],
+          additionalProperties: false,
+          properties: { kind: { enum: ["function"] }, name: { type: "string" } },
+        },
+        severity: { enum: ["low", "medium", "high"] },
+        summary: { type: "string" },
+        evidence: { type: "object" },
+        response: { enum: ["alert", "quarantine"] },
+        at: { type: "string", format: "date-time" },
+      },
+    },
+  ],
 ]);
 
 /**

@@ -21,7 +21,31 @@ export interface AppModel {
   readonly tls?: TlsSpec;
   /** Accepted `palisade check` findings, in manifest order (`waivers[i]`). */
   readonly waivers: readonly Waiver[];
+  /** Anomaly detectors and their responses (`detect:`). */
+  readonly detect: DetectPolicy;
 }
+
+/** `detect:` of the manifest, defaults filled in. */
+export interface DetectPolicy {
+  readonly deniedBurst: DeniedBurstPolicy;
+}
+
+/** `detect.deniedBurst`: how many refused capability calls within a window make a finding. */
+export interface DeniedBurstPolicy {
+  /** Refused calls of one function within `windowSec` that make a finding. */
+  readonly denials: number;
+  readonly windowSec: number;
+  /** `quarantine` holds the function's deliveries (never drops them); `alert` only reports; `off`. */
+  readonly response: "quarantine" | "alert" | "off";
+}
+
+/**
+ * Detector defaults: conservative, on. A function whose code stays inside its grants is never
+ * refused a capability call at all, so five refusals within a minute are probing, not noise.
+ */
+export const DEFAULT_DETECT: DetectPolicy = Object.freeze({
+  deniedBurst: Object.freeze({ denials: 5, windowSec: 60, response: "quarantine" as const }),
+});
 
 /** A recorded exception to one `palisade check` finding: which, why, and until when. */
 export interface Waiver {

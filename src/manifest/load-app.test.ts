@@ -1,7 +1,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { NUMBER_SCHEMA, tempApp } from "../../test/kit/temp-app.ts";
-import { DEFAULT_LIMITS, DEFAULT_RETRY, loadApp } from "./index.ts";
+import { DEFAULT_DETECT, DEFAULT_LIMITS, DEFAULT_RETRY, loadApp } from "./index.ts";
 
 const GOOD = `name: shop
 events:
@@ -343,4 +343,19 @@ test("the bounds on what an invocation makes the host do default to named consta
       "palisade.yaml:9: functions.charge.limits.logLineBytes: must be >= 256; got 10",
     ].toSorted(),
   );
+});
+
+test("detect: defaults to a quarantining denied-burst detector; a policy overrides it, a bad one is named", (t) => {
+  const dir = tempApp(t, { ...FILES, "palisade.yaml": GOOD });
+  assert.deepEqual(loadApp(dir).detect, DEFAULT_DETECT);
+  assert.deepEqual(DEFAULT_DETECT.deniedBurst, { denials: 5, windowSec: 60, response: "quarantine" });
+  const tuned = tempApp(t, {
+    ...FILES,
+    "palisade.yaml": `${GOOD}detect:\n  deniedBurst: { denials: 20, response: alert }\n`,
+  });
+  assert.deepEqual(loadApp(tuned).detect.deniedBurst, { denials: 20, windowSec: 60, response: "alert" });
+  const details = problemsOf(t, `${GOOD}detect:\n  deniedBurst: { denials: 0, response: drop }\n`);
+  assert.equal(details.length, 2, details.join("\n"));
+  assert.match(details.join("\n"), /detect\.deniedBurst\.denials/);
+  assert.match(details.join("\n"), /detect\.deniedBurst\.response.*quarantine, alert, off/);
 });

@@ -6,8 +6,10 @@ import { appFile } from "./app-file.ts";
 import {
   type AppModel,
   DEFAULT_DEDUPE_WINDOW_SEC,
+  DEFAULT_DETECT,
   DEFAULT_LIMITS,
   DEFAULT_RETRY,
+  type DeniedBurstPolicy,
   type EgressRule,
   type EventTypeSpec,
   type FunctionSpec,
@@ -41,6 +43,7 @@ export interface RawManifest {
   hopLimit?: number;
   retention?: { days: number };
   waivers?: Waiver[];
+  detect?: { deniedBurst?: Partial<DeniedBurstPolicy> };
 }
 
 interface RawFunction {
@@ -134,6 +137,7 @@ export function resolveApp(
     hopLimit: raw.hopLimit ?? MAX_HOP,
     retentionDays: retention(raw, problems),
     waivers: resolveWaivers(raw.waivers ?? [], problems),
+    detect: { deniedBurst: { ...DEFAULT_DETECT.deniedBurst, ...raw.detect?.deniedBurst } },
     ...tlsOf(raw, dir, problems),
   });
 }

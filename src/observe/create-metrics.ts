@@ -37,6 +37,10 @@ export interface Metrics {
   readonly sandboxStopped: Counter<"fn" | "reason">;
   /** 1 while a function is unavailable after crashing in a loop (its deliveries held), else 0. */
   readonly functionUnavailable: Gauge<"fn">;
+  /** Detector findings, by detector, severity and response (alert, quarantine). */
+  readonly anomalyFindings: Counter<"detector" | "severity" | "response">;
+  /** 1 while a function is quarantined (its deliveries held until released or discarded), else 0. */
+  readonly quarantined: Gauge<"fn">;
 }
 
 export function createMetrics(): Metrics {
@@ -94,6 +98,18 @@ export function createMetrics(): Metrics {
       name: "palisade_sandbox_stopped_total",
       help: "Sandbox processes the host stopped for breaking a sandbox limit, by function and reason (message_too_large, malformed_message, scratch_full).",
       labelNames: ["fn", "reason"] as const,
+      registers: [registry],
+    }),
+    anomalyFindings: new Counter({
+      name: "palisade_anomaly_findings_total",
+      help: "Findings of the anomaly detectors, by detector, severity and response (alert, quarantine).",
+      labelNames: ["detector", "severity", "response"] as const,
+      registers: [registry],
+    }),
+    quarantined: new Gauge({
+      name: "palisade_function_quarantined",
+      help: "1 while a function is quarantined (its deliveries are held, pending, until palisade quarantine release or discard), else 0.",
+      labelNames: ["fn"] as const,
       registers: [registry],
     }),
     functionUnavailable: new Gauge({

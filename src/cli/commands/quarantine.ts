@@ -1,0 +1,177 @@
+import { userInfo } from "node:os";
+import { auditCommand } from "../../app-files.ts";
+import { AUDIT_KIND } from "../../audit/index.ts";
+import type { Delivery, RefusedDelivery } from "../../bus/index.ts";
+import { findingEventId, openQuarantine } from "../../detect/index.ts";
+import { type AppModel, loadApp } from "../../manifest/index.ts";
+import type { AppStore } from "../../open-store.ts";
+import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
+import { type OperatorNatsFlags, withOperatorStore } from "../nats-target.ts";
+import { usageError } from "../usage-error.ts";
+
+/** Most held deliveries one command reads (counts stop there; `count` then says "at least"). */
+const HELD_SCAN = 100_000;
+
+/** One quarantined scope, as `palisade quarantine list --json` prints it. */
+export interface QuarantineEntry {
+  scope: { kind: "function"; name: string };
+  since: string;
+  /** The finding's summary, or why it cannot be shown. */
+  reason: string;
+  /** The `palisade.security.anomaly` event's data (detector, severity, evidence, response), if found. */
+  finding: Record<string, unknown> | null;
+  findingId: string;
+  held: { count: number; more: boolean; eventIds: string[] };
+}
+
+/** `palisade quarantine list`: quarantined functions, why, and the deliveries each holds. */
+export async function runQuarantineList(
+  opts: { app: string; json?: boolean; limit: number } & OperatorNatsFlags,
+): Promise<number> {
+  const app = loadApp(opts.app);
+  return withOperatorStore(app, opts, async (store) => {
+    const quarantine = await openQuarantine(store.state, [...app.functions.keys()]);
+    const entries: QuarantineEntry[] = [];
+    for (const { fn, since } of quarantine.list()) {
+      const findingId = findingEventId({ scope: { kind: "function", name: fn }, at: since });
+      const [stored] = await store.events.find(findingId);
+      const finding = (stored?.event.data as Record<string, unknown> | undefined) ?? null;
+      const held = await heldOf(store, fn);
+      for (const d of held.deliveries) store.queue.giveBack(refOf(d));
+      entries.push({
+        scope: { kind: "function", name: fn },
+        since: new Date(since).toISOString(),
+        reason:
+          typeof finding?.summary === "string"
+            ? finding.summary
+            : "quarantined; its finding event is not in the log (pruned, or held by an operator)",
+        finding,
+        findingId,
+        held: {
+          count: held.deliveries.length,
+          more: held.more,
+          eventIds: held.deliveries.slice(0, opts.limit).map((d) => refOf(d).eventId),
+        },
+      });
+    }
+    if (opts.json) {
+      process.stdout.write(`${JSON.stringify(entries)}\n`);
+      return EXIT_OK;
+    }
+    if (entries.length === 0) process.stdout.write("no function is quarantined\n");
+    for (const e of entries) {
+      const count = `${e.held.count}${e.held.more ? "+" : ""}`;
+      process.stdout.write(
+        `${e.scope.kind} ${e.scope.name}  since ${e.since}  ${count} held deliveries\n  ${e.reason}\n`,
+      );
+      if (e.held.eventIds.length > 0) process.stdout.write(`  held: ${e.held.eventIds.join(" ")}\n`);
+    }
+    return EXIT_OK;
+  });
+}
+
+/**
+ * `palisade quarantine release <function>`: lifts the quarantine. The held deliveries were never
+ * attempted; a running platform starts them within a second, oldest first, at the function's own
+ * concurrency, each once.
+ */
+export async function runQuarantineRelease(
+  fn: string,
+  opts: { app: string; json?: boolean } & OperatorNatsFlags,
+): Promise<number> {
+  const app = loadApp(opts.app);
+  assertFunction(app, fn);
+  return withOperatorStore(app, opts, async (store) => {
+    const quarantine = await openQuarantine(store.state, [...app.functions.keys()]);
+    const since = quarantine.since(fn);
+    if (since === undefined) return notQuarantined(fn);
+    const held = await heldOf(store, fn);
+    for (const d of held.deliveries) store.queue.giveBack(refOf(d));
+    await quarantine.lift(fn);
+    auditCommand(opts.app, {
+      kind: AUDIT_KIND.quarantineLifted,
+      subject: fn,
+      outcome: "allowed",
+      details: { since: new Date(since).toISOString(), held: held.deliveries.length },
+    });
+    const result = { function: fn, released: true, held: held.deliveries.length };
+    process.stdout.write(
+      opts.json
+        ? `${JSON.stringify(result)}\n`
+        : `released ${fn}: its ${held.deliveries.length} held deliveries run now, oldest first (a running platform picks this up within a second)\n`,
+    );
+    return EXIT_OK;
+  });
+}
+
+/**
+ * `palisade quarantine discard <function>`: dead-letters the function's held deliveries with reason
+ * `quarantined` (each stays replayable with `dlq replay`). The function stays quarantined: new
+ * work keeps being held until `release`.
+ */
+export async function runQuarantineDiscard(
+  fn: string,
+  opts: { app: string; json?: boolean } & OperatorNatsFlags,
+): Promise<number> {
+  const app = loadApp(opts.app);
+  assertFunction(app, fn);
+  const by = `cli:${userInfo().username}`;
+  return withOperatorStore(app, opts, async (store) => {
+    const quarantine = await openQuarantine(store.state, [...app.functions.keys()]);
+    const since = quarantine.since(fn);
+    if (since === undefined) return notQuarantined(fn);
+    let discarded = 0;
+    for (;;) {
+      const { deliveries } = await heldOf(store, fn);
+      if (deliveries.length === 0) break;
+      for (const d of deliveries) {
+        const error = `discarded by ${by} while ${fn} was quarantined (since ${new Date(since).toISOString()})`;
+        await store.queue.settle(refOf(d), {
+          kind: "failed",
+          ...("refused" in d ? d.refused : { reason: "quarantined", error }),
+        });
+        discarded++;
+      }
+    }
+    auditCommand(opts.app, {
+      kind: AUDIT_KIND.quarantineDiscarded,
+      subject: fn,
+      outcome: "allowed",
+      details: { since: new Date(since).toISOString(), count: discarded },
+    });
+    const result = { function: fn, discarded, quarantined: true };
+    process.stdout.write(
+      opts.json
+        ? `${JSON.stringify(result)}\n`
+        : `dead-lettered ${discarded} held deliveries of ${fn} (reason quarantined; dlq replay brings one back); ${fn} stays quarantined until palisade quarantine release ${fn}\n`,
+    );
+    return EXIT_OK;
+  });
+}
+
+/** The function's due deliveries: while it is quarantined, exactly the work it holds. */
+async function heldOf(
+  store: AppStore,
+  fn: string,
+): Promise<{ deliveries: (Delivery | RefusedDelivery)[]; more: boolean }> {
+  const deliveries = await store.queue.take(fn, HELD_SCAN);
+  return { deliveries, more: deliveries.length >= HELD_SCAN };
+}
+
+function refOf(d: Delivery | RefusedDelivery) {
+  return "refused" in d
+    ? d
+    : { seq: d.seq, target: d.target, attempts: d.attempts, eventId: d.event.id, type: d.event.type };
+}
+
+function assertFunction(app: AppModel, fn: string): void {
+  if (!app.functions.has(fn))
+    throw usageError(
+      `No function named "${fn}" in ${app.manifestPath}; palisade quarantine list shows the quarantined ones`,
+    );
+}
+
+function notQuarantined(fn: string): number {
+  process.stderr.write(`palisade: function "${fn}" is not quarantined (palisade quarantine list)\n`);
+  return EXIT_FAILURE;
+}

@@ -1,0 +1,47 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import type { Finding, SignalOf } from "../signals/index.ts";
+import { createDeniedBurst } from "./denied-burst.ts";
+
+const denied = (fn: string, n: number, principal = "p"): SignalOf<"capability.denied"> => ({
+  kind: "capability.denied",
+  fn,
+  capability: "secret",
+  target: `S${n}`,
+  reason: "not granted",
+  eventId: `e${n}`,
+  principal,
+});
+
+test("a burst within the window is one finding, with its evidence; slower denials are none", () => {
+  const found: Finding[] = [];
+  const d = createDeniedBurst({ denials: 3, windowSec: 10, response: "quarantine" }, (f) => found.push(f));
+  d.observe(denied("a", 1), 0);
+  d.observe(denied("a", 2), 6_000);
+  d.observe(denied("a", 3), 12_000); // the first fell out of the window: two within 10 s
+  assert.equal(found.length, 0);
+  d.observe(denied("b", 1), 12_500); // another function's denial does not count for "a"
+  assert.equal(found.length, 0);
+  d.observe(denied("a", 4), 13_000);
+  assert.equal(found.length, 1);
+  const [f] = found;
+  assert.deepEqual(f?.scope, { kind: "function", name: "a" });
+  assert.equal(f?.response, "quarantine");
+  assert.deepEqual(f?.evidence.eventIds, ["e2", "e3", "e4"]);
+  assert.deepEqual(f?.evidence.targets, ["S2", "S3", "S4"]);
+  for (let n = 5; n < 20; n++) d.observe(denied("a", n), 13_000 + n);
+  assert.equal(found.length, 1, "reported once until reset");
+  d.reset("a");
+  for (let n = 20; n < 23; n++) d.observe(denied("a", n), 20_000);
+  assert.equal(found.length, 2, "after a reset a new burst is a new finding");
+});
+
+test("response off reports nothing; alert reports without a quarantine", () => {
+  const found: Finding[] = [];
+  const off = createDeniedBurst({ denials: 1, windowSec: 10, response: "off" }, (f) => found.push(f));
+  off.observe(denied("a", 1));
+  assert.equal(found.length, 0);
+  const alert = createDeniedBurst({ denials: 1, windowSec: 10, response: "alert" }, (f) => found.push(f));
+  alert.observe(denied("a", 1));
+  assert.equal(found[0]?.response, "alert");
+});

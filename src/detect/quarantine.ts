@@ -1,0 +1,91 @@
+import type { SharedState } from "../bus/index.ts";
+import type { Finding } from "../signals/index.ts";
+
+/**
+ * Quarantine: which functions are held now. The state is the deployment's shared state (a named
+ * value per function: when it was quarantined, 0 when not), so every dispatcher of the deployment
+ * and the operator's `palisade quarantine` commands see one answer, on the embedded log and on
+ * NATS alike. The dispatcher asks `held` on every round (from memory); `refresh` re-reads the store
+ * to pick up what another process changed (a release from the CLI, a hold by another node).
+ */
+export interface Quarantine {
+  /** Whether `fn` is quarantined now, as this process last saw it. */
+  held(fn: string): boolean;
+  /** When `fn` was quarantined (epoch ms), if it is. */
+  since(fn: string): number | undefined;
+  /** Quarantines `fn` from `at` on: held at once here, durably for everyone once this resolves. */
+  impose(fn: string, at: number): Promise<void>;
+  /** Lifts `fn`'s quarantine; false when it was not quarantined. */
+  lift(fn: string): Promise<boolean>;
+  /** Re-reads every function's state; resolves to the functions whose state changed. */
+  refresh(): Promise<{ lifted: string[]; imposed: string[] }>;
+  /** Every quarantined function with its time, oldest first. */
+  list(): { fn: string; since: number }[];
+}
+
+/** Name of a function's quarantine value in shared state. */
+export function quarantineKey(fn: string): string {
+  return `quarantine:function:${fn}`;
+}
+
+/**
+ * Id of the `palisade.security.anomaly` event that carries a finding: derived from the scope and
+ * the time, so the finding behind a quarantine is found again from the quarantine's time alone.
+ */
+export function findingEventId(finding: Pick<Finding, "scope" | "at">): string {
+  return `finding:${finding.scope.kind}:${finding.scope.name}:${finding.at}`;
+}
+
+/** Reads the quarantine state of `functions` (the app's) from `state`. */
+export async function openQuarantine(state: SharedState, functions: readonly string[]): Promise<Quarantine> {
+  const since = new Map<string, number>();
+  // Writes in flight: a refresh must not undo a hold (or a lift) this process is still writing.
+  const writing = new Map<string, number>();
+  const known = new Set(functions);
+
+  async function write(fn: string, value: number): Promise<void> {
+    writing.set(fn, (writing.get(fn) ?? 0) + 1);
+    try {
+      await state.setCursor(quarantineKey(fn), value);
+    } finally {
+      const left = (writing.get(fn) ?? 1) - 1;
+      if (left === 0) writing.delete(fn);
+      else writing.set(fn, left);
+    }
+  }
+
+  const quarantine: Quarantine = {
+    held: (fn) => since.has(fn),
+    since: (fn) => since.get(fn),
+    async impose(fn, at) {
+      if (!known.has(fn)) throw new Error(`No function named "${fn}"`);
+      since.set(fn, at);
+      await write(fn, at);
+    },
+    async lift(fn) {
+      const was = (await state.cursor(quarantineKey(fn))) > 0 || since.has(fn);
+      since.delete(fn);
+      if (was) await write(fn, 0);
+      return was;
+    },
+    async refresh() {
+      const lifted: string[] = [];
+      const imposed: string[] = [];
+      for (const fn of known) {
+        const at = await state.cursor(quarantineKey(fn));
+        if (writing.has(fn)) continue;
+        if (at > 0 && since.get(fn) !== at) {
+          since.set(fn, at);
+          imposed.push(fn);
+        } else if (at <= 0 && since.has(fn)) {
+          since.delete(fn);
+          lifted.push(fn);
+        }
+      }
+      return { lifted, imposed };
+    },
+    list: () => [...since].map(([fn, at]) => ({ fn, since: at })).sort((a, b) => a.since - b.since),
+  };
+  await quarantine.refresh();
+  return quarantine;
+}

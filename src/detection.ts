@@ -1,0 +1,115 @@
+/**
+ * The detectors of a running app and what a finding does (DESIGN §9): each detector subscribes to
+ * the signals it needs; a finding is a `palisade.security.anomaly` event (functions may subscribe),
+ * an audit record, a metric and a log line, and with response `quarantine` the finding's scope is
+ * held through the quarantine every dispatcher consults: its deliveries stay pending, never
+ * dropped, until an operator releases or discards them (`palisade quarantine`).
+ */
+import { AUDIT_KIND, type AuditLog } from "./audit/index.ts";
+import type { DataPath } from "./data-path.ts";
+import { createDeniedBurst, findingEventId, type Quarantine } from "./detect/index.ts";
+import { toPalisadeError } from "./errors.ts";
+import type { AppModel } from "./manifest/index.ts";
+import type { Logger, Metrics } from "./observe/index.ts";
+import type { Finding, Signals } from "./signals/index.ts";
+
+/** How often the quarantine is re-read for changes made elsewhere (a release from the CLI). */
+const REFRESH_MS = 1000;
+
+export interface DetectionParts {
+  app: AppModel;
+  signals: Signals;
+  quarantine: Quarantine;
+  dataPath: DataPath;
+  audit: AuditLog;
+  metrics: Metrics;
+  logger: Logger;
+  /** Wakes the dispatcher for functions whose quarantine was lifted (their held work runs). */
+  released: (fns: readonly string[]) => void;
+}
+
+/** Subscribes the detectors and starts watching the quarantine; returns how to stop. */
+export function startDetection(parts: DetectionParts): () => void {
+  const { app, signals, quarantine, metrics, logger } = parts;
+  const deniedBurst = createDeniedBurst(app.detect.deniedBurst, (f) => respond(parts, f));
+  const unsubscribe = signals.on("capability.denied", (s) => deniedBurst.observe(s));
+  for (const fn of app.functions.keys()) metrics.quarantined.set({ fn }, quarantine.held(fn) ? 1 : 0);
+  let refreshing = false;
+  const timer = setInterval(() => {
+    if (refreshing) return;
+    refreshing = true;
+    quarantine
+      .refresh()
+      .then(({ lifted, imposed }) => {
+        for (const fn of imposed) metrics.quarantined.set({ fn }, 1);
+        for (const fn of lifted) {
+          metrics.quarantined.set({ fn }, 0);
+          deniedBurst.reset(fn); // a new burst after the release is a new finding
+          logger.info({ fn }, "quarantine lifted; held deliveries run now");
+        }
+        if (lifted.length > 0) parts.released(lifted);
+      })
+      .catch((err: unknown) =>
+        logger.error({ err: toPalisadeError(err).message }, "cannot read the quarantine state; retrying"),
+      )
+      .finally(() => {
+        refreshing = false;
+      });
+  }, REFRESH_MS);
+  timer.unref();
+  return () => {
+    clearInterval(timer);
+    unsubscribe();
+  };
+}
+
+/** What a finding leaves behind: a hold (when its response says so), a record, a metric, an event. */
+function respond(parts: DetectionParts, finding: Finding): void {
+  const { quarantine, audit, metrics, logger, dataPath, signals } = parts;
+  const fn = finding.scope.name;
+  const id = findingEventId(finding);
+  if (finding.response === "quarantine") {
+    // Held here at once (the dispatcher starts nothing more), durably for every node once written.
+    quarantine
+      .impose(fn, finding.at)
+      .catch((err: unknown) =>
+        logger.error(
+          { fn, err: toPalisadeError(err).message },
+          "cannot record the quarantine; it holds in this process only",
+        ),
+      );
+    metrics.quarantined.set({ fn }, 1);
+  }
+  audit.record({
+    kind: finding.response === "quarantine" ? AUDIT_KIND.quarantined : AUDIT_KIND.anomaly,
+    subject: fn,
+    outcome: finding.response === "quarantine" ? "denied" : "info",
+    details: {
+      detector: finding.detector,
+      severity: finding.severity,
+      summary: finding.summary,
+      finding: id,
+    },
+  });
+  metrics.anomalyFindings.inc({
+    detector: finding.detector,
+    severity: finding.severity,
+    response: finding.response,
+  });
+  logger.warn(
+    { fn, detector: finding.detector, response: finding.response, finding: id },
+    finding.response === "quarantine"
+      ? `${finding.summary}; quarantined: its deliveries are held (palisade quarantine list)`
+      : finding.summary,
+  );
+  signals.emit({ kind: "finding", finding });
+  dataPath
+    .platformEvent(
+      "palisade.security.anomaly",
+      { ...finding, scope: { ...finding.scope }, at: new Date(finding.at).toISOString() },
+      id,
+    )
+    .catch((err: unknown) =>
+      logger.error({ err: toPalisadeError(err).message }, "cannot emit palisade.security.anomaly"),
+    );
+}

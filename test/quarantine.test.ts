@@ -1,0 +1,250 @@
+/**
+ * Detector 3 (denied-capability burst) against a running platform: real sandboxes, real HTTP, the
+ * real CLI in a child process on the same files. A function that keeps asking for what it was not
+ * granted is quarantined; its deliveries are held (pending, never attempted, never dropped) until an
+ * operator releases them (each then runs once, in order) or discards them (dead-lettered with
+ * reason `quarantined`, replayable). Traffic a sender controls cannot quarantine a function.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { test } from "node:test";
+import { startPlatform } from "../src/main.ts";
+import { BIN } from "./kit/cli-process.ts";
+import { post, TEST_KEY } from "./kit/http.ts";
+import { captureLogs, type LogLine } from "./kit/log-capture.ts";
+import { setSecret, tempApp, testPrincipal } from "./kit/temp-app.ts";
+
+/** The CLI in a child process, not blocking this one (the platform under test runs here). */
+const palisade = (args: string[]): Promise<{ status: number; stdout: string; stderr: string }> =>
+  new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { encoding: "utf8" }, (err, stdout, stderr) =>
+      resolve({ status: err === null ? 0 : typeof err.code === "number" ? err.code : -1, stdout, stderr }),
+    );
+  });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function json(args: string[]): Promise<unknown> {
+  const run = await palisade([...args, "--json"]);
+  assert.equal(run.status, 0, `palisade ${args.join(" ")}: ${run.stderr}`);
+  return JSON.parse(run.stdout);
+}
+
+async function waitUntil(what: string, ok: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+const worked = (lines: readonly LogLine[], fn: string) =>
+  lines.filter((l) => l.fn === fn && l.msg === "worked").map((l) => l.n as number);
+
+const APP = `name: probing
+events:
+  job.queued: { schema: schemas/n.json }
+${testPrincipal(["job.queued"])}functions:
+  prober:
+    handler: functions/prober.ts
+    on: [job.queued]
+    limits: { concurrency: 1 }
+  bystander:
+    handler: functions/bystander.ts
+    on: [job.queued]
+  watcher:
+    handler: functions/watcher.ts
+    on: [palisade.security.anomaly]
+`;
+
+const FILES = {
+  "palisade.yaml": APP,
+  "schemas/n.json": {
+    type: "object",
+    required: ["n"],
+    additionalProperties: false,
+    properties: { n: { type: "integer" } },
+  },
+  // A negative n makes the prober ask for a secret it was not granted (and swallow the refusal).
+  "functions/prober.ts": `export default async (e, ctx) => {
+  if (e.data.n < 0) { try { await ctx.secrets.get("PAYMENTS_KEY"); } catch {} return; }
+  ctx.log.info("worked", { n: e.data.n });
+};`,
+  "functions/bystander.ts": 'export default (e, ctx) => ctx.log.info("worked", { n: e.data.n });',
+  "functions/watcher.ts":
+    'export default (e, ctx) => ctx.log.info("anomaly seen", { detector: e.data.detector, scope: e.data.scope.name, response: e.data.response, by: e.principal });',
+};
+
+interface Entry {
+  scope: { kind: string; name: string };
+  reason: string;
+  finding: { detector: string; response: string; severity: string; evidence: { denials: number } } | null;
+  held: { count: number; eventIds: string[] };
+}
+
+test("a function probing for grants it lacks is quarantined: held work waits, pending, until released (each once, in order) or discarded", async (t) => {
+  const dir = tempApp(t, FILES);
+  setSecret(dir, "TEST_KEY", TEST_KEY);
+  const logs = captureLogs();
+  const platform = await startPlatform({ appDir: dir, logger: logs.logger, port: 0 });
+  t.after(() => platform.close());
+  const send = async (n: number): Promise<string> =>
+    (await post(`${platform.url}/events`, { type: "job.queued", data: { n } })).body.ids[0] as string;
+
+  for (let n = -1; n >= -5; n--) await send(n); // five refused calls: the default policy's burst
+  const seen = await logs.waitFor((l) => l.msg === "anomaly seen");
+  assert.deepEqual(
+    [seen.detector, seen.scope, seen.response, seen.by],
+    ["denied-burst", "prober", "quarantine", "palisade"],
+    "the finding is a palisade.security.anomaly event a function can subscribe to",
+  );
+
+  const held = [await send(1), await send(2)];
+  await waitUntil("the bystander to get all seven", () => worked(logs.lines, "bystander").length === 7);
+  await sleep(300); // let any (wrong) attempt of the prober show up
+  assert.deepEqual(worked(logs.lines, "prober"), [], "nothing runs while quarantined");
+  for (const id of held)
+    assert.deepEqual(
+      (await platform.store.queue.deliveries(id)).map((d) => `${d.target}:${d.state}:${d.attempts}`).sort(),
+      ["bystander:delivered:1", "prober:pending:0"],
+      "held: pending, never attempted; the other subscriber is not held",
+    );
+
+  const [entry, ...others] = (await json(["quarantine", "list", "--app", dir])) as Entry[];
+  assert.equal(others.length, 0);
+  assert.deepEqual(entry?.scope, { kind: "function", name: "prober" });
+  assert.equal(entry?.finding?.detector, "denied-burst");
+  assert.equal(entry?.finding?.response, "quarantine");
+  assert.equal(entry?.finding?.evidence.denials, 5);
+  assert.match(entry?.reason ?? "", /refused 5 capability calls/);
+  assert.deepEqual(entry?.held, { count: 2, more: false, eventIds: held });
+
+  const metrics = await (await fetch(`${platform.url}/metrics`)).text();
+  assert.match(metrics, /palisade_function_quarantined\{fn="prober"\} 1/);
+  assert.match(
+    metrics,
+    /palisade_anomaly_findings_total\{detector="denied-burst",severity="high",response="quarantine"\} 1/,
+  );
+  await waitUntil("the quarantine's audit record", async () => {
+    const tail = await palisade(["audit", "tail", "-n", "200", "--app", dir, "--json"]);
+    const records = tail.stdout
+      .split("\n")
+      .filter((l) => l !== "")
+      .map((l) => JSON.parse(l) as { kind: string; subject?: string; details?: { detector?: string } });
+    return records.some(
+      (r) =>
+        r.kind === "function.quarantined" && r.subject === "prober" && r.details?.detector === "denied-burst",
+    );
+  });
+
+  // Discard: the held work is dead-lettered (reason quarantined); the function stays quarantined.
+  assert.deepEqual(await json(["quarantine", "discard", "prober", "--app", dir]), {
+    function: "prober",
+    discarded: 2,
+    quarantined: true,
+  });
+  const dead = (await json(["dlq", "list", "--app", dir])) as {
+    eventId: string;
+    target: string;
+    reason: string;
+  }[];
+  assert.deepEqual(dead.map((d) => `${d.target}:${d.reason}`).sort(), [
+    "prober:quarantined",
+    "prober:quarantined",
+  ]);
+  const later = [await send(3), await send(4), await send(5)];
+  await waitUntil("the bystander to get ten", () => worked(logs.lines, "bystander").length === 10);
+  assert.deepEqual(
+    ((await json(["quarantine", "list", "--app", dir])) as Entry[])[0]?.held.eventIds,
+    later,
+    "still quarantined: new work is held, in order",
+  );
+
+  // Release: the held work runs, oldest first, each once; a dead letter replays like any other.
+  assert.equal((await palisade(["quarantine", "release", "prober", "--app", dir])).status, 0);
+  await waitUntil("the three held to run", () => worked(logs.lines, "prober").length === 3);
+  assert.equal((await palisade(["dlq", "replay", held[0] ?? "", "--app", dir])).status, 0);
+  await waitUntil("the replayed one to run", () => worked(logs.lines, "prober").length === 4);
+  await sleep(300);
+  assert.deepEqual(worked(logs.lines, "prober"), [3, 4, 5, 1], "each exactly once, held ones in order");
+  assert.deepEqual(await json(["quarantine", "list", "--app", dir]), []);
+  assert.match(
+    await (await fetch(`${platform.url}/metrics`)).text(),
+    /palisade_function_quarantined\{fn="prober"\} 0/,
+  );
+  const release = await palisade(["quarantine", "release", "prober", "--app", dir]);
+  assert.equal(release.status, 1);
+  assert.match(release.stderr, /"prober" is not quarantined/);
+});
+
+test("a quarantine outlives a restart: the next platform on the same files holds the function from its first round", async (t) => {
+  const dir = tempApp(t, FILES);
+  setSecret(dir, "TEST_KEY", TEST_KEY);
+  const first = captureLogs();
+  let platform = await startPlatform({ appDir: dir, logger: first.logger, port: 0 });
+  for (let n = -1; n >= -5; n--) await post(`${platform.url}/events`, { type: "job.queued", data: { n } });
+  await first.waitFor((l) => l.msg === "anomaly seen");
+  await platform.close();
+
+  const logs = captureLogs();
+  platform = await startPlatform({ appDir: dir, logger: logs.logger, port: 0 });
+  t.after(() => platform.close());
+  const id = (await post(`${platform.url}/events`, { type: "job.queued", data: { n: 7 } })).body.ids[0];
+  await waitUntil("the bystander", () => worked(logs.lines, "bystander").length === 1);
+  await sleep(300);
+  assert.deepEqual(worked(logs.lines, "prober"), []);
+  assert.deepEqual(
+    ((await json(["quarantine", "list", "--app", dir])) as Entry[]).map((e) => [
+      e.scope.name,
+      e.held.eventIds,
+    ]),
+    [["prober", [id]]],
+  );
+});
+
+test("traffic cannot quarantine a function: limit refusals a sender causes, rejected requests and another function's probing do not", async (t) => {
+  const dir = tempApp(t, {
+    ...FILES,
+    "palisade.yaml": `${APP}  fanout:
+    handler: functions/fanout.ts
+    on: [job.queued]
+    emit: [job.fanned]
+    limits: { emitsPerInvocation: 1 }
+`.replace(
+      "  job.queued: { schema: schemas/n.json }\n",
+      "  job.queued: { schema: schemas/n.json }\n  job.fanned: { schema: schemas/n.json }\n",
+    ),
+    // A sender chooses n; n > 1 makes the function go over its emit limit (refused, caught).
+    "functions/fanout.ts": `export default async (e, ctx) => {
+  if (e.data.n > 100) for (let i = 0; i < 3; i++) { try { await ctx.emit("job.fanned", { n: i }); } catch {} }
+  ctx.log.info("worked", { n: e.data.n });
+};`,
+  });
+  setSecret(dir, "TEST_KEY", TEST_KEY);
+  const logs = captureLogs();
+  const platform = await startPlatform({ appDir: dir, logger: logs.logger, port: 0 });
+  t.after(() => platform.close());
+  for (let i = 0; i < 20; i++) {
+    const bad = await fetch(`${platform.url}/events`, {
+      method: "POST",
+      headers: { "content-type": "application/json", authorization: "Bearer wrong-key-0123456789" },
+      body: JSON.stringify({ type: "job.queued", data: { n: 1 } }),
+    });
+    assert.equal(bad.status, 401);
+  }
+  for (let n = 101; n <= 110; n++) await post(`${platform.url}/events`, { type: "job.queued", data: { n } });
+  await waitUntil("fanout's ten", () => worked(logs.lines, "fanout").filter((n) => n > 100).length === 10);
+  assert.ok(
+    logs.lines.filter((l) => l.fn === "fanout" && /capability limited/.test(l.msg)).length >= 10,
+    "the sender drove fanout over its limit",
+  );
+  // The prober's own probing (n < 0) quarantines the prober, and only it.
+  for (let n = -1; n >= -5; n--) await post(`${platform.url}/events`, { type: "job.queued", data: { n } });
+  await logs.waitFor((l) => l.msg === "anomaly seen");
+  await sleep(300);
+  const quarantined = ((await json(["quarantine", "list", "--app", dir])) as Entry[]).map(
+    (e) => e.scope.name,
+  );
+  assert.deepEqual(quarantined, ["prober"]);
+  await post(`${platform.url}/events`, { type: "job.queued", data: { n: 200 } });
+  await waitUntil("fanout still runs", () => worked(logs.lines, "fanout").includes(200));
+});
