@@ -7,7 +7,13 @@
  */
 import { AUDIT_KIND, type AuditLog } from "./audit/index.ts";
 import type { DataPath } from "./data-path.ts";
-import { createDeniedBurst, findingEventId, type Quarantine } from "./detect/index.ts";
+import {
+  type ClientBlocks,
+  createCredentialStuffing,
+  createDeniedBurst,
+  findingEventId,
+  type Quarantine,
+} from "./detect/index.ts";
 import { toPalisadeError } from "./errors.ts";
 import type { AppModel } from "./manifest/index.ts";
 import type { Logger, Metrics } from "./observe/index.ts";
@@ -19,7 +25,10 @@ const REFRESH_MS = 1000;
 export interface DetectionParts {
   app: AppModel;
   signals: Signals;
-  quarantine: Quarantine;
+  /** The deployment's quarantine; absent in a process that runs no functions (a gateway). */
+  quarantine: Quarantine | undefined;
+  /** The addresses this process's gateway refuses; absent in a process without ingress (a worker). */
+  blocks: ClientBlocks | undefined;
   dataPath: DataPath;
   audit: AuditLog;
   metrics: Metrics;
@@ -30,9 +39,19 @@ export interface DetectionParts {
 
 /** Subscribes the detectors and starts watching the quarantine; returns how to stop. */
 export function startDetection(parts: DetectionParts): () => void {
-  const { app, signals, quarantine, metrics, logger } = parts;
+  const { app, signals, quarantine, blocks, metrics, logger } = parts;
+  const stops: (() => void)[] = [];
+  if (blocks !== undefined) {
+    const stuffing = createCredentialStuffing(app.detect.credentialStuffing, (f) => respond(parts, f));
+    stops.push(signals.on("ingress.rejected", (s) => stuffing.rejected(s)));
+    stops.push(signals.on("ingress.accepted", (s) => stuffing.accepted(s)));
+  }
+  if (quarantine === undefined)
+    return () => {
+      for (const stop of stops) stop();
+    };
   const deniedBurst = createDeniedBurst(app.detect.deniedBurst, (f) => respond(parts, f));
-  const unsubscribe = signals.on("capability.denied", (s) => deniedBurst.observe(s));
+  stops.push(signals.on("capability.denied", (s) => deniedBurst.observe(s)));
   for (const fn of app.functions.keys()) metrics.quarantined.set({ fn }, quarantine.held(fn) ? 1 : 0);
   let refreshing = false;
   const timer = setInterval(() => {
@@ -59,31 +78,47 @@ export function startDetection(parts: DetectionParts): () => void {
   timer.unref();
   return () => {
     clearInterval(timer);
-    unsubscribe();
+    for (const stop of stops) stop();
   };
 }
 
+/** The audit record of each response. */
+const RESPONSE_KIND: Record<Finding["response"], string> = {
+  alert: AUDIT_KIND.anomaly,
+  quarantine: AUDIT_KIND.quarantined,
+  block: AUDIT_KIND.clientBlocked,
+};
+
+/** What the log line adds to the finding's summary, by response. */
+const RESPONSE_TEXT: Record<Finding["response"], string> = {
+  alert: "",
+  quarantine: "; quarantined: its deliveries are held (palisade quarantine list)",
+  block: "; blocked: its requests are refused with 429 until the block ends",
+};
+
 /** What a finding leaves behind: a hold (when its response says so), a record, a metric, an event. */
 function respond(parts: DetectionParts, finding: Finding): void {
-  const { quarantine, audit, metrics, logger, dataPath, signals } = parts;
-  const fn = finding.scope.name;
+  const { quarantine, blocks, app, audit, metrics, logger, dataPath, signals } = parts;
+  const { name } = finding.scope;
   const id = findingEventId(finding);
-  if (finding.response === "quarantine") {
+  if (finding.response === "quarantine" && quarantine !== undefined) {
     // Held here at once (the dispatcher starts nothing more), durably for every node once written.
     quarantine
-      .impose(fn, finding.at)
+      .impose(name, finding.at)
       .catch((err: unknown) =>
         logger.error(
-          { fn, err: toPalisadeError(err).message },
+          { fn: name, err: toPalisadeError(err).message },
           "cannot record the quarantine; it holds in this process only",
         ),
       );
-    metrics.quarantined.set({ fn }, 1);
+    metrics.quarantined.set({ fn: name }, 1);
   }
+  if (finding.response === "block")
+    blocks?.block(name, finding.at + app.detect.credentialStuffing.blockSec * 1000);
   audit.record({
-    kind: finding.response === "quarantine" ? AUDIT_KIND.quarantined : AUDIT_KIND.anomaly,
-    subject: fn,
-    outcome: finding.response === "quarantine" ? "denied" : "info",
+    kind: RESPONSE_KIND[finding.response],
+    subject: name,
+    outcome: finding.response === "alert" ? "info" : "denied",
     details: {
       detector: finding.detector,
       severity: finding.severity,
@@ -96,11 +131,10 @@ function respond(parts: DetectionParts, finding: Finding): void {
     severity: finding.severity,
     response: finding.response,
   });
+  const who = finding.scope.kind === "function" ? { fn: name } : { ip: name };
   logger.warn(
-    { fn, detector: finding.detector, response: finding.response, finding: id },
-    finding.response === "quarantine"
-      ? `${finding.summary}; quarantined: its deliveries are held (palisade quarantine list)`
-      : finding.summary,
+    { ...who, detector: finding.detector, response: finding.response, finding: id },
+    `${finding.summary}${RESPONSE_TEXT[finding.response]}`,
   );
   signals.emit({ kind: "finding", finding });
   dataPath

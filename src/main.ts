@@ -26,7 +26,7 @@ import { createScheduler, type Dispatcher, type NatsFlags } from "./bus/index.ts
 import { main as cliMain } from "./cli/index.ts";
 import { type Closers, createClosers } from "./closers.ts";
 import { createDataPath, schedulePrincipal } from "./data-path.ts";
-import { openQuarantine } from "./detect/index.ts";
+import { createClientBlocks, openQuarantine, type Quarantine } from "./detect/index.ts";
 import { startDetection } from "./detection.ts";
 import { PalisadeError, toPalisadeError } from "./errors.ts";
 import { nextTraceparent, PLATFORM_EVENT_TYPES } from "./events/index.ts";
@@ -251,6 +251,7 @@ async function assemblePlatform(
   reportSignedRows(store, audit, logger);
   const pools = new Map<string, SandboxPool>();
   let dispatcher: Dispatcher | undefined;
+  let quarantined: Quarantine | undefined;
   const metrics = createMetrics();
   // What happens, as one stream: metrics, the audit log and the log keep it; detectors watch it.
   const signals = createKeptSignals({ logger, metrics, audit });
@@ -338,19 +339,7 @@ async function assemblePlatform(
       signals,
       held: (fn) => quarantine.held(fn),
     });
-    const running = dispatcher;
-    closers.add(
-      startDetection({
-        app,
-        signals,
-        quarantine,
-        dataPath,
-        audit,
-        metrics,
-        logger,
-        released: (fns) => running.notify(fns),
-      }),
-    );
+    quarantined = quarantine;
     closers.add(startHousekeeping({ app, maintenance: store.maintenance, pools, metrics, logger }));
     const scheduler = createScheduler({
       schedules,
@@ -360,6 +349,21 @@ async function assemblePlatform(
     });
     closers.add(() => scheduler.close());
   }
+  // The detectors: quarantine where functions run, address blocks where requests come in.
+  const blocks = authenticate === undefined ? undefined : createClientBlocks();
+  closers.add(
+    startDetection({
+      app,
+      signals,
+      quarantine: quarantined,
+      blocks,
+      dataPath,
+      audit,
+      metrics,
+      logger,
+      released: (fns) => dispatcher?.notify(fns),
+    }),
+  );
   const durability = store.durability.summary;
   const listenOn = { port: options.port ?? DEFAULT_PORT, host: options.host ?? DEFAULT_HOST };
   if (authenticate === undefined) {
@@ -392,6 +396,8 @@ async function assemblePlatform(
     // A field the schema lets be a string passes with the string form there: no failure names it.
     acceptsString: (type, data, pointer) =>
       registry.has(type) ? !registry.check(type, data).some((f) => f.pointer === pointer) : undefined,
+    clientBlocked: (ip) => blocks?.blocked(ip),
+    onAccepted: (a) => signals.emit({ kind: "ingress.accepted", ...a }),
     onRejected: (r) =>
       signals.emit({
         kind: "ingress.rejected",

@@ -19,7 +19,8 @@ const countOf = (details: unknown) => (details as { count?: unknown }).count;
 
 test("1000 identical unauthorized requests become a handful of audit records whose counts sum to exactly 1000", async (t) => {
   const dir = tempApp(t, {
-    "palisade.yaml": `name: flooded\nevents:\n  job.queued: { schema: schemas/n.json }\n${testPrincipal(["job.queued"])}functions: {}\n`,
+    // Alert only: this test is about the audit log (blocking has test/credential-stuffing.test.ts).
+    "palisade.yaml": `name: flooded\nevents:\n  job.queued: { schema: schemas/n.json }\n${testPrincipal(["job.queued"])}functions: {}\ndetect:\n  credentialStuffing: { response: alert }\n`,
     "schemas/n.json": NUMBER_SCHEMA,
   });
   setSecret(dir, "TEST_KEY", TEST_KEY);

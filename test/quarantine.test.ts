@@ -209,6 +209,8 @@ test("traffic cannot quarantine a function: limit refusals a sender causes, reje
     on: [job.queued]
     emit: [job.fanned]
     limits: { emitsPerInvocation: 1 }
+detect:
+  credentialStuffing: { response: alert }   # the 20 rejected requests below come from this test's own address
 `.replace(
       "  job.queued: { schema: schemas/n.json }\n",
       "  job.queued: { schema: schemas/n.json }\n  job.fanned: { schema: schemas/n.json }\n",

@@ -55,6 +55,11 @@ export const AUDIT_KIND = {
   quarantined: "function.quarantined",
   /** A detector reported a finding it only alerts on [detector, severity, summary, finding]. */
   anomaly: "security.anomaly",
+  /**
+   * A client address was blocked for a while after a detector's finding (credential stuffing)
+   * [detector, severity, summary, finding]; subject: the address.
+   */
+  clientBlocked: "client.blocked",
   /** An operator lifted a function's quarantine: held work runs [since, held]; actor: the operator. */
   quarantineLifted: "function.quarantine-lifted",
   /** An operator dead-lettered a quarantined function's held work [count, since]; actor: the operator. */

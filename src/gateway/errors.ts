@@ -14,3 +14,5 @@ export const GATEWAY_WEBHOOK_REPLAY = "PAL_GATEWAY_WEBHOOK_REPLAY";
 export const GATEWAY_UNSAFE_NUMBER = "PAL_GATEWAY_UNSAFE_NUMBER";
 /** The shared rate limit store (NATS KV) cannot answer now: the request is refused with 503 and Retry-After. */
 export const GATEWAY_RATE_STORE_UNAVAILABLE = "PAL_GATEWAY_RATE_STORE_UNAVAILABLE";
+/** The client address is blocked for a while (a detector saw credential stuffing from it): 429 with Retry-After. */
+export const GATEWAY_CLIENT_BLOCKED = "PAL_GATEWAY_CLIENT_BLOCKED";

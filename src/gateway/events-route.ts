@@ -18,7 +18,7 @@ import type { ClientCertificate } from "./authenticate.ts";
 import { addBodyParsers } from "./body-parsers.ts";
 import { GATEWAY_UNSUPPORTED_MEDIA } from "./errors.ts";
 import type { RouteDeps } from "./gateway-options.ts";
-import { enforceClientRateLimit, enforceRateLimit } from "./rate-limit.ts";
+import { enforceClientAdmission, enforceRateLimit } from "./rate-limit.ts";
 import { stringFormAt } from "./string-form-at.ts";
 
 /**
@@ -36,7 +36,7 @@ export function registerEventsRoute(
       stringFormAt: (request) => stringFormAt(deps.acceptsString, request.headers),
     });
     scope.addHook("onRequest", async (request) => {
-      const limited = enforceClientRateLimit(deps.rateLimits, request.ip);
+      const limited = enforceClientAdmission(deps, request.ip);
       if (limited !== undefined) await limited;
       deps.principals.set(
         request,
@@ -68,6 +68,7 @@ export function registerEventsRoute(
         batch,
       });
       deps.metrics.ingressAccepted.inc({ source: source.path }, results.length);
+      deps.onAccepted?.({ principal, ip: request.ip, route: source.path, events: results.length });
       return reply.status(202).send({ ids: results.map((r) => r.id) });
     });
   });

@@ -33,6 +33,13 @@ export interface GatewayOptions {
     route: string | undefined;
     principal: string | undefined;
   }) => void;
+  /** Observes every accepted request: who sent how many events from where (detectors count it). */
+  onAccepted?: (accepted: { principal: string; ip: string; route: string; events: number }) => void;
+  /**
+   * Seconds a client address stays blocked, if it is blocked now (admission: a detector's response);
+   * a blocked address is refused with 429 before its credentials are looked at.
+   */
+  clientBlocked?: (ip: string) => number | undefined;
   /**
    * Whether the schema of declared event `type` accepts a string at `pointer` (into `data`), which
    * holds the string form of numbers JSON cannot carry exactly; undefined for an undeclared type.

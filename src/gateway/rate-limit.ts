@@ -1,6 +1,7 @@
 import { PalisadeError } from "../errors.ts";
 import type { RateLimit } from "../manifest/index.ts";
-import { GATEWAY_RATE_LIMITED } from "./errors.ts";
+import { GATEWAY_CLIENT_BLOCKED, GATEWAY_RATE_LIMITED } from "./errors.ts";
+import type { RouteDeps } from "./gateway-options.ts";
 import { DEFAULT_CLIENT_RATE_LIMIT, type RateLimitStore } from "./rate-limiter.ts";
 
 /**
@@ -21,6 +22,21 @@ export function enforceRateLimit(
 }
 
 /** The per-address limit every source route applies first, before any credential is looked at. */
+/**
+ * Refuses a blocked client address first (`blocked` says for how many seconds more), before its
+ * rate limit and before any credential it sends is looked at.
+ */
+export function enforceClientAdmission(deps: RouteDeps, ip: string): undefined | Promise<void> {
+  const retryAfterSec = deps.clientBlocked?.(ip);
+  if (retryAfterSec !== undefined)
+    throw new PalisadeError(
+      GATEWAY_CLIENT_BLOCKED,
+      `Address ${ip} is blocked for ${retryAfterSec} s more after repeated authentication failures`,
+      { status: 429, details: { retryAfterSec } },
+    );
+  return enforceClientRateLimit(deps.rateLimits, ip);
+}
+
 export function enforceClientRateLimit(store: RateLimitStore, ip: string): undefined | Promise<void> {
   return enforceRateLimit(store, `ip:${ip}`, DEFAULT_CLIENT_RATE_LIMIT, 1, `address ${ip}`);
 }

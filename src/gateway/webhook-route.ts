@@ -5,7 +5,7 @@ import { addBodyParsers } from "./body-parsers.ts";
 import { GATEWAY_WEBHOOK_REPLAY } from "./errors.ts";
 import type { RouteDeps } from "./gateway-options.ts";
 import { parseJsonBody } from "./parse-json-body.ts";
-import { enforceClientRateLimit, enforceRateLimit } from "./rate-limit.ts";
+import { enforceClientAdmission, enforceRateLimit } from "./rate-limit.ts";
 import { stringFormAt } from "./string-form-at.ts";
 import { verifyWebhook } from "./verify-webhook.ts";
 
@@ -28,7 +28,7 @@ export function registerWebhookRoute(
   void app.register(async (scope) => {
     addBodyParsers(scope, { json: false });
     scope.addHook("onRequest", async (request) => {
-      const limited = enforceClientRateLimit(deps.rateLimits, request.ip);
+      const limited = enforceClientAdmission(deps, request.ip);
       if (limited !== undefined) await limited;
     });
     scope.post(source.path, { bodyLimit: source.maxBodyBytes }, async (request, reply) => {
@@ -69,6 +69,7 @@ export function registerWebhookRoute(
         );
       }
       deps.metrics.ingressAccepted.inc({ source: source.path });
+      deps.onAccepted?.({ principal, ip: request.ip, route: source.path, events: 1 });
       return reply.status(202).send({ ids: [id] });
     });
   });

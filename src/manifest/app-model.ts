@@ -28,6 +28,22 @@ export interface AppModel {
 /** `detect:` of the manifest, defaults filled in. */
 export interface DetectPolicy {
   readonly deniedBurst: DeniedBurstPolicy;
+  readonly credentialStuffing: CredentialStuffingPolicy;
+}
+
+/**
+ * `detect.credentialStuffing`: a client address whose requests fail authentication or
+ * authorization (401, 403) `failures` times within `windowSec`, making up at least `ratio` of its
+ * requests there, is blocked for `blockSec` (429 with Retry-After, before its credentials are read).
+ */
+export interface CredentialStuffingPolicy {
+  readonly failures: number;
+  readonly windowSec: number;
+  /** Share of the address's requests in the window that failed, 0..1. */
+  readonly ratio: number;
+  readonly blockSec: number;
+  /** `block` (default), `alert` (report only) or `off`. */
+  readonly response: "block" | "alert" | "off";
 }
 
 /** `detect.deniedBurst`: how many refused capability calls within a window make a finding. */
@@ -45,6 +61,13 @@ export interface DeniedBurstPolicy {
  */
 export const DEFAULT_DETECT: DetectPolicy = Object.freeze({
   deniedBurst: Object.freeze({ denials: 5, windowSec: 60, response: "quarantine" as const }),
+  credentialStuffing: Object.freeze({
+    failures: 20,
+    windowSec: 60,
+    ratio: 0.5,
+    blockSec: 900,
+    response: "block" as const,
+  }),
 });
 
 /** A recorded exception to one `palisade check` finding: which, why, and until when. */

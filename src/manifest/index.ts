@@ -1,6 +1,7 @@
 export {
   type ApiKeyAuth,
   type AppModel,
+  type CredentialStuffingPolicy,
   DEFAULT_DEDUPE_WINDOW_SEC,
   DEFAULT_DETECT,
   DEFAULT_JWT_ALGORITHMS,

@@ -5,6 +5,7 @@ import { createAjv } from "../schema/index.ts";
 import { appFile } from "./app-file.ts";
 import {
   type AppModel,
+  type CredentialStuffingPolicy,
   DEFAULT_DEDUPE_WINDOW_SEC,
   DEFAULT_DETECT,
   DEFAULT_LIMITS,
@@ -43,7 +44,10 @@ export interface RawManifest {
   hopLimit?: number;
   retention?: { days: number };
   waivers?: Waiver[];
-  detect?: { deniedBurst?: Partial<DeniedBurstPolicy> };
+  detect?: {
+    deniedBurst?: Partial<DeniedBurstPolicy>;
+    credentialStuffing?: Partial<CredentialStuffingPolicy>;
+  };
 }
 
 interface RawFunction {
@@ -137,7 +141,10 @@ export function resolveApp(
     hopLimit: raw.hopLimit ?? MAX_HOP,
     retentionDays: retention(raw, problems),
     waivers: resolveWaivers(raw.waivers ?? [], problems),
-    detect: { deniedBurst: { ...DEFAULT_DETECT.deniedBurst, ...raw.detect?.deniedBurst } },
+    detect: {
+      deniedBurst: { ...DEFAULT_DETECT.deniedBurst, ...raw.detect?.deniedBurst },
+      credentialStuffing: { ...DEFAULT_DETECT.credentialStuffing, ...raw.detect?.credentialStuffing },
+    },
     ...tlsOf(raw, dir, problems),
   });
 }

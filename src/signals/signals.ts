@@ -10,7 +10,8 @@ export type CapabilityKind = "emit" | "secret" | "egress" | "kv-read" | "kv-writ
 
 /** Who a finding is about, and so what a response holds: the narrowest scope that covers it. */
 export interface Scope {
-  readonly kind: "function";
+  /** A function (by name), or a client address (as the gateway saw it). */
+  readonly kind: "function" | "address";
   readonly name: string;
 }
 
@@ -24,13 +25,24 @@ export interface Finding {
   readonly summary: string;
   /** What the detector saw (counts, windows, targets, event ids): never secret values. */
   readonly evidence: Readonly<Record<string, unknown>>;
-  /** What the platform did: `alert` only, or `quarantine` (the scope's work is held, never dropped). */
-  readonly response: "alert" | "quarantine";
+  /**
+   * What the platform did: `alert` only; `quarantine` (a function's work is held, never dropped);
+   * `block` (a client address is refused with 429 for a while).
+   */
+  readonly response: "alert" | "quarantine" | "block";
   /** When it was found (epoch ms). */
   readonly at: number;
 }
 
 export type Signal =
+  | {
+      /** A request whose events were stored. */
+      readonly kind: "ingress.accepted";
+      readonly principal: string;
+      readonly ip: string;
+      readonly route: string;
+      readonly events: number;
+    }
   | {
       readonly kind: "ingress.rejected";
       readonly principal?: string;

@@ -38,6 +38,10 @@ functions:
   sink:
     handler: functions/sink.ts
     on: [order.created, order.cancelled, audit.read, payment.webhook]
+# These tests check each refusal's own status, many from one address: alert instead of blocking it
+# (blocking has test/credential-stuffing.test.ts).
+detect:
+  credentialStuffing: { response: alert }
 `,
     "schemas/n.json": NUMBER_SCHEMA,
     "schemas/any.json": { type: "object" },

@@ -1,0 +1,109 @@
+/**
+ * Detector 4 (credential stuffing) against a running platform over real HTTP: a client address
+ * whose requests keep failing authentication is blocked (429 with Retry-After, whatever it sends
+ * next), and only that address. The principal it tried keeps working from its own address, and an
+ * address that mostly succeeds is not blocked for a few failures. The clients connect from
+ * different loopback addresses (127.0.0.x), which the gateway sees as different clients.
+ */
+import assert from "node:assert/strict";
+import { request } from "node:http";
+import { test } from "node:test";
+import { startPlatform } from "../src/main.ts";
+import { TEST_KEY } from "./kit/http.ts";
+import { captureLogs } from "./kit/log-capture.ts";
+import { NUMBER_SCHEMA, setSecret, tempApp, testPrincipal } from "./kit/temp-app.ts";
+
+/** POSTs one event from `from` (a loopback address) with `key`; resolves to status, code and Retry-After. */
+function postFrom(
+  url: string,
+  from: string,
+  key: string,
+): Promise<{ status: number; code?: string; retryAfter?: string }> {
+  const body = JSON.stringify({ type: "job.queued", data: { n: 1 } });
+  return new Promise((resolve, reject) => {
+    const req = request(
+      `${url}/events`,
+      {
+        method: "POST",
+        localAddress: from,
+        agent: false,
+        headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
+      },
+      (res) => {
+        let text = "";
+        res.setEncoding("utf8");
+        res.on("data", (c: string) => {
+          text += c;
+        });
+        res.on("end", () => {
+          const parsed = JSON.parse(text) as { error?: { code?: string } };
+          const retryAfter = res.headers["retry-after"];
+          resolve({
+            status: res.statusCode ?? 0,
+            ...(parsed.error?.code === undefined ? {} : { code: parsed.error.code }),
+            ...(retryAfter === undefined ? {} : { retryAfter }),
+          });
+        });
+      },
+    );
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+test("an address stuffing credentials is blocked, and only it: the principal it tried works from elsewhere, a mostly good address is not blocked", async (t) => {
+  const dir = tempApp(t, {
+    "palisade.yaml": `name: stuffed
+events:
+  job.queued: { schema: schemas/n.json }
+${testPrincipal(["job.queued"])}functions:
+  watcher:
+    handler: functions/watcher.ts
+    on: [palisade.security.anomaly]
+`,
+    "schemas/n.json": NUMBER_SCHEMA,
+    "functions/watcher.ts":
+      'export default (e, ctx) => ctx.log.info("anomaly seen", { detector: e.data.detector, kind: e.data.scope.kind, scope: e.data.scope.name, response: e.data.response, failures: e.data.evidence.failures });',
+  });
+  setSecret(dir, "TEST_KEY", TEST_KEY);
+  const logs = captureLogs();
+  const platform = await startPlatform({ appDir: dir, logger: logs.logger, port: 0 });
+  t.after(() => platform.close());
+  const attacker = "127.0.0.2";
+  const busy = "127.0.0.3";
+
+  // A busy, mostly good client: 50 accepted, then 20 failures (a key rotated badly) stay under the ratio.
+  for (let i = 0; i < 50; i++) assert.equal((await postFrom(platform.url, busy, TEST_KEY)).status, 202);
+  for (let i = 0; i < 20; i++)
+    assert.equal((await postFrom(platform.url, busy, `wrong-${i}-0123456789abcdef`)).status, 401);
+  assert.equal((await postFrom(platform.url, busy, TEST_KEY)).status, 202, "not blocked");
+
+  // The attacker: 20 guesses, each refused; then even a right key from there is refused.
+  for (let i = 0; i < 20; i++) {
+    assert.equal((await postFrom(platform.url, attacker, `guess-${i}-0123456789abcdef`)).status, 401);
+    // The principal it is after keeps working from its own address throughout.
+    assert.equal((await postFrom(platform.url, "127.0.0.1", TEST_KEY)).status, 202);
+  }
+  const blocked = await postFrom(platform.url, attacker, TEST_KEY);
+  assert.equal(blocked.status, 429);
+  assert.equal(blocked.code, "PAL_GATEWAY_CLIENT_BLOCKED");
+  assert.ok(
+    Number(blocked.retryAfter) > 800 && Number(blocked.retryAfter) <= 900,
+    `Retry-After ${blocked.retryAfter}`,
+  );
+  assert.equal((await postFrom(platform.url, "127.0.0.1", TEST_KEY)).status, 202);
+  assert.equal((await postFrom(platform.url, busy, TEST_KEY)).status, 202);
+
+  const seen = await logs.waitFor((l) => l.msg === "anomaly seen");
+  assert.deepEqual(
+    [seen.detector, seen.kind, seen.scope, seen.response, seen.failures],
+    ["credential-stuffing", "address", attacker, "block", 20],
+  );
+  await new Promise((r) => setTimeout(r, 200));
+  assert.equal(logs.lines.filter((l) => l.msg === "anomaly seen").length, 1, "one finding, one address");
+  const metrics = await (await fetch(`${platform.url}/metrics`)).text();
+  assert.match(
+    metrics,
+    /palisade_anomaly_findings_total\{detector="credential-stuffing",severity="high",response="block"\} 1/,
+  );
+});
