@@ -11,43 +11,20 @@ import { test } from "node:test";
 import { startPlatform } from "../src/main.ts";
 import { TEST_KEY } from "./kit/http.ts";
 import { captureLogs } from "./kit/log-capture.ts";
+import { type RawReply, readReply } from "./kit/read-reply.ts";
 import { NUMBER_SCHEMA, setSecret, tempApp, testPrincipal } from "./kit/temp-app.ts";
 
-/** POSTs one event from `from` (a loopback address) with `key`; resolves to status, code and Retry-After. */
-function postFrom(
-  url: string,
-  from: string,
-  key: string,
-): Promise<{ status: number; code?: string; retryAfter?: string }> {
-  const body = JSON.stringify({ type: "job.queued", data: { n: 1 } });
+/** POSTs one event from `from` (a loopback address) with `key`. */
+function postFrom(url: string, from: string, key: string): Promise<RawReply> {
+  const headers = { "content-type": "application/json", authorization: `Bearer ${key}` };
   return new Promise((resolve, reject) => {
     const req = request(
       `${url}/events`,
-      {
-        method: "POST",
-        localAddress: from,
-        agent: false,
-        headers: { "content-type": "application/json", authorization: `Bearer ${key}` },
-      },
-      (res) => {
-        let text = "";
-        res.setEncoding("utf8");
-        res.on("data", (c: string) => {
-          text += c;
-        });
-        res.on("end", () => {
-          const parsed = JSON.parse(text) as { error?: { code?: string } };
-          const retryAfter = res.headers["retry-after"];
-          resolve({
-            status: res.statusCode ?? 0,
-            ...(parsed.error?.code === undefined ? {} : { code: parsed.error.code }),
-            ...(retryAfter === undefined ? {} : { retryAfter }),
-          });
-        });
-      },
+      { method: "POST", localAddress: from, agent: false, headers },
+      (res) => resolve(readReply(res)),
     );
     req.on("error", reject);
-    req.end(body);
+    req.end(JSON.stringify({ type: "job.queued", data: { n: 1 } }));
   });
 }
 
@@ -86,10 +63,10 @@ ${testPrincipal(["job.queued"])}functions:
   }
   const blocked = await postFrom(platform.url, attacker, TEST_KEY);
   assert.equal(blocked.status, 429);
-  assert.equal(blocked.code, "PAL_GATEWAY_CLIENT_BLOCKED");
+  assert.equal(blocked.body.error.code, "PAL_GATEWAY_CLIENT_BLOCKED");
   assert.ok(
-    Number(blocked.retryAfter) > 800 && Number(blocked.retryAfter) <= 900,
-    `Retry-After ${blocked.retryAfter}`,
+    Number(blocked.headers["retry-after"]) > 800 && Number(blocked.headers["retry-after"]) <= 900,
+    `Retry-After ${blocked.headers["retry-after"]}`,
   );
   assert.equal((await postFrom(platform.url, "127.0.0.1", TEST_KEY)).status, 202);
   assert.equal((await postFrom(platform.url, busy, TEST_KEY)).status, 202);

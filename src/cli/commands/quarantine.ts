@@ -2,8 +2,8 @@ import { userInfo } from "node:os";
 import { auditCommand } from "../../app-files.ts";
 import { AUDIT_KIND } from "../../audit/index.ts";
 import type { Delivery, RefusedDelivery } from "../../bus/index.ts";
-import { findingEventId, openQuarantine } from "../../detect/index.ts";
-import { type AppModel, loadApp } from "../../manifest/index.ts";
+import { findingEventId, openQuarantine, type Quarantine } from "../../detect/index.ts";
+import { loadApp } from "../../manifest/index.ts";
 import type { AppStore } from "../../open-store.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
 import { type OperatorNatsFlags, withOperatorStore } from "../nats-target.ts";
@@ -79,12 +79,7 @@ export async function runQuarantineRelease(
   fn: string,
   opts: { app: string; json?: boolean } & OperatorNatsFlags,
 ): Promise<number> {
-  const app = loadApp(opts.app);
-  assertFunction(app, fn);
-  return withOperatorStore(app, opts, async (store) => {
-    const quarantine = await openQuarantine(store.state, [...app.functions.keys()]);
-    const since = quarantine.since(fn);
-    if (since === undefined) return notQuarantined(fn);
+  return withQuarantined(fn, opts, async (store, quarantine, since) => {
     const held = await heldOf(store, fn);
     for (const d of held.deliveries) store.queue.giveBack(refOf(d));
     await quarantine.lift(fn);
@@ -113,13 +108,8 @@ export async function runQuarantineDiscard(
   fn: string,
   opts: { app: string; json?: boolean } & OperatorNatsFlags,
 ): Promise<number> {
-  const app = loadApp(opts.app);
-  assertFunction(app, fn);
   const by = `cli:${userInfo().username}`;
-  return withOperatorStore(app, opts, async (store) => {
-    const quarantine = await openQuarantine(store.state, [...app.functions.keys()]);
-    const since = quarantine.since(fn);
-    if (since === undefined) return notQuarantined(fn);
+  return withQuarantined(fn, opts, async (store, _quarantine, since) => {
     let discarded = 0;
     for (;;) {
       const { deliveries } = await heldOf(store, fn);
@@ -149,6 +139,28 @@ export async function runQuarantineDiscard(
   });
 }
 
+/** Runs `body` on the app's store when `fn` is quarantined; exit 1 when it is not. */
+async function withQuarantined(
+  fn: string,
+  opts: { app: string } & OperatorNatsFlags,
+  body: (store: AppStore, quarantine: Quarantine, since: number) => Promise<number>,
+): Promise<number> {
+  const app = loadApp(opts.app);
+  if (!app.functions.has(fn))
+    throw usageError(
+      `No function named "${fn}" in ${app.manifestPath}; palisade quarantine list shows the quarantined ones`,
+    );
+  return withOperatorStore(app, opts, async (store) => {
+    const quarantine = await openQuarantine(store.state, [...app.functions.keys()]);
+    const since = quarantine.since(fn);
+    if (since === undefined) {
+      process.stderr.write(`palisade: function "${fn}" is not quarantined (palisade quarantine list)\n`);
+      return EXIT_FAILURE;
+    }
+    return body(store, quarantine, since);
+  });
+}
+
 /** The function's due deliveries: while it is quarantined, exactly the work it holds. */
 async function heldOf(
   store: AppStore,
@@ -162,16 +174,4 @@ function refOf(d: Delivery | RefusedDelivery) {
   return "refused" in d
     ? d
     : { seq: d.seq, target: d.target, attempts: d.attempts, eventId: d.event.id, type: d.event.type };
-}
-
-function assertFunction(app: AppModel, fn: string): void {
-  if (!app.functions.has(fn))
-    throw usageError(
-      `No function named "${fn}" in ${app.manifestPath}; palisade quarantine list shows the quarantined ones`,
-    );
-}
-
-function notQuarantined(fn: string): number {
-  process.stderr.write(`palisade: function "${fn}" is not quarantined (palisade quarantine list)\n`);
-  return EXIT_FAILURE;
 }
