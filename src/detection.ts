@@ -33,7 +33,9 @@ export interface DetectionParts {
   audit: AuditLog;
   metrics: Metrics;
   logger: Logger;
-  /** Wakes the dispatcher for functions whose quarantine was lifted (their held work runs). */
+  /** Stops a function's work in flight (its sandbox pool gives it back): it was quarantined. */
+  held: (fn: string) => void;
+  /** Lets functions whose quarantine was lifted run again and wakes the dispatcher for them. */
   released: (fns: readonly string[]) => void;
 }
 
@@ -52,7 +54,10 @@ export function startDetection(parts: DetectionParts): () => void {
     };
   const deniedBurst = createDeniedBurst(app.detect.deniedBurst, (f) => respond(parts, f));
   stops.push(signals.on("capability.denied", (s) => deniedBurst.observe(s)));
-  for (const fn of app.functions.keys()) metrics.quarantined.set({ fn }, quarantine.held(fn) ? 1 : 0);
+  for (const fn of app.functions.keys()) {
+    metrics.quarantined.set({ fn }, quarantine.held(fn) ? 1 : 0);
+    if (quarantine.held(fn)) parts.held(fn);
+  }
   let refreshing = false;
   const timer = setInterval(() => {
     if (refreshing) return;
@@ -60,7 +65,10 @@ export function startDetection(parts: DetectionParts): () => void {
     quarantine
       .refresh()
       .then(({ lifted, imposed }) => {
-        for (const fn of imposed) metrics.quarantined.set({ fn }, 1);
+        for (const fn of imposed) {
+          metrics.quarantined.set({ fn }, 1);
+          parts.held(fn); // quarantined by another node: stop what runs here too
+        }
         for (const fn of lifted) {
           metrics.quarantined.set({ fn }, 0);
           deniedBurst.reset(fn); // a new burst after the release is a new finding
@@ -112,6 +120,7 @@ function respond(parts: DetectionParts, finding: Finding): void {
         ),
       );
     metrics.quarantined.set({ fn: name }, 1);
+    parts.held(name);
   }
   if (finding.response === "block")
     blocks?.block(name, finding.at + app.detect.credentialStuffing.blockSec * 1000);

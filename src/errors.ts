@@ -16,6 +16,12 @@ export class PalisadeError extends Error {
    * of the wire form: a sandbox cannot claim one.
    */
   readonly deadLetter: string | undefined;
+  /**
+   * Set by the runtime when the attempt never ran to its end because its function was held
+   * (quarantined): the delivery goes back to the store unattempted, not charged. Not part of the
+   * wire form either.
+   */
+  readonly notAttempted: boolean;
 
   constructor(
     code: string,
@@ -26,6 +32,7 @@ export class PalisadeError extends Error {
       details?: unknown;
       cause?: unknown;
       deadLetter?: string;
+      notAttempted?: boolean;
     } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -35,6 +42,7 @@ export class PalisadeError extends Error {
     this.retryable = options.retryable ?? false;
     this.details = options.details;
     this.deadLetter = options.deadLetter;
+    this.notAttempted = options.notAttempted ?? false;
   }
 
   /** The wire form: what crosses IPC and what an HTTP client may see. */

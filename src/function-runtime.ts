@@ -157,7 +157,7 @@ export function openCapabilities(
           eventId: inv.event.id,
         });
       },
-      denied(inv, kind, target, reason) {
+      denied(inv, kind, target, reason, grant) {
         if (kind !== "unknown") usage.record(inv.fn.name, kind, target, "denied", reason);
         signals.emit({
           kind: "capability.denied",
@@ -167,6 +167,7 @@ export function openCapabilities(
           reason,
           eventId: inv.event.id,
           principal: inv.event.principal,
+          grant,
         });
       },
       limited(inv, kind, limit, reason, first) {
@@ -361,6 +362,8 @@ function refusedPool(name: string, reason: PalisadeError): SandboxPool {
     start: async () => undefined,
     invoke: () => Promise.reject(error()),
     size: () => 0,
+    hold: () => undefined,
+    release: () => undefined,
     close: async () => undefined,
   };
 }

@@ -361,7 +361,11 @@ async function assemblePlatform(
       audit,
       metrics,
       logger,
-      released: (fns) => dispatcher?.notify(fns),
+      held: (fn) => pools.get(fn)?.hold(),
+      released: (fns) => {
+        for (const fn of fns) pools.get(fn)?.release();
+        dispatcher?.notify(fns);
+      },
     }),
   );
   const durability = store.durability.summary;

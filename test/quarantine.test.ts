@@ -90,7 +90,9 @@ test("a function probing for grants it lacks is quarantined: held work waits, pe
   const send = async (n: number): Promise<string> =>
     (await post(`${platform.url}/events`, { type: "job.queued", data: { n } })).body.ids[0] as string;
 
-  for (let n = -1; n >= -5; n--) await send(n); // five refused calls: the default policy's burst
+  // Ten probing events at once: they queue for the prober's one process, in batches. The fifth
+  // refused call is the default policy's burst; what was queued or sent behind it never runs.
+  const probes = await Promise.all(Array.from({ length: 10 }, (_, i) => send(-1 - i)));
   const seen = await logs.waitFor((l) => l.msg === "anomaly seen");
   assert.deepEqual(
     [seen.detector, seen.scope, seen.response, seen.by],
@@ -99,7 +101,7 @@ test("a function probing for grants it lacks is quarantined: held work waits, pe
   );
 
   const held = [await send(1), await send(2)];
-  await waitUntil("the bystander to get all seven", () => worked(logs.lines, "bystander").length === 7);
+  await waitUntil("the bystander to get all twelve", () => worked(logs.lines, "bystander").length === 12);
   await sleep(300); // let any (wrong) attempt of the prober show up
   assert.deepEqual(worked(logs.lines, "prober"), [], "nothing runs while quarantined");
   for (const id of held)
@@ -116,10 +118,29 @@ test("a function probing for grants it lacks is quarantined: held work waits, pe
   assert.equal(entry?.finding?.response, "quarantine");
   assert.equal(entry?.finding?.evidence.denials, 5);
   assert.match(entry?.reason ?? "", /refused 5 capability calls/);
-  assert.deepEqual(entry?.held, { count: 2, more: false, eventIds: held });
+  // Held: the two sent after the finding, and every probe that had not finished (given back
+  // unattempted, the one that was running included), oldest first.
+  const heldProbes = entry?.held.eventIds.slice(0, -2) ?? [];
+  assert.deepEqual(entry?.held.eventIds.slice(-2), held);
+  assert.equal(entry?.held.count, heldProbes.length + 2);
+  assert.ok(heldProbes.length >= 5, `${heldProbes.length} probes held`);
+  for (const id of heldProbes) {
+    assert.ok(probes.includes(id));
+    const states = (await platform.store.queue.deliveries(id)).filter((d) => d.target === "prober");
+    assert.deepEqual(
+      states.map((d) => `${d.state}:${d.attempts}`),
+      ["pending:0"],
+      "given back unattempted",
+    );
+  }
 
   const metrics = await (await fetch(`${platform.url}/metrics`)).text();
   assert.match(metrics, /palisade_function_quarantined\{fn="prober"\} 1/);
+  assert.match(
+    metrics,
+    /palisade_capability_denied_total\{fn="prober",kind="secret"\} 5\n/,
+    "nothing ran past the fifth refusal",
+  );
   assert.match(
     metrics,
     /palisade_anomaly_findings_total\{detector="denied-burst",severity="high",response="quarantine"\} 1/,
@@ -139,7 +160,7 @@ test("a function probing for grants it lacks is quarantined: held work waits, pe
   // Discard: the held work is dead-lettered (reason quarantined); the function stays quarantined.
   assert.deepEqual(await json(["quarantine", "discard", "prober", "--app", dir]), {
     function: "prober",
-    discarded: 2,
+    discarded: heldProbes.length + 2,
     quarantined: true,
   });
   const dead = (await json(["dlq", "list", "--app", dir])) as {
@@ -147,12 +168,12 @@ test("a function probing for grants it lacks is quarantined: held work waits, pe
     target: string;
     reason: string;
   }[];
-  assert.deepEqual(dead.map((d) => `${d.target}:${d.reason}`).sort(), [
-    "prober:quarantined",
-    "prober:quarantined",
-  ]);
+  assert.deepEqual(
+    dead.map((d) => `${d.target}:${d.reason}`),
+    Array(heldProbes.length + 2).fill("prober:quarantined"),
+  );
   const later = [await send(3), await send(4), await send(5)];
-  await waitUntil("the bystander to get ten", () => worked(logs.lines, "bystander").length === 10);
+  await waitUntil("the bystander to get fifteen", () => worked(logs.lines, "bystander").length === 15);
   assert.deepEqual(
     ((await json(["quarantine", "list", "--app", dir])) as Entry[])[0]?.held.eventIds,
     later,
@@ -192,12 +213,11 @@ test("a quarantine outlives a restart: the next platform on the same files holds
   await waitUntil("the bystander", () => worked(logs.lines, "bystander").length === 1);
   await sleep(300);
   assert.deepEqual(worked(logs.lines, "prober"), []);
+  // Held: the new event, after the probe whose run the quarantine stopped (given back).
+  const listed = (await json(["quarantine", "list", "--app", dir])) as Entry[];
   assert.deepEqual(
-    ((await json(["quarantine", "list", "--app", dir])) as Entry[]).map((e) => [
-      e.scope.name,
-      e.held.eventIds,
-    ]),
-    [["prober", [id]]],
+    listed.map((e) => [e.scope.name, e.held.eventIds.at(-1)]),
+    [["prober", id]],
   );
 });
 

@@ -728,3 +728,26 @@ test("a held target starts nothing and gives its taken work back; once lifted it
     ["q:1", "q:2", "q:3"],
   );
 });
+
+test("an attempt the runtime gives back unrun (its function was held meanwhile) is not charged and runs again", async (t) => {
+  const c = settledCollector();
+  const seen: number[] = [];
+  const { dispatcher, log } = startDispatcher(t, logFile(t), {
+    targets: [{ name: "f", on: ["x.created"], concurrency: 1, retry: { ...DEFAULT_RETRY, attempts: 1 } }],
+    invoke: async (_target, d) => {
+      seen.push(d.attempts);
+      if (seen.length === 1)
+        throw new PalisadeError("PAL_TEST_HELD", "held", { retryable: true, notAttempted: true });
+    },
+    onSettled: c.onSettled,
+  });
+  await log.events.append([ev("x.created", "1")]);
+  dispatcher.notify();
+  await c.until(1);
+  assert.deepEqual(seen, [0, 0], "given back, then run as its first attempt");
+  assert.deepEqual(
+    c.settled.map((s) => s.o.kind),
+    ["delivered"],
+    "with attempts: 1, not dead-lettered",
+  );
+});

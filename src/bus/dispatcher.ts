@@ -60,6 +60,9 @@ export interface Dispatcher {
   close(): Promise<void>;
 }
 
+/** What an attempt that never ran (its target was held meanwhile) comes back as. */
+const NOT_ATTEMPTED = Symbol("not attempted");
+
 const POLL_MS = 1000;
 const PREFETCH = 256;
 const ERROR_BACKOFF_MS = 1000;
@@ -132,6 +135,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       }
       const free = Math.min(slots, queue.length, await admission.allowance(name, now));
       const starting = queue.splice(0, free > 0 ? await admission.take(name, free, now) : 0);
+      // Held while this round awaited the store: nothing starts (what was taken goes back).
+      if (options.held?.(name) === true) {
+        queue.unshift(...starting);
+        holdBack(name, queue, claimed);
+        continue;
+      }
       for (const delivery of starting) start(target, delivery, claimed);
       // Held back by rate or budget: look again when admission allows.
       const chance =
@@ -190,6 +199,14 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       // The slot is free as soon as the attempt ends; the outcome is recorded meanwhile, many
       // settles to a commit. The delivery stays claimed until then, so it is not picked again.
       runningCount.set(target.name, (runningCount.get(target.name) ?? 1) - 1);
+      if (outcome === NOT_ATTEMPTED) {
+        // Held while it waited or ran (quarantine): back to the store, unattempted.
+        claimed.delete(key(delivery));
+        store.giveBack(refOf(delivery));
+        drained.delete(target.name);
+        notify([target.name]);
+        return;
+      }
       notify([target.name]);
       // Stopped mid-attempt (shutdown): leave it pending, not charged as an attempt.
       if (closed && outcome.kind !== "delivered") {
@@ -202,12 +219,13 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     void attempt.finally(() => running.delete(attempt));
   }
 
-  async function attemptOnce(target: Target, delivery: Delivery): Promise<Outcome> {
+  async function attemptOnce(target: Target, delivery: Delivery): Promise<Outcome | typeof NOT_ATTEMPTED> {
     try {
       await invoke(target.name, delivery);
       return { kind: "delivered" };
     } catch (err) {
       const e = toPalisadeError(err);
+      if (e.notAttempted) return NOT_ATTEMPTED;
       // The domain that failed says when no retry can cure it (not retryable, with a reason): then
       // the delivery is dead-lettered at once. Anything else may be transient and is retried.
       if (!e.retryable && e.deadLetter !== undefined)

@@ -63,6 +63,17 @@ export async function runQueueConformance(t: TestContext, newStore: NewStore): P
       (await store.queue.deliveries("b1")).map((s) => s.state),
       ["pending"],
     );
+    // Given back once more, then an attempt that fails: the next take counts that one attempt only.
+    const [b1] = again;
+    assert.ok(b1 !== undefined);
+    store.queue.giveBack(refOf(b1));
+    const [third] = await takeN(store, "f", 1);
+    assert.ok(third !== undefined && "event" in third && third.event.id === "b1");
+    assert.equal(third.attempts, 0);
+    await store.queue.settle(refOf(third), { kind: "retry", at: Date.now(), error: "boom" });
+    const [fourth] = await takeN(store, "f", 1); // b2 is still taken
+    assert.ok(fourth !== undefined && "event" in fourth && fourth.event.id === "b1");
+    assert.equal(fourth.attempts, 1, "give-backs are not attempts, before or after a retry");
   });
 
   await t.test(

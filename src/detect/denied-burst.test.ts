@@ -11,6 +11,7 @@ const denied = (fn: string, n: number, principal = "p"): SignalOf<"capability.de
   reason: "not granted",
   eventId: `e${n}`,
   principal,
+  grant: true,
 });
 
 test("a burst within the window is one finding, with its evidence; slower denials are none", () => {
@@ -34,6 +35,26 @@ test("a burst within the window is one finding, with its evidence; slower denial
   d.reset("a");
   for (let n = 20; n < 23; n++) d.observe(denied("a", n), 20_000);
   assert.equal(found.length, 2, "after a reset a new burst is a new finding");
+});
+
+test("refusals for what a call carried (not for a grant) do not count: an event's data can cause those", () => {
+  const found: Finding[] = [];
+  const d = createDeniedBurst({ denials: 2, windowSec: 10, response: "quarantine" }, (f) => found.push(f));
+  for (let n = 0; n < 10; n++) d.observe({ ...denied("a", n), grant: false }, n);
+  assert.equal(found.length, 0);
+  d.observe(denied("a", 10), 20);
+  d.observe(denied("a", 11), 21);
+  assert.equal(found.length, 1);
+});
+
+test("in alert mode a function still probing is reported again once a window has passed", () => {
+  const found: Finding[] = [];
+  const d = createDeniedBurst({ denials: 2, windowSec: 10, response: "alert" }, (f) => found.push(f));
+  for (let n = 0; n < 6; n++) d.observe(denied("a", n), n * 1000);
+  assert.equal(found.length, 1, "once within the window");
+  d.observe(denied("a", 20), 12_000);
+  d.observe(denied("a", 21), 12_500);
+  assert.equal(found.length, 2);
 });
 
 test("response off reports nothing; alert reports without a quarantine", () => {

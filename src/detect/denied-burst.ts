@@ -25,11 +25,17 @@ export function createDeniedBurst(
 ): DeniedBurst {
   const recent = new Map<string, SignalOf<"capability.denied">[]>();
   const times = new Map<string, number[]>();
-  const reported = new Set<string>();
+  /** When each function was last reported: once per quarantine, or per window when only alerting. */
+  const reported = new Map<string, number>();
   const windowMs = policy.windowSec * 1000;
   return {
     observe(denied, now = Date.now()) {
-      if (policy.response === "off" || reported.has(denied.fn)) return;
+      if (policy.response === "off" || !denied.grant) return;
+      const last = reported.get(denied.fn);
+      if (last !== undefined) {
+        if (policy.response === "quarantine" || now - last <= windowMs) return;
+        reported.delete(denied.fn);
+      }
       const seen = recent.get(denied.fn) ?? [];
       const at = times.get(denied.fn) ?? [];
       seen.push(denied);
@@ -41,22 +47,27 @@ export function createDeniedBurst(
       recent.set(denied.fn, seen);
       times.set(denied.fn, at);
       if (at.length < policy.denials) return;
-      reported.add(denied.fn);
+      reported.set(denied.fn, now);
       const first = at[0] ?? now;
+      const count = at.length;
+      const evidence = {
+        denials: count,
+        windowSec: policy.windowSec,
+        firstAt: new Date(first).toISOString(),
+        capabilities: distinct(seen.map((d) => d.capability)),
+        targets: distinct(seen.map((d) => d.target)),
+        eventIds: distinct(seen.map((d) => d.eventId)),
+        principals: distinct(seen.map((d) => d.principal)),
+      };
+      // A new finding needs a new burst.
+      at.length = 0;
+      seen.length = 0;
       report({
         detector: "denied-burst",
         scope: { kind: "function", name: denied.fn },
         severity: "high",
-        summary: `Function "${denied.fn}" was refused ${at.length} capability calls within ${Math.ceil((now - first) / 1000)} s (policy: ${policy.denials} within ${policy.windowSec} s): it asks for what it was not granted`,
-        evidence: {
-          denials: at.length,
-          windowSec: policy.windowSec,
-          firstAt: new Date(first).toISOString(),
-          capabilities: distinct(seen.map((d) => d.capability)),
-          targets: distinct(seen.map((d) => d.target)),
-          eventIds: distinct(seen.map((d) => d.eventId)),
-          principals: distinct(seen.map((d) => d.principal)),
-        },
+        summary: `Function "${denied.fn}" was refused ${count} capability calls within ${Math.ceil((now - first) / 1000)} s (policy: ${policy.denials} within ${policy.windowSec} s): it asks for what it was not granted`,
+        evidence,
         response: policy.response,
         at: now,
       });

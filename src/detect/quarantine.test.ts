@@ -30,3 +30,25 @@ test("a quarantine is shared through the store: another process's release and ho
   assert.equal(here.held("g"), false);
   await assert.rejects(here.impose("nobody", 1), /No function named "nobody"/);
 });
+
+test("a hold whose write failed holds here and is written on the next refresh, not lifted by it", async (t) => {
+  const dir = mkdtempSync(join(tmpdir(), "palisade-quarantine-"));
+  t.after(() => rmSync(dir, { recursive: true, force: true }));
+  const store = openSqliteStore(join(dir, "events.db"), { subscriptions: [] });
+  t.after(() => store.close());
+  let failWrites = true;
+  const state = {
+    ...store.state,
+    setCursor: (name: string, value: number) =>
+      failWrites ? Promise.reject(new Error("disk full")) : store.state.setCursor(name, value),
+  };
+  const q = await openQuarantine(state, ["f"]);
+  await assert.rejects(q.impose("f", 5), /disk full/);
+  assert.equal(q.held("f"), true, "held here at once");
+  await assert.rejects(q.refresh(), /disk full/);
+  assert.equal(q.held("f"), true, "a failed refresh changes nothing");
+  failWrites = false;
+  assert.deepEqual(await q.refresh(), { lifted: [], imposed: [] });
+  assert.equal(q.held("f"), true);
+  assert.equal(await store.state.cursor("quarantine:function:f"), 5, "written once the store takes it");
+});

@@ -39,20 +39,14 @@ export function findingEventId(finding: Pick<Finding, "scope" | "at">): string {
 /** Reads the quarantine state of `functions` (the app's) from `state`. */
 export async function openQuarantine(state: SharedState, functions: readonly string[]): Promise<Quarantine> {
   const since = new Map<string, number>();
-  // Writes in flight: a refresh must not undo a hold (or a lift) this process is still writing.
-  const writing = new Map<string, number>();
+  // Each local change bumps its function's generation: a read that started before a change (or
+  // while one was being written) is stale for that function and is not applied.
+  const generation = new Map<string, number>();
+  // Holds whose write failed: they hold here regardless of what the store says, and are written
+  // again on the next refresh (the store never saw them, so reading it must not lift them).
+  const unwritten = new Map<string, number>();
   const known = new Set(functions);
-
-  async function write(fn: string, value: number): Promise<void> {
-    writing.set(fn, (writing.get(fn) ?? 0) + 1);
-    try {
-      await state.setCursor(quarantineKey(fn), value);
-    } finally {
-      const left = (writing.get(fn) ?? 1) - 1;
-      if (left === 0) writing.delete(fn);
-      else writing.set(fn, left);
-    }
-  }
+  const bump = (fn: string) => generation.set(fn, (generation.get(fn) ?? 0) + 1);
 
   const quarantine: Quarantine = {
     held: (fn) => since.has(fn),
@@ -60,20 +54,44 @@ export async function openQuarantine(state: SharedState, functions: readonly str
     async impose(fn, at) {
       if (!known.has(fn)) throw new Error(`No function named "${fn}"`);
       since.set(fn, at);
-      await write(fn, at);
+      bump(fn);
+      try {
+        await state.setCursor(quarantineKey(fn), at);
+        unwritten.delete(fn);
+      } catch (err) {
+        unwritten.set(fn, at);
+        throw err;
+      } finally {
+        bump(fn);
+      }
     },
     async lift(fn) {
       const was = (await state.cursor(quarantineKey(fn))) > 0 || since.has(fn);
       since.delete(fn);
-      if (was) await write(fn, 0);
+      unwritten.delete(fn);
+      bump(fn);
+      try {
+        if (was) await state.setCursor(quarantineKey(fn), 0);
+      } finally {
+        bump(fn);
+      }
       return was;
     },
     async refresh() {
+      for (const [fn, at] of unwritten) {
+        await state.setCursor(quarantineKey(fn), at);
+        unwritten.delete(fn);
+      }
+      // Read everything first, then apply: a failed read changes nothing.
+      const read: [string, number, number][] = [];
+      for (const fn of known) {
+        const before = generation.get(fn) ?? 0;
+        read.push([fn, await state.cursor(quarantineKey(fn)), before]);
+      }
       const lifted: string[] = [];
       const imposed: string[] = [];
-      for (const fn of known) {
-        const at = await state.cursor(quarantineKey(fn));
-        if (writing.has(fn)) continue;
+      for (const [fn, at, before] of read) {
+        if ((generation.get(fn) ?? 0) !== before) continue;
         if (at > 0 && since.get(fn) !== at) {
           since.set(fn, at);
           imposed.push(fn);

@@ -70,7 +70,17 @@ export type CapabilityUse = "emit" | "secret" | "egress" | "kv-read" | "kv-write
 
 export interface CapabilityObserver {
   used(inv: Invocation, kind: CapabilityUse, target: string): void;
-  denied(inv: Invocation, kind: CapabilityUse | "unknown", target: string, reason: string): void;
+  /**
+   * A refused call. `grant` is false when it was refused for what it carried (data too deep or with
+   * prototype keys, a header or method the platform controls), not for asking beyond its grants.
+   */
+  denied(
+    inv: Invocation,
+    kind: CapabilityUse | "unknown",
+    target: string,
+    reason: string,
+    grant: boolean,
+  ): void;
   /**
    * A granted call refused for going over one of the function's limits. `first` is true for the
    * first refusal of this limit in this invocation (audit and log that one; count them all).
@@ -98,7 +108,7 @@ export function createCapabilityHost(
   // What a refused call asked for goes to logs, usage.db and the audit log; the sandbox chose it, so
   // only something shaped like a name is repeated there (never a smuggled value or a secret).
   function deny(inv: Invocation, kind: CapabilityUse | "unknown", target: string, message: string): never {
-    observer.denied(inv, kind, shown(target), message);
+    observer.denied(inv, kind, shown(target), message, true);
     throw new PalisadeError(RUNTIME_DENIED, message, { status: 403 });
   }
   function limit(inv: Invocation, kind: CapabilityUse, name: LimitName, message: string): never {
@@ -184,7 +194,7 @@ export function createCapabilityHost(
     try {
       checkData(data, what);
     } catch (err) {
-      observer.denied(inv, kind, shown(target), (err as Error).message);
+      observer.denied(inv, kind, shown(target), (err as Error).message, false);
       throw err;
     }
   }
@@ -223,8 +233,10 @@ export function createCapabilityHost(
         observer.used(inv, "egress", target);
         return result;
       } catch (err) {
-        if ((err as { code?: unknown }).code === RUNTIME_DENIED)
-          observer.denied(inv, "egress", target, (err as Error).message);
+        if ((err as { code?: unknown }).code === RUNTIME_DENIED) {
+          const grant = (err as { details?: { grant?: unknown } }).details?.grant !== false;
+          observer.denied(inv, "egress", target, (err as Error).message, grant);
+        }
         throw err;
       } finally {
         buffer.release();

@@ -365,7 +365,7 @@ function prepareRequest(url: unknown, init: unknown, options: EgressOptions): Ou
 /** Refuses what no grant can allow: schemes other than http(s), and credentials in the URL. */
 function checkUrl(url: URL, fn: string): void {
   if (url.protocol !== "https:" && url.protocol !== "http:")
-    throw denied(`Function "${fn}" may not fetch ${quote(url.href)}; only https and http URLs are fetched`);
+    throw denied(`Function "${fn}" may not fetch ${quote(url.href)}; only https and http URLs are fetched`, false);
   if (url.username !== "" || url.password !== "")
     throw badCall(
       `ctx.fetch: URL ${quote(url.origin)} must not contain credentials; send an authorization header`,
@@ -377,7 +377,7 @@ function parseMethod(method: unknown, fn: string): string {
   if (typeof method !== "string" || !METHOD_TOKEN.test(method))
     throw badCall(`ctx.fetch: method ${quote(method)} is not an HTTP method`);
   const upper = method.toUpperCase();
-  if (FORBIDDEN_METHODS.has(upper)) throw denied(`Function "${fn}" may not send ${upper} requests`);
+  if (FORBIDDEN_METHODS.has(upper)) throw denied(`Function "${fn}" may not send ${upper} requests`, false);
   return NORMALIZED_METHODS.has(upper) ? upper : method;
 }
 
@@ -401,7 +401,7 @@ function parseHeaders(headers: unknown, fn: string): Record<string, string> {
       throw badCall(`ctx.fetch: header ${quote(name)} has an invalid name or value`);
     }
     if (FORBIDDEN_HEADERS.has(name) || name.startsWith("proxy-"))
-      throw denied(`Function "${fn}" may not set the ${quote(name)} header; the platform controls it`);
+      throw denied(`Function "${fn}" may not set the ${quote(name)} header; the platform controls it`, false);
     // Repeated names combine as Headers.append does.
     out[name] = name in out ? `${out[name]}, ${value}` : value;
   }
@@ -439,7 +439,12 @@ const grantFor = (scheme: EgressRule["scheme"], host: string, port: number) =>
 // Untrusted strings are quoted as JSON (escapes control characters) and clipped before they reach logs.
 const quote = (value: unknown) => JSON.stringify(String(value).slice(0, 200));
 
-const denied = (message: string) => new PalisadeError(RUNTIME_DENIED, message, { status: 403 });
+/**
+ * A refused request. `grant` false: refused for its shape (scheme, method, a header the platform
+ * controls), which may come from the event's data, not for a destination the grants leave out.
+ */
+const denied = (message: string, grant = true) =>
+  new PalisadeError(RUNTIME_DENIED, message, { status: 403, ...(grant ? {} : { details: { grant: false } }) });
 const badCall = (message: string) => new PalisadeError(RUNTIME_BAD_CALL, message, { status: 400 });
 const failed = (message: string, retryable: boolean, status = 502) =>
   new PalisadeError(RUNTIME_EGRESS_FAILED, message, { status, retryable });

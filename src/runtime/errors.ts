@@ -14,3 +14,5 @@ export const RUNTIME_LIMIT_EXCEEDED = "PAL_RUNTIME_LIMIT_EXCEEDED";
 export const RUNTIME_SCRATCH_UNSAFE = "PAL_RUNTIME_SCRATCH_UNSAFE";
 /** A function's scratch directory grew past `limits.tmpMb` (checked by the host without the OS layer). */
 export const RUNTIME_SCRATCH_FULL = "PAL_RUNTIME_SCRATCH_FULL";
+/** The invocation was given back unrun (or stopped) because its function was held (quarantined). */
+export const RUNTIME_HELD = "PAL_RUNTIME_HELD";

@@ -31,6 +31,12 @@ export interface InvokeBatches {
   schedule(): void;
   /** Fails every queued and running invocation with `reason` (the pool is closing). */
   failAll(reason: () => PalisadeError, slots: Slot[]): void;
+  /**
+   * The function is held: every queued invocation and every one sent to `slots` (running or not)
+   * fails with `reason`; the processes that had work are stopped (a batch sent cannot be taken
+   * back) and returned, not counted as crashes. Nothing is sent while `held` says so.
+   */
+  holdAll(reason: () => PalisadeError, slots: readonly Slot[]): void;
 }
 
 /** Creates the batching of one pool over its processes. */
@@ -38,6 +44,7 @@ export function createInvokeBatches(
   fn: FunctionSpec,
   processes: PoolProcesses,
   redact: (text: string) => string,
+  held: () => boolean,
 ): InvokeBatches {
   /** Invocations waiting for a process. */
   let queue: Job[] = [];
@@ -103,7 +110,7 @@ export function createInvokeBatches(
     scheduled = true;
     queueMicrotask(() => {
       scheduled = false;
-      while (queue.length > 0 && !closed) {
+      while (queue.length > 0 && !closed && !held()) {
         // Spread the queue over every process that could take work now (idle, or not yet started
         // under the concurrency cap), so queued work runs in parallel before it runs in batches.
         const capacity = processes.room();
@@ -151,6 +158,16 @@ export function createInvokeBatches(
       schedule();
     },
     schedule,
+    holdAll(reason, slots) {
+      for (const job of queue.splice(0)) job.reject(reason());
+      for (const slot of slots) {
+        if (slot.batch.length === 0) continue;
+        clearTimeout(slot.timer);
+        for (const job of slot.batch.splice(0)) job.reject(reason());
+        slot.heldStop = true;
+        slot.proc.kill(); // the pool replaces it when it exits
+      }
+    },
     failAll(reason, slots) {
       closed = true;
       for (const job of queue.splice(0)) job.reject(reason());

@@ -45,6 +45,8 @@ export interface Slot {
   retired?: boolean;
   /** Killed by the host for running past its timeout: its exit is not a crash. */
   timedOut?: boolean;
+  /** Killed by the host because its function was held mid-batch: its exit is not a crash either. */
+  heldStop?: boolean;
 }
 
 /** What a pool's processes report besides their messages. */
@@ -95,6 +97,8 @@ export interface PoolProcesses {
   startWarm(): Promise<void>;
   /** Stops every process; returns them so their work can be failed. */
   close(): Slot[];
+  /** The processes that have work sent to them now. */
+  busy(): Slot[];
 }
 
 /** Creates the process lifecycle of one pool. */
@@ -195,7 +199,7 @@ export function createPoolProcesses(options: PoolProcessesOptions): PoolProcesse
     remove(slots, slot);
     remove(idle, slot);
     options.onLost(slot, reason);
-    if (!slot.timedOut && !closed) crashed(reason, slot.loaded);
+    if (!slot.timedOut && !slot.heldStop && !closed) crashed(reason, slot.loaded);
     // Keep the pool warm after a crash or timeout, but never respawn in a loop a bundle that
     // cannot load: such a slot is only started again on demand, by queued invocations.
     if (slot.loaded) replenish();
@@ -274,6 +278,7 @@ export function createPoolProcesses(options: PoolProcessesOptions): PoolProcesse
         clearTimeout(timer);
       }
     },
+    busy: () => slots.filter((slot) => slot.batch.length > 0),
     close() {
       closed = true;
       clearInterval(reaper);

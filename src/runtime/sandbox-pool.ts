@@ -9,7 +9,7 @@ import type { FunctionSpec } from "../manifest/index.ts";
 import type { CapabilityHost } from "./capability-host.ts";
 import { CRASH_POLICY, type CrashPolicy } from "./crash-breaker.ts";
 import { deliveryError, finalRefusal } from "./delivery-error.ts";
-import { RUNTIME_CLOSED } from "./errors.ts";
+import { RUNTIME_CLOSED, RUNTIME_HELD } from "./errors.ts";
 import type { LogLevel, SandboxMessage } from "./guest/protocol.ts";
 import { createInvokeBatches } from "./invoke-batches.ts";
 import { createPoolProcesses, type Job, type SandboxPoolEvents, type Slot } from "./pool-processes.ts";
@@ -50,6 +50,13 @@ export interface SandboxPool {
   invoke(event: CloudEvent, attempt: number): Promise<unknown>;
   /** Processes running now (warm or busy). */
   size(): number;
+  /**
+   * Holds the function (it was quarantined): what is queued or sent to a process, running included,
+   * is given back unattempted (rejected with RUNTIME_HELD, `notAttempted`), and nothing new runs
+   * until `release`. Processes that had work are stopped, since a sent batch cannot be recalled.
+   */
+  hold(): void;
+  release(): void;
   close(): Promise<void>;
 }
 
@@ -64,6 +71,12 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
   const { fn } = options;
   let nextId = 1;
   let closed = false;
+  let held = false;
+  const heldError = () =>
+    new PalisadeError(RUNTIME_HELD, `Function "${fn.name}" is quarantined: its invocations wait`, {
+      retryable: true,
+      notAttempted: true,
+    });
   const redactor = createRedactor();
   const log: FunctionLog = (name, eventId, level, message, fields, traceparent) =>
     options.log(name, eventId, level, redactor.text(message), redactor.fields(fields), traceparent);
@@ -77,6 +90,7 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
     events: options.events ?? {},
     onRoom: () => batches.schedule(),
     onReady(slot, assigned) {
+      if (held) for (const job of assigned.splice(0)) job.reject(heldError());
       if (assigned.length > 0) batches.send(slot, assigned);
       else {
         processes.release(slot);
@@ -94,7 +108,7 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
       log(fn.name, head?.inv.event.id, level, line, { stream }, head?.inv.event.traceparent);
     },
   });
-  const batches = createInvokeBatches(fn, processes, redactor.text);
+  const batches = createInvokeBatches(fn, processes, redactor.text, () => held);
 
   function onMessage(slot: Slot, msg: SandboxMessage): void {
     const head = batches.running(slot);
@@ -134,6 +148,7 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
         return Promise.reject(
           new PalisadeError(RUNTIME_CLOSED, `Cannot invoke "${fn.name}": the runtime is closing`),
         );
+      if (held) return Promise.reject(heldError());
       return new Promise<unknown>((resolve, reject) => {
         const job: Job = {
           id: nextId++,
@@ -145,6 +160,16 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
         };
         batches.enqueue(job);
       });
+    },
+    hold() {
+      if (held || closed) return;
+      held = true;
+      batches.holdAll(heldError, processes.busy());
+    },
+    release() {
+      if (!held) return;
+      held = false;
+      batches.schedule();
     },
     async close() {
       closed = true;

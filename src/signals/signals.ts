@@ -71,6 +71,11 @@ export type Signal =
       readonly eventId: string;
       /** Who sent the event the invocation runs for. */
       readonly principal: string;
+      /**
+       * True when the call asked beyond the function's grants; false when it was refused for what
+       * it carried (data too deep, a header the platform controls), which an event's data can cause.
+       */
+      readonly grant: boolean;
     }
   | {
       /** A granted call refused for going over one of the function's limits. */

@@ -113,7 +113,8 @@ export function createNatsTaker(ctx: QueueContext): NatsTaker {
     const counted = Math.max(0, m.info.deliveryCount - 1);
     if (last === undefined || !("src" in last) || last.src !== src) return counted;
     if (last.kind === "delivered" || last.kind === "failed" || last.kind === "skipped") return "settled";
-    if (last.kind === "returned")
+    // Attempts as recorded, plus the redeliveries since that no give-back explains (a lease that ran out).
+    if ((last.kind === "returned" || last.kind === "retry") && last.deliveries !== undefined)
       return last.attempts + Math.max(0, m.info.deliveryCount - last.deliveries - 1);
     return counted;
   }
@@ -188,7 +189,13 @@ export function createNatsTaker(ctx: QueueContext): NatsTaker {
       void ctx.outcomes
         .write(ref.seq, ref.target, record)
         .catch(() => {})
-        .finally(() => h.msg.nak());
+        .finally(() => {
+          try {
+            h.msg.nak();
+          } catch {
+            // The connection is closing: the message comes back after its lease instead.
+          }
+        });
     },
     async settle(ref, outcome) {
       const h = release(ref.seq, ref.target);
@@ -210,6 +217,7 @@ export function createNatsTaker(ctx: QueueContext): NatsTaker {
           error: outcome.error,
           at,
           src,
+          ...(h === undefined ? {} : { deliveries: h.msg.info.deliveryCount }),
         });
         h?.msg.nak(Math.max(0, outcome.at - at));
       } else {

@@ -20,6 +20,8 @@ export type OutcomeRecord =
       readonly error: string;
       readonly at: number;
       readonly src: string;
+      /** JetStream's delivery count of the attempt (later redeliveries from give-backs are no attempts). */
+      readonly deliveries?: number;
     }
   | { readonly kind: "delivered"; readonly attempts: number; readonly at: number; readonly src: string }
   | {

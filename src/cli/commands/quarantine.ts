@@ -9,8 +9,15 @@ import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
 import { type OperatorNatsFlags, withOperatorStore } from "../nats-target.ts";
 import { usageError } from "../usage-error.ts";
 
-/** Most held deliveries one command reads (counts stop there; `count` then says "at least"). */
-const HELD_SCAN = 100_000;
+/** Most held deliveries one read takes (a list's count stops there; `more` then says so). */
+const HELD_SCAN = 10_000;
+
+/**
+ * On NATS the workers keep a held function's deliveries leased (buffered, with heartbeats) while
+ * they wait, so another process cannot read or settle them: list says so, discard refuses.
+ */
+const NATS_HELD =
+  "held deliveries are not listed on NATS: the workers keep them leased while the function is quarantined";
 
 /** One quarantined scope, as `palisade quarantine list --json` prints it. */
 export interface QuarantineEntry {
@@ -21,7 +28,8 @@ export interface QuarantineEntry {
   /** The `palisade.security.anomaly` event's data (detector, severity, evidence, response), if found. */
   finding: Record<string, unknown> | null;
   findingId: string;
-  held: { count: number; more: boolean; eventIds: string[] };
+  /** null on NATS (see NATS_HELD). */
+  held: { count: number; more: boolean; eventIds: string[] } | null;
 }
 
 /** `palisade quarantine list`: quarantined functions, why, and the deliveries each holds. */
@@ -36,8 +44,8 @@ export async function runQuarantineList(
       const findingId = findingEventId({ scope: { kind: "function", name: fn }, at: since });
       const [stored] = await store.events.find(findingId);
       const finding = (stored?.event.data as Record<string, unknown> | undefined) ?? null;
-      const held = await heldOf(store, fn);
-      for (const d of held.deliveries) store.queue.giveBack(refOf(d));
+      const held = onNats(store) ? undefined : await heldOf(store, fn);
+      for (const d of held?.deliveries ?? []) store.queue.giveBack(refOf(d));
       entries.push({
         scope: { kind: "function", name: fn },
         since: new Date(since).toISOString(),
@@ -47,11 +55,14 @@ export async function runQuarantineList(
             : "quarantined; its finding event is not in the log (pruned, or held by an operator)",
         finding,
         findingId,
-        held: {
-          count: held.deliveries.length,
-          more: held.more,
-          eventIds: held.deliveries.slice(0, opts.limit).map((d) => refOf(d).eventId),
-        },
+        held:
+          held === undefined
+            ? null
+            : {
+                count: held.deliveries.length,
+                more: held.more,
+                eventIds: held.deliveries.slice(0, opts.limit).map((d) => refOf(d).eventId),
+              },
       });
     }
     if (opts.json) {
@@ -60,11 +71,12 @@ export async function runQuarantineList(
     }
     if (entries.length === 0) process.stdout.write("no function is quarantined\n");
     for (const e of entries) {
-      const count = `${e.held.count}${e.held.more ? "+" : ""}`;
+      const count = e.held === null ? "(on NATS: not listed)" : `${e.held.count}${e.held.more ? "+" : ""}`;
       process.stdout.write(
         `${e.scope.kind} ${e.scope.name}  since ${e.since}  ${count} held deliveries\n  ${e.reason}\n`,
       );
-      if (e.held.eventIds.length > 0) process.stdout.write(`  held: ${e.held.eventIds.join(" ")}\n`);
+      if (e.held === null) process.stdout.write(`  ${NATS_HELD}\n`);
+      else if (e.held.eventIds.length > 0) process.stdout.write(`  held: ${e.held.eventIds.join(" ")}\n`);
     }
     return EXIT_OK;
   });
@@ -80,20 +92,18 @@ export async function runQuarantineRelease(
   opts: { app: string; json?: boolean } & OperatorNatsFlags,
 ): Promise<number> {
   return withQuarantined(fn, opts, async (store, quarantine, since) => {
-    const held = await heldOf(store, fn);
-    for (const d of held.deliveries) store.queue.giveBack(refOf(d));
     await quarantine.lift(fn);
     auditCommand(opts.app, {
       kind: AUDIT_KIND.quarantineLifted,
       subject: fn,
       outcome: "allowed",
-      details: { since: new Date(since).toISOString(), held: held.deliveries.length },
+      details: { since: new Date(since).toISOString() },
     });
-    const result = { function: fn, released: true, held: held.deliveries.length };
+    const result = { function: fn, released: true };
     process.stdout.write(
       opts.json
         ? `${JSON.stringify(result)}\n`
-        : `released ${fn}: its ${held.deliveries.length} held deliveries run now, oldest first (a running platform picks this up within a second)\n`,
+        : `released ${fn}: its held deliveries run now, oldest first (a running platform picks this up within a second)\n`,
     );
     return EXIT_OK;
   });
@@ -110,10 +120,15 @@ export async function runQuarantineDiscard(
 ): Promise<number> {
   const by = `cli:${userInfo().username}`;
   return withQuarantined(fn, opts, async (store, _quarantine, since) => {
+    if (onNats(store))
+      throw usageError(
+        `Cannot discard ${fn}'s held deliveries on NATS yet: the workers keep them leased while it is quarantined. Release it (palisade quarantine release ${fn}), or keep it quarantined`,
+      );
     let discarded = 0;
-    for (;;) {
+    // Passes until one comes back short: work that keeps arriving is held too, and stays for the next discard.
+    for (let more = true; more; ) {
       const { deliveries } = await heldOf(store, fn);
-      if (deliveries.length === 0) break;
+      more = deliveries.length >= HELD_SCAN;
       for (const d of deliveries) {
         const error = `discarded by ${by} while ${fn} was quarantined (since ${new Date(since).toISOString()})`;
         await store.queue.settle(refOf(d), {
@@ -159,6 +174,10 @@ async function withQuarantined(
     }
     return body(store, quarantine, since);
   });
+}
+
+function onNats(store: AppStore): boolean {
+  return store.durability.backend === "nats";
 }
 
 /** The function's due deliveries: while it is quarantined, exactly the work it holds. */
