@@ -365,7 +365,10 @@ function prepareRequest(url: unknown, init: unknown, options: EgressOptions): Ou
 /** Refuses what no grant can allow: schemes other than http(s), and credentials in the URL. */
 function checkUrl(url: URL, fn: string): void {
   if (url.protocol !== "https:" && url.protocol !== "http:")
-    throw denied(`Function "${fn}" may not fetch ${quote(url.href)}; only https and http URLs are fetched`, false);
+    throw denied(
+      `Function "${fn}" may not fetch ${quote(url.href)}; only https and http URLs are fetched`,
+      false,
+    );
   if (url.username !== "" || url.password !== "")
     throw badCall(
       `ctx.fetch: URL ${quote(url.origin)} must not contain credentials; send an authorization header`,
@@ -444,7 +447,10 @@ const quote = (value: unknown) => JSON.stringify(String(value).slice(0, 200));
  * controls), which may come from the event's data, not for a destination the grants leave out.
  */
 const denied = (message: string, grant = true) =>
-  new PalisadeError(RUNTIME_DENIED, message, { status: 403, ...(grant ? {} : { details: { grant: false } }) });
+  new PalisadeError(RUNTIME_DENIED, message, {
+    status: 403,
+    ...(grant ? {} : { details: { grant: false } }),
+  });
 const badCall = (message: string) => new PalisadeError(RUNTIME_BAD_CALL, message, { status: 400 });
 const failed = (message: string, retryable: boolean, status = 502) =>
   new PalisadeError(RUNTIME_EGRESS_FAILED, message, { status, retryable });

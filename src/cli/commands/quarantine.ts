@@ -91,7 +91,7 @@ export async function runQuarantineRelease(
   fn: string,
   opts: { app: string; json?: boolean } & OperatorNatsFlags,
 ): Promise<number> {
-  return withQuarantined(fn, opts, async (store, quarantine, since) => {
+  return withQuarantined(fn, opts, async (_store, quarantine, since) => {
     await quarantine.lift(fn);
     auditCommand(opts.app, {
       kind: AUDIT_KIND.quarantineLifted,
