@@ -270,3 +270,43 @@ detect:
   await post(`${platform.url}/events`, { type: "job.queued", data: { n: 200 } });
   await waitUntil("fanout still runs", () => worked(logs.lines, "fanout").includes(200));
 });
+
+test("the operator's kill switch: quarantine hold stops a function on the running platform until release", async (t) => {
+  const dir = tempApp(t, FILES);
+  setSecret(dir, "TEST_KEY", TEST_KEY);
+  const logs = captureLogs();
+  const platform = await startPlatform({ appDir: dir, logger: logs.logger, port: 0 });
+  t.after(() => platform.close());
+  const send = async (n: number): Promise<string> =>
+    (await post(`${platform.url}/events`, { type: "job.queued", data: { n } })).body.ids[0] as string;
+
+  const held = await palisade(["quarantine", "hold", "bystander", "--reason", "incident 42", "--app", dir]);
+  assert.equal(held.status, 0, held.stderr);
+  const again = await palisade(["quarantine", "hold", "bystander", "--app", dir]);
+  assert.equal(again.status, 1);
+  assert.match(again.stderr, /already quarantined/);
+  await waitUntil("the platform to see the hold", async () =>
+    /palisade_function_quarantined\{fn="bystander"\} 1/.test(
+      await (await fetch(`${platform.url}/metrics`)).text(),
+    ),
+  );
+  const seen = await logs.waitFor((l) => l.msg === "anomaly seen");
+  assert.deepEqual([seen.detector, seen.scope, seen.response], ["operator", "bystander", "quarantine"]);
+
+  const ids = [await send(1), await send(2)];
+  await waitUntil("the prober to get both", () => worked(logs.lines, "prober").length === 2);
+  await sleep(300);
+  assert.deepEqual(worked(logs.lines, "bystander"), [], "held");
+  const [entry] = (await json(["quarantine", "list", "--app", dir])) as Entry[];
+  assert.match(entry?.reason ?? "", /^Held by cli:.*: incident 42$/);
+  assert.deepEqual(entry?.held?.eventIds, ids);
+
+  assert.equal((await palisade(["quarantine", "release", "bystander", "--app", dir])).status, 0);
+  await waitUntil("the bystander to run the held two", () => worked(logs.lines, "bystander").length === 2);
+  await sleep(300);
+  assert.deepEqual(
+    worked(logs.lines, "bystander").sort((a, b) => a - b),
+    [1, 2],
+    "each once (two processes: the log order may differ)",
+  );
+});

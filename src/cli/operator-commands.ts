@@ -12,7 +12,12 @@ import {
 import { runDlqList, runDlqReplay } from "./commands/dlq.ts";
 import { runKeysRetire, runKeysRotate, runKeysStatus } from "./commands/keys.ts";
 import { runPermissionsReport } from "./commands/permissions.ts";
-import { runQuarantineDiscard, runQuarantineList, runQuarantineRelease } from "./commands/quarantine.ts";
+import {
+  runQuarantineDiscard,
+  runQuarantineHold,
+  runQuarantineList,
+  runQuarantineRelease,
+} from "./commands/quarantine.ts";
 import { runReplay } from "./commands/replay.ts";
 import { runSecretsList, runSecretsRm, runSecretsRotate, runSecretsSet } from "./commands/secrets.ts";
 import { runTraces } from "./commands/traces.ts";
@@ -202,6 +207,19 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
     .action(async (opts: { app: string; json?: boolean; limit: number } & OperatorNatsFlags) => {
       setExit(await runQuarantineList(opts));
     });
+  withNatsTarget(quarantine.command("hold"))
+    .description(
+      "the kill switch: quarantine a function now; its work in flight stops and its deliveries wait until release",
+    )
+    .argument("<function>", "the function to hold")
+    .option("--reason <text>", "why (kept in the finding and the audit log)")
+    .option("--app <dir>", "app directory", ".")
+    .option("--json", "print the result as JSON")
+    .action(
+      async (fn: string, opts: { app: string; json?: boolean; reason?: string } & OperatorNatsFlags) => {
+        setExit(await runQuarantineHold(fn, opts));
+      },
+    );
   withNatsTarget(quarantine.command("release"))
     .description("lift a quarantine: the held deliveries run, oldest first, each once")
     .argument("<function>", "the quarantined function")

@@ -3,11 +3,15 @@ import { auditCommand } from "../../app-files.ts";
 import { AUDIT_KIND } from "../../audit/index.ts";
 import type { Delivery, RefusedDelivery } from "../../bus/index.ts";
 import { findingEventId, openQuarantine, type Quarantine } from "../../detect/index.ts";
-import { loadApp } from "../../manifest/index.ts";
+import { createEvent, PLATFORM_PRINCIPAL, PLATFORM_SOURCE } from "../../events/index.ts";
+import { type AppModel, loadApp } from "../../manifest/index.ts";
 import type { AppStore } from "../../open-store.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
 import { type OperatorNatsFlags, withOperatorStore } from "../nats-target.ts";
 import { usageError } from "../usage-error.ts";
+
+/** The type of the event that carries a finding (the operator's hold is one too). */
+const ANOMALY_TYPE = "palisade.security.anomaly";
 
 /** Most held deliveries one read takes (a list's count stops there; `more` then says so). */
 const HELD_SCAN = 10_000;
@@ -78,6 +82,69 @@ export async function runQuarantineList(
       if (e.held === null) process.stdout.write(`  ${NATS_HELD}\n`);
       else if (e.held.eventIds.length > 0) process.stdout.write(`  held: ${e.held.eventIds.join(" ")}\n`);
     }
+    return EXIT_OK;
+  });
+}
+
+/**
+ * `palisade quarantine hold <function> [--reason TEXT]`: the operator's kill switch. Quarantines the
+ * function now, as a detector would: a running platform stops its work in flight within a second
+ * (given back unattempted) and holds its deliveries until `release`. The hold is a
+ * `palisade.security.anomaly` event (detector `operator`) that `list` shows and functions may
+ * subscribe to, and an audit record with the operator's name.
+ */
+export async function runQuarantineHold(
+  fn: string,
+  opts: { app: string; json?: boolean; reason?: string } & OperatorNatsFlags,
+): Promise<number> {
+  const app = loadApp(opts.app);
+  assertFunction(app, fn);
+  const by = `cli:${userInfo().username}`;
+  return withOperatorStore(app, opts, async (store) => {
+    const quarantine = await openQuarantine(store.state, [...app.functions.keys()]);
+    const was = quarantine.since(fn);
+    if (was !== undefined) {
+      process.stderr.write(
+        `palisade: function "${fn}" is already quarantined (since ${new Date(was).toISOString()})\n`,
+      );
+      return EXIT_FAILURE;
+    }
+    const at = Date.now();
+    const scope = { kind: "function" as const, name: fn };
+    const finding = {
+      detector: "operator",
+      scope,
+      severity: "high",
+      summary: `Held by ${by}${opts.reason === undefined ? "" : `: ${opts.reason}`}`,
+      evidence: { by, ...(opts.reason === undefined ? {} : { reason: opts.reason }) },
+      response: "quarantine",
+      at: new Date(at).toISOString(),
+    };
+    // The finding first: once the hold is visible, list finds why.
+    await store.events.append([
+      createEvent(
+        { type: ANOMALY_TYPE, data: finding, id: findingEventId({ scope, at }) },
+        { principal: PLATFORM_PRINCIPAL, source: PLATFORM_SOURCE, hop: 0 },
+      ),
+    ]);
+    await quarantine.impose(fn, at);
+    auditCommand(opts.app, {
+      kind: AUDIT_KIND.quarantined,
+      subject: fn,
+      outcome: "denied",
+      details: {
+        detector: "operator",
+        severity: "high",
+        summary: finding.summary,
+        finding: findingEventId({ scope, at }),
+      },
+    });
+    const result = { function: fn, quarantined: true, since: finding.at };
+    process.stdout.write(
+      opts.json
+        ? `${JSON.stringify(result)}\n`
+        : `quarantined ${fn}: a running platform stops its work in flight within a second and holds its deliveries until palisade quarantine release ${fn}\n`,
+    );
     return EXIT_OK;
   });
 }
@@ -161,10 +228,7 @@ async function withQuarantined(
   body: (store: AppStore, quarantine: Quarantine, since: number) => Promise<number>,
 ): Promise<number> {
   const app = loadApp(opts.app);
-  if (!app.functions.has(fn))
-    throw usageError(
-      `No function named "${fn}" in ${app.manifestPath}; palisade quarantine list shows the quarantined ones`,
-    );
+  assertFunction(app, fn);
   return withOperatorStore(app, opts, async (store) => {
     const quarantine = await openQuarantine(store.state, [...app.functions.keys()]);
     const since = quarantine.since(fn);
@@ -174,6 +238,13 @@ async function withQuarantined(
     }
     return body(store, quarantine, since);
   });
+}
+
+function assertFunction(app: AppModel, fn: string): void {
+  if (!app.functions.has(fn))
+    throw usageError(
+      `No function named "${fn}" in ${app.manifestPath}; palisade quarantine list shows the quarantined ones`,
+    );
 }
 
 function onNats(store: AppStore): boolean {
