@@ -170,8 +170,25 @@ export function createNatsTaker(ctx: QueueContext): NatsTaker {
       taken.sort((a, b) => a.m.seq - b.m.seq);
       for (const p of mine.filter((x) => x.replay))
         for (const m of p.puller.take(limit - taken.length)) taken.push({ m, replay: true });
-      const out = await Promise.all(taken.map(({ m, replay }) => toDelivery(m, target, replay)));
-      return out.filter((d): d is RawDelivery => d !== undefined);
+      // Each message on its own: one whose outcome cannot be read now (a failover) must not take
+      // the others down with it, which would leave them held, heartbeated and never handed out.
+      const results = await Promise.allSettled(taken.map(({ m, replay }) => toDelivery(m, target, replay)));
+      const out: RawDelivery[] = [];
+      let failure: unknown;
+      for (const [i, r] of results.entries()) {
+        if (r.status === "fulfilled") {
+          if (r.value !== undefined) out.push(r.value);
+          continue;
+        }
+        failure ??= r.reason;
+        try {
+          taken[i]?.m.nak(); // not held: back to the stream for a later take
+        } catch {
+          // The connection is closing: the message comes back after its lease instead.
+        }
+      }
+      if (out.length === 0 && failure !== undefined) throw failure;
+      return out;
     },
     giveBack(ref) {
       const h = release(ref.seq, ref.target);
