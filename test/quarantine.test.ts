@@ -7,7 +7,7 @@
  */
 import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
-import { test } from "node:test";
+import { type TestContext, test } from "node:test";
 import { startPlatform } from "../src/main.ts";
 import { BIN } from "./kit/cli-process.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
@@ -74,6 +74,18 @@ const FILES = {
     'export default (e, ctx) => ctx.log.info("anomaly seen", { detector: e.data.detector, scope: e.data.scope.name, response: e.data.response, by: e.principal });',
 };
 
+/** The probing app on a running platform, closed when the test ends; `send` posts one event. */
+async function startProbingApp(t: TestContext) {
+  const dir = tempApp(t, FILES);
+  setSecret(dir, "TEST_KEY", TEST_KEY);
+  const logs = captureLogs();
+  const platform = await startPlatform({ appDir: dir, logger: logs.logger, port: 0 });
+  t.after(() => platform.close());
+  const send = async (n: number): Promise<string> =>
+    (await post(`${platform.url}/events`, { type: "job.queued", data: { n } })).body.ids[0] as string;
+  return { dir, logs, platform, send };
+}
+
 interface Entry {
   scope: { kind: string; name: string };
   reason: string;
@@ -82,13 +94,7 @@ interface Entry {
 }
 
 test("a function probing for grants it lacks is quarantined: held work waits, pending, until released (each once, in order) or discarded", async (t) => {
-  const dir = tempApp(t, FILES);
-  setSecret(dir, "TEST_KEY", TEST_KEY);
-  const logs = captureLogs();
-  const platform = await startPlatform({ appDir: dir, logger: logs.logger, port: 0 });
-  t.after(() => platform.close());
-  const send = async (n: number): Promise<string> =>
-    (await post(`${platform.url}/events`, { type: "job.queued", data: { n } })).body.ids[0] as string;
+  const { dir, logs, platform, send } = await startProbingApp(t);
 
   // Ten probing events at once: they queue for the prober's one process, in batches. The fifth
   // refused call is the default policy's burst; what was queued or sent behind it never runs.
@@ -272,13 +278,7 @@ detect:
 });
 
 test("the operator's kill switch: quarantine hold stops a function on the running platform until release", async (t) => {
-  const dir = tempApp(t, FILES);
-  setSecret(dir, "TEST_KEY", TEST_KEY);
-  const logs = captureLogs();
-  const platform = await startPlatform({ appDir: dir, logger: logs.logger, port: 0 });
-  t.after(() => platform.close());
-  const send = async (n: number): Promise<string> =>
-    (await post(`${platform.url}/events`, { type: "job.queued", data: { n } })).body.ids[0] as string;
+  const { dir, logs, platform, send } = await startProbingApp(t);
 
   const held = await palisade(["quarantine", "hold", "bystander", "--reason", "incident 42", "--app", dir]);
   assert.equal(held.status, 0, held.stderr);
