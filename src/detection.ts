@@ -5,6 +5,7 @@
  * held through the quarantine every dispatcher consults: its deliveries stay pending, never
  * dropped, until an operator releases or discards them (`palisade quarantine`).
  */
+import { join } from "node:path";
 import { AUDIT_KIND, type AuditLog } from "./audit/index.ts";
 import type { DataPath } from "./data-path.ts";
 import {
@@ -12,6 +13,8 @@ import {
   createCredentialStuffing,
   createDeniedBurst,
   findingEventId,
+  NOVELTY_FILE,
+  openNovelty,
   type Quarantine,
 } from "./detect/index.ts";
 import { toPalisadeError } from "./errors.ts";
@@ -37,10 +40,12 @@ export interface DetectionParts {
   held: (fn: string) => void;
   /** Lets functions whose quarantine was lifted run again and wakes the dispatcher for them. */
   released: (fns: readonly string[]) => void;
+  /** The bundle version (sha256) a function runs here; undefined for one that does not run. */
+  bundleVersion: (fn: string) => string | undefined;
 }
 
-/** Subscribes the detectors and starts watching the quarantine; returns how to stop. */
-export function startDetection(parts: DetectionParts): () => void {
+/** Subscribes the detectors and starts watching the quarantine; returns how to stop (and save). */
+export function startDetection(parts: DetectionParts): () => Promise<void> {
   const { app, signals, quarantine, blocks, metrics, logger } = parts;
   const stops: (() => void)[] = [];
   if (blocks !== undefined) {
@@ -49,11 +54,21 @@ export function startDetection(parts: DetectionParts): () => void {
     stops.push(signals.on("ingress.accepted", (s) => stuffing.accepted(s)));
   }
   if (quarantine === undefined)
-    return () => {
+    return async () => {
       for (const stop of stops) stop();
     };
   const deniedBurst = createDeniedBurst(app.detect.deniedBurst, (f) => respond(parts, f));
   stops.push(signals.on("capability.denied", (s) => deniedBurst.observe(s)));
+  // Its baselines are this node's, in the data directory: each node learns what it runs.
+  const novelty = openNovelty({
+    policy: app.detect.novelty,
+    file: join(app.dataDir, NOVELTY_FILE),
+    bundleVersion: parts.bundleVersion,
+    report: (f) => respond(parts, f),
+    logger,
+  });
+  stops.push(signals.on("capability.used", (s) => novelty.used(s)));
+  stops.push(signals.on("invocation.settled", (s) => novelty.invoked(s)));
   for (const fn of app.functions.keys()) {
     metrics.quarantined.set({ fn }, quarantine.held(fn) ? 1 : 0);
     if (quarantine.held(fn)) parts.held(fn);
@@ -84,9 +99,10 @@ export function startDetection(parts: DetectionParts): () => void {
       });
   }, REFRESH_MS);
   timer.unref();
-  return () => {
+  return async () => {
     clearInterval(timer);
     for (const stop of stops) stop();
+    await novelty.close();
   };
 }
 

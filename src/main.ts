@@ -366,6 +366,7 @@ async function assemblePlatform(
         for (const fn of fns) pools.get(fn)?.release();
         dispatcher?.notify(fns);
       },
+      bundleVersion: (fn) => bundles.find((b) => b.fn.name === fn && b.refused === undefined)?.sha256,
     }),
   );
   const durability = store.durability.summary;

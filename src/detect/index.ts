@@ -1,4 +1,13 @@
 export { type ClientBlocks, createClientBlocks } from "./client-blocks.ts";
 export { type CredentialStuffing, createCredentialStuffing } from "./credential-stuffing.ts";
 export { createDeniedBurst, type DeniedBurst } from "./denied-burst.ts";
+export { createNovelty, MAX_PAIRS, type Novelty, type NoveltyBaseline } from "./novelty.ts";
+export {
+  NOVELTY_FILE,
+  type NoveltyDetector,
+  type NoveltyLogger,
+  openNovelty,
+  readBaselines,
+  writeBaselines,
+} from "./novelty-file.ts";
 export { findingEventId, openQuarantine, type Quarantine, quarantineKey } from "./quarantine.ts";
