@@ -16,6 +16,7 @@ import {
   type EventDraft,
   PLATFORM_PRINCIPAL,
   PLATFORM_SOURCE,
+  rootOf,
 } from "./events/index.ts";
 import { SpanKind, type Tracing } from "./observe/index.ts";
 import type { Invocation, SandboxPool } from "./runtime/index.ts";
@@ -135,6 +136,7 @@ export function createDataPath({
                 source,
                 hop,
                 causationid: inv.event.id,
+                root: rootOf(inv.event),
                 schemaversion: registry.version(type),
               },
             ),

@@ -30,6 +30,9 @@ export interface Event<K extends string = string> {
   readonly principal: string;
   readonly hop: number;
   readonly causationid?: string;
+  /** Id and principal of the event from outside this chain started with (its own for such an event). */
+  readonly rootid?: string;
+  readonly rootprincipal?: string;
   /** Version of the type's schema the data was validated against. */
   readonly schemaversion?: number;
   /** On a replayed delivery: the event's id, who replayed it and when (ISO 8601). */

@@ -304,6 +304,8 @@ test("hostile requests: each gets the right 4xx, none reaches a function, the ga
     ["spoofed principal", 400, "PAL_EVENT_INVALID", events(shopCe, ce({ principal: "admin" }))],
     ["spoofed hop", 400, "PAL_EVENT_INVALID", events(shopCe, ce({ hop: -1 }))],
     ["spoofed causationid", 400, "PAL_EVENT_INVALID", events(shopCe, ce({ causationid: "x" }))],
+    ["spoofed rootid", 400, "PAL_EVENT_INVALID", events(shopCe, ce({ rootid: "x" }))],
+    ["spoofed rootprincipal", 400, "PAL_EVENT_INVALID", events(shopCe, ce({ rootprincipal: "admin" }))],
     [
       "batch that is not an array",
       400,

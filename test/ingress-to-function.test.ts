@@ -33,6 +33,10 @@ test("order.created over HTTP runs charge, whose emitted payment.charged runs no
   assert.equal(notified.eventId, payment.id);
   assert.equal(payment.hop, 1);
   assert.equal(payment.causationid, id);
+  // The chain's root is the event from outside, with the principal that sent it.
+  assert.equal(payment.rootid, id);
+  assert.equal(payment.rootprincipal, chain[0]?.event.principal);
+  assert.equal(chain[0]?.event.rootid, id);
   assert.equal(payment.principal, "function:charge");
   // Same trace across the hop (W3C trace id is the second field).
   assert.equal(payment.traceparent.split("-")[1], chain[0]?.event.traceparent.split("-")[1]);

@@ -26,6 +26,12 @@ export interface CloudEvent<T = unknown> {
   hop: number;
   /** Id of the event whose handler emitted this one. */
   causationid?: string;
+  /**
+   * The chain's root: the id and principal of the event from outside that this one descends from
+   * (its own for an event from outside). Amplification budgets are kept per root (DESIGN §9).
+   */
+  rootid?: string;
+  rootprincipal?: string;
   /** Version of the type's schema the data was validated against. */
   schemaversion?: number;
   /** On a replayed delivery: the id of the event replayed (its own id), who replayed it and when. */
@@ -39,6 +45,8 @@ export const RESERVED_EXTENSIONS = [
   "principal",
   "hop",
   "causationid",
+  "rootid",
+  "rootprincipal",
   "schemaversion",
   "replayof",
   "replayedby",

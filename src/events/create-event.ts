@@ -22,6 +22,8 @@ export interface EventOrigin {
   source: string;
   hop: number;
   causationid?: string;
+  /** The chain's root event (id and principal); absent: this event is its own root. */
+  root?: { id: string; principal: string };
   schemaversion?: number;
 }
 
@@ -43,6 +45,16 @@ export function createEvent(draft: EventDraft, origin: EventOrigin): CloudEvent 
   if (draft.dataschema !== undefined) event.dataschema = draft.dataschema;
   if (draft.extensions !== undefined) event.extensions = draft.extensions;
   if (origin.causationid !== undefined) event.causationid = origin.causationid;
+  event.rootid = origin.root?.id ?? event.id;
+  event.rootprincipal = origin.root?.principal ?? origin.principal;
   if (origin.schemaversion !== undefined) event.schemaversion = origin.schemaversion;
   return event;
+}
+
+/** The root of the chain `event` belongs to (an event stored before roots were recorded is its own). */
+export function rootOf(event: Pick<CloudEvent, "id" | "principal" | "rootid" | "rootprincipal">): {
+  id: string;
+  principal: string;
+} {
+  return { id: event.rootid ?? event.id, principal: event.rootprincipal ?? event.principal };
 }

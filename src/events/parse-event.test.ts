@@ -48,7 +48,7 @@ test("a wrong specversion is refused", () => {
 });
 
 test("a sender cannot set the platform's own extensions (principal, hop, causationid)", () => {
-  for (const name of ["principal", "hop", "causationid"]) {
+  for (const name of ["principal", "hop", "causationid", "rootid", "rootprincipal"]) {
     assert.throws(() => parseEvent({ type: "x.y", data: {}, [name]: "admin" }), {
       code: "PAL_EVENT_INVALID",
       details: [{ pointer: `/${name}`, message: "is set by the platform; remove it" }],
