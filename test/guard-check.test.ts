@@ -218,6 +218,29 @@ const CASES: Case[] = [
     at: "functions.record.limits.dailyInvocations",
   },
   {
+    rule: "PAL023",
+    // record emits what pay runs on: pay → order.paid → record → order.created → pay.
+    fail: {
+      replace: [
+        [
+          "    on: [order.paid]\n",
+          "    on: [order.paid]\n    emit: [order.created]\n    recursion: { maxDepth: 3 }\n",
+        ],
+      ],
+    },
+    // Both functions on the cycle state how deep they may run.
+    pass: {
+      replace: [
+        [
+          "    on: [order.paid]\n",
+          "    on: [order.paid]\n    emit: [order.created]\n    recursion: { maxDepth: 3 }\n",
+        ],
+        ["    emit: [order.paid]\n", "    emit: [order.paid]\n    recursion: { maxDepth: 3 }\n"],
+      ],
+    },
+    at: "functions.pay",
+  },
+  {
     rule: "PAL030",
     fail: { files: { "schemas/order.json": { ...ORDER_SCHEMA, properties: { n: { type: "string" } } } } },
     at: "schemas/order.json#/properties/n",

@@ -133,6 +133,18 @@ test("a cycle is reported with the hop limit that bounds it; high when outside i
   assert.equal(of(unbudgeted, "loop")[0]?.severity, "high");
   assert.match(of(unbudgeted, "loop")[0]?.message ?? "", /hop limit \(4\).*no daily budget on record/);
   assert.deepEqual(of(model(t), "loop"), []);
+  // Amplification through the undeclared cycle is unbounded; once every function on it declares
+  // recursion.maxDepth it is a number, and the loop is low.
+  assert.equal(model(t, loop).amplification.get("order.created"), Number.POSITIVE_INFINITY);
+  const declared = model(t, [
+    ...loop,
+    ["    emit: [order.created]\n", "    emit: [order.created]\n    recursion: { maxDepth: 2 }\n"],
+    ["    emit: [order.paid]\n", "    emit: [order.paid]\n    recursion: { maxDepth: 2 }\n"],
+  ]);
+  assert.equal(of(declared, "loop")[0]?.severity, "low");
+  assert.match(of(declared, "loop")[0]?.message ?? "", /each declares recursion\.maxDepth/);
+  const bound = declared.amplification.get("order.created") ?? 0;
+  assert.ok(Number.isFinite(bound) && bound > 0, `a finite worst case, got ${bound}`);
 });
 
 test("a principal that may publish a type the app produces itself can spoof it", (t) => {

@@ -1,4 +1,4 @@
-import type { AppModel } from "../manifest/index.ts";
+import { type AppModel, worstCaseAmplification } from "../manifest/index.ts";
 import type { Severity } from "./finding.ts";
 import { buildFlowGraph, type FlowGraph } from "./flow-graph.ts";
 import type { Threat } from "./threat.ts";
@@ -14,6 +14,14 @@ export interface ThreatModel {
   readonly hopLimit: number;
   readonly graph: FlowGraph;
   readonly threats: readonly Threat[];
+  /**
+   * Per event type: the most invocations plus emits one event of it entering from outside may
+   * cause (the emit graph's worst case; `Infinity` through a cycle without recursion.maxDepth),
+   * before `detect.amplification.maxPerRoot` caps it at run time.
+   */
+  readonly amplification: ReadonlyMap<string, number>;
+  /** `detect.amplification.maxPerRoot`. */
+  readonly maxPerRoot: number;
 }
 
 const RANK: Record<Severity, number> = { high: 0, medium: 1, low: 2 };
@@ -29,5 +37,12 @@ export function findThreats(app: AppModel): ThreatModel {
     ...loops(app, graph),
     ...unused(graph, routeless),
   ].sort((a, b) => RANK[a.severity] - RANK[b.severity]);
-  return { app: app.name, hopLimit: app.hopLimit, graph, threats };
+  return {
+    app: app.name,
+    hopLimit: app.hopLimit,
+    graph,
+    threats,
+    amplification: worstCaseAmplification(app),
+    maxPerRoot: app.detect.amplification.maxPerRoot,
+  };
 }

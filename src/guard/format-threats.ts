@@ -15,6 +15,12 @@ export function formatThreatsText(model: ThreatModel): string {
   out.push("", "Functions:");
   for (const f of graph.functions)
     out.push(`  ${f.spec.name}: ${privilegeText(f)}${f.spec.filter === undefined ? "" : "; filtered"}`);
+  out.push(
+    "",
+    `Amplification (worst case per event from outside; held past ${model.maxPerRoot} at run time):`,
+  );
+  for (const [type, n] of model.amplification)
+    if (n > 0) out.push(`  ${type}: ${amplificationText(n, model.maxPerRoot)}`);
   out.push("");
   if (model.threats.length === 0) out.push("No threats found.");
   model.threats.forEach((t, i) => {
@@ -24,6 +30,11 @@ export function formatThreatsText(model: ThreatModel): string {
     out.push(`   fix: ${t.fix}`, "");
   });
   return `${out.join("\n")}\n`;
+}
+
+function amplificationText(n: number, cap: number): string {
+  if (n === Number.POSITIVE_INFINITY) return `unbounded (a cycle without recursion.maxDepth): held at ${cap}`;
+  return `${n} invocations and emits${n > cap ? ` (held at ${cap})` : ""}`;
 }
 
 /** The threat model as JSON: nodes, edges and threats (what `--format json` prints). */
@@ -53,5 +64,10 @@ export function threatsJson(model: ThreatModel): object {
     ],
     edges: graph.edges.map(([from, to]) => ({ from, to })),
     threats: model.threats,
+    // Per event type; null where a cycle without recursion.maxDepth leaves it unbounded.
+    amplification: Object.fromEntries(
+      [...model.amplification].map(([type, n]) => [type, Number.isFinite(n) ? n : null]),
+    ),
+    maxPerRoot: model.maxPerRoot,
   };
 }

@@ -87,6 +87,12 @@ export const RULES: readonly RuleInfo[] = [
     help: "A function that events from an http or webhook source can reach (directly or through emits) has no limits.dailyInvocations, so a flood of accepted events is billed without bound (Denial of Wallet).",
   },
   {
+    id: "PAL023",
+    severity: "high",
+    title: "Emit cycle without a recursion depth",
+    help: "A function on a cycle of the emit graph (it can cause its own trigger, directly or through other functions) must declare recursion: { maxDepth: N }. Without it one event entering the cycle runs until the hop limit, multiplied by every emit on the way; with it, deeper work of that chain is held with a finding.",
+  },
+  {
     id: "PAL030",
     severity: "medium",
     title: "Schema string without maxLength",

@@ -27,8 +27,21 @@ export interface AppModel {
 
 /** `detect:` of the manifest, defaults filled in. */
 export interface DetectPolicy {
+  readonly amplification: AmplificationPolicy;
   readonly deniedBurst: DeniedBurstPolicy;
   readonly credentialStuffing: CredentialStuffingPolicy;
+  readonly novelty: NoveltyPolicy;
+}
+
+/**
+ * `detect.novelty`: each bundle version of a function learns the (capability, target) pairs it uses
+ * in its first `learn.invocations` invocations or `learn.hours` hours, whichever ends first; the
+ * first use of a pair it did not learn is then a finding.
+ */
+export interface NoveltyPolicy {
+  readonly learn: { readonly invocations: number; readonly hours: number };
+  /** `alert` (default) only reports; `quarantine` holds the function's deliveries; `off`. */
+  readonly response: "alert" | "quarantine" | "off";
 }
 
 /**
@@ -46,6 +59,16 @@ export interface CredentialStuffingPolicy {
   readonly response: "block" | "alert" | "off";
 }
 
+/**
+ * `detect.amplification`: the invocations and emits one root event may cause are bounded by the
+ * emit graph's worst case, and by `maxPerRoot` whatever the graph allows.
+ */
+export interface AmplificationPolicy {
+  readonly maxPerRoot: number;
+  /** `hold` keeps the root's further work pending (never dropped); `alert` only reports; `off`. */
+  readonly response: "hold" | "alert" | "off";
+}
+
 /** `detect.deniedBurst`: how many refused capability calls within a window make a finding. */
 export interface DeniedBurstPolicy {
   /** Refused calls of one function within `windowSec` that make a finding. */
@@ -60,6 +83,7 @@ export interface DeniedBurstPolicy {
  * refused a capability call at all, so five refusals within a minute are probing, not noise.
  */
 export const DEFAULT_DETECT: DetectPolicy = Object.freeze({
+  amplification: Object.freeze({ maxPerRoot: 10_000, response: "hold" as const }),
   deniedBurst: Object.freeze({ denials: 5, windowSec: 60, response: "quarantine" as const }),
   credentialStuffing: Object.freeze({
     failures: 20,
@@ -67,6 +91,11 @@ export const DEFAULT_DETECT: DetectPolicy = Object.freeze({
     ratio: 0.5,
     blockSec: 900,
     response: "block" as const,
+  }),
+  // Event data can steer a function's code to a target it has not used yet: report, never hold.
+  novelty: Object.freeze({
+    learn: Object.freeze({ invocations: 100, hours: 24 }),
+    response: "alert" as const,
   }),
 });
 
@@ -187,6 +216,8 @@ export interface FunctionSpec {
   readonly allowCodeGeneration: boolean;
   readonly limits: Limits;
   readonly retry: RetryPolicy;
+  /** How deep in one chain a function on a cycle of the emit graph may run (`recursion.maxDepth`). */
+  readonly recursion?: { readonly maxDepth: number };
 }
 
 export interface Limits {

@@ -1,4 +1,6 @@
+export { emitCycles, worstCaseAmplification } from "./amplification.ts";
 export {
+  type AmplificationPolicy,
   type ApiKeyAuth,
   type AppModel,
   type CredentialStuffingPolicy,
@@ -20,6 +22,7 @@ export {
   type Limits,
   type MtlsAuth,
   NO_GRANTS,
+  type NoveltyPolicy,
   type PrincipalSpec,
   type RateLimit,
   type RetryPolicy,

@@ -67,7 +67,7 @@ test("an emit grant of an undeclared type is refused", (t) => {
 test("an unknown field is an error listing the allowed fields", (t) => {
   const details = problemsOf(t, GOOD.replace("    emit:", "    secretz: [X]\n    emit:"));
   assert.deepEqual(details, [
-    'palisade.yaml:9: functions.charge.secretz: unknown field "secretz"; allowed fields are: handler, on, filter, emit, secrets, egress, kv, tmp, allowCodeGeneration, limits, retry',
+    'palisade.yaml:9: functions.charge.secretz: unknown field "secretz"; allowed fields are: handler, on, filter, emit, secrets, egress, kv, tmp, allowCodeGeneration, recursion, limits, retry',
   ]);
 });
 
@@ -358,4 +358,29 @@ test("detect: defaults to a quarantining denied-burst detector; a policy overrid
   assert.equal(details.length, 2, details.join("\n"));
   assert.match(details.join("\n"), /detect\.deniedBurst\.denials/);
   assert.match(details.join("\n"), /detect\.deniedBurst\.response.*quarantine, alert, off/);
+});
+
+test("detect.novelty: defaults to learning 100 invocations or 24 h and alerting; learn fields merge; bad ones are named", (t) => {
+  assert.deepEqual(DEFAULT_DETECT.novelty, { learn: { invocations: 100, hours: 24 }, response: "alert" });
+  const tuned = tempApp(t, {
+    ...FILES,
+    "palisade.yaml": `${GOOD}detect:\n  novelty: { learn: { invocations: 3 }, response: quarantine }\n`,
+  });
+  assert.deepEqual(loadApp(tuned).detect.novelty, {
+    learn: { invocations: 3, hours: 24 },
+    response: "quarantine",
+  });
+  const details = problemsOf(
+    t,
+    `${GOOD}detect:\n  novelty: { learn: { invocations: 0, hours: 1.5, days: 2 }, response: block }\n`,
+  );
+  assert.deepEqual(
+    details.map((d) => d.replace(/^palisade\.yaml:\d+: /, "")).toSorted(),
+    [
+      "detect.novelty.learn.invocations: must be >= 1; got 0",
+      "detect.novelty.learn.hours: must be an integer, got 1.5",
+      'detect.novelty.learn.days: unknown field "days"; allowed fields are: invocations, hours',
+      'detect.novelty.response: must be one of: alert, quarantine, off; got "block"',
+    ].toSorted(),
+  );
 });

@@ -4,6 +4,7 @@ import { compileFilter, MAX_HOP, matchesTypePattern, PLATFORM_EVENT_TYPES } from
 import { createAjv } from "../schema/index.ts";
 import { appFile } from "./app-file.ts";
 import {
+  type AmplificationPolicy,
   type AppModel,
   type CredentialStuffingPolicy,
   DEFAULT_DEDUPE_WINDOW_SEC,
@@ -15,6 +16,7 @@ import {
   type EventTypeSpec,
   type FunctionSpec,
   type KvMode,
+  type NoveltyPolicy,
   type TlsSpec,
   type Waiver,
 } from "./app-model.ts";
@@ -45,8 +47,10 @@ export interface RawManifest {
   retention?: { days: number };
   waivers?: Waiver[];
   detect?: {
+    amplification?: Partial<AmplificationPolicy>;
     deniedBurst?: Partial<DeniedBurstPolicy>;
     credentialStuffing?: Partial<CredentialStuffingPolicy>;
+    novelty?: { learn?: Partial<NoveltyPolicy["learn"]>; response?: NoveltyPolicy["response"] };
   };
 }
 
@@ -62,6 +66,7 @@ interface RawFunction {
   allowCodeGeneration?: boolean;
   limits?: Partial<FunctionSpec["limits"]>;
   retry?: Partial<FunctionSpec["retry"]>;
+  recursion?: { maxDepth: number };
 }
 
 /**
@@ -119,6 +124,9 @@ export function resolveApp(
       ...(fn.filter === undefined ? {} : { filter: Object.freeze(structuredClone(fn.filter)) }),
       limits: Object.freeze({ ...DEFAULT_LIMITS, ...fn.limits }),
       retry: Object.freeze({ ...DEFAULT_RETRY, ...fn.retry }),
+      ...(fn.recursion === undefined
+        ? {}
+        : { recursion: Object.freeze({ maxDepth: fn.recursion.maxDepth }) }),
     });
   }
 
@@ -142,8 +150,14 @@ export function resolveApp(
     retentionDays: retention(raw, problems),
     waivers: resolveWaivers(raw.waivers ?? [], problems),
     detect: {
+      amplification: { ...DEFAULT_DETECT.amplification, ...raw.detect?.amplification },
       deniedBurst: { ...DEFAULT_DETECT.deniedBurst, ...raw.detect?.deniedBurst },
       credentialStuffing: { ...DEFAULT_DETECT.credentialStuffing, ...raw.detect?.credentialStuffing },
+      novelty: {
+        ...DEFAULT_DETECT.novelty,
+        ...raw.detect?.novelty,
+        learn: { ...DEFAULT_DETECT.novelty.learn, ...raw.detect?.novelty?.learn },
+      },
     },
     ...tlsOf(raw, dir, problems),
   });

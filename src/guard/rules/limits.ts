@@ -1,3 +1,4 @@
+import { emitCycles } from "../../manifest/index.ts";
 import type { CheckContext } from "../check-context.ts";
 import { describePath } from "../describe-path.ts";
 import type { Hit } from "../finding.ts";
@@ -7,7 +8,7 @@ import { reachable, shortestPath } from "../graph-search.ts";
 /** Longest invocation the guard accepts without a finding. */
 export const MAX_TIMEOUT_MS = 60_000;
 
-/** PAL020–PAL022: bounds on what a function may cost. */
+/** PAL020–PAL023: bounds on what a function may cost. */
 export const LIMIT_RULES = {
   PAL020: (ctx: CheckContext): Hit[] =>
     [...ctx.app.functions.values()]
@@ -49,6 +50,17 @@ export const LIMIT_RULES = {
       ];
     });
   },
+
+  PAL023: (ctx: CheckContext): Hit[] =>
+    emitCycles(ctx.app).flatMap((cycle) =>
+      cycle
+        .filter((name) => ctx.app.functions.get(name)?.recursion === undefined)
+        .map((name) => ({
+          message: `Function "${name}" is on a cycle of the emit graph (${cycle.join(" → ")} can cause its own trigger) and declares no recursion depth: only the hop limit (${ctx.app.hopLimit}) ends a chain through it`,
+          fix: `add recursion: { maxDepth: N } to functions.${name} (the deepest chain it should run in; deeper events are held, with a finding), or break the cycle`,
+          location: ctx.at(["functions", name]),
+        })),
+    ),
 };
 
 function rawFunction(ctx: CheckContext, name: string): Record<string, unknown> | undefined {

@@ -1,0 +1,87 @@
+import { matchesTypePattern, PLATFORM_EVENT_TYPES } from "../events/index.ts";
+import type { AppModel, FunctionSpec } from "./app-model.ts";
+
+/** Past this a worst case is reported as unbounded: no budget that large bounds anything. */
+const UNBOUNDED = 1e15;
+
+/**
+ * The emit graph's worst case (DESIGN §9, detector 1): for each event type, how many invocations
+ * plus emits one event of that type entering from outside (hop 0) may cause. Every subscriber runs
+ * once for it; each run may emit `limits.emitsPerInvocation` events of whichever granted type causes
+ * most; an emit past the hop limit is refused, and a function with `recursion.maxDepth` runs only for
+ * events at most that many hops from their root. A cycle without `recursion` is bounded by the hop
+ * limit alone: usually past any useful number, reported as `Infinity`.
+ */
+export function worstCaseAmplification(app: AppModel): Map<string, number> {
+  const subscribers = new Map<string, FunctionSpec[]>();
+  const types = new Set<string>([...app.events.keys(), ...PLATFORM_EVENT_TYPES.keys()]);
+  for (const fn of app.functions.values()) for (const t of fn.emit) types.add(t);
+  for (const t of types)
+    subscribers.set(
+      t,
+      [...app.functions.values()].filter((fn) => fn.on.some((p) => matchesTypePattern(p, t))),
+    );
+  const memo = new Map<string, number>();
+  const cost = (type: string, hop: number): number => {
+    const key = `${hop}\0${type}`;
+    const known = memo.get(key);
+    if (known !== undefined) return known;
+    let total = 0;
+    for (const fn of subscribers.get(type) ?? []) {
+      if (fn.recursion !== undefined && hop > fn.recursion.maxDepth) continue;
+      let worstEmit = 0;
+      if (hop + 1 <= app.hopLimit)
+        for (const t of fn.emit) worstEmit = Math.max(worstEmit, 1 + cost(t, hop + 1));
+      total += 1 + fn.limits.emitsPerInvocation * worstEmit;
+    }
+    const bounded = total > UNBOUNDED ? Number.POSITIVE_INFINITY : total;
+    memo.set(key, bounded);
+    return bounded;
+  };
+  return new Map([...types].sort().map((t) => [t, cost(t, 0)]));
+}
+
+/**
+ * Functions on a cycle of the emit graph (each can cause its own trigger, through its own emits or
+ * others'), grouped by cycle (strongly connected component), in manifest order.
+ */
+export function emitCycles(app: AppModel): string[][] {
+  const fns = [...app.functions.values()];
+  const next = new Map(
+    fns.map((fn) => [
+      fn.name,
+      fns.filter((g) => fn.emit.some((t) => g.on.some((p) => matchesTypePattern(p, t)))).map((g) => g.name),
+    ]),
+  );
+  // Tarjan's strongly connected components.
+  const index = new Map<string, number>();
+  const low = new Map<string, number>();
+  const stack: string[] = [];
+  const onStack = new Set<string>();
+  const cycles: string[][] = [];
+  let counter = 0;
+  const visit = (v: string): void => {
+    index.set(v, counter);
+    low.set(v, counter);
+    counter += 1;
+    stack.push(v);
+    onStack.add(v);
+    for (const w of next.get(v) ?? []) {
+      if (!index.has(w)) {
+        visit(w);
+        low.set(v, Math.min(low.get(v) ?? 0, low.get(w) ?? 0));
+      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v) ?? 0, index.get(w) ?? 0));
+    }
+    if (low.get(v) !== index.get(v)) return;
+    const component: string[] = [];
+    for (let w = stack.pop(); w !== undefined; w = stack.pop()) {
+      onStack.delete(w);
+      component.push(w);
+      if (w === v) break;
+    }
+    if (component.length > 1 || (next.get(v) ?? []).includes(v))
+      cycles.push(fns.map((f) => f.name).filter((n) => component.includes(n)));
+  };
+  for (const fn of fns) if (!index.has(fn.name)) visit(fn.name);
+  return cycles;
+}
