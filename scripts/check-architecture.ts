@@ -115,8 +115,10 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
   detection: {
     "data-path": "type",
     audit: "value",
+    bus: "type",
     detect: "value",
-    manifest: "type",
+    // The emit graph's worst case per type sets each root's budget.
+    manifest: "value",
     observe: "type",
     signals: "type",
   },

@@ -5,7 +5,7 @@
  * subscribers' business (src/signal-sinks.ts); a used-up daily budget is audited and announced here.
  */
 import { AUDIT_KIND, type AuditLog } from "./audit/index.ts";
-import { createDispatcher, type Dispatcher, type Store } from "./bus/index.ts";
+import { createDispatcher, type Delivery, type Dispatcher, type Store, type Verdict } from "./bus/index.ts";
 import type { DataPath } from "./data-path.ts";
 import { toPalisadeError } from "./errors.ts";
 import type { AppModel } from "./manifest/index.ts";
@@ -24,6 +24,8 @@ export interface AppDispatcherParts {
   signals: Signals;
   /** Whether a function is quarantined now (its deliveries wait, pending). */
   held: (fn: string) => boolean;
+  /** Whether one delivery's chain lets it run now (lineage holds); every delivery runs without it. */
+  verdict?: (fn: string, event: Delivery["event"]) => Verdict;
 }
 
 /** Creates the dispatcher that runs `app`'s due deliveries in its functions' sandboxes. */
@@ -40,7 +42,13 @@ export function createAppDispatcher(parts: AppDispatcherParts): Dispatcher {
       retry: fn.retry,
     })),
     held: parts.held,
+    ...(parts.verdict === undefined
+      ? {}
+      : { verdict: (fn: string, d: Delivery) => parts.verdict?.(fn, d.event) ?? "run" }),
     async invoke(target, delivery) {
+      // A retry is the same work again, not more work of its chain.
+      if (delivery.attempts === 0)
+        signals.emit({ kind: "invocation.started", fn: target, event: delivery.event });
       const done = metrics.invocationSeconds.startTimer({ fn: target });
       try {
         await dataPath.deliver(target, delivery);

@@ -41,6 +41,8 @@ export interface DataPathParts {
   pools: ReadonlyMap<string, SandboxPool>;
   /** One span per hop; each event carries the traceparent of the span that produced it. */
   tracing: Tracing;
+  /** Hears of each new emit once it is stored (lineage counts it against its root's budget). */
+  onEmitted?: (fn: string, event: CloudEvent) => void;
 }
 
 export interface DataPath {
@@ -61,6 +63,7 @@ export function createDataPath({
   events: store,
   pools,
   tracing,
+  onEmitted,
 }: DataPathParts): DataPath {
   function accept(events: CloudEvent[]): Promise<Appended[]> {
     return store.append(events); // resolves once durable (fsync, or the backend's ack): before the 202
@@ -127,23 +130,24 @@ export function createDataPath({
         SpanKind.PRODUCER,
       );
       try {
-        await accept([
-          {
-            ...createEvent(
-              { type, data, id },
-              {
-                principal: `function:${inv.fn.name}`,
-                source,
-                hop,
-                causationid: inv.event.id,
-                root: rootOf(inv.event),
-                schemaversion: registry.version(type),
-              },
-            ),
-            traceparent: span.traceparent,
-          },
-        ]);
+        const event = {
+          ...createEvent(
+            { type, data, id },
+            {
+              principal: `function:${inv.fn.name}`,
+              source,
+              hop,
+              causationid: inv.event.id,
+              root: rootOf(inv.event),
+              schemaversion: registry.version(type),
+            },
+          ),
+          traceparent: span.traceparent,
+        };
+        const [stored] = await accept([event]);
         span.end();
+        // A retried handler's emits are duplicates of its first attempt's: not more work of the chain.
+        if (stored?.duplicate !== true) onEmitted?.(inv.fn.name, event);
       } catch (err) {
         span.end(err);
         throw err;

@@ -26,8 +26,7 @@ import { createScheduler, type Dispatcher, type NatsFlags } from "./bus/index.ts
 import { main as cliMain } from "./cli/index.ts";
 import { type Closers, createClosers } from "./closers.ts";
 import { createDataPath, schedulePrincipal } from "./data-path.ts";
-import { createClientBlocks, openQuarantine, type Quarantine } from "./detect/index.ts";
-import { startDetection } from "./detection.ts";
+import { openDetection } from "./detection.ts";
 import { PalisadeError, toPalisadeError } from "./errors.ts";
 import { nextTraceparent, PLATFORM_EVENT_TYPES } from "./events/index.ts";
 import { openCapabilities, startPools } from "./function-runtime.ts";
@@ -251,7 +250,6 @@ async function assemblePlatform(
   reportSignedRows(store, audit, logger);
   const pools = new Map<string, SandboxPool>();
   let dispatcher: Dispatcher | undefined;
-  let quarantined: Quarantine | undefined;
   const metrics = createMetrics();
   // What happens, as one stream: metrics, the audit log and the log keep it; detectors watch it.
   const signals = createKeptSignals({ logger, metrics, audit });
@@ -300,6 +298,7 @@ async function assemblePlatform(
     authorize,
     events: store.events,
     pools,
+    onEmitted: (fn, event) => signals.emit({ kind: "event.emitted", fn, event }),
   });
 
   const usage = await scaleOut?.openUsage({
@@ -325,10 +324,29 @@ async function assemblePlatform(
     await draining;
   });
   // A gateway runs no functions: no sandboxes, dispatcher, schedules or housekeeping.
+  if (role !== "gateway") await startPools(app, bundles, capabilities, logger, pools, { metrics, audit });
+  // The detectors and the holds they impose: function quarantine and chain holds where functions
+  // run (one state for the deployment, consulted by every dispatcher), address blocks where
+  // requests come in.
+  const detection = await openDetection({
+    app,
+    signals,
+    state: role === "gateway" ? undefined : store.state,
+    ingress: authenticate !== undefined,
+    dataPath,
+    audit,
+    metrics,
+    logger,
+    held: (fn) => pools.get(fn)?.hold(),
+    released: (fns) => {
+      for (const fn of fns) pools.get(fn)?.release();
+      dispatcher?.notify(fns);
+    },
+    chainsChanged: () => dispatcher?.notify(),
+    bundleVersion: (fn) => bundles.find((b) => b.fn.name === fn && b.refused === undefined)?.sha256,
+  });
+  closers.add(() => detection.close());
   if (role !== "gateway") {
-    await startPools(app, bundles, capabilities, logger, pools, { metrics, audit });
-    // One quarantine state for the deployment: the dispatcher consults it, the detectors impose it.
-    const quarantine = await openQuarantine(store.state, [...app.functions.keys()]);
     dispatcher = createAppDispatcher({
       app,
       store,
@@ -337,9 +355,9 @@ async function assemblePlatform(
       audit,
       logger,
       signals,
-      held: (fn) => quarantine.held(fn),
+      held: detection.quarantined,
+      verdict: detection.verdict,
     });
-    quarantined = quarantine;
     closers.add(startHousekeeping({ app, maintenance: store.maintenance, pools, metrics, logger }));
     const scheduler = createScheduler({
       schedules,
@@ -349,26 +367,6 @@ async function assemblePlatform(
     });
     closers.add(() => scheduler.close());
   }
-  // The detectors: quarantine where functions run, address blocks where requests come in.
-  const blocks = authenticate === undefined ? undefined : createClientBlocks();
-  closers.add(
-    startDetection({
-      app,
-      signals,
-      quarantine: quarantined,
-      blocks,
-      dataPath,
-      audit,
-      metrics,
-      logger,
-      held: (fn) => pools.get(fn)?.hold(),
-      released: (fns) => {
-        for (const fn of fns) pools.get(fn)?.release();
-        dispatcher?.notify(fns);
-      },
-      bundleVersion: (fn) => bundles.find((b) => b.fn.name === fn && b.refused === undefined)?.sha256,
-    }),
-  );
   const durability = store.durability.summary;
   const listenOn = { port: options.port ?? DEFAULT_PORT, host: options.host ?? DEFAULT_HOST };
   if (authenticate === undefined) {
@@ -401,7 +399,7 @@ async function assemblePlatform(
     // A field the schema lets be a string passes with the string form there: no failure names it.
     acceptsString: (type, data, pointer) =>
       registry.has(type) ? !registry.check(type, data).some((f) => f.pointer === pointer) : undefined,
-    clientBlocked: (ip) => blocks?.blocked(ip),
+    clientBlocked: detection.clientBlocked,
     onAccepted: (a) => signals.emit({ kind: "ingress.accepted", ...a }),
     onRejected: (r) =>
       signals.emit({

@@ -60,6 +60,15 @@ export const AUDIT_KIND = {
    * [detector, severity, summary, finding]; subject: the address.
    */
   clientBlocked: "client.blocked",
+  /**
+   * A chain's further work was held past its amplification budget or recursion depth (detector 1)
+   * [detector, severity, summary, finding]; subject: the root, `<principal>/<id>`.
+   */
+  chainHeld: "chain.held",
+  /** An operator lifted a chain's hold: its held work runs; subject: the root; actor: the operator. */
+  chainReleased: "chain.released",
+  /** An operator discarded a held chain's work (dead-lettered as it comes); subject: the root. */
+  chainDiscarded: "chain.discarded",
   /** An operator lifted a function's quarantine: held work runs [since, held]; actor: the operator. */
   quarantineLifted: "function.quarantine-lifted",
   /** An operator dead-lettered a quarantined function's held work [count, since]; actor: the operator. */

@@ -40,6 +40,13 @@ export interface DispatcherOptions {
    * the store, pending, until the hold is lifted and `notify` names it. Asked every round.
    */
   held?: (target: string) => boolean;
+  /**
+   * Whether one delivery may start (asked when it is taken and again before it starts): `wait` sets
+   * it aside, claimed and unattempted, until a later round finds it may run (its chain's hold was
+   * lifted: `notify`); `discard` dead-letters it with reason `quarantined` (an operator discarded
+   * its chain's held work). At most MAX_WAITING wait in memory; more go back to the store.
+   */
+  verdict?: (target: string, delivery: Delivery) => Verdict;
   /** Called when a target's due deliveries start being held back: rate limit, budget or quarantine. */
   onHold?: (target: string, hold: DispatchHold) => void;
   /** Called once when a target's daily invocation budget runs out. */
@@ -49,6 +56,9 @@ export interface DispatcherOptions {
   /** Observes errors of the dispatcher itself (storage failures); it keeps running and retries. */
   onError?: (err: unknown) => void;
 }
+
+/** What may happen to one delivery now (see `verdict`). */
+export type Verdict = "run" | "wait" | "discard";
 
 /** Why a target's due deliveries wait. */
 export type DispatchHold = "budget" | "rate_limit" | "quarantine";
@@ -64,6 +74,8 @@ export interface Dispatcher {
 const NOT_ATTEMPTED = Symbol("not attempted");
 
 const POLL_MS = 1000;
+/** Deliveries set aside (`verdict` wait) in memory at once, over every target. */
+const MAX_WAITING = 1000;
 const PREFETCH = 256;
 const ERROR_BACKOFF_MS = 1000;
 
@@ -84,6 +96,9 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
   const targets = new Map(options.targets.map((t) => [t.name, t]));
   const claims = new Map<string, Set<string>>(options.targets.map((t) => [t.name, new Set<string>()]));
   const queues = new Map<string, Delivery[]>(options.targets.map((t) => [t.name, []]));
+  // Deliveries whose chain is held (`verdict` wait), oldest first: claimed, never attempted.
+  const waiting = new Map<string, Delivery[]>(options.targets.map((t) => [t.name, []]));
+  let waitingCount = 0;
   const runningCount = new Map<string, number>();
   /** What holds each held target back now (counted once per change, not every round). */
   const held = new Map<string, DispatchHold>();
@@ -130,9 +145,10 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
           if (claimed.has(key(d))) continue;
           claimed.add(key(d));
           if ("refused" in d) refuse(d, claimed);
-          else queue.push(d);
+          else if (sortOut(name, d, claimed)) queue.push(d);
         }
       }
+      recheckWaiting(name, queue, claimed);
       const free = Math.min(slots, queue.length, await admission.allowance(name, now));
       const starting = queue.splice(0, free > 0 ? await admission.take(name, free, now) : 0);
       // Held while this round awaited the store: nothing starts (what was taken goes back).
@@ -141,7 +157,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
         holdBack(name, queue, claimed);
         continue;
       }
-      for (const delivery of starting) start(target, delivery, claimed);
+      for (const delivery of starting) if (sortOut(name, delivery, claimed)) start(target, delivery, claimed);
       // Held back by rate or budget: look again when admission allows.
       const chance =
         queue.length > 0 && starting.length < slots ? admission.nextChance(name, now) : undefined;
@@ -154,9 +170,59 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     }
   }
 
+  // True when `d` may run now; else it was set aside (its chain is held) or dead-lettered.
+  function sortOut(name: string, d: Delivery, claimed: Set<string>): boolean {
+    const verdict = options.verdict?.(name, d) ?? "run";
+    if (verdict === "run") return true;
+    if (verdict === "discard") {
+      const outcome: Outcome = {
+        kind: "failed",
+        reason: "quarantined",
+        error: "its chain was held and an operator discarded its held work (palisade quarantine discard)",
+      };
+      const settling = record(refOf(d), outcome, claimed);
+      running.add(settling);
+      void settling.finally(() => running.delete(settling));
+      return false;
+    }
+    if (waitingCount < MAX_WAITING) {
+      waiting.get(name)?.push(d);
+      waitingCount += 1;
+    } else {
+      // Past the bound it waits in the store (pending) and is looked at again on the next poll.
+      claimed.delete(key(d));
+      store.giveBack(refOf(d));
+      drained.add(name);
+    }
+    return false;
+  }
+
+  // Set-aside deliveries whose chain may run now go to the front of the queue, oldest first.
+  function recheckWaiting(name: string, queue: Delivery[], claimed: Set<string>): void {
+    const list = waiting.get(name);
+    if (list === undefined || list.length === 0) return;
+    const still: Delivery[] = [];
+    const ready: Delivery[] = [];
+    for (const d of list.splice(0)) {
+      const verdict = options.verdict?.(name, d) ?? "run";
+      if (verdict === "wait") still.push(d);
+      else if (verdict === "run") ready.push(d);
+      else {
+        waitingCount -= 1;
+        sortOut(name, d, claimed); // dead-letters it
+      }
+    }
+    waitingCount -= ready.length;
+    list.push(...still);
+    queue.unshift(...ready);
+  }
+
   // A held target's prefetched work goes back to the store unattempted (still pending there, so an
   // operator may discard it); attempts already running finish.
   function holdBack(name: string, queue: Delivery[], claimed: Set<string>): void {
+    const aside = waiting.get(name)?.splice(0) ?? [];
+    waitingCount -= aside.length;
+    queue.push(...aside);
     for (const d of queue.splice(0)) {
       claimed.delete(key(d));
       store.giveBack(refOf(d));

@@ -5,6 +5,7 @@ export {
   type DispatcherOptions,
   type DispatchHold,
   type Target,
+  type Verdict,
 } from "./dispatcher.ts";
 export { BUS_CLOSED, BUS_DELIVERY_STATE_TAMPERED, BUS_STORAGE, BUS_UNAVAILABLE } from "./errors.ts";
 export type {

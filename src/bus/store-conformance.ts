@@ -150,6 +150,21 @@ async function runStateConformance(t: TestContext, newStore: NewStore): Promise<
     assert.equal(await again.state.cursor("schedule:x"), 5);
   });
 
+  await t.test("named values are listed by prefix, without those set back to 0", async (t) => {
+    const store = await opened(t, newStore());
+    await store.state.setCursor("hold:root:shop/a.1", 7);
+    await store.state.setCursor("hold:root:web hook:/x/é", 8);
+    await store.state.setCursor("hold:root:gone", 9);
+    await store.state.setCursor("hold:root:gone", 0);
+    await store.state.setCursor("hold:rootless", 1);
+    await store.state.setCursor("other", 2);
+    assert.deepEqual(await store.state.list("hold:root:"), [
+      { name: "hold:root:shop/a.1", value: 7 },
+      { name: "hold:root:web hook:/x/é", value: 8 },
+    ]);
+    assert.deepEqual(await store.state.list("nothing:"), []);
+  });
+
   await t.test(
     "increment adds up to its max and refuses past it; concurrent ones from two opens all count",
     async (t) => {

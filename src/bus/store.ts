@@ -98,6 +98,8 @@ export interface SharedState {
   /** A named value (a position, or a time in ms for schedules); 0 before the first set. */
   cursor(name: string): Promise<number>;
   setCursor(name: string, value: number): Promise<void>;
+  /** Every named value whose name starts with `prefix` and is not 0, by name (holds an operator lists). */
+  list(prefix: string): Promise<{ name: string; value: number }[]>;
   /**
    * Adds `by` to the named counter unless that would pass `max`; resolves to the value after, or
    * undefined when refused. Atomic across every node (budgets).

@@ -1,6 +1,7 @@
 export { type ClientBlocks, createClientBlocks } from "./client-blocks.ts";
 export { type CredentialStuffing, createCredentialStuffing } from "./credential-stuffing.ts";
 export { createDeniedBurst, type DeniedBurst } from "./denied-burst.ts";
+export { createLineage, type Lineage, type LineageParts, rootKey } from "./lineage.ts";
 export { createNovelty, MAX_PAIRS, type Novelty, type NoveltyBaseline } from "./novelty.ts";
 export {
   NOVELTY_FILE,
@@ -11,3 +12,10 @@ export {
   writeBaselines,
 } from "./novelty-file.ts";
 export { findingEventId, openQuarantine, type Quarantine, quarantineKey } from "./quarantine.ts";
+export {
+  openRootHolds,
+  ROOT_DISCARDED,
+  ROOT_HOLD_PREFIX,
+  type RootHoldState,
+  type RootHolds,
+} from "./root-holds.ts";

@@ -1,5 +1,6 @@
 export {
   type CapabilityKind,
+  type ChainEvent,
   createSignals,
   type Finding,
   type Scope,

@@ -10,8 +10,11 @@ export type CapabilityKind = "emit" | "secret" | "egress" | "kv-read" | "kv-writ
 
 /** Who a finding is about, and so what a response holds: the narrowest scope that covers it. */
 export interface Scope {
-  /** A function (by name), or a client address (as the gateway saw it). */
-  readonly kind: "function" | "address";
+  /**
+   * A function (by name), a client address (as the gateway saw it), or a chain's root
+   * (`<principal>/<id>` of the event from outside it descends from).
+   */
+  readonly kind: "function" | "address" | "root";
   readonly name: string;
 }
 
@@ -27,11 +30,22 @@ export interface Finding {
   readonly evidence: Readonly<Record<string, unknown>>;
   /**
    * What the platform did: `alert` only; `quarantine` (a function's work is held, never dropped);
-   * `block` (a client address is refused with 429 for a while).
+   * `block` (a client address is refused with 429 for a while); `hold` (a root's further work is
+   * held, never dropped).
    */
-  readonly response: "alert" | "quarantine" | "block";
+  readonly response: "alert" | "quarantine" | "block" | "hold";
   /** When it was found (epoch ms). */
   readonly at: number;
+}
+
+/** Where an event is in its chain: its hop and the root it descends from. */
+export interface ChainEvent {
+  readonly id: string;
+  readonly type: string;
+  readonly principal: string;
+  readonly hop: number;
+  readonly rootid?: string;
+  readonly rootprincipal?: string;
 }
 
 export type Signal =
@@ -87,6 +101,18 @@ export type Signal =
       readonly eventId: string;
       /** The first refusal of this limit in this invocation (the one worth a record). */
       readonly first: boolean;
+    }
+  | {
+      /** A delivery's first attempt starts (retries are not new work of its chain). */
+      readonly kind: "invocation.started";
+      readonly fn: string;
+      readonly event: ChainEvent;
+    }
+  | {
+      /** A function's emit was stored. */
+      readonly kind: "event.emitted";
+      readonly fn: string;
+      readonly event: ChainEvent;
     }
   | {
       /** An attempt (or a refusal without one) recorded in the log. */

@@ -10,7 +10,7 @@ import type { KV, KvEntry } from "@nats-io/kv";
 import { PalisadeError } from "../../errors.ts";
 import { BUS_STORAGE } from "../errors.ts";
 import type { SharedState } from "../store.ts";
-import { encodeToken } from "./names.ts";
+import { decodeToken, encodeToken } from "./names.ts";
 
 const MAX_TRIES = 100;
 
@@ -38,6 +38,21 @@ export function createNatsSharedState(kv: KV): SharedState {
     },
     async setCursor(name, value) {
       await kv.put(`c.${encodeToken(name)}`, String(value));
+    },
+    async list(prefix) {
+      // Names are encoded token by token, so the prefix is matched on the decoded names.
+      const names: string[] = [];
+      for await (const key of await kv.keys("c.*")) {
+        const name = decodeToken(key.slice(2));
+        if (name.startsWith(prefix)) names.push(name);
+      }
+      const found: { name: string; value: number }[] = [];
+      for (const name of names.sort()) {
+        const e = live(await kv.get(`c.${encodeToken(name)}`));
+        const value = e === undefined ? 0 : Number(e.string());
+        if (value !== 0) found.push({ name, value });
+      }
+      return found;
     },
     async increment(name, by, max) {
       const key = `c.${encodeToken(name)}`;

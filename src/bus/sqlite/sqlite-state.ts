@@ -12,6 +12,10 @@ export function createSqliteState(db: DatabaseSync, writer: GroupCommit, check: 
   const set = db.prepare(
     "INSERT INTO cursors (name, seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq",
   );
+  // A prefix is a range of names: [prefix, prefix + the highest code point).
+  const listed = db.prepare(
+    "SELECT name, seq FROM cursors WHERE name >= ? AND name < ? AND seq != 0 ORDER BY name",
+  );
   const getLease = db.prepare("SELECT holder, until FROM leases WHERE name = ?");
   const setLease = db.prepare(
     "INSERT INTO leases (name, holder, until) VALUES (?, ?, ?) ON CONFLICT (name) DO UPDATE SET holder = excluded.holder, until = excluded.until",
@@ -26,6 +30,12 @@ export function createSqliteState(db: DatabaseSync, writer: GroupCommit, check: 
       return writer.run(() => {
         set.run(name, value);
       });
+    },
+    async list(prefix) {
+      check();
+      return listed
+        .all(prefix, `${prefix}\u{10ffff}`)
+        .map((row) => ({ name: String(row.name), value: Number(row.seq) }));
     },
     increment(name, by, max) {
       check();

@@ -2,7 +2,14 @@ import { userInfo } from "node:os";
 import { auditCommand } from "../../app-files.ts";
 import { AUDIT_KIND } from "../../audit/index.ts";
 import type { Delivery, RefusedDelivery } from "../../bus/index.ts";
-import { findingEventId, openQuarantine, type Quarantine } from "../../detect/index.ts";
+import {
+  findingEventId,
+  openQuarantine,
+  openRootHolds,
+  type Quarantine,
+  type RootHolds,
+  rootKey,
+} from "../../detect/index.ts";
 import { createEvent, PLATFORM_PRINCIPAL, PLATFORM_SOURCE } from "../../events/index.ts";
 import { type AppModel, loadApp } from "../../manifest/index.ts";
 import type { AppStore } from "../../open-store.ts";
@@ -23,9 +30,13 @@ const HELD_SCAN = 10_000;
 const NATS_HELD =
   "held deliveries are not listed on NATS: the workers keep them leased while the function is quarantined";
 
+/** How a held chain is named on the command line: `root:<principal>/<id>`. */
+const ROOT_SCOPE = "root:";
+
 /** One quarantined scope, as `palisade quarantine list --json` prints it. */
 export interface QuarantineEntry {
-  scope: { kind: "function"; name: string };
+  /** A quarantined function, or a held chain (its root, `<principal>/<id>`). */
+  scope: { kind: "function" | "root"; name: string };
   since: string;
   /** The finding's summary, or why it cannot be shown. */
   reason: string;
@@ -36,27 +47,39 @@ export interface QuarantineEntry {
   held: { count: number; more: boolean; eventIds: string[] } | null;
 }
 
-/** `palisade quarantine list`: quarantined functions, why, and the deliveries each holds. */
+/** `palisade quarantine list`: quarantined functions and held chains, why, and what each holds. */
 export async function runQuarantineList(
   opts: { app: string; json?: boolean; limit: number } & OperatorNatsFlags,
 ): Promise<number> {
   const app = loadApp(opts.app);
   return withOperatorStore(app, opts, async (store) => {
     const quarantine = await openQuarantine(store.state, [...app.functions.keys()]);
+    const roots = await openRootHolds(store.state).list();
+    const scopes = [
+      ...quarantine.list().map(({ fn, since }) => ({ kind: "function" as const, name: fn, since })),
+      ...roots.map(({ root, since }) => ({ kind: "root" as const, name: root, since })),
+    ];
+    // A chain's held work is any function's due work of that root: read once, grouped by root.
+    const byRoot =
+      roots.length === 0 || onNats(store) ? undefined : await dueByRoot(store, [...app.functions.keys()]);
     const entries: QuarantineEntry[] = [];
-    for (const { fn, since } of quarantine.list()) {
-      const findingId = findingEventId({ scope: { kind: "function", name: fn }, at: since });
+    for (const { kind, name, since } of scopes) {
+      const findingId = findingEventId({ scope: { kind, name }, at: since });
       const [stored] = await store.events.find(findingId);
       const finding = (stored?.event.data as Record<string, unknown> | undefined) ?? null;
-      const held = onNats(store) ? undefined : await heldOf(store, fn);
-      for (const d of held?.deliveries ?? []) store.queue.giveBack(refOf(d));
+      const held = onNats(store)
+        ? undefined
+        : kind === "function"
+          ? await heldOf(store, name)
+          : { deliveries: byRoot?.due.get(name) ?? [], more: byRoot?.more ?? false };
+      if (kind === "function") for (const d of held?.deliveries ?? []) store.queue.giveBack(refOf(d));
       entries.push({
-        scope: { kind: "function", name: fn },
+        scope: { kind, name },
         since: new Date(since).toISOString(),
         reason:
           typeof finding?.summary === "string"
             ? finding.summary
-            : "quarantined; its finding event is not in the log (pruned, or held by an operator)",
+            : `${kind === "function" ? "quarantined" : "held"}; its finding event is not in the log (pruned, or held by an operator)`,
         finding,
         findingId,
         held:
@@ -69,21 +92,44 @@ export async function runQuarantineList(
               },
       });
     }
+    for (const d of byRoot?.taken ?? []) store.queue.giveBack(refOf(d));
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(entries)}\n`);
       return EXIT_OK;
     }
-    if (entries.length === 0) process.stdout.write("no function is quarantined\n");
+    if (entries.length === 0) process.stdout.write("no function is quarantined and no chain is held\n");
     for (const e of entries) {
       const count = e.held === null ? "(on NATS: not listed)" : `${e.held.count}${e.held.more ? "+" : ""}`;
+      const name = e.scope.kind === "root" ? `${ROOT_SCOPE}${e.scope.name}` : e.scope.name;
       process.stdout.write(
-        `${e.scope.kind} ${e.scope.name}  since ${e.since}  ${count} held deliveries\n  ${e.reason}\n`,
+        `${e.scope.kind} ${name}  since ${e.since}  ${count} held deliveries\n  ${e.reason}\n`,
       );
       if (e.held === null) process.stdout.write(`  ${NATS_HELD}\n`);
       else if (e.held.eventIds.length > 0) process.stdout.write(`  held: ${e.held.eventIds.join(" ")}\n`);
     }
     return EXIT_OK;
   });
+}
+
+/** Every function's due deliveries (taken: give them back), grouped by their chain's root. */
+async function dueByRoot(
+  store: AppStore,
+  functions: readonly string[],
+): Promise<{ due: Map<string, Delivery[]>; taken: (Delivery | RefusedDelivery)[]; more: boolean }> {
+  const due = new Map<string, Delivery[]>();
+  const taken: (Delivery | RefusedDelivery)[] = [];
+  let more = false;
+  for (const fn of functions) {
+    const { deliveries, more: fnMore } = await heldOf(store, fn);
+    more ||= fnMore;
+    taken.push(...deliveries);
+    for (const d of deliveries) {
+      if ("refused" in d) continue;
+      const key = rootKey(d.event);
+      due.set(key, [...(due.get(key) ?? []), d]);
+    }
+  }
+  return { due, taken, more };
 }
 
 /**
@@ -158,6 +204,18 @@ export async function runQuarantineRelease(
   fn: string,
   opts: { app: string; json?: boolean } & OperatorNatsFlags,
 ): Promise<number> {
+  if (fn.startsWith(ROOT_SCOPE))
+    return withHeldChain(fn, opts, async (holds, root) => {
+      await holds.release(root);
+      auditCommand(opts.app, { kind: AUDIT_KIND.chainReleased, subject: root, outcome: "allowed" });
+      const result = { root, released: true };
+      process.stdout.write(
+        opts.json
+          ? `${JSON.stringify(result)}\n`
+          : `released ${fn}: its held deliveries run now, oldest first, and the chain is not held again (a running platform picks this up within a second)\n`,
+      );
+      return EXIT_OK;
+    });
   return withQuarantined(fn, opts, async (_store, quarantine, since) => {
     await quarantine.lift(fn);
     auditCommand(opts.app, {
@@ -186,6 +244,23 @@ export async function runQuarantineDiscard(
   opts: { app: string; json?: boolean } & OperatorNatsFlags,
 ): Promise<number> {
   const by = `cli:${userInfo().username}`;
+  if (fn.startsWith(ROOT_SCOPE))
+    return withHeldChain(fn, opts, async (holds, root) => {
+      await holds.discard(root);
+      auditCommand(opts.app, {
+        kind: AUDIT_KIND.chainDiscarded,
+        subject: root,
+        outcome: "allowed",
+        details: { by },
+      });
+      const result = { root, discarded: true };
+      process.stdout.write(
+        opts.json
+          ? `${JSON.stringify(result)}\n`
+          : `discarded ${fn}: the running platform dead-letters its held deliveries within a second (reason quarantined; dlq replay brings one back), and later work of the chain as it comes (at its next start if none runs now)\n`,
+      );
+      return EXIT_OK;
+    });
   return withQuarantined(fn, opts, async (store, _quarantine, since) => {
     if (onNats(store))
       throw usageError(
@@ -237,6 +312,28 @@ async function withQuarantined(
       return EXIT_FAILURE;
     }
     return body(store, quarantine, since);
+  });
+}
+
+/** Runs `body` when the chain named `root:<principal>/<id>` is held; exit 1 when it is not. */
+async function withHeldChain(
+  scope: string,
+  opts: { app: string } & OperatorNatsFlags,
+  body: (holds: RootHolds, root: string) => Promise<number>,
+): Promise<number> {
+  const root = scope.slice(ROOT_SCOPE.length);
+  if (!/^.+\/.+$/.test(root))
+    throw usageError(
+      `"${scope}" names no chain: a held chain is root:<principal>/<event id>, as palisade quarantine list prints it`,
+    );
+  const app = loadApp(opts.app);
+  return withOperatorStore(app, opts, async (store) => {
+    const holds = openRootHolds(store.state);
+    if (!(await holds.list()).some((h) => h.root === root)) {
+      process.stderr.write(`palisade: chain "${root}" is not held (palisade quarantine list)\n`);
+      return EXIT_FAILURE;
+    }
+    return body(holds, root);
   });
 }
 

@@ -1,0 +1,158 @@
+import type { AmplificationPolicy } from "../manifest/index.ts";
+import type { ChainEvent, Finding } from "../signals/index.ts";
+
+/** Roots whose counts are kept at once (oldest forgotten first; a held root is never forgotten). */
+const MAX_ROOTS = 100_000;
+
+export interface LineageParts {
+  readonly policy: AmplificationPolicy;
+  /** The most invocations plus emits one root of `type` may cause (the emit graph's worst case). */
+  readonly budget: (type: string) => number;
+  /** A function's `recursion.maxDepth`, if it declares one. */
+  readonly maxDepth: (fn: string) => number | undefined;
+  readonly report: (finding: Finding) => void;
+  readonly now?: () => number;
+}
+
+export interface Lineage {
+  /**
+   * What a delivery of `event` to `fn` may do now: `wait` while its root is held (a delivery deeper
+   * than the function's recursion depth holds the root, with a finding), `discard` once an operator
+   * discarded the root's held work, else `run`.
+   */
+  verdict(fn: string, event: ChainEvent): "run" | "wait" | "discard";
+  /** Counts an invocation's first attempt of `event` by `fn` against its root's budget. */
+  started(fn: string, event: ChainEvent): void;
+  /** Counts an emit (the emitted event) against its root's budget. */
+  emitted(fn: string, event: ChainEvent): void;
+  /** Holds a root from `at` on (read back from shared state at start, or held by another node). */
+  hold(key: string, at: number): void;
+  /** Lets a held root's work run; it is not held again (an operator judged the chain). */
+  release(key: string): void;
+  /** Dead-letters a held root's work from now on (an operator discarded it). */
+  discard(key: string): void;
+  /** Roots held now, oldest first. */
+  held(): { root: string; since: number }[];
+}
+
+/** A root's name in findings, holds and `palisade quarantine`: `<principal>/<id>`. */
+export function rootKey(event: ChainEvent): string {
+  return `${event.rootprincipal ?? event.principal}/${event.rootid ?? event.id}`;
+}
+
+interface Root {
+  count: number;
+  budget: number;
+  since?: number;
+  released?: boolean;
+  discarded?: boolean;
+}
+
+/**
+ * Detector 1, lineage and amplification: every event carries its root (the event from outside it
+ * descends from); the invocations and emits a root causes are counted against the emit graph's worst
+ * case for the root's type (at most `maxPerRoot`), and a function on a cycle runs only for events at
+ * most `recursion.maxDepth` hops from their root. Past either, the root is reported once and, with
+ * response `hold`, its further work waits, pending, until an operator releases it. Only the chain's
+ * own work counts: a sender's other events are other roots, so no one can hold someone else's chain.
+ * Counts are kept in this process (a root first seen here mid-chain, after a restart or on another
+ * node, gets `maxPerRoot`); memory is bounded by forgetting the oldest roots past MAX_ROOTS.
+ */
+export function createLineage(parts: LineageParts): Lineage {
+  const { policy } = parts;
+  const now = parts.now ?? Date.now;
+  const roots = new Map<string, Root>();
+  const on = policy.response !== "off";
+
+  function rootOf(event: ChainEvent): [string, Root] {
+    const key = rootKey(event);
+    let root = roots.get(key);
+    if (root === undefined) {
+      const budget = event.hop === 0 ? parts.budget(event.type) : policy.maxPerRoot;
+      root = { count: 0, budget: Math.min(budget, policy.maxPerRoot) };
+      roots.set(key, root);
+      if (roots.size > MAX_ROOTS) forgetOldest();
+    }
+    return [key, root];
+  }
+
+  function forgetOldest(): void {
+    for (const [key, root] of roots) {
+      if (roots.size <= MAX_ROOTS) return;
+      if (root.since === undefined && root.discarded !== true) roots.delete(key);
+    }
+  }
+
+  function exceed(key: string, root: Root, summary: string, evidence: Record<string, unknown>): void {
+    if (root.released === true || root.since !== undefined) return;
+    const at = now();
+    if (policy.response === "hold") root.since = at;
+    else root.released = true; // alert: reported once, never held
+    parts.report({
+      detector: "lineage",
+      scope: { kind: "root", name: key },
+      severity: "high",
+      summary,
+      evidence: { root: key, budget: root.budget, invocationsAndEmits: root.count, ...evidence },
+      response: policy.response === "hold" ? "hold" : "alert",
+      at,
+    });
+  }
+
+  function count(fn: string, event: ChainEvent, what: string): void {
+    if (!on) return;
+    const [key, root] = rootOf(event);
+    root.count += 1;
+    if (root.count > root.budget)
+      exceed(
+        key,
+        root,
+        `The chain of ${key} caused more than ${root.budget} invocations and emits (its worst case by the emit graph, at most detect.amplification.maxPerRoot): the last was ${what} by "${fn}"`,
+        { function: fn, eventId: event.id, hop: event.hop },
+      );
+  }
+
+  return {
+    verdict(fn, event) {
+      if (!on) return "run";
+      const [key, root] = rootOf(event);
+      if (root.discarded === true) return "discard";
+      if (root.since !== undefined) return "wait";
+      const depth = parts.maxDepth(fn);
+      if (depth !== undefined && event.hop > depth && root.released !== true)
+        exceed(
+          key,
+          root,
+          `Function "${fn}" was to run ${event.hop} hops from the root ${key}, deeper than its recursion.maxDepth (${depth})`,
+          { function: fn, eventId: event.id, hop: event.hop, maxDepth: depth },
+        );
+      return root.since === undefined ? "run" : "wait";
+    },
+    started(fn, event) {
+      count(fn, event, `an invocation of ${event.type}`);
+    },
+    emitted(fn, event) {
+      count(fn, event, `an emit of ${event.type}`);
+    },
+    hold(key, at) {
+      const root = roots.get(key) ?? { count: 0, budget: policy.maxPerRoot };
+      if (root.released !== true) root.since = at;
+      roots.set(key, root);
+    },
+    release(key) {
+      const root = roots.get(key) ?? { count: 0, budget: policy.maxPerRoot };
+      delete root.since;
+      root.released = true;
+      roots.set(key, root);
+    },
+    discard(key) {
+      const root = roots.get(key) ?? { count: 0, budget: policy.maxPerRoot };
+      root.discarded = true;
+      roots.set(key, root);
+    },
+    held: () =>
+      [...roots]
+        .flatMap(([key, r]) => (r.since === undefined ? [] : [{ root: key, since: r.since }]))
+        .sort((a, b) => a.since - b.since),
+  };
+}

@@ -1,0 +1,235 @@
+/**
+ * Detector 1 (lineage and amplification) against a running platform: real sandboxes, real HTTP, the
+ * real CLI in a child process on the same files. A chain that goes deeper than a function's
+ * recursion.maxDepth, or causes more work than its root's budget, is held: its further deliveries
+ * stay pending (never attempted, never dropped) until an operator releases the chain (each then
+ * runs once) or discards it (dead-lettered with reason `quarantined`). Other chains, including
+ * another sender's, keep running.
+ */
+import assert from "node:assert/strict";
+import { execFile } from "node:child_process";
+import { type TestContext, test } from "node:test";
+import { startPlatform } from "../src/main.ts";
+import { BIN } from "./kit/cli-process.ts";
+import { post, TEST_KEY } from "./kit/http.ts";
+import { captureLogs, type LogLine } from "./kit/log-capture.ts";
+import { setSecret, tempApp } from "./kit/temp-app.ts";
+
+const palisade = (args: string[]): Promise<{ status: number; stdout: string; stderr: string }> =>
+  new Promise((resolve) => {
+    execFile(process.execPath, [BIN, ...args], { encoding: "utf8" }, (err, stdout, stderr) =>
+      resolve({ status: err === null ? 0 : typeof err.code === "number" ? err.code : -1, stdout, stderr }),
+    );
+  });
+const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
+
+async function json(args: string[]): Promise<unknown> {
+  const run = await palisade([...args, "--json"]);
+  assert.equal(run.status, 0, `palisade ${args.join(" ")}: ${run.stderr}`);
+  return JSON.parse(run.stdout);
+}
+
+async function waitUntil(what: string, ok: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (!(await ok())) {
+    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
+    await sleep(50);
+  }
+}
+
+interface Entry {
+  scope: { kind: string; name: string };
+  reason: string;
+  finding: {
+    detector: string;
+    response: string;
+    scope: { kind: string };
+    evidence: Record<string, unknown>;
+  } | null;
+  held: { count: number; eventIds: string[] };
+}
+
+const N_SCHEMA = {
+  type: "object",
+  required: ["n"],
+  additionalProperties: false,
+  properties: { n: { type: "integer", minimum: 0, maximum: 1000 } },
+};
+
+/**
+ * `step` runs on job.step and emits the next step (a loop it declares: recursion.maxDepth 2);
+ * `fan` splits a batch into n items; `item` handles each; `watcher` logs every finding.
+ */
+const APP = `name: chains
+hopLimit: 6
+events:
+  job.step: { schema: schemas/n.json }
+  batch.created: { schema: schemas/n.json }
+  batch.item: { schema: schemas/n.json }
+principals:
+  tester:
+    apiKey: { secret: TEST_KEY }
+    publish: [job.step, batch.created]
+  other:
+    apiKey: { secret: OTHER_KEY }
+    publish: [job.step]
+functions:
+  step:
+    handler: functions/step.ts
+    on: [job.step]
+    emit: [job.step]
+    recursion: { maxDepth: 2 }
+    limits: { emitsPerInvocation: 1 }
+  fan:
+    handler: functions/fan.ts
+    on: [batch.created]
+    emit: [batch.item]
+    limits: { emitsPerInvocation: 50 }
+  item:
+    handler: functions/item.ts
+    on: [batch.item]
+    limits: { concurrency: 1 }
+  watcher:
+    handler: functions/watcher.ts
+    on: [palisade.security.anomaly]
+detect:
+  amplification: { maxPerRoot: 12 }
+`;
+
+const OTHER_KEY = "other-key-0123456789abcdef0123456789";
+
+async function startChainApp(t: TestContext) {
+  const dir = tempApp(t, {
+    "palisade.yaml": APP,
+    "schemas/n.json": N_SCHEMA,
+    "functions/step.ts": `export default async (e, ctx) => {
+  ctx.log.info("stepped", { n: e.data.n, hop: e.hop, root: e.rootid });
+  await ctx.emit("job.step", { n: e.data.n + 1 });
+};`,
+    "functions/fan.ts": `export default async (e, ctx) => {
+  for (let i = 0; i < e.data.n; i++) await ctx.emit("batch.item", { n: i });
+};`,
+    "functions/item.ts": 'export default (e, ctx) => ctx.log.info("item", { n: e.data.n });',
+    "functions/watcher.ts":
+      'export default (e, ctx) => ctx.log.info("anomaly seen", { detector: e.data.detector, kind: e.data.scope.kind, scope: e.data.scope.name, response: e.data.response });',
+  });
+  setSecret(dir, "TEST_KEY", TEST_KEY);
+  setSecret(dir, "OTHER_KEY", OTHER_KEY);
+  const logs = captureLogs();
+  const platform = await startPlatform({ appDir: dir, logger: logs.logger, port: 0 });
+  t.after(() => platform.close());
+  const send = async (type: string, n: number, key = TEST_KEY): Promise<string> => {
+    const res = await post(`${platform.url}/events`, { type, data: { n } }, "application/json", key);
+    assert.equal(res.status, 202, JSON.stringify(res.body));
+    return res.body.ids[0] as string;
+  };
+  return { dir, logs, platform, send };
+}
+
+const stepped = (lines: readonly LogLine[], root: string) =>
+  lines.filter((l) => l.msg === "stepped" && l.root === root).map((l) => l.hop as number);
+
+test("a loop deeper than recursion.maxDepth is held, losslessly; another sender's chain keeps running; release runs the held work once", async (t) => {
+  const { dir, logs, platform, send } = await startChainApp(t);
+  const root = await send("job.step", 0);
+  const seen = await logs.waitFor((l) => l.msg === "anomaly seen");
+  assert.deepEqual(
+    [seen.detector, seen.kind, seen.scope, seen.response],
+    ["lineage", "root", `tester/${root}`, "hold"],
+  );
+  await waitUntil("hops 0..2 to run", () => stepped(logs.lines, root).length === 3);
+  await sleep(300); // let any (wrong) run of hop 3 show up
+  assert.deepEqual(stepped(logs.lines, root), [0, 1, 2], "hop 3 is past maxDepth 2: not run");
+
+  // The hop-3 event is stored, and its delivery waits: pending, never attempted.
+  const chain = await platform.store.events.read(0, 100);
+  const deep = chain.find((s) => s.event.type === "job.step" && s.event.hop === 3)?.event;
+  assert.ok(deep, "the hop-3 event was stored (an emit is never dropped)");
+  assert.equal(deep.rootid, root);
+  assert.deepEqual(
+    (await platform.store.queue.deliveries(deep.id)).map((d) => `${d.target}:${d.state}:${d.attempts}`),
+    ["step:pending:0"],
+  );
+
+  // Another principal's chain is its own root: the held chain does not hold it (it is held at its
+  // own depth, with its own finding).
+  const theirs = await send("job.step", 100, OTHER_KEY);
+  await waitUntil("the other chain's hops 0..2", () => stepped(logs.lines, theirs).length === 3);
+
+  const listed = (await json(["quarantine", "list", "--app", dir])) as Entry[];
+  const mine = listed.find((e) => e.scope.name === `tester/${root}`);
+  assert.deepEqual(mine?.scope, { kind: "root", name: `tester/${root}` });
+  assert.equal(mine?.finding?.detector, "lineage");
+  assert.equal(mine?.finding?.evidence.maxDepth, 2);
+  assert.match(mine?.reason ?? "", /deeper than its recursion\.maxDepth \(2\)/);
+  assert.deepEqual(mine?.held, { count: 1, more: false, eventIds: [deep.id] });
+  assert.ok(listed.some((e) => e.scope.name === `other/${theirs}`));
+
+  const release = await palisade(["quarantine", "release", `root:tester/${root}`, "--app", dir]);
+  assert.equal(release.status, 0, release.stderr);
+  // Released: the chain runs on (not held again) until the hop limit (6) refuses the emit at hop 7.
+  await waitUntil("the released chain to reach the hop limit", () => stepped(logs.lines, root).length === 7);
+  await sleep(300);
+  assert.deepEqual(stepped(logs.lines, root), [0, 1, 2, 3, 4, 5, 6], "each hop once");
+  const again = await palisade(["quarantine", "release", `root:tester/${root}`, "--app", dir]);
+  assert.equal(again.status, 1);
+  assert.match(again.stderr, /is not held/);
+  const bad = await palisade(["quarantine", "release", "root:nothing", "--app", dir]);
+  assert.equal(bad.status, 2);
+  assert.match(bad.stderr, /root:<principal>\/<event id>/);
+});
+
+test("a fan-out past its root's budget holds the rest of the chain; discard dead-letters it; nothing is lost", async (t) => {
+  const { dir, logs, platform, send } = await startChainApp(t);
+  // Budget: maxPerRoot 12. One fan invocation and 30 emits are 31: the items after the budget wait.
+  const root = await send("batch.created", 30);
+  const seen = await logs.waitFor((l) => l.msg === "anomaly seen");
+  assert.deepEqual([seen.detector, seen.scope, seen.response], ["lineage", `tester/${root}`, "hold"]);
+  const items = async () =>
+    (await platform.store.events.read(0, 200)).filter((s) => s.event.type === "batch.item");
+  await waitUntil("all 30 items stored", async () => (await items()).length === 30);
+  await sleep(500);
+  const states = async () =>
+    (
+      await Promise.all(
+        (await items()).map(async (s) => (await platform.store.queue.deliveries(s.event.id))[0]),
+      )
+    ).map((d) => `${d?.state}:${d?.attempts}`);
+  const before = await states();
+  const ran = before.filter((s) => s === "delivered:1").length;
+  const waiting = before.filter((s) => s === "pending:0").length;
+  assert.equal(ran + waiting, 30, `every item either ran once or waits: ${before.join(" ")}`);
+  assert.ok(ran < 12, `at most the budget ran (${ran})`);
+  assert.ok(waiting > 18, `the rest waits (${waiting})`);
+  assert.equal(logs.lines.filter((l) => l.msg === "item").length, ran);
+
+  // A second batch from the same sender is another root, with its own budget: its items run.
+  const small = await send("batch.created", 3);
+  await waitUntil(
+    "the small batch's items",
+    () => logs.lines.filter((l) => l.msg === "item").length === ran + 3,
+  );
+  assert.ok(small);
+
+  const [entry] = ((await json(["quarantine", "list", "--app", dir])) as Entry[]).filter(
+    (e) => e.scope.name === `tester/${root}`,
+  );
+  assert.equal(entry?.held.count, waiting);
+  assert.equal(entry?.finding?.evidence.budget, 12);
+
+  const discard = await palisade(["quarantine", "discard", `root:tester/${root}`, "--app", dir]);
+  assert.equal(discard.status, 0, discard.stderr);
+  await waitUntil("the held items to be dead-lettered", async () =>
+    (await states()).every((s) => s === "delivered:1" || s.startsWith("failed:")),
+  );
+  const dead = (await platform.store.queue.deadLetters(100)).filter((d) => d.target === "item");
+  assert.equal(dead.length, waiting, "each held item dead-lettered once");
+  assert.ok(dead.every((d) => d.reason === "quarantined"));
+  assert.equal(logs.lines.filter((l) => l.msg === "item").length, ran + 3, "no held item ran");
+  assert.deepEqual(
+    ((await json(["quarantine", "list", "--app", dir])) as Entry[]).filter(
+      (e) => e.scope.name === `tester/${root}`,
+    ),
+    [],
+  );
+});
