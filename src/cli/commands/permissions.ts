@@ -1,6 +1,6 @@
 import { join, resolve } from "node:path";
 import { USAGE_FILE } from "../../app-files.ts";
-import { type AppModel, type FunctionSpec, loadApp } from "../../manifest/index.ts";
+import { type AppModel, type EgressRule, type FunctionSpec, loadApp } from "../../manifest/index.ts";
 import { openUsageStore, type UsageRow } from "../../security/index.ts";
 import { EXIT_OK } from "../exit-code.ts";
 import { type OperatorNatsFlags, openNatsTarget } from "../nats-target.ts";
@@ -52,7 +52,7 @@ export async function runPermissionsReport(
 }
 
 /** Every row of capability use: the deployment's on NATS, else the app's file. */
-async function usageRows(app: AppModel, flags: OperatorNatsFlags): Promise<UsageRow[]> {
+export async function usageRows(app: AppModel, flags: OperatorNatsFlags): Promise<UsageRow[]> {
   const target = await openNatsTarget(app, flags);
   const usage =
     target === undefined ? openUsageStore(join(app.dataDir, USAGE_FILE)) : await target.openUsage();
@@ -76,10 +76,7 @@ export function permissionsOf(fn: FunctionSpec, rows: readonly UsageRow[]): Func
     ...fn.egress.map((r) => ({
       kind: "egress" as const,
       grant: r.entry,
-      uses: uses(
-        ["egress"],
-        `${r.scheme}://${r.ip && r.host.includes(":") ? `[${r.host}]` : r.host}:${r.port}`,
-      ),
+      uses: uses(["egress"], egressTarget(r)),
     })),
     ...Object.entries(fn.kv).map(([ns, mode]) => ({
       kind: "kv" as const,
@@ -95,4 +92,9 @@ export function permissionsOf(fn: FunctionSpec, rows: readonly UsageRow[]): Func
       .filter((r) => r.outcome === "denied")
       .map((r) => ({ kind: r.kind, target: r.target, count: r.count, reason: r.lastReason })),
   };
+}
+
+/** The usage target an egress grant's calls are recorded under: `scheme://host:port`. */
+export function egressTarget(rule: EgressRule): string {
+  return `${rule.scheme}://${rule.ip && rule.host.includes(":") ? `[${rule.host}]` : rule.host}:${rule.port}`;
 }
