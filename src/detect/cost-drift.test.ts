@@ -1,0 +1,163 @@
+import assert from "node:assert/strict";
+import { test } from "node:test";
+import { type CostDriftPolicy, DEFAULT_DETECT } from "../manifest/index.ts";
+import type { Finding, SignalOf } from "../signals/index.ts";
+import { createCostDrift, DRIFT_STEP_MS } from "./cost-drift.ts";
+
+/** A seeded generator (mulberry32): the same stream on every run. */
+function random(seed: number): () => number {
+  let a = seed;
+  return () => {
+    a = (a + 0x6d2b79f5) | 0;
+    let t = Math.imul(a ^ (a >>> 15), 1 | a);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+const policy = (over: Partial<CostDriftPolicy> = {}): CostDriftPolicy => ({
+  ...DEFAULT_DETECT.costDrift,
+  ...over,
+});
+
+const cost = (nanoUsd: number, principal = "alice", fn = "a"): SignalOf<"invocation.cost"> => ({
+  kind: "invocation.cost",
+  fn,
+  eventId: "e",
+  principal,
+  nanoUsd,
+  parts: { request: 200, compute: nanoUsd - 200, egress: 0, payload: 0, capabilityCalls: 0 },
+});
+
+/**
+ * A detector and a clock in minutes. `minutes(n, perMinute, mean, principal)` sends `perMinute`
+ * attempts in each of the next `n` minutes, the i-th costing about `mean` (or `mean(i)`), by
+ * `principal(i)`, and returns the minute (counted from the call) of its first finding, if any.
+ */
+function detector(p: CostDriftPolicy = policy(), noise = 0.1) {
+  const found: Finding[] = [];
+  const drift = createCostDrift(p, (f) => found.push(f));
+  const rnd = random(11);
+  const clock = { minute: 0 };
+  /** A cost around `mean`, uniform within ±noise. */
+  const around = (mean: number) => mean * (1 + noise * (2 * rnd() - 1));
+  const minutes = (
+    n: number,
+    perMinute: number,
+    mean: number | ((i: number) => number),
+    principal: (i: number) => string = () => "alice",
+  ): number | undefined => {
+    const before = found.length;
+    let first: number | undefined;
+    for (let m = 0; m < n; m++) {
+      for (let i = 0; i < perMinute; i++)
+        drift.cost(
+          cost(around(typeof mean === "number" ? mean : mean(i)), principal(i)),
+          clock.minute * DRIFT_STEP_MS + Math.floor((i * DRIFT_STEP_MS) / perMinute),
+        );
+      if (first === undefined && found.length > before) first = m;
+      clock.minute += 1;
+    }
+    return first;
+  };
+  return { drift, found, minutes, clock };
+}
+
+test("a sustained +20 % cost per invocation is one finding within minutes, with its evidence; then the new level is the baseline", () => {
+  const { found, minutes, clock } = detector();
+  minutes(20, 10, 1000); // the warm-up: 200 attempts
+  assert.equal(minutes(600, 10, 1000), undefined, "ten hours of ordinary noise");
+  const half = (i: number) => (i % 2 === 0 ? "alice" : "mallory");
+  assert.equal(minutes(30, 10, 1000, half), undefined, "the same cost from another principal is no drift");
+  // Mallory's events now make each invocation do 40 % more: +20 % on the function's mean.
+  const start = clock.minute;
+  const at = minutes(30, 10, (i) => (i % 2 === 0 ? 1000 : 1400), half);
+  assert.ok(at !== undefined && at <= 6, `found after ${at} minutes`);
+  assert.equal(found.length, 1);
+  const [f] = found;
+  assert.deepEqual(
+    [f?.detector, f?.scope, f?.severity, f?.response],
+    ["cost-drift", { kind: "function", name: "a" }, "medium", "alert"],
+  );
+  const e = f?.evidence ?? {};
+  assert.ok(Math.abs(Number(e.baselineMean) - 1000) < 15, `baseline ${e.baselineMean}`);
+  assert.ok(Math.abs(Number(e.recentMean) - 1200) < 30, `recent ${e.recentMean}`);
+  assert.ok(Math.abs(Number(e.shift) - 0.2) < 0.03, `shift ${e.shift}`);
+  assert.ok(Number(e.cusum) >= 10);
+  assert.deepEqual([e.threshold, e.slack, e.baselineInvocations], [10, 0.5, 200]);
+  assert.ok(Number(e.windowSec) >= 180 && Number(e.windowSec) <= 420, `window ${e.windowSec}`);
+  assert.ok(Date.parse(String(e.since)) >= start * DRIFT_STEP_MS);
+  assert.deepEqual(e.principals, ["mallory", "alice"], "by spend in the drifting stretch");
+  assert.match(
+    f?.summary ?? "",
+    /^Function "a" has cost \d+ % more per invocation than its baseline for about \d+ min/,
+  );
+
+  // The new level is learned (200 attempts), then kept without a finding; a further rise is one.
+  assert.equal(minutes(200, 10, 1200), undefined);
+  assert.equal(found.length, 1);
+  assert.ok(minutes(30, 10, 1440) !== undefined, "+20 % again");
+  assert.equal(found.length, 2);
+  assert.ok((found[1]?.evidence.baselineMean as number) > 1150);
+});
+
+test("single spikes, a few expensive minutes and drift under slack × 5 % are no finding", () => {
+  const { drift, found, minutes, clock } = detector(policy(), 0.3);
+  minutes(20, 10, 1000);
+  for (let i = 0; i < 20; i++) {
+    minutes(59, 10, 1000);
+    // One invocation a hundred times the usual price, in a minute of ten, once an hour.
+    drift.cost(cost(100_000, "mallory"), clock.minute * DRIFT_STEP_MS);
+    minutes(1, 9, 1000);
+  }
+  // A minute at five times the price, every two hours for a day: each adds at most 3 − slack.
+  for (let i = 0; i < 12; i++) {
+    minutes(119, 10, 1000);
+    minutes(1, 10, 5000);
+  }
+  assert.equal(found.length, 0, found.map((f) => f.summary).join("\n"));
+  // +1 % for a day at a thousand invocations a minute: the mean is precise, yet far under the slack.
+  assert.equal(minutes(1440, 1000, 1010), undefined);
+  assert.equal(found.length, 0);
+});
+
+test("a +5 % shift is found, later than a +50 % one; a quiet function judges each invocation", () => {
+  const small = detector(policy(), 0.05);
+  small.minutes(20, 10, 1000);
+  small.minutes(60, 10, 1000);
+  const slow = small.minutes(120, 10, 1050);
+  assert.ok(slow !== undefined && slow >= 10 && slow <= 60, `+5 % after ${slow} minutes`);
+
+  const large = detector(policy(), 0.05);
+  large.minutes(20, 10, 1000);
+  large.minutes(60, 10, 1000);
+  const fast = large.minutes(120, 10, 1500);
+  assert.ok(fast !== undefined && fast <= 4, `+50 % after ${fast} minutes`);
+
+  // One invocation a minute with a 10 % spread: +30 % is found, a spike of 10× is not.
+  const quiet = detector(policy(), 0.1);
+  quiet.minutes(200, 1, 1000);
+  quiet.minutes(1, 1, 10_000);
+  assert.equal(quiet.minutes(300, 1, 1000), undefined);
+  assert.ok(quiet.minutes(60, 1, 1300) !== undefined);
+});
+
+test("the warm-up learns whatever comes, and each function has its own baseline", () => {
+  const { drift, found, minutes } = detector(policy({ warmup: 50 }));
+  minutes(5, 10, 3000); // expensive from the start: that is its baseline
+  minutes(60, 10, 3000);
+  for (let m = 0; m < 60; m++) drift.cost(cost(10, "alice", "b"), m * DRIFT_STEP_MS);
+  assert.equal(found.length, 0);
+  for (let m = 60; m < 80; m++) drift.cost(cost(20, "alice", "b"), m * DRIFT_STEP_MS);
+  assert.deepEqual(
+    found.map((f) => f.scope.name),
+    ["b"],
+  );
+});
+
+test("response off reports nothing", () => {
+  const { found, minutes } = detector(policy({ response: "off" }));
+  minutes(20, 10, 1000);
+  minutes(60, 10, 5000);
+  assert.equal(found.length, 0);
+});

@@ -1,0 +1,195 @@
+import type { CostDriftPolicy } from "../manifest/index.ts";
+import type { Finding, SignalOf } from "../signals/index.ts";
+
+/** The CUSUM steps once per minute, over that minute's mean cost per invocation. */
+export const DRIFT_STEP_MS = 60_000;
+/**
+ * A minute's standardized mean counts at most this many standard deviations either way: one huge
+ * invocation (or one free one) moves the CUSUM by at most 3 − slack, never past the threshold alone.
+ */
+export const DRIFT_Z_CAP = 3;
+/**
+ * A minute's mean is never judged more precise than this share of the baseline mean: with many
+ * invocations a minute the standard error shrinks towards zero, and a shift of a percent or two
+ * (a busier hour's mix) would count; with it, shifts under slack × 5 % never accumulate.
+ */
+export const DRIFT_NOISE_FLOOR = 0.05;
+/** Principals named in a finding (by spend in the drifting stretch), and kept per stretch. */
+const EVIDENCE_PRINCIPALS = 10;
+const MAX_PRINCIPALS = 1000;
+
+export interface CostDrift {
+  /** Learns an attempt's cost, or adds it to its function's current minute and steps the CUSUM. */
+  cost(cost: SignalOf<"invocation.cost">, now?: number): void;
+}
+
+/** One function: its warm-up or frozen baseline, the current minute and the CUSUM. */
+interface State {
+  /** Welford's running mean and sum of squared deviations over the warm-up. */
+  learned: number;
+  mean: number;
+  m2: number;
+  sd: number;
+  /** When the baseline was frozen; undefined while warming up. */
+  frozenAt: number | undefined;
+  minute: number;
+  minuteSum: number;
+  minuteCount: number;
+  /** What each principal's chains spent on the function in the current minute. */
+  minuteBy: Map<string, number>;
+  cusum: number;
+  /** Since when the CUSUM is above zero, and what was spent since, by whom. */
+  driftSince: number;
+  driftSum: number;
+  driftCount: number;
+  driftBy: Map<string, number>;
+}
+
+/**
+ * Detector 5, slow denial of wallet: per function, a baseline of cost per invocation (the mean and
+ * standard deviation of its first `warmup` priced attempts, by Welford's method), then frozen. Each
+ * minute's mean cost is standardized against it, z = (mean − baseline) / max(sd / √n, 5 % of the
+ * baseline, 1 nano-dollar), capped at ±3, and a one-sided CUSUM S = max(0, S + z − slack) adds up
+ * what exceeds the slack; S ≥ `threshold` is a finding, after which the function learns a new
+ * baseline (a further rise is a new finding). A sustained rise of more than slack × 5 % (2.5 % by
+ * default) is found, the sooner the larger the rise and the steadier the cost (with the defaults
+ * +20 % or more within about 5 minutes, +5 % within about 25, once a minute's mean is that
+ * precise), while one expensive invocation or minute adds at most 3 − slack and is not. With a
+ * threshold of 10, noise alone made a finding about once a month per function in simulation at
+ * worst (one invocation a minute, exponentially spread costs), far less for steadier or busier
+ * ones. It watches cost per invocation, not per minute: more traffic at the usual cost is the rate
+ * limits' and budgets' business. A minute is judged when the function's first attempt of a later minute is priced.
+ * Memory is bounded: a few numbers per function, plus at most MAX_PRINCIPALS principals per minute
+ * and per drifting stretch. The baseline lives in memory: a restart learns again.
+ */
+export function createCostDrift(policy: CostDriftPolicy, report: (finding: Finding) => void): CostDrift {
+  const states = new Map<string, State>();
+  const lastAt = new Map<string, number>();
+
+  /** Judges the finished minute of `s`; true when it completed a finding. */
+  const step = (fn: string, s: State, now: number): boolean => {
+    const n = s.minuteCount;
+    const scale = Math.max(s.sd / Math.sqrt(n), DRIFT_NOISE_FLOOR * s.mean, 1);
+    const z = Math.max(-DRIFT_Z_CAP, Math.min(DRIFT_Z_CAP, (s.minuteSum / n - s.mean) / scale));
+    const before = s.cusum;
+    s.cusum = Math.max(0, s.cusum + z - policy.slack);
+    if (s.cusum === 0) return false;
+    if (before === 0) {
+      s.driftSince = s.minute * DRIFT_STEP_MS;
+      s.driftSum = 0;
+      s.driftCount = 0;
+      s.driftBy.clear();
+    }
+    s.driftSum += s.minuteSum;
+    s.driftCount += n;
+    for (const [p, spent] of s.minuteBy) addSpent(s.driftBy, p, spent);
+    if (s.cusum < policy.threshold) return false;
+    const at = Math.max(now, (lastAt.get(fn) ?? 0) + 1);
+    lastAt.set(fn, at);
+    report(driftFinding(policy, fn, s, at));
+    return true;
+  };
+
+  return {
+    cost(c, now = Date.now()) {
+      if (policy.response === "off") return;
+      let s = states.get(c.fn);
+      if (s === undefined) {
+        s = newState();
+        states.set(c.fn, s);
+      }
+      if (s.frozenAt === undefined) {
+        learn(s, c.nanoUsd, policy.warmup, now);
+        return;
+      }
+      const minute = Math.floor(now / DRIFT_STEP_MS);
+      if (minute > s.minute) {
+        if (s.minuteCount > 0 && step(c.fn, s, now)) {
+          // The new level is learned as the baseline; this attempt is its first.
+          Object.assign(s, newState());
+          learn(s, c.nanoUsd, policy.warmup, now);
+          return;
+        }
+        s.minute = minute;
+        s.minuteSum = 0;
+        s.minuteCount = 0;
+        s.minuteBy.clear();
+      }
+      s.minuteSum += c.nanoUsd;
+      s.minuteCount += 1;
+      addSpent(s.minuteBy, c.principal, c.nanoUsd);
+    },
+  };
+}
+
+function newState(): State {
+  return {
+    learned: 0,
+    mean: 0,
+    m2: 0,
+    sd: 0,
+    frozenAt: undefined,
+    minute: 0,
+    minuteSum: 0,
+    minuteCount: 0,
+    minuteBy: new Map(),
+    cusum: 0,
+    driftSince: 0,
+    driftSum: 0,
+    driftCount: 0,
+    driftBy: new Map(),
+  };
+}
+
+/** Adds one cost to the warm-up; the baseline freezes at `warmup` of them. */
+function learn(s: State, x: number, warmup: number, now: number): void {
+  s.learned += 1;
+  const delta = x - s.mean;
+  s.mean += delta / s.learned;
+  s.m2 += delta * (x - s.mean);
+  if (s.learned < warmup) return;
+  s.sd = Math.sqrt(s.m2 / (s.learned - 1));
+  s.frozenAt = now;
+  s.minute = Math.floor(now / DRIFT_STEP_MS);
+}
+
+/** Counts what a principal's chains spent (for the finding's evidence), for at most MAX_PRINCIPALS. */
+function addSpent(by: Map<string, number>, principal: string, nanoUsd: number): void {
+  const had = by.get(principal);
+  if (had === undefined && by.size >= MAX_PRINCIPALS) return;
+  by.set(principal, (had ?? 0) + nanoUsd);
+}
+
+function driftFinding(policy: CostDriftPolicy, fn: string, s: State, at: number): Finding {
+  const recent = s.driftSum / s.driftCount;
+  const shift = s.mean > 0 ? recent / s.mean - 1 : Number.POSITIVE_INFINITY;
+  const minutes = Math.round((at - s.driftSince) / DRIFT_STEP_MS);
+  const principals = [...s.driftBy]
+    .sort((a, b) => b[1] - a[1])
+    .slice(0, EVIDENCE_PRINCIPALS)
+    .map(([p]) => p);
+  const pct = Number.isFinite(shift) ? `${Math.round(shift * 100)} %` : "infinitely";
+  return {
+    detector: "cost-drift",
+    scope: { kind: "function", name: fn },
+    severity: "medium",
+    summary: `Function "${fn}" has cost ${pct} more per invocation than its baseline for about ${minutes} min (${Math.round(recent)} against ${Math.round(s.mean)} nano-dollars, over ${s.driftCount} invocations; CUSUM ${s.cusum.toFixed(1)} ≥ ${policy.threshold}): a sustained rise in spend, possibly a slow denial of wallet; it learns its baseline again from its next ${policy.warmup} invocations`,
+    evidence: {
+      baselineMean: Math.round(s.mean),
+      baselineSd: Math.round(s.sd),
+      baselineInvocations: s.learned,
+      recentMean: Math.round(recent),
+      shift: Number.isFinite(shift) ? Math.round(shift * 1000) / 1000 : null,
+      invocations: s.driftCount,
+      since: new Date(s.driftSince).toISOString(),
+      windowSec: Math.round((at - s.driftSince) / 1000),
+      cusum: Math.round(s.cusum * 100) / 100,
+      threshold: policy.threshold,
+      slack: policy.slack,
+      principals,
+      unit: "nano-USD per invocation",
+    },
+    response: "alert",
+    at,
+  };
+}
