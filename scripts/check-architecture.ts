@@ -19,6 +19,7 @@ type Edge = "value" | "type";
 const ALLOWED: Record<string, Record<string, Edge>> = {
   cli: {
     "app-files": "value",
+    cost: "value",
     detect: "value",
     "invoke-once": "value",
     "open-store": "type",
@@ -37,6 +38,8 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
   },
   main: {
     "app-dispatcher": "value",
+    "app-costs": "value",
+    cost: "value",
     detection: "value",
     "signal-sinks": "value",
     detect: "value",
@@ -112,11 +115,22 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
     runtime: "value",
   },
   "signal-sinks": { audit: "value", bus: "value", observe: "type", signals: "value" },
+  "app-costs": {
+    audit: "value",
+    bus: "type",
+    cost: "value",
+    "data-path": "type",
+    manifest: "type",
+    observe: "type",
+    signals: "type",
+  },
+  cost: { bus: "type", events: "value", manifest: "type", signals: "type" },
   detection: {
     "data-path": "type",
     audit: "value",
     bus: "type",
     detect: "value",
+    events: "value",
     // The emit graph's worst case per type sets each root's budget.
     manifest: "value",
     observe: "type",

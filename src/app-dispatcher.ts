@@ -8,6 +8,7 @@ import { AUDIT_KIND, type AuditLog } from "./audit/index.ts";
 import { createDispatcher, type Delivery, type Dispatcher, type Store, type Verdict } from "./bus/index.ts";
 import type { DataPath } from "./data-path.ts";
 import { toPalisadeError } from "./errors.ts";
+import { dataBytes, rootOf } from "./events/index.ts";
 import type { AppModel } from "./manifest/index.ts";
 import type { Logger, Metrics } from "./observe/index.ts";
 import { INVOKE_BATCH } from "./runtime/index.ts";
@@ -26,11 +27,18 @@ export interface AppDispatcherParts {
   held: (fn: string) => boolean;
   /** Whether one delivery's chain lets it run now (lineage holds); every delivery runs without it. */
   verdict?: (fn: string, event: Delivery["event"]) => Verdict;
+  /**
+   * Whether an attempt fits in today's spend budgets (of its function and its chain's principal);
+   * one that does not waits, held, until it does (the next UTC day).
+   */
+  affordable?: (fn: string, event: Delivery["event"], payloadBytes: () => number) => boolean;
 }
 
 /** Creates the dispatcher that runs `app`'s due deliveries in its functions' sandboxes. */
 export function createAppDispatcher(parts: AppDispatcherParts): Dispatcher {
   const { app, store, dataPath, metrics, logger, signals } = parts;
+  // What each attempt used, from its start to its settle (by seq and target).
+  const attempts = new Map<string, AttemptUse>();
   return createDispatcher({
     queue: store.queue,
     state: store.state,
@@ -42,21 +50,40 @@ export function createAppDispatcher(parts: AppDispatcherParts): Dispatcher {
       retry: fn.retry,
     })),
     held: parts.held,
-    ...(parts.verdict === undefined
-      ? {}
-      : { verdict: (fn: string, d: Delivery) => parts.verdict?.(fn, d.event) ?? "run" }),
+    verdict(fn, d) {
+      const verdict = parts.verdict?.(fn, d.event) ?? "run";
+      if (verdict !== "run" || parts.affordable === undefined) return verdict;
+      return parts.affordable(fn, d.event, () => dataBytes(d.event.data)) ? "run" : "wait";
+    },
     async invoke(target, delivery) {
-      // A retry is the same work again, not more work of its chain.
-      if (delivery.attempts === 0)
-        signals.emit({ kind: "invocation.started", fn: target, event: delivery.event });
       const done = metrics.invocationSeconds.startTimer({ fn: target });
+      const use = {
+        principal: rootOf(delivery.event).principal,
+        payloadBytes: dataBytes(delivery.event.data),
+        durationMs: 0,
+      };
+      signals.emit({
+        kind: "invocation.started",
+        fn: target,
+        event: delivery.event,
+        attempt: delivery.attempts + 1,
+        payloadBytes: use.payloadBytes,
+      });
       try {
         await dataPath.deliver(target, delivery);
+      } catch (err) {
+        if (toPalisadeError(err).notAttempted)
+          signals.emit({ kind: "invocation.returned", fn: target, eventId: delivery.event.id });
+        else attempts.set(`${delivery.seq}:${target}`, use);
+        throw err;
       } finally {
-        done();
+        use.durationMs = done() * 1000;
       }
+      attempts.set(`${delivery.seq}:${target}`, use);
     },
     onSettled(d, outcome) {
+      const use = attempts.get(`${d.seq}:${d.target}`);
+      attempts.delete(`${d.seq}:${d.target}`);
       signals.emit({
         kind: "invocation.settled",
         fn: d.target,
@@ -67,12 +94,21 @@ export function createAppDispatcher(parts: AppDispatcherParts): Dispatcher {
         ...(outcome.kind === "delivered" ? {} : { error: outcome.error }),
         ...(outcome.kind === "failed" ? { reason: outcome.reason } : {}),
         ...(outcome.kind === "retry" ? { retryAt: outcome.at } : {}),
+        ...(use === undefined ? {} : use),
       });
     },
     onHold: (fn, hold) => signals.emit({ kind: "delivery.held", fn, hold }),
     onBudgetExhausted: (fn, limit, day) => budgetExhausted(parts, fn, limit, day),
     onError: (err) => logger.error({ err: toPalisadeError(err).message }, "dispatcher error; retrying"),
   });
+}
+
+/** What one attempt used, for its settle signal (cost, outliers). */
+interface AttemptUse {
+  /** The principal whose event from outside started the chain (who pays for it). */
+  principal: string;
+  payloadBytes: number;
+  durationMs: number;
 }
 
 /** A function used up its daily invocation budget: audit, warn, and emit the platform event. */

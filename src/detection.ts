@@ -13,9 +13,12 @@ import type { DataPath } from "./data-path.ts";
 import {
   type ClientBlocks,
   createClientBlocks,
+  createCostDrift,
   createCredentialStuffing,
   createDeniedBurst,
+  createIngressFlood,
   createLineage,
+  createOutliers,
   type DeniedBurst,
   findingEventId,
   type Lineage,
@@ -27,7 +30,13 @@ import {
   type RootHolds,
 } from "./detect/index.ts";
 import { toPalisadeError } from "./errors.ts";
-import { type AppModel, worstCaseAmplification } from "./manifest/index.ts";
+import { matchesTypePattern, rootOf } from "./events/index.ts";
+import {
+  type AppModel,
+  type FunctionSpec,
+  type RateLimit,
+  worstCaseAmplification,
+} from "./manifest/index.ts";
 import type { Logger, Metrics } from "./observe/index.ts";
 import type { ChainEvent, Finding, Signals } from "./signals/index.ts";
 
@@ -39,8 +48,10 @@ const LIST_EVERY = 5;
 export interface DetectionParts {
   app: AppModel;
   signals: Signals;
-  /** The deployment's shared state where functions run; absent in a process that runs none (a gateway). */
-  state: SharedState | undefined;
+  /** The deployment's shared state: the holds every node and the CLI see. */
+  state: SharedState;
+  /** Whether functions run here (a gateway runs none: no function or chain holds there). */
+  functions: boolean;
   /** Whether requests come in here (this process's gateway blocks client addresses). */
   ingress: boolean;
   dataPath: DataPath;
@@ -65,13 +76,23 @@ export interface Detection {
   verdict(fn: string, event: ChainEvent): Verdict;
   /** Seconds a blocked client address must wait, if it is blocked. */
   clientBlocked(ip: string): number | undefined;
+  /** Whether an operator holds a principal (its requests are refused, its chains' work waits). */
+  principalHeld(principal: string): boolean;
+  /**
+   * A principal's rate limit now: its own, or, while it is throttled after a flood, its baseline
+   * rate (never above its own).
+   */
+  principalLimit(principal: string, limit: RateLimit): RateLimit;
   /** Stops the detectors and saves what they learned. */
   close(): Promise<void>;
 }
 
 /** What a finding's response holds, and where (set up by `openDetection`). */
 interface Holds {
+  /** The time of the last finding per scope: each finding of a scope gets its own (its event id). */
+  lastAt: Map<string, number>;
   quarantine: Quarantine | undefined;
+  principals: Quarantine;
   blocks: ClientBlocks | undefined;
   lineage: Lineage | undefined;
   rootHolds: RootHolds | undefined;
@@ -82,25 +103,64 @@ export async function openDetection(parts: DetectionParts): Promise<Detection> {
   const { app, signals, state, metrics, logger } = parts;
   const stops: (() => void)[] = [];
   const holds: Holds = {
-    quarantine: state === undefined ? undefined : await openQuarantine(state, [...app.functions.keys()]),
+    lastAt: new Map(),
+    quarantine: parts.functions ? await openQuarantine(state, [...app.functions.keys()]) : undefined,
+    principals: await openQuarantine(state, [...app.principals.keys()], "principal"),
     blocks: parts.ingress ? createClientBlocks() : undefined,
     lineage: undefined,
-    rootHolds: state === undefined ? undefined : openRootHolds(state),
+    rootHolds: parts.functions ? openRootHolds(state) : undefined,
   };
   const report = (f: Finding) => respond(parts, holds, f);
-  const { quarantine, blocks, rootHolds } = holds;
+  const { quarantine, principals, blocks, rootHolds } = holds;
+  // Refreshed every REFRESH_MS: holds changed elsewhere (another node, the CLI).
+  const refreshes: ((round: number) => Promise<void>)[] = [
+    async () => {
+      const { lifted } = await principals.refresh();
+      for (const principal of lifted)
+        logger.info({ principal }, "principal's hold lifted; its held work runs now");
+      if (lifted.length > 0) parts.chainsChanged();
+    },
+  ];
+  const heldBy = (event: ChainEvent): boolean => principals.held(rootOf(event).principal);
   const detection: Detection = {
     quarantined: (fn) => quarantine?.held(fn) ?? false,
-    verdict: () => "run",
+    verdict: (_fn, event) => (heldBy(event) ? "wait" : "run"),
     clientBlocked: (ip) => blocks?.blocked(ip),
+    principalHeld: (principal) => principals.held(principal),
+    principalLimit: (_principal, limit) => limit,
     close: async () => {
+      clearInterval(timer);
       for (const stop of stops) stop();
     },
   };
+  let refreshing = false;
+  let round = 0;
+  const timer = setInterval(() => {
+    if (refreshing) return;
+    refreshing = true;
+    round += 1;
+    Promise.all(refreshes.map((refresh) => refresh(round)))
+      .catch((err: unknown) =>
+        logger.error({ err: toPalisadeError(err).message }, "cannot read the quarantine state; retrying"),
+      )
+      .finally(() => {
+        refreshing = false;
+      });
+  }, REFRESH_MS);
+  timer.unref();
   if (blocks !== undefined) {
     const stuffing = createCredentialStuffing(app.detect.credentialStuffing, report);
     stops.push(signals.on("ingress.rejected", (s) => stuffing.rejected(s)));
     stops.push(signals.on("ingress.accepted", (s) => stuffing.accepted(s)));
+    // Per gateway: each counts (and throttles) the traffic that reaches it.
+    const flood = createIngressFlood(app.detect.ingressFlood, report);
+    stops.push(signals.on("ingress.accepted", (s) => flood.accepted(s)));
+    detection.principalLimit = (principal, limit) => {
+      const throttled = flood.throttled(principal);
+      return throttled === undefined || throttled >= limit.perSecond
+        ? limit
+        : { perSecond: throttled, burst: Math.max(1, Math.ceil(throttled)) };
+    };
   }
   if (quarantine === undefined || rootHolds === undefined) return detection;
   const deniedBurst = createDeniedBurst(app.detect.deniedBurst, report);
@@ -115,46 +175,53 @@ export async function openDetection(parts: DetectionParts): Promise<Detection> {
   });
   stops.push(signals.on("capability.used", (s) => novelty.used(s)));
   stops.push(signals.on("invocation.settled", (s) => novelty.invoked(s)));
+  // Both learn in memory from the attempts this node runs; a restart learns again.
+  const outliers = createOutliers(app.detect.outliers, report);
+  stops.push(signals.on("invocation.settled", (s) => outliers.settled(s)));
+  const costDrift = createCostDrift(app.detect.costDrift, report);
+  stops.push(signals.on("invocation.cost", (s) => costDrift.cost(s)));
   const lineage = createLineage({
     policy: app.detect.amplification,
     budget: budgetsOf(app),
     maxDepth: (fn) => app.functions.get(fn)?.recursion?.maxDepth,
+    subscribers: subscribersOf(app),
     report,
   });
   holds.lineage = lineage;
-  stops.push(signals.on("invocation.started", (s) => lineage.started(s.fn, s.event)));
   stops.push(signals.on("event.emitted", (s) => lineage.emitted(s.fn, s.event)));
   for (const { root, since } of await rootHolds.list()) lineage.hold(root, since);
   for (const root of await rootHolds.discarded()) lineage.discard(root);
-  detection.verdict = (fn, event) => lineage.verdict(fn, event);
+  detection.verdict = (fn, event) => (heldBy(event) ? "wait" : lineage.verdict(fn, event));
   for (const fn of app.functions.keys()) {
     metrics.quarantined.set({ fn }, quarantine.held(fn) ? 1 : 0);
     if (quarantine.held(fn)) parts.held(fn);
   }
-  let refreshing = false;
-  let round = 0;
-  const timer = setInterval(() => {
-    if (refreshing) return;
-    refreshing = true;
-    round += 1;
-    Promise.all([
-      refreshQuarantine(parts, quarantine, deniedBurst),
-      refreshChains(parts, lineage, rootHolds, round % LIST_EVERY === 0),
-    ])
-      .catch((err: unknown) =>
-        logger.error({ err: toPalisadeError(err).message }, "cannot read the quarantine state; retrying"),
-      )
-      .finally(() => {
-        refreshing = false;
-      });
-  }, REFRESH_MS);
-  timer.unref();
+  refreshes.push(
+    () => refreshQuarantine(parts, quarantine, deniedBurst),
+    (r) => refreshChains(parts, lineage, rootHolds, r % LIST_EVERY === 0),
+  );
   detection.close = async () => {
     clearInterval(timer);
     for (const stop of stops) stop();
     await novelty.close();
   };
   return detection;
+}
+
+/**
+ * How many functions an event of a type at a hop is routed to and may run for (filters aside; a
+ * function with recursion.maxDepth below the hop does not run), as the emit graph's worst case counts.
+ */
+function subscribersOf(app: AppModel): (type: string, hop: number) => number {
+  const byType = new Map<string, FunctionSpec[]>();
+  return (type, hop) => {
+    let fns = byType.get(type);
+    if (fns === undefined) {
+      fns = [...app.functions.values()].filter((f) => f.on.some((p) => matchesTypePattern(p, type)));
+      byType.set(type, fns);
+    }
+    return fns.filter((f) => f.recursion === undefined || hop <= f.recursion.maxDepth).length;
+  };
 }
 
 /** Each event type's budget: the emit graph's worst case (the lineage caps it at maxPerRoot). */
@@ -212,6 +279,7 @@ const RESPONSE_KIND: Record<Finding["response"], string> = {
   quarantine: AUDIT_KIND.quarantined,
   block: AUDIT_KIND.clientBlocked,
   hold: AUDIT_KIND.chainHeld,
+  throttle: AUDIT_KIND.principalThrottled,
 };
 
 /** What the log line adds to the finding's summary, by response. */
@@ -220,12 +288,28 @@ const RESPONSE_TEXT: Record<Finding["response"], string> = {
   quarantine: "; quarantined: its deliveries are held (palisade quarantine list)",
   block: "; blocked: its requests are refused with 429 until the block ends",
   hold: "; its further work is held (palisade quarantine list)",
+  throttle: "; throttled: its rate limit is held to its baseline rate for a while",
 };
 
+/**
+ * The finding with a time no earlier finding of its scope has: its event id is derived from scope
+ * and time, so two detectors reporting one scope in the same millisecond would share one event.
+ */
+function distinctTime(holds: Holds, finding: Finding): Finding {
+  const scope = `${finding.scope.kind}:${finding.scope.name}`;
+  const last = holds.lastAt.get(scope) ?? 0;
+  const at = finding.at > last ? finding.at : last + 1;
+  holds.lastAt.delete(scope);
+  holds.lastAt.set(scope, at);
+  if (holds.lastAt.size > 10_000) holds.lastAt.delete(holds.lastAt.keys().next().value ?? "");
+  return at === finding.at ? finding : { ...finding, at };
+}
+
 /** What a finding leaves behind: a hold (when its response says so), a record, a metric, an event. */
-function respond(parts: DetectionParts, holds: Holds, finding: Finding): void {
+function respond(parts: DetectionParts, holds: Holds, found: Finding): void {
   const { app, audit, metrics, logger, dataPath, signals } = parts;
   const { quarantine, blocks, rootHolds } = holds;
+  const finding = distinctTime(holds, found);
   const { name } = finding.scope;
   const id = findingEventId(finding);
   if (finding.response === "quarantine" && quarantine !== undefined) {
@@ -268,7 +352,9 @@ function respond(parts: DetectionParts, holds: Holds, finding: Finding): void {
     severity: finding.severity,
     response: finding.response,
   });
-  const who = { [{ function: "fn", address: "ip", root: "root" }[finding.scope.kind]]: name };
+  const who = {
+    [{ function: "fn", address: "ip", root: "root", principal: "principal" }[finding.scope.kind]]: name,
+  };
   logger.warn(
     { ...who, detector: finding.detector, response: finding.response, finding: id },
     `${finding.summary}${RESPONSE_TEXT[finding.response]}`,

@@ -147,7 +147,7 @@ export function openCapabilities(
       fetch: (fn, url, init, buffer) => egressFetch(url, init, { fn: fn.name, rules: fn.egress, buffer }),
     },
     {
-      used(inv, kind, target) {
+      used(inv, kind, target, bytes) {
         usage.record(inv.fn.name, kind, target, "used");
         signals.emit({
           kind: "capability.used",
@@ -155,6 +155,7 @@ export function openCapabilities(
           capability: kind,
           target,
           eventId: inv.event.id,
+          ...(bytes === undefined ? {} : { bytes }),
         });
       },
       denied(inv, kind, target, reason, grant) {

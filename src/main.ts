@@ -8,6 +8,7 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
+import { openAppCosts } from "./app-costs.ts";
 import { createAppDispatcher } from "./app-dispatcher.ts";
 import {
   appMasterKey,
@@ -331,7 +332,8 @@ async function assemblePlatform(
   const detection = await openDetection({
     app,
     signals,
-    state: role === "gateway" ? undefined : store.state,
+    state: store.state,
+    functions: role !== "gateway",
     ingress: authenticate !== undefined,
     dataPath,
     audit,
@@ -346,6 +348,9 @@ async function assemblePlatform(
     bundleVersion: (fn) => bundles.find((b) => b.fn.name === fn && b.refused === undefined)?.sha256,
   });
   closers.add(() => detection.close());
+  // Every attempt priced and counted against its function's and its chain's principal's budget.
+  const costs = openAppCosts({ app, state: store.state, signals, dataPath, audit, metrics, logger });
+  closers.add(() => costs.close());
   if (role !== "gateway") {
     dispatcher = createAppDispatcher({
       app,
@@ -357,6 +362,7 @@ async function assemblePlatform(
       signals,
       held: detection.quarantined,
       verdict: detection.verdict,
+      affordable: costs.admits,
     });
     closers.add(startHousekeeping({ app, maintenance: store.maintenance, pools, metrics, logger }));
     const scheduler = createScheduler({
@@ -389,7 +395,8 @@ async function assemblePlatform(
     sources: app.sources,
     ingest: dataPath.ingest,
     authenticate,
-    principalLimit: (name) => app.principals.get(name)?.rateLimit ?? DEFAULT_RATE_LIMIT,
+    principalLimit: (name) =>
+      detection.principalLimit(name, app.principals.get(name)?.rateLimit ?? DEFAULT_RATE_LIMIT),
     // Shared by every gateway on NATS; in memory (this process) on the embedded store.
     rateLimits: scaleOut?.rateLimits ?? createMemoryRateLimitStore(),
     ...(scaleOut === undefined ? {} : { readiness: scaleOut.readiness }),
@@ -400,6 +407,8 @@ async function assemblePlatform(
     acceptsString: (type, data, pointer) =>
       registry.has(type) ? !registry.check(type, data).some((f) => f.pointer === pointer) : undefined,
     clientBlocked: detection.clientBlocked,
+    principalHeld: detection.principalHeld,
+    principalOverBudget: costs.refuses,
     onAccepted: (a) => signals.emit({ kind: "ingress.accepted", ...a }),
     onRejected: (r) =>
       signals.emit({

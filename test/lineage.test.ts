@@ -7,35 +7,12 @@
  * another sender's, keep running.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { type TestContext, test } from "node:test";
 import { startPlatform } from "../src/main.ts";
-import { BIN } from "./kit/cli-process.ts";
+import { palisadeJson as json, palisade, sleep, waitUntil } from "./kit/cli-run.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { captureLogs, type LogLine } from "./kit/log-capture.ts";
 import { setSecret, tempApp } from "./kit/temp-app.ts";
-
-const palisade = (args: string[]): Promise<{ status: number; stdout: string; stderr: string }> =>
-  new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { encoding: "utf8" }, (err, stdout, stderr) =>
-      resolve({ status: err === null ? 0 : typeof err.code === "number" ? err.code : -1, stdout, stderr }),
-    );
-  });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function json(args: string[]): Promise<unknown> {
-  const run = await palisade([...args, "--json"]);
-  assert.equal(run.status, 0, `palisade ${args.join(" ")}: ${run.stderr}`);
-  return JSON.parse(run.stdout);
-}
-
-async function waitUntil(what: string, ok: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 interface Entry {
   scope: { kind: string; name: string };
@@ -98,7 +75,7 @@ detect:
 
 const OTHER_KEY = "other-key-0123456789abcdef0123456789";
 
-async function startChainApp(t: TestContext) {
+async function startChainApp(t: TestContext, files: Record<string, string> = {}) {
   const dir = tempApp(t, {
     "palisade.yaml": APP,
     "schemas/n.json": N_SCHEMA,
@@ -112,6 +89,7 @@ async function startChainApp(t: TestContext) {
     "functions/item.ts": 'export default (e, ctx) => ctx.log.info("item", { n: e.data.n });',
     "functions/watcher.ts":
       'export default (e, ctx) => ctx.log.info("anomaly seen", { detector: e.data.detector, kind: e.data.scope.kind, scope: e.data.scope.name, response: e.data.response });',
+    ...files,
   });
   setSecret(dir, "TEST_KEY", TEST_KEY);
   setSecret(dir, "OTHER_KEY", OTHER_KEY);
@@ -232,4 +210,87 @@ test("a fan-out past its root's budget holds the rest of the chain; discard dead
     ),
     [],
   );
+});
+
+/** Items of the batch in the kill-switch test: well past what one sandbox batch takes at once. */
+const ITEMS = 50;
+
+test("the kill switch on a principal: its requests get 429 and its chains' work waits until release; other senders run", async (t) => {
+  const { dir, logs, platform, send } = await startChainApp(t, {
+    // Many slow items (more than one sandbox batch): the hold lands while most still wait.
+    "palisade.yaml": APP.replace("maxPerRoot: 12", "maxPerRoot: 1000"),
+    "functions/item.ts":
+      'export default async (e, ctx) => { await new Promise((r) => setTimeout(r, 300)); ctx.log.info("item", { n: e.data.n }); };',
+  });
+  const root = await send("batch.created", ITEMS);
+  await logs.waitFor((l) => l.msg === "item");
+  const hold = await palisade([
+    "quarantine",
+    "hold",
+    "principal:tester",
+    "--reason",
+    "key leaked",
+    "--app",
+    dir,
+  ]);
+  assert.equal(hold.status, 0, hold.stderr);
+  // Within a second the running platform refuses the principal's requests...
+  let refused: Awaited<ReturnType<typeof post>> | undefined;
+  await waitUntil("tester to be refused", async () => {
+    const res = await post(
+      `${platform.url}/events`,
+      { type: "job.step", data: { n: 1 } },
+      "application/json",
+      TEST_KEY,
+    );
+    if (res.status === 429) refused = res;
+    return refused !== undefined;
+  });
+  assert.equal(refused?.body.error.code, "PAL_GATEWAY_PRINCIPAL_HELD");
+  assert.ok(Number(refused?.headers.get("retry-after")) > 0);
+  // ...and its chain's further items wait, pending and never attempted (those already handed to
+  // the sandbox finish): the count stops moving short of all of them.
+  const count = () => logs.lines.filter((l) => l.msg === "item").length;
+  let ran = count();
+  for (let still = 0; still < 10; ) {
+    await sleep(150);
+    if (count() === ran) still += 1;
+    else [ran, still] = [count(), 0];
+  }
+  assert.ok(ran < ITEMS, `${ran} of ${ITEMS} items ran before the hold`);
+  const [entry] = ((await json(["quarantine", "list", "--app", dir])) as Entry[]).filter(
+    (e) => e.scope.kind === "principal",
+  );
+  assert.deepEqual(entry?.scope, { kind: "principal", name: "tester" });
+  assert.equal(entry?.finding?.detector, "operator");
+  assert.match(entry?.reason ?? "", /key leaked/);
+  // Held: the batch's remaining items (and the chains of the requests accepted before the hold).
+  const items = (await platform.store.events.read(0, 500)).filter((x) => x.event.type === "batch.item");
+  const waiting: string[] = [];
+  for (const x of items) {
+    const [d] = await platform.store.queue.deliveries(x.event.id);
+    if (d?.state === "pending") {
+      assert.equal(d.attempts, 0);
+      waiting.push(x.event.id);
+    }
+  }
+  assert.equal(waiting.length, ITEMS - ran);
+  for (const id of waiting) assert.ok(entry?.held.eventIds.includes(id), `${id} listed as held`);
+  // Another sender is not held.
+  const theirs = await send("job.step", 500, OTHER_KEY);
+  await waitUntil("the other sender's chain", () => stepped(logs.lines, theirs).length >= 1);
+
+  const release = await palisade(["quarantine", "release", "principal:tester", "--app", dir]);
+  assert.equal(release.status, 0, release.stderr);
+  await waitUntil("the held items to run", () => logs.lines.filter((l) => l.msg === "item").length === ITEMS);
+  assert.deepEqual(
+    logs.lines
+      .filter((l) => l.msg === "item")
+      .map((l) => l.n as number)
+      .sort((a, b) => a - b),
+    Array.from({ length: ITEMS }, (_, i) => i),
+    "each once",
+  );
+  assert.ok(root);
+  await waitUntil("tester accepted again", async () => (await send("job.step", 900).catch(() => "")) !== "");
 });

@@ -6,34 +6,15 @@
  * no finding, whatever its data; the baseline outlives a restart; a new bundle version learns again.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { NOVELTY_FILE, readBaselines } from "../src/detect/index.ts";
 import { startPlatform } from "../src/main.ts";
-import { BIN } from "./kit/cli-process.ts";
+import { palisade, sleep, waitUntil } from "./kit/cli-run.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { captureLogs, type LogLine } from "./kit/log-capture.ts";
 import { setSecret, tempApp, testPrincipal, writeFiles } from "./kit/temp-app.ts";
-
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function waitUntil(what: string, ok: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
-
-/** The CLI in a child process, not blocking this one (the platform under test runs here). */
-const palisade = (args: string[]): Promise<{ status: number; stdout: string; stderr: string }> =>
-  new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { encoding: "utf8" }, (err, stdout, stderr) =>
-      resolve({ status: err === null ? 0 : typeof err.code === "number" ? err.code : -1, stdout, stderr }),
-    );
-  });
 
 const APP = (detect: string) => `name: novelty
 events:

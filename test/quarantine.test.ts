@@ -6,36 +6,12 @@
  * reason `quarantined`, replayable). Traffic a sender controls cannot quarantine a function.
  */
 import assert from "node:assert/strict";
-import { execFile } from "node:child_process";
 import { type TestContext, test } from "node:test";
 import { startPlatform } from "../src/main.ts";
-import { BIN } from "./kit/cli-process.ts";
+import { palisadeJson as json, palisade, sleep, waitUntil } from "./kit/cli-run.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { captureLogs, type LogLine } from "./kit/log-capture.ts";
 import { setSecret, tempApp, testPrincipal } from "./kit/temp-app.ts";
-
-/** The CLI in a child process, not blocking this one (the platform under test runs here). */
-const palisade = (args: string[]): Promise<{ status: number; stdout: string; stderr: string }> =>
-  new Promise((resolve) => {
-    execFile(process.execPath, [BIN, ...args], { encoding: "utf8" }, (err, stdout, stderr) =>
-      resolve({ status: err === null ? 0 : typeof err.code === "number" ? err.code : -1, stdout, stderr }),
-    );
-  });
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-
-async function json(args: string[]): Promise<unknown> {
-  const run = await palisade([...args, "--json"]);
-  assert.equal(run.status, 0, `palisade ${args.join(" ")}: ${run.stderr}`);
-  return JSON.parse(run.stdout);
-}
-
-async function waitUntil(what: string, ok: () => boolean | Promise<boolean>, ms = 15_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (!(await ok())) {
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}`);
-    await sleep(50);
-  }
-}
 
 const worked = (lines: readonly LogLine[], fn: string) =>
   lines.filter((l) => l.fn === fn && l.msg === "worked").map((l) => l.n as number);

@@ -65,6 +65,15 @@ export const AUDIT_KIND = {
    * [detector, severity, summary, finding]; subject: the root, `<principal>/<id>`.
    */
   chainHeld: "chain.held",
+  /**
+   * A principal's rate limit was lowered to its baseline rate for a while after an ingress flood
+   * [detector, severity, summary, finding]; subject: the principal.
+   */
+  principalThrottled: "principal.throttled",
+  /** An operator held a principal: its requests are refused, its chains' work waits; subject: the principal. */
+  principalHeld: "principal.held",
+  /** An operator released a held principal; subject: the principal; actor: the operator. */
+  principalReleased: "principal.released",
   /** An operator lifted a chain's hold: its held work runs; subject: the root; actor: the operator. */
   chainReleased: "chain.released",
   /** An operator discarded a held chain's work (dead-lettered as it comes); subject: the root. */
@@ -73,6 +82,8 @@ export const AUDIT_KIND = {
   quarantineLifted: "function.quarantine-lifted",
   /** An operator dead-lettered a quarantined function's held work [count, since]; actor: the operator. */
   quarantineDiscarded: "function.quarantine-discarded",
+  /** `palisade permissions suggest --write` removed or narrowed grants in palisade.yaml [dropped, narrowed]. */
+  permissionsNarrowed: "permissions.narrowed",
   /** A delivery was held because a budget ran out [budget, limit]. */
   budgetHeld: "budget.held",
   /** The host stopped a function's sandbox process for breaking a sandbox limit [reason, bytes, limit]. */

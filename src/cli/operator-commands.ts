@@ -9,9 +9,16 @@ import {
   runAuditTail,
   runAuditVerifyAnywhere,
 } from "./commands/audit.ts";
+import { runCost } from "./commands/cost.ts";
 import { runDlqList, runDlqReplay } from "./commands/dlq.ts";
 import { runKeysRetire, runKeysRotate, runKeysStatus } from "./commands/keys.ts";
 import { runPermissionsReport } from "./commands/permissions.ts";
+import {
+  DEFAULT_SUGGEST_DAYS,
+  runPermissionsSuggest,
+  SUGGEST_RULE,
+  type SuggestOptions,
+} from "./commands/permissions-suggest.ts";
 import {
   runQuarantineDiscard,
   runQuarantineHold,
@@ -26,10 +33,11 @@ import { parsePositive } from "./parse-positive.ts";
 
 /** Adds the operator commands to `program`; each action reports its exit code to `setExit`. */
 export function addOperatorCommands(program: Command, setExit: (code: number) => void): void {
+  const permissions = program
+    .command("permissions")
+    .description("least privilege: what each function is granted and what it used");
   withNatsTarget(
-    program
-      .command("permissions")
-      .description("least privilege: what each function is granted and what it used")
+    permissions
       .command("report")
       .description(
         "granted vs used per function, unused grants and refused calls (.palisade/usage.db, or every node's with --nats)",
@@ -38,6 +46,30 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
       .option("--json", "print a JSON array"),
   ).action(async (opts: { app: string; json?: boolean } & OperatorNatsFlags) => {
     setExit(await runPermissionsReport(opts));
+  });
+  withNatsTarget(
+    permissions
+      .command("suggest")
+      .description(
+        "the smallest manifest covering recorded use, as a diff of palisade.yaml: drops emit types, secrets, egress entries and kv namespaces not used in the last --days days, narrows readwrite kv grants that only read to read; never adds a grant (refused calls are listed); limits, tmp and allowCodeGeneration are not suggested (their use is not recorded)",
+      )
+      .option("--write", "edit palisade.yaml in place (atomically, comments kept) and check it still loads")
+      .option(
+        "--force",
+        "with --write: also remove access used before the window, and every grant of a function with no recorded use at all (refused without it)",
+      )
+      .option(
+        "--days <n>",
+        "grants used within this many days are kept",
+        (v) => parsePositive(v, "--days"),
+        DEFAULT_SUGGEST_DAYS,
+      )
+      .option("--function <name>", "only this function")
+      .option("--app <dir>", "app directory", ".")
+      .option("--json", "print the suggestion, the diff and the new manifest as JSON")
+      .addHelpText("after", SUGGEST_RULE),
+  ).action(async (opts: SuggestOptions) => {
+    setExit(await runPermissionsSuggest(opts));
   });
 
   withNatsTarget(
@@ -191,27 +223,37 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
       },
     );
 
+  withNatsTarget(program.command("cost"))
+    .description(
+      "spend per function and per principal on one UTC day, by the cost model (cost.prices), next to their budgets (limits.costPerDay, principals.<p>.costPerDay)",
+    )
+    .option("--day <YYYY-MM-DD>", "the UTC day (default: today)")
+    .option("--app <dir>", "app directory", ".")
+    .option("--json", "print JSON: { day, rows }")
+    .action(async (opts: { app: string; day?: string; json?: boolean } & OperatorNatsFlags) => {
+      setExit(await runCost(opts));
+    });
+
   const quarantine = program
     .command("quarantine")
-    .description("functions a detector quarantined: their deliveries are held, pending, never dropped");
+    .description(
+      "functions and chains a detector held: their deliveries wait, pending, never dropped (a chain is root:<principal>/<id>)",
+    );
   withNatsTarget(quarantine.command("list"))
-    .description("quarantined functions with the finding behind each and the deliveries it holds")
-    .option("--app <dir>", "app directory", ".")
-    .option(
-      "--limit <n>",
-      "most held event ids to show per function",
-      (v) => parsePositive(v, "--limit"),
-      100,
+    .description(
+      "quarantined functions and held chains, with the finding behind each and the deliveries it holds",
     )
+    .option("--app <dir>", "app directory", ".")
+    .option("--limit <n>", "most held event ids to show per scope", (v) => parsePositive(v, "--limit"), 100)
     .option("--json", "print a JSON array")
     .action(async (opts: { app: string; json?: boolean; limit: number } & OperatorNatsFlags) => {
       setExit(await runQuarantineList(opts));
     });
   withNatsTarget(quarantine.command("hold"))
     .description(
-      "the kill switch: quarantine a function now; its work in flight stops and its deliveries wait until release",
+      "the kill switch: quarantine a function now (its work in flight stops, its deliveries wait), or hold a principal (principal:<name>: its requests get 429, its chains' work waits) until release",
     )
-    .argument("<function>", "the function to hold")
+    .argument("<scope>", "the function to hold, or principal:<name>")
     .option("--reason <text>", "why (kept in the finding and the audit log)")
     .option("--app <dir>", "app directory", ".")
     .option("--json", "print the result as JSON")
@@ -221,8 +263,13 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
       },
     );
   withNatsTarget(quarantine.command("release"))
-    .description("lift a quarantine: the held deliveries run, oldest first, each once")
-    .argument("<function>", "the quarantined function")
+    .description(
+      "lift a quarantine or a hold: the held deliveries run, oldest first, each once (a principal's requests are accepted again)",
+    )
+    .argument(
+      "<scope>",
+      "the quarantined function, principal:<name>, or a held chain as root:<principal>/<id>",
+    )
     .option("--app <dir>", "app directory", ".")
     .option("--json", "print the result as JSON")
     .action(async (fn: string, opts: { app: string; json?: boolean } & OperatorNatsFlags) => {
@@ -230,9 +277,9 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
     });
   withNatsTarget(quarantine.command("discard"))
     .description(
-      "dead-letter a quarantined function's held deliveries (reason quarantined); it stays quarantined",
+      "dead-letter the held deliveries of a quarantined function (it stays quarantined) or of a held chain (reason quarantined)",
     )
-    .argument("<function>", "the quarantined function")
+    .argument("<scope>", "the quarantined function, or a held chain as root:<principal>/<id>")
     .option("--app <dir>", "app directory", ".")
     .option("--json", "print the result as JSON")
     .action(async (fn: string, opts: { app: string; json?: boolean } & OperatorNatsFlags) => {

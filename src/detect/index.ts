@@ -1,6 +1,8 @@
 export { type ClientBlocks, createClientBlocks } from "./client-blocks.ts";
+export { type CostDrift, createCostDrift } from "./cost-drift.ts";
 export { type CredentialStuffing, createCredentialStuffing } from "./credential-stuffing.ts";
 export { createDeniedBurst, type DeniedBurst } from "./denied-burst.ts";
+export { createIngressFlood, type IngressFlood } from "./ingress-flood.ts";
 export { createLineage, type Lineage, type LineageParts, rootKey } from "./lineage.ts";
 export { createNovelty, MAX_PAIRS, type Novelty, type NoveltyBaseline } from "./novelty.ts";
 export {
@@ -11,6 +13,7 @@ export {
   readBaselines,
   writeBaselines,
 } from "./novelty-file.ts";
+export { createOutliers, OUTLIER_FLOORS, type Outliers } from "./outliers.ts";
 export { findingEventId, openQuarantine, type Quarantine, quarantineKey } from "./quarantine.ts";
 export {
   openRootHolds,

@@ -10,6 +10,11 @@ export interface LineageParts {
   readonly budget: (type: string) => number;
   /** A function's `recursion.maxDepth`, if it declares one. */
   readonly maxDepth: (fn: string) => number | undefined;
+  /**
+   * How many functions an event of `type` at `hop` is routed to and may run for (a function's
+   * recursion depth aside): the invocations one such event causes.
+   */
+  readonly subscribers: (type: string, hop: number) => number;
   readonly report: (finding: Finding) => void;
   readonly now?: () => number;
 }
@@ -21,9 +26,10 @@ export interface Lineage {
    * discarded the root's held work, else `run`.
    */
   verdict(fn: string, event: ChainEvent): "run" | "wait" | "discard";
-  /** Counts an invocation's first attempt of `event` by `fn` against its root's budget. */
-  started(fn: string, event: ChainEvent): void;
-  /** Counts an emit (the emitted event) against its root's budget. */
+  /**
+   * Counts a new emit (the emitted event) against its root's budget: the emit and the invocations
+   * it causes (one per function it is routed to).
+   */
   emitted(fn: string, event: ChainEvent): void;
   /** Holds a root from `at` on (read back from shared state at start, or held by another node). */
   hold(key: string, at: number): void;
@@ -55,8 +61,11 @@ interface Root {
  * most `recursion.maxDepth` hops from their root. Past either, the root is reported once and, with
  * response `hold`, its further work waits, pending, until an operator releases it. Only the chain's
  * own work counts: a sender's other events are other roots, so no one can hold someone else's chain.
- * Counts are kept in this process (a root first seen here mid-chain, after a restart or on another
- * node, gets `maxPerRoot`); memory is bounded by forgetting the oldest roots past MAX_ROOTS.
+ * Work is counted as it is caused: a new emit counts itself and one invocation per function it is
+ * routed to (as the worst case counts them, filters aside), the root event its own subscribers; so a
+ * retry, or an operator's replay of a delivery, is not more work of the chain. Counts are kept in
+ * this process (a root first seen here mid-chain, after a restart or on another node, gets
+ * `maxPerRoot`); memory is bounded by forgetting the oldest roots past MAX_ROOTS.
  */
 export function createLineage(parts: LineageParts): Lineage {
   const { policy } = parts;
@@ -69,7 +78,10 @@ export function createLineage(parts: LineageParts): Lineage {
     let root = roots.get(key);
     if (root === undefined) {
       const budget = event.hop === 0 ? parts.budget(event.type) : policy.maxPerRoot;
-      root = { count: 0, budget: Math.min(budget, policy.maxPerRoot) };
+      // The root's own invocations count from the start; a root first seen mid-chain (after a
+      // restart, or on another node) counts from what reaches this process.
+      const own = event.hop === 0 ? parts.subscribers(event.type, 0) : 0;
+      root = { count: own, budget: Math.min(budget, policy.maxPerRoot) };
       roots.set(key, root);
       if (roots.size > MAX_ROOTS) forgetOldest();
     }
@@ -102,12 +114,12 @@ export function createLineage(parts: LineageParts): Lineage {
   function count(fn: string, event: ChainEvent, what: string): void {
     if (!on) return;
     const [key, root] = rootOf(event);
-    root.count += 1;
+    root.count += 1 + parts.subscribers(event.type, event.hop);
     if (root.count > root.budget)
       exceed(
         key,
         root,
-        `The chain of ${key} caused more than ${root.budget} invocations and emits (its worst case by the emit graph, at most detect.amplification.maxPerRoot): the last was ${what} by "${fn}"`,
+        `The chain of ${key} caused more than ${root.budget} invocations and emits (its worst case by the emit graph, at most detect.amplification.maxPerRoot): the last was ${what} by "${fn}"; its deliveries are the excess`,
         { function: fn, eventId: event.id, hop: event.hop },
       );
   }
@@ -127,9 +139,6 @@ export function createLineage(parts: LineageParts): Lineage {
           { function: fn, eventId: event.id, hop: event.hop, maxDepth: depth },
         );
       return root.since === undefined ? "run" : "wait";
-    },
-    started(fn, event) {
-      count(fn, event, `an invocation of ${event.type}`);
     },
     emitted(fn, event) {
       count(fn, event, `an emit of ${event.type}`);

@@ -23,10 +23,14 @@ export interface Quarantine {
   list(): { fn: string; since: number }[];
 }
 
-/** Name of a function's quarantine value in shared state. */
-export function quarantineKey(fn: string): string {
-  return `quarantine:function:${fn}`;
+/** What a quarantine holds: functions (their deliveries) or principals (their chains and requests). */
+export type QuarantineKind = "function" | "principal";
+
+/** Name of a function's (or a principal's) quarantine value in shared state. */
+export function quarantineKey(fn: string, kind: QuarantineKind = "function"): string {
+  return `quarantine:${kind}:${fn}`;
 }
+const keyOf = quarantineKey;
 
 /**
  * Id of the `palisade.security.anomaly` event that carries a finding: derived from the scope and
@@ -36,8 +40,16 @@ export function findingEventId(finding: Pick<Finding, "scope" | "at">): string {
   return `finding:${finding.scope.kind}:${finding.scope.name}:${finding.at}`;
 }
 
-/** Reads the quarantine state of `functions` (the app's) from `state`. */
-export async function openQuarantine(state: SharedState, functions: readonly string[]): Promise<Quarantine> {
+/**
+ * Reads the quarantine state of `functions` (the app's) from `state`; with `kind` principal, of the
+ * app's principals instead (an operator's hold on a sender).
+ */
+export async function openQuarantine(
+  state: SharedState,
+  functions: readonly string[],
+  kind: QuarantineKind = "function",
+): Promise<Quarantine> {
+  const quarantineKey = (name: string) => keyOf(name, kind);
   const since = new Map<string, number>();
   // Each local change bumps its function's generation: a read that started before a change (or
   // while one was being written) is stale for that function and is not applied.
@@ -52,7 +64,7 @@ export async function openQuarantine(state: SharedState, functions: readonly str
     held: (fn) => since.has(fn),
     since: (fn) => since.get(fn),
     async impose(fn, at) {
-      if (!known.has(fn)) throw new Error(`No function named "${fn}"`);
+      if (!known.has(fn)) throw new Error(`No ${kind} named "${fn}"`);
       since.set(fn, at);
       bump(fn);
       try {

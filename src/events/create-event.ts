@@ -58,3 +58,9 @@ export function rootOf(event: Pick<CloudEvent, "id" | "principal" | "rootid" | "
 } {
   return { id: event.rootid ?? event.id, principal: event.rootprincipal ?? event.principal };
 }
+
+/** Serialized size of an event's data (text as is, JSON serialized). */
+export function dataBytes(data: unknown): number {
+  if (typeof data === "string") return Buffer.byteLength(data);
+  return data === undefined ? 0 : Buffer.byteLength(JSON.stringify(data) ?? "");
+}

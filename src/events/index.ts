@@ -7,7 +7,7 @@ export {
   contentMode,
   STRUCTURED_MEDIA_TYPE,
 } from "./content-mode.ts";
-export { createEvent, type EventDraft, type EventOrigin, rootOf } from "./create-event.ts";
+export { createEvent, dataBytes, type EventDraft, type EventOrigin, rootOf } from "./create-event.ts";
 export { EVENT_HOP_LIMIT, EVENT_INVALID, EVENT_UNSUPPORTED_MEDIA } from "./errors.ts";
 export { type DataKind, dataKind } from "./media-type.ts";
 export { parseBinary } from "./parse-binary.ts";

@@ -4,11 +4,19 @@ export const PLATFORM_EVENT_TYPES: ReadonlyMap<string, object> = new Map([
     "palisade.security.budget-exceeded",
     {
       type: "object",
-      required: ["function", "limit", "day"],
+      required: ["day"],
       additionalProperties: false,
       properties: {
+        /** The function whose budget ran out (absent for a principal's). */
         function: { type: "string" },
+        /** The principal whose spend budget ran out (for `costPerDay` of a principal). */
+        principal: { type: "string" },
+        /** Which budget: `dailyInvocations` (absent: the same) or `costPerDay`. */
+        budget: { enum: ["dailyInvocations", "costPerDay"] },
+        /** The invocation budget (dailyInvocations). */
         limit: { type: "integer" },
+        /** The spend budget in US dollars (costPerDay). */
+        limitUsd: { type: "number" },
         day: { type: "string", format: "date" },
       },
     },
@@ -26,12 +34,15 @@ export const PLATFORM_EVENT_TYPES: ReadonlyMap<string, object> = new Map([
           type: "object",
           required: ["kind", "name"],
           additionalProperties: false,
-          properties: { kind: { enum: ["function", "address", "root"] }, name: { type: "string" } },
+          properties: {
+            kind: { enum: ["function", "address", "root", "principal"] },
+            name: { type: "string" },
+          },
         },
         severity: { enum: ["low", "medium", "high"] },
         summary: { type: "string" },
         evidence: { type: "object" },
-        response: { enum: ["alert", "quarantine", "block", "hold"] },
+        response: { enum: ["alert", "quarantine", "block", "hold", "throttle"] },
         at: { type: "string", format: "date-time" },
       },
     },

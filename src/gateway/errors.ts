@@ -16,3 +16,7 @@ export const GATEWAY_UNSAFE_NUMBER = "PAL_GATEWAY_UNSAFE_NUMBER";
 export const GATEWAY_RATE_STORE_UNAVAILABLE = "PAL_GATEWAY_RATE_STORE_UNAVAILABLE";
 /** The client address is blocked for a while (a detector saw credential stuffing from it): 429 with Retry-After. */
 export const GATEWAY_CLIENT_BLOCKED = "PAL_GATEWAY_CLIENT_BLOCKED";
+/** The principal's daily spend budget is used up (`overBudget: reject`). */
+export const GATEWAY_OVER_BUDGET = "PAL_GATEWAY_OVER_BUDGET";
+/** An operator holds the principal (`palisade quarantine hold principal:<name>`). */
+export const GATEWAY_PRINCIPAL_HELD = "PAL_GATEWAY_PRINCIPAL_HELD";

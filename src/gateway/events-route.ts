@@ -18,7 +18,7 @@ import type { ClientCertificate } from "./authenticate.ts";
 import { addBodyParsers } from "./body-parsers.ts";
 import { GATEWAY_UNSUPPORTED_MEDIA } from "./errors.ts";
 import type { RouteDeps } from "./gateway-options.ts";
-import { enforceClientAdmission, enforceRateLimit } from "./rate-limit.ts";
+import { enforceClientAdmission, enforcePrincipalAdmission, enforceRateLimit } from "./rate-limit.ts";
 import { stringFormAt } from "./string-form-at.ts";
 
 /**
@@ -53,6 +53,7 @@ export function registerEventsRoute(
         typeof header === "string" && header.length <= 55
           ? read.map((d) => (d.traceparent === undefined ? { ...d, traceparent: header } : d))
           : read;
+      enforcePrincipalAdmission(deps, principal);
       const limit = deps.principalLimit(principal);
       const limited = enforceRateLimit(
         deps.rateLimits,

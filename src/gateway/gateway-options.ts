@@ -41,6 +41,13 @@ export interface GatewayOptions {
    */
   clientBlocked?: (ip: string) => number | undefined;
   /**
+   * Seconds until a principal may send again, if its daily spend budget is used up and it is to be
+   * refused (`principals.<p>.overBudget: reject`); its request is refused with 429.
+   */
+  principalOverBudget?: (principal: string) => number | undefined;
+  /** Whether an operator holds a principal: its requests are refused with 429 until released. */
+  principalHeld?: (principal: string) => boolean;
+  /**
    * Whether the schema of declared event `type` accepts a string at `pointer` (into `data`), which
    * holds the string form of numbers JSON cannot carry exactly; undefined for an undeclared type.
    * Lets a refusal of such a number say whether sending it as a string will be accepted.

@@ -1,6 +1,15 @@
 import { PalisadeError } from "../errors.ts";
 import type { RateLimit } from "../manifest/index.ts";
-import { GATEWAY_CLIENT_BLOCKED, GATEWAY_RATE_LIMITED } from "./errors.ts";
+import {
+  GATEWAY_CLIENT_BLOCKED,
+  GATEWAY_OVER_BUDGET,
+  GATEWAY_PRINCIPAL_HELD,
+  GATEWAY_RATE_LIMITED,
+} from "./errors.ts";
+
+/** What a held principal is told to wait before it tries again (the hold has no set end). */
+const HELD_RETRY_SEC = 60;
+
 import type { RouteDeps } from "./gateway-options.ts";
 import { DEFAULT_CLIENT_RATE_LIMIT, type RateLimitStore } from "./rate-limiter.ts";
 
@@ -35,6 +44,26 @@ export function enforceClientAdmission(deps: RouteDeps, ip: string): undefined |
       { status: 429, details: { retryAfterSec } },
     );
   return enforceClientRateLimit(deps.rateLimits, ip);
+}
+
+/**
+ * Refuses a principal an operator holds (429: its sender should try again later; nothing it sent
+ * before is lost), and one whose daily spend budget is used up when set to `reject`.
+ */
+export function enforcePrincipalAdmission(deps: RouteDeps, principal: string): void {
+  if (deps.principalHeld?.(principal) === true)
+    throw new PalisadeError(
+      GATEWAY_PRINCIPAL_HELD,
+      `Principal "${principal}" is held by an operator (palisade quarantine list); try again later`,
+      { status: 429, details: { retryAfterSec: HELD_RETRY_SEC } },
+    );
+  const retryAfterSec = deps.principalOverBudget?.(principal);
+  if (retryAfterSec !== undefined)
+    throw new PalisadeError(
+      GATEWAY_OVER_BUDGET,
+      `Principal "${principal}" used up its spend budget for today (principals.${principal}.costPerDay); retry after ${retryAfterSec} s, when the UTC day ends`,
+      { status: 429, details: { retryAfterSec } },
+    );
 }
 
 export function enforceClientRateLimit(store: RateLimitStore, ip: string): undefined | Promise<void> {

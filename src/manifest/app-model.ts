@@ -23,14 +23,71 @@ export interface AppModel {
   readonly waivers: readonly Waiver[];
   /** Anomaly detectors and their responses (`detect:`). */
   readonly detect: DetectPolicy;
+  /** What an invocation costs (`cost.prices`), in US dollars. */
+  readonly prices: Prices;
 }
+
+/** The cost model's unit prices in US dollars (`cost.prices`). */
+export interface Prices {
+  /** Per attempt. */
+  readonly request: number;
+  /** Per GB-second: wall time × `limits.memoryMb`. */
+  readonly gbSecond: number;
+  /** Per GB received by ctx.fetch. */
+  readonly egressGb: number;
+  /** Per 64 KiB chunk of event data handed to an attempt. */
+  readonly payload64k: number;
+  /** Per capability call. */
+  readonly capabilityCall: number;
+}
+
+/** Lambda-like list prices (AWS Lambda x86 us-east-1, EventBridge, DynamoDB on-demand reads). */
+export const DEFAULT_PRICES: Prices = Object.freeze({
+  request: 0.0000002,
+  gbSecond: 0.0000166667,
+  egressGb: 0.09,
+  payload64k: 0.000001,
+  capabilityCall: 0.00000025,
+});
 
 /** `detect:` of the manifest, defaults filled in. */
 export interface DetectPolicy {
   readonly amplification: AmplificationPolicy;
   readonly deniedBurst: DeniedBurstPolicy;
   readonly credentialStuffing: CredentialStuffingPolicy;
+  readonly ingressFlood: IngressFloodPolicy;
   readonly novelty: NoveltyPolicy;
+  readonly outliers: OutliersPolicy;
+  readonly costDrift: CostDriftPolicy;
+}
+
+/**
+ * `detect.outliers`: per function, streaming estimates of the p50 and p99 of attempt durations and
+ * event data sizes; after `warmup` observations, one above `factor` × p99 (and above a floor) is an
+ * outlier, reported at most once per function and measure within `windowSec`.
+ */
+export interface OutliersPolicy {
+  readonly factor: number;
+  /** Observations of a measure before its outliers are judged. */
+  readonly warmup: number;
+  readonly windowSec: number;
+  /** `alert` (default) only reports; `off`. Event data sets the size: never a hold. */
+  readonly response: "alert" | "off";
+}
+
+/**
+ * `detect.costDrift`: per function, a baseline of cost per invocation learned over `warmup`
+ * invocations, then a one-sided CUSUM over each minute's mean cost, standardized: a finding when it
+ * reaches `threshold`; `slack` is what each minute may drift without counting.
+ */
+export interface CostDriftPolicy {
+  /** The CUSUM's decision interval h, in standard deviations. */
+  readonly threshold: number;
+  /** The CUSUM's allowance k, in standard deviations per minute. */
+  readonly slack: number;
+  readonly warmup: number;
+  /** `alert` (default) only reports; `off`. Throttling on drift is not built: budgets bound spend. */
+  readonly response: "alert" | "off";
 }
 
 /**
@@ -69,6 +126,22 @@ export interface AmplificationPolicy {
   readonly response: "hold" | "alert" | "off";
 }
 
+/**
+ * `detect.ingressFlood`: a principal whose accepted events in one window pass `factor` times the
+ * median of its last `baselineWindows` windows (and `minEvents`), after `warmupWindows` windows.
+ */
+export interface IngressFloodPolicy {
+  readonly windowSec: number;
+  readonly baselineWindows: number;
+  readonly warmupWindows: number;
+  readonly factor: number;
+  readonly minEvents: number;
+  /** How long a throttled principal stays held to its baseline rate. */
+  readonly throttleSec: number;
+  /** `throttle` (default): its rate limit drops to its baseline rate; `alert` only reports; `off`. */
+  readonly response: "throttle" | "alert" | "off";
+}
+
 /** `detect.deniedBurst`: how many refused capability calls within a window make a finding. */
 export interface DeniedBurstPolicy {
   /** Refused calls of one function within `windowSec` that make a finding. */
@@ -84,6 +157,15 @@ export interface DeniedBurstPolicy {
  */
 export const DEFAULT_DETECT: DetectPolicy = Object.freeze({
   amplification: Object.freeze({ maxPerRoot: 10_000, response: "hold" as const }),
+  ingressFlood: Object.freeze({
+    windowSec: 60,
+    baselineWindows: 60,
+    warmupWindows: 10,
+    factor: 10,
+    minEvents: 600,
+    throttleSec: 300,
+    response: "throttle" as const,
+  }),
   deniedBurst: Object.freeze({ denials: 5, windowSec: 60, response: "quarantine" as const }),
   credentialStuffing: Object.freeze({
     failures: 20,
@@ -97,6 +179,9 @@ export const DEFAULT_DETECT: DetectPolicy = Object.freeze({
     learn: Object.freeze({ invocations: 100, hours: 24 }),
     response: "alert" as const,
   }),
+  // A sender picks its events' sizes and, through them, durations: report, never hold.
+  outliers: Object.freeze({ factor: 5, warmup: 200, windowSec: 600, response: "alert" as const }),
+  costDrift: Object.freeze({ threshold: 10, slack: 0.5, warmup: 200, response: "alert" as const }),
 });
 
 /** A recorded exception to one `palisade check` finding: which, why, and until when. */
@@ -124,6 +209,10 @@ export interface PrincipalSpec {
   /** Exact event type names, or `prefix.*` patterns. */
   readonly publish: readonly string[];
   readonly rateLimit: RateLimit;
+  /** Spend budget per UTC day in US dollars for what its events cause. */
+  readonly costPerDay?: number;
+  /** Past the budget: hold the chains' work (absent: hold), or also refuse new requests with 429. */
+  readonly overBudget?: "hold" | "reject";
 }
 
 export interface ApiKeyAuth {
@@ -232,6 +321,8 @@ export interface Limits {
   readonly tmpMb: number;
   readonly ratePerSec?: number;
   readonly dailyInvocations?: number;
+  /** Spend budget per UTC day in US dollars (at `prices`). */
+  readonly costPerDay?: number;
   /** Capability calls one invocation has in flight at once (more wait in a bounded queue). */
   readonly capabilityCalls: number;
   /** ctx.fetch response bytes the host buffers for one invocation at once. */

@@ -6,17 +6,22 @@ import { appFile } from "./app-file.ts";
 import {
   type AmplificationPolicy,
   type AppModel,
+  type CostDriftPolicy,
   type CredentialStuffingPolicy,
   DEFAULT_DEDUPE_WINDOW_SEC,
   DEFAULT_DETECT,
   DEFAULT_LIMITS,
+  DEFAULT_PRICES,
   DEFAULT_RETRY,
   type DeniedBurstPolicy,
   type EgressRule,
   type EventTypeSpec,
   type FunctionSpec,
+  type IngressFloodPolicy,
   type KvMode,
   type NoveltyPolicy,
+  type OutliersPolicy,
+  type Prices,
   type TlsSpec,
   type Waiver,
 } from "./app-model.ts";
@@ -46,11 +51,15 @@ export interface RawManifest {
   hopLimit?: number;
   retention?: { days: number };
   waivers?: Waiver[];
+  cost?: { prices?: Partial<Prices> };
   detect?: {
     amplification?: Partial<AmplificationPolicy>;
     deniedBurst?: Partial<DeniedBurstPolicy>;
     credentialStuffing?: Partial<CredentialStuffingPolicy>;
+    ingressFlood?: Partial<IngressFloodPolicy>;
     novelty?: { learn?: Partial<NoveltyPolicy["learn"]>; response?: NoveltyPolicy["response"] };
+    outliers?: Partial<OutliersPolicy>;
+    costDrift?: Partial<CostDriftPolicy>;
   };
 }
 
@@ -153,12 +162,16 @@ export function resolveApp(
       amplification: { ...DEFAULT_DETECT.amplification, ...raw.detect?.amplification },
       deniedBurst: { ...DEFAULT_DETECT.deniedBurst, ...raw.detect?.deniedBurst },
       credentialStuffing: { ...DEFAULT_DETECT.credentialStuffing, ...raw.detect?.credentialStuffing },
+      ingressFlood: { ...DEFAULT_DETECT.ingressFlood, ...raw.detect?.ingressFlood },
       novelty: {
         ...DEFAULT_DETECT.novelty,
         ...raw.detect?.novelty,
         learn: { ...DEFAULT_DETECT.novelty.learn, ...raw.detect?.novelty?.learn },
       },
+      outliers: { ...DEFAULT_DETECT.outliers, ...raw.detect?.outliers },
+      costDrift: { ...DEFAULT_DETECT.costDrift, ...raw.detect?.costDrift },
     },
+    prices: Object.freeze({ ...DEFAULT_PRICES, ...raw.cost?.prices }),
     ...tlsOf(raw, dir, problems),
   });
 }

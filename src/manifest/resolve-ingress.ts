@@ -18,6 +18,8 @@ export interface RawPrincipal {
   mtls?: { subject: string };
   publish: string[];
   rateLimit?: { perSecond: number; burst?: number };
+  costPerDay?: number;
+  overBudget?: "hold" | "reject";
 }
 
 export type RawSource =
@@ -87,6 +89,8 @@ export function resolvePrincipals(
         auth,
         publish: Object.freeze([...p.publish]),
         rateLimit: Object.freeze(rateLimit),
+        ...(p.costPerDay === undefined ? {} : { costPerDay: p.costPerDay }),
+        ...(p.overBudget === undefined ? {} : { overBudget: p.overBudget }),
       }),
     );
   }

@@ -41,6 +41,8 @@ export interface Metrics {
   readonly anomalyFindings: Counter<"detector" | "severity" | "response">;
   /** 1 while a function is quarantined (its deliveries held until released or discarded), else 0. */
   readonly quarantined: Gauge<"fn">;
+  /** Spend by the cost model, in US dollars, by function and the principal whose chain it was. */
+  readonly costUsd: Counter<"fn" | "principal">;
 }
 
 export function createMetrics(): Metrics {
@@ -104,6 +106,12 @@ export function createMetrics(): Metrics {
       name: "palisade_anomaly_findings_total",
       help: "Findings of the anomaly detectors, by detector, severity and response (alert, quarantine).",
       labelNames: ["detector", "severity", "response"] as const,
+      registers: [registry],
+    }),
+    costUsd: new Counter({
+      name: "palisade_cost_usd_total",
+      help: "Spend by the cost model (cost.prices), in US dollars, by function and by the principal whose event started the chain.",
+      labelNames: ["fn", "principal"] as const,
       registers: [registry],
     }),
     quarantined: new Gauge({

@@ -69,7 +69,8 @@ export interface CapabilityBackends {
 export type CapabilityUse = "emit" | "secret" | "egress" | "kv-read" | "kv-write";
 
 export interface CapabilityObserver {
-  used(inv: Invocation, kind: CapabilityUse, target: string): void;
+  /** A granted call; `bytes` is what an egress call received (its response body). */
+  used(inv: Invocation, kind: CapabilityUse, target: string, bytes?: number): void;
   /**
    * A refused call. `grant` is false when it was refused for what it carried (data too deep or with
    * prototype keys, a header or method the platform controls), not for asking beyond its grants.
@@ -230,7 +231,7 @@ export function createCapabilityHost(
       const buffer = budgetOf(inv).fetchBuffer();
       try {
         const result = await backends.fetch(inv.fn, url, init, buffer);
-        observer.used(inv, "egress", target);
+        observer.used(inv, "egress", target, buffer.received());
         return result;
       } catch (err) {
         if ((err as { code?: unknown }).code === RUNTIME_DENIED) {

@@ -12,6 +12,8 @@ export interface FetchBuffer {
   readonly limit: number;
   /** Takes `bytes` more; false (taking nothing) when that would go over the invocation's buffer. */
   take(bytes: number): boolean;
+  /** Bytes this fetch took in all (its response body as received), kept after `release`. */
+  received(): number;
   release(): void;
 }
 
@@ -57,14 +59,17 @@ export function createInvocationBudget(limits: Limits): InvocationBudget {
     },
     fetchBuffer() {
       let mine = 0;
+      let total = 0;
       return {
         limit: limits.fetchBytes,
         take(bytes) {
           if (buffered + bytes > limits.fetchBytes) return false;
           buffered += bytes;
           mine += bytes;
+          total += bytes;
           return true;
         },
+        received: () => total,
         release() {
           buffered -= mine;
           mine = 0;

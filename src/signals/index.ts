@@ -1,6 +1,7 @@
 export {
   type CapabilityKind,
   type ChainEvent,
+  type CostParts,
   createSignals,
   type Finding,
   type Scope,

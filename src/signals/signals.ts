@@ -11,10 +11,10 @@ export type CapabilityKind = "emit" | "secret" | "egress" | "kv-read" | "kv-writ
 /** Who a finding is about, and so what a response holds: the narrowest scope that covers it. */
 export interface Scope {
   /**
-   * A function (by name), a client address (as the gateway saw it), or a chain's root
-   * (`<principal>/<id>` of the event from outside it descends from).
+   * A function (by name), a client address (as the gateway saw it), a chain's root
+   * (`<principal>/<id>` of the event from outside it descends from), or a principal.
    */
-  readonly kind: "function" | "address" | "root";
+  readonly kind: "function" | "address" | "root" | "principal";
   readonly name: string;
 }
 
@@ -31,11 +31,20 @@ export interface Finding {
   /**
    * What the platform did: `alert` only; `quarantine` (a function's work is held, never dropped);
    * `block` (a client address is refused with 429 for a while); `hold` (a root's further work is
-   * held, never dropped).
+   * held, never dropped); `throttle` (a principal's rate limit is lowered for a while).
    */
-  readonly response: "alert" | "quarantine" | "block" | "hold";
+  readonly response: "alert" | "quarantine" | "block" | "hold" | "throttle";
   /** When it was found (epoch ms). */
   readonly at: number;
+}
+
+/** What an attempt used, by cost item (each in nano-dollars). */
+export interface CostParts {
+  readonly request: number;
+  readonly compute: number;
+  readonly egress: number;
+  readonly payload: number;
+  readonly capabilityCalls: number;
 }
 
 /** Where an event is in its chain: its hop and the root it descends from. */
@@ -74,6 +83,8 @@ export type Signal =
       readonly capability: Exclude<CapabilityKind, "unknown">;
       readonly target: string;
       readonly eventId: string;
+      /** For egress: the response bytes received. */
+      readonly bytes?: number;
     }
   | {
       /** A capability call its grants do not allow (or a capability that does not exist). */
@@ -103,10 +114,19 @@ export type Signal =
       readonly first: boolean;
     }
   | {
-      /** A delivery's first attempt starts (retries are not new work of its chain). */
+      /** An attempt starts (1 for the first; retries are not new work of its chain). */
       readonly kind: "invocation.started";
       readonly fn: string;
       readonly event: ChainEvent;
+      readonly attempt: number;
+      /** The serialized size of the event's data it is given. */
+      readonly payloadBytes: number;
+    }
+  | {
+      /** An attempt that started was given back unattempted (its function was held meanwhile). */
+      readonly kind: "invocation.returned";
+      readonly fn: string;
+      readonly eventId: string;
     }
   | {
       /** A function's emit was stored. */
@@ -128,6 +148,25 @@ export type Signal =
       readonly error?: string;
       /** When a retry is due (epoch ms), for `retry`. */
       readonly retryAt?: number;
+      /** For an attempt that ran: the principal whose event started its chain (who pays for it). */
+      readonly principal?: string;
+      /** For an attempt that ran: its wall time in the sandbox, ms. */
+      readonly durationMs?: number;
+      /** For an attempt that ran: the serialized size of the event's data it was given. */
+      readonly payloadBytes?: number;
+    }
+  | {
+      /**
+       * What one attempt cost by the app's cost model (`cost.prices`), in nano-dollars (1e-9 US$),
+       * with its parts; emitted once the attempt settled.
+       */
+      readonly kind: "invocation.cost";
+      readonly fn: string;
+      readonly eventId: string;
+      /** The principal whose event from outside started the chain (who pays for it). */
+      readonly principal: string;
+      readonly nanoUsd: number;
+      readonly parts: CostParts;
     }
   | {
       /** A function's due deliveries started waiting: rate limit, daily budget or quarantine. */

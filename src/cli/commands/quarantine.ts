@@ -32,11 +32,13 @@ const NATS_HELD =
 
 /** How a held chain is named on the command line: `root:<principal>/<id>`. */
 const ROOT_SCOPE = "root:";
+/** How a held principal is named on the command line: `principal:<name>`. */
+const PRINCIPAL_SCOPE = "principal:";
 
 /** One quarantined scope, as `palisade quarantine list --json` prints it. */
 export interface QuarantineEntry {
-  /** A quarantined function, or a held chain (its root, `<principal>/<id>`). */
-  scope: { kind: "function" | "root"; name: string };
+  /** A quarantined function, a held principal, or a held chain (its root, `<principal>/<id>`). */
+  scope: { kind: "function" | "principal" | "root"; name: string };
   since: string;
   /** The finding's summary, or why it cannot be shown. */
   reason: string;
@@ -54,14 +56,19 @@ export async function runQuarantineList(
   const app = loadApp(opts.app);
   return withOperatorStore(app, opts, async (store) => {
     const quarantine = await openQuarantine(store.state, [...app.functions.keys()]);
+    const principals = await openQuarantine(store.state, [...app.principals.keys()], "principal");
     const roots = await openRootHolds(store.state).list();
     const scopes = [
       ...quarantine.list().map(({ fn, since }) => ({ kind: "function" as const, name: fn, since })),
+      ...principals.list().map(({ fn, since }) => ({ kind: "principal" as const, name: fn, since })),
       ...roots.map(({ root, since }) => ({ kind: "root" as const, name: root, since })),
     ];
-    // A chain's held work is any function's due work of that root: read once, grouped by root.
+    // A chain's (or a principal's) held work is any function's due work of that root (or of roots
+    // that principal sent): read once, grouped by both.
     const byRoot =
-      roots.length === 0 || onNats(store) ? undefined : await dueByRoot(store, [...app.functions.keys()]);
+      scopes.every((sc) => sc.kind === "function") || onNats(store)
+        ? undefined
+        : await dueByRoot(store, [...app.functions.keys()]);
     const entries: QuarantineEntry[] = [];
     for (const { kind, name, since } of scopes) {
       const findingId = findingEventId({ scope: { kind, name }, at: since });
@@ -71,7 +78,10 @@ export async function runQuarantineList(
         ? undefined
         : kind === "function"
           ? await heldOf(store, name)
-          : { deliveries: byRoot?.due.get(name) ?? [], more: byRoot?.more ?? false };
+          : {
+              deliveries: byRoot?.due.get(kind === "root" ? name : `principal:${name}`) ?? [],
+              more: byRoot?.more ?? false,
+            };
       if (kind === "function") for (const d of held?.deliveries ?? []) store.queue.giveBack(refOf(d));
       entries.push({
         scope: { kind, name },
@@ -79,7 +89,7 @@ export async function runQuarantineList(
         reason:
           typeof finding?.summary === "string"
             ? finding.summary
-            : `${kind === "function" ? "quarantined" : "held"}; its finding event is not in the log (pruned, or held by an operator)`,
+            : `${kind === "function" ? "quarantined" : "held"}; its finding event is not in the log (pruned)`,
         finding,
         findingId,
         held:
@@ -100,7 +110,7 @@ export async function runQuarantineList(
     if (entries.length === 0) process.stdout.write("no function is quarantined and no chain is held\n");
     for (const e of entries) {
       const count = e.held === null ? "(on NATS: not listed)" : `${e.held.count}${e.held.more ? "+" : ""}`;
-      const name = e.scope.kind === "root" ? `${ROOT_SCOPE}${e.scope.name}` : e.scope.name;
+      const name = e.scope.kind === "function" ? e.scope.name : `${e.scope.kind}:${e.scope.name}`;
       process.stdout.write(
         `${e.scope.kind} ${name}  since ${e.since}  ${count} held deliveries\n  ${e.reason}\n`,
       );
@@ -125,8 +135,8 @@ async function dueByRoot(
     taken.push(...deliveries);
     for (const d of deliveries) {
       if ("refused" in d) continue;
-      const key = rootKey(d.event);
-      due.set(key, [...(due.get(key) ?? []), d]);
+      for (const key of [rootKey(d.event), `principal:${d.event.rootprincipal ?? d.event.principal}`])
+        due.set(key, [...(due.get(key) ?? []), d]);
     }
   }
   return { due, taken, more };
@@ -140,30 +150,30 @@ async function dueByRoot(
  * subscribe to, and an audit record with the operator's name.
  */
 export async function runQuarantineHold(
-  fn: string,
+  name: string,
   opts: { app: string; json?: boolean; reason?: string } & OperatorNatsFlags,
 ): Promise<number> {
   const app = loadApp(opts.app);
-  assertFunction(app, fn);
+  const target = holdTarget(app, name);
   const by = `cli:${userInfo().username}`;
   return withOperatorStore(app, opts, async (store) => {
-    const quarantine = await openQuarantine(store.state, [...app.functions.keys()]);
-    const was = quarantine.since(fn);
+    const quarantine = await openQuarantine(store.state, target.names, target.kind);
+    const was = quarantine.since(target.name);
     if (was !== undefined) {
       process.stderr.write(
-        `palisade: function "${fn}" is already quarantined (since ${new Date(was).toISOString()})\n`,
+        `palisade: ${target.kind} "${target.name}" is already ${target.kind === "function" ? "quarantined" : "held"} (since ${new Date(was).toISOString()})\n`,
       );
       return EXIT_FAILURE;
     }
     const at = Date.now();
-    const scope = { kind: "function" as const, name: fn };
+    const scope = { kind: target.kind, name: target.name };
     const finding = {
       detector: "operator",
       scope,
       severity: "high",
       summary: `Held by ${by}${opts.reason === undefined ? "" : `: ${opts.reason}`}`,
       evidence: { by, ...(opts.reason === undefined ? {} : { reason: opts.reason }) },
-      response: "quarantine",
+      response: target.kind === "function" ? "quarantine" : "hold",
       at: new Date(at).toISOString(),
     };
     // The finding first: once the hold is visible, list finds why.
@@ -173,10 +183,10 @@ export async function runQuarantineHold(
         { principal: PLATFORM_PRINCIPAL, source: PLATFORM_SOURCE, hop: 0 },
       ),
     ]);
-    await quarantine.impose(fn, at);
+    await quarantine.impose(target.name, at);
     auditCommand(opts.app, {
-      kind: AUDIT_KIND.quarantined,
-      subject: fn,
+      kind: target.kind === "function" ? AUDIT_KIND.quarantined : AUDIT_KIND.principalHeld,
+      subject: target.name,
       outcome: "denied",
       details: {
         detector: "operator",
@@ -185,14 +195,33 @@ export async function runQuarantineHold(
         finding: findingEventId({ scope, at }),
       },
     });
-    const result = { function: fn, quarantined: true, since: finding.at };
+    const result = { [target.kind]: target.name, held: true, since: finding.at };
     process.stdout.write(
       opts.json
         ? `${JSON.stringify(result)}\n`
-        : `quarantined ${fn}: a running platform stops its work in flight within a second and holds its deliveries until palisade quarantine release ${fn}\n`,
+        : target.kind === "function"
+          ? `quarantined ${name}: a running platform stops its work in flight within a second and holds its deliveries until palisade quarantine release ${name}\n`
+          : `held ${name}: its requests are refused with 429 and its chains' work waits until palisade quarantine release ${name} (a running platform picks this up within a second)\n`,
     );
     return EXIT_OK;
   });
+}
+
+/** What `hold`/`release` name: a function, or `principal:<name>`. */
+function holdTarget(
+  app: AppModel,
+  name: string,
+): { kind: "function" | "principal"; name: string; names: string[] } {
+  if (!name.startsWith(PRINCIPAL_SCOPE)) {
+    assertFunction(app, name);
+    return { kind: "function", name, names: [...app.functions.keys()] };
+  }
+  const principal = name.slice(PRINCIPAL_SCOPE.length);
+  if (!app.principals.has(principal))
+    throw usageError(
+      `No principal named "${principal}" in ${app.manifestPath}; principals: ${[...app.principals.keys()].join(", ") || "none"}`,
+    );
+  return { kind: "principal", name: principal, names: [...app.principals.keys()] };
 }
 
 /**
@@ -204,6 +233,28 @@ export async function runQuarantineRelease(
   fn: string,
   opts: { app: string; json?: boolean } & OperatorNatsFlags,
 ): Promise<number> {
+  if (fn.startsWith(PRINCIPAL_SCOPE)) {
+    const app = loadApp(opts.app);
+    const target = holdTarget(app, fn);
+    return withOperatorStore(app, opts, async (store) => {
+      const holds = await openQuarantine(store.state, target.names, "principal");
+      if (!(await holds.lift(target.name))) {
+        process.stderr.write(`palisade: principal "${target.name}" is not held (palisade quarantine list)\n`);
+        return EXIT_FAILURE;
+      }
+      auditCommand(opts.app, {
+        kind: AUDIT_KIND.principalReleased,
+        subject: target.name,
+        outcome: "allowed",
+      });
+      process.stdout.write(
+        opts.json
+          ? `${JSON.stringify({ principal: target.name, released: true })}\n`
+          : `released ${fn}: its requests are accepted again and its chains' held work runs (a running platform picks this up within a second)\n`,
+      );
+      return EXIT_OK;
+    });
+  }
   if (fn.startsWith(ROOT_SCOPE))
     return withHeldChain(fn, opts, async (holds, root) => {
       await holds.release(root);
@@ -244,6 +295,10 @@ export async function runQuarantineDiscard(
   opts: { app: string; json?: boolean } & OperatorNatsFlags,
 ): Promise<number> {
   const by = `cli:${userInfo().username}`;
+  if (fn.startsWith(PRINCIPAL_SCOPE))
+    throw usageError(
+      `A held principal's work is not discarded as a whole: its chains are listed as root:<principal>/<id> once a detector holds them; release it (palisade quarantine release ${fn}), or keep it held`,
+    );
   if (fn.startsWith(ROOT_SCOPE))
     return withHeldChain(fn, opts, async (holds, root) => {
       await holds.discard(root);
