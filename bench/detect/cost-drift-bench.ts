@@ -1,0 +1,172 @@
+/**
+ * Detector 5 (slow cost drift, a slow denial of wallet) on the attempt workload: each attempt's price
+ * (the platform's cost model) is an `invocation.cost` signal once it settles. The ladder raises a
+ * victim's cost per invocation by +5..50 % for two hours (its events make it do more work).
+ */
+import { createCostDrift } from "../../src/detect/index.ts";
+import { DEFAULT_DETECT } from "../../src/manifest/index.ts";
+import type { Finding, SignalOf } from "../../src/signals/index.ts";
+import {
+  type Attempt,
+  attemptWorkload,
+  meanPrice,
+  PROFILES,
+  type Profile,
+  priceOf,
+  type Rung,
+} from "./attempts.ts";
+import { createEwma, createStaticThreshold } from "./baselines.ts";
+import type { DetectorReport, MethodRow } from "./report.ts";
+import { count, detectedCell, percent, type Range, type Score, scoreHits } from "./score.ts";
+import { DAY, DAYS, HOUR, MINUTE, START } from "./traffic.ts";
+
+const POLICY = DEFAULT_DETECT.costDrift;
+/** Shifts under slack × 5 % (the noise floor) never add up: the adaptive attacker stays at 90 % of it. */
+const ADAPTIVE_SHIFT = 0.9 * POLICY.slack * 0.05;
+
+const RUNGS: readonly (Rung & { shift: number })[] = [
+  ...[0.05, 0.1, 0.2, 0.5].map((shift) => ({
+    label: `cost per invocation +${shift * 100} % for 2 h`,
+    kind: "attack" as const,
+    length: 2 * HOUR,
+    shift,
+  })),
+  {
+    label: `adaptive: +${(ADAPTIVE_SHIFT * 100).toFixed(2)} % for 6 h`,
+    kind: "adaptive",
+    length: 6 * HOUR,
+    shift: ADAPTIVE_SHIFT,
+  },
+];
+
+export function runCostDriftBench(seed: number): DetectorReport {
+  const means = new Map(PROFILES.map((p) => [p.fn, meanPrice(p)]));
+  const nanoPerMs = (p: Profile): number => ((p.memoryMb / 1024) * 0.0000166667 * 1e9) / 1000;
+  const w = attemptWorkload(seed, "cost-drift", RUNGS, (_r, rung, range, victim, attempts) => {
+    const shift = (RUNGS.find((x) => x.label === rung.label)?.shift ?? 0) * (means.get(victim.fn) ?? 0);
+    const extraMs = shift / nanoPerMs(victim);
+    for (const a of attempts)
+      if (a.fn === victim.fn && a.at >= range.start && a.at < range.end && a.range === undefined) {
+        const before = priceOf(a);
+        a.durationMs += extraMs;
+        a.range = range;
+        a.extra = priceOf(a) - before;
+      }
+  });
+  const peak = Math.max(...PROFILES.map((p) => p.perSecond * 1.6 * 60 * (means.get(p.fn) ?? 0)));
+  const fixed = createStaticThreshold(
+    `static: ≥ ${count(peak * 10)} nano-$ spend/function/min`,
+    MINUTE,
+    peak * 10,
+  );
+  const ewma = createEwma("EWMA ± 3σ of spend/function/min", MINUTE, START, { minSigma: 1000 });
+  const findings: Finding[] = [];
+  const drift = createCostDrift(POLICY, (f) => findings.push(f));
+  const extra = new Map<Range, { before: number; all: number }>();
+  const found = new Map<string, number>();
+  w.attempts.forEach((a: Attempt, i) => {
+    const nanoUsd = priceOf(a);
+    const memoryMb = 128;
+    const at = a.at + a.durationMs;
+    const signal: SignalOf<"invocation.cost"> = {
+      kind: "invocation.cost",
+      fn: a.fn,
+      eventId: `e${i}`,
+      principal: a.range === undefined ? "shop" : "tenant-x",
+      nanoUsd,
+      parts: {
+        request: 200,
+        compute: Math.round((a.durationMs / 1000) * (memoryMb / 1024) * 16_666.7),
+        egress: 0,
+        payload: 0,
+        capabilityCalls: 0,
+      },
+    };
+    const before = findings.length;
+    drift.cost(signal, at);
+    if (findings.length > before) found.set(a.fn, at);
+    fixed.observe(`fn:${a.fn}`, at, nanoUsd);
+    ewma.observe(`fn:${a.fn}`, at, nanoUsd);
+    if (a.range !== undefined && a.extra !== undefined) {
+      const e = extra.get(a.range) ?? { before: 0, all: 0 };
+      e.all += a.extra;
+      const hit = found.get(a.fn);
+      if (hit === undefined || hit < a.range.start) e.before += a.extra;
+      extra.set(a.range, e);
+    }
+  });
+  const score = scoreHits(
+    w.ranges,
+    findings.map((f) => ({ scope: `fn:${f.scope.name}`, at: f.at })),
+    DAYS,
+  );
+  const fixedScore = scoreHits(w.ranges, fixed.hits, DAYS);
+  const ewmaScore = scoreHits(w.ranges, ewma.hits, DAYS);
+  const leak = (rs: readonly Range[]): number => {
+    const [b, a] = rs.reduce(
+      ([b0, a0], r) => [b0 + (extra.get(r)?.before ?? 0), a0 + (extra.get(r)?.all ?? 0)],
+      [0, 0],
+    );
+    return a === 0 ? 0 : b / a;
+  };
+  const methods: MethodRow[] = [
+    {
+      method: `detector 5: cost drift (CUSUM h ${POLICY.threshold}, k ${POLICY.slack}, alert)`,
+      score,
+      leaked: `extra spend before finding: ${percent(leak(w.ranges.filter((r) => r.kind === "attack")))}`,
+      collateral: "0 held",
+    },
+    { method: fixed.name, score: fixedScore, leaked: "—", collateral: "—" },
+    { method: ewma.name, score: ewmaScore, leaked: "—", collateral: "—" },
+  ];
+  const adaptive = w.ranges.find((r) => r.kind === "adaptive");
+  const alone = isolated(w.attempts, w.ranges);
+  return {
+    title: `Detector 5, slow cost drift (${DAYS} simulated days; ${count(w.attempts.length)} priced attempts of ${PROFILES.length} functions, DEFAULT_PRICES; scope: function)`,
+    methods,
+    ladder: {
+      title:
+        "Slow denial-of-wallet ladder (each rung 3 times on different functions; cells: detected, worst delay; extra = spend the attack added before the finding)",
+      header: ["rung", "cost drift", "extra before finding", "fresh detector", "static", "EWMA"],
+      rows: RUNGS.map((rung) => {
+        const rs = w.ranges.filter((r) => r.rung === rung.label);
+        return [
+          `${rung.label}${rung.kind === "adaptive" ? " (adaptive)" : ""}`,
+          detectedCell(score, rs),
+          percent(leak(rs)),
+          detectedCell(alone, rs),
+          detectedCell(fixedScore, rs),
+          detectedCell(ewmaScore, rs),
+        ];
+      }),
+    },
+    notes: [
+      "fresh detector: the same rung with a detector that learned only the victim's previous day (no earlier injection), which separates the rung's own sensitivity from what the week's earlier findings did: after a finding the detector learns its next 200 attempts as the new baseline, so a finding made during a sustained rise or an outage bakes that level in, and the function is blind to rises up to it afterwards.",
+      `adaptive attacker: +${(ADAPTIVE_SHIFT * 100).toFixed(2)} % per invocation for 6 h (below slack × the 5 % noise floor) added ${count(adaptive === undefined ? 0 : (extra.get(adaptive)?.all ?? 0))} nano-$ unnoticed.`,
+    ],
+    aims: [],
+  };
+}
+
+/** Each injection alone: a new detector fed the victim's attempts from a day before it to its end. */
+function isolated(attempts: readonly Attempt[], ranges: readonly Range[]): Score {
+  const hits: { scope: string; at: number }[] = [];
+  for (const r of ranges.filter((x) => x.kind !== "benign")) {
+    const fn = [...r.scopes][0]?.slice(3) ?? "";
+    const drift = createCostDrift(POLICY, (f) => hits.push({ scope: `fn:${f.scope.name}`, at: f.at }));
+    for (const a of attempts) {
+      if (a.fn !== fn || a.at < r.start - DAY || a.at >= r.end || (a.range !== undefined && a.range !== r))
+        continue;
+      const signal: SignalOf<"invocation.cost"> = {
+        kind: "invocation.cost",
+        fn,
+        eventId: "e",
+        principal: "p",
+        nanoUsd: priceOf(a),
+        parts: { request: 200, compute: 0, egress: 0, payload: 0, capabilityCalls: 0 },
+      };
+      drift.cost(signal, a.at + a.durationMs);
+    }
+  }
+  return scoreHits(ranges, hits, DAYS);
+}
