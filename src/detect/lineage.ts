@@ -1,7 +1,8 @@
+import { LRUCache } from "lru-cache";
 import type { AmplificationPolicy } from "../manifest/index.ts";
 import type { ChainEvent, Finding } from "../signals/index.ts";
 
-/** Roots whose counts are kept at once (oldest forgotten first; a held root is never forgotten). */
+/** Roots whose counts are kept at once (the least recently seen forgotten first). */
 const MAX_ROOTS = 100_000;
 
 export interface LineageParts {
@@ -65,38 +66,43 @@ interface Root {
  * routed to (as the worst case counts them, filters aside), the root event its own subscribers; so a
  * retry, or an operator's replay of a delivery, is not more work of the chain. Counts are kept in
  * this process (a root first seen here mid-chain, after a restart or on another node, gets
- * `maxPerRoot`); memory is bounded by forgetting the oldest roots past MAX_ROOTS.
+ * `maxPerRoot`); memory is bounded by forgetting the least recently seen roots past MAX_ROOTS. A
+ * root an operator or a finding decided on (held, released, reported, discarded) is kept apart and
+ * never forgotten: those are as many as the findings.
  */
 export function createLineage(parts: LineageParts): Lineage {
   const { policy } = parts;
   const now = parts.now ?? Date.now;
-  const roots = new Map<string, Root>();
+  // Counting roots (forgotten past MAX_ROOTS, in O(1)), and roots decided on (kept).
+  const counting = new LRUCache<string, Root>({ max: MAX_ROOTS });
+  const decided = new Map<string, Root>();
   const on = policy.response !== "off";
 
   function rootOf(event: ChainEvent): [string, Root] {
     const key = rootKey(event);
-    let root = roots.get(key);
+    let root = decided.get(key) ?? counting.get(key);
     if (root === undefined) {
       const budget = event.hop === 0 ? parts.budget(event.type) : policy.maxPerRoot;
       // The root's own invocations count from the start; a root first seen mid-chain (after a
       // restart, or on another node) counts from what reaches this process.
       const own = event.hop === 0 ? parts.subscribers(event.type, 0) : 0;
       root = { count: own, budget: Math.min(budget, policy.maxPerRoot) };
-      roots.set(key, root);
-      if (roots.size > MAX_ROOTS) forgetOldest();
+      counting.set(key, root);
     }
     return [key, root];
   }
 
-  function forgetOldest(): void {
-    for (const [key, root] of roots) {
-      if (roots.size <= MAX_ROOTS) return;
-      if (root.since === undefined && root.discarded !== true) roots.delete(key);
-    }
+  /** The root named `key`, kept from now on (it was decided on). */
+  function decide(key: string): Root {
+    const root = decided.get(key) ?? counting.get(key) ?? { count: 0, budget: policy.maxPerRoot };
+    counting.delete(key);
+    decided.set(key, root);
+    return root;
   }
 
   function exceed(key: string, root: Root, summary: string, evidence: Record<string, unknown>): void {
     if (root.released === true || root.since !== undefined) return;
+    decide(key);
     const at = now();
     if (policy.response === "hold") root.since = at;
     else root.released = true; // alert: reported once, never held
@@ -144,23 +150,19 @@ export function createLineage(parts: LineageParts): Lineage {
       count(fn, event, `an emit of ${event.type}`);
     },
     hold(key, at) {
-      const root = roots.get(key) ?? { count: 0, budget: policy.maxPerRoot };
+      const root = decide(key);
       if (root.released !== true) root.since = at;
-      roots.set(key, root);
     },
     release(key) {
-      const root = roots.get(key) ?? { count: 0, budget: policy.maxPerRoot };
+      const root = decide(key);
       delete root.since;
       root.released = true;
-      roots.set(key, root);
     },
     discard(key) {
-      const root = roots.get(key) ?? { count: 0, budget: policy.maxPerRoot };
-      root.discarded = true;
-      roots.set(key, root);
+      decide(key).discarded = true;
     },
     held: () =>
-      [...roots]
+      [...decided]
         .flatMap(([key, r]) => (r.since === undefined ? [] : [{ root: key, since: r.since }]))
         .sort((a, b) => a.since - b.since),
   };

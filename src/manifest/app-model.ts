@@ -153,10 +153,10 @@ export interface DeniedBurstPolicy {
 
 /**
  * Detector defaults: conservative, on. A function whose code stays inside its grants is never
- * refused a capability call at all, so five refusals within a minute are probing, not noise.
+ * refused a capability call at all, so three refusals within a minute are probing, not noise.
  */
 export const DEFAULT_DETECT: DetectPolicy = Object.freeze({
-  amplification: Object.freeze({ maxPerRoot: 10_000, response: "hold" as const }),
+  amplification: Object.freeze({ maxPerRoot: 2_000, response: "hold" as const }),
   ingressFlood: Object.freeze({
     windowSec: 60,
     baselineWindows: 60,
@@ -166,9 +166,9 @@ export const DEFAULT_DETECT: DetectPolicy = Object.freeze({
     throttleSec: 300,
     response: "throttle" as const,
   }),
-  deniedBurst: Object.freeze({ denials: 5, windowSec: 60, response: "quarantine" as const }),
+  deniedBurst: Object.freeze({ denials: 3, windowSec: 60, response: "quarantine" as const }),
   credentialStuffing: Object.freeze({
-    failures: 20,
+    failures: 10,
     windowSec: 60,
     ratio: 0.5,
     blockSec: 900,

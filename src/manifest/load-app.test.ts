@@ -348,7 +348,7 @@ test("the bounds on what an invocation makes the host do default to named consta
 test("detect: defaults to a quarantining denied-burst detector; a policy overrides it, a bad one is named", (t) => {
   const dir = tempApp(t, { ...FILES, "palisade.yaml": GOOD });
   assert.deepEqual(loadApp(dir).detect, DEFAULT_DETECT);
-  assert.deepEqual(DEFAULT_DETECT.deniedBurst, { denials: 5, windowSec: 60, response: "quarantine" });
+  assert.deepEqual(DEFAULT_DETECT.deniedBurst, { denials: 3, windowSec: 60, response: "quarantine" });
   const tuned = tempApp(t, {
     ...FILES,
     "palisade.yaml": `${GOOD}detect:\n  deniedBurst: { denials: 20, response: alert }\n`,
