@@ -9,6 +9,7 @@
 import { availableParallelism, cpus } from "node:os";
 import { parseArgs } from "node:util";
 import { runCostDriftBench } from "./detect/cost-drift-bench.ts";
+import type { BookTotals } from "./detect/delivery-book.ts";
 import { runDeniedBench } from "./detect/denied-bench.ts";
 import { runLineageBench } from "./detect/lineage-bench.ts";
 import { runNoveltyBench } from "./detect/novelty-bench.ts";
@@ -46,30 +47,23 @@ printDetector(outliers);
 
 const l = lineage.book;
 const d = denied.book;
+/** A workload's row of the delivery book: how its deliveries ended, and any lost or duplicated. */
+const bookRow = (workload: string, b: BookTotals): string[] => [
+  workload,
+  count(b.created),
+  count(b.ended.delivered),
+  count(b.ended["dead-lettered"]),
+  count(b.ended.held),
+  count(b.ended.cut),
+  count(b.lost),
+  count(b.duplicated),
+];
 printTable(
   "Events lost or duplicated (every simulated delivery must end exactly once: run, dead-lettered after its attempts, held, or cut at the horizon)",
   ["workload", "made", "ran", "dead-lettered", "held at the end", "cut at horizon", "lost", "duplicated"],
   [
-    [
-      "detector 1 chains (hold run)",
-      count(l.created),
-      count(l.ended.delivered),
-      count(l.ended["dead-lettered"]),
-      count(l.ended.held),
-      count(l.ended.cut),
-      count(l.lost),
-      count(l.duplicated),
-    ],
-    [
-      "detector 3 deliveries (quarantine, then release)",
-      count(d.created),
-      count(d.ended.delivered),
-      count(d.ended["dead-lettered"]),
-      count(d.ended.held),
-      count(d.ended.cut),
-      count(d.lost),
-      count(d.duplicated),
-    ],
+    bookRow("detector 1 chains (hold run)", l),
+    bookRow("detector 3 deliveries (quarantine, then release)", d),
     [
       "detector 4 requests (answered once each)",
       count(stuffing.answered.requests),

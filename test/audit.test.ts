@@ -30,6 +30,8 @@ ${testPrincipal(["job.queued"])}functions:
     on: [job.queued]
     secrets: [API_TOKEN]
     retry: { attempts: 1 }
+detect:
+  deniedBurst: { response: alert }   # its three refusals are the audit trail under test, not a quarantine
 `,
     "schemas/n.json": NUMBER_SCHEMA,
     "functions/nosy.ts":

@@ -44,6 +44,8 @@ ${testPrincipal(["job.queued"])}functions:
   noop:
     handler: functions/noop.ts
     on: [job.queued]
+detect:
+  credentialStuffing: { response: alert }   # the tests retry a revoked key from this address on purpose
 `,
     "schemas/n.json": NUMBER_SCHEMA,
     "functions/noop.ts": "export default () => {};",

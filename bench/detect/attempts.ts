@@ -5,6 +5,8 @@
  */
 import { costOf, totalOf } from "../../src/cost/index.ts";
 import { DEFAULT_PRICES, DEFAULT_RETRY } from "../../src/manifest/index.ts";
+import { FLASH_FACTOR, flashCrowds, recordFlashCrowd } from "./flash-crowds.ts";
+import { createRangeRecorder, planInjections, type RecordRange } from "./injections.ts";
 import { createRng, type Rng } from "./rng.ts";
 import type { Range, RangeKind } from "./score.ts";
 import { arrivals, DAY, DAYS, END, HOUR, MINUTE, START, slots, spread } from "./traffic.ts";
@@ -154,6 +156,9 @@ export interface AttemptWorkload {
   readonly ranges: Range[];
 }
 
+/** Adds or changes attempts for an injected rung's `range` on `victim`. */
+export type Inject = (r: Rng, rung: Rung, range: Range, victim: Profile, attempts: Attempt[]) => void;
+
 /**
  * Benign attempts with the shared hard negatives (two flash crowds, two retry storms on charge, a
  * deploy that makes charge 30 % slower with one more call, the nightly indexer), and each rung
@@ -164,49 +169,47 @@ export function attemptWorkload(
   seed: number,
   label: string,
   rungs: readonly Rung[],
-  inject: (r: Rng, rung: Rung, range: Range, victim: Profile, attempts: Attempt[]) => void,
+  inject: Inject,
 ): AttemptWorkload {
   const rng = createRng(seed).fork(label);
   const ranges: Range[] = [];
+  const range = createRangeRecorder(ranges, "fn");
   const attempts: Attempt[] = [];
-  const range = (
-    rung: string,
-    kind: RangeKind,
-    start: number,
-    length: number,
-    fn: string,
-    below = false,
-  ): Range => {
-    const r: Range = {
-      rung,
-      kind,
-      scopes: new Set([`fn:${fn}`]),
-      start,
-      end: start + length,
-      belowPolicy: below,
-    };
-    ranges.push(r);
-    return r;
-  };
+  const placed = place(rng, range, rungs, inject, attempts);
+  addBenign(rng, range, placed, attempts);
+  for (const run of placed.injections) run();
+  attempts.sort((a, b) => a.at - b.at);
+  return { attempts, ranges };
+}
+
+/** Where the hard negatives fell, and the rungs' injections (run once the benign attempts exist). */
+interface Placed {
+  readonly flash: number[];
+  readonly outages: number[];
+  readonly deployAt: number;
+  readonly injections: (() => void)[];
+}
+
+/** Gives each injection its start time and records its range. */
+function place(
+  rng: Rng,
+  range: RecordRange,
+  rungs: readonly Rung[],
+  inject: Inject,
+  attempts: Attempt[],
+): Placed {
   const flash: number[] = [];
   const outages: number[] = [];
   let deployAt = END;
-  const plan = [
-    ...rungs.flatMap((r) => (r.kind === "adaptive" ? [r] : [r, r, r])),
-    "flash",
-    "flash",
-    "retry",
-    "retry",
-    "deploy",
-  ];
+  const plan = planInjections(rungs, "flash", "flash", "retry", "retry", "deploy");
   const longest = Math.max(...rungs.map((r) => r.length), 2 * HOUR);
   const starts = slots(rng.fork("slots"), plan.length, START + DAY + 2 * HOUR, END - longest, longest);
-  const later: (() => void)[] = [];
+  const injections: (() => void)[] = [];
   plan.forEach((what, i) => {
     const at = starts[i] as number;
     if (what === "flash") {
       flash.push(at);
-      for (const fn of VICTIMS) range("flash crowd (25×, 15 min)", "benign", at, 15 * MINUTE, fn);
+      recordFlashCrowd(range, at, VICTIMS);
     } else if (what === "retry") {
       outages.push(at);
       range("retry storm (charge times out 10 min)", "benign", at, 11 * MINUTE, "charge");
@@ -216,13 +219,19 @@ export function attemptWorkload(
     } else if (typeof what !== "string") {
       const victim = PROFILES.find((p) => p.fn === VICTIMS[i % VICTIMS.length]) as Profile;
       const rg = range(what.label, what.kind, at, what.length, victim.fn, what.below?.(victim) === true);
-      later.push(() => inject(rng.fork(`inject${i}`), what, rg, victim, attempts));
+      injections.push(() => inject(rng.fork(`inject${i}`), what, rg, victim, attempts));
     }
   });
-  const busy = (t: number): number => (flash.some((f) => t >= f && t < f + 15 * MINUTE) ? 25 : 1);
+  return { flash, outages, deployAt, injections };
+}
+
+/** Every function's own attempts (charge changed by the deploy, retried in its outages) and the nightly indexer. */
+function addBenign(rng: Rng, range: RecordRange, placed: Placed, attempts: Attempt[]): void {
+  const { outages, deployAt } = placed;
+  const busy = flashCrowds(placed.flash);
   for (const p of PROFILES) {
     const r = rng.fork(p.fn);
-    for (const t of arrivals(r, START, END, p.perSecond, busy, 25)) {
+    for (const t of arrivals(r, START, END, p.perSecond, busy, FLASH_FACTOR)) {
       const a = sample(r, p, t);
       if (p.fn === "charge" && t >= deployAt) {
         a.durationMs *= 1.3;
@@ -244,7 +253,4 @@ export function attemptWorkload(
     const r = rng.fork(`cron${day}`);
     for (const t of spread(r, 500, at, 2 * MINUTE)) attempts.push(sample(r, indexer, t));
   }
-  for (const run of later) run();
-  attempts.sort((a, b) => a.at - b.at);
-  return { attempts, ranges };
 }

@@ -8,6 +8,7 @@ import { DEFAULT_DETECT } from "../../src/manifest/index.ts";
 import type { Finding, SignalOf } from "../../src/signals/index.ts";
 import {
   type Attempt,
+  type AttemptWorkload,
   attemptWorkload,
   meanPrice,
   PROFILES,
@@ -16,8 +17,8 @@ import {
   type Rung,
 } from "./attempts.ts";
 import { createEwma, createStaticThreshold } from "./baselines.ts";
-import type { DetectorReport, MethodRow } from "./report.ts";
-import { count, detectedCell, percent, type Range, type Score, scoreHits } from "./score.ts";
+import { baselineRow, type DetectorReport, type DetectorRun, ladderRows, type MethodRow } from "./report.ts";
+import { count, detectedCell, findingHits, percent, type Range, type Score, scoreHits } from "./score.ts";
 import { DAY, DAYS, HOUR, MINUTE, START } from "./traffic.ts";
 
 const POLICY = DEFAULT_DETECT.costDrift;
@@ -53,6 +54,40 @@ export function runCostDriftBench(seed: number): DetectorReport {
         a.extra = priceOf(a) - before;
       }
   });
+  return buildReport(simulate(w.attempts, means), w);
+}
+
+/** Spend an attack added to its range: all of it, and what came before the victim's finding. */
+interface Extra {
+  before: number;
+  all: number;
+}
+
+/** What the alert run left to score. */
+interface DriftRun extends DetectorRun {
+  readonly extra: ReadonlyMap<Range, Extra>;
+}
+
+/** What the cost meter reports for attempt number `i` once it settles. */
+function costSignal(a: Attempt, i: number, nanoUsd: number): SignalOf<"invocation.cost"> {
+  const memoryMb = 128;
+  return {
+    kind: "invocation.cost",
+    fn: a.fn,
+    eventId: `e${i}`,
+    principal: a.range === undefined ? "shop" : "tenant-x",
+    nanoUsd,
+    parts: {
+      request: 200,
+      compute: Math.round((a.durationMs / 1000) * (memoryMb / 1024) * 16_666.7),
+      egress: 0,
+      payload: 0,
+      capabilityCalls: 0,
+    },
+  };
+}
+
+function simulate(attempts: readonly Attempt[], means: ReadonlyMap<string, number>): DriftRun {
   const peak = Math.max(...PROFILES.map((p) => p.perSecond * 1.6 * 60 * (means.get(p.fn) ?? 0)));
   const fixed = createStaticThreshold(
     `static: ≥ ${count(peak * 10)} nano-$ spend/function/min`,
@@ -62,28 +97,13 @@ export function runCostDriftBench(seed: number): DetectorReport {
   const ewma = createEwma("EWMA ± 3σ of spend/function/min", MINUTE, START, { minSigma: 1000 });
   const findings: Finding[] = [];
   const drift = createCostDrift(POLICY, (f) => findings.push(f));
-  const extra = new Map<Range, { before: number; all: number }>();
+  const extra = new Map<Range, Extra>();
   const found = new Map<string, number>();
-  w.attempts.forEach((a: Attempt, i) => {
+  attempts.forEach((a: Attempt, i) => {
     const nanoUsd = priceOf(a);
-    const memoryMb = 128;
     const at = a.at + a.durationMs;
-    const signal: SignalOf<"invocation.cost"> = {
-      kind: "invocation.cost",
-      fn: a.fn,
-      eventId: `e${i}`,
-      principal: a.range === undefined ? "shop" : "tenant-x",
-      nanoUsd,
-      parts: {
-        request: 200,
-        compute: Math.round((a.durationMs / 1000) * (memoryMb / 1024) * 16_666.7),
-        egress: 0,
-        payload: 0,
-        capabilityCalls: 0,
-      },
-    };
     const before = findings.length;
-    drift.cost(signal, at);
+    drift.cost(costSignal(a, i, nanoUsd), at);
     if (findings.length > before) found.set(a.fn, at);
     fixed.observe(`fn:${a.fn}`, at, nanoUsd);
     ewma.observe(`fn:${a.fn}`, at, nanoUsd);
@@ -95,11 +115,12 @@ export function runCostDriftBench(seed: number): DetectorReport {
       extra.set(a.range, e);
     }
   });
-  const score = scoreHits(
-    w.ranges,
-    findings.map((f) => ({ scope: `fn:${f.scope.name}`, at: f.at })),
-    DAYS,
-  );
+  return { findings, fixed, ewma, extra };
+}
+
+function buildReport(run: DriftRun, w: AttemptWorkload): DetectorReport {
+  const { fixed, ewma, extra } = run;
+  const score = scoreHits(w.ranges, findingHits(run.findings, "fn"), DAYS);
   const fixedScore = scoreHits(w.ranges, fixed.hits, DAYS);
   const ewmaScore = scoreHits(w.ranges, ewma.hits, DAYS);
   const leak = (rs: readonly Range[]): number => {
@@ -116,8 +137,8 @@ export function runCostDriftBench(seed: number): DetectorReport {
       leaked: `extra spend before finding: ${percent(leak(w.ranges.filter((r) => r.kind === "attack")))}`,
       collateral: "0 held",
     },
-    { method: fixed.name, score: fixedScore, leaked: "—", collateral: "—" },
-    { method: ewma.name, score: ewmaScore, leaked: "—", collateral: "—" },
+    baselineRow(fixed, fixedScore),
+    baselineRow(ewma, ewmaScore),
   ];
   const adaptive = w.ranges.find((r) => r.kind === "adaptive");
   const alone = isolated(w.attempts, w.ranges);
@@ -128,17 +149,13 @@ export function runCostDriftBench(seed: number): DetectorReport {
       title:
         "Slow denial-of-wallet ladder (each rung 3 times on different functions; cells: detected, worst delay; extra = spend the attack added before the finding)",
       header: ["rung", "cost drift", "extra before finding", "fresh detector", "static", "EWMA"],
-      rows: RUNGS.map((rung) => {
-        const rs = w.ranges.filter((r) => r.rung === rung.label);
-        return [
-          `${rung.label}${rung.kind === "adaptive" ? " (adaptive)" : ""}`,
-          detectedCell(score, rs),
-          percent(leak(rs)),
-          detectedCell(alone, rs),
-          detectedCell(fixedScore, rs),
-          detectedCell(ewmaScore, rs),
-        ];
-      }),
+      rows: ladderRows(RUNGS, w.ranges, (rs) => [
+        detectedCell(score, rs),
+        percent(leak(rs)),
+        detectedCell(alone, rs),
+        detectedCell(fixedScore, rs),
+        detectedCell(ewmaScore, rs),
+      ]),
     },
     notes: [
       "fresh detector: the same rung with a detector that learned only the victim's previous day (no earlier injection), which separates the rung's own sensitivity from what the week's earlier findings did: after a finding the detector learns its next 200 attempts as the new baseline, so a finding made during a sustained rise or an outage bakes that level in, and the function is blind to rises up to it afterwards.",
@@ -150,10 +167,10 @@ export function runCostDriftBench(seed: number): DetectorReport {
 
 /** Each injection alone: a new detector fed the victim's attempts from a day before it to its end. */
 function isolated(attempts: readonly Attempt[], ranges: readonly Range[]): Score {
-  const hits: { scope: string; at: number }[] = [];
+  const findings: Finding[] = [];
   for (const r of ranges.filter((x) => x.kind !== "benign")) {
     const fn = [...r.scopes][0]?.slice(3) ?? "";
-    const drift = createCostDrift(POLICY, (f) => hits.push({ scope: `fn:${f.scope.name}`, at: f.at }));
+    const drift = createCostDrift(POLICY, (f) => findings.push(f));
     for (const a of attempts) {
       if (a.fn !== fn || a.at < r.start - DAY || a.at >= r.end || (a.range !== undefined && a.range !== r))
         continue;
@@ -168,5 +185,5 @@ function isolated(attempts: readonly Attempt[], ranges: readonly Range[]): Score
       drift.cost(signal, a.at + a.durationMs);
     }
   }
-  return scoreHits(ranges, hits, DAYS);
+  return scoreHits(ranges, findingHits(findings, "fn"), DAYS);
 }

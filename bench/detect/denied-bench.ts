@@ -9,10 +9,21 @@ import { createDeniedBurst } from "../../src/detect/index.ts";
 import { DEFAULT_DETECT } from "../../src/manifest/index.ts";
 import type { Finding, SignalOf } from "../../src/signals/index.ts";
 import { createEwma, createStaticThreshold } from "./baselines.ts";
-import { type BookTotals, createDeliveryBook } from "./delivery-book.ts";
-import type { DetectorReport, MethodRow } from "./report.ts";
-import { createRng } from "./rng.ts";
-import { count, detectedCell, duration, percent, type Range, type RangeKind, scoreHits } from "./score.ts";
+import { type BookTotals, createDeliveryBook, type DeliveryBook } from "./delivery-book.ts";
+import { FLASH_FACTOR, flashCrowds, recordFlashCrowd } from "./flash-crowds.ts";
+import { createRangeRecorder, planInjections, type RecordRange } from "./injections.ts";
+import { baselineRow, type DetectorReport, type DetectorRun, ladderRows, type MethodRow } from "./report.ts";
+import { createRng, type Rng } from "./rng.ts";
+import {
+  count,
+  detectedCell,
+  duration,
+  findingHits,
+  percent,
+  type Range,
+  type RangeKind,
+  scoreHits,
+} from "./score.ts";
 import { arrivals, DAY, DAYS, END, HOUR, MINUTE, SECOND, START, slots, spread } from "./traffic.ts";
 
 /** When the operator acts on a quarantine (releases the benign work, discards the attacker's). */
@@ -59,29 +70,19 @@ export function runDeniedBench(seed: number): {
 } {
   const rng = createRng(seed).fork("denied");
   const ranges: Range[] = [];
+  const range = createRangeRecorder(ranges, "fn");
   const invocations: Invocation[] = [];
-  const range = (
-    rung: string,
-    kind: RangeKind,
-    start: number,
-    length: number,
-    fn: string,
-    belowPolicy = false,
-  ): Range => {
-    const r: Range = { rung, kind, scopes: new Set([`fn:${fn}`]), start, end: start + length, belowPolicy };
-    ranges.push(r);
-    return r;
-  };
+  const flash = inject(rng, range, invocations);
+  addBenign(rng, range, flashCrowds(flash), invocations);
+  invocations.sort((a, b) => a.at - b.at);
+  const run = simulate(invocations);
+  return { book: run.book.totals(), report: buildReport(run, ranges) };
+}
+
+/** The ladder and the hard negatives at their planned times; returns the flash crowds' starts. */
+function inject(rng: Rng, range: RecordRange, invocations: Invocation[]): number[] {
   const flash: number[] = [];
-  const plan = [
-    ...RUNGS.flatMap((r) => (r.kind === "adaptive" ? [r] : [r, r, r])),
-    "flash",
-    "flash",
-    "retry",
-    "retry",
-    "deploy",
-    "deploy",
-  ];
+  const plan = planInjections(RUNGS, "flash", "flash", "retry", "retry", "deploy", "deploy");
   const starts = slots(rng.fork("slots"), plan.length, START + DAY, END - 3 * HOUR, 3 * HOUR);
   const victims = Object.keys(FUNCTIONS).filter((f) => f !== "report");
   plan.forEach((what, i) => {
@@ -89,8 +90,7 @@ export function runDeniedBench(seed: number): {
     const r = rng.fork(`inject${i}`);
     if (what === "flash") {
       flash.push(at);
-      for (const fn of ["checkout", "charge", "notify", "mailer"])
-        range("flash crowd (25×, 15 min)", "benign", at, 15 * MINUTE, fn);
+      recordFlashCrowd(range, at, ["checkout", "charge", "notify", "mailer"]);
     } else if (what === "retry") {
       // 40 events whose data is refused, each tried 5 times (backoff 1, 2, 4, 8 s).
       const rg = range("retry storm (40 refused events × 5 attempts)", "benign", at, 2 * MINUTE, "charge");
@@ -116,10 +116,19 @@ export function runDeniedBench(seed: number): {
         });
     }
   });
-  const busy = (t: number): number => (flash.some((f) => t >= f && t < f + 15 * MINUTE) ? 25 : 1);
+  return flash;
+}
+
+/** Every function's own traffic (a few refused for their data, notify's latent bug) and the nightly cron. */
+function addBenign(
+  rng: Rng,
+  range: RecordRange,
+  busy: (t: number) => number,
+  invocations: Invocation[],
+): void {
   for (const [fn, perSecond] of Object.entries(FUNCTIONS)) {
     const r = rng.fork(fn);
-    for (const t of arrivals(r, START, END, perSecond, busy, 25)) {
+    for (const t of arrivals(r, START, END, perSecond, busy, FLASH_FACTOR)) {
       const bug = fn === "notify" && r.next() < 0.001;
       invocations.push({
         at: t,
@@ -136,11 +145,43 @@ export function runDeniedBench(seed: number): {
     for (const t of spread(r, 500, at, 2 * MINUTE))
       invocations.push({ at: t, fn: "search", dataRefusal: r.next() < DATA_REFUSALS });
   }
-  invocations.sort((a, b) => a.at - b.at);
-  return simulate(invocations, ranges);
 }
 
-function simulate(invocations: readonly Invocation[], ranges: readonly Range[]) {
+/** An attack range's probes: those it planned, and those that ran before the quarantine held them. */
+interface Probes {
+  ran: number;
+  planned: number;
+}
+
+/** What the quarantine run left to score. */
+interface DeniedRun extends DetectorRun {
+  readonly book: DeliveryBook;
+  readonly probes: ReadonlyMap<Range, Probes>;
+  /** Benign deliveries held by a quarantine. */
+  readonly collateral: number;
+  readonly invocations: number;
+}
+
+/** The refusal the capability host reports: for a grant (a probe), or for what the event's data asked. */
+function deniedSignal(
+  inv: Invocation,
+  eventId: string,
+  target: string,
+  grant: boolean,
+): SignalOf<"capability.denied"> {
+  return {
+    kind: "capability.denied",
+    fn: inv.fn,
+    capability: grant ? "secret" : "egress",
+    target,
+    reason: grant ? `secret "${target}" is not granted` : "a header the platform controls",
+    eventId,
+    principal: inv.attacker === true ? "tenant-x" : "shop",
+    grant,
+  };
+}
+
+function simulate(invocations: readonly Invocation[]): DeniedRun {
   const findings: Finding[] = [];
   const detector = createDeniedBurst(POLICY, (f) => findings.push(f));
   const fixed = createStaticThreshold(
@@ -151,37 +192,27 @@ function simulate(invocations: readonly Invocation[], ranges: readonly Range[]) 
   const ewma = createEwma("EWMA ± 3σ of denials/function/min", MINUTE, START);
   const book = createDeliveryBook();
   const held = new Map<string, { until: number; items: { inv: Invocation; index: number }[] }>();
-  const probes = new Map<Range, { ran: number; planned: number }>();
+  const probes = new Map<Range, Probes>();
+  const tally = (r: Range): Probes => {
+    const p = probes.get(r) ?? { ran: 0, planned: 0 };
+    probes.set(r, p);
+    return p;
+  };
   let collateral = 0;
   let n = 0;
 
   const run = (inv: Invocation, index: number, at: number): void => {
     book.end(index, "delivered");
-    const eventId = `e${index}`;
     const deny = (target: string, grant: boolean): void => {
-      const signal: SignalOf<"capability.denied"> = {
-        kind: "capability.denied",
-        fn: inv.fn,
-        capability: grant ? "secret" : "egress",
-        target,
-        reason: grant ? `secret "${target}" is not granted` : "a header the platform controls",
-        eventId,
-        principal: inv.attacker === true ? "tenant-x" : "shop",
-        grant,
-      };
       const before = findings.length;
-      detector.observe(signal, at);
+      detector.observe(deniedSignal(inv, `e${index}`, target, grant), at);
       fixed.observe(`fn:${inv.fn}`, at);
       ewma.observe(`fn:${inv.fn}`, at);
       if (findings.length > before) held.set(inv.fn, { until: at + RELEASE_MS, items: [] });
     };
     if (inv.dataRefusal === true) deny("https://api.partner.example:443", false);
     if (inv.probe !== undefined) deny(inv.probe, true);
-    if (inv.attacker === true && inv.range !== undefined) {
-      const p = probes.get(inv.range) ?? { ran: 0, planned: 0 };
-      p.ran += 1;
-      probes.set(inv.range, p);
-    }
+    if (inv.attacker === true && inv.range !== undefined) tally(inv.range).ran += 1;
   };
   // The operator's turn: benign held events run now, once; the attacker's are dead-lettered.
   const release = (upTo: number): void => {
@@ -204,11 +235,7 @@ function simulate(invocations: readonly Invocation[], ranges: readonly Range[]) 
     release(inv.at);
     const index = book.create(1);
     n += 1;
-    if (inv.attacker === true && inv.range !== undefined) {
-      const p = probes.get(inv.range) ?? { ran: 0, planned: 0 };
-      p.planned += 1;
-      probes.set(inv.range, p);
-    }
+    if (inv.attacker === true && inv.range !== undefined) tally(inv.range).planned += 1;
     const q = held.get(inv.fn);
     if (q === undefined) run(inv, index, inv.at);
     else {
@@ -218,11 +245,12 @@ function simulate(invocations: readonly Invocation[], ranges: readonly Range[]) 
     }
   }
   release(Number.POSITIVE_INFINITY);
-  const burst = scoreHits(
-    ranges,
-    findings.map((f) => ({ scope: `fn:${f.scope.name}`, at: f.at })),
-    DAYS,
-  );
+  return { findings, fixed, ewma, book, probes, collateral, invocations: n };
+}
+
+function buildReport(run: DeniedRun, ranges: readonly Range[]): DetectorReport {
+  const { fixed, ewma, probes } = run;
+  const burst = scoreHits(ranges, findingHits(run.findings, "fn"), DAYS);
   const fixedScore = scoreHits(ranges, fixed.hits, DAYS);
   const ewmaScore = scoreHits(ranges, ewma.hits, DAYS);
   const attacks = ranges.filter((r) => r.kind === "attack");
@@ -241,39 +269,30 @@ function simulate(invocations: readonly Invocation[], ranges: readonly Range[]) 
             attacks.reduce((s, r) => s + (probes.get(r)?.planned ?? 0), 0),
           ),
       )}`,
-      collateral: `${count(collateral)} held`,
+      collateral: `${count(run.collateral)} held`,
     },
-    { method: fixed.name, score: fixedScore, leaked: "—", collateral: "—" },
-    { method: ewma.name, score: ewmaScore, leaked: "—", collateral: "—" },
+    baselineRow(fixed, fixedScore),
+    baselineRow(ewma, ewmaScore),
   ];
   const adaptive = ranges.find((r) => r.kind === "adaptive");
   return {
-    book: book.totals(),
-    report: {
-      title: `Detector 3, privilege probing (${DAYS} simulated days; ${count(n)} invocations of ${Object.keys(FUNCTIONS).length} functions; policy ${POLICY.denials} grant denials within ${POLICY.windowSec} s; scope: function; operator acts ${duration(RELEASE_MS)} after a quarantine)`,
-      methods,
-      ladder: {
-        title:
-          "Probing ladder (each rung 3 times on different functions; cells: detected, worst delay; probes run = denied calls made before the quarantine held the function)",
-        header: ["rung", "denied-burst", "probes run", "static", "EWMA"],
-        rows: RUNGS.map((rung) => {
-          const rs = ranges.filter((r) => r.rung === rung.label);
-          const tag =
-            rung.kind === "adaptive" ? " (adaptive)" : rung.probes < POLICY.denials ? " (below policy)" : "";
-          return [
-            `${rung.label}${tag}`,
-            detectedCell(burst, rs),
-            percent(Math.max(...rs.map(leak))),
-            detectedCell(fixedScore, rs),
-            detectedCell(ewmaScore, rs),
-          ];
-        }),
-      },
-      notes: [
-        `adaptive attacker: ${count(adaptive === undefined ? 0 : (probes.get(adaptive)?.ran ?? 0))} probes (ungranted secrets, hosts, namespaces) in 1 h, never ${POLICY.denials} within ${POLICY.windowSec} s: not detected, as the threshold must allow.`,
-        "the static baseline counts every refusal (grant and data); the detector counts only grant refusals, which an event's data cannot cause.",
-      ],
-      aims: [],
+    title: `Detector 3, privilege probing (${DAYS} simulated days; ${count(run.invocations)} invocations of ${Object.keys(FUNCTIONS).length} functions; policy ${POLICY.denials} grant denials within ${POLICY.windowSec} s; scope: function; operator acts ${duration(RELEASE_MS)} after a quarantine)`,
+    methods,
+    ladder: {
+      title:
+        "Probing ladder (each rung 3 times on different functions; cells: detected, worst delay; probes run = denied calls made before the quarantine held the function)",
+      header: ["rung", "denied-burst", "probes run", "static", "EWMA"],
+      rows: ladderRows(RUNGS, ranges, (rs) => [
+        detectedCell(burst, rs),
+        percent(Math.max(...rs.map(leak))),
+        detectedCell(fixedScore, rs),
+        detectedCell(ewmaScore, rs),
+      ]),
     },
+    notes: [
+      `adaptive attacker: ${count(adaptive === undefined ? 0 : (probes.get(adaptive)?.ran ?? 0))} probes (ungranted secrets, hosts, namespaces) in 1 h, never ${POLICY.denials} within ${POLICY.windowSec} s: not detected, as the threshold must allow.`,
+      "the static baseline counts every refusal (grant and data); the detector counts only grant refusals, which an event's data cannot cause.",
+    ],
+    aims: [],
   };
 }

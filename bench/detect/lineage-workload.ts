@@ -6,6 +6,8 @@
  */
 import { DEFAULT_DETECT, worstCaseAmplification } from "../../src/manifest/index.ts";
 import type { Deployment, Emit, Plan, SimRoot } from "./chains.ts";
+import { FLASH_FACTOR, FLASH_MS, flashCrowds } from "./flash-crowds.ts";
+import { createRangeRecorder, planInjections, type RecordRange } from "./injections.ts";
 import { createRng, type Rng, unitOf } from "./rng.ts";
 import type { Range, RangeKind } from "./score.ts";
 import { type ChainFunction, loadSimApp } from "./sim-app.ts";
@@ -17,8 +19,6 @@ export const HORIZON = HOUR;
 export const ADAPTIVE_TARGET = 0.9 * DEFAULT_DETECT.amplification.maxPerRoot;
 /** Mean benign orders per second (× the daily shape; 25× in a flash crowd). */
 export const ORDERS_PER_SECOND = 0.15;
-/** Each rung is injected this many times, at different times of the week. */
-const REPS = 3;
 /** One lap of the webhook loop: the relay runs, its POST comes back through ingress as a new root. */
 const LAP_MS = 200;
 
@@ -145,112 +145,134 @@ export interface LineageWorkload {
   readonly failing: (fn: string, at: number) => boolean;
 }
 
+/** What the workload is building: its roots, its ranges, and the hard negatives the traffic follows. */
+interface Builder {
+  /** Adds a root, its id made of `tag` (an attack's root joins its range's scopes). */
+  readonly add: (r: Omit<SimRoot, "id">, tag: string) => void;
+  readonly range: RecordRange;
+  readonly flash: Range[];
+  readonly outages: Range[];
+}
+
 export function lineageWorkload(seed: number): LineageWorkload {
   const rng = createRng(seed).fork("lineage");
   const roots: SimRoot[] = [];
   const ranges: Range[] = [];
-  const outages: Range[] = [];
-  const flash: Range[] = [];
-  const add = (r: Omit<SimRoot, "id">, tag: string): void => {
-    const id = `${tag}-${roots.length}`;
-    roots.push({ ...r, id });
-    r.range?.scopes.add(`root:${r.principal}/${id}`);
+  const b: Builder = {
+    add: (r, tag) => {
+      const id = `${tag}-${roots.length}`;
+      roots.push({ ...r, id });
+      r.range?.scopes.add(`root:${r.principal}/${id}`);
+    },
+    range: createRangeRecorder(ranges, "fn"),
+    flash: [],
+    outages: [],
   };
-  const range = (rung: string, kind: RangeKind, start: number, length: number, fns: string[]): Range => {
-    const r: Range = { rung, kind, scopes: new Set(fns.map((f) => `fn:${f}`)), start, end: start + length };
-    ranges.push(r);
-    return r;
-  };
-  const injections = [...RUNGS.flatMap((r) => (r.kind === "adaptive" ? [r] : Array(REPS).fill(r))), "deploy"];
-  const all = [...injections, ...HARD_NEGATIVES];
+  const all = planInjections(RUNGS, "deploy", ...HARD_NEGATIVES);
   const starts = slots(rng.fork("slots"), all.length, START + DAY, END - 3 * HOUR, 2 * HOUR);
   let deployAt = END;
   all.forEach((what, i) => {
     const at = starts[i] as number;
     if (what === "deploy") deployAt = at;
-    else if (typeof what === "string") hardNegative(rng.fork(`hn${i}`), what, at);
-    else attack(rng.fork(`attack${i}`), what, at);
+    else if (typeof what === "string") hardNegative(b, rng.fork(`hn${i}`), what, at);
+    else attack(b, rng.fork(`attack${i}`), what, at);
   });
-
-  function attack(r: Rng, rung: (typeof RUNGS)[number], at: number): void {
-    const rg = range(rung.label, rung.kind, at, HORIZON, rung.fns);
-    const cutAt = at + HORIZON;
-    if (rung.kind === "blind")
-      for (let t = at; t < cutAt; t += LAP_MS)
-        add(
-          {
-            type: "hook.received",
-            principal: "partner",
-            at: t,
-            plan: only("relay", e("hook.logged", 1)),
-            range: rg,
-            cutAt,
-          },
-          "lap",
-        );
-    else if (rung.kind === "adaptive")
-      for (let t = at; t < cutAt; t += MINUTE)
-        add(
-          { type: "item.changed", principal: "tenant", at: t, plan: adaptive, range: rg, cutAt },
-          "adaptive",
-        );
-    else {
-      const type =
-        rung.fns[0] === "walker" ? "walk.step" : rung.fns[0] === "sync" ? "item.changed" : "game.ping";
-      add(
-        {
-          type,
-          principal: "tenant",
-          at: at + r.next() * 1000,
-          plan: rung.plan ?? (() => NONE),
-          range: rg,
-          cutAt,
-        },
-        "attack",
-      );
-    }
-  }
-
-  function hardNegative(r: Rng, what: string, at: number): void {
-    if (what === "flash crowd") {
-      const rg = range("flash crowd (25× orders, 15 min)", "benign", at, 15 * MINUTE, [
-        "checkout",
-        "analytics",
-        "charge",
-        "notify",
-        "mailer",
-      ]);
-      flash.push(rg);
-    } else if (what === "retry storm") {
-      // charge fails for 10 min; each delivery retries 4 times with backoff (1 + 2 + 4 + 8 s).
-      outages.push(range("retry storm (charge fails 10 min)", "benign", at, 11 * MINUTE, ["charge"]));
-    } else {
-      const rg = range("intended recursion (100 full-depth walks)", "benign", at, 20 * MINUTE, ["walker"]);
-      for (const t of spread(r, 100, at, 10 * MINUTE))
-        add({ type: "walk.step", principal: "app", at: t, plan: walk(6), range: rg }, "walk");
-    }
-  }
-
-  const deploy = range("deploy of a new version (graph grows)", "benign", deployAt, HOUR, [
+  const deploy = b.range("deploy of a new version (graph grows)", "benign", deployAt, HOUR, [
     "checkout",
     "loyalty",
     "ledger",
     "mailer",
   ]);
-  const flashFactor = (t: number): number =>
-    flash.some((f) => t >= f.start && t < f.start + 15 * MINUTE) ? 25 : 1;
-  for (const t of arrivals(rng.fork("orders"), START, END, ORDERS_PER_SECOND, flashFactor, 25))
-    add(
+  addBackground(b, rng, deployAt);
+  attribute(roots, [...b.flash, ...b.outages, deploy]);
+  roots.sort((x, y) => x.at - y.at);
+  return {
+    deployments: [
+      { since: START, functions: V1, budget: budgetOf(V1) },
+      { since: deployAt, functions: V2, budget: budgetOf(V2) },
+    ],
+    roots,
+    ranges,
+    failing: (name, at) =>
+      name === "charge" && b.outages.some((o) => at >= o.start && at < o.start + 10 * MINUTE),
+  };
+}
+
+/** One rung's roots, left unbounded until HORIZON. */
+function attack(b: Builder, r: Rng, rung: (typeof RUNGS)[number], at: number): void {
+  const rg = b.range(rung.label, rung.kind, at, HORIZON, rung.fns);
+  const cutAt = at + HORIZON;
+  if (rung.kind === "blind")
+    for (let t = at; t < cutAt; t += LAP_MS)
+      b.add(
+        {
+          type: "hook.received",
+          principal: "partner",
+          at: t,
+          plan: only("relay", e("hook.logged", 1)),
+          range: rg,
+          cutAt,
+        },
+        "lap",
+      );
+  else if (rung.kind === "adaptive")
+    for (let t = at; t < cutAt; t += MINUTE)
+      b.add(
+        { type: "item.changed", principal: "tenant", at: t, plan: adaptive, range: rg, cutAt },
+        "adaptive",
+      );
+  else {
+    const type =
+      rung.fns[0] === "walker" ? "walk.step" : rung.fns[0] === "sync" ? "item.changed" : "game.ping";
+    b.add(
+      {
+        type,
+        principal: "tenant",
+        at: at + r.next() * 1000,
+        plan: rung.plan ?? (() => NONE),
+        range: rg,
+        cutAt,
+      },
+      "attack",
+    );
+  }
+}
+
+function hardNegative(b: Builder, r: Rng, what: string, at: number): void {
+  if (what === "flash crowd") {
+    const rg = b.range("flash crowd (25× orders, 15 min)", "benign", at, FLASH_MS, [
+      "checkout",
+      "analytics",
+      "charge",
+      "notify",
+      "mailer",
+    ]);
+    b.flash.push(rg);
+  } else if (what === "retry storm") {
+    // charge fails for 10 min; each delivery retries 4 times with backoff (1 + 2 + 4 + 8 s).
+    b.outages.push(b.range("retry storm (charge fails 10 min)", "benign", at, 11 * MINUTE, ["charge"]));
+  } else {
+    const rg = b.range("intended recursion (100 full-depth walks)", "benign", at, 20 * MINUTE, ["walker"]);
+    for (const t of spread(r, 100, at, 10 * MINUTE))
+      b.add({ type: "walk.step", principal: "app", at: t, plan: walk(6), range: rg }, "walk");
+  }
+}
+
+/** A week of benign roots: orders (in flash crowds too; a new plan after the deploy), walks, syncs, pings, hooks and the nightly job. */
+function addBackground(b: Builder, rng: Rng, deployAt: number): void {
+  const busy = flashCrowds(b.flash.map((f) => f.start));
+  for (const t of arrivals(rng.fork("orders"), START, END, ORDERS_PER_SECOND, busy, FLASH_FACTOR))
+    b.add(
       { type: "order.created", principal: "storefront", at: t, plan: t >= deployAt ? ORDER_V2 : ORDER_V1 },
       "order",
     );
   for (const t of arrivals(rng.fork("walks"), START, END, 6 / 3600))
-    add(
+    b.add(
       { type: "walk.step", principal: "app", at: t, plan: walk(1 + Math.floor(unitOf(`walk${t}`) * 6)) },
       "walk",
     );
   for (const t of arrivals(rng.fork("sync"), START, END, 0.02))
-    add(
+    b.add(
       {
         type: "item.changed",
         principal: "tenant",
@@ -261,7 +283,7 @@ export function lineageWorkload(seed: number): LineageWorkload {
       "sync",
     );
   for (const t of arrivals(rng.fork("ping"), START, END, 0.01))
-    add(
+    b.add(
       {
         type: "game.ping",
         principal: "player",
@@ -271,14 +293,14 @@ export function lineageWorkload(seed: number): LineageWorkload {
       "ping",
     );
   for (const t of arrivals(rng.fork("hooks"), START, END, 0.02))
-    add(
+    b.add(
       { type: "hook.received", principal: "partner", at: t, plan: only("relay", e("hook.logged", 1)) },
       "hook",
     );
   for (let day = 0; day < 7; day++) {
     const at = START + day * DAY + 2 * HOUR;
-    const rg = range("cron spike (nightly: 500 items)", "benign", at, 10 * MINUTE, ["nightly", "indexer"]);
-    add(
+    const rg = b.range("cron spike (nightly: 500 items)", "benign", at, 10 * MINUTE, ["nightly", "indexer"]);
+    b.add(
       {
         type: "report.nightly",
         principal: "schedule",
@@ -289,23 +311,14 @@ export function lineageWorkload(seed: number): LineageWorkload {
       "cron",
     );
   }
-  // Background roots inside a hard negative's time are part of it (a finding on them is flagged there).
-  const inRange = [...flash, ...outages, deploy];
+}
+
+/** Background orders inside a hard negative's time are part of it (a finding on them is flagged there). */
+function attribute(roots: readonly SimRoot[], negatives: readonly Range[]): void {
   for (const root of roots)
     if (root.type === "order.created" && root.range === undefined)
-      for (const rg of inRange)
+      for (const rg of negatives)
         if (root.at >= rg.start && root.at <= rg.end) rg.scopes.add(`root:${root.principal}/${root.id}`);
-  roots.sort((a, b) => a.at - b.at);
-  return {
-    deployments: [
-      { since: START, functions: V1, budget: budgetOf(V1) },
-      { since: deployAt, functions: V2, budget: budgetOf(V2) },
-    ],
-    roots,
-    ranges,
-    failing: (name, at) =>
-      name === "charge" && outages.some((o) => at >= o.start && at < o.start + 10 * MINUTE),
-  };
 }
 
 /** The budgets the platform derives from this manifest: worstCaseAmplification, else maxPerRoot. */

@@ -8,7 +8,9 @@ import { createNovelty } from "../../src/detect/index.ts";
 import { DEFAULT_DETECT } from "../../src/manifest/index.ts";
 import type { CapabilityKind, Finding, SignalOf } from "../../src/signals/index.ts";
 import { createEwma, createStaticThreshold } from "./baselines.ts";
-import type { DetectorReport, MethodRow } from "./report.ts";
+import { FLASH_FACTOR, flashCrowds, recordFlashCrowd } from "./flash-crowds.ts";
+import { createRangeRecorder, planInjections, type RecordRange } from "./injections.ts";
+import { baselineRow, type DetectorReport, type DetectorRun, ladderRows, type MethodRow } from "./report.ts";
 import { createRng, type Rng } from "./rng.ts";
 import { count, detectedCell, type Range, type RangeKind, scoreHits } from "./score.ts";
 import { arrivals, DAY, DAYS, END, HOUR, MINUTE, START, slots, spread } from "./traffic.ts";
@@ -153,6 +155,12 @@ interface Invocation {
   deploy?: number;
 }
 
+/** Picks a profile's dormant grant of `kind` (the channel an attack uses). */
+const dormant =
+  (kind: Kind) =>
+  (p: Profile): Pair | undefined =>
+    p.dormant.find((d) => d[0] === kind);
+
 const RUNGS: readonly {
   label: string;
   kind: RangeKind;
@@ -163,25 +171,25 @@ const RUNGS: readonly {
     label: "new egress host, 1 request",
     kind: "attack",
     calls: 1,
-    pick: (p) => p.dormant.find((d) => d[0] === "egress"),
+    pick: dormant("egress"),
   },
   {
     label: "new egress host, 100 requests in 10 min",
     kind: "attack",
     calls: 100,
-    pick: (p) => p.dormant.find((d) => d[0] === "egress"),
+    pick: dormant("egress"),
   },
   {
     label: "new secret read (granted, unused)",
     kind: "attack",
     calls: 1,
-    pick: (p) => p.dormant.find((d) => d[0] === "secret"),
+    pick: dormant("secret"),
   },
   {
     label: "new kv namespace read (bulk, 50 reads)",
     kind: "attack",
     calls: 50,
-    pick: (p) => p.dormant.find((d) => d[0] === "kv-read"),
+    pick: dormant("kv-read"),
   },
   {
     label: "exfiltration to a host it already uses",
@@ -193,33 +201,33 @@ const RUNGS: readonly {
     label: "adaptive: new version exfiltrates while learning (90 of 100)",
     kind: "adaptive",
     calls: 90,
-    pick: (p) => p.dormant.find((d) => d[0] === "egress"),
+    pick: dormant("egress"),
   },
 ];
 
 export function runNoveltyBench(seed: number): DetectorReport {
   const rng = createRng(seed).fork("novelty");
   const ranges: Range[] = [];
-  const invocations: Invocation[] = [];
-  const range = (rung: string, kind: RangeKind, start: number, length: number, fn: string): Range => {
-    const r: Range = { rung, kind, scopes: new Set([`fn:${fn}`]), start, end: start + length };
-    ranges.push(r);
-    return r;
-  };
-  const busy = (t: number): number => (flash.some((f) => t >= f && t < f + 15 * MINUTE) ? 25 : 1);
+  const w: Workload = { ranges, range: createRangeRecorder(ranges, "fn"), invocations: [] };
+  const { flash, outages } = inject(rng, w);
+  addBenign(rng, w, flashCrowds(flash), outages);
+  w.invocations.sort((a, b) => a.at - b.at);
+  const run = simulate(rng.fork("uses"), w.invocations);
+  return buildReport(run, ranges, w.invocations.length);
+}
+
+interface Workload {
+  readonly ranges: Range[];
+  readonly range: RecordRange;
+  readonly invocations: Invocation[];
+}
+
+/** The ladder and the hard negatives at their planned times; returns the flash crowds' and outages' starts. */
+function inject(rng: Rng, w: Workload): { flash: number[]; outages: number[] } {
   const flash: number[] = [];
   const outages: number[] = [];
   const taken = new Set<string>();
-  const plan = [
-    ...RUNGS.flatMap((r) => (r.kind === "adaptive" ? [r] : [r, r, r])),
-    "flash",
-    "flash",
-    "retry",
-    "retry",
-    "deploy",
-    "deploy",
-    "deploy",
-  ];
+  const plan = planInjections(RUNGS, "flash", "flash", "retry", "retry", "deploy", "deploy", "deploy");
   const starts = slots(rng.fork("slots"), plan.length, START + DAY + 2 * HOUR, END - 5 * HOUR, 5 * HOUR);
   let version = 1;
   plan.forEach((what, i) => {
@@ -227,56 +235,73 @@ export function runNoveltyBench(seed: number): DetectorReport {
     const r = rng.fork(`inject${i}`);
     if (what === "flash") {
       flash.push(at);
-      for (const fn of ["checkout", "charge", "notify", "mailer"])
-        range("flash crowd (25×, 15 min)", "benign", at, 15 * MINUTE, fn);
+      recordFlashCrowd(w.range, at, ["checkout", "charge", "notify", "mailer"]);
     } else if (what === "retry") {
       outages.push(at);
-      range("retry storm (charge fails 10 min)", "benign", at, 11 * MINUTE, "charge");
+      w.range("retry storm (charge fails 10 min)", "benign", at, 11 * MINUTE, "charge");
     } else if (what === "deploy") {
       const fn = ["checkout", "mailer", "ledger"][version - 1] ?? "ledger";
       version += 1;
-      range("deploy of a new version", "benign", at, 4 * HOUR, fn);
-      invocations.push({ at, fn, attempt: 1, deploy: version });
-    } else if (typeof what !== "string") inject(r, what, at);
+      w.range("deploy of a new version", "benign", at, 4 * HOUR, fn);
+      w.invocations.push({ at, fn, attempt: 1, deploy: version });
+    } else if (typeof what !== "string") injectRung(w, taken, r, what, at);
   });
+  return { flash, outages };
+}
 
-  function inject(r: Rng, rung: (typeof RUNGS)[number], at: number): void {
-    // Each injection gets its own function and target: a pair is reported once per bundle version.
-    const candidates = PROFILES.filter(
-      (p) =>
-        p.fn !== "indexer" && rung.pick(p) !== undefined && !taken.has(`${p.fn} ${rung.pick(p)?.join(":")}`),
-    );
-    const p = r.pick(candidates);
-    const pair = rung.pick(p) as Pair;
-    taken.add(`${p.fn} ${pair.join(":")}`);
-    const rg = range(rung.label, rung.kind, at, rung.kind === "adaptive" ? 2 * HOUR : 10 * MINUTE, p.fn);
-    rg.scopes.add(`fn:${p.fn} ${pair.join(":")}`);
-    if (rung.kind === "adaptive") invocations.push({ at, fn: p.fn, attempt: 1, deploy: 100 + ranges.length });
-    // The adaptive attacker sends its events at once: they are most of the new version's first 100.
-    const times =
-      rung.calls === 1 ? [at] : spread(r, rung.calls, at, rung.kind === "adaptive" ? MINUTE : 10 * MINUTE);
-    for (const t of times) invocations.push({ at: t, fn: p.fn, attempt: 1, extra: [pair] });
-  }
+/** One rung, on a function and target not `taken` before: a pair is reported once per bundle version. */
+function injectRung(w: Workload, taken: Set<string>, r: Rng, rung: (typeof RUNGS)[number], at: number): void {
+  const candidates = PROFILES.filter(
+    (p) =>
+      p.fn !== "indexer" && rung.pick(p) !== undefined && !taken.has(`${p.fn} ${rung.pick(p)?.join(":")}`),
+  );
+  const p = r.pick(candidates);
+  const pair = rung.pick(p) as Pair;
+  taken.add(`${p.fn} ${pair.join(":")}`);
+  const rg = w.range(rung.label, rung.kind, at, rung.kind === "adaptive" ? 2 * HOUR : 10 * MINUTE, p.fn);
+  rg.scopes.add(`fn:${p.fn} ${pair.join(":")}`);
+  if (rung.kind === "adaptive")
+    w.invocations.push({ at, fn: p.fn, attempt: 1, deploy: 100 + w.ranges.length });
+  // The adaptive attacker sends its events at once: they are most of the new version's first 100.
+  const times =
+    rung.calls === 1 ? [at] : spread(r, rung.calls, at, rung.kind === "adaptive" ? MINUTE : 10 * MINUTE);
+  for (const t of times) w.invocations.push({ at: t, fn: p.fn, attempt: 1, extra: [pair] });
+}
 
+/** Every function's own traffic (charge retried in its outages) and the nightly indexer. */
+function addBenign(rng: Rng, w: Workload, busy: (t: number) => number, outages: readonly number[]): void {
   for (const p of PROFILES) {
-    for (const t of arrivals(rng.fork(p.fn), START, END, p.perSecond, busy, 25)) {
-      invocations.push({ at: t, fn: p.fn, attempt: 1 });
+    for (const t of arrivals(rng.fork(p.fn), START, END, p.perSecond, busy, FLASH_FACTOR)) {
+      w.invocations.push({ at: t, fn: p.fn, attempt: 1 });
       if (p.fn === "charge" && outages.some((o) => t >= o && t < o + 10 * MINUTE))
         for (let a = 2; a <= 5; a++)
-          invocations.push({ at: t + 1000 * (2 ** (a - 1) - 1), fn: p.fn, attempt: a });
+          w.invocations.push({ at: t + 1000 * (2 ** (a - 1) - 1), fn: p.fn, attempt: a });
     }
   }
   for (let day = 0; day < DAYS; day++) {
     const at = START + day * DAY + 2 * HOUR;
-    range("cron spike (nightly: 500 items)", "benign", at, 10 * MINUTE, "indexer");
+    w.range("cron spike (nightly: 500 items)", "benign", at, 10 * MINUTE, "indexer");
     for (const t of spread(rng.fork(`cron${day}`), 500, at, 2 * MINUTE))
-      invocations.push({ at: t, fn: "indexer", attempt: 1 });
+      w.invocations.push({ at: t, fn: "indexer", attempt: 1 });
   }
-  invocations.sort((a, b) => a.at - b.at);
-  return simulate(rng.fork("uses"), invocations, ranges);
 }
 
-function simulate(rng: Rng, invocations: readonly Invocation[], ranges: Range[]): DetectorReport {
+/** The end of an invocation, which counts it towards its version's learning period. */
+function settledSignal(inv: Invocation, eventId: string): SignalOf<"invocation.settled"> {
+  return {
+    kind: "invocation.settled",
+    fn: inv.fn,
+    eventId,
+    type: "t",
+    attempt: inv.attempt,
+    outcome: "delivered",
+    principal: "shop",
+    durationMs: 40,
+    payloadBytes: 600,
+  };
+}
+
+function simulate(rng: Rng, invocations: readonly Invocation[]): DetectorRun {
   const versions = new Map(PROFILES.map((p) => [p.fn, "v1"]));
   const findings: Finding[] = [];
   const novelty = createNovelty(DEFAULT_DETECT.novelty, {
@@ -310,19 +335,13 @@ function simulate(rng: Rng, invocations: readonly Invocation[], ranges: Range[])
     for (const [capability, target, prob] of v2 ? [...p.uses, V2_USE] : p.uses)
       if (rng.next() < prob) used(capability, target);
     for (const [capability, target] of inv.extra ?? []) used(capability, target);
-    const settled: SignalOf<"invocation.settled"> = {
-      kind: "invocation.settled",
-      fn: inv.fn,
-      eventId,
-      type: "t",
-      attempt: inv.attempt,
-      outcome: "delivered",
-      principal: "shop",
-      durationMs: 40,
-      payloadBytes: 600,
-    };
-    novelty.invoked(settled, inv.at + 50);
+    novelty.invoked(settledSignal(inv, eventId), inv.at + 50);
   }
+  return { findings, fixed, ewma };
+}
+
+function buildReport(run: DetectorRun, ranges: readonly Range[], invocations: number): DetectorReport {
+  const { findings, fixed, ewma } = run;
   // A finding names its target: it counts for an attack only on that attack's target.
   const hits = findings.map((f) => ({
     scope: `fn:${f.scope.name} ${String(f.evidence.capability)}:${String(f.evidence.target)}`,
@@ -338,29 +357,24 @@ function simulate(rng: Rng, invocations: readonly Invocation[], ranges: Range[])
       leaked: "0 calls before the finding; alert only",
       collateral: "0 held",
     },
-    { method: fixed.name, score: fixedScore, leaked: "—", collateral: "—" },
-    { method: ewma.name, score: ewmaScore, leaked: "—", collateral: "—" },
+    baselineRow(fixed, fixedScore),
+    baselineRow(ewma, ewmaScore),
   ];
   const fpTargets = findings.filter(
     (_, i) => !ranges.some((r) => r.kind !== "benign" && r.scopes.has(hits[i]?.scope ?? "")),
   );
   return {
-    title: `Detector 2, capability-target novelty (${DAYS} simulated days; ${count(invocations.length)} invocations of ${PROFILES.length} functions; learn: ${DEFAULT_DETECT.novelty.learn.invocations} invocations or ${DEFAULT_DETECT.novelty.learn.hours} h; scope: function)`,
+    title: `Detector 2, capability-target novelty (${DAYS} simulated days; ${count(invocations)} invocations of ${PROFILES.length} functions; learn: ${DEFAULT_DETECT.novelty.learn.invocations} invocations or ${DEFAULT_DETECT.novelty.learn.hours} h; scope: function)`,
     methods,
     ladder: {
       title:
         "Exfiltration ladder (each rung 3 times, each on its own function and target; cells: detected, worst delay)",
       header: ["rung", "novelty", "static", "EWMA"],
-      rows: RUNGS.map((rung) => {
-        const rs = ranges.filter((r) => r.rung === rung.label);
-        const tag = rung.kind === "attack" ? "" : rung.kind === "blind" ? " (blind spot)" : " (adaptive)";
-        return [
-          `${rung.label}${tag}`,
-          detectedCell(novel, rs),
-          detectedCell(fixedScore, rs),
-          detectedCell(ewmaScore, rs),
-        ];
-      }),
+      rows: ladderRows(RUNGS, ranges, (rs) => [
+        detectedCell(novel, rs),
+        detectedCell(fixedScore, rs),
+        detectedCell(ewmaScore, rs),
+      ]),
     },
     notes: [
       `novelty's false positives are rare legitimate targets first used after learning ended (once per pair and bundle version): ${fpTargets.map((f) => `${f.scope.name} ${String(f.evidence.capability)} ${String(f.evidence.target)}`).join("; ") || "none"}.`,

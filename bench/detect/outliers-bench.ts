@@ -8,10 +8,19 @@
 import { createOutliers, OUTLIER_FLOORS } from "../../src/detect/index.ts";
 import { DEFAULT_DETECT } from "../../src/manifest/index.ts";
 import type { Finding, SignalOf } from "../../src/signals/index.ts";
-import { type Attempt, attemptWorkload, PROFILES, type Profile, type Rung, sample } from "./attempts.ts";
-import { createEwma, createStaticThreshold } from "./baselines.ts";
-import type { DetectorReport, MethodRow } from "./report.ts";
-import { count, detectedCell, scoreHits } from "./score.ts";
+import {
+  type Attempt,
+  type AttemptWorkload,
+  attemptWorkload,
+  PROFILES,
+  type Profile,
+  type Rung,
+  sample,
+  VICTIMS,
+} from "./attempts.ts";
+import { createEwma, createStaticThreshold, type WindowRule } from "./baselines.ts";
+import { baselineRow, type DetectorReport, ladderRows, type MethodRow } from "./report.ts";
+import { count, detectedCell, findingHits, scoreHits } from "./score.ts";
 import { DAYS, MINUTE, START, spread } from "./traffic.ts";
 
 const POLICY = DEFAULT_DETECT.outliers;
@@ -67,35 +76,53 @@ export function runOutliersBench(seed: number): DetectorReport {
       attempts.push(a);
     }
   });
+  return buildReport(simulate(w.attempts), w);
+}
+
+/** What the alert run left to score. */
+interface OutliersRun {
+  readonly findings: readonly Finding[];
+  readonly fixed: WindowRule;
+  /** The EWMA of payload KiB per function and minute; `busy` of busy seconds. */
+  readonly bytes: WindowRule;
+  readonly busy: WindowRule;
+}
+
+/** The end of attempt number `i`, with its wall time and event data size. */
+function settledSignal(a: Attempt, i: number): SignalOf<"invocation.settled"> {
+  return {
+    kind: "invocation.settled",
+    fn: a.fn,
+    eventId: `e${i}`,
+    type: "t",
+    attempt: a.attempt,
+    outcome: "delivered",
+    principal: a.attacker === true ? "tenant-x" : "shop",
+    durationMs: a.durationMs,
+    payloadBytes: a.payloadBytes,
+  };
+}
+
+function simulate(attempts: readonly Attempt[]): OutliersRun {
   const findings: Finding[] = [];
   const outliers = createOutliers(POLICY, (f) => findings.push(f));
   const fixed = createStaticThreshold("static: payload ≥ 64 KiB or duration ≥ 1 s", MINUTE, 1);
   const bytes = createEwma("EWMA ± 3σ of payload KiB and busy s per function/min", MINUTE, START);
   const busy = createEwma("busy", MINUTE, START);
-  w.attempts.forEach((a: Attempt, i) => {
+  attempts.forEach((a: Attempt, i) => {
     const at = a.at + a.durationMs;
-    const settled: SignalOf<"invocation.settled"> = {
-      kind: "invocation.settled",
-      fn: a.fn,
-      eventId: `e${i}`,
-      type: "t",
-      attempt: a.attempt,
-      outcome: "delivered",
-      principal: a.attacker === true ? "tenant-x" : "shop",
-      durationMs: a.durationMs,
-      payloadBytes: a.payloadBytes,
-    };
-    outliers.settled(settled, at);
+    outliers.settled(settledSignal(a, i), at);
     const scope = `fn:${a.fn}`;
     if (a.payloadBytes >= 64 * 1024 || a.durationMs >= 1000) fixed.observe(scope, at);
     bytes.observe(scope, at, a.payloadBytes / 1024);
     busy.observe(scope, at, a.durationMs / 1000);
   });
-  const score = scoreHits(
-    w.ranges,
-    findings.map((f) => ({ scope: `fn:${f.scope.name}`, at: f.at })),
-    DAYS,
-  );
+  return { findings, fixed, bytes, busy };
+}
+
+function buildReport(run: OutliersRun, w: AttemptWorkload): DetectorReport {
+  const { fixed, bytes, busy } = run;
+  const score = scoreHits(w.ranges, findingHits(run.findings, "fn"), DAYS);
   const fixedScore = scoreHits(w.ranges, fixed.hits, DAYS);
   const ewmaScore = scoreHits(w.ranges, [...bytes.hits, ...busy.hits], DAYS);
   const methods: MethodRow[] = [
@@ -105,34 +132,21 @@ export function runOutliersBench(seed: number): DetectorReport {
       leaked: "alert only",
       collateral: "0 held",
     },
-    { method: fixed.name, score: fixedScore, leaked: "—", collateral: "—" },
-    { method: bytes.name, score: ewmaScore, leaked: "—", collateral: "—" },
+    baselineRow(fixed, fixedScore),
+    baselineRow(bytes, ewmaScore),
   ];
-  const victims = PROFILES.filter((p) => ["checkout", "charge", "notify", "mailer"].includes(p.fn));
+  const victims = PROFILES.filter((p) => VICTIMS.some((v) => v === p.fn));
   return {
     title: `Detector 6, payload and duration outliers (${DAYS} simulated days; ${count(w.attempts.length)} attempts of ${PROFILES.length} functions; warm-up ${POLICY.warmup}; scope: function)`,
     methods,
     ladder: {
       title: `Payload and duration ladder (${EVENTS} attacker events in 10 min, each rung 3 times on different functions; cells: detected, worst delay)`,
       header: ["rung", "outliers", "static", "EWMA"],
-      rows: RUNGS.map((x) => {
-        const rs = w.ranges.filter((r) => r.rung === x.label);
-        const below = rs.filter((r) => r.belowPolicy === true).length;
-        const tag =
-          x.kind === "adaptive"
-            ? " (adaptive)"
-            : below === 0
-              ? ""
-              : below === rs.length
-                ? " (below policy)"
-                : ` (below policy on ${below}/${rs.length})`;
-        return [
-          `${x.label}${tag}`,
-          detectedCell(score, rs),
-          detectedCell(fixedScore, rs),
-          detectedCell(ewmaScore, rs),
-        ];
-      }),
+      rows: ladderRows(RUNGS, w.ranges, (rs) => [
+        detectedCell(score, rs),
+        detectedCell(fixedScore, rs),
+        detectedCell(ewmaScore, rs),
+      ]),
     },
     notes: [
       `the detector's line per victim (factor ${POLICY.factor} × p99, at least p99 + ${OUTLIER_FLOORS.payloadBytes} bytes or ${OUTLIER_FLOORS.durationMs} ms): ${victims.map((p) => `${p.fn} ${(line(p, "payloadBytes") / p.payloadBytes).toFixed(0)}× / ${(line(p, "durationMs") / p.durationMs).toFixed(0)}× the median`).join(", ")} (payload / duration).`,

@@ -1,6 +1,8 @@
 /** What each detector's section reports, and how it is printed (tables as `npm run bench` prints them). */
+import type { Finding } from "../../src/signals/index.ts";
 import { printTable } from "../stats.ts";
-import { duration, falseAlarms, median, type Score, share } from "./score.ts";
+import type { WindowRule } from "./baselines.ts";
+import { duration, falseAlarms, median, type Range, type RangeKind, type Score, share } from "./score.ts";
 
 /** One detector or baseline, scored on the same traffic. */
 export interface MethodRow {
@@ -10,6 +12,18 @@ export interface MethodRow {
   readonly leaked: string;
   /** Benign work held or refused by the response, or — when the response is not simulated. */
   readonly collateral: string;
+}
+
+/** What a detector's run leaves to score: its findings, and the window baselines fed the same signals. */
+export interface DetectorRun {
+  readonly findings: readonly Finding[];
+  readonly fixed: WindowRule;
+  readonly ewma: WindowRule;
+}
+
+/** A window baseline's row: its response is not simulated, so nothing leaked or held is shown. */
+export function baselineRow(rule: WindowRule, score: Score): MethodRow {
+  return { method: rule.name, score, leaked: "—", collateral: "—" };
 }
 
 export interface Aim {
@@ -61,6 +75,29 @@ export function printDetector(r: DetectorReport): void {
     console.log(`false alarms of ${first.method.split(":")[0]}: ${falseAlarms(first.score)}`);
   printTable(r.ladder.title, r.ladder.header, r.ladder.rows);
   for (const note of r.notes) console.log(note);
+}
+
+/**
+ * A ladder's rows, one per rung: its label, tagged when it is a blind spot, the adaptive attacker or
+ * below the policy (on how many of its ranges, when not on all), then `cells` of its ranges.
+ */
+export function ladderRows(
+  rungs: readonly { readonly label: string; readonly kind: RangeKind }[],
+  ranges: readonly Range[],
+  cells: (rs: readonly Range[]) => string[],
+): string[][] {
+  return rungs.map((rung) => {
+    const rs = ranges.filter((r) => r.rung === rung.label);
+    return [`${rung.label}${rungTag(rung.kind, rs)}`, ...cells(rs)];
+  });
+}
+
+function rungTag(kind: RangeKind, rs: readonly Range[]): string {
+  if (kind === "blind") return " (blind spot)";
+  if (kind === "adaptive") return " (adaptive)";
+  const below = rs.filter((r) => r.belowPolicy === true).length;
+  if (below === 0) return "";
+  return below === rs.length ? " (below policy)" : ` (below policy on ${below}/${rs.length})`;
 }
 
 /** `AIM MISSED` rows stand out; met ones are plain. */

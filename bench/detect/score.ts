@@ -9,6 +9,8 @@
  * of its scope. Delay is the first true finding's time minus the range's start.
  */
 
+import type { Finding } from "../../src/signals/index.ts";
+
 /**
  * `attack`: a rung of the issue's ladder (counted in recall); `blind`: an attack outside what the
  * detector can see (shown, not counted); `adaptive`: the attacker that stays at 90 % of the
@@ -30,6 +32,11 @@ export interface Range {
 export interface Hit {
   readonly scope: string;
   readonly at: number;
+}
+
+/** A detector's findings as hits, each on its scope named `<prefix>:<name>` (`fn:charge`, `ip:10.0.0.7`). */
+export function findingHits(findings: readonly Finding[], prefix: "fn" | "ip" | "root"): Hit[] {
+  return findings.map((f) => ({ scope: `${prefix}:${f.scope.name}`, at: f.at }));
 }
 
 export interface Score {
