@@ -7,13 +7,8 @@
  */
 import assert from "node:assert/strict";
 import { type TestContext, test } from "node:test";
-import { startPlatform } from "../src/main.ts";
 import { palisade, sleep, waitUntil } from "./kit/cli-run.ts";
-import { post, TEST_KEY } from "./kit/http.ts";
-import { captureLogs } from "./kit/log-capture.ts";
-import { setSecret, tempApp } from "./kit/temp-app.ts";
-
-const OTHER_KEY = "other-key-0123456789abcdef0123456789";
+import { OTHER_KEY, startTwoSenderApp, twoSenders } from "./kit/two-senders.ts";
 
 /**
  * At the default prices an attempt of `work` (128 MB, timeout 1 s, a small event) reserves about
@@ -24,16 +19,7 @@ const APP = `name: costs
 events:
   job.queued: { schema: schemas/n.json }
   job.other: { schema: schemas/n.json }
-principals:
-  tester:
-    apiKey: { secret: TEST_KEY }
-    publish: [job.queued]
-  other:
-    apiKey: { secret: OTHER_KEY }
-    publish: [job.other]
-    costPerDay: 0.000005
-    overBudget: reject
-functions:
+${twoSenders(["job.queued"], ["job.other"], "    costPerDay: 0.000005\n    overBudget: reject\n")}functions:
   work:
     handler: functions/work.ts
     on: [job.queued]
@@ -47,27 +33,13 @@ functions:
     on: [palisade.security.budget-exceeded]
 `;
 
-async function startCostApp(t: TestContext) {
-  const dir = tempApp(t, {
+function startCostApp(t: TestContext) {
+  return startTwoSenderApp(t, {
     "palisade.yaml": APP,
-    "schemas/n.json": {
-      type: "object",
-      required: ["n"],
-      additionalProperties: false,
-      properties: { n: { type: "integer", minimum: 0, maximum: 1000 } },
-    },
     "functions/work.ts": 'export default (e, ctx) => ctx.log.info("worked", { n: e.data.n });',
     "functions/watcher.ts":
       'export default (e, ctx) => ctx.log.info("budget seen", { target: e.data.function, principal: e.data.principal, budget: e.data.budget, limitUsd: e.data.limitUsd });',
   });
-  setSecret(dir, "TEST_KEY", TEST_KEY);
-  setSecret(dir, "OTHER_KEY", OTHER_KEY);
-  const logs = captureLogs();
-  const platform = await startPlatform({ appDir: dir, logger: logs.logger, port: 0 });
-  t.after(() => platform.close());
-  const send = (type: string, n: number, key = TEST_KEY) =>
-    post(`${platform.url}/events`, { type, data: { n } }, "application/json", key);
-  return { dir, logs, platform, send };
 }
 
 interface Spend {

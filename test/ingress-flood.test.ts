@@ -6,26 +6,16 @@
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
-import { startPlatform } from "../src/main.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
-import { captureLogs } from "./kit/log-capture.ts";
-import { setSecret, tempApp } from "./kit/temp-app.ts";
+import { OTHER_KEY, startTwoSenderApp, twoSenders } from "./kit/two-senders.ts";
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
-const OTHER_KEY = "other-key-0123456789abcdef0123456789";
 const BATCH = "application/cloudevents-batch+json";
 
 const APP = `name: floods
 events:
   job.queued: { schema: schemas/n.json }
-principals:
-  tester:
-    apiKey: { secret: TEST_KEY }
-    publish: [job.queued]
-  other:
-    apiKey: { secret: OTHER_KEY }
-    publish: [job.queued]
-functions:
+${twoSenders(["job.queued"], ["job.queued"])}functions:
   work:
     handler: functions/work.ts
     on: [job.queued]
@@ -38,23 +28,12 @@ detect:
 `;
 
 test("a principal flooding past 5× its median is throttled to its baseline rate; nothing it sent is lost; others are not touched", async (t) => {
-  const dir = tempApp(t, {
+  const { logs, platform } = await startTwoSenderApp(t, {
     "palisade.yaml": APP,
-    "schemas/n.json": {
-      type: "object",
-      required: ["n"],
-      additionalProperties: false,
-      properties: { n: { type: "integer", minimum: 0, maximum: 100000 } },
-    },
     "functions/work.ts": 'export default (e, ctx) => ctx.log.info("worked", { n: e.data.n });',
     "functions/watcher.ts":
       'export default (e, ctx) => ctx.log.info("anomaly seen", { detector: e.data.detector, kind: e.data.scope.kind, scope: e.data.scope.name, response: e.data.response, rate: e.data.evidence.throttledToPerSecond });',
   });
-  setSecret(dir, "TEST_KEY", TEST_KEY);
-  setSecret(dir, "OTHER_KEY", OTHER_KEY);
-  const logs = captureLogs();
-  const platform = await startPlatform({ appDir: dir, logger: logs.logger, port: 0 });
-  t.after(() => platform.close());
   const url = `${platform.url}/events`;
   const accepted: number[] = [];
   let n = 0;

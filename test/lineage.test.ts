@@ -8,11 +8,10 @@
  */
 import assert from "node:assert/strict";
 import { type TestContext, test } from "node:test";
-import { startPlatform } from "../src/main.ts";
 import { palisadeJson as json, palisade, sleep, waitUntil } from "./kit/cli-run.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
-import { captureLogs, type LogLine } from "./kit/log-capture.ts";
-import { setSecret, tempApp } from "./kit/temp-app.ts";
+import type { LogLine } from "./kit/log-capture.ts";
+import { OTHER_KEY, startTwoSenderApp, twoSenders } from "./kit/two-senders.ts";
 
 interface Entry {
   scope: { kind: string; name: string };
@@ -26,13 +25,6 @@ interface Entry {
   held: { count: number; eventIds: string[] };
 }
 
-const N_SCHEMA = {
-  type: "object",
-  required: ["n"],
-  additionalProperties: false,
-  properties: { n: { type: "integer", minimum: 0, maximum: 1000 } },
-};
-
 /**
  * `step` runs on job.step and emits the next step (a loop it declares: recursion.maxDepth 2);
  * `fan` splits a batch into n items; `item` handles each; `watcher` logs every finding.
@@ -43,14 +35,7 @@ events:
   job.step: { schema: schemas/n.json }
   batch.created: { schema: schemas/n.json }
   batch.item: { schema: schemas/n.json }
-principals:
-  tester:
-    apiKey: { secret: TEST_KEY }
-    publish: [job.step, batch.created]
-  other:
-    apiKey: { secret: OTHER_KEY }
-    publish: [job.step]
-functions:
+${twoSenders(["job.step", "batch.created"], ["job.step"])}functions:
   step:
     handler: functions/step.ts
     on: [job.step]
@@ -73,12 +58,9 @@ detect:
   amplification: { maxPerRoot: 12 }
 `;
 
-const OTHER_KEY = "other-key-0123456789abcdef0123456789";
-
 async function startChainApp(t: TestContext, files: Record<string, string> = {}) {
-  const dir = tempApp(t, {
+  const app = await startTwoSenderApp(t, {
     "palisade.yaml": APP,
-    "schemas/n.json": N_SCHEMA,
     "functions/step.ts": `export default async (e, ctx) => {
   ctx.log.info("stepped", { n: e.data.n, hop: e.hop, root: e.rootid });
   await ctx.emit("job.step", { n: e.data.n + 1 });
@@ -91,17 +73,13 @@ async function startChainApp(t: TestContext, files: Record<string, string> = {})
       'export default (e, ctx) => ctx.log.info("anomaly seen", { detector: e.data.detector, kind: e.data.scope.kind, scope: e.data.scope.name, response: e.data.response });',
     ...files,
   });
-  setSecret(dir, "TEST_KEY", TEST_KEY);
-  setSecret(dir, "OTHER_KEY", OTHER_KEY);
-  const logs = captureLogs();
-  const platform = await startPlatform({ appDir: dir, logger: logs.logger, port: 0 });
-  t.after(() => platform.close());
+  /** Posts one `{ n }` event as a sender; it must be accepted. Resolves to its id. */
   const send = async (type: string, n: number, key = TEST_KEY): Promise<string> => {
-    const res = await post(`${platform.url}/events`, { type, data: { n } }, "application/json", key);
+    const res = await app.send(type, n, key);
     assert.equal(res.status, 202, JSON.stringify(res.body));
     return res.body.ids[0] as string;
   };
-  return { dir, logs, platform, send };
+  return { ...app, send };
 }
 
 const stepped = (lines: readonly LogLine[], root: string) =>

@@ -62,3 +62,20 @@ test("a block answers with the seconds left and ends by itself", () => {
   assert.equal(blocks.blocked("a", 10_000), undefined);
   assert.equal(blocks.blocked("b", 0), undefined);
 });
+
+test("a shared address with many failures among mostly good requests is reported, never blocked", () => {
+  const found: Finding[] = [];
+  const d = createCredentialStuffing(POLICY, (f) => found.push(f));
+  // Twenty good requests, then eight failures: under the ratio and under 3 × the policy's failures.
+  for (let i = 0; i < 20; i++) d.accepted(accepted("nat"), 1000 + i);
+  for (let i = 0; i < 8; i++) d.rejected(rejected("nat"), 2000 + i);
+  assert.equal(found.length, 0);
+  d.rejected(rejected("nat"), 3000); // the ninth: 3 × 3, at 9 / 29 < 0.5
+  assert.equal(found.length, 1);
+  assert.equal(found[0]?.response, "alert", "a block would refuse everyone behind it");
+  assert.equal(found[0]?.severity, "medium");
+  assert.equal(found[0]?.evidence.shared, true);
+  assert.match(found[0]?.summary ?? "", /shared address/);
+  d.rejected(rejected("nat"), 3500);
+  assert.equal(found.length, 1, "once per window");
+});

@@ -8,6 +8,14 @@ const ADDRESSES = 10_000;
 const BUCKETS = 10;
 /** How many distinct principals, routes and codes a finding's evidence lists. */
 const EVIDENCE_ITEMS = 10;
+/**
+ * A shared address (a NAT, a proxy) with someone guessing behind it: SHARED_FACTOR times the policy's
+ * failures, at a ratio down to SHARED_RATIO of the policy's (others behind it succeed meanwhile). It
+ * is only reported, never blocked: a block would refuse everyone else behind it. A busy client with
+ * a few percent of failures (a batch job, a key being rotated) stays under the ratio.
+ */
+const SHARED_FACTOR = 3;
+const SHARED_RATIO = 0.5;
 
 interface AddressState {
   /** Times of the latest failures (at most `failures` of them). */
@@ -31,8 +39,9 @@ export interface CredentialStuffing {
  * grants (401, 403) against those accepted, in a sliding window. `failures` refusals making up at
  * least `ratio` of the address's requests is a finding about that address only: the principals it
  * tried are not touched (a sender cannot lock a principal out by failing as it), and an address
- * that mostly succeeds is not blocked for a few failures. Other refusals (bad JSON, rate limits,
- * the block itself) do not count. Memory is bounded by ADDRESSES.
+ * that mostly succeeds is not blocked for a few failures (many failures from one, SHARED_FACTOR
+ * times the policy's, are reported but not blocked). Other refusals (bad JSON, rate limits, the
+ * block itself) do not count. Memory is bounded by ADDRESSES.
  */
 export function createCredentialStuffing(
   policy: CredentialStuffingPolicy,
@@ -76,7 +85,7 @@ export function createCredentialStuffing(
       const s = stateOf(r.ip);
       s.failedAt.push(now);
       while (
-        s.failedAt.length > policy.failures ||
+        s.failedAt.length > policy.failures * SHARED_FACTOR ||
         (s.failedAt[0] !== undefined && now - s.failedAt[0] > windowMs)
       )
         s.failedAt.shift();
@@ -86,13 +95,18 @@ export function createCredentialStuffing(
       if (now < s.quietUntil || s.failedAt.length < policy.failures) return;
       const failed = s.failedAt.length;
       const accepted = acceptedIn(s, now);
-      if (failed / (failed + accepted) < policy.ratio) return;
-      s.quietUntil = now + Math.max(windowMs, policy.blockSec * 1000);
+      const ratio = failed / (failed + accepted);
+      const shared = ratio < policy.ratio;
+      if (shared && (failed < policy.failures * SHARED_FACTOR || ratio < policy.ratio * SHARED_RATIO)) return;
+      const block = policy.response === "block" && !shared;
+      s.quietUntil = now + Math.max(windowMs, block ? policy.blockSec * 1000 : 0);
       report({
         detector: "credential-stuffing",
         scope: { kind: "address", name: r.ip },
-        severity: "high",
-        summary: `Address ${r.ip} failed authentication or authorization ${failed} times within ${policy.windowSec} s (${accepted} accepted; policy: ${policy.failures} at ${policy.ratio} of its requests)`,
+        severity: shared ? "medium" : "high",
+        summary: shared
+          ? `Address ${r.ip} failed authentication or authorization ${failed} times within ${policy.windowSec} s, though most of its requests succeed (${accepted} accepted): a shared address (NAT, proxy) with someone guessing behind it, or a broken client; not blocked, to spare the others behind it`
+          : `Address ${r.ip} failed authentication or authorization ${failed} times within ${policy.windowSec} s (${accepted} accepted; policy: ${policy.failures} at ${policy.ratio} of its requests)`,
         evidence: {
           failures: failed,
           accepted,
@@ -100,9 +114,10 @@ export function createCredentialStuffing(
           codes: [...s.codes],
           routes: [...s.routes],
           principals: [...s.principals],
-          ...(policy.response === "block" ? { blockSec: policy.blockSec } : {}),
+          ...(block ? { blockSec: policy.blockSec } : {}),
+          ...(shared ? { shared: true } : {}),
         },
-        response: policy.response === "block" ? "block" : "alert",
+        response: block ? "block" : "alert",
         at: now,
       });
       s.failedAt = [];

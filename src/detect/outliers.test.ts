@@ -1,19 +1,11 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
+import { seededRandom } from "../../test/kit/seeded-random.ts";
 import type { OutliersPolicy } from "../manifest/index.ts";
 import type { Finding, SignalOf } from "../signals/index.ts";
 import { createOutliers } from "./outliers.ts";
 
-/** A seeded generator (mulberry32): the same stream on every run. */
-function random(seed: number): () => number {
-  let a = seed;
-  return () => {
-    a = (a + 0x6d2b79f5) | 0;
-    let t = Math.imul(a ^ (a >>> 15), 1 | a);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+const random = seededRandom;
 
 const policy = (over: Partial<OutliersPolicy> = {}): OutliersPolicy => ({
   factor: 5,
