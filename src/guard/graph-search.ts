@@ -1,3 +1,4 @@
+import { stronglyConnected } from "../manifest/index.ts";
 import type { FlowGraph } from "./flow-graph.ts";
 
 /** Every node id reachable from `start` (included), following edges forward (or backward). */
@@ -59,34 +60,8 @@ export function findCycles(graph: FlowGraph): string[][] {
   return out;
 }
 
-// Tarjan's strongly connected components, iterating nodes in the graph's stable order.
+// Strongly connected components, iterating nodes in the graph's stable order.
 function components(graph: FlowGraph): string[][] {
   const ids = [...graph.types.map((t) => t.id), ...graph.functions.map((f) => f.id)];
-  const index = new Map<string, number>();
-  const low = new Map<string, number>();
-  const stack: string[] = [];
-  const onStack = new Set<string>();
-  const out: string[][] = [];
-  const connect = (v: string): void => {
-    index.set(v, index.size);
-    low.set(v, index.get(v) as number);
-    stack.push(v);
-    onStack.add(v);
-    for (const w of graph.next(v)) {
-      if (!index.has(w)) {
-        connect(w);
-        low.set(v, Math.min(low.get(v) as number, low.get(w) as number));
-      } else if (onStack.has(w)) low.set(v, Math.min(low.get(v) as number, index.get(w) as number));
-    }
-    if (low.get(v) !== index.get(v)) return;
-    const component: string[] = [];
-    for (let w = stack.pop(); w !== undefined; w = stack.pop()) {
-      onStack.delete(w);
-      component.push(w);
-      if (w === v) break;
-    }
-    out.push(component.sort((a, b) => ids.indexOf(a) - ids.indexOf(b)));
-  };
-  for (const id of ids) if (!index.has(id)) connect(id);
-  return out;
+  return stronglyConnected(ids, (v) => graph.next(v));
 }

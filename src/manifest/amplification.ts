@@ -53,20 +53,32 @@ export function emitCycles(app: AppModel): string[][] {
       fns.filter((g) => fn.emit.some((t) => g.on.some((p) => matchesTypePattern(p, t)))).map((g) => g.name),
     ]),
   );
-  // Tarjan's strongly connected components.
+  const names = fns.map((f) => f.name);
+  return stronglyConnected(names, (v) => next.get(v) ?? []).filter(
+    (c) => c.length > 1 || (next.get(c[0] ?? "") ?? []).includes(c[0] ?? ""),
+  );
+}
+
+/**
+ * Tarjan's strongly connected components of the graph on `ids` with successors `next`, each
+ * component's ids in the order of `ids` (components in the order Tarjan completes them).
+ */
+export function stronglyConnected(
+  ids: readonly string[],
+  next: (id: string) => readonly string[],
+): string[][] {
+  const order = new Map(ids.map((id, i) => [id, i]));
   const index = new Map<string, number>();
   const low = new Map<string, number>();
   const stack: string[] = [];
   const onStack = new Set<string>();
-  const cycles: string[][] = [];
-  let counter = 0;
+  const out: string[][] = [];
   const visit = (v: string): void => {
-    index.set(v, counter);
-    low.set(v, counter);
-    counter += 1;
+    index.set(v, index.size);
+    low.set(v, index.get(v) ?? 0);
     stack.push(v);
     onStack.add(v);
-    for (const w of next.get(v) ?? []) {
+    for (const w of next(v)) {
       if (!index.has(w)) {
         visit(w);
         low.set(v, Math.min(low.get(v) ?? 0, low.get(w) ?? 0));
@@ -79,9 +91,8 @@ export function emitCycles(app: AppModel): string[][] {
       component.push(w);
       if (w === v) break;
     }
-    if (component.length > 1 || (next.get(v) ?? []).includes(v))
-      cycles.push(fns.map((f) => f.name).filter((n) => component.includes(n)));
+    out.push(component.sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0)));
   };
-  for (const fn of fns) if (!index.has(fn.name)) visit(fn.name);
-  return cycles;
+  for (const id of ids) if (!index.has(id)) visit(id);
+  return out;
 }
