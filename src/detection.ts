@@ -30,13 +30,8 @@ import {
   type RootHolds,
 } from "./detect/index.ts";
 import { toPalisadeError } from "./errors.ts";
-import { matchesTypePattern, rootOf } from "./events/index.ts";
-import {
-  type AppModel,
-  type FunctionSpec,
-  type RateLimit,
-  worstCaseAmplification,
-} from "./manifest/index.ts";
+import { rootOf } from "./events/index.ts";
+import { type AppModel, type RateLimit, runnersOf, worstCaseAmplification } from "./manifest/index.ts";
 import type { Logger, Metrics } from "./observe/index.ts";
 import type { ChainEvent, Finding, Signals } from "./signals/index.ts";
 
@@ -184,7 +179,7 @@ export async function openDetection(parts: DetectionParts): Promise<Detection> {
     policy: app.detect.amplification,
     budget: budgetsOf(app),
     maxDepth: (fn) => app.functions.get(fn)?.recursion?.maxDepth,
-    subscribers: subscribersOf(app),
+    subscribers: countOf(runnersOf(app)),
     report,
   });
   holds.lineage = lineage;
@@ -208,20 +203,9 @@ export async function openDetection(parts: DetectionParts): Promise<Detection> {
   return detection;
 }
 
-/**
- * How many functions an event of a type at a hop is routed to and may run for (filters aside; a
- * function with recursion.maxDepth below the hop does not run), as the emit graph's worst case counts.
- */
-function subscribersOf(app: AppModel): (type: string, hop: number) => number {
-  const byType = new Map<string, FunctionSpec[]>();
-  return (type, hop) => {
-    let fns = byType.get(type);
-    if (fns === undefined) {
-      fns = [...app.functions.values()].filter((f) => f.on.some((p) => matchesTypePattern(p, type)));
-      byType.set(type, fns);
-    }
-    return fns.filter((f) => f.recursion === undefined || hop <= f.recursion.maxDepth).length;
-  };
+/** How many functions an event of a type at a hop runs (the invocations one such event causes). */
+function countOf(runners: ReturnType<typeof runnersOf>): (type: string, hop: number) => number {
+  return (type, hop) => runners(type, hop).length;
 }
 
 /** Each event type's budget: the emit graph's worst case (the lineage caps it at maxPerRoot). */

@@ -30,7 +30,6 @@ export type QuarantineKind = "function" | "principal";
 export function quarantineKey(fn: string, kind: QuarantineKind = "function"): string {
   return `quarantine:${kind}:${fn}`;
 }
-const keyOf = quarantineKey;
 
 /**
  * Id of the `palisade.security.anomaly` event that carries a finding: derived from the scope and
@@ -49,7 +48,7 @@ export async function openQuarantine(
   functions: readonly string[],
   kind: QuarantineKind = "function",
 ): Promise<Quarantine> {
-  const quarantineKey = (name: string) => keyOf(name, kind);
+  const keyOf = (name: string) => quarantineKey(name, kind);
   const since = new Map<string, number>();
   // Each local change bumps its function's generation: a read that started before a change (or
   // while one was being written) is stale for that function and is not applied.
@@ -68,7 +67,7 @@ export async function openQuarantine(
       since.set(fn, at);
       bump(fn);
       try {
-        await state.setCursor(quarantineKey(fn), at);
+        await state.setCursor(keyOf(fn), at);
         unwritten.delete(fn);
       } catch (err) {
         unwritten.set(fn, at);
@@ -78,12 +77,12 @@ export async function openQuarantine(
       }
     },
     async lift(fn) {
-      const was = (await state.cursor(quarantineKey(fn))) > 0 || since.has(fn);
+      const was = (await state.cursor(keyOf(fn))) > 0 || since.has(fn);
       since.delete(fn);
       unwritten.delete(fn);
       bump(fn);
       try {
-        if (was) await state.setCursor(quarantineKey(fn), 0);
+        if (was) await state.setCursor(keyOf(fn), 0);
       } finally {
         bump(fn);
       }
@@ -91,14 +90,14 @@ export async function openQuarantine(
     },
     async refresh() {
       for (const [fn, at] of unwritten) {
-        await state.setCursor(quarantineKey(fn), at);
+        await state.setCursor(keyOf(fn), at);
         unwritten.delete(fn);
       }
       // Read everything first, then apply: a failed read changes nothing.
       const read: [string, number, number][] = [];
       for (const fn of known) {
         const before = generation.get(fn) ?? 0;
-        read.push([fn, await state.cursor(quarantineKey(fn)), before]);
+        read.push([fn, await state.cursor(keyOf(fn)), before]);
       }
       const lifted: string[] = [];
       const imposed: string[] = [];

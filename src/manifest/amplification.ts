@@ -13,22 +13,16 @@ const UNBOUNDED = 1e15;
  * limit alone: usually past any useful number, reported as `Infinity`.
  */
 export function worstCaseAmplification(app: AppModel): Map<string, number> {
-  const subscribers = new Map<string, FunctionSpec[]>();
+  const runners = runnersOf(app);
   const types = new Set<string>([...app.events.keys(), ...PLATFORM_EVENT_TYPES.keys()]);
   for (const fn of app.functions.values()) for (const t of fn.emit) types.add(t);
-  for (const t of types)
-    subscribers.set(
-      t,
-      [...app.functions.values()].filter((fn) => fn.on.some((p) => matchesTypePattern(p, t))),
-    );
   const memo = new Map<string, number>();
   const cost = (type: string, hop: number): number => {
     const key = `${hop}\0${type}`;
     const known = memo.get(key);
     if (known !== undefined) return known;
     let total = 0;
-    for (const fn of subscribers.get(type) ?? []) {
-      if (fn.recursion !== undefined && hop > fn.recursion.maxDepth) continue;
+    for (const fn of runners(type, hop)) {
       let worstEmit = 0;
       if (hop + 1 <= app.hopLimit)
         for (const t of fn.emit) worstEmit = Math.max(worstEmit, 1 + cost(t, hop + 1));
@@ -39,6 +33,28 @@ export function worstCaseAmplification(app: AppModel): Map<string, number> {
     return bounded;
   };
   return new Map([...types].sort().map((t) => [t, cost(t, 0)]));
+}
+
+/**
+ * The functions an event of a type at a hop is routed to and runs for: those subscribed to the type
+ * (filters aside), less those whose `recursion.maxDepth` is below the hop. Memoized per type and hop.
+ */
+export function runnersOf(app: AppModel): (type: string, hop: number) => readonly FunctionSpec[] {
+  const memo = new Map<string, readonly FunctionSpec[]>();
+  const fns = [...app.functions.values()];
+  return (type, hop) => {
+    const key = `${hop}\0${type}`;
+    let found = memo.get(key);
+    if (found === undefined) {
+      found = fns.filter(
+        (f) =>
+          f.on.some((p) => matchesTypePattern(p, type)) &&
+          (f.recursion === undefined || hop <= f.recursion.maxDepth),
+      );
+      memo.set(key, found);
+    }
+    return found;
+  };
 }
 
 /**

@@ -1,4 +1,4 @@
-export { emitCycles, stronglyConnected, worstCaseAmplification } from "./amplification.ts";
+export { emitCycles, runnersOf, stronglyConnected, worstCaseAmplification } from "./amplification.ts";
 export {
   type AmplificationPolicy,
   type ApiKeyAuth,

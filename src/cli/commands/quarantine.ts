@@ -1,27 +1,27 @@
 import { userInfo } from "node:os";
 import { auditCommand } from "../../app-files.ts";
 import { AUDIT_KIND } from "../../audit/index.ts";
-import type { Delivery, RefusedDelivery } from "../../bus/index.ts";
-import {
-  findingEventId,
-  openQuarantine,
-  openRootHolds,
-  type Quarantine,
-  type RootHolds,
-  rootKey,
-} from "../../detect/index.ts";
+import { findingEventId, openQuarantine, openRootHolds } from "../../detect/index.ts";
 import { createEvent, PLATFORM_PRINCIPAL, PLATFORM_SOURCE } from "../../events/index.ts";
-import { type AppModel, loadApp } from "../../manifest/index.ts";
-import type { AppStore } from "../../open-store.ts";
+import { loadApp } from "../../manifest/index.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
 import { type OperatorNatsFlags, withOperatorStore } from "../nats-target.ts";
 import { usageError } from "../usage-error.ts";
+import {
+  dueByRoot,
+  HELD_SCAN,
+  heldOf,
+  holdTarget,
+  onNats,
+  PRINCIPAL_SCOPE,
+  ROOT_SCOPE,
+  refOf,
+  withHeldChain,
+  withQuarantined,
+} from "./quarantine-scopes.ts";
 
 /** The type of the event that carries a finding (the operator's hold is one too). */
 const ANOMALY_TYPE = "palisade.security.anomaly";
-
-/** Most held deliveries one read takes (a list's count stops there; `more` then says so). */
-const HELD_SCAN = 10_000;
 
 /**
  * On NATS the workers keep a held function's deliveries leased (buffered, with heartbeats) while
@@ -29,11 +29,6 @@ const HELD_SCAN = 10_000;
  */
 const NATS_HELD =
   "held deliveries are not listed on NATS: the workers keep them leased while the function is quarantined";
-
-/** How a held chain is named on the command line: `root:<principal>/<id>`. */
-const ROOT_SCOPE = "root:";
-/** How a held principal is named on the command line: `principal:<name>`. */
-const PRINCIPAL_SCOPE = "principal:";
 
 /** One quarantined scope, as `palisade quarantine list --json` prints it. */
 export interface QuarantineEntry {
@@ -121,27 +116,6 @@ export async function runQuarantineList(
   });
 }
 
-/** Every function's due deliveries (taken: give them back), grouped by their chain's root. */
-async function dueByRoot(
-  store: AppStore,
-  functions: readonly string[],
-): Promise<{ due: Map<string, Delivery[]>; taken: (Delivery | RefusedDelivery)[]; more: boolean }> {
-  const due = new Map<string, Delivery[]>();
-  const taken: (Delivery | RefusedDelivery)[] = [];
-  let more = false;
-  for (const fn of functions) {
-    const { deliveries, more: fnMore } = await heldOf(store, fn);
-    more ||= fnMore;
-    taken.push(...deliveries);
-    for (const d of deliveries) {
-      if ("refused" in d) continue;
-      for (const key of [rootKey(d.event), `principal:${d.event.rootprincipal ?? d.event.principal}`])
-        due.set(key, [...(due.get(key) ?? []), d]);
-    }
-  }
-  return { due, taken, more };
-}
-
 /**
  * `palisade quarantine hold <function> [--reason TEXT]`: the operator's kill switch. Quarantines the
  * function now, as a detector would: a running platform stops its work in flight within a second
@@ -205,23 +179,6 @@ export async function runQuarantineHold(
     );
     return EXIT_OK;
   });
-}
-
-/** What `hold`/`release` name: a function, or `principal:<name>`. */
-function holdTarget(
-  app: AppModel,
-  name: string,
-): { kind: "function" | "principal"; name: string; names: string[] } {
-  if (!name.startsWith(PRINCIPAL_SCOPE)) {
-    assertFunction(app, name);
-    return { kind: "function", name, names: [...app.functions.keys()] };
-  }
-  const principal = name.slice(PRINCIPAL_SCOPE.length);
-  if (!app.principals.has(principal))
-    throw usageError(
-      `No principal named "${principal}" in ${app.manifestPath}; principals: ${[...app.principals.keys()].join(", ") || "none"}`,
-    );
-  return { kind: "principal", name: principal, names: [...app.principals.keys()] };
 }
 
 /**
@@ -349,71 +306,4 @@ export async function runQuarantineDiscard(
     );
     return EXIT_OK;
   });
-}
-
-/** Runs `body` on the app's store when `fn` is quarantined; exit 1 when it is not. */
-async function withQuarantined(
-  fn: string,
-  opts: { app: string } & OperatorNatsFlags,
-  body: (store: AppStore, quarantine: Quarantine, since: number) => Promise<number>,
-): Promise<number> {
-  const app = loadApp(opts.app);
-  assertFunction(app, fn);
-  return withOperatorStore(app, opts, async (store) => {
-    const quarantine = await openQuarantine(store.state, [...app.functions.keys()]);
-    const since = quarantine.since(fn);
-    if (since === undefined) {
-      process.stderr.write(`palisade: function "${fn}" is not quarantined (palisade quarantine list)\n`);
-      return EXIT_FAILURE;
-    }
-    return body(store, quarantine, since);
-  });
-}
-
-/** Runs `body` when the chain named `root:<principal>/<id>` is held; exit 1 when it is not. */
-async function withHeldChain(
-  scope: string,
-  opts: { app: string } & OperatorNatsFlags,
-  body: (holds: RootHolds, root: string) => Promise<number>,
-): Promise<number> {
-  const root = scope.slice(ROOT_SCOPE.length);
-  if (!/^.+\/.+$/.test(root))
-    throw usageError(
-      `"${scope}" names no chain: a held chain is root:<principal>/<event id>, as palisade quarantine list prints it`,
-    );
-  const app = loadApp(opts.app);
-  return withOperatorStore(app, opts, async (store) => {
-    const holds = openRootHolds(store.state);
-    if (!(await holds.list()).some((h) => h.root === root)) {
-      process.stderr.write(`palisade: chain "${root}" is not held (palisade quarantine list)\n`);
-      return EXIT_FAILURE;
-    }
-    return body(holds, root);
-  });
-}
-
-function assertFunction(app: AppModel, fn: string): void {
-  if (!app.functions.has(fn))
-    throw usageError(
-      `No function named "${fn}" in ${app.manifestPath}; palisade quarantine list shows the quarantined ones`,
-    );
-}
-
-function onNats(store: AppStore): boolean {
-  return store.durability.backend === "nats";
-}
-
-/** The function's due deliveries: while it is quarantined, exactly the work it holds. */
-async function heldOf(
-  store: AppStore,
-  fn: string,
-): Promise<{ deliveries: (Delivery | RefusedDelivery)[]; more: boolean }> {
-  const deliveries = await store.queue.take(fn, HELD_SCAN);
-  return { deliveries, more: deliveries.length >= HELD_SCAN };
-}
-
-function refOf(d: Delivery | RefusedDelivery) {
-  return "refused" in d
-    ? d
-    : { seq: d.seq, target: d.target, attempts: d.attempts, eventId: d.event.id, type: d.event.type };
 }
