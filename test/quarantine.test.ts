@@ -40,9 +40,10 @@ const FILES = {
     additionalProperties: false,
     properties: { n: { type: "integer" } },
   },
-  // A negative n makes the prober ask for a secret it was not granted (and swallow the refusal).
+  // A negative n makes the prober ask for a secret it was not granted, a different one per event
+  // (probing), and swallow the refusal.
   "functions/prober.ts": `export default async (e, ctx) => {
-  if (e.data.n < 0) { try { await ctx.secrets.get("PAYMENTS_KEY"); } catch {} return; }
+  if (e.data.n < 0) { try { await ctx.secrets.get("PAYMENTS_KEY_" + -e.data.n); } catch {} return; }
   ctx.log.info("worked", { n: e.data.n });
 };`,
   "functions/bystander.ts": 'export default (e, ctx) => ctx.log.info("worked", { n: e.data.n });',
@@ -99,7 +100,7 @@ test("a function probing for grants it lacks is quarantined: held work waits, pe
   assert.equal(entry?.finding?.detector, "denied-burst");
   assert.equal(entry?.finding?.response, "quarantine");
   assert.equal(entry?.finding?.evidence.denials, 3);
-  assert.match(entry?.reason ?? "", /refused 3 capability calls/);
+  assert.match(entry?.reason ?? "", /refused 3 different capability calls/);
   // Held: the two sent after the finding, and every probe that had not finished (given back
   // unattempted, the one that was running included), oldest first.
   const heldProbes = entry?.held.eventIds.slice(0, -2) ?? [];

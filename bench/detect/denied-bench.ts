@@ -61,7 +61,13 @@ const RUNGS: readonly { label: string; kind: RangeKind; probes: number; gapMs: n
     probes: n,
     gapMs: PROBE_GAP_MS,
   })),
-  { label: "adaptive: 4 denials per 61 s for 1 h", kind: "adaptive", probes: 236, gapMs: 61_000 / 4 },
+  // One refusal fewer than the policy per window (and a second to spare), for an hour.
+  {
+    label: `adaptive: ${POLICY.denials - 1} denials per ${POLICY.windowSec + 1} s for 1 h`,
+    kind: "adaptive",
+    probes: Math.floor((3600 * (POLICY.denials - 1)) / (POLICY.windowSec + 1)),
+    gapMs: ((POLICY.windowSec + 1) * 1000) / (POLICY.denials - 1),
+  },
 ];
 
 export function runDeniedBench(seed: number): {
@@ -292,6 +298,7 @@ function buildReport(run: DeniedRun, ranges: readonly Range[]): DetectorReport {
     notes: [
       `adaptive attacker: ${count(adaptive === undefined ? 0 : (probes.get(adaptive)?.ran ?? 0))} probes (ungranted secrets, hosts, namespaces) in 1 h, never ${POLICY.denials} within ${POLICY.windowSec} s: not detected, as the threshold must allow.`,
       "the static baseline counts every refusal (grant and data); the detector counts only grant refusals, which an event's data cannot cause.",
+      "the detector counts distinct refused targets: the deploy that lacks a grant asks for the same secret on every invocation, which the sandbox refuses each time and the audit log records, and is not probing.",
     ],
     aims: [],
   };

@@ -47,6 +47,34 @@ test("refusals for what a call carried (not for a grant) do not count: an event'
   assert.equal(found.length, 1);
 });
 
+test("the same refused target again is not probing (a deploy lacking one grant): only distinct targets count", () => {
+  const found: Finding[] = [];
+  const d = createDeniedBurst({ denials: 3, windowSec: 10, response: "quarantine" }, (f) => found.push(f));
+  for (let n = 0; n < 50; n++) d.observe({ ...denied("a", n), target: "LEDGER_KEY_V2" }, n * 100);
+  d.observe({ ...denied("a", 60), target: "OTHER" }, 5_100);
+  assert.equal(found.length, 0, "two distinct targets within the window");
+  d.observe({ ...denied("a", 61), capability: "egress", target: "OTHER" }, 5_200);
+  assert.equal(found.length, 1, "a capability with the same target name is another pair");
+  assert.deepEqual(found[0]?.evidence.targets, ["LEDGER_KEY_V2", "OTHER"]);
+  assert.deepEqual(found[0]?.evidence.eventIds, ["e49", "e60", "e61"], "each pair's latest refusal");
+});
+
+test("a pair refused again counts from its latest refusal", () => {
+  const found: Finding[] = [];
+  const policy = { denials: 3, windowSec: 10, response: "quarantine" as const };
+  const once = createDeniedBurst(policy, (f) => found.push(f));
+  once.observe(denied("a", 1), 0);
+  once.observe(denied("a", 2), 5_000);
+  once.observe(denied("a", 3), 14_000); // S1 fell out of the window
+  assert.equal(found.length, 0);
+  const again = createDeniedBurst(policy, (f) => found.push(f));
+  again.observe(denied("a", 1), 0);
+  again.observe(denied("a", 2), 5_000);
+  again.observe(denied("a", 1), 9_000); // S1 again: in the window until 19 s
+  again.observe(denied("a", 3), 14_000);
+  assert.equal(found.length, 1);
+});
+
 test("in alert mode a function still probing is reported again once a window has passed", () => {
   const found: Finding[] = [];
   const d = createDeniedBurst({ denials: 2, windowSec: 10, response: "alert" }, (f) => found.push(f));

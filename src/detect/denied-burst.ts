@@ -12,19 +12,22 @@ export interface DeniedBurst {
 }
 
 /**
- * Detector 3, privilege probing: a function whose calls its grants refuse `denials` times within
- * `windowSec` is reported once (until `reset`). Only grant refusals count (a secret, host, kv
- * namespace or event type it was not given, or a capability that does not exist), not limit
- * refusals of granted calls: a sender can push a function over a limit with big or many events,
- * but it cannot make the function's code ask for what it was not granted. Memory is bounded: the
- * last `denials` refusals per function of the manifest.
+ * Detector 3, privilege probing: a function whose grants refuse calls for `denials` distinct
+ * (capability, target) pairs within `windowSec` is reported once (until `reset`). Only grant
+ * refusals count (a secret, host, kv namespace or event type it was not given, or a capability that
+ * does not exist), not limit refusals of granted calls: a sender can push a function over a limit
+ * with big or many events, but it cannot make the function's code ask for what it was not granted.
+ * Only distinct targets count: a probe learns something only from a target it has not tried, while
+ * a deploy that lacks one grant asks for the same one on every invocation (the sandbox refuses it
+ * each time; it is an alert in the audit log and metrics, not an attack to contain). Memory is
+ * bounded: the last `denials` refused pairs per function of the manifest.
  */
 export function createDeniedBurst(
   policy: DeniedBurstPolicy,
   report: (finding: Finding) => void,
 ): DeniedBurst {
-  const recent = new Map<string, SignalOf<"capability.denied">[]>();
-  const times = new Map<string, number[]>();
+  /** Per function, its refused pairs in the window, oldest first, each with its latest refusal. */
+  const recent = new Map<string, Map<string, { denied: SignalOf<"capability.denied">; at: number }>>();
   /** When each function was last reported: once per quarantine, or per window when only alerting. */
   const reported = new Map<string, number>();
   const windowMs = policy.windowSec * 1000;
@@ -36,37 +39,36 @@ export function createDeniedBurst(
         if (policy.response === "quarantine" || now - last <= windowMs) return;
         reported.delete(denied.fn);
       }
-      const seen = recent.get(denied.fn) ?? [];
-      const at = times.get(denied.fn) ?? [];
-      seen.push(denied);
-      at.push(now);
-      while (at.length > policy.denials || (at[0] !== undefined && now - at[0] > windowMs)) {
-        at.shift();
-        seen.shift();
+      const pairs = recent.get(denied.fn) ?? new Map();
+      recent.set(denied.fn, pairs);
+      const key = `${denied.capability}\u0000${denied.target}`;
+      pairs.delete(key);
+      pairs.set(key, { denied, at: now });
+      for (const [k, v] of pairs) {
+        if (pairs.size <= policy.denials && now - v.at <= windowMs) break;
+        pairs.delete(k);
       }
-      recent.set(denied.fn, seen);
-      times.set(denied.fn, at);
-      if (at.length < policy.denials) return;
+      if (pairs.size < policy.denials) return;
       reported.set(denied.fn, now);
-      const first = at[0] ?? now;
-      const count = at.length;
+      const seen = [...pairs.values()];
+      const first = seen[0]?.at ?? now;
+      const count = seen.length;
       const evidence = {
         denials: count,
         windowSec: policy.windowSec,
         firstAt: new Date(first).toISOString(),
-        capabilities: distinct(seen.map((d) => d.capability)),
-        targets: distinct(seen.map((d) => d.target)),
-        eventIds: distinct(seen.map((d) => d.eventId)),
-        principals: distinct(seen.map((d) => d.principal)),
+        capabilities: distinct(seen.map((d) => d.denied.capability)),
+        targets: distinct(seen.map((d) => d.denied.target)),
+        eventIds: distinct(seen.map((d) => d.denied.eventId)),
+        principals: distinct(seen.map((d) => d.denied.principal)),
       };
       // A new finding needs a new burst.
-      at.length = 0;
-      seen.length = 0;
+      pairs.clear();
       report({
         detector: "denied-burst",
         scope: { kind: "function", name: denied.fn },
         severity: "high",
-        summary: `Function "${denied.fn}" was refused ${count} capability calls within ${Math.ceil((now - first) / 1000)} s (policy: ${policy.denials} within ${policy.windowSec} s): it asks for what it was not granted`,
+        summary: `Function "${denied.fn}" was refused ${count} different capability calls within ${Math.ceil((now - first) / 1000)} s (policy: ${policy.denials} within ${policy.windowSec} s): it asks for what it was not granted`,
         evidence,
         response: policy.response,
         at: now,
@@ -74,7 +76,6 @@ export function createDeniedBurst(
     },
     reset(fn) {
       recent.delete(fn);
-      times.delete(fn);
       reported.delete(fn);
     },
   };

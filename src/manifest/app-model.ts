@@ -144,7 +144,7 @@ export interface IngressFloodPolicy {
 
 /** `detect.deniedBurst`: how many refused capability calls within a window make a finding. */
 export interface DeniedBurstPolicy {
-  /** Refused calls of one function within `windowSec` that make a finding. */
+  /** Distinct refused (capability, target) pairs of one function within `windowSec` that make a finding. */
   readonly denials: number;
   readonly windowSec: number;
   /** `quarantine` holds the function's deliveries (never drops them); `alert` only reports; `off`. */
