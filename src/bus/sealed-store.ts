@@ -167,6 +167,7 @@ export function createSealing(
           read: async (after, limit, skipped) =>
             opened(await catchUp(await raw.read(after, limit), (r) => r.body), skipped),
           find: async (eventId) => opened(await catchUp(await raw.find(eventId), (r) => r.body)),
+          latest: () => raw.latest(),
         },
         queue: {
           ...(raw.shortTakeHolds === true ? { shortTakeHolds: true } : {}),

@@ -44,6 +44,8 @@ export interface EventStore {
   read(after: number, limit: number, skipped?: (seq: number, error: string) => void): Promise<StoredEvent[]>;
   /** Stored events with this id (one per principal and source that used it), oldest first. */
   find(eventId: string): Promise<StoredEvent[]>;
+  /** The position of the newest stored event; 0 when none is (for reading newest first). */
+  latest(): Promise<number>;
 }
 
 /** Work owed to targets, one queue per target. */
@@ -202,6 +204,7 @@ export interface RawStore {
   append(events: readonly RawEvent[]): Promise<Appended[]>;
   read(after: number, limit: number): Promise<RawStoredEvent[]>;
   find(eventId: string): Promise<RawStoredEvent[]>;
+  latest(): Promise<number>;
   take(target: string, limit: number): Promise<RawDelivery[]>;
   /** As `DeliveryQueue.settle`; `skipped` acknowledges work the content filter does not want. */
   settle(delivery: DeliveryRef, outcome: Outcome | { readonly kind: "skipped" }): Promise<void>;

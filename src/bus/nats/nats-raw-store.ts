@@ -107,6 +107,10 @@ export async function openNatsRawStore(
     append: events.append,
     read: events.read,
     find: events.find,
+    latest: async () => {
+      const { first, last } = await events.bounds();
+      return first > last ? 0 : last;
+    },
     take: taker.take,
     settle: taker.settle,
     giveBack: taker.giveBack,

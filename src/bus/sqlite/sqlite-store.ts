@@ -144,6 +144,10 @@ export function openSqliteRawStore(file: string, options: SqliteRawStoreOptions)
       check();
       return q.findById.all(eventId).map(rawOf);
     },
+    async latest() {
+      check();
+      return Number((q.latestSeq.get() as { seq: number | bigint }).seq);
+    },
     async take(target, limit) {
       check();
       if (router.behind) {
