@@ -8,6 +8,8 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import { readFileSync } from "node:fs";
+import type { Socket } from "node:net";
+import { TLSSocket } from "node:tls";
 import { createLocalJWKSet, createRemoteJWKSet, decodeJwt, type JWTVerifyGetKey, jwtVerify } from "jose";
 import { PalisadeError } from "../errors.ts";
 import type { JwtAuth, PrincipalSpec } from "../manifest/index.ts";
@@ -34,13 +36,23 @@ const KEYS_TTL_MS = 2000;
 
 const JWT_SHAPE = /^[\w-]+\.[\w-]+\.[\w-]*$/;
 
+/** Whom an authenticator knows: producers (`principals:`) or operators (`admins:`). */
+export interface AuthenticatorOptions {
+  /** The refusal when nobody can authenticate. @default no principal may publish */
+  readonly nobody?: string;
+  /** API-key secrets that may be missing at start (the implicit admin's): then nobody has that key. */
+  readonly optionalSecrets?: ReadonlySet<string>;
+}
+
 /**
  * Builds the authenticator; `secret(name)` gives the API keys of an apiKey principal valid now (the
- * current one, and the previous one during a rotation's grace period).
+ * current one, and the previous one during a rotation's grace period). The same code authenticates
+ * admins, with their own map: a producer's credential is simply not in it.
  */
 export function createAuthenticator(
-  principals: ReadonlyMap<string, PrincipalSpec>,
+  principals: ReadonlyMap<string, { readonly name: string; readonly auth: PrincipalSpec["auth"] }>,
   secret: (name: string) => readonly string[],
+  options: AuthenticatorOptions = {},
 ): Authenticate {
   const jwts: JwtPrincipal[] = [];
   const certs: { name: string; subject: Readonly<Record<string, string>> }[] = [];
@@ -72,11 +84,12 @@ export function createAuthenticator(
       return []; // removed since the start: no key, so nobody authenticates with it
     }
   };
-  for (const k of keyed) secret(k.secret); // a key missing at start is an error now, not at a request
+  // A key missing at start is an error now, not at a request.
+  for (const k of keyed) if (options.optionalSecrets?.has(k.secret) !== true) secret(k.secret);
+  const nobody = options.nobody ?? "No principal may publish here; declare principals in palisade.yaml";
 
   return async (authorization, client) => {
-    if (principals.size === 0)
-      throw unauthenticated("No principal may publish here; declare principals in palisade.yaml");
+    if (principals.size === 0) throw unauthenticated(nobody);
     // A verified client certificate stands in for a bearer token; an unverified one counts for nothing.
     if (authorization === undefined && client?.authorized && client.subject !== undefined) {
       const subject = client.subject;
@@ -137,4 +150,15 @@ function digest(value: string): Buffer {
 
 function unauthenticated(message: string): PalisadeError {
   return new PalisadeError(GATEWAY_UNAUTHENTICATED, message, { status: 401 });
+}
+
+/** The verified-or-not client certificate of a TLS connection; undefined on plain HTTP. */
+export function clientCertificate(socket: Socket): ClientCertificate | undefined {
+  if (!(socket instanceof TLSSocket)) return undefined;
+  const cert = socket.getPeerCertificate();
+  const subject =
+    cert && Object.keys(cert).length > 0
+      ? (cert.subject as unknown as Record<string, string | string[]>)
+      : undefined;
+  return { authorized: socket.authorized, subject };
 }

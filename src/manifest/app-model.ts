@@ -10,6 +10,10 @@ export interface AppModel {
   readonly events: ReadonlyMap<string, EventTypeSpec>;
   readonly functions: ReadonlyMap<string, FunctionSpec>;
   readonly principals: ReadonlyMap<string, PrincipalSpec>;
+  /** Operators of the admin API and dashboard (`admins:`; without it, the implicit `local`). */
+  readonly admins: ReadonlyMap<string, AdminSpec>;
+  /** `GET /metrics` is served without a credential only when `metrics.public` is true. */
+  readonly metricsPublic: boolean;
   readonly sources: readonly SourceSpec[];
   /** Days the log keeps finished events for replay. */
   readonly retentionDays: number;
@@ -214,6 +218,27 @@ export interface PrincipalSpec {
   /** Past the budget: hold the chains' work (absent: hold), or also refuse new requests with 429. */
   readonly overBudget?: "hold" | "reject";
 }
+
+/** What an admin may do: read; also replay, DLQ and quarantine release; also rotate keys and secrets. */
+export type AdminRole = "viewer" | "operator" | "admin";
+
+/** Roles in order of power: a route needing one is open to it and the ones after it. */
+export const ADMIN_ROLES: readonly AdminRole[] = Object.freeze(["viewer", "operator", "admin"]);
+
+/** An operator of the admin API (`admins.<name>`): one authentication method and a role. */
+export interface AdminSpec {
+  readonly name: string;
+  readonly auth: ApiKeyAuth | JwtAuth | MtlsAuth;
+  readonly role: AdminRole;
+  /**
+   * The admin the manifest did not declare (no `admins:`): `local`, role admin, whose API key is the
+   * secret PALISADE_ADMIN_KEY when it is set (`palisade dev` sets it). Absent key: no such admin.
+   */
+  readonly implicit?: true;
+}
+
+/** The secret that holds the implicit `local` admin's API key. */
+export const LOCAL_ADMIN_SECRET = "PALISADE_ADMIN_KEY";
 
 export interface ApiKeyAuth {
   readonly kind: "apiKey";

@@ -1,5 +1,8 @@
 export { emitCycles, runnersOf, stronglyConnected, worstCaseAmplification } from "./amplification.ts";
 export {
+  ADMIN_ROLES,
+  type AdminRole,
+  type AdminSpec,
   type AmplificationPolicy,
   type ApiKeyAuth,
   type AppModel,
@@ -23,6 +26,7 @@ export {
   type JwtAuth,
   type KvMode,
   type Limits,
+  LOCAL_ADMIN_SECRET,
   type MtlsAuth,
   NO_GRANTS,
   type NoveltyPolicy,

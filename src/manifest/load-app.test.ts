@@ -175,6 +175,53 @@ test("principals need exactly one authentication method and publish patterns tha
   ]);
 });
 
+test("without admins: the implicit admin local (role admin, key PALISADE_ADMIN_KEY); /metrics is not public", (t) => {
+  const app = loadApp(tempApp(t, { ...FILES, "palisade.yaml": GOOD }));
+  assert.deepEqual(
+    [...app.admins.values()],
+    [
+      {
+        name: "local",
+        auth: { kind: "apiKey", secret: "PALISADE_ADMIN_KEY" },
+        role: "admin",
+        implicit: true,
+      },
+    ],
+  );
+  assert.equal(app.metricsPublic, false);
+  const open = loadApp(tempApp(t, { ...FILES, "palisade.yaml": `${GOOD}metrics: { public: true }\n` }));
+  assert.equal(open.metricsPublic, true);
+});
+
+test("admins: one authentication method and a role each, never a producer's key", (t) => {
+  const app = loadApp(
+    tempApp(t, {
+      ...FILES,
+      "palisade.yaml": `${GOOD}admins:\n  ops: { apiKey: { secret: OPS_KEY }, role: operator }\n  eve: { apiKey: { secret: EVE_KEY }, role: viewer }\n`,
+    }),
+  );
+  assert.deepEqual(
+    [...app.admins.values()].map((a) => [a.name, a.role, a.auth.kind, a.implicit]),
+    [
+      ["ops", "operator", "apiKey", undefined],
+      ["eve", "viewer", "apiKey", undefined],
+    ],
+  );
+  const shape = problemsOf(t, `${GOOD}admins:\n  boss: { apiKey: { secret: B }, role: root }\n`);
+  assert.deepEqual(shape, [
+    'palisade.yaml:11: admins.boss.role: must be one of: viewer, operator, admin; got "root"',
+  ]);
+  const details = problemsOf(
+    t,
+    `${GOOD}principals:\n  shop: { apiKey: { secret: SHOP_KEY }, publish: [order.created] }\nadmins:\n  both: { apiKey: { secret: A }, jwt: { issuer: i, audience: a, jwks: k.json }, role: admin }\n  reuse: { apiKey: { secret: SHOP_KEY }, role: viewer }\n  none: { role: viewer }\n`,
+  );
+  assert.deepEqual(details, [
+    "palisade.yaml:13: admins.both: needs exactly one of apiKey, jwt, mtls; give each operator their own admin",
+    'palisade.yaml:14: admins.reuse.apiKey.secret: "SHOP_KEY" is principal "shop"\'s API key; an admin needs a key of its own (a producer\'s key must never open /admin)',
+    "palisade.yaml:15: admins.none: needs exactly one of apiKey, jwt, mtls; give each operator their own admin",
+  ]);
+});
+
 test("HMAC and none are not accepted JWT algorithms", (t) => {
   const details = problemsOf(
     t,

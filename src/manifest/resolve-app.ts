@@ -28,8 +28,10 @@ import {
 import { parseEgressGrant } from "./egress-grant.ts";
 import type { ManifestPath, Problem } from "./problem.ts";
 import {
+  type RawAdmin,
   type RawPrincipal,
   type RawSource,
+  resolveAdmins,
   resolvePrincipals,
   resolveSources,
   resolveTls,
@@ -45,6 +47,8 @@ export interface RawManifest {
   events: Record<string, { schema: string }>;
   functions: Record<string, RawFunction>;
   principals?: Record<string, RawPrincipal>;
+  admins?: Record<string, RawAdmin>;
+  metrics?: { public?: boolean };
   sources?: RawSource[];
   tls?: { cert: string; key: string; clientCa?: string };
   dedupe?: { windowSec: number };
@@ -139,6 +143,13 @@ export function resolveApp(
     });
   }
 
+  const principals = resolvePrincipals(
+    raw.principals ?? {},
+    dir,
+    declared,
+    raw.tls?.clientCa !== undefined,
+    problems,
+  );
   return Object.freeze({
     name: raw.name,
     dir,
@@ -146,13 +157,9 @@ export function resolveApp(
     dataDir: join(dir, ".palisade"),
     events,
     functions,
-    principals: resolvePrincipals(
-      raw.principals ?? {},
-      dir,
-      declared,
-      raw.tls?.clientCa !== undefined,
-      problems,
-    ),
+    principals,
+    admins: resolveAdmins(raw.admins, principals, dir, raw.tls?.clientCa !== undefined, problems),
+    metricsPublic: raw.metrics?.public ?? false,
     sources: resolveSources(raw.sources, declared, problems),
     dedupeWindowSec: dedupeWindow(raw, problems),
     hopLimit: raw.hopLimit ?? MAX_HOP,

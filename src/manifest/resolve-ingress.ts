@@ -1,10 +1,13 @@
 import { PLATFORM_PRINCIPAL } from "../events/index.ts";
 import { appFile } from "./app-file.ts";
 import {
+  type AdminRole,
+  type AdminSpec,
   DEFAULT_JWT_ALGORITHMS,
   DEFAULT_MAX_BODY_BYTES,
   DEFAULT_RATE_LIMIT,
   DEFAULT_SOURCES,
+  LOCAL_ADMIN_SECRET,
   type PrincipalSpec,
   type SourceSpec,
   type TlsSpec,
@@ -20,6 +23,13 @@ export interface RawPrincipal {
   rateLimit?: { perSecond: number; burst?: number };
   costPerDay?: number;
   overBudget?: "hold" | "reject";
+}
+
+export interface RawAdmin {
+  apiKey?: { secret: string };
+  jwt?: RawPrincipal["jwt"];
+  mtls?: { subject: string };
+  role: AdminRole;
 }
 
 export type RawSource =
@@ -49,20 +59,8 @@ export function resolvePrincipals(
       });
       continue;
     }
-    const methods = [p.apiKey, p.jwt, p.mtls].filter((m) => m !== undefined).length;
-    if (methods !== 1) {
-      problems.push({
-        path: at,
-        message: "needs exactly one of apiKey, jwt, mtls; give each sender its own principal",
-      });
-      continue;
-    }
-    if (p.mtls && !hasClientCa) {
-      const message =
-        "needs tls.clientCa: client certificates are only checked when the gateway serves TLS with a client CA";
-      problems.push({ path: [...at, "mtls"], message });
-      continue;
-    }
+    const auth = resolveAuth(p, at, dir, hasClientCa, "give each sender its own principal", problems);
+    if (auth === undefined) continue;
     p.publish.forEach((pattern, i) => {
       if (matchesDeclared(pattern, declared)) return;
       problems.push({
@@ -76,12 +74,6 @@ export function resolvePrincipals(
           burst: p.rateLimit.burst ?? Math.max(1, Math.ceil(p.rateLimit.perSecond * 2)),
         }
       : DEFAULT_RATE_LIMIT;
-    const auth = p.mtls
-      ? { kind: "mtls" as const, subject: Object.freeze(parseSubject(p.mtls.subject)) }
-      : p.apiKey
-        ? { kind: "apiKey" as const, secret: p.apiKey.secret }
-        : resolveJwt(p.jwt, dir, [...at, "jwt", "jwks"], problems);
-    if (auth === undefined) continue;
     principals.set(
       name,
       Object.freeze({
@@ -95,6 +87,72 @@ export function resolvePrincipals(
     );
   }
   return principals;
+}
+
+/**
+ * Resolves `admins` like principals (one authentication method each), with a role. An admin may not
+ * share an API-key secret with a principal: a producer's key must never open /admin. Without
+ * `admins:` the app has the implicit admin `local` (role admin, API key in PALISADE_ADMIN_KEY).
+ */
+export function resolveAdmins(
+  raw: Record<string, RawAdmin> | undefined,
+  principals: ReadonlyMap<string, PrincipalSpec>,
+  dir: string,
+  hasClientCa: boolean,
+  problems: Problem[],
+): Map<string, AdminSpec> {
+  const admins = new Map<string, AdminSpec>();
+  if (raw === undefined) {
+    const auth = Object.freeze({ kind: "apiKey" as const, secret: LOCAL_ADMIN_SECRET });
+    admins.set(
+      "local",
+      Object.freeze({ name: "local", auth, role: "admin" as const, implicit: true as const }),
+    );
+    return admins;
+  }
+  const producerSecrets = new Map(
+    [...principals.values()].flatMap((p) => (p.auth.kind === "apiKey" ? [[p.auth.secret, p.name]] : [])),
+  );
+  for (const [name, a] of Object.entries(raw)) {
+    const at = ["admins", name];
+    const auth = resolveAuth(a, at, dir, hasClientCa, "give each operator their own admin", problems);
+    if (auth === undefined) continue;
+    const producer = auth.kind === "apiKey" ? producerSecrets.get(auth.secret) : undefined;
+    if (producer !== undefined) {
+      problems.push({
+        path: [...at, "apiKey", "secret"],
+        message: `"${(auth as { secret: string }).secret}" is principal "${producer}"'s API key; an admin needs a key of its own (a producer's key must never open /admin)`,
+      });
+      continue;
+    }
+    admins.set(name, Object.freeze({ name, auth, role: a.role }));
+  }
+  return admins;
+}
+
+/** The one authentication method of a principal or an admin, or undefined (a problem is recorded). */
+function resolveAuth(
+  p: { apiKey?: { secret: string }; jwt?: RawPrincipal["jwt"]; mtls?: { subject: string } },
+  at: (string | number)[],
+  dir: string,
+  hasClientCa: boolean,
+  hint: string,
+  problems: Problem[],
+): PrincipalSpec["auth"] | undefined {
+  const methods = [p.apiKey, p.jwt, p.mtls].filter((m) => m !== undefined).length;
+  if (methods !== 1) {
+    problems.push({ path: at, message: `needs exactly one of apiKey, jwt, mtls; ${hint}` });
+    return undefined;
+  }
+  if (p.mtls && !hasClientCa) {
+    const message =
+      "needs tls.clientCa: client certificates are only checked when the gateway serves TLS with a client CA";
+    problems.push({ path: [...at, "mtls"], message });
+    return undefined;
+  }
+  if (p.mtls) return { kind: "mtls" as const, subject: Object.freeze(parseSubject(p.mtls.subject)) };
+  if (p.apiKey) return { kind: "apiKey" as const, secret: p.apiKey.secret };
+  return resolveJwt(p.jwt, dir, [...at, "jwt", "jwks"], problems);
 }
 
 function resolveJwt(jwt: RawPrincipal["jwt"], dir: string, at: (string | number)[], problems: Problem[]) {
