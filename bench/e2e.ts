@@ -16,6 +16,8 @@ import { sleep } from "./stats.ts";
 export const EVENT_BODY = JSON.stringify({ type: "bench.ping", data: { n: 1 } });
 
 const MANIFEST = `name: bench
+# The NATS measures count delivered attempts from the workers' /metrics, which has no admin key there.
+metrics: { public: true }
 events:
   bench.ping: { schema: schemas/bench.ping.json }
   # Same schema, no subscriber: measures ingest (auth, validation, durable append) without delivery.

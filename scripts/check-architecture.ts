@@ -17,7 +17,21 @@ type Edge = "value" | "type";
  * types are allowed (to build fixtures), and may import test/ helpers outside src/.
  */
 const ALLOWED: Record<string, Record<string, Edge>> = {
+  admin: {
+    audit: "value",
+    bus: "value",
+    detect: "value",
+    events: "value",
+    gateway: "value",
+    guard: "value",
+    manifest: "value",
+    observe: "type",
+    schema: "value",
+    security: "type",
+    signals: "type",
+  },
   cli: {
+    admin: "value",
     "app-files": "value",
     cost: "value",
     detect: "value",
@@ -37,6 +51,8 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
     supply: "value",
   },
   main: {
+    admin: "value",
+    "app-admin": "value",
     "app-dispatcher": "value",
     "app-costs": "value",
     cost: "value",
@@ -115,6 +131,20 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
     runtime: "value",
   },
   "signal-sinks": { audit: "value", bus: "value", observe: "type", signals: "value" },
+  "app-admin": {
+    admin: "value",
+    "app-files": "value",
+    audit: "type",
+    "function-runtime": "type",
+    gateway: "value",
+    manifest: "value",
+    observe: "value",
+    "open-store": "type",
+    runtime: "type",
+    "scale-out": "type",
+    security: "value",
+    signals: "type",
+  },
   "app-costs": {
     audit: "value",
     bus: "type",

@@ -8,6 +8,7 @@
 import { readFileSync, rmSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import type { SpanExporter } from "@opentelemetry/sdk-trace-base";
+import { openAppAdmin } from "./app-admin.ts";
 import { openAppCosts } from "./app-costs.ts";
 import { createAppDispatcher } from "./app-dispatcher.ts";
 import {
@@ -57,7 +58,13 @@ import { buildSigned, type PreparedApp, prepareApp, removeDeadBuilds, schemasOf 
 import type { SandboxPool } from "./runtime/index.ts";
 import { openScaleOut, type Role } from "./scale-out.ts";
 import { createSchemaRegistry } from "./schema/index.ts";
-import { createAuthorizer, requireSecret, SECRETS_MARK_FILE, type SecretReader } from "./security/index.ts";
+import {
+  createAuthorizer,
+  requireSecret,
+  SECRETS_MARK_FILE,
+  type SecretStore,
+  type SharedSecretStore,
+} from "./security/index.ts";
 import { createKeptSignals } from "./signal-sinks.ts";
 
 export * from "./app-files.ts";
@@ -203,7 +210,7 @@ async function assemblePlatform(
       details: { found, expected },
     });
   };
-  const secrets: SecretReader =
+  const secrets: SecretStore | SharedSecretStore =
     scaleOut === undefined
       ? openAppSecrets(app.dir, keyRing, onRollback)
       : await scaleOut.openSecrets(keyRing, {
@@ -373,6 +380,24 @@ async function assemblePlatform(
     });
     closers.add(() => scheduler.close());
   }
+  // The admin API and dashboard (on the gateway), and who may read /metrics (every role).
+  const admin = openAppAdmin({
+    app,
+    store,
+    audit,
+    signals,
+    metrics,
+    logger,
+    scaleOut,
+    keyRing,
+    secrets,
+    secret,
+    bundles,
+    pools,
+    ...(authenticate === undefined ? {} : { producers: authenticate }),
+    clientBlocked: detection.clientBlocked,
+  });
+  closers.add(() => admin.close());
   const durability = store.durability.summary;
   const listenOn = { port: options.port ?? DEFAULT_PORT, host: options.host ?? DEFAULT_HOST };
   if (authenticate === undefined) {
@@ -380,6 +405,7 @@ async function assemblePlatform(
     const ops = createOpsServer({
       metrics,
       logger,
+      ...(admin.metricsGuard === undefined ? {} : { metricsGuard: admin.metricsGuard }),
       ...(scaleOut === undefined ? {} : { readiness: scaleOut.readiness }),
     });
     closers.add(() => ops.close());
@@ -391,8 +417,10 @@ async function assemblePlatform(
     return platformOf(app, url, store, closers);
   }
 
+  const tls = options.tls || app.tls ? readTls({ ...app.tls, ...options.tls } as TlsSpec) : undefined;
   const gateway = createGateway({
     sources: app.sources,
+    ...(admin.metricsGuard === undefined ? {} : { metricsGuard: admin.metricsGuard }),
     ingest: dataPath.ingest,
     authenticate,
     principalLimit: (name) =>
@@ -420,8 +448,9 @@ async function assemblePlatform(
         code: r.code,
         status: r.status,
       }),
-    ...(options.tls || app.tls ? { tls: readTls({ ...app.tls, ...options.tls } as TlsSpec) } : {}),
+    ...(tls === undefined ? {} : { tls }),
   });
+  admin.register(gateway, tls !== undefined);
   closers.add(() => gateway.close());
   const url = await gateway.listen(listenOn);
   const gatewayFile = join(app.dataDir, GATEWAY_FILE);

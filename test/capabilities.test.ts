@@ -10,6 +10,7 @@ import { createServer } from "node:http";
 import type { AddressInfo } from "node:net";
 import { test } from "node:test";
 import { startPlatform } from "../src/main.ts";
+import { scrape } from "./kit/admin.ts";
 import { BIN } from "./kit/cli-process.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { captureLogs } from "./kit/log-capture.ts";
@@ -117,7 +118,7 @@ ${testPrincipal(["order.created"])}functions:
           'Function "charge" may not read secret "ADMIN_TOKEN"; add it to functions.charge.secrets in palisade.yaml',
     ),
   );
-  const metrics = await (await fetch(`${platform.url}/metrics`)).text();
+  const metrics = await scrape(platform);
   assert.match(metrics, /palisade_capability_denied_total\{fn="charge",kind="secret"\} 2/);
   assert.match(metrics, /palisade_capability_calls_total\{fn="charge",kind="egress"\} 2/);
   assert.match(metrics, /palisade_capability_calls_total\{fn="charge",kind="kv-write"\} 2/);

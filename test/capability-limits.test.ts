@@ -12,6 +12,7 @@ import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { readAudit } from "../src/audit/index.ts";
 import { startPlatform } from "../src/main.ts";
+import { scrape } from "./kit/admin.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { captureLogs } from "./kit/log-capture.ts";
 import { NUMBER_SCHEMA, setSecret, tempApp, testPrincipal } from "./kit/temp-app.ts";
@@ -41,7 +42,7 @@ ${fnLines}${extra.functions ?? ""}`,
   assert.equal(sent.status, 202);
   const result = async () => (await logs.waitFor((l) => l.msg === "result", 60_000)).r as Record<string, any>;
   const metric = async (pattern: RegExp) => {
-    const text = await (await fetch(`${platform.url}/metrics`)).text();
+    const text = await scrape(platform);
     return Number(pattern.exec(text)?.[1] ?? 0);
   };
   return { dir, platform, logs, result, metric };

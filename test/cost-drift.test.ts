@@ -9,6 +9,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { startPlatform } from "../src/main.ts";
+import { scrape } from "./kit/admin.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { captureLogs, type LogLine } from "./kit/log-capture.ts";
 import { setSecret, tempApp, testPrincipal } from "./kit/temp-app.ts";
@@ -71,7 +72,7 @@ test("invocations that each cost several times the baseline are a cost-drift fin
     assert.equal(res.status, 202, JSON.stringify(res.body));
     ids.push(res.body.ids[0] as string);
   };
-  const metrics = async () => (await fetch(`${platform.url}/metrics`)).text();
+  const metrics = async () => scrape(platform);
   const settled = (count: number) =>
     waitUntil(`${count} settled deliveries`, async () =>
       (await metrics()).includes(`palisade_deliveries_total{fn="worker",outcome="delivered"} ${count}\n`),

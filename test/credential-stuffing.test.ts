@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { request } from "node:http";
 import { test } from "node:test";
 import { startPlatform } from "../src/main.ts";
+import { scrape } from "./kit/admin.ts";
 import { TEST_KEY } from "./kit/http.ts";
 import { captureLogs } from "./kit/log-capture.ts";
 import { type RawReply, readReply } from "./kit/read-reply.ts";
@@ -79,7 +80,7 @@ ${testPrincipal(["job.queued"])}functions:
   );
   await new Promise((r) => setTimeout(r, 200));
   assert.equal(logs.lines.filter((l) => l.msg === "anomaly seen").length, 1, "one finding, one address");
-  const metrics = await (await fetch(`${platform.url}/metrics`)).text();
+  const metrics = await scrape(platform);
   assert.match(
     metrics,
     /palisade_anomaly_findings_total\{detector="credential-stuffing",severity="high",response="block"\} 1/,

@@ -7,6 +7,7 @@ import assert from "node:assert/strict";
 import { type TestContext, test } from "node:test";
 import { startPlatform } from "../src/main.ts";
 import { createLogger } from "../src/observe/index.ts";
+import { scrape } from "./kit/admin.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { NUMBER_SCHEMA, setSecret, tempApp, testPrincipal } from "./kit/temp-app.ts";
 
@@ -63,7 +64,7 @@ ${testPrincipal(["t.x"])}functions:
     }
     throw new Error("no matching log line");
   }
-  const metrics = async () => (await fetch(`${platform.url}/metrics`)).text();
+  const metrics = async () => scrape(platform);
   return { platform, raw, lines, waitFor, metrics };
 }
 

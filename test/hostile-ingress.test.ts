@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { request } from "node:http";
 import { test } from "node:test";
 import { base64url } from "jose";
+import { scrape } from "./kit/admin.ts";
 import { KEYS, signWebhook, startAuthApp, WEBHOOK_SECRET } from "./kit/auth-app.ts";
 import { type RawReply, readReply } from "./kit/read-reply.ts";
 
@@ -493,7 +494,7 @@ test("hostile requests: each gets the right 4xx, none reaches a function, the ga
   );
 
   // Every refusal is a metric by reason and a log line with principal, address and reason.
-  const metrics = await (await fetch(`${app.platform.url}/metrics`)).text();
+  const metrics = await scrape(app.platform);
   assert.match(
     metrics,
     /palisade_ingress_rejected_total\{reason="unauthenticated",code="PAL_GATEWAY_UNAUTHENTICATED",status="401"\} 2[0-9]/,

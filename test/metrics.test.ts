@@ -5,6 +5,7 @@
 import assert from "node:assert/strict";
 import { test } from "node:test";
 import { startPlatform } from "../src/main.ts";
+import { scrape } from "./kit/admin.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { captureLogs } from "./kit/log-capture.ts";
 import { NUMBER_SCHEMA, setSecret, tempApp, testPrincipal } from "./kit/temp-app.ts";
@@ -67,7 +68,7 @@ ${testPrincipal(["job.queued"])}functions:
   await logs.waitFor(() => logs.lines.filter((l) => l.msg === "delivered").length === N);
   await logs.waitFor(() => logs.lines.filter((l) => l.msg === "delivery failed").length === N);
 
-  let m = parse(await (await fetch(`${platform.url}/metrics`)).text());
+  let m = parse(await scrape(platform));
   assert.equal(m.get('palisade_ingress_accepted_total{source="/events"}'), N);
   assert.equal(
     m.get(
@@ -86,7 +87,7 @@ ${testPrincipal(["job.queued"])}functions:
   // Gauges are refreshed every 2 s: wait for the dead letters to show.
   while (m.get("palisade_dlq_depth{}") !== N) {
     await new Promise((r) => setTimeout(r, 200));
-    m = parse(await (await fetch(`${platform.url}/metrics`)).text());
+    m = parse(await scrape(platform));
   }
   assert.equal(m.get("palisade_pending_deliveries{}"), 0);
   assert.ok((m.get('palisade_pool_size{fn="ok"}') ?? 0) >= 1);

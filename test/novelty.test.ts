@@ -11,6 +11,7 @@ import { join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { NOVELTY_FILE, readBaselines } from "../src/detect/index.ts";
 import { startPlatform } from "../src/main.ts";
+import { scrape } from "./kit/admin.ts";
 import { palisade, sleep, waitUntil } from "./kit/cli-run.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { captureLogs, type LogLine } from "./kit/log-capture.ts";
@@ -86,7 +87,7 @@ async function start(t: TestContext, dir: string) {
     await waitUntil(`the worker to run ${data.n}`, () => worked(logs.lines).includes(data.n));
     return id;
   };
-  const metrics = async () => (await fetch(`${platform.url}/metrics`)).text();
+  const metrics = async () => scrape(platform);
   /** Waits until `count` of the worker's deliveries settled (and so were counted by the detector). */
   const settled = (count: number) =>
     waitUntil(`${count} settled deliveries`, async () =>

@@ -9,6 +9,7 @@ import assert from "node:assert/strict";
 import { execFile } from "node:child_process";
 import { type TestContext, test } from "node:test";
 import { startPlatform } from "../src/main.ts";
+import { scrape } from "./kit/admin.ts";
 import { BIN } from "./kit/cli-process.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { captureLogs, type LogLine } from "./kit/log-capture.ts";
@@ -93,7 +94,7 @@ async function start(t: TestContext, outliers: string) {
     ids.push(res.body.ids[0] as string);
     return res.body.ids[0] as string;
   };
-  const metrics = async () => (await fetch(`${platform.url}/metrics`)).text();
+  const metrics = async () => scrape(platform);
   /** Waits until `count` of the worker's deliveries settled (and so were seen by the detector). */
   const settled = (count: number) =>
     waitUntil(`${count} settled deliveries`, async () =>

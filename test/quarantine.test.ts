@@ -8,6 +8,7 @@
 import assert from "node:assert/strict";
 import { type TestContext, test } from "node:test";
 import { startPlatform } from "../src/main.ts";
+import { scrape } from "./kit/admin.ts";
 import { palisadeJson as json, palisade, sleep, waitUntil } from "./kit/cli-run.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { captureLogs, type LogLine } from "./kit/log-capture.ts";
@@ -117,7 +118,7 @@ test("a function probing for grants it lacks is quarantined: held work waits, pe
     );
   }
 
-  const metrics = await (await fetch(`${platform.url}/metrics`)).text();
+  const metrics = await scrape(platform);
   assert.match(metrics, /palisade_function_quarantined\{fn="prober"\} 1/);
   assert.match(
     metrics,
@@ -171,10 +172,7 @@ test("a function probing for grants it lacks is quarantined: held work waits, pe
   await sleep(300);
   assert.deepEqual(worked(logs.lines, "prober"), [3, 4, 5, 1], "each exactly once, held ones in order");
   assert.deepEqual(await json(["quarantine", "list", "--app", dir]), []);
-  assert.match(
-    await (await fetch(`${platform.url}/metrics`)).text(),
-    /palisade_function_quarantined\{fn="prober"\} 0/,
-  );
+  assert.match(await scrape(platform), /palisade_function_quarantined\{fn="prober"\} 0/);
   const release = await palisade(["quarantine", "release", "prober", "--app", dir]);
   assert.equal(release.status, 1);
   assert.match(release.stderr, /"prober" is not quarantined/);
@@ -263,9 +261,7 @@ test("the operator's kill switch: quarantine hold stops a function on the runnin
   assert.equal(again.status, 1);
   assert.match(again.stderr, /already quarantined/);
   await waitUntil("the platform to see the hold", async () =>
-    /palisade_function_quarantined\{fn="bystander"\} 1/.test(
-      await (await fetch(`${platform.url}/metrics`)).text(),
-    ),
+    /palisade_function_quarantined\{fn="bystander"\} 1/.test(await scrape(platform)),
   );
   const seen = await logs.waitFor((l) => l.msg === "anomaly seen");
   assert.deepEqual([seen.detector, seen.scope, seen.response], ["operator", "bystander", "quarantine"]);

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { readAudit } from "../src/audit/index.ts";
 import { startPlatform } from "../src/main.ts";
+import { scrape } from "./kit/admin.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { captureLogs } from "./kit/log-capture.ts";
 import { NUMBER_SCHEMA, setSecret, tempApp, testPrincipal } from "./kit/temp-app.ts";
@@ -20,8 +21,11 @@ const auditOf = async (dir: string, kind: string) => {
   }
 };
 
-const metric = async (url: string, sample: string): Promise<number | undefined> => {
-  const text = await (await fetch(`${url}/metrics`)).text();
+const metric = async (
+  platform: { url: string; app: { dir: string } },
+  sample: string,
+): Promise<number | undefined> => {
+  const text = await scrape(platform);
   const line = text.split("\n").find((l) => l.startsWith(`${sample} `));
   return line === undefined ? undefined : Number(line.slice(sample.length + 1));
 };
@@ -61,9 +65,9 @@ ${testPrincipal(["job.queued", "other.queued"])}functions:
   assert.equal((await post(`${platform.url}/events`, { type: "other.queued", data: { n: 1 } })).status, 202);
   await logs.waitFor((l) => l.msg === "fine ran");
 
-  assert.equal(await metric(platform.url, 'palisade_function_unavailable{fn="crashy"}'), 1);
-  assert.equal(await metric(platform.url, 'palisade_sandbox_crashes_total{fn="crashy"}'), 5);
-  assert.equal(await metric(platform.url, 'palisade_sandbox_crashes_total{fn="fine"}'), undefined);
+  assert.equal(await metric(platform, 'palisade_function_unavailable{fn="crashy"}'), 1);
+  assert.equal(await metric(platform, 'palisade_sandbox_crashes_total{fn="crashy"}'), 5);
+  assert.equal(await metric(platform, 'palisade_sandbox_crashes_total{fn="fine"}'), undefined);
   // Held, not lost: no delivery of the crasher is dead-lettered; five attempts failed, the rest wait.
   assert.deepEqual(await platform.store.queue.deadLetters(20), []);
   const record = await auditOf(dir, "function.unavailable");
@@ -110,7 +114,7 @@ ${testPrincipal(["job.queued"])}functions:
   assert.ok(Number(record.details?.bytes) > 96 * 1024 * 1024, String(record.details?.bytes));
   assert.equal(record.details?.limit, 8 * 1024 * 1024);
   assert.equal(
-    await metric(platform.url, 'palisade_sandbox_stopped_total{fn="big",reason="message_too_large"}'),
+    await metric(platform, 'palisade_sandbox_stopped_total{fn="big",reason="message_too_large"}'),
     1,
   );
   // The platform still serves: the next event reaches the healthy function.

@@ -1,11 +1,6 @@
-import {
-  type CloudEvent,
-  compileFilter,
-  matchesTypePattern,
-  PLATFORM_EVENT_TYPES,
-} from "../../events/index.ts";
-import type { AppModel } from "../../manifest/index.ts";
-import { createSchemaRegistry, type SchemaRegistry } from "../../schema/index.ts";
+import { type CloudEvent, compileFilter, matchesTypePattern, PLATFORM_EVENT_TYPES } from "../events/index.ts";
+import type { AppModel } from "../manifest/index.ts";
+import { createSchemaRegistry, type SchemaRegistry } from "../schema/index.ts";
 
 /** The schemas as the app declares them now (replays are checked against these, not the old ones). */
 export function currentRegistry(app: AppModel): SchemaRegistry {

@@ -33,6 +33,11 @@ export const AUDIT_KIND = {
   keyRetired: "key.retired",
   /** A call to the admin API [method, path, status]; actor: the admin principal. */
   adminCall: "admin.call",
+  /**
+   * A dashboard login, accepted or refused [ip, reason]; actor: the admin, when the credential named
+   * one. Logouts and expired sessions are not recorded.
+   */
+  adminLogin: "admin.login",
   /** A delivery moved to the dead-letter queue [eventId, reason, attempts]; subject: the function. */
   deadLettered: "delivery.dead-lettered",
   /**

@@ -1,3 +1,4 @@
+import { ADMIN_BAD_REQUEST } from "../admin/index.ts";
 import { NATS_USAGE_CODES } from "../bus/index.ts";
 import { INVOKE_UNKNOWN_FUNCTION } from "../invoke-once.ts";
 import { MANIFEST_INVALID, MANIFEST_NOT_FOUND } from "../manifest/index.ts";
@@ -12,6 +13,7 @@ export const EXIT_USAGE = 2;
 
 const USAGE_CODES = new Set([
   CLI_USAGE,
+  ADMIN_BAD_REQUEST,
   INVOKE_UNKNOWN_FUNCTION,
   MANIFEST_INVALID,
   MANIFEST_NOT_FOUND,

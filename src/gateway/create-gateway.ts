@@ -82,7 +82,7 @@ export function createGateway(options: GatewayOptions) {
   }
   // The gateway listens only once every sandbox pool has started, so listening means ready unless
   // the store says otherwise (a lost broker).
-  registerOpsRoutes(app, options.metrics, options.readiness);
+  registerOpsRoutes(app, options.metrics, options.readiness, options.metricsGuard);
   return app;
 }
 

@@ -1,6 +1,4 @@
 import type { IncomingHttpHeaders } from "node:http";
-import type { Socket } from "node:net";
-import { TLSSocket } from "node:tls";
 import type { FastifyInstance } from "fastify";
 import { PalisadeError } from "../errors.ts";
 import {
@@ -14,7 +12,7 @@ import {
   STRUCTURED_MEDIA_TYPE,
 } from "../events/index.ts";
 import type { SourceSpec } from "../manifest/index.ts";
-import type { ClientCertificate } from "./authenticate.ts";
+import { clientCertificate } from "./authenticate.ts";
 import { addBodyParsers } from "./body-parsers.ts";
 import { GATEWAY_UNSUPPORTED_MEDIA } from "./errors.ts";
 import type { RouteDeps } from "./gateway-options.ts";
@@ -69,7 +67,14 @@ export function registerEventsRoute(
         batch,
       });
       deps.metrics.ingressAccepted.inc({ source: source.path }, results.length);
-      deps.onAccepted?.({ principal, ip: request.ip, route: source.path, events: results.length });
+      deps.onAccepted?.({
+        principal,
+        ip: request.ip,
+        route: source.path,
+        events: results.length,
+        ids: results.map((r) => r.id),
+        types: drafts.map((d) => d.type),
+      });
       return reply.status(202).send({ ids: results.map((r) => r.id) });
     });
   });
@@ -96,14 +101,4 @@ function readEvents(headers: IncomingHttpHeaders, body: unknown): [EventDraft[],
   const draft = parseEvent(body);
   if (mode === "structured") checkHeaderCopies(headers, [body], false);
   return [[draft], false];
-}
-
-function clientCertificate(socket: Socket): ClientCertificate | undefined {
-  if (!(socket instanceof TLSSocket)) return undefined;
-  const cert = socket.getPeerCertificate();
-  const subject =
-    cert && Object.keys(cert).length > 0
-      ? (cert.subject as unknown as Record<string, string | string[]>)
-      : undefined;
-  return { authorized: socket.authorized, subject };
 }

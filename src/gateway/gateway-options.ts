@@ -3,7 +3,7 @@ import type { EventDraft } from "../events/index.ts";
 import type { RateLimit, SourceSpec } from "../manifest/index.ts";
 import type { Logger, Metrics } from "../observe/index.ts";
 import type { Authenticate } from "./authenticate.ts";
-import type { Readiness } from "./ops-routes.ts";
+import type { MetricsGuard, Readiness } from "./ops-routes.ts";
 import type { RateLimitStore } from "./rate-limiter.ts";
 
 /** Outcome of one accepted event: its id, and whether it was already stored (same principal, source and id). */
@@ -34,7 +34,15 @@ export interface GatewayOptions {
     principal: string | undefined;
   }) => void;
   /** Observes every accepted request: who sent how many events from where (detectors count it). */
-  onAccepted?: (accepted: { principal: string; ip: string; route: string; events: number }) => void;
+  onAccepted?: (accepted: {
+    principal: string;
+    ip: string;
+    route: string;
+    events: number;
+    /** The events' ids and types, in request order (a duplicate names the stored event's id). */
+    ids: readonly string[];
+    types: readonly string[];
+  }) => void;
   /**
    * Seconds a client address stays blocked, if it is blocked now (admission: a detector's response);
    * a blocked address is refused with 429 before its credentials are looked at.
@@ -53,6 +61,8 @@ export interface GatewayOptions {
    * Lets a refusal of such a number say whether sending it as a string will be accepted.
    */
   acceptsString?: (type: string, data: unknown, pointer: string) => boolean | undefined;
+  /** Who may read `/metrics` (absent: anyone; `metrics.public`). */
+  metricsGuard?: MetricsGuard;
   /** Why the gateway cannot accept events now (e.g. its broker is unreachable); `/readyz` answers 503. */
   readiness?: Readiness;
   /** Serve HTTPS with this material (PEM contents); `ca` makes the gateway ask for client certificates. */

@@ -1,4 +1,10 @@
-export { type Authenticate, createAuthenticator } from "./authenticate.ts";
+export {
+  type Authenticate,
+  type AuthenticatorOptions,
+  type ClientCertificate,
+  clientCertificate,
+  createAuthenticator,
+} from "./authenticate.ts";
 export { createGateway } from "./create-gateway.ts";
 export { DEFAULT_HOST, DEFAULT_PORT } from "./default-address.ts";
 export { type ErrorBody, errorReply } from "./error-reply.ts";
@@ -24,7 +30,7 @@ export {
   type NatsRateLimitStoreOptions,
   rateLimitKey,
 } from "./nats-rate-limit-store.ts";
-export { createOpsServer, type Readiness, registerOpsRoutes } from "./ops-routes.ts";
+export { createOpsServer, type MetricsGuard, type Readiness, registerOpsRoutes } from "./ops-routes.ts";
 export {
   MAX_JSON_DEPTH,
   type ParseJsonOptions,

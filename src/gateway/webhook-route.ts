@@ -69,7 +69,14 @@ export function registerWebhookRoute(
         );
       }
       deps.metrics.ingressAccepted.inc({ source: source.path });
-      deps.onAccepted?.({ principal, ip: request.ip, route: source.path, events: 1 });
+      deps.onAccepted?.({
+        principal,
+        ip: request.ip,
+        route: source.path,
+        events: 1,
+        ids: [id],
+        types: [source.emit],
+      });
       return reply.status(202).send({ ids: [id] });
     });
   });

@@ -65,6 +65,9 @@ export type Signal =
       readonly ip: string;
       readonly route: string;
       readonly events: number;
+      /** The events' ids and types, in request order (the admin stream shows them live). */
+      readonly ids?: readonly string[];
+      readonly types?: readonly string[];
     }
   | {
       readonly kind: "ingress.rejected";

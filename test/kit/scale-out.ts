@@ -15,6 +15,8 @@ import { NUMBER_SCHEMA, setSecret, tempApp, testPrincipal } from "./temp-app.ts"
 export function scaleOutApp(t: TestContext, delayMs: number, concurrency = 1): string {
   const dir = tempApp(t, {
     "palisade.yaml": `name: scale
+# The workers' /metrics is what the tests count from: open (the admin key is not in NATS here).
+metrics: { public: true }
 events:
   job.queued: { schema: schemas/job.json }
   job.done: { schema: schemas/job.json }

@@ -1,33 +1,25 @@
-import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
+import { anchorsFor, verifyFileAudit } from "../../admin/index.ts";
 import {
   AUDIT_FILE,
   AUDIT_NOT_FOUND,
   type AuditRecord,
   ensureAuditKey,
   formatAnchor,
-  headFileOf,
   loadAuditTrust,
   openAuditLog,
-  parseAnchor,
-  readAnchorFile,
   readAudit,
   readHead,
-  type SourcedAnchor,
-  type VerifyResult,
   verifyAuditLog,
 } from "../../audit/index.ts";
 import { isPalisadeError } from "../../errors.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
 import type { OperatorNatsFlags } from "../nats-target.ts";
 import { parseInstant } from "../parse-instant.ts";
-import { usageError } from "../usage-error.ts";
 import { anchorOnNats, exportOnNats, onAuditStream, tailOnNats, verifyOnNats } from "./audit-nats.ts";
 
 const POLL_MS = 500;
-/** Uncovered records older than this fail verify (checkpoints are due every 10 s and at shutdown). */
-const UNSIGNED_GRACE_MS = 60_000;
 const PAGE = 1000;
 
 /**
@@ -51,28 +43,7 @@ export async function runAuditVerifyAnywhere(
  */
 export function runAuditVerify(opts: { app: string; json?: boolean; anchor?: string }): number {
   const trusted = loadAuditTrust(opts.app);
-  const file = join(opts.app, AUDIT_FILE);
-  const anchors = anchorsFor(file, opts.anchor);
-  let result: VerifyResult;
-  const [newest] = [...anchors].sort((a, b) => b.anchor.seq - a.anchor.seq);
-  if (!existsSync(file) && newest !== undefined)
-    result = {
-      ok: false,
-      firstBad: 1,
-      problem: `the audit log is missing, but the signed head in ${newest.source} vouches for record ${newest.anchor.seq}: it was deleted`,
-    };
-  else result = verifyAuditLog(file, trusted, anchors);
-  // Records no signed checkpoint covers long after one was due: the chain alone is unkeyed, so
-  // someone who rewrote records and dropped the checkpoints would look like this.
-  if (result.ok && result.unsigned > 0) {
-    const [first] = readAudit(file, { afterSeq: result.records - result.unsigned, limit: 1 });
-    if (first !== undefined && Date.now() - first.at > UNSIGNED_GRACE_MS)
-      result = {
-        ok: false,
-        firstBad: first.seq,
-        problem: `records ${first.seq}–${result.records} are covered by no signed checkpoint though one was due long ago: rewritten, or written by a process killed before it signed (the next run's checkpoint covers them)`,
-      };
-  }
+  const result = verifyFileAudit(opts.app, opts.anchor);
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(result)}\n`);
     return result.ok ? EXIT_OK : EXIT_FAILURE;
@@ -122,23 +93,6 @@ export function runAuditAnchor(opts: { app: string }): number {
   }
   process.stdout.write(`${formatAnchor(head)}\n`);
   return EXIT_OK;
-}
-
-// The signed head kept beside the log, and the one in `anchorFile` if given.
-function anchorsFor(file: string, anchorFile?: string): SourcedAnchor[] {
-  const anchors: SourcedAnchor[] = [];
-  const headFile = headFileOf(file);
-  const head = readAnchorFile(headFile);
-  if (head !== undefined) anchors.push({ anchor: head, source: `"${headFile}"` });
-  if (anchorFile === undefined) return anchors;
-  let text: string;
-  try {
-    text = readFileSync(anchorFile, "utf8");
-  } catch (err) {
-    throw usageError(`Cannot read --anchor "${anchorFile}": ${(err as Error).message}`);
-  }
-  anchors.push({ anchor: parseAnchor(text, anchorFile), source: `--anchor "${anchorFile}"` });
-  return anchors;
 }
 
 /**

@@ -1,11 +1,11 @@
 import { userInfo } from "node:os";
+import { replayDeadLetters } from "../../admin/index.ts";
 import { auditCommand } from "../../app-files.ts";
 import { AUDIT_KIND } from "../../audit/index.ts";
 import { loadApp } from "../../manifest/index.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
 import { type OperatorNatsFlags, withOperatorStore } from "../nats-target.ts";
 import { usageError } from "../usage-error.ts";
-import { currentRegistry, whyNot } from "./replay-check.ts";
 
 /**
  * `palisade dlq list`: dead-lettered deliveries of the app, newest first, read from its store (the
@@ -45,54 +45,33 @@ export async function runDlqReplay(
   if ((eventId === undefined) === !opts.all)
     throw usageError("Give an event id or --all, not both and not neither");
   const app = loadApp(opts.app);
-  const registry = currentRegistry(app);
   const by = { by: `cli:${userInfo().username}`, at: Date.now() };
   return withOperatorStore(app, opts, async (store) => {
-    const dead = (await store.queue.deadLetters(1_000_000)).filter(
-      (d) =>
-        (eventId === undefined || d.eventId === eventId) &&
-        (opts.function === undefined || d.target === opts.function),
+    const result = await replayDeadLetters(
+      app,
+      store,
+      {
+        ...(eventId === undefined ? {} : { eventId }),
+        ...(opts.function === undefined ? {} : { function: opts.function }),
+      },
+      by,
     );
-    if (dead.length === 0) {
+    if (result.matched === 0) {
       process.stderr.write("palisade: no matching dead letters\n");
       return EXIT_FAILURE;
     }
-    let requeued = 0;
-    for (const d of dead) {
-      let unreadable: string | undefined;
-      const [stored] = await store.events.read(d.seq - 1, 1, (_seq, error) => {
-        unreadable = error;
-      });
-      if (unreadable !== undefined) {
-        // A record that does not open stays dead-lettered as it is (corrupt); the others go on.
-        process.stderr.write(
-          `refused ${d.eventId} → ${d.target}: its stored event does not open: ${unreadable}\n`,
-        );
-        continue;
-      }
-      const refusal =
-        stored?.seq !== d.seq
-          ? "the event is no longer in the store"
-          : whyNot(app, registry, d.target, stored.event);
-      if (refusal === undefined) {
-        if (await store.queue.requeue(d.seq, d.target)) requeued++;
-        continue;
-      }
-      // Stays dead, now for this reason (the earlier outcome is kept in its history).
-      await store.queue.replay(d.seq, d.target, by, refusal);
-      process.stderr.write(`refused ${d.eventId} → ${d.target}: ${refusal}\n`);
-    }
+    for (const r of result.refused) process.stderr.write(`refused ${r.eventId} → ${r.target}: ${r.reason}\n`);
     auditCommand(opts.app, {
       kind: AUDIT_KIND.replayed,
       outcome: "allowed",
       details: {
         from: "dlq",
-        count: requeued,
-        refused: dead.length - requeued,
+        count: result.requeued,
+        refused: result.matched - result.requeued,
         ...(eventId ? { eventId } : {}),
       },
     });
-    process.stdout.write(`requeued ${requeued} of ${dead.length} dead letter(s)\n`);
-    return requeued === dead.length ? EXIT_OK : EXIT_FAILURE;
+    process.stdout.write(`requeued ${result.requeued} of ${result.matched} dead letter(s)\n`);
+    return result.requeued === result.matched ? EXIT_OK : EXIT_FAILURE;
   });
 }

@@ -25,6 +25,7 @@ import {
   writeSync,
 } from "node:fs";
 import { basename, dirname, join, resolve } from "node:path";
+import { egressTarget } from "../../admin/index.ts";
 import { auditCommand } from "../../app-files.ts";
 import { AUDIT_KIND } from "../../audit/index.ts";
 import { PalisadeError, toPalisadeError } from "../../errors.ts";
@@ -42,7 +43,7 @@ import { EXIT_OK } from "../exit-code.ts";
 import type { OperatorNatsFlags } from "../nats-target.ts";
 import { unifiedDiff } from "../unified-diff.ts";
 import { usageError } from "../usage-error.ts";
-import { egressTarget, usageRows } from "./permissions.ts";
+import { usageRows } from "./permissions.ts";
 
 /** `--write` would remove access that was used, or that nothing was ever seen to use. */
 export const SUGGEST_REFUSED = "PAL_CLI_SUGGEST_REFUSED";

@@ -1,25 +1,10 @@
 import { join, resolve } from "node:path";
+import { permissionsOf } from "../../admin/index.ts";
 import { USAGE_FILE } from "../../app-files.ts";
-import { type AppModel, type EgressRule, type FunctionSpec, loadApp } from "../../manifest/index.ts";
+import { type AppModel, loadApp } from "../../manifest/index.ts";
 import { openUsageStore, type UsageRow } from "../../security/index.ts";
 import { EXIT_OK } from "../exit-code.ts";
 import { type OperatorNatsFlags, openNatsTarget } from "../nats-target.ts";
-
-/** One grant of a function and how often it was used. */
-export interface GrantUse {
-  kind: "emit" | "secret" | "egress" | "kv";
-  grant: string;
-  uses: number;
-}
-
-export interface FunctionPermissions {
-  fn: string;
-  granted: GrantUse[];
-  /** Grants never used (candidates for removal). */
-  unused: string[];
-  /** Calls that were refused: what was asked, how often, and the last reason. */
-  denied: { kind: string; target: string; count: number; reason: string | null }[];
-}
 
 /**
  * `palisade permissions report [--json] [--nats <url>]`: for each function, what the manifest grants
@@ -62,39 +47,4 @@ export async function usageRows(app: AppModel, flags: OperatorNatsFlags): Promis
     await usage.close();
     await target?.close();
   }
-}
-
-export function permissionsOf(fn: FunctionSpec, rows: readonly UsageRow[]): FunctionPermissions {
-  const mine = rows.filter((r) => r.fn === fn.name);
-  const uses = (kinds: readonly string[], target: string) =>
-    mine
-      .filter((r) => r.outcome === "used" && kinds.includes(r.kind) && r.target === target)
-      .reduce((n, r) => n + r.count, 0);
-  const granted: GrantUse[] = [
-    ...fn.emit.map((t) => ({ kind: "emit" as const, grant: t, uses: uses(["emit"], t) })),
-    ...fn.secrets.map((s) => ({ kind: "secret" as const, grant: s, uses: uses(["secret"], s) })),
-    ...fn.egress.map((r) => ({
-      kind: "egress" as const,
-      grant: r.entry,
-      uses: uses(["egress"], egressTarget(r)),
-    })),
-    ...Object.entries(fn.kv).map(([ns, mode]) => ({
-      kind: "kv" as const,
-      grant: `${ns} (${mode})`,
-      uses: uses(["kv-read", "kv-write"], ns),
-    })),
-  ];
-  return {
-    fn: fn.name,
-    granted,
-    unused: granted.filter((g) => g.uses === 0).map((g) => `${g.kind} ${g.grant}`),
-    denied: mine
-      .filter((r) => r.outcome === "denied")
-      .map((r) => ({ kind: r.kind, target: r.target, count: r.count, reason: r.lastReason })),
-  };
-}
-
-/** The usage target an egress grant's calls are recorded under: `scheme://host:port`. */
-export function egressTarget(rule: EgressRule): string {
-  return `${rule.scheme}://${rule.ip && rule.host.includes(":") ? `[${rule.host}]` : rule.host}:${rule.port}`;
 }

@@ -3,48 +3,17 @@
  * chain (`root:<principal>/<id>`), how each is found in the app and the store, and the due
  * deliveries each holds.
  */
-import type { Delivery, RefusedDelivery } from "../../bus/index.ts";
-import {
-  openQuarantine,
-  openRootHolds,
-  type Quarantine,
-  type RootHolds,
-  rootKey,
-} from "../../detect/index.ts";
+import { openQuarantine, openRootHolds, type Quarantine, type RootHolds } from "../../detect/index.ts";
 import { type AppModel, loadApp } from "../../manifest/index.ts";
 import type { AppStore } from "../../open-store.ts";
 import { EXIT_FAILURE } from "../exit-code.ts";
 import { type OperatorNatsFlags, withOperatorStore } from "../nats-target.ts";
 import { usageError } from "../usage-error.ts";
 
-/** Most held deliveries one read takes (a list's count stops there; `more` then says so). */
-export const HELD_SCAN = 10_000;
-
 /** How a held chain is named on the command line: `root:<principal>/<id>`. */
 export const ROOT_SCOPE = "root:";
 /** How a held principal is named on the command line: `principal:<name>`. */
 export const PRINCIPAL_SCOPE = "principal:";
-
-/** Every function's due deliveries (taken: give them back), grouped by their chain's root. */
-export async function dueByRoot(
-  store: AppStore,
-  functions: readonly string[],
-): Promise<{ due: Map<string, Delivery[]>; taken: (Delivery | RefusedDelivery)[]; more: boolean }> {
-  const due = new Map<string, Delivery[]>();
-  const taken: (Delivery | RefusedDelivery)[] = [];
-  let more = false;
-  for (const fn of functions) {
-    const { deliveries, more: fnMore } = await heldOf(store, fn);
-    more ||= fnMore;
-    taken.push(...deliveries);
-    for (const d of deliveries) {
-      if ("refused" in d) continue;
-      for (const key of [rootKey(d.event), `principal:${d.event.rootprincipal ?? d.event.principal}`])
-        due.set(key, [...(due.get(key) ?? []), d]);
-    }
-  }
-  return { due, taken, more };
-}
 
 /** What `hold`/`release` name: a function, or `principal:<name>`. */
 export function holdTarget(
@@ -109,23 +78,4 @@ export function assertFunction(app: AppModel, fn: string): void {
     throw usageError(
       `No function named "${fn}" in ${app.manifestPath}; palisade quarantine list shows the quarantined ones`,
     );
-}
-
-export function onNats(store: AppStore): boolean {
-  return store.durability.backend === "nats";
-}
-
-/** The function's due deliveries: while it is quarantined, exactly the work it holds. */
-export async function heldOf(
-  store: AppStore,
-  fn: string,
-): Promise<{ deliveries: (Delivery | RefusedDelivery)[]; more: boolean }> {
-  const deliveries = await store.queue.take(fn, HELD_SCAN);
-  return { deliveries, more: deliveries.length >= HELD_SCAN };
-}
-
-export function refOf(d: Delivery | RefusedDelivery) {
-  return "refused" in d
-    ? d
-    : { seq: d.seq, target: d.target, attempts: d.attempts, eventId: d.event.id, type: d.event.type };
 }

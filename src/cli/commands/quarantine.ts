@@ -1,48 +1,18 @@
 import { userInfo } from "node:os";
+import { HELD_SCAN, heldOf, imposeHold, liftHold, listQuarantine, onNats, refOf } from "../../admin/index.ts";
 import { auditCommand } from "../../app-files.ts";
 import { AUDIT_KIND } from "../../audit/index.ts";
-import { findingEventId, openQuarantine, openRootHolds } from "../../detect/index.ts";
-import { createEvent, PLATFORM_PRINCIPAL, PLATFORM_SOURCE } from "../../events/index.ts";
 import { loadApp } from "../../manifest/index.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
 import { type OperatorNatsFlags, withOperatorStore } from "../nats-target.ts";
 import { usageError } from "../usage-error.ts";
 import {
-  dueByRoot,
-  HELD_SCAN,
-  heldOf,
   holdTarget,
-  onNats,
   PRINCIPAL_SCOPE,
   ROOT_SCOPE,
-  refOf,
   withHeldChain,
   withQuarantined,
 } from "./quarantine-scopes.ts";
-
-/** The type of the event that carries a finding (the operator's hold is one too). */
-const ANOMALY_TYPE = "palisade.security.anomaly";
-
-/**
- * On NATS the workers keep a held function's deliveries leased (buffered, with heartbeats) while
- * they wait, so another process cannot read or settle them: list says so, discard refuses.
- */
-const NATS_HELD =
-  "held deliveries are not listed on NATS: the workers keep them leased while the function is quarantined";
-
-/** One quarantined scope, as `palisade quarantine list --json` prints it. */
-export interface QuarantineEntry {
-  /** A quarantined function, a held principal, or a held chain (its root, `<principal>/<id>`). */
-  scope: { kind: "function" | "principal" | "root"; name: string };
-  since: string;
-  /** The finding's summary, or why it cannot be shown. */
-  reason: string;
-  /** The `palisade.security.anomaly` event's data (detector, severity, evidence, response), if found. */
-  finding: Record<string, unknown> | null;
-  findingId: string;
-  /** null on NATS (see NATS_HELD). */
-  held: { count: number; more: boolean; eventIds: string[] } | null;
-}
 
 /** `palisade quarantine list`: quarantined functions and held chains, why, and what each holds. */
 export async function runQuarantineList(
@@ -50,54 +20,7 @@ export async function runQuarantineList(
 ): Promise<number> {
   const app = loadApp(opts.app);
   return withOperatorStore(app, opts, async (store) => {
-    const quarantine = await openQuarantine(store.state, [...app.functions.keys()]);
-    const principals = await openQuarantine(store.state, [...app.principals.keys()], "principal");
-    const roots = await openRootHolds(store.state).list();
-    const scopes = [
-      ...quarantine.list().map(({ fn, since }) => ({ kind: "function" as const, name: fn, since })),
-      ...principals.list().map(({ fn, since }) => ({ kind: "principal" as const, name: fn, since })),
-      ...roots.map(({ root, since }) => ({ kind: "root" as const, name: root, since })),
-    ];
-    // A chain's (or a principal's) held work is any function's due work of that root (or of roots
-    // that principal sent): read once, grouped by both.
-    const byRoot =
-      scopes.every((sc) => sc.kind === "function") || onNats(store)
-        ? undefined
-        : await dueByRoot(store, [...app.functions.keys()]);
-    const entries: QuarantineEntry[] = [];
-    for (const { kind, name, since } of scopes) {
-      const findingId = findingEventId({ scope: { kind, name }, at: since });
-      const [stored] = await store.events.find(findingId);
-      const finding = (stored?.event.data as Record<string, unknown> | undefined) ?? null;
-      const held = onNats(store)
-        ? undefined
-        : kind === "function"
-          ? await heldOf(store, name)
-          : {
-              deliveries: byRoot?.due.get(kind === "root" ? name : `principal:${name}`) ?? [],
-              more: byRoot?.more ?? false,
-            };
-      if (kind === "function") for (const d of held?.deliveries ?? []) store.queue.giveBack(refOf(d));
-      entries.push({
-        scope: { kind, name },
-        since: new Date(since).toISOString(),
-        reason:
-          typeof finding?.summary === "string"
-            ? finding.summary
-            : `${kind === "function" ? "quarantined" : "held"}; its finding event is not in the log (pruned)`,
-        finding,
-        findingId,
-        held:
-          held === undefined
-            ? null
-            : {
-                count: held.deliveries.length,
-                more: held.more,
-                eventIds: held.deliveries.slice(0, opts.limit).map((d) => refOf(d).eventId),
-              },
-      });
-    }
-    for (const d of byRoot?.taken ?? []) store.queue.giveBack(refOf(d));
+    const entries = await listQuarantine(app, store, { limit: opts.limit, scanChains: true });
     if (opts.json) {
       process.stdout.write(`${JSON.stringify(entries)}\n`);
       return EXIT_OK;
@@ -109,8 +32,9 @@ export async function runQuarantineList(
       process.stdout.write(
         `${e.scope.kind} ${name}  since ${e.since}  ${count} held deliveries\n  ${e.reason}\n`,
       );
-      if (e.held === null) process.stdout.write(`  ${NATS_HELD}\n`);
-      else if (e.held.eventIds.length > 0) process.stdout.write(`  held: ${e.held.eventIds.join(" ")}\n`);
+      if (e.heldNote !== undefined) process.stdout.write(`  ${e.heldNote}\n`);
+      else if (e.held !== null && e.held.eventIds.length > 0)
+        process.stdout.write(`  held: ${e.held.eventIds.join(" ")}\n`);
     }
     return EXIT_OK;
   });
@@ -131,45 +55,20 @@ export async function runQuarantineHold(
   const target = holdTarget(app, name);
   const by = `cli:${userInfo().username}`;
   return withOperatorStore(app, opts, async (store) => {
-    const quarantine = await openQuarantine(store.state, target.names, target.kind);
-    const was = quarantine.since(target.name);
-    if (was !== undefined) {
+    const hold = await imposeHold(app, store, target, by, opts.reason);
+    if (!hold.ok) {
       process.stderr.write(
-        `palisade: ${target.kind} "${target.name}" is already ${target.kind === "function" ? "quarantined" : "held"} (since ${new Date(was).toISOString()})\n`,
+        `palisade: ${target.kind} "${target.name}" is already ${target.kind === "function" ? "quarantined" : "held"} (since ${hold.since})\n`,
       );
       return EXIT_FAILURE;
     }
-    const at = Date.now();
-    const scope = { kind: target.kind, name: target.name };
-    const finding = {
-      detector: "operator",
-      scope,
-      severity: "high",
-      summary: `Held by ${by}${opts.reason === undefined ? "" : `: ${opts.reason}`}`,
-      evidence: { by, ...(opts.reason === undefined ? {} : { reason: opts.reason }) },
-      response: target.kind === "function" ? "quarantine" : "hold",
-      at: new Date(at).toISOString(),
-    };
-    // The finding first: once the hold is visible, list finds why.
-    await store.events.append([
-      createEvent(
-        { type: ANOMALY_TYPE, data: finding, id: findingEventId({ scope, at }) },
-        { principal: PLATFORM_PRINCIPAL, source: PLATFORM_SOURCE, hop: 0 },
-      ),
-    ]);
-    await quarantine.impose(target.name, at);
     auditCommand(opts.app, {
       kind: target.kind === "function" ? AUDIT_KIND.quarantined : AUDIT_KIND.principalHeld,
       subject: target.name,
       outcome: "denied",
-      details: {
-        detector: "operator",
-        severity: "high",
-        summary: finding.summary,
-        finding: findingEventId({ scope, at }),
-      },
+      details: { detector: "operator", severity: "high", summary: hold.summary, finding: hold.findingId },
     });
-    const result = { [target.kind]: target.name, held: true, since: finding.at };
+    const result = { [target.kind]: target.name, held: true, since: hold.since };
     process.stdout.write(
       opts.json
         ? `${JSON.stringify(result)}\n`
@@ -194,8 +93,7 @@ export async function runQuarantineRelease(
     const app = loadApp(opts.app);
     const target = holdTarget(app, fn);
     return withOperatorStore(app, opts, async (store) => {
-      const holds = await openQuarantine(store.state, target.names, "principal");
-      if (!(await holds.lift(target.name))) {
+      if ((await liftHold(app, store, target)) === undefined) {
         process.stderr.write(`palisade: principal "${target.name}" is not held (palisade quarantine list)\n`);
         return EXIT_FAILURE;
       }
@@ -214,7 +112,7 @@ export async function runQuarantineRelease(
   }
   if (fn.startsWith(ROOT_SCOPE))
     return withHeldChain(fn, opts, async (holds, root) => {
-      await holds.release(root);
+      await holds.release(root); // withHeldChain found it held
       auditCommand(opts.app, { kind: AUDIT_KIND.chainReleased, subject: root, outcome: "allowed" });
       const result = { root, released: true };
       process.stdout.write(

@@ -1,0 +1,182 @@
+/**
+ * `GET /admin/v1/stream`: what happens, live, as Server-Sent Events, for the dashboard. The data
+ * path never waits for a client: signals are only listened to while a client is connected, each is
+ * turned into a small item and queued, and a timer sends the queue every FLUSH_MS as one `batch`
+ * message. Past MAX_ITEMS per flush further items are only counted (`dropped`), so a flood costs the
+ * data path one counter increment per signal. A client whose socket is not draining (more than
+ * MAX_BUFFER bytes unsent) is disconnected: a slow client is dropped, never waited for.
+ */
+import type { ServerResponse } from "node:http";
+import type { Signals } from "../signals/index.ts";
+
+const FLUSH_MS = 250;
+const MAX_ITEMS = 500;
+const MAX_BUFFER = 512 * 1024;
+const KEEPALIVE_MS = 15_000;
+/** Most dashboard streams at once; one more is refused with 503. */
+export const MAX_STREAMS = 32;
+
+/** One thing that happened, as the dashboard shows it. */
+export type StreamItem =
+  | { kind: "accepted"; at: number; principal: string; ids: readonly string[]; types: readonly string[] }
+  | {
+      kind: "rejected";
+      at: number;
+      reason: string;
+      code: string;
+      status: number;
+      ip: string;
+      principal?: string;
+    }
+  | {
+      kind: "denied";
+      at: number;
+      fn: string;
+      capability: string;
+      target: string;
+      reason: string;
+      eventId: string;
+    }
+  | {
+      kind: "settled";
+      at: number;
+      fn: string;
+      eventId: string;
+      type: string;
+      attempt: number;
+      outcome: string;
+      reason?: string;
+      durationMs?: number;
+    }
+  | {
+      kind: "finding";
+      at: number;
+      detector: string;
+      severity: string;
+      scope: string;
+      summary: string;
+      response: string;
+    }
+  | { kind: "held"; at: number; fn: string; hold: string };
+
+export interface StreamHub {
+  /** Sends this stream's messages to `res` until it closes or falls behind; false when full. */
+  attach(res: ServerResponse): boolean;
+  clients(): number;
+  close(): void;
+}
+
+export function createStreamHub(signals: Signals): StreamHub {
+  const clients = new Set<ServerResponse>();
+  let queue: StreamItem[] = [];
+  let dropped = 0;
+  let unsubscribe: (() => void)[] = [];
+  let flushTimer: NodeJS.Timeout | undefined;
+  let keepalive: NodeJS.Timeout | undefined;
+
+  const push = (item: StreamItem): void => {
+    if (queue.length >= MAX_ITEMS) dropped++;
+    else queue.push(item);
+  };
+  const send = (text: string): void => {
+    for (const res of clients) {
+      if (res.writableLength > MAX_BUFFER) {
+        drop(res);
+        continue;
+      }
+      res.write(text);
+    }
+  };
+  const flush = (): void => {
+    if (queue.length === 0 && dropped === 0) return;
+    const message = `event: batch\ndata: ${JSON.stringify({ items: queue, dropped })}\n\n`;
+    queue = [];
+    dropped = 0;
+    send(message);
+  };
+  const listen = (): void => {
+    const now = Date.now;
+    unsubscribe = [
+      signals.on("ingress.accepted", (s) =>
+        push({ kind: "accepted", at: now(), principal: s.principal, ids: s.ids ?? [], types: s.types ?? [] }),
+      ),
+      signals.on("ingress.rejected", (s) =>
+        push({
+          kind: "rejected",
+          at: now(),
+          reason: s.reason,
+          code: s.code,
+          status: s.status,
+          ip: s.ip,
+          ...(s.principal === undefined ? {} : { principal: s.principal }),
+        }),
+      ),
+      signals.on("capability.denied", (s) =>
+        push({
+          kind: "denied",
+          at: now(),
+          fn: s.fn,
+          capability: s.capability,
+          target: s.target,
+          reason: s.reason,
+          eventId: s.eventId,
+        }),
+      ),
+      signals.on("invocation.settled", (s) =>
+        push({
+          kind: "settled",
+          at: now(),
+          fn: s.fn,
+          eventId: s.eventId,
+          type: s.type,
+          attempt: s.attempt,
+          outcome: s.outcome,
+          ...(s.reason === undefined ? {} : { reason: s.reason }),
+          ...(s.durationMs === undefined ? {} : { durationMs: s.durationMs }),
+        }),
+      ),
+      signals.on("finding", ({ finding: f }) =>
+        push({
+          kind: "finding",
+          at: now(),
+          detector: f.detector,
+          severity: f.severity,
+          scope: `${f.scope.kind}:${f.scope.name}`,
+          summary: f.summary,
+          response: f.response,
+        }),
+      ),
+      signals.on("delivery.held", (s) => push({ kind: "held", at: now(), fn: s.fn, hold: s.hold })),
+    ];
+    flushTimer = setInterval(flush, FLUSH_MS);
+    keepalive = setInterval(() => send(": keepalive\n\n"), KEEPALIVE_MS);
+  };
+  const stopListening = (): void => {
+    for (const off of unsubscribe) off();
+    unsubscribe = [];
+    clearInterval(flushTimer);
+    clearInterval(keepalive);
+    queue = [];
+    dropped = 0;
+  };
+  const drop = (res: ServerResponse): void => {
+    if (!clients.delete(res)) return;
+    res.end();
+    if (clients.size === 0) stopListening();
+  };
+
+  return {
+    attach(res) {
+      if (clients.size >= MAX_STREAMS) return false;
+      if (clients.size === 0) listen();
+      clients.add(res);
+      res.on("close", () => drop(res));
+      res.write(`retry: 2000\nevent: hello\ndata: ${JSON.stringify({ at: Date.now() })}\n\n`);
+      return true;
+    },
+    clients: () => clients.size,
+    close() {
+      for (const res of [...clients]) drop(res);
+    },
+  };
+}

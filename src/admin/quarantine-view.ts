@@ -1,0 +1,227 @@
+/**
+ * What is held and why, for the CLI (`palisade quarantine list`) and the admin API alike: each
+ * quarantined function, held principal and held chain (root), the finding behind it, and the
+ * deliveries it holds; and lifting or imposing an operator's hold.
+ */
+import type { Delivery, RefusedDelivery, Store } from "../bus/index.ts";
+import { findingEventId, openQuarantine, openRootHolds, rootKey } from "../detect/index.ts";
+import { createEvent, PLATFORM_PRINCIPAL, PLATFORM_SOURCE } from "../events/index.ts";
+import type { AppModel } from "../manifest/index.ts";
+
+/** Most held deliveries one read takes (a list's count stops there; `more` then says so). */
+export const HELD_SCAN = 10_000;
+
+/** The type of the event that carries a finding (an operator's hold is one too). */
+const ANOMALY_TYPE = "palisade.security.anomaly";
+
+/** One quarantined scope, as `palisade quarantine list --json` prints it and the admin API serves it. */
+export interface QuarantineEntry {
+  /** A quarantined function, a held principal, or a held chain (its root, `<principal>/<id>`). */
+  scope: { kind: "function" | "principal" | "root"; name: string };
+  since: string;
+  /** The finding's summary, or why it cannot be shown. */
+  reason: string;
+  /** The `palisade.security.anomaly` event's data (detector, severity, evidence, response), if found. */
+  finding: Record<string, unknown> | null;
+  findingId: string;
+  /** null when not listed (see `heldNote`). */
+  held: { count: number; more: boolean; eventIds: string[] } | null;
+  /** Why `held` is null. */
+  heldNote?: string;
+}
+
+/**
+ * On NATS the workers keep a held function's deliveries leased (buffered, with heartbeats) while
+ * they wait, so another process cannot read or settle them.
+ */
+export const NATS_HELD =
+  "held deliveries are not listed on NATS: the workers keep them leased while the function is quarantined";
+/** In the running platform a chain's or principal's held work is due work of running functions. */
+const IN_PROCESS_HELD =
+  "a chain's or principal's held deliveries are listed by palisade quarantine list (reading them here would take due work from the running dispatcher)";
+
+export interface ListOptions {
+  /** Event ids listed per scope. */
+  readonly limit: number;
+  /**
+   * Read every function's due work to list what chains and principals hold (`dueByRoot`). Only
+   * from outside the running platform: inside it, taking due work competes with its dispatcher.
+   */
+  readonly scanChains: boolean;
+}
+
+/** Every quarantined function, held principal and held chain, why, and what each holds. */
+export async function listQuarantine(
+  app: AppModel,
+  store: Store,
+  options: ListOptions,
+): Promise<QuarantineEntry[]> {
+  const quarantine = await openQuarantine(store.state, [...app.functions.keys()]);
+  const principals = await openQuarantine(store.state, [...app.principals.keys()], "principal");
+  const roots = await openRootHolds(store.state).list();
+  const scopes = [
+    ...quarantine.list().map(({ fn, since }) => ({ kind: "function" as const, name: fn, since })),
+    ...principals.list().map(({ fn, since }) => ({ kind: "principal" as const, name: fn, since })),
+    ...roots.map(({ root, since }) => ({ kind: "root" as const, name: root, since })),
+  ];
+  const nats = onNats(store);
+  // A chain's (or a principal's) held work is any function's due work of that root (or of roots
+  // that principal sent): read once, grouped by both.
+  const byRoot =
+    scopes.every((sc) => sc.kind === "function") || nats || !options.scanChains
+      ? undefined
+      : await dueByRoot(store, [...app.functions.keys()]);
+  const entries: QuarantineEntry[] = [];
+  try {
+    for (const { kind, name, since } of scopes) {
+      const findingId = findingEventId({ scope: { kind, name }, at: since });
+      const [stored] = await store.events.find(findingId);
+      const finding = (stored?.event.data as Record<string, unknown> | undefined) ?? null;
+      const note = nats
+        ? NATS_HELD
+        : kind !== "function" && byRoot === undefined
+          ? IN_PROCESS_HELD
+          : undefined;
+      const held =
+        note !== undefined
+          ? undefined
+          : kind === "function"
+            ? await heldOf(store, name)
+            : {
+                deliveries: byRoot?.due.get(kind === "root" ? name : `principal:${name}`) ?? [],
+                more: byRoot?.more ?? false,
+              };
+      if (kind === "function") for (const d of held?.deliveries ?? []) store.queue.giveBack(refOf(d));
+      entries.push({
+        scope: { kind, name },
+        since: new Date(since).toISOString(),
+        reason:
+          typeof finding?.summary === "string"
+            ? finding.summary
+            : `${kind === "function" ? "quarantined" : "held"}; its finding event is not in the log (pruned)`,
+        finding,
+        findingId,
+        held:
+          held === undefined
+            ? null
+            : {
+                count: held.deliveries.length,
+                more: held.more,
+                eventIds: held.deliveries.slice(0, options.limit).map((d) => refOf(d).eventId),
+              },
+        ...(note === undefined ? {} : { heldNote: note }),
+      });
+    }
+  } finally {
+    for (const d of byRoot?.taken ?? []) store.queue.giveBack(refOf(d));
+  }
+  return entries;
+}
+
+/** What an operator's hold is on: a function (quarantine) or a principal. */
+export interface HoldTarget {
+  readonly kind: "function" | "principal";
+  readonly name: string;
+}
+
+/** The result of `hold`: the finding event's data, or why there is none. */
+export type HoldResult =
+  | { readonly ok: true; readonly since: string; readonly findingId: string; readonly summary: string }
+  | { readonly ok: false; readonly since: string };
+
+/**
+ * The operator's kill switch: quarantines a function (or holds a principal) now, as a detector
+ * would. The hold is a `palisade.security.anomaly` event (detector `operator`) that list shows and
+ * functions may subscribe to. `ok: false` when it was held already.
+ */
+export async function imposeHold(
+  app: AppModel,
+  store: Store,
+  target: HoldTarget,
+  by: string,
+  reason: string | undefined,
+): Promise<HoldResult> {
+  const names = target.kind === "function" ? [...app.functions.keys()] : [...app.principals.keys()];
+  const quarantine = await openQuarantine(store.state, names, target.kind);
+  const was = quarantine.since(target.name);
+  if (was !== undefined) return { ok: false, since: new Date(was).toISOString() };
+  const at = Date.now();
+  const scope = { kind: target.kind, name: target.name };
+  const summary = `Held by ${by}${reason === undefined ? "" : `: ${reason}`}`;
+  const finding = {
+    detector: "operator",
+    scope,
+    severity: "high",
+    summary,
+    evidence: { by, ...(reason === undefined ? {} : { reason }) },
+    response: target.kind === "function" ? "quarantine" : "hold",
+    at: new Date(at).toISOString(),
+  };
+  const findingId = findingEventId({ scope, at });
+  // The finding first: once the hold is visible, list finds why.
+  await store.events.append([
+    createEvent(
+      { type: ANOMALY_TYPE, data: finding, id: findingId },
+      { principal: PLATFORM_PRINCIPAL, source: PLATFORM_SOURCE, hop: 0 },
+    ),
+  ]);
+  await quarantine.impose(target.name, at);
+  return { ok: true, since: finding.at, findingId, summary };
+}
+
+/** Lifts a function's quarantine or a principal's hold; resolves to when it began, or undefined if none. */
+export async function liftHold(app: AppModel, store: Store, target: HoldTarget): Promise<number | undefined> {
+  const names = target.kind === "function" ? [...app.functions.keys()] : [...app.principals.keys()];
+  const quarantine = await openQuarantine(store.state, names, target.kind);
+  const since = quarantine.since(target.name);
+  if (since === undefined) return undefined;
+  return (await quarantine.lift(target.name)) ? since : undefined;
+}
+
+/** Lifts a chain's hold (`<principal>/<id>`); false when it is not held. */
+export async function releaseChain(store: Store, root: string): Promise<boolean> {
+  const holds = openRootHolds(store.state);
+  if (!(await holds.list()).some((h) => h.root === root)) return false;
+  await holds.release(root);
+  return true;
+}
+
+/** Every function's due deliveries (taken: give them back), grouped by their chain's root. */
+export async function dueByRoot(
+  store: Store,
+  functions: readonly string[],
+): Promise<{ due: Map<string, Delivery[]>; taken: (Delivery | RefusedDelivery)[]; more: boolean }> {
+  const due = new Map<string, Delivery[]>();
+  const taken: (Delivery | RefusedDelivery)[] = [];
+  let more = false;
+  for (const fn of functions) {
+    const { deliveries, more: fnMore } = await heldOf(store, fn);
+    more ||= fnMore;
+    taken.push(...deliveries);
+    for (const d of deliveries) {
+      if ("refused" in d) continue;
+      for (const key of [rootKey(d.event), `principal:${d.event.rootprincipal ?? d.event.principal}`])
+        due.set(key, [...(due.get(key) ?? []), d]);
+    }
+  }
+  return { due, taken, more };
+}
+
+/** The function's due deliveries: while it is quarantined, exactly the work it holds. */
+export async function heldOf(
+  store: Store,
+  fn: string,
+): Promise<{ deliveries: (Delivery | RefusedDelivery)[]; more: boolean }> {
+  const deliveries = await store.queue.take(fn, HELD_SCAN);
+  return { deliveries, more: deliveries.length >= HELD_SCAN };
+}
+
+export function refOf(d: Delivery | RefusedDelivery) {
+  return "refused" in d
+    ? d
+    : { seq: d.seq, target: d.target, attempts: d.attempts, eventId: d.event.id, type: d.event.type };
+}
+
+export function onNats(store: Store): boolean {
+  return store.durability.backend === "nats";
+}
