@@ -457,7 +457,14 @@ async function assemblePlatform(
   closers.add(() => rmSync(gatewayFile, { force: true }));
   writeFileSync(gatewayFile, `${JSON.stringify({ url, pid: process.pid })}\n`, { mode: 0o600 });
   logger.info(
-    { app: app.name, role, url, durability, functions: role === "gateway" ? [] : [...app.functions.keys()] },
+    {
+      app: app.name,
+      role,
+      url,
+      dashboard: `${url}/ui/`,
+      durability,
+      functions: role === "gateway" ? [] : [...app.functions.keys()],
+    },
     "palisade is running",
   );
   return platformOf(app, url, store, closers);

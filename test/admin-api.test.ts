@@ -320,3 +320,35 @@ test("answers carry a strict CSP, no framing and no caching", async (t) => {
   assert.equal((await fetch(`${url}/ui/nope.js`)).status, 404);
   assert.ok(readFileSync(new URL("../ui/index.html", import.meta.url), "utf8").includes("/ui/app.js"));
 });
+
+test("the live stream shows an accepted event and a refused request within moments", async (t) => {
+  const { url } = await startAdminApp(t);
+  const controller = new AbortController();
+  t.after(() => controller.abort());
+  const res = await fetch(`${url}/admin/v1/stream`, {
+    headers: { authorization: `Bearer ${KEYS.EVE_KEY}` },
+    signal: controller.signal,
+  });
+  assert.equal(res.status, 200);
+  assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/);
+  const reader = (res.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader();
+  let text = "";
+  const until = async (what: string, ok: () => boolean) => {
+    const deadline = Date.now() + 10_000;
+    while (!ok()) {
+      if (Date.now() > deadline) throw new Error(`no ${what} in the stream: ${text.slice(-500)}`);
+      const { value, done } = await reader.read();
+      if (done) throw new Error("the stream ended");
+      text += value;
+    }
+  };
+  await until("hello", () => text.includes("event: hello"));
+  const id = (await post(`${url}/events`, { type: "job.queued", data: { n: 5 } })).body.ids[0] as string;
+  await post(`${url}/events`, { type: "job.queued", data: { n: -1 } }); // refused by the schema
+  await until("the accepted event", () => text.includes(`"ids":["${id}"]`));
+  await until("the refusal", () => text.includes('"kind":"rejected"'));
+  await until(
+    "its delivery",
+    () => text.includes(`"kind":"settled","at":`) && text.includes(`"eventId":"${id}"`),
+  );
+});

@@ -244,4 +244,16 @@ test("dev generates a missing API key into the secret store without printing it"
   assert.ok(key.length >= 40);
   assert.ok(!JSON.stringify(dev.lines).includes(key));
   assert.equal(palisade(["send", "order.created", JSON.stringify(ORDER), "--app", dir]).code, 0);
+
+  // The dashboard's local admin too: named in the log with how to read it, never printed there.
+  const admin = await dev.waitFor((l) => l.admin === "local");
+  assert.match(String(admin.msg), /PALISADE_ADMIN_KEY.*palisade secrets get PALISADE_ADMIN_KEY/);
+  const running = await dev.waitFor((l) => l.msg === "palisade is running");
+  assert.equal(running.dashboard, `${dev.url}/ui/`);
+  const adminKey = palisade(["secrets", "get", "PALISADE_ADMIN_KEY", "--app", dir]).stdout.trim();
+  assert.ok(adminKey.length >= 40);
+  assert.ok(!JSON.stringify(dev.lines).includes(adminKey));
+  const me = await fetch(`${dev.url}/admin/v1/whoami`, { headers: { authorization: `Bearer ${adminKey}` } });
+  assert.deepEqual(await me.json(), { admin: "local", role: "admin", via: "credential", app: "shop" });
+  assert.equal(palisade(["secrets", "get", "NOPE", "--app", dir]).code, 1);
 });

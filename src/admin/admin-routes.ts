@@ -58,6 +58,8 @@ export interface AdminRoutesOptions {
 
 /** Registers `/admin/v1/...` and `/ui/` on `app` (the gateway), before it listens. */
 export function registerAdminRoutes(app: FastifyInstance, options: AdminRoutesOptions): void {
+  // Live streams never end by themselves: end them first, or closing the server would wait on them.
+  app.addHook("preClose", async () => options.stream.close());
   void app.register(async (scope) => {
     await scope.register(cookie);
     scope.addContentTypeParser(

@@ -26,7 +26,13 @@ import {
   runQuarantineRelease,
 } from "./commands/quarantine.ts";
 import { runReplay } from "./commands/replay.ts";
-import { runSecretsList, runSecretsRm, runSecretsRotate, runSecretsSet } from "./commands/secrets.ts";
+import {
+  runSecretsGet,
+  runSecretsList,
+  runSecretsRm,
+  runSecretsRotate,
+  runSecretsSet,
+} from "./commands/secrets.ts";
 import { runTraces } from "./commands/traces.ts";
 import { type OperatorNatsFlags, withNatsTarget } from "./nats-target.ts";
 import { parsePositive } from "./parse-positive.ts";
@@ -145,6 +151,13 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
     .option("--json", "print a JSON array")
     .action(async (opts: { app: string; json?: boolean } & OperatorNatsFlags) => {
       setExit(await runSecretsList(opts));
+    });
+  withNatsTarget(secrets.command("get"))
+    .description("print a secret's current value (audited as secret.read)")
+    .argument("<name>", "secret name")
+    .option("--app <dir>", "app directory", ".")
+    .action(async (name: string, opts: { app: string } & OperatorNatsFlags) => {
+      setExit(await runSecretsGet(name, opts));
     });
   withNatsTarget(secrets.command("rm"))
     .description("remove a secret")

@@ -105,20 +105,31 @@ export async function runDev(dir: string, opts: DevOptions, ops: PlatformOps): P
 }
 
 /**
- * Development convenience: an API-key principal whose key is not in the secret store gets a fresh
- * random key there, so `palisade send` works at once. The key itself is never printed or logged.
+ * Development convenience: an API-key principal or admin whose key is not in the secret store gets a
+ * fresh random key there, so `palisade send` and the dashboard work at once (the implicit admin
+ * `local` included: PALISADE_ADMIN_KEY). The key itself is never printed or logged: the log says
+ * which secret holds it and how to read it.
  */
 function ensureDevKeys(appDir: string, logger: Logger): void {
   const app = loadApp(appDir);
   const secrets = appSecrets(appDir);
-  for (const p of app.principals.values()) {
-    if (p.auth.kind !== "apiKey" || secrets.get(p.auth.secret) !== undefined) continue;
-    secrets.set(p.auth.secret, randomBytes(32).toString("base64url"));
-    logger.info(
-      { principal: p.name, secretName: p.auth.secret },
-      "generated an API key for a principal (stored as a secret)",
-    );
-  }
+  const generate = (secret: string) => {
+    if (secrets.get(secret) !== undefined) return false;
+    secrets.set(secret, randomBytes(32).toString("base64url"));
+    return true;
+  };
+  for (const p of app.principals.values())
+    if (p.auth.kind === "apiKey" && generate(p.auth.secret))
+      logger.info(
+        { principal: p.name, secretName: p.auth.secret },
+        "generated an API key for a principal (stored as a secret)",
+      );
+  for (const a of app.admins.values())
+    if (a.auth.kind === "apiKey" && generate(a.auth.secret))
+      logger.info(
+        { admin: a.name, role: a.role, secretName: a.auth.secret },
+        `generated an API key for admin "${a.name}" (stored as the secret ${a.auth.secret} in ${appDir}/.palisade/secrets.json; log in to /ui/ with it: palisade secrets get ${a.auth.secret} --app ${appDir})`,
+      );
 }
 
 /**

@@ -75,6 +75,21 @@ export async function runSecretsList(
   return EXIT_OK;
 }
 
+/**
+ * `palisade secrets get NAME`: prints the current value (to log in to the dashboard with the key
+ * `palisade dev` generated, say). Audited as `secret.read`; the value itself is in no record.
+ */
+export async function runSecretsGet(name: string, opts: { app: string } & OperatorNatsFlags): Promise<number> {
+  const value = await withSecrets(opts, (store) => store.get(name));
+  if (value === undefined) {
+    process.stderr.write(`palisade: no secret named "${name}" (palisade secrets list shows the names)\n`);
+    return EXIT_FAILURE;
+  }
+  auditCommand(opts.app, { kind: AUDIT_KIND.secretRead, subject: name, outcome: "allowed" });
+  process.stdout.write(`${value}\n`);
+  return EXIT_OK;
+}
+
 /** `palisade secrets rotate NAME [--value V] [--grace 24h]`: the previous value stays valid for the grace period. */
 export async function runSecretsRotate(
   name: string,
