@@ -331,7 +331,8 @@ test("the live stream shows an accepted event and a refused request within momen
   });
   assert.equal(res.status, 200);
   assert.match(res.headers.get("content-type") ?? "", /^text\/event-stream/);
-  const reader = (res.body as ReadableStream<Uint8Array>).pipeThrough(new TextDecoderStream()).getReader();
+  const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+  const decoder = new TextDecoder();
   let text = "";
   const until = async (what: string, ok: () => boolean) => {
     const deadline = Date.now() + 10_000;
@@ -339,7 +340,7 @@ test("the live stream shows an accepted event and a refused request within momen
       if (Date.now() > deadline) throw new Error(`no ${what} in the stream: ${text.slice(-500)}`);
       const { value, done } = await reader.read();
       if (done) throw new Error("the stream ended");
-      text += value;
+      text += decoder.decode(value, { stream: true });
     }
   };
   await until("hello", () => text.includes("event: hello"));

@@ -79,7 +79,10 @@ export async function runSecretsList(
  * `palisade secrets get NAME`: prints the current value (to log in to the dashboard with the key
  * `palisade dev` generated, say). Audited as `secret.read`; the value itself is in no record.
  */
-export async function runSecretsGet(name: string, opts: { app: string } & OperatorNatsFlags): Promise<number> {
+export async function runSecretsGet(
+  name: string,
+  opts: { app: string } & OperatorNatsFlags,
+): Promise<number> {
   const value = await withSecrets(opts, (store) => store.get(name));
   if (value === undefined) {
     process.stderr.write(`palisade: no secret named "${name}" (palisade secrets list shows the names)\n`);
