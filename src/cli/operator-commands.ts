@@ -3,6 +3,7 @@
  * `permissions`, `traces`, `audit`, `secrets`, `keys`, `dlq`, `quarantine` and `replay`.
  */
 import type { Command } from "commander";
+import { type AdminUrlFlags, withAdminUrl } from "./admin-client.ts";
 import {
   runAuditAnchorAnywhere,
   runAuditExport,
@@ -25,6 +26,18 @@ import {
   runQuarantineList,
   runQuarantineRelease,
 } from "./commands/quarantine.ts";
+import {
+  remoteAuditTail,
+  remoteAuditVerify,
+  remoteDlqList,
+  remoteDlqReplay,
+  remoteKeysStatus,
+  remoteQuarantineChange,
+  remoteQuarantineList,
+  remoteReplay,
+  remoteSecretsList,
+  remoteTraces,
+} from "./commands/remote.ts";
 import { runReplay } from "./commands/replay.ts";
 import {
   runSecretsGet,
@@ -36,6 +49,7 @@ import {
 import { runTraces } from "./commands/traces.ts";
 import { type OperatorNatsFlags, withNatsTarget } from "./nats-target.ts";
 import { parsePositive } from "./parse-positive.ts";
+import { usageError } from "./usage-error.ts";
 
 /** Adds the operator commands to `program`; each action reports its exit code to `setExit`. */
 export function addOperatorCommands(program: Command, setExit: (code: number) => void): void {
@@ -78,32 +92,34 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
     setExit(await runPermissionsSuggest(opts));
   });
 
-  withNatsTarget(
-    program
-      .command("traces")
-      .description(
-        "recent traces (.palisade/traces.db, or every node's with --nats), or one trace as a span tree",
-      )
-      .option("--id <traceId>", "show this trace's spans as a tree")
-      .option("--limit <n>", "how many recent traces", (v) => parsePositive(v, "--limit"), 20)
-      .option("--app <dir>", "app directory", ".")
-      .option("--json", "print spans as JSON"),
-  ).action(async (opts: { app: string; id?: string; json?: boolean; limit: number } & OperatorNatsFlags) => {
-    setExit(await runTraces(opts));
+  withAdminUrl(
+    withNatsTarget(
+      program
+        .command("traces")
+        .description(
+          "recent traces (.palisade/traces.db, or every node's with --nats), or one trace as a span tree",
+        )
+        .option("--id <traceId>", "show this trace's spans as a tree")
+        .option("--limit <n>", "how many recent traces", (v) => parsePositive(v, "--limit"), 20)
+        .option("--app <dir>", "app directory", ".")
+        .option("--json", "print spans as JSON"),
+    ),
+  ).action(async (opts: { app: string; id?: string; json?: boolean; limit: number } & Flags) => {
+    setExit(await remoteOr(opts, remoteTraces, runTraces));
   });
 
   const audit = program
     .command("audit")
     .description("the tamper-evident audit log of security decisions (.palisade/audit.db)");
-  withNatsTarget(audit.command("verify"))
+  withAdminUrl(withNatsTarget(audit.command("verify")))
     .description(
       "check the hash chain and its signed checkpoints (with --nats: every node's); exit 1 naming the first bad record",
     )
     .option("--app <dir>", "app directory", ".")
     .option("--anchor <file>", "also check the log still holds the signed head printed by audit anchor")
     .option("--json", "print the result as JSON")
-    .action(async (opts: { app: string; json?: boolean; anchor?: string } & OperatorNatsFlags) => {
-      setExit(await runAuditVerifyAnywhere(opts));
+    .action(async (opts: { app: string; json?: boolean; anchor?: string } & Flags) => {
+      setExit(await remoteOr(opts, remoteAuditVerify, runAuditVerifyAnywhere));
     });
   withNatsTarget(audit.command("anchor"))
     .description(
@@ -113,7 +129,7 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
     .action(async (opts: { app: string } & OperatorNatsFlags) => {
       setExit(await runAuditAnchorAnywhere(opts));
     });
-  withNatsTarget(audit.command("tail"))
+  withAdminUrl(withNatsTarget(audit.command("tail")))
     .description(
       "print the newest records (with --nats: every node's, by time); with -f, keep printing new ones until Ctrl-C",
     )
@@ -121,11 +137,9 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
     .option("-f, --follow", "keep printing records as they are written")
     .option("--json", "print JSON Lines")
     .option("--app <dir>", "app directory", ".")
-    .action(
-      async (opts: { app: string; lines: number; follow?: boolean; json?: boolean } & OperatorNatsFlags) => {
-        setExit(await runAuditTail(opts));
-      },
-    );
+    .action(async (opts: { app: string; lines: number; follow?: boolean; json?: boolean } & Flags) => {
+      setExit(await remoteOr(opts, remoteAuditTail, runAuditTail));
+    });
   withNatsTarget(audit.command("export"))
     .description("print every record written since a time as JSON Lines (with --nats: every node's, by time)")
     .requiredOption("--since <time>", "ISO 8601 time, or a duration ago such as 2h or 7d")
@@ -145,12 +159,12 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
     .action(async (name: string, opts: { app: string; value?: string } & OperatorNatsFlags) => {
       setExit(await runSecretsSet(name, opts));
     });
-  withNatsTarget(secrets.command("list"))
+  withAdminUrl(withNatsTarget(secrets.command("list")))
     .description("list secret names (never values)")
     .option("--app <dir>", "app directory", ".")
     .option("--json", "print a JSON array")
-    .action(async (opts: { app: string; json?: boolean } & OperatorNatsFlags) => {
-      setExit(await runSecretsList(opts));
+    .action(async (opts: { app: string; json?: boolean } & Flags) => {
+      setExit(await remoteOr(opts, remoteSecretsList, runSecretsList));
     });
   withNatsTarget(secrets.command("get"))
     .description("print a secret's current value (audited as secret.read)")
@@ -194,12 +208,12 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
     .action(async (opts: { app: string; resume?: boolean } & OperatorNatsFlags) => {
       setExit(await runKeysRotate(opts));
     });
-  withNatsTarget(keys.command("status"))
+  withAdminUrl(withNatsTarget(keys.command("status")))
     .description("data key versions and how many records each seals")
     .option("--app <dir>", "app directory", ".")
     .option("--json", "print JSON")
-    .action(async (opts: { app: string; json?: boolean } & OperatorNatsFlags) => {
-      setExit(await runKeysStatus(opts));
+    .action(async (opts: { app: string; json?: boolean } & Flags) => {
+      setExit(await remoteOr(opts, remoteKeysStatus, runKeysStatus));
     });
   withNatsTarget(keys.command("retire"))
     .description("delete an old data key; refused while any record still uses it")
@@ -212,16 +226,16 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
   const dlq = program
     .command("dlq")
     .description("the dead-letter queue: deliveries that will not be retried");
-  withNatsTarget(dlq.command("list"))
+  withAdminUrl(withNatsTarget(dlq.command("list")))
     .description("list dead-lettered deliveries, newest first, with their reason")
     .option("--app <dir>", "app directory", ".")
     .option("--limit <n>", "most rows to show", (v) => parsePositive(v, "--limit"), 100)
     .option("--json", "print a JSON array")
-    .action(async (opts: { app: string; json?: boolean; limit: number } & OperatorNatsFlags) => {
-      setExit(await runDlqList(opts));
+    .action(async (opts: { app: string; json?: boolean; limit: number } & Flags) => {
+      setExit(await remoteOr(opts, remoteDlqList, runDlqList));
     });
 
-  withNatsTarget(dlq.command("replay"))
+  withAdminUrl(withNatsTarget(dlq.command("replay")))
     .description("move dead letters back to pending, after checking each against the app as it is now")
     .argument("[eventId]", "the event whose dead letters to replay")
     .option("--all", "replay every dead letter")
@@ -230,9 +244,15 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
     .action(
       async (
         eventId: string | undefined,
-        opts: { app: string; all?: boolean; function?: string } & OperatorNatsFlags,
+        opts: { app: string; all?: boolean; function?: string } & Flags,
       ) => {
-        setExit(await runDlqReplay(eventId, opts));
+        setExit(
+          await remoteOr(
+            opts,
+            (o) => remoteDlqReplay(eventId, o),
+            (o) => runDlqReplay(eventId, o),
+          ),
+        );
       },
     );
 
@@ -252,17 +272,17 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
     .description(
       "functions and chains a detector held: their deliveries wait, pending, never dropped (a chain is root:<principal>/<id>)",
     );
-  withNatsTarget(quarantine.command("list"))
+  withAdminUrl(withNatsTarget(quarantine.command("list")))
     .description(
       "quarantined functions and held chains, with the finding behind each and the deliveries it holds",
     )
     .option("--app <dir>", "app directory", ".")
     .option("--limit <n>", "most held event ids to show per scope", (v) => parsePositive(v, "--limit"), 100)
     .option("--json", "print a JSON array")
-    .action(async (opts: { app: string; json?: boolean; limit: number } & OperatorNatsFlags) => {
-      setExit(await runQuarantineList(opts));
+    .action(async (opts: { app: string; json?: boolean; limit: number } & Flags) => {
+      setExit(await remoteOr(opts, remoteQuarantineList, runQuarantineList));
     });
-  withNatsTarget(quarantine.command("hold"))
+  withAdminUrl(withNatsTarget(quarantine.command("hold")))
     .description(
       "the kill switch: quarantine a function now (its work in flight stops, its deliveries wait), or hold a principal (principal:<name>: its requests get 429, its chains' work waits) until release",
     )
@@ -270,12 +290,16 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
     .option("--reason <text>", "why (kept in the finding and the audit log)")
     .option("--app <dir>", "app directory", ".")
     .option("--json", "print the result as JSON")
-    .action(
-      async (fn: string, opts: { app: string; json?: boolean; reason?: string } & OperatorNatsFlags) => {
-        setExit(await runQuarantineHold(fn, opts));
-      },
-    );
-  withNatsTarget(quarantine.command("release"))
+    .action(async (fn: string, opts: { app: string; json?: boolean; reason?: string } & Flags) => {
+      setExit(
+        await remoteOr(
+          opts,
+          (o) => remoteQuarantineChange("hold", fn, o),
+          (o) => runQuarantineHold(fn, o),
+        ),
+      );
+    });
+  withAdminUrl(withNatsTarget(quarantine.command("release")))
     .description(
       "lift a quarantine or a hold: the held deliveries run, oldest first, each once (a principal's requests are accepted again)",
     )
@@ -285,8 +309,14 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
     )
     .option("--app <dir>", "app directory", ".")
     .option("--json", "print the result as JSON")
-    .action(async (fn: string, opts: { app: string; json?: boolean } & OperatorNatsFlags) => {
-      setExit(await runQuarantineRelease(fn, opts));
+    .action(async (fn: string, opts: { app: string; json?: boolean } & Flags) => {
+      setExit(
+        await remoteOr(
+          opts,
+          (o) => remoteQuarantineChange("release", fn, o),
+          (o) => runQuarantineRelease(fn, o),
+        ),
+      );
     });
   withNatsTarget(quarantine.command("discard"))
     .description(
@@ -299,7 +329,7 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
       setExit(await runQuarantineDiscard(fn, opts));
     });
 
-  withNatsTarget(program.command("replay"))
+  withAdminUrl(withNatsTarget(program.command("replay")))
     .description(
       "deliver archived events again (original ids, marked as replays), checked against the app as it is now",
     )
@@ -316,9 +346,24 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
           until?: string;
           type?: string;
           function?: string;
-        } & OperatorNatsFlags,
+        } & Flags,
       ) => {
-        setExit(await runReplay(opts));
+        setExit(await remoteOr(opts, remoteReplay, runReplay));
       },
     );
+}
+
+/** The flags of a command that works on the app's files, a NATS deployment, or a gateway's admin API. */
+type Flags = OperatorNatsFlags & AdminUrlFlags;
+
+/** Runs `remote` when `--url` (or PALISADE_URL) names a gateway, else `local`. */
+function remoteOr<T extends Flags>(
+  opts: T,
+  remote: (opts: T & { url: string }) => Promise<number>,
+  local: (opts: T) => Promise<number> | number,
+): Promise<number> | number {
+  if (opts.url === undefined) return local(opts);
+  if (opts.nats !== undefined)
+    throw usageError("Give --url (a gateway's admin API) or --nats (the deployment's store), not both");
+  return remote(opts as T & { url: string });
 }

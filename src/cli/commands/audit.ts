@@ -182,7 +182,8 @@ async function untilSignal(poll: () => void | Promise<void>): Promise<void> {
   }
 }
 
-function formatRecord(r: AuditRecord): string {
+/** One record as a line: time, position, kind, outcome, who, details (control characters escaped). */
+export function formatRecord(r: AuditRecord): string {
   const who = [
     r.actor === undefined ? "" : `actor=${r.actor}`,
     r.subject === undefined ? "" : `subject=${r.subject}`,

@@ -2,6 +2,7 @@ import { userInfo } from "node:os";
 import { replayDeadLetters } from "../../admin/index.ts";
 import { auditCommand } from "../../app-files.ts";
 import { AUDIT_KIND } from "../../audit/index.ts";
+import type { DeadLetter } from "../../bus/index.ts";
 import { loadApp } from "../../manifest/index.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
 import { type OperatorNatsFlags, withOperatorStore } from "../nats-target.ts";
@@ -15,20 +16,24 @@ export async function runDlqList(
   opts: { app: string; json?: boolean; limit: number } & OperatorNatsFlags,
 ): Promise<number> {
   return withOperatorStore(loadApp(opts.app), opts, async (store) => {
-    const rows = await store.queue.deadLetters(opts.limit);
-    if (opts.json) {
-      process.stdout.write(`${JSON.stringify(rows)}\n`);
-      return EXIT_OK;
-    }
-    if (rows.length === 0) process.stdout.write("the dead-letter queue is empty\n");
-    for (const r of rows) {
-      const when = new Date(r.at).toISOString();
-      process.stdout.write(
-        `${when}  ${r.target}  ${r.type}  ${r.eventId}  ${r.reason}  after ${r.attempts} attempt(s): ${r.error}\n`,
-      );
-    }
+    printDeadLetters(await store.queue.deadLetters(opts.limit), opts.json === true);
     return EXIT_OK;
   });
+}
+
+/** Prints dead letters, one line each (or a JSON array). */
+export function printDeadLetters(rows: readonly DeadLetter[], json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(rows)}\n`);
+    return;
+  }
+  if (rows.length === 0) process.stdout.write("the dead-letter queue is empty\n");
+  for (const r of rows) {
+    const when = new Date(r.at).toISOString();
+    process.stdout.write(
+      `${when}  ${r.target}  ${r.type}  ${r.eventId}  ${r.reason}  after ${r.attempts} attempt(s): ${r.error}\n`,
+    );
+  }
 }
 
 /**

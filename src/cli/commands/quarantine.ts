@@ -1,5 +1,14 @@
 import { userInfo } from "node:os";
-import { HELD_SCAN, heldOf, imposeHold, liftHold, listQuarantine, onNats, refOf } from "../../admin/index.ts";
+import {
+  HELD_SCAN,
+  heldOf,
+  imposeHold,
+  liftHold,
+  listQuarantine,
+  onNats,
+  type QuarantineEntry,
+  refOf,
+} from "../../admin/index.ts";
 import { auditCommand } from "../../app-files.ts";
 import { AUDIT_KIND } from "../../audit/index.ts";
 import { loadApp } from "../../manifest/index.ts";
@@ -20,24 +29,31 @@ export async function runQuarantineList(
 ): Promise<number> {
   const app = loadApp(opts.app);
   return withOperatorStore(app, opts, async (store) => {
-    const entries = await listQuarantine(app, store, { limit: opts.limit, scanChains: true });
-    if (opts.json) {
-      process.stdout.write(`${JSON.stringify(entries)}\n`);
-      return EXIT_OK;
-    }
-    if (entries.length === 0) process.stdout.write("no function is quarantined and no chain is held\n");
-    for (const e of entries) {
-      const count = e.held === null ? "(on NATS: not listed)" : `${e.held.count}${e.held.more ? "+" : ""}`;
-      const name = e.scope.kind === "function" ? e.scope.name : `${e.scope.kind}:${e.scope.name}`;
-      process.stdout.write(
-        `${e.scope.kind} ${name}  since ${e.since}  ${count} held deliveries\n  ${e.reason}\n`,
-      );
-      if (e.heldNote !== undefined) process.stdout.write(`  ${e.heldNote}\n`);
-      else if (e.held !== null && e.held.eventIds.length > 0)
-        process.stdout.write(`  held: ${e.held.eventIds.join(" ")}\n`);
-    }
+    printQuarantine(
+      await listQuarantine(app, store, { limit: opts.limit, scanChains: true }),
+      opts.json === true,
+    );
     return EXIT_OK;
   });
+}
+
+/** Prints what is held and why (or a JSON array). */
+export function printQuarantine(entries: readonly QuarantineEntry[], json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(entries)}\n`);
+    return;
+  }
+  if (entries.length === 0) process.stdout.write("no function is quarantined and no chain is held\n");
+  for (const e of entries) {
+    const count = e.held === null ? "(on NATS: not listed)" : `${e.held.count}${e.held.more ? "+" : ""}`;
+    const name = e.scope.kind === "function" ? e.scope.name : `${e.scope.kind}:${e.scope.name}`;
+    process.stdout.write(
+      `${e.scope.kind} ${name}  since ${e.since}  ${count} held deliveries\n  ${e.reason}\n`,
+    );
+    if (e.heldNote !== undefined) process.stdout.write(`  ${e.heldNote}\n`);
+    else if (e.held !== null && e.held.eventIds.length > 0)
+      process.stdout.write(`  held: ${e.held.eventIds.join(" ")}\n`);
+  }
 }
 
 /**

@@ -26,15 +26,26 @@ export async function runTraces(
   } finally {
     await target?.close();
   }
+  return printSpans(
+    spans,
+    opts,
+    target === undefined ? "20,000 spans are" : "16 MiB of spans, at most a day old, are",
+  );
+}
+
+/** Prints spans: one trace as a tree (`--id`), else one line per trace (or JSON); exit 1 for a missing trace. */
+export function printSpans(
+  spans: readonly StoredSpan[],
+  opts: { id?: string; json?: boolean },
+  kept: string,
+): number {
   if (opts.json) {
     process.stdout.write(`${JSON.stringify(spans)}\n`);
     return EXIT_OK;
   }
   if (opts.id !== undefined) {
     if (spans.length === 0) {
-      process.stderr.write(
-        `palisade: no spans of trace ${opts.id} (only the newest ${target === undefined ? "20,000 spans are" : "16 MiB of spans, at most a day old, are"} kept)\n`,
-      );
+      process.stderr.write(`palisade: no spans of trace ${opts.id} (only the newest ${kept} kept)\n`);
       return EXIT_FAILURE;
     }
     printTree(spans);

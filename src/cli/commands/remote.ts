@@ -1,0 +1,222 @@
+/**
+ * The operator commands with `--url`: the same reads and actions through a running gateway's admin
+ * API (its role decides what is allowed), printed as the local commands print them.
+ */
+import type {
+  ArchiveReplayResult,
+  AuditVerdict,
+  DlqReplayResult,
+  KeysStatus,
+  QuarantineEntry,
+  SecretStatus,
+} from "../../admin/index.ts";
+import type { AuditRecord } from "../../audit/index.ts";
+import type { DeadLetter } from "../../bus/index.ts";
+import type { StoredSpan } from "../../observe/index.ts";
+import { type AdminUrlFlags, adminApi } from "../admin-client.ts";
+import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
+import { usageError } from "../usage-error.ts";
+import { formatRecord } from "./audit.ts";
+import { printDeadLetters } from "./dlq.ts";
+import { printQuarantine } from "./quarantine.ts";
+import { printSpans } from "./traces.ts";
+
+type Remote = AdminUrlFlags & { url: string };
+
+const POLL_MS = 1000;
+
+export async function remoteDlqList(opts: Remote & { json?: boolean; limit: number }): Promise<number> {
+  printDeadLetters(await adminApi<DeadLetter[]>(opts, "GET", `/dlq?limit=${opts.limit}`), opts.json === true);
+  return EXIT_OK;
+}
+
+export async function remoteDlqReplay(
+  eventId: string | undefined,
+  opts: Remote & { all?: boolean; function?: string },
+): Promise<number> {
+  if (eventId === undefined || opts.all)
+    throw usageError(
+      "With --url, replay one event's dead letters at a time: palisade dlq replay <eventId> --url …",
+    );
+  const result = await adminApi<DlqReplayResult>(opts, "POST", "/dlq/replay", {
+    eventId,
+    ...(opts.function === undefined ? {} : { function: opts.function }),
+  });
+  for (const r of result.refused) process.stderr.write(`refused ${r.eventId} → ${r.target}: ${r.reason}\n`);
+  process.stdout.write(`requeued ${result.requeued} of ${result.matched} dead letter(s)\n`);
+  return result.requeued === result.matched ? EXIT_OK : EXIT_FAILURE;
+}
+
+export async function remoteReplay(
+  opts: Remote & { since: string; until?: string; type?: string; function?: string },
+): Promise<number> {
+  const result = await adminApi<ArchiveReplayResult>(opts, "POST", "/replay", {
+    since: opts.since,
+    ...(opts.until === undefined ? {} : { until: opts.until }),
+    ...(opts.type === undefined ? {} : { type: opts.type }),
+    ...(opts.function === undefined ? {} : { function: opts.function }),
+  });
+  for (const s of result.skipped) process.stderr.write(`skipped event at position ${s.seq}: ${s.error}\n`);
+  for (const r of result.refused) process.stderr.write(`refused ${r.eventId} → ${r.target}: ${r.reason}\n`);
+  const refused = result.refused.length;
+  process.stdout.write(
+    `replayed ${result.replayed} deliveries of ${result.events} events${refused > 0 ? `; ${refused} refused (dead-lettered)` : ""}\n`,
+  );
+  return EXIT_OK;
+}
+
+export async function remoteAuditVerify(opts: Remote & { json?: boolean; anchor?: string }): Promise<number> {
+  if (opts.anchor !== undefined)
+    throw usageError(
+      "--anchor is checked against the log itself: run audit verify --anchor on the host that holds it (or with --nats)",
+    );
+  const verdict = await adminApi<AuditVerdict>(opts, "POST", "/audit/verify");
+  if (opts.json) process.stdout.write(`${JSON.stringify(verdict)}\n`);
+  else if (!verdict.ok) {
+    const at = [
+      verdict.node ? `node ${verdict.node}` : "",
+      verdict.firstBad ? `record ${verdict.firstBad}` : "",
+    ]
+      .filter((s) => s !== "")
+      .join(" ");
+    process.stdout.write(`audit log is NOT intact${at === "" ? "" : ` at ${at}`}: ${verdict.problem}\n`);
+    if (verdict.noTrustedKeys)
+      process.stdout.write("(the app trusts no audit keys: keys/audit/*.pub and keys/*.pub are empty)\n");
+  } else {
+    process.stdout.write(
+      `audit log intact: ${verdict.records} records, ${verdict.checkpoints} signed checkpoints${verdict.nodes === undefined ? "" : ` on ${verdict.nodes.length} nodes`}\n`,
+    );
+    if (verdict.unsigned > 0)
+      process.stdout.write(
+        `the last ${verdict.unsigned} records are not yet covered by a checkpoint (one is signed within 10 s)\n`,
+      );
+  }
+  return verdict.ok ? EXIT_OK : EXIT_FAILURE;
+}
+
+/** The newest records; with `follow`, new ones (polled every second, by time) until SIGINT or SIGTERM. */
+export async function remoteAuditTail(
+  opts: Remote & { lines?: number; follow?: boolean; json?: boolean },
+): Promise<number> {
+  const seen = new Set<string>();
+  let since = 0;
+  const print = (records: readonly AuditRecord[]) => {
+    for (const r of records) {
+      const key = `${r.node ?? ""}#${r.seq}`;
+      if (seen.has(key)) continue;
+      seen.add(key);
+      since = Math.max(since, r.at);
+      process.stdout.write(opts.json ? `${JSON.stringify(r)}\n` : formatRecord(r));
+    }
+  };
+  print(await adminApi<AuditRecord[]>(opts, "GET", `/audit?limit=${opts.lines ?? 20}`));
+  if (!opts.follow) return EXIT_OK;
+  const stop = new AbortController();
+  const abort = () => stop.abort();
+  process.once("SIGINT", abort);
+  process.once("SIGTERM", abort);
+  try {
+    while (!stop.signal.aborted) {
+      await new Promise((r) => setTimeout(r, POLL_MS));
+      if (stop.signal.aborted) break;
+      print(
+        await adminApi<AuditRecord[]>(
+          opts,
+          "GET",
+          `/audit?limit=1000&since=${new Date(since).toISOString()}`,
+        ),
+      );
+    }
+  } finally {
+    process.off("SIGINT", abort);
+    process.off("SIGTERM", abort);
+  }
+  return EXIT_OK;
+}
+
+export async function remoteTraces(
+  opts: Remote & { id?: string; json?: boolean; limit: number },
+): Promise<number> {
+  if (opts.id === undefined) {
+    const traces = await adminApi<{ traceId: string }[]>(opts, "GET", `/traces?limit=${opts.limit}`);
+    const spans = (
+      await Promise.all(traces.map((t) => adminApi<StoredSpan[]>(opts, "GET", `/traces/${t.traceId}`)))
+    ).flat();
+    return printSpans(spans, opts, "spans are");
+  }
+  try {
+    return printSpans(
+      await adminApi<StoredSpan[]>(opts, "GET", `/traces/${encodeURIComponent(opts.id)}`),
+      opts,
+      "spans are",
+    );
+  } catch (err) {
+    if ((err as { status?: number }).status === 404) return printSpans([], opts, "spans are");
+    throw err;
+  }
+}
+
+export async function remoteQuarantineList(
+  opts: Remote & { json?: boolean; limit: number },
+): Promise<number> {
+  printQuarantine(
+    await adminApi<QuarantineEntry[]>(opts, "GET", `/quarantine?limit=${opts.limit}`),
+    opts.json === true,
+  );
+  return EXIT_OK;
+}
+
+/** `hold` and `release` of a function, `principal:<name>` or (release) `root:<principal>/<id>`. */
+export async function remoteQuarantineChange(
+  action: "hold" | "release",
+  scope: string,
+  opts: Remote & { json?: boolean; reason?: string },
+): Promise<number> {
+  const [kind, name] = scope.startsWith("principal:")
+    ? ["principal", scope.slice("principal:".length)]
+    : scope.startsWith("root:")
+      ? ["root", scope.slice("root:".length)]
+      : ["function", scope];
+  const result = await adminApi<object>(opts, "POST", `/quarantine/${action}`, {
+    kind,
+    name,
+    ...(opts.reason === undefined ? {} : { reason: opts.reason }),
+  });
+  process.stdout.write(
+    opts.json
+      ? `${JSON.stringify(result)}\n`
+      : `${action === "hold" ? "held" : "released"} ${scope} (the platform picks this up within a second)\n`,
+  );
+  return EXIT_OK;
+}
+
+export async function remoteKeysStatus(opts: Remote & { json?: boolean }): Promise<number> {
+  const status = await adminApi<KeysStatus>(opts, "GET", "/keys");
+  if (opts.json) {
+    process.stdout.write(`${JSON.stringify(status)}\n`);
+    return EXIT_OK;
+  }
+  for (const v of status.versions) {
+    const where = Object.entries(v.records)
+      .map(([store, n]) => `${store} ${n}`)
+      .join(", ");
+    const state = v.active ? "active" : v.retired ? "retired" : "old";
+    process.stdout.write(`version ${v.version}  ${state.padEnd(7)} created ${v.createdAt}  ${where}\n`);
+  }
+  if (status.stale > 0)
+    process.stdout.write(`${status.stale} records are still sealed with an older version\n`);
+  if (status.plaintext > 0)
+    process.stdout.write(`${status.plaintext} records are not sealed; they are refused when read\n`);
+  return EXIT_OK;
+}
+
+export async function remoteSecretsList(opts: Remote & { json?: boolean }): Promise<number> {
+  const secrets = await adminApi<SecretStatus[]>(opts, "GET", "/secrets");
+  if (opts.json) process.stdout.write(`${JSON.stringify(secrets.map((s) => s.name))}\n`);
+  else
+    for (const s of secrets)
+      process.stdout.write(
+        `${s.name}${s.previousUntil ? `  (rotating: previous value valid until ${s.previousUntil})` : ""}\n`,
+      );
+  return EXIT_OK;
+}
