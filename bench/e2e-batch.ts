@@ -21,6 +21,8 @@ export interface BatchE2eConfig {
   encryptAtRest?: boolean;
   /** Tracing (and audit) on, as in dev and start. @default true */
   observability?: boolean;
+  /** Called once the platform listens, before the warm-up (the dashboard bench connects a client). */
+  onStarted?: (url: string) => Promise<void>;
 }
 
 export interface BatchE2eRun {
@@ -63,6 +65,7 @@ export async function runBatchE2e(appDir: string, cfg: BatchE2eConfig): Promise<
     tracing: cfg.observability ?? true,
   });
   try {
+    await cfg.onStarted?.(platform.url);
     const deadBefore = (await platform.store.queue.deadLetters(1_000_000)).length;
     await drive(platform.url, warm, cfg.concurrency, at(0), opts);
     while (!(await drained(platform.store))) await sleep(5);

@@ -16,6 +16,7 @@ import { availableParallelism, cpus } from "node:os";
 import { detectOsLayer } from "../src/runtime/index.ts";
 import { runBullmq } from "./bullmq-peer.ts";
 import { formatCpu } from "./cpu-account.ts";
+import { reportDashboard, runDashboardCost } from "./dashboard.ts";
 import { runDispatch } from "./dispatch.ts";
 import { createBenchApp, runBaseline, runPalisade } from "./e2e.ts";
 import { runBatchE2e } from "./e2e-batch.ts";
@@ -180,6 +181,8 @@ try {
   console.log(
     `tracing: end to end ${rps(e2eBatch.e2eEventsPerSec)} events/s traced vs ${rps(e2eQuiet.e2eEventsPerSec)} untraced = ${x(observabilityRatio)} (aim ≥ 0.9×)`,
   );
+  // One dashboard left open (live stream + overview polls, in its own process) against none.
+  console.log(reportDashboard(await runDashboardCost(e2eConfig)));
   // A fresh app: the large events stay out of the log the later sections use.
   const sizeApp = createBenchApp();
   const sizes = await runEventSizes(sizeApp, DELIVERY_TIMEOUT_MS).finally(() =>

@@ -13,12 +13,22 @@ const FLUSH_MS = 250;
 const MAX_ITEMS = 500;
 const MAX_BUFFER = 512 * 1024;
 const KEEPALIVE_MS = 15_000;
+/** Event ids an accepted item lists (a batch request can carry a thousand). */
+const IDS_PER_ITEM = 20;
 /** Most dashboard streams at once; one more is refused with 503. */
 export const MAX_STREAMS = 32;
 
 /** One thing that happened, as the dashboard shows it. */
 export type StreamItem =
-  | { kind: "accepted"; at: number; principal: string; ids: readonly string[]; types: readonly string[] }
+  | {
+      kind: "accepted";
+      at: number;
+      principal: string;
+      /** How many events the request carried; `ids` lists the first IDS_PER_ITEM. */
+      events: number;
+      ids: readonly string[];
+      types: readonly string[];
+    }
   | {
       kind: "rejected";
       at: number;
@@ -74,9 +84,14 @@ export function createStreamHub(signals: Signals): StreamHub {
   let flushTimer: NodeJS.Timeout | undefined;
   let keepalive: NodeJS.Timeout | undefined;
 
+  // Checked before an item is built: past the cap a signal costs one comparison and one increment.
+  const room = (): boolean => {
+    if (queue.length < MAX_ITEMS) return true;
+    dropped++;
+    return false;
+  };
   const push = (item: StreamItem): void => {
-    if (queue.length >= MAX_ITEMS) dropped++;
-    else queue.push(item);
+    queue.push(item);
   };
   const send = (text: string): void => {
     for (const res of clients) {
@@ -97,56 +112,76 @@ export function createStreamHub(signals: Signals): StreamHub {
   const listen = (): void => {
     const now = Date.now;
     unsubscribe = [
-      signals.on("ingress.accepted", (s) =>
-        push({ kind: "accepted", at: now(), principal: s.principal, ids: s.ids ?? [], types: s.types ?? [] }),
+      signals.on("ingress.accepted", (s) => {
+        if (room())
+          push({
+            kind: "accepted",
+            at: now(),
+            principal: s.principal,
+            events: s.events,
+            ids: (s.ids ?? []).slice(0, IDS_PER_ITEM),
+            types: [...new Set(s.types ?? [])].slice(0, IDS_PER_ITEM),
+          });
+      }),
+      signals.on(
+        "ingress.rejected",
+        (s) =>
+          room() &&
+          push({
+            kind: "rejected",
+            at: now(),
+            reason: s.reason,
+            code: s.code,
+            status: s.status,
+            ip: s.ip,
+            ...(s.principal === undefined ? {} : { principal: s.principal }),
+          }),
       ),
-      signals.on("ingress.rejected", (s) =>
-        push({
-          kind: "rejected",
-          at: now(),
-          reason: s.reason,
-          code: s.code,
-          status: s.status,
-          ip: s.ip,
-          ...(s.principal === undefined ? {} : { principal: s.principal }),
-        }),
+      signals.on(
+        "capability.denied",
+        (s) =>
+          room() &&
+          push({
+            kind: "denied",
+            at: now(),
+            fn: s.fn,
+            capability: s.capability,
+            target: s.target,
+            reason: s.reason,
+            eventId: s.eventId,
+          }),
       ),
-      signals.on("capability.denied", (s) =>
-        push({
-          kind: "denied",
-          at: now(),
-          fn: s.fn,
-          capability: s.capability,
-          target: s.target,
-          reason: s.reason,
-          eventId: s.eventId,
-        }),
+      signals.on(
+        "invocation.settled",
+        (s) =>
+          room() &&
+          push({
+            kind: "settled",
+            at: now(),
+            fn: s.fn,
+            eventId: s.eventId,
+            type: s.type,
+            attempt: s.attempt,
+            outcome: s.outcome,
+            ...(s.reason === undefined ? {} : { reason: s.reason }),
+            ...(s.durationMs === undefined ? {} : { durationMs: s.durationMs }),
+          }),
       ),
-      signals.on("invocation.settled", (s) =>
-        push({
-          kind: "settled",
-          at: now(),
-          fn: s.fn,
-          eventId: s.eventId,
-          type: s.type,
-          attempt: s.attempt,
-          outcome: s.outcome,
-          ...(s.reason === undefined ? {} : { reason: s.reason }),
-          ...(s.durationMs === undefined ? {} : { durationMs: s.durationMs }),
-        }),
+      signals.on(
+        "finding",
+        ({ finding: f }) =>
+          room() &&
+          push({
+            kind: "finding",
+            at: now(),
+            detector: f.detector,
+            severity: f.severity,
+            scope: `${f.scope.kind}:${f.scope.name}`,
+            summary: f.summary,
+            response: f.response,
+          }),
       ),
-      signals.on("finding", ({ finding: f }) =>
-        push({
-          kind: "finding",
-          at: now(),
-          detector: f.detector,
-          severity: f.severity,
-          scope: `${f.scope.kind}:${f.scope.name}`,
-          summary: f.summary,
-          response: f.response,
-        }),
-      ),
-      signals.on("delivery.held", (s) => push({ kind: "held", at: now(), fn: s.fn, hold: s.hold })),
+      signals.on("delivery.held", (s) => room() && push({ kind: "held", at: now(), fn: s.fn, hold: s.hold })),
     ];
     flushTimer = setInterval(flush, FLUSH_MS);
     keepalive = setInterval(() => send(": keepalive\n\n"), KEEPALIVE_MS);
