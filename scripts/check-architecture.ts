@@ -53,6 +53,7 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
   main: {
     admin: "value",
     "app-admin": "value",
+    "app-keys": "value",
     "app-dispatcher": "value",
     "app-costs": "value",
     cost: "value",
@@ -144,6 +145,14 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
     "scale-out": "type",
     security: "value",
     signals: "type",
+  },
+  "app-keys": {
+    "app-files": "value",
+    audit: "value",
+    manifest: "type",
+    observe: "type",
+    "scale-out": "type",
+    security: "value",
   },
   "app-costs": {
     audit: "value",

@@ -17,12 +17,10 @@ import {
   KV_FILE,
   manifestDigest,
   openAppAudit,
-  openAppKeyRing,
-  openAppSecrets,
   openNatsAppAudit,
-  SECRETS_FILE,
   TRACES_FILE,
 } from "./app-files.ts";
+import { openAppKeys } from "./app-keys.ts";
 import { AUDIT_KIND, type AuditLog, aggregateRepeats, ensureAuditKey } from "./audit/index.ts";
 import { createScheduler, type Dispatcher, type NatsFlags } from "./bus/index.ts";
 import { main as cliMain } from "./cli/index.ts";
@@ -58,13 +56,7 @@ import { buildSigned, type PreparedApp, prepareApp, removeDeadBuilds, schemasOf 
 import type { SandboxPool } from "./runtime/index.ts";
 import { openScaleOut, type Role } from "./scale-out.ts";
 import { createSchemaRegistry } from "./schema/index.ts";
-import {
-  createAuthorizer,
-  requireSecret,
-  SECRETS_MARK_FILE,
-  type SecretStore,
-  type SharedSecretStore,
-} from "./security/index.ts";
+import { createAuthorizer } from "./security/index.ts";
 import { createKeptSignals } from "./signal-sinks.ts";
 
 export * from "./app-files.ts";
@@ -177,52 +169,12 @@ async function assemblePlatform(
       `The ${role} role needs NATS JetStream: pass --nats <url> or set PALISADE_NATS_URL`,
       { status: 400 },
     );
-  const keyOptions = {
-    // Seals happen only once the stores below are open, after `audit` is.
-    onAutoRotate: (version: number) => {
-      logger.warn({ version }, "data key reached its seal limit: rotated to a new one");
-      audit.record({
-        kind: AUDIT_KIND.keyRotated,
-        outcome: "allowed",
-        details: { version, reason: "seal limit" },
-      });
-    },
-  };
-  const keyRing =
-    scaleOut === undefined
-      ? openAppKeyRing(app.dir, createKeys, keyOptions)
-      : await scaleOut.openKeyRing(master, {
-          ...keyOptions,
-          onError: (err) =>
-            logger.error({ err: toPalisadeError(err).message }, "a key ring change on NATS cannot be used"),
-        });
+  const { keyRing, secrets, secret, reportTo } = await openAppKeys(app, scaleOut, {
+    master,
+    createKeys,
+    logger,
+  });
   const sealer = options.encryptAtRest === false ? undefined : keyRing;
-  // The gateway re-reads API keys every 2 s: an older secret store put back meanwhile is refused
-  // (the keys read before stay in force) and reported here; one older at start refuses the start.
-  const reportTo: { audit?: AuditLog } = {};
-  const secretsAt = scaleOut === undefined ? SECRETS_FILE : "secrets (NATS)";
-  const onRollback = (found: number, expected: number) => {
-    logger.error({ found, expected }, `${secretsAt} went back to an older generation; it is ignored`);
-    reportTo.audit?.record({
-      kind: AUDIT_KIND.rollbackDetected,
-      subject: secretsAt,
-      outcome: "denied",
-      details: { found, expected },
-    });
-  };
-  const secrets: SecretStore | SharedSecretStore =
-    scaleOut === undefined
-      ? openAppSecrets(app.dir, keyRing, onRollback)
-      : await scaleOut.openSecrets(keyRing, {
-          markFile: join(app.dataDir, SECRETS_MARK_FILE),
-          onRollback,
-        });
-  const secret = (name: string): readonly string[] => {
-    const values = secrets.values(name);
-    return values.length > 0
-      ? values
-      : [requireSecret(secrets, name, app.dir, scaleOut === undefined ? "" : " --nats <url>")];
-  };
   const webhooks = app.sources.flatMap((s) => (s.kind === "webhook" ? [s] : []));
   const schedules = app.sources.flatMap((s) => (s.kind === "schedule" ? [s] : []));
   for (const s of schedules) registry.assertValid(s.emit, s.data); // a schedule's data must fit its type
@@ -249,7 +201,7 @@ async function assemblePlatform(
       : openNatsAppAudit(app, await scaleOut.auditStream(), logger),
   );
   closers.add(() => audit.close());
-  reportTo.audit = audit;
+  reportTo(audit);
   // Until close, `keys retire` refuses a data key this platform may still be sealing with.
   const sealing = keyRing.holdLease();
   closers.add(() => sealing.close());
