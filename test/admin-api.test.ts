@@ -353,3 +353,51 @@ test("the live stream shows an accepted event and a refused request within momen
     () => text.includes(`"kind":"settled","at":`) && text.includes(`"eventId":"${id}"`),
   );
 });
+
+test("a JWT admin: its issuer's tokens open /admin by role; a producer's JWT from another issuer is 403, an expired one 401", async (t) => {
+  const { exportJWK, generateKeyPair, SignJWT } = await import("jose");
+  const staff = await generateKeyPair("ES256");
+  const partner = await generateKeyPair("ES256");
+  const jwks = async (key: CryptoKey) => ({ keys: [{ ...(await exportJWK(key)), kid: "k1", alg: "ES256" }] });
+  const { url } = await startAdminApp(t, {
+    ...FILES,
+    "palisade.yaml": APP.replace(
+      "  eve: { apiKey: { secret: EVE_KEY }, role: viewer }\n",
+      "  eve: { apiKey: { secret: EVE_KEY }, role: viewer }\n  oncall: { jwt: { issuer: https://staff.example, audience: palisade-admin, jwks: keys/staff.json }, role: operator }\n",
+    ).replace(
+      "publish: [job.queued]",
+      "publish: [job.queued]\n  partner:\n    jwt: { issuer: https://partner.example, audience: shop, jwks: keys/partner.json }\n    publish: [job.queued]",
+    ),
+    "keys/staff.json": await jwks(staff.publicKey),
+    "keys/partner.json": await jwks(partner.publicKey),
+  });
+  const token = (key: CryptoKey, issuer: string, audience: string, exp = "5m") =>
+    new SignJWT({})
+      .setProtectedHeader({ alg: "ES256", kid: "k1" })
+      .setIssuer(issuer)
+      .setAudience(audience)
+      .setIssuedAt()
+      .setExpirationTime(exp)
+      .sign(key);
+  const me = await adminCall(url, "GET", "/whoami", {
+    key: await token(staff.privateKey, "https://staff.example", "palisade-admin"),
+  });
+  assert.deepEqual([me.status, me.body.admin, me.body.role], [200, "oncall", "operator"]);
+  const rotate = await adminCall(url, "POST", "/keys/rotate", {
+    key: await token(staff.privateKey, "https://staff.example", "palisade-admin"),
+  });
+  assert.equal(rotate.status, 403, "an operator may not rotate keys");
+  const producer = await adminCall(url, "GET", "/whoami", {
+    key: await token(partner.privateKey, "https://partner.example", "shop"),
+  });
+  assert.equal(producer.status, 403);
+  const expired = await adminCall(url, "GET", "/whoami", {
+    key: await token(staff.privateKey, "https://staff.example", "palisade-admin", "-1m"),
+  });
+  assert.equal(expired.status, 401);
+  assert.match(expired.body.error.message, /ERR_JWT_EXPIRED/);
+  const forged = await adminCall(url, "GET", "/whoami", {
+    key: await token(partner.privateKey, "https://staff.example", "palisade-admin"),
+  });
+  assert.equal(forged.status, 401, "the staff issuer's name signed with another key");
+});
