@@ -134,7 +134,8 @@ function ensureDevKeys(appDir: string, logger: Logger): void {
 
 /**
  * On NATS (`dev --nats`) the gateway reads API keys from the deployment's secret store: a key the
- * app's secrets.json holds (the one `palisade send` uses) and the deployment's lacks is copied there.
+ * app's secrets.json holds (the one `palisade send` uses, or an admin's) and the deployment's lacks
+ * is copied there.
  * One already set in NATS is left alone (it may be another node's).
  */
 async function shareDevKeys(appDir: string, nats: NatsFlags, logger: Logger): Promise<void> {
@@ -143,13 +144,17 @@ async function shareDevKeys(appDir: string, nats: NatsFlags, logger: Logger): Pr
   if (keys === undefined) return;
   try {
     const local = appSecrets(appDir);
-    for (const p of app.principals.values()) {
-      if (p.auth.kind !== "apiKey" || keys.secrets.get(p.auth.secret) !== undefined) continue;
-      const value = local.get(p.auth.secret);
+    const holders = [
+      ...[...app.principals.values()].map((p) => ({ who: { principal: p.name }, auth: p.auth })),
+      ...[...app.admins.values()].map((a) => ({ who: { admin: a.name }, auth: a.auth })),
+    ];
+    for (const { who, auth } of holders) {
+      if (auth.kind !== "apiKey" || keys.secrets.get(auth.secret) !== undefined) continue;
+      const value = local.get(auth.secret);
       if (value === undefined) continue;
-      await keys.secrets.set(p.auth.secret, value);
+      await keys.secrets.set(auth.secret, value);
       logger.info(
-        { principal: p.name, secretName: p.auth.secret },
+        { ...who, secretName: auth.secret },
         "copied the app's API key to the NATS deployment's secret store",
       );
     }
