@@ -1,9 +1,9 @@
 /**
  * The dashboard (`/ui/`) in a real browser against a running platform: logging in and out through
- * the form, events arriving live, a capability denial on the overview and in the audit log, a dead
- * letter replayed, the audit chain verified (and a changed record caught), hostile event data shown
- * as text and never run, a viewer offered no actions, and every page rendered and saved as a
- * screenshot under test-artifacts/dashboard/.
+ * the form (whose reloads never count as refused credentials), events arriving live (a batch's too),
+ * a capability denial on the overview and in the audit log, a dead letter replayed, the audit chain
+ * verified (and a changed record caught), hostile event data shown as text and never run, a viewer
+ * offered no actions, and every page rendered and saved as a screenshot under test-artifacts/dashboard/.
  */
 import assert from "node:assert/strict";
 import { readFileSync, statSync } from "node:fs";
@@ -259,6 +259,32 @@ test("an event sent while the live page is open appears live; its page shows the
   await page.locator(".span-row", { hasText: "invoke work" }).click();
   const span = JSON.parse((await page.locator(".span-detail pre").textContent()) ?? "");
   assert.equal(span.attributes["palisade.event_id"], id);
+  await assertClean();
+});
+
+test("a batch request shows live with the ids the stream lists (the first 20) and a count of the rest", {
+  skip,
+}, async (t) => {
+  const { url } = await startDashboardApp(t);
+  const { page, assertClean } = await openDashboard(t, url);
+  await logIn(page, KEYS.ROOT_KEY);
+  await openPage(page, "Live events", "Events");
+  await page.locator(".live-events .live-live").waitFor();
+
+  const batch = Array.from({ length: 25 }, (_, i) => ({
+    specversion: "1.0",
+    id: `batch-${i}`,
+    source: "/batch",
+    type: "job.queued",
+    data: { n: 100 + i },
+  }));
+  const res = await post(`${url}/events`, batch, "application/cloudevents-batch+json");
+  assert.equal(res.status, 202, JSON.stringify(res.body));
+  const live = page.locator(".live-events tbody");
+  await live.getByText("…and 5 more in this request").waitFor();
+  assert.equal(await live.getByRole("link", { name: /^batch-\d+$/ }).count(), 20);
+  await live.getByRole("link", { name: "batch-19", exact: true }).waitFor();
+  assert.equal(await live.getByRole("link", { name: "batch-20", exact: true }).count(), 0);
   await assertClean();
 });
 
