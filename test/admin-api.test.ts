@@ -281,6 +281,15 @@ test("/metrics needs an admin's credential unless metrics.public; /healthz and /
   assert.equal((await fetch(`${open.url}/metrics`)).status, 200);
 });
 
+test("a login page asking whether it has a session guesses nothing: it never gets its address blocked", async (t) => {
+  const { url } = await startAdminApp(t);
+  for (let i = 0; i < 15; i++) assert.equal((await fetch(`${url}/admin/v1/whoami`)).status, 401);
+  assert.equal((await fetch(`${url}/ui/`)).status, 200);
+  // Guessing is counted: ten wrong keys a minute from one address block it.
+  for (let i = 0; i < 10; i++) await adminCall(url, "GET", "/whoami", { key: `guess-${i}-0123456789` });
+  assert.equal((await adminCall(url, "GET", "/whoami", { key: KEYS.EVE_KEY })).status, 429);
+});
+
 test("without admins: the implicit admin local works once PALISADE_ADMIN_KEY is set, and not before", async (t) => {
   const dir = tempApp(t, {
     ...FILES,
@@ -318,6 +327,15 @@ test("answers carry a strict CSP, no framing and no caching", async (t) => {
   assert.doesNotMatch(page, /<script>|<style>|style=/, "no inline script or style");
   assert.equal((await fetch(`${url}/ui/app.js`)).status, 200);
   assert.equal((await fetch(`${url}/ui/nope.js`)).status, 404);
+  const deep = await fetch(`${url}/ui/events/some-id`);
+  assert.equal(deep.status, 200, "a page's address opens the page (reload, new tab)");
+  assert.match(await deep.text(), /\/ui\/app\.js/);
+  const unknown = await fetch(`${url}/admin/v1/nothing`, {
+    headers: { authorization: `Bearer ${KEYS.EVE_KEY}` },
+  });
+  assert.equal(unknown.status, 404);
+  assert.equal(((await unknown.json()) as { error: { code: string } }).error.code, "PAL_ADMIN_NOT_FOUND");
+  assert.equal(unknown.headers.get("x-frame-options"), "DENY");
   assert.ok(readFileSync(new URL("../ui/index.html", import.meta.url), "utf8").includes("/ui/app.js"));
 });
 

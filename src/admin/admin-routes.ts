@@ -15,7 +15,7 @@ import { errorReply } from "../gateway/index.ts";
 import type { AdminRole } from "../manifest/index.ts";
 import { type AdminAuth, type Caller, CSRF_HEADER, requireRole, SESSION_COOKIE } from "./admin-auth.ts";
 import type { AdminService } from "./admin-service.ts";
-import { ADMIN_BAD_REQUEST, ADMIN_UNAVAILABLE } from "./errors.ts";
+import { ADMIN_BAD_REQUEST, ADMIN_NOT_FOUND, ADMIN_UNAVAILABLE } from "./errors.ts";
 import type { StreamHub } from "./event-stream.ts";
 import { PAGE_DEFAULT, PAGE_MAX } from "./events-view.ts";
 import { ABSOLUTE_MS, type Sessions } from "./sessions.ts";
@@ -95,7 +95,11 @@ export function registerAdminRoutes(app: FastifyInstance, options: AdminRoutesOp
     scope.setErrorHandler((err, request, reply) => {
       const { status, body, internal } = errorReply(err);
       if (internal) request.log.error({ err }, "admin request failed");
-      if (status === 401 || status === 403)
+      // A refused credential counts towards the credential-stuffing detector; a request that
+      // presented none (the login page asking whether it has a session) guesses nothing.
+      const presented =
+        request.headers.authorization !== undefined || request.cookies?.[SESSION_COOKIE] !== undefined;
+      if (status === 403 || (status === 401 && presented))
         options.onRefused({ status, code: body.error.code, ip: request.ip, route: request.routeOptions.url });
       if (status === 401) void reply.header("www-authenticate", "Bearer");
       const retryAfterSec = (body.error.details as { retryAfterSec?: unknown } | undefined)?.retryAfterSec;
@@ -104,6 +108,14 @@ export function registerAdminRoutes(app: FastifyInstance, options: AdminRoutesOp
     });
     registerRoutes(scope, options);
     registerUi(scope);
+    // Unknown admin routes answer here (not at the gateway's 404), with this scope's headers.
+    scope.all("/admin/*", async (request) => {
+      throw new PalisadeError(
+        ADMIN_NOT_FOUND,
+        `No admin route ${request.method} ${request.url.split("?")[0]}; see the README's Admin API`,
+        { status: 404 },
+      );
+    });
   });
 }
 

@@ -204,18 +204,20 @@ export function createAdminService(sources: AdminSources): AdminService {
       const spans = await sources.traces({ traces: limit });
       const byTrace = new Map<string, StoredSpan[]>();
       for (const s of spans) byTrace.set(s.traceId, [...(byTrace.get(s.traceId) ?? []), s]);
-      return [...byTrace].map(([traceId, list]) => {
-        const first = list.reduce((a, b) => (b.start < a.start ? b : a));
-        const end = Math.max(...list.map((s) => s.start + s.durationMs));
-        return {
-          traceId,
-          name: first.name,
-          start: first.start,
-          durationMs: end - first.start,
-          spans: list.length,
-          errors: list.filter((s) => s.error !== null).length,
-        };
-      });
+      return [...byTrace]
+        .map(([traceId, list]) => {
+          const first = list.reduce((a, b) => (b.start < a.start ? b : a));
+          const end = Math.max(...list.map((s) => s.start + s.durationMs));
+          return {
+            traceId,
+            name: first.name,
+            start: first.start,
+            durationMs: end - first.start,
+            spans: list.length,
+            errors: list.filter((s) => s.error !== null).length,
+          };
+        })
+        .sort((a, b) => b.start - a.start); // newest first
     },
     async trace(traceId) {
       if (!/^[0-9a-f]{32}$/.test(traceId))

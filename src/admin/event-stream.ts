@@ -120,7 +120,7 @@ export function createStreamHub(signals: Signals): StreamHub {
             principal: s.principal,
             events: s.events,
             ids: (s.ids ?? []).slice(0, IDS_PER_ITEM),
-            types: [...new Set(s.types ?? [])].slice(0, IDS_PER_ITEM),
+            types: (s.types ?? []).slice(0, IDS_PER_ITEM), // types[i] is the type of ids[i]
           });
       }),
       signals.on(

@@ -64,10 +64,11 @@ async function bundle(): Promise<ReadonlyMap<string, Asset>> {
 export function registerUi(scope: FastifyInstance): void {
   scope.get("/ui", async (_request, reply) => reply.redirect("/ui/", 308));
   scope.get("/ui/", async (_request, reply) => send(reply, "index.html"));
-  scope.get("/ui/:file", async (request, reply) => {
-    const file = (request.params as { file: string }).file;
-    // Client-side pages (/ui/events, /ui/dlq, …) are the same page.
-    return send(reply, file.includes(".") ? file : "index.html");
+  scope.get("/ui/*", async (request, reply) => {
+    const path = (request.params as { "*": string })["*"];
+    // A file is one segment with a dot (app.js); every other path is a client-side page
+    // (/ui/events, /ui/events/<id>, …): the same page, so a reload or a link in a new tab works.
+    return send(reply, !path.includes("/") && path.includes(".") ? path : "index.html");
   });
 }
 
