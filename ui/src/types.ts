@@ -1,6 +1,7 @@
 /**
  * What the admin API (`/admin/v1`) answers, as the page reads it. These mirror the server's types in
  * src/admin/ by hand: the page is bundled for the browser and must not pull server modules in.
+ * test/ui-wire-contract.ts makes the type check fail when the server's answers no longer fit them.
  * Every string in them may come from a sender (event ids, types, data, extensions): render as text.
  */
 
@@ -44,7 +45,7 @@ export type StreamItem =
       /** Events the request carried; `ids` lists at most the first 20. */
       events: number;
       ids: readonly string[];
-      /** The request's distinct types (not one per id). */
+      /** The type of each listed id (`types[i]` is the type of `ids[i]`). */
       types: readonly string[];
     }
   | {
