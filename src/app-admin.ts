@@ -145,6 +145,9 @@ export function openAppAdmin(parts: AppAdminParts): AppAdmin {
     },
     async rotateSecret(name, value, graceSec) {
       await secrets.rotate(name, value, graceSec);
+      // A rotated admin key ends the sessions opened with it (and their live streams).
+      for (const a of app.admins.values())
+        if (a.auth.kind === "apiKey" && a.auth.secret === name) sessions.closeAdmin(a.name);
       // The file store's rollback floor is read from the audit log: record the generation written.
       return scaleOut === undefined
         ? { generation: secrets.generation() }
@@ -168,15 +171,18 @@ export function openAppAdmin(parts: AppAdminParts): AppAdmin {
         stream,
         secureCookies: tls,
         record: (entry) => audit.record(entry),
-        onRefused: (r) =>
+        onRefused: (r) => {
+          const reason = r.status === 401 ? "unauthenticated" : "forbidden";
+          parts.metrics.ingressRejected.inc({ reason, code: r.code, status: r.status });
           parts.signals.emit({
             kind: "ingress.rejected",
             ip: r.ip,
             ...(r.route === undefined ? {} : { route: r.route }),
-            reason: r.status === 401 ? "unauthenticated" : "forbidden",
+            reason,
             code: r.code,
             status: r.status,
-          }),
+          });
+        },
         ...(parts.clientBlocked === undefined ? {} : { clientBlocked: parts.clientBlocked }),
       });
       void natsAudit?.catch((err: unknown) =>

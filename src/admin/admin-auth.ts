@@ -44,18 +44,23 @@ export function createAdminAuth(options: AdminAuthOptions): AdminAuth {
   const byCredential = async (request: FastifyRequest): Promise<Caller> => {
     const authorization = request.headers.authorization;
     const client = clientCertificate(request.raw.socket);
-    let name: string;
+    let name: string | undefined;
+    let refusal: unknown;
     try {
       name = await options.admins(authorization, client);
     } catch (err) {
-      if (await isProducer(options.producers, authorization, client))
-        throw new PalisadeError(
-          ADMIN_FORBIDDEN,
-          "A producer's credential never opens /admin; use an admin's (admins: in palisade.yaml)",
-          { status: 403 },
-        );
-      throw unauthenticated(isPalisadeError(err) ? err.message : "Not authenticated");
+      refusal = err;
     }
+    // A credential that authenticates a producer never opens /admin, even when it also fits an
+    // admin (one identity provider for both, a client certificate matching both subjects).
+    if (await isProducer(options.producers, authorization, client))
+      throw new PalisadeError(
+        ADMIN_FORBIDDEN,
+        "A producer's credential never opens /admin; use an admin's (admins: in palisade.yaml)",
+        { status: 403 },
+      );
+    if (name === undefined)
+      throw unauthenticated(isPalisadeError(refusal) ? refusal.message : "Not authenticated");
     return { name, role: options.roles.get(name) ?? "viewer", via: "credential" };
   };
   return {

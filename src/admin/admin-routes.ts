@@ -160,7 +160,8 @@ function registerRoutes(scope: FastifyInstance, options: AdminRoutesOptions): vo
       httpOnly: true,
       sameSite: "strict",
       secure: options.secureCookies,
-      path: "/",
+      // Only the admin API needs it: not sent with event requests or to the page's files.
+      path: "/admin/",
       maxAge: Math.floor(ABSOLUTE_MS / 1000),
     });
     return {
@@ -172,7 +173,7 @@ function registerRoutes(scope: FastifyInstance, options: AdminRoutesOptions): vo
   });
   route("DELETE", "/session", "viewer", async (_request, caller, reply) => {
     if (caller.session !== undefined) sessions.close(caller.session.id);
-    void reply.clearCookie(SESSION_COOKIE, { path: "/" });
+    void reply.clearCookie(SESSION_COOKIE, { path: "/admin/" });
     return { loggedOut: true };
   });
   route("GET", "/whoami", "viewer", async (_request, caller) => ({
@@ -267,7 +268,7 @@ function registerRoutes(scope: FastifyInstance, options: AdminRoutesOptions): vo
     await service.release(caller, { kind, name });
     return { released: { kind, name } };
   });
-  route("GET", "/stream", "viewer", async (_request, _caller, reply) => {
+  route("GET", "/stream", "viewer", async (_request, caller, reply) => {
     reply.hijack();
     const res = reply.raw;
     res.writeHead(200, {
@@ -276,9 +277,14 @@ function registerRoutes(scope: FastifyInstance, options: AdminRoutesOptions): vo
       connection: "keep-alive",
       "x-accel-buffering": "no",
     });
-    if (!options.stream.attach(res)) {
+    const session = caller.session;
+    const owner = {
+      admin: caller.name,
+      ...(session === undefined ? {} : { alive: () => sessions.alive(session.id) }),
+    };
+    if (!options.stream.attach(res, owner)) {
       res.end(
-        `event: error\ndata: ${JSON.stringify({ code: ADMIN_UNAVAILABLE, message: "Too many live streams; close one" })}\n\n`,
+        `event: error\ndata: ${JSON.stringify({ code: ADMIN_UNAVAILABLE, message: "Too many live streams (32 in all, 4 per admin); close one" })}\n\n`,
       );
     }
   });

@@ -124,8 +124,15 @@ export interface TraceSummary {
   readonly errors: number;
 }
 
+/**
+ * How long the key status is reused: it counts every sealed record, so a page left open (or a
+ * script) asking again and again must not keep the gateway's loop busy.
+ */
+const HEAVY_READ_TTL_MS = 10_000;
+
 export function createAdminService(sources: AdminSources): AdminService {
   const { app, store } = sources;
+  const keys = reuse(() => sources.keys());
   const actorOf = (actor: Actor) => `admin:${actor.name}`;
   const record = (actor: Actor, entry: Omit<AuditEntry, "actor">) =>
     sources.record({ ...entry, actor: actorOf(actor) });
@@ -229,7 +236,7 @@ export function createAdminService(sources: AdminSources): AdminService {
         );
       return spans;
     },
-    keys: () => sources.keys(),
+    keys: async () => (await keys()).value,
     async rotateKey(actor) {
       const rotated = await sources.rotateKey();
       record(actor, {
@@ -304,6 +311,22 @@ export function createAdminService(sources: AdminSources): AdminService {
     },
     summary: () => summarizeMetrics(sources.metrics),
     threats: () => threatModel,
+  };
+}
+
+/** `read`'s answer, read again only when HEAVY_READ_TTL_MS has passed (concurrent callers share one read). */
+function reuse<T>(read: () => Promise<T>): () => Promise<{ value: T; fresh: boolean }> {
+  let last: { at: number; value: Promise<T> } | undefined;
+  return async () => {
+    const now = Date.now();
+    if (last !== undefined && now - last.at < HEAVY_READ_TTL_MS)
+      return { value: await last.value, fresh: false };
+    const value = read();
+    last = { at: now, value };
+    value.catch(() => {
+      if (last?.value === value) last = undefined; // a failed read is not reused
+    });
+    return { value: await value, fresh: true };
   };
 }
 

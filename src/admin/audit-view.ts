@@ -5,6 +5,7 @@
  */
 import { existsSync, readFileSync } from "node:fs";
 import { join } from "node:path";
+import { Worker } from "node:worker_threads";
 import {
   AUDIT_FILE,
   type AuditRecord,
@@ -59,9 +60,14 @@ export interface AuditView {
   verify(): Promise<AuditVerdict>;
 }
 
-/** The app's own log, `.palisade/audit.db` under `appDir`. */
+/**
+ * The app's own log, `.palisade/audit.db` under `appDir`. Verify runs in a worker thread, one at a
+ * time (callers meanwhile share its verdict), so asking for it again and again cannot stall the
+ * process that serves events.
+ */
 export function fileAuditView(appDir: string): AuditView {
   const file = join(appDir, AUDIT_FILE);
+  let running: Promise<VerifyResult> | undefined;
   return {
     async tail(n) {
       return existsSync(file) ? readAudit(file, { last: n, limit: n }) : [];
@@ -71,7 +77,10 @@ export function fileAuditView(appDir: string): AuditView {
     },
     async verify() {
       const trusted = loadAuditTrust(appDir);
-      const result = verifyFileAudit(appDir);
+      running ??= verifyFileAuditOffLoop(appDir).finally(() => {
+        running = undefined;
+      });
+      const result = await running;
       return {
         backend: "file",
         noTrustedKeys: trusted.length === 0,
@@ -120,6 +129,23 @@ export function verifyFileAudit(appDir: string, anchorFile?: string): VerifyResu
       };
   }
   return result;
+}
+
+/** `verifyFileAudit` in a worker thread. */
+function verifyFileAuditOffLoop(appDir: string): Promise<VerifyResult> {
+  return new Promise((resolve, reject) => {
+    const worker = new Worker(new URL("./audit-verify-worker.ts", import.meta.url), {
+      workerData: { appDir },
+    });
+    worker.once("message", (m: { result?: VerifyResult; error?: string }) => {
+      if (m.result !== undefined) resolve(m.result);
+      else reject(new Error(m.error ?? "the audit verification worker failed"));
+    });
+    worker.once("error", reject);
+    worker.once("exit", (code) => {
+      if (code !== 0) reject(new Error(`the audit verification worker exited with ${code}`));
+    });
+  });
 }
 
 /** The signed head kept beside the log, and the one in `anchorFile` if given. */

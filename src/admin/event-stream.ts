@@ -4,7 +4,8 @@
  * turned into a small item and queued, and a timer sends the queue every FLUSH_MS as one `batch`
  * message. Past MAX_ITEMS per flush further items are only counted (`dropped`), so a flood costs the
  * data path one counter increment per signal. A client whose socket is not draining (more than
- * MAX_BUFFER bytes unsent) is disconnected: a slow client is dropped, never waited for.
+ * MAX_BUFFER bytes unsent) is disconnected: a slow client is dropped, never waited for. So is one
+ * whose session ended (logout, expiry, its key rotated), checked at every flush.
  */
 import type { ServerResponse } from "node:http";
 import type { Signals } from "../signals/index.ts";
@@ -15,8 +16,9 @@ const MAX_BUFFER = 512 * 1024;
 const KEEPALIVE_MS = 15_000;
 /** Event ids an accepted item lists (a batch request can carry a thousand). */
 const IDS_PER_ITEM = 20;
-/** Most dashboard streams at once; one more is refused with 503. */
+/** Most dashboard streams at once, and per admin; one more is refused. */
 export const MAX_STREAMS = 32;
+export const MAX_STREAMS_PER_ADMIN = 4;
 
 /** One thing that happened, as the dashboard shows it. */
 export type StreamItem =
@@ -69,15 +71,22 @@ export type StreamItem =
     }
   | { kind: "held"; at: number; fn: string; hold: string };
 
+/** Whose stream it is, and whether it may still be sent to. */
+export interface StreamOwner {
+  readonly admin: string;
+  /** False once the session it was opened in has ended; absent for a bearer credential. */
+  readonly alive?: () => boolean;
+}
+
 export interface StreamHub {
-  /** Sends this stream's messages to `res` until it closes or falls behind; false when full. */
-  attach(res: ServerResponse): boolean;
+  /** Sends this stream's messages to `res` until it closes, falls behind or its session ends; false when full. */
+  attach(res: ServerResponse, owner: StreamOwner): boolean;
   clients(): number;
   close(): void;
 }
 
 export function createStreamHub(signals: Signals): StreamHub {
-  const clients = new Set<ServerResponse>();
+  const clients = new Map<ServerResponse, StreamOwner>();
   let queue: StreamItem[] = [];
   let dropped = 0;
   let unsubscribe: (() => void)[] = [];
@@ -94,8 +103,8 @@ export function createStreamHub(signals: Signals): StreamHub {
     queue.push(item);
   };
   const send = (text: string): void => {
-    for (const res of clients) {
-      if (res.writableLength > MAX_BUFFER) {
+    for (const [res, owner] of [...clients]) {
+      if (res.destroyed || res.writableLength > MAX_BUFFER || owner.alive?.() === false) {
         drop(res);
         continue;
       }
@@ -201,17 +210,19 @@ export function createStreamHub(signals: Signals): StreamHub {
   };
 
   return {
-    attach(res) {
-      if (clients.size >= MAX_STREAMS) return false;
+    attach(res, owner) {
+      if (res.destroyed) return true; // closed while it was being authenticated: nothing to send to
+      const mine = [...clients.values()].filter((o) => o.admin === owner.admin).length;
+      if (clients.size >= MAX_STREAMS || mine >= MAX_STREAMS_PER_ADMIN) return false;
       if (clients.size === 0) listen();
-      clients.add(res);
+      clients.set(res, owner);
       res.on("close", () => drop(res));
       res.write(`retry: 2000\nevent: hello\ndata: ${JSON.stringify({ at: Date.now() })}\n\n`);
       return true;
     },
     clients: () => clients.size,
     close() {
-      for (const res of [...clients]) drop(res);
+      for (const res of [...clients.keys()]) drop(res);
     },
   };
 }

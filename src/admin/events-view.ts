@@ -54,11 +54,14 @@ export async function listEvents(
   page: { readonly before?: number; readonly limit?: number } = {},
 ): Promise<EventsPage> {
   const limit = Math.min(page.limit ?? PAGE_DEFAULT, PAGE_MAX);
-  let top = page.before ?? (await store.events.latest()) + 1; // positions below `top` are left to read
+  const newest = (await store.events.latest()) + 1;
+  // Positions below `top` are left to read, down to the oldest one the log still holds.
+  let top = Math.min(page.before ?? newest, newest);
+  const floor = Math.max(1, await store.events.earliest());
   const found: StoredEvent[] = [];
   let scanned = 0;
-  while (top > 1 && found.length < limit && scanned < SCAN_BUDGET) {
-    const from = Math.max(0, top - 1 - CHUNK);
+  while (top > floor && found.length < limit && scanned < SCAN_BUDGET) {
+    const from = Math.max(floor - 1, top - 1 - CHUNK);
     // A record that does not open is passed over here (the dispatcher dead-letters it as corrupt).
     // (A backend whose log lost its oldest events reads on from the first it holds: cut at `top`.)
     const bound = top;
@@ -70,7 +73,7 @@ export async function listEvents(
         break;
       }
       if (filter.since !== undefined && s.acceptedAt < filter.since) {
-        top = 1; // older from here on: done
+        top = floor; // older from here on: done
         break;
       }
       if (matches(s.event, filter)) found.push(s);
@@ -79,7 +82,7 @@ export async function listEvents(
     if (chunk.length === 0) top = from + 1;
   }
   const events = await Promise.all(found.map((s) => summaryOf(store, s)));
-  return { events, ...(top > 1 ? { next: top } : {}) };
+  return { events, ...(top > floor ? { next: top } : {}) };
 }
 
 function matches(event: CloudEvent, filter: EventFilter): boolean {

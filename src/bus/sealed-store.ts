@@ -168,6 +168,7 @@ export function createSealing(
             opened(await catchUp(await raw.read(after, limit), (r) => r.body), skipped),
           find: async (eventId) => opened(await catchUp(await raw.find(eventId), (r) => r.body)),
           latest: () => raw.latest(),
+          earliest: () => raw.earliest(),
         },
         queue: {
           ...(raw.shortTakeHolds === true ? { shortTakeHolds: true } : {}),

@@ -48,14 +48,16 @@ async function runEventConformance(t: TestContext, newStore: NewStore): Promise<
     assert.deepEqual(await again.events.read(a?.seq ?? 0, 10), [], "nothing after the last");
   });
 
-  await t.test("latest is the newest stored position (0 when empty), for reading newest first", async (t) => {
+  await t.test("latest and earliest are the newest and oldest stored positions (0 when empty)", async (t) => {
     const store = await opened(t, newStore());
     assert.equal(await store.events.latest(), 0);
+    assert.equal(await store.events.earliest(), 0);
     const appended = await store.events.append([event(1, "l1"), event(2, "l2")]);
     await store.events.append([event(3, "l1")]); // a duplicate stores nothing new
     assert.equal(await store.events.latest(), appended[1]?.seq);
     const [third] = await store.events.append([event(4, "l3")]);
     assert.equal(await store.events.latest(), third?.seq);
+    assert.equal(await store.events.earliest(), appended[0]?.seq);
   });
 
   await t.test(

@@ -46,6 +46,8 @@ export interface EventStore {
   find(eventId: string): Promise<StoredEvent[]>;
   /** The position of the newest stored event; 0 when none is (for reading newest first). */
   latest(): Promise<number>;
+  /** The position of the oldest stored event (older ones were pruned); 0 when none is. */
+  earliest(): Promise<number>;
 }
 
 /** Work owed to targets, one queue per target. */
@@ -205,6 +207,7 @@ export interface RawStore {
   read(after: number, limit: number): Promise<RawStoredEvent[]>;
   find(eventId: string): Promise<RawStoredEvent[]>;
   latest(): Promise<number>;
+  earliest(): Promise<number>;
   take(target: string, limit: number): Promise<RawDelivery[]>;
   /** As `DeliveryQueue.settle`; `skipped` acknowledges work the content filter does not want. */
   settle(delivery: DeliveryRef, outcome: Outcome | { readonly kind: "skipped" }): Promise<void>;

@@ -220,6 +220,14 @@ test("admins: one authentication method and a role each, never a producer's key"
     'palisade.yaml:14: admins.reuse.apiKey.secret: "SHOP_KEY" is principal "shop"\'s API key; an admin needs a key of its own (a producer\'s key must never open /admin)',
     "palisade.yaml:15: admins.none: needs exactly one of apiKey, jwt, mtls; give each operator their own admin",
   ]);
+  const sameIdp = problemsOf(
+    t,
+    `${GOOD}principals:\n  partner: { jwt: { issuer: i, audience: a, jwks: k.json }, publish: [order.created] }\nadmins:\n  ops: { jwt: { issuer: i, audience: a, jwks: k.json }, role: operator }\n`,
+    { ...FILES, "k.json": { keys: [] } },
+  );
+  assert.deepEqual(sameIdp, [
+    'palisade.yaml:13: admins.ops.jwt: principal "partner" accepts tokens of the same issuer and audience; give admins an audience of their own (a producer\'s token must never open /admin)',
+  ]);
 });
 
 test("HMAC and none are not accepted JWT algorithms", (t) => {

@@ -125,9 +125,29 @@ export function resolveAdmins(
       });
       continue;
     }
+    const shared = [...principals.values()].find((p) => sameIdentity(auth, p.auth));
+    if (shared !== undefined) {
+      problems.push({
+        path: [...at, auth.kind],
+        message:
+          auth.kind === "jwt"
+            ? `principal "${shared.name}" accepts tokens of the same issuer and audience; give admins an audience of their own (a producer's token must never open /admin)`
+            : `principal "${shared.name}"'s certificates could match this subject too (one subject contains the other); name an attribute only admins' certificates carry`,
+      });
+      continue;
+    }
     admins.set(name, Object.freeze({ name, auth, role: a.role }));
   }
   return admins;
+}
+
+/** Whether one credential could authenticate as both: the same token issuer and audience, or overlapping certificate subjects. */
+function sameIdentity(a: PrincipalSpec["auth"], b: PrincipalSpec["auth"]): boolean {
+  if (a.kind === "jwt" && b.kind === "jwt") return a.issuer === b.issuer && a.audience === b.audience;
+  if (a.kind !== "mtls" || b.kind !== "mtls") return false;
+  const within = (x: Readonly<Record<string, string>>, y: Readonly<Record<string, string>>) =>
+    Object.entries(x).every(([k, v]) => y[k] === v);
+  return within(a.subject, b.subject) || within(b.subject, a.subject);
 }
 
 /** The one authentication method of a principal or an admin, or undefined (a problem is recorded). */

@@ -111,6 +111,10 @@ export async function openNatsRawStore(
       const { first, last } = await events.bounds();
       return first > last ? 0 : last;
     },
+    earliest: async () => {
+      const { first, last } = await events.bounds();
+      return first > last ? 0 : first;
+    },
     take: taker.take,
     settle: taker.settle,
     giveBack: taker.giveBack,

@@ -17,6 +17,7 @@ export const QUERY_SQL = {
     "SELECT seq FROM events WHERE origin = ? AND source = ? AND id = ? AND accepted_at >= ? ORDER BY seq DESC LIMIT 1",
   readAfter: `SELECT ${EVENT} FROM events e WHERE e.seq > ? ORDER BY e.seq LIMIT ?`,
   latestSeq: "SELECT coalesce(max(seq), 0) AS seq FROM events",
+  earliestSeq: "SELECT coalesce(min(seq), 0) AS seq FROM events",
   findById: `SELECT ${EVENT} FROM events e WHERE e.id = ? ORDER BY e.seq`,
   due: `SELECT d.target, d.attempts, d.replayed_by, d.replayed_at, d.mac, ${EVENT} FROM deliveries d JOIN events e ON e.seq = d.seq
        WHERE d.target = ? AND d.state = 'pending' AND d.next_at <= ? ORDER BY d.next_at, d.seq LIMIT ?`,

@@ -148,6 +148,10 @@ export function openSqliteRawStore(file: string, options: SqliteRawStoreOptions)
       check();
       return Number((q.latestSeq.get() as { seq: number | bigint }).seq);
     },
+    async earliest() {
+      check();
+      return Number((q.earliestSeq.get() as { seq: number | bigint }).seq);
+    },
     async take(target, limit) {
       check();
       if (router.behind) {

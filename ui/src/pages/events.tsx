@@ -70,7 +70,7 @@ interface LiveRow {
   readonly key: string;
   readonly at: number;
   readonly principal: string;
-  /** The request's types: one for a request of one type, else all of them (which one is unknown). */
+  /** The event's type; for the count of unlisted ones, every type the request carried. */
   readonly types: readonly string[];
   readonly id?: string;
   /** Events of the request past the ids the stream lists. */
@@ -144,9 +144,16 @@ function LiveEvents({ filter }: { readonly filter: Filter }) {
 function rowsOf(item: StreamItem): LiveRow[] {
   if (item.kind !== "accepted") return [];
   const { at, principal, types } = item;
-  const rows: LiveRow[] = item.ids.map((id, i) => ({ key: `${at}:${i}:${id}`, at, principal, types, id }));
+  // The stream lists the type of each listed id (`types[i]` for `ids[i]`).
+  const rows: LiveRow[] = item.ids.map((id, i) => ({
+    key: `${at}:${i}:${id}`,
+    at,
+    principal,
+    types: types[i] === undefined ? types : [types[i]],
+    id,
+  }));
   const more = item.events - item.ids.length;
-  return more > 0 ? [...rows, { key: `${at}:more`, at, principal, types, more }] : rows;
+  return more > 0 ? [...rows, { key: `${at}:more`, at, principal, types: [...new Set(types)], more }] : rows;
 }
 
 function StoredEvents({ filter }: { readonly filter: Filter }) {
