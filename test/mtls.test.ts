@@ -72,3 +72,44 @@ test("an mtls principal without tls.clientCa is a manifest error", async (t) => 
     message: /principals\.s\.mtls: needs tls\.clientCa/,
   });
 });
+
+test("an mTLS admin: its client certificate opens /admin by role; a rogue certificate does not; the session cookie is Secure over TLS", async (t) => {
+  const dir = tempApp(t, {
+    "palisade.yaml": `name: mtls-admin
+events:
+  order.created: { schema: schemas/n.json }
+tls: { cert: tls/server.crt, key: tls/server.key, clientCa: tls/ca.crt }
+principals:
+  keyed: { apiKey: { secret: TEST_KEY }, publish: [order.created] }
+admins:
+  ops: { mtls: { subject: "CN=storefront,O=Shop" }, role: operator }
+functions: {}
+`,
+    "schemas/n.json": NUMBER_SCHEMA,
+  });
+  mkdirSync(join(dir, "tls"));
+  const certs = makeCertificates(join(dir, "tls"));
+  setSecret(dir, "TEST_KEY", TEST_KEY);
+  const platform = await startPlatform({ appDir: dir, logger: captureLogs().logger, port: 0 });
+  t.after(() => platform.close());
+  const admin = (path: string, cert?: { cert: string; key: string }, method = "GET") =>
+    new Promise<RawReply>((resolve, reject) => {
+      const req = request(
+        `${platform.url}/admin/v1${path}`,
+        { method, headers: { "content-type": "application/json" }, ca: certs.ca, ...cert },
+        (res) => resolve(readReply(res)),
+      );
+      req.on("error", reject);
+      req.end(method === "GET" ? undefined : "{}");
+    });
+  const me = await admin("/whoami", { cert: certs.clientCert, key: certs.clientKey });
+  assert.equal(me.status, 200, JSON.stringify(me.body));
+  assert.deepEqual([me.body.admin, me.body.role], ["ops", "operator"]);
+  assert.equal((await admin("/whoami", { cert: certs.rogueCert, key: certs.rogueKey })).status, 401);
+  assert.equal((await admin("/whoami")).status, 401);
+  const login = await admin("/session", { cert: certs.clientCert, key: certs.clientKey }, "POST");
+  assert.equal(login.status, 200);
+  const cookie = String(login.headers["set-cookie"] ?? "");
+  assert.match(cookie, /Secure/);
+  assert.match(cookie, /Path=\/admin\//);
+});
