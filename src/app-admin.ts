@@ -6,6 +6,7 @@
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
+import type { FastifyInstance } from "fastify";
 import {
   type AdminService,
   type AdminSources,
@@ -65,11 +66,11 @@ export interface AppAdmin {
   /** Who may read `/metrics`: undefined when `metrics.public`. */
   readonly metricsGuard: MetricsGuard | undefined;
   /** Registers the admin API and the dashboard on the gateway (before it listens). */
-  register(gateway: import("fastify").FastifyInstance, tls: boolean): void;
+  register(gateway: FastifyInstance, tls: boolean): void;
   close(): void;
 }
 
-export function openAppAdmin(parts: AppAdminParts): AppAdmin {
+export async function openAppAdmin(parts: AppAdminParts): Promise<AppAdmin> {
   const { app, store, audit, scaleOut, keyRing, secrets } = parts;
   // The implicit admin (no `admins:`) exists only while PALISADE_ADMIN_KEY is set; a declared
   // admin's key must be there at start, like a principal's.
@@ -86,16 +87,13 @@ export function openAppAdmin(parts: AppAdminParts): AppAdmin {
     sessions,
   });
   const stream: StreamHub = createStreamHub(parts.signals);
-  let auditView = fileAuditView(app.dir);
-  const natsAudit = scaleOut?.auditStream().then((s) => {
-    auditView = natsAuditView(s, app.dir);
-  });
+  // On NATS the audit log is the deployment's stream (every node's chain), else the app's file.
+  const auditView =
+    scaleOut === undefined ? fileAuditView(app.dir) : natsAuditView(await scaleOut.auditStream(), app.dir);
   const sources: AdminSources = {
     app,
     store,
-    get audit() {
-      return auditView;
-    },
+    audit: auditView,
     record: (entry) => audit.record(entry),
     traces: async (options) =>
       scaleOut === undefined
@@ -185,12 +183,6 @@ export function openAppAdmin(parts: AppAdminParts): AppAdmin {
         },
         ...(parts.clientBlocked === undefined ? {} : { clientBlocked: parts.clientBlocked }),
       });
-      void natsAudit?.catch((err: unknown) =>
-        parts.logger.warn(
-          { err: toPalisadeError(err).message },
-          "the admin API reads the local audit file: the NATS audit stream did not open",
-        ),
-      );
     },
     close() {
       stream.close();

@@ -333,7 +333,7 @@ async function assemblePlatform(
     closers.add(() => scheduler.close());
   }
   // The admin API and dashboard (on the gateway), and who may read /metrics (every role).
-  const admin = openAppAdmin({
+  const admin = await openAppAdmin({
     app,
     store,
     audit,

@@ -28,8 +28,6 @@ import { ADMIN_BAD_REQUEST } from "./errors.ts";
 
 /** Uncovered records older than this fail verify (checkpoints are due every 10 s and at shutdown). */
 const UNSIGNED_GRACE_MS = 60_000;
-/** Records one read of the file takes. */
-const PAGE = 1000;
 
 /** The verdict on an audit log, the same shape for the file and the stream. */
 export interface AuditVerdict {
@@ -206,5 +204,3 @@ export function natsAuditView(stream: AuditStream, appDir: string): AuditView {
     },
   };
 }
-
-export { PAGE as AUDIT_PAGE };

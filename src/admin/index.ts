@@ -23,7 +23,6 @@ export {
   type TraceSummary,
 } from "./admin-service.ts";
 export {
-  AUDIT_PAGE,
   type AuditVerdict,
   type AuditView,
   anchorsFor,
