@@ -84,9 +84,13 @@ const IMG = `<img src=x onerror="window.__xss=1">`;
 const SCRIPT = "<script>window.__xss=1</script>";
 
 let browser: Browser | undefined;
-before(async () => {
-  if (NO_BROWSER === undefined) browser = await launchBrowser();
-});
+// A first Chromium start on a fresh machine builds its font cache (over a minute in CI once).
+before(
+  async () => {
+    if (NO_BROWSER === undefined) browser = await launchBrowser();
+  },
+  { timeout: 300_000 },
+);
 after(() => browser?.close());
 
 /** The dashboard's app on a running platform, closed when the test ends. */
