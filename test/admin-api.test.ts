@@ -10,27 +10,18 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { readAudit } from "../src/audit/index.ts";
 import { startPlatform } from "../src/main.ts";
-import { ADMIN_KEY, adminCall, setAdminKey } from "./kit/admin.ts";
+import { ADMIN_KEY, adminCall, KEYS, setAdminKey, setAdminKeys, TEST_ADMINS } from "./kit/admin.ts";
 import { waitUntil } from "./kit/cli-run.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { captureLogs } from "./kit/log-capture.ts";
 import { NUMBER_SCHEMA, setSecret, tempApp, testPrincipal } from "./kit/temp-app.ts";
 
-const KEYS = {
-  ROOT_KEY: "root-key-0123456789",
-  OPS_KEY: "ops-key-0123456789",
-  EVE_KEY: "eve-key-0123456789",
-};
 const ROLE_KEY = { viewer: KEYS.EVE_KEY, operator: KEYS.OPS_KEY, admin: KEYS.ROOT_KEY } as const;
 
 const APP = `name: admin
 events:
   job.queued: { schema: schemas/n.json }
-${testPrincipal(["job.queued"])}admins:
-  root: { apiKey: { secret: ROOT_KEY }, role: admin }
-  ops: { apiKey: { secret: OPS_KEY }, role: operator }
-  eve: { apiKey: { secret: EVE_KEY }, role: viewer }
-functions:
+${testPrincipal(["job.queued"])}${TEST_ADMINS}functions:
   work:
     handler: functions/work.ts
     on: [job.queued]
@@ -52,7 +43,7 @@ async function startAdminApp(
 ) {
   const dir = tempApp(t, files);
   setSecret(dir, "TEST_KEY", TEST_KEY);
-  for (const [name, value] of Object.entries(KEYS)) setSecret(dir, name, value);
+  setAdminKeys(dir);
   const logs = captureLogs();
   const platform = await startPlatform({ appDir: dir, logger: logs.logger, port: 0 });
   t.after(() => platform.close());
@@ -239,16 +230,15 @@ test("a session: HttpOnly SameSite=Strict cookie, CSRF token on every change, lo
   assert.equal((await withSession("DELETE", "/session", { "x-csrf-token": csrf })).status, 200);
   assert.equal((await withSession("GET", "/whoami")).status, 401, "the session ended");
 
-  const records = readAudit(join(dir, ".palisade/audit.db"), { limit: 1000 });
+  // The audit log writes in batches: wait for the logins and the hold to be on disk.
+  const audited = () => readAudit(join(dir, ".palisade/audit.db"), { limit: 1000 });
   await waitUntil(
-    "the login records",
+    "the login and hold records",
     () =>
-      readAudit(join(dir, ".palisade/audit.db"), { limit: 1000 }).filter((r) => r.kind === "admin.login")
-        .length >= 3,
+      audited().filter((r) => r.kind === "admin.login").length >= 3 &&
+      audited().some((r) => r.kind === "function.quarantined"),
   );
-  const logins = readAudit(join(dir, ".palisade/audit.db"), { limit: 1000 }).filter(
-    (r) => r.kind === "admin.login",
-  );
+  const logins = audited().filter((r) => r.kind === "admin.login");
   assert.deepEqual(
     logins.map((r) => [r.outcome, r.actor ?? null]),
     [
@@ -257,10 +247,7 @@ test("a session: HttpOnly SameSite=Strict cookie, CSRF token on every change, lo
       ["allowed", "admin:ops"],
     ],
   );
-  assert.ok(records.length > 0);
-  const held = readAudit(join(dir, ".palisade/audit.db"), { limit: 1000 }).find(
-    (r) => r.kind === "function.quarantined",
-  );
+  const held = audited().find((r) => r.kind === "function.quarantined");
   assert.equal(held?.actor, "admin:ops", "the kill switch names the admin");
 });
 

@@ -7,23 +7,21 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { startPlatform } from "../src/main.ts";
+import { KEYS, setAdminKeys, TEST_ADMINS } from "./kit/admin.ts";
 import { palisade, palisadeJson, waitUntil } from "./kit/cli-run.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { captureLogs } from "./kit/log-capture.ts";
 import { NUMBER_SCHEMA, setSecret, tempApp, testPrincipal } from "./kit/temp-app.ts";
 
-const OPS = "ops-key-0123456789abcdef";
-const EVE = "eve-key-0123456789abcdef";
+const OPS = KEYS.OPS_KEY;
+const EVE = KEYS.EVE_KEY;
 
 test("dlq, replay, audit, traces, quarantine, keys and secrets through --url print what the local commands print", async (t) => {
   const dir = tempApp(t, {
     "palisade.yaml": `name: remote
 events:
   job.queued: { schema: schemas/n.json }
-${testPrincipal(["job.queued"])}admins:
-  ops: { apiKey: { secret: OPS_KEY }, role: operator }
-  eve: { apiKey: { secret: EVE_KEY }, role: viewer }
-functions:
+${testPrincipal(["job.queued"])}${TEST_ADMINS}functions:
   work:
     handler: functions/work.ts
     on: [job.queued]
@@ -35,8 +33,7 @@ functions:
       'export default (e, ctx) => { if (e.data.n > 1e12 && Date.now() < e.data.n) throw new Error("not yet"); ctx.log.info("worked", { n: e.data.n }); };',
   });
   setSecret(dir, "TEST_KEY", TEST_KEY);
-  setSecret(dir, "OPS_KEY", OPS);
-  setSecret(dir, "EVE_KEY", EVE);
+  setAdminKeys(dir);
   const logs = captureLogs();
   const platform = await startPlatform({ appDir: dir, logger: logs.logger, port: 0 });
   t.after(() => platform.close());
@@ -85,7 +82,12 @@ functions:
 
   const keys = (await palisadeJson(["keys", "status", ...url], eve)) as { active: number };
   assert.equal(keys.active, 1);
-  assert.deepEqual(await palisadeJson(["secrets", "list", ...url], eve), ["EVE_KEY", "OPS_KEY", "TEST_KEY"]);
+  assert.deepEqual(await palisadeJson(["secrets", "list", ...url], eve), [
+    "EVE_KEY",
+    "OPS_KEY",
+    "ROOT_KEY",
+    "TEST_KEY",
+  ]);
   const replayed = await palisade(["replay", "--since", "1h", "--type", "job.queued", ...url], ops);
   assert.match(replayed.stdout, /replayed 1 deliveries of 1 events/);
   const traces = await palisade(["traces", "--id", "0".repeat(32), ...url], eve);

@@ -12,28 +12,18 @@ import { DatabaseSync } from "node:sqlite";
 import { after, before, type TestContext, test } from "node:test";
 import type { Browser, BrowserContext, Locator, Page } from "playwright-core";
 import { startPlatform } from "../src/main.ts";
-import { adminCall } from "./kit/admin.ts";
+import { adminCall, KEYS, setAdminKeys, TEST_ADMINS } from "./kit/admin.ts";
 import { launchBrowser, NO_BROWSER, saveScreenshot, watchPage } from "./kit/browser.ts";
 import { sleep, waitUntil } from "./kit/cli-run.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { captureLogs } from "./kit/log-capture.ts";
 import { setSecret, tempApp, testPrincipal } from "./kit/temp-app.ts";
 
-const KEYS = {
-  ROOT_KEY: "root-key-0123456789",
-  OPS_KEY: "ops-key-0123456789",
-  EVE_KEY: "eve-key-0123456789",
-};
-
 const APP = `name: dashboard
 events:
   job.queued: { schema: schemas/n.json }
   note.posted: { schema: schemas/note.json }
-${testPrincipal(["job.queued", "note.posted"])}admins:
-  root: { apiKey: { secret: ROOT_KEY }, role: admin }
-  ops: { apiKey: { secret: OPS_KEY }, role: operator }
-  eve: { apiKey: { secret: EVE_KEY }, role: viewer }
-functions:
+${testPrincipal(["job.queued", "note.posted"])}${TEST_ADMINS}functions:
   work:
     handler: functions/work.ts
     on: [job.queued]
@@ -97,7 +87,7 @@ after(() => browser?.close());
 async function startDashboardApp(t: TestContext) {
   const dir = tempApp(t, FILES);
   setSecret(dir, "TEST_KEY", TEST_KEY);
-  for (const [name, value] of Object.entries(KEYS)) setSecret(dir, name, value);
+  setAdminKeys(dir);
   const platform = await startPlatform({ appDir: dir, logger: captureLogs().logger, port: 0 });
   t.after(() => platform.close());
   const url = platform.url;

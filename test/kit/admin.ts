@@ -3,6 +3,26 @@
  * read with it, and admin API calls.
  */
 import { openAppSecrets } from "../../src/main.ts";
+import { setSecret } from "./temp-app.ts";
+
+/** The API keys of the three admins `TEST_ADMINS` declares, by secret name. */
+export const KEYS = {
+  ROOT_KEY: "root-key-0123456789",
+  OPS_KEY: "ops-key-0123456789",
+  EVE_KEY: "eve-key-0123456789",
+} as const;
+
+/** Manifest lines declaring one admin per role: root (admin), ops (operator), eve (viewer). */
+export const TEST_ADMINS = `admins:
+  root: { apiKey: { secret: ROOT_KEY }, role: admin }
+  ops: { apiKey: { secret: OPS_KEY }, role: operator }
+  eve: { apiKey: { secret: EVE_KEY }, role: viewer }
+`;
+
+/** Stores the keys of `TEST_ADMINS` in the app's secret store. */
+export function setAdminKeys(dir: string): void {
+  for (const [name, value] of Object.entries(KEYS)) setSecret(dir, name, value);
+}
 
 /** The key tests give the implicit admin `local` (role admin). */
 export const ADMIN_KEY = "admin-key-0123456789abcdef";
