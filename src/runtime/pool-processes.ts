@@ -47,6 +47,8 @@ export interface Slot {
   timedOut?: boolean;
   /** Killed by the host because its function was held mid-batch: its exit is not a crash either. */
   heldStop?: boolean;
+  /** Killed by the host because its bundle did not finish loading in time: why it failed. */
+  loadError?: PalisadeError;
 }
 
 /** What a pool's processes report besides their messages. */
@@ -171,9 +173,8 @@ export function createPoolProcesses(options: PoolProcessesOptions): PoolProcesse
 
   // A bundle whose top level never finishes (an endless await) must not hold a start forever.
   function watchLoad(slot: Slot, assigned: Job[]): void {
-    let loadError: PalisadeError | undefined;
     const loadTimer = setTimeout(() => {
-      loadError = new PalisadeError(
+      slot.loadError = new PalisadeError(
         RUNTIME_LOAD_FAILED,
         `Function "${fn.name}" did not finish loading within ${LOAD_TIMEOUT_MS} ms`,
       );
@@ -189,7 +190,7 @@ export function createPoolProcesses(options: PoolProcessesOptions): PoolProcesse
       // handler removes the slot.
       (err: unknown) => {
         clearTimeout(loadTimer);
-        options.onLoadFailed(assigned, loadError ?? err);
+        options.onLoadFailed(assigned, slot.loadError ?? err);
       },
     );
   }
@@ -273,7 +274,14 @@ export function createPoolProcesses(options: PoolProcessesOptions): PoolProcesse
         timer.unref();
       });
       try {
-        await Promise.race([Promise.all(slots.map((s) => s.proc.ready)), timeout]);
+        // A process killed for loading too long fails with that reason, not its kill signal
+        // (whichever of the two timers, or the exit, is seen first).
+        const loaded = slots.map((s) =>
+          s.proc.ready.catch((err: unknown) => {
+            throw s.loadError ?? err;
+          }),
+        );
+        await Promise.race([Promise.all(loaded), timeout]);
       } finally {
         clearTimeout(timer);
       }
