@@ -29,6 +29,7 @@ import {
   type ArchiveReplayResult,
   type ArchiveSelection,
   type DlqReplayResult,
+  dlqReplayDetails,
   replayArchive,
   replayDeadLetters,
 } from "./replay.ts";
@@ -166,12 +167,7 @@ export function createAdminService(sources: AdminSources): AdminService {
       record(actor, {
         kind: AUDIT_KIND.replayed,
         outcome: "allowed",
-        details: {
-          from: "dlq",
-          count: result.requeued,
-          refused: result.matched - result.requeued,
-          eventId: selection.eventId,
-        },
+        details: dlqReplayDetails(result, selection.eventId),
       });
       return result;
     },

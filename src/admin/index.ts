@@ -79,6 +79,7 @@ export {
   type ArchiveSelection,
   type DlqReplayResult,
   type DlqSelection,
+  dlqReplayDetails,
   type ReplayRefusal,
   replayArchive,
   replayDeadLetters,

@@ -79,6 +79,19 @@ export async function replayDeadLetters(
   return { matched: dead.length, requeued, refused };
 }
 
+/** The details of the `delivery.replayed` audit record of a DLQ replay (CLI and API alike). */
+export function dlqReplayDetails(
+  result: DlqReplayResult,
+  eventId: string | undefined,
+): Record<string, unknown> {
+  return {
+    from: "dlq",
+    count: result.requeued,
+    refused: result.matched - result.requeued,
+    ...(eventId === undefined ? {} : { eventId }),
+  };
+}
+
 /** Which archived events: accepted within [since, until], of a type (pattern), for one function or all. */
 export interface ArchiveSelection {
   readonly since: number;

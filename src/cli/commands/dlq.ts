@@ -1,5 +1,5 @@
 import { userInfo } from "node:os";
-import { replayDeadLetters } from "../../admin/index.ts";
+import { dlqReplayDetails, replayDeadLetters } from "../../admin/index.ts";
 import { auditCommand } from "../../app-files.ts";
 import { AUDIT_KIND } from "../../audit/index.ts";
 import type { DeadLetter } from "../../bus/index.ts";
@@ -69,12 +69,7 @@ export async function runDlqReplay(
     auditCommand(opts.app, {
       kind: AUDIT_KIND.replayed,
       outcome: "allowed",
-      details: {
-        from: "dlq",
-        count: result.requeued,
-        refused: result.matched - result.requeued,
-        ...(eventId ? { eventId } : {}),
-      },
+      details: dlqReplayDetails(result, eventId),
     });
     process.stdout.write(`requeued ${result.requeued} of ${result.matched} dead letter(s)\n`);
     return result.requeued === result.matched ? EXIT_OK : EXIT_FAILURE;

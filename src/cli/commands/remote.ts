@@ -19,6 +19,7 @@ import { usageError } from "../usage-error.ts";
 import { formatRecord } from "./audit.ts";
 import { printDeadLetters } from "./dlq.ts";
 import { printQuarantine } from "./quarantine.ts";
+import { printSecretNames } from "./secrets.ts";
 import { printSpans } from "./traces.ts";
 
 type Remote = AdminUrlFlags & { url: string };
@@ -211,12 +212,6 @@ export async function remoteKeysStatus(opts: Remote & { json?: boolean }): Promi
 }
 
 export async function remoteSecretsList(opts: Remote & { json?: boolean }): Promise<number> {
-  const secrets = await adminApi<SecretStatus[]>(opts, "GET", "/secrets");
-  if (opts.json) process.stdout.write(`${JSON.stringify(secrets.map((s) => s.name))}\n`);
-  else
-    for (const s of secrets)
-      process.stdout.write(
-        `${s.name}${s.previousUntil ? `  (rotating: previous value valid until ${s.previousUntil})` : ""}\n`,
-      );
+  printSecretNames(await adminApi<SecretStatus[]>(opts, "GET", "/secrets"), opts.json === true);
   return EXIT_OK;
 }

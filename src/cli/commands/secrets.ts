@@ -65,14 +65,21 @@ export async function runSecretsSet(
 export async function runSecretsList(
   opts: { app: string; json?: boolean } & OperatorNatsFlags,
 ): Promise<number> {
-  const secrets = await withSecrets(opts, (store) => store.list());
-  if (opts.json) process.stdout.write(`${JSON.stringify(secrets.map((s) => s.name))}\n`);
+  printSecretNames(await withSecrets(opts, (store) => store.list()), opts.json === true);
+  return EXIT_OK;
+}
+
+/** Prints secret names (never values), and which are mid-rotation; or a JSON array of the names. */
+export function printSecretNames(
+  secrets: readonly { name: string; previousUntil?: string | null | undefined }[],
+  json: boolean,
+): void {
+  if (json) process.stdout.write(`${JSON.stringify(secrets.map((s) => s.name))}\n`);
   else
     for (const s of secrets)
       process.stdout.write(
         `${s.name}${s.previousUntil ? `  (rotating: previous value valid until ${s.previousUntil})` : ""}\n`,
       );
-  return EXIT_OK;
 }
 
 /**
