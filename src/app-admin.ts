@@ -16,6 +16,7 @@ import {
   createStreamHub,
   fileAuditView,
   type KeysStatus,
+  keysStatusOf,
   natsAuditView,
   registerAdminRoutes,
   type StreamHub,
@@ -195,26 +196,10 @@ async function keysStatus(
   store: AppStore,
   secrets: SecretStore | SharedSecretStore,
 ): Promise<KeysStatus> {
-  const perStore = [
+  return keysStatusOf(keyRing, [
     { store: "events", counts: await store.maintenance.sealedVersions() },
     { store: "secrets", counts: secrets.versions() },
-  ];
-  const versions = keyRing.versions();
-  const active = keyRing.activeVersion();
-  const count = (pick: (version: number) => boolean) =>
-    perStore.reduce((n, s) => n + [...s.counts].filter(([v]) => pick(v)).reduce((m, [, c]) => m + c, 0), 0);
-  return {
-    active,
-    versions: versions.map((v) => ({
-      version: v.version,
-      createdAt: v.createdAt,
-      retired: v.retired,
-      active: v.version === active,
-      records: Object.fromEntries(perStore.map((s) => [s.store, s.counts.get(v.version) ?? 0])),
-    })),
-    plaintext: count((v) => v === 0),
-    stale: count((v) => v !== 0 && v !== active),
-  };
+  ]);
 }
 
 /** The key ids of a bundle's DSSE signatures (its attestation), as verified at start. */

@@ -10,32 +10,16 @@ import { join } from "node:path";
 import { test } from "node:test";
 import { readAudit } from "../src/audit/index.ts";
 import { startPlatform } from "../src/main.ts";
-import { ADMIN_KEY, adminCall, KEYS, setAdminKey, setAdminKeys, TEST_ADMINS } from "./kit/admin.ts";
+import { ADMIN_KEY, adminCall, deadLetterApp, KEYS, setAdminKey, setAdminKeys } from "./kit/admin.ts";
 import { waitUntil } from "./kit/cli-run.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { captureLogs } from "./kit/log-capture.ts";
-import { NUMBER_SCHEMA, setSecret, tempApp, testPrincipal } from "./kit/temp-app.ts";
+import { setSecret, tempApp } from "./kit/temp-app.ts";
 
 const ROLE_KEY = { viewer: KEYS.EVE_KEY, operator: KEYS.OPS_KEY, admin: KEYS.ROOT_KEY } as const;
 
-const APP = `name: admin
-events:
-  job.queued: { schema: schemas/n.json }
-${testPrincipal(["job.queued"])}${TEST_ADMINS}functions:
-  work:
-    handler: functions/work.ts
-    on: [job.queued]
-    retry: { attempts: 1 }
-`;
-
-const FILES = {
-  "palisade.yaml": APP,
-  "schemas/n.json": NUMBER_SCHEMA,
-  // An n above 1e12 is a time (epoch ms) before which the function fails: a dead letter the test
-  // replays once that time has passed (the cause fixed).
-  "functions/work.ts":
-    'export default (e, ctx) => { if (e.data.n > 1e12 && Date.now() < e.data.n) throw new Error("not yet"); ctx.log.info("worked", { n: e.data.n }); };',
-};
+const FILES = deadLetterApp("admin");
+const APP = FILES["palisade.yaml"] as string;
 
 async function startAdminApp(
   t: import("node:test").TestContext,

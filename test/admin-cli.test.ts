@@ -7,31 +7,17 @@ import { writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { test } from "node:test";
 import { startPlatform } from "../src/main.ts";
-import { KEYS, setAdminKeys, TEST_ADMINS } from "./kit/admin.ts";
+import { deadLetterApp, KEYS, setAdminKeys } from "./kit/admin.ts";
 import { palisade, palisadeJson, waitUntil } from "./kit/cli-run.ts";
 import { post, TEST_KEY } from "./kit/http.ts";
 import { captureLogs } from "./kit/log-capture.ts";
-import { NUMBER_SCHEMA, setSecret, tempApp, testPrincipal } from "./kit/temp-app.ts";
+import { setSecret, tempApp } from "./kit/temp-app.ts";
 
 const OPS = KEYS.OPS_KEY;
 const EVE = KEYS.EVE_KEY;
 
 test("dlq, replay, audit, traces, quarantine, keys and secrets through --url print what the local commands print", async (t) => {
-  const dir = tempApp(t, {
-    "palisade.yaml": `name: remote
-events:
-  job.queued: { schema: schemas/n.json }
-${testPrincipal(["job.queued"])}${TEST_ADMINS}functions:
-  work:
-    handler: functions/work.ts
-    on: [job.queued]
-    retry: { attempts: 1 }
-`,
-    "schemas/n.json": NUMBER_SCHEMA,
-    // An n above 1e12 is a time before which the function fails (a dead letter to replay later).
-    "functions/work.ts":
-      'export default (e, ctx) => { if (e.data.n > 1e12 && Date.now() < e.data.n) throw new Error("not yet"); ctx.log.info("worked", { n: e.data.n }); };',
-  });
+  const dir = tempApp(t, deadLetterApp("remote"));
   setSecret(dir, "TEST_KEY", TEST_KEY);
   setAdminKeys(dir);
   const logs = captureLogs();

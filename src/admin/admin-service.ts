@@ -16,6 +16,7 @@ import type { AuditVerdict, AuditView } from "./audit-view.ts";
 import { ADMIN_BAD_REQUEST, ADMIN_CONFLICT, ADMIN_NOT_FOUND } from "./errors.ts";
 import { type EventDetail, type EventFilter, type EventsPage, getEvent, listEvents } from "./events-view.ts";
 import { type FunctionRuntime, type FunctionStatus, functionStatuses } from "./functions-view.ts";
+import type { KeysStatus } from "./keys-view.ts";
 import { type MetricsSummary, summarizeMetrics } from "./metrics-summary.ts";
 import {
   type HoldTarget,
@@ -38,23 +39,6 @@ import {
 export interface Actor {
   readonly name: string;
   readonly role: AdminRole;
-}
-
-/** Data key versions and what each seals; never key material. */
-export interface KeysStatus {
-  readonly active: number;
-  readonly versions: readonly {
-    readonly version: number;
-    readonly createdAt: string;
-    readonly retired: boolean;
-    readonly active: boolean;
-    /** Stored records each store holds under it. */
-    readonly records: Readonly<Record<string, number>>;
-  }[];
-  /** Records stored in plaintext (from before encryption). */
-  readonly plaintext: number;
-  /** Records still sealed with an older version (what a rotation's re-encryption has left). */
-  readonly stale: number;
 }
 
 /** A secret's name and rotation state; never its value. */

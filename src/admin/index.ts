@@ -18,7 +18,6 @@ export {
   type AdminService,
   type AdminSources,
   createAdminService,
-  type KeysStatus,
   type SecretStatus,
   type TraceSummary,
 } from "./admin-service.ts";
@@ -59,6 +58,7 @@ export {
   type GrantUse,
   permissionsOf,
 } from "./functions-view.ts";
+export { type KeysStatus, keysStatusOf, type SealedCounts } from "./keys-view.ts";
 export { type MetricsSummary, summarizeMetrics } from "./metrics-summary.ts";
 export {
   HELD_SCAN,

@@ -67,15 +67,16 @@ export function registerEventsRoute(
         batch,
       });
       deps.metrics.ingressAccepted.inc({ source: source.path }, results.length);
+      const ids = results.map((r) => r.id);
       deps.onAccepted?.({
         principal,
         ip: request.ip,
         route: source.path,
         events: results.length,
-        ids: results.map((r) => r.id),
+        ids,
         types: drafts.map((d) => d.type),
       });
-      return reply.status(202).send({ ids: results.map((r) => r.id) });
+      return reply.status(202).send({ ids });
     });
   });
 }

@@ -3,7 +3,7 @@
  * read with it, and admin API calls.
  */
 import { openAppSecrets } from "../../src/main.ts";
-import { setSecret } from "./temp-app.ts";
+import { NUMBER_SCHEMA, setSecret, testPrincipal } from "./temp-app.ts";
 
 /** The API keys of the three admins `TEST_ADMINS` declares, by secret name. */
 export const KEYS = {
@@ -22,6 +22,28 @@ export const TEST_ADMINS = `admins:
 /** Stores the keys of `TEST_ADMINS` in the app's secret store. */
 export function setAdminKeys(dir: string): void {
   for (const [name, value] of Object.entries(KEYS)) setSecret(dir, name, value);
+}
+
+/**
+ * An app with the three admins and one function, `work`, tried once: an event whose `n` is a time
+ * (epoch ms, above 1e12) fails until that time, so it is a dead letter to replay once it has passed
+ * (the cause fixed); any other `n` works and is logged as "worked".
+ */
+export function deadLetterApp(name: string): Record<string, string | object> {
+  return {
+    "palisade.yaml": `name: ${name}
+events:
+  job.queued: { schema: schemas/n.json }
+${testPrincipal(["job.queued"])}${TEST_ADMINS}functions:
+  work:
+    handler: functions/work.ts
+    on: [job.queued]
+    retry: { attempts: 1 }
+`,
+    "schemas/n.json": NUMBER_SCHEMA,
+    "functions/work.ts":
+      'export default (e, ctx) => { if (e.data.n > 1e12 && Date.now() < e.data.n) throw new Error("not yet"); ctx.log.info("worked", { n: e.data.n }); };',
+  };
 }
 
 /** The key tests give the implicit admin `local` (role admin). */

@@ -1,3 +1,4 @@
+import { type KeysStatus, keysStatusOf } from "../../admin/index.ts";
 import { auditCommand, openSealedStores, type SealedStores } from "../../app-files.ts";
 import { AUDIT_KIND } from "../../audit/index.ts";
 import { loadApp } from "../../manifest/index.ts";
@@ -50,35 +51,36 @@ export async function runKeysStatus(
 ): Promise<number> {
   const stores = await openStores(opts);
   try {
-    const active = stores.keyRing.activeVersion();
-    const perStore = await stores.versions();
-    const versions = stores.keyRing.versions().map((v) => ({
-      ...v,
-      active: v.version === active,
-      records: Object.fromEntries(perStore.map((s) => [s.store, s.counts.get(v.version) ?? 0])),
-    }));
-    const plaintext = perStore.reduce((n, s) => n + (s.counts.get(0) ?? 0), 0);
-    if (opts.json) {
-      process.stdout.write(`${JSON.stringify({ active, versions, plaintext })}\n`);
-      return EXIT_OK;
-    }
-    for (const v of versions) {
-      const where = Object.entries(v.records)
-        .map(([store, n]) => `${store} ${n}`)
-        .join(", ");
-      const state = v.active ? "active" : v.retired ? "retired" : "old";
-      process.stdout.write(
-        `version ${v.version}  ${state.padEnd(7)} created ${v.createdAt}  sealed ${v.seals}  ${where}\n`,
-      );
-    }
-    if (plaintext > 0)
-      process.stdout.write(
-        `${plaintext} records are not sealed; they are refused when read (written before encryption at rest, or planted)\n`,
-      );
+    printKeysStatus(keysStatusOf(stores.keyRing, await stores.versions()), opts.json === true);
     return EXIT_OK;
   } finally {
     await stores.close();
   }
+}
+
+/** Prints each data key version with what it sealed and the records each store holds under it (or JSON). */
+export function printKeysStatus(status: KeysStatus, json: boolean): void {
+  if (json) {
+    process.stdout.write(`${JSON.stringify(status)}\n`);
+    return;
+  }
+  for (const v of status.versions) {
+    const where = Object.entries(v.records)
+      .map(([store, n]) => `${store} ${n}`)
+      .join(", ");
+    const state = v.active ? "active" : v.retired ? "retired" : "old";
+    process.stdout.write(
+      `version ${v.version}  ${state.padEnd(7)} created ${v.createdAt}  sealed ${v.seals}  ${where}\n`,
+    );
+  }
+  if (status.stale > 0)
+    process.stdout.write(
+      `${status.stale} records are still sealed with an older version (palisade keys rotate --resume)\n`,
+    );
+  if (status.plaintext > 0)
+    process.stdout.write(
+      `${status.plaintext} records are not sealed; they are refused when read (written before encryption at rest, or planted)\n`,
+    );
 }
 
 /**

@@ -18,6 +18,7 @@ import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
 import { usageError } from "../usage-error.ts";
 import { formatRecord } from "./audit.ts";
 import { printDeadLetters } from "./dlq.ts";
+import { printKeysStatus } from "./keys.ts";
 import { printQuarantine } from "./quarantine.ts";
 import { printSecretNames } from "./secrets.ts";
 import { printSpans } from "./traces.ts";
@@ -192,22 +193,7 @@ export async function remoteQuarantineChange(
 }
 
 export async function remoteKeysStatus(opts: Remote & { json?: boolean }): Promise<number> {
-  const status = await adminApi<KeysStatus>(opts, "GET", "/keys");
-  if (opts.json) {
-    process.stdout.write(`${JSON.stringify(status)}\n`);
-    return EXIT_OK;
-  }
-  for (const v of status.versions) {
-    const where = Object.entries(v.records)
-      .map(([store, n]) => `${store} ${n}`)
-      .join(", ");
-    const state = v.active ? "active" : v.retired ? "retired" : "old";
-    process.stdout.write(`version ${v.version}  ${state.padEnd(7)} created ${v.createdAt}  ${where}\n`);
-  }
-  if (status.stale > 0)
-    process.stdout.write(`${status.stale} records are still sealed with an older version\n`);
-  if (status.plaintext > 0)
-    process.stdout.write(`${status.plaintext} records are not sealed; they are refused when read\n`);
+  printKeysStatus(await adminApi<KeysStatus>(opts, "GET", "/keys"), opts.json === true);
   return EXIT_OK;
 }
 
