@@ -15,6 +15,7 @@ import { rmSync } from "node:fs";
 import { availableParallelism, cpus } from "node:os";
 import { detectOsLayer } from "../src/runtime/index.ts";
 import { runBullmq } from "./bullmq-peer.ts";
+import { reportCliStart, runCliStart } from "./cli-start.ts";
 import { formatCpu } from "./cpu-account.ts";
 import { reportDashboard, runDashboardCost } from "./dashboard.ts";
 import { runDispatch } from "./dispatch.ts";
@@ -222,6 +223,9 @@ try {
   );
   // How cost grows with the functions deployed: 50 more that receive nothing, per event.
   const manyFunctionsJson = reportManyFunctions(await runManyFunctions(50, 4000, DELIVERY_TIMEOUT_MS));
+  // The program itself: --version, --help and send to a running app, against a bare Node start.
+  const cliStart = await runCliStart(appDir);
+  reportCliStart(cliStart);
   printTable(
     "Delivery engine alone (5000 events in the log, no-op invoke in process: routing, state, settles on SQLite)",
     ["concurrency", "events/s", "deliveries/commit"],
@@ -401,6 +405,7 @@ try {
     ...fanOutJson,
     ...manyFunctionsJson,
     ...retainedJson,
+    cliStart,
   };
   console.log(`\nBENCH_JSON ${JSON.stringify(result)}`);
 } finally {

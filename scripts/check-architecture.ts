@@ -33,6 +33,7 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
   cli: {
     admin: "value",
     "app-files": "value",
+    "app-secrets": "value",
     cost: "value",
     detect: "value",
     "invoke-once": "value",
@@ -83,7 +84,9 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
     security: "value",
     supply: "value",
   },
+  "app-secrets": { audit: "value", security: "value" },
   "app-files": {
+    "app-secrets": "value",
     "open-store": "value",
     audit: "value",
     bus: "value",

@@ -2,14 +2,13 @@ import { ADMIN_BAD_REQUEST } from "../admin/index.ts";
 import { NATS_USAGE_CODES } from "../bus/index.ts";
 import { INVOKE_UNKNOWN_FUNCTION } from "../invoke-once.ts";
 import { MANIFEST_INVALID, MANIFEST_NOT_FOUND } from "../manifest/index.ts";
+import { OBSERVE_OTEL_ENV } from "../observe/index.ts";
 import { SCHEMA_BREAKING } from "../schema/index.ts";
 import { SECURITY_KEY_MISSING, SECURITY_SECRET_MISSING, SECURITY_SECRET_NAME } from "../security/index.ts";
+import { EXIT_FAILURE, EXIT_USAGE } from "./exit-codes.ts";
 import { CLI_USAGE } from "./usage-error.ts";
 
-/** Exit codes of every command (DESIGN §6). */
-export const EXIT_OK = 0;
-export const EXIT_FAILURE = 1;
-export const EXIT_USAGE = 2;
+export { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./exit-codes.ts";
 
 const USAGE_CODES = new Set([
   CLI_USAGE,
@@ -18,6 +17,7 @@ const USAGE_CODES = new Set([
   MANIFEST_INVALID,
   MANIFEST_NOT_FOUND,
   SCHEMA_BREAKING,
+  OBSERVE_OTEL_ENV, // an OTEL_* variable Palisade cannot honour
   SECURITY_SECRET_NAME,
   SECURITY_SECRET_MISSING,
   SECURITY_KEY_MISSING,

@@ -5,15 +5,13 @@
  */
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { toPalisadeError } from "../errors.ts";
-import { runBuild } from "./commands/build.ts";
-import { type CheckCommandOptions, runCheck } from "./commands/check.ts";
-import { runDev } from "./commands/dev.ts";
-import { runInit } from "./commands/init.ts";
-import { runInvoke } from "./commands/invoke.ts";
-import { runSend } from "./commands/send.ts";
-import { runStart, type StartOptions } from "./commands/start.ts";
-import { runThreats } from "./commands/threats.ts";
-import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE, exitCodeFor } from "./exit-code.ts";
+import type { CheckCommandOptions } from "./commands/check.ts";
+import type { StartOptions } from "./commands/start.ts";
+import { addTailCommand } from "./commands/tail-command.ts";
+import { addTypesCommand } from "./commands/types-command.ts";
+import { EXIT_FAILURE, EXIT_OK, EXIT_USAGE } from "./exit-codes.ts";
+import { addInspectCommands } from "./inspect-commands.ts";
+import { lazy } from "./lazy.ts";
 import { addOperatorCommands } from "./operator-commands.ts";
 import type { NatsFlags, PlatformOps } from "./platform-ops.ts";
 
@@ -40,9 +38,20 @@ export async function main(argv: string[], ops: PlatformOps): Promise<number> {
     }
     const e = toPalisadeError(err);
     process.stderr.write(`palisade: ${e.message}\n`);
-    return e.code === "PAL_INTERNAL" ? EXIT_FAILURE : exitCodeFor(e.code);
+    return e.code === "PAL_INTERNAL" ? EXIT_FAILURE : await exitCodeFor(e.code);
   }
 }
+
+const runBuild = lazy(() => import("./commands/build.ts"), "runBuild");
+const runCheck = lazy(() => import("./commands/check.ts"), "runCheck");
+const runDev = lazy(() => import("./commands/dev.ts"), "runDev");
+const runInit = lazy(() => import("./commands/init.ts"), "runInit");
+const printCompletion = lazy(() => import("./completion.ts"), "printCompletion");
+const runInvoke = lazy(() => import("./commands/invoke.ts"), "runInvoke");
+const runSend = lazy(() => import("./commands/send.ts"), "runSend");
+const runStart = lazy(() => import("./commands/start.ts"), "runStart");
+const runThreats = lazy(() => import("./commands/threats.ts"), "runThreats");
+const exitCodeFor = lazy(() => import("./exit-code.ts"), "exitCodeFor");
 
 function createProgram(ops: PlatformOps, setExit: (code: number) => void): Command {
   const program = new Command("palisade")
@@ -56,8 +65,9 @@ function createProgram(ops: PlatformOps, setExit: (code: number) => void): Comma
     .command("init")
     .description("scaffold an app: manifest, a schema, a TypeScript function and a signing key")
     .argument("[dir]", "directory to create the app in", ".")
-    .action((dir: string) => {
-      setExit(runInit(dir));
+    .option("--json", "print what was created as JSON")
+    .action(async (dir: string, opts: { json?: boolean }) => {
+      setExit(await runInit(dir, opts));
     });
 
   natsOptions(
@@ -119,16 +129,20 @@ function createProgram(ops: PlatformOps, setExit: (code: number) => void): Comma
         .choices(["text", "json", "mermaid", "dot"])
         .default("text"),
     )
-    .action((dir: string, opts: { format: "text" | "json" | "mermaid" | "dot" }) => {
-      setExit(runThreats(dir, opts));
+    .action(async (dir: string, opts: { format: "text" | "json" | "mermaid" | "dot" }) => {
+      setExit(await runThreats(dir, opts));
     });
 
   program
     .command("build")
     .description("bundle each function into dist/<function>/ with its SBOM, signed with the app's key")
     .argument("[dir]", "app directory", ".")
-    .action(async (dir: string) => {
-      setExit(await runBuild(dir, ops));
+    .option(
+      "--json",
+      "print JSON: { functions: [{ name, bundle, sha256, sbom, attestation, keyId, packages }] }",
+    )
+    .action(async (dir: string, opts: { json?: boolean }) => {
+      setExit(await runBuild(dir, ops, opts));
     });
 
   natsOptions(
@@ -218,6 +232,20 @@ function createProgram(ops: PlatformOps, setExit: (code: number) => void): Comma
     });
 
   addOperatorCommands(program, setExit);
+  addTypesCommand(program, setExit);
+  program
+    .command("completion")
+    .description("print a completion script for bash, zsh or fish, generated from these commands")
+    .addArgument(program.createArgument("<shell>", "the shell").choices(["bash", "zsh", "fish"]))
+    .addHelpText(
+      "after",
+      "\nLoad it: source <(palisade completion bash) · source <(palisade completion zsh) · palisade completion fish | source",
+    )
+    .action(async (shell: string) => {
+      setExit(await printCompletion(program, shell));
+    });
+  addTailCommand(program, setExit);
+  addInspectCommands(program, setExit);
 
   const all = (cmd: Command): Command[] => [cmd, ...cmd.commands.flatMap(all)];
   for (const cmd of all(program).slice(1))

@@ -5,8 +5,6 @@
  */
 
 import { join } from "node:path";
-import type { Command } from "commander";
-import { Option } from "commander";
 import { pino } from "pino";
 import { appMasterKey, openAppStore, type SealedStores } from "../app-files.ts";
 import type { AppModel } from "../manifest/index.ts";
@@ -14,27 +12,10 @@ import { createLogger } from "../observe/index.ts";
 import type { AppStore } from "../open-store.ts";
 import { openScaleOut, type ScaleOut } from "../scale-out.ts";
 import { SECRETS_MARK_FILE, type SharedKeyRing, type SharedSecretStore } from "../security/index.ts";
+import type { OperatorNatsFlags } from "./nats-flags.ts";
 import type { NatsFlags } from "./platform-ops.ts";
 
-/** The NATS flags an operator command takes. */
-export interface OperatorNatsFlags {
-  nats?: string;
-  natsCreds?: string;
-  natsCa?: string;
-}
-
-/** Adds `--nats`, `--nats-creds` and `--nats-ca` to an operator command. */
-export function withNatsTarget(command: Command): Command {
-  return command
-    .addOption(
-      new Option(
-        "--nats <urls>",
-        "work on the NATS JetStream deployment at these seed servers instead of the app directory's files",
-      ).env("PALISADE_NATS_URL"),
-    )
-    .option("--nats-creds <file>", "NATS credentials: a .creds file (JWT + nkey) or an nkey seed file")
-    .option("--nats-ca <file>", "CA certificate (PEM) that signs the NATS servers' TLS certificates");
-}
+export { type OperatorNatsFlags, withNatsTarget } from "./nats-flags.ts";
 
 /**
  * The deployment's NATS side when the flags (or PALISADE_NATS_URL) name one, else undefined. Errors

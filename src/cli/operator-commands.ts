@@ -4,52 +4,58 @@
  */
 import type { Command } from "commander";
 import { type AdminUrlFlags, withAdminUrl } from "./admin-client.ts";
-import {
-  runAuditAnchorAnywhere,
-  runAuditExport,
-  runAuditTail,
-  runAuditVerifyAnywhere,
-} from "./commands/audit.ts";
-import { runCost } from "./commands/cost.ts";
-import { runDlqList, runDlqReplay } from "./commands/dlq.ts";
-import { runKeysRetire, runKeysRotate, runKeysStatus } from "./commands/keys.ts";
-import { runPermissionsReport } from "./commands/permissions.ts";
-import {
-  DEFAULT_SUGGEST_DAYS,
-  runPermissionsSuggest,
-  SUGGEST_RULE,
-  type SuggestOptions,
-} from "./commands/permissions-suggest.ts";
-import {
-  runQuarantineDiscard,
-  runQuarantineHold,
-  runQuarantineList,
-  runQuarantineRelease,
-} from "./commands/quarantine.ts";
-import {
-  remoteAuditTail,
-  remoteAuditVerify,
-  remoteDlqList,
-  remoteDlqReplay,
-  remoteKeysStatus,
-  remoteQuarantineChange,
-  remoteQuarantineList,
-  remoteReplay,
-  remoteSecretsList,
-  remoteTraces,
-} from "./commands/remote.ts";
-import { runReplay } from "./commands/replay.ts";
-import {
-  runSecretsGet,
-  runSecretsList,
-  runSecretsRm,
-  runSecretsRotate,
-  runSecretsSet,
-} from "./commands/secrets.ts";
-import { runTraces } from "./commands/traces.ts";
-import { type OperatorNatsFlags, withNatsTarget } from "./nats-target.ts";
+import type { SuggestOptions } from "./commands/permissions-suggest.ts";
+import type { SecretsGetOptions } from "./commands/secrets.ts";
+import { DEFAULT_SUGGEST_DAYS, SUGGEST_RULE } from "./commands/suggest-rule.ts";
+import { lazy } from "./lazy.ts";
+import { type OperatorNatsFlags, withNatsTarget } from "./nats-flags.ts";
 import { parsePositive } from "./parse-positive.ts";
 import { usageError } from "./usage-error.ts";
+
+const auditCommands = () => import("./commands/audit.ts");
+const costCommand = () => import("./commands/cost.ts");
+const dlqCommands = () => import("./commands/dlq.ts");
+const keysCommands = () => import("./commands/keys.ts");
+const permissionsCommands = () => import("./commands/permissions.ts");
+const suggestCommand = () => import("./commands/permissions-suggest.ts");
+const quarantineCommands = () => import("./commands/quarantine.ts");
+const remoteCommands = () => import("./commands/remote.ts");
+const replayCommand = () => import("./commands/replay.ts");
+const secretsCommands = () => import("./commands/secrets.ts");
+const tracesCommand = () => import("./commands/traces.ts");
+const runAuditAnchorAnywhere = lazy(auditCommands, "runAuditAnchorAnywhere");
+const runAuditExport = lazy(auditCommands, "runAuditExport");
+const runAuditTail = lazy(auditCommands, "runAuditTail");
+const runAuditVerifyAnywhere = lazy(auditCommands, "runAuditVerifyAnywhere");
+const runCost = lazy(costCommand, "runCost");
+const runDlqList = lazy(dlqCommands, "runDlqList");
+const runDlqReplay = lazy(dlqCommands, "runDlqReplay");
+const runKeysRetire = lazy(keysCommands, "runKeysRetire");
+const runKeysRotate = lazy(keysCommands, "runKeysRotate");
+const runKeysStatus = lazy(keysCommands, "runKeysStatus");
+const runPermissionsReport = lazy(permissionsCommands, "runPermissionsReport");
+const runPermissionsSuggest = lazy(suggestCommand, "runPermissionsSuggest");
+const runQuarantineDiscard = lazy(quarantineCommands, "runQuarantineDiscard");
+const runQuarantineHold = lazy(quarantineCommands, "runQuarantineHold");
+const runQuarantineList = lazy(quarantineCommands, "runQuarantineList");
+const runQuarantineRelease = lazy(quarantineCommands, "runQuarantineRelease");
+const remoteAuditTail = lazy(remoteCommands, "remoteAuditTail");
+const remoteAuditVerify = lazy(remoteCommands, "remoteAuditVerify");
+const remoteDlqList = lazy(remoteCommands, "remoteDlqList");
+const remoteDlqReplay = lazy(remoteCommands, "remoteDlqReplay");
+const remoteKeysStatus = lazy(remoteCommands, "remoteKeysStatus");
+const remoteQuarantineChange = lazy(remoteCommands, "remoteQuarantineChange");
+const remoteQuarantineList = lazy(remoteCommands, "remoteQuarantineList");
+const remoteReplay = lazy(remoteCommands, "remoteReplay");
+const remoteSecretsList = lazy(remoteCommands, "remoteSecretsList");
+const remoteTraces = lazy(remoteCommands, "remoteTraces");
+const runReplay = lazy(replayCommand, "runReplay");
+const runSecretsGet = lazy(secretsCommands, "runSecretsGet");
+const runSecretsList = lazy(secretsCommands, "runSecretsList");
+const runSecretsRm = lazy(secretsCommands, "runSecretsRm");
+const runSecretsRotate = lazy(secretsCommands, "runSecretsRotate");
+const runSecretsSet = lazy(secretsCommands, "runSecretsSet");
+const runTraces = lazy(tracesCommand, "runTraces");
 
 /** Adds the operator commands to `program`; each action reports its exit code to `setExit`. */
 export function addOperatorCommands(program: Command, setExit: (code: number) => void): void {
@@ -126,7 +132,8 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
       "sign the log's head (with --nats: take every node's newest signed checkpoint) and print it as JSON, to keep where this host cannot write",
     )
     .option("--app <dir>", "app directory", ".")
-    .action(async (opts: { app: string } & OperatorNatsFlags) => {
+    .option("--json", "print JSON (the anchor is one line of JSON either way)")
+    .action(async (opts: { app: string; json?: boolean } & OperatorNatsFlags) => {
       setExit(await runAuditAnchorAnywhere(opts));
     });
   withAdminUrl(withNatsTarget(audit.command("tail")))
@@ -156,9 +163,12 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
     .argument("<name>", "secret name: upper-case letters, digits and _")
     .option("--app <dir>", "app directory", ".")
     .option("--value <value>", "the value (prefer stdin: command lines end up in shell history)")
-    .action(async (name: string, opts: { app: string; value?: string } & OperatorNatsFlags) => {
-      setExit(await runSecretsSet(name, opts));
-    });
+    .option("--json", "print the result as JSON (never the value)")
+    .action(
+      async (name: string, opts: { app: string; value?: string; json?: boolean } & OperatorNatsFlags) => {
+        setExit(await runSecretsSet(name, opts));
+      },
+    );
   withAdminUrl(withNatsTarget(secrets.command("list")))
     .description("list secret names (never values)")
     .option("--app <dir>", "app directory", ".")
@@ -167,17 +177,26 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
       setExit(await remoteOr(opts, remoteSecretsList, runSecretsList));
     });
   withNatsTarget(secrets.command("get"))
-    .description("print a secret's current value (audited as secret.read)")
+    .description(
+      "say whether a secret is set; with --reveal, print its value to a terminal (audited as secret.read)",
+    )
     .argument("<name>", "secret name")
     .option("--app <dir>", "app directory", ".")
-    .action(async (name: string, opts: { app: string } & OperatorNatsFlags) => {
+    .option("--reveal", "print the value; only to a terminal, unless --to-pipe")
+    .option(
+      "--to-pipe",
+      "with --reveal: print the value though standard output is a pipe or a file (for $(…) in scripts)",
+    )
+    .option("--json", "print JSON: { name, value (with --reveal), previousValidUntil (mid-rotation) }")
+    .action(async (name: string, opts: SecretsGetOptions) => {
       setExit(await runSecretsGet(name, opts));
     });
   withNatsTarget(secrets.command("rm"))
     .description("remove a secret")
     .argument("<name>", "secret name")
     .option("--app <dir>", "app directory", ".")
-    .action(async (name: string, opts: { app: string } & OperatorNatsFlags) => {
+    .option("--json", "print the result as JSON")
+    .action(async (name: string, opts: { app: string; json?: boolean } & OperatorNatsFlags) => {
       setExit(await runSecretsRm(name, opts));
     });
 
@@ -192,8 +211,12 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
       (v) => parsePositive(v, "--grace"),
       86400,
     )
+    .option("--json", "print the result as JSON (never the value)")
     .action(
-      async (name: string, opts: { app: string; value?: string; grace: number } & OperatorNatsFlags) => {
+      async (
+        name: string,
+        opts: { app: string; value?: string; grace: number; json?: boolean } & OperatorNatsFlags,
+      ) => {
         setExit(await runSecretsRotate(name, opts));
       },
     );
@@ -201,11 +224,12 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
   const keys = program.command("keys").description("the key ring that encrypts the app's data at rest");
   withNatsTarget(keys.command("rotate"))
     .description(
-      "new data key for all new writes, then re-encrypt every record on an older key (progress bar)",
+      "new data key for all new writes, then re-encrypt every record on an older key (progress on a terminal)",
     )
     .option("--resume", "only finish re-encrypting (after an interrupted rotate)")
     .option("--app <dir>", "app directory", ".")
-    .action(async (opts: { app: string; resume?: boolean } & OperatorNatsFlags) => {
+    .option("--json", "print JSON: { rotated, active, reencrypted }")
+    .action(async (opts: { app: string; resume?: boolean; json?: boolean } & OperatorNatsFlags) => {
       setExit(await runKeysRotate(opts));
     });
   withAdminUrl(withNatsTarget(keys.command("status")))
@@ -219,7 +243,8 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
     .description("delete an old data key; refused while any record still uses it")
     .argument("<version>", "data key version")
     .option("--app <dir>", "app directory", ".")
-    .action(async (version: string, opts: { app: string } & OperatorNatsFlags) => {
+    .option("--json", "print JSON: { retired }")
+    .action(async (version: string, opts: { app: string; json?: boolean } & OperatorNatsFlags) => {
       setExit(await runKeysRetire(version, opts));
     });
 
@@ -241,10 +266,11 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
     .option("--all", "replay every dead letter")
     .option("--function <name>", "only dead letters of this function")
     .option("--app <dir>", "app directory", ".")
+    .option("--json", "print JSON: { matched, requeued, refused }")
     .action(
       async (
         eventId: string | undefined,
-        opts: { app: string; all?: boolean; function?: string } & Flags,
+        opts: { app: string; all?: boolean; function?: string; json?: boolean } & Flags,
       ) => {
         setExit(
           await remoteOr(
@@ -338,6 +364,7 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
     .option("--type <type>", "only this event type (or prefix.*)")
     .option("--function <name>", "only to this function")
     .option("--app <dir>", "app directory", ".")
+    .option("--json", "print JSON: { events, replayed, refused, skipped }")
     .action(
       async (
         opts: {
@@ -346,6 +373,7 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
           until?: string;
           type?: string;
           function?: string;
+          json?: boolean;
         } & Flags,
       ) => {
         setExit(await remoteOr(opts, remoteReplay, runReplay));

@@ -39,40 +39,24 @@ import {
   MANIFEST_FILE,
 } from "../../manifest/index.ts";
 import type { CapabilityKind, UsageRow } from "../../security/index.ts";
-import { EXIT_OK } from "../exit-code.ts";
+import { EXIT_OK } from "../exit-codes.ts";
 import type { OperatorNatsFlags } from "../nats-target.ts";
 import { unifiedDiff } from "../unified-diff.ts";
 import { usageError } from "../usage-error.ts";
 import { usageRows } from "./permissions.ts";
+
+export { DEFAULT_SUGGEST_DAYS, SUGGEST_RULE } from "./suggest-rule.ts";
 
 /** `--write` would remove access that was used, or that nothing was ever seen to use. */
 export const SUGGEST_REFUSED = "PAL_CLI_SUGGEST_REFUSED";
 /** The edited manifest did not load (the original was put back), or could not be edited safely. */
 export const SUGGEST_FAILED = "PAL_CLI_SUGGEST_FAILED";
 
-/** Days of recent use that keep a grant. @default 30 */
-export const DEFAULT_SUGGEST_DAYS = 30;
 const DAY_MS = 86_400_000;
 
 /** What usage.db cannot support a suggestion for, and why; printed with every suggestion. */
 export const NOT_SUGGESTED =
   "limits, tmp and allowCodeGeneration (usage.db counts calls per grant; it records no durations, memory, concurrency, rates, sizes or scratch-space use to size them by)";
-
-/** The rule, as `--help` prints it. */
-export const SUGGEST_RULE = `
-Rule:
-  A grant used within the last --days days (default ${DEFAULT_SUGGEST_DAYS}) is kept. Any other
-  emit type, secret, egress entry or kv namespace is dropped: never used, or "stale" (used,
-  but only before the window). A readwrite kv namespace that read but did not write within
-  the window becomes read (there is no write-only mode). Nothing is ever added: refused
-  calls are listed only.
-  --write writes nothing and exits 1 if any change would drop or narrow a stale grant, or
-  touch a function with no recorded capability use at all (it may not have run yet), unless
-  --force; never-used grants of a function that did use something are dropped without it.
-  Not suggested: limits, tmp and allowCodeGeneration. usage.db counts calls per grant; it
-  records no durations, memory, concurrency, rates, sizes or scratch-space use to size them by.
-Exit codes: 0 shown or written, 1 refused or failed, 2 usage or manifest error.
-`;
 
 /** A grant to remove (or, for `narrow`, the write access of a kv grant). */
 export interface GrantChange {

@@ -1,12 +1,10 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { GATEWAY_FILE } from "../../app-files.ts";
-import { DEFAULT_HOST, DEFAULT_PORT } from "../../gateway/index.ts";
+import { GATEWAY_FILE, openAppSecrets } from "../../app-secrets.ts";
 import { loadApp, MANIFEST_FILE } from "../../manifest/index.ts";
 import { createAuthorizer } from "../../security/index.ts";
-import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
+import { EXIT_FAILURE, EXIT_OK } from "../exit-codes.ts";
 import { usageError } from "../usage-error.ts";
-import { appSecrets } from "./secrets.ts";
 
 export interface SendOptions {
   app: string;
@@ -19,7 +17,8 @@ export interface SendOptions {
 /** `palisade send <type> <json|@file>`: POSTs `{ type, data }` to /events and prints the answer. */
 export async function runSend(type: string, input: string, opts: SendOptions): Promise<number> {
   const data = parseData(input);
-  const base = opts.url ?? gatewayUrl(opts.app);
+  if (opts.url === undefined || opts.principal !== undefined) requireApp(opts.app);
+  const base = opts.url ?? (await gatewayUrl(opts.app));
   const headers: Record<string, string> = { "content-type": "application/json" };
   const key = opts.key ?? keyFromApp(opts.app, type, opts.principal);
   if (key !== undefined) headers.authorization = `Bearer ${key}`;
@@ -47,9 +46,9 @@ export async function runSend(type: string, input: string, opts: SendOptions): P
 // --principal NAME: that principal's key; otherwise the first principal that may publish `type`
 // and whose key is in the app's secret store (DESIGN §6: commands find credentials from --app).
 function keyFromApp(appDir: string, type: string, principal: string | undefined): string | undefined {
-  if (principal === undefined && !existsSync(join(appDir, MANIFEST_FILE))) return undefined;
+  if (principal === undefined && !existsSync(join(appDir, MANIFEST_FILE))) return undefined; // --url, no app
   const app = loadApp(appDir);
-  const secrets = appSecrets(appDir);
+  const secrets = openAppSecrets(appDir);
   if (principal !== undefined) {
     const spec = app.principals.get(principal);
     if (spec === undefined)
@@ -88,12 +87,23 @@ function readData(file: string, verb: string): string {
   return readFileSync(file, "utf8");
 }
 
-function gatewayUrl(app: string): string {
+/** Without --url the app's files say where to send; --principal's key is in its secret store. */
+function requireApp(appDir: string): void {
+  if (existsSync(join(appDir, MANIFEST_FILE))) return;
+  throw usageError(
+    `Cannot send: there is no ${MANIFEST_FILE} in "${resolve(appDir)}"; run it inside an app directory or pass --app <dir> (or --url <gateway> and --key <API key>)`,
+  );
+}
+
+async function gatewayUrl(app: string): Promise<string> {
   const file = join(resolve(app), ".palisade", GATEWAY_FILE);
   if (existsSync(file)) {
     const url = (JSON.parse(readFileSync(file, "utf8")) as { url?: unknown }).url;
     if (typeof url === "string") return url;
   }
+  // Not running (no gateway.json): the default address, to say it cannot be reached. Loaded only
+  // here, so a send to a running app does not load the gateway (and Fastify) at all.
+  const { DEFAULT_HOST, DEFAULT_PORT } = await import("../../gateway/index.ts");
   const host = process.env.PALISADE_HOST ?? DEFAULT_HOST;
   return `http://${host}:${process.env.PALISADE_PORT ?? DEFAULT_PORT}`;
 }
