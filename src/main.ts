@@ -44,11 +44,14 @@ import { invokeOnce } from "./invoke-once.ts";
 import { KV_ROLLED_BACK } from "./kv/index.ts";
 import { type AppModel, DEFAULT_RATE_LIMIT, type TlsSpec } from "./manifest/index.ts";
 import {
+  checkTracingEnv,
   createMetrics,
   createTracing,
   type Logger,
+  type Metrics,
   natsTraceExporter,
   noTracing,
+  resetGauges,
   traceStoreExporter,
 } from "./observe/index.ts";
 import { type AppStore, EVENTS_FILE, openStore } from "./open-store.ts";
@@ -67,6 +70,7 @@ export {
   startPools,
 } from "./function-runtime.ts";
 export { DEFAULT_HOST, DEFAULT_PORT } from "./gateway/index.ts";
+export { invokeOnce } from "./invoke-once.ts";
 export { type AppStore, openStore, subscriptionsOf } from "./open-store.ts";
 export { buildSigned, type PreparedApp, prepareApp, schemasOf } from "./prepare-app.ts";
 
@@ -105,6 +109,11 @@ export interface PlatformOptions {
   tracing?: boolean;
   /** More span exporters, each span as it ends (tests use an in-memory one). */
   spanExporters?: readonly SpanExporter[];
+  /**
+   * The metrics to count into; `dev` passes the same set to every reload so counters survive it.
+   * @default a new set
+   */
+  metrics?: Metrics;
   /** Which parts run here: all (one process), ingress only, or dispatch only. @default "all" */
   role?: Role;
   /** `dev` warns where `start` refuses (a stream neither replicated nor synced). @default "dev" */
@@ -187,6 +196,8 @@ async function assemblePlatform(
     ...webhooks.map((s) => ({ name: webhookPrincipal(s.path), publish: [s.emit] })),
     ...schedules.map((s) => ({ name: schedulePrincipal(s.name), publish: [s.emit] })),
   ]);
+  // An OTEL_* setting tracing cannot use (the OTLP protocol, resource attributes) refuses the start.
+  if (options.tracing !== false) checkTracingEnv();
   // A signed audit log whose key is missing refuses `start`: restored, not silently replaced.
   if (options.tracing !== false)
     ensureAuditKey(app.dir, options.createAuditKey ?? options.createKeys ?? true);
@@ -210,7 +221,9 @@ async function assemblePlatform(
   reportSignedRows(store, audit, logger);
   const pools = new Map<string, SandboxPool>();
   let dispatcher: Dispatcher | undefined;
-  const metrics = createMetrics();
+  // A `dev` reload hands in the set of the previous start: its counters go on counting.
+  const metrics = options.metrics ?? createMetrics();
+  if (options.metrics !== undefined) resetGauges(metrics);
   // What happens, as one stream: metrics, the audit log and the log keep it; detectors watch it.
   const signals = createKeptSignals({ logger, metrics, audit });
   audit.record({
@@ -249,6 +262,7 @@ async function assemblePlatform(
               : natsTraceExporter(await scaleOut.openTraces(), role === "all" ? mode : role),
           ],
           immediate: options.spanExporters ?? [],
+          app: app.name,
         });
   closers.add(() => tracing.close());
   const dataPath = createDataPath({

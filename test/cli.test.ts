@@ -1,7 +1,15 @@
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
-import { existsSync, readdirSync, readFileSync, statSync, writeFileSync } from "node:fs";
-import { join } from "node:path";
+import {
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readdirSync,
+  readFileSync,
+  statSync,
+  writeFileSync,
+} from "node:fs";
+import { dirname, join } from "node:path";
 import { test } from "node:test";
 import { openAppSecrets } from "../src/main.ts";
 import { loadApp } from "../src/manifest/index.ts";
@@ -121,18 +129,28 @@ test("send to an app that is not running says so (exit 1)", (t) => {
   void t;
 });
 
-test("palisade refuses to run on Node older than 26 with a one-line explanation", (t) => {
+test("an older Node hands over to Palisade's Node 26, or says in one line how to get it", (t) => {
   const old = ["/usr/bin/node", "/usr/local/bin/node"].find((p) => {
     if (!existsSync(p)) return false;
     const v = spawnSync(p, ["-p", "process.versions.node"], { encoding: "utf8" }).stdout.trim();
     return Number(v.split(".")[0]) < 26;
   });
   if (old === undefined) return t.skip("no Node older than 26 on this machine");
-  const r = palisade(["--help"], old);
-  assert.equal(r.code, 1);
+  const handedOver = palisade(["--version"], old);
+  assert.equal(handedOver.code, 0, handedOver.stderr);
+  assert.match(handedOver.stdout, /^\d+\.\d+\.\d+\n$/);
+  const failing = palisade(["send", "order.created", "{nope"], old);
+  assert.equal(failing.code, 2, "the exit code of Node 26's run is passed on");
+
+  // A copy of the bin with no Node 26 beside it (no node package to resolve) cannot hand over.
+  const lone = join(tempApp(t, {}), "bin", "palisade.js");
+  mkdirSync(dirname(lone), { recursive: true });
+  copyFileSync(BIN, lone);
+  const r = spawnSync(old, [lone, "--help"], { encoding: "utf8" });
+  assert.equal(r.status, 1);
   assert.match(
     r.stderr,
-    /^palisade: needs Node\.js 26 or newer, this is \d+\.\d+\.\d+; run it as "npx palisade"/,
+    /^palisade: needs Node\.js 26 or newer, this is \d+\.\d+\.\d+; install Palisade's dependencies/,
   );
   assert.equal(r.stderr.trim().split("\n").length, 1);
 });
@@ -250,7 +268,15 @@ test("dev generates a missing API key into the secret store without printing it"
   assert.match(String(admin.msg), /PALISADE_ADMIN_KEY.*palisade secrets get PALISADE_ADMIN_KEY/);
   const running = await dev.waitFor((l) => l.msg === "palisade is running");
   assert.equal(running.dashboard, `${dev.url}/ui/`);
-  const adminKey = palisade(["secrets", "get", "PALISADE_ADMIN_KEY", "--app", dir]).stdout.trim();
+  const adminKey = palisade([
+    "secrets",
+    "get",
+    "PALISADE_ADMIN_KEY",
+    "--reveal",
+    "--to-pipe", // spawnSync reads stdout through a pipe: without it, --reveal refuses
+    "--app",
+    dir,
+  ]).stdout.trim();
   assert.ok(adminKey.length >= 40);
   assert.ok(!JSON.stringify(dev.lines).includes(adminKey));
   const me = await fetch(`${dev.url}/admin/v1/whoami`, { headers: { authorization: `Bearer ${adminKey}` } });

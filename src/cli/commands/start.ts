@@ -5,9 +5,10 @@ import { DIST_DIR } from "../../app-files.ts";
 import { checkGate, runChecks } from "../../guard/index.ts";
 import { loadApp, type TlsSpec } from "../../manifest/index.ts";
 import { createLogger, type LogLevelName } from "../../observe/index.ts";
-import { EXIT_OK } from "../exit-code.ts";
+import { EXIT_OK } from "../exit-codes.ts";
 import type { NatsFlags, PlatformOps, Role } from "../platform-ops.ts";
 import { usageError } from "../usage-error.ts";
+import { assertPortFree, listenFailure, lockApp } from "./serve-guard.ts";
 
 export interface StartOptions extends NatsFlags {
   port: number;
@@ -58,6 +59,26 @@ export async function runStart(
         "Pass --tls-cert FILE --tls-key FILE (or set tls: in palisade.yaml), or --insecure-http if a proxy in front terminates TLS",
     );
   }
+  // gateway and worker nodes of one deployment may share a machine and an app directory
+  const release =
+    role === "all" && nats === undefined ? lockApp(loadApp(appDir).dataDir, "start") : undefined;
+  try {
+    if (role !== "worker") await assertPortFree(opts.host, opts.port);
+    return await serveStart(appDir, opts, ops, role, { tls, nats });
+  } catch (err) {
+    throw listenFailure(err, opts.host, opts.port);
+  } finally {
+    release?.();
+  }
+}
+
+async function serveStart(
+  appDir: string,
+  opts: StartOptions,
+  ops: PlatformOps,
+  role: Role,
+  { tls, nats }: { tls: ReturnType<typeof tlsFiles>; nats: NatsFlags | undefined },
+): Promise<number> {
   const prepared = await ops.prepareApp(appDir, false, true, opts.allowDowngrade === true);
   // The guardrails gate: unwaived high findings refuse the start, each named with its fix.
   const refusal = checkGate(
