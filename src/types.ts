@@ -1,6 +1,8 @@
 /**
- * The function API (DESIGN §4): what a handler module imports with `import type { Handler } from "palisade"`.
- * Types only; the runtime behind them lives in the sandbox runner.
+ * The function API (DESIGN §4): what a handler module imports from "palisade": the types
+ * (`import type { Handler } from "palisade"`) and one runtime helper, `defineFunction`. The runtime
+ * behind the types lives in the sandbox runner. This module must import nothing: `palisade build`
+ * inlines it into every bundle that imports "palisade" (see supply/build-function.ts).
  */
 
 /**
@@ -9,6 +11,20 @@
  */
 // biome-ignore lint/suspicious/noEmptyInterface: extended by declaration merging.
 export interface EventMap {}
+
+/**
+ * Function name → its subscribed event types (`on`, wildcards expanded) and its `emit:` grant, as
+ * unions of type names. Empty by default; `palisade types` generates its entries (declaration
+ * merging) so `defineFunction` types `event.data` and checks `ctx.emit`.
+ */
+// biome-ignore lint/suspicious/noEmptyInterface: extended by declaration merging.
+export interface FunctionMap {}
+
+/** What `FunctionMap` records of one function. */
+export interface FunctionTypes {
+  readonly on: string;
+  readonly emit: string;
+}
 
 /** The data type of event type `K`. */
 export type EventData<K extends string> = K extends keyof EventMap ? EventMap[K] : unknown;
@@ -118,3 +134,44 @@ export type Handler<K extends string = string> = (
   event: Event<K>,
   ctx: Context,
 ) => Promise<unknown> | unknown;
+
+/** An event of one of the types `K`; comparing `event.type` narrows `event.data`. */
+export type EventOf<K extends string> = K extends string ? Event<K> : never;
+
+/** The context of a function whose `emit:` grant is `E`: `emit` accepts only those types and their data. */
+export interface FunctionContext<E extends string> extends Omit<Context, "emit"> {
+  /**
+   * Publishes an event of a type in the function's `emit:` grant (checked at compile time here, and by
+   * the host at run time); resolves to its id once durable.
+   */
+  emit<K extends E>(type: K, data: EventData<K>): Promise<string>;
+}
+
+/** Names `defineFunction` accepts: the generated functions, or any name before types are generated. */
+export type FunctionName = [keyof FunctionMap] extends [never] ? string : Extract<keyof FunctionMap, string>;
+
+/**
+ * The handler of function `N`: its event is one of the function's subscribed types and its `ctx.emit`
+ * is limited to its `emit:` grant. A plain `Handler` when `N` has no generated entry.
+ */
+export type FunctionHandler<N extends string> = N extends keyof FunctionMap
+  ? FunctionMap[N] extends { on: infer On extends string; emit: infer Emit extends string }
+    ? (event: EventOf<On>, ctx: FunctionContext<Emit>) => Promise<unknown> | unknown
+    : Handler
+  : Handler;
+
+/**
+ * Declares the handler of the manifest's function `name` (`export default defineFunction("charge",
+ * async (event, ctx) => …)`), typed from the declarations `palisade types` generates. At run time it
+ * returns `handler` unchanged: the sandbox runs the module's default export as always.
+ */
+export function defineFunction<N extends FunctionName>(
+  name: N,
+  handler: FunctionHandler<N>,
+): FunctionHandler<N> {
+  if (typeof name !== "string" || name.length === 0)
+    throw new TypeError("defineFunction: the first argument must be the function's name in palisade.yaml");
+  if (typeof handler !== "function")
+    throw new TypeError(`defineFunction("${name}"): the second argument must be the handler function`);
+  return handler;
+}

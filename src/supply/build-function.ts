@@ -1,6 +1,6 @@
-import { mkdirSync, rmSync } from "node:fs";
-import { join, resolve } from "node:path";
-import { build, version as esbuildVersion, type Metafile } from "esbuild";
+import { mkdirSync, readFileSync, rmSync } from "node:fs";
+import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "node:path";
+import { build, version as esbuildVersion, type Metafile, type Plugin } from "esbuild";
 import { PalisadeError } from "../errors.ts";
 import { createSbom } from "./create-sbom.ts";
 import { type BundledPackage, describePackages } from "./describe-packages.ts";
@@ -70,6 +70,23 @@ export async function buildFunction(opts: BuildFunctionOptions): Promise<BuiltFu
   return { name, dir, bundlePath, sbomPath, sha256, packages };
 }
 
+// A handler imports the function API as "palisade" (DESIGN §4): types, and `defineFunction`, a
+// value. Whatever copy of Palisade the app has installed (or none), the bundle inlines this
+// platform's own src/types.ts, which imports nothing, so the bundle stays the one file its sandbox
+// may read. It is read as source (not imported): supply depends on no other domain for it. Its
+// namespace keeps the platform's install path out of the bundle, which depends only on the app.
+const FUNCTION_API_FILE = new URL("../types.ts", import.meta.url);
+const FUNCTION_API_PLUGIN: Plugin = {
+  name: "palisade-function-api",
+  setup(b) {
+    b.onResolve({ filter: /^palisade$/ }, () => ({ path: "palisade", namespace: "palisade" }));
+    b.onLoad({ filter: /^palisade$/, namespace: "palisade" }, () => ({
+      contents: readFileSync(FUNCTION_API_FILE, "utf8"),
+      loader: "ts",
+    }));
+  },
+};
+
 async function bundle(
   name: string,
   entry: string,
@@ -87,14 +104,18 @@ async function bundle(
       format: "esm",
       platform: "node",
       target: "node26",
-      sourcemap: "inline",
+      // The map is inlined below with app-relative sources and no source text (sourcesContent).
+      sourcemap: "external",
+      sourcesContent: false,
+      plugins: [FUNCTION_API_PLUGIN],
       metafile: true,
       write: false,
       logLevel: "silent",
     });
-    const code = result.outputFiles.find((f) => f.path === outfile)?.contents;
-    if (code === undefined) throw new Error(`esbuild produced no ${BUNDLE_FILE}`);
-    return { code, metafile: result.metafile };
+    const code = result.outputFiles.find((f) => f.path === outfile)?.text;
+    const map = result.outputFiles.find((f) => f.path === `${outfile}.map`)?.text;
+    if (code === undefined || map === undefined) throw new Error(`esbuild produced no ${BUNDLE_FILE}`);
+    return { code: Buffer.from(inlineSourceMap(code, map, outfile, appDir)), metafile: result.metafile };
   } catch (err) {
     const errors =
       (err as { errors?: { text: string; location?: { file: string; line: number } | null }[] }).errors ?? [];
@@ -105,4 +126,31 @@ async function bundle(
       cause: err,
     });
   }
+}
+
+/**
+ * Where the sandbox's Node resolves the map's sources (runtime/failure-stack.ts APP_SOURCE_ROOT): a
+ * stack frame then names `palisade:///functions/charge.ts:12:9`, whatever directory the bundle is
+ * staged in, and the host shows it as `functions/charge.ts:12:9`.
+ */
+const APP_SOURCE_ROOT = "palisade:///";
+
+/**
+ * `code` with its source map appended inline, so the map is part of the signed bytes (the sandbox may
+ * read it, never write it). Its sources are made relative to the app (esbuild writes them relative to
+ * the output file); one outside the app keeps only its file name, one in a plugin's namespace stays
+ * as it is. The map holds no source text, only positions and names.
+ */
+function inlineSourceMap(code: string, mapText: string, outfile: string, appDir: string): string {
+  const map = JSON.parse(mapText) as { sources?: string[]; sourceRoot?: string };
+  map.sources = (map.sources ?? []).map((source) => {
+    if (/^[a-z][a-z0-9+.-]*:/i.test(source)) return source;
+    const path = relative(appDir, resolve(dirname(outfile), source))
+      .split(sep)
+      .join("/");
+    return path.startsWith("../") || isAbsolute(path) ? basename(path) : path;
+  });
+  map.sourceRoot = APP_SOURCE_ROOT;
+  const data = Buffer.from(JSON.stringify(map)).toString("base64");
+  return `${code}//# sourceMappingURL=data:application/json;base64,${data}\n`;
 }

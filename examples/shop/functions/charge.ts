@@ -1,18 +1,8 @@
-import type { Handler } from "palisade";
-
-interface Order {
-  orderId: string;
-  amount: number;
-  currency: string;
-}
+import { defineFunction } from "palisade";
 
 /** Charges an order (simulated) and announces the payment. */
-export default (async (event, ctx) => {
-  const order = event.data as Order;
-  ctx.log.info("charging order", { orderId: order.orderId, amount: order.amount });
-  await ctx.emit("payment.charged", {
-    orderId: order.orderId,
-    amount: order.amount,
-    currency: order.currency,
-  });
-}) satisfies Handler<"order.created">;
+export default defineFunction("charge", async (event, ctx) => {
+  const { orderId, amount, currency } = event.data;
+  ctx.log.info("charging order", { orderId, amount });
+  await ctx.emit("payment.charged", { orderId, amount, currency });
+});

@@ -1,7 +1,7 @@
-import type { Handler } from "palisade";
+import { defineFunction } from "palisade";
 
 /** Tells the customer their payment went through (simulated: logs it). */
-export default ((event, ctx) => {
-  const payment = event.data as { orderId: string; amount: number; currency: string };
-  ctx.log.info("payment confirmed", { orderId: payment.orderId, amount: payment.amount });
-}) satisfies Handler<"payment.charged">;
+export default defineFunction("notify", (event, ctx) => {
+  const { orderId, amount } = event.data;
+  ctx.log.info("payment confirmed", { orderId, amount });
+});
