@@ -99,6 +99,8 @@ export interface OpenCapabilities {
   readonly usage: UsageStore;
   /** Counts a function's log line cut or dropped by its limits (the metric lives with the host's). */
   logLimited(fn: string, reason: LogLimitReason): void;
+  /** Where a function's log lines go besides the log: the platform's signals (`palisade tail`). */
+  readonly signals: Signals;
   close(): Promise<void>;
 }
 
@@ -191,7 +193,13 @@ export function openCapabilities(
       : async (inv, cap, args) => {
           // The name comes from the sandbox: only known capability names reach the trace store.
           const known = KNOWN_CAPABILITIES.has(cap) ? cap : "unknown";
-          const span = tracing.start(`capability ${known}`, inv.event.traceparent, {
+          // The event's W3C trace context: its traceparent and its `tracestate` extension.
+          const state = inv.event.extensions?.tracestate;
+          const parent = {
+            traceparent: inv.event.traceparent,
+            tracestate: typeof state === "string" ? state : undefined,
+          };
+          const span = tracing.start(`capability ${known}`, parent, {
             "palisade.function": inv.fn.name,
             "palisade.capability": known,
           });
@@ -208,6 +216,7 @@ export function openCapabilities(
     host: traced,
     usage,
     logLimited: (fn, reason) => metrics?.functionLogLimited.inc({ fn, reason }),
+    signals,
     async close() {
       if (options.usage === undefined) await usage.close();
       await kv.close();
@@ -257,11 +266,20 @@ export async function startPools(
   pools: Map<string, SandboxPool>,
   watch: PoolWatch = {},
 ): Promise<void> {
-  const functionLog: FunctionLog = (fn, eventId, level, message, fields, traceparent) =>
+  const functionLog: FunctionLog = (fn, eventId, level, message, fields, traceparent, type) => {
     logger[level](
       { ...fields, fn, eventId, ...(traceparent ? { traceId: traceparent.split("-")[1] } : {}) },
       message,
     );
+    capabilities.signals.emit({
+      kind: "function.log",
+      fn,
+      level,
+      message,
+      ...(eventId === undefined ? {} : { eventId }),
+      ...(type === undefined ? {} : { type }),
+    });
+  };
   const os = detectOsLayer();
   const trusted = loadTrustedKeys(app.dir);
   if (bundles.some((b) => b.fn.tmp)) removeScratchLeftovers(logger);

@@ -216,6 +216,7 @@ functions:
   assert.match(invalid.stderr, /\/data\/n must be >= 0/);
   const failing = run("fails", '{"n":1}');
   assert.equal(failing.status, 1);
-  assert.match(failing.stderr, /card declined/);
-  assert.doesNotMatch(failing.stderr, /\n\s+at /);
+  // The function's own stack, mapped to its source; none of the platform's frames.
+  assert.match(failing.stderr, /card declined\n {4}at \S+ \(functions\/fails\.ts:1:\d+\)/);
+  assert.doesNotMatch(failing.stderr, /runner|node:internal|\/src\//);
 });

@@ -103,8 +103,22 @@ async function summaryOf(store: Store, s: StoredEvent): Promise<EventSummary> {
     hop: e.hop,
     traceId: traceIdOf(e.traceparent),
     ...(e.rootid === undefined ? {} : { rootid: e.rootid }),
-    deliveries: await store.queue.deliveries(e.id),
+    // A page lists many events: each failure's message only; the event's detail has its stack.
+    deliveries: (await store.queue.deliveries(e.id)).map((d) =>
+      d.lastError === null ? d : { ...d, lastError: withoutStack(d.lastError) },
+    ),
   };
+}
+
+// A function's failure is kept as its message, then its stack one frame a line as Node prints it
+// (runtime/failure-stack.ts).
+const FRAME_LINE = /^ {4}at /;
+
+/** `error` without the stack frames that follow its message. */
+function withoutStack(error: string): string {
+  const lines = error.split("\n");
+  const first = lines.findIndex((line) => FRAME_LINE.test(line));
+  return first === -1 ? error : lines.slice(0, first).join("\n");
 }
 
 /** One event id as stored (one copy per principal and source that used it), with its deliveries. */
@@ -116,6 +130,11 @@ export interface EventDetail {
     readonly event: CloudEvent;
   }[];
   readonly traceId: string | null;
+  /**
+   * Where each delivery stands. A function's failure (`lastError`) is its message, then, when the
+   * function threw, its stack: one frame a line (`    at helper (functions/lib/card.ts:12:9)`),
+   * mapped to the TypeScript source, relative to the app, redacted, at most 20 frames and 4 KiB.
+   */
   readonly deliveries: readonly DeliveryState[];
   /** Earlier outcomes that replays started over, oldest first. */
   readonly history: readonly PastDelivery[];

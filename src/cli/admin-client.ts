@@ -75,7 +75,8 @@ export async function adminApi<T>(
   );
 }
 
-function gatewayUrl(text: string): URL {
+/** `--url` as a URL, refused unless it keeps the admin key out of the clear (HTTPS, or HTTP to loopback). */
+export function gatewayUrl(text: string): URL {
   let url: URL;
   try {
     url = new URL(text);
@@ -93,6 +94,16 @@ function gatewayUrl(text: string): URL {
 }
 
 function adminKey(flags: AdminUrlFlags): string {
+  const key = givenAdminKey(flags);
+  if (key === undefined)
+    throw usageError(
+      "--url needs an admin's API key: set PALISADE_ADMIN_KEY or pass --admin-key-file (export PALISADE_ADMIN_KEY=$(palisade secrets get PALISADE_ADMIN_KEY --reveal --to-pipe) for the dev one)",
+    );
+  return key;
+}
+
+/** The admin key from `--admin-key-file`, else PALISADE_ADMIN_KEY; undefined when neither gives one. */
+export function givenAdminKey(flags: AdminUrlFlags): string | undefined {
   if (flags.adminKeyFile !== undefined) {
     try {
       const key = readFileSync(flags.adminKeyFile, "utf8").trim();
@@ -103,9 +114,5 @@ function adminKey(flags: AdminUrlFlags): string {
     throw usageError(`--admin-key-file "${flags.adminKeyFile}" is empty`);
   }
   const key = process.env.PALISADE_ADMIN_KEY?.trim();
-  if (key === undefined || key === "")
-    throw usageError(
-      "--url needs an admin's API key: set PALISADE_ADMIN_KEY or pass --admin-key-file (palisade secrets get PALISADE_ADMIN_KEY prints the dev one)",
-    );
-  return key;
+  return key === undefined || key === "" ? undefined : key;
 }

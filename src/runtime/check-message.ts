@@ -3,10 +3,11 @@
  * function's code. Each message is checked against the protocol here before the host looks at it;
  * anything else is dropped (and the process killed by the caller).
  */
-import type { LogLevel, SandboxMessage } from "./guest/protocol.ts";
+import type { LogLevel, SandboxMessage, SerializedError } from "./guest/protocol.ts";
 
 const LEVELS = new Set<string>(["debug", "info", "warn", "error"]);
 const MAX_TEXT = 8192;
+const MAX_STACK = 16384;
 
 const isObject = (v: unknown): v is Record<string, unknown> =>
   typeof v === "object" && v !== null && !Array.isArray(v);
@@ -48,8 +49,14 @@ export function checkMessage(raw: unknown): SandboxMessage | undefined {
 // that claims a platform code only misfiles its own delivery.
 const CODE = /^[A-Z][A-Z0-9_]{0,63}$/;
 
-function checkError(raw: unknown): { code: string; message: string; retryable: boolean } {
+function checkError(raw: unknown): SerializedError {
   const e = isObject(raw) ? raw : {};
   const code = typeof e.code === "string" && CODE.test(e.code) ? e.code : "PAL_RUNTIME_HANDLER_ERROR";
-  return { code, message: String(e.message ?? "the function failed").slice(0, MAX_TEXT), retryable: true };
+  return {
+    code,
+    message: String(e.message ?? "the function failed").slice(0, MAX_TEXT),
+    retryable: true,
+    // Only a string, capped; failure-stack.ts decides what of it is kept.
+    ...(typeof e.stack === "string" ? { stack: e.stack.slice(0, MAX_STACK) } : {}),
+  };
 }

@@ -47,7 +47,7 @@ export function guardFunctionLog(
     });
     dropped = 0;
   };
-  return (name, eventId, level, message, fields, traceparent) => {
+  return (name, eventId, level, message, fields, traceparent, type) => {
     if (!rate()) {
       dropped++;
       onLimited("rate");
@@ -58,7 +58,7 @@ export function guardFunctionLog(
       return;
     }
     const line = boundLine(message, fields, limits.logLineBytes, onLimited);
-    log(name, eventId, level, line.message, line.fields, traceparent);
+    log(name, eventId, level, line.message, line.fields, traceparent, type);
   };
 }
 

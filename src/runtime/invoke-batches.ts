@@ -39,11 +39,14 @@ export interface InvokeBatches {
   holdAll(reason: () => PalisadeError, slots: readonly Slot[]): void;
 }
 
-/** Creates the batching of one pool over its processes. */
+/**
+ * Creates the batching of one pool over its processes; `describe` gives the text a function's own
+ * error is kept with (its message and stack, redacted).
+ */
 export function createInvokeBatches(
   fn: FunctionSpec,
   processes: PoolProcesses,
-  redact: (text: string) => string,
+  describe: (error: SerializedError) => string,
   held: () => boolean,
 ): InvokeBatches {
   /** Invocations waiting for a process. */
@@ -135,10 +138,10 @@ export function createInvokeBatches(
       if (head === undefined) return;
       processes.worked();
       if (outcome.ok) settleResult(head, outcome.value);
-      // The function's own message, with any secret it read taken out, goes to logs and the DLQ.
+      // The function's own message and stack, with any secret it read taken out, go to logs and the DLQ.
       else
         head.reject(
-          new PalisadeError(outcome.error.code, redact(outcome.error.message), {
+          new PalisadeError(outcome.error.code, describe(outcome.error), {
             // A return over outputBytes is as large on every attempt: final, like the host's own
             // refusal (a function claiming this code only dead-letters itself, which it could anyway).
             retryable: outcome.error.code !== RUNTIME_OUTPUT_TOO_LARGE,

@@ -8,11 +8,13 @@
  */
 import { chmodSync, existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { basename, dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { transformSync } from "esbuild";
 
 const RUNNER_SOURCE = fileURLToPath(new URL("./guest/runner.ts", import.meta.url));
+const RUNNER_DIR = "palisade-runner-";
+const RUNNER_FILE = "runner.mjs";
 
 let written: { dir: string; file: string } | undefined;
 
@@ -25,14 +27,22 @@ export function runnerFile(): string {
     sourcemap: "inline",
     sourcefile: RUNNER_SOURCE,
   });
-  const dir = mkdtempSync(join(tmpdir(), "palisade-runner-"));
+  const dir = mkdtempSync(join(tmpdir(), RUNNER_DIR));
   chmodSync(dir, 0o700);
-  const file = join(dir, "runner.mjs");
+  const file = join(dir, RUNNER_FILE);
   writeFileSync(file, code, { mode: 0o400 });
   if (written === undefined) process.once("exit", () => removeRunner());
   else rmSync(written.dir, { recursive: true, force: true });
   written = { dir, file };
   return file;
+}
+
+/** True for the runner's own files (its source and any written copy): frames of the platform, not the function. */
+export function isRunnerPath(path: string): boolean {
+  return (
+    path === RUNNER_SOURCE ||
+    (basename(path) === RUNNER_FILE && basename(dirname(path)).startsWith(RUNNER_DIR))
+  );
 }
 
 function removeRunner(): void {

@@ -10,7 +10,8 @@ import type { CapabilityHost } from "./capability-host.ts";
 import { CRASH_POLICY, type CrashPolicy } from "./crash-breaker.ts";
 import { deliveryError, finalRefusal } from "./delivery-error.ts";
 import { RUNTIME_CLOSED, RUNTIME_HELD } from "./errors.ts";
-import type { LogLevel, SandboxMessage } from "./guest/protocol.ts";
+import { stackFrames, withStack } from "./failure-stack.ts";
+import type { LogLevel, SandboxMessage, SerializedError } from "./guest/protocol.ts";
 import { createInvokeBatches } from "./invoke-batches.ts";
 import { createPoolProcesses, type Job, type SandboxPoolEvents, type Slot } from "./pool-processes.ts";
 import { createRedactor } from "./redactor.ts";
@@ -24,6 +25,8 @@ export type FunctionLog = (
   fields: Record<string, unknown>,
   /** The invocation's traceparent, so each line can name its trace. */
   traceparent?: string,
+  /** The type of the event the invocation runs for. */
+  type?: string,
 ) => void;
 
 export interface SandboxPoolOptions {
@@ -78,8 +81,8 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
       notAttempted: true,
     });
   const redactor = createRedactor();
-  const log: FunctionLog = (name, eventId, level, message, fields, traceparent) =>
-    options.log(name, eventId, level, redactor.text(message), redactor.fields(fields), traceparent);
+  const log: FunctionLog = (name, eventId, level, message, fields, traceparent, type) =>
+    options.log(name, eventId, level, redactor.text(message), redactor.fields(fields), traceparent, type);
   const processes = createPoolProcesses({
     fn,
     bundlePath: options.bundlePath,
@@ -105,10 +108,13 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
     onOutput(slot, stream, line) {
       const head = batches.running(slot);
       const level = stream === "stderr" ? "warn" : "info";
-      log(fn.name, head?.inv.event.id, level, line, { stream }, head?.inv.event.traceparent);
+      const event = head?.inv.event;
+      log(fn.name, event?.id, level, line, { stream }, event?.traceparent, event?.type);
     },
   });
-  const batches = createInvokeBatches(fn, processes, redactor.text, () => held);
+  const describe = (error: SerializedError): string =>
+    withStack(redactor.text(error.message), stackFrames(error.stack, options.bundlePath, redactor.text));
+  const batches = createInvokeBatches(fn, processes, describe, () => held);
 
   function onMessage(slot: Slot, msg: SandboxMessage): void {
     const head = batches.running(slot);
@@ -123,6 +129,7 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
         msg.message.slice(0, 8192),
         plainFields(msg.fields),
         event.traceparent,
+        event.type,
       );
     } else if (msg.t === "call") {
       options.capabilities(head.inv, msg.cap, msg.args).then(

@@ -13,7 +13,7 @@
 import { type ChildProcess, spawn } from "node:child_process";
 import { rmSync } from "node:fs";
 import type { Duplex } from "node:stream";
-import { PalisadeError, type SerializedError } from "../errors.ts";
+import { PalisadeError } from "../errors.ts";
 import { checkMessage } from "./check-message.ts";
 import {
   RUNTIME_CRASHED,
@@ -21,8 +21,9 @@ import {
   RUNTIME_OUTPUT_TOO_LARGE,
   RUNTIME_SCRATCH_FULL,
 } from "./errors.ts";
+import { stackFrames, withStack } from "./failure-stack.ts";
 import { openFrameChannel } from "./frame-channel.ts";
-import type { HostMessage, SandboxMessage } from "./guest/protocol.ts";
+import type { HostMessage, SandboxMessage, SerializedError } from "./guest/protocol.ts";
 import { bwrapArgs } from "./os-layer.ts";
 import { runnerFile } from "./runner-file.ts";
 import { createScratch, watchScratch } from "./scratch-dir.ts";
@@ -181,7 +182,7 @@ export function startSandboxProcess(options: SandboxProcessOptions): SandboxProc
       if (msg.t === "done" && scratchOver()) return;
       if (msg.t === "ready") settle?.resolve();
       else if (msg.t === "fatal") {
-        settle?.reject(loadFailed(options.functionName, msg.error));
+        settle?.reject(loadFailed(options.functionName, msg.error, options.bundlePath));
         kill(); // it cannot serve anything, and its channel would keep it alive
       } else options.onMessage(msg);
     },
@@ -241,8 +242,13 @@ function scratchFull(name: string, bytes: number, limit: number): PalisadeError 
   );
 }
 
-function loadFailed(name: string, error: SerializedError): PalisadeError {
-  return new PalisadeError(RUNTIME_LOAD_FAILED, `Cannot load function "${name}": ${error.message}`);
+// No secret can be in it yet: a function reads secrets through an invocation's ctx, after loading.
+function loadFailed(name: string, error: SerializedError, bundlePath: string): PalisadeError {
+  const frames = stackFrames(error.stack, bundlePath, (text) => text);
+  return new PalisadeError(
+    RUNTIME_LOAD_FAILED,
+    withStack(`Cannot load function "${name}": ${error.message}`, frames),
+  );
 }
 
 function exitReason(

@@ -181,7 +181,10 @@ test("a thrown error fails the attempt with its message; process.exit is a crash
     t,
     `export default (e) => { if (e.data.n === 1) throw new Error("card declined"); if (e.data.n === 2) process.exit(3); };`,
   );
-  await assert.rejects(h.pool.invoke(event(), 1), { message: "card declined" });
+  // The message, then the stack: mapped to the source, relative to the app (failure-stack.ts).
+  await assert.rejects(h.pool.invoke(event(), 1), {
+    message: /^card declined\n {4}at \S+ \(fn\.ts:1:\d+\)$/,
+  });
   await assert.rejects(
     h.pool.invoke(createEvent({ type: "t.x", data: { n: 2 } }, { principal: "t", source: "t", hop: 0 }), 1),
     {

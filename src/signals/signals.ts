@@ -177,7 +177,17 @@ export type Signal =
       readonly fn: string;
       readonly hold: "budget" | "rate_limit" | "quarantine";
     }
-  | { readonly kind: "finding"; readonly finding: Finding };
+  | { readonly kind: "finding"; readonly finding: Finding }
+  | {
+      /** A line a function logged (ctx.log, stdout, stderr), as the runtime bounded and redacted it. */
+      readonly kind: "function.log";
+      readonly fn: string;
+      readonly level: "debug" | "info" | "warn" | "error";
+      readonly message: string;
+      /** The event its invocation ran for, and that event's type; absent for a line between invocations. */
+      readonly eventId?: string;
+      readonly type?: string;
+    };
 
 export type SignalKind = Signal["kind"];
 export type SignalOf<K extends SignalKind> = Extract<Signal, { kind: K }>;

@@ -17,6 +17,8 @@ export interface SerializedError {
   code: string;
   message: string;
   retryable: boolean;
+  /** The error's stack as the sandbox saw it (a claim: the host keeps only frames, see failure-stack.ts). */
+  stack?: string;
 }
 
 export interface InvokeItem {

@@ -14,7 +14,7 @@ import { Socket } from "node:net";
 import { resolve as resolvePath } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import v8 from "node:v8";
-import type { FetchResult, HostMessage, InvokeItem } from "./protocol.ts";
+import type { FetchResult, HostMessage, InvokeItem, SerializedError } from "./protocol.ts";
 
 type Reply = { resolve: (v: unknown) => void; reject: (e: unknown) => void };
 type Handler = (event: unknown, ctx: unknown) => unknown;
@@ -56,16 +56,28 @@ function readHost(onMessage: (msg: HostMessage) => void): void {
 const pending = new Map<number, Reply>();
 let nextCall = 1;
 
-function serialize(err: unknown): { code: string; message: string; retryable: boolean } {
+function serialize(err: unknown): SerializedError {
   if (err instanceof Error) {
     const code = (err as { code?: unknown }).code;
+    const stack = stackOf(err);
     return {
       code: typeof code === "string" ? code : "PAL_RUNTIME_HANDLER_ERROR",
       message: err.message,
       retryable: true,
+      ...(stack === undefined ? {} : { stack }),
     };
   }
   return { code: "PAL_RUNTIME_HANDLER_ERROR", message: String(err), retryable: true };
+}
+
+// Node maps the stack to the TypeScript source (--enable-source-maps, the bundle's inline map). The
+// function's code may have replaced `stack` with anything, even a getter that throws.
+function stackOf(err: Error): string | undefined {
+  try {
+    return typeof err.stack === "string" ? err.stack.slice(0, MAX_STACK) : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 // Log fields cross IPC; anything structured clone cannot carry (functions, sockets) becomes a string.
@@ -174,6 +186,8 @@ syncBuiltinESMExports();
 const [bundle, functionName = "function", outputArg = "262144", tmpdir = ""] = process.argv.slice(2);
 const outputBytes = Number(outputArg);
 const MAX_LOG_MESSAGE = 8192;
+// What the host reads of a stack (it keeps 20 frames of it at most).
+const MAX_STACK = 16384;
 
 // The result crosses IPC only when there is one, and only within the output limit.
 function result(value: unknown): { value?: unknown } {
