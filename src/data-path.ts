@@ -17,8 +17,10 @@ import {
   PLATFORM_PRINCIPAL,
   PLATFORM_SOURCE,
   rootOf,
+  traceContextOf,
+  withTraceContext,
 } from "./events/index.ts";
-import { SpanKind, type Tracing } from "./observe/index.ts";
+import { eventSpanAttributes, invocationSpanAttributes, SpanKind, type Tracing } from "./observe/index.ts";
 import type { Invocation, SandboxPool } from "./runtime/index.ts";
 import type { SchemaRegistry } from "./schema/index.ts";
 import { type Authorizer, SECURITY_FORBIDDEN } from "./security/index.ts";
@@ -80,18 +82,21 @@ export function createDataPath({
         throw forbidden(principal, draft.type, at);
       registry.assertValid(draft.type, draft.data, at);
     }
-    // An ingress span per event, child of the sender's traceparent if it sent one; the event
-    // carries the span's own traceparent, so everything downstream joins the same trace.
-    const spans = drafts.map((d) =>
-      tracing.start(`ingress ${d.type}`, d.traceparent, { "palisade.principal": principal }, SpanKind.SERVER),
+    const events = drafts.map((draft) =>
+      createEvent(draft, { principal, source, hop: 0, schemaversion: registry.version(draft.type) }),
+    );
+    // An ingress span per event, child of the sender's trace context if it sent one; the event
+    // carries the span's own (traceparent, tracestate), so everything downstream joins the same trace.
+    const spans = events.map((event, i) =>
+      tracing.start(
+        `ingress ${event.type}`,
+        traceContextOf(drafts[i] ?? {}),
+        { "palisade.principal": principal, ...eventSpanAttributes(event, "publish") },
+        SpanKind.SERVER,
+      ),
     );
     try {
-      const appended = await accept(
-        drafts.map((draft, i) => ({
-          ...createEvent(draft, { principal, source, hop: 0, schemaversion: registry.version(draft.type) }),
-          traceparent: spans[i]?.traceparent ?? "",
-        })),
-      );
+      const appended = await accept(events.map((event, i) => withTraceContext(event, spans[i] ?? event)));
       for (const span of spans) span.end();
       return appended;
     } catch (err) {
@@ -118,32 +123,31 @@ export function createDataPath({
       // A retried handler re-emits the same ids, so its emits are stored once (dedupe on principal,
       // source and id; only this function writes as `function:<name>`).
       const id = stableId(inv.event, inv.fn.name, inv.emits++);
+      const created = createEvent(
+        { type, data, id },
+        {
+          principal: `function:${inv.fn.name}`,
+          source,
+          hop,
+          causationid: inv.event.id,
+          root: rootOf(inv.event),
+          schemaversion: registry.version(type),
+        },
+      );
       // The invocation's event carries the invocation span; the emit is its child, and the emitted
       // event carries the emit span on to its own deliveries.
       const span = tracing.start(
         `emit ${type}`,
-        inv.event.traceparent,
+        traceContextOf(inv.event),
         {
           "palisade.function": inv.fn.name,
           "palisade.event_id": id,
+          ...eventSpanAttributes(created, "emit"),
         },
         SpanKind.PRODUCER,
       );
       try {
-        const event = {
-          ...createEvent(
-            { type, data, id },
-            {
-              principal: `function:${inv.fn.name}`,
-              source,
-              hop,
-              causationid: inv.event.id,
-              root: rootOf(inv.event),
-              schemaversion: registry.version(type),
-            },
-          ),
-          traceparent: span.traceparent,
-        };
+        const event = withTraceContext(created, span);
         const [stored] = await accept([event]);
         span.end();
         // A retried handler's emits are duplicates of its first attempt's: not more work of the chain.
@@ -190,11 +194,15 @@ export function createDataPath({
       // its event's traceparent, so its capability calls and emits are children of it.
       const dispatch = tracing.start(
         `dispatch ${target}`,
-        delivery.event.traceparent,
-        attrs,
+        traceContextOf(delivery.event),
+        { ...attrs, ...eventSpanAttributes(delivery.event, "deliver") },
         SpanKind.CONSUMER,
       );
-      const invoke = tracing.start(`invoke ${target}`, dispatch.traceparent, attrs);
+      const invocationId = `${delivery.event.id}:${target}:${delivery.attempts + 1}`;
+      const invoke = tracing.start(`invoke ${target}`, dispatch, {
+        ...attrs,
+        ...invocationSpanAttributes(target, invocationId),
+      });
       // A replayed delivery says so: same event (id, data, traceparent), plus its provenance.
       const event = delivery.replay
         ? {
@@ -205,7 +213,7 @@ export function createDataPath({
           }
         : delivery.event;
       try {
-        await pool.invoke({ ...event, traceparent: invoke.traceparent }, delivery.attempts + 1);
+        await pool.invoke(withTraceContext(event, invoke), delivery.attempts + 1);
         invoke.end();
         dispatch.end();
       } catch (err) {

@@ -1,6 +1,6 @@
 import type { InvokeReport } from "../invoke-once.ts";
 import type { AppModel, TlsSpec } from "../manifest/index.ts";
-import type { Logger } from "../observe/index.ts";
+import type { Logger, Metrics } from "../observe/index.ts";
 import type { PreparedApp } from "../prepare-app.ts";
 import type { BuiltFunction } from "../supply/index.ts";
 
@@ -40,6 +40,8 @@ export interface ServeRequest {
   createKeys?: boolean;
   /** Create the audit key if missing though the audit log has signed checkpoints. @default createKeys */
   createAuditKey?: boolean;
+  /** Metrics kept across restarts in one process (`dev` reloads), so counters go on. @default a new set */
+  metrics?: Metrics;
 }
 
 /** A platform running in this process, as the CLI sees it. */

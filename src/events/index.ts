@@ -19,4 +19,9 @@ export {
   PLATFORM_SOURCE,
   RESERVED_SOURCE_SCHEMES,
 } from "./platform-events.ts";
-export { nextTraceparent } from "./trace-context.ts";
+export {
+  type EventTraceContext,
+  nextTraceparent,
+  traceContextOf,
+  withTraceContext,
+} from "./trace-context.ts";

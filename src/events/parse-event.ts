@@ -19,7 +19,8 @@ export const CONTEXT_ATTRIBUTES = {
   subject: NON_EMPTY,
   time: { type: "string", format: "date-time" },
   // W3C Trace Context travels as the CloudEvents distributed-tracing extension.
-  traceparent: { type: "string", maxLength: 55 },
+  // 55 for version 00; a later version may append fields (W3C Trace Context §3.2.4), read by its first four
+  traceparent: { type: "string", maxLength: 256 },
 } as const;
 
 // Extension names: lower-case letters and digits, at most 20 (spec §3.1.1 naming conventions).

@@ -44,13 +44,7 @@ export function registerEventsRoute(
     scope.post(source.path, { bodyLimit: source.maxBodyBytes }, async (request, reply) => {
       const principal = deps.principals.get(request) ?? "";
       const [read, batch] = readEvents(request.headers, request.body);
-      // W3C Trace Context: the request's traceparent continues the sender's trace, unless an event
-      // names its own (the CloudEvents distributed-tracing extension).
-      const header = request.headers.traceparent;
-      const drafts =
-        typeof header === "string" && header.length <= 55
-          ? read.map((d) => (d.traceparent === undefined ? { ...d, traceparent: header } : d))
-          : read;
+      const drafts = withRequestTrace(read, request.headers);
       enforcePrincipalAdmission(deps, principal);
       const limit = deps.principalLimit(principal);
       const limited = enforceRateLimit(
@@ -78,6 +72,37 @@ export function registerEventsRoute(
       });
       return reply.status(202).send({ ids });
     });
+  });
+}
+
+// Longest traceparent and tracestate headers taken: a later version's traceparent may be longer than
+// version 00's 55 characters (W3C Trace Context, "Versioning of traceparent"), and the propagator
+// keeps at most 512 characters of a tracestate ("tracestate Limits").
+const MAX_TRACEPARENT = 256;
+const MAX_TRACESTATE = 8192;
+
+/**
+ * W3C Trace Context: the request's `traceparent` (and its `tracestate`, as the event's extension)
+ * continues the sender's trace in every event that names no trace of its own (the CloudEvents
+ * distributed-tracing extension). The data path reads them with the W3C propagator: an invalid pair
+ * starts a new trace, and its tracestate is dropped.
+ */
+function withRequestTrace(read: EventDraft[], headers: IncomingHttpHeaders): EventDraft[] {
+  const traceparent = headers.traceparent;
+  if (typeof traceparent !== "string" || traceparent.length > MAX_TRACEPARENT) return read;
+  // Repeated tracestate headers are one list (RFC 9110 §5.3; Node joins them with ", ").
+  const tracestate = headers.tracestate;
+  const state =
+    typeof tracestate === "string" && tracestate.length <= MAX_TRACESTATE ? tracestate : undefined;
+  return read.map((d) => {
+    if (d.traceparent !== undefined) return d;
+    // The header pair is the context: a tracestate the event carried without a traceparent is none.
+    const { extensions: sent, ...rest } = d;
+    const { tracestate: _alone, ...extensions } = sent ?? {};
+    if (state !== undefined) extensions.tracestate = state;
+    return Object.keys(extensions).length === 0
+      ? { ...rest, traceparent }
+      : { ...rest, traceparent, extensions };
   });
 }
 

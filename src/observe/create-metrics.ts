@@ -1,6 +1,11 @@
-import { Counter, Gauge, Histogram, Registry } from "prom-client";
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from "prom-client";
 
-/** The platform's Prometheus metrics, on a registry of its own (one per running app). */
+/**
+ * The platform's Prometheus metrics, on a registry of its own: Palisade's `palisade_*` ones and
+ * prom-client's default process and Node.js metrics (`process_*`, `nodejs_*`, unprefixed as
+ * exporters name them). One set lives as long as its process: `dev` hands the same set to every
+ * reload, so counters only go back to zero when the process restarts (what Prometheus expects).
+ */
 export interface Metrics {
   readonly registry: Registry;
   /**
@@ -45,8 +50,10 @@ export interface Metrics {
   readonly costUsd: Counter<"fn" | "principal">;
 }
 
+/** A new set of the platform's metrics, the process and Node.js defaults included. */
 export function createMetrics(): Metrics {
   const registry = new Registry();
+  collectDefaultMetrics({ register: registry });
   return {
     registry,
     ingressRejected: new Counter({
@@ -167,4 +174,20 @@ export function createMetrics(): Metrics {
       registers: [registry],
     }),
   };
+}
+
+/**
+ * Prepares a set of metrics for another start of the platform in the same process (a `dev` reload):
+ * counters and histograms keep counting, while the gauges, which describe the running platform
+ * (pool sizes, quarantines, queue depths), start afresh so a removed function leaves no series.
+ */
+export function resetGauges(metrics: Metrics): void {
+  for (const gauge of [
+    metrics.dlqDepth,
+    metrics.pendingDeliveries,
+    metrics.poolSize,
+    metrics.functionUnavailable,
+    metrics.quarantined,
+  ])
+    gauge.reset();
 }

@@ -66,3 +66,76 @@ test("a clock stepped back does not stop sampling for the length of the step", (
   t.mock.timers.tick(1000);
   assert.equal(sampled(fanOutTrace(tracing, 50)), true);
 });
+
+const SENDER_TRACE = "4bf92f3577b34da6a3ce929d0e0e4736";
+const SENDER_SPAN = "00f067aa0ba902b7";
+
+/** Tracing that records every span into `memory` (no OTLP, whatever the environment says). */
+function recordedTracing(
+  t: TestContext,
+  memory: InMemorySpanExporter,
+  app?: string,
+): ReturnType<typeof createTracing> {
+  const tracing = createTracing({ immediate: [memory], otlpFromEnv: false, ...(app ? { app } : {}) });
+  t.after(() => tracing.close());
+  return tracing;
+}
+
+test("a span continues the sender's tracestate and hands it on with its own traceparent", (t) => {
+  const memory = new InMemorySpanExporter();
+  const tracing = recordedTracing(t, memory);
+  const span = tracing.start("ingress x", {
+    traceparent: `00-${SENDER_TRACE}-${SENDER_SPAN}-01`,
+    tracestate: "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE",
+  });
+  assert.equal(span.tracestate, "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
+  assert.match(span.traceparent, new RegExp(`^00-${SENDER_TRACE}-[0-9a-f]{16}-01$`));
+  const child = tracing.start("dispatch f", span);
+  assert.equal(child.tracestate, span.tracestate);
+  child.end();
+  span.end();
+  const [recorded] = memory.getFinishedSpans().filter((s) => s.name === "ingress x");
+  assert.equal(recorded?.parentSpanContext?.spanId, SENDER_SPAN);
+  assert.equal(recorded?.spanContext().traceState?.serialize(), "rojo=00f067aa0ba902b7,congo=t61rcWkgMzE");
+});
+
+test("a later version's traceparent is continued; version ff and extra fields on 00 start a new trace", (t) => {
+  const tracing = recordedTracing(t, new InMemorySpanExporter());
+  const future = tracing.start("a", {
+    traceparent: `42-${SENDER_TRACE}-${SENDER_SPAN}-01-more-fields`,
+    tracestate: "k=v",
+  });
+  assert.equal(future.traceparent.split("-")[1], SENDER_TRACE);
+  assert.equal(future.tracestate, "k=v");
+  for (const bad of [`ff-${SENDER_TRACE}-${SENDER_SPAN}-01`, `00-${SENDER_TRACE}-${SENDER_SPAN}-01-x`]) {
+    const span = tracing.start("b", { traceparent: bad, tracestate: "k=v" });
+    assert.notEqual(span.traceparent.split("-")[1], SENDER_TRACE, bad);
+    assert.equal(span.tracestate, undefined, "the tracestate of an invalid traceparent is dropped");
+  }
+});
+
+test("an unsampled trace hands its tracestate on without recording", (t) => {
+  const memory = new InMemorySpanExporter();
+  const tracing = createTracing({ batched: [memory], otlpFromEnv: false });
+  t.after(() => tracing.close());
+  const span = tracing.start("x", { traceparent: `00-${SENDER_TRACE}-${SENDER_SPAN}-00`, tracestate: "a=1" });
+  assert.match(span.traceparent, new RegExp(`^00-${SENDER_TRACE}-[0-9a-f]{16}-00$`));
+  assert.equal(span.tracestate, "a=1");
+});
+
+test("spans name the service palisade, its version and the app as namespace by default", (t) => {
+  for (const name of ["OTEL_SERVICE_NAME", "OTEL_RESOURCE_ATTRIBUTES"]) {
+    const before = process.env[name];
+    delete process.env[name];
+    t.after(() => {
+      if (before !== undefined) process.env[name] = before;
+    });
+  }
+  const memory = new InMemorySpanExporter();
+  recordedTracing(t, memory, "shop").start("x", undefined).end();
+  const attributes = memory.getFinishedSpans()[0]?.resource.attributes ?? {};
+  assert.equal(attributes["service.name"], "palisade");
+  assert.equal(attributes["service.namespace"], "shop");
+  assert.match(String(attributes["service.version"]), /^\d+\.\d+\.\d+/);
+  assert.equal(attributes["telemetry.sdk.language"], "nodejs");
+});

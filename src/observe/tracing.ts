@@ -1,22 +1,29 @@
 /**
- * Tracing across event hops with OpenTelemetry. Every event carries a W3C `traceparent`; each hop
- * (ingress, dispatch, invocation, capability call, ctx.emit) is a span whose parent is the
- * traceparent it was handed, and it hands its own span's traceparent on (the event's, or the one an
- * emitted event gets), so one trace runs from the first HTTP request to the last function.
+ * Tracing across event hops with OpenTelemetry. Every event carries W3C Trace Context (`traceparent`
+ * and, when the trace has one, `tracestate`); each hop (ingress, dispatch, invocation, capability
+ * call, ctx.emit) is a span whose parent is the context it was handed (read by the W3C propagator of
+ * @opentelemetry/core), and it hands its own span's context on (the event's, or the one an emitted
+ * event gets), so one trace runs from the first HTTP request to the last function.
  *
- * Spans go to every exporter given: OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set, the app's
- * recent-traces store for `palisade traces`, an in-memory exporter in tests.
+ * Spans go to every exporter given: OTLP/HTTP when OTEL_EXPORTER_OTLP_(TRACES_)ENDPOINT is set
+ * (otlp-exporter.ts), the app's recent-traces store for `palisade traces`, an in-memory exporter in
+ * tests. Their resource names the service (tracing-resource.ts).
  */
 import { randomUUID } from "node:crypto";
 import {
   type Attributes,
+  type Context,
+  defaultTextMapGetter,
+  defaultTextMapSetter,
   ROOT_CONTEXT,
+  type Span,
   SpanKind,
   SpanStatusCode,
   TraceFlags,
+  type Tracer,
   trace,
 } from "@opentelemetry/api";
-import { OTLPTraceExporter } from "@opentelemetry/exporter-trace-otlp-http";
+import { W3CTraceContextPropagator } from "@opentelemetry/core";
 import {
   BasicTracerProvider,
   BatchSpanProcessor,
@@ -27,28 +34,52 @@ import {
   type SpanExporter,
   type SpanProcessor,
 } from "@opentelemetry/sdk-trace-base";
+import { otlpExporterFromEnv, otlpProtocolFromEnv } from "./otlp-exporter.ts";
+import { checkResourceEnv, tracingResource } from "./tracing-resource.ts";
 
-/** A span in progress: hand `traceparent` to the next hop, then end it once. */
+/** W3C Trace Context as it travels between hops: a traceparent and the trace's tracestate, if any. */
+export interface TraceContext {
+  readonly traceparent?: string | undefined;
+  readonly tracestate?: string | undefined;
+}
+
+/** A span in progress: hand its `traceparent` and `tracestate` to the next hop, then end it once. */
 export interface ActiveSpan {
   readonly traceparent: string;
+  /** The trace's tracestate (the parent's, as the propagator kept it); undefined when it has none. */
+  readonly tracestate: string | undefined;
   end(error?: unknown): void;
 }
 
 export interface Tracing {
-  /** Starts a span under `parent` (a W3C traceparent; a new trace when absent or invalid). */
-  start(name: string, parent: string | undefined, attributes?: Attributes, kind?: SpanKind): ActiveSpan;
+  /**
+   * Starts a span under `parent`: a traceparent, or a traceparent with its tracestate. A new trace
+   * when absent or invalid (W3C Trace Context: a later version's traceparent is read by its first
+   * four fields; version ff, or 00 with more fields, is invalid, and its tracestate dropped).
+   */
+  start(
+    name: string,
+    parent: string | TraceContext | undefined,
+    attributes?: Attributes,
+    kind?: SpanKind,
+  ): ActiveSpan;
   close(): Promise<void>;
 }
 
-const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-([0-9a-f]{2})$/;
+const propagator = new W3CTraceContextPropagator();
 
 export interface TracingOptions {
   /** Exporters whose spans are sent in batches (the recent-traces store, OTLP). */
   batched?: readonly SpanExporter[];
   /** Exporters that get each span as it ends (tests). */
   immediate?: readonly SpanExporter[];
-  /** Add OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT is set. @default true */
+  /**
+   * Add OTLP/HTTP when OTEL_EXPORTER_OTLP_ENDPOINT (or OTEL_EXPORTER_OTLP_TRACES_ENDPOINT) is set,
+   * in the protocol OTEL_EXPORTER_OTLP_(TRACES_)PROTOCOL names. @default true
+   */
   otlpFromEnv?: boolean;
+  /** The app's name: the resource's `service.namespace` (OTEL_RESOURCE_ATTRIBUTES may override it). */
+  app?: string;
   /**
    * New traces recorded per second when nothing else asks for every span (no OTLP endpoint, no
    * immediate exporter): what the recent-traces store keeps anyway. A trace the sender marked
@@ -122,17 +153,31 @@ function spanBudget(perSecond: number): SpanBudget {
   };
 }
 
+/**
+ * Refuses the OTEL_* settings tracing could not use (an OTLP protocol other than http/protobuf or
+ * http/json, a malformed OTEL_RESOURCE_ATTRIBUTES) with an error naming the variable: called before
+ * the platform opens anything, as createTracing would refuse the same later.
+ */
+export function checkTracingEnv(): void {
+  checkResourceEnv();
+  otlpProtocolFromEnv();
+}
+
+/** Tracing with the SDK: spans under the OpenTelemetry resource of tracing-resource.ts, to `options`' exporters. */
 export function createTracing(options: TracingOptions = {}): Tracing {
   const processors: SpanProcessor[] = [
     ...(options.immediate ?? []).map((e) => new SimpleSpanProcessor(e)),
     ...(options.batched ?? []).map((e) => new BatchSpanProcessor(e)),
   ];
-  const otlp = (options.otlpFromEnv ?? true) && Boolean(process.env.OTEL_EXPORTER_OTLP_ENDPOINT);
-  if (otlp) processors.push(new BatchSpanProcessor(new OTLPTraceExporter()));
+  // Both read the environment first: a refused protocol or resource stops the start before any span.
+  const resource = tracingResource(options.app);
+  const otlp = (options.otlpFromEnv ?? true) ? otlpExporterFromEnv() : undefined;
+  if (otlp !== undefined) processors.push(new BatchSpanProcessor(otlp));
   // With a collector or a test exporter, the standard OTEL_TRACES_SAMPLER applies (default: all).
-  const everything = otlp || (options.immediate ?? []).length > 0;
+  const everything = otlp !== undefined || (options.immediate ?? []).length > 0;
   const spans = everything ? undefined : spanBudget(options.spansPerSecond ?? 1000);
   const provider = new BasicTracerProvider({
+    resource,
     spanProcessors: spans === undefined ? processors : [spans.counter, ...processors],
     ...(spans === undefined
       ? {}
@@ -142,41 +187,53 @@ export function createTracing(options: TracingOptions = {}): Tracing {
           }),
         }),
   });
-  const tracer = provider.getTracer("palisade");
+  return { start: spanStarter(provider.getTracer("palisade"), everything), close: () => provider.shutdown() };
+}
 
-  return {
-    start(name, parent, attributes, kind = SpanKind.INTERNAL) {
-      const match = parent === undefined ? null : TRACEPARENT.exec(parent);
-      // A hop of a trace that is not being recorded stays unrecorded (parent-based sampling): hand
-      // on a fresh span id in the same trace without asking the SDK for a span at all.
-      if (!everything && match !== null && (Number.parseInt(match[3] ?? "00", 16) & TraceFlags.SAMPLED) === 0)
-        return { traceparent: `00-${match[1]}-${randomUUID().replaceAll("-", "").slice(16)}-00`, end() {} };
-      const context =
-        match === null
-          ? ROOT_CONTEXT
-          : trace.setSpanContext(ROOT_CONTEXT, {
-              traceId: match[1] ?? "",
-              spanId: match[2] ?? "",
-              traceFlags: Number.parseInt(match[3] ?? "01", 16) & TraceFlags.SAMPLED,
-              isRemote: true,
-            });
-      const span = tracer.startSpan(name, { kind, ...(attributes ? { attributes } : {}) }, context);
-      const sc = span.spanContext();
-      let ended = false;
+/**
+ * Starts spans with `tracer`. Unless `everything` is recorded, a hop of a trace that is not being
+ * recorded stays unrecorded (parent-based sampling): it hands on a fresh span id in the same trace
+ * without asking the SDK for a span at all.
+ */
+function spanStarter(tracer: Tracer, everything: boolean): Tracing["start"] {
+  return (name, parent, attributes, kind = SpanKind.INTERNAL) => {
+    const context = extract(parent);
+    const remote = trace.getSpanContext(context);
+    if (!everything && remote !== undefined && (remote.traceFlags & TraceFlags.SAMPLED) === 0)
       return {
-        traceparent: `00-${sc.traceId}-${sc.spanId}-0${sc.traceFlags & TraceFlags.SAMPLED}`,
-        end(error) {
-          if (ended) return;
-          ended = true;
-          // Only the error's code: its message may quote event data or secrets, and spans are
-          // stored in plaintext and shipped to collectors.
-          if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: errorCode(error) });
-          span.end();
-        },
+        traceparent: `00-${remote.traceId}-${randomUUID().replaceAll("-", "").slice(16)}-00`,
+        tracestate: remote.traceState?.serialize() || undefined,
+        end() {},
       };
-    },
-    close: () => provider.shutdown(),
+    const span = tracer.startSpan(name, { kind, ...(attributes ? { attributes } : {}) }, context);
+    const { traceparent, tracestate } = inject(span);
+    let ended = false;
+    return {
+      traceparent,
+      tracestate,
+      end(error) {
+        if (ended) return;
+        ended = true;
+        // Only the error's code: its message may quote event data or secrets, and spans are
+        // stored in plaintext and shipped to collectors.
+        if (error !== undefined) span.setStatus({ code: SpanStatusCode.ERROR, message: errorCode(error) });
+        span.end();
+      },
+    };
   };
+}
+
+/** The context a span starts under: the parent's, read by the W3C propagator; the root when invalid. */
+function extract(parent: string | TraceContext | undefined): Context {
+  const carrier = typeof parent === "string" ? { traceparent: parent } : { ...parent };
+  return propagator.extract(ROOT_CONTEXT, carrier, defaultTextMapGetter);
+}
+
+/** What a span hands to the next hop, written by the W3C propagator (always version 00). */
+function inject(span: Span): { traceparent: string; tracestate: string | undefined } {
+  const carrier: Record<string, string> = {};
+  propagator.inject(trace.setSpan(ROOT_CONTEXT, span), carrier, defaultTextMapSetter);
+  return { traceparent: carrier.traceparent ?? "", tracestate: carrier.tracestate || undefined };
 }
 
 function errorCode(error: unknown): string {
@@ -187,7 +244,13 @@ function errorCode(error: unknown): string {
 /** Tracing that records nothing but still hands a valid traceparent on (benchmarks: tracing off). */
 export function noTracing(next: (parent?: string) => string): Tracing {
   return {
-    start: (_name, parent) => ({ traceparent: next(parent), end() {} }),
+    start(_name, parent) {
+      const traceparent = next(typeof parent === "string" ? parent : parent?.traceparent);
+      const remote = trace.getSpanContext(extract(parent));
+      // The tracestate stays with its trace: `next` keeps the trace of a valid parent only.
+      const kept = remote !== undefined && traceparent.includes(`-${remote.traceId}-`);
+      return { traceparent, tracestate: (kept && remote.traceState?.serialize()) || undefined, end() {} };
+    },
     close: async () => undefined,
   };
 }
