@@ -9,7 +9,7 @@ import { dirname, join } from "node:path";
 import { DIST_DIR } from "./app-files.ts";
 import { type PreparedFunction, verifyFunctions } from "./function-runtime.ts";
 import { type AppModel, loadApp } from "./manifest/index.ts";
-import { openSchemaStore, registerSchemas } from "./schema/index.ts";
+import { openSchemaStore, registerSchemas, SCHEMAS_FILE } from "./schema/index.ts";
 import {
   type BuiltFunction,
   buildFunction,
@@ -55,7 +55,7 @@ export async function prepareApp(
 ): Promise<PreparedApp> {
   const app = loadApp(appDir);
   mkdirSync(app.dataDir, { recursive: true, mode: 0o700 });
-  const store = openSchemaStore(join(app.dataDir, "schemas.db"));
+  const store = openSchemaStore(join(app.dataDir, SCHEMAS_FILE));
   let schemaVersions: Map<string, number>;
   try {
     schemaVersions = registerSchemas(store, schemasOf(app), allowBreaking);

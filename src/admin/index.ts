@@ -46,6 +46,7 @@ export {
   type EventsPage,
   getEvent,
   listEvents,
+  PAGE_MAX,
   traceIdOf,
 } from "./events-view.ts";
 export {

@@ -28,6 +28,8 @@ export const AUDIT_KIND = {
   secretRemoved: "secret.removed",
   /** A secret's value was printed for an operator (`palisade secrets get`); subject: its name. */
   secretRead: "secret.read",
+  /** A function's kv value was printed for an operator (`palisade kv get`); subject: the namespace. */
+  kvRead: "kv.read",
   /** A store on disk went back to an older copy [store, found, expected]; subject: its file. */
   rollbackDetected: "state.rolled-back",
   /** A data key was added or retired [version]. */
