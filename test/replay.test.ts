@@ -48,7 +48,7 @@ ${testPrincipal(["job.queued"])}functions:
   const res = palisade(["replay", "--since", "1h", "--type", "job.*", "--app", dir]);
   assert.equal(res.status, 0, res.stderr);
   assert.match(res.stdout, /replayed 2 deliveries of 3 events; 1 refused/);
-  assert.match(res.stderr, /replaying \[#+\] 3\/3/);
+  assert.doesNotMatch(res.stderr, /replaying/, "no progress line on a piped stderr");
   assert.match(
     res.stderr,
     new RegExp(`refused ${ids[2]} → audit: function "audit"'s filter no longer matches`),

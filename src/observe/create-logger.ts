@@ -52,11 +52,20 @@ const COLORS: Record<number, string> = { 20: "\x1b[90m", 40: "\x1b[33m", 50: "\x
  * message, then the other fields as JSON. The same redaction has already applied.
  */
 function prettyStdout(): DestinationStream {
-  return { write: (line: string) => process.stdout.write(formatPretty(line)) };
+  const color = wantsColor(process.stdout);
+  return { write: (line: string) => process.stdout.write(formatPretty(line, color)) };
 }
 
-/** One JSON log line as a human-readable line. */
-export function formatPretty(line: string): string {
+/**
+ * Whether to colour what goes to `stream`: only a terminal, and never when NO_COLOR is set to a
+ * non-empty value (https://no-color.org).
+ */
+function wantsColor(stream: { readonly isTTY?: boolean }, env: NodeJS.ProcessEnv = process.env): boolean {
+  return stream.isTTY === true && (env.NO_COLOR ?? "") === "";
+}
+
+/** One JSON log line as a human-readable line, with ANSI colours unless `color` is false. */
+export function formatPretty(line: string, color = true): string {
   let entry: Record<string, unknown>;
   try {
     entry = JSON.parse(line) as Record<string, unknown>;
@@ -66,7 +75,7 @@ export function formatPretty(line: string): string {
   const { level, time, msg, fn, ...rest } = entry;
   const n = Number(level);
   const clock = new Date(Number(time)).toISOString().slice(11, 23);
-  const color = COLORS[n] ?? "";
-  const fields = Object.keys(rest).length > 0 ? ` \x1b[90m${JSON.stringify(rest)}\x1b[0m` : "";
-  return `${clock} ${color}${LEVELS[n] ?? String(level)}\x1b[0m ${fn ? `[${String(fn)}] ` : ""}${String(msg)}${fields}\n`;
+  const [on, dim, off] = color ? [COLORS[n] ?? "", "\x1b[90m", "\x1b[0m"] : ["", "", ""];
+  const fields = Object.keys(rest).length > 0 ? ` ${dim}${JSON.stringify(rest)}${off}` : "";
+  return `${clock} ${on}${LEVELS[n] ?? String(level)}${off} ${fn ? `[${String(fn)}] ` : ""}${String(msg)}${fields}\n`;
 }

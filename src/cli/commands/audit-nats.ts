@@ -18,7 +18,7 @@ import {
 } from "../../audit/index.ts";
 import type { AuditStream } from "../../bus/index.ts";
 import { loadApp } from "../../manifest/index.ts";
-import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
+import { EXIT_FAILURE, EXIT_OK } from "../exit-codes.ts";
 import { type OperatorNatsFlags, openNatsTarget } from "../nats-target.ts";
 import { usageError } from "../usage-error.ts";
 

@@ -14,7 +14,7 @@ import {
   verifyAuditLog,
 } from "../../audit/index.ts";
 import { isPalisadeError } from "../../errors.ts";
-import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
+import { EXIT_FAILURE, EXIT_OK } from "../exit-codes.ts";
 import type { OperatorNatsFlags } from "../nats-target.ts";
 import { parseInstant } from "../parse-instant.ts";
 import { anchorOnNats, exportOnNats, onAuditStream, tailOnNats, verifyOnNats } from "./audit-nats.ts";
@@ -72,9 +72,12 @@ export function runAuditVerify(opts: { app: string; json?: boolean; anchor?: str
  * prints its signed head as one line of JSON, to store somewhere the app's host cannot write. Later,
  * `palisade audit verify --anchor FILE` fails if the log no longer holds that head (deleted, cut
  * back, or the whole data directory put back to an older copy). With `--nats`: every node's newest
- * signed checkpoint on the deployment's audit stream (anchorOnNats).
+ * signed checkpoint on the deployment's audit stream (anchorOnNats). The anchor is JSON either way,
+ * so `--json` prints the same line (accepted like every command that prints data).
  */
-export async function runAuditAnchorAnywhere(opts: { app: string } & OperatorNatsFlags): Promise<number> {
+export async function runAuditAnchorAnywhere(
+  opts: { app: string; json?: boolean } & OperatorNatsFlags,
+): Promise<number> {
   return (await onAuditStream(opts, (stream) => anchorOnNats(stream, opts))) ?? runAuditAnchor(opts);
 }
 

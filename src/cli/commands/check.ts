@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { formatCheckText, formatSarif, runChecks, unwaivedHigh } from "../../guard/index.ts";
 import { loadApp } from "../../manifest/index.ts";
-import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
+import { EXIT_FAILURE, EXIT_OK } from "../exit-codes.ts";
 
 export interface CheckCommandOptions {
   format: "text" | "json" | "sarif";

@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { ATTEMPTS_PREFIX, COST_PREFIX, costCounter, NANO_PER_USD, utcDay } from "../../cost/index.ts";
 import { loadApp } from "../../manifest/index.ts";
-import { EXIT_OK } from "../exit-code.ts";
+import { EXIT_OK } from "../exit-codes.ts";
 import { type OperatorNatsFlags, withOperatorStore } from "../nats-target.ts";
 import { usageError } from "../usage-error.ts";
 

@@ -1,5 +1,5 @@
 import { resolve } from "node:path";
-import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
+import { EXIT_FAILURE, EXIT_OK } from "../exit-codes.ts";
 import type { PlatformOps } from "../platform-ops.ts";
 import { parseData } from "./send.ts";
 

@@ -2,8 +2,9 @@ import { type KeysStatus, keysStatusOf } from "../../admin/index.ts";
 import { auditCommand, openSealedStores, type SealedStores } from "../../app-files.ts";
 import { AUDIT_KIND } from "../../audit/index.ts";
 import { loadApp } from "../../manifest/index.ts";
-import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
+import { EXIT_FAILURE, EXIT_OK } from "../exit-codes.ts";
 import { type OperatorNatsFlags, openSharedKeys, openSharedSealedStores } from "../nats-target.ts";
+import { createProgress } from "../progress.ts";
 import { usageError } from "../usage-error.ts";
 
 const BATCH = 500;
@@ -11,36 +12,47 @@ const BATCH = 500;
 const RETIRE_WAIT_MS = 15_000;
 
 /**
- * `palisade keys rotate [--resume]`: adds a data key version that every new write uses at once (a
- * running platform picks it up within a second), then re-encrypts every sealed record still on an
- * older version, in batches of 500, one commit each, with a progress bar. Killed half-way, the
- * records already moved stay moved; `--resume` (or another rotate) finishes the rest. With `--nats`
- * the ring is the deployment's (every node seals with the new version within moments) and the
- * records are its event and secret stores'; events in the stream cannot be rewritten, so they keep
- * their version until pruned.
+ * `palisade keys rotate [--resume] [--json]`: adds a data key version that every new write uses at
+ * once (a running platform picks it up within a second), then re-encrypts every sealed record still on
+ * an older version, in batches of 500, one commit each, with a progress line on a terminal. Killed
+ * half-way, the records already moved stay moved; `--resume` (or another rotate) finishes the rest.
+ * With `--nats` the ring is the deployment's (every node seals with the new version within moments)
+ * and the records are its event and secret stores'; events in the stream cannot be rewritten, so they
+ * keep their version until pruned.
  */
 export async function runKeysRotate(
-  opts: { app: string; resume?: boolean } & OperatorNatsFlags,
+  opts: { app: string; resume?: boolean; json?: boolean } & OperatorNatsFlags,
 ): Promise<number> {
   const stores = await openStores(opts);
+  const progress = createProgress("re-encrypting");
   try {
+    let rotated: number | null = null;
     if (!opts.resume) {
-      const version = await stores.keyRing.rotate();
-      auditCommand(opts.app, { kind: AUDIT_KIND.keyRotated, outcome: "allowed", details: { version } });
-      process.stdout.write(`data key version ${version} is active for new writes\n`);
+      rotated = await stores.keyRing.rotate();
+      auditCommand(opts.app, {
+        kind: AUDIT_KIND.keyRotated,
+        outcome: "allowed",
+        details: { version: rotated },
+      });
+      if (!opts.json) process.stdout.write(`data key version ${rotated} is active for new writes\n`);
     }
     const active = stores.keyRing.activeVersion();
     const total = stale(await stores.versions(), active);
     let done = 0;
-    progress(done, total);
+    progress.update(done, total);
     for (let n = await stores.reencrypt(BATCH); n > 0; n = await stores.reencrypt(BATCH)) {
       done += n;
-      progress(Math.min(done, total), total);
+      progress.update(Math.min(done, total), total);
     }
-    process.stderr.write("\n");
-    process.stdout.write(`re-encrypted ${done} records under data key version ${active}\n`);
+    progress.done();
+    process.stdout.write(
+      opts.json
+        ? `${JSON.stringify({ rotated, active, reencrypted: done })}\n`
+        : `re-encrypted ${done} records under data key version ${active}\n`,
+    );
     return EXIT_OK;
   } finally {
+    progress.done();
     await stores.close();
   }
 }
@@ -84,13 +96,13 @@ export function printKeysStatus(status: KeysStatus, json: boolean): void {
 }
 
 /**
- * `palisade keys retire <version>`: deletes an old data key, refused while any record still uses it.
+ * `palisade keys retire <version> [--json]`: deletes an old data key, refused while any record still uses it.
  * Right after a rotation a running platform may still be sealing with the old key for a moment: retire
  * first waits (up to 15 s) until no running platform's lease names it, and only then counts records.
  */
 export async function runKeysRetire(
   version: string,
-  opts: { app: string } & OperatorNatsFlags,
+  opts: { app: string; json?: boolean } & OperatorNatsFlags,
 ): Promise<number> {
   const v = Number(version);
   if (!Number.isInteger(v) || v < 1) throw usageError(`"${version}" is not a data key version`);
@@ -120,7 +132,9 @@ export async function runKeysRetire(
     }
     await stores.keyRing.retire(v);
     auditCommand(opts.app, { kind: AUDIT_KIND.keyRetired, outcome: "allowed", details: { version: v } });
-    process.stdout.write(`data key version ${v} retired\n`);
+    process.stdout.write(
+      opts.json ? `${JSON.stringify({ retired: v })}\n` : `data key version ${v} retired\n`,
+    );
     return EXIT_OK;
   } finally {
     await stores.close();
@@ -160,13 +174,5 @@ function stale(perStore: Awaited<ReturnType<SealedStores["versions"]>>, active: 
   return perStore.reduce(
     (n, s) => n + [...s.counts].filter(([v]) => v !== active).reduce((m, [, c]) => m + c, 0),
     0,
-  );
-}
-
-function progress(done: number, total: number): void {
-  const width = 30;
-  const filled = total === 0 ? width : Math.round((done / total) * width);
-  process.stderr.write(
-    `\rre-encrypting [${"#".repeat(filled)}${".".repeat(width - filled)}] ${done}/${total}`,
   );
 }

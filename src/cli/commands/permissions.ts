@@ -3,7 +3,7 @@ import { permissionsOf } from "../../admin/index.ts";
 import { USAGE_FILE } from "../../app-files.ts";
 import { type AppModel, loadApp } from "../../manifest/index.ts";
 import { openUsageStore, type UsageRow } from "../../security/index.ts";
-import { EXIT_OK } from "../exit-code.ts";
+import { EXIT_OK } from "../exit-codes.ts";
 import { type OperatorNatsFlags, openNatsTarget } from "../nats-target.ts";
 
 /**

@@ -6,7 +6,7 @@
 import { openQuarantine, openRootHolds, type Quarantine, type RootHolds } from "../../detect/index.ts";
 import { type AppModel, loadApp } from "../../manifest/index.ts";
 import type { AppStore } from "../../open-store.ts";
-import { EXIT_FAILURE } from "../exit-code.ts";
+import { EXIT_FAILURE } from "../exit-codes.ts";
 import { type OperatorNatsFlags, withOperatorStore } from "../nats-target.ts";
 import { usageError } from "../usage-error.ts";
 

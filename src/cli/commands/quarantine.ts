@@ -12,7 +12,7 @@ import {
 import { auditCommand } from "../../app-files.ts";
 import { AUDIT_KIND } from "../../audit/index.ts";
 import { loadApp } from "../../manifest/index.ts";
-import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
+import { EXIT_FAILURE, EXIT_OK } from "../exit-codes.ts";
 import { type OperatorNatsFlags, withOperatorStore } from "../nats-target.ts";
 import { usageError } from "../usage-error.ts";
 import {

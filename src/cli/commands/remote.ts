@@ -14,12 +14,13 @@ import type { AuditRecord } from "../../audit/index.ts";
 import type { DeadLetter } from "../../bus/index.ts";
 import type { StoredSpan } from "../../observe/index.ts";
 import { type AdminUrlFlags, adminApi } from "../admin-client.ts";
-import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
+import { EXIT_FAILURE, EXIT_OK } from "../exit-codes.ts";
 import { usageError } from "../usage-error.ts";
 import { formatRecord } from "./audit.ts";
-import { printDeadLetters } from "./dlq.ts";
+import { printDeadLetters, printDlqReplay } from "./dlq.ts";
 import { printKeysStatus } from "./keys.ts";
 import { printQuarantine } from "./quarantine.ts";
+import { printReplay } from "./replay.ts";
 import { printSecretNames } from "./secrets.ts";
 import { printSpans } from "./traces.ts";
 
@@ -34,7 +35,7 @@ export async function remoteDlqList(opts: Remote & { json?: boolean; limit: numb
 
 export async function remoteDlqReplay(
   eventId: string | undefined,
-  opts: Remote & { all?: boolean; function?: string },
+  opts: Remote & { all?: boolean; function?: string; json?: boolean },
 ): Promise<number> {
   if (eventId === undefined || opts.all)
     throw usageError(
@@ -44,13 +45,11 @@ export async function remoteDlqReplay(
     eventId,
     ...(opts.function === undefined ? {} : { function: opts.function }),
   });
-  for (const r of result.refused) process.stderr.write(`refused ${r.eventId} → ${r.target}: ${r.reason}\n`);
-  process.stdout.write(`requeued ${result.requeued} of ${result.matched} dead letter(s)\n`);
-  return result.requeued === result.matched ? EXIT_OK : EXIT_FAILURE;
+  return printDlqReplay(result, opts.json === true);
 }
 
 export async function remoteReplay(
-  opts: Remote & { since: string; until?: string; type?: string; function?: string },
+  opts: Remote & { since: string; until?: string; type?: string; function?: string; json?: boolean },
 ): Promise<number> {
   const result = await adminApi<ArchiveReplayResult>(opts, "POST", "/replay", {
     since: opts.since,
@@ -58,13 +57,7 @@ export async function remoteReplay(
     ...(opts.type === undefined ? {} : { type: opts.type }),
     ...(opts.function === undefined ? {} : { function: opts.function }),
   });
-  for (const s of result.skipped) process.stderr.write(`skipped event at position ${s.seq}: ${s.error}\n`);
-  for (const r of result.refused) process.stderr.write(`refused ${r.eventId} → ${r.target}: ${r.reason}\n`);
-  const refused = result.refused.length;
-  process.stdout.write(
-    `replayed ${result.replayed} deliveries of ${result.events} events${refused > 0 ? `; ${refused} refused (dead-lettered)` : ""}\n`,
-  );
-  return EXIT_OK;
+  return printReplay(result, opts.json === true);
 }
 
 export async function remoteAuditVerify(opts: Remote & { json?: boolean; anchor?: string }): Promise<number> {

@@ -3,7 +3,7 @@ import { auditCommand, openAppSecrets } from "../../app-files.ts";
 import { AUDIT_KIND } from "../../audit/index.ts";
 import { loadApp } from "../../manifest/index.ts";
 import type { SecretReader, SecretStore } from "../../security/index.ts";
-import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
+import { EXIT_FAILURE, EXIT_OK } from "../exit-codes.ts";
 import { type OperatorNatsFlags, openSharedKeys } from "../nats-target.ts";
 import { usageError } from "../usage-error.ts";
 
@@ -40,10 +40,10 @@ async function withSecrets<T>(
   }
 }
 
-/** `palisade secrets set NAME [--value V]`: the value comes from --value or standard input. */
+/** `palisade secrets set NAME [--value V] [--json]`: the value comes from --value or standard input. */
 export async function runSecretsSet(
   name: string,
-  opts: { app: string; value?: string } & OperatorNatsFlags,
+  opts: { app: string; value?: string; json?: boolean } & OperatorNatsFlags,
 ): Promise<number> {
   const value = opts.value ?? readFileSync(0, "utf8").replace(/\r?\n$/, "");
   if (value === "")
@@ -57,7 +57,7 @@ export async function runSecretsSet(
       details: { [store.generationKey]: store.generation() },
     });
   });
-  process.stdout.write(`secret ${name} set\n`);
+  printSecretChange({ name, set: true }, `secret ${name} set`, opts.json === true);
   return EXIT_OK;
 }
 
@@ -82,28 +82,77 @@ export function printSecretNames(
       );
 }
 
+/** How `secrets get` is asked to print. */
+export interface SecretsGetOptions extends OperatorNatsFlags {
+  app: string;
+  /** Print the value (else only that the secret exists, and whether it is mid-rotation). */
+  reveal?: boolean;
+  /** With `reveal`: print it also when standard output is not a terminal. */
+  toPipe?: boolean;
+  json?: boolean;
+}
+
 /**
- * `palisade secrets get NAME`: prints the current value (to log in to the dashboard with the key
- * `palisade dev` generated, say). Audited as `secret.read`; the value itself is in no record.
+ * `palisade secrets get NAME [--reveal [--to-pipe]] [--json]`: without `--reveal`, whether the secret
+ * exists (and is mid-rotation), never its value. With `--reveal` the value is printed only to a
+ * terminal: a pipe or a file would keep it (in a CI log, a shell redirect). `--to-pipe` is the
+ * deliberate way to hand it to another program (`$(palisade secrets get … --reveal --to-pipe)`).
+ * Each value printed is audited as `secret.read` (where it went; the value itself is in no record).
  */
-export async function runSecretsGet(
-  name: string,
-  opts: { app: string } & OperatorNatsFlags,
-): Promise<number> {
-  const value = await withSecrets(opts, (store) => store.get(name));
-  if (value === undefined) {
+export async function runSecretsGet(name: string, opts: SecretsGetOptions): Promise<number> {
+  if (opts.toPipe && !opts.reveal)
+    throw usageError("--to-pipe only goes with --reveal: palisade secrets get NAME --reveal --to-pipe");
+  const toTerminal = process.stdout.isTTY === true;
+  if (opts.reveal && !toTerminal && !opts.toPipe)
+    throw usageError(
+      `Cannot print secret "${name}": --reveal prints only to a terminal, and standard output is a pipe or a file, which would keep the value; run it in a terminal, or add --to-pipe to hand the value to another program on purpose (audited)`,
+    );
+  const found = await withSecrets(opts, (store) => {
+    const entry = store.list().find((s) => s.name === name);
+    return entry === undefined ? undefined : { entry, value: opts.reveal ? store.get(name) : undefined };
+  });
+  if (found === undefined || (opts.reveal && found.value === undefined)) {
     process.stderr.write(`palisade: no secret named "${name}" (palisade secrets list shows the names)\n`);
     return EXIT_FAILURE;
   }
-  auditCommand(opts.app, { kind: AUDIT_KIND.secretRead, subject: name, outcome: "allowed" });
-  process.stdout.write(`${value}\n`);
+  const { entry, value } = found;
+  if (value !== undefined)
+    auditCommand(opts.app, {
+      kind: AUDIT_KIND.secretRead,
+      subject: name,
+      outcome: "allowed",
+      details: { to: toTerminal ? "terminal" : "pipe" },
+    });
+  printSecret(name, entry.previousUntil, value, opts.json === true);
   return EXIT_OK;
 }
 
-/** `palisade secrets rotate NAME [--value V] [--grace 24h]`: the previous value stays valid for the grace period. */
+/** Prints one secret: its value (when revealed) or that it is set, and whether it is mid-rotation. */
+function printSecret(
+  name: string,
+  previousUntil: string | undefined,
+  value: string | undefined,
+  json: boolean,
+): void {
+  if (json) {
+    const rotating = previousUntil ? { previousValidUntil: previousUntil } : {};
+    process.stdout.write(
+      `${JSON.stringify({ name, ...(value === undefined ? {} : { value }), ...rotating })}\n`,
+    );
+  } else if (value !== undefined) process.stdout.write(`${value}\n`);
+  else
+    process.stdout.write(
+      `secret ${name} is set${previousUntil ? ` (rotating: previous value valid until ${previousUntil})` : ""}; --reveal prints its value to a terminal\n`,
+    );
+}
+
+/**
+ * `palisade secrets rotate NAME [--value V] [--grace S] [--json]`: the previous value stays valid for
+ * the grace period.
+ */
 export async function runSecretsRotate(
   name: string,
-  opts: { app: string; value?: string; grace: number } & OperatorNatsFlags,
+  opts: { app: string; value?: string; grace: number; json?: boolean } & OperatorNatsFlags,
 ): Promise<number> {
   const value = opts.value ?? readFileSync(0, "utf8").replace(/\r?\n$/, "");
   if (value === "")
@@ -118,12 +167,19 @@ export async function runSecretsRotate(
     });
   });
   const until = new Date(Date.now() + opts.grace * 1000).toISOString();
-  process.stdout.write(`secret ${name} rotated; the previous value stays valid until ${until}\n`);
+  printSecretChange(
+    { name, rotated: true, previousValidUntil: until },
+    `secret ${name} rotated; the previous value stays valid until ${until}`,
+    opts.json === true,
+  );
   return EXIT_OK;
 }
 
-/** `palisade secrets rm NAME`. */
-export async function runSecretsRm(name: string, opts: { app: string } & OperatorNatsFlags): Promise<number> {
+/** `palisade secrets rm NAME [--json]`. */
+export async function runSecretsRm(
+  name: string,
+  opts: { app: string; json?: boolean } & OperatorNatsFlags,
+): Promise<number> {
   const removed = await withSecrets(opts, async (store) => {
     if (!(await store.remove(name))) return false;
     auditCommand(opts.app, {
@@ -135,9 +191,18 @@ export async function runSecretsRm(name: string, opts: { app: string } & Operato
     return true;
   });
   if (removed) {
-    process.stdout.write(`secret ${name} removed\n`);
+    printSecretChange({ name, removed: true }, `secret ${name} removed`, opts.json === true);
     return EXIT_OK;
   }
   process.stderr.write(`palisade: no secret named "${name}"\n`);
   return EXIT_FAILURE;
+}
+
+/** Prints what a `set`, `rotate` or `rm` changed: `text` as a line, or `result` as JSON (no value). */
+function printSecretChange(
+  result: { name: string } & Record<string, unknown>,
+  text: string,
+  json: boolean,
+): void {
+  process.stdout.write(`${json ? JSON.stringify(result) : text}\n`);
 }

@@ -1,7 +1,7 @@
 import { resolve } from "node:path";
 import { findThreats, formatThreatsText, renderDot, renderMermaid, threatsJson } from "../../guard/index.ts";
 import { loadApp } from "../../manifest/index.ts";
-import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
+import { EXIT_FAILURE, EXIT_OK } from "../exit-codes.ts";
 
 /**
  * `palisade threats [dir] [--format text|json|mermaid|dot]`: the app's event-flow graph and the

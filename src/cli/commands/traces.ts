@@ -2,7 +2,7 @@ import { join, resolve } from "node:path";
 import { TRACES_FILE } from "../../app-files.ts";
 import { loadApp } from "../../manifest/index.ts";
 import { readNatsTraces, readTraces, type StoredSpan } from "../../observe/index.ts";
-import { EXIT_FAILURE, EXIT_OK } from "../exit-code.ts";
+import { EXIT_FAILURE, EXIT_OK } from "../exit-codes.ts";
 import { type OperatorNatsFlags, openNatsTarget } from "../nats-target.ts";
 
 /**
