@@ -474,12 +474,18 @@ test("hostile requests: each gets the right 4xx, none reaches a function, the ga
   assert.equal(limited.body.error.code, "PAL_GATEWAY_RATE_LIMITED");
   assert.ok(Number(limited.headers["retry-after"]) >= 1);
 
-  // A replayed webhook id is refused.
+  // A webhook retried with the same id and body is acknowledged, not stored again (Standard
+  // Webhooks: the sender stops retrying); the same id on other content, validly signed, is refused.
   const signed = signWebhook("msg_ok", now, hookBody);
   assert.equal((await send(app.hook, signed, hookBody)).status, 202);
-  const replay = await send(app.hook, signed, hookBody);
+  const retry = await send(app.hook, signed, hookBody);
+  assert.equal(retry.status, 202);
+  assert.deepEqual(retry.body, { ids: ["msg_ok"], duplicate: true });
+  const otherBody = JSON.stringify({ amount: 500 });
+  const replay = await send(app.hook, signWebhook("msg_ok", now, otherBody), otherBody);
   assert.equal(replay.status, 409);
   assert.equal(replay.body.error.code, "PAL_GATEWAY_WEBHOOK_REPLAY");
+  assert.match(replay.body.error.message, /already received with other content/);
 
   // Only the three accepted events reached the function; nothing hostile did.
   await app.logs.waitFor(() => app.logs.lines.filter((l) => l.msg === "reached").length === 3);

@@ -195,7 +195,16 @@ functions:
   await app.logs.waitFor(
     () => app.logs.lines.filter((l) => l.msg === "delivered" && l.eventId === "msg_1").length === 4,
   );
-  const replayed = await fetch(hook, { method: "POST", headers: signWebhook("msg_1", now, body), body });
+  // A retry of msg_1 is acknowledged (its own stored event is found, not mallory's)...
+  const retried = await fetch(hook, { method: "POST", headers: signWebhook("msg_1", now, body), body });
+  assert.equal(retried.status, 202, "the webhook's retry is acknowledged");
+  // ...and other content under the same id is no retry of it: the replay protection holds.
+  const forgedBody = JSON.stringify({ amount: 6 });
+  const replayed = await fetch(hook, {
+    method: "POST",
+    headers: signWebhook("msg_1", now, forgedBody),
+    body: forgedBody,
+  });
   assert.equal(replayed.status, 409, "the webhook's own replay protection still holds");
 
   // Routing is in log order: the forged event came first, so its fate is settled by now.

@@ -15,7 +15,8 @@ import { GATEWAY_NOT_FOUND, GATEWAY_RATE_LIMITED } from "./errors.ts";
 import { registerEventsRoute } from "./events-route.ts";
 import type { GatewayOptions } from "./gateway-options.ts";
 import { registerOpsRoutes } from "./ops-routes.ts";
-import { registerWebhookRoute } from "./webhook-route.ts";
+import { registerHandshake } from "./webhook-handshake.ts";
+import { registerWebhookRoute, webhookPrincipal } from "./webhook-route.ts";
 
 /** Creates the Fastify app with every source route; the caller decides where it listens. */
 export function createGateway(options: GatewayOptions) {
@@ -76,8 +77,13 @@ export function createGateway(options: GatewayOptions) {
   });
 
   for (const source of options.sources) {
-    if (source.kind === "http") registerEventsRoute(app, source, deps);
-    else if (source.kind === "webhook") registerWebhookRoute(app, source, deps);
+    if (source.kind === "http") {
+      registerEventsRoute(app, source, deps);
+      registerHandshake(app, source.path);
+    } else if (source.kind === "webhook") {
+      registerWebhookRoute(app, source, deps);
+      registerHandshake(app, source.path, deps.principalLimit(webhookPrincipal(source.path)));
+    }
     // schedule sources have no route: the scheduler in bus/ emits them.
   }
   // The gateway listens only once every sandbox pool has started, so listening means ready unless

@@ -17,6 +17,11 @@ export interface GatewayOptions {
   /** The data path's ingress: authorizes, validates, stores durably. */
   ingest: (drafts: readonly EventDraft[], origin: IngressOrigin) => Promise<IngestResult[]>;
   authenticate: Authenticate;
+  /**
+   * The data of the stored events with id `eventId` sent by `principal` from `source` (a webhook
+   * retry is told from a reuse of its id by it). Without it, a repeated webhook id is refused.
+   */
+  storedData?: (eventId: string, principal: string, source: string) => Promise<unknown[]>;
   /** Rate limit of a principal (by name). */
   principalLimit: (principal: string) => RateLimit;
   rateLimits: RateLimitStore;

@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from "node:util";
 import type { FastifyInstance } from "fastify";
 import { PalisadeError } from "../errors.ts";
 import type { SourceSpec } from "../manifest/index.ts";
@@ -14,10 +15,16 @@ export function webhookPrincipal(path: string): string {
   return `webhook:${path}`;
 }
 
+/** CloudEvents `source` of the events a webhook route stores. */
+function webhookSource(path: string): string {
+  return `palisade://webhooks${path}`;
+}
+
 /**
  * A Standard Webhooks receiver: the signature is checked over the raw body bytes, the body becomes
- * the data of one `source.emit` event whose id is the webhook-id, so a replayed id (inside the
- * timestamp tolerance) is found in the log and refused with 409, durably, even across restarts.
+ * the data of one `source.emit` event whose id is the webhook-id, so a repeated id (inside the
+ * timestamp tolerance) is found in the log, durably, even across restarts: a retry (same content) is
+ * acknowledged without storing it again, other content under a used id is refused with 409.
  */
 export function registerWebhookRoute(
   app: FastifyInstance,
@@ -58,15 +65,21 @@ export function registerWebhookRoute(
       });
       const [result] = await deps.ingest([{ type: source.emit, id, data }], {
         principal,
-        source: `palisade://webhooks${source.path}`,
+        source: webhookSource(source.path),
         batch: false,
       });
       if (result?.duplicate) {
-        throw new PalisadeError(
-          GATEWAY_WEBHOOK_REPLAY,
-          `Webhook "${id}" was already received; replays are refused`,
-          { status: 409 },
-        );
+        // Standard Webhooks: a sender retries a delivery it saw no answer to with the same id and
+        // body; that one is acknowledged (it is stored, once) so the sender stops. The same id on
+        // other content is a replay or a sender's bug, and is refused.
+        const stored = (await deps.storedData?.(id, principal, webhookSource(source.path))) ?? [];
+        if (!stored.some((d) => isDeepStrictEqual(d, data)))
+          throw new PalisadeError(
+            GATEWAY_WEBHOOK_REPLAY,
+            `Webhook "${id}" was already received with other content; a webhook-id names one message, so send a new message with a new id`,
+            { status: 409 },
+          );
+        return reply.status(202).send({ ids: [id], duplicate: true });
       }
       deps.metrics.ingressAccepted.inc({ source: source.path });
       deps.onAccepted?.({
