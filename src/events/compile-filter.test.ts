@@ -85,7 +85,7 @@ test("invalid patterns are refused with the path of each mistake", () => {
       {
         path: ["data", "state", 0, "anythingBut"],
         message:
-          'unknown matcher "anythingBut"; use prefix, suffix, equals-ignore-case, anything-but, numeric or exists',
+          'unknown matcher "anythingBut"; use prefix, suffix, equals-ignore-case, wildcard, anything-but, numeric, cidr or exists',
       },
       { path: ["data", "x"], message: "must list at least one value or matcher" },
     ],
@@ -106,4 +106,78 @@ test("type subscriptions: exact names and prefix.*", () => {
   assert.ok(matchesTypePattern("order.*", "order.created"));
   assert.ok(!matchesTypePattern("order.*", "orders.created"));
   assert.ok(matchesTypePattern("order.created", "order.created"));
+});
+
+test("wildcard: * is any run of characters, escapes give a literal star; strings only", () => {
+  const f = filter({ data: { host: [{ wildcard: "*.example.com" }], path: [{ wildcard: "/a/*/c*" }] } });
+  assert.ok(f(event({ host: "api.example.com", path: "/a/b/c" })));
+  assert.ok(f(event({ host: "x.y.example.com", path: "/a//cde" })), "* spans dots and matches nothing");
+  assert.ok(!f(event({ host: "example.com", path: "/a/b/c" })), "the dot before example is literal");
+  assert.ok(!f(event({ host: "api.example.com.evil", path: "/a/b/c" })), "anchored at both ends");
+  assert.ok(!f(event({ host: "apiXexample.com", path: "/a/b/c" })), "a dot is not a regex dot");
+  const star = filter({ data: { s: [{ wildcard: "a\\*b" }] } });
+  assert.ok(star(event({ s: "a*b" })));
+  assert.ok(!star(event({ s: "axxb" })));
+  assert.ok(!filter({ data: { n: [{ wildcard: "*" }] } })(event({ n: 5 })), "numbers never match");
+  const but = filter({ data: { host: [{ "anything-but": { wildcard: "*.internal" } }] } });
+  assert.ok(but(event({ host: "a.example.com" })));
+  assert.ok(!but(event({ host: "db.internal" })));
+});
+
+test("cidr: IPv4 and IPv6 addresses in a range; anything else never matches", () => {
+  const f = filter({ data: { ip: [{ cidr: "10.0.0.0/24" }, { cidr: "2001:db8::/32" }] } });
+  assert.ok(f(event({ ip: "10.0.0.42" })));
+  assert.ok(f(event({ ip: "2001:db8:1::7" })));
+  assert.ok(!f(event({ ip: "10.0.1.1" })));
+  assert.ok(!f(event({ ip: "2001:db9::1" })));
+  assert.ok(!f(event({ ip: "not an address" })));
+  assert.ok(!f(event({ ip: 167772160 })), "a number is not an address string");
+  assert.ok(!f(event({})), "a missing field does not match");
+});
+
+test("$or: any alternative matches, together with the level's other fields; nested too", () => {
+  const f = filter({
+    type: ["order.created"],
+    data: {
+      $or: [{ amount: [{ numeric: [">", 100] }] }, { vip: [true] }, { $or: [{ c: ["X"] }, { d: ["Y"] }] }],
+    },
+  });
+  assert.ok(f(event({ amount: 500 })));
+  assert.ok(f(event({ amount: 5, vip: true })));
+  assert.ok(f(event({ amount: 5, d: "Y" })), "a nested $or");
+  assert.ok(!f(event({ amount: 5, vip: false })));
+  assert.ok(!f({ ...event({ amount: 500 }), type: "order.cancelled" }), "and the level's other fields");
+});
+
+test("wildcard, cidr and $or mistakes are refused with their path", () => {
+  assert.deepEqual(
+    compileFilter({
+      data: {
+        w: [{ wildcard: "a**b" }],
+        e: [{ wildcard: "a\\b" }],
+        c: [{ cidr: "10.0.0.0/33" }],
+        n: [{ cidr: 10 }],
+        $or: [{ x: [1] }],
+      },
+    }),
+    [
+      {
+        path: ["data", "w", 0, "wildcard"],
+        message: 'must not hold consecutive wildcards ("**"); one * matches any run',
+      },
+      {
+        path: ["data", "e", 0, "wildcard"],
+        message: "a backslash may only escape * or \\ (write \\* for a literal star)",
+      },
+      {
+        path: ["data", "c", 0, "cidr"],
+        message: 'must be an IPv4 or IPv6 range in CIDR notation, like "10.0.0.0/24" or "2001:db8::/32"',
+      },
+      {
+        path: ["data", "n", 0, "cidr"],
+        message: 'must be an IPv4 or IPv6 range in CIDR notation, like "10.0.0.0/24" or "2001:db8::/32"',
+      },
+      { path: ["data", "$or"], message: "must list at least two patterns, any of which may match" },
+    ],
+  );
 });

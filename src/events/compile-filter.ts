@@ -4,8 +4,14 @@
  * (OR), and every key of an object must match (AND). Where the event holds an array, the leaf
  * matches if any element does. Matchers: a literal (string, number, boolean, null), and objects
  * `{ prefix }`, `{ suffix }`, `{ "equals-ignore-case" }`, `{ "anything-but": literal | literals |
- * { prefix } | { suffix } }`, `{ numeric: [op, n, (op, n)] }` with ops = < <= > >=, `{ exists }`.
+ * { prefix } | { suffix } | { wildcard } }`, `{ numeric: [op, n, (op, n)] }` with ops = < <= > >=,
+ * `{ exists }`, `{ wildcard: "*.example.com" }` (`*` any run of characters, a backslash escapes a
+ * star or a backslash; no two `*` in a row) and `{ cidr: "10.0.0.0/24" }` (an IPv4 or IPv6 address
+ * string in the range). An object level may hold `$or: [pattern, pattern, …]` (at least two): it
+ * matches when any alternative does, together with the level's other fields.
  */
+
+import ipaddr from "ipaddr.js";
 
 /** A compiled filter: true when the event passes. */
 export type EventFilter = (event: unknown) => boolean;
@@ -37,6 +43,7 @@ function compileObject(
   }
   const parts = Object.entries(pattern).map(([key, sub]) => {
     const at = [...path, key];
+    if (key === "$or") return compileOr(sub, at, problems);
     if (Array.isArray(sub)) {
       const leaf = compileLeaf(sub, at, problems);
       return (obj: Record<string, unknown> | undefined) => {
@@ -57,6 +64,20 @@ function compileObject(
     const obj = isPlainObject(value) ? value : undefined;
     return parts.every((part) => part(obj));
   };
+}
+
+// `$or` alternatives are patterns of the same level: each sees the same object.
+function compileOr(
+  alternatives: unknown,
+  path: (string | number)[],
+  problems: FilterProblem[],
+): (obj: Record<string, unknown> | undefined) => boolean {
+  if (!Array.isArray(alternatives) || alternatives.length < 2) {
+    problems.push({ path, message: "must list at least two patterns, any of which may match" });
+    return () => false;
+  }
+  const compiled = alternatives.map((alt, i) => compileObject(alt, [...path, i], problems));
+  return (obj) => compiled.some((match) => match(obj));
 }
 
 function compileLeaf(matchers: unknown[], path: (string | number)[], problems: FilterProblem[]): Leaf {
@@ -83,6 +104,15 @@ function compileMatcher(m: unknown, path: (string | number)[], problems: FilterP
       const test = textTest(op, arg);
       return (value, present) => present && typeof value === "string" && test(value);
     }
+    case "wildcard": {
+      if (typeof arg !== "string") break;
+      const test = compileWildcard(arg, at, problems);
+      return (value, present) => present && typeof value === "string" && test(value);
+    }
+    case "cidr": {
+      const test = compileCidr(arg, at, problems);
+      return (value, present) => present && typeof value === "string" && test(value);
+    }
     case "exists":
       if (typeof arg !== "boolean") break;
       return (_value, present) => present === arg;
@@ -97,7 +127,7 @@ function compileMatcher(m: unknown, path: (string | number)[], problems: FilterP
     default:
       problems.push({
         path: at,
-        message: `unknown matcher "${op}"; use prefix, suffix, equals-ignore-case, anything-but, numeric or exists`,
+        message: `unknown matcher "${op}"; use prefix, suffix, equals-ignore-case, wildcard, anything-but, numeric, cidr or exists`,
       });
       return () => false;
   }
@@ -123,14 +153,81 @@ function compileAnythingBut(
       const test = textTest(op, text);
       return (value) => typeof value === "string" && test(value);
     }
-    problems.push({ path, message: "takes a value, a list of values, or { prefix } / { suffix }" });
+    if (Object.keys(arg).length === 1 && op === "wildcard" && typeof text === "string") {
+      const test = compileWildcard(text, [...path, op], problems);
+      return (value) => typeof value === "string" && test(value);
+    }
+    problems.push({
+      path,
+      message: "takes a value, a list of values, or { prefix } / { suffix } / { wildcard }",
+    });
     return () => false;
   }
   const values = Array.isArray(arg) ? arg : [arg];
   if (values.length === 0 || values.some((v) => v !== null && typeof v === "object")) {
-    problems.push({ path, message: "takes a value, a list of values, or { prefix } / { suffix }" });
+    problems.push({
+      path,
+      message: "takes a value, a list of values, or { prefix } / { suffix } / { wildcard }",
+    });
   }
   return (value) => values.includes(value);
+}
+
+// EventBridge's wildcard: `*` is any run of characters (none included), `\*` and `\\` are a literal
+// star and backslash; `**` is refused, as EventBridge does (it means nothing more than `*`).
+function compileWildcard(
+  text: string,
+  path: (string | number)[],
+  problems: FilterProblem[],
+): (s: string) => boolean {
+  let source = "";
+  for (let i = 0; i < text.length; i++) {
+    const c = text[i] as string;
+    if (c === "\\") {
+      const next = text[i + 1];
+      if (next !== "*" && next !== "\\") {
+        problems.push({
+          path,
+          message: "a backslash may only escape * or \\ (write \\* for a literal star)",
+        });
+        return () => false;
+      }
+      source += `\\${next}`;
+      i++;
+    } else if (c === "*") {
+      if (text[i + 1] === "*") {
+        problems.push({ path, message: 'must not hold consecutive wildcards ("**"); one * matches any run' });
+        return () => false;
+      }
+      source += "[\\s\\S]*";
+    } else source += c.replace(/[.+?^${}()|[\]\\/]/g, "\\$&");
+  }
+  const re = new RegExp(`^${source}$`, "u");
+  return (s) => re.test(s);
+}
+
+// An address in a CIDR range, IPv4 or IPv6 (ipaddr.js); a string that is no address never matches.
+function compileCidr(
+  arg: unknown,
+  path: (string | number)[],
+  problems: FilterProblem[],
+): (s: string) => boolean {
+  let range: [ipaddr.IPv4 | ipaddr.IPv6, number];
+  try {
+    if (typeof arg !== "string") throw new Error("not a string");
+    range = ipaddr.parseCIDR(arg);
+  } catch {
+    problems.push({
+      path,
+      message: 'must be an IPv4 or IPv6 range in CIDR notation, like "10.0.0.0/24" or "2001:db8::/32"',
+    });
+    return () => false;
+  }
+  return (s) => {
+    if (!ipaddr.isValid(s)) return false;
+    const addr = ipaddr.parse(s);
+    return addr.kind() === range[0].kind() && addr.match(range);
+  };
 }
 
 function compileNumeric(

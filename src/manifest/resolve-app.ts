@@ -1,7 +1,7 @@
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { compileFilter, MAX_HOP, matchesTypePattern, PLATFORM_EVENT_TYPES } from "../events/index.ts";
-import { createAjv } from "../schema/index.ts";
+import { compileSchema, createAjv } from "../schema/index.ts";
 import { appFile } from "./app-file.ts";
 import {
   type AmplificationPolicy,
@@ -102,13 +102,13 @@ export function resolveApp(
     const schema = readSchema(schemaPath, spec.schema, at, problems);
     if (schema === undefined) continue;
     try {
-      ajv.compile(schema);
+      compileSchema(ajv, schema);
       events.set(type, { type, schemaPath, schema });
     } catch (err) {
       const reason = err instanceof Error ? err.message : String(err);
       problems.push({
         path: at,
-        message: `"${spec.schema}" is not a valid JSON Schema (draft 2020-12): ${reason}`,
+        message: `"${spec.schema}" is not a valid JSON Schema (draft 2020-12, or draft-07 by its $schema): ${reason}`,
       });
     }
   }

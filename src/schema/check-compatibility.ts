@@ -91,7 +91,8 @@ export function checkCompatibility(prev: Schema, next: Schema, at = ""): string[
       );
   }
   for (const k of new Set([...Object.keys(p), ...Object.keys(n)])) {
-    if (!HANDLED.has(k) && !isDeepStrictEqual(p[k], n[k]))
+    // `x-*` keys are annotations (compile-schema.ts): they never change what validates.
+    if (!HANDLED.has(k) && !k.startsWith("x-") && !isDeepStrictEqual(p[k], n[k]))
       out.push(`${where}: "${k}" changed and cannot be proven compatible`);
   }
   return out;
