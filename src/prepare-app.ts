@@ -90,7 +90,13 @@ export async function buildSigned(app: AppModel, outDir: string): Promise<BuiltF
   const key = loadSigningKey(app.dir);
   const built: BuiltFunction[] = [];
   for (const fn of app.functions.values()) {
-    const b = await buildFunction({ name: fn.name, handlerPath: fn.handlerPath, appDir: app.dir, outDir });
+    const b = await buildFunction({
+      name: fn.name,
+      handlerPath: fn.handlerPath,
+      appDir: app.dir,
+      outDir,
+      appName: app.name,
+    });
     signFunction(b.dir, key);
     built.push(b);
   }

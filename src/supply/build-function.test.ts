@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { pathToFileURL } from "node:url";
+import { Spec, Validation } from "@cyclonedx/cyclonedx-library";
 import {
   ATTESTATION_FILE,
   BUNDLE_FILE,
@@ -60,7 +61,7 @@ export default (input: string): string => {
   write(
     app,
     "node_modules/left-pad-ish/package.json",
-    '{"name":"left-pad-ish","version":"1.2.3","main":"index.js"}',
+    '{"name":"left-pad-ish","version":"1.2.3","main":"index.js","license":"MIT","author":"Ada Lovelace <ada@example.com> (https://ada.example)","dependencies":{"inner-ish":"^0.1.0"}}',
   );
   write(
     app,
@@ -70,7 +71,7 @@ export default (input: string): string => {
   write(
     app,
     "node_modules/left-pad-ish/node_modules/inner-ish/package.json",
-    '{"name":"inner-ish","version":"0.1.0+build.7"}',
+    '{"name":"inner-ish","version":"0.1.0+build.7","licenses":[{"type":"BSD-3-Clause"}]}',
   );
   write(
     app,
@@ -80,7 +81,7 @@ export default (input: string): string => {
   write(
     app,
     "node_modules/@acme/shout/package.json",
-    '{"name":"@acme/shout","version":"2.0.0","type":"module","exports":{".":"./dist/index.js"}}',
+    '{"name":"@acme/shout","version":"2.0.0","type":"module","exports":{".":"./dist/index.js"},"license":"SEE LICENSE IN LICENSE.txt","author":{"name":"Acme Inc."}}',
   );
   write(app, "node_modules/@acme/shout/dist/index.js", "export const shout = (s) => s.toUpperCase();\n");
   write(
@@ -120,7 +121,13 @@ export default (input: string): string => {
 }
 
 const build = (app: string, outDir = join(app, "dist"), name = "charge") =>
-  buildFunction({ name, handlerPath: join(app, "functions/charge.ts"), appDir: app, outDir });
+  buildFunction({
+    name,
+    handlerPath: join(app, "functions/charge.ts"),
+    appDir: app,
+    outDir,
+    appName: "shop",
+  });
 
 const readSbom = (dir: string): CycloneDxBom => JSON.parse(readFileSync(join(dir, SBOM_FILE), "utf8"));
 
@@ -139,6 +146,7 @@ test("the SBOM lists exactly the bundled npm packages with versions, purls and l
     type: "application",
     "bom-ref": "palisade-function:charge",
     name: "charge",
+    supplier: { name: "shop" },
     hashes: [{ alg: "SHA-256", content: bundleSha256 }],
   });
   assert.deepEqual(sbom.components, [
@@ -149,6 +157,9 @@ test("the SBOM lists exactly the bundled npm packages with versions, purls and l
       name: "shout",
       version: "2.0.0",
       purl: "pkg:npm/%40acme/shout@2.0.0",
+      author: "Acme Inc.",
+      supplier: { name: "Acme Inc." },
+      licenses: [{ license: { name: "SEE LICENSE IN LICENSE.txt" } }],
       hashes: [{ alg: "SHA-512", content: SHOUT.hex }],
       externalReferences: [{ type: "distribution", url: `${REGISTRY}/@acme/shout/-/shout-2.0.0.tgz` }],
     },
@@ -158,6 +169,8 @@ test("the SBOM lists exactly the bundled npm packages with versions, purls and l
       name: "inner-ish",
       version: "0.1.0+build.7",
       purl: "pkg:npm/inner-ish@0.1.0%2Bbuild.7",
+      supplier: { name: "registry.npmjs.org" },
+      licenses: [{ expression: "BSD-3-Clause" }],
       hashes: [{ alg: "SHA-512", content: INNER.hex }],
       externalReferences: [
         { type: "distribution", url: `${REGISTRY}/inner-ish/-/inner-ish-0.1.0+build.7.tgz` },
@@ -169,6 +182,9 @@ test("the SBOM lists exactly the bundled npm packages with versions, purls and l
       name: "left-pad-ish",
       version: "1.2.3",
       purl: "pkg:npm/left-pad-ish@1.2.3",
+      author: "Ada Lovelace",
+      supplier: { name: "Ada Lovelace" },
+      licenses: [{ expression: "MIT" }],
       hashes: [{ alg: "SHA-512", content: LEFT_PAD.hex }],
       externalReferences: [
         { type: "distribution", url: `${REGISTRY}/left-pad-ish/-/left-pad-ish-1.2.3.tgz` },
@@ -184,6 +200,23 @@ test("the SBOM lists exactly the bundled npm packages with versions, purls and l
     ],
   );
 
+  // The dependency graph: the function on what it imports, left-pad-ish on its nested inner-ish.
+  assert.deepEqual(sbom.dependencies, [
+    {
+      ref: "palisade-function:charge",
+      dependsOn: ["pkg:npm/%40acme/shout@2.0.0", "pkg:npm/left-pad-ish@1.2.3"],
+    },
+    { ref: "pkg:npm/%40acme/shout@2.0.0", dependsOn: [] },
+    { ref: "pkg:npm/inner-ish@0.1.0%2Bbuild.7", dependsOn: [] },
+    { ref: "pkg:npm/left-pad-ish@1.2.3", dependsOn: ["pkg:npm/inner-ish@0.1.0%2Bbuild.7"] },
+  ]);
+  assert.match(
+    sbom.serialNumber,
+    /^urn:uuid:[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/,
+  );
+  assert.match(sbom.metadata.timestamp, /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}Z$/);
+  assert.deepEqual(sbom.metadata.authors, [{ name: "shop (palisade build)" }]);
+
   // The packages really are inside the one file, and node:crypto stays an import.
   const bundled = readFileSync(built.bundlePath, "utf8");
   assert.match(bundled, /from "node:crypto"/);
@@ -198,20 +231,21 @@ test("without a lockfile the SBOM lists the same packages without hashes", async
   const built = await build(app);
   const sbom = readSbom(built.dir);
   assert.deepEqual(
-    sbom.components,
-    [
-      { name: "shout", group: "@acme", version: "2.0.0", purl: "pkg:npm/%40acme/shout@2.0.0" },
-      { name: "inner-ish", version: "0.1.0+build.7", purl: "pkg:npm/inner-ish@0.1.0%2Bbuild.7" },
-      { name: "left-pad-ish", version: "1.2.3", purl: "pkg:npm/left-pad-ish@1.2.3" },
-    ].map(({ name, group, version, purl }) => ({
-      type: "library",
-      "bom-ref": purl,
-      ...(group === undefined ? {} : { group }),
+    sbom.components.map(({ name, version, purl, hashes, externalReferences }) => ({
       name,
       version,
       purl,
+      hashes,
+      externalReferences,
     })),
+    [
+      { name: "shout", version: "2.0.0", purl: "pkg:npm/%40acme/shout@2.0.0" },
+      { name: "inner-ish", version: "0.1.0+build.7", purl: "pkg:npm/inner-ish@0.1.0%2Bbuild.7" },
+      { name: "left-pad-ish", version: "1.2.3", purl: "pkg:npm/left-pad-ish@1.2.3" },
+    ].map((c) => ({ ...c, hashes: undefined, externalReferences: undefined })),
   );
+  // No registry to name as supplier without the lockfile: inner-ish (no author) has none.
+  assert.equal(sbom.components[1]?.supplier, undefined);
 });
 
 test("a lockfile entry for another version than the installed one gives that package no hash", async (t) => {
@@ -283,4 +317,30 @@ test("a function name that is not a plain directory name is refused before anyth
   }
   assert.equal(existsSync(join(app, "escape")), false);
   assert.equal(existsSync(join(app, "dist")), false);
+});
+
+test("the SBOM passes the official CycloneDX 1.5 JSON schema, strictly (@cyclonedx/cyclonedx-library)", async (t) => {
+  const app = makeApp(t);
+  const built = await build(app);
+  const validator = new Validation.JsonStrictValidator(Spec.Version.v1dot5);
+  const sbomText = readFileSync(join(built.dir, SBOM_FILE), "utf8");
+  assert.equal(await validator.validate(sbomText), null);
+  // The validator can fail: a component without a name is refused.
+  const broken = JSON.parse(sbomText) as CycloneDxBom;
+  delete (broken.components[0] as { name?: string }).name;
+  assert.notEqual(await validator.validate(JSON.stringify(broken)), null);
+});
+
+test("one bundle keeps one serial number; SOURCE_DATE_EPOCH makes the SBOM byte-identical across builds", async (t) => {
+  const app = makeApp(t);
+  const previous = process.env.SOURCE_DATE_EPOCH;
+  process.env.SOURCE_DATE_EPOCH = "1767225600";
+  t.after(() => {
+    if (previous === undefined) delete process.env.SOURCE_DATE_EPOCH;
+    else process.env.SOURCE_DATE_EPOCH = previous;
+  });
+  const first = readFileSync(join((await build(app, join(app, "a"))).dir, SBOM_FILE), "utf8");
+  const second = readFileSync(join((await build(app, join(app, "b"))).dir, SBOM_FILE), "utf8");
+  assert.equal(first, second);
+  assert.equal((JSON.parse(first) as CycloneDxBom).metadata.timestamp, "2026-01-01T00:00:00Z");
 });

@@ -3,7 +3,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "nod
 import { build, version as esbuildVersion, type Metafile, type Plugin } from "esbuild";
 import { PalisadeError } from "../errors.ts";
 import { createSbom } from "./create-sbom.ts";
-import { type BundledPackage, describePackages } from "./describe-packages.ts";
+import { appDependencies, type BundledPackage, describePackages } from "./describe-packages.ts";
 import { SUPPLY_BUILD_FAILED } from "./errors.ts";
 import {
   ATTESTATION_FILE,
@@ -24,6 +24,8 @@ export interface BuildFunctionOptions {
   appDir: string;
   /** Build output root; the function goes to `<outDir>/<name>/`. */
   outDir: string;
+  /** The app's name, its SBOM's supplier and author. @default the app directory's name */
+  appName?: string;
 }
 
 /** A built, not yet signed, function directory. */
@@ -60,7 +62,11 @@ export async function buildFunction(opts: BuildFunctionOptions): Promise<BuiltFu
   const inputs = Object.values(metafile.outputs).flatMap((output) => Object.keys(output.inputs));
   const packages = describePackages(inputs, appDir, name);
   const sha256 = sha256Hex(code);
-  const sbom = createSbom(name, sha256, packages, esbuildVersion);
+  const sbom = createSbom(name, sha256, packages, {
+    appName: opts.appName ?? basename(appDir),
+    esbuildVersion,
+    directDependencies: appDependencies(appDir, name),
+  });
 
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   rmSync(join(dir, ATTESTATION_FILE), { force: true });

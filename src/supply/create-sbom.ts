@@ -1,3 +1,4 @@
+import { createHash } from "node:crypto";
 import type { BundledPackage } from "./describe-packages.ts";
 
 /** The parts of a CycloneDX 1.5 JSON document that Palisade writes. */
@@ -5,12 +6,16 @@ export interface CycloneDxBom {
   $schema: string;
   bomFormat: "CycloneDX";
   specVersion: "1.5";
+  serialNumber: string;
   version: number;
   metadata: {
+    timestamp: string;
     tools: { components: CycloneDxComponent[] };
+    authors: { name: string }[];
     component: CycloneDxComponent;
   };
   components: CycloneDxComponent[];
+  dependencies: { ref: string; dependsOn: string[] }[];
 }
 
 export interface CycloneDxComponent {
@@ -20,6 +25,9 @@ export interface CycloneDxComponent {
   name: string;
   version?: string;
   purl?: string;
+  author?: string;
+  supplier?: { name: string };
+  licenses?: ({ expression: string } | { license: { name: string } })[];
   hashes?: { alg: string; content: string }[];
   externalReferences?: { type: "distribution"; url: string }[];
 }
@@ -32,38 +40,82 @@ const SRI_ALGS: Record<string, string> = {
   sha512: "SHA-512",
 };
 
+/** What the SBOM says of the app beside the bundle. */
+export interface SbomContext {
+  /** The app's name (palisade.yaml `name`): supplier of the function and author of the SBOM. */
+  appName: string;
+  esbuildVersion: string;
+  /** Bundled packages the function's own code imports (the app's package.json dependencies). */
+  directDependencies: ReadonlySet<string>;
+  /** When the SBOM was made; SOURCE_DATE_EPOCH (reproducible-builds.org) wins when set. */
+  now?: Date;
+}
+
 /**
- * The SBOM of one function bundle: the function as the described component (with the bundle's
- * SHA-256) and one library component per npm package in the bundle. No timestamp or serial number,
- * so the same bundle always gives the same bytes.
+ * The SBOM of one function bundle, with the NTIA minimum elements: supplier, name, version and
+ * package URL of each component, the dependency graph, the author of the SBOM and a timestamp;
+ * licenses where package.json states one. The function is the described component (with the
+ * bundle's SHA-256), each npm package in the bundle a library. The serial number derives from the
+ * bundle's digest, so one bundle keeps one serial; the timestamp is the build's (SOURCE_DATE_EPOCH
+ * for byte-identical rebuilds).
  */
 export function createSbom(
   functionName: string,
   bundleSha256: string,
   packages: readonly BundledPackage[],
-  esbuildVersion: string,
+  context: SbomContext,
 ): CycloneDxBom {
+  const root = `palisade-function:${functionName}`;
+  const dependedOn = new Set(packages.flatMap((p) => p.dependsOn));
+  // The function depends on what the app declares, and on any bundled package nothing else pulls in.
+  const direct = packages
+    .filter((p) => context.directDependencies.has(p.name) || !dependedOn.has(p.purl))
+    .map((p) => p.purl);
   return {
     $schema: "http://cyclonedx.org/schema/bom-1.5.schema.json",
     bomFormat: "CycloneDX",
     specVersion: "1.5",
+    serialNumber: serialOf(functionName, bundleSha256),
     version: 1,
     metadata: {
+      timestamp: timestampOf(context.now),
       tools: {
         components: [
           { type: "application", name: "palisade" },
-          { type: "application", name: "esbuild", version: esbuildVersion },
+          { type: "application", name: "esbuild", version: context.esbuildVersion },
         ],
       },
+      authors: [{ name: `${context.appName} (palisade build)` }],
       component: {
         type: "application",
-        "bom-ref": `palisade-function:${functionName}`,
+        "bom-ref": root,
         name: functionName,
+        supplier: { name: context.appName },
         hashes: [{ alg: "SHA-256", content: bundleSha256 }],
       },
     },
     components: packages.map(toComponent),
+    dependencies: [
+      { ref: root, dependsOn: direct },
+      ...packages.map((p) => ({ ref: p.purl, dependsOn: p.dependsOn })),
+    ],
   };
+}
+
+// A UUID (RFC 9562 layout, version 8: custom) from the function's name and bundle digest.
+function serialOf(functionName: string, bundleSha256: string): string {
+  const h = createHash("sha256").update(`palisade-sbom\0${functionName}\0${bundleSha256}`).digest();
+  h[6] = ((h[6] ?? 0) & 0x0f) | 0x80;
+  h[8] = ((h[8] ?? 0) & 0x3f) | 0x80;
+  const x = h.subarray(0, 16).toString("hex");
+  return `urn:uuid:${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
+}
+
+function timestampOf(now: Date | undefined): string {
+  const epoch = process.env.SOURCE_DATE_EPOCH;
+  const at =
+    epoch !== undefined && /^\d+$/.test(epoch) ? new Date(Number(epoch) * 1000) : (now ?? new Date());
+  return at.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
 function toComponent(pkg: BundledPackage): CycloneDxComponent {
@@ -76,11 +128,34 @@ function toComponent(pkg: BundledPackage): CycloneDxComponent {
     name: slash > 0 ? pkg.name.slice(slash + 1) : pkg.name,
     version: pkg.version,
     purl: pkg.purl,
+    ...(pkg.author === undefined ? {} : { author: pkg.author }),
+    // The supplier is who distributes it: its author, else the registry it was fetched from.
+    ...supplierOf(pkg),
+    ...(pkg.license === undefined ? {} : { licenses: [licenseOf(pkg.license)] }),
     ...(hashes.length > 0 ? { hashes } : {}),
     ...(pkg.resolved === undefined
       ? {}
       : { externalReferences: [{ type: "distribution", url: pkg.resolved }] }),
   };
+}
+
+function supplierOf(pkg: BundledPackage): { supplier?: { name: string } } {
+  if (pkg.author !== undefined) return { supplier: { name: pkg.author } };
+  if (pkg.resolved === undefined) return {};
+  try {
+    return { supplier: { name: new URL(pkg.resolved).host } };
+  } catch {
+    return {};
+  }
+}
+
+// An SPDX expression ("MIT", "(MIT OR Apache-2.0)") as such; any other text ("SEE LICENSE IN …") by name.
+const SPDX_EXPRESSION = /^\(?[A-Za-z0-9.+-]+(?:\)?\s+(?:AND|OR|WITH)\s+\(?[A-Za-z0-9.+-]+\)?)*\)?$/;
+
+function licenseOf(text: string): { expression: string } | { license: { name: string } } {
+  return SPDX_EXPRESSION.test(text) && !/^(UNLICENSED|SEE)/.test(text)
+    ? { expression: text }
+    : { license: { name: text } };
 }
 
 /** CycloneDX hashes (hex) of an SRI string such as `sha512-<base64> sha1-<base64>`. */

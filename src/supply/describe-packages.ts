@@ -14,6 +14,12 @@ export interface BundledPackage {
   integrity?: string;
   /** Where the tarball came from, from the app's package-lock.json. */
   resolved?: string;
+  /** package.json `license` (an SPDX expression, or another text), or the legacy `licenses` list. */
+  license?: string;
+  /** package.json `author`, its name when it is an object. */
+  author?: string;
+  /** Package URLs of the bundled packages this one depends on (Node's resolution from its dir). */
+  dependsOn: string[];
 }
 
 // The last `node_modules/<name>` or `node_modules/@scope/<name>` directory on a path is the package
@@ -40,9 +46,11 @@ export function describePackages(
   }
   const lock = readLockPackages(appDir, functionName);
   const byPurl = new Map<string, BundledPackage>();
+  const read = new Map<string, { pkg: BundledPackage; deps: string[] }>();
   for (const dir of [...dirs].sort()) {
     const abs = resolve(appDir, dir);
-    const pkg = readPackage(abs, dir, functionName);
+    const { pkg, deps } = readPackage(abs, dir, functionName);
+    read.set(dir, { pkg, deps });
     const entry = lock[relative(appDir, abs).split(sep).join("/")];
     // A lock entry for another version describes another tarball than the one installed: no hash then.
     if (entry !== undefined && entry.version === pkg.version) {
@@ -54,7 +62,53 @@ export function describePackages(
       byPurl.set(pkg.purl, pkg);
     }
   }
+  // Edges to the packages in the bundle only: a dependency esbuild left out is not in it.
+  const purlAt = new Map([...read].map(([dir, r]) => [dir, r.pkg.purl]));
+  for (const [dir, { pkg, deps }] of read) {
+    const edges = new Set(pkg.dependsOn);
+    for (const dep of deps) {
+      const target = resolveFrom(dir, dep, purlAt);
+      if (target !== undefined && target !== pkg.purl) edges.add(target);
+    }
+    const kept = byPurl.get(pkg.purl);
+    if (kept !== undefined) kept.dependsOn = [...new Set([...kept.dependsOn, ...edges])].sort();
+  }
   return [...byPurl.values()].sort((a, b) => (a.purl < b.purl ? -1 : a.purl > b.purl ? 1 : 0));
+}
+
+/**
+ * The package directory Node resolves `name` to from the package in `dir` (`node_modules/a`,
+ * `node_modules/a/node_modules/b`…): its own node_modules first, then each enclosing one.
+ */
+function resolveFrom(dir: string, name: string, purlAt: ReadonlyMap<string, string>): string | undefined {
+  let base = dir;
+  for (;;) {
+    const found = purlAt.get(`${base}/node_modules/${name}`);
+    if (found !== undefined) return found;
+    const cut = base.lastIndexOf("/node_modules/");
+    if (cut < 0) return purlAt.get(`node_modules/${name}`); // the app's own node_modules
+    base = base.slice(0, cut);
+  }
+}
+
+/** Names of the packages the app's package.json depends on (none without one). */
+export function appDependencies(appDir: string, functionName: string): Set<string> {
+  const path = resolve(appDir, "package.json");
+  let text: string;
+  try {
+    text = readFileSync(path, "utf8");
+  } catch {
+    return new Set();
+  }
+  const json = parse(text, "package.json", functionName) as Record<string, unknown> | null;
+  return new Set(dependencyNames(json));
+}
+
+function dependencyNames(json: Record<string, unknown> | null): string[] {
+  return ["dependencies", "optionalDependencies", "peerDependencies"].flatMap((k) => {
+    const list = json?.[k];
+    return typeof list === "object" && list !== null ? Object.keys(list) : [];
+  });
 }
 
 /** Package URL of an npm package (purl spec: the scope's `@` is percent-encoded). */
@@ -65,7 +119,11 @@ export function npmPurl(name: string, version: string): string {
   return `pkg:npm/${namespace}${encodeURIComponent(bare)}@${encodeURIComponent(version)}`;
 }
 
-function readPackage(abs: string, dir: string, functionName: string): BundledPackage {
+function readPackage(
+  abs: string,
+  dir: string,
+  functionName: string,
+): { pkg: BundledPackage; deps: string[] } {
   const file = `${dir}/package.json`;
   const json = readJson(resolve(abs, "package.json"), file, functionName) as Record<string, unknown> | null;
   const name = json?.name;
@@ -76,7 +134,37 @@ function readPackage(abs: string, dir: string, functionName: string): BundledPac
       `Cannot list package "${dir}" in the SBOM of function "${functionName}": ${file} has no "name" and "version"; reinstall dependencies (npm ci)`,
     );
   }
-  return { name, version, purl: npmPurl(name, version) };
+  const license = licenseOf(json);
+  const author = authorOf(json?.author);
+  const deps = dependencyNames(json);
+  return {
+    pkg: {
+      name,
+      version,
+      purl: npmPurl(name, version),
+      ...(license === undefined ? {} : { license }),
+      ...(author === undefined ? {} : { author }),
+      dependsOn: [],
+    },
+    deps,
+  };
+}
+
+function licenseOf(json: Record<string, unknown> | null): string | undefined {
+  if (typeof json?.license === "string" && json.license.trim() !== "") return json.license.trim();
+  const legacy = json?.licenses ?? json?.license; // [{ type: "MIT" }] or { type: "MIT" }, before SPDX
+  const list = Array.isArray(legacy) ? legacy : legacy === undefined ? [] : [legacy];
+  const types = list
+    .map((l) => (typeof l === "object" && l !== null ? (l as { type?: unknown }).type : undefined))
+    .filter((t): t is string => typeof t === "string" && t !== "");
+  return types.length === 0 ? undefined : types.length === 1 ? types[0] : `(${types.join(" OR ")})`;
+}
+
+function authorOf(author: unknown): string | undefined {
+  if (typeof author === "string") return author.replace(/\s*[<(].*$/, "").trim() || undefined; // "Name <mail> (url)"
+  const name =
+    typeof author === "object" && author !== null ? (author as { name?: unknown }).name : undefined;
+  return typeof name === "string" && name.trim() !== "" ? name.trim() : undefined;
 }
 
 type LockEntry = { version?: unknown; integrity?: unknown; resolved?: unknown };
