@@ -1,7 +1,7 @@
 /**
  * The CLI answers at once and says the fix: a taken port fails `dev` before any bundling, naming
  * `--port`/PALISADE_PORT; a second `dev` on one app is refused while the first keeps running and
- * keeps its state; `send` outside an app says there is no palisade.yaml.
+ * keeps its state; `send` outside an app says there is no palisade.yaml; `--json` works on check and threats.
  */
 import assert from "node:assert/strict";
 import { existsSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
@@ -91,4 +91,16 @@ test("send outside an app says there is no palisade.yaml and to pass --app", asy
   assert.equal(run.status, 2, run.stderr);
   assert.match(run.stderr, /there is no palisade\.yaml in ".*palisade-empty-[^"]*"; run it inside an app/);
   assert.match(run.stderr, /--app <dir>/);
+});
+
+test("check and threats print JSON with --json, as with --format json", async (t) => {
+  const dir = app(t);
+  for (const command of ["check", "threats"]) {
+    const extra = command === "check" ? ["--offline"] : [];
+    const flag = await palisade([command, dir, ...extra, "--json"]);
+    const format = await palisade([command, dir, ...extra, "--format", "json"]);
+    assert.equal(flag.status, format.status, flag.stderr);
+    assert.deepEqual(JSON.parse(flag.stdout), JSON.parse(format.stdout), command);
+    assert.equal(typeof JSON.parse(flag.stdout), "object");
+  }
 });

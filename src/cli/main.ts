@@ -116,8 +116,9 @@ function createProgram(ops: PlatformOps, setExit: (code: number) => void): Comma
         .default("127.0.0.1"),
     )
     .option("--offline", "skip the npm audit of dependencies (its rules report skipped)")
-    .action(async (dir: string, opts: CheckCommandOptions) => {
-      setExit(await runCheck(dir, opts));
+    .option("--json", "print the report as JSON (--format json)")
+    .action(async (dir: string, opts: CheckCommandOptions & { json?: boolean }) => {
+      setExit(await runCheck(dir, opts.json === true ? { ...opts, format: "json" } : opts));
     });
 
   program
@@ -129,8 +130,9 @@ function createProgram(ops: PlatformOps, setExit: (code: number) => void): Comma
         .choices(["text", "json", "mermaid", "dot"])
         .default("text"),
     )
-    .action(async (dir: string, opts: { format: "text" | "json" | "mermaid" | "dot" }) => {
-      setExit(await runThreats(dir, opts));
+    .option("--json", "print the model as JSON (--format json)")
+    .action(async (dir: string, opts: { format: "text" | "json" | "mermaid" | "dot"; json?: boolean }) => {
+      setExit(await runThreats(dir, opts.json === true ? { format: "json" } : { format: opts.format }));
     });
 
   program
