@@ -9,7 +9,7 @@ import { EXIT_OK } from "../exit-codes.ts";
 import { openSharedKeys } from "../nats-target.ts";
 import type { NatsFlags, PlatformOps, RunningPlatform } from "../platform-ops.ts";
 import { appSecrets } from "./secrets.ts";
-import { assertPortFree, listenFailure, lockApp } from "./serve-guard.ts";
+import { guardServe } from "./serve-guard.ts";
 import { natsFlags, tlsFiles } from "./start.ts";
 
 export interface DevOptions extends NatsFlags {
@@ -34,15 +34,8 @@ export async function runDev(dir: string, opts: DevOptions, ops: PlatformOps): P
   const nats = natsFlags(opts);
   const app = loadApp(appDir); // no app here: say so before taking a lock or a port
   // On the embedded store one process owns the app's files; on NATS, nodes share the deployment.
-  const release = nats === undefined ? lockApp(app.dataDir, "dev") : undefined;
-  try {
-    await assertPortFree(opts.host, opts.port);
-    return await serveDev(appDir, opts, ops, nats);
-  } catch (err) {
-    throw listenFailure(err, opts.host, opts.port);
-  } finally {
-    release?.();
-  }
+  const guard = { command: "dev", lockDir: nats === undefined ? app.dataDir : undefined };
+  return guardServe({ ...guard, host: opts.host, port: opts.port }, () => serveDev(appDir, opts, ops, nats));
 }
 
 async function serveDev(

@@ -17,6 +17,33 @@ export const CLI_APP_RUNNING = "PAL_CLI_APP_RUNNING";
 /** The lock file in the app's data dir: the pid and command of the process running the app. */
 export const RUN_LOCK_FILE = "run.lock";
 
+/** What a serving command guards before it starts. */
+export interface ServeGuard {
+  /** `dev` or `start`: named in the lock and in a refusal. */
+  command: string;
+  /** The app's data dir to lock, or undefined when no lock is taken (NATS: nodes share an app). */
+  lockDir: string | undefined;
+  host: string;
+  /** The port to check first, or undefined when this process does not listen on one of its own. */
+  port: number | undefined;
+}
+
+/**
+ * Runs `serve` under the guard: the app's lock held for its whole run, the port checked first, and
+ * a listen that loses the race for the port after the check reported as the same clear error.
+ */
+export async function guardServe(guard: ServeGuard, serve: () => Promise<number>): Promise<number> {
+  const release = guard.lockDir === undefined ? undefined : lockApp(guard.lockDir, guard.command);
+  try {
+    if (guard.port !== undefined) await assertPortFree(guard.host, guard.port);
+    return await serve();
+  } catch (err) {
+    throw guard.port === undefined ? err : listenFailure(err, guard.host, guard.port);
+  } finally {
+    release?.();
+  }
+}
+
 /** Refuses at once when `host:port` cannot be bound (port 0 asks for any free port: nothing to check). */
 export async function assertPortFree(host: string, port: number): Promise<void> {
   if (port === 0) return;

@@ -8,7 +8,7 @@ import { createLogger, type LogLevelName } from "../../observe/index.ts";
 import { EXIT_OK } from "../exit-codes.ts";
 import type { NatsFlags, PlatformOps, Role } from "../platform-ops.ts";
 import { usageError } from "../usage-error.ts";
-import { assertPortFree, listenFailure, lockApp } from "./serve-guard.ts";
+import { guardServe } from "./serve-guard.ts";
 
 export interface StartOptions extends NatsFlags {
   port: number;
@@ -60,16 +60,11 @@ export async function runStart(
     );
   }
   // gateway and worker nodes of one deployment may share a machine and an app directory
-  const release =
-    role === "all" && nats === undefined ? lockApp(loadApp(appDir).dataDir, "start") : undefined;
-  try {
-    if (role !== "worker") await assertPortFree(opts.host, opts.port);
-    return await serveStart(appDir, opts, ops, role, { tls, nats });
-  } catch (err) {
-    throw listenFailure(err, opts.host, opts.port);
-  } finally {
-    release?.();
-  }
+  const lockDir = role === "all" && nats === undefined ? loadApp(appDir).dataDir : undefined;
+  return guardServe(
+    { command: "start", lockDir, host: opts.host, port: opts.port }, // every role serves /healthz on it
+    () => serveStart(appDir, opts, ops, role, { tls, nats }),
+  );
 }
 
 async function serveStart(
