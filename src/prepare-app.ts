@@ -52,6 +52,7 @@ export async function prepareApp(
   allowBreaking = false,
   prebuilt = false,
   allowDowngrade = false,
+  onBuilt?: BuildProgress,
 ): Promise<PreparedApp> {
   const app = loadApp(appDir);
   mkdirSync(app.dataDir, { recursive: true, mode: 0o700 });
@@ -72,7 +73,7 @@ export async function prepareApp(
   );
   mkdirSync(buildDir, { recursive: true, mode: 0o700 });
   try {
-    if (!prebuilt) await buildSigned(app, buildDir);
+    if (!prebuilt) await buildSigned(app, buildDir, onBuilt);
     const bundles = prebuilt
       ? verifyFunctions(app, join(app.dir, DIST_DIR), buildDir, { allowDowngrade })
       : verifyFunctions(app, buildDir, buildDir);
@@ -83,8 +84,15 @@ export async function prepareApp(
   }
 }
 
+/** Told after each function is bundled and signed: how many of how many, and which. */
+export type BuildProgress = (done: number, total: number, fn: string) => void;
+
 /** Bundles and signs every function of `app` into `outDir/<function>/`; returns what was built. */
-export async function buildSigned(app: AppModel, outDir: string): Promise<BuiltFunction[]> {
+export async function buildSigned(
+  app: AppModel,
+  outDir: string,
+  onBuilt?: BuildProgress,
+): Promise<BuiltFunction[]> {
   if (!existsSync(join(app.dir, SIGNING_KEY_FILE)) && !existsSync(join(app.dir, SIGNING_PUB_FILE)))
     generateSigningKey(app.dir);
   const key = loadSigningKey(app.dir);
@@ -99,6 +107,7 @@ export async function buildSigned(app: AppModel, outDir: string): Promise<BuiltF
     });
     signFunction(b.dir, key);
     built.push(b);
+    onBuilt?.(built.length, app.functions.size, fn.name);
   }
   return built;
 }

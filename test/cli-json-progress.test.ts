@@ -285,12 +285,14 @@ async function stopDev(child: ChildProcess, closed: Promise<void>): Promise<void
   await closed;
 }
 
-test("dev on a terminal colours its log lines, and NO_COLOR turns every escape code off", {
+test("dev on a terminal colours its log lines and shows bundling progress; NO_COLOR turns every escape code off", {
   skip: NO_TTY,
 }, async (t) => {
   const coloured = await devOnTerminal(t, { NO_COLOR: "" });
   assert.ok(coloured.includes("\x1b["), "colours on a terminal without NO_COLOR");
   const plain = await devOnTerminal(t, { NO_COLOR: "1" });
   assert.match(plain, /INFO {2}palisade is running/);
+  // Bundling at start shows its progress on a terminal (tests that pipe dev's output see none).
+  assert.match(plain, /bundling \[#+\] 2\/2 \w+/);
   assert.ok(!plain.includes("\x1b"), `no escape code with NO_COLOR: ${JSON.stringify(plain.slice(0, 300))}`);
 });

@@ -61,6 +61,7 @@ export interface PlatformOps {
     allowBreaking?: boolean,
     prebuilt?: boolean,
     allowDowngrade?: boolean,
+    onBuilt?: (done: number, total: number, fn: string) => void,
   ): Promise<PreparedApp>;
   /** Gateway, dispatcher and sandboxes in this process (preparing the app first unless given). */
   startPlatform(options: ServeRequest, prepared?: PreparedApp): Promise<RunningPlatform>;

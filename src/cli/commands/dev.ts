@@ -8,6 +8,7 @@ import type { PreparedApp } from "../../prepare-app.ts";
 import { EXIT_OK } from "../exit-codes.ts";
 import { openSharedKeys } from "../nats-target.ts";
 import type { NatsFlags, PlatformOps, RunningPlatform } from "../platform-ops.ts";
+import { createProgress } from "../progress.ts";
 import { appSecrets } from "./secrets.ts";
 import { guardServe } from "./serve-guard.ts";
 import { natsFlags, tlsFiles } from "./start.ts";
@@ -66,7 +67,17 @@ async function serveDev(
       },
       prepared,
     );
-  let platform: RunningPlatform = await start(); // a broken app at first start is a usage error (exit 2)
+  // Bundling every function is the long part of a start: a progress line on a terminal only.
+  const progress = createProgress("bundling");
+  let first: PreparedApp;
+  try {
+    first = await ops.prepareApp(appDir, opts.allowBreaking ?? false, false, false, (done, total, fn) =>
+      progress.update(done, total, fn),
+    );
+  } finally {
+    progress.done();
+  }
+  let platform: RunningPlatform = await start(first); // a broken app at first start is a usage error (exit 2)
   port = Number(new URL(platform.url).port); // reloads keep the address, even when it was port 0
 
   let timer: NodeJS.Timeout | undefined;
