@@ -10,9 +10,18 @@ const major = Number(process.versions.node.split(".")[0]);
 if (major < 26) process.exit(await handOver());
 
 // Node caches compiled modules (type-stripped TypeScript included) across runs: a warm start skips
-// stripping and parsing every file again.
+// stripping and parsing every file again. Not in the shared temp dir Node uses by default, where
+// another local user could plant code for this one to run: in this user's own cache dir (0700).
 const { enableCompileCache } = await import("node:module");
-enableCompileCache?.();
+const { homedir } = await import("node:os");
+const { mkdirSync } = await import("node:fs");
+const cacheDir = join(process.env.XDG_CACHE_HOME || join(homedir(), ".cache"), "palisade", "compile");
+try {
+  mkdirSync(cacheDir, { recursive: true, mode: 0o700 });
+  enableCompileCache?.(cacheDir);
+} catch {
+  // no writable home (a service account): run without the cache
+}
 
 // The platform (gateway, bus, sandboxes) loads only when a command runs it: defining the commands
 // loads commander alone, so --version, --help and send answer without it.
