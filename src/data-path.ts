@@ -20,7 +20,13 @@ import {
   traceContextOf,
   withTraceContext,
 } from "./events/index.ts";
-import { eventSpanAttributes, invocationSpanAttributes, SpanKind, type Tracing } from "./observe/index.ts";
+import {
+  coldStartAttribute,
+  eventSpanAttributes,
+  invocationSpanAttributes,
+  SpanKind,
+  type Tracing,
+} from "./observe/index.ts";
 import type { Invocation, SandboxPool } from "./runtime/index.ts";
 import type { SchemaRegistry } from "./schema/index.ts";
 import { type Authorizer, SECURITY_FORBIDDEN } from "./security/index.ts";
@@ -213,7 +219,9 @@ export function createDataPath({
           }
         : delivery.event;
       try {
-        await pool.invoke(withTraceContext(event, invoke), delivery.attempts + 1);
+        await pool.invoke(withTraceContext(event, invoke), delivery.attempts + 1, (coldStart) =>
+          invoke.set(coldStartAttribute(coldStart)),
+        );
         invoke.end();
         dispatch.end();
       } catch (err) {

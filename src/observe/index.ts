@@ -9,7 +9,7 @@ export {
   TRACES_MAX_AGE_MS,
   TRACES_MAX_BYTES,
 } from "./nats-trace-store.ts";
-export { eventSpanAttributes, invocationSpanAttributes } from "./span-attributes.ts";
+export { coldStartAttribute, eventSpanAttributes, invocationSpanAttributes } from "./span-attributes.ts";
 export type { StoredSpan } from "./stored-span.ts";
 export { readTraces, traceStoreExporter } from "./trace-store.ts";
 export {

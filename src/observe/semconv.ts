@@ -17,6 +17,7 @@ export const MESSAGING_OPERATION_TYPE_VALUE_PROCESS = "process";
 export const ATTR_FAAS_TRIGGER = "faas.trigger";
 export const ATTR_FAAS_INVOKED_NAME = "faas.invoked_name";
 export const ATTR_FAAS_INVOCATION_ID = "faas.invocation.id";
+export const ATTR_FAAS_COLDSTART = "faas.coldstart";
 export const FAAS_TRIGGER_VALUE_PUBSUB = "pubsub";
 
 export const ATTR_CLOUDEVENTS_EVENT_ID = "cloudevents.event_id";

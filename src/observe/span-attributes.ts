@@ -10,6 +10,7 @@ import {
   ATTR_CLOUDEVENTS_EVENT_SPEC_VERSION,
   ATTR_CLOUDEVENTS_EVENT_SUBJECT,
   ATTR_CLOUDEVENTS_EVENT_TYPE,
+  ATTR_FAAS_COLDSTART,
   ATTR_FAAS_INVOCATION_ID,
   ATTR_FAAS_INVOKED_NAME,
   ATTR_FAAS_TRIGGER,
@@ -66,8 +67,8 @@ export function eventSpanAttributes(event: TracedEvent, operation: EventOperatio
 
 /**
  * The FaaS attributes of an invocation span: function `fn` triggered by a pub/sub delivery, with an
- * id per attempt. `faas.coldstart` is left out: the pool, not the data path, knows whether the
- * attempt waited for a new sandbox process.
+ * id per attempt. `faas.coldstart` comes later (`coldStartAttribute`): only the pool knows, when it
+ * hands the attempt to a process, whether it had to start that process for it.
  */
 export function invocationSpanAttributes(fn: string, invocationId: string): Attributes {
   return {
@@ -75,4 +76,9 @@ export function invocationSpanAttributes(fn: string, invocationId: string): Attr
     [ATTR_FAAS_INVOKED_NAME]: fn,
     [ATTR_FAAS_INVOCATION_ID]: invocationId,
   };
+}
+
+/** `faas.coldstart`: whether the invocation waited for its sandbox process to start. */
+export function coldStartAttribute(coldStart: boolean): Attributes {
+  return { [ATTR_FAAS_COLDSTART]: coldStart };
 }

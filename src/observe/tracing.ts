@@ -48,6 +48,8 @@ export interface ActiveSpan {
   readonly traceparent: string;
   /** The trace's tracestate (the parent's, as the propagator kept it); undefined when it has none. */
   readonly tracestate: string | undefined;
+  /** Adds attributes learned after the start (whether an invocation was a cold start). */
+  set(attributes: Attributes): void;
   end(error?: unknown): void;
 }
 
@@ -203,6 +205,7 @@ function spanStarter(tracer: Tracer, everything: boolean): Tracing["start"] {
       return {
         traceparent: `00-${remote.traceId}-${randomUUID().replaceAll("-", "").slice(16)}-00`,
         tracestate: remote.traceState?.serialize() || undefined,
+        set() {},
         end() {},
       };
     const span = tracer.startSpan(name, { kind, ...(attributes ? { attributes } : {}) }, context);
@@ -211,6 +214,9 @@ function spanStarter(tracer: Tracer, everything: boolean): Tracing["start"] {
     return {
       traceparent,
       tracestate,
+      set(attributes) {
+        if (!ended) span.setAttributes(attributes);
+      },
       end(error) {
         if (ended) return;
         ended = true;
@@ -249,7 +255,12 @@ export function noTracing(next: (parent?: string) => string): Tracing {
       const remote = trace.getSpanContext(extract(parent));
       // The tracestate stays with its trace: `next` keeps the trace of a valid parent only.
       const kept = remote !== undefined && traceparent.includes(`-${remote.traceId}-`);
-      return { traceparent, tracestate: (kept && remote.traceState?.serialize()) || undefined, end() {} };
+      return {
+        traceparent,
+        tracestate: (kept && remote.traceState?.serialize()) || undefined,
+        set() {},
+        end() {},
+      };
     },
     close: async () => undefined,
   };

@@ -57,6 +57,7 @@ export function createInvokeBatches(
   function send(slot: Slot, jobs: Job[]): void {
     slot.batch = jobs;
     armTimeout(slot);
+    for (const j of jobs) j.onStart?.(j.startedProcess === true); // FaaS semconv faas.coldstart
     slot.proc.send({
       t: "invoke",
       items: jobs.map((j) => ({ id: j.id, event: j.inv.event, attempt: j.attempt })),

@@ -30,6 +30,10 @@ export interface Job {
   reject: (err: unknown) => void;
   /** The first capability refusal of this invocation that no retry can cure (a denial, the hop limit). */
   refusal?: PalisadeError | undefined;
+  /** Told when the job is sent to a process: whether it waited for that process to start (cold). */
+  onStart?: ((coldStart: boolean) => void) | undefined;
+  /** The job started a process (none was free): it waited for the start, a cold start. */
+  startedProcess?: boolean;
 }
 
 /** One sandbox process of the pool. */

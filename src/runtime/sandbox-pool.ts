@@ -49,8 +49,12 @@ export interface SandboxPoolOptions {
 export interface SandboxPool {
   /** Starts every process and waits until each has loaded the bundle. */
   start(): Promise<void>;
-  /** Runs one invocation; resolves to what the handler returned, rejects on a thrown error, a timeout or a crash. */
-  invoke(event: CloudEvent, attempt: number): Promise<unknown>;
+  /**
+   * Runs one invocation; resolves to what the handler returned, rejects on a thrown error, a timeout
+   * or a crash. `onStart` is told when it goes to a process, and whether it waited for that process
+   * to start (a cold start; a warm spare started ahead of time makes none).
+   */
+  invoke(event: CloudEvent, attempt: number, onStart?: (coldStart: boolean) => void): Promise<unknown>;
   /** Processes running now (warm or busy). */
   size(): number;
   /**
@@ -94,6 +98,7 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
     onRoom: () => batches.schedule(),
     onReady(slot, assigned) {
       if (held) for (const job of assigned.splice(0)) job.reject(heldError());
+      for (const job of assigned) job.startedProcess = true;
       if (assigned.length > 0) batches.send(slot, assigned);
       else {
         processes.release(slot);
@@ -150,7 +155,7 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
   return {
     start: () => processes.startWarm(),
     size: () => processes.size(),
-    invoke(event, attempt) {
+    invoke(event, attempt, onStart) {
       if (closed)
         return Promise.reject(
           new PalisadeError(RUNTIME_CLOSED, `Cannot invoke "${fn.name}": the runtime is closing`),
@@ -161,6 +166,7 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
           id: nextId++,
           inv: { fn, event, emits: 0 },
           attempt,
+          onStart,
           resolve,
           // Marked final here, where the runtime knows which of its failures no retry cures.
           reject: (err) => reject(deliveryError(err, job.refusal)),

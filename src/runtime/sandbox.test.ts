@@ -364,3 +364,24 @@ test("without tmp: true, ctx.tmpdir is undefined and nothing is writable", async
   const h = await sandbox(t, `export default (e, ctx) => ctx.tmpdir ?? "none";`);
   assert.equal(await h.pool.invoke(event(), 1), "none");
 });
+
+test("an invocation that waits for its process to start is a cold start (faas.coldstart); one on a warm process is not", async (t) => {
+  // One process is started ahead of time; a second invocation while it is busy starts another.
+  const h = await sandbox(t, "export default () => new Promise((r) => setTimeout(r, 300));", {
+    limits: { ...DEFAULT_LIMITS, concurrency: 2, timeoutMs: 5000 },
+  });
+  const starts: { n: number; cold: boolean }[] = [];
+  const run = (n: number) =>
+    h.pool.invoke(
+      createEvent({ type: "t.x", data: { n } }, { principal: "test", source: "test", hop: 0 }),
+      1,
+      (cold) => starts.push({ n, cold }),
+    );
+  await Promise.all([run(1), run(2)]);
+  assert.equal(h.pool.size(), 2);
+  await Promise.all([run(3), run(4)]); // both processes are warm now
+  assert.deepEqual(
+    starts.sort((a, b) => a.n - b.n).map((s) => s.cold),
+    [false, true, false, false],
+  );
+});
