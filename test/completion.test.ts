@@ -1,8 +1,9 @@
 /**
  * `palisade completion bash|zsh|fish`: scripts generated from the program's command tree. The bash
  * script is sourced in a real bash and asked for completions as bash itself asks (COMP_WORDS,
- * COMP_CWORD, the function `complete -p` names); zsh and fish (not installed here) are checked to
- * name every top-level command `palisade --help` lists.
+ * COMP_CWORD, the function `complete -p` names); the zsh script runs its completion function in a
+ * real zsh (with compsys's output builtins stubbed to print), the fish one answers fish's own
+ * `complete -C`. CI installs zsh and fish; without them those two tests skip.
  */
 import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
@@ -82,6 +83,58 @@ test("the zsh and fish scripts name every top-level command palisade --help list
   }
   assert.match(fish, /-n '__palisade_at \\'dlq\\'' -a 'replay'/);
   assert.match(fish, /-n '__palisade_at \\'check\\'' -l 'format' -x -a 'text json sarif'/);
+});
+
+const HAS = (shell: string) => spawnSync(shell, ["-c", "exit 0"]).status === 0;
+
+test("the zsh script, run in zsh, completes commands, subcommands and option choices", {
+  skip: HAS("zsh") ? false : "zsh is not installed",
+}, async (t) => {
+  const script = join(tempApp(t, {}), "_palisade");
+  writeFileSync(script, (await palisade(["completion", "zsh"])).stdout);
+  // compsys's builtins print what they would offer: _describe the named array, compadd -a likewise.
+  const ask = (...words: string[]) =>
+    spawnSync(
+      "zsh",
+      [
+        "-f",
+        "-c",
+        `compdef() {}; _describe() { print -rl -- "\${(@P)4}" }; compadd() { print -rl -- "\${(@P)2}" }
+         _files() { print -- FILES }; source ${script}; words=(palisade ${words.map((w) => `'${w}'`).join(" ")})
+         CURRENT=${words.length + 1}; _palisade`,
+      ],
+      { encoding: "utf8" },
+    );
+  const top = ask("dl");
+  assert.equal(top.status, 0, top.stderr);
+  assert.ok(
+    top.stdout.split("\n").some((l) => l.startsWith("dlq:")),
+    top.stdout.slice(0, 300),
+  );
+  assert.deepEqual(
+    ask("dlq", "")
+      .stdout.trim()
+      .split("\n")
+      .map((l) => l.split(":")[0]),
+    ["list", "replay"],
+  );
+  assert.deepEqual(ask("check", "--format", "").stdout.trim().split("\n"), ["text", "json", "sarif"]);
+  assert.equal(ask("send", "--app", "").stdout.trim(), "FILES", "a free value goes to file completion");
+});
+
+test("the fish script, sourced in fish, answers fish's own complete -C", {
+  skip: HAS("fish") ? false : "fish is not installed",
+}, async (t) => {
+  const script = join(tempApp(t, {}), "palisade.fish");
+  writeFileSync(script, (await palisade(["completion", "fish"])).stdout);
+  const ask = (line: string) =>
+    spawnSync("fish", ["--no-config", "-c", `source ${script}; complete -C '${line}'`], { encoding: "utf8" })
+      .stdout.trim()
+      .split("\n")
+      .map((l) => l.split("\t")[0]);
+  assert.deepEqual(ask("palisade dl"), ["dlq"]);
+  assert.deepEqual(ask("palisade dlq "), ["list", "replay"]);
+  assert.deepEqual(ask("palisade check --format ").sort(), ["json", "sarif", "text"]);
 });
 
 test("a command added to a program completes with no edit to the generator", (t) => {
