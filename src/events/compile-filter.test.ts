@@ -167,7 +167,7 @@ test("wildcard, cidr and $or mistakes are refused with their path", () => {
       },
       {
         path: ["data", "e", 0, "wildcard"],
-        message: "a backslash may only escape * or \\ (write \\* for a literal star)",
+        message: "a backslash may only escape * or \\ (write \\* for a literal star, \\\\ for a backslash)",
       },
       {
         path: ["data", "c", 0, "cidr"],
@@ -180,4 +180,115 @@ test("wildcard, cidr and $or mistakes are refused with their path", () => {
       { path: ["data", "$or"], message: "must list at least two patterns, any of which may match" },
     ],
   );
+});
+
+test("wildcard escapes: \\* is a literal star, \\\\ a literal backslash, next to real wildcards", () => {
+  const f = filter({ data: { s: [{ wildcard: "\\**" }], b: [{ wildcard: "C:\\\\*" }] } });
+  assert.ok(f(event({ s: "*rest", b: "C:\\dir" })));
+  assert.ok(!f(event({ s: "rest", b: "C:\\dir" })), "the first star is literal");
+  assert.ok(!f(event({ s: "*rest", b: "C:/dir" })), "the backslash is literal");
+  assert.ok(filter({ data: { s: [{ wildcard: "" }] } })(event({ s: "" })), "no star: an exact match");
+  assert.ok(
+    !filter({ data: { s: [{ wildcard: "ab*ba" }] } })(event({ s: "aba" })),
+    "prefix and suffix may not overlap",
+  );
+});
+
+test("wildcard matching does not backtrack: many stars against a long value still answer", () => {
+  // A regex built from the pattern (^.*a.*a…b$) takes polynomial time on this value; the test would
+  // not finish within its timeout. The matcher takes the literal pieces in order instead.
+  const f = filter({ data: { s: [{ wildcard: `${"*a".repeat(12)}*b` }] } });
+  assert.ok(!f(event({ s: "a".repeat(100_000) })));
+  assert.ok(f(event({ s: `${"a".repeat(100_000)}b` })));
+});
+
+test("anything-but takes one wildcard or a list of them", () => {
+  const f = filter({ data: { path: [{ "anything-but": { wildcard: ["*/lib/*", "*/bin/*"] } }] } });
+  assert.ok(f(event({ path: "/usr/share/x" })));
+  assert.ok(!f(event({ path: "/usr/lib/x" })));
+  assert.ok(!f(event({ path: "/usr/bin/x" })));
+  assert.ok(!f(event({})), "never a missing field");
+  assert.deepEqual(compileFilter({ data: { p: [{ "anything-but": { wildcard: ["ok*", "a**"] } }] } }), [
+    {
+      path: ["data", "p", 0, "anything-but", "wildcard", 1],
+      message: 'must not hold consecutive wildcards ("**"); one * matches any run',
+    },
+  ]);
+});
+
+test("cidr reads addresses strictly: octal, short and integer spellings of an IPv4 address are no address", () => {
+  const f = filter({ data: { ip: [{ cidr: "10.0.0.0/8" }] } });
+  assert.ok(f(event({ ip: "10.200.3.4" })));
+  for (const ip of ["012.0.0.1", "10.1", "167772161", "0xa.0.0.1", " 10.0.0.1", "10.0.0.1/32"])
+    assert.ok(!f(event({ ip })), ip);
+  assert.ok(!f(event({ ip: "::ffff:10.0.0.1" })), "an IPv4-mapped IPv6 address is IPv6");
+  const v6 = filter({ data: { ip: [{ cidr: "2001:DB8::/32" }] } });
+  assert.ok(v6(event({ ip: "2001:0db8:0000::1" })), "any IPv6 spelling of the same address");
+  assert.ok(!v6(event({ ip: "2001:db8::1%eth0" })), "a zone is no address");
+  const one = filter({ data: { ip: [{ cidr: "192.0.2.7/32" }, { cidr: "2001:db8::7/128" }] } });
+  assert.ok(one(event({ ip: "192.0.2.7" })));
+  assert.ok(one(event({ ip: "2001:db8::7" })));
+  assert.ok(!one(event({ ip: "192.0.2.8" })));
+  assert.ok(filter({ data: { ip: [{ cidr: "0.0.0.0/0" }] } })(event({ ip: "203.0.113.9" })));
+});
+
+test("a cidr range must be a network: bits past the prefix, odd spellings and bad masks are refused", () => {
+  const problems = (cidr: unknown) => compileFilter({ ip: [{ cidr }] });
+  assert.deepEqual(problems("10.0.0.5/24"), [
+    { path: ["ip", 0, "cidr"], message: '"10.0.0.5/24" sets bits past its /24 prefix; write "10.0.0.0/24"' },
+  ]);
+  assert.deepEqual(problems("2001:db8::1/32"), [
+    {
+      path: ["ip", 0, "cidr"],
+      message: '"2001:db8::1/32" sets bits past its /32 prefix; write "2001:db8::/32"',
+    },
+  ]);
+  for (const bad of [
+    "10.0.0.0",
+    "010.0.0.0/8",
+    "10.0/16",
+    "10.0.0.0/33",
+    "::/129",
+    "10.0.0.0/8/8",
+    "10.0.0.0/-1",
+    "fe80::%1/64",
+    "",
+  ])
+    assert.ok(Array.isArray(problems(bad)), bad);
+});
+
+test("$or: matcher names cannot be fields inside it, as EventBridge rules; elsewhere they are plain fields", () => {
+  assert.deepEqual(compileFilter({ data: { $or: [{ numeric: [">", 1] }, { n: { prefix: ["a"] } }] } }), [
+    {
+      path: ["data", "$or", 0, "numeric"],
+      message:
+        '"numeric" is a matcher name and cannot be a field inside $or; put the matcher in its field\'s list, e.g. { amount: [{ numeric: [">", 0] }] }',
+    },
+    {
+      path: ["data", "$or", 1, "n", "prefix"],
+      message:
+        '"prefix" is a matcher name and cannot be a field inside $or; put the matcher in its field\'s list, e.g. { amount: [{ numeric: [">", 0] }] }',
+    },
+  ]);
+  assert.ok(filter({ data: { prefix: ["x"] } })(event({ prefix: "x" })), "a field named prefix outside $or");
+  assert.deepEqual(compileFilter({ $or: [{ a: [1] }, "b"] }), [
+    { path: ["$or", 1], message: "must be a non-empty mapping of field names to patterns" },
+  ]);
+  assert.deepEqual(compileFilter({ $or: { a: [1] } }), [
+    { path: ["$or"], message: "must list at least two patterns, any of which may match" },
+  ]);
+});
+
+test("$or at the top level, beside other $or levels: each level needs one of its alternatives", () => {
+  const f = filter({
+    $or: [{ source: [{ prefix: "/shop/" }] }, { type: [{ wildcard: "refund.*" }] }],
+    data: { $or: [{ amount: [{ numeric: [">=", 100] }] }, { vip: [true] }] },
+  });
+  assert.ok(f(event({ amount: 100 })));
+  assert.ok(f({ type: "refund.issued", source: "/bank", data: { vip: true } }));
+  assert.ok(
+    !f({ type: "order.created", source: "/bank", data: { amount: 500 } }),
+    "no top-level alternative",
+  );
+  assert.ok(!f(event({ amount: 99 })), "no data alternative");
 });
