@@ -6,6 +6,7 @@ import { dirname, join } from "node:path";
 import { type TestContext, test } from "node:test";
 import { pathToFileURL } from "node:url";
 import { Spec, Validation } from "@cyclonedx/cyclonedx-library";
+import { version as esbuildVersion } from "esbuild";
 import {
   ATTESTATION_FILE,
   BUNDLE_FILE,
@@ -61,7 +62,7 @@ export default (input: string): string => {
   write(
     app,
     "node_modules/left-pad-ish/package.json",
-    '{"name":"left-pad-ish","version":"1.2.3","main":"index.js","license":"MIT","author":"Ada Lovelace <ada@example.com> (https://ada.example)","dependencies":{"inner-ish":"^0.1.0"}}',
+    '{"name":"left-pad-ish","version":"1.2.3","main":"index.js","license":"MIT","author":"Ada Lovelace <ada@example.com> (https://ada.example)","dependencies":{"inner-ish":"^0.1.0","not-imported":"^1.0.0"}}',
   );
   write(
     app,
@@ -71,7 +72,7 @@ export default (input: string): string => {
   write(
     app,
     "node_modules/left-pad-ish/node_modules/inner-ish/package.json",
-    '{"name":"inner-ish","version":"0.1.0+build.7","licenses":[{"type":"BSD-3-Clause"}]}',
+    '{"name":"inner-ish","version":"0.1.0+build.7","licenses":[{"type":"bsd-3-clause"},{"type":"Acme-Custom-1"}]}',
   );
   write(
     app,
@@ -83,7 +84,12 @@ export default (input: string): string => {
     "node_modules/@acme/shout/package.json",
     '{"name":"@acme/shout","version":"2.0.0","type":"module","exports":{".":"./dist/index.js"},"license":"SEE LICENSE IN LICENSE.txt","author":{"name":"Acme Inc."}}',
   );
-  write(app, "node_modules/@acme/shout/dist/index.js", "export const shout = (s) => s.toUpperCase();\n");
+  // Uses left-pad-ish without declaring it: the import esbuild followed is an edge all the same.
+  write(
+    app,
+    "node_modules/@acme/shout/dist/index.js",
+    'import pad from "left-pad-ish";\nexport const shout = (s) => pad(s, 0).toUpperCase();\n',
+  );
   write(
     app,
     "node_modules/typed-only/package.json",
@@ -146,9 +152,16 @@ test("the SBOM lists exactly the bundled npm packages with versions, purls and l
     type: "application",
     "bom-ref": "palisade-function:charge",
     name: "charge",
+    version: `sha256:${bundleSha256.slice(0, 12)}`,
     supplier: { name: "shop" },
     hashes: [{ alg: "SHA-256", content: bundleSha256 }],
   });
+  const palisadeVersion = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8"))
+    .version as string;
+  assert.deepEqual(sbom.metadata.tools.components, [
+    { type: "application", name: "palisade", version: palisadeVersion },
+    { type: "application", name: "esbuild", version: esbuildVersion },
+  ]);
   assert.deepEqual(sbom.components, [
     {
       type: "library",
@@ -170,7 +183,8 @@ test("the SBOM lists exactly the bundled npm packages with versions, purls and l
       version: "0.1.0+build.7",
       purl: "pkg:npm/inner-ish@0.1.0%2Bbuild.7",
       supplier: { name: "registry.npmjs.org" },
-      licenses: [{ expression: "BSD-3-Clause" }],
+      // The legacy list, entry by entry: an SPDX id as SPDX spells it, an unknown one by name.
+      licenses: [{ license: { id: "BSD-3-Clause" } }, { license: { name: "Acme-Custom-1" } }],
       hashes: [{ alg: "SHA-512", content: INNER.hex }],
       externalReferences: [
         { type: "distribution", url: `${REGISTRY}/inner-ish/-/inner-ish-0.1.0+build.7.tgz` },
@@ -184,7 +198,7 @@ test("the SBOM lists exactly the bundled npm packages with versions, purls and l
       purl: "pkg:npm/left-pad-ish@1.2.3",
       author: "Ada Lovelace",
       supplier: { name: "Ada Lovelace" },
-      licenses: [{ expression: "MIT" }],
+      licenses: [{ license: { id: "MIT" } }],
       hashes: [{ alg: "SHA-512", content: LEFT_PAD.hex }],
       externalReferences: [
         { type: "distribution", url: `${REGISTRY}/left-pad-ish/-/left-pad-ish-1.2.3.tgz` },
@@ -200,13 +214,15 @@ test("the SBOM lists exactly the bundled npm packages with versions, purls and l
     ],
   );
 
-  // The dependency graph: the function on what it imports, left-pad-ish on its nested inner-ish.
+  // The dependency graph: the function on what its files import, left-pad-ish on its nested inner-ish
+  // (declared and imported) but not on not-imported (declared, not in the bundle), @acme/shout on
+  // left-pad-ish (imported, not declared).
   assert.deepEqual(sbom.dependencies, [
     {
       ref: "palisade-function:charge",
       dependsOn: ["pkg:npm/%40acme/shout@2.0.0", "pkg:npm/left-pad-ish@1.2.3"],
     },
-    { ref: "pkg:npm/%40acme/shout@2.0.0", dependsOn: [] },
+    { ref: "pkg:npm/%40acme/shout@2.0.0", dependsOn: ["pkg:npm/left-pad-ish@1.2.3"] },
     { ref: "pkg:npm/inner-ish@0.1.0%2Bbuild.7", dependsOn: [] },
     { ref: "pkg:npm/left-pad-ish@1.2.3", dependsOn: ["pkg:npm/inner-ish@0.1.0%2Bbuild.7"] },
   ]);
@@ -223,7 +239,9 @@ test("the SBOM lists exactly the bundled npm packages with versions, purls and l
   assert.doesNotMatch(bundled, /require\("inner-ish"\)|from "@acme\/shout"|from "left-pad-ish"/);
   const mod = (await import(pathToFileURL(built.bundlePath).href)) as { default: (s: string) => string };
   const tag = createHash("sha256").update("ada").digest("hex").slice(0, 8);
-  assert.equal(mod.default("ada"), `fn:[**ADA]:${tag}`);
+  assert.equal(mod.default("ada"), `fn:[[**ADA]]:${tag}`); // shout pads too, through left-pad-ish
+  // Nothing is listed that is not in the bundle: not the type-only import, not the unused install.
+  assert.doesNotMatch(JSON.stringify(sbom), /typed-only|not-imported/);
 });
 
 test("without a lockfile the SBOM lists the same packages without hashes", async (t) => {
@@ -263,16 +281,21 @@ test("a lockfile entry for another version than the installed one gives that pac
   ]);
 });
 
-test("building the same sources twice gives byte-identical bundle and SBOM", async (t) => {
+test("building the same sources twice gives a byte-identical bundle and the same SBOM but its time", async (t) => {
   const app = makeApp(t);
+  withSourceDateEpoch(t, undefined);
+  const untimed = (dir: string) => {
+    const sbom = readSbom(dir);
+    return { ...sbom, metadata: { ...sbom.metadata, timestamp: "" } };
+  };
   const first = await build(app, join(app, "dist-a"));
   const bundle = readFileSync(first.bundlePath);
-  const sbom = readFileSync(first.sbomPath);
+  const sbom = untimed(first.dir);
   const again = await build(app, join(app, "dist-a"));
   const elsewhere = await build(app, join(app, "dist-b"));
   for (const built of [again, elsewhere]) {
     assert.deepEqual(readFileSync(built.bundlePath), bundle);
-    assert.deepEqual(readFileSync(built.sbomPath), sbom);
+    assert.deepEqual(untimed(built.dir), sbom);
   }
 });
 
@@ -331,16 +354,40 @@ test("the SBOM passes the official CycloneDX 1.5 JSON schema, strictly (@cyclone
   assert.notEqual(await validator.validate(JSON.stringify(broken)), null);
 });
 
-test("one bundle keeps one serial number; SOURCE_DATE_EPOCH makes the SBOM byte-identical across builds", async (t) => {
-  const app = makeApp(t);
+/** Sets SOURCE_DATE_EPOCH (or unsets it) for one test. */
+function withSourceDateEpoch(t: TestContext, value: string | undefined): void {
   const previous = process.env.SOURCE_DATE_EPOCH;
-  process.env.SOURCE_DATE_EPOCH = "1767225600";
+  if (value === undefined) delete process.env.SOURCE_DATE_EPOCH;
+  else process.env.SOURCE_DATE_EPOCH = value;
   t.after(() => {
     if (previous === undefined) delete process.env.SOURCE_DATE_EPOCH;
     else process.env.SOURCE_DATE_EPOCH = previous;
   });
+}
+
+test("one bundle keeps one serial number; SOURCE_DATE_EPOCH makes the SBOM byte-identical across builds", async (t) => {
+  const app = makeApp(t);
+  withSourceDateEpoch(t, "1767225600");
   const first = readFileSync(join((await build(app, join(app, "a"))).dir, SBOM_FILE), "utf8");
   const second = readFileSync(join((await build(app, join(app, "b"))).dir, SBOM_FILE), "utf8");
   assert.equal(first, second);
   assert.equal((JSON.parse(first) as CycloneDxBom).metadata.timestamp, "2026-01-01T00:00:00Z");
+  // Another bundle of the function is another SBOM: another serial number.
+  write(app, "functions/lib/label.ts", `export const label = "fn2";\n`);
+  const changed = readFileSync(join((await build(app, join(app, "c"))).dir, SBOM_FILE), "utf8");
+  assert.notEqual((JSON.parse(changed) as CycloneDxBom).serialNumber, JSON.parse(first).serialNumber);
+});
+
+test("a malformed SOURCE_DATE_EPOCH fails the build naming the variable, before anything is written", async (t) => {
+  const app = makeApp(t);
+  for (const value of ["2026-01-01", "-1", "1.5", "99999999999999"]) {
+    withSourceDateEpoch(t, value);
+    await assert.rejects(build(app), {
+      code: SUPPLY_BUILD_FAILED,
+      message: new RegExp(
+        `^Cannot write the SBOM of function "charge": SOURCE_DATE_EPOCH is "${value.replace(".", "\\.")}", not a count of seconds`,
+      ),
+    });
+  }
+  assert.equal(existsSync(join(app, "dist")), false);
 });

@@ -3,7 +3,7 @@ import { basename, dirname, isAbsolute, join, relative, resolve, sep } from "nod
 import { build, version as esbuildVersion, type Metafile, type Plugin } from "esbuild";
 import { PalisadeError } from "../errors.ts";
 import { createSbom } from "./create-sbom.ts";
-import { appDependencies, type BundledPackage, describePackages } from "./describe-packages.ts";
+import { type BundledPackage, describePackages } from "./describe-packages.ts";
 import { SUPPLY_BUILD_FAILED } from "./errors.ts";
 import {
   ATTESTATION_FILE,
@@ -45,7 +45,8 @@ export interface BuiltFunction {
  * Bundles a function's handler and everything it imports into `<outDir>/<name>/index.mjs` (one ES
  * module, Node built-ins left as imports) and writes its CycloneDX SBOM beside it. Any attestation
  * of an earlier build is removed: the directory is built but unsigned until signFunction runs.
- * The same sources and layout give the same bytes.
+ * The same sources and layout give the same bundle, and the same SBOM but for its timestamp (set
+ * SOURCE_DATE_EPOCH for that too).
  */
 export async function buildFunction(opts: BuildFunctionOptions): Promise<BuiltFunction> {
   const { name } = opts;
@@ -59,13 +60,13 @@ export async function buildFunction(opts: BuildFunctionOptions): Promise<BuiltFu
   const dir = resolve(opts.outDir, name);
   const bundlePath = join(dir, BUNDLE_FILE);
   const { code, metafile } = await bundle(name, resolve(opts.handlerPath), appDir, bundlePath);
-  const inputs = Object.values(metafile.outputs).flatMap((output) => Object.keys(output.inputs));
-  const packages = describePackages(inputs, appDir, name);
+  const { packages, direct } = describePackages(metafile.inputs, appDir, name);
   const sha256 = sha256Hex(code);
   const sbom = createSbom(name, sha256, packages, {
     appName: opts.appName ?? basename(appDir),
+    palisadeVersion: palisadeVersion(),
     esbuildVersion,
-    directDependencies: appDependencies(appDir, name),
+    direct,
   });
 
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -74,6 +75,14 @@ export async function buildFunction(opts: BuildFunctionOptions): Promise<BuiltFu
   const sbomPath = join(dir, SBOM_FILE);
   writeFileAtomic(sbomPath, `${JSON.stringify(sbom, null, 2)}\n`);
   return { name, dir, bundlePath, sbomPath, sha256, packages };
+}
+
+/** This Palisade's version, from its package.json: the SBOM names it as a tool. */
+function palisadeVersion(): string {
+  const pkg = JSON.parse(readFileSync(new URL("../../package.json", import.meta.url), "utf8")) as {
+    version?: unknown;
+  };
+  return typeof pkg.version === "string" ? pkg.version : "0.0.0";
 }
 
 // A handler imports the function API as "palisade" (DESIGN §4): types, and `defineFunction`, a
@@ -92,6 +101,10 @@ const FUNCTION_API_PLUGIN: Plugin = {
     }));
   },
 };
+
+const CJS_REQUIRE_BANNER =
+  'import { createRequire as __palisadeCreateRequire } from "node:module";\n' +
+  "const require = __palisadeCreateRequire(import.meta.url);";
 
 async function bundle(
   name: string,
@@ -114,6 +127,9 @@ async function bundle(
       sourcemap: "external",
       sourcesContent: false,
       plugins: [FUNCTION_API_PLUGIN],
+      // A CommonJS package in an ES module bundle still calls require() for Node built-ins (yaml's
+      // require("process")); esbuild's shim uses a `require` in scope, so the bundle makes one.
+      banner: { js: CJS_REQUIRE_BANNER },
       metafile: true,
       write: false,
       logLevel: "silent",

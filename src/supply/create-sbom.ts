@@ -1,5 +1,8 @@
 import { createHash } from "node:crypto";
+import { PalisadeError } from "../errors.ts";
 import type { BundledPackage } from "./describe-packages.ts";
+import { SUPPLY_BUILD_FAILED } from "./errors.ts";
+import { type CycloneDxLicense, cycloneDxLicenses } from "./spdx-license.ts";
 
 /** The parts of a CycloneDX 1.5 JSON document that Palisade writes. */
 export interface CycloneDxBom {
@@ -27,7 +30,7 @@ export interface CycloneDxComponent {
   purl?: string;
   author?: string;
   supplier?: { name: string };
-  licenses?: ({ expression: string } | { license: { name: string } })[];
+  licenses?: CycloneDxLicense[];
   hashes?: { alg: string; content: string }[];
   externalReferences?: { type: "distribution"; url: string }[];
 }
@@ -44,10 +47,12 @@ const SRI_ALGS: Record<string, string> = {
 export interface SbomContext {
   /** The app's name (palisade.yaml `name`): supplier of the function and author of the SBOM. */
   appName: string;
+  /** Versions of the tools that made the bundle and SBOM, named in `metadata.tools`. */
+  palisadeVersion: string;
   esbuildVersion: string;
-  /** Bundled packages the function's own code imports (the app's package.json dependencies). */
-  directDependencies: ReadonlySet<string>;
-  /** When the SBOM was made; SOURCE_DATE_EPOCH (reproducible-builds.org) wins when set. */
+  /** Package URLs of the bundled packages the function's own code imports. */
+  direct: readonly string[];
+  /** When the SBOM was made. @default SOURCE_DATE_EPOCH (reproducible-builds.org) when set, else now */
   now?: Date;
 }
 
@@ -66,11 +71,6 @@ export function createSbom(
   context: SbomContext,
 ): CycloneDxBom {
   const root = `palisade-function:${functionName}`;
-  const dependedOn = new Set(packages.flatMap((p) => p.dependsOn));
-  // The function depends on what the app declares, and on any bundled package nothing else pulls in.
-  const direct = packages
-    .filter((p) => context.directDependencies.has(p.name) || !dependedOn.has(p.purl))
-    .map((p) => p.purl);
   return {
     $schema: "http://cyclonedx.org/schema/bom-1.5.schema.json",
     bomFormat: "CycloneDX",
@@ -78,10 +78,10 @@ export function createSbom(
     serialNumber: serialOf(functionName, bundleSha256),
     version: 1,
     metadata: {
-      timestamp: timestampOf(context.now),
+      timestamp: timestampOf(functionName, context.now),
       tools: {
         components: [
-          { type: "application", name: "palisade" },
+          { type: "application", name: "palisade", version: context.palisadeVersion },
           { type: "application", name: "esbuild", version: context.esbuildVersion },
         ],
       },
@@ -90,13 +90,16 @@ export function createSbom(
         type: "application",
         "bom-ref": root,
         name: functionName,
+        // A function has no release number: its bundle's digest tells builds apart, shortened as git
+        // shortens a commit's (the whole digest, its unique identifier, is in `hashes`).
+        version: `sha256:${bundleSha256.slice(0, 12)}`,
         supplier: { name: context.appName },
         hashes: [{ alg: "SHA-256", content: bundleSha256 }],
       },
     },
     components: packages.map(toComponent),
     dependencies: [
-      { ref: root, dependsOn: direct },
+      { ref: root, dependsOn: [...context.direct] },
       ...packages.map((p) => ({ ref: p.purl, dependsOn: p.dependsOn })),
     ],
   };
@@ -111,10 +114,20 @@ function serialOf(functionName: string, bundleSha256: string): string {
   return `urn:uuid:${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
 }
 
-function timestampOf(now: Date | undefined): string {
+// SOURCE_DATE_EPOCH is the build's time for reproducible builds: an integer count of seconds since
+// 1970-01-01 UTC; a malformed one fails the build (reproducible-builds.org/specs/source-date-epoch).
+function timestampOf(functionName: string, now: Date | undefined): string {
   const epoch = process.env.SOURCE_DATE_EPOCH;
-  const at =
-    epoch !== undefined && /^\d+$/.test(epoch) ? new Date(Number(epoch) * 1000) : (now ?? new Date());
+  let at = now ?? new Date();
+  if (now === undefined && epoch !== undefined && epoch !== "") {
+    at = new Date(/^\d{1,12}$/.test(epoch) ? Number(epoch) * 1000 : Number.NaN);
+    if (Number.isNaN(at.getTime()) || at.getUTCFullYear() > 9999) {
+      throw new PalisadeError(
+        SUPPLY_BUILD_FAILED,
+        `Cannot write the SBOM of function "${functionName}": SOURCE_DATE_EPOCH is "${epoch}", not a count of seconds since 1970-01-01 UTC; set it to one (git log -1 --format=%ct) or unset it`,
+      );
+    }
+  }
   return at.toISOString().replace(/\.\d{3}Z$/, "Z");
 }
 
@@ -131,7 +144,7 @@ function toComponent(pkg: BundledPackage): CycloneDxComponent {
     ...(pkg.author === undefined ? {} : { author: pkg.author }),
     // The supplier is who distributes it: its author, else the registry it was fetched from.
     ...supplierOf(pkg),
-    ...(pkg.license === undefined ? {} : { licenses: [licenseOf(pkg.license)] }),
+    ...(pkg.licenses === undefined ? {} : { licenses: cycloneDxLicenses(pkg.licenses) }),
     ...(hashes.length > 0 ? { hashes } : {}),
     ...(pkg.resolved === undefined
       ? {}
@@ -147,15 +160,6 @@ function supplierOf(pkg: BundledPackage): { supplier?: { name: string } } {
   } catch {
     return {};
   }
-}
-
-// An SPDX expression ("MIT", "(MIT OR Apache-2.0)") as such; any other text ("SEE LICENSE IN …") by name.
-const SPDX_EXPRESSION = /^\(?[A-Za-z0-9.+-]+(?:\)?\s+(?:AND|OR|WITH)\s+\(?[A-Za-z0-9.+-]+\)?)*\)?$/;
-
-function licenseOf(text: string): { expression: string } | { license: { name: string } } {
-  return SPDX_EXPRESSION.test(text) && !/^(UNLICENSED|SEE)/.test(text)
-    ? { expression: text }
-    : { license: { name: text } };
 }
 
 /** CycloneDX hashes (hex) of an SRI string such as `sha512-<base64> sha1-<base64>`. */

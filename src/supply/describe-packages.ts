@@ -14,8 +14,11 @@ export interface BundledPackage {
   integrity?: string;
   /** Where the tarball came from, from the app's package-lock.json. */
   resolved?: string;
-  /** package.json `license` (an SPDX expression, or another text), or the legacy `licenses` list. */
-  license?: string;
+  /**
+   * What package.json says of its license, as written: its `license` (an SPDX expression or another
+   * text), or each entry of the legacy `licenses` list (or `license` object) before SPDX expressions.
+   */
+  licenses?: string[];
   /** package.json `author`, its name when it is an object. */
   author?: string;
   /** Package URLs of the bundled packages this one depends on (Node's resolution from its dir). */
@@ -26,24 +29,28 @@ export interface BundledPackage {
 // that owns the file (nested installs and pnpm's `.pnpm/x@1/node_modules/x` included).
 const PACKAGE_DIR = /(?:^|\/)node_modules\/(?:@[^/]+\/)?[^/]+(?=\/)/g;
 
+/** The input files of a bundle as esbuild's metafile lists them, paths relative to the app. */
+export type BundleInputs = Readonly<
+  Record<string, { readonly imports: readonly { readonly path: string; readonly external?: boolean }[] }>
+>;
+
+/** The npm packages in a bundle, and which of them the function's own code imports. */
+export interface BundleContents {
+  /** Deduplicated by package URL and sorted by it. */
+  packages: BundledPackage[];
+  /** Package URLs of the packages the function's own files import, sorted. */
+  direct: string[];
+}
+
 /**
- * Maps the input files of a bundle (esbuild metafile paths, relative to `appDir`) to the npm packages
- * they belong to: name and version from each package's package.json, integrity and resolved URL from
- * the app's package-lock.json (v2/v3 `packages`) when it has one and it lists the installed version.
- * Deduplicated by package URL and sorted by it.
+ * Maps the input files of a bundle to the npm packages they belong to: name and version from each
+ * package's package.json, integrity and resolved URL from the app's package-lock.json (v2/v3
+ * `packages`) when it has one and it lists the installed version. A package depends on the bundled
+ * packages its package.json names (resolved as Node does, from its directory) and on those its files
+ * import in the bundle (declared or not); the function on the packages its own files import.
  */
-export function describePackages(
-  inputs: Iterable<string>,
-  appDir: string,
-  functionName: string,
-): BundledPackage[] {
-  const dirs = new Set<string>();
-  for (const input of inputs) {
-    const path = input.split("\\").join("/");
-    let end = -1;
-    for (const m of path.matchAll(PACKAGE_DIR)) end = m.index + m[0].length;
-    if (end > 0) dirs.add(path.slice(0, end));
-  }
+export function describePackages(inputs: BundleInputs, appDir: string, functionName: string): BundleContents {
+  const dirs = new Set(Object.keys(inputs).flatMap((file) => packageDirOf(file) ?? []));
   const lock = readLockPackages(appDir, functionName);
   const byPurl = new Map<string, BundledPackage>();
   const read = new Map<string, { pkg: BundledPackage; deps: string[] }>();
@@ -62,18 +69,51 @@ export function describePackages(
       byPurl.set(pkg.purl, pkg);
     }
   }
-  // Edges to the packages in the bundle only: a dependency esbuild left out is not in it.
+  const edges = dependencyEdges(inputs, read);
+  for (const pkg of byPurl.values()) pkg.dependsOn = [...(edges.get(pkg.purl) ?? [])].sort();
+  return {
+    packages: [...byPurl.values()].sort((a, b) => (a.purl < b.purl ? -1 : a.purl > b.purl ? 1 : 0)),
+    direct: [...(edges.get(FUNCTION) ?? [])].sort(),
+  };
+}
+
+/** The function's own files (and the function API) belong to no package: they are the function. */
+const FUNCTION = "";
+
+/** The package directory that owns a metafile path; undefined for the app's own files. */
+function packageDirOf(file: string): string | undefined {
+  const path = file.split("\\").join("/");
+  let end = -1;
+  for (const m of path.matchAll(PACKAGE_DIR)) end = m.index + m[0].length;
+  return end > 0 ? path.slice(0, end) : undefined;
+}
+
+/**
+ * Package URL (FUNCTION for the function) → the package URLs it depends on, within the bundle only:
+ * a dependency esbuild left out is not in it.
+ */
+function dependencyEdges(
+  inputs: BundleInputs,
+  read: ReadonlyMap<string, { pkg: BundledPackage; deps: string[] }>,
+): Map<string, Set<string>> {
   const purlAt = new Map([...read].map(([dir, r]) => [dir, r.pkg.purl]));
+  const edges = new Map<string, Set<string>>();
+  const add = (from: string | undefined, to: string | undefined): void => {
+    if (from === undefined || to === undefined || from === to) return;
+    edges.set(from, (edges.get(from) ?? new Set()).add(to));
+  };
   for (const [dir, { pkg, deps }] of read) {
-    const edges = new Set(pkg.dependsOn);
-    for (const dep of deps) {
-      const target = resolveFrom(dir, dep, purlAt);
-      if (target !== undefined && target !== pkg.purl) edges.add(target);
-    }
-    const kept = byPurl.get(pkg.purl);
-    if (kept !== undefined) kept.dependsOn = [...new Set([...kept.dependsOn, ...edges])].sort();
+    for (const dep of deps) add(pkg.purl, resolveFrom(dir, dep, purlAt));
   }
-  return [...byPurl.values()].sort((a, b) => (a.purl < b.purl ? -1 : a.purl > b.purl ? 1 : 0));
+  for (const [file, { imports }] of Object.entries(inputs)) {
+    const fromDir = packageDirOf(file);
+    const from = fromDir === undefined ? FUNCTION : purlAt.get(fromDir);
+    for (const { path, external } of imports) {
+      const toDir = external === true ? undefined : packageDirOf(path);
+      add(from, toDir === undefined ? undefined : purlAt.get(toDir));
+    }
+  }
+  return edges;
 }
 
 /**
@@ -89,19 +129,6 @@ function resolveFrom(dir: string, name: string, purlAt: ReadonlyMap<string, stri
     if (cut < 0) return purlAt.get(`node_modules/${name}`); // the app's own node_modules
     base = base.slice(0, cut);
   }
-}
-
-/** Names of the packages the app's package.json depends on (none without one). */
-export function appDependencies(appDir: string, functionName: string): Set<string> {
-  const path = resolve(appDir, "package.json");
-  let text: string;
-  try {
-    text = readFileSync(path, "utf8");
-  } catch {
-    return new Set();
-  }
-  const json = parse(text, "package.json", functionName) as Record<string, unknown> | null;
-  return new Set(dependencyNames(json));
 }
 
 function dependencyNames(json: Record<string, unknown> | null): string[] {
@@ -134,7 +161,7 @@ function readPackage(
       `Cannot list package "${dir}" in the SBOM of function "${functionName}": ${file} has no "name" and "version"; reinstall dependencies (npm ci)`,
     );
   }
-  const license = licenseOf(json);
+  const licenses = licensesOf(json);
   const author = authorOf(json?.author);
   const deps = dependencyNames(json);
   return {
@@ -142,7 +169,7 @@ function readPackage(
       name,
       version,
       purl: npmPurl(name, version),
-      ...(license === undefined ? {} : { license }),
+      ...(licenses.length === 0 ? {} : { licenses }),
       ...(author === undefined ? {} : { author }),
       dependsOn: [],
     },
@@ -150,14 +177,15 @@ function readPackage(
   };
 }
 
-function licenseOf(json: Record<string, unknown> | null): string | undefined {
-  if (typeof json?.license === "string" && json.license.trim() !== "") return json.license.trim();
-  const legacy = json?.licenses ?? json?.license; // [{ type: "MIT" }] or { type: "MIT" }, before SPDX
-  const list = Array.isArray(legacy) ? legacy : legacy === undefined ? [] : [legacy];
-  const types = list
-    .map((l) => (typeof l === "object" && l !== null ? (l as { type?: unknown }).type : undefined))
-    .filter((t): t is string => typeof t === "string" && t !== "");
-  return types.length === 0 ? undefined : types.length === 1 ? types[0] : `(${types.join(" OR ")})`;
+function licensesOf(json: Record<string, unknown> | null): string[] {
+  if (typeof json?.license === "string") return json.license.trim() === "" ? [] : [json.license.trim()];
+  // Before SPDX expressions: `licenses: [{ type: "MIT", url }]`, or `license: { type, url }`.
+  const legacy = json?.licenses ?? json?.license;
+  const list: unknown[] = Array.isArray(legacy) ? legacy : legacy === undefined ? [] : [legacy];
+  return list
+    .map((l) => (typeof l === "object" && l !== null ? (l as { type?: unknown }).type : l))
+    .filter((t): t is string => typeof t === "string" && t.trim() !== "")
+    .map((t) => t.trim());
 }
 
 function authorOf(author: unknown): string | undefined {
