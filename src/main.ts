@@ -388,10 +388,10 @@ async function assemblePlatform(
     sources: app.sources,
     ...(admin.metricsGuard === undefined ? {} : { metricsGuard: admin.metricsGuard }),
     ingest: dataPath.ingest,
-    storedData: async (id, principal, source) =>
+    storedEvents: async (id, principal, source) =>
       (await store.events.find(id))
         .filter((s) => s.event.principal === principal && s.event.source === source)
-        .map((s) => s.event.data),
+        .map((s) => s.event),
     authenticate,
     principalLimit: (name) =>
       detection.principalLimit(name, app.principals.get(name)?.rateLimit ?? DEFAULT_RATE_LIMIT),

@@ -79,10 +79,10 @@ export function createGateway(options: GatewayOptions) {
   for (const source of options.sources) {
     if (source.kind === "http") {
       registerEventsRoute(app, source, deps);
-      registerHandshake(app, source.path);
+      registerHandshake(app, source.path, deps);
     } else if (source.kind === "webhook") {
       registerWebhookRoute(app, source, deps);
-      registerHandshake(app, source.path, deps.principalLimit(webhookPrincipal(source.path)));
+      registerHandshake(app, source.path, deps, webhookPrincipal(source.path));
     }
     // schedule sources have no route: the scheduler in bus/ emits them.
   }

@@ -5,6 +5,7 @@ import type { Logger, Metrics } from "../observe/index.ts";
 import type { Authenticate } from "./authenticate.ts";
 import type { MetricsGuard, Readiness } from "./ops-routes.ts";
 import type { RateLimitStore } from "./rate-limiter.ts";
+import type { StoredWebhook } from "./webhook-retry.ts";
 
 /** Outcome of one accepted event: its id, and whether it was already stored (same principal, source and id). */
 export interface IngestResult {
@@ -18,10 +19,10 @@ export interface GatewayOptions {
   ingest: (drafts: readonly EventDraft[], origin: IngressOrigin) => Promise<IngestResult[]>;
   authenticate: Authenticate;
   /**
-   * The data of the stored events with id `eventId` sent by `principal` from `source` (a webhook
-   * retry is told from a reuse of its id by it). Without it, a repeated webhook id is refused.
+   * The stored events with id `eventId` sent by `principal` from `source`: a webhook retry is told
+   * from a reuse of its id by them (webhook-retry.ts). Without it, every repeated webhook id is refused.
    */
-  storedData?: (eventId: string, principal: string, source: string) => Promise<unknown[]>;
+  storedEvents?: (eventId: string, principal: string, source: string) => Promise<StoredWebhook[]>;
   /** Rate limit of a principal (by name). */
   principalLimit: (principal: string) => RateLimit;
   rateLimits: RateLimitStore;
