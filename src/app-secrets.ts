@@ -3,6 +3,7 @@
  * command that only needs a secret (`palisade send` finding a principal's key) loads the security
  * and audit domains, not the stores and the NATS client.
  */
+import { readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { AUDIT_FILE, AUDIT_KIND, checkAuditHead, loadAuditTrust } from "./audit/index.ts";
 import {
@@ -18,6 +19,23 @@ import {
 
 /** File in the data dir that tells `palisade send` where the running gateway listens. */
 export const GATEWAY_FILE = "gateway.json";
+
+/**
+ * The URL the app's running gateway wrote to `.palisade/gateway.json`; undefined when none runs
+ * (no file, or one that is not what a gateway writes).
+ */
+export function runningGatewayUrl(appDir: string): string | undefined {
+  try {
+    const url = (
+      JSON.parse(readFileSync(join(resolve(appDir), ".palisade", GATEWAY_FILE), "utf8")) as {
+        url?: unknown;
+      }
+    ).url;
+    return typeof url === "string" ? url : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 /** The app's secret store, inside its data dir. */
 export const SECRETS_FILE = "secrets.json";

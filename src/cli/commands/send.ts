@@ -1,6 +1,6 @@
 import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { GATEWAY_FILE, openAppSecrets } from "../../app-secrets.ts";
+import { openAppSecrets, runningGatewayUrl } from "../../app-secrets.ts";
 import { loadApp, MANIFEST_FILE } from "../../manifest/index.ts";
 import { createAuthorizer } from "../../security/index.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-codes.ts";
@@ -96,11 +96,8 @@ function requireApp(appDir: string): void {
 }
 
 async function gatewayUrl(app: string): Promise<string> {
-  const file = join(resolve(app), ".palisade", GATEWAY_FILE);
-  if (existsSync(file)) {
-    const url = (JSON.parse(readFileSync(file, "utf8")) as { url?: unknown }).url;
-    if (typeof url === "string") return url;
-  }
+  const running = runningGatewayUrl(app);
+  if (running !== undefined) return running;
   // Not running (no gateway.json): the default address, to say it cannot be reached. Loaded only
   // here, so a send to a running app does not load the gateway (and Fastify) at all.
   const { DEFAULT_HOST, DEFAULT_PORT } = await import("../../gateway/index.ts");

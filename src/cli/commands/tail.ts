@@ -5,9 +5,9 @@
  * holds. The gateway filters by `--type` and `--function`. A dropped connection is retried every
  * RETRY_MS (said on stderr); Ctrl-C or SIGTERM ends it with exit code 0.
  */
-import { existsSync, readFileSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { join, resolve } from "node:path";
-import { GATEWAY_FILE, openAppSecrets } from "../../app-secrets.ts";
+import { GATEWAY_FILE, openAppSecrets, runningGatewayUrl } from "../../app-secrets.ts";
 import { isPalisadeError, PalisadeError } from "../../errors.ts";
 import { loadApp, MANIFEST_FILE } from "../../manifest/index.ts";
 import { type AdminUrlFlags, CLI_UNREACHABLE, gatewayUrl, givenAdminKey } from "../admin-client.ts";
@@ -190,14 +190,8 @@ function targetOf(opts: TailOptions): Target {
 
 /** The running gateway's URL from `.palisade/gateway.json` (written while it serves). */
 function runningGateway(appDir: string): string {
-  const file = join(appDir, ".palisade", GATEWAY_FILE);
-  let url: unknown;
-  try {
-    url = (JSON.parse(readFileSync(file, "utf8")) as { url?: unknown }).url;
-  } catch {
-    url = undefined;
-  }
-  if (typeof url !== "string")
+  const url = runningGatewayUrl(appDir);
+  if (url === undefined)
     throw new PalisadeError(
       CLI_UNREACHABLE,
       `The app in "${appDir}" is not running (no ${join(".palisade", GATEWAY_FILE)}); start it with palisade dev, or pass --url`,
