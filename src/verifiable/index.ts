@@ -1,0 +1,21 @@
+export {
+  EVENT_KEY_INVALID,
+  type LoadedSigningKey,
+  loadSigningKey,
+  loadVerifyingKeys,
+  type VerifyingKeysSpec,
+} from "./event-signing-keys.ts";
+export { type DataSpan, dataSpans } from "./json-data-span.ts";
+export {
+  type AttributeValue,
+  type DiscardReason,
+  EVENT_SIGNING_KEY,
+  EVENT_SIGNING_REFUSED,
+  type EventSigningKey,
+  normalizeTime,
+  signEvent,
+  VERIFIABILITY_PAYLOAD_TYPE,
+  type VerifiableEvent,
+  type VerifyResult,
+  verifyEvent,
+} from "./verifiability.ts";
