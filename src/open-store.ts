@@ -13,9 +13,9 @@ import {
   type Store,
   type Subscription,
 } from "./bus/index.ts";
-import { compileFilter, type EventFilter } from "./events/index.ts";
+import { type CloudEvent, compileFilter, type EventFilter } from "./events/index.ts";
 import type { GroupCommitStats } from "./group-commit.ts";
-import type { AppModel } from "./manifest/index.ts";
+import { type AppModel, deliveryTargets } from "./manifest/index.ts";
 
 /** The app's event store file, inside its data dir. */
 export const EVENTS_FILE = "events.db";
@@ -65,13 +65,18 @@ export async function openStore(app: AppModel, options: StoreOptions = {}): Prom
   });
 }
 
-/** Who receives what: each function's types and compiled content filter. */
+/**
+ * Who receives what: each function's and sink's types and compiled content filter. A target that
+ * takes only verified events (requireVerified) is never routed an event without `verified`.
+ */
 export function subscriptionsOf(app: AppModel): Subscription[] {
-  return [...app.functions.values()].map((fn) => ({
-    name: fn.name,
-    on: fn.on,
-    ...(fn.filter === undefined ? {} : { filter: compiledFilter(fn.filter) }),
-  }));
+  return deliveryTargets(app).map((t) => {
+    const content = t.filter === undefined ? undefined : compiledFilter(t.filter);
+    const filter: EventFilter | undefined = t.requireVerified
+      ? (event) => (event as CloudEvent).verified !== undefined && (content === undefined || content(event))
+      : content;
+    return { name: t.target, on: t.on, ...(filter === undefined ? {} : { filter }) };
+  });
 }
 
 // The manifest loader already refused invalid patterns, so this compiles.

@@ -55,6 +55,14 @@ export interface Event<K extends string = string> {
   readonly replayof?: string;
   readonly replayedby?: string;
   readonly replayedat?: string;
+  /**
+   * The producer key id that verified this event's signature at ingress (CloudEvents verifiability
+   * extension). Absent: not signed, or from a principal without signing keys. A verified event
+   * carries only the extension attributes the signature covers.
+   */
+  readonly verified?: string;
+  /** The platform's signature over an event it produced (an emit, a platform event), base64 DSSE. */
+  readonly dssematerial?: string;
 }
 
 /**

@@ -1,5 +1,5 @@
 import { type CloudEvent, compileFilter, matchesTypePattern, PLATFORM_EVENT_TYPES } from "../events/index.ts";
-import type { AppModel } from "../manifest/index.ts";
+import { type AppModel, deliveryTarget, describeTarget } from "../manifest/index.ts";
 import { createSchemaRegistry, type SchemaRegistry } from "../schema/index.ts";
 
 /** The schemas as the app declares them now (replays are checked against these, not the old ones). */
@@ -18,14 +18,17 @@ export function whyNot(
   target: string,
   event: CloudEvent,
 ): string | undefined {
-  const fn = app.functions.get(target);
-  if (fn === undefined) return `function "${target}" no longer exists`;
-  if (!fn.on.some((p) => matchesTypePattern(p, event.type)))
-    return `function "${target}" no longer subscribes to "${event.type}"`;
-  if (fn.filter !== undefined) {
-    const filter = compileFilter(fn.filter);
-    if (!Array.isArray(filter) && !filter(event)) return `function "${target}"'s filter no longer matches`;
+  const route = deliveryTarget(app, target);
+  const who = describeTarget(target);
+  if (route === undefined) return `${who} no longer exists`;
+  if (!route.on.some((p) => matchesTypePattern(p, event.type)))
+    return `${who} no longer subscribes to "${event.type}"`;
+  if (route.filter !== undefined) {
+    const filter = compileFilter(route.filter);
+    if (!Array.isArray(filter) && !filter(event)) return `${who}'s filter no longer matches`;
   }
+  if (route.requireVerified && event.verified === undefined)
+    return `${who} takes only verified events (requireVerified) and this one is not`;
   if (!registry.has(event.type)) return `event type "${event.type}" is no longer declared`;
   const failures = registry.check(event.type, event.data);
   if (failures.length > 0)

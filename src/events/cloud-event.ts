@@ -38,6 +38,17 @@ export interface CloudEvent<T = unknown> {
   replayof?: string;
   replayedby?: string;
   replayedat?: string;
+  /**
+   * Set only by the platform: the key id that verified the producer's signature (`dssematerial`,
+   * CloudEvents verifiability extension) at ingress. Absent: the event was not signed, or not checked.
+   */
+  verified?: string;
+  /**
+   * The event's verification material (a DSSE envelope, base64) when it verifies over the event as
+   * stored: the platform's signature on what it produced (emits, platform events), or a producer's
+   * that survives as sent. Absent otherwise; a sink signs such an event when it leaves.
+   */
+  dssematerial?: string;
 }
 
 /** Extensions a sender may never set: the platform owns them (see DESIGN §2). */
@@ -51,6 +62,7 @@ export const RESERVED_EXTENSIONS = [
   "replayof",
   "replayedby",
   "replayedat",
+  "verified",
 ] as const;
 
 /** Default `datacontenttype` (CloudEvents JSON format §3.1). */

@@ -14,6 +14,8 @@ export interface EventDraft {
   datacontenttype?: string;
   dataschema?: string;
   extensions?: Record<string, string | number | boolean>;
+  /** Set by the gateway only: the producer key id that verified this event's signature. */
+  verified?: string;
 }
 
 /** Who produced the event and how deep in a chain it is. */
@@ -44,6 +46,7 @@ export function createEvent(draft: EventDraft, origin: EventOrigin): CloudEvent 
   if (draft.subject !== undefined) event.subject = draft.subject;
   if (draft.dataschema !== undefined) event.dataschema = draft.dataschema;
   if (draft.extensions !== undefined) event.extensions = draft.extensions;
+  if (draft.verified !== undefined) event.verified = draft.verified;
   if (origin.causationid !== undefined) event.causationid = origin.causationid;
   event.rootid = origin.root?.id ?? event.id;
   event.rootprincipal = origin.root?.principal ?? origin.principal;

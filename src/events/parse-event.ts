@@ -26,6 +26,8 @@ export const CONTEXT_ATTRIBUTES = {
 // Extension names: lower-case letters and digits, at most 20 (spec §3.1.1 naming conventions).
 const EXTENSION_NAME = /^[a-z0-9]{1,20}$/;
 const MAX_EXTENSIONS = 32;
+/** Longest `dssematerial` accepted (a DSSE envelope with a few signatures is under 2 KiB). */
+const MAX_MATERIAL = 16 * 1024;
 /** Most events one batch request may carry. */
 export const MAX_BATCH = 1000;
 
@@ -132,8 +134,10 @@ export function extensionProblem(name: string, value: unknown): string | undefin
   if (!EXTENSION_NAME.test(name))
     return "is not a valid extension name (lower-case letters and digits, at most 20)";
   const type = typeof value;
+  // The verification material (a DSSE envelope, base64) grows with its signatures.
+  const longest = name === "dssematerial" ? MAX_MATERIAL : 1024;
   if (type === "string")
-    return (value as string).length > 1024 ? "must be at most 1024 characters" : undefined;
+    return (value as string).length > longest ? `must be at most ${longest} characters` : undefined;
   if (type === "boolean") return undefined;
   if (type === "number" && Number.isSafeInteger(value)) return undefined;
   return "must be a string, an integer or a boolean";

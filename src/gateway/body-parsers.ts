@@ -2,6 +2,12 @@ import type { FastifyInstance, FastifyRequest } from "fastify";
 import { parseJsonBody, type StringFormCheck } from "./parse-json-body.ts";
 
 /**
+ * The raw bytes of each JSON request body a scope's parser decoded: a producer's signature covers
+ * the bytes as sent (verify-signed.ts), not what parsing made of them. Held only as long as the request.
+ */
+export const rawBodies = new WeakMap<FastifyRequest, Buffer>();
+
+/**
  * Installs the body parsers of one route scope: every JSON media type goes through the defensive
  * parser; any other body stays a Buffer for the route to judge (binary mode text data, webhooks).
  * `stringFormAt` tells the parser, per request, which event type's schema holds a refused number.
@@ -18,6 +24,7 @@ export function addBodyParsers(
       body: string | Buffer,
       done: (err: Error | null, body?: unknown) => void,
     ) => {
+      rawBodies.set(request, body as Buffer);
       try {
         done(
           null,

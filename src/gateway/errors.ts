@@ -20,3 +20,7 @@ export const GATEWAY_CLIENT_BLOCKED = "PAL_GATEWAY_CLIENT_BLOCKED";
 export const GATEWAY_OVER_BUDGET = "PAL_GATEWAY_OVER_BUDGET";
 /** An operator holds the principal (`palisade quarantine hold principal:<name>`). */
 export const GATEWAY_PRINCIPAL_HELD = "PAL_GATEWAY_PRINCIPAL_HELD";
+/** A principal that must sign its events (`signing.requireSigned`) sent one without `dssematerial`: 403. */
+export const GATEWAY_UNSIGNED = "PAL_GATEWAY_UNSIGNED";
+/** An event's `dssematerial` is malformed (400) or does not verify against the principal's keys (403). */
+export const GATEWAY_UNVERIFIED = "PAL_GATEWAY_UNVERIFIED";

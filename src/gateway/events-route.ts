@@ -13,11 +13,12 @@ import {
 } from "../events/index.ts";
 import type { SourceSpec } from "../manifest/index.ts";
 import { clientCertificate } from "./authenticate.ts";
-import { addBodyParsers } from "./body-parsers.ts";
+import { addBodyParsers, rawBodies } from "./body-parsers.ts";
 import { GATEWAY_UNSUPPORTED_MEDIA } from "./errors.ts";
 import type { RouteDeps } from "./gateway-options.ts";
 import { enforceClientAdmission, enforcePrincipalAdmission, enforceRateLimit } from "./rate-limit.ts";
 import { stringFormAt } from "./string-form-at.ts";
+import { verifySigned } from "./verify-signed.ts";
 
 /**
  * The CloudEvents intake at `source.path`: rate-limit the address, authenticate (before the body is
@@ -43,7 +44,19 @@ export function registerEventsRoute(
     });
     scope.post(source.path, { bodyLimit: source.maxBodyBytes }, async (request, reply) => {
       const principal = deps.principals.get(request) ?? "";
-      const [read, batch] = readEvents(request.headers, request.body);
+      const [parsed, batch] = readEvents(request.headers, request.body);
+      // Before anything reads the events: a signing principal's must verify over the bytes sent.
+      const read = verifySigned(
+        principal,
+        parsed,
+        {
+          mode: contentMode(request.headers),
+          body: request.body,
+          raw: Buffer.isBuffer(request.body) ? request.body : rawBodies.get(request),
+          headers: request.headers,
+        },
+        deps.signing?.(principal),
+      );
       const drafts = withRequestTrace(read, request.headers);
       enforcePrincipalAdmission(deps, principal);
       const limit = deps.principalLimit(principal);

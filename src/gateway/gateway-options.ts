@@ -1,6 +1,6 @@
 import type { FastifyRequest } from "fastify";
 import type { EventDraft } from "../events/index.ts";
-import type { RateLimit, SourceSpec } from "../manifest/index.ts";
+import type { RateLimit, SigningSpec, SourceSpec } from "../manifest/index.ts";
 import type { Logger, Metrics } from "../observe/index.ts";
 import type { Authenticate } from "./authenticate.ts";
 import type { MetricsGuard, Readiness } from "./ops-routes.ts";
@@ -23,6 +23,8 @@ export interface GatewayOptions {
    * from a reuse of its id by them (webhook-retry.ts). Without it, every repeated webhook id is refused.
    */
   storedEvents?: (eventId: string, principal: string, source: string) => Promise<StoredWebhook[]>;
+  /** A principal's event-signing keys and policy (`principals.<p>.signing`), if it declares them. */
+  signing?: (principal: string) => SigningSpec | undefined;
   /** Rate limit of a principal (by name). */
   principalLimit: (principal: string) => RateLimit;
   rateLimits: RateLimitStore;

@@ -67,7 +67,7 @@ test("an emit grant of an undeclared type is refused", (t) => {
 test("an unknown field is an error listing the allowed fields", (t) => {
   const details = problemsOf(t, GOOD.replace("    emit:", "    secretz: [X]\n    emit:"));
   assert.deepEqual(details, [
-    'palisade.yaml:9: functions.charge.secretz: unknown field "secretz"; allowed fields are: handler, on, filter, emit, secrets, egress, kv, tmp, allowCodeGeneration, recursion, limits, retry',
+    'palisade.yaml:9: functions.charge.secretz: unknown field "secretz"; allowed fields are: handler, on, filter, emit, secrets, egress, kv, tmp, allowCodeGeneration, recursion, limits, retry, requireVerified',
   ]);
 });
 

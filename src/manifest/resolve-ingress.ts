@@ -1,4 +1,5 @@
 import { PLATFORM_PRINCIPAL } from "../events/index.ts";
+import { loadVerifyingKeys, type VerifyingKeysSpec } from "../verifiable/index.ts";
 import { appFile } from "./app-file.ts";
 import {
   type AdminRole,
@@ -9,10 +10,11 @@ import {
   DEFAULT_SOURCES,
   LOCAL_ADMIN_SECRET,
   type PrincipalSpec,
+  type SigningSpec,
   type SourceSpec,
   type TlsSpec,
 } from "./app-model.ts";
-import type { Problem } from "./problem.ts";
+import type { ManifestPath, Problem } from "./problem.ts";
 import { type RawSchedule, resolveSchedule } from "./resolve-schedule.ts";
 
 export interface RawPrincipal {
@@ -23,6 +25,7 @@ export interface RawPrincipal {
   rateLimit?: { perSecond: number; burst?: number };
   costPerDay?: number;
   overBudget?: "hold" | "reject";
+  signing?: { keys?: { keyid: string; publicKey: string }[]; jwks?: string; requireSigned?: boolean };
 }
 
 export interface RawAdmin {
@@ -83,10 +86,47 @@ export function resolvePrincipals(
         rateLimit: Object.freeze(rateLimit),
         ...(p.costPerDay === undefined ? {} : { costPerDay: p.costPerDay }),
         ...(p.overBudget === undefined ? {} : { overBudget: p.overBudget }),
+        ...signingOf(p.signing, [...at, "signing"], dir, problems),
       }),
     );
   }
   return principals;
+}
+
+/**
+ * A principal's event-signing keys: each file inside the app, each key Ed25519 or P-256 with a unique
+ * id. Declaring keys makes signatures required unless `requireSigned: false` says otherwise.
+ */
+function signingOf(
+  raw: RawPrincipal["signing"],
+  at: ManifestPath,
+  dir: string,
+  problems: Problem[],
+): { signing?: SigningSpec } {
+  if (raw === undefined) return {};
+  const before = problems.length;
+  let spec: VerifyingKeysSpec | undefined;
+  if (raw.jwks !== undefined && raw.keys !== undefined)
+    problems.push({ path: at, message: 'declares both "keys" and "jwks"; keep one of them' });
+  else if (raw.jwks !== undefined) {
+    const file = appFile(dir, raw.jwks, [...at, "jwks"], problems);
+    if (file !== undefined) spec = { jwks: file };
+  } else if (raw.keys !== undefined) {
+    const keys = raw.keys.flatMap((k, i) => {
+      const file = appFile(dir, k.publicKey, [...at, "keys", i, "publicKey"], problems);
+      return file === undefined ? [] : [{ keyid: k.keyid, publicKey: file }];
+    });
+    spec = { keys };
+  } else
+    problems.push({ path: at, message: 'needs "keys" (key id and PEM file each) or "jwks" (a JWKS file)' });
+  if (spec === undefined || problems.length > before) return {};
+  try {
+    const keys = loadVerifyingKeys(spec, dir);
+    return { signing: Object.freeze({ keys, requireSigned: raw.requireSigned ?? true }) };
+  } catch (err) {
+    problems.push({ path: at, message: err instanceof Error ? err.message : String(err) });
+    return {};
+  }
 }
 
 /**
