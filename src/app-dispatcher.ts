@@ -9,10 +9,13 @@ import { createDispatcher, type Delivery, type Dispatcher, type Store, type Verd
 import type { DataPath } from "./data-path.ts";
 import { toPalisadeError } from "./errors.ts";
 import { dataBytes, rootOf } from "./events/index.ts";
-import type { AppModel } from "./manifest/index.ts";
+import { type AppModel, sinkTarget } from "./manifest/index.ts";
 import type { Logger, Metrics } from "./observe/index.ts";
 import { INVOKE_BATCH } from "./runtime/index.ts";
 import type { Signals } from "./signals/index.ts";
+
+/** Requests in flight to one sink at once. */
+const SINK_CONCURRENCY = 4;
 
 /** What the app's dispatcher works with. */
 export interface AppDispatcherParts {
@@ -42,13 +45,22 @@ export function createAppDispatcher(parts: AppDispatcherParts): Dispatcher {
   return createDispatcher({
     queue: store.queue,
     state: store.state,
-    targets: [...app.functions.values()].map((fn) => ({
-      name: fn.name,
-      concurrency: fn.limits.concurrency,
-      batch: INVOKE_BATCH,
-      admission: fn.limits,
-      retry: fn.retry,
-    })),
+    targets: [
+      ...[...app.functions.values()].map((fn) => ({
+        name: fn.name,
+        concurrency: fn.limits.concurrency,
+        batch: INVOKE_BATCH,
+        admission: fn.limits,
+        retry: fn.retry,
+      })),
+      // A sink's rate limit is its admission rate; its deliveries run one request each.
+      ...[...app.sinks.values()].map((sink) => ({
+        name: sinkTarget(sink.name),
+        concurrency: SINK_CONCURRENCY,
+        admission: { ratePerSec: sink.rateLimit.perSecond, burst: sink.rateLimit.burst },
+        retry: sink.retry,
+      })),
+    ],
     held: parts.held,
     verdict(fn, d) {
       const verdict = parts.verdict?.(fn, d.event) ?? "run";

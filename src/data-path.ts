@@ -14,12 +14,15 @@ import {
   createEvent,
   EVENT_HOP_LIMIT,
   type EventDraft,
+  type EventSigningKey,
   PLATFORM_PRINCIPAL,
   PLATFORM_SOURCE,
   rootOf,
+  signWireForm,
   traceContextOf,
   withTraceContext,
 } from "./events/index.ts";
+import { sinkOfTarget } from "./manifest/index.ts";
 import {
   coldStartAttribute,
   eventSpanAttributes,
@@ -51,6 +54,14 @@ export interface DataPathParts {
   tracing: Tracing;
   /** Hears of each new emit once it is stored (lineage counts it against its root's budget). */
   onEmitted?: (fn: string, event: CloudEvent) => void;
+  /** The platform's event key: what the platform produces (emits, platform events) is signed with it. */
+  eventKey?: EventSigningKey;
+  /** Delivers one event to a sink (outbound HTTP); absent: the app has no sinks. */
+  toSink?: (
+    sink: string,
+    event: CloudEvent,
+    trace: { traceparent?: string; tracestate?: string },
+  ) => Promise<void>;
 }
 
 export interface DataPath {
@@ -72,7 +83,13 @@ export function createDataPath({
   pools,
   tracing,
   onEmitted,
+  eventKey,
+  toSink,
 }: DataPathParts): DataPath {
+  // The platform's signature over what it produced, in the event (CloudEvents verifiability).
+  const signed = (event: CloudEvent): CloudEvent =>
+    eventKey === undefined ? event : { ...event, dssematerial: signWireForm(event, eventKey) };
+
   function accept(events: CloudEvent[]): Promise<Appended[]> {
     return store.append(events); // resolves once durable (fsync, or the backend's ack): before the 202
   }
@@ -107,6 +124,30 @@ export function createDataPath({
       return appended;
     } catch (err) {
       for (const span of spans) span.end(err);
+      throw err;
+    }
+  }
+
+  // A sink is a target like a function: a dispatch span per attempt, whose context the request
+  // carries on (traceparent), and the receiver's verdict as the attempt's outcome.
+  async function deliverToSink(sink: string, delivery: Delivery): Promise<void> {
+    if (toSink === undefined) throw new Error(`No sink named "${sink}"`);
+    const span = tracing.start(
+      `deliver sink:${sink}`,
+      traceContextOf(delivery.event),
+      {
+        "palisade.sink": sink,
+        "palisade.event_id": delivery.event.id,
+        "palisade.attempt": delivery.attempts + 1,
+        ...eventSpanAttributes(delivery.event, "deliver"),
+      },
+      SpanKind.PRODUCER,
+    );
+    try {
+      await toSink(sink, delivery.event, traceContextOf(withTraceContext(delivery.event, span)));
+      span.end();
+    } catch (err) {
+      span.end(err);
       throw err;
     }
   }
@@ -153,7 +194,7 @@ export function createDataPath({
         SpanKind.PRODUCER,
       );
       try {
-        const event = withTraceContext(created, span);
+        const event = signed(withTraceContext(created, span));
         const [stored] = await accept([event]);
         span.end();
         // A retried handler's emits are duplicates of its first attempt's: not more work of the chain.
@@ -168,7 +209,9 @@ export function createDataPath({
     async platformEvent(type, data, id) {
       registry.assertValid(type, data);
       await accept([
-        createEvent({ type, data, id }, { principal: PLATFORM_PRINCIPAL, source: PLATFORM_SOURCE, hop: 0 }),
+        signed(
+          createEvent({ type, data, id }, { principal: PLATFORM_PRINCIPAL, source: PLATFORM_SOURCE, hop: 0 }),
+        ),
       ]);
     },
 
@@ -188,6 +231,8 @@ export function createDataPath({
     },
 
     async deliver(target, delivery) {
+      const sink = sinkOfTarget(target);
+      if (sink !== undefined) return deliverToSink(sink, delivery);
       const pool = pools.get(target);
       if (pool === undefined) throw new Error(`No function named "${target}"`);
       const attrs = {

@@ -22,6 +22,11 @@ export class PalisadeError extends Error {
    * wire form either.
    */
   readonly notAttempted: boolean;
+  /**
+   * Set by the domain that knows when a retry may succeed (a sink's receiver answered 429 or 503
+   * with Retry-After): the delay before the next attempt, in place of the backoff. Not on the wire.
+   */
+  readonly retryAfterMs: number | undefined;
 
   constructor(
     code: string,
@@ -33,6 +38,7 @@ export class PalisadeError extends Error {
       cause?: unknown;
       deadLetter?: string;
       notAttempted?: boolean;
+      retryAfterMs?: number;
     } = {},
   ) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -43,6 +49,7 @@ export class PalisadeError extends Error {
     this.details = options.details;
     this.deadLetter = options.deadLetter;
     this.notAttempted = options.notAttempted ?? false;
+    this.retryAfterMs = options.retryAfterMs;
   }
 
   /** The wire form: what crosses IPC and what an HTTP client may see. */

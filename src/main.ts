@@ -59,8 +59,9 @@ import { buildSigned, type PreparedApp, prepareApp, removeDeadBuilds, schemasOf 
 import type { SandboxPool } from "./runtime/index.ts";
 import { openScaleOut, type Role } from "./scale-out.ts";
 import { createSchemaRegistry } from "./schema/index.ts";
-import { createAuthorizer } from "./security/index.ts";
+import { createAuthorizer, ensureEventKey } from "./security/index.ts";
 import { createKeptSignals } from "./signal-sinks.ts";
+import { createSinkDelivery } from "./sinks/index.ts";
 
 export * from "./app-files.ts";
 export {
@@ -191,6 +192,8 @@ async function assemblePlatform(
   // where there is ingress: a worker neither reads nor needs them.
   const authenticate = role === "worker" ? undefined : createAuthenticator(app.principals, secret);
   if (authenticate !== undefined) for (const hook of webhooks) secret(hook.secret);
+  // A sink's credential must be there at start too (it is read again at each delivery: rotation).
+  for (const sink of app.sinks.values()) if (sink.auth !== undefined) secret(sink.auth.secret);
   const authorize = createAuthorizer([
     ...app.principals.values(),
     ...webhooks.map((s) => ({ name: webhookPrincipal(s.path), publish: [s.emit] })),
@@ -265,6 +268,8 @@ async function assemblePlatform(
           app: app.name,
         });
   closers.add(() => tracing.close());
+  // What the platform produces and what leaves it through sinks is signed with its event key.
+  const eventKey = ensureEventKey(app.dir);
   const dataPath = createDataPath({
     tracing,
     registry,
@@ -273,6 +278,10 @@ async function assemblePlatform(
     events: store.events,
     pools,
     onEmitted: (fn, event) => signals.emit({ kind: "event.emitted", fn, event }),
+    eventKey,
+    ...(app.sinks.size === 0
+      ? {}
+      : { toSink: createSinkDelivery({ sinks: app.sinks.values(), secret, eventKey }) }),
   });
 
   const usage = await scaleOut?.openUsage({
@@ -393,6 +402,7 @@ async function assemblePlatform(
         .filter((s) => s.event.principal === principal && s.event.source === source)
         .map((s) => s.event),
     authenticate,
+    signing: (name) => app.principals.get(name)?.signing,
     principalLimit: (name) =>
       detection.principalLimit(name, app.principals.get(name)?.rateLimit ?? DEFAULT_RATE_LIMIT),
     // Shared by every gateway on NATS; in memory (this process) on the embedded store.

@@ -2,8 +2,10 @@ import type { SharedState } from "./store.ts";
 
 /** Admission limits of one target, beyond its concurrency. */
 export interface AdmissionLimits {
-  /** Most attempts started per second (a token bucket holding one second's worth). */
+  /** Most attempts started per second (a token bucket holding `burst`, by default one second's worth). */
   readonly ratePerSec?: number;
+  /** Attempts the rate bucket holds. @default max(1, ratePerSec) */
+  readonly burst?: number;
   /** Most attempts per UTC day; past it, deliveries are held (not dropped) until the next day. */
   readonly dailyInvocations?: number;
 }
@@ -60,8 +62,8 @@ export function createAdmission(
     }
     if (s.limits.ratePerSec !== undefined) {
       const rate = s.limits.ratePerSec;
-      s.tokens =
-        s.at === 0 ? Math.max(1, rate) : Math.min(Math.max(1, rate), s.tokens + ((now - s.at) / 1000) * rate);
+      const burst = s.limits.burst ?? Math.max(1, rate);
+      s.tokens = s.at === 0 ? burst : Math.min(burst, s.tokens + ((now - s.at) / 1000) * rate);
       s.at = now;
     }
     return s;

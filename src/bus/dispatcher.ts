@@ -299,7 +299,12 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       const attempt = delivery.attempts + 1;
       if (attempt >= target.retry.attempts)
         return { kind: "failed", reason: "attempts-exhausted", error: e.message };
-      return { kind: "retry", at: Date.now() + retryDelay(target.retry, attempt, random), error: e.message };
+      // A receiver's Retry-After says when, within the policy's longest delay; else the backoff.
+      const delay =
+        e.retryAfterMs === undefined
+          ? retryDelay(target.retry, attempt, random)
+          : Math.min(e.retryAfterMs, target.retry.maxDelayMs);
+      return { kind: "retry", at: Date.now() + delay, error: e.message };
     }
   }
 

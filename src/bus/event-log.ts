@@ -62,6 +62,8 @@ export type DeadLetterReason =
   | "unauthenticated"
   /** At invoke time the function no longer subscribes to the event's type, or its filter rejects it. */
   | "not-subscribed"
+  /** A sink's receiver refused the event with a status no retry can cure (4xx, or a redirect). */
+  | "sink-rejected"
   /** Held while its function was quarantined, then discarded by an operator (`palisade quarantine discard`). */
   | "quarantined";
 

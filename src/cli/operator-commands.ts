@@ -33,6 +33,7 @@ const runDlqReplay = lazy(dlqCommands, "runDlqReplay");
 const runKeysRetire = lazy(keysCommands, "runKeysRetire");
 const runKeysRotate = lazy(keysCommands, "runKeysRotate");
 const runKeysStatus = lazy(keysCommands, "runKeysStatus");
+const runEventKey = lazy(() => import("./commands/event-keys.ts"), "runEventKey");
 const runPermissionsReport = lazy(permissionsCommands, "runPermissionsReport");
 const runPermissionsSuggest = lazy(suggestCommand, "runPermissionsSuggest");
 const runQuarantineDiscard = lazy(quarantineCommands, "runQuarantineDiscard");
@@ -246,6 +247,18 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
     .option("--json", "print JSON: { retired }")
     .action(async (version: string, opts: { app: string; json?: boolean } & OperatorNatsFlags) => {
       setExit(await runKeysRetire(version, opts));
+    });
+
+  keys
+    .command("event-key")
+    .description(
+      "the key the platform signs its events with (emits, platform events, sink deliveries); --json prints every one the app has had as a JWKS for receivers",
+    )
+    .option("--app <dir>", "app directory", ".")
+    .option("--rotate", "make a new event key for the next start; earlier key ids stay verifiable")
+    .option("--json", "print JSON: { keyid, keys: [JWK...] }")
+    .action(async (opts: { app: string; rotate?: boolean; json?: boolean }) => {
+      setExit(await runEventKey(opts));
     });
 
   const dlq = program

@@ -1,3 +1,5 @@
+import type { KeyObject } from "node:crypto";
+
 /** The resolved, frozen app: what every other domain reads instead of palisade.yaml. */
 export interface AppModel {
   readonly name: string;
@@ -10,6 +12,8 @@ export interface AppModel {
   readonly events: ReadonlyMap<string, EventTypeSpec>;
   readonly functions: ReadonlyMap<string, FunctionSpec>;
   readonly principals: ReadonlyMap<string, PrincipalSpec>;
+  /** Outbound delivery to HTTP endpoints (`sinks:`), keyed by name. */
+  readonly sinks: ReadonlyMap<string, SinkSpec>;
   /** Operators of the admin API and dashboard (`admins:`; without it, the implicit `local`). */
   readonly admins: ReadonlyMap<string, AdminSpec>;
   /** `GET /metrics` is served without a credential only when `metrics.public` is true. */
@@ -217,6 +221,43 @@ export interface PrincipalSpec {
   readonly costPerDay?: number;
   /** Past the budget: hold the chains' work (absent: hold), or also refuse new requests with 429. */
   readonly overBudget?: "hold" | "reject";
+  /** Keys its events are signed with (CloudEvents verifiability extension), and whether they must be. */
+  readonly signing?: SigningSpec;
+}
+
+/** A producer's event-signing keys (`principals.<p>.signing`). */
+export interface SigningSpec {
+  /** Public keys by key id (Ed25519 or ECDSA P-256), loaded from the files the manifest names. */
+  readonly keys: ReadonlyMap<string, KeyObject>;
+  /** Every event must carry a `dssematerial` that verifies (default true). */
+  readonly requireSigned: boolean;
+}
+
+/** An outbound HTTP endpoint (`sinks.<name>`): a delivery target like a function. */
+export interface SinkSpec {
+  readonly name: string;
+  /** Absolute https URL (http only to an address in allowAddresses). */
+  readonly url: string;
+  readonly on: readonly string[];
+  readonly filter?: object;
+  readonly mode: "structured" | "binary";
+  /** Name of the secret with the bearer token or the Standard Webhooks secret. */
+  readonly auth?: { readonly kind: "bearer" | "webhook"; readonly secret: string };
+  /** Exact addresses the url's host may resolve to although they are not public. */
+  readonly allowAddresses: readonly string[];
+  readonly rateLimit: RateLimit;
+  readonly timeoutMs: number;
+  readonly retry: RetryPolicy;
+}
+
+/** A sink's delivery target name: `sink:<name>`, apart from function names (which have no colon). */
+export function sinkTarget(name: string): string {
+  return `sink:${name}`;
+}
+
+/** The sink name of a delivery target, or undefined for a function. */
+export function sinkOfTarget(target: string): string | undefined {
+  return target.startsWith("sink:") ? target.slice(5) : undefined;
 }
 
 /** What an admin may do: read; also replay, DLQ and quarantine release; also rotate keys and secrets. */
@@ -332,6 +373,8 @@ export interface FunctionSpec {
   readonly retry: RetryPolicy;
   /** How deep in one chain a function on a cycle of the emit graph may run (`recursion.maxDepth`). */
   readonly recursion?: { readonly maxDepth: number };
+  /** Only events whose producer signature verified are routed to it (absent: any event). */
+  readonly requireVerified?: true;
 }
 
 export interface Limits {
@@ -370,6 +413,20 @@ export interface RetryPolicy {
   readonly initialDelayMs: number;
   readonly maxDelayMs: number;
 }
+
+/** A sink's retries when it states none: more patient than a function's, for a receiver's outage. */
+export const DEFAULT_SINK_RETRY: RetryPolicy = Object.freeze({
+  attempts: 8,
+  backoff: "exponential",
+  initialDelayMs: 1000,
+  maxDelayMs: 300_000,
+});
+
+/** A sink's delivery rate when it states none. */
+export const DEFAULT_SINK_RATE: RateLimit = Object.freeze({ perSecond: 50, burst: 50 });
+
+/** A sink attempt's time when it states none. */
+export const DEFAULT_SINK_TIMEOUT_MS = 10_000;
 
 /** Conservative limits for a function that states none. */
 export const DEFAULT_LIMITS: Limits = Object.freeze({

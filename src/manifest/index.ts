@@ -16,6 +16,9 @@ export {
   DEFAULT_PRICES,
   DEFAULT_RATE_LIMIT,
   DEFAULT_RETRY,
+  DEFAULT_SINK_RATE,
+  DEFAULT_SINK_RETRY,
+  DEFAULT_SINK_TIMEOUT_MS,
   DEFAULT_SOURCES,
   type DeniedBurstPolicy,
   type DetectPolicy,
@@ -35,10 +38,20 @@ export {
   type PrincipalSpec,
   type RateLimit,
   type RetryPolicy,
+  type SigningSpec,
+  type SinkSpec,
   type SourceSpec,
+  sinkOfTarget,
+  sinkTarget,
   type TlsSpec,
   type Waiver,
 } from "./app-model.ts";
+export {
+  type DeliveryTarget,
+  deliveryTarget,
+  deliveryTargets,
+  describeTarget,
+} from "./delivery-targets.ts";
 export { editGrants, type GrantEdit, type GrantKind } from "./edit-grants.ts";
 export { parseEgressGrant } from "./egress-grant.ts";
 export { MANIFEST_EDIT_REFUSED, MANIFEST_INVALID, MANIFEST_NOT_FOUND } from "./errors.ts";

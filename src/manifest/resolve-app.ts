@@ -36,6 +36,7 @@ import {
   resolveSources,
   resolveTls,
 } from "./resolve-ingress.ts";
+import { type RawSink, resolveSinks } from "./resolve-sinks.ts";
 import { resolveWaivers } from "./resolve-waivers.ts";
 
 /** Event types under this prefix are the platform's; an app may subscribe to them, not declare them. */
@@ -47,6 +48,7 @@ export interface RawManifest {
   events: Record<string, { schema: string }>;
   functions: Record<string, RawFunction>;
   principals?: Record<string, RawPrincipal>;
+  sinks?: Record<string, RawSink>;
   admins?: Record<string, RawAdmin>;
   metrics?: { public?: boolean };
   sources?: RawSource[];
@@ -80,6 +82,7 @@ interface RawFunction {
   limits?: Partial<FunctionSpec["limits"]>;
   retry?: Partial<FunctionSpec["retry"]>;
   recursion?: { maxDepth: number };
+  requireVerified?: boolean;
 }
 
 /**
@@ -140,6 +143,7 @@ export function resolveApp(
       ...(fn.recursion === undefined
         ? {}
         : { recursion: Object.freeze({ maxDepth: fn.recursion.maxDepth }) }),
+      ...(fn.requireVerified === true ? { requireVerified: true as const } : {}),
     });
   }
 
@@ -158,6 +162,7 @@ export function resolveApp(
     events,
     functions,
     principals,
+    sinks: resolveSinks(raw.sinks, [...declared, ...PLATFORM_EVENT_TYPES.keys()], problems),
     admins: resolveAdmins(raw.admins, principals, dir, raw.tls?.clientCa !== undefined, problems),
     metricsPublic: raw.metrics?.public ?? false,
     sources: resolveSources(raw.sources, declared, problems),

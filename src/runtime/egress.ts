@@ -10,6 +10,9 @@
  * like the first); smuggle requests or pick another virtual host through connection-control headers;
  * or tie up the host with unbounded bodies or time.
  *
+ * Sink deliveries (`caller: "sink"`) go through the same checks: a sink's grants are its url's host
+ * and port plus the addresses its `allowAddresses` lists; only the wording of messages differs.
+ *
  * Not covered: what a granted host does with the data (sending data to a granted host is the point),
  * a granted host that itself forwards requests inward, and TLS to hosts that are granted by IP with a
  * certificate for that IP. HTTP proxies from the environment are never used (each request has its own
@@ -50,8 +53,23 @@ export const DEFAULT_MAX_REDIRECTS = 5;
 export type LookupAll = (hostname: string) => Promise<readonly LookupAddress[]>;
 
 export interface EgressOptions {
-  /** Name of the calling function, for messages. */
+  /** Name of the calling function (or sink, with `caller: "sink"`), for messages. */
   readonly fn: string;
+  /**
+   * Who calls, for messages only: `ctx.fetch` of a function (denials point at `functions.<fn>.egress`)
+   * or a sink's delivery (denials point at `sinks.<fn>.allowAddresses`). The policy is the same.
+   * @default "function"
+   */
+  readonly caller?: "function" | "sink";
+  /** Follow redirects, checking each hop like the first; false returns a 3xx response as it is. @default true */
+  readonly followRedirects?: boolean;
+  /**
+   * Return the response with the body read so far (at most `maxResponseBytes`, then the connection is
+   * closed) when the body goes over the limit, or the deadline or the network cuts it short after the
+   * status arrived, instead of failing: for callers that act on the status alone (sink deliveries).
+   * @default false
+   */
+  readonly truncateBody?: boolean;
   /** The function's grants (FunctionSpec.egress). */
   readonly rules: readonly EgressRule[];
   /** @default dns.promises.lookup with `all: true` */
@@ -100,18 +118,18 @@ export async function egressFetch(url: unknown, init: unknown, options: EgressOp
     for (let hop = 0; ; hop++) {
       const target = await resolveEgressTarget(out.url, options, deadline.signal);
       const res = await send(target, out, options, deadline.signal);
-      const next = redirectOf(out, res, options.fn);
+      const next = options.followRedirects === false ? undefined : redirectOf(out, res, options);
       if (next === undefined) return await respond(out.url, res, hop > 0, options);
       res.destroy();
       if (hop >= (options.maxRedirects ?? DEFAULT_MAX_REDIRECTS))
-        throw failed(`Cannot fetch ${started}: more than ${hop} redirects`, false);
+        throw failed(`${cannot(options)} ${started}: more than ${hop} redirects`, false);
       out = next;
     }
   } catch (err) {
     if (deadline.signal.aborted)
-      throw failed(`Cannot fetch ${started}: no complete response within ${timeoutMs} ms`, true, 504);
+      throw failed(`${cannot(options)} ${started}: no complete response within ${timeoutMs} ms`, true, 504);
     if (isPalisadeError(err)) throw err;
-    throw failed(`Cannot fetch ${started}: ${err instanceof Error ? err.message : String(err)}`, true);
+    throw failed(`${cannot(options)} ${started}: ${err instanceof Error ? err.message : String(err)}`, true);
   } finally {
     clearTimeout(timer);
   }
@@ -130,7 +148,9 @@ export async function resolveEgressTarget(
   const where = `${scheme}://${hostPort(host, port)}`;
   if (!options.rules.some((r) => r.scheme === scheme && r.host === host && r.port === port))
     throw denied(
-      `Function "${options.fn}" may not fetch ${where}; add "${grantFor(scheme, host, port)}" to functions.${options.fn}.egress in palisade.yaml`,
+      options.caller === "sink"
+        ? `Sink "${options.fn}" may not deliver to ${where}; plain http is used only for an IP address listed in sinks.${options.fn}.allowAddresses: use an https url, or add the address to sinks.${options.fn}.allowAddresses and use it in the url`
+        : `Function "${options.fn}" may not fetch ${where}; add "${grantFor(scheme, host, port)}" to functions.${options.fn}.egress in palisade.yaml`,
     );
   const addresses = isIP(host)
     ? [{ address: host, family: isIP(host) }]
@@ -142,7 +162,9 @@ export async function resolveEgressTarget(
     if (why === undefined) continue;
     const example = grantFor(scheme, address, port);
     throw denied(
-      `Function "${options.fn}" may not fetch ${where}: "${host}" resolves to ${address}, ${why}; only public addresses are reachable unless the exact address is granted (e.g. "${example}")`,
+      options.caller === "sink"
+        ? `Sink "${options.fn}" may not deliver to ${where}: "${host}" resolves to ${address}, ${why}; only public addresses are reachable: add the address to sinks.${options.fn}.allowAddresses in palisade.yaml`
+        : `Function "${options.fn}" may not fetch ${where}: "${host}" resolves to ${address}, ${why}; only public addresses are reachable unless the exact address is granted (e.g. "${example}")`,
     );
   }
   return { url, addresses };
@@ -200,9 +222,9 @@ async function resolve(
   } catch (err) {
     if (signal?.aborted) throw err;
     const why = (err as NodeJS.ErrnoException).code ?? String(err);
-    throw failed(`Cannot fetch ${where}: DNS lookup of "${host}" failed (${why})`, true);
+    throw failed(`${cannot(options)} ${where}: DNS lookup of "${host}" failed (${why})`, true);
   }
-  if (addresses.length === 0) throw failed(`Cannot fetch ${where}: "${host}" has no addresses`, true);
+  if (addresses.length === 0) throw failed(`${cannot(options)} ${where}: "${host}" has no addresses`, true);
   return addresses;
 }
 
@@ -258,18 +280,29 @@ async function respond(
 ): Promise<FetchResult> {
   const limit = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
   const tooLarge = () =>
-    failed(`Cannot fetch ${url.href}: the response body is over the limit of ${limit} bytes`, false);
-  if (Number(res.headers["content-length"]) > limit) {
+    failed(`${cannot(options)} ${url.href}: the response body is over the limit of ${limit} bytes`, false);
+  if (Number(res.headers["content-length"]) > limit && options.truncateBody !== true) {
     res.destroy();
     throw tooLarge();
   }
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of res as AsyncIterable<Buffer>) {
-    size += chunk.length;
-    if (size > limit) throw tooLarge(); // leaving the loop destroys the response
-    if (options.buffer?.take(chunk.length) === false) throw overBuffer(url, options);
-    chunks.push(chunk);
+  try {
+    for await (const read of res as AsyncIterable<Buffer>) {
+      // Leaving the loop (throw or break) destroys the response: nothing past the limit is read.
+      const over = size + read.length > limit;
+      if (over && options.truncateBody !== true) throw tooLarge();
+      const chunk = over ? read.subarray(0, limit - size) : read;
+      if (options.buffer?.take(chunk.length) === false) throw overBuffer(url, options);
+      chunks.push(chunk);
+      size += chunk.length;
+      if (over) break;
+    }
+  } catch (err) {
+    // The status has arrived: with truncateBody, a body cut short by the deadline or the network
+    // still leaves a response to act on.
+    if (options.truncateBody !== true || isPalisadeError(err)) throw err;
+    res.destroy();
   }
   // A standalone copy: a Buffer may be a view into Node's shared pool.
   const body = new Uint8Array(Buffer.concat(chunks, size));
@@ -303,16 +336,16 @@ const BODY_HEADERS = ["content-type", "content-encoding", "content-language", "c
 const CREDENTIAL_HEADERS = ["authorization", "cookie"];
 
 /** The next request when `res` is a redirect to follow, as fetch does; undefined otherwise. */
-function redirectOf(out: Outgoing, res: IncomingMessage, fn: string): Outgoing | undefined {
+function redirectOf(out: Outgoing, res: IncomingMessage, options: EgressOptions): Outgoing | undefined {
   const status = res.statusCode ?? 0;
   const location = res.headers.location;
   if (!REDIRECTS.has(status) || location === undefined) return undefined;
   const url = URL.parse(location, out.url);
   if (url === null)
-    throw failed(`Cannot fetch ${out.url.href}: redirect to an invalid URL ${quote(location)}`, false);
+    throw failed(`${cannot(options)} ${out.url.href}: redirect to an invalid URL ${quote(location)}`, false);
   if (url.username !== "" || url.password !== "")
-    throw failed(`Cannot fetch ${out.url.href}: redirect to a URL with credentials`, false);
-  checkUrl(url, fn);
+    throw failed(`${cannot(options)} ${out.url.href}: redirect to a URL with credentials`, false);
+  checkUrl(url, options);
   const toGet =
     (status === 303 && out.method !== "GET" && out.method !== "HEAD") ||
     ((status === 301 || status === 302) && out.method === "POST");
@@ -346,7 +379,7 @@ function prepareRequest(url: unknown, init: unknown, options: EgressOptions): Ou
     throw badCall(`ctx.fetch(url, init): url must be a string of at most ${MAX_URL_LENGTH} characters`);
   const parsed = URL.parse(url);
   if (parsed === null) throw badCall(`ctx.fetch: ${quote(url)} is not an absolute URL`);
-  checkUrl(parsed, options.fn);
+  checkUrl(parsed, options);
   if (init === undefined || init === null)
     return { url: parsed, method: "GET", headers: {}, body: undefined };
   if (typeof init !== "object" || Array.isArray(init))
@@ -363,10 +396,12 @@ function prepareRequest(url: unknown, init: unknown, options: EgressOptions): Ou
 }
 
 /** Refuses what no grant can allow: schemes other than http(s), and credentials in the URL. */
-function checkUrl(url: URL, fn: string): void {
+function checkUrl(url: URL, options: EgressOptions): void {
   if (url.protocol !== "https:" && url.protocol !== "http:")
     throw denied(
-      `Function "${fn}" may not fetch ${quote(url.href)}; only https and http URLs are fetched`,
+      options.caller === "sink"
+        ? `Sink "${options.fn}" may not deliver to ${quote(url.href)}; only https and http URLs are delivered to`
+        : `Function "${options.fn}" may not fetch ${quote(url.href)}; only https and http URLs are fetched`,
       false,
     );
   if (url.username !== "" || url.password !== "")
@@ -436,6 +471,8 @@ function endpoint(url: URL) {
   return { scheme, host, port: url.port === "" ? (scheme === "http" ? 80 : 443) : Number(url.port) };
 }
 
+/** How failure messages start: "Cannot fetch" for ctx.fetch, "Cannot deliver to" for a sink. */
+const cannot = (options: EgressOptions) => (options.caller === "sink" ? "Cannot deliver to" : "Cannot fetch");
 const hostPort = (host: string, port: number) => `${isIP(host) === 6 ? `[${host}]` : host}:${port}`;
 const grantFor = (scheme: EgressRule["scheme"], host: string, port: number) =>
   `${scheme === "http" ? "http://" : ""}${hostPort(host, port)}`;

@@ -11,6 +11,16 @@ export {
   SECURITY_SECRET_NAME,
 } from "./errors.ts";
 export {
+  EVENT_KEY_FILE,
+  EVENT_TRUST_DIR,
+  type EventKey,
+  ensureEventKey,
+  eventKeyId,
+  eventKeysJwks,
+  loadEventTrust,
+  rotateEventKey,
+} from "./event-key.ts";
+export {
   type KeyRing,
   type KeyRingOptions,
   LEASE_MS,
