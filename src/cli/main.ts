@@ -14,6 +14,7 @@ import { addInspectCommands } from "./inspect-commands.ts";
 import { lazy } from "./lazy.ts";
 import { addOperatorCommands } from "./operator-commands.ts";
 import type { NatsFlags, PlatformOps } from "./platform-ops.ts";
+import { usageError } from "./usage-error.ts";
 
 /**
  * Runs the CLI with `argv` (without node and script); resolves to the exit code. `ops` are the
@@ -49,6 +50,7 @@ const runInit = lazy(() => import("./commands/init.ts"), "runInit");
 const printCompletion = lazy(() => import("./completion.ts"), "printCompletion");
 const runInvoke = lazy(() => import("./commands/invoke.ts"), "runInvoke");
 const runSend = lazy(() => import("./commands/send.ts"), "runSend");
+const runVerifyEvent = lazy(() => import("./commands/verify-event.ts"), "runVerifyEvent");
 const runStart = lazy(() => import("./commands/start.ts"), "runStart");
 const runThreats = lazy(() => import("./commands/threats.ts"), "runThreats");
 const exitCodeFor = lazy(() => import("./exit-code.ts"), "exitCodeFor");
@@ -208,14 +210,60 @@ function createProgram(ops: PlatformOps, setExit: (code: number) => void): Comma
       "API key to send (default: the key of --principal, or of the first principal that may publish the type)",
     )
     .option("--principal <name>", "send as this principal, with its API key from the app's secret store")
+    .option(
+      "--sign-key <file>",
+      "sign the event with this private key (PEM PKCS#8 or JWK; Ed25519 or P-256) and send it as a CloudEvent with dssematerial",
+    )
+    .option("--key-id <id>", "key id the signature names (default: the key file's base name, or its JWK kid)")
     .option("--json", "print the raw JSON answer")
     .action(
       async (
         type: string,
         data: string,
-        opts: { app: string; url?: string; key?: string; principal?: string; json?: boolean },
+        opts: {
+          app: string;
+          url?: string;
+          key?: string;
+          principal?: string;
+          json?: boolean;
+          signKey?: string;
+          keyId?: string;
+        },
       ) => {
+        if (opts.keyId !== undefined && opts.signKey === undefined)
+          throw usageError("--key-id names the key of --sign-key; pass --sign-key <file> too");
         setExit(await runSend(type, data, opts));
+      },
+    );
+
+  program
+    .command("verify-event")
+    .description(
+      "verify a signed CloudEvent (JSON format; an array for a batch) and print it as verified, or why it must be discarded",
+    )
+    .argument("<file>", "file holding the event, or - to read stdin")
+    .option(
+      "--app <dir>",
+      "app whose keys to use: its event keys (what Palisade signed), or --principal's",
+      ".",
+    )
+    .option("--principal <name>", "verify with this principal's declared signing keys")
+    .option(
+      "--key <keyid=pem>",
+      "a public key (PEM) and the key id signatures name; repeatable",
+      (v: string, all: string[] = []) => [...all, v],
+    )
+    .option(
+      "--jwks <file>",
+      "a JWKS file of public keys (key id: kid), e.g. from palisade keys event-key --json",
+    )
+    .option("--json", "print JSON: { verified, keyid, event } or { verified: false, reason, message }")
+    .action(
+      async (
+        file: string,
+        opts: { app: string; principal?: string; key?: string[]; jwks?: string; json?: boolean },
+      ) => {
+        setExit(await runVerifyEvent(file, opts));
       },
     );
 

@@ -12,23 +12,33 @@ export interface SendOptions {
   key?: string;
   principal?: string;
   json?: boolean;
+  /** A private key file (PEM PKCS#8 or JWK): the event is sent as a signed CloudEvent. */
+  signKey?: string;
+  /** The key id the signature names (default: the key file's base name, or its JWK kid). */
+  keyId?: string;
 }
 
-/** `palisade send <type> <json|@file>`: POSTs `{ type, data }` to /events and prints the answer. */
+/** The `source` of events `palisade send --sign-key` signs (a signed event names its own source). */
+export const SIGNED_SEND_SOURCE = "urn:palisade:send";
+
+/**
+ * `palisade send <type> <json|@file>`: POSTs `{ type, data }` to /events and prints the answer. With
+ * `--sign-key`, POSTs a structured CloudEvent carrying a `dssematerial` signed with that key.
+ */
 export async function runSend(type: string, input: string, opts: SendOptions): Promise<number> {
   const data = parseData(input);
   if (opts.url === undefined || opts.principal !== undefined) requireApp(opts.app);
+  const signing = opts.signKey === undefined ? undefined : await signingKey(opts.signKey, opts.keyId);
   const base = opts.url ?? (await gatewayUrl(opts.app));
-  const headers: Record<string, string> = { "content-type": "application/json" };
-  const key = opts.key ?? keyFromApp(opts.app, type, opts.principal);
+  const key = opts.key ?? keyFromApp(opts.app, type, opts.principal, signing?.keyid);
+  const headers: Record<string, string> = {
+    "content-type": signing === undefined ? "application/json" : "application/cloudevents+json",
+  };
   if (key !== undefined) headers.authorization = `Bearer ${key}`;
+  const body = signing === undefined ? JSON.stringify({ type, data }) : await signedBody(type, data, signing);
   let response: Response;
   try {
-    response = await fetch(new URL("/events", base), {
-      method: "POST",
-      headers,
-      body: JSON.stringify({ type, data }),
-    });
+    response = await fetch(new URL("/events", base), { method: "POST", headers, body });
   } catch {
     process.stderr.write(`palisade: Cannot reach the gateway at ${base}; is "palisade dev" running?\n`);
     return EXIT_FAILURE;
@@ -43,9 +53,44 @@ export async function runSend(type: string, input: string, opts: SendOptions): P
   return EXIT_FAILURE;
 }
 
+type SigningKey = Awaited<ReturnType<typeof signingKey>>;
+
+// Loaded only when signing, so a plain send stays light.
+async function signingKey(file: string, keyId: string | undefined) {
+  const { loadSigningKey } = await import("../../verifiable/index.ts");
+  try {
+    return loadSigningKey(file, keyId);
+  } catch (err) {
+    throw usageError(`Cannot send: ${err instanceof Error ? err.message : String(err)}`);
+  }
+}
+
+/** A structured CloudEvent whose data is sent as the exact bytes its signature covers. */
+async function signedBody(type: string, data: unknown, key: SigningKey): Promise<string> {
+  const { randomUUID } = await import("node:crypto");
+  const { signEvent } = await import("../../verifiable/index.ts");
+  const text = JSON.stringify(data);
+  const attributes = {
+    specversion: "1.0",
+    id: randomUUID(),
+    source: SIGNED_SEND_SOURCE,
+    type,
+    datacontenttype: "application/json",
+    time: new Date().toISOString(),
+  };
+  const dssematerial = signEvent({ attributes, data: Buffer.from(text) }, key);
+  return `${JSON.stringify({ ...attributes, dssematerial }).slice(0, -1)},"data":${text}}`;
+}
+
 // --principal NAME: that principal's key; otherwise the first principal that may publish `type`
-// and whose key is in the app's secret store (DESIGN §6: commands find credentials from --app).
-function keyFromApp(appDir: string, type: string, principal: string | undefined): string | undefined {
+// (one that declares the signing key id first, when signing) and whose key is in the app's secret
+// store (DESIGN §6: commands find credentials from --app).
+function keyFromApp(
+  appDir: string,
+  type: string,
+  principal: string | undefined,
+  keyid: string | undefined,
+): string | undefined {
   if (principal === undefined && !existsSync(join(appDir, MANIFEST_FILE))) return undefined; // --url, no app
   const app = loadApp(appDir);
   const secrets = openAppSecrets(appDir);
@@ -63,7 +108,10 @@ function keyFromApp(appDir: string, type: string, principal: string | undefined)
     return key;
   }
   const mayPublish = createAuthorizer(app.principals.values());
-  for (const spec of app.principals.values()) {
+  const declares = (p: { signing?: { keys: ReadonlyMap<string, unknown> } }) =>
+    keyid !== undefined && p.signing?.keys.has(keyid) === true;
+  const candidates = [...app.principals.values()].sort((a, b) => Number(declares(b)) - Number(declares(a)));
+  for (const spec of candidates) {
     if (spec.auth.kind !== "apiKey" || !mayPublish(spec.name, type)) continue;
     const key = secrets.get(spec.auth.secret);
     if (key !== undefined) return key;
