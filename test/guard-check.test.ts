@@ -1,5 +1,5 @@
 import assert from "node:assert/strict";
-import { generateKeyPairSync } from "node:crypto";
+import { createPublicKey, generateKeyPairSync } from "node:crypto";
 import { chmodSync } from "node:fs";
 import { join } from "node:path";
 import { type TestContext, test } from "node:test";
@@ -10,6 +10,7 @@ import {
   type CheckReport,
   createCheckContext,
   evaluateChecks,
+  formatSarif,
   RULES,
 } from "../src/guard/index.ts";
 import { type AppModel, loadApp } from "../src/manifest/index.ts";
@@ -122,6 +123,32 @@ const publicKey = () =>
 const privateKey = () =>
   generateKeyPairSync("ed25519").privateKey.export({ type: "pkcs8", format: "pem" }).toString();
 
+/**
+ * The manifest lines and model of `shop` signing its events with key "shop-1". The model is set in
+ * code as well: until the manifest resolver reads `signing:`, loadApp accepts it without a model.
+ */
+function signing(requireSigned: boolean): Fixture {
+  const pem = publicKey();
+  return {
+    replace: [
+      [
+        "    publish: [order.created]\n",
+        `    publish: [order.created]\n    signing: { keys: [{ keyid: shop-1, publicKey: keys/shop.pub }], requireSigned: ${requireSigned} }\n`,
+      ],
+    ],
+    files: { "keys/shop.pub": pem },
+    model: (app) =>
+      principal(app, { signing: { keys: new Map([["shop-1", createPublicKey(pem)]]), requireSigned } }),
+  };
+}
+
+/** Manifest lines declaring sink "ledger" on order.paid (before functions:), with `extra` lines. */
+const sink = (url: string, ...extra: string[]): [string, string] => [
+  "functions:\n",
+  `sinks:\n  ledger:\n    url: "${url}"\n    on: [order.paid]\n${extra.map((line) => `    ${line}\n`).join("")}functions:\n`,
+];
+const WEBHOOK_AUTH = "auth: { webhook: { secret: LEDGER_SECRET } }";
+
 interface Case {
   rule: string;
   fail: Fixture;
@@ -163,6 +190,13 @@ const CASES: Case[] = [
     at: "sources[0].http",
     line: 6,
   },
+  {
+    rule: "PAL005",
+    fail: signing(false),
+    pass: signing(true),
+    at: "principals.shop.signing.requireSigned",
+    line: 9,
+  },
   { rule: "PAL010", fail: { model: (app) => fn(app, "pay", { emit: ["*"] }) }, at: "functions.pay.emit[0]" },
   {
     rule: "PAL011",
@@ -186,6 +220,28 @@ const CASES: Case[] = [
       replace: [["    emit: [order.paid]\n", "    emit: [order.paid]\n    allowCodeGeneration: true\n"]],
     },
     at: "functions.pay.allowCodeGeneration",
+  },
+  {
+    rule: "PAL015",
+    fail: { replace: [sink("http://10.0.0.5:8080/in", 'allowAddresses: ["10.0.0.5"]', WEBHOOK_AUTH)] },
+    pass: { replace: [sink("https://10.0.0.5:8443/in", 'allowAddresses: ["10.0.0.5"]', WEBHOOK_AUTH)] },
+    at: "sinks.ledger.url",
+    line: 11,
+  },
+  {
+    rule: "PAL016",
+    fail: { replace: [sink("https://ledger.example/in", 'allowAddresses: ["10.0.0.5"]', WEBHOOK_AUTH)] },
+    // A public address in the list opens nothing the egress policy would refuse.
+    pass: { replace: [sink("https://ledger.example/in", 'allowAddresses: ["93.184.216.34"]', WEBHOOK_AUTH)] },
+    at: "sinks.ledger.allowAddresses[0]",
+    line: 13,
+  },
+  {
+    rule: "PAL017",
+    fail: { replace: [sink("https://ledger.example/in")] },
+    pass: { replace: [sink("https://ledger.example/in", "auth: { bearer: { secret: LEDGER_TOKEN } }")] },
+    at: "sinks.ledger",
+    line: 10,
   },
   {
     rule: "PAL020",
@@ -520,4 +576,135 @@ test("the dependency rules report skipped, never passed, when the registry canno
   assert.equal(none.rules.find((r) => r.id === "PAL060")?.note, "no dependencies");
   const offline = await check(t, { files: { "package-lock.json": LOCK }, options: { offline: true } });
   assert.equal(offline.rules.find((r) => r.id === "PAL060")?.status, "skipped");
+});
+
+test("PAL016 names the metadata address, and PAL015 tells the bearer token travels in clear", async (t) => {
+  const report = await check(t, {
+    replace: [
+      sink(
+        "http://169.254.169.254/in",
+        'allowAddresses: ["169.254.169.254"]',
+        "auth: { bearer: { secret: LEDGER_TOKEN } }",
+      ),
+    ],
+  });
+  assert.match(
+    report.findings.find((f) => f.rule === "PAL016")?.message ?? "",
+    /169\.254\.169\.254, the cloud metadata address \(instance credentials\).*internal service/,
+  );
+  assert.match(
+    report.findings.find((f) => f.rule === "PAL015")?.message ?? "",
+    /bearer token travel unencrypted/,
+  );
+  assert.match(
+    (await check(t, { replace: [sink("https://ledger.example/in")] })).findings.find(
+      (f) => f.rule === "PAL017",
+    )?.fix ?? "",
+    /auth: \{ webhook: .*palisade keys event-key/,
+  );
+});
+
+/** The parts of a SARIF run the waiver test reads. */
+interface SarifRun {
+  tool: { driver: { rules: { id: string; defaultConfiguration: { level: string } }[] } };
+  results: {
+    ruleId: string;
+    level: string;
+    suppressions?: unknown[];
+    locations: { logicalLocations: { fullyQualifiedName: string }[] }[];
+  }[];
+}
+
+test("the signing and sink rules are waived by rule and path like any other, and SARIF carries them", async (t) => {
+  const waivers =
+    "waivers:\n" +
+    "  - { rule: PAL017, path: sinks.ledger, reason: receiver checks the source address, expires: 2026-12-31 }\n" +
+    "  - { rule: PAL005, path: principals.shop.signing.requireSigned, reason: producers migrating, expires: 2026-12-31 }\n";
+  const signed = signing(false);
+  const report = await check(t, {
+    ...signed,
+    replace: [
+      ...(signed.replace ?? []),
+      sink("https://ledger.example/in"),
+      ["functions:\n", `${waivers}functions:\n`],
+    ],
+  });
+  for (const rule of ["PAL005", "PAL017"]) {
+    assert.equal(report.rules.find((r) => r.id === rule)?.status, "waived", rule);
+    assert.ok(report.findings.find((f) => f.rule === rule)?.waived !== undefined, rule);
+  }
+  assert.deepEqual(
+    report.waivers.map((w) => w.status),
+    ["active", "active"],
+  );
+  const run = (formatSarif(report) as { runs: SarifRun[] }).runs[0];
+  const levels = Object.fromEntries(
+    run?.tool.driver.rules.map((r) => [r.id, r.defaultConfiguration.level]) ?? [],
+  );
+  assert.deepEqual(
+    [levels.PAL005, levels.PAL015, levels.PAL016, levels.PAL017],
+    ["warning", "warning", "note", "warning"],
+  );
+  const sinkResult = run?.results.find((r) => r.ruleId === "PAL017");
+  assert.equal(sinkResult?.level, "warning");
+  assert.equal(sinkResult?.locations[0]?.logicalLocations[0]?.fullyQualifiedName, "sinks.ledger");
+  assert.equal(sinkResult?.suppressions?.length, 1);
+  // Without the waivers, the same findings stand unsuppressed.
+  const open = await check(t, {
+    ...signed,
+    replace: [...(signed.replace ?? []), sink("https://ledger.example/in")],
+  });
+  assert.deepEqual(
+    open.findings.filter((f) => f.waived === undefined).map((f) => f.rule),
+    ["PAL005", "PAL017"],
+  );
+});
+
+test("PAL040 and PAL022 follow requireVerified: only a principal with signing keys reaches such a function", async (t) => {
+  const exposed = [
+    ['    filter: { data: { n: [{ numeric: [">", 0] }] } }\n', "    requireVerified: true\n"],
+    ["{ timeoutMs: 3000, concurrency: 2, dailyInvocations: 1000 }", "{ timeoutMs: 3000, concurrency: 2 }"],
+  ] as [string, string][];
+  const unsigned = await check(t, { replace: exposed });
+  assert.deepEqual(
+    unsigned.findings.filter((f) => f.rule === "PAL040" || f.rule === "PAL022"),
+    [],
+  );
+  const signed = signing(true);
+  const reached = await check(t, { ...signed, replace: [...(signed.replace ?? []), ...exposed] });
+  assert.deepEqual(
+    reached.findings
+      .filter((f) => f.rule === "PAL040" || f.rule === "PAL022")
+      .map((f) => [f.rule, f.location.path]),
+    [
+      ["PAL040", "functions.pay.filter"],
+      ["PAL022", "functions.pay.limits.dailyInvocations"],
+    ],
+  );
+  assert.match(
+    reached.findings.find((f) => f.rule === "PAL040")?.message ?? "",
+    /principal "shop" \(apiKey, signed events, verified\) → order\.created → function "pay"/,
+  );
+});
+
+test("PAL023 leaves out a cycle through a requireVerified function: what a function emits is never verified", async (t) => {
+  const cycle: [string, string] = [
+    "    on: [order.paid]\n",
+    "    on: [order.paid]\n    emit: [order.created]\n",
+  ];
+  const open = await check(t, { replace: [cycle] });
+  assert.deepEqual(
+    open.findings.filter((f) => f.rule === "PAL023").map((f) => f.location.path),
+    ["functions.pay", "functions.record"],
+  );
+  const broken = await check(t, {
+    replace: [
+      cycle,
+      ['    filter: { data: { n: [{ numeric: [">", 0] }] } }\n', "    requireVerified: true\n"],
+    ],
+  });
+  assert.deepEqual(
+    broken.findings.filter((f) => f.rule === "PAL023"),
+    [],
+  );
 });

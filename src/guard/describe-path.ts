@@ -1,9 +1,16 @@
 import type { FlowGraph } from "./flow-graph.ts";
 
-/** A node id as a reader sees it: `principal "storefront" (apiKey, authenticated)`, `order.created`, `function "charge"`. */
+/**
+ * A node id as a reader sees it: `principal "storefront" (apiKey, authenticated)`, `order.created`,
+ * `function "charge"`, `sink "ledger" (https://ledger.example/...)`.
+ */
 export function describeNode(graph: FlowGraph, id: string): string {
   if (id.startsWith("t:")) return id.slice(2);
   if (id.startsWith("f:")) return `function "${id.slice(2)}"`;
+  if (id.startsWith("k:")) {
+    const sink = graph.sinks.find((k) => k.id === id);
+    return `sink "${id.slice(2)}"${sink === undefined ? "" : ` (${sink.endpoint})`}`;
+  }
   const s = graph.sources.find((x) => x.id === id);
   if (s === undefined) return id;
   if (s.kind === "platform") return "the platform";

@@ -5,7 +5,7 @@ import type { Trust } from "./flow-graph.ts";
 /** A node as diagrams draw it. */
 export interface DiagramNode {
   readonly id: string;
-  readonly kind: "source" | "type" | "function";
+  readonly kind: "source" | "type" | "function" | "sink";
   /** Lines of the label, first the name. */
   readonly lines: readonly string[];
   readonly trust?: Trust;
@@ -18,6 +18,8 @@ export interface DiagramEdge {
   readonly to: string;
   /** The worst threat whose path runs along it. */
   readonly threat?: Severity;
+  /** Into a function with requireVerified: only events whose producer signature verified take it. */
+  readonly verifiedOnly?: true;
 }
 
 const RANK: Record<Severity, number> = { high: 0, medium: 1, low: 2 };
@@ -65,26 +67,47 @@ export function diagramOf(model: ThreatModel): { nodes: DiagramNode[]; edges: Di
         ...(p.secrets.length > 0 ? [`secrets: ${p.secrets.join(", ")}`] : []),
         ...(p.egress.length > 0 ? [`egress: ${p.egress.join(", ")}`] : []),
         ...(p.kvWrite.length > 0 ? [`kv write: ${p.kvWrite.join(", ")}`] : []),
+        ...(f.spec.requireVerified ? ["verified events only"] : []),
         limitsLine(f.spec.limits),
       ];
       return { id: f.id, kind: "function" as const, lines, ...mark(f.id) };
     }),
+    ...graph.sinks.map((k) => ({
+      id: k.id,
+      kind: "sink" as const,
+      lines: [
+        k.spec.name,
+        k.endpoint,
+        ...(k.spec.filter === undefined ? [] : ["filter"]),
+        k.spec.auth === undefined ? "no auth" : `auth: ${k.spec.auth.kind}`,
+        ...(k.spec.allowAddresses.length > 0 ? [`allows: ${k.spec.allowAddresses.join(", ")}`] : []),
+      ],
+      ...mark(k.id),
+    })),
   ];
-  const edges = graph.edges.map(([from, to]) => {
+  const verifiedOnly = new Set(graph.functions.filter((f) => f.spec.requireVerified).map((f) => f.id));
+  const edges = graph.edges.map(([from, to]): DiagramEdge => {
     const threat = edgeThreat.get(`${from}\0${to}`);
-    return threat === undefined ? { from, to } : { from, to, threat };
+    return {
+      from,
+      to,
+      ...(threat === undefined ? {} : { threat }),
+      ...(verifiedOnly.has(to) ? { verifiedOnly: true as const } : {}),
+    };
   });
   return { nodes, edges };
 }
 
-/** Colours of the diagrams: threats by severity, sources by trust. */
+/** Colours of the diagrams: threats by severity, sources by trust, and sinks. */
 export const COLOURS = {
   high: "#d92d20",
   medium: "#f79009",
   low: "#98a2b3",
   external: "#fee4e2",
   authenticated: "#fef0c7",
+  verified: "#dcfae6",
   internal: "#e0f2fe",
+  sink: "#f4f3ff",
 } as const;
 
 function limitsLine(limits: { concurrency: number; dailyInvocations?: number }): string {

@@ -5,6 +5,7 @@ import type { Threat } from "./threat.ts";
 import { escalations } from "./threats/escalation.ts";
 import { loops } from "./threats/loops.ts";
 import { privilegedPaths } from "./threats/privileged-paths.ts";
+import { sinkPaths } from "./threats/sink-paths.ts";
 import { spoofableTypes } from "./threats/spoofing.ts";
 import { unused } from "./threats/unused.ts";
 
@@ -32,6 +33,7 @@ export function findThreats(app: AppModel): ThreatModel {
   const routeless = app.sources.some((s) => s.kind === "http") ? [] : [...app.principals.keys()];
   const threats = [
     ...privilegedPaths(graph),
+    ...sinkPaths(graph),
     ...spoofableTypes(graph),
     ...escalations(graph),
     ...loops(app, graph),

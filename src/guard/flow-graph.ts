@@ -1,13 +1,16 @@
 import { matchesTypePattern, PLATFORM_EVENT_TYPES } from "../events/index.ts";
 import type { AppModel, FunctionSpec, ManifestPath, PrincipalSpec } from "../manifest/index.ts";
 import { lintSchema } from "./schema-lint.ts";
+import { type SinkNode, sinkNodeOf } from "./sink-node.ts";
 
 /**
- * How far the platform trusts a source: `internal` (schedules, the platform itself), `authenticated`
- * (a principal with an API key or a client certificate: known, but outside), `external` (a webhook
- * from a third party, a principal whose JWTs an outside issuer signs).
+ * How far the platform trusts a source: `internal` (schedules, the platform itself), `verified` (a
+ * principal whose every event must carry a producer signature that verifies: outside, but only a
+ * holder of its signing key can send as it), `authenticated` (a principal with an API key or a
+ * client certificate: known, but outside), `external` (a webhook from a third party, a principal
+ * whose JWTs an outside issuer signs).
  */
-export type Trust = "internal" | "authenticated" | "external";
+export type Trust = "internal" | "verified" | "authenticated" | "external";
 
 export interface SourceNode {
   /** Node id: `s:principal:<name>`, `s:webhook:<path>`, `s:schedule:<index>` or `s:platform`. */
@@ -21,6 +24,8 @@ export interface SourceNode {
   readonly types: readonly string[];
   /** Where the manifest declares it. */
   readonly at: ManifestPath;
+  /** A principal's event-signing keys (`signing:`): its key ids, and whether unsigned events are refused. */
+  readonly signing?: { readonly keys: readonly string[]; readonly requireSigned: boolean };
 }
 
 /** What a function may do beyond emitting: the grants that make it worth attacking. */
@@ -47,11 +52,12 @@ export interface TypeNode {
   readonly strict: boolean;
 }
 
-/** The event flow of an app: sources → event types → functions → emitted types → … */
+/** The event flow of an app: sources → event types → functions (→ emitted types → …) and sinks. */
 export interface FlowGraph {
   readonly sources: readonly SourceNode[];
   readonly types: readonly TypeNode[];
   readonly functions: readonly FunctionNode[];
+  readonly sinks: readonly SinkNode[];
   /** Every edge, in a stable order. */
   readonly edges: readonly (readonly [string, string])[];
   /** Successor node ids of a node id. */
@@ -64,7 +70,9 @@ export interface FlowGraph {
 export function buildFlowGraph(app: AppModel): FlowGraph {
   const declared = [...app.events.keys()];
   const subscribed = (t: string) =>
-    [...app.functions.values()].some((f) => f.on.some((p) => matchesTypePattern(p, t)));
+    [...app.functions.values(), ...app.sinks.values()].some((f) =>
+      f.on.some((p) => matchesTypePattern(p, t)),
+    );
   const platform = [...PLATFORM_EVENT_TYPES.keys()].filter(subscribed);
   const types: TypeNode[] = [
     ...[...app.events.values()].map((e) => ({
@@ -81,6 +89,7 @@ export function buildFlowGraph(app: AppModel): FlowGraph {
     on: all.filter((t) => spec.on.some((p) => matchesTypePattern(p, t))),
     privileges: privilegesOf(spec),
   }));
+  const sinks = [...app.sinks.values()].map((spec) => sinkNodeOf(spec, all));
   const sources = sourcesOf(app, declared, platform);
   const edges: [string, string][] = [];
   for (const s of sources) for (const t of s.types) edges.push([s.id, `t:${t}`]);
@@ -88,19 +97,21 @@ export function buildFlowGraph(app: AppModel): FlowGraph {
     for (const t of f.on) edges.push([`t:${t}`, f.id]);
     for (const t of f.spec.emit) edges.push([f.id, `t:${t}`]);
   }
+  for (const k of sinks) for (const t of k.on) edges.push([`t:${t}`, k.id]);
   const next = adjacency(edges, 0);
   const prev = adjacency(edges, 1);
   return {
     sources,
     types,
     functions,
+    sinks,
     edges,
     next: (id) => next.get(id) ?? [],
     prev: (id) => prev.get(id) ?? [],
   };
 }
 
-/** Trusted less than `internal`: what the guard treats as public or external input. */
+/** Trusted less than `internal`: what the guard treats as public or external input (`verified` included). */
 export function isExternal(trust: Trust): boolean {
   return trust !== "internal";
 }
@@ -160,8 +171,18 @@ function sourcesOf(app: AppModel, declared: readonly string[], platform: readonl
 }
 
 function principalNode(p: PrincipalSpec, declared: readonly string[]): SourceNode {
-  const trust: Trust = p.auth.kind === "jwt" ? "external" : "authenticated";
-  const detail = p.auth.kind === "jwt" ? `jwt ${p.auth.issuer}` : p.auth.kind;
+  const keys = [...(p.signing?.keys.keys() ?? [])];
+  const signing = keys.length === 0 ? undefined : { keys, requireSigned: p.signing?.requireSigned === true };
+  // Every event of a principal that requires signing verified against its keys (the gateway refuses
+  // the rest): a stolen API key or a man in the middle alone cannot send as it.
+  const trust: Trust = signing?.requireSigned
+    ? "verified"
+    : p.auth.kind === "jwt"
+      ? "external"
+      : "authenticated";
+  const auth = p.auth.kind === "jwt" ? `jwt ${p.auth.issuer}` : p.auth.kind;
+  const detail =
+    signing === undefined ? auth : `${auth}, ${signing.requireSigned ? "signed events" : "signing optional"}`;
   const types = declared.filter((t) =>
     p.publish.some((pattern) => pattern === "*" || matchesTypePattern(pattern, t)),
   );
@@ -173,6 +194,7 @@ function principalNode(p: PrincipalSpec, declared: readonly string[]): SourceNod
     trust,
     types,
     at: ["principals", p.name],
+    ...(signing === undefined ? {} : { signing }),
   };
 }
 

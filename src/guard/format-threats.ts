@@ -6,7 +6,7 @@ import { privilegeText } from "./threats/privileged-paths.ts";
 export function formatThreatsText(model: ThreatModel): string {
   const { graph } = model;
   const out = [
-    `palisade threats: app "${model.app}": ${graph.sources.length} source(s), ${graph.types.length} event type(s), ${graph.functions.length} function(s), hop limit ${model.hopLimit}`,
+    `palisade threats: app "${model.app}": ${graph.sources.length} source(s), ${graph.types.length} event type(s), ${graph.functions.length} function(s), ${graph.sinks.length} sink(s), hop limit ${model.hopLimit}`,
     "",
     "Flows:",
   ];
@@ -14,7 +14,14 @@ export function formatThreatsText(model: ThreatModel): string {
     out.push(`  ${describeNode(graph, from)} → ${describeNode(graph, to)}`);
   out.push("", "Functions:");
   for (const f of graph.functions)
-    out.push(`  ${f.spec.name}: ${privilegeText(f)}${f.spec.filter === undefined ? "" : "; filtered"}`);
+    out.push(
+      `  ${f.spec.name}: ${privilegeText(f)}${f.spec.filter === undefined ? "" : "; filtered"}${f.spec.requireVerified ? "; verified events only" : ""}`,
+    );
+  if (graph.sinks.length > 0) out.push("", "Sinks:");
+  for (const k of graph.sinks)
+    out.push(
+      `  ${k.spec.name}: ${k.endpoint}; ${k.spec.auth === undefined ? "no auth" : `auth ${k.spec.auth.kind}`}${k.spec.filter === undefined ? "" : "; filtered"}${k.spec.allowAddresses.length > 0 ? `; allows ${k.spec.allowAddresses.join(", ")}` : ""}`,
+    );
   out.push(
     "",
     `Amplification (worst case per event from outside; held past ${model.maxPerRoot} at run time):`,
@@ -37,7 +44,10 @@ function amplificationText(n: number, cap: number): string {
   return `${n} invocations and emits${n > cap ? ` (held at ${cap})` : ""}`;
 }
 
-/** The threat model as JSON: nodes, edges and threats (what `--format json` prints). */
+/**
+ * The threat model as JSON: nodes (kind source, type, function or sink), edges and threats (what
+ * `--format json` prints and `GET /admin/v1/graph` serves).
+ */
 export function threatsJson(model: ThreatModel): object {
   const { graph } = model;
   return {
@@ -51,6 +61,7 @@ export function threatsJson(model: ThreatModel): object {
         name: s.name,
         detail: s.detail,
         trust: s.trust,
+        ...(s.signing === undefined ? {} : { signing: s.signing }),
       })),
       ...graph.types.map((t) => ({ id: t.id, kind: "type", name: t.type, strict: t.strict })),
       ...graph.functions.map((f) => ({
@@ -58,8 +69,21 @@ export function threatsJson(model: ThreatModel): object {
         kind: "function",
         name: f.spec.name,
         filter: f.spec.filter !== undefined,
+        requireVerified: f.spec.requireVerified === true,
         emit: f.spec.emit,
         ...f.privileges,
+      })),
+      // The url as `https://host/...`: its path and query may carry a receiver's token.
+      ...graph.sinks.map((k) => ({
+        id: k.id,
+        kind: "sink",
+        name: k.spec.name,
+        endpoint: k.endpoint,
+        mode: k.spec.mode,
+        auth: k.spec.auth?.kind ?? null,
+        filter: k.spec.filter !== undefined,
+        allowAddresses: k.spec.allowAddresses,
+        on: k.on,
       })),
     ],
     edges: graph.edges.map(([from, to]) => ({ from, to })),

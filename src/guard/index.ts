@@ -2,8 +2,11 @@
  * Guardrails as code (DESIGN §9): `palisade check` runs rules with stable ids (PAL001…, listed in
  * rule-catalogue.ts) over the app model, its schemas, its function sources and its lockfile, applies
  * the manifest's waivers and reports as text, JSON or SARIF; `checkGate` is what `start` and `build`
- * call before they go on. `palisade threats` builds the event-flow graph and reports STRIDE-classified
- * threats with their paths, drawn as Mermaid or DOT.
+ * call before they go on. `palisade threats` builds the event-flow graph (sources, event types,
+ * functions and sinks) and reports STRIDE-classified threats with their paths, drawn as Mermaid or
+ * DOT. Searches of the graph follow events as routing delivers them: only a principal with signing
+ * keys reaches a function with requireVerified (graph-search.ts), and threats that only signed
+ * events can cause are one severity step lower (threats/signed-input.ts).
  *
  * What it does not do: the secret scan is static (aliases and computed calls are not seen), the
  * dependency audit needs the npm registry (it says skipped otherwise), and the graph reasons about
@@ -15,7 +18,7 @@ export { checkGate } from "./check-gate.ts";
 export { GUARD_CHECK_FAILED } from "./errors.ts";
 export { findThreats, type ThreatModel } from "./find-threats.ts";
 export type { Finding, Hit, Location, Severity } from "./finding.ts";
-export { buildFlowGraph, type FlowGraph, type Trust } from "./flow-graph.ts";
+export { buildFlowGraph, type FlowGraph, type SourceNode, type Trust } from "./flow-graph.ts";
 export { formatCheckText, formatLocation } from "./format-check-text.ts";
 export { formatSarif, SARIF_SCHEMA } from "./format-sarif.ts";
 export { formatThreatsText, threatsJson } from "./format-threats.ts";
@@ -38,4 +41,5 @@ export {
   runChecks,
   unwaivedHigh,
 } from "./run-checks.ts";
+export { type SinkNode, sinkEndpoint } from "./sink-node.ts";
 export { type Stride, THREAT_CLASSES, type Threat, type ThreatClass } from "./threat.ts";

@@ -13,21 +13,32 @@ export function renderDot(model: ThreatModel): string {
   for (const t of model.threats) out.push(`  // ${t.severity} ${t.class}: ${t.evidence}`);
   for (const n of nodes) out.push(`  ${quote(n.id)} [${attributes(n)}];`);
   for (const e of edges) {
-    const style = e.threat === undefined ? "" : ` [color=${quote(COLOURS[e.threat])}, penwidth=2.5]`;
-    out.push(`  ${quote(e.from)} -> ${quote(e.to)}${style};`);
+    const attrs = [
+      ...(e.threat === undefined ? [] : [`color=${quote(COLOURS[e.threat])}`, "penwidth=2.5"]),
+      ...(e.verifiedOnly ? [`label=${quote("verified only")}`, `style="dashed"`] : []),
+    ];
+    out.push(`  ${quote(e.from)} -> ${quote(e.to)}${attrs.length === 0 ? "" : ` [${attrs.join(", ")}]`};`);
   }
   out.push("}");
   return `${out.join("\n")}\n`;
 }
 
+// A sink is where events leave: Graphviz's "cds" points out of the graph.
+const SHAPES: Record<DiagramNode["kind"], string> = {
+  source: "oval",
+  type: "hexagon",
+  function: "box",
+  sink: "cds",
+};
+
 function attributes(n: DiagramNode): string {
   const attrs: Record<string, string> = {
     label: n.lines.join("\n"),
-    shape: n.kind === "source" ? "oval" : n.kind === "type" ? "hexagon" : "box",
+    shape: SHAPES[n.kind],
   };
-  if (n.trust !== undefined) {
+  if (n.trust !== undefined || n.kind === "sink") {
     attrs.style = "filled";
-    attrs.fillcolor = COLOURS[n.trust];
+    attrs.fillcolor = COLOURS[n.trust ?? "sink"];
   }
   if (n.threat !== undefined) {
     attrs.color = COLOURS[n.threat];

@@ -10,7 +10,7 @@ export interface RuleInfo {
 
 /**
  * Every `palisade check` rule. Ids are stable: a rule is never renumbered, and a retired id is not
- * reused. PAL00x ingress, PAL01x grants, PAL02x limits, PAL03x schemas, PAL04x data flow, PAL05x
+ * reused. PAL00x ingress, PAL01x grants (functions' and sinks' egress), PAL02x limits, PAL03x schemas, PAL04x data flow, PAL05x
  * secrets in code, PAL06x dependencies, PAL07x platform, PAL09x waivers.
  */
 export const RULES: readonly RuleInfo[] = [
@@ -37,6 +37,12 @@ export const RULES: readonly RuleInfo[] = [
     severity: "low",
     title: "Ingress route no principal can use",
     help: "An http source when the app declares no principal: the route refuses every request, but it is still attack surface. Declare the sources the app uses (sources: without http) or add a principal.",
+  },
+  {
+    id: "PAL005",
+    severity: "medium",
+    title: "Principal with signing keys accepts unsigned events",
+    help: "A principal with signing: keys has the events that carry a dssematerial (CloudEvents verifiability extension) verified, but with requireSigned: false it also accepts unsigned ones, marked unverified. Whoever sits between the producer and Palisade (a proxy, a queue) or holds its credential can strip the signature and send unsigned events as the principal (a downgrade); functions without requireVerified cannot tell. Set requireSigned: true (the default) once every producer signs.",
   },
   {
     id: "PAL010",
@@ -67,6 +73,24 @@ export const RULES: readonly RuleInfo[] = [
     severity: "medium",
     title: "Code generation allowed",
     help: "allowCodeGeneration: true lets the function run strings as code (eval, new Function), which turns injected data into injected code. Remove it.",
+  },
+  {
+    id: "PAL015",
+    severity: "medium",
+    title: "Sink over plain HTTP",
+    help: "A sink whose url is http:// (allowed only to an address listed in allowAddresses) sends events, their data and its credential unencrypted. Use an https:// url.",
+  },
+  {
+    id: "PAL016",
+    severity: "low",
+    title: "Sink allowed to a non-public address",
+    help: "A sink's allowAddresses lets its deliveries reach a private, loopback, link-local or metadata address that the egress policy otherwise refuses (SSRF protection, the same as for ctx.fetch). It is meant for internal receivers you run; whoever can point the url's host at another internal service (its DNS, or the manifest) can make Palisade post events there. Keep only exact addresses of your own receivers.",
+  },
+  {
+    id: "PAL017",
+    severity: "medium",
+    title: "Sink without authentication",
+    help: "A sink without auth: its receiver cannot tell Palisade's deliveries from anyone's posts. Add auth: { webhook: { secret } } (a Standard Webhooks signature, which the standardwebhooks libraries verify) or auth: { bearer: { secret } }. Receivers can also verify each delivery's dssematerial with the platform's event keys (palisade keys event-key).",
   },
   {
     id: "PAL020",

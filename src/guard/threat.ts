@@ -4,6 +4,7 @@ import type { Severity } from "./finding.ts";
 export type ThreatClass =
   | "untrusted-to-privileged"
   | "exfiltration"
+  | "untrusted-to-sink"
   | "privilege-escalation"
   | "loop"
   | "spoofable-type"
@@ -37,11 +38,17 @@ export const THREAT_CLASSES: Readonly<Record<ThreatClass, { stride: readonly Str
   "untrusted-to-privileged": {
     stride: ["Tampering", "Elevation of privilege"],
     title:
-      "Outside input reaches a function holding secrets, egress or a kv write grant (high when a hop's schema is not strict)",
+      "Outside input reaches a function holding secrets, egress or a kv write grant (high when a hop's schema is not strict; one step lower when only signed events get there)",
   },
   exfiltration: {
     stride: ["Information disclosure"],
-    title: "Outside input reaches a function holding both a secret and egress (high without a filter)",
+    title:
+      "Outside input reaches a function holding both a secret and egress (high without a filter), or a function holding a secret emits what reaches a sink (high when outside input reaches it without a filter)",
+  },
+  "untrusted-to-sink": {
+    stride: ["Tampering", "Spoofing"],
+    title:
+      "Outside input reaches a sink and leaves the platform with Palisade's credential and signature on it (medium when a hop's schema is not strict and the sink has no filter)",
   },
   "privilege-escalation": {
     stride: ["Elevation of privilege"],

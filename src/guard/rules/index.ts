@@ -8,11 +8,13 @@ import { LIMIT_RULES } from "./limits.ts";
 import { PLATFORM_RULES } from "./platform.ts";
 import { SCHEMA_RULES } from "./schemas.ts";
 import { SECRET_RULES } from "./secret-reads.ts";
+import { SINK_RULES } from "./sinks.ts";
 
 /** The check of each rule in the catalogue, by id (the waiver rules PAL09x are applied by runChecks). */
 export const RULE_CHECKS: Readonly<Record<string, (ctx: CheckContext) => RuleOutcome>> = {
   ...INGRESS_RULES,
   ...GRANT_RULES,
+  ...SINK_RULES,
   ...LIMIT_RULES,
   ...SCHEMA_RULES,
   ...DATA_FLOW_RULES,

@@ -3,7 +3,7 @@ import type { PrincipalSpec } from "../../manifest/index.ts";
 import type { CheckContext } from "../check-context.ts";
 import type { Hit } from "../finding.ts";
 
-/** PAL001–PAL004: who may send what. */
+/** PAL001–PAL005: who may send what, and whether their events must be signed. */
 export const INGRESS_RULES = {
   PAL001: (ctx: CheckContext): Hit[] => [
     ...[...ctx.app.principals.values()]
@@ -76,6 +76,19 @@ export const INGRESS_RULES = {
         : [],
     );
   },
+
+  PAL005: (ctx: CheckContext): Hit[] =>
+    [...ctx.app.principals.values()].flatMap((p) => {
+      const keys = [...(p.signing?.keys.keys() ?? [])];
+      if (keys.length === 0 || p.signing?.requireSigned !== false) return [];
+      return [
+        {
+          message: `Principal "${p.name}" declares signing keys (${keys.join(", ")}) but accepts unsigned events (requireSigned: false): whoever sits between it and Palisade, or holds its credential, can strip the signature and send unsigned events as it (a downgrade)`,
+          fix: `set principals.${p.name}.signing.requireSigned to true (the default) once every producer sending as "${p.name}" signs its events; until then, give the functions that rely on its events requireVerified: true`,
+          location: ctx.at(["principals", p.name, "signing", "requireSigned"]),
+        },
+      ];
+    }),
 };
 
 function authenticates(p: PrincipalSpec): boolean {

@@ -6,7 +6,7 @@ import { THREAT_CLASSES, type Threat } from "../threat.ts";
 /**
  * Privilege escalation through events: function A may emit a type that function B consumes, and B
  * holds secrets, egress or kv write grants A does not, so whoever controls A can make B use them.
- * Medium when outside input reaches A, low otherwise.
+ * Medium when outside input reaches A, low otherwise. A B with requireVerified is out of A's reach.
  */
 export function escalations(graph: FlowGraph): Threat[] {
   const external = reachable(
@@ -18,7 +18,8 @@ export function escalations(graph: FlowGraph): Threat[] {
     for (const type of a.spec.emit) {
       for (const id of graph.next(`t:${type}`)) {
         const b = graph.functions.find((f) => f.id === id);
-        if (b === undefined || b === a) continue;
+        // What a function emits is never verified: a requireVerified function does not receive it.
+        if (b === undefined || b === a || b.spec.requireVerified === true) continue;
         const extra = extraPrivileges(a, b);
         if (extra.length === 0) continue;
         const path = [a.id, `t:${type}`, b.id];

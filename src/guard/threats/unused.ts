@@ -21,19 +21,28 @@ export function unused(graph: FlowGraph, principalsWithoutRoute: readonly string
       threat(
         "unconsumed-type",
         [...producers.slice(0, 1), t.id],
-        `No function consumes "${t.type}"${producers.length > 0 ? `; what ${describePath(graph, producers.slice(0, 1))} sends is stored and never processed` : ", and nothing produces it"}`,
-        `subscribe a function to "${t.type}", or remove it from events: (and from the grants that produce it)`,
+        `No function or sink consumes "${t.type}"${producers.length > 0 ? `; what ${describePath(graph, producers.slice(0, 1))} sends is stored and never processed` : ", and nothing produces it"}`,
+        `subscribe a function or a sink to "${t.type}", or remove it from events: (and from the grants that produce it)`,
       ),
     );
   }
+  // Only the gateway marks an event verified: a requireVerified function is triggered only by a
+  // principal with signing keys, never by an emit, a webhook or a schedule.
+  const signs = new Set(graph.sources.filter((s) => s.signing !== undefined).map((s) => s.id));
   for (const fn of graph.functions) {
-    if (fn.on.some((t) => graph.prev(`t:${t}`).length > 0)) continue;
+    const verifiedOnly = fn.spec.requireVerified === true;
+    const producers = fn.on.flatMap((t) => graph.prev(`t:${t}`));
+    if (producers.some((id) => !verifiedOnly || signs.has(id))) continue;
     out.push(
       threat(
         "untriggered-function",
         [fn.id],
-        `Nothing can trigger function "${fn.spec.name}": no source, principal or function produces ${fn.on.join(", ")}`,
-        `remove functions.${fn.spec.name}, or add the source that should trigger it`,
+        verifiedOnly && producers.length > 0
+          ? `Nothing can trigger function "${fn.spec.name}": it takes only verified events (requireVerified), and no principal with signing keys publishes ${fn.on.join(", ")}`
+          : `Nothing can trigger function "${fn.spec.name}": no source, principal or function produces ${fn.on.join(", ")}`,
+        verifiedOnly && producers.length > 0
+          ? `declare signing: keys on the principal that sends ${fn.on.join(", ")}, or remove requireVerified from functions.${fn.spec.name}`
+          : `remove functions.${fn.spec.name}, or add the source that should trigger it`,
       ),
     );
     const grants = grantsOf(fn.spec);
