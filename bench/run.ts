@@ -34,6 +34,7 @@ import { reportLatency } from "./latency-report.ts";
 import { reportManyFunctions, runManyFunctions } from "./many-functions.ts";
 import { runNatsBench, SLOW_CONCURRENCY } from "./nats.ts";
 import { reportRetained, runRetained } from "./retained.ts";
+import { reportSignedIngest, runSignedIngest } from "./signed-ingest.ts";
 import { printTable, ratio, round, perSecond as rps, times as x } from "./stats.ts";
 
 function knob(name: string, fallback: number): number {
@@ -102,6 +103,8 @@ try {
   const pal = await runPalisade(appDir, EVENTS, CONCURRENCY, HTTP_WARMUP, DELIVERY_TIMEOUT_MS);
   const ing = await runIngest(appDir, INGEST);
   const ingFloor = await runIngestFloor(INGEST.requests, INGEST.concurrency, INGEST.warmup);
+  // Producer signatures: the same single-event ingest, signed (verified at the gateway) and not.
+  const signed = await runSignedIngest(INGEST.requests, INGEST.concurrency, INGEST.warmup);
   const inv = await runInvoke(appDir, INVOKES, INVOKE_WARMUP);
   const cap = await runCapability(appDir, 50, 200);
   const cold = await runColdStart(appDir, 10);
@@ -232,6 +235,7 @@ try {
     disp.map((d) => [String(d.concurrency), rps(d.eventsPerSec), d.deliveriesPerCommit.toFixed(1)]),
   );
 
+  const signedJson = reportSignedIngest(signed);
   const ingestJson = reportIngest(ing, INGEST);
   const ingestFloorJson = reportIngestFloor(
     ingFloor,
@@ -364,6 +368,7 @@ try {
       },
     },
     ...ingestJson,
+    ...signedJson,
     ...ingestFloorJson,
     invoke: {
       sandbox: inv.sandbox,

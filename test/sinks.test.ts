@@ -92,6 +92,7 @@ sinks:
   ledger:
     url: http://127.0.0.1:${rx.port}/in
     on: [order.placed, order.audited]
+    filter: { data: { n: [{ numeric: [">", 0] }] } }
     auth: { webhook: { secret: LEDGER_SECRET } }
     allowAddresses: ["127.0.0.1"]
 `,
@@ -127,6 +128,18 @@ sinks:
   }
   assert.equal(types.get("order.placed")?.palisadeprincipal, "tester");
   assert.equal(types.get("order.audited")?.palisadeprincipal, "function:audit");
+
+  // The sink's filter applies as a function's: an event it does not match gets no delivery there.
+  const negative = (await post(`${dev.url}/events`, { type: "order.placed", data: { n: -1 } })).body
+    .ids[0] as string;
+  // Routing happens when the event is stored, before the 202.
+  const shown = JSON.parse(palisade(["events", "show", negative, "--app", dir, "--json"]).stdout) as {
+    deliveries: { target: string }[];
+  };
+  assert.deepEqual(
+    shown.deliveries.map((d) => d.target),
+    ["audit"],
+  );
 
   // A change anywhere breaks the signature the receiver checks.
   const placed = rx.received.find((r) => r.body.includes('"order.placed"'));
