@@ -12,6 +12,7 @@ import type { FastifyBaseLogger, FastifyRequest } from "fastify";
 import Fastify, { LogController } from "fastify";
 import { errorReply } from "./error-reply.ts";
 import { GATEWAY_NOT_FOUND, GATEWAY_RATE_LIMITED } from "./errors.ts";
+import { createEventVerifier } from "./event-verifier.ts";
 import { registerEventsRoute } from "./events-route.ts";
 import type { GatewayOptions } from "./gateway-options.ts";
 import { registerOpsRoutes } from "./ops-routes.ts";
@@ -38,7 +39,10 @@ export function createGateway(options: GatewayOptions) {
   });
   app.removeAllContentTypeParsers();
   const principals = new WeakMap<FastifyRequest, string>();
-  const deps = { ...options, principals };
+  // Producer-signed events are verified in batches on a worker thread, started at the first one.
+  const verifyEvents = createEventVerifier();
+  app.addHook("onClose", () => verifyEvents.close());
+  const deps = { ...options, principals, verifyEvents };
 
   app.setErrorHandler((err, request, reply) => {
     const { status, body, internal } = errorReply(err);

@@ -46,7 +46,7 @@ export function registerEventsRoute(
       const principal = deps.principals.get(request) ?? "";
       const [parsed, batch] = readEvents(request.headers, request.body);
       // Before anything reads the events: a signing principal's must verify over the bytes sent.
-      const read = verifySigned(
+      const read = await verifySigned(
         principal,
         parsed,
         {
@@ -56,6 +56,7 @@ export function registerEventsRoute(
           headers: request.headers,
         },
         deps.signing?.(principal),
+        deps.verifyEvents,
       );
       const drafts = withRequestTrace(read, request.headers);
       enforcePrincipalAdmission(deps, principal);

@@ -3,6 +3,7 @@ import type { EventDraft } from "../events/index.ts";
 import type { RateLimit, SigningSpec, SourceSpec } from "../manifest/index.ts";
 import type { Logger, Metrics } from "../observe/index.ts";
 import type { Authenticate } from "./authenticate.ts";
+import type { EventVerifier } from "./event-verifier.ts";
 import type { MetricsGuard, Readiness } from "./ops-routes.ts";
 import type { RateLimitStore } from "./rate-limiter.ts";
 import type { StoredWebhook } from "./webhook-retry.ts";
@@ -85,4 +86,8 @@ export interface IngressOrigin {
 }
 
 /** What every source route needs: the options plus who each request was authenticated as. */
-export type RouteDeps = GatewayOptions & { principals: WeakMap<FastifyRequest, string> };
+export type RouteDeps = GatewayOptions & {
+  principals: WeakMap<FastifyRequest, string>;
+  /** Where producer-signed events are verified (event-verifier.ts). */
+  verifyEvents: EventVerifier;
+};

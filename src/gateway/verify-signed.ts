@@ -23,8 +23,9 @@ import {
   JSON_MEDIA_TYPE,
 } from "../events/index.ts";
 import type { SigningSpec } from "../manifest/index.ts";
-import { type DiscardReason, dataSpans, type VerifiableEvent, verifyEvent } from "../verifiable/index.ts";
+import { type DiscardReason, dataSpans, type VerifiableEvent } from "../verifiable/index.ts";
 import { GATEWAY_UNSIGNED, GATEWAY_UNVERIFIED } from "./errors.ts";
+import type { EventVerifier } from "./event-verifier.ts";
 
 /** What the events arrived as: the content mode, the parsed body, its raw bytes and the headers. */
 export interface SignedInput {
@@ -54,57 +55,66 @@ const MALFORMED: ReadonlySet<DiscardReason> = new Set([
  * drafts as they may be stored (verified ones marked, their unsigned extensions dropped; the
  * material removed from all). Throws a 400 or 403 for the first event that must be discarded.
  */
-export function verifySigned(
+export async function verifySigned(
   principal: string,
   drafts: readonly EventDraft[],
   input: SignedInput,
   policy: SigningSpec | undefined,
-): EventDraft[] {
+  verify: EventVerifier,
+): Promise<EventDraft[]> {
   const batch = input.mode === "batch";
-  let spans: ReturnType<typeof dataSpans> | null = null;
-  return drafts.map((draft, i) => {
-    const { dssematerial, ...rest } = draft.extensions ?? {};
-    const stripped: EventDraft = withExtensions(draft, rest);
-    if (policy === undefined) return stripped;
-    const at = batch ? `/${i}` : "";
-    if (dssematerial === undefined || dssematerial === "") {
-      if (!policy.requireSigned) return stripped;
-      throw new PalisadeError(
-        GATEWAY_UNSIGNED,
-        `Cannot accept event${at === "" ? "" : ` ${at}`}: principal "${principal}" must sign its events (principals.${principal}.signing.requireSigned) and this one has no dssematerial; sign it with one of the declared keys (palisade send --sign-key, or the palisade/client SDK)`,
-        {
-          status: 403,
-          details: [{ pointer: `${at}/dssematerial`, message: "is required", reason: "unsigned" }],
-        },
-      );
-    }
-    if (spans === null && input.mode !== "binary")
-      spans = typeof input.raw === "undefined" ? undefined : dataSpans(input.raw.toString("utf8"));
-    const event = verifiable(draft, input, i, spans ?? undefined);
-    const result =
-      event === undefined
-        ? ({
-            ok: false,
-            reason: "payload",
-            message:
-              "the event was not sent as a CloudEvent (structured, batch or binary mode), so it cannot carry a signature",
-          } as const)
-        : verifyEvent(event, String(dssematerial), policy.keys);
-    if (!result.ok) {
-      const status = MALFORMED.has(result.reason) ? 400 : 403;
-      throw new PalisadeError(
-        GATEWAY_UNVERIFIED,
-        `Cannot accept event${at === "" ? "" : ` ${at}`} from principal "${principal}": ${result.message}`,
-        {
-          status,
-          details: [{ pointer: `${at}/dssematerial`, message: result.message, reason: result.reason }],
-        },
-      );
-    }
-    const signed = new Set(result.signedextattrs);
-    const kept = Object.fromEntries(Object.entries(rest).filter(([name]) => signed.has(name)));
-    return { ...withExtensions(draft, kept), verified: result.keyid };
-  });
+  const spans = policy === undefined || input.mode === "binary" ? undefined : rawSpans(input.raw);
+  // The verifications run on a worker thread, all of a batch's at once; the first event that
+  // must be discarded (in request order) refuses the request.
+  const results = await Promise.all(
+    drafts.map(async (draft, i) => {
+      const { dssematerial, ...rest } = draft.extensions ?? {};
+      if (policy === undefined) return withExtensions(draft, rest);
+      const at = batch ? `/${i}` : "";
+      if (dssematerial === undefined || dssematerial === "") {
+        if (!policy.requireSigned) return withExtensions(draft, rest);
+        return new PalisadeError(
+          GATEWAY_UNSIGNED,
+          `Cannot accept event${at === "" ? "" : ` ${at}`}: principal "${principal}" must sign its events (principals.${principal}.signing.requireSigned) and this one has no dssematerial; sign it with one of the declared keys (palisade send --sign-key, or the palisade/client SDK)`,
+          {
+            status: 403,
+            details: [{ pointer: `${at}/dssematerial`, message: "is required", reason: "unsigned" }],
+          },
+        );
+      }
+      const event = verifiable(draft, input, i, spans);
+      const result =
+        event === undefined
+          ? ({
+              ok: false,
+              reason: "payload",
+              message:
+                "the event was not sent as a CloudEvent (structured, batch or binary mode), so it cannot carry a signature",
+            } as const)
+          : await verify(event, String(dssematerial), policy.keys);
+      if (!result.ok) {
+        const status = MALFORMED.has(result.reason) ? 400 : 403;
+        return new PalisadeError(
+          GATEWAY_UNVERIFIED,
+          `Cannot accept event${at === "" ? "" : ` ${at}`} from principal "${principal}": ${result.message}`,
+          {
+            status,
+            details: [{ pointer: `${at}/dssematerial`, message: result.message, reason: result.reason }],
+          },
+        );
+      }
+      const signed = new Set(result.signedextattrs);
+      const kept = Object.fromEntries(Object.entries(rest).filter(([name]) => signed.has(name)));
+      return { ...withExtensions(draft, kept), verified: result.keyid };
+    }),
+  );
+  const refused = results.find((r) => r instanceof PalisadeError);
+  if (refused !== undefined) throw refused;
+  return results as EventDraft[];
+}
+
+function rawSpans(raw: Buffer | undefined): ReturnType<typeof dataSpans> {
+  return raw === undefined ? undefined : dataSpans(raw.toString("utf8"));
 }
 
 function withExtensions(

@@ -66,6 +66,8 @@ export type VerifyResult =
   | { ok: true; keyid: string; signedextattrs: readonly string[] }
   | { ok: false; reason: DiscardReason; message: string };
 
+type Discarded = Extract<VerifyResult, { ok: false }>;
+
 /** Core context attributes in digest order (Signing Protocol step 3). */
 const CORE_ATTRIBUTES = [
   "id",
@@ -134,6 +136,34 @@ export function verifyEvent(
   dssematerial: string | Uint8Array | undefined,
   keys: ReadonlyMap<string, KeyObject>,
 ): VerifyResult {
+  const prepared = prepare(dssematerial, keys);
+  if ("ok" in prepared) return prepared;
+  const found = prepared.candidates.find((c) => checkSignature(c.key, prepared.pae, c.signature));
+  if (found === undefined) return prepared.failure;
+  return compareDigests(event, prepared.material, found.keyid);
+}
+
+/** One signature to check: by an acceptable key id, decoded. */
+interface Candidate {
+  keyid: string;
+  key: KeyObject;
+  signature: Buffer;
+}
+
+/** What is left after the material's steps of the protocol: the signatures to check, in order. */
+interface Prepared {
+  material: Material;
+  pae: Buffer;
+  candidates: readonly Candidate[];
+  /** The discard when none of them verifies. */
+  failure: VerifyResult;
+}
+
+// Steps 2–6 and the key-id filter of step 7: everything but the signature check itself.
+function prepare(
+  dssematerial: string | Uint8Array | undefined,
+  keys: ReadonlyMap<string, KeyObject>,
+): Prepared | Discarded {
   if (dssematerial === undefined || dssematerial.length === 0) {
     return discard("unsigned", 'the event has no "dssematerial"; sign it with one of the principal\'s keys');
   }
@@ -182,9 +212,11 @@ export function verifyEvent(
   }
   const checked = checkMaterial(material);
   if ("reason" in checked) return discard(checked.reason, checked.message);
-  const keyid = verifySignatures(signatures as SignatureEntry[], preAuthEncoding(body), keys);
-  if (typeof keyid !== "string") return keyid;
-  return compareDigests(event, checked, keyid);
+  return {
+    material: checked,
+    pae: preAuthEncoding(body),
+    ...candidatesOf(signatures as SignatureEntry[], keys),
+  };
 }
 
 interface SignatureEntry {
@@ -242,36 +274,45 @@ function checkMaterial(m: Record<string, unknown>): Material | { reason: Discard
   return { core, ext, signedextattrs: (names as string[] | undefined) ?? [] };
 }
 
-/** DSSE verification (protocol v1.0.2): signatures filtered by acceptable key id, any one valid suffices. */
-function verifySignatures(
+/**
+ * DSSE verification (protocol v1.0.2): the signatures by an acceptable key id, at most
+ * MAX_SIGNATURE_ATTEMPTS of them (any one valid suffices), and the discard if none verifies.
+ */
+function candidatesOf(
   signatures: readonly SignatureEntry[],
-  pae: Buffer,
   keys: ReadonlyMap<string, KeyObject>,
-): string | VerifyResult {
-  let attempts = 0;
+): { candidates: Candidate[]; failure: VerifyResult } {
+  const candidates: Candidate[] = [];
   let lastKeyid = "";
+  let attempts = 0;
   for (const { keyid, sig } of signatures) {
     const key = typeof keyid === "string" ? keys.get(keyid) : undefined;
     if (key === undefined || attempts === MAX_SIGNATURE_ATTEMPTS) continue;
     attempts++;
     lastKeyid = keyid as string;
     const signature = decodeBase64(sig, true);
-    if (signature !== undefined && checkSignature(key, pae, signature)) return lastKeyid;
+    if (signature !== undefined) candidates.push({ keyid: lastKeyid, key, signature });
   }
   if (attempts === 0) {
     const ids = signatures
       .slice(0, MAX_SIGNATURE_ATTEMPTS)
       .map((s) => (typeof s.keyid === "string" ? `"${clip(s.keyid)}"` : "none"))
       .join(", ");
-    return discard(
-      "unknown-key",
-      `no signature is by a key this principal accepts (key ids: ${ids}); sign with a registered key id`,
-    );
+    return {
+      candidates,
+      failure: discard(
+        "unknown-key",
+        `no signature is by a key this principal accepts (key ids: ${ids}); sign with a registered key id`,
+      ),
+    };
   }
-  return discard(
-    "signature",
-    `the signature by key "${clip(lastKeyid)}" does not verify; the material was changed or signed with another key`,
-  );
+  return {
+    candidates,
+    failure: discard(
+      "signature",
+      `the signature by key "${clip(lastKeyid)}" does not verify; the material was changed or signed with another key`,
+    ),
+  };
 }
 
 function compareDigests(event: VerifiableEvent, material: Material, keyid: string): VerifyResult {
@@ -351,10 +392,27 @@ function extDigest(attributes: VerifiableEvent["attributes"], names: readonly st
   return hash("sha256", buf, "buffer");
 }
 
+// Digests of short attribute values seen lately: one producer's specversion, source, type and
+// content type repeat on every event. Bounded; cleared when full. (SHA-256 of a string is a function
+// of the string, so a hit is exactly what hashing again would give.)
+const recentDigests = new Map<string, Buffer>();
+const RECENT_DIGESTS = 4096;
+const CACHED_LENGTH = 256;
+
+function stringDigest(value: string): Buffer {
+  if (value.length > CACHED_LENGTH) return hash("sha256", value, "buffer");
+  const known = recentDigests.get(value);
+  if (known !== undefined) return known;
+  if (recentDigests.size >= RECENT_DIGESTS) recentDigests.clear();
+  const digest = hash("sha256", value, "buffer");
+  recentDigests.set(value, digest);
+  return digest;
+}
+
 /** SHA-256 of a value's canonical bytes (Canonical Value Serialization); absent → SHA-256 of nothing. */
 function valueDigest(value: unknown): Buffer | undefined {
   if (value === undefined || value === null) return EMPTY_DIGEST;
-  if (typeof value === "string") return hash("sha256", value, "buffer");
+  if (typeof value === "string") return stringDigest(value);
   if (typeof value === "boolean") return value ? TRUE_DIGEST : FALSE_DIGEST;
   // Integer: decimal, no fraction or exponent (RFC 7159 §6); String() gives that for safe integers.
   if (typeof value === "number")
@@ -461,6 +519,7 @@ function createSignature(key: KeyObject, pae: Buffer): Buffer {
   return sign("sha256", pae, { key, dsaEncoding: "ieee-p1363" });
 }
 
+/** Whether `signature` by `key` (Ed25519, or P-256 with raw r‖s) verifies over `pae`; never throws. */
 function checkSignature(key: KeyObject, pae: Buffer, signature: Buffer): boolean {
   try {
     if (key.asymmetricKeyType === "ed25519") return verify(null, pae, key, signature);
@@ -470,6 +529,9 @@ function checkSignature(key: KeyObject, pae: Buffer, signature: Buffer): boolean
     return false;
   }
 }
+
+const STANDARD_DIGITS = /^[A-Za-z0-9+/]*$/;
+const URL_SAFE_DIGITS = /^[A-Za-z0-9_-]*$/;
 
 /** Base64 value map: 0–63 for both alphabets, -1 elsewhere; bit 64 marks standard, 128 URL-safe. */
 const BASE64 = (() => {
@@ -493,16 +555,12 @@ function decodeBase64(text: string, dsse: boolean): Buffer | undefined {
   const padding = text.length - end;
   if (padding > 2 || end % 4 === 1) return undefined;
   if (padding > 0 ? (end + padding) % 4 !== 0 : !dsse && end % 4 !== 0) return undefined;
-  let alphabets = 0;
-  let last = 0;
-  for (let i = 0; i < end; i++) {
-    const c = text.charCodeAt(i);
-    const v = c < 128 ? (BASE64[c] as number) : -1;
-    if (v < 0) return undefined;
-    alphabets |= v & 192;
-    last = v & 63;
-  }
-  if (alphabets === 192 || (!dsse && alphabets === 128)) return undefined;
+  // One alphabet throughout (regular expressions: this runs per event at ingress).
+  const digits = padding === 0 ? text : text.slice(0, end);
+  if (!STANDARD_DIGITS.test(digits) && !(dsse && URL_SAFE_DIGITS.test(digits))) return undefined;
+  // Canonical: the bits past the last byte are zero (RFC 4648 §3.5).
+  const c = end > 0 ? digits.charCodeAt(end - 1) : 65;
+  const last = (BASE64[c] as number) & 63;
   if ((end % 4 === 2 && (last & 15) !== 0) || (end % 4 === 3 && (last & 3) !== 0)) return undefined;
   return Buffer.from(text, "base64");
 }
@@ -530,7 +588,7 @@ function isSignatureEntry(entry: unknown): entry is SignatureEntry {
   return typeof entry === "object" && entry !== null && typeof (entry as SignatureEntry).sig === "string";
 }
 
-function discard(reason: DiscardReason, message: string): VerifyResult {
+function discard(reason: DiscardReason, message: string): Discarded {
   return { ok: false, reason, message: `Cannot verify event: ${message}` };
 }
 
