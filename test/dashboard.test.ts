@@ -3,9 +3,11 @@
  * the form (whose reloads never count as refused credentials), events arriving live (a batch's too),
  * a capability denial on the overview and in the audit log, a dead letter replayed, the audit chain
  * verified (and a changed record caught), hostile event data shown as text and never run, a viewer
- * offered no actions, and every page rendered and saved as a screenshot under test-artifacts/dashboard/.
+ * offered no actions, the threat graph's sinks and verified sources, and every page rendered and saved
+ * as a screenshot under test-artifacts/dashboard/.
  */
 import assert from "node:assert/strict";
+import { generateKeyPairSync } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { DatabaseSync } from "node:sqlite";
@@ -567,5 +569,194 @@ test("every page renders without an error or inline style and is saved as a scre
     assert.ok(statSync(path).size > 1000, `${path} is empty`);
     assert.equal(readFileSync(path).subarray(1, 4).toString(), "PNG", `${path} is not a PNG`);
   }
+  await assertClean();
+});
+
+/** A receiver's token in the sink's query: the graph is served to viewers and must never show it. */
+const SINK_TOKEN = "rcv-token-0123456789";
+
+/**
+ * An app whose flow has a sink (`ledger`, webhook auth, taking a type from outside and one a function
+ * emits), a principal whose events must be signed (`shop`) beside one whose need not (`clerk`), and a
+ * function that takes only verified events (`fulfil`) beside one that takes any (`tally`).
+ */
+const FLOW_FILES = {
+  "palisade.yaml": `name: flows
+events:
+  order.placed: { schema: schemas/order.json }
+  order.shipped: { schema: schemas/order.json }
+principals:
+  shop:
+    apiKey: { secret: SHOP_KEY }
+    publish: [order.placed]
+    signing:
+      keys:
+        - { keyid: shop-ed, publicKey: keys/shop-ed.pem }
+  clerk:
+    apiKey: { secret: CLERK_KEY }
+    publish: [order.placed]
+${TEST_ADMINS}functions:
+  fulfil:
+    handler: functions/noop.ts
+    on: [order.placed]
+    emit: [order.shipped]
+    requireVerified: true
+  tally:
+    handler: functions/noop.ts
+    on: [order.placed]
+sinks:
+  ledger:
+    url: http://127.0.0.1:9/in?token=${SINK_TOKEN}
+    on: [order.placed, order.shipped]
+    auth: { webhook: { secret: LEDGER_SECRET } }
+    allowAddresses: ["127.0.0.1"]
+`,
+  "schemas/order.json": {
+    type: "object",
+    required: ["orderId"],
+    additionalProperties: false,
+    properties: { orderId: { type: "string", maxLength: 64 } },
+  },
+  "keys/shop-ed.pem": generateKeyPairSync("ed25519").publicKey.export({ type: "spki", format: "pem" }),
+  "functions/noop.ts": "export default () => {};",
+};
+
+test("the threat graph draws a sink as a fourth column with the edges into it, tags the verified source and the verified-only function, and never shows the sink's path or query", {
+  skip,
+}, async (t) => {
+  const dir = tempApp(t, FLOW_FILES);
+  setSecret(dir, "SHOP_KEY", "shop-key-0123456789");
+  setSecret(dir, "CLERK_KEY", "clerk-key-0123456789");
+  setSecret(
+    dir,
+    "LEDGER_SECRET",
+    `whsec_${Buffer.from("a sink secret of 32 bytes, ok!!!").toString("base64")}`,
+  );
+  setAdminKeys(dir);
+  const platform = await startPlatform({ appDir: dir, logger: captureLogs().logger, port: 0 });
+  t.after(() => platform.close());
+
+  // What the page reads: the graph as a viewer gets it.
+  const graph = await adminCall(platform.url, "GET", "/graph", { key: KEYS.EVE_KEY });
+  assert.equal(graph.status, 200);
+  const node = (id: string) => graph.body.nodes.find((n: { id: string }) => n.id === id);
+  assert.deepEqual(
+    [node("k:ledger").name, node("k:ledger").endpoint, node("k:ledger").mode, node("k:ledger").auth],
+    ["ledger", "http://127.0.0.1:9/...", "structured", "webhook"],
+  );
+  assert.deepEqual(
+    graph.body.edges.filter((e: { to: string }) => e.to === "k:ledger"),
+    [
+      { from: "t:order.placed", to: "k:ledger" },
+      { from: "t:order.shipped", to: "k:ledger" },
+    ],
+  );
+  assert.equal(node("s:principal:shop").trust, "verified");
+  assert.equal(node("s:principal:clerk").trust, "authenticated");
+  assert.equal(node("f:fulfil").requireVerified, true);
+  assert.equal(node("f:tally").requireVerified, false);
+  assert.doesNotMatch(JSON.stringify(graph.body), new RegExp(SINK_TOKEN));
+
+  const { page, assertClean } = await openDashboard(t, platform.url);
+  await logIn(page, KEYS.EVE_KEY);
+  await openPage(page, "Threat graph", "Threat graph");
+  const svg = page.locator("svg.graph");
+  const sink = svg.locator('[data-node="k:ledger"]');
+  await sink.waitFor();
+  assert.match((await sink.getAttribute("class")) ?? "", /\bnode-sink\b/);
+  assert.equal(await sink.locator(".node-label").textContent(), "ledger → 127.0.0.1:9");
+  assert.equal(await sink.locator(".node-tag-text").textContent(), "webhook");
+  assert.match(
+    (await sink.locator("title").textContent()) ?? "",
+    /endpoint: http:\/\/127\.0\.0\.1:9\/\.\.\.\nmode: structured\nauth: webhook/,
+  );
+
+  // Sinks are the rightmost column, after the functions; the edges into it end at its left side.
+  const box = async (id: string) => {
+    const b = await svg.locator(`[data-node="${id}"] .node-box`).boundingBox();
+    assert.ok(b !== null, `${id} is drawn`);
+    return b;
+  };
+  const [source, type, fn, out] = await Promise.all(
+    ["s:principal:shop", "t:order.placed", "f:fulfil", "k:ledger"].map(box),
+  );
+  assert.ok(source && type && fn && out);
+  assert.ok(source.x < type.x && type.x < fn.x && fn.x < out.x, "columns: sources, types, functions, sinks");
+  for (const from of ["t:order.placed", "t:order.shipped"]) {
+    const edge = svg.locator(`path.edge[data-from="${from}"][data-to="k:ledger"]`);
+    assert.match((await edge.getAttribute("class")) ?? "", /\bedge-out\b/);
+    assert.doesNotMatch((await edge.getAttribute("class")) ?? "", /\bedge-emit\b/, "a forward edge");
+    assert.ok(await edge.isVisible(), `the edge ${from} → k:ledger is drawn`);
+    // Where it ends, in the drawing's own units: the middle of the sink's left side.
+    const end = await edge.evaluate((path) => {
+      const box = path.ownerSVGElement.querySelector('[data-node="k:ledger"] .node-box').getBBox();
+      const at = path.getPointAtLength(path.getTotalLength());
+      return [Math.round(at.x - box.x), Math.round(at.y - (box.y + box.height / 2))];
+    });
+    assert.deepEqual(end, [0, 0], `the edge from ${from} ends at the sink`);
+  }
+
+  // Past the functions they run in a lane between them: no point of an edge into the sink lies
+  // inside a function's box, so none seems to come out of a function.
+  const crossed = await svg.evaluate((root) => {
+    const boxes = [...root.querySelectorAll(".node-function .node-box")].map((r) => r.getBBox());
+    const inside = (p: { x: number; y: number }) =>
+      boxes.some((b) => p.x > b.x && p.x < b.x + b.width && p.y > b.y && p.y < b.y + b.height);
+    const through: string[] = [];
+    for (const path of root.querySelectorAll("path.edge-out")) {
+      for (let at = 0; at <= path.getTotalLength(); at += 2)
+        if (inside(path.getPointAtLength(at))) {
+          through.push(`${path.dataset.from} → ${path.dataset.to}`);
+          break;
+        }
+    }
+    return through;
+  });
+  assert.deepEqual(crossed, []);
+
+  // Only the principal whose events must be signed is verified; only fulfil takes verified events only.
+  const shop = svg.locator('[data-node="s:principal:shop"]');
+  const clerk = svg.locator('[data-node="s:principal:clerk"]');
+  assert.match((await shop.getAttribute("class")) ?? "", /\bnode-verified\b/);
+  assert.equal(await shop.locator(".node-tag-text").textContent(), "✓ verified");
+  assert.doesNotMatch((await clerk.getAttribute("class")) ?? "", /\bnode-verified\b/);
+  assert.equal(await clerk.locator(".node-tag").count(), 0);
+  const fulfil = svg.locator('[data-node="f:fulfil"]');
+  const tally = svg.locator('[data-node="f:tally"]');
+  assert.match((await fulfil.getAttribute("class")) ?? "", /\bnode-verified-only\b/);
+  assert.equal(await fulfil.locator(".node-tag-text").textContent(), "verified only");
+  assert.equal(await tally.locator(".node-tag").count(), 0);
+  // The mark is drawn, not just named. Both principals are on a threat's path (outside input reaching
+  // the sink), so both boxes are red; the verified tag stays. With only clerk's path shown, shop's own
+  // border is the verified one, unlike a plain node's.
+  const computed = (l: Locator, property: "fill" | "stroke") =>
+    l.evaluate((e, p) => String(e.ownerDocument.defaultView?.getComputedStyle(e)[p]), property);
+  assert.match((await shop.getAttribute("class")) ?? "", /\bnode-threat\b/);
+  assert.ok(await shop.locator(".node-tag-box").isVisible());
+  assert.notEqual(
+    await computed(shop.locator(".node-tag-box"), "fill"),
+    await computed(sink.locator(".node-tag-box"), "fill"),
+    "the verified tag is coloured, unlike a sink's auth tag",
+  );
+  await page.locator(".threat", { hasText: "clerk" }).getByRole("button", { name: "Show path" }).click();
+  await svg.locator('[data-node="s:principal:shop"]:not(.node-threat)').waitFor();
+  assert.match((await clerk.getAttribute("class")) ?? "", /\bnode-threat\b/);
+  assert.notEqual(
+    await computed(shop.locator(".node-box"), "stroke"),
+    await computed(tally.locator(".node-box"), "stroke"),
+    "a verified source's border differs from a plain node's",
+  );
+  await page.getByRole("button", { name: "Show all" }).click();
+  await svg.locator('[data-node="s:principal:shop"].node-threat').waitFor();
+
+  assert.deepEqual(await page.locator(".graph-counts li").allTextContents(), [
+    "2 sources",
+    "2 event types",
+    "2 functions",
+    "1 sink",
+  ]);
+  assert.doesNotMatch(await page.content(), new RegExp(SINK_TOKEN), "the sink's query is never shown");
+  assert.equal(await page.locator("[style]").count(), 0, "no inline style");
+  await saveScreenshot(page, "graph-sinks");
   await assertClean();
 });

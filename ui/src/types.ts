@@ -178,17 +178,28 @@ export interface FunctionStatus {
 
 export interface GraphNode {
   readonly id: string;
-  readonly kind: "source" | "type" | "function";
+  readonly kind: "source" | "type" | "function" | "sink";
   readonly name: string;
-  /** Sources: how it comes in (principal, webhook, schedule) and how far it is trusted. */
+  /** Sources: how it comes in (principal, webhook, schedule) and how far it is trusted (`verified`: every event signed). */
   readonly source?: string;
   readonly trust?: string;
+  readonly detail?: string;
+  /** Principals with event-signing keys: their key ids, and whether unsigned events are refused. */
+  readonly signing?: { readonly keys: readonly string[]; readonly requireSigned: boolean };
   /** Types: whether its schema is strict. */
   readonly strict?: boolean;
-  /** Functions: the privileges a threat is about. */
+  /** Functions: the privileges a threat is about, and whether it takes only verified events. */
   readonly secrets?: readonly string[];
   readonly egress?: readonly string[];
   readonly kvWrite?: readonly string[];
+  readonly requireVerified?: boolean;
+  /** Functions and sinks: whether a filter narrows what they get. */
+  readonly filter?: boolean;
+  /** Sinks: where events leave (`https://host/...`: never the path or query), how, and with what auth. */
+  readonly endpoint?: string;
+  readonly mode?: string;
+  readonly auth?: string | null;
+  readonly allowAddresses?: readonly string[];
 }
 
 export interface Threat {

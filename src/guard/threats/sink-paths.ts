@@ -98,7 +98,7 @@ function inputToSinks(graph: FlowGraph, exposures: readonly Exposure[]): Threat[
         fix:
           loose.length > 0 && !filtered
             ? `tighten the schema of ${loose.join(", ")}, or give sinks.${sink.spec.name} a filter: so only the events the receiver needs leave`
-            : `have the receiver at ${sink.endpoint} treat the data as outside input: Palisade's credential and signature prove the delivery, not who wrote the data (its principal attribute says)`,
+            : `have the receiver at ${sink.endpoint} treat the data as outside input: Palisade's credential and signature prove the delivery, not who wrote the data (its palisadeprincipal attribute says)`,
         path,
         evidence: describePath(graph, path),
       });

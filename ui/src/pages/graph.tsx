@@ -1,15 +1,18 @@
 /**
  * The app's event flow as `palisade threats` models it (`GET /admin/v1/graph`): sources on the left,
- * event types in the middle, functions on the right, with every node on a threat's path marked; the
+ * then event types and functions, and sinks (where events leave the platform) on the right, with
+ * every node on a threat's path marked and verified sources and verified-only functions tagged; the
  * threats are listed beside it, and choosing one marks only its path.
  */
 import { useState } from "preact/hooks";
 import { Badge, toneOf } from "../components/badge.tsx";
 import { Card } from "../components/card.tsx";
+import { GraphLegend } from "../components/graph-legend.tsx";
+import { NodeBox } from "../components/graph-node.tsx";
 import { ErrorNote } from "../components/notice.tsx";
 import { PageHeader } from "../components/page-header.tsx";
-import { edgePath, layOut, NODE_H, NODE_W, type PlacedNode } from "../graph-layout.ts";
-import type { GraphNode, Threat, ThreatModel } from "../types.ts";
+import { edgePath, layOut } from "../graph-layout.ts";
+import type { Threat, ThreatModel } from "../types.ts";
 import { useFetch } from "../use-fetch.ts";
 
 export function GraphPage() {
@@ -23,14 +26,21 @@ export function GraphPage() {
       />
       <ErrorNote error={error} />
       {data === undefined ? null : (
-        <div class="graph-layout">
+        // Four columns (sinks drawn) are too wide to read beside the threat list: it goes below.
+        <div
+          class={
+            data.nodes.some((n) => n.kind === "sink") ? "graph-layout graph-layout-wide" : "graph-layout"
+          }
+        >
           <Card title="Event flow" class="graph-card">
             <FlowGraph
               model={data}
               paths={chosen === undefined ? data.threats : data.threats.slice(chosen, chosen + 1)}
             />
+            <GraphLegend nodes={data.nodes} />
             <p class="muted small">
-              Hop limit {data.hopLimit}; at most {data.maxPerRoot} events per chain. Dashed arrows are emits.
+              Hop limit {data.hopLimit}; at most {data.maxPerRoot} events per chain. Dashed arrows are emits;
+              arrows into a sink leave the platform.
             </p>
           </Card>
           <Card title={`Threats (${data.threats.length})`} class="threats">
@@ -119,12 +129,19 @@ function FlowGraph({ model, paths }: { readonly model: ThreatModel; readonly pat
           const to = layout.nodes.get(e.to);
           if (from === undefined || to === undefined) return null;
           const onPath = markedEdges.has(`${e.from}>${e.to}`);
-          const classes = ["edge", to.x > from.x ? "" : "edge-emit", onPath ? "edge-threat" : ""];
+          const classes = [
+            "edge",
+            to.x > from.x ? "" : "edge-emit",
+            to.node.kind === "sink" ? "edge-out" : "",
+            onPath ? "edge-threat" : "",
+          ];
           return (
             <path
               key={`${e.from}>${e.to}`}
-              d={edgePath(from, to)}
-              class={classes.join(" ").trim()}
+              d={edgePath(from, to, layout.columns)}
+              class={classes.filter((c) => c !== "").join(" ")}
+              data-from={e.from}
+              data-to={e.to}
               marker-end={onPath ? "url(#arrow-threat)" : "url(#arrow)"}
             />
           );
@@ -135,55 +152,4 @@ function FlowGraph({ model, paths }: { readonly model: ThreatModel; readonly pat
       </svg>
     </div>
   );
-}
-
-function NodeBox({
-  placed: { node, x, y },
-  marked,
-}: {
-  readonly placed: PlacedNode;
-  readonly marked: boolean;
-}) {
-  const classes = [
-    "node",
-    `node-${node.kind}`,
-    marked ? "node-threat" : "",
-    node.strict === false ? "node-loose" : "",
-  ];
-  return (
-    <g class={classes.join(" ").trim()} data-node={node.id}>
-      <title>{describe(node)}</title>
-      <rect class="node-box" x={x} y={y} width={NODE_W} height={NODE_H} rx="6" />
-      <text x={x + 10} y={y + NODE_H / 2 + 4}>
-        {clip(label(node), 24)}
-      </text>
-    </g>
-  );
-}
-
-function label(node: GraphNode): string {
-  if (node.kind === "source") return `${node.source ?? "source"}: ${node.name}`;
-  if (node.kind === "function") {
-    const privileges = [
-      ...(node.secrets?.length ? ["secrets"] : []),
-      ...(node.egress?.length ? ["egress"] : []),
-      ...(node.kvWrite?.length ? ["kv"] : []),
-    ];
-    return privileges.length === 0 ? node.name : `${node.name} [${privileges.join(", ")}]`;
-  }
-  return node.name;
-}
-
-function describe(node: GraphNode): string {
-  const parts = [`${node.kind} ${node.name}`];
-  if (node.trust !== undefined) parts.push(`trust: ${node.trust}`);
-  if (node.strict !== undefined) parts.push(node.strict ? "strict schema" : "schema not strict");
-  if (node.secrets?.length) parts.push(`secrets: ${node.secrets.join(", ")}`);
-  if (node.egress?.length) parts.push(`egress: ${node.egress.join(", ")}`);
-  if (node.kvWrite?.length) parts.push(`kv write: ${node.kvWrite.join(", ")}`);
-  return parts.join("\n");
-}
-
-function clip(text: string, max: number): string {
-  return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
 }
