@@ -6,6 +6,7 @@
 import { Command, CommanderError, InvalidArgumentError, Option } from "commander";
 import { toPalisadeError } from "../errors.ts";
 import type { CheckCommandOptions } from "./commands/check.ts";
+import type { SendOptions } from "./commands/send.ts";
 import type { StartOptions } from "./commands/start.ts";
 import { addTailCommand } from "./commands/tail-command.ts";
 import { addTypesCommand } from "./commands/types-command.ts";
@@ -216,25 +217,11 @@ function createProgram(ops: PlatformOps, setExit: (code: number) => void): Comma
     )
     .option("--key-id <id>", "key id the signature names (default: the key file's base name, or its JWK kid)")
     .option("--json", "print the raw JSON answer")
-    .action(
-      async (
-        type: string,
-        data: string,
-        opts: {
-          app: string;
-          url?: string;
-          key?: string;
-          principal?: string;
-          json?: boolean;
-          signKey?: string;
-          keyId?: string;
-        },
-      ) => {
-        if (opts.keyId !== undefined && opts.signKey === undefined)
-          throw usageError("--key-id names the key of --sign-key; pass --sign-key <file> too");
-        setExit(await runSend(type, data, opts));
-      },
-    );
+    .action(async (type: string, data: string, opts: SendOptions) => {
+      if (opts.keyId !== undefined && opts.signKey === undefined)
+        throw usageError("--key-id names the key of --sign-key; pass --sign-key <file> too");
+      setExit(await runSend(type, data, opts));
+    });
 
   program
     .command("verify-event")

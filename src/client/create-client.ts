@@ -1,10 +1,5 @@
 import { type EventSigningKey, signEvent } from "../verifiable/index.ts";
-import {
-  CORE_ATTRIBUTES,
-  type EncodeOptions,
-  encodeEvent,
-  VERIFIABILITY_ATTRIBUTES,
-} from "./encode-event.ts";
+import { CORE_NAMES, type EncodeOptions, encodeEvent, VERIFIABILITY_ATTRIBUTES } from "./encode-event.ts";
 import { CLIENT_BAD_OPTIONS, CLIENT_BATCH_TOO_LARGE } from "./errors.ts";
 import { eventsUrl } from "./events-url.ts";
 import type { EventType, OutgoingEvent, SendResult } from "./outgoing-event.ts";
@@ -117,7 +112,7 @@ function signedExtensionsOf(names: readonly string[] | undefined): readonly stri
   if (names === undefined) return undefined;
   const seen = new Set<string>();
   for (const name of names) {
-    if (CORE_ATTRIBUTES.has(name) || VERIFIABILITY_ATTRIBUTES.has(name))
+    if (CORE_NAMES.has(name) || VERIFIABILITY_ATTRIBUTES.has(name))
       throw badOptions(`signedExtensions lists "${name}", which is not an extension attribute one may sign`);
     if (seen.has(name)) throw badOptions(`signedExtensions lists "${name}" twice`);
     seen.add(name);

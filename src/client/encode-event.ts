@@ -1,22 +1,12 @@
 import { randomUUID } from "node:crypto";
-import { type EventSigningKey, signEvent } from "../verifiable/index.ts";
+import { CORE_ATTRIBUTES, type EventSigningKey, signEvent } from "../verifiable/index.ts";
 import { CLIENT_INVALID_EVENT } from "./errors.ts";
 import type { ExtensionValue, OutgoingEvent } from "./outgoing-event.ts";
 import { PalisadeClientError } from "./palisade-client-error.ts";
 
 /** CloudEvents 1.0 context attributes and data members: never taken as extension names. */
-export const CORE_ATTRIBUTES: ReadonlySet<string> = new Set([
-  "id",
-  "source",
-  "specversion",
-  "type",
-  "datacontenttype",
-  "dataschema",
-  "subject",
-  "time",
-  "data",
-  "data_base64",
-]);
+export const CORE_NAMES: ReadonlySet<string> = new Set([...CORE_ATTRIBUTES, "data", "data_base64"]);
+
 /**
  * The verifiability extension's attribute (cloudevents/extensions/verifiability.md), and the name of
  * the list it signs, which an earlier draft carried as an attribute: neither may be an extension.
@@ -58,7 +48,7 @@ export function encodeEvent(event: OutgoingEvent, options: EncodeOptions): Encod
   attributes.time = timeOf(event.time ?? new Date(), id);
   const extensions = event.extensions ?? {};
   for (const [name, value] of Object.entries(extensions)) {
-    if (CORE_ATTRIBUTES.has(name))
+    if (CORE_NAMES.has(name))
       throw invalid(
         id,
         `extension "${name}" is a CloudEvents core attribute; set it as a field of the event`,
@@ -80,7 +70,7 @@ function sign(
   options: EncodeOptions,
 ) {
   const present = Object.keys(attributes).filter(
-    (name) => !CORE_ATTRIBUTES.has(name) && !VERIFIABILITY_ATTRIBUTES.has(name),
+    (name) => !CORE_NAMES.has(name) && !VERIFIABILITY_ATTRIBUTES.has(name),
   );
   const signed = options.signedExtensions?.filter((name) => present.includes(name)) ?? present;
   // The names signed travel inside the signed material (its `signedextattrs`), not as an attribute.

@@ -8,6 +8,7 @@ export {
 export { type DataSpan, dataSpans } from "./json-data-span.ts";
 export {
   type AttributeValue,
+  CORE_ATTRIBUTES,
   type DiscardReason,
   EVENT_SIGNING_KEY,
   EVENT_SIGNING_REFUSED,

@@ -69,7 +69,7 @@ export type VerifyResult =
 type Discarded = Extract<VerifyResult, { ok: false }>;
 
 /** Core context attributes in digest order (Signing Protocol step 3). */
-const CORE_ATTRIBUTES = [
+export const CORE_ATTRIBUTES = [
   "id",
   "source",
   "specversion",

@@ -3,7 +3,13 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import { loadApp, MANIFEST_FILE } from "../../manifest/index.ts";
 import { loadEventTrust } from "../../security/index.ts";
-import { dataSpans, loadVerifyingKeys, type VerifiableEvent, verifyEvent } from "../../verifiable/index.ts";
+import {
+  CORE_ATTRIBUTES,
+  dataSpans,
+  loadVerifyingKeys,
+  type VerifiableEvent,
+  verifyEvent,
+} from "../../verifiable/index.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-codes.ts";
 import { usageError } from "../usage-error.ts";
 
@@ -15,8 +21,6 @@ export interface VerifyEventOptions {
   principal?: string;
   json?: boolean;
 }
-
-const CORE = ["specversion", "id", "source", "type", "datacontenttype", "dataschema", "subject", "time"];
 
 /**
  * `palisade verify-event <file|->`: verifies CloudEvents in the JSON format (one event, or a batch
@@ -90,7 +94,7 @@ function verifiable(
 
 /** Strict mode: the core attributes, the data and the signed extensions; nothing unsigned. */
 function strict(record: Record<string, unknown>, signed: readonly string[]): Record<string, unknown> {
-  const keep = new Set([...CORE, ...signed, "data", "data_base64"]);
+  const keep = new Set([...CORE_ATTRIBUTES, ...signed, "data", "data_base64"]);
   return Object.fromEntries(Object.entries(record).filter(([name]) => keep.has(name)));
 }
 
