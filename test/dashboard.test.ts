@@ -314,7 +314,13 @@ test("a capability denial shows on the overview (count and live item) and in the
 
   await openPage(page, "Functions", "Functions");
   const prober = page.locator(".function", { hasText: "prober" });
-  await prober.locator(".denied tr", { hasText: "NOT_GRANTED" }).waitFor();
+  // The record of use is flushed every few seconds: the page shows it once it is there.
+  await refreshUntilVisible(
+    prober.locator(".denied tr", { hasText: "NOT_GRANTED" }),
+    page.getByRole("button", { name: "Refresh" }),
+    "the refused call on the Functions page",
+    30_000,
+  );
   assert.equal(await prober.locator(".badge", { hasText: "quarantined" }).count(), 0);
   await assertClean();
 });

@@ -23,7 +23,6 @@ test("on NATS, a signed event is verified at the gateway and reaches a sink sign
   skip: natsSkip(),
 }, async (t) => {
   const nats = await startNatsServer();
-  t.after(() => nats.stop());
   const received: { at: number; headers: IncomingMessage["headers"]; body: string }[] = [];
   const answers = [429];
   const server = createServer((req, res) => {
@@ -61,8 +60,15 @@ sinks:
     "keys/shop-ed.pem": PRODUCER.publicKey.export({ type: "spki", format: "pem" }) as string,
   });
   setSecret(dir, "TEST_KEY", TEST_KEY);
-  const dev = await startDev(dir, "dev", ["--nats", nats.url, "--accept-lazy-fsync"]);
-  t.after(() => stop(dev.child));
+  // After-hooks run in the order they are added: the platform stops before its nats-server.
+  const dev = await startDev(dir, "dev", ["--nats", nats.url, "--accept-lazy-fsync"]).catch(async (err) => {
+    await nats.stop();
+    throw err;
+  });
+  t.after(async () => {
+    await stop(dev.child);
+    await nats.stop();
+  });
 
   const attributes = {
     specversion: "1.0",
