@@ -91,7 +91,12 @@ async function startDashboardApp(t: TestContext) {
   setSecret(dir, "TEST_KEY", TEST_KEY);
   setAdminKeys(dir);
   const platform = await startPlatform({ appDir: dir, logger: captureLogs().logger, port: 0 });
-  t.after(() => platform.close());
+  // After-hooks run in the order they are added: the test's browser pages close first, so the
+  // platform does not wait on their connections as it shuts down.
+  t.after(async () => {
+    for (const context of browser?.contexts() ?? []) await context.close();
+    await platform.close();
+  });
   const url = platform.url;
   const send = async (n: number): Promise<string> => {
     const res = await post(`${url}/events`, { type: "job.queued", data: { n } });
