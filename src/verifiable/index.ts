@@ -6,6 +6,7 @@ export {
   type VerifyingKeysSpec,
 } from "./event-signing-keys.ts";
 export { type DataSpan, dataSpans } from "./json-data-span.ts";
+export { normalizeTime } from "./normalize-time.ts";
 export {
   type AttributeValue,
   CORE_ATTRIBUTES,
@@ -13,7 +14,6 @@ export {
   EVENT_SIGNING_KEY,
   EVENT_SIGNING_REFUSED,
   type EventSigningKey,
-  normalizeTime,
   signEvent,
   VERIFIABILITY_PAYLOAD_TYPE,
   type VerifiableEvent,

@@ -4,12 +4,12 @@ import { test } from "node:test";
 import { independentSign, independentVerify } from "../../test/kit/independent-verifiability.ts";
 import { seededRandom } from "../../test/kit/seeded-random.ts";
 import { dataSpans } from "./json-data-span.ts";
+import { normalizeTime } from "./normalize-time.ts";
 import {
   type AttributeValue,
   EVENT_SIGNING_KEY,
   EVENT_SIGNING_REFUSED,
   MAX_SIGNATURE_ATTEMPTS,
-  normalizeTime,
   signEvent,
   VERIFIABILITY_PAYLOAD_TYPE,
   type VerifiableEvent,
