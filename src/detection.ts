@@ -11,7 +11,9 @@ import { AUDIT_KIND, type AuditLog } from "./audit/index.ts";
 import type { SharedState, Verdict } from "./bus/index.ts";
 import type { DataPath } from "./data-path.ts";
 import {
+  type CapabilityGate,
   type ClientBlocks,
+  createCapabilityGate,
   createClientBlocks,
   createCostDrift,
   createCredentialStuffing,
@@ -23,6 +25,7 @@ import {
   findingEventId,
   type Lineage,
   NOVELTY_FILE,
+  openCapabilityHoldStore,
   openNovelty,
   openQuarantine,
   openRootHolds,
@@ -33,7 +36,7 @@ import { toPalisadeError } from "./errors.ts";
 import { rootOf } from "./events/index.ts";
 import { type AppModel, type RateLimit, runnersOf, worstCaseAmplification } from "./manifest/index.ts";
 import type { Logger, Metrics } from "./observe/index.ts";
-import type { ChainEvent, Finding, Signals } from "./signals/index.ts";
+import type { CapabilityKind, ChainEvent, Finding, Signals } from "./signals/index.ts";
 
 /** How often the quarantine and the chains' holds are re-read for changes made elsewhere (the CLI). */
 const REFRESH_MS = 1000;
@@ -67,8 +70,19 @@ export interface DetectionParts {
 export interface Detection {
   /** Whether a function is quarantined now (its deliveries wait, pending). */
   quarantined(fn: string): boolean;
-  /** What one delivery's chain lets it do now (lineage holds). */
+  /** What one delivery's chain lets it do now (lineage holds), or a capability hold it hit. */
   verdict(fn: string, event: ChainEvent): Verdict;
+  /**
+   * Asked before a granted call of `fn` is made: the held scope that makes the call (and its
+   * delivery) wait, when its capability target is held or is found new with novelty's response
+   * `hold`; undefined when it may go ahead.
+   */
+  capability(
+    fn: string,
+    kind: Exclude<CapabilityKind, "unknown">,
+    target: string,
+    event: ChainEvent,
+  ): string | undefined;
   /** Seconds a blocked client address must wait, if it is blocked. */
   clientBlocked(ip: string): number | undefined;
   /** Whether an operator holds a principal (its requests are refused, its chains' work waits). */
@@ -91,6 +105,7 @@ interface Holds {
   blocks: ClientBlocks | undefined;
   lineage: Lineage | undefined;
   rootHolds: RootHolds | undefined;
+  capabilities: CapabilityGate | undefined;
 }
 
 /** Subscribes the detectors and starts watching the quarantine and the chains' holds. */
@@ -104,9 +119,10 @@ export async function openDetection(parts: DetectionParts): Promise<Detection> {
     blocks: parts.ingress ? createClientBlocks() : undefined,
     lineage: undefined,
     rootHolds: parts.functions ? openRootHolds(state) : undefined,
+    capabilities: parts.functions ? createCapabilityGate(openCapabilityHoldStore(state)) : undefined,
   };
   const report = (f: Finding) => respond(parts, holds, f);
-  const { quarantine, principals, blocks, rootHolds } = holds;
+  const { quarantine, principals, blocks, rootHolds, capabilities: gate } = holds;
   // Refreshed every REFRESH_MS: holds changed elsewhere (another node, the CLI).
   const refreshes: ((round: number) => Promise<void>)[] = [
     async () => {
@@ -120,6 +136,7 @@ export async function openDetection(parts: DetectionParts): Promise<Detection> {
   const detection: Detection = {
     quarantined: (fn) => quarantine?.held(fn) ?? false,
     verdict: (_fn, event) => (heldBy(event) ? "wait" : "run"),
+    capability: () => undefined,
     clientBlocked: (ip) => blocks?.blocked(ip),
     principalHeld: (principal) => principals.held(principal),
     principalLimit: (_principal, limit) => limit,
@@ -157,7 +174,7 @@ export async function openDetection(parts: DetectionParts): Promise<Detection> {
         : { perSecond: throttled, burst: Math.max(1, Math.ceil(throttled)) };
     };
   }
-  if (quarantine === undefined || rootHolds === undefined) return detection;
+  if (quarantine === undefined || rootHolds === undefined || gate === undefined) return detection;
   const deniedBurst = createDeniedBurst(app.detect.deniedBurst, report);
   stops.push(signals.on("capability.denied", (s) => deniedBurst.observe(s)));
   // Its baselines are this node's, in the data directory: each node learns what it runs.
@@ -169,6 +186,11 @@ export async function openDetection(parts: DetectionParts): Promise<Detection> {
     logger,
   });
   stops.push(signals.on("capability.used", (s) => novelty.used(s)));
+  detection.capability = (fn, kind, target, event) => {
+    // A target new after learning, with response hold, is reported here: respond() holds its scope.
+    novelty.admit({ fn, capability: kind, target, eventId: event.id });
+    return gate.check(fn, kind, target, event);
+  };
   stops.push(signals.on("invocation.settled", (s) => novelty.invoked(s)));
   // Both learn in memory from the attempts this node runs; a restart learns again.
   const outliers = createOutliers(app.detect.outliers, report);
@@ -185,8 +207,15 @@ export async function openDetection(parts: DetectionParts): Promise<Detection> {
   holds.lineage = lineage;
   stops.push(signals.on("event.emitted", (s) => lineage.emitted(s.fn, s.event)));
   for (const { root, since } of await rootHolds.list()) lineage.hold(root, since);
+  // Holds and discards made while this node was down apply from its start.
+  for (const scope of (await gate.refresh(true)).imposed)
+    logger.info({ capability: scope }, "capability target held: calls to it wait with their deliveries");
   for (const root of await rootHolds.discarded()) lineage.discard(root);
-  detection.verdict = (fn, event) => (heldBy(event) ? "wait" : lineage.verdict(fn, event));
+  detection.verdict = (fn, event) => {
+    if (heldBy(event)) return "wait";
+    const chain = lineage.verdict(fn, event);
+    return chain === "run" ? gate.verdict(fn, event) : chain;
+  };
   for (const fn of app.functions.keys()) {
     metrics.quarantined.set({ fn }, quarantine.held(fn) ? 1 : 0);
     if (quarantine.held(fn)) parts.held(fn);
@@ -194,6 +223,12 @@ export async function openDetection(parts: DetectionParts): Promise<Detection> {
   refreshes.push(
     () => refreshQuarantine(parts, quarantine, deniedBurst),
     (r) => refreshChains(parts, lineage, rootHolds, r % LIST_EVERY === 0),
+    async (r) => {
+      const { changed, imposed } = await gate.refresh(r % LIST_EVERY === 0);
+      for (const scope of imposed)
+        logger.info({ capability: scope }, "capability target held: calls to it wait with their deliveries");
+      if (changed) parts.chainsChanged();
+    },
   );
   detection.close = async () => {
     clearInterval(timer);
@@ -309,7 +344,9 @@ function respond(parts: DetectionParts, holds: Holds, found: Finding): void {
     metrics.quarantined.set({ fn: name }, 1);
     parts.held(name);
   }
-  if (finding.response === "hold")
+  if (finding.response === "hold" && finding.scope.kind === "capability")
+    holds.capabilities?.impose(name, finding.at);
+  else if (finding.response === "hold")
     rootHolds
       ?.impose(name, finding.at)
       .catch((err: unknown) =>
@@ -321,7 +358,10 @@ function respond(parts: DetectionParts, holds: Holds, found: Finding): void {
   if (finding.response === "block")
     blocks?.block(name, finding.at + app.detect.credentialStuffing.blockSec * 1000);
   audit.record({
-    kind: RESPONSE_KIND[finding.response],
+    kind:
+      finding.response === "hold" && finding.scope.kind === "capability"
+        ? AUDIT_KIND.capabilityHeld
+        : RESPONSE_KIND[finding.response],
     subject: name,
     outcome: finding.response === "alert" ? "info" : "denied",
     details: {
@@ -337,7 +377,9 @@ function respond(parts: DetectionParts, holds: Holds, found: Finding): void {
     response: finding.response,
   });
   const who = {
-    [{ function: "fn", address: "ip", root: "root", principal: "principal" }[finding.scope.kind]]: name,
+    [{ function: "fn", address: "ip", root: "root", principal: "principal", capability: "capability" }[
+      finding.scope.kind
+    ]]: name,
   };
   logger.warn(
     { ...who, detector: finding.detector, response: finding.response, finding: id },

@@ -12,6 +12,7 @@ import type { Logger, Metrics, Tracing } from "./observe/index.ts";
 import {
   type CapabilityBackends,
   type CapabilityHost,
+  type CapabilityUse,
   createCapabilityHost,
   createSandboxPool,
   deliveryError,
@@ -19,8 +20,10 @@ import {
   egressFetch,
   type FunctionLog,
   guardFunctionLog,
+  type Invocation,
   type KvBackend,
   type LogLimitReason,
+  RUNTIME_HELD,
   RUNTIME_LIMIT_EXCEEDED,
   RUNTIME_LOAD_FAILED,
   removeStaleScratch,
@@ -120,6 +123,13 @@ export interface CapabilityOptions {
    * `.palisade/usage.db` when absent.
    */
   usage?: UsageStore | undefined;
+  /**
+   * Asked before each granted call: the held scope (`<function>/<kind>:<target>`) that makes the
+   * call wait with its delivery, or undefined.
+   */
+  held?:
+    | ((fn: string, kind: CapabilityUse, target: string, event: Invocation["event"]) => string | undefined)
+    | undefined;
 }
 
 /**
@@ -146,7 +156,8 @@ export function openCapabilities(
       emit,
       secret: (name) => secrets.get(name),
       kv: kvBackend(kv, metrics),
-      fetch: (fn, url, init, buffer) => egressFetch(url, init, { fn: fn.name, rules: fn.egress, buffer }),
+      fetch: (fn, url, init, buffer, admit) =>
+        egressFetch(url, init, { fn: fn.name, rules: fn.egress, buffer, admit }),
     },
     {
       used(inv, kind, target, bytes) {
@@ -185,6 +196,10 @@ export function openCapabilities(
         });
       },
     },
+    (inv, kind, target) => {
+      const scope = options.held?.(inv.fn.name, kind, target, inv.event);
+      return scope === undefined ? undefined : heldCall(scope);
+    },
   );
   // Each capability call is a span under the invocation's.
   const traced: CapabilityHost =
@@ -222,6 +237,15 @@ export function openCapabilities(
       await kv.close();
     },
   };
+}
+
+/** The refusal a call to a held capability target gets: its attempt ends unattempted and waits. */
+function heldCall(scope: string): PalisadeError {
+  return new PalisadeError(
+    RUNTIME_HELD,
+    `Capability ${scope} is held: the call was not made and this delivery waits, pending, until palisade quarantine release capability:${scope} (or discard)`,
+    { retryable: true, notAttempted: true },
+  );
 }
 
 /**

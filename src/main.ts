@@ -26,7 +26,7 @@ import { createScheduler, type Dispatcher, type NatsFlags } from "./bus/index.ts
 import { main as cliMain } from "./cli/index.ts";
 import { type Closers, createClosers } from "./closers.ts";
 import { createDataPath, schedulePrincipal } from "./data-path.ts";
-import { openDetection } from "./detection.ts";
+import { type Detection, openDetection } from "./detection.ts";
 import { PalisadeError, toPalisadeError } from "./errors.ts";
 import { nextTraceparent, PLATFORM_EVENT_TYPES } from "./events/index.ts";
 import { openCapabilities, startPools } from "./function-runtime.ts";
@@ -288,8 +288,11 @@ async function assemblePlatform(
     onError: (err) =>
       logger.warn({ err: toPalisadeError(err).message }, "capability use not recorded on NATS yet; retrying"),
   });
+  // Held capability targets (detection, opened below once the pools run) are asked before each call.
+  let gate: Detection["capability"] | undefined;
   const capabilities = auditRollback(audit, KV_FILE, () =>
     openCapabilities(app, dataPath.emit, logger, keyRing, {
+      held: (fn, kind, target, event) => gate?.(fn, kind, target, event),
       metrics,
       encryptAtRest: sealer !== undefined,
       tracing,
@@ -330,6 +333,7 @@ async function assemblePlatform(
     bundleVersion: (fn) => bundles.find((b) => b.fn.name === fn && b.refused === undefined)?.sha256,
   });
   closers.add(() => detection.close());
+  gate = detection.capability;
   // Every attempt priced and counted against its function's and its chain's principal's budget.
   const costs = openAppCosts({ app, state: store.state, signals, dataPath, audit, metrics, logger });
   closers.add(() => costs.close());

@@ -301,7 +301,19 @@ function settledSignal(inv: Invocation, eventId: string): SignalOf<"invocation.s
   };
 }
 
-function simulate(rng: Rng, invocations: readonly Invocation[]): DetectorRun {
+/**
+ * With response `hold` the findings are the same (the pair is judged at its first call, before it
+ * is made); what differs is what the hold keeps: every call to the pair from the finding until the
+ * operator acts (RELEASE_MS: benign ones released, an attacker's discarded).
+ */
+const RELEASE_MS = 30 * MINUTE;
+
+interface NoveltyRun extends DetectorRun {
+  /** When each (function, pair) was used, by `fn:<fn> <capability>:<target>`. */
+  readonly uses: Map<string, number[]>;
+}
+
+function simulate(rng: Rng, invocations: readonly Invocation[]): NoveltyRun {
   const versions = new Map(PROFILES.map((p) => [p.fn, "v1"]));
   const findings: Finding[] = [];
   const novelty = createNovelty(DEFAULT_DETECT.novelty, {
@@ -314,6 +326,7 @@ function simulate(rng: Rng, invocations: readonly Invocation[]): DetectorRun {
     STATIC_PER_MINUTE,
   );
   const ewma = createEwma("EWMA ± 3σ of capability calls/function/min", MINUTE, START);
+  const uses = new Map<string, number[]>();
   let n = 0;
   for (const inv of invocations) {
     const p = PROFILES.find((x) => x.fn === inv.fn) as Profile;
@@ -329,6 +342,10 @@ function simulate(rng: Rng, invocations: readonly Invocation[]): DetectorRun {
         eventId,
       };
       novelty.used(signal, inv.at);
+      const key = `fn:${inv.fn} ${capability}:${target}`;
+      const times = uses.get(key);
+      if (times === undefined) uses.set(key, [inv.at]);
+      else times.push(inv.at);
       fixed.observe(`fn:${inv.fn}`, inv.at);
       ewma.observe(`fn:${inv.fn}`, inv.at);
     };
@@ -337,10 +354,15 @@ function simulate(rng: Rng, invocations: readonly Invocation[]): DetectorRun {
     for (const [capability, target] of inv.extra ?? []) used(capability, target);
     novelty.invoked(settledSignal(inv, eventId), inv.at + 50);
   }
-  return { findings, fixed, ewma };
+  return { findings, fixed, ewma, uses };
 }
 
-function buildReport(run: DetectorRun, ranges: readonly Range[], invocations: number): DetectorReport {
+/** Calls to the finding's pair that its hold would keep waiting until the operator acts. */
+function heldBy(run: NoveltyRun, scope: string, at: number): number {
+  return (run.uses.get(scope) ?? []).filter((t) => t >= at && t < at + RELEASE_MS).length;
+}
+
+function buildReport(run: NoveltyRun, ranges: readonly Range[], invocations: number): DetectorReport {
   const { findings, fixed, ewma } = run;
   // A finding names its target: it counts for an attack only on that attack's target.
   const hits = findings.map((f) => ({
@@ -349,6 +371,13 @@ function buildReport(run: DetectorRun, ranges: readonly Range[], invocations: nu
   }));
   const novel = scoreHits(ranges, hits, DAYS);
   const fixedScore = scoreHits(ranges, fixed.hits, DAYS);
+  const attack = (scope: string) => ranges.some((r) => r.kind !== "benign" && r.scopes.has(scope));
+  let benignHeld = 0;
+  let attackHeld = 0;
+  for (const h of hits) {
+    if (attack(h.scope)) attackHeld += heldBy(run, h.scope, h.at);
+    else benignHeld += heldBy(run, h.scope, h.at);
+  }
   const ewmaScore = scoreHits(ranges, ewma.hits, DAYS);
   const methods: MethodRow[] = [
     {
@@ -357,12 +386,16 @@ function buildReport(run: DetectorRun, ranges: readonly Range[], invocations: nu
       leaked: "0 calls before the finding; alert only",
       collateral: "0 held",
     },
+    {
+      method: "detector 2: novelty (hold)",
+      score: novel,
+      leaked: `0 calls: the first is held (${attackHeld} attack calls held)`,
+      collateral: `${benignHeld} held ≤ ${RELEASE_MS / MINUTE} min`,
+    },
     baselineRow(fixed, fixedScore),
     baselineRow(ewma, ewmaScore),
   ];
-  const fpTargets = findings.filter(
-    (_, i) => !ranges.some((r) => r.kind !== "benign" && r.scopes.has(hits[i]?.scope ?? "")),
-  );
+  const fpTargets = findings.filter((_, i) => !attack(hits[i]?.scope ?? ""));
   return {
     title: `Detector 2, capability-target novelty (${DAYS} simulated days; ${count(invocations)} invocations of ${PROFILES.length} functions; learn: ${DEFAULT_DETECT.novelty.learn.invocations} invocations or ${DEFAULT_DETECT.novelty.learn.hours} h; scope: function)`,
     methods,
@@ -378,6 +411,7 @@ function buildReport(run: DetectorRun, ranges: readonly Range[], invocations: nu
     },
     notes: [
       `novelty's false positives are rare legitimate targets first used after learning ended (once per pair and bundle version): ${fpTargets.map((f) => `${f.scope.name} ${String(f.evidence.capability)} ${String(f.evidence.target)}`).join("; ") || "none"}.`,
+      `with response hold (opt-in) the findings are the same, judged at the first call before it is made; each holds only its pair's calls, here until an operator acts ${RELEASE_MS / MINUTE} min later (benign ones released, an attacker's discarded); collateral counts the benign calls (deliveries) that waited.`,
       "adaptive attacker: a compromised new version exfiltrates from its first invocation, 90 calls within its learning period: the target joins the baseline, so neither these nor any later exfiltration to it are reported.",
     ],
     aims: [],

@@ -257,13 +257,13 @@ function registerRoutes(scope: FastifyInstance, options: AdminRoutesOptions): vo
   });
   route("POST", "/quarantine/hold", "operator", async (request, caller) => {
     const body = object(request.body);
-    const kind = oneOf(body.kind, "kind", ["function", "principal"] as const);
+    const kind = oneOf(body.kind, "kind", ["function", "principal", "capability"] as const);
     const name = text(body.name, "name", true) as string;
     return service.hold(caller, { kind, name }, text(body.reason, "reason", false));
   });
   route("POST", "/quarantine/release", "operator", async (request, caller) => {
     const body = object(request.body);
-    const kind = oneOf(body.kind, "kind", ["function", "principal", "root"] as const);
+    const kind = oneOf(body.kind, "kind", ["function", "principal", "root", "capability"] as const);
     const name = text(body.name, "name", true) as string;
     await service.release(caller, { kind, name });
     return { released: { kind, name } };

@@ -19,6 +19,7 @@ import { type FunctionRuntime, type FunctionStatus, functionStatuses } from "./f
 import type { KeysStatus } from "./keys-view.ts";
 import { type MetricsSummary, summarizeMetrics } from "./metrics-summary.ts";
 import {
+  capabilityHoldScope,
   type HoldTarget,
   imposeHold,
   liftHold,
@@ -93,7 +94,10 @@ export interface AdminService {
   rotateSecret(actor: Actor, name: string, value: string, graceSec: number): Promise<void>;
   quarantine(limit: number): Promise<QuarantineEntry[]>;
   hold(actor: Actor, target: HoldTarget, reason: string | undefined): Promise<{ since: string }>;
-  release(actor: Actor, scope: { kind: "function" | "principal" | "root"; name: string }): Promise<void>;
+  release(
+    actor: Actor,
+    scope: { kind: "function" | "principal" | "root" | "capability"; name: string },
+  ): Promise<void>;
   summary(): Promise<MetricsSummary>;
   /** The app's event-flow graph with `palisade threats`' findings (as `threats --format json`). */
   threats(): object;
@@ -255,15 +259,15 @@ export function createAdminService(sources: AdminSources): AdminService {
       });
     },
     quarantine: (limit) => listQuarantine(app, store, { limit, scanChains: !sources.inProcess }),
-    async hold(actor, target, reason) {
-      assertTarget(app, target);
+    async hold(actor, asked, reason) {
+      const target = checkedTarget(app, asked);
       const hold = await imposeHold(app, store, target, actorOf(actor), reason);
       if (!hold.ok)
         throw conflict(
           `${target.kind} "${target.name}" is already ${target.kind === "function" ? "quarantined" : "held"} (since ${hold.since})`,
         );
       record(actor, {
-        kind: target.kind === "function" ? AUDIT_KIND.quarantined : AUDIT_KIND.principalHeld,
+        kind: HOLD_KIND[target.kind],
         subject: target.name,
         outcome: "denied",
         details: { detector: "operator", severity: "high", summary: hold.summary, finding: hold.findingId },
@@ -276,15 +280,15 @@ export function createAdminService(sources: AdminSources): AdminService {
         record(actor, { kind: AUDIT_KIND.chainReleased, subject: scope.name, outcome: "allowed" });
         return;
       }
-      assertTarget(app, scope as HoldTarget);
-      const since = await liftHold(app, store, scope as HoldTarget);
+      const target = checkedTarget(app, scope as HoldTarget);
+      const since = await liftHold(app, store, target);
       if (since === undefined)
         throw conflict(
-          `${scope.kind} "${scope.name}" is not ${scope.kind === "function" ? "quarantined" : "held"}`,
+          `${target.kind} "${target.name}" is not ${target.kind === "function" ? "quarantined" : "held"}`,
         );
       record(actor, {
-        kind: scope.kind === "function" ? AUDIT_KIND.quarantineLifted : AUDIT_KIND.principalReleased,
-        subject: scope.name,
+        kind: RELEASE_KIND[target.kind],
+        subject: target.name,
         outcome: "allowed",
         details: { since: new Date(since).toISOString() },
       });
@@ -310,12 +314,31 @@ function reuse<T>(read: () => Promise<T>): () => Promise<{ value: T; fresh: bool
   };
 }
 
-function assertTarget(app: AppModel, target: HoldTarget): void {
+/** The audit record of an operator's hold and release, by what is held. */
+const HOLD_KIND = {
+  function: AUDIT_KIND.quarantined,
+  principal: AUDIT_KIND.principalHeld,
+  capability: AUDIT_KIND.capabilityHeld,
+} as const;
+const RELEASE_KIND = {
+  function: AUDIT_KIND.quarantineLifted,
+  principal: AUDIT_KIND.principalReleased,
+  capability: AUDIT_KIND.capabilityReleased,
+} as const;
+
+/** The target as held: one the app has (404 if not), a capability scope written as the host names it. */
+function checkedTarget(app: AppModel, target: HoldTarget): HoldTarget {
+  if (target.kind === "capability") {
+    const checked = capabilityHoldScope(app, target.name);
+    if ("problem" in checked) throw badRequest(checked.problem);
+    return { kind: "capability", name: checked.scope };
+  }
   const names = target.kind === "function" ? app.functions : app.principals;
   if (!names.has(target.name))
     throw notFound(
       `No ${target.kind} "${target.name}"; ${target.kind}s are: ${[...names.keys()].join(", ") || "none"}`,
     );
+  return target;
 }
 
 function notFound(message: string): PalisadeError {

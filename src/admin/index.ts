@@ -62,6 +62,8 @@ export {
 export { type KeysStatus, keysStatusOf, type SealedCounts } from "./keys-view.ts";
 export { type MetricsSummary, summarizeMetrics } from "./metrics-summary.ts";
 export {
+  capabilityHoldScope,
+  discardCapabilityWaits,
   HELD_SCAN,
   type HoldResult,
   type HoldTarget,

@@ -4,7 +4,18 @@
  * deliveries it holds; and lifting or imposing an operator's hold.
  */
 import type { Delivery, RefusedDelivery, Store } from "../bus/index.ts";
-import { findingEventId, openQuarantine, openRootHolds, rootKey } from "../detect/index.ts";
+import {
+  type CapabilityHoldStore,
+  capabilityScope,
+  DISCARD_WAIT,
+  findingEventId,
+  HOLDABLE_KINDS,
+  openCapabilityHoldStore,
+  openQuarantine,
+  openRootHolds,
+  parseCapabilityScope,
+  rootKey,
+} from "../detect/index.ts";
 import { createEvent, PLATFORM_PRINCIPAL, PLATFORM_SOURCE } from "../events/index.ts";
 import type { AppModel } from "../manifest/index.ts";
 
@@ -16,8 +27,11 @@ const ANOMALY_TYPE = "palisade.security.anomaly";
 
 /** One quarantined scope, as `palisade quarantine list --json` prints it and the admin API serves it. */
 export interface QuarantineEntry {
-  /** A quarantined function, a held principal, or a held chain (its root, `<principal>/<id>`). */
-  scope: { kind: "function" | "principal" | "root"; name: string };
+  /**
+   * A quarantined function, a held principal, a held chain (its root, `<principal>/<id>`), or a held
+   * capability target of a function (`<function>/<capability>:<target>`).
+   */
+  scope: { kind: "function" | "principal" | "root" | "capability"; name: string };
   since: string;
   /** The finding's summary, or why it cannot be shown. */
   reason: string;
@@ -59,16 +73,19 @@ export async function listQuarantine(
   const quarantine = await openQuarantine(store.state, [...app.functions.keys()]);
   const principals = await openQuarantine(store.state, [...app.principals.keys()], "principal");
   const roots = await openRootHolds(store.state).list();
+  const capabilityHolds = openCapabilityHoldStore(store.state);
+  const capabilities = await capabilityHolds.list();
   const scopes = [
     ...quarantine.list().map(({ fn, since }) => ({ kind: "function" as const, name: fn, since })),
     ...principals.list().map(({ fn, since }) => ({ kind: "principal" as const, name: fn, since })),
     ...roots.map(({ root, since }) => ({ kind: "root" as const, name: root, since })),
+    ...capabilities.map(({ root, since }) => ({ kind: "capability" as const, name: root, since })),
   ];
   const nats = onNats(store);
   // A chain's (or a principal's) held work is any function's due work of that root (or of roots
   // that principal sent): read once, grouped by both.
   const byRoot =
-    scopes.every((sc) => sc.kind === "function") || nats || !options.scanChains
+    scopes.every((sc) => sc.kind === "function" || sc.kind === "capability") || nats || !options.scanChains
       ? undefined
       : await dueByRoot(store, [...app.functions.keys()]);
   const entries: QuarantineEntry[] = [];
@@ -77,21 +94,31 @@ export async function listQuarantine(
       const findingId = findingEventId({ scope: { kind, name }, at: since });
       const [stored] = await store.events.find(findingId);
       const finding = (stored?.event.data as Record<string, unknown> | undefined) ?? null;
-      const note = nats
-        ? NATS_HELD
-        : kind !== "function" && byRoot === undefined
-          ? IN_PROCESS_HELD
-          : undefined;
-      const held =
-        note !== undefined
+      // A capability hold's waiting deliveries are named in shared state: listed on every backend.
+      const note =
+        kind === "capability"
           ? undefined
-          : kind === "function"
+          : nats
+            ? NATS_HELD
+            : kind !== "function" && byRoot === undefined
+              ? IN_PROCESS_HELD
+              : undefined;
+      let held: QuarantineEntry["held"] = null;
+      if (kind === "capability") {
+        const waiting = await waitingFor(capabilityHolds, name, since);
+        held = { count: waiting.length, more: false, eventIds: waiting.slice(0, options.limit) };
+      } else if (note === undefined) {
+        const { deliveries, more } =
+          kind === "function"
             ? await heldOf(store, name)
             : {
                 deliveries: byRoot?.due.get(kind === "root" ? name : `principal:${name}`) ?? [],
                 more: byRoot?.more ?? false,
               };
-      if (kind === "function") for (const d of held?.deliveries ?? []) store.queue.giveBack(refOf(d));
+        if (kind === "function") for (const d of deliveries) store.queue.giveBack(refOf(d));
+        const eventIds = deliveries.slice(0, options.limit).map((d) => refOf(d).eventId);
+        held = { count: deliveries.length, more, eventIds };
+      }
       entries.push({
         scope: { kind, name },
         since: new Date(since).toISOString(),
@@ -101,14 +128,7 @@ export async function listQuarantine(
             : `${kind === "function" ? "quarantined" : "held"}; its finding event is not in the log (pruned)`,
         finding,
         findingId,
-        held:
-          held === undefined
-            ? null
-            : {
-                count: held.deliveries.length,
-                more: held.more,
-                eventIds: held.deliveries.slice(0, options.limit).map((d) => refOf(d).eventId),
-              },
+        held,
         ...(note === undefined ? {} : { heldNote: note }),
       });
     }
@@ -118,10 +138,40 @@ export async function listQuarantine(
   return entries;
 }
 
-/** What an operator's hold is on: a function (quarantine) or a principal. */
+/**
+ * What an operator's hold is on: a function (quarantine), a principal, or one capability target of
+ * a function (`<function>/<capability>:<target>`, see parseCapabilityScope).
+ */
 export interface HoldTarget {
-  readonly kind: "function" | "principal";
+  readonly kind: "function" | "principal" | "capability";
   readonly name: string;
+}
+
+/** The stored hold of one target: when it began, and how to impose or lift it. */
+interface StoredHold {
+  readonly since: number | undefined;
+  impose(at: number): Promise<void>;
+  /** False when it was not held. */
+  lift(): Promise<boolean>;
+}
+
+async function storedHold(app: AppModel, store: Store, target: HoldTarget): Promise<StoredHold> {
+  if (target.kind === "capability") {
+    const holds = openCapabilityHoldStore(store.state);
+    const found = (await holds.list()).find((h) => h.root === target.name);
+    return {
+      since: found?.since,
+      impose: (at) => holds.impose(target.name, at),
+      lift: () => holds.release(target.name),
+    };
+  }
+  const names = target.kind === "function" ? [...app.functions.keys()] : [...app.principals.keys()];
+  const quarantine = await openQuarantine(store.state, names, target.kind);
+  return {
+    since: quarantine.since(target.name),
+    impose: (at) => quarantine.impose(target.name, at),
+    lift: () => quarantine.lift(target.name),
+  };
 }
 
 /** The result of `hold`: the finding event's data, or why there is none. */
@@ -130,8 +180,8 @@ export type HoldResult =
   | { readonly ok: false; readonly since: string };
 
 /**
- * The operator's kill switch: quarantines a function (or holds a principal) now, as a detector
- * would. The hold is a `palisade.security.anomaly` event (detector `operator`) that list shows and
+ * The operator's kill switch: quarantines a function (or holds a principal, or one capability
+ * target of a function) now, as a detector would. The hold is a `palisade.security.anomaly` event (detector `operator`) that list shows and
  * functions may subscribe to. `ok: false` when it was held already.
  */
 export async function imposeHold(
@@ -141,9 +191,8 @@ export async function imposeHold(
   by: string,
   reason: string | undefined,
 ): Promise<HoldResult> {
-  const names = target.kind === "function" ? [...app.functions.keys()] : [...app.principals.keys()];
-  const quarantine = await openQuarantine(store.state, names, target.kind);
-  const was = quarantine.since(target.name);
+  const hold = await storedHold(app, store, target);
+  const was = hold.since;
   if (was !== undefined) return { ok: false, since: new Date(was).toISOString() };
   const at = Date.now();
   const scope = { kind: target.kind, name: target.name };
@@ -165,17 +214,18 @@ export async function imposeHold(
       { principal: PLATFORM_PRINCIPAL, source: PLATFORM_SOURCE, hop: 0 },
     ),
   ]);
-  await quarantine.impose(target.name, at);
+  await hold.impose(at);
   return { ok: true, since: finding.at, findingId, summary };
 }
 
-/** Lifts a function's quarantine or a principal's hold; resolves to when it began, or undefined if none. */
+/**
+ * Lifts a function's quarantine, a principal's hold or a capability's hold; resolves to when it
+ * began, or undefined if it was not held.
+ */
 export async function liftHold(app: AppModel, store: Store, target: HoldTarget): Promise<number | undefined> {
-  const names = target.kind === "function" ? [...app.functions.keys()] : [...app.principals.keys()];
-  const quarantine = await openQuarantine(store.state, names, target.kind);
-  const since = quarantine.since(target.name);
-  if (since === undefined) return undefined;
-  return (await quarantine.lift(target.name)) ? since : undefined;
+  const hold = await storedHold(app, store, target);
+  if (hold.since === undefined) return undefined;
+  return (await hold.lift()) ? hold.since : undefined;
 }
 
 /** Lifts a chain's hold (`<principal>/<id>`); false when it is not held. */
@@ -224,4 +274,44 @@ export function refOf(d: Delivery | RefusedDelivery) {
 
 export function onNats(store: Store): boolean {
   return store.durability.backend === "nats";
+}
+
+/** The ids of the deliveries waiting for the hold of capability `scope` that began at `since`. */
+async function waitingFor(holds: CapabilityHoldStore, scope: string, since: number): Promise<string[]> {
+  return (await holds.waits(scope)).filter((w) => w.since === since).map((w) => w.id);
+}
+
+/**
+ * Dead-letters the deliveries waiting for capability `scope`'s hold (the running platform does it,
+ * reason `quarantined`, within seconds); the scope stays held. Resolves to how many, or undefined
+ * when the scope is not held.
+ */
+export async function discardCapabilityWaits(store: Store, scope: string): Promise<number | undefined> {
+  const holds = openCapabilityHoldStore(store.state);
+  const hold = (await holds.list()).find((h) => h.root === scope);
+  if (hold === undefined) return undefined;
+  const waiting = (await holds.waits(scope)).filter((w) => w.since === hold.since);
+  for (const wait of waiting) await holds.setWait(wait, DISCARD_WAIT);
+  return waiting.length;
+}
+
+/**
+ * The capability scope an operator names (`<function>/<capability>:<target>`), checked against the
+ * app, with an egress target written as the capability host names it (`https://host:443`); or
+ * why it names none.
+ */
+export function capabilityHoldScope(
+  app: AppModel,
+  name: string,
+): { readonly scope: string } | { readonly problem: string } {
+  const parsed = parseCapabilityScope(name);
+  if (parsed === undefined)
+    return {
+      problem: `"${name}" names no capability target: write <function>/<capability>:<target> with capability one of ${HOLDABLE_KINDS.join(", ")}, e.g. checkout/egress:https://api.example.com`,
+    };
+  if (!app.functions.has(parsed.fn))
+    return {
+      problem: `No function named "${parsed.fn}" in ${app.manifestPath}; functions: ${[...app.functions.keys()].join(", ") || "none"}`,
+    };
+  return { scope: capabilityScope(parsed.fn, parsed.capability, parsed.target) };
 }

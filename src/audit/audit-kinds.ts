@@ -87,6 +87,16 @@ export const AUDIT_KIND = {
   chainReleased: "chain.released",
   /** An operator discarded a held chain's work (dead-lettered as it comes); subject: the root. */
   chainDiscarded: "chain.discarded",
+  /**
+   * One capability target of a function was held (a novelty finding with response hold, or an
+   * operator): calls to it wait with their deliveries [detector, severity, summary, finding];
+   * subject: the scope, `<function>/<capability>:<target>`.
+   */
+  capabilityHeld: "capability.held",
+  /** An operator lifted a capability's hold: its held deliveries run again; subject: the scope. */
+  capabilityReleased: "capability.released",
+  /** An operator dead-lettered the deliveries a capability's hold kept waiting [count]; subject: the scope. */
+  capabilityDiscarded: "capability.discarded",
   /** An operator lifted a function's quarantine: held work runs [since, held]; actor: the operator. */
   quarantineLifted: "function.quarantine-lifted",
   /** An operator dead-lettered a quarantined function's held work [count, since]; actor: the operator. */

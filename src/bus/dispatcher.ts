@@ -175,14 +175,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     const verdict = options.verdict?.(name, d) ?? "run";
     if (verdict === "run") return true;
     if (verdict === "discard") {
-      const outcome: Outcome = {
-        kind: "failed",
-        reason: "quarantined",
-        error: "its chain was held and an operator discarded its held work (palisade quarantine discard)",
-      };
-      const settling = record(refOf(d), outcome, claimed);
-      running.add(settling);
-      void settling.finally(() => running.delete(settling));
+      discard(d, claimed);
       return false;
     }
     if (waitingCount < MAX_WAITING) {
@@ -197,6 +190,18 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     return false;
   }
 
+  // Dead-lettered unattempted: an operator discarded the held work it belongs to.
+  function discard(d: Delivery, claimed: Set<string>): void {
+    const outcome: Outcome = {
+      kind: "failed",
+      reason: "quarantined",
+      error: "its held work was discarded by an operator (palisade quarantine discard)",
+    };
+    const settling = record(refOf(d), outcome, claimed);
+    running.add(settling);
+    void settling.finally(() => running.delete(settling));
+  }
+
   // Set-aside deliveries whose chain may run now go to the front of the queue, oldest first.
   function recheckWaiting(name: string, queue: Delivery[], claimed: Set<string>): void {
     const list = waiting.get(name);
@@ -209,7 +214,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
       else if (verdict === "run") ready.push(d);
       else {
         waitingCount -= 1;
-        sortOut(name, d, claimed); // dead-letters it
+        discard(d, claimed); // the verdict is not asked again: it may be given once
       }
     }
     waitingCount -= ready.length;

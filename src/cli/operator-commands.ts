@@ -309,11 +309,11 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
   const quarantine = program
     .command("quarantine")
     .description(
-      "functions and chains a detector held: their deliveries wait, pending, never dropped (a chain is root:<principal>/<id>)",
+      "functions, principals, chains and capability targets a detector or an operator held: their deliveries wait, pending, never dropped (a chain is root:<principal>/<id>, a capability target capability:<function>/<kind>:<target>)",
     );
   withAdminUrl(withNatsTarget(quarantine.command("list")))
     .description(
-      "quarantined functions and held chains, with the finding behind each and the deliveries it holds",
+      "quarantined functions and held principals, chains and capability targets, with the finding behind each and the deliveries it holds",
     )
     .option("--app <dir>", "app directory", ".")
     .option("--limit <n>", "most held event ids to show per scope", (v) => parsePositive(v, "--limit"), 100)
@@ -323,9 +323,12 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
     });
   withAdminUrl(withNatsTarget(quarantine.command("hold")))
     .description(
-      "the kill switch: quarantine a function now (its work in flight stops, its deliveries wait), or hold a principal (principal:<name>: its requests get 429, its chains' work waits) until release",
+      "the kill switch: quarantine a function now (its work in flight stops, its deliveries wait), hold a principal (principal:<name>: its requests get 429, its chains' work waits), or hold one capability target of a function (capability:<function>/<kind>:<target>: calls to it are not made, their deliveries wait; the rest runs) until release",
     )
-    .argument("<scope>", "the function to hold, or principal:<name>")
+    .argument(
+      "<scope>",
+      "the function to hold, principal:<name>, or capability:<function>/<kind>:<target> (e.g. capability:checkout/egress:https://api.example.com)",
+    )
     .option("--reason <text>", "why (kept in the finding and the audit log)")
     .option("--app <dir>", "app directory", ".")
     .option("--json", "print the result as JSON")
@@ -344,7 +347,7 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
     )
     .argument(
       "<scope>",
-      "the quarantined function, principal:<name>, or a held chain as root:<principal>/<id>",
+      "the quarantined function, principal:<name>, a held chain as root:<principal>/<id>, or capability:<function>/<kind>:<target>",
     )
     .option("--app <dir>", "app directory", ".")
     .option("--json", "print the result as JSON")
@@ -359,9 +362,12 @@ export function addOperatorCommands(program: Command, setExit: (code: number) =>
     });
   withNatsTarget(quarantine.command("discard"))
     .description(
-      "dead-letter the held deliveries of a quarantined function (it stays quarantined) or of a held chain (reason quarantined)",
+      "dead-letter the held deliveries of a quarantined function or a held capability target (either stays held), or of a held chain (reason quarantined)",
     )
-    .argument("<scope>", "the quarantined function, or a held chain as root:<principal>/<id>")
+    .argument(
+      "<scope>",
+      "the quarantined function, a held chain as root:<principal>/<id>, or capability:<function>/<kind>:<target>",
+    )
     .option("--app <dir>", "app directory", ".")
     .option("--json", "print the result as JSON")
     .action(async (fn: string, opts: { app: string; json?: boolean } & OperatorNatsFlags) => {

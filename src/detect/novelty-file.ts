@@ -4,7 +4,7 @@ import { open, rename, rm } from "node:fs/promises";
 import { toPalisadeError } from "../errors.ts";
 import type { NoveltyPolicy } from "../manifest/index.ts";
 import type { Finding, SignalOf } from "../signals/index.ts";
-import { createNovelty, MAX_PAIRS, type NoveltyBaseline } from "./novelty.ts";
+import { createNovelty, MAX_PAIRS, type NoveltyBaseline, type NoveltyUse } from "./novelty.ts";
 
 /** The baselines' file in the app's data directory (one per node: each node learns what it runs). */
 export const NOVELTY_FILE = "novelty.json";
@@ -34,6 +34,8 @@ export interface NoveltyOptions {
 
 export interface NoveltyDetector {
   used(use: SignalOf<"capability.used">): void;
+  /** Asked before a granted call (see Novelty.admit): false when the call must wait on its hold. */
+  admit(use: NoveltyUse): boolean;
   invoked(settled: SignalOf<"invocation.settled">): void;
   /** Writes what changed since the last write; resolves when it is on disk (or failed and logged). */
   close(): Promise<void>;
@@ -47,7 +49,8 @@ export interface NoveltyDetector {
  */
 export function openNovelty(options: NoveltyOptions): NoveltyDetector {
   const { policy, file, logger } = options;
-  if (policy.response === "off") return { used() {}, invoked() {}, close: () => Promise.resolve() };
+  if (policy.response === "off")
+    return { used() {}, admit: () => true, invoked() {}, close: () => Promise.resolve() };
   let timer: NodeJS.Timeout | undefined;
   let writing: Promise<void> | undefined;
   let dirty = false;
@@ -86,6 +89,7 @@ export function openNovelty(options: NoveltyOptions): NoveltyDetector {
   });
   return {
     used: (use) => novelty.used(use),
+    admit: (use) => novelty.admit(use),
     invoked: (settled) => novelty.invoked(settled),
     async close() {
       clearTimeout(timer);

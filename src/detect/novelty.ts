@@ -1,6 +1,7 @@
 import type { DeadLetterReason } from "../bus/index.ts";
 import type { NoveltyPolicy } from "../manifest/index.ts";
 import type { Finding, SignalOf } from "../signals/index.ts";
+import { capabilityScope } from "./capability-holds.ts";
 
 /**
  * Distinct (capability, target) pairs kept per function and bundle version: the memory and file
@@ -48,11 +49,20 @@ export interface NoveltyParts {
 export interface Novelty {
   /** Learns a granted capability use, or reports it when it is new after learning. */
   used(use: SignalOf<"capability.used">, now?: number): void;
+  /**
+   * Asked before a granted call is made: with response `hold`, false for a pair that is new after
+   * learning. That is the finding (scope `capability`, response `hold`), and the pair joins the
+   * baseline, so once an operator releases the hold the call runs. True otherwise.
+   */
+  admit(use: NoveltyUse, now?: number): boolean;
   /** Counts a first attempt of the function's current bundle version towards its learning period. */
   invoked(settled: SignalOf<"invocation.settled">, now?: number): void;
   /** Every function's baseline now, to persist. */
   baselines(): Map<string, NoveltyBaseline>;
 }
+
+/** A granted call: what `used` and `admit` look at. */
+export type NoveltyUse = Pick<SignalOf<"capability.used">, "fn" | "capability" | "target" | "eventId">;
 
 interface State {
   version: string;
@@ -128,26 +138,34 @@ export function createNovelty(policy: NoveltyPolicy, parts: NoveltyParts): Novel
     return false;
   };
 
+  /** Learns or reports one use; true when it was reported (new after learning). */
+  const observe = (use: NoveltyUse, now: number): boolean => {
+    const s = stateOf(use.fn, now);
+    const pair = `${use.capability}:${use.target}`;
+    if (s === undefined || s.pairs.has(pair)) return false;
+    const isLearning = learning(use.fn, s, now);
+    if (s.pairs.size < MAX_PAIRS) {
+      s.pairs.add(pair);
+      changed();
+    } else {
+      // Full: a pair past the cap cannot be remembered, so only the first one is reported.
+      if (isLearning || s.full) return false;
+      s.full = true;
+      changed();
+    }
+    if (isLearning) return false;
+    // Findings of one function never share a time: the time is part of the event's id.
+    s.lastAt = Math.max(now, s.lastAt + 1);
+    parts.report(novelFinding(policy, use, s));
+    return true;
+  };
+
   return {
     used(use, now = Date.now()) {
-      if (policy.response === "off") return;
-      const s = stateOf(use.fn, now);
-      const pair = `${use.capability}:${use.target}`;
-      if (s === undefined || s.pairs.has(pair)) return;
-      const isLearning = learning(use.fn, s, now);
-      if (s.pairs.size < MAX_PAIRS) {
-        s.pairs.add(pair);
-        changed();
-      } else {
-        // Full: a pair past the cap cannot be remembered, so only the first one is reported.
-        if (isLearning || s.full) return;
-        s.full = true;
-        changed();
-      }
-      if (isLearning) return;
-      // Findings of one function never share a time: the time is part of the event's id.
-      s.lastAt = Math.max(now, s.lastAt + 1);
-      parts.report(novelFinding(policy, use, s));
+      if (policy.response !== "off") observe(use, now);
+    },
+    admit(use, now = Date.now()) {
+      return policy.response !== "hold" || !observe(use, now);
     },
     invoked(settled, now = Date.now()) {
       if (policy.response === "off" || settled.attempt !== 1) return;
@@ -175,14 +193,18 @@ function snapshot(s: State): NoveltyBaseline {
   };
 }
 
-function novelFinding(policy: NoveltyPolicy, use: SignalOf<"capability.used">, s: State): Finding {
+function novelFinding(policy: NoveltyPolicy, use: NoveltyUse, s: State): Finding {
   const ended = new Date(s.learnedAt ?? s.since).toISOString();
   const capped = s.full
     ? `; its baseline holds ${MAX_PAIRS} pairs, so later new targets of this version are not reported`
     : "";
   return {
     detector: "novelty",
-    scope: { kind: "function", name: use.fn },
+    // A hold is on the pair only: the rest of the function runs.
+    scope:
+      policy.response === "hold"
+        ? { kind: "capability", name: capabilityScope(use.fn, use.capability, use.target) }
+        : { kind: "function", name: use.fn },
     severity: "medium",
     summary: `Function "${use.fn}" used ${use.capability} "${use.target}" for the first time: bundle ${s.version.slice(0, 12)} did not use it in its learning period (${s.invocations} invocations until ${ended}, ${s.learned} capability targets learned)${capped}`,
     evidence: {
@@ -195,7 +217,7 @@ function novelFinding(policy: NoveltyPolicy, use: SignalOf<"capability.used">, s
       learningEndedAt: ended,
       ...(s.full ? { baselineFull: true } : {}),
     },
-    response: policy.response === "quarantine" ? "quarantine" : "alert",
+    response: policy.response === "quarantine" || policy.response === "hold" ? policy.response : "alert",
     at: s.lastAt,
   };
 }

@@ -30,7 +30,15 @@ export interface RootHolds {
 }
 
 export function openRootHolds(state: SharedState): RootHolds {
-  const name = (root: string) => `${ROOT_HOLD_PREFIX}${root}`;
+  return openScopeHolds(state, ROOT_HOLD_PREFIX);
+}
+
+/**
+ * Holds of named scopes under `prefix` in shared state (chains' roots, capability targets): the
+ * value is when the scope was held (epoch ms), 0 once released, ROOT_DISCARDED once discarded.
+ */
+export function openScopeHolds(state: SharedState, prefix: string): RootHolds {
+  const name = (root: string) => `${prefix}${root}`;
   const change = async (root: string, value: number): Promise<boolean> => {
     if ((await state.cursor(name(root))) <= 0) return false;
     await state.setCursor(name(root), value);
@@ -47,15 +55,15 @@ export function openRootHolds(state: SharedState): RootHolds {
       return found;
     },
     async list() {
-      return (await state.list(ROOT_HOLD_PREFIX))
+      return (await state.list(prefix))
         .filter((v) => v.value > 0)
-        .map((v) => ({ root: v.name.slice(ROOT_HOLD_PREFIX.length), since: v.value }))
+        .map((v) => ({ root: v.name.slice(prefix.length), since: v.value }))
         .sort((a, b) => a.since - b.since);
     },
     async discarded() {
-      return (await state.list(ROOT_HOLD_PREFIX))
+      return (await state.list(prefix))
         .filter((v) => v.value === ROOT_DISCARDED)
-        .map((v) => v.name.slice(ROOT_HOLD_PREFIX.length));
+        .map((v) => v.name.slice(prefix.length));
     },
     release: (root) => change(root, 0),
     discard: (root) => change(root, ROOT_DISCARDED),

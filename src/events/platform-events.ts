@@ -35,7 +35,7 @@ export const PLATFORM_EVENT_TYPES: ReadonlyMap<string, object> = new Map([
           required: ["kind", "name"],
           additionalProperties: false,
           properties: {
-            kind: { enum: ["function", "address", "root", "principal"] },
+            kind: { enum: ["function", "address", "root", "principal", "capability"] },
             name: { type: "string" },
           },
         },

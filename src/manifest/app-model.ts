@@ -105,8 +105,12 @@ export interface CostDriftPolicy {
  */
 export interface NoveltyPolicy {
   readonly learn: { readonly invocations: number; readonly hours: number };
-  /** `alert` (default) only reports; `quarantine` holds the function's deliveries; `off`. */
-  readonly response: "alert" | "quarantine" | "off";
+  /**
+   * `alert` (default) only reports; `hold` holds that one capability target of the function (its
+   * calls and their deliveries wait, pending; the rest runs); `quarantine` holds the function's
+   * deliveries; `off`.
+   */
+  readonly response: "alert" | "hold" | "quarantine" | "off";
 }
 
 /**

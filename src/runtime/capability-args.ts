@@ -52,14 +52,3 @@ export function listOptions(raw: unknown): { prefix?: string; after?: string; li
     ...(typeof o.after === "string" ? { after: o.after } : {}),
   };
 }
-
-/** `scheme://host:port` of a URL as recorded in usage; the raw text (cut short) if it does not parse. */
-export function destination(url: string): string {
-  try {
-    const u = new URL(url);
-    const port = u.port || (u.protocol === "http:" ? "80" : u.protocol === "https:" ? "443" : "");
-    return `${u.protocol}//${u.hostname}:${port}`;
-  } catch {
-    return url.slice(0, 200);
-  }
-}

@@ -11,10 +11,12 @@
  * (check-data.ts). A call over a limit is refused with RUNTIME_LIMIT_EXCEEDED and reported to
  * `observer.limited`.
  */
+
+import { egressDestination } from "../egress-destination.ts";
 import { PalisadeError } from "../errors.ts";
 import type { CloudEvent } from "../events/index.ts";
 import type { FunctionSpec } from "../manifest/index.ts";
-import { badCall, destination, jsonBytes, kvKey, listOptions, shown } from "./capability-args.ts";
+import { badCall, jsonBytes, kvKey, listOptions, shown } from "./capability-args.ts";
 import { checkData } from "./check-data.ts";
 import {
   RUNTIME_BAD_CALL,
@@ -37,7 +39,22 @@ export interface Invocation {
   readonly event: CloudEvent;
   /** How many emits this invocation made before this one (gives emitted events stable ids). */
   emits: number;
+  /**
+   * Set once a call hit a held capability (the gate's answer): every later call is refused with it,
+   * and the invocation ends as not attempted whatever the function does (its delivery waits).
+   */
+  held?: PalisadeError;
 }
+
+/**
+ * Asked before a granted call is made: an error when the call's capability target is held (the
+ * call waits with its delivery, see CapabilityHost), undefined when it may go ahead.
+ */
+export type CapabilityGateCheck = (
+  inv: Invocation,
+  kind: CapabilityUse,
+  target: string,
+) => PalisadeError | undefined;
 
 /** The key-value operations the host needs (kv/ implements them). */
 export interface KvBackend {
@@ -61,8 +78,15 @@ export interface CapabilityBackends {
   /**
    * Performs an egress request under the function's grants, reading the response into `buffer`;
    * rejects with RUNTIME_DENIED on policy and RUNTIME_LIMIT_EXCEEDED when the buffer is full.
+   * `admit` is asked with each granted hop's destination before it is sent, and may throw.
    */
-  fetch(fn: FunctionSpec, url: string, init: unknown, buffer: FetchBuffer): Promise<FetchResult>;
+  fetch(
+    fn: FunctionSpec,
+    url: string,
+    init: unknown,
+    buffer: FetchBuffer,
+    admit: (destination: string) => void,
+  ): Promise<FetchResult>;
 }
 
 /** The kinds of capability use that are recorded. */
@@ -95,6 +119,7 @@ export type CapabilityHost = (inv: Invocation, cap: string, args: readonly unkno
 export function createCapabilityHost(
   backends: CapabilityBackends,
   observer: CapabilityObserver,
+  gate?: CapabilityGateCheck,
 ): CapabilityHost {
   const budgets = new WeakMap<Invocation, InvocationBudget>();
   const budgetOf = (inv: Invocation): InvocationBudget => {
@@ -136,6 +161,13 @@ export function createCapabilityHost(
     }
   }
   const grant = (inv: Invocation, field: string) => `functions.${inv.fn.name}.${field} in palisade.yaml`;
+  // A granted call to a held target is not made; neither is anything else this invocation asks.
+  function admit(inv: Invocation, kind: CapabilityUse, target: string): void {
+    const held = inv.held ?? gate?.(inv, kind, target);
+    if (held === undefined) return;
+    inv.held = held;
+    throw held;
+  }
 
   function kvNamespace(inv: Invocation, ns: unknown, write: boolean, call: string): string {
     const kind = write ? "kv-write" : "kv-read";
@@ -155,6 +187,7 @@ export function createCapabilityHost(
         ns,
         `Function "${inv.fn.name}" may only read kv namespace "${ns}"; set it to readwrite in ${grant(inv, "kv")}`,
       );
+    admit(inv, kind, ns);
     observer.used(inv, kind, ns);
     return ns;
   }
@@ -180,6 +213,7 @@ export function createCapabilityHost(
         "emitsPerInvocation",
         `Function "${inv.fn.name}" made its ${inv.fn.limits.emitsPerInvocation} emits for this event; emit fewer or raise ${limitField(inv, "emitsPerInvocation")}`,
       );
+    admit(inv, "emit", type);
     observer.used(inv, "emit", type);
     return perform(inv, "emit", () => backends.emit(inv, type, data));
   }
@@ -210,6 +244,7 @@ export function createCapabilityHost(
         name,
         `Function "${inv.fn.name}" may not read secret "${shown(name)}"; add it to ${grant(inv, "secrets")}`,
       );
+    admit(inv, "secret", name);
     const value = backends.secret(name);
     if (value === undefined)
       throw new PalisadeError(
@@ -226,11 +261,13 @@ export function createCapabilityHost(
   function fetch(inv: Invocation, args: readonly unknown[]): Promise<unknown> {
     const [url, init] = args;
     if (typeof url !== "string") throw badCall("ctx.fetch(url, init): url must be a string or URL");
-    const target = destination(url);
+    const target = egressDestination(url);
     return perform(inv, "egress", async () => {
       const buffer = budgetOf(inv).fetchBuffer();
       try {
-        const result = await backends.fetch(inv.fn, url, init, buffer);
+        // Held targets are asked about once the grants allow a hop, before anything is sent.
+        const held = (hop: string) => admit(inv, "egress", hop);
+        const result = await backends.fetch(inv.fn, url, init, buffer, held);
         observer.used(inv, "egress", target, buffer.received());
         return result;
       } catch (err) {
@@ -258,6 +295,7 @@ export function createCapabilityHost(
   }
 
   return async (inv, cap, args) => {
+    if (inv.held !== undefined) throw inv.held;
     switch (cap) {
       case "emit":
         return emit(inv, args);

@@ -18,6 +18,7 @@
  * certificate for that IP. HTTP proxies from the environment are never used (each request has its own
  * agent), since a proxy would connect to addresses this module never checked.
  */
+
 import type { LookupAddress } from "node:dns";
 import { lookup as dnsLookup } from "node:dns/promises";
 import {
@@ -31,6 +32,7 @@ import { request as httpsRequest, type RequestOptions } from "node:https";
 import { isIP, type LookupFunction } from "node:net";
 import { getCACertificates } from "node:tls";
 import ipaddr from "ipaddr.js";
+import { egressDestination } from "../egress-destination.ts";
 import { isPalisadeError, PalisadeError } from "../errors.ts";
 import type { EgressRule } from "../manifest/index.ts";
 import {
@@ -72,6 +74,11 @@ export interface EgressOptions {
   readonly truncateBody?: boolean;
   /** The function's grants (FunctionSpec.egress). */
   readonly rules: readonly EgressRule[];
+  /**
+   * Asked with each hop's destination (`<scheme>//<host>:<port>`) once the grants allow it, before
+   * anything is sent; it throws to stop the request (a held capability target).
+   */
+  readonly admit?: (destination: string) => void;
   /** @default dns.promises.lookup with `all: true` */
   readonly lookup?: LookupAll;
   /** CA certificates trusted for https in addition to the default ones. */
@@ -117,6 +124,7 @@ export async function egressFetch(url: unknown, init: unknown, options: EgressOp
   try {
     for (let hop = 0; ; hop++) {
       const target = await resolveEgressTarget(out.url, options, deadline.signal);
+      options.admit?.(egressDestination(out.url.href));
       const res = await send(target, out, options, deadline.signal);
       const next = options.followRedirects === false ? undefined : redirectOf(out, res, options);
       if (next === undefined) return await respond(out.url, res, hop > 0, options);

@@ -14,5 +14,8 @@ export const RUNTIME_LIMIT_EXCEEDED = "PAL_RUNTIME_LIMIT_EXCEEDED";
 export const RUNTIME_SCRATCH_UNSAFE = "PAL_RUNTIME_SCRATCH_UNSAFE";
 /** A function's scratch directory grew past `limits.tmpMb` (checked by the host without the OS layer). */
 export const RUNTIME_SCRATCH_FULL = "PAL_RUNTIME_SCRATCH_FULL";
-/** The invocation was given back unrun (or stopped) because its function was held (quarantined). */
+/**
+ * The invocation was given back unrun (or stopped) because its function was held (quarantined), or
+ * because it called a held capability target (its delivery waits for that hold).
+ */
 export const RUNTIME_HELD = "PAL_RUNTIME_HELD";

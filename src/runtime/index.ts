@@ -1,6 +1,7 @@
 export { assertBundleHasNoSymlinks } from "./bundle-check.ts";
 export {
   type CapabilityBackends,
+  type CapabilityGateCheck,
   type CapabilityHost,
   type CapabilityObserver,
   type CapabilityUse,
@@ -15,6 +16,7 @@ export {
   RUNTIME_CLOSED,
   RUNTIME_CRASHED,
   RUNTIME_DENIED,
+  RUNTIME_HELD,
   RUNTIME_LIMIT_EXCEEDED,
   RUNTIME_LOAD_FAILED,
   RUNTIME_OUTPUT_TOO_LARGE,

@@ -167,9 +167,11 @@ export function createSandboxPool(options: SandboxPoolOptions): SandboxPool {
           inv: { fn, event, emits: 0 },
           attempt,
           onStart,
-          resolve,
+          // A call that hit a held capability target makes the whole attempt not attempted, whatever
+          // the function did after it (it may have caught the refusal): its delivery waits.
+          resolve: (value) => (job.inv.held === undefined ? resolve(value) : reject(job.inv.held)),
           // Marked final here, where the runtime knows which of its failures no retry cures.
-          reject: (err) => reject(deliveryError(err, job.refusal)),
+          reject: (err) => reject(job.inv.held ?? deliveryError(err, job.refusal)),
         };
         batches.enqueue(job);
       });

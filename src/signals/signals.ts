@@ -12,9 +12,10 @@ export type CapabilityKind = "emit" | "secret" | "egress" | "kv-read" | "kv-writ
 export interface Scope {
   /**
    * A function (by name), a client address (as the gateway saw it), a chain's root
-   * (`<principal>/<id>` of the event from outside it descends from), or a principal.
+   * (`<principal>/<id>` of the event from outside it descends from), a principal, or one capability
+   * target of a function (`<function>/<capability>:<target>`).
    */
-  readonly kind: "function" | "address" | "root" | "principal";
+  readonly kind: "function" | "address" | "root" | "principal" | "capability";
   readonly name: string;
 }
 
@@ -31,7 +32,8 @@ export interface Finding {
   /**
    * What the platform did: `alert` only; `quarantine` (a function's work is held, never dropped);
    * `block` (a client address is refused with 429 for a while); `hold` (a root's further work is
-   * held, never dropped); `throttle` (a principal's rate limit is lowered for a while).
+   * held, never dropped; for a capability scope, the calls to that target and their deliveries);
+   * `throttle` (a principal's rate limit, or a function's start rate, is lowered for a while).
    */
   readonly response: "alert" | "quarantine" | "block" | "hold" | "throttle";
   /** When it was found (epoch ms). */

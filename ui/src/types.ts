@@ -320,7 +320,7 @@ export interface SecretStatus {
 }
 
 export interface QuarantineEntry {
-  readonly scope: { readonly kind: "function" | "principal" | "root"; readonly name: string };
+  readonly scope: { readonly kind: "function" | "principal" | "root" | "capability"; readonly name: string };
   readonly since: string;
   readonly reason: string;
   readonly finding: Readonly<Record<string, unknown>> | null;

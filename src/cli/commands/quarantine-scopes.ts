@@ -1,8 +1,9 @@
 /**
- * What `palisade quarantine` commands are about: a function, a principal (`principal:<name>`) or a
- * chain (`root:<principal>/<id>`), how each is found in the app and the store, and the due
- * deliveries each holds.
+ * What `palisade quarantine` commands are about: a function, a principal (`principal:<name>`), a
+ * chain (`root:<principal>/<id>`) or a capability target (`capability:<function>/<kind>:<target>`),
+ * how each is found in the app and the store, and the due deliveries each holds.
  */
+import { capabilityHoldScope, type HoldTarget } from "../../admin/index.ts";
 import { openQuarantine, openRootHolds, type Quarantine, type RootHolds } from "../../detect/index.ts";
 import { type AppModel, loadApp } from "../../manifest/index.ts";
 import type { AppStore } from "../../open-store.ts";
@@ -14,22 +15,26 @@ import { usageError } from "../usage-error.ts";
 export const ROOT_SCOPE = "root:";
 /** How a held principal is named on the command line: `principal:<name>`. */
 export const PRINCIPAL_SCOPE = "principal:";
+/** How a held capability target is named on the command line: `capability:<function>/<kind>:<target>`. */
+export const CAPABILITY_SCOPE = "capability:";
 
-/** What `hold`/`release` name: a function, or `principal:<name>`. */
-export function holdTarget(
-  app: AppModel,
-  name: string,
-): { kind: "function" | "principal"; name: string; names: string[] } {
+/** What `hold`/`release` name: a function, `principal:<name>` or `capability:<scope>`. */
+export function holdTarget(app: AppModel, name: string): HoldTarget {
+  if (name.startsWith(CAPABILITY_SCOPE)) {
+    const checked = capabilityHoldScope(app, name.slice(CAPABILITY_SCOPE.length));
+    if ("problem" in checked) throw usageError(checked.problem);
+    return { kind: "capability", name: checked.scope };
+  }
   if (!name.startsWith(PRINCIPAL_SCOPE)) {
     assertFunction(app, name);
-    return { kind: "function", name, names: [...app.functions.keys()] };
+    return { kind: "function", name };
   }
   const principal = name.slice(PRINCIPAL_SCOPE.length);
   if (!app.principals.has(principal))
     throw usageError(
       `No principal named "${principal}" in ${app.manifestPath}; principals: ${[...app.principals.keys()].join(", ") || "none"}`,
     );
-  return { kind: "principal", name: principal, names: [...app.principals.keys()] };
+  return { kind: "principal", name: principal };
 }
 
 /** Runs `body` on the app's store when `fn` is quarantined; exit 1 when it is not. */

@@ -1,5 +1,6 @@
 import { userInfo } from "node:os";
 import {
+  discardCapabilityWaits,
   HELD_SCAN,
   heldOf,
   imposeHold,
@@ -16,6 +17,7 @@ import { EXIT_FAILURE, EXIT_OK } from "../exit-codes.ts";
 import { type OperatorNatsFlags, withOperatorStore } from "../nats-target.ts";
 import { usageError } from "../usage-error.ts";
 import {
+  CAPABILITY_SCOPE,
   holdTarget,
   PRINCIPAL_SCOPE,
   ROOT_SCOPE,
@@ -43,7 +45,8 @@ export function printQuarantine(entries: readonly QuarantineEntry[], json: boole
     process.stdout.write(`${JSON.stringify(entries)}\n`);
     return;
   }
-  if (entries.length === 0) process.stdout.write("no function is quarantined and no chain is held\n");
+  if (entries.length === 0)
+    process.stdout.write("nothing is held: no function, principal, chain or capability target\n");
   for (const e of entries) {
     const count = e.held === null ? "(on NATS: not listed)" : `${e.held.count}${e.held.more ? "+" : ""}`;
     const name = e.scope.kind === "function" ? e.scope.name : `${e.scope.kind}:${e.scope.name}`;
@@ -79,7 +82,7 @@ export async function runQuarantineHold(
       return EXIT_FAILURE;
     }
     auditCommand(opts.app, {
-      kind: target.kind === "function" ? AUDIT_KIND.quarantined : AUDIT_KIND.principalHeld,
+      kind: HOLD_KIND[target.kind],
       subject: target.name,
       outcome: "denied",
       details: { detector: "operator", severity: "high", summary: hold.summary, finding: hold.findingId },
@@ -88,13 +91,29 @@ export async function runQuarantineHold(
     process.stdout.write(
       opts.json
         ? `${JSON.stringify(result)}\n`
-        : target.kind === "function"
-          ? `quarantined ${name}: a running platform stops its work in flight within a second and holds its deliveries until palisade quarantine release ${name}\n`
-          : `held ${name}: its requests are refused with 429 and its chains' work waits until palisade quarantine release ${name} (a running platform picks this up within a second)\n`,
+        : HOLD_TEXT[target.kind](target.kind === "capability" ? `${CAPABILITY_SCOPE}${target.name}` : name),
     );
     return EXIT_OK;
   });
 }
+
+const HOLD_KIND = {
+  function: AUDIT_KIND.quarantined,
+  principal: AUDIT_KIND.principalHeld,
+  capability: AUDIT_KIND.capabilityHeld,
+} as const;
+
+const HOLD_TEXT = {
+  function: (name: string) =>
+    `quarantined ${name}: a running platform stops its work in flight within a second and holds its deliveries until palisade quarantine release ${name}\n`,
+  principal: (name: string) =>
+    `held ${name}: its requests are refused with 429 and its chains' work waits until palisade quarantine release ${name} (a running platform picks this up within a second)\n`,
+  capability: (name: string) =>
+    `held ${name}: calls to it are not made and their deliveries wait, pending, until palisade quarantine release ${name}; the function's other work runs (a running platform picks this up within ${CAPABILITY_PICKUP})\n`,
+} as const;
+
+/** How soon a running platform sees a capability hold an operator imposed elsewhere. */
+const CAPABILITY_PICKUP = "5 seconds";
 
 /**
  * `palisade quarantine release <function>`: lifts the quarantine. The held deliveries were never
@@ -126,6 +145,7 @@ export async function runQuarantineRelease(
       return EXIT_OK;
     });
   }
+  if (fn.startsWith(CAPABILITY_SCOPE)) return releaseCapability(fn, opts);
   if (fn.startsWith(ROOT_SCOPE))
     return withHeldChain(fn, opts, async (holds, root) => {
       await holds.release(root); // withHeldChain found it held
@@ -170,6 +190,7 @@ export async function runQuarantineDiscard(
     throw usageError(
       `A held principal's work is not discarded as a whole: its chains are listed as root:<principal>/<id> once a detector holds them; release it (palisade quarantine release ${fn}), or keep it held`,
     );
+  if (fn.startsWith(CAPABILITY_SCOPE)) return discardCapability(fn, opts);
   if (fn.startsWith(ROOT_SCOPE))
     return withHeldChain(fn, opts, async (holds, root) => {
       await holds.discard(root);
@@ -217,6 +238,62 @@ export async function runQuarantineDiscard(
       opts.json
         ? `${JSON.stringify(result)}\n`
         : `dead-lettered ${discarded} held deliveries of ${fn} (reason quarantined; dlq replay brings one back); ${fn} stays quarantined until palisade quarantine release ${fn}\n`,
+    );
+    return EXIT_OK;
+  });
+}
+
+/** `release capability:<scope>`: the deliveries its hold kept run again, each once. */
+async function releaseCapability(
+  name: string,
+  opts: { app: string; json?: boolean } & OperatorNatsFlags,
+): Promise<number> {
+  const app = loadApp(opts.app);
+  const target = holdTarget(app, name);
+  return withOperatorStore(app, opts, async (store) => {
+    const since = await liftHold(app, store, target);
+    if (since === undefined) {
+      process.stderr.write(`palisade: capability ${target.name} is not held (palisade quarantine list)\n`);
+      return EXIT_FAILURE;
+    }
+    auditCommand(opts.app, {
+      kind: AUDIT_KIND.capabilityReleased,
+      subject: target.name,
+      outcome: "allowed",
+      details: { since: new Date(since).toISOString() },
+    });
+    process.stdout.write(
+      opts.json
+        ? `${JSON.stringify({ capability: target.name, released: true })}\n`
+        : `released ${CAPABILITY_SCOPE}${target.name}: calls to it are made again and the deliveries it held run, oldest first, each once (a running platform picks this up within ${CAPABILITY_PICKUP})\n`,
+    );
+    return EXIT_OK;
+  });
+}
+
+/** `discard capability:<scope>`: the deliveries its hold kept are dead-lettered; it stays held. */
+async function discardCapability(
+  name: string,
+  opts: { app: string; json?: boolean } & OperatorNatsFlags,
+): Promise<number> {
+  const app = loadApp(opts.app);
+  const target = holdTarget(app, name);
+  return withOperatorStore(app, opts, async (store) => {
+    const count = await discardCapabilityWaits(store, target.name);
+    if (count === undefined) {
+      process.stderr.write(`palisade: capability ${target.name} is not held (palisade quarantine list)\n`);
+      return EXIT_FAILURE;
+    }
+    auditCommand(opts.app, {
+      kind: AUDIT_KIND.capabilityDiscarded,
+      subject: target.name,
+      outcome: "allowed",
+      details: { count },
+    });
+    process.stdout.write(
+      opts.json
+        ? `${JSON.stringify({ capability: target.name, discarded: count, held: true })}\n`
+        : `discarding ${count} held deliveries of ${CAPABILITY_SCOPE}${target.name}: the running platform dead-letters them within ${CAPABILITY_PICKUP} (reason quarantined; dlq replay brings one back); the target stays held until palisade quarantine release ${CAPABILITY_SCOPE}${target.name}\n`,
     );
     return EXIT_OK;
   });

@@ -161,17 +161,17 @@ export async function remoteQuarantineList(
   return EXIT_OK;
 }
 
-/** `hold` and `release` of a function, `principal:<name>` or (release) `root:<principal>/<id>`. */
+/**
+ * `hold` and `release` of a function, `principal:<name>`, `capability:<function>/<kind>:<target>` or
+ * (release) `root:<principal>/<id>`.
+ */
 export async function remoteQuarantineChange(
   action: "hold" | "release",
   scope: string,
   opts: Remote & { json?: boolean; reason?: string },
 ): Promise<number> {
-  const [kind, name] = scope.startsWith("principal:")
-    ? ["principal", scope.slice("principal:".length)]
-    : scope.startsWith("root:")
-      ? ["root", scope.slice("root:".length)]
-      : ["function", scope];
+  const kind = ["principal", "root", "capability"].find((k) => scope.startsWith(`${k}:`)) ?? "function";
+  const name = kind === "function" ? scope : scope.slice(kind.length + 1);
   const result = await adminApi<object>(opts, "POST", `/quarantine/${action}`, {
     kind,
     name,

@@ -113,9 +113,16 @@ function HoldCard({ entry, mayRelease, onReleased }: HoldCardProps) {
   );
 }
 
-/** The kill switch: quarantine a function or hold a principal now, with a reason for the record. */
+/** What the kill switch can hold. */
+const HOLD_KINDS = ["function", "principal", "capability"] as const;
+type HoldKind = (typeof HOLD_KINDS)[number];
+
+/**
+ * The kill switch: quarantine a function, hold a principal, or hold one capability target of a
+ * function (`<function>/<kind>:<target>`) now, with a reason for the record.
+ */
 function HoldForm({ onHeld }: { readonly onHeld: () => void }) {
-  const [kind, setKind] = useState<"function" | "principal">("function");
+  const [kind, setKind] = useState<HoldKind>("function");
   const [name, setName] = useState("");
   const [reason, setReason] = useState("");
   const hold = useAction<{ since: string }>();
@@ -137,15 +144,24 @@ function HoldForm({ onHeld }: { readonly onHeld: () => void }) {
           Kind
           <select
             value={kind}
-            onChange={(e) => setKind(e.currentTarget.value === "principal" ? "principal" : "function")}
+            onChange={(e) => setKind(HOLD_KINDS.find((k) => k === e.currentTarget.value) ?? "function")}
           >
-            <option value="function">function</option>
-            <option value="principal">principal</option>
+            {HOLD_KINDS.map((k) => (
+              <option key={k} value={k}>
+                {k}
+              </option>
+            ))}
           </select>
         </label>
         <label>
           Name
-          <input name="name" required value={name} onInput={(e) => setName(e.currentTarget.value)} />
+          <input
+            name="name"
+            required
+            placeholder={kind === "capability" ? "checkout/egress:https://api.example.com" : undefined}
+            value={name}
+            onInput={(e) => setName(e.currentTarget.value)}
+          />
         </label>
         <label>
           Reason
