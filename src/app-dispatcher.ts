@@ -35,6 +35,8 @@ export interface AppDispatcherParts {
    * one that does not waits, held, until it does (the next UTC day).
    */
   affordable?: (fn: string, event: Delivery["event"], payloadBytes: () => number) => boolean;
+  /** A function's lowered start rate (per second) while a detector throttles it. */
+  throttle?: (fn: string, now: number) => number | undefined;
 }
 
 /** Creates the dispatcher that runs `app`'s due deliveries in its functions' sandboxes. */
@@ -62,6 +64,7 @@ export function createAppDispatcher(parts: AppDispatcherParts): Dispatcher {
       })),
     ],
     held: parts.held,
+    ...(parts.throttle === undefined ? {} : { throttle: parts.throttle }),
     verdict(fn, d) {
       const verdict = parts.verdict?.(fn, d.event) ?? "run";
       if (verdict !== "run" || parts.affordable === undefined) return verdict;

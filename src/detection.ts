@@ -88,6 +88,11 @@ export interface Detection {
   /** Whether an operator holds a principal (its requests are refused, its chains' work waits). */
   principalHeld(principal: string): boolean;
   /**
+   * The start rate (per second) a function is held to now after a cost-drift finding with response
+   * throttle; undefined when it is not throttled.
+   */
+  functionThrottle(fn: string, now: number): number | undefined;
+  /**
    * A principal's rate limit now: its own, or, while it is throttled after a flood, its baseline
    * rate (never above its own).
    */
@@ -140,6 +145,7 @@ export async function openDetection(parts: DetectionParts): Promise<Detection> {
     clientBlocked: (ip) => blocks?.blocked(ip),
     principalHeld: (principal) => principals.held(principal),
     principalLimit: (_principal, limit) => limit,
+    functionThrottle: () => undefined,
     close: async () => {
       clearInterval(timer);
       for (const stop of stops) stop();
@@ -197,6 +203,8 @@ export async function openDetection(parts: DetectionParts): Promise<Detection> {
   stops.push(signals.on("invocation.settled", (s) => outliers.settled(s)));
   const costDrift = createCostDrift(app.detect.costDrift, report);
   stops.push(signals.on("invocation.cost", (s) => costDrift.cost(s)));
+  // Per node: each throttles the attempts its dispatcher starts.
+  detection.functionThrottle = (fn, now) => costDrift.throttled(fn, now);
   const lineage = createLineage({
     policy: app.detect.amplification,
     budget: budgetsOf(app),
@@ -301,13 +309,22 @@ const RESPONSE_KIND: Record<Finding["response"], string> = {
   throttle: AUDIT_KIND.principalThrottled,
 };
 
+/** The audit record of a finding: by its response, and for a hold or throttle by its scope too. */
+function auditKindOf(finding: Finding): string {
+  if (finding.response === "hold" && finding.scope.kind === "capability") return AUDIT_KIND.capabilityHeld;
+  if (finding.response === "throttle" && finding.scope.kind === "function")
+    return AUDIT_KIND.functionThrottled;
+  return RESPONSE_KIND[finding.response];
+}
+
 /** What the log line adds to the finding's summary, by response. */
 const RESPONSE_TEXT: Record<Finding["response"], string> = {
   alert: "",
   quarantine: "; quarantined: its deliveries are held (palisade quarantine list)",
   block: "; blocked: its requests are refused with 429 until the block ends",
   hold: "; its further work is held (palisade quarantine list)",
-  throttle: "; throttled: its rate limit is held to its baseline rate for a while",
+  throttle:
+    "; throttled for a while (a principal to its baseline rate, a function to its spend-neutral start rate; deliveries wait, pending)",
 };
 
 /**
@@ -358,10 +375,7 @@ function respond(parts: DetectionParts, holds: Holds, found: Finding): void {
   if (finding.response === "block")
     blocks?.block(name, finding.at + app.detect.credentialStuffing.blockSec * 1000);
   audit.record({
-    kind:
-      finding.response === "hold" && finding.scope.kind === "capability"
-        ? AUDIT_KIND.capabilityHeld
-        : RESPONSE_KIND[finding.response],
+    kind: auditKindOf(finding),
     subject: name,
     outcome: finding.response === "alert" ? "info" : "denied",
     details: {

@@ -348,6 +348,7 @@ async function assemblePlatform(
       signals,
       held: detection.quarantined,
       verdict: detection.verdict,
+      throttle: detection.functionThrottle,
       affordable: costs.admits,
     });
     closers.add(startHousekeeping({ app, maintenance: store.maintenance, pools, metrics, logger }));

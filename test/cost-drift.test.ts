@@ -3,8 +3,10 @@
  * pricing each attempt. After a function's baseline is learned, invocations that each cost far more
  * (here: capability calls the event asks for) are a finding once a minute of them is judged: an
  * anomaly event a watcher function receives and a metric, and nothing else: the function is not held
- * and every event is delivered. The CUSUM steps per minute of the wall clock, so this test waits for
- * one minute boundary (up to a minute).
+ * and every event is delivered. When the rise lasts into the next judged minute, a second finding
+ * throttles the function: its starts are paced, its deliveries wait pending, and every one still
+ * runs once. The CUSUM steps per minute of the wall clock, so this test waits for two minute
+ * boundaries (up to two minutes).
  */
 import assert from "node:assert/strict";
 import { test } from "node:test";
@@ -58,8 +60,8 @@ const worked = (lines: readonly LogLine[]) =>
   lines.filter((l) => l.fn === "worker" && l.msg === "worked").map((l) => l.n as number);
 const driftSeen = (l: LogLine) => l.msg === "anomaly seen" && l.detector === "cost-drift";
 
-test("invocations that each cost several times the baseline are a cost-drift finding; nothing is held or lost", {
-  timeout: 180_000,
+test("invocations that each cost several times the baseline are a cost-drift finding, then a throttle; nothing is lost", {
+  timeout: 300_000,
 }, async (t) => {
   const dir = tempApp(t, FILES);
   setSecret(dir, "TEST_KEY", TEST_KEY);
@@ -112,4 +114,34 @@ test("invocations that each cost several times the baseline are a cost-drift fin
       ["worker:delivered"],
     );
   assert.match(await metrics(), /palisade_function_quarantined\{fn="worker"\} 0/);
+
+  // The rise lasts into the next judged minute: a second finding against the same baseline
+  // throttles the worker to what its traffic would spend at the baseline price.
+  const throttledSeen = (l: LogLine) => driftSeen(l) && l.response === "throttle";
+  const later = Date.now() + 150_000;
+  while (!logs.lines.some(throttledSeen)) {
+    assert.ok(Date.now() < later, "no throttle within 150 s of the alert");
+    await send({ n: ++n, lookups: 8 });
+    await sleep(250);
+  }
+  const throttle = (logs.lines.find(throttledSeen) as LogLine).evidence as Record<string, unknown>;
+  const rate = Number(throttle.ratePerSec);
+  assert.ok(rate > 0 && rate < 4, `throttled below the ~4/s it ran at: ${JSON.stringify(throttle)}`);
+  assert.equal(throttle.throttleSec, 600);
+  // A burst now waits for the throttle's tokens (held back, pending) and still runs, each once.
+  const burst = n;
+  for (let i = 0; i < 10; i++) await send({ n: ++n });
+  await waitUntil("the throttle to hold the burst back", async () =>
+    /palisade_delivery_holds_total\{fn="worker",hold="throttle"\} [1-9]/.test(await metrics()),
+  );
+  assert.ok(worked(logs.lines).filter((w) => w > burst).length < 10, "the burst did not all start at once");
+  await waitUntil("every event to run", async () => worked(logs.lines).length === n, 90_000);
+  assert.deepEqual(
+    worked(logs.lines).toSorted((a, b) => a - b),
+    Array.from({ length: n }, (_, i) => i + 1),
+  );
+  assert.match(
+    await metrics(),
+    /palisade_anomaly_findings_total\{detector="cost-drift",severity="medium",response="throttle"\} 1/,
+  );
 });

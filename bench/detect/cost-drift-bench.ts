@@ -3,7 +3,7 @@
  * (the platform's cost model) is an `invocation.cost` signal once it settles. The ladder raises a
  * victim's cost per invocation by +5..50 % for two hours (its events make it do more work).
  */
-import { createCostDrift } from "../../src/detect/index.ts";
+import { createCostDrift, ESCALATE_WINDOW_MS } from "../../src/detect/index.ts";
 import { DEFAULT_DETECT } from "../../src/manifest/index.ts";
 import type { Finding, SignalOf } from "../../src/signals/index.ts";
 import {
@@ -21,7 +21,10 @@ import { baselineRow, type DetectorReport, type DetectorRun, ladderRows, type Me
 import { count, detectedCell, findingHits, percent, type Range, type Score, scoreHits } from "./score.ts";
 import { DAY, DAYS, HOUR, MINUTE, START } from "./traffic.ts";
 
-const POLICY = DEFAULT_DETECT.costDrift;
+/** The alert-only policy: what the detector finds (the default, throttle, escalates on it). */
+const POLICY = { ...DEFAULT_DETECT.costDrift, response: "alert" as const };
+/** The default: alert, then throttle at a second finding against the same baseline. */
+const THROTTLE = DEFAULT_DETECT.costDrift;
 /** Shifts under slack × 5 % (the noise floor) never add up: the adaptive attacker stays at 90 % of it. */
 const ADAPTIVE_SHIFT = 0.9 * POLICY.slack * 0.05;
 
@@ -54,7 +57,27 @@ export function runCostDriftBench(seed: number): DetectorReport {
         a.extra = priceOf(a) - before;
       }
   });
-  return buildReport(simulate(w.attempts, means), w);
+  return buildReport(simulate(w.attempts, means), w, throttleRun(w.attempts));
+}
+
+/** What the default response (throttle) does on the same attempts: when each function was throttled. */
+interface ThrottleRun {
+  /** Throttle findings, by function, in time order. */
+  readonly throttles: ReadonlyMap<string, readonly number[]>;
+  readonly findings: readonly Finding[];
+}
+
+function throttleRun(attempts: readonly Attempt[]): ThrottleRun {
+  const findings: Finding[] = [];
+  const drift = createCostDrift(THROTTLE, (f) => findings.push(f));
+  attempts.forEach((a, i) => {
+    drift.cost(costSignal(a, i, priceOf(a)), a.at + a.durationMs);
+  });
+  const throttles = new Map<string, number[]>();
+  for (const f of findings)
+    if (f.response === "throttle")
+      throttles.set(f.scope.name, [...(throttles.get(f.scope.name) ?? []), f.at]);
+  return { throttles, findings };
 }
 
 /** Spend an attack added to its range: all of it, and what came before the victim's finding. */
@@ -118,8 +141,27 @@ function simulate(attempts: readonly Attempt[], means: ReadonlyMap<string, numbe
   return { findings, fixed, ewma, extra };
 }
 
-function buildReport(run: DriftRun, w: AttemptWorkload): DetectorReport {
+function buildReport(run: DriftRun, w: AttemptWorkload, throttled: ThrottleRun): DetectorReport {
   const { fixed, ewma, extra } = run;
+  const attacks = w.ranges.filter((r) => r.kind === "attack");
+  // Throttled: the attack's extra spend before its victim's first throttle inside the range.
+  const beforeThrottle = (r: Range): number => {
+    const fn = [...r.scopes][0]?.slice(3) ?? "";
+    const at = throttled.throttles.get(fn)?.find((t) => t >= r.start && t < r.end);
+    return w.attempts
+      .filter((a) => a.range === r && (at === undefined || a.at < at))
+      .reduce((sum, a) => sum + (a.extra ?? 0), 0);
+  };
+  const throttledShare = (rs: readonly Range[]): number => {
+    const all = rs.reduce((sum, r) => sum + (extra.get(r)?.all ?? 0), 0);
+    return all === 0 ? 0 : rs.reduce((sum, r) => sum + beforeThrottle(r), 0) / all;
+  };
+  const inAttack = (fn: string, at: number) =>
+    attacks.some((r) => r.scopes.has(`fn:${fn}`) && at >= r.start && at < r.end);
+  const benignThrottles = [...throttled.throttles].reduce(
+    (n, [fn, ats]) => n + ats.filter((at) => !inAttack(fn, at)).length,
+    0,
+  );
   const score = scoreHits(w.ranges, findingHits(run.findings, "fn"), DAYS);
   const fixedScore = scoreHits(w.ranges, fixed.hits, DAYS);
   const ewmaScore = scoreHits(w.ranges, ewma.hits, DAYS);
@@ -136,6 +178,12 @@ function buildReport(run: DriftRun, w: AttemptWorkload): DetectorReport {
       score,
       leaked: `extra spend before finding: ${percent(leak(w.ranges.filter((r) => r.kind === "attack")))}`,
       collateral: "0 held",
+    },
+    {
+      method: `detector 5: cost drift (throttle, ${THROTTLE.throttleSec} s; the default)`,
+      score: scoreHits(w.ranges, findingHits(throttled.findings, "fn"), DAYS),
+      leaked: `extra spend before the throttle: ${percent(throttledShare(attacks))}`,
+      collateral: `${benignThrottles} benign throttle(s)`,
     },
     baselineRow(fixed, fixedScore),
     baselineRow(ewma, ewmaScore),
@@ -158,6 +206,7 @@ function buildReport(run: DriftRun, w: AttemptWorkload): DetectorReport {
       ]),
     },
     notes: [
+      `throttle (the default): the first finding alerts and keeps the baseline; a second within ${ESCALATE_WINDOW_MS / 3_600_000} h caps the function's start rate for ${THROTTLE.throttleSec} s at the spend-neutral rate (not modelled here: the attempts run as they came, so "extra spend before the throttle" is what the attack added until the throttle began, and what the throttle then saves is not counted). A throttle on benign traffic delays that function's deliveries (pending, never dropped) for up to ${THROTTLE.throttleSec} s.`,
       "fresh detector: the same rung with a detector that learned only the victim's previous day (no earlier injection), which separates the rung's own sensitivity from what the week's earlier findings did: after a finding the detector learns its next 200 attempts as the new baseline, so a finding made during a sustained rise or an outage bakes that level in, and the function is blind to rises up to it afterwards.",
       `adaptive attacker: +${(ADAPTIVE_SHIFT * 100).toFixed(2)} % per invocation for 6 h (below slack × the 5 % noise floor) added ${count(adaptive === undefined ? 0 : (extra.get(adaptive)?.all ?? 0))} nano-$ unnoticed.`,
     ],

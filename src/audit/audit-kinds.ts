@@ -79,6 +79,11 @@ export const AUDIT_KIND = {
    * [detector, severity, summary, finding]; subject: the principal.
    */
   principalThrottled: "principal.throttled",
+  /**
+   * A function's start rate was capped for a while after its cost per invocation kept rising (cost
+   * drift, response throttle) [detector, severity, summary, finding]; subject: the function.
+   */
+  functionThrottled: "function.throttled",
   /** An operator held a principal: its requests are refused, its chains' work waits; subject: the principal. */
   principalHeld: "principal.held",
   /** An operator released a held principal; subject: the principal; actor: the operator. */

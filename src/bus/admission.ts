@@ -20,14 +20,16 @@ export interface Admission {
   take(target: string, n: number, now: number): Promise<number>;
   /** When `target` may next start an attempt, if it is held now. */
   nextChance(target: string, now: number): number | undefined;
-  /** Which limit holds the target back now, if any. */
-  holding(target: string): "budget" | "rate_limit" | undefined;
+  /** Which limit holds the target back now, if any (`throttle`: a detector's lowered rate). */
+  holding(target: string): "budget" | "rate_limit" | "throttle" | undefined;
 }
 
 interface State {
   limits: AdmissionLimits;
   tokens: number;
   at: number;
+  /** The bucket of a detector's throttle while one lasts (its rate, tokens, last refill). */
+  throttle: { rate: number; tokens: number; at: number } | undefined;
   day: string;
   used: number;
   loaded: boolean;
@@ -40,20 +42,41 @@ const GRANT_TRIES = 3;
  * Admission control: a rate bucket per target (per process) and a daily budget per target, a durable
  * counter in shared state (per target and day), so neither a restart nor a second worker hands out a
  * fresh budget. `onExhausted` is called once, by the worker whose take used the budget up.
+ * `throttle`, when given, is asked for a detector's lowered rate of a target (per second): while it
+ * answers, a second bucket at that rate (burst max(1, ceil(rate))) holds the target back too.
  */
 export function createAdmission(
   state: SharedState,
   limits: ReadonlyMap<string, AdmissionLimits>,
   onExhausted: (target: string, limit: number, day: string) => void,
   onError: (err: unknown) => void,
+  throttle?: (target: string, now: number) => number | undefined,
 ): Admission {
   const states = new Map<string, State>();
+  const stateOf = (target: string): State | undefined => {
+    let s = states.get(target);
+    if (s === undefined && throttle !== undefined) {
+      // A target without limits of its own can still be throttled.
+      s = { limits: {}, tokens: 0, at: 0, throttle: undefined, day: "", used: 0, loaded: false };
+      states.set(target, s);
+    }
+    return s;
+  };
   for (const [name, l] of limits)
-    states.set(name, { limits: l, tokens: l.ratePerSec ?? 0, at: 0, day: "", used: 0, loaded: false });
+    states.set(name, {
+      limits: l,
+      tokens: l.ratePerSec ?? 0,
+      at: 0,
+      throttle: undefined,
+      day: "",
+      used: 0,
+      loaded: false,
+    });
 
   async function current(target: string, now: number): Promise<State | undefined> {
-    const s = states.get(target);
+    const s = stateOf(target);
     if (s === undefined) return undefined;
+    refillThrottle(s, throttle?.(target, now), now);
     const day = utcDay(now);
     if (s.limits.dailyInvocations !== undefined && (!s.loaded || s.day !== day)) {
       s.day = day;
@@ -73,7 +96,10 @@ export function createAdmission(
     async allowance(target, now) {
       const s = await current(target, now);
       if (s === undefined) return Number.POSITIVE_INFINITY;
-      const byRate = s.limits.ratePerSec === undefined ? Number.POSITIVE_INFINITY : Math.floor(s.tokens);
+      const byRate = Math.min(
+        s.limits.ratePerSec === undefined ? Number.POSITIVE_INFINITY : Math.floor(s.tokens),
+        s.throttle === undefined ? Number.POSITIVE_INFINITY : Math.floor(s.throttle.tokens),
+      );
       const byBudget =
         s.limits.dailyInvocations === undefined
           ? Number.POSITIVE_INFINITY
@@ -85,6 +111,7 @@ export function createAdmission(
       if (s === undefined || n <= 0) return Math.max(0, n);
       const granted = await grant(s, target, n, now);
       if (s.limits.ratePerSec !== undefined) s.tokens -= granted;
+      if (s.throttle !== undefined) s.throttle.tokens -= granted;
       return granted;
     },
     holding(target) {
@@ -92,6 +119,7 @@ export function createAdmission(
       if (s === undefined) return undefined;
       if (s.limits.dailyInvocations !== undefined && s.used >= s.limits.dailyInvocations) return "budget";
       if (s.limits.ratePerSec !== undefined && s.tokens < 1) return "rate_limit";
+      if (s.throttle !== undefined && s.throttle.tokens < 1) return "throttle";
       return undefined;
     },
     nextChance(target, now) {
@@ -100,9 +128,12 @@ export function createAdmission(
       if (s.limits.dailyInvocations !== undefined && s.used >= s.limits.dailyInvocations) {
         return Date.parse(`${utcDay(now)}T00:00:00Z`) + 86_400_000;
       }
+      const waits: number[] = [];
       if (s.limits.ratePerSec !== undefined && s.tokens < 1)
-        return now + Math.ceil(((1 - s.tokens) / s.limits.ratePerSec) * 1000);
-      return undefined;
+        waits.push(Math.ceil(((1 - s.tokens) / s.limits.ratePerSec) * 1000));
+      if (s.throttle !== undefined && s.throttle.tokens < 1)
+        waits.push(Math.ceil(((1 - s.throttle.tokens) / s.throttle.rate) * 1000));
+      return waits.length === 0 ? undefined : now + Math.max(...waits);
     },
   };
 
@@ -130,6 +161,20 @@ export function createAdmission(
     }
     return 0;
   }
+}
+
+/** Refills (or starts, or ends) the throttle bucket of `s` for the rate asked now. */
+function refillThrottle(s: State, rate: number | undefined, now: number): void {
+  if (rate === undefined || !(rate > 0)) {
+    s.throttle = undefined;
+    return;
+  }
+  const burst = Math.max(1, Math.ceil(rate));
+  const t = s.throttle;
+  s.throttle =
+    t === undefined || t.rate !== rate
+      ? { rate, tokens: Math.min(burst, t?.tokens ?? burst), at: now }
+      : { rate, tokens: Math.min(burst, t.tokens + ((now - t.at) / 1000) * rate), at: now };
 }
 
 function utcDay(now: number): string {

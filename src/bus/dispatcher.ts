@@ -47,6 +47,11 @@ export interface DispatcherOptions {
    * its chain's held work). At most MAX_WAITING wait in memory; more go back to the store.
    */
   verdict?: (target: string, delivery: Delivery) => Verdict;
+  /**
+   * A detector's lowered start rate of a target (per second) while it lasts, undefined otherwise:
+   * the target's deliveries past it wait, pending (counted as a `throttle` hold).
+   */
+  throttle?: (target: string, now: number) => number | undefined;
   /** Called when a target's due deliveries start being held back: rate limit, budget or quarantine. */
   onHold?: (target: string, hold: DispatchHold) => void;
   /** Called once when a target's daily invocation budget runs out. */
@@ -61,7 +66,7 @@ export interface DispatcherOptions {
 export type Verdict = "run" | "wait" | "discard";
 
 /** Why a target's due deliveries wait. */
-export type DispatchHold = "budget" | "rate_limit" | "quarantine";
+export type DispatchHold = "budget" | "rate_limit" | "throttle" | "quarantine";
 
 export interface Dispatcher {
   /** Wakes the dispatcher: `targets` (undefined: any target) may have new work or a free slot. */
@@ -91,6 +96,7 @@ export function createDispatcher(options: DispatcherOptions): Dispatcher {
     new Map(options.targets.flatMap((t) => (t.admission ? [[t.name, t.admission] as const] : []))),
     (target, limit, day) => options.onBudgetExhausted?.(target, limit, day),
     (err) => options.onError?.(err),
+    options.throttle,
   );
   const random = options.random ?? Math.random;
   const targets = new Map(options.targets.map((t) => [t.name, t]));

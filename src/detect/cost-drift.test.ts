@@ -3,7 +3,7 @@ import { test } from "node:test";
 import { seededRandom } from "../../test/kit/seeded-random.ts";
 import { type CostDriftPolicy, DEFAULT_DETECT } from "../manifest/index.ts";
 import type { Finding, SignalOf } from "../signals/index.ts";
-import { createCostDrift, DRIFT_STEP_MS } from "./cost-drift.ts";
+import { createCostDrift, DRIFT_STEP_MS, ESCALATE_WINDOW_MS } from "./cost-drift.ts";
 
 const random = seededRandom;
 
@@ -55,8 +55,8 @@ function detector(p: CostDriftPolicy = policy(), noise = 0.1) {
   return { drift, found, minutes, clock };
 }
 
-test("a sustained +20 % cost per invocation is one finding within minutes, with its evidence; then the new level is the baseline", () => {
-  const { found, minutes, clock } = detector();
+test("response alert: a sustained +20 % cost per invocation is one finding within minutes, with its evidence; then the new level is the baseline", () => {
+  const { found, minutes, clock } = detector(policy({ response: "alert" }));
   minutes(20, 10, 1000); // the warm-up: 200 attempts
   assert.equal(minutes(600, 10, 1000), undefined, "ten hours of ordinary noise");
   const half = (i: number) => (i % 2 === 0 ? "alice" : "mallory");
@@ -135,7 +135,7 @@ test("a +5 % shift is found, later than a +50 % one; a quiet function judges eac
 });
 
 test("the warm-up learns whatever comes, and each function has its own baseline", () => {
-  const { drift, found, minutes } = detector(policy({ warmup: 50 }));
+  const { drift, found, minutes } = detector(policy({ warmup: 50, response: "alert" }));
   minutes(5, 10, 3000); // expensive from the start: that is its baseline
   minutes(60, 10, 3000);
   for (let m = 0; m < 60; m++) drift.cost(cost(10, "alice", "b"), m * DRIFT_STEP_MS);
@@ -152,4 +152,60 @@ test("response off reports nothing", () => {
   minutes(20, 10, 1000);
   minutes(60, 10, 5000);
   assert.equal(found.length, 0);
+});
+
+test("response throttle: a lasting rise alerts, then throttles at the spend-neutral rate for throttleSec, then learns", () => {
+  const { drift, found, minutes, clock } = detector(policy({ warmup: 100, throttleSec: 600 }));
+  minutes(5, 30, 1_000_000); // warm-up: 30 a minute at 1 m nano-dollars
+  assert.equal(found.length, 0);
+  const first = minutes(15, 30, 2_000_000);
+  assert.notEqual(first, undefined);
+  assert.deepEqual(
+    found.map((f) => f.response),
+    ["alert", "throttle"],
+    "the rise lasted: a second crossing of the same baseline throttles",
+  );
+  const [alert, throttle] = found as [Finding, Finding];
+  assert.match(alert.summary, /if it lasts .* throttled/);
+  assert.ok(throttle.at - alert.at <= ESCALATE_WINDOW_MS);
+  // 30 starts a minute at twice the price: spend-neutral is about 15 a minute.
+  const rate = throttle.evidence.ratePerSec as number;
+  assert.ok(rate > 0.2 && rate < 0.3, `rate ${rate}/s`);
+  assert.ok(Math.abs((drift.throttled("a", throttle.at + 1000) ?? 0) - rate) < 0.001);
+  assert.equal(drift.throttled("b", throttle.at + 1000), undefined, "only that function");
+  assert.equal(drift.throttled("a", throttle.at + 600_000), undefined, "for throttleSec");
+  assert.match(throttle.summary, /its deliveries wait, pending, never dropped/);
+  // The new level is learned: the same cost goes on without further findings.
+  clock.minute += 1;
+  minutes(30, 30, 2_000_000);
+  assert.equal(found.length, 2);
+});
+
+test("response throttle: a rise that stops after the alert is not throttled", () => {
+  const { drift, found, minutes } = detector(policy({ warmup: 100 }));
+  minutes(5, 30, 1_000_000);
+  for (let m = 0; m < 30 && found.length === 0; m++) minutes(1, 30, 2_000_000);
+  assert.deepEqual(
+    found.map((f) => f.response),
+    ["alert"],
+  );
+  // Back to normal within the window: the CUSUM stays near 0, no throttle.
+  minutes(ESCALATE_WINDOW_MS / DRIFT_STEP_MS + 5, 30, 1_000_000);
+  assert.deepEqual(
+    found.map((f) => f.response),
+    ["alert"],
+  );
+  assert.equal(drift.throttled("a"), undefined);
+});
+
+test("response alert reports each finding and learns the new level; it never throttles", () => {
+  const { drift, found, minutes } = detector(policy({ warmup: 100, response: "alert" }));
+  minutes(5, 30, 1_000_000);
+  minutes(30, 30, 2_000_000);
+  assert.deepEqual(
+    found.map((f) => f.response),
+    ["alert"],
+  );
+  assert.match((found[0] as Finding).summary, /learns its baseline again/);
+  assert.equal(drift.throttled("a", 0), undefined);
 });

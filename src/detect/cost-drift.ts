@@ -14,6 +14,13 @@ export const DRIFT_Z_CAP = 3;
  * (a busier hour's mix) would count; with it, shifts under slack × 5 % never accumulate.
  */
 export const DRIFT_NOISE_FLOOR = 0.05;
+/**
+ * With response `throttle`, a second finding within this long of the first (against the same
+ * baseline) throttles the function; past it, the escalation ends and the level is learned.
+ */
+export const ESCALATE_WINDOW_MS = 60 * 60_000;
+/** The slowest a throttle makes a function: one start a minute. */
+export const MIN_THROTTLE_RATE = 1 / 60;
 /** Principals named in a finding (by spend in the drifting stretch), and kept per stretch. */
 const EVIDENCE_PRINCIPALS = 10;
 const MAX_PRINCIPALS = 1000;
@@ -21,6 +28,8 @@ const MAX_PRINCIPALS = 1000;
 export interface CostDrift {
   /** Learns an attempt's cost, or adds it to its function's current minute and steps the CUSUM. */
   cost(cost: SignalOf<"invocation.cost">, now?: number): void;
+  /** The start rate (per second) a throttled function is held to now; undefined when it is not. */
+  throttled(fn: string, now?: number): number | undefined;
 }
 
 /** One function: its warm-up or frozen baseline, the current minute and the CUSUM. */
@@ -43,6 +52,8 @@ interface State {
   driftSum: number;
   driftCount: number;
   driftBy: Map<string, number>;
+  /** With response throttle: when the first finding against this baseline was (escalating since). */
+  alertedAt: number | undefined;
 }
 
 /**
@@ -50,8 +61,12 @@ interface State {
  * standard deviation of its first `warmup` priced attempts, by Welford's method), then frozen. Each
  * minute's mean cost is standardized against it, z = (mean − baseline) / max(sd / √n, 5 % of the
  * baseline, 1 nano-dollar), capped at ±3, and a one-sided CUSUM S = max(0, S + z − slack) adds up
- * what exceeds the slack; S ≥ `threshold` is a finding, after which the function learns a new
- * baseline (a further rise is a new finding). A sustained rise of more than slack × 5 % (2.5 % by
+ * what exceeds the slack; S ≥ `threshold` is a finding. With response `alert` the function then
+ * learns a new baseline (a further rise is a new finding). With `throttle` (the default) the first
+ * finding alerts and keeps the baseline with S back at 0: a rise that lasts crosses again, and a
+ * second finding within ESCALATE_WINDOW_MS caps the function's start rate for `throttleSec` at the
+ * spend-neutral rate (see throttleRate; the dispatcher holds the rest, pending) and then learns the
+ * new level; without a second finding in the window the level is learned as it is. A sustained rise of more than slack × 5 % (2.5 % by
  * default) is found, the sooner the larger the rise and the steadier the cost (with the defaults
  * +20 % or more within about 5 minutes, +5 % within about 25, once a minute's mean is that
  * precise), while one expensive invocation or minute adds at most 3 − slack and is not. With a
@@ -65,15 +80,19 @@ interface State {
 export function createCostDrift(policy: CostDriftPolicy, report: (finding: Finding) => void): CostDrift {
   const states = new Map<string, State>();
   const lastAt = new Map<string, number>();
+  const throttles = new Map<string, { rate: number; until: number }>();
 
-  /** Judges the finished minute of `s`; true when it completed a finding. */
-  const step = (fn: string, s: State, now: number): boolean => {
+  /**
+   * Judges the finished minute of `s`: `relearn` when a finding ends this baseline, `alerted` when
+   * the first finding of an escalation keeps it, `none` otherwise.
+   */
+  const step = (fn: string, s: State, now: number): "none" | "alerted" | "relearn" => {
     const n = s.minuteCount;
     const scale = Math.max(s.sd / Math.sqrt(n), DRIFT_NOISE_FLOOR * s.mean, 1);
     const z = Math.max(-DRIFT_Z_CAP, Math.min(DRIFT_Z_CAP, (s.minuteSum / n - s.mean) / scale));
     const before = s.cusum;
     s.cusum = Math.max(0, s.cusum + z - policy.slack);
-    if (s.cusum === 0) return false;
+    if (s.cusum === 0) return "none";
     if (before === 0) {
       s.driftSince = s.minute * DRIFT_STEP_MS;
       s.driftSum = 0;
@@ -83,11 +102,24 @@ export function createCostDrift(policy: CostDriftPolicy, report: (finding: Findi
     s.driftSum += s.minuteSum;
     s.driftCount += n;
     for (const [p, spent] of s.minuteBy) addSpent(s.driftBy, p, spent);
-    if (s.cusum < policy.threshold) return false;
+    if (s.cusum < policy.threshold) return "none";
     const at = Math.max(now, (lastAt.get(fn) ?? 0) + 1);
     lastAt.set(fn, at);
-    report(driftFinding(policy, fn, s, at));
-    return true;
+    if (policy.response !== "throttle") {
+      report(driftFinding(policy, fn, s, at));
+      return "relearn";
+    }
+    if (s.alertedAt === undefined) {
+      // Alert first; the baseline stays, so a rise that lasts crosses again and escalates.
+      report(driftFinding(policy, fn, s, at, "escalating"));
+      s.alertedAt = at;
+      s.cusum = 0;
+      return "alerted";
+    }
+    const throttle = { rate: throttleRate(s, at), until: at + policy.throttleSec * 1000 };
+    throttles.set(fn, throttle);
+    report(driftFinding(policy, fn, s, at, throttle));
+    return "relearn";
   };
 
   return {
@@ -104,8 +136,12 @@ export function createCostDrift(policy: CostDriftPolicy, report: (finding: Findi
       }
       const minute = Math.floor(now / DRIFT_STEP_MS);
       if (minute > s.minute) {
-        if (s.minuteCount > 0 && step(c.fn, s, now)) {
-          // The new level is learned as the baseline; this attempt is its first.
+        const judged = s.minuteCount > 0 ? step(c.fn, s, now) : "none";
+        // A finding that ends the baseline, or an escalation that saw no second one within its
+        // window: the new level is learned as the baseline; this attempt is its first.
+        const quiet =
+          judged === "none" && s.alertedAt !== undefined && now - s.alertedAt > ESCALATE_WINDOW_MS;
+        if (judged === "relearn" || quiet) {
           Object.assign(s, newState());
           learn(s, c.nanoUsd, policy.warmup, now);
           return;
@@ -119,7 +155,26 @@ export function createCostDrift(policy: CostDriftPolicy, report: (finding: Findi
       s.minuteCount += 1;
       addSpent(s.minuteBy, c.principal, c.nanoUsd);
     },
+    throttled(fn, now = Date.now()) {
+      const throttle = throttles.get(fn);
+      if (throttle === undefined) return undefined;
+      if (now < throttle.until) return throttle.rate;
+      throttles.delete(fn);
+      return undefined;
+    },
   };
+}
+
+/**
+ * The spend-neutral start rate: the rate the drifting stretch ran at, scaled by baseline over recent
+ * cost per invocation, so the function spends per second what that traffic cost at the baseline
+ * price (never below MIN_THROTTLE_RATE).
+ */
+function throttleRate(s: State, at: number): number {
+  const seconds = Math.max(DRIFT_STEP_MS, at - s.driftSince) / 1000;
+  const recent = s.driftSum / s.driftCount;
+  const observed = s.driftCount / seconds;
+  return Math.max(MIN_THROTTLE_RATE, recent > 0 ? (observed * s.mean) / recent : observed);
 }
 
 function newState(): State {
@@ -138,6 +193,7 @@ function newState(): State {
     driftSum: 0,
     driftCount: 0,
     driftBy: new Map(),
+    alertedAt: undefined,
   };
 }
 
@@ -160,7 +216,17 @@ function addSpent(by: Map<string, number>, principal: string, nanoUsd: number): 
   by.set(principal, (had ?? 0) + nanoUsd);
 }
 
-function driftFinding(policy: CostDriftPolicy, fn: string, s: State, at: number): Finding {
+/**
+ * A finding: `escalating` for the first of response throttle (it keeps the baseline), the throttle
+ * for the second; neither for response alert (it learns the new level).
+ */
+function driftFinding(
+  policy: CostDriftPolicy,
+  fn: string,
+  s: State,
+  at: number,
+  then?: "escalating" | { rate: number; until: number },
+): Finding {
   const recent = s.driftSum / s.driftCount;
   const shift = s.mean > 0 ? recent / s.mean - 1 : Number.POSITIVE_INFINITY;
   const minutes = Math.round((at - s.driftSince) / DRIFT_STEP_MS);
@@ -169,11 +235,17 @@ function driftFinding(policy: CostDriftPolicy, fn: string, s: State, at: number)
     .slice(0, EVIDENCE_PRINCIPALS)
     .map(([p]) => p);
   const pct = Number.isFinite(shift) ? `${Math.round(shift * 100)} %` : "infinitely";
+  const next =
+    then === undefined
+      ? `it learns its baseline again from its next ${policy.warmup} invocations`
+      : then === "escalating"
+        ? `if it lasts (a second finding within ${ESCALATE_WINDOW_MS / 60_000} min), the function is throttled`
+        : `throttled to ${formatRate(then.rate)} starts for ${policy.throttleSec} s (until ${new Date(then.until).toISOString()}): its deliveries wait, pending, never dropped; then it learns its baseline again`;
   return {
     detector: "cost-drift",
     scope: { kind: "function", name: fn },
     severity: "medium",
-    summary: `Function "${fn}" has cost ${pct} more per invocation than its baseline for about ${minutes} min (${Math.round(recent)} against ${Math.round(s.mean)} nano-dollars, over ${s.driftCount} invocations; CUSUM ${s.cusum.toFixed(1)} ≥ ${policy.threshold}): a sustained rise in spend, possibly a slow denial of wallet; it learns its baseline again from its next ${policy.warmup} invocations`,
+    summary: `Function "${fn}" has cost ${pct} more per invocation than its baseline for about ${minutes} min (${Math.round(recent)} against ${Math.round(s.mean)} nano-dollars, over ${s.driftCount} invocations; CUSUM ${s.cusum.toFixed(1)} ≥ ${policy.threshold}): a sustained rise in spend, possibly a slow denial of wallet; ${next}`,
     evidence: {
       baselineMean: Math.round(s.mean),
       baselineSd: Math.round(s.sd),
@@ -188,8 +260,19 @@ function driftFinding(policy: CostDriftPolicy, fn: string, s: State, at: number)
       slack: policy.slack,
       principals,
       unit: "nano-USD per invocation",
+      ...(typeof then === "object"
+        ? {
+            ratePerSec: Math.round(then.rate * 10_000) / 10_000,
+            throttleSec: policy.throttleSec,
+            until: new Date(then.until).toISOString(),
+          }
+        : {}),
     },
-    response: "alert",
+    response: typeof then === "object" ? "throttle" : "alert",
     at,
   };
+}
+
+function formatRate(perSecond: number): string {
+  return perSecond >= 1 ? `${Math.round(perSecond * 10) / 10}/s` : `${Math.round(perSecond * 600) / 10}/min`;
 }

@@ -12,7 +12,7 @@ export {
   parseCapabilityScope,
 } from "./capability-holds.ts";
 export { type ClientBlocks, createClientBlocks } from "./client-blocks.ts";
-export { type CostDrift, createCostDrift } from "./cost-drift.ts";
+export { type CostDrift, createCostDrift, ESCALATE_WINDOW_MS } from "./cost-drift.ts";
 export { type CredentialStuffing, createCredentialStuffing } from "./credential-stuffing.ts";
 export { createDeniedBurst, type DeniedBurst } from "./denied-burst.ts";
 export { createIngressFlood, type IngressFlood } from "./ingress-flood.ts";

@@ -94,8 +94,14 @@ export interface CostDriftPolicy {
   /** The CUSUM's allowance k, in standard deviations per minute. */
   readonly slack: number;
   readonly warmup: number;
-  /** `alert` (default) only reports; `off`. Throttling on drift is not built: budgets bound spend. */
-  readonly response: "alert" | "off";
+  /**
+   * `throttle` (default): the first finding alerts; a second within an hour, against the same
+   * baseline, caps the function's start rate for `throttleSec` at what keeps its spend per second
+   * at the baseline price. `alert` only reports (and learns the new level); `off`.
+   */
+  readonly response: "throttle" | "alert" | "off";
+  /** How long a throttle lasts, in seconds. */
+  readonly throttleSec: number;
 }
 
 /**
@@ -193,7 +199,13 @@ export const DEFAULT_DETECT: DetectPolicy = Object.freeze({
   }),
   // A sender picks its events' sizes and, through them, durations: report, never hold.
   outliers: Object.freeze({ factor: 5, warmup: 200, windowSec: 600, response: "alert" as const }),
-  costDrift: Object.freeze({ threshold: 10, slack: 0.5, warmup: 200, response: "alert" as const }),
+  costDrift: Object.freeze({
+    threshold: 10,
+    slack: 0.5,
+    warmup: 200,
+    response: "throttle" as const,
+    throttleSec: 600,
+  }),
 });
 
 /** A recorded exception to one `palisade check` finding: which, why, and until when. */

@@ -435,24 +435,36 @@ test("detect.novelty: defaults to learning 100 invocations or 24 h and alerting;
       "detect.novelty.learn.invocations: must be >= 1; got 0",
       "detect.novelty.learn.hours: must be an integer, got 1.5",
       'detect.novelty.learn.days: unknown field "days"; allowed fields are: invocations, hours',
-      'detect.novelty.response: must be one of: alert, quarantine, off; got "block"',
+      'detect.novelty.response: must be one of: alert, hold, quarantine, off; got "block"',
     ].toSorted(),
   );
 });
 
-test("detect.outliers and detect.costDrift: default to alerting; fields merge; a hold is not a response they take", (t) => {
+test("detect.outliers and detect.costDrift: outliers alert, cost drift throttles by default; fields merge; a hold is not a response they take", (t) => {
   assert.deepEqual(DEFAULT_DETECT.outliers, { factor: 5, warmup: 200, windowSec: 600, response: "alert" });
-  assert.deepEqual(DEFAULT_DETECT.costDrift, { threshold: 10, slack: 0.5, warmup: 200, response: "alert" });
+  assert.deepEqual(DEFAULT_DETECT.costDrift, {
+    threshold: 10,
+    slack: 0.5,
+    warmup: 200,
+    response: "throttle",
+    throttleSec: 600,
+  });
   const tuned = tempApp(t, {
     ...FILES,
     "palisade.yaml": `${GOOD}detect:\n  outliers: { factor: 2.5, warmup: 20 }\n  costDrift: { threshold: 6, response: off }\n`,
   });
   const { detect } = loadApp(tuned);
   assert.deepEqual(detect.outliers, { factor: 2.5, warmup: 20, windowSec: 600, response: "alert" });
-  assert.deepEqual(detect.costDrift, { threshold: 6, slack: 0.5, warmup: 200, response: "off" });
+  assert.deepEqual(detect.costDrift, {
+    threshold: 6,
+    slack: 0.5,
+    warmup: 200,
+    response: "off",
+    throttleSec: 600,
+  });
   const details = problemsOf(
     t,
-    `${GOOD}detect:\n  outliers: { factor: 0.5, warmup: 5, response: quarantine }\n  costDrift: { slack: -1, window: 60, response: throttle }\n`,
+    `${GOOD}detect:\n  outliers: { factor: 0.5, warmup: 5, response: quarantine }\n  costDrift: { slack: -1, window: 60, response: hold, throttleSec: 5 }\n`,
   );
   assert.deepEqual(
     details.map((d) => d.replace(/^palisade\.yaml:\d+: /, "")).toSorted(),
@@ -461,8 +473,9 @@ test("detect.outliers and detect.costDrift: default to alerting; fields merge; a
       "detect.outliers.warmup: must be >= 10; got 5",
       'detect.outliers.response: must be one of: alert, off; got "quarantine"',
       "detect.costDrift.slack: must be >= 0; got -1",
-      'detect.costDrift.window: unknown field "window"; allowed fields are: threshold, slack, warmup, response',
-      'detect.costDrift.response: must be one of: alert, off; got "throttle"',
+      'detect.costDrift.window: unknown field "window"; allowed fields are: threshold, slack, warmup, response, throttleSec',
+      'detect.costDrift.response: must be one of: throttle, alert, off; got "hold"',
+      "detect.costDrift.throttleSec: must be >= 10; got 5",
     ].toSorted(),
   );
 });

@@ -77,7 +77,7 @@ export function createMetrics(): Metrics {
     }),
     holds: new Counter({
       name: "palisade_delivery_holds_total",
-      help: "Times a function's deliveries were held back, by function and hold (rate_limit, budget).",
+      help: "Times a function's deliveries were held back, by function and hold (rate_limit, budget, throttle, quarantine).",
       labelNames: ["fn", "hold"] as const,
       registers: [registry],
     }),

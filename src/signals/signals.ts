@@ -177,7 +177,7 @@ export type Signal =
       /** A function's due deliveries started waiting: rate limit, daily budget or quarantine. */
       readonly kind: "delivery.held";
       readonly fn: string;
-      readonly hold: "budget" | "rate_limit" | "quarantine";
+      readonly hold: "budget" | "rate_limit" | "throttle" | "quarantine";
     }
   | { readonly kind: "finding"; readonly finding: Finding }
   | {
