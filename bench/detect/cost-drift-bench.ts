@@ -18,7 +18,17 @@ import {
 } from "./attempts.ts";
 import { createEwma, createStaticThreshold } from "./baselines.ts";
 import { baselineRow, type DetectorReport, type DetectorRun, ladderRows, type MethodRow } from "./report.ts";
-import { count, detectedCell, findingHits, percent, type Range, type Score, scoreHits } from "./score.ts";
+import {
+  count,
+  detectedCell,
+  duration,
+  findingHits,
+  median,
+  percent,
+  type Range,
+  type Score,
+  scoreHits,
+} from "./score.ts";
 import { DAY, DAYS, HOUR, MINUTE, START } from "./traffic.ts";
 
 /** The alert-only policy: what the detector finds (the default, throttle, escalates on it). */
@@ -144,10 +154,14 @@ function simulate(attempts: readonly Attempt[], means: ReadonlyMap<string, numbe
 function buildReport(run: DriftRun, w: AttemptWorkload, throttled: ThrottleRun): DetectorReport {
   const { fixed, ewma, extra } = run;
   const attacks = w.ranges.filter((r) => r.kind === "attack");
+  // When the attack's victim was first throttled inside its range, if it was.
+  const throttledAt = (r: Range): number | undefined => {
+    const fn = [...r.scopes][0]?.slice(3) ?? "";
+    return throttled.throttles.get(fn)?.find((t) => t >= r.start && t < r.end);
+  };
   // Throttled: the attack's extra spend before its victim's first throttle inside the range.
   const beforeThrottle = (r: Range): number => {
-    const fn = [...r.scopes][0]?.slice(3) ?? "";
-    const at = throttled.throttles.get(fn)?.find((t) => t >= r.start && t < r.end);
+    const at = throttledAt(r);
     return w.attempts
       .filter((a) => a.range === r && (at === undefined || a.at < at))
       .reduce((sum, a) => sum + (a.extra ?? 0), 0);
@@ -156,6 +170,20 @@ function buildReport(run: DriftRun, w: AttemptWorkload, throttled: ThrottleRun):
     const all = rs.reduce((sum, r) => sum + (extra.get(r)?.all ?? 0), 0);
     return all === 0 ? 0 : rs.reduce((sum, r) => sum + beforeThrottle(r), 0) / all;
   };
+  // Per rung: how many attacks were throttled, and the longest from the attack's start to it.
+  const throttleCell = (rs: readonly Range[]): string => {
+    const delays = rs.flatMap((r) => {
+      const at = throttledAt(r);
+      return at === undefined ? [] : [at - r.start];
+    });
+    return delays.length === 0
+      ? `0/${rs.length}`
+      : `${delays.length}/${rs.length}, ${duration(Math.max(...delays))}`;
+  };
+  const throttleDelays = attacks.flatMap((r) => {
+    const at = throttledAt(r);
+    return at === undefined ? [] : [at - r.start];
+  });
   const inAttack = (fn: string, at: number) =>
     attacks.some((r) => r.scopes.has(`fn:${fn}`) && at >= r.start && at < r.end);
   const benignThrottles = [...throttled.throttles].reduce(
@@ -196,16 +224,28 @@ function buildReport(run: DriftRun, w: AttemptWorkload, throttled: ThrottleRun):
     ladder: {
       title:
         "Slow denial-of-wallet ladder (each rung 3 times on different functions; cells: detected, worst delay; extra = spend the attack added before the finding)",
-      header: ["rung", "cost drift", "extra before finding", "fresh detector", "static", "EWMA"],
+      header: [
+        "rung",
+        "cost drift",
+        "extra before finding",
+        "throttled (default)",
+        "extra before throttle",
+        "fresh detector",
+        "static",
+        "EWMA",
+      ],
       rows: ladderRows(RUNGS, w.ranges, (rs) => [
         detectedCell(score, rs),
         percent(leak(rs)),
+        throttleCell(rs),
+        percent(throttledShare(rs)),
         detectedCell(alone, rs),
         detectedCell(fixedScore, rs),
         detectedCell(ewmaScore, rs),
       ]),
     },
     notes: [
+      `throttled (default): attacks whose victim the default response throttled within the attack, and the longest from the attack's start to the throttle finding; ${throttleDelays.length}/${attacks.length} attacks throttled, ${duration(median(throttleDelays))} from start to throttle (p50); extra before throttle: the share of the attack's extra spend made before it.`,
       `throttle (the default): the first finding alerts and keeps the baseline; a second within ${ESCALATE_WINDOW_MS / 3_600_000} h caps the function's start rate for ${THROTTLE.throttleSec} s at the spend-neutral rate (not modelled here: the attempts run as they came, so "extra spend before the throttle" is what the attack added until the throttle began, and what the throttle then saves is not counted). A throttle on benign traffic delays that function's deliveries (pending, never dropped) for up to ${THROTTLE.throttleSec} s.`,
       "fresh detector: the same rung with a detector that learned only the victim's previous day (no earlier injection), which separates the rung's own sensitivity from what the week's earlier findings did: after a finding the detector learns its next 200 attempts as the new baseline, so a finding made during a sustained rise or an outage bakes that level in, and the function is blind to rises up to it afterwards.",
       `adaptive attacker: +${(ADAPTIVE_SHIFT * 100).toFixed(2)} % per invocation for 6 h (below slack × the 5 % noise floor) added ${count(adaptive === undefined ? 0 : (extra.get(adaptive)?.all ?? 0))} nano-$ unnoticed.`,

@@ -20,11 +20,13 @@ import type { KeysStatus } from "./keys-view.ts";
 import { type MetricsSummary, summarizeMetrics } from "./metrics-summary.ts";
 import {
   capabilityHoldScope,
+  HOLD_AUDIT_KIND,
   type HoldTarget,
   imposeHold,
   liftHold,
   listQuarantine,
   type QuarantineEntry,
+  RELEASE_AUDIT_KIND,
   releaseChain,
 } from "./quarantine-view.ts";
 import {
@@ -267,7 +269,7 @@ export function createAdminService(sources: AdminSources): AdminService {
           `${target.kind} "${target.name}" is already ${target.kind === "function" ? "quarantined" : "held"} (since ${hold.since})`,
         );
       record(actor, {
-        kind: HOLD_KIND[target.kind],
+        kind: HOLD_AUDIT_KIND[target.kind],
         subject: target.name,
         outcome: "denied",
         details: { detector: "operator", severity: "high", summary: hold.summary, finding: hold.findingId },
@@ -287,7 +289,7 @@ export function createAdminService(sources: AdminSources): AdminService {
           `${target.kind} "${target.name}" is not ${target.kind === "function" ? "quarantined" : "held"}`,
         );
       record(actor, {
-        kind: RELEASE_KIND[target.kind],
+        kind: RELEASE_AUDIT_KIND[target.kind],
         subject: target.name,
         outcome: "allowed",
         details: { since: new Date(since).toISOString() },
@@ -313,18 +315,6 @@ function reuse<T>(read: () => Promise<T>): () => Promise<{ value: T; fresh: bool
     return { value: await value, fresh: true };
   };
 }
-
-/** The audit record of an operator's hold and release, by what is held. */
-const HOLD_KIND = {
-  function: AUDIT_KIND.quarantined,
-  principal: AUDIT_KIND.principalHeld,
-  capability: AUDIT_KIND.capabilityHeld,
-} as const;
-const RELEASE_KIND = {
-  function: AUDIT_KIND.quarantineLifted,
-  principal: AUDIT_KIND.principalReleased,
-  capability: AUDIT_KIND.capabilityReleased,
-} as const;
 
 /** The target as held: one the app has (404 if not), a capability scope written as the host names it. */
 function checkedTarget(app: AppModel, target: HoldTarget): HoldTarget {

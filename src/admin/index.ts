@@ -65,6 +65,7 @@ export {
   capabilityHoldScope,
   discardCapabilityWaits,
   HELD_SCAN,
+  HOLD_AUDIT_KIND,
   type HoldResult,
   type HoldTarget,
   heldOf,
@@ -74,6 +75,7 @@ export {
   NATS_HELD,
   onNats,
   type QuarantineEntry,
+  RELEASE_AUDIT_KIND,
   refOf,
   releaseChain,
 } from "./quarantine-view.ts";

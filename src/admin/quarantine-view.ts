@@ -3,6 +3,7 @@
  * quarantined function, held principal and held chain (root), the finding behind it, and the
  * deliveries it holds; and lifting or imposing an operator's hold.
  */
+import { AUDIT_KIND } from "../audit/index.ts";
 import type { Delivery, RefusedDelivery, Store } from "../bus/index.ts";
 import {
   type CapabilityHoldStore,
@@ -146,6 +147,20 @@ export interface HoldTarget {
   readonly kind: "function" | "principal" | "capability";
   readonly name: string;
 }
+
+/** The audit record of an operator's hold, by what is held. */
+export const HOLD_AUDIT_KIND = {
+  function: AUDIT_KIND.quarantined,
+  principal: AUDIT_KIND.principalHeld,
+  capability: AUDIT_KIND.capabilityHeld,
+} as const;
+
+/** The audit record of an operator's release, by what was held. */
+export const RELEASE_AUDIT_KIND = {
+  function: AUDIT_KIND.quarantineLifted,
+  principal: AUDIT_KIND.principalReleased,
+  capability: AUDIT_KIND.capabilityReleased,
+} as const;
 
 /** The stored hold of one target: when it began, and how to impose or lift it. */
 interface StoredHold {

@@ -67,3 +67,24 @@ test("a throttle lowers a target's own rate limit, never raises it", async (t) =
   assert.equal(slower.holding("f"), "throttle");
   assert.equal(await slower.allowance("f", at + 2000), 1);
 });
+
+test("with its own rate limit and a throttle both short, a target looks again when both have a token", async (t) => {
+  const admission = createAdmission(
+    sharedState(t),
+    new Map([["f", { ratePerSec: 1, burst: 1 }]]),
+    noop,
+    noop,
+    () => 0.25,
+  );
+  const at = 9_000_000;
+  assert.equal(await admission.allowance("f", at), 1);
+  assert.equal(await admission.take("f", 1, at), 1);
+  assert.equal(await admission.allowance("f", at), 0);
+  assert.equal(admission.holding("f"), "rate_limit", "its own limit is named first");
+  assert.equal(admission.nextChance("f", at), at + 4000, "1 s for its own bucket, 4 s for the throttle's");
+  assert.equal(await admission.allowance("f", at + 1000), 0);
+  assert.equal(admission.holding("f"), "throttle", "its own bucket refilled: the throttle holds it now");
+  assert.equal(admission.nextChance("f", at + 1000), at + 4000);
+  assert.equal(await admission.allowance("f", at + 4000), 1);
+  assert.equal(admission.holding("f"), undefined);
+});

@@ -171,6 +171,12 @@ test("response throttle: a lasting rise alerts, then throttles at the spend-neut
   // 30 starts a minute at twice the price: spend-neutral is about 15 a minute.
   const rate = throttle.evidence.ratePerSec as number;
   assert.ok(rate > 0.2 && rate < 0.3, `rate ${rate}/s`);
+  // Spend-neutral: at the capped rate and the recent price it spends what 0.5/s cost at the baseline.
+  const { baselineMean, recentMean } = throttle.evidence as { baselineMean: number; recentMean: number };
+  const ratio = (rate * recentMean) / (0.5 * baselineMean);
+  assert.ok(Math.abs(ratio - 1) < 0.01, `spend per second ${ratio} × the baseline's`);
+  assert.equal(throttle.evidence.throttleSec, 600);
+  assert.equal(throttle.evidence.until, new Date(throttle.at + 600_000).toISOString());
   assert.ok(Math.abs((drift.throttled("a", throttle.at + 1000) ?? 0) - rate) < 0.001);
   assert.equal(drift.throttled("b", throttle.at + 1000), undefined, "only that function");
   assert.equal(drift.throttled("a", throttle.at + 600_000), undefined, "for throttleSec");
@@ -181,21 +187,51 @@ test("response throttle: a lasting rise alerts, then throttles at the spend-neut
   assert.equal(found.length, 2);
 });
 
-test("response throttle: a rise that stops after the alert is not throttled", () => {
-  const { drift, found, minutes } = detector(policy({ warmup: 100 }));
+test("response throttle: a rise that stops after the alert is not throttled; past the window the level is learned", () => {
+  const { drift, found, minutes, clock } = detector(policy({ warmup: 100 }));
   minutes(5, 30, 1_000_000);
   for (let m = 0; m < 30 && found.length === 0; m++) minutes(1, 30, 2_000_000);
   assert.deepEqual(
     found.map((f) => f.response),
     ["alert"],
   );
-  // Back to normal within the window: the CUSUM stays near 0, no throttle.
-  minutes(ESCALATE_WINDOW_MS / DRIFT_STEP_MS + 5, 30, 1_000_000);
+  // Back to normal until the window has passed: the CUSUM stays near 0, no throttle.
+  const alertedAt = (found[0] as Finding).at;
+  while (clock.minute * DRIFT_STEP_MS <= alertedAt + ESCALATE_WINDOW_MS) minutes(1, 30, 1_000_000);
   assert.deepEqual(
     found.map((f) => f.response),
     ["alert"],
   );
-  assert.equal(drift.throttled("a"), undefined);
+  assert.equal(drift.throttled("a", clock.minute * DRIFT_STEP_MS), undefined);
+  // The first minute judged past the window ends the escalation: the baseline is learned again from
+  // the attempts that follow, whatever they cost (here three times the old baseline).
+  minutes(34, 30, 3_000_000);
+  assert.equal(found.length, 1, "3 m nano-dollars is the new baseline, not a rise over 1 m");
+  assert.notEqual(minutes(30, 30, 6_000_000), undefined);
+  assert.equal(found[1]?.response, "alert", "a new rise alerts first again: the old escalation is over");
+});
+
+test("response throttle: a second crossing judged only after the window (a sparse function) alerts, never throttles", () => {
+  const found: Finding[] = [];
+  const drift = createCostDrift(policy({ warmup: 100 }), (f) => found.push(f));
+  const at = (minute: number, i = 0) => minute * DRIFT_STEP_MS + i * 1000;
+  for (let m = 0; m < 4; m++) for (let i = 0; i < 30; i++) drift.cost(cost(1_000_000), at(m, i));
+  // One attempt a minute at twice the price: each judged minute adds 3 − 0.5 to the CUSUM.
+  let minute = 4;
+  for (; found.length === 0 && minute < 20; minute++) drift.cost(cost(2_000_000), at(minute));
+  assert.equal(found[0]?.response, "alert");
+  const alerted = minute - 1;
+  // Three judged minutes build the CUSUM to 7.5 within the window ...
+  for (const m of [57, 58, 59]) drift.cost(cost(2_000_000), at(alerted + m));
+  assert.equal(found.length, 1);
+  // ... and the minute that crosses is judged only by an attempt past it.
+  drift.cost(cost(2_000_000), at(alerted + 62));
+  assert.deepEqual(
+    found.map((f) => f.response),
+    ["alert", "alert"],
+  );
+  assert.match((found[1] as Finding).summary, /learns its baseline again/);
+  assert.equal(drift.throttled("a", at(alerted + 62)), undefined);
 });
 
 test("response alert reports each finding and learns the new level; it never throttles", () => {

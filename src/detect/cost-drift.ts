@@ -61,21 +61,33 @@ interface State {
  * standard deviation of its first `warmup` priced attempts, by Welford's method), then frozen. Each
  * minute's mean cost is standardized against it, z = (mean − baseline) / max(sd / √n, 5 % of the
  * baseline, 1 nano-dollar), capped at ±3, and a one-sided CUSUM S = max(0, S + z − slack) adds up
- * what exceeds the slack; S ≥ `threshold` is a finding. With response `alert` the function then
- * learns a new baseline (a further rise is a new finding). With `throttle` (the default) the first
- * finding alerts and keeps the baseline with S back at 0: a rise that lasts crosses again, and a
- * second finding within ESCALATE_WINDOW_MS caps the function's start rate for `throttleSec` at the
- * spend-neutral rate (see throttleRate; the dispatcher holds the rest, pending) and then learns the
- * new level; without a second finding in the window the level is learned as it is. A sustained rise of more than slack × 5 % (2.5 % by
- * default) is found, the sooner the larger the rise and the steadier the cost (with the defaults
- * +20 % or more within about 5 minutes, +5 % within about 25, once a minute's mean is that
+ * what exceeds the slack; S ≥ `threshold` is a finding. A sustained rise of more than slack × 5 %
+ * (2.5 % by default) is found, the sooner the larger the rise and the steadier the cost (with the
+ * defaults +20 % or more within about 5 minutes, +5 % within about 25, once a minute's mean is that
  * precise), while one expensive invocation or minute adds at most 3 − slack and is not. With a
  * threshold of 10, noise alone made a finding about once a month per function in simulation at
  * worst (one invocation a minute, exponentially spread costs), far less for steadier or busier
  * ones. It watches cost per invocation, not per minute: more traffic at the usual cost is the rate
- * limits' and budgets' business. A minute is judged when the function's first attempt of a later minute is priced.
- * Memory is bounded: a few numbers per function, plus at most MAX_PRINCIPALS principals per minute
- * and per drifting stretch. The baseline lives in memory: a restart learns again.
+ * limits' and budgets' business. A minute is judged when the function's first attempt of a later
+ * minute is priced.
+ *
+ * The response. `alert`: each finding is reported and the function learns a new baseline from its
+ * next `warmup` attempts (a further rise is a new finding). `throttle` (the default) escalates, so
+ * that one noisy stretch only alerts: the first finding is an alert that keeps the baseline and
+ * restarts S at 0; a rise that lasts crosses again, and a second finding judged within
+ * ESCALATE_WINDOW_MS of the alert is a `throttle` finding: for `throttleSec` the function's start
+ * rate is capped at the spend-neutral rate (throttleRate: the drifting stretch's start rate ×
+ * baseline / recent cost per invocation, at least MIN_THROTTLE_RATE), so it spends per second what
+ * its current traffic would cost at the baseline price; `throttled` answers that rate to the
+ * dispatcher's admission, which keeps the rest of its deliveries pending (nothing is dropped). The
+ * function then learns a new baseline. Once a minute is judged past the window without a second
+ * finding, the escalation ends and the level is learned as the baseline (accepted); a crossing
+ * judged only past the window (a sparse function's next attempt came late) is reported as an alert
+ * and the level learned. The throttle is this process's: each worker caps the starts it makes.
+ *
+ * Memory is bounded: a few numbers per function (its latest throttle among them), plus at most
+ * MAX_PRINCIPALS principals per minute and per drifting stretch. Baselines and throttles live in
+ * memory: a restart learns again and ends any throttle.
  */
 export function createCostDrift(policy: CostDriftPolicy, report: (finding: Finding) => void): CostDrift {
   const states = new Map<string, State>();
@@ -116,7 +128,13 @@ export function createCostDrift(policy: CostDriftPolicy, report: (finding: Findi
       s.cusum = 0;
       return "alerted";
     }
-    const throttle = { rate: throttleRate(s, at), until: at + policy.throttleSec * 1000 };
+    if (at - s.alertedAt > ESCALATE_WINDOW_MS) {
+      // Judged only once the window had passed (a sparse function's next attempt came late): the
+      // escalation is over, as it would be had a quiet minute been judged; report and learn the level.
+      report(driftFinding(policy, fn, s, at));
+      return "relearn";
+    }
+    const throttle = { rate: throttleRate(s), until: at + policy.throttleSec * 1000 };
     throttles.set(fn, throttle);
     report(driftFinding(policy, fn, s, at, throttle));
     return "relearn";
@@ -170,8 +188,10 @@ export function createCostDrift(policy: CostDriftPolicy, report: (finding: Findi
  * cost per invocation, so the function spends per second what that traffic cost at the baseline
  * price (never below MIN_THROTTLE_RATE).
  */
-function throttleRate(s: State, at: number): number {
-  const seconds = Math.max(DRIFT_STEP_MS, at - s.driftSince) / 1000;
+function throttleRate(s: State): number {
+  // The stretch ends with the minute just judged (not at the attempt that judged it, which may
+  // come much later for a sparse function and would understate the rate).
+  const seconds = ((s.minute + 1) * DRIFT_STEP_MS - s.driftSince) / 1000;
   const recent = s.driftSum / s.driftCount;
   const observed = s.driftCount / seconds;
   return Math.max(MIN_THROTTLE_RATE, recent > 0 ? (observed * s.mean) / recent : observed);
@@ -218,7 +238,8 @@ function addSpent(by: Map<string, number>, principal: string, nanoUsd: number): 
 
 /**
  * A finding: `escalating` for the first of response throttle (it keeps the baseline), the throttle
- * for the second; neither for response alert (it learns the new level).
+ * for the second; neither when the finding ends the baseline without a throttle (response alert, or
+ * a second crossing judged past the escalation window): it learns the new level.
  */
 function driftFinding(
   policy: CostDriftPolicy,

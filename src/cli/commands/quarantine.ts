@@ -2,6 +2,8 @@ import { userInfo } from "node:os";
 import {
   discardCapabilityWaits,
   HELD_SCAN,
+  HOLD_AUDIT_KIND,
+  type HoldTarget,
   heldOf,
   imposeHold,
   liftHold,
@@ -12,7 +14,8 @@ import {
 } from "../../admin/index.ts";
 import { auditCommand } from "../../app-files.ts";
 import { AUDIT_KIND } from "../../audit/index.ts";
-import { loadApp } from "../../manifest/index.ts";
+import { type AppModel, loadApp } from "../../manifest/index.ts";
+import type { AppStore } from "../../open-store.ts";
 import { EXIT_FAILURE, EXIT_OK } from "../exit-codes.ts";
 import { type OperatorNatsFlags, withOperatorStore } from "../nats-target.ts";
 import { usageError } from "../usage-error.ts";
@@ -82,7 +85,7 @@ export async function runQuarantineHold(
       return EXIT_FAILURE;
     }
     auditCommand(opts.app, {
-      kind: HOLD_KIND[target.kind],
+      kind: HOLD_AUDIT_KIND[target.kind],
       subject: target.name,
       outcome: "denied",
       details: { detector: "operator", severity: "high", summary: hold.summary, finding: hold.findingId },
@@ -96,12 +99,6 @@ export async function runQuarantineHold(
     return EXIT_OK;
   });
 }
-
-const HOLD_KIND = {
-  function: AUDIT_KIND.quarantined,
-  principal: AUDIT_KIND.principalHeld,
-  capability: AUDIT_KIND.capabilityHeld,
-} as const;
 
 const HOLD_TEXT = {
   function: (name: string) =>
@@ -244,57 +241,65 @@ export async function runQuarantineDiscard(
 }
 
 /** `release capability:<scope>`: the deliveries its hold kept run again, each once. */
-async function releaseCapability(
-  name: string,
-  opts: { app: string; json?: boolean } & OperatorNatsFlags,
-): Promise<number> {
-  const app = loadApp(opts.app);
-  const target = holdTarget(app, name);
-  return withOperatorStore(app, opts, async (store) => {
-    const since = await liftHold(app, store, target);
-    if (since === undefined) {
-      process.stderr.write(`palisade: capability ${target.name} is not held (palisade quarantine list)\n`);
-      return EXIT_FAILURE;
-    }
-    auditCommand(opts.app, {
-      kind: AUDIT_KIND.capabilityReleased,
-      subject: target.name,
-      outcome: "allowed",
-      details: { since: new Date(since).toISOString() },
-    });
-    process.stdout.write(
-      opts.json
-        ? `${JSON.stringify({ capability: target.name, released: true })}\n`
-        : `released ${CAPABILITY_SCOPE}${target.name}: calls to it are made again and the deliveries it held run, oldest first, each once (a running platform picks this up within ${CAPABILITY_PICKUP})\n`,
-    );
-    return EXIT_OK;
-  });
+function releaseCapability(name: string, opts: { app: string; json?: boolean } & OperatorNatsFlags) {
+  return onHeldCapability(
+    name,
+    opts,
+    (app, store, target) => liftHold(app, store, target),
+    (scope, since) => {
+      auditCommand(opts.app, {
+        kind: AUDIT_KIND.capabilityReleased,
+        subject: scope,
+        outcome: "allowed",
+        details: { since: new Date(since).toISOString() },
+      });
+      return opts.json
+        ? { capability: scope, released: true }
+        : `released ${CAPABILITY_SCOPE}${scope}: calls to it are made again and the deliveries it held run, oldest first, each once (a running platform picks this up within ${CAPABILITY_PICKUP})`;
+    },
+  );
 }
 
 /** `discard capability:<scope>`: the deliveries its hold kept are dead-lettered; it stays held. */
-async function discardCapability(
+function discardCapability(name: string, opts: { app: string; json?: boolean } & OperatorNatsFlags) {
+  return onHeldCapability(
+    name,
+    opts,
+    (_app, store, target) => discardCapabilityWaits(store, target.name),
+    (scope, count) => {
+      auditCommand(opts.app, {
+        kind: AUDIT_KIND.capabilityDiscarded,
+        subject: scope,
+        outcome: "allowed",
+        details: { count },
+      });
+      return opts.json
+        ? { capability: scope, discarded: count, held: true }
+        : `discarding ${count} held deliveries of ${CAPABILITY_SCOPE}${scope}: the running platform dead-letters them within ${CAPABILITY_PICKUP} (reason quarantined; dlq replay brings one back); the target stays held until palisade quarantine release ${CAPABILITY_SCOPE}${scope}`;
+    },
+  );
+}
+
+/**
+ * Runs `act` on a held capability scope (exit 1 naming it when it is not held: `act` resolves to
+ * undefined), then prints what `done` makes of its result: a JSON object, or a line.
+ */
+async function onHeldCapability(
   name: string,
-  opts: { app: string; json?: boolean } & OperatorNatsFlags,
+  opts: { app: string } & OperatorNatsFlags,
+  act: (app: AppModel, store: AppStore, target: HoldTarget) => Promise<number | undefined>,
+  done: (scope: string, value: number) => object | string,
 ): Promise<number> {
   const app = loadApp(opts.app);
   const target = holdTarget(app, name);
   return withOperatorStore(app, opts, async (store) => {
-    const count = await discardCapabilityWaits(store, target.name);
-    if (count === undefined) {
+    const value = await act(app, store, target);
+    if (value === undefined) {
       process.stderr.write(`palisade: capability ${target.name} is not held (palisade quarantine list)\n`);
       return EXIT_FAILURE;
     }
-    auditCommand(opts.app, {
-      kind: AUDIT_KIND.capabilityDiscarded,
-      subject: target.name,
-      outcome: "allowed",
-      details: { count },
-    });
-    process.stdout.write(
-      opts.json
-        ? `${JSON.stringify({ capability: target.name, discarded: count, held: true })}\n`
-        : `discarding ${count} held deliveries of ${CAPABILITY_SCOPE}${target.name}: the running platform dead-letters them within ${CAPABILITY_PICKUP} (reason quarantined; dlq replay brings one back); the target stays held until palisade quarantine release ${CAPABILITY_SCOPE}${target.name}\n`,
-    );
+    const out = done(target.name, value);
+    process.stdout.write(`${typeof out === "string" ? out : JSON.stringify(out)}\n`);
     return EXIT_OK;
   });
 }
