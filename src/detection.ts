@@ -3,8 +3,11 @@
  * the signals it needs; a finding is a `palisade.security.anomaly` event (functions may subscribe),
  * an audit record, a metric and a log line. A response holds the finding's scope where it is
  * consulted: `quarantine` a function (every dispatcher), `hold` a chain's root (the dispatcher asks
- * `verdict` of each delivery), `block` a client address (the gateway); held work stays pending,
- * never dropped, until an operator releases or discards it (`palisade quarantine`).
+ * `verdict` of each delivery) or one capability target of a function (the capability host asks
+ * `capability` before each call; the delivery that hit it then waits through `verdict`), `block` a
+ * client address (the gateway), `throttle` a principal (the gateway's rate limit) or a function
+ * (the dispatcher's admission asks `functionThrottle`); held work stays pending, never dropped,
+ * until an operator releases or discards it (`palisade quarantine`) or the throttle ends.
  */
 import { join } from "node:path";
 import { AUDIT_KIND, type AuditLog } from "./audit/index.ts";
