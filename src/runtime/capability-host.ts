@@ -10,8 +10,11 @@
  * per namespace. What a function stores or passes on (emit data, kv values) passes the ingress guards
  * (check-data.ts). A call over a limit is refused with RUNTIME_LIMIT_EXCEEDED and reported to
  * `observer.limited`.
+ *
+ * A granted call whose capability target is held (the `gate`'s answer: a detector's or an
+ * operator's hold) is not made: it and every later call of the invocation are refused with the
+ * gate's error, and the invocation ends not attempted (sandbox-pool.ts), so its delivery waits.
  */
-
 import { egressDestination } from "../egress-destination.ts";
 import { PalisadeError } from "../errors.ts";
 import type { CloudEvent } from "../events/index.ts";
