@@ -170,13 +170,20 @@ const ALLOWED: Record<string, Record<string, Edge>> = {
   },
   cost: { bus: "type", events: "value", manifest: "type", signals: "type" },
   detection: {
-    "data-path": "type",
-    audit: "value",
     bus: "type",
     detect: "value",
+    "detection-response": "value",
     events: "value",
     // The emit graph's worst case per type sets each root's budget.
     manifest: "value",
+    observe: "type",
+    signals: "type",
+  },
+  "detection-response": {
+    "data-path": "type",
+    audit: "value",
+    detect: "value",
+    manifest: "type",
     observe: "type",
     signals: "type",
   },

@@ -10,12 +10,8 @@
  * until an operator releases or discards it (`palisade quarantine`) or the throttle ends.
  */
 import { join } from "node:path";
-import { AUDIT_KIND, type AuditLog } from "./audit/index.ts";
 import type { SharedState, Verdict } from "./bus/index.ts";
-import type { DataPath } from "./data-path.ts";
 import {
-  type CapabilityGate,
-  type ClientBlocks,
   createCapabilityGate,
   createClientBlocks,
   createCostDrift,
@@ -25,7 +21,6 @@ import {
   createLineage,
   createOutliers,
   type DeniedBurst,
-  findingEventId,
   type Lineage,
   NOVELTY_FILE,
   openCapabilityHoldStore,
@@ -35,32 +30,24 @@ import {
   type Quarantine,
   type RootHolds,
 } from "./detect/index.ts";
+import { type Holds, type ResponseParts, respond } from "./detection-response.ts";
 import { toPalisadeError } from "./errors.ts";
 import { rootOf } from "./events/index.ts";
 import { type AppModel, type RateLimit, runnersOf, worstCaseAmplification } from "./manifest/index.ts";
-import type { Logger, Metrics } from "./observe/index.ts";
-import type { CapabilityKind, ChainEvent, Finding, Signals } from "./signals/index.ts";
+import type { CapabilityKind, ChainEvent, Finding } from "./signals/index.ts";
 
 /** How often the quarantine and the chains' holds are re-read for changes made elsewhere (the CLI). */
 const REFRESH_MS = 1000;
 /** Every this many refreshes, roots held by other nodes (or before a restart) are read too. */
 const LIST_EVERY = 5;
 
-export interface DetectionParts {
-  app: AppModel;
-  signals: Signals;
+export interface DetectionParts extends ResponseParts {
   /** The deployment's shared state: the holds every node and the CLI see. */
   state: SharedState;
   /** Whether functions run here (a gateway runs none: no function or chain holds there). */
   functions: boolean;
   /** Whether requests come in here (this process's gateway blocks client addresses). */
   ingress: boolean;
-  dataPath: DataPath;
-  audit: AuditLog;
-  metrics: Metrics;
-  logger: Logger;
-  /** Stops a function's work in flight (its sandbox pool gives it back): it was quarantined. */
-  held: (fn: string) => void;
   /** Lets functions whose quarantine was lifted run again and wakes the dispatcher for them. */
   released: (fns: readonly string[]) => void;
   /** Wakes the dispatcher for every function: held chains may run (or be discarded) now. */
@@ -102,18 +89,6 @@ export interface Detection {
   principalLimit(principal: string, limit: RateLimit): RateLimit;
   /** Stops the detectors and saves what they learned. */
   close(): Promise<void>;
-}
-
-/** What a finding's response holds, and where (set up by `openDetection`). */
-interface Holds {
-  /** The time of the last finding per scope: each finding of a scope gets its own (its event id). */
-  lastAt: Map<string, number>;
-  quarantine: Quarantine | undefined;
-  principals: Quarantine;
-  blocks: ClientBlocks | undefined;
-  lineage: Lineage | undefined;
-  rootHolds: RootHolds | undefined;
-  capabilities: CapabilityGate | undefined;
 }
 
 /** Subscribes the detectors and starts watching the quarantine and the chains' holds. */
@@ -219,8 +194,11 @@ export async function openDetection(parts: DetectionParts): Promise<Detection> {
   stops.push(signals.on("event.emitted", (s) => lineage.emitted(s.fn, s.event)));
   for (const { root, since } of await rootHolds.list()) lineage.hold(root, since);
   // Holds and discards made while this node was down apply from its start.
-  for (const scope of (await gate.refresh(true)).imposed)
-    logger.info({ capability: scope }, "capability target held: calls to it wait with their deliveries");
+  const heldHere = (scopes: readonly string[]) => {
+    for (const scope of scopes)
+      logger.info({ capability: scope }, "capability target held: calls to it wait with their deliveries");
+  };
+  heldHere((await gate.refresh(true)).imposed);
   for (const root of await rootHolds.discarded()) lineage.discard(root);
   detection.verdict = (fn, event) => {
     if (heldBy(event)) return "wait";
@@ -236,8 +214,7 @@ export async function openDetection(parts: DetectionParts): Promise<Detection> {
     (r) => refreshChains(parts, lineage, rootHolds, r % LIST_EVERY === 0),
     async (r) => {
       const { changed, imposed } = await gate.refresh(r % LIST_EVERY === 0);
-      for (const scope of imposed)
-        logger.info({ capability: scope }, "capability target held: calls to it wait with their deliveries");
+      heldHere(imposed);
       if (changed) parts.chainsChanged();
     },
   );
@@ -301,115 +278,4 @@ async function refreshChains(
   }
   if (all) for (const { root, since } of await rootHolds.list()) lineage.hold(root, since);
   if (changed || all) parts.chainsChanged();
-}
-
-/** The audit record of each response. */
-const RESPONSE_KIND: Record<Finding["response"], string> = {
-  alert: AUDIT_KIND.anomaly,
-  quarantine: AUDIT_KIND.quarantined,
-  block: AUDIT_KIND.clientBlocked,
-  hold: AUDIT_KIND.chainHeld,
-  throttle: AUDIT_KIND.principalThrottled,
-};
-
-/** The audit record of a finding: by its response, and for a hold or throttle by its scope too. */
-function auditKindOf(finding: Finding): string {
-  if (finding.response === "hold" && finding.scope.kind === "capability") return AUDIT_KIND.capabilityHeld;
-  if (finding.response === "throttle" && finding.scope.kind === "function")
-    return AUDIT_KIND.functionThrottled;
-  return RESPONSE_KIND[finding.response];
-}
-
-/** What the log line adds to the finding's summary, by response. */
-const RESPONSE_TEXT: Record<Finding["response"], string> = {
-  alert: "",
-  quarantine: "; quarantined: its deliveries are held (palisade quarantine list)",
-  block: "; blocked: its requests are refused with 429 until the block ends",
-  hold: "; its further work is held (palisade quarantine list)",
-  throttle:
-    "; throttled for a while (a principal to its baseline rate, a function to its spend-neutral start rate; deliveries wait, pending)",
-};
-
-/**
- * The finding with a time no earlier finding of its scope has: its event id is derived from scope
- * and time, so two detectors reporting one scope in the same millisecond would share one event.
- */
-function distinctTime(holds: Holds, finding: Finding): Finding {
-  const scope = `${finding.scope.kind}:${finding.scope.name}`;
-  const last = holds.lastAt.get(scope) ?? 0;
-  const at = finding.at > last ? finding.at : last + 1;
-  holds.lastAt.delete(scope);
-  holds.lastAt.set(scope, at);
-  if (holds.lastAt.size > 10_000) holds.lastAt.delete(holds.lastAt.keys().next().value ?? "");
-  return at === finding.at ? finding : { ...finding, at };
-}
-
-/** What a finding leaves behind: a hold (when its response says so), a record, a metric, an event. */
-function respond(parts: DetectionParts, holds: Holds, found: Finding): void {
-  const { app, audit, metrics, logger, dataPath, signals } = parts;
-  const { quarantine, blocks, rootHolds } = holds;
-  const finding = distinctTime(holds, found);
-  const { name } = finding.scope;
-  const id = findingEventId(finding);
-  if (finding.response === "quarantine" && quarantine !== undefined) {
-    // Held here at once (the dispatcher starts nothing more), durably for every node once written.
-    quarantine
-      .impose(name, finding.at)
-      .catch((err: unknown) =>
-        logger.error(
-          { fn: name, err: toPalisadeError(err).message },
-          "cannot record the quarantine; it holds in this process only",
-        ),
-      );
-    metrics.quarantined.set({ fn: name }, 1);
-    parts.held(name);
-  }
-  if (finding.response === "hold" && finding.scope.kind === "capability")
-    holds.capabilities?.impose(name, finding.at);
-  else if (finding.response === "hold")
-    rootHolds
-      ?.impose(name, finding.at)
-      .catch((err: unknown) =>
-        logger.error(
-          { root: name, err: toPalisadeError(err).message },
-          "cannot record the chain's hold; it holds in this process only",
-        ),
-      );
-  if (finding.response === "block")
-    blocks?.block(name, finding.at + app.detect.credentialStuffing.blockSec * 1000);
-  audit.record({
-    kind: auditKindOf(finding),
-    subject: name,
-    outcome: finding.response === "alert" ? "info" : "denied",
-    details: {
-      detector: finding.detector,
-      severity: finding.severity,
-      summary: finding.summary,
-      finding: id,
-    },
-  });
-  metrics.anomalyFindings.inc({
-    detector: finding.detector,
-    severity: finding.severity,
-    response: finding.response,
-  });
-  const who = {
-    [{ function: "fn", address: "ip", root: "root", principal: "principal", capability: "capability" }[
-      finding.scope.kind
-    ]]: name,
-  };
-  logger.warn(
-    { ...who, detector: finding.detector, response: finding.response, finding: id },
-    `${finding.summary}${RESPONSE_TEXT[finding.response]}`,
-  );
-  signals.emit({ kind: "finding", finding });
-  dataPath
-    .platformEvent(
-      "palisade.security.anomaly",
-      { ...finding, scope: { ...finding.scope }, at: new Date(finding.at).toISOString() },
-      id,
-    )
-    .catch((err: unknown) =>
-      logger.error({ err: toPalisadeError(err).message }, "cannot emit palisade.security.anomaly"),
-    );
 }

@@ -20,10 +20,10 @@ import {
   egressFetch,
   type FunctionLog,
   guardFunctionLog,
+  heldCallError,
   type Invocation,
   type KvBackend,
   type LogLimitReason,
-  RUNTIME_HELD,
   RUNTIME_LIMIT_EXCEEDED,
   RUNTIME_LOAD_FAILED,
   removeStaleScratch,
@@ -198,7 +198,7 @@ export function openCapabilities(
     },
     (inv, kind, target) => {
       const scope = options.held?.(inv.fn.name, kind, target, inv.event);
-      return scope === undefined ? undefined : heldCall(scope);
+      return scope === undefined ? undefined : heldCallError(scope);
     },
   );
   // Each capability call is a span under the invocation's.
@@ -237,15 +237,6 @@ export function openCapabilities(
       await kv.close();
     },
   };
-}
-
-/** The refusal a call to a held capability target gets: its attempt ends unattempted and waits. */
-function heldCall(scope: string): PalisadeError {
-  return new PalisadeError(
-    RUNTIME_HELD,
-    `Capability ${scope} is held: the call was not made and this delivery waits, pending, until palisade quarantine release capability:${scope} (or discard)`,
-    { retryable: true, notAttempted: true },
-  );
 }
 
 /**

@@ -39,11 +39,16 @@ export interface CapabilityTarget {
 }
 
 /**
- * The scope's name: `<function>/<capability>:<target>`, an egress target as the capability host
- * names it (`https://host:443`), however it was written.
+ * The scope's name as an operator may write it: `<function>/<capability>:<target>`, an egress
+ * target turned into the form the capability host names it in (`https://host:443`).
  */
 export function capabilityScope(fn: string, capability: string, target: string): string {
-  return `${fn}/${capability}:${capability === "egress" ? egressDestination(target) : target}`;
+  return scopeName(fn, capability, capability === "egress" ? egressDestination(target) : target);
+}
+
+/** The scope's name of a target the capability host named (already in its form). */
+export function scopeName(fn: string, capability: string, target: string): string {
+  return `${fn}/${capability}:${target}`;
 }
 
 /** The parts of a scope name, or undefined when it is not one. */
@@ -153,7 +158,8 @@ export function createCapabilityGate(store: CapabilityHoldStore): CapabilityGate
 
   return {
     check(fn, capability, target, event) {
-      const scope = capabilityScope(fn, capability, target);
+      if (scopes.size === 0) return undefined; // every call asks: nothing to build while none is held
+      const scope = scopeName(fn, capability, target);
       const since = scopes.get(scope);
       if (since === undefined) return undefined;
       const key = keyOf(fn, event);

@@ -1,7 +1,7 @@
 import type { DeadLetterReason } from "../bus/index.ts";
 import type { NoveltyPolicy } from "../manifest/index.ts";
 import type { Finding, SignalOf } from "../signals/index.ts";
-import { capabilityScope } from "./capability-holds.ts";
+import { scopeName } from "./capability-holds.ts";
 
 /**
  * Distinct (capability, target) pairs kept per function and bundle version: the memory and file
@@ -203,7 +203,7 @@ function novelFinding(policy: NoveltyPolicy, use: NoveltyUse, s: State): Finding
     // A hold is on the pair only: the rest of the function runs.
     scope:
       policy.response === "hold"
-        ? { kind: "capability", name: capabilityScope(use.fn, use.capability, use.target) }
+        ? { kind: "capability", name: scopeName(use.fn, use.capability, use.target) }
         : { kind: "function", name: use.fn },
     severity: "medium",
     summary: `Function "${use.fn}" used ${use.capability} "${use.target}" for the first time: bundle ${s.version.slice(0, 12)} did not use it in its learning period (${s.invocations} invocations until ${ended}, ${s.learned} capability targets learned)${capped}`,

@@ -24,6 +24,7 @@ import { checkData } from "./check-data.ts";
 import {
   RUNTIME_BAD_CALL,
   RUNTIME_DENIED,
+  RUNTIME_HELD,
   RUNTIME_LIMIT_EXCEEDED,
   RUNTIME_OUTPUT_TOO_LARGE,
 } from "./errors.ts";
@@ -58,6 +59,15 @@ export type CapabilityGateCheck = (
   kind: CapabilityUse,
   target: string,
 ) => PalisadeError | undefined;
+
+/** The refusal a call to a held capability target gets: its attempt ends unattempted and waits. */
+export function heldCallError(scope: string): PalisadeError {
+  return new PalisadeError(
+    RUNTIME_HELD,
+    `Capability ${scope} is held: the call was not made and this delivery waits, pending, until palisade quarantine release capability:${scope} (or discard)`,
+    { retryable: true, notAttempted: true },
+  );
+}
 
 /** The key-value operations the host needs (kv/ implements them). */
 export interface KvBackend {

@@ -6,6 +6,7 @@ export {
   type CapabilityObserver,
   type CapabilityUse,
   createCapabilityHost,
+  heldCallError,
   type Invocation,
   type KvBackend,
 } from "./capability-host.ts";
@@ -16,7 +17,6 @@ export {
   RUNTIME_CLOSED,
   RUNTIME_CRASHED,
   RUNTIME_DENIED,
-  RUNTIME_HELD,
   RUNTIME_LIMIT_EXCEEDED,
   RUNTIME_LOAD_FAILED,
   RUNTIME_OUTPUT_TOO_LARGE,
