@@ -110,7 +110,8 @@ test("a loop deeper than recursion.maxDepth is held, losslessly; another sender'
   // Another principal's chain is its own root: the held chain does not hold it (it is held at its
   // own depth, with its own finding).
   const theirs = await send("job.step", 100, OTHER_KEY);
-  await waitUntil("the other chain's hops 0..2", () => stepped(logs.lines, theirs).length === 3);
+  // Its three hops run one after another; under a loaded CI machine this once took over 15 s.
+  await waitUntil("the other chain's hops 0..2", () => stepped(logs.lines, theirs).length === 3, 45_000);
 
   const listed = (await json(["quarantine", "list", "--app", dir])) as Entry[];
   const mine = listed.find((e) => e.scope.name === `tester/${root}`);
